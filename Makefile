@@ -1,0 +1,40 @@
+# okr-ledger — `make help` lists the targets.
+PY      ?= python3.11
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+SCALE   ?= small
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test test-unit test-integration lint format bench soak clean
+
+help:  ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) on PATH (or make PY=python3)"; exit 2; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install okr-ledger with its dev tools
+
+demo: $(STAMP)  ## run the demo scenario end to end on the embedded defaults
+	$(BIN)/python -P scripts/demo.py
+
+test: $(STAMP)  ## run the whole test suite (starts its own broker)
+	$(BIN)/pytest -q tests
+
+test-unit: $(STAMP)  ## unit tests only (no broker, no PostgreSQL)
+	$(BIN)/pytest -q tests/unit
+
+lint: $(STAMP)  ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy -p okr.domain -p okr.ledger -p okr.projections
+
+format: $(STAMP)  ## ruff format
+	$(BIN)/ruff format .
+
+clean:  ## remove the venv and caches (keeps .okr data)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,92 @@
+"""Ledger write throughput against raw eventsourcing on the same SQLite disk, same run.
+
+- one command per commit: `OkrLedger.check_in` vs saving one-event aggregates one by one;
+- bulk import: `okr import checkins` (ledger.imports) vs saving 100 events per commit.
+"""
+
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+
+from bench.common import Result, rate
+from okr.domain.cycles import cycle_of
+from okr.ledger.app import OkrLedger
+from okr.ledger.imports import import_csv
+from okr.ledger.settings import load_settings
+
+
+class Tick(Aggregate):
+    """The smallest aggregate: created with one event carrying a value."""
+
+    @event("Ticked")
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+
+class Raw(Application[object]):
+    name = "raw"
+
+
+def raw_app(home: Path) -> Raw:
+    return Raw(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                    "SQLITE_DBNAME": str(home / "raw.sqlite")})
+
+
+def ledger(home: Path, krs: int) -> tuple[OkrLedger, list[str], datetime]:
+    """A ledger with one objective of `krs` key results in the current quarter, committed."""
+    app = OkrLedger(load_settings({"home": home, "actor": "bench"}))
+    now = datetime.now(UTC)
+    cycle = cycle_of(now)
+    app.add_cycle(cycle)
+    app.add_objective("bench", "Benchmark objective", cycle=cycle, owner="bench")
+    keys = [f"kr-{i}" for i in range(krs)]
+    for key in keys:
+        app.add_key_result(key, key, objective="bench", start=0, target=1_000_000)
+    app.commit_cycle(cycle)
+    start = app.cycle(cycle).start
+    return app, keys, start
+
+
+def one_per_commit(n: int) -> Result:
+    with tempfile.TemporaryDirectory() as tmp:
+        base = raw_app(Path(tmp))
+        baseline = rate(n, lambda: [base.save(Tick(float(i))) for i in range(n)])
+        app, keys, _ = ledger(Path(tmp) / "okr", 50)
+        ours = rate(n, lambda: [app.check_in(keys[i % len(keys)], float(i)) for i in range(n)])
+    ratio = ours / baseline
+    return Result("ledger writes, one per commit", "check-ins/s", ours, baseline, ">= 0.7",
+                  ratio >= 0.7, {"n": n})
+
+
+def bulk_import(n: int) -> Result:
+    with tempfile.TemporaryDirectory() as tmp:
+        base = raw_app(Path(tmp))
+
+        def raw_batches() -> None:
+            for i in range(0, n, 100):
+                base.save(*[Tick(float(j)) for j in range(i, min(n, i + 100))])
+
+        baseline = rate(n, raw_batches)
+        app, keys, start = ledger(Path(tmp) / "okr", 200)
+        csv_path = Path(tmp) / "checkins.csv"
+        now = datetime.now(UTC)
+        step = min(timedelta(seconds=1), (now - start) / (n + 1))  # all inside the cycle, past
+        with csv_path.open("w", encoding="utf-8") as f:
+            f.write("kr,value,confidence,at\n")
+            for i in range(n):
+                f.write(f"{keys[i % len(keys)]},{i},0.5,{(start + step * (i + 1)).isoformat()}\n")
+        parse: Callable[[str], datetime] = datetime.fromisoformat
+        ours = rate(n, lambda: import_csv(app, csv_path, "checkins", parse))
+    ratio = ours / baseline
+    return Result("bulk import (okr import)", "check-ins/s", ours, baseline, ">= 0.5",
+                  ratio >= 0.5, {"n": n})
+
+
+def run(scale: str) -> list[Result]:
+    n_single, n_bulk = (2_000, 20_000) if scale == "small" else (10_000, 200_000)
+    return [one_per_commit(n_single), bulk_import(n_bulk)]
+

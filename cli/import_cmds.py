@@ -1,0 +1,77 @@
+"""`okr import checkins|readings FILE.csv`: all-or-nothing bulk writes with a progress bar."""
+
+from pathlib import Path
+
+import typer
+
+from okr.cli.context import state, want_json
+from okr.cli.output import emit
+
+import_app = typer.Typer(help="Import check-ins or KPI readings from CSV files.",
+                         no_args_is_help=True)
+
+SKIP = typer.Option(False, "--skip-invalid", help="Record the valid lines and report the rest "
+                    "(default: write nothing unless every line is valid).")
+JSON = typer.Option(False, "--json", help="Print JSON.")
+
+
+def _run(ctx: typer.Context, kind: str, path: Path, skip_invalid: bool, as_json: bool) -> None:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from okr.cli.times import parse_when
+    from okr.ledger.imports import import_csv
+
+    st = state(ctx)
+    zone = st.settings.timezone
+    err = Console(stderr=True)
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task(f"checking {path.name}", total=None)
+        report = import_csv(st.ledger, path, kind, lambda t: parse_when(t, zone), skip_invalid,
+                            lambda done, total: bar.update(task, completed=done, total=total))
+    data = report.as_dict()
+    if report.written and st.settings.inline_publish:
+        from okr.cli.publish import after_write
+        data["published"] = after_write(st)
+    emit(data, want_json(ctx, as_json), lambda: _say(report.as_dict(), path, data))
+    if report.invalid and not skip_invalid:
+        raise typer.Exit(2)
+
+
+def _say(d: dict[str, object], path: Path, data: dict[str, object]) -> None:
+    invalid = d["invalid"]
+    assert isinstance(invalid, list)
+    for bad in invalid:
+        print(f"{path}:{bad['line']}: {bad['error']}")
+    if d["written"]:
+        print(f"recorded {d['recorded']} of {d['rows']} lines from {path}"
+              + (f" ({d['duplicates']} already recorded)" if d["duplicates"] else "")
+              + (f"; skipped {len(invalid)} invalid" if invalid else ""))
+    elif invalid:
+        print(f"{len(invalid)} of {d['rows']} lines are invalid; nothing was written "
+              "(fix them, or use --skip-invalid)")
+    else:
+        print(f"nothing new to record from {path}")
+    if data.get("published"):
+        print(data["published"])
+
+
+@import_app.command("checkins")
+def import_checkins(ctx: typer.Context, path: Path = typer.Argument(..., help="CSV with "
+                    "columns kr,value[,confidence,note,at]."),
+                    skip_invalid: bool = SKIP, as_json: bool = JSON) -> None:
+    """Import check-ins (times without a zone are local)."""
+    _run(ctx, "checkins", path, skip_invalid, as_json)
+
+
+@import_app.command("readings")
+def import_readings(ctx: typer.Context, path: Path = typer.Argument(..., help="CSV with "
+                    "columns kpi,value[,at,source,id]."),
+                    skip_invalid: bool = SKIP, as_json: bool = JSON) -> None:
+    """Import KPI readings; an `id` already recorded is skipped, not doubled."""
+    _run(ctx, "readings", path, skip_invalid, as_json)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `okr import` to the root app."""
+    app.add_typer(import_app, name="import")

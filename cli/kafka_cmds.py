@@ -1,0 +1,125 @@
+"""Kafka commands: `okr relay`, `okr broker start|stop|status`, `okr keys export`, `okr up`."""
+
+import typer
+
+from okr.cli.context import State, state, want_json
+from okr.cli.errors import UserError
+from okr.cli.output import emit
+
+JSON = typer.Option(False, "--json", help="Print JSON.")
+broker_app = typer.Typer(help="The embedded local broker (used when KAFKA_BOOTSTRAP_SERVERS "
+                         "is not set).", no_args_is_help=True)
+keys_app = typer.Typer(help="The checkpoint signing key.", no_args_is_help=True)
+
+
+def _servers(st: State) -> str:
+    from okr.ledger import kafka_client
+    from okr.ledger.local_broker import BrokerError
+    try:
+        return kafka_client.bootstrap(st.settings, start_local=True)
+    except BrokerError as exc:
+        raise UserError(str(exc)) from None
+
+
+def relay_cmd(ctx: typer.Context,
+              once: bool = typer.Option(False, "--once", help="Catch up, then exit."),
+              checkpoint: bool = typer.Option(False, "--checkpoint",
+                                              help="Also publish a signed checkpoint now."),
+              as_json: bool = JSON) -> None:
+    """Publish every stored event to Kafka (follows new events unless --once)."""
+    from rich.console import Console
+
+    from okr.ledger.relay import Relay, RelayError
+    from okr.ledger.kafka_client import KafkaError
+
+    st = state(ctx)
+    err = Console(stderr=True)
+    quiet = want_json(ctx, as_json) or not err.is_terminal
+    progress = None if quiet else (lambda n, pos: err.print(
+        f"\rpublished {n} events (position {pos})", end=""))
+    relay = Relay(st.ledger, _servers(st), progress=progress)
+    try:
+        if once or checkpoint:
+            try:
+                result = relay.publish_pending()
+                cp = relay.checkpoint_now() if checkpoint else None
+            except (KafkaError, RelayError) as exc:
+                raise UserError(f"publishing failed: {exc}") from None
+            data = {**result.as_dict(), "checkpoint": cp}
+            emit(data, want_json(ctx, as_json),
+                 f"{'' if quiet else chr(10)}published {result.published} events; "
+                 f"{st.settings.topic_ledger} holds positions up to {result.position}"
+                 + (f"; checkpoint signed at position {cp['position']}" if cp else ""))
+            return
+        from okr.cli.services import run_services
+        run_services(st, ["relay"], want_json(ctx, as_json))
+    finally:
+        relay.close()
+
+
+@broker_app.command("start")
+def broker_start(ctx: typer.Context, port: int | None = typer.Option(None, help="Loopback port "
+                 "(default: a free one)."), as_json: bool = JSON) -> None:
+    """Start the local broker in the background."""
+    from okr.ledger import local_broker
+    st = state(ctx)
+    try:
+        b, started = local_broker.start(st.settings.home, port)
+    except local_broker.BrokerError as exc:
+        raise UserError(str(exc)) from None
+    emit({"running": True, "started": started, "pid": b.pid, "port": b.port,
+          "bootstrap": b.bootstrap}, want_json(ctx, as_json),
+         f"local broker {'started' if started else 'already running'} on {b.bootstrap} "
+         f"(pid {b.pid})")
+
+
+@broker_app.command("stop")
+def broker_stop(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Stop the local broker (memory only: its topics are gone; the relay republishes)."""
+    from okr.ledger import local_broker
+    b = local_broker.stop(state(ctx).settings.home)
+    emit({"stopped": b is not None, "pid": None if b is None else b.pid},
+         want_json(ctx, as_json),
+         "local broker was not running" if b is None else f"local broker stopped (pid {b.pid})")
+
+
+@broker_app.command("status")
+def broker_status(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Say whether the local broker runs, and where."""
+    from okr.ledger import local_broker
+    st = state(ctx)
+    b = local_broker.status(st.settings.home)
+    external = st.settings.kafka_bootstrap_servers
+    data = {"running": b is not None, "pid": None if b is None else b.pid,
+            "port": None if b is None else b.port, "external": external}
+    text = (f"local broker running on {b.bootstrap} (pid {b.pid})" if b
+            else "local broker not running")
+    if external:
+        text += f"; KAFKA_BOOTSTRAP_SERVERS={external} is used instead"
+    emit(data, want_json(ctx, as_json), text)
+    if b is None and not external:
+        raise typer.Exit(1)
+
+
+@keys_app.command("export")
+def keys_export(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Print the public key that verifies checkpoint signatures (for auditors)."""
+    from okr.ledger.signing import public_key_pem
+    pem = public_key_pem(state(ctx).settings.home)
+    emit({"algorithm": "Ed25519", "public_key_pem": pem}, want_json(ctx, as_json), pem.strip())
+
+
+def up_cmd(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Run broker (if local), relay and projection consumer in the foreground until Ctrl-C."""
+    from okr.cli.services import SERVICES, run_services
+    st = state(ctx)
+    _servers(st)
+    run_services(st, list(SERVICES), want_json(ctx, as_json))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the Kafka commands."""
+    app.command("relay")(relay_cmd)
+    app.add_typer(broker_app, name="broker")
+    app.add_typer(keys_app, name="keys")
+    app.command("up")(up_cmd)

@@ -1,0 +1,90 @@
+"""Entry point of `okr`: global options, command groups, and errors as one line + exit 2."""
+
+import sys
+from pathlib import Path
+
+import typer
+
+from okr.cli.context import State
+
+app = typer.Typer(
+    name="okr",
+    help="An event-sourced ledger of OKRs and KPIs with a full audit history.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    actor: str | None = typer.Option(None, "--actor", help="Who is acting (default $OKR_ACTOR, "
+                                     "else the OS user)."),
+    home: Path | None = typer.Option(None, "--home", help="Data directory (default $OKR_HOME, "
+                                     "else ./.okr)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """okr — objectives, key results, initiatives and KPIs, every change an immutable event."""
+    overrides = {"actor": actor, "home": home}
+    ctx.obj = State(overrides={k: v for k, v in overrides.items() if v is not None},
+                    json=json_out)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def _register() -> None:
+    # Each command module only imports typer at top level; the heavy libraries load inside
+    # the commands that need them, so `okr --help` stays fast.
+    from okr.cli import import_cmds, kafka_cmds, review_cmds, write_cmds
+    write_cmds.register(app)
+    import_cmds.register(app)
+    review_cmds.register(app)
+    kafka_cmds.register(app)
+
+
+_register()
+
+
+def _known_failure(exc: Exception) -> str | None:
+    """A one-line message for failures of configuration or infrastructure, else None."""
+    from okr.ledger.settings import SettingsError
+    if isinstance(exc, SettingsError):
+        return str(exc)
+    if "eventsourcing.persistence" in sys.modules:
+        from eventsourcing.persistence import PersistenceError
+        if isinstance(exc, PersistenceError):
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return f"event store unavailable or failing ({first}); nothing was written"
+    return None
+
+
+def run() -> None:
+    """Console-script entry point."""
+    from okr.cli.errors import UserError
+    from okr.domain.errors import DomainError
+
+    try:
+        rv = app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("okr: aborted", file=sys.stderr)
+        sys.exit(130)
+    except typer.TyperException as exc:  # bad flags or arguments: one line, exit 2
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()
+            sys.exit(2)
+        hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
+        print(f"okr: error: {exc.format_message()}{hint}", file=sys.stderr)
+        sys.exit(2)
+    except (DomainError, UserError) as exc:
+        print(f"okr: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as exc:  # settings and store errors speak to people; anything else is a bug
+        message = _known_failure(exc)
+        if message is None:
+            raise
+        print(f"okr: error: {message}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(rv if isinstance(rv, int) else 0)

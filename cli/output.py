@@ -1,0 +1,56 @@
+"""Output: JSON for machines, rich tables for people, errors as one line on stderr."""
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, datetime):
+        from okr.ledger.envelope import iso
+        return iso(o)
+    if isinstance(o, UUID):
+        return str(o)
+    if isinstance(o, set | frozenset | tuple):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, default=_default, indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def emit(data: Any, as_json: bool, human: Callable[[], None] | str | None = None) -> None:
+    """Print `data` as JSON, or run/print the human rendering."""
+    if as_json:
+        sys.stdout.write(to_json(data) + "\n")
+    elif callable(human):
+        human()
+    elif human is not None:
+        print(human)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """One line on stderr and the exit code."""
+    print(f"okr: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def bar(fraction: float | None, width: int = 20) -> str:
+    """A text progress bar for 0–1."""
+    if fraction is None:
+        return "·" * width
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def amount(value: float | None, unit: str = "") -> str:
+    """A value with its unit: '2.2%', '13250 users', '-' when there is none."""
+    if value is None:
+        return "-"
+    if not unit:
+        return f"{value:g}"
+    return f"{value:g}{unit}" if unit in ("%", "‰", "€", "$", "£") else f"{value:g} {unit}"

@@ -1,0 +1,272 @@
+"""Review reports for people: terminal tables, Markdown, CSV, and one self-contained HTML file.
+
+The HTML has no scripts and no external resources: charts are inline SVG, so the file opens
+offline, prints, and can be archived next to the audit bundle.
+"""
+
+import csv
+import html
+import io
+from datetime import datetime
+from typing import Any
+
+PCT = "{:.0%}"
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else PCT.format(x)
+
+
+def num(x: float | None) -> str:
+    return "-" if x is None else f"{x:g}"
+
+
+def day(t: datetime | None) -> str:
+    return "-" if t is None else t.strftime("%Y-%m-%d")
+
+
+def grade(card: dict[str, Any], final: bool = True) -> str:
+    """success / miss once the cycle is over; 'open' before; learning OKRs are not graded."""
+    if card["succeeded"] is None:
+        return "not graded" if card["okr_type"] == "learning" else "-"
+    if not final:
+        return "reached" if card["succeeded"] else "open"
+    return "success" if card["succeeded"] else "miss"
+
+
+def revision_text(r: dict[str, Any]) -> str:
+    """'target 40 → 25' style summary of a revision's changes."""
+    parts = [f"{k} {num(v['from']) if isinstance(v['from'], float) else v['from']} → "
+             f"{num(v['to']) if isinstance(v['to'], float) else v['to']}"
+             for k, v in r["changes"].items()]
+    return ", ".join(parts) or r["type"]
+
+
+# ---- rows shared by every format ---------------------------------------------------------
+
+def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per key result with its objective: the plan-vs-actual table."""
+    rows = []
+    final = review["evaluated_at"] >= review["end"]
+    for card in review["objectives"]:
+        for kr in card["key_results"] or [None]:
+            rows.append({
+                "objective": card["key"], "type": card["okr_type"], "owner": card["owner"],
+                "team": card["team"], "objective_score": card["score"], "grade": grade(card, final),
+                "key_result": None if kr is None else kr["key"],
+                "planned_target": None if kr is None else kr["planned_target"],
+                "final_target": None if kr is None else kr["target"],
+                "value": None if kr is None else kr["value"],
+                "progress": None if kr is None else kr["progress"],
+                "expected": None if kr is None else kr["expected"],
+                "status": None if kr is None else kr["status"],
+                "added_after_commit": None if kr is None else kr["added_after_commit"]})
+    return rows
+
+
+def to_csv(review: dict[str, Any]) -> str:
+    """The plan-vs-actual table as CSV (one row per key result)."""
+    rows = score_rows(review)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["objective"])
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def to_markdown(review: dict[str, Any]) -> str:
+    """The review as Markdown, for a wiki page or a pull request."""
+    s = review["summary"]
+    out = [f"# Review of {review['cycle']}",
+           f"{day(review['start'])} – {day(review['end'])}, status {review['status']}; "
+           f"plan committed {day(review['committed_at'])}; as of {day(review['as_of'])}, "
+           f"as known at {day(review['known_at'])}.", "",
+           f"{s['succeeded']} of {s['graded']} graded objectives succeeded; mean score "
+           f"{pct(s['mean_score'])} over {s['objectives']} objectives and {s['key_results']} "
+           "key results.", "", "## Plan vs actual", "",
+           "| objective | type | key result | planned target | final target | value | "
+           "progress | expected | status | grade |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in score_rows(review):
+        out.append(f"| {r['objective']} | {r['type']} | {r['key_result'] or '-'}"
+                   f"{' (added after commit)' if r['added_after_commit'] else ''} | "
+                   f"{num(r['planned_target'])} | {num(r['final_target'])} | {num(r['value'])} | "
+                   f"{pct(r['progress'])} | {pct(r['expected'])} | {r['status'] or '-'} | "
+                   f"{r['grade']} |")
+    out += ["", "## Revisions after commit", ""]
+    if not review["revisions"]:
+        out.append("None: the plan stood as committed.")
+    for r in review["revisions"]:
+        flag = " **goalpost moved**" if r["goalpost_moved"] else ""
+        out.append(f"- {day(r['at'])} {r['key']}: {revision_text(r)} by {r['actor']}"
+                   f" — {r['reason'] or 'no reason'}{flag}")
+    out += ["", "## Confidence", "", "| owner | check-ins | mean confidence | hit rate | Brier |",
+            "| --- | --- | --- | --- | --- |"]
+    for c in review["calibration"]:
+        out.append(f"| {c['owner']} | {c['check_ins']} | {pct(c['mean_confidence'])} | "
+                   f"{pct(c['hit_rate'])} | {c['brier']:.3f} |")
+    out += ["", "## KPI guardrails", "", "| KPI | green | amber | red | no data | stale | "
+            "at end |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for g in review["guardrails"]:
+        sh = g["shares"]
+        out.append(f"| {g['key']} | {pct(sh['green'])} | {pct(sh['amber'])} | {pct(sh['red'])} "
+                   f"| {pct(sh['none'])} | {pct(g['stale_share'])} | "
+                   f"{g['health_at_end'] or '-'}{' (stale)' if g['stale_at_end'] else ''} |")
+    out += ["", "## Check-in habits", ""]
+    for key, h in review["habits"].items():
+        out.append(f"- {key}: {h['check_ins']} check-ins, {h['weeks_without_check_in']} of "
+                   f"{h['weeks']} weeks without one")
+    for b in review["backdated"]:
+        out.append(f"- back-dated: {b['key']} {num(b['value'])} for {day(b['effective_at'])}, "
+                   f"recorded {day(b['recorded_at'])} ({b['late_by_days']} days late) by "
+                   f"{b['actor']}")
+    return "\n".join(out) + "\n"
+
+
+# ---- HTML with inline SVG charts ---------------------------------------------------------
+
+_W, _H, _PAD = 520, 180, 36
+_COLORS = {"green": "#2e9d5b", "amber": "#e0a400", "red": "#d64545"}
+
+
+def _x(t: datetime, start: datetime, end: datetime) -> float:
+    span = (end - start).total_seconds() or 1.0
+    return _PAD + (_W - 2 * _PAD) * max(0.0, min(1.0, (t - start).total_seconds() / span))
+
+
+def _y(v: float, lo: float, hi: float) -> float:
+    span = (hi - lo) or 1.0
+    return _H - _PAD + (2 * _PAD - _H) * (v - lo) / span
+
+
+def _poly(points: list[tuple[float, float]], color: str, dash: str = "") -> str:
+    pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    extra = f' stroke-dasharray="{dash}"' if dash else ""
+    return f'<polyline fill="none" stroke="{color}" stroke-width="2"{extra} points="{pts}"/>'
+
+
+def _axes(start: datetime, end: datetime, lo_label: str, hi_label: str) -> str:
+    x0, x1, y0, y1 = _PAD, _W - _PAD, _H - _PAD, _PAD
+    return (f'<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y0}" stroke="#999"/>'
+            f'<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y1}" stroke="#999"/>'
+            f'<text x="{x0}" y="{_H - 10}" font-size="11">{day(start)}</text>'
+            f'<text x="{x1}" y="{_H - 10}" font-size="11" text-anchor="end">{day(end)}</text>'
+            f'<text x="4" y="{y0}" font-size="11">{html.escape(lo_label)}</text>'
+            f'<text x="4" y="{y1 + 4}" font-size="11">{html.escape(hi_label)}</text>')
+
+
+def kr_chart(review: dict[str, Any], key: str) -> str:
+    """Actual vs expected progress of one key result, with its target revisions marked."""
+    start, end = review["start"], review["end"]
+    series = review["progress"].get(key, [])
+    actual = [(_x(p["at"], start, end), _y(p["progress"], 0, 1)) for p in series]
+    expected = [(_x(p["at"], start, end), _y(p["expected"], 0, 1)) for p in series]
+    marks = []
+    for r in review["revisions"]:
+        if r["key"] == key and r["type"] == "KeyResultRevised":
+            x = _x(r["at"], start, end)
+            color = _COLORS["red"] if r["goalpost_moved"] else "#555"
+            label = html.escape(revision_text(r))
+            marks.append(f'<line x1="{x:.1f}" y1="{_PAD}" x2="{x:.1f}" y2="{_H - _PAD}" '
+                         f'stroke="{color}" stroke-dasharray="4 3"><title>{label}</title></line>'
+                         f'<text x="{x + 3:.1f}" y="{_PAD + 10}" font-size="10" '
+                         f'fill="{color}">{label}</text>')
+    return (f'<svg viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img" '
+            f'aria-label="progress of {html.escape(key)}">{_axes(start, end, "0%", "100%")}'
+            f'{_poly(expected, "#8a8a8a", "6 4")}{_poly(actual, "#2563eb")}{"".join(marks)}'
+            '</svg>')
+
+
+def _band(y0: float, y1: float, colour: str) -> str:
+    return (f'<rect x="{_PAD}" y="{min(y0, y1):.1f}" width="{_W - 2 * _PAD}" '
+            f'height="{abs(y1 - y0):.1f}" fill="{colour}" opacity="0.15"/>')
+
+
+def kpi_chart(review: dict[str, Any], g: dict[str, Any]) -> str:
+    """A KPI's readings over the cycle, on its green/amber/red threshold bands."""
+    start, end = review["start"], review["end"]
+    values = [r["value"] for r in g["readings"]] + [g["green"], g["red"]]
+    lo, hi = min(values), max(values)
+    margin = (hi - lo) * 0.15 or 1.0
+    lo, hi = lo - margin, hi + margin
+    y_green, y_red = _y(g["green"], lo, hi), _y(g["red"], lo, hi)
+    top, bottom = (_PAD, _H - _PAD) if g["direction"] == "up" else (_H - _PAD, _PAD)
+    bands = (_band(top, y_green, _COLORS["green"]) + _band(y_green, y_red, _COLORS["amber"])
+             + _band(y_red, bottom, _COLORS["red"]))
+    pts = [(_x(r["at"], start, end), _y(r["value"], lo, hi)) for r in g["readings"]]
+    steps: list[tuple[float, float]] = []
+    for i, p in enumerate(pts):  # a reading holds until the next: draw steps
+        if i:
+            steps.append((p[0], pts[i - 1][1]))
+        steps.append(p)
+    if pts:
+        steps.append((_x(review["evaluated_at"], start, end), pts[-1][1]))
+    dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#111"/>' for x, y in pts)
+    return (f'<svg viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img" '
+            f'aria-label="KPI {html.escape(g["key"])}">{bands}'
+            f'{_axes(start, end, num(round(lo, 2)), num(round(hi, 2)))}'
+            f'{_poly(steps, "#111")}{dots}</svg>')
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#111}
+h1{margin-bottom:.2rem} .muted{color:#666} table{border-collapse:collapse;margin:1rem 0}
+td,th{border:1px solid #ddd;padding:.3rem .6rem;text-align:left;font-size:.9rem}
+th{background:#f4f4f4} .success{color:#2e9d5b;font-weight:600} .miss{color:#d64545;font-weight:600}
+.flag{background:#fde2e2;color:#a11;padding:0 .3rem;border-radius:3px;font-size:.8rem}
+.charts{display:flex;flex-wrap:wrap;gap:1rem} figure{margin:0} figcaption{font-size:.85rem}
+.legend span{display:inline-block;margin-right:1rem;font-size:.85rem}
+"""
+
+
+def to_html(review: dict[str, Any]) -> str:
+    """The review as one self-contained HTML page (inline CSS and SVG, no scripts, no CDN)."""
+    e = html.escape
+    s = review["summary"]
+    rows = "".join(
+        f"<tr><td>{e(r['objective'])}</td><td>{e(r['type'])}</td>"
+        f"<td>{e(r['key_result'] or '-')}"
+        f"{' <span class=flag>added after commit</span>' if r['added_after_commit'] else ''}"
+        f"</td><td>{num(r['planned_target'])}</td><td>{num(r['final_target'])}</td>"
+        f"<td>{num(r['value'])}</td><td>{pct(r['progress'])}</td><td>{pct(r['expected'])}</td>"
+        f"<td>{e(r['status'] or '-')}</td><td class=\"{e(r['grade'])}\">{e(r['grade'])}</td></tr>"
+        for r in score_rows(review))
+    revs = "".join(
+        f"<li>{day(r['at'])} <b>{e(r['key'])}</b>: {e(revision_text(r))} by {e(r['actor'])} — "
+        f"{e(r['reason'] or 'no reason')}"
+        f"{' <span class=flag>goalpost moved</span>' if r['goalpost_moved'] else ''}</li>"
+        for r in review["revisions"]) or "<li>None: the plan stood as committed.</li>"
+    krs = [kr for c in review["objectives"] for kr in c["key_results"]]
+    kr_figs = "".join(f"<figure>{kr_chart(review, kr['key'])}<figcaption>{e(kr['key'])} — "
+                      f"{e(kr['title'])}</figcaption></figure>" for kr in krs)
+    kpi_figs = "".join(
+        f"<figure>{kpi_chart(review, g)}<figcaption>{e(g['key'])} — {e(g['name'])}: green "
+        f"{pct(g['shares']['green'])}, amber {pct(g['shares']['amber'])}, red "
+        f"{pct(g['shares']['red'])}, stale {pct(g['stale_share'])}</figcaption></figure>"
+        for g in review["guardrails"])
+    calib = "".join(f"<tr><td>{e(c['owner'])}</td><td>{c['check_ins']}</td>"
+                    f"<td>{pct(c['mean_confidence'])}</td><td>{pct(c['hit_rate'])}</td>"
+                    f"<td>{c['brier']:.3f}</td></tr>" for c in review["calibration"])
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Review of {e(review['cycle'])}</title><style>{_CSS}</style></head><body>
+<h1>Review of {e(review['cycle'])}</h1>
+<p class="muted">{day(review['start'])} – {day(review['end'])} · status {e(review['status'])} ·
+plan committed {day(review['committed_at'])} · as of {day(review['as_of'])}, as known at
+{day(review['known_at'])}</p>
+<p><b>{s['succeeded']} of {s['graded']}</b> graded objectives succeeded · mean score
+<b>{pct(s['mean_score'])}</b> · {s['objectives']} objectives, {s['key_results']} key results</p>
+<h2>Plan vs actual</h2>
+<table><tr><th>objective</th><th>type</th><th>key result</th><th>planned target</th>
+<th>final target</th><th>value</th><th>progress</th><th>expected</th><th>status</th>
+<th>grade</th></tr>{rows}</table>
+<h2>Revisions after commit</h2><ul>{revs}</ul>
+<h2>Progress over time</h2>
+<p class="legend"><span>━ actual</span><span>╌ expected</span><span>┆ target revision</span></p>
+<div class="charts">{kr_figs}</div>
+<h2>KPI guardrails</h2><div class="charts">{kpi_figs or '<p>No guardrail KPIs.</p>'}</div>
+<h2>Confidence vs outcome</h2>
+<table><tr><th>owner</th><th>check-ins</th><th>mean confidence</th><th>hit rate</th>
+<th>Brier score</th></tr>{calib}</table>
+</body></html>
+"""

@@ -1,0 +1,98 @@
+"""Long-running services (`okr up`, `okr relay`, `okr consume`): one thread each, one stop.
+
+Ctrl-C or SIGTERM sets the stop flag; every loop checks it between steps, finishes the step
+it is in (a relay page is flushed and its watermark written, a consumer batch committed), and
+returns; then the clients are closed and the process exits 0.
+"""
+
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from okr.cli.context import State
+
+Log = Callable[[str, str, dict[str, Any]], None]
+
+
+def make_log(as_json: bool) -> Log:
+    lock = threading.Lock()
+
+    def log(service: str, message: str, data: dict[str, Any]) -> None:
+        with lock:
+            if as_json:
+                print(json.dumps({"time": datetime.now(UTC).isoformat(), "service": service,
+                                  "message": message, **data}, default=str), flush=True)
+            else:
+                print(f"[{service}] {message}", file=sys.stderr, flush=True)
+    return log
+
+
+def relay_service(st: State, stop: threading.Event, log: Log) -> None:
+    """Publish the event store to Kafka until stopped."""
+    from okr.ledger import kafka_client
+    from okr.ledger.app import OkrLedger
+    from okr.ledger.relay import Relay
+
+    app = OkrLedger(st.settings)
+    relay = Relay(app, kafka_client.bootstrap(st.settings, start_local=True))
+    log("relay", f"publishing to {st.settings.topic_ledger} on {relay.servers}", {})
+
+    def done(r: Any) -> None:
+        log("relay", f"published {r.published} events (position {r.position})"
+            + (" — topic was empty, republished the log" if r.republished else ""),
+            r.as_dict())
+
+    def failed(exc: Exception, wait: float) -> None:
+        log("relay", f"Kafka trouble ({str(exc).splitlines()[0] if str(exc) else exc!r}); "
+            f"retrying in {wait:.1f} s", {"error": str(exc)})
+
+    try:
+        relay.run(stop.is_set, done, failed)
+    finally:
+        relay.close()
+        app.close()
+
+
+# Name → loop. `okr up` runs all of them; other modules add theirs here.
+SERVICES: dict[str, Callable[[State, threading.Event, Log], None]] = {
+    "relay": relay_service,
+}
+
+
+def run_services(st: State, names: list[str], as_json: bool) -> None:
+    """Run the named services until Ctrl-C / SIGTERM, then stop them cleanly."""
+    stop = threading.Event()
+    log = make_log(as_json)
+    errors: list[BaseException] = []
+
+    def guard(name: str) -> None:
+        try:
+            SERVICES[name](st, stop, log)
+        except BaseException as exc:  # noqa: BLE001 - reported, then everything stops
+            errors.append(exc)
+            log(name, f"stopped by an error: {exc}", {"error": repr(exc)})
+            stop.set()
+
+    previous = {s: signal.signal(s, lambda *_: stop.set())
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    threads = [threading.Thread(target=guard, args=(n,), name=n, daemon=True) for n in names]
+    for t in threads:
+        t.start()
+    log("okr", f"running {', '.join(names)}; Ctrl-C to stop", {"services": names})
+    try:
+        while not stop.is_set() and any(t.is_alive() for t in threads):
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=15)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    log("okr", "stopped", {})
+    if errors:
+        raise SystemExit(1)

@@ -1,0 +1,85 @@
+"""Cycle arithmetic: quarters, halves, years and custom windows, as UTC instants."""
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from okr.domain.errors import DomainError
+
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$", re.IGNORECASE)
+_HALF = re.compile(r"^(\d{4})-H([12])$", re.IGNORECASE)
+_YEAR = re.compile(r"^(\d{4})$")
+_CUSTOM_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open interval [start, end) of UTC instants."""
+
+    start: datetime
+    end: datetime
+
+    def contains(self, t: datetime) -> bool:
+        return self.start <= t < self.end
+
+    def fraction_elapsed(self, t: datetime) -> float:
+        """Share of the window elapsed at t, clamped to 0–1."""
+        total = (self.end - self.start).total_seconds()
+        done = (t - self.start).total_seconds()
+        return min(1.0, max(0.0, done / total))
+
+
+def _utc(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=UTC)
+
+
+def named_window(key: str) -> Window | None:
+    """The window of a named cycle (`2026-Q4`, `2026-H2`, `2026`), or None for a custom key."""
+    if m := _QUARTER.match(key):
+        year, q = int(m[1]), int(m[2])
+        start = date(year, 3 * (q - 1) + 1, 1)
+        end = date(year + 1, 1, 1) if q == 4 else date(year, 3 * q + 1, 1)
+        return Window(_utc(start), _utc(end))
+    if m := _HALF.match(key):
+        year, h = int(m[1]), int(m[2])
+        start = date(year, 1 if h == 1 else 7, 1)
+        end = date(year, 7, 1) if h == 1 else date(year + 1, 1, 1)
+        return Window(_utc(start), _utc(end))
+    if m := _YEAR.match(key):
+        year = int(m[1])
+        return Window(_utc(date(year, 1, 1)), _utc(date(year + 1, 1, 1)))
+    return None
+
+
+def canonical_cycle_key(key: str) -> str:
+    """Upper-case the Q/H of named cycles so `2026-q4` and `2026-Q4` are one cycle."""
+    return key.strip().upper() if named_window(key.strip()) else key.strip()
+
+
+def cycle_window(key: str, start: datetime | None, end: datetime | None) -> Window:
+    """Resolve a cycle's window from its key or from explicit custom bounds."""
+    named = named_window(key)
+    if named is not None:
+        if start is not None or end is not None:
+            raise DomainError(f"cycle {key!r} is a named period; custom --start/--end are only "
+                              "for custom cycles (e.g. 'launch-2026')")
+        return named
+    if re.match(r"^\d{4}-[QqHh]\d+$", key):
+        raise DomainError(f"cycle {key!r} is not a period: quarters are Q1–Q4, halves H1–H2")
+    if not _CUSTOM_KEY.match(key):
+        raise DomainError(f"cycle key {key!r} is not valid; use 2026-Q4, 2026-H2, 2026 or a "
+                          "custom name of letters, digits, '.', '_' and '-'")
+    if start is None or end is None:
+        raise DomainError(f"custom cycle {key!r} needs both a start and an end date")
+    if end <= start:
+        raise DomainError(f"cycle {key!r} ends ({end.isoformat()}) before it starts "
+                          f"({start.isoformat()})")
+    if end - start > timedelta(days=3 * 366):
+        raise DomainError(f"cycle {key!r} spans more than three years; split it")
+    return Window(start.astimezone(UTC), end.astimezone(UTC))
+
+
+def cycle_of(t: datetime) -> str:
+    """The key of the quarter that contains t."""
+    t = t.astimezone(UTC)
+    return f"{t.year}-Q{(t.month - 1) // 3 + 1}"

@@ -1,0 +1,253 @@
+"""Point-in-time state from the ledger's facts: the reference semantics of every as-of query.
+
+A fact is one published event. State "as of T, as known at K" folds the facts recorded at or
+before K whose effective time is at or before T, in position order. Structural events take
+effect when recorded; check-ins and KPI readings take effect at their own effective time, so a
+late check-in for last Friday changes last Friday's value — but only as known after it was
+recorded. An item's events count only while the item exists at T: a check-in back-dated to
+before its key result was added is not part of any earlier state. The DuckDB projection
+must agree with `scorecard` here; a differential test holds it to that.
+"""
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from okr.domain import scoring
+from okr.domain.cycles import Window
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One event as the log publishes it (the envelope without transport details)."""
+
+    position: int
+    aggregate_id: str
+    version: int
+    type: str
+    recorded_at: datetime
+    effective_at: datetime
+    actor: str
+    reason: str | None
+    data: Mapping[str, Any]
+
+
+@dataclass
+class World:
+    """Everything known about the ledger at one (as_of, known_at) point."""
+
+    cycles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    objectives: dict[str, dict[str, Any]] = field(default_factory=dict)
+    key_results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    initiatives: dict[str, dict[str, Any]] = field(default_factory=dict)
+    kpis: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # aggregate id → (table, key)
+
+    def table(self, name: str) -> dict[str, dict[str, Any]]:
+        tables: dict[str, dict[str, dict[str, Any]]] = {
+            "cycles": self.cycles, "objectives": self.objectives,
+            "key_results": self.key_results, "initiatives": self.initiatives,
+            "kpis": self.kpis}
+        return tables[name]
+
+
+def _created(table: str) -> Callable[[World, Fact], None]:
+    def apply(world: World, fact: Fact) -> None:
+        row = dict(fact.data)
+        row["created_at"] = fact.recorded_at
+        if table == "objectives":
+            row["status"] = "active"
+        elif table == "key_results":
+            row.update(kpi=None, removed=False, check_ins=[])
+        elif table == "initiatives":
+            row["status"] = "planned"
+        elif table == "kpis":
+            row.update(retired=False, readings=[])
+        elif table == "cycles":
+            row.update(status="planning", committed_at=None)
+        world.table(table)[row["key"]] = row
+        world.keys[fact.aggregate_id] = (table, row["key"])
+    return apply
+
+
+def _copy(*fields: str) -> Callable[[World, Fact], None]:
+    """Copy these data fields onto the row."""
+    def apply(world: World, fact: Fact) -> None:
+        row = _row(world, fact)
+        for name in fields:
+            row[name] = fact.data[name]
+    return apply
+
+
+def _mark(**values: Any) -> Callable[[World, Fact], None]:
+    """Set these literal values on the row."""
+    def apply(world: World, fact: Fact) -> None:
+        _row(world, fact).update(values)
+    return apply
+
+
+def _row(world: World, fact: Fact) -> dict[str, Any]:
+    table, key = world.keys[fact.aggregate_id]
+    return world.table(table)[key]
+
+
+def _commit(world: World, fact: Fact) -> None:
+    row = _row(world, fact)
+    row["status"] = "committed"
+    row["committed_at"] = fact.recorded_at
+
+
+def _reopen(world: World, fact: Fact) -> None:
+    row = _row(world, fact)
+    row["status"] = "committed" if row["committed_at"] is not None else "planning"
+
+
+def _check_in(world: World, fact: Fact) -> None:
+    _row(world, fact)["check_ins"].append(
+        {"value": fact.data["value"], "confidence": fact.data["confidence"],
+         "effective_at": fact.effective_at, "position": fact.position})
+
+
+def _reading(world: World, fact: Fact) -> None:
+    _row(world, fact)["readings"].append(
+        {"value": fact.data["value"], "observed_at": fact.effective_at,
+         "position": fact.position})
+
+
+KPI_FIELDS = ("name", "unit", "direction", "target", "green", "red", "cadence", "tags",
+              "owner")
+
+# Event type → how it changes the world. The whole event vocabulary fits on this screen.
+APPLY: dict[str, Callable[[World, Fact], None]] = {
+    "CycleAdded": _created("cycles"),
+    "PlanCommitted": _commit,
+    "CycleClosed": _mark(status="closed"),
+    "CycleReopened": _reopen,
+    "ObjectiveAdded": _created("objectives"),
+    "ObjectiveRetitled": _copy("title", "description"),
+    "ObjectiveOwnerChanged": _copy("owner", "team"),
+    "ObjectiveRealigned": _copy("parent"),
+    "ObjectiveTypeChanged": _copy("okr_type"),
+    "ObjectiveStatusChanged": _copy("status"),
+    "KeyResultAdded": _created("key_results"),
+    "KeyResultRevised": _copy("start", "target", "target_high", "weight", "phases"),
+    "KeyResultMoved": _copy("objective"),
+    "KeyResultRemoved": _mark(removed=True),
+    "KpiLinked": _copy("kpi"),
+    "KpiUnlinked": _mark(kpi=None),
+    "CheckInRecorded": _check_in,
+    "InitiativeAdded": _created("initiatives"),
+    "InitiativeStatusChanged": _copy("status"),
+    "KpiAdded": _created("kpis"),
+    "KpiUpdated": _copy(*KPI_FIELDS),
+    "KpiReadingRecorded": _reading,
+    "KpiRetired": _mark(retired=True),
+}
+
+
+CREATED = frozenset({"CycleAdded", "ObjectiveAdded", "KeyResultAdded", "InitiativeAdded",
+                     "KpiAdded"})
+
+
+def world_at(facts: Iterable[Fact], as_of: datetime, known_at: datetime) -> World:
+    """Fold the facts into the world as of `as_of` (valid time), as known at `known_at`."""
+    world = World()
+    for fact in sorted(facts, key=lambda f: f.position):
+        if fact.recorded_at > known_at or fact.effective_at > as_of:
+            continue
+        if fact.aggregate_id not in world.keys and fact.type not in CREATED:
+            continue  # back-dated before its item existed at as_of: the item is not there yet
+        APPLY[fact.type](world, fact)
+    return world
+
+
+def _latest(items: list[dict[str, Any]], time_field: str) -> dict[str, Any] | None:
+    """Latest by valid time; among equal times the later-recorded (higher position) wins."""
+    return max(items, key=lambda i: (i[time_field], i["position"]), default=None)
+
+
+def kpi_card(kpi: dict[str, Any], as_of: datetime) -> dict[str, Any]:
+    """A KPI's latest value and health at as_of."""
+    reading = _latest(kpi["readings"], "observed_at")
+    value = None if reading is None else reading["value"]
+    return {"key": kpi["key"], "value": value,
+            "observed_at": None if reading is None else reading["observed_at"],
+            "health": scoring.kpi_health(kpi["direction"], kpi["green"], kpi["red"], value),
+            "stale": scoring.kpi_stale(kpi["cadence"],
+                                       None if reading is None else reading["observed_at"],
+                                       as_of)}
+
+
+def kr_card(world: World, kr: dict[str, Any], window: Window,
+            as_of: datetime) -> dict[str, Any]:
+    """One key result's value, progress, expectation, status and confidence at as_of."""
+    check_in = _latest(kr["check_ins"], "effective_at")
+    kpi = world.kpis.get(kr["kpi"]) if kr["kpi"] else None
+    kpi_view = kpi_card(kpi, as_of) if kpi is not None else None
+    value = kpi_view["value"] if kpi_view is not None else (
+        None if check_in is None else check_in["value"])
+    prog = scoring.progress(kr["kind"], kr["start"], kr["target"], kr["target_high"], value)
+    expected = scoring.expected_progress(kr["kind"], kr["start"], kr["target"],
+                                         kr["target_high"], kr["phases"], window, as_of)
+    return {"key": kr["key"], "objective": kr["objective"], "title": kr["title"],
+            "kind": kr["kind"], "start": kr["start"], "target": kr["target"],
+            "target_high": kr["target_high"], "unit": kr["unit"], "weight": kr["weight"],
+            "value": value, "progress": prog, "expected": expected,
+            "status": scoring.status(prog, expected),
+            "confidence": None if check_in is None or kpi is not None
+            else check_in["confidence"],
+            "kpi": kr["kpi"], "kpi_health": None if kpi_view is None else kpi_view["health"],
+            "kpi_stale": None if kpi_view is None else kpi_view["stale"]}
+
+
+def scorecard(world: World, as_of: datetime) -> list[dict[str, Any]]:
+    """Every objective with its key results, scored at as_of, ordered by cycle and key."""
+    cards = []
+    for obj in sorted(world.objectives.values(), key=lambda o: (o["cycle"], o["key"])):
+        cycle = world.cycles.get(obj["cycle"])
+        if cycle is None:
+            continue
+        window = Window(cycle["start"], cycle["end"])
+        krs = [kr_card(world, kr, window, as_of)
+               for kr in sorted(world.key_results.values(), key=lambda k: k["key"])
+               if kr["objective"] == obj["key"] and not kr["removed"]]
+        score = scoring.objective_score([(k["progress"], k["weight"]) for k in krs])
+        expected = scoring.objective_score([(k["expected"], k["weight"]) for k in krs])
+        cards.append({
+            "key": obj["key"], "title": obj["title"], "cycle": obj["cycle"],
+            "owner": obj["owner"], "team": obj["team"], "level": obj["level"],
+            "okr_type": obj["okr_type"], "parent": obj["parent"], "status": obj["status"],
+            "score": score, "expected": expected,
+            "track": None if score is None or expected is None
+            else scoring.status(score, expected),
+            "succeeded": scoring.succeeded(obj["okr_type"], score),
+            "key_results": krs})
+    return cards
+
+
+def scorecard_at(facts: Iterable[Fact], as_of: datetime, known_at: datetime
+                 ) -> list[dict[str, Any]]:
+    """The scorecard as of `as_of`, as known at `known_at`, straight from the facts."""
+    return scorecard(world_at(facts, as_of, known_at), as_of)
+
+
+def cycle_dependencies(facts: Iterable[Fact], cycle: str) -> set[str]:
+    """Aggregate ids a cycle's review depends on: the cycle, its objectives, every key result
+    that was ever under them, and every KPI ever linked to those or tagged 'guardrail'."""
+    facts = list(facts)
+    ids: set[str] = set()
+    objectives: set[str] = set()
+    for f in facts:
+        if f.type == "CycleAdded" and f.data["key"] == cycle:
+            ids.add(f.aggregate_id)
+        elif f.type == "ObjectiveAdded" and f.data["cycle"] == cycle:
+            ids.add(f.aggregate_id)
+            objectives.add(f.data["key"])
+    krs = {f.aggregate_id for f in facts
+           if f.type in ("KeyResultAdded", "KeyResultMoved") and f.data["objective"] in objectives}
+    kpi_ids = {f.data["key"]: f.aggregate_id for f in facts if f.type == "KpiAdded"}
+    linked = {f.data["kpi"] for f in facts if f.type == "KpiLinked" and f.aggregate_id in krs}
+    guardrails = {f.aggregate_id for f in facts
+                  if f.type in ("KpiAdded", "KpiUpdated") and "guardrail" in f.data["tags"]}
+    return ids | krs | {kpi_ids[k] for k in linked if k in kpi_ids} | guardrails

@@ -1,0 +1,208 @@
+"""A key result: the measurable outcome of an objective, with its check-ins."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from okr.domain.base import (LedgerAggregate, aggregate_id, check_finite, check_key,
+                             check_reason, check_text, revision_reason)
+from okr.domain.cycles import Window
+from okr.domain.errors import DomainError
+from okr.domain.vocab import KrKind, parse_choice
+
+Phase = dict[str, Any]  # {"at": datetime, "value": float}: a checkpoint on the way to target
+
+
+def check_plan(kind: str, start: float, target: float, target_high: float | None,
+               weight: float, phases: list[Phase], window: Window | None) -> None:
+    """Raise unless the numbers make sense for the kind (the scoring laws depend on it)."""
+    check_finite(start, "start")
+    check_finite(target, "target")
+    check_finite(weight, "weight")
+    if not 0 < weight <= 100:
+        raise DomainError(f"weight {weight:g} must be above 0 and at most 100")
+    if kind == KrKind.INCREASE and target <= start:
+        raise DomainError(f"an 'increase' key result needs target above start "
+                          f"(start {start:g}, target {target:g}); use --kind decrease?")
+    if kind == KrKind.DECREASE and target >= start:
+        raise DomainError(f"a 'decrease' key result needs target below start "
+                          f"(start {start:g}, target {target:g}); use --kind increase?")
+    if kind == KrKind.MILESTONE and target <= start:
+        raise DomainError("a milestone goes from start (default 0) up to target (default 1)")
+    if kind == KrKind.RANGE:
+        if target_high is None:
+            raise DomainError("a 'range' key result needs both bounds: --target LOW --target-high HIGH")
+        check_finite(target_high, "target-high")
+        if target_high <= target:
+            raise DomainError(f"range bounds are reversed: low {target:g} must be below "
+                              f"high {target_high:g}")
+    elif target_high is not None:
+        raise DomainError("--target-high is only for the 'range' kind")
+    last: datetime | None = None
+    for phase in phases:
+        check_finite(phase["value"], "phased target")
+        if window is not None and not window.contains(phase["at"]):
+            raise DomainError(f"phased target at {phase['at'].isoformat()} lies outside the cycle")
+        if last is not None and phase["at"] <= last:
+            raise DomainError("phased targets must be in time order, one per instant")
+        last = phase["at"]
+
+
+class KeyResult(LedgerAggregate):
+    """A measurable result under an objective, scored 0–1 from start, target and check-ins."""
+
+    @staticmethod
+    def create_id(key: str, **_: object) -> UUID:
+        return aggregate_id("key_result", key)
+
+    @classmethod
+    def add(cls, key: str, title: str, objective: str, cycle: str, kind: str, start: float,
+            target: float, target_high: float | None, unit: str, weight: float,
+            phases: list[Phase], window: Window, actor: str, plan_revision: bool = False,
+            reason: str | None = None) -> "KeyResult":
+        """Create a key result under an objective."""
+        kind = parse_choice(KrKind, kind, "kind").value
+        check_plan(kind, start, target, target_high, weight, phases, window)
+        reason = revision_reason(plan_revision, reason, f"adding key result {key}")
+        return cls(key=check_key(key, "key result"),
+                   title=check_text(title, "key result title", max_len=200),
+                   objective=objective, cycle=cycle, kind=kind, start=float(start),
+                   target=float(target),
+                   target_high=None if target_high is None else float(target_high),
+                   unit=check_text(unit, "unit", max_len=20, blank_ok=True),
+                   weight=float(weight), phases=phases, actor=actor,
+                   plan_revision=plan_revision, reason=reason)
+
+    @event("KeyResultAdded")
+    def __init__(self, key: str, title: str, objective: str, cycle: str, kind: str,
+                 start: float, target: float, target_high: float | None, unit: str,
+                 weight: float, phases: list[Phase], actor: str, plan_revision: bool,
+                 reason: str | None) -> None:
+        self.key = key
+        self.title = title
+        self.objective = objective
+        self.cycle = cycle  # fixed: a key result moves only between objectives of its cycle
+        self.kind = kind
+        self.start = start
+        self.target = target
+        self.target_high = target_high
+        self.unit = unit
+        self.weight = weight
+        self.phases = phases
+        self.kpi: str | None = None
+        self.removed = False
+        self.check_ins: list[dict[str, Any]] = []
+
+    def _check_live(self, what: str) -> None:
+        if self.removed:
+            raise DomainError(f"key result {self.key} was removed; cannot {what}")
+
+    def revise(self, *, start: float | None, target: float | None, target_high: float | None,
+               weight: float | None, phases: list[Phase] | None, window: Window, actor: str,
+               plan_revision: bool, reason: str | None) -> None:
+        """Change start, target, weight or phased targets; after commit it needs a reason."""
+        self._check_live("revise it")
+        new = {
+            "start": self.start if start is None else float(start),
+            "target": self.target if target is None else float(target),
+            "target_high": self.target_high if target_high is None else float(target_high),
+            "weight": self.weight if weight is None else float(weight),
+            "phases": self.phases if phases is None else phases,
+        }
+        old = {k: getattr(self, k) for k in new}
+        if new == old:
+            raise DomainError(f"key result {self.key} already has those values; nothing to revise")
+        check_plan(self.kind, new["start"], new["target"], new["target_high"], new["weight"],
+                   new["phases"], window)
+        reason = revision_reason(plan_revision, reason, f"revising key result {self.key}")
+        self._revise(**new, actor=actor, plan_revision=plan_revision, reason=reason)
+
+    @event("KeyResultRevised")
+    def _revise(self, start: float, target: float, target_high: float | None, weight: float,
+                phases: list[Phase], actor: str, plan_revision: bool,
+                reason: str | None) -> None:
+        self.start = start
+        self.target = target
+        self.target_high = target_high
+        self.weight = weight
+        self.phases = phases
+
+    def move(self, objective: str, actor: str, plan_revision: bool,
+             reason: str | None = None) -> None:
+        """Put the key result under another objective."""
+        self._check_live("move it")
+        if objective == self.objective:
+            raise DomainError(f"key result {self.key} is already under objective {objective}")
+        reason = revision_reason(plan_revision, reason, f"moving key result {self.key}")
+        self._move(objective=objective, actor=actor, plan_revision=plan_revision, reason=reason)
+
+    @event("KeyResultMoved")
+    def _move(self, objective: str, actor: str, plan_revision: bool, reason: str | None) -> None:
+        self.objective = objective
+
+    def remove(self, actor: str, plan_revision: bool, reason: str | None = None) -> None:
+        """Take the key result out of the plan (its history stays)."""
+        self._check_live("remove it again")
+        reason = revision_reason(plan_revision, reason, f"removing key result {self.key}")
+        self._remove(actor=actor, plan_revision=plan_revision, reason=reason)
+
+    @event("KeyResultRemoved")
+    def _remove(self, actor: str, plan_revision: bool, reason: str | None) -> None:
+        self.removed = True
+
+    def link_kpi(self, kpi: str, actor: str, reason: str | None = None) -> None:
+        """Take the current value from a KPI's readings from now on."""
+        self._check_live("link it")
+        if self.kpi == kpi:
+            raise DomainError(f"key result {self.key} is already linked to KPI {kpi}")
+        self._link_kpi(kpi=kpi, actor=actor, reason=check_reason(reason))
+
+    @event("KpiLinked")
+    def _link_kpi(self, kpi: str, actor: str, reason: str | None) -> None:
+        self.kpi = kpi
+
+    def unlink_kpi(self, actor: str, reason: str | None = None) -> None:
+        """Go back to manual check-ins."""
+        if self.kpi is None:
+            raise DomainError(f"key result {self.key} is not linked to a KPI")
+        self._unlink_kpi(kpi=self.kpi, actor=actor, reason=check_reason(reason))
+
+    @event("KpiUnlinked")
+    def _unlink_kpi(self, kpi: str, actor: str, reason: str | None) -> None:
+        self.kpi = None
+
+    def check_in(self, value: float, confidence: float | None, note: str,
+                 effective_at: datetime, now: datetime, window: Window, actor: str) -> None:
+        """Record the value at an instant (back-dated inside the cycle, never in the future)."""
+        self._check_live("check in on it")
+        check_finite(value, "value")
+        if confidence is not None:
+            check_finite(confidence, "confidence")
+            if not 0.0 <= confidence <= 1.0:
+                raise DomainError(f"confidence {confidence:g} must be between 0 and 1")
+        if effective_at > now:
+            raise DomainError(f"check-in time {effective_at.isoformat()} is in the future "
+                              f"(now is {now.isoformat()})")
+        if not window.contains(effective_at):
+            raise DomainError(f"check-in time {effective_at.isoformat()} is outside the cycle "
+                              f"({window.start.isoformat()} – {window.end.isoformat()})")
+        self._check_in(value=float(value), confidence=confidence,
+                       note=check_text(note, "note", max_len=2000, blank_ok=True),
+                       effective_at=effective_at, actor=actor)
+
+    @event("CheckInRecorded")
+    def _check_in(self, value: float, confidence: float | None, note: str,
+                  effective_at: datetime, actor: str) -> None:
+        self.check_ins.append({"value": value, "confidence": confidence, "note": note,
+                               "effective_at": effective_at, "actor": actor})
+
+    def latest_check_in(self, as_of: datetime | None = None) -> dict[str, Any] | None:
+        """The check-in with the latest effective time (at or before as_of)."""
+        best: dict[str, Any] | None = None
+        for c in self.check_ins:  # later recordings win ties
+            if (as_of is None or c["effective_at"] <= as_of) and (
+                    best is None or c["effective_at"] >= best["effective_at"]):
+                best = c
+        return best

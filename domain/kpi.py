@@ -1,0 +1,137 @@
+"""A KPI: an ongoing measure with a direction, thresholds, a cadence and readings."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from okr.domain.base import (LedgerAggregate, aggregate_id, check_finite, check_key,
+                             check_reason, check_text)
+from okr.domain.errors import DomainError
+from okr.domain.vocab import Cadence, Direction, parse_choice
+
+_TAG_MAX = 20
+
+
+def check_definition(name: str, unit: str, direction: str, target: float | None,
+                     green: float, red: float, cadence: str, tags: list[str],
+                     owner: str) -> dict[str, Any]:
+    """Validate a KPI definition and return it normalised."""
+    d = parse_choice(Direction, direction, "direction").value
+    check_finite(green, "green threshold")
+    check_finite(red, "red threshold")
+    if target is not None:
+        check_finite(target, "target")
+    if d == Direction.UP and green < red:
+        raise DomainError(f"direction 'up' needs green ({green:g}) at or above red ({red:g})")
+    if d == Direction.DOWN and green > red:
+        raise DomainError(f"direction 'down' needs green ({green:g}) at or below red ({red:g})")
+    clean_tags = sorted({check_text(t, "tag", max_len=40).lower() for t in tags})
+    if len(clean_tags) > _TAG_MAX:
+        raise DomainError(f"a KPI takes at most {_TAG_MAX} tags")
+    return {"name": check_text(name, "KPI name", max_len=200),
+            "unit": check_text(unit, "unit", max_len=20, blank_ok=True),
+            "direction": d, "target": None if target is None else float(target),
+            "green": float(green), "red": float(red),
+            "cadence": parse_choice(Cadence, cadence, "cadence").value,
+            "tags": clean_tags, "owner": check_text(owner, "owner", max_len=100)}
+
+
+class Kpi(LedgerAggregate):
+    """A key performance indicator; it outlives cycles and can be retired."""
+
+    @staticmethod
+    def create_id(key: str, **_: object) -> UUID:
+        return aggregate_id("kpi", key)
+
+    @classmethod
+    def add(cls, key: str, name: str, unit: str, direction: str, target: float | None,
+            green: float, red: float, cadence: str, tags: list[str], owner: str,
+            actor: str) -> "Kpi":
+        """Define a KPI."""
+        definition = check_definition(name, unit, direction, target, green, red, cadence,
+                                      tags, owner)
+        return cls(key=check_key(key, "KPI"), actor=actor, **definition)
+
+    @event("KpiAdded")
+    def __init__(self, key: str, name: str, unit: str, direction: str, target: float | None,
+                 green: float, red: float, cadence: str, tags: list[str], owner: str,
+                 actor: str) -> None:
+        self.key = key
+        self._define(name, unit, direction, target, green, red, cadence, tags, owner)
+        self.retired = False
+        self.readings: list[dict[str, Any]] = []
+        self.reading_ids: dict[str, int] = {}
+
+    def _define(self, name: str, unit: str, direction: str, target: float | None,
+                green: float, red: float, cadence: str, tags: list[str], owner: str) -> None:
+        self.name, self.unit, self.direction, self.target = name, unit, direction, target
+        self.green, self.red, self.cadence, self.tags, self.owner = green, red, cadence, tags, owner
+
+    def definition(self) -> dict[str, Any]:
+        return {"name": self.name, "unit": self.unit, "direction": self.direction,
+                "target": self.target, "green": self.green, "red": self.red,
+                "cadence": self.cadence, "tags": list(self.tags), "owner": self.owner}
+
+    def update(self, changes: dict[str, Any], actor: str, reason: str | None = None) -> None:
+        """Change any part of the definition; the event carries the whole new definition."""
+        if self.retired:
+            raise DomainError(f"KPI {self.key} is retired; cannot update it")
+        unknown = set(changes) - set(self.definition())
+        if unknown:
+            raise DomainError(f"unknown KPI field(s): {', '.join(sorted(unknown))}")
+        new = check_definition(**{**self.definition(), **changes})
+        if new == self.definition():
+            raise DomainError(f"KPI {self.key} already has those values; nothing to update")
+        self._update(**new, actor=actor, reason=check_reason(reason))
+
+    @event("KpiUpdated")
+    def _update(self, name: str, unit: str, direction: str, target: float | None,
+                green: float, red: float, cadence: str, tags: list[str], owner: str,
+                actor: str, reason: str | None) -> None:
+        self._define(name, unit, direction, target, green, red, cadence, tags, owner)
+
+    def record(self, value: float, observed_at: datetime, source: str, reading_id: str | None,
+               now: datetime, actor: str) -> bool:
+        """Record a reading; a reading id seen before records nothing and returns False."""
+        if self.retired:
+            raise DomainError(f"KPI {self.key} is retired; it takes no more readings")
+        check_finite(value, "value")
+        if observed_at > now:
+            raise DomainError(f"reading time {observed_at.isoformat()} is in the future "
+                              f"(now is {now.isoformat()})")
+        if reading_id is not None:
+            reading_id = check_text(reading_id, "reading id", max_len=200)
+            if reading_id in self.reading_ids:
+                return False
+        self._record(value=float(value), observed_at=observed_at,
+                     source=check_text(source, "source", max_len=200, blank_ok=True),
+                     reading_id=reading_id, actor=actor)
+        return True
+
+    @event("KpiReadingRecorded")
+    def _record(self, value: float, observed_at: datetime, source: str, reading_id: str | None,
+                actor: str) -> None:
+        self.readings.append({"value": value, "observed_at": observed_at, "source": source})
+        if reading_id is not None:
+            self.reading_ids[reading_id] = len(self.readings)
+
+    def latest_reading(self, as_of: datetime | None = None) -> dict[str, Any] | None:
+        """The reading with the latest observed time (at or before as_of)."""
+        best: dict[str, Any] | None = None
+        for r in self.readings:
+            if (as_of is None or r["observed_at"] <= as_of) and (
+                    best is None or r["observed_at"] >= best["observed_at"]):
+                best = r
+        return best
+
+    def retire(self, actor: str, reason: str | None = None) -> None:
+        """Stop tracking the KPI; its history stays."""
+        if self.retired:
+            raise DomainError(f"KPI {self.key} is already retired")
+        self._retire(actor=actor, reason=check_reason(reason))
+
+    @event("KpiRetired")
+    def _retire(self, actor: str, reason: str | None) -> None:
+        self.retired = True

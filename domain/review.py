@@ -1,0 +1,308 @@
+"""Quarter reviews: plan as committed vs actual, revisions, progress over time, calibration,
+KPI guardrails — all computed from the facts with the reference semantics of history.py.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from okr.domain import scoring
+from okr.domain.cycles import Window
+from okr.domain.history import Fact, World, kr_card, scorecard, world_at
+from okr.domain.trail import changes
+from okr.domain.vocab import Health, KrKind
+
+WEEK = timedelta(days=7)
+BACKDATED_AFTER = timedelta(days=1)  # recorded more than a day after it was effective
+GUARDRAIL_TAG = "guardrail"
+_EPS = 1e-9
+
+
+class UnknownCycle(LookupError):
+    """The cycle did not exist at the review's moment."""
+
+
+@dataclass(frozen=True)
+class ReviewPoint:
+    """The moment a review is taken: valid time and transaction time."""
+
+    as_of: datetime
+    known_at: datetime
+
+
+def easing(kind: str, before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """True when a revision makes the key result easier to achieve (moves the goalposts in)."""
+    if kind in (KrKind.INCREASE, KrKind.MILESTONE, KrKind.STAY_ABOVE):
+        return bool(after["target"] < before["target"])
+    if kind in (KrKind.DECREASE, KrKind.STAY_BELOW):
+        return bool(after["target"] > before["target"])
+    if kind == KrKind.RANGE:
+        return bool(after["target"] < before["target"]
+                    or (after["target_high"] or 0) > (before["target_high"] or 0))
+    return False
+
+
+def _cycle_keys(world: World, cycle: str) -> tuple[set[str], set[str]]:
+    objectives = {k for k, o in world.objectives.items() if o["cycle"] == cycle}
+    krs = {k for k, kr in world.key_results.items() if kr["objective"] in objectives}
+    return objectives, krs
+
+
+def plan_vs_actual(facts: Sequence[Fact], cycle: str, committed_at: datetime | None,
+                   t_eval: datetime, known_at: datetime) -> list[dict[str, Any]]:
+    """Per objective: the plan as committed, the final plan, values, scores and grades."""
+    final = world_at(facts, t_eval, known_at)
+    plan = world_at(facts, committed_at, committed_at) if committed_at else World()
+    plan_objs, plan_krs = _cycle_keys(plan, cycle)
+    cards = [c for c in scorecard(final, t_eval) if c["cycle"] == cycle]
+    final_krs = {kr["key"] for c in cards for kr in c["key_results"]}
+    out = []
+    for card in cards:
+        krs = []
+        for kr in card["key_results"]:
+            planned = plan.key_results.get(kr["key"]) if kr["key"] in plan_krs else None
+            krs.append({**kr,
+                        "planned_target": None if planned is None else planned["target"],
+                        "planned_target_high": None if planned is None
+                        else planned["target_high"],
+                        "planned_weight": None if planned is None else planned["weight"],
+                        "added_after_commit": committed_at is not None and planned is None,
+                        "target_changed": planned is not None
+                        and (planned["target"], planned["target_high"])
+                        != (kr["target"], kr["target_high"])})
+        removed = sorted(k for k in plan_krs if plan.key_results[k]["objective"] == card["key"]
+                         and k not in final_krs)
+        out.append({**card, "key_results": krs, "in_plan": card["key"] in plan_objs,
+                    "removed_after_commit": removed,
+                    "success_threshold": scoring.success_threshold(card["okr_type"])})
+    return out
+
+
+def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dict[str, Any]]:
+    """Every recorded change to the committed plan, with from → to, who, why, and whether it
+    moved the goalposts (eased a target while the key result was behind expectation)."""
+    out = []
+    visible = (f for f in facts if f.recorded_at <= known_at)
+    for world, change in changes(visible, only=lambda f: bool(f.data.get("plan_revision"))):
+        fact = change.fact
+        belongs = (world.objectives.get(change.key, {}).get("cycle") == cycle
+                   if change.kind == "objective" else
+                   world.objectives.get(world.key_results.get(change.key, {}).get(
+                       "objective", fact.data.get("objective", "")), {}).get("cycle") == cycle)
+        if change.kind == "objective" and fact.type == "ObjectiveAdded":
+            belongs = fact.data.get("cycle") == cycle
+        if not belongs:
+            continue
+        entry: dict[str, Any] = {
+            "at": fact.recorded_at, "actor": fact.actor, "reason": fact.reason,
+            "type": fact.type, "kind": change.kind, "key": change.key,
+            "changes": {k: {"from": a, "to": b} for k, (a, b) in change.diff.items()},
+            "goalpost_moved": False, "progress_then": None, "expected_then": None}
+        if fact.type == "KeyResultRevised":
+            kr = world.key_results[change.key]
+            cyc = world.cycles[world.objectives[kr["objective"]]["cycle"]]
+            then = kr_card(world, kr, Window(cyc["start"], cyc["end"]), fact.recorded_at)
+            entry["progress_then"], entry["expected_then"] = then["progress"], then["expected"]
+            behind = then["progress"] < then["expected"] - _EPS
+            entry["goalpost_moved"] = behind and easing(kr["kind"], kr, dict(fact.data))
+        out.append(entry)
+    return out
+
+
+def weekly_progress(facts: Sequence[Fact], cycle: str, window: Window, t_eval: datetime,
+                    known_at: datetime) -> dict[str, list[dict[str, Any]]]:
+    """Per key result: actual vs expected progress at each week boundary, as known at known_at."""
+    series: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    t = window.start
+    instants = []
+    while t < t_eval:
+        instants.append(t)
+        t += WEEK
+    instants.append(t_eval)
+    for at in instants:
+        for card in scorecard(world_at(facts, at, known_at), at):
+            if card["cycle"] != cycle:
+                continue
+            for kr in card["key_results"]:
+                series[kr["key"]].append({"at": at, "progress": kr["progress"],
+                                          "expected": kr["expected"], "value": kr["value"],
+                                          "target": kr["target"]})
+    return dict(series)
+
+
+def check_in_habits(final: World, krs: set[str], window: Window, t_eval: datetime
+                    ) -> dict[str, dict[str, Any]]:
+    """Per key result: weeks without a check-in, and the back-dated check-ins."""
+    weeks = max(1, -(-int((t_eval - window.start).total_seconds()) // int(WEEK.total_seconds())))
+    out = {}
+    for key in sorted(krs):
+        kr = final.key_results[key]
+        seen = {int((c["effective_at"] - window.start) / WEEK) for c in kr["check_ins"]
+                if window.start <= c["effective_at"] < t_eval}
+        out[key] = {"check_ins": len(kr["check_ins"]), "weeks": weeks,
+                    "weeks_without_check_in": weeks - len(seen)}
+    return out
+
+
+def backdated(facts: Sequence[Fact], krs: set[str], world: World, known_at: datetime
+              ) -> list[dict[str, Any]]:
+    """Check-ins recorded long after the moment they speak for."""
+    out = []
+    for f in facts:
+        if f.type != "CheckInRecorded" or f.recorded_at > known_at:
+            continue
+        key = world.keys.get(f.aggregate_id, ("", ""))[1]
+        if key in krs and f.recorded_at - f.effective_at > BACKDATED_AFTER:
+            out.append({"key": key, "value": f.data["value"], "effective_at": f.effective_at,
+                        "recorded_at": f.recorded_at, "actor": f.actor,
+                        "late_by_days": round((f.recorded_at - f.effective_at)
+                                              / timedelta(days=1), 1)})
+    return out
+
+
+def calibration(final: World, plan_cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per owner: stated confidence vs outcome (Brier score: 0 perfect, 0.25 coin-flip)."""
+    per_owner: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for card in plan_cards:
+        for kr in card["key_results"]:
+            hit = 1.0 if kr["progress"] >= 1.0 - _EPS else 0.0
+            for c in final.key_results[kr["key"]]["check_ins"]:
+                if c["confidence"] is not None:
+                    per_owner[card["owner"]].append((c["confidence"], hit))
+    return [{"owner": owner, "check_ins": len(pairs),
+             "mean_confidence": sum(c for c, _ in pairs) / len(pairs),
+             "hit_rate": sum(h for _, h in pairs) / len(pairs),
+             "brier": sum((c - h) ** 2 for c, h in pairs) / len(pairs)}
+            for owner, pairs in sorted(per_owner.items())]
+
+
+def guardrails(final: World, kpi_keys: set[str], window: Window, t_eval: datetime
+               ) -> list[dict[str, Any]]:
+    """Per KPI: share of the cycle (so far) spent green/amber/red/no data, and staleness."""
+    out = []
+    span = (t_eval - window.start).total_seconds()
+    for key in sorted(kpi_keys):
+        kpi = final.kpis[key]
+        readings = sorted((r for r in kpi["readings"] if r["observed_at"] <= t_eval),
+                          key=lambda r: (r["observed_at"], r["position"]))
+        shares = dict.fromkeys([h.value for h in Health] + ["none"], 0.0)
+        stale = 0.0
+        period = scoring.CADENCE_PERIOD[kpi["cadence"]]
+        # A reading holds until the next one; before the first there is no data.
+        edges = [(window.start, None)] + [(r["observed_at"], r) for r in readings]
+        for i, (t0, r) in enumerate(edges):
+            t1 = edges[i + 1][0] if i + 1 < len(edges) else t_eval
+            lo, hi = max(t0, window.start), min(t1, t_eval)
+            if hi <= lo:
+                continue
+            health = None if r is None else scoring.kpi_health(
+                kpi["direction"], kpi["green"], kpi["red"], r["value"])
+            shares[health or "none"] += (hi - lo).total_seconds()
+            fresh_until = lo if r is None else max(lo, r["observed_at"] + period)
+            stale += max(0.0, (hi - max(lo, fresh_until)).total_seconds())
+        last = readings[-1] if readings else None
+        out.append({"key": key, "name": kpi["name"], "tags": kpi["tags"],
+                    "shares": {k: (v / span if span > 0 else 0.0) for k, v in shares.items()},
+                    "stale_share": stale / span if span > 0 else 0.0,
+                    "stale_at_end": scoring.kpi_stale(kpi["cadence"], None if last is None
+                                                      else last["observed_at"], t_eval),
+                    "health_at_end": None if last is None else scoring.kpi_health(
+                        kpi["direction"], kpi["green"], kpi["red"], last["value"]),
+                    "readings": [{"at": r["observed_at"], "value": r["value"]}
+                                 for r in readings],
+                    "green": kpi["green"], "red": kpi["red"], "direction": kpi["direction"]})
+    return out
+
+
+def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint) -> dict[str, Any]:
+    """The whole review of one cycle as it looked at `point`."""
+    facts = sorted(facts, key=lambda f: f.position)
+    known = world_at(facts, point.as_of, point.known_at)
+    if cycle not in known.cycles:
+        raise UnknownCycle(f"cycle {cycle} not known at {point.known_at.isoformat()}")
+    cyc = known.cycles[cycle]
+    window = Window(cyc["start"], cyc["end"])
+    t_eval = min(point.as_of, window.end)
+    committed_at = next((f.recorded_at for f in facts if f.type == "PlanCommitted"
+                         and f.recorded_at <= point.known_at
+                         and known.keys.get(f.aggregate_id) == ("cycles", cycle)), None)
+    final = world_at(facts, t_eval, point.known_at)
+    cards = plan_vs_actual(facts, cycle, committed_at, t_eval, point.known_at)
+    _, krs = _cycle_keys(final, cycle)
+    live_krs = {kr["key"] for c in cards for kr in c["key_results"]}
+    kpis = {final.key_results[k]["kpi"] for k in live_krs if final.key_results[k]["kpi"]}
+    kpis |= {k for k, kpi in final.kpis.items() if GUARDRAIL_TAG in kpi["tags"]}
+    graded = [c for c in cards if c["succeeded"] is not None]
+    return {
+        "cycle": cycle, "start": window.start, "end": window.end, "status": cyc["status"],
+        "committed_at": committed_at, "as_of": point.as_of, "known_at": point.known_at,
+        "evaluated_at": t_eval,
+        "summary": {"objectives": len(cards), "graded": len(graded),
+                    "succeeded": sum(1 for c in graded if c["succeeded"]),
+                    "key_results": len(live_krs),
+                    "mean_score": (sum(c["score"] for c in cards if c["score"] is not None)
+                                   / max(1, sum(1 for c in cards if c["score"] is not None)))},
+        "objectives": cards,
+        "revisions": revisions(facts, cycle, point.known_at),
+        "progress": weekly_progress(facts, cycle, window, t_eval, point.known_at),
+        "habits": check_in_habits(final, live_krs, window, t_eval),
+        "backdated": backdated(facts, krs, final, point.known_at),
+        "calibration": calibration(final, cards),
+        "guardrails": guardrails(final, kpis, window, t_eval),
+    }
+
+
+def restatements(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """What changed between two reviews of one cycle (e.g. as known then vs known now)."""
+    def index(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        out = {}
+        for card in r["objectives"]:
+            out[card["key"]] = {"score": card["score"], "succeeded": card["succeeded"]}
+            for kr in card["key_results"]:
+                out[kr["key"]] = {"value": kr["value"], "progress": kr["progress"],
+                                  "target": kr["target"], "status": kr["status"]}
+        return out
+    a, b = index(before), index(after)
+    out = []
+    for key in sorted(set(a) | set(b)):
+        fields = sorted(set(a.get(key, {})) | set(b.get(key, {})))
+        for name in fields:
+            x, y = a.get(key, {}).get(name), b.get(key, {}).get(name)
+            if x != y and not (isinstance(x, float) and isinstance(y, float)
+                               and abs(x - y) < _EPS):
+                out.append({"key": key, "field": name, "before": x, "after": y})
+    return out
+
+
+def team_summary(review: dict[str, Any], team: str | None = None) -> dict[str, Any]:
+    """Headline figures of a review, optionally for one team: for retrospectives across cycles."""
+    cards = [c for c in review["objectives"] if team is None or c["team"] == team]
+    keys = {c["key"] for c in cards} | {kr["key"] for c in cards for kr in c["key_results"]}
+    graded = [c for c in cards if c["succeeded"] is not None]
+    scores = [c["score"] for c in cards if c["score"] is not None]
+    krs = [kr for c in cards for kr in c["key_results"]]
+    owners = {c["owner"] for c in cards}
+    calib = [c for c in review["calibration"] if c["owner"] in owners]
+    revs = [r for r in review["revisions"] if r["key"] in keys]
+    n_conf = sum(c["check_ins"] for c in calib)
+    return {
+        "cycle": review["cycle"], "team": team, "objectives": len(cards),
+        "key_results": len(krs), "graded": len(graded),
+        "succeeded": sum(1 for c in graded if c["succeeded"]),
+        "hit_rate": (sum(1 for c in graded if c["succeeded"]) / len(graded)) if graded else None,
+        "mean_score": sum(scores) / len(scores) if scores else None,
+        "kr_done": sum(1 for kr in krs if kr["progress"] >= 1.0 - _EPS),
+        "revisions": len(revs), "goalposts_moved": sum(1 for r in revs if r["goalpost_moved"]),
+        "brier": (sum(c["brier"] * c["check_ins"] for c in calib) / n_conf) if n_conf else None,
+    }
+
+
+def retro(a: dict[str, Any], b: dict[str, Any], team: str | None = None) -> dict[str, Any]:
+    """Two cycles side by side (scores, hit rates, revisions, calibration) and the change."""
+    sa, sb = team_summary(a, team), team_summary(b, team)
+    delta = {k: (sb[k] - sa[k]) for k in sa
+             if isinstance(sa[k], int | float) and isinstance(sb[k], int | float)
+             and not isinstance(sa[k], bool)}
+    return {"team": team, "a": sa, "b": sb, "change": delta}

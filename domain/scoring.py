@@ -1,0 +1,143 @@
+"""Scoring: 0–1 progress per key result kind, objective scores, expectations, status, health."""
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from okr.domain.cycles import Window
+from okr.domain.vocab import Cadence, Direction, Health, KrKind, OkrType, Status
+
+# How far progress may trail expectation before the status drops (in 0–1 progress units).
+AT_RISK_GAP = 0.1
+OFF_TRACK_GAP = 0.25
+ASPIRATIONAL_SUCCESS = 0.7
+COMMITTED_SUCCESS = 1.0
+_EPS = 1e-9
+
+CADENCE_PERIOD = {
+    Cadence.DAILY.value: timedelta(days=1),
+    Cadence.WEEKLY.value: timedelta(days=7),
+    Cadence.MONTHLY.value: timedelta(days=31),
+    Cadence.QUARTERLY.value: timedelta(days=92),
+}
+
+
+def _clamp(x: float) -> float:
+    return min(1.0, max(0.0, x))
+
+
+def _toward(value: float, start: float, goal: float) -> float:
+    """Share of the way from start to goal, clamped; 0 when start already is the goal's side."""
+    if goal == start:
+        return 1.0 if value == goal else 0.0
+    return _clamp((value - start) / (goal - start))
+
+
+def progress(kind: str, start: float, target: float, target_high: float | None,
+             value: float | None) -> float:
+    """Normalised 0–1 progress of a key result; no value yet scores 0."""
+    if value is None:
+        return 0.0
+    if kind in (KrKind.INCREASE, KrKind.DECREASE, KrKind.MILESTONE):
+        return _toward(value, start, target)
+    if kind == KrKind.STAY_ABOVE:
+        return 1.0 if value >= target else (_toward(value, start, target) if start < target
+                                            else 0.0)
+    if kind == KrKind.STAY_BELOW:
+        return 1.0 if value <= target else (_toward(value, start, target) if start > target
+                                            else 0.0)
+    if kind == KrKind.RANGE:
+        assert target_high is not None
+        if target <= value <= target_high:
+            return 1.0
+        if value < target:
+            return _toward(value, start, target) if start < target else 0.0
+        return _toward(value, start, target_high) if start > target_high else 0.0
+    raise ValueError(f"unknown key result kind {kind!r}")
+
+
+def value_along_plan(start: float, target: float, phases: Sequence[dict[str, Any]],
+                     window: Window, t: datetime) -> float:
+    """The planned value at t: piecewise linear from start through the phases to target."""
+    points = [(window.start, start), *((p["at"], p["value"]) for p in phases),
+              (window.end, target)]
+    if t <= points[0][0]:
+        return start
+    for (t0, v0), (t1, v1) in zip(points, points[1:], strict=False):
+        if t <= t1:
+            span = (t1 - t0).total_seconds()
+            share = 1.0 if span <= 0 else (t - t0).total_seconds() / span
+            return v0 + (v1 - v0) * share
+    return target
+
+
+def expected_progress(kind: str, start: float, target: float, target_high: float | None,
+                      phases: Sequence[dict[str, Any]], window: Window, t: datetime) -> float:
+    """Progress the plan expects at t: linear over the cycle unless phased targets say otherwise.
+
+    Stay-above, stay-below and range key results are expected to hold all cycle long (1.0).
+    """
+    if kind in (KrKind.STAY_ABOVE, KrKind.STAY_BELOW, KrKind.RANGE):
+        return 1.0
+    if not phases:
+        return window.fraction_elapsed(t)
+    planned = value_along_plan(start, target, phases, window, t)
+    return progress(kind, start, target, target_high, planned)
+
+
+def status(actual: float, expected: float) -> str:
+    """on-track / at-risk / off-track from how far actual trails expected."""
+    gap = expected - actual
+    if gap <= AT_RISK_GAP + _EPS:
+        return Status.ON_TRACK.value
+    if gap <= OFF_TRACK_GAP + _EPS:
+        return Status.AT_RISK.value
+    return Status.OFF_TRACK.value
+
+
+def objective_score(krs: Sequence[tuple[float, float]]) -> float | None:
+    """Weighted mean of (progress, weight) pairs; None when there is nothing to score."""
+    total = sum(w for _, w in krs)
+    if total <= 0:
+        return None
+    return sum(p * w for p, w in krs) / total
+
+
+def success_threshold(okr_type: str) -> float | None:
+    """The score an objective of this type must reach to count as a success (None: ungraded)."""
+    if okr_type == OkrType.COMMITTED:
+        return COMMITTED_SUCCESS
+    if okr_type == OkrType.ASPIRATIONAL:
+        return ASPIRATIONAL_SUCCESS
+    return None
+
+
+def succeeded(okr_type: str, score: float | None) -> bool | None:
+    """Committed must reach 1.0, aspirational 0.7; learning OKRs are not graded (None)."""
+    threshold = success_threshold(okr_type)
+    if threshold is None or score is None:
+        return None
+    return score >= threshold - _EPS
+
+
+def kpi_health(direction: str, green: float, red: float, value: float | None) -> str | None:
+    """red / amber / green for a reading; None without one.
+
+    Up: below `red` is red, below `green` amber, else green. Down mirrors it.
+    """
+    if value is None:
+        return None
+    if direction == Direction.UP:
+        if value < red:
+            return Health.RED.value
+        return Health.AMBER.value if value < green else Health.GREEN.value
+    if value > red:
+        return Health.RED.value
+    return Health.AMBER.value if value > green else Health.GREEN.value
+
+
+def kpi_stale(cadence: str, last_observed: datetime | None, now: datetime) -> bool:
+    """A KPI is stale when its latest reading is older than one cadence period."""
+    if last_observed is None:
+        return True
+    return now - last_observed > CADENCE_PERIOD[cadence]

@@ -1,0 +1,70 @@
+"""Field-level changes: each fact with the state of its item before and after it.
+
+Used by the audit trail ("target 40 → 25 on 12 Aug by ana, reason …") and by reviews (which
+revisions of a committed plan moved the goalposts).
+"""
+
+import copy
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from okr.domain.history import APPLY, Fact, World
+
+# Bookkeeping a change listing should not show.
+_HIDDEN = {"check_ins", "readings", "created_at", "plan_revision"}
+_SINGULAR = {"cycles": "cycle", "objectives": "objective", "key_results": "key_result",
+             "initiatives": "initiative", "kpis": "kpi"}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One fact and what it changed on its item."""
+
+    fact: Fact
+    kind: str
+    key: str
+    diff: dict[str, tuple[Any, Any]]  # field → (before, after)
+
+
+def _visible(row: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (row or {}).items() if k not in _HIDDEN}
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    return {k: (before.get(k), after.get(k)) for k in sorted(set(before) | set(after))
+            if before.get(k) != after.get(k)}
+
+
+def changes(facts: Iterable[Fact], only: Callable[[Fact], bool] | None = None
+            ) -> Iterator[tuple[World, Change]]:
+    """Walk the facts in position order; yield the world *before* each fact and its change
+    (for the facts `only` selects, default all).
+
+    The world before a fact is everything recorded earlier, so at a revision it is the state
+    the reviser saw (check-ins and readings are never effective later than recorded).
+    """
+    world = World()
+    for fact in sorted(facts, key=lambda f: f.position):
+        if only is None or only(fact):
+            table, key = world.keys.get(fact.aggregate_id, ("", ""))
+            before = copy.deepcopy(_visible(world.table(table).get(key))) if table else {}
+            yield world, _change(world, fact, before)
+        APPLY[fact.type](world, fact)
+
+
+def _change(world: World, fact: Fact, before: dict[str, Any]) -> Change:
+    """The change a fact makes, computed on a scratch copy of its row."""
+    if fact.type in ("CheckInRecorded", "KpiReadingRecorded"):
+        table, key = world.keys[fact.aggregate_id]
+        diff = {k: (None, v) for k, v in fact.data.items() if k not in _HIDDEN}
+        diff["effective_at"] = (None, fact.effective_at)
+        return Change(fact, _SINGULAR[table], key, diff)
+    scratch = World(keys=dict(world.keys))
+    if fact.aggregate_id in world.keys:
+        table, key = world.keys[fact.aggregate_id]
+        scratch.table(table)[key] = copy.deepcopy(world.table(table)[key])
+    APPLY[fact.type](scratch, fact)
+    table, key = scratch.keys[fact.aggregate_id]
+    after = _visible(scratch.table(table)[key])
+    return Change(fact, _SINGULAR[table], key, _diff(before, after))

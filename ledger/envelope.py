@@ -1,0 +1,220 @@
+"""The envelope: the versioned public contract of every record on okr.ledger, and its hash chain.
+
+Domain event classes are not the contract. `EVENT_TYPES` maps each one explicitly to the
+published type name and aggregate type, so internal refactors never change the topic.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import DomainEventProtocol
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from okr.domain.cycle import Cycle
+from okr.domain.history import Fact
+from okr.domain.initiative import Initiative
+from okr.domain.key_result import KeyResult
+from okr.domain.kpi import Kpi
+from okr.domain.objective import Objective
+
+SCHEMA = "okr.ledger/v1"
+GENESIS_HASH = "0" * 64
+
+# Domain event class → (published type, aggregate type). Add a line for every new event.
+EVENT_TYPES: dict[type, tuple[str, str]] = {
+    Cycle.CycleAdded: ("CycleAdded", "cycle"),  # type: ignore[attr-defined]
+    Cycle.PlanCommitted: ("PlanCommitted", "cycle"),  # type: ignore[attr-defined]
+    Cycle.CycleClosed: ("CycleClosed", "cycle"),  # type: ignore[attr-defined]
+    Cycle.CycleReopened: ("CycleReopened", "cycle"),  # type: ignore[attr-defined]
+    Objective.ObjectiveAdded: ("ObjectiveAdded", "objective"),  # type: ignore[attr-defined]
+    Objective.ObjectiveRetitled: ("ObjectiveRetitled", "objective"),  # type: ignore[attr-defined]
+    Objective.ObjectiveOwnerChanged: ("ObjectiveOwnerChanged", "objective"),  # type: ignore[attr-defined]
+    Objective.ObjectiveRealigned: ("ObjectiveRealigned", "objective"),  # type: ignore[attr-defined]
+    Objective.ObjectiveTypeChanged: ("ObjectiveTypeChanged", "objective"),  # type: ignore[attr-defined]
+    Objective.ObjectiveStatusChanged: ("ObjectiveStatusChanged", "objective"),  # type: ignore[attr-defined]
+    KeyResult.KeyResultAdded: ("KeyResultAdded", "key_result"),  # type: ignore[attr-defined]
+    KeyResult.KeyResultRevised: ("KeyResultRevised", "key_result"),  # type: ignore[attr-defined]
+    KeyResult.KeyResultMoved: ("KeyResultMoved", "key_result"),  # type: ignore[attr-defined]
+    KeyResult.KeyResultRemoved: ("KeyResultRemoved", "key_result"),  # type: ignore[attr-defined]
+    KeyResult.KpiLinked: ("KpiLinked", "key_result"),  # type: ignore[attr-defined]
+    KeyResult.KpiUnlinked: ("KpiUnlinked", "key_result"),  # type: ignore[attr-defined]
+    KeyResult.CheckInRecorded: ("CheckInRecorded", "key_result"),  # type: ignore[attr-defined]
+    Initiative.InitiativeAdded: ("InitiativeAdded", "initiative"),  # type: ignore[attr-defined]
+    Initiative.InitiativeStatusChanged: ("InitiativeStatusChanged", "initiative"),  # type: ignore[attr-defined]
+    Kpi.KpiAdded: ("KpiAdded", "kpi"),  # type: ignore[attr-defined]
+    Kpi.KpiUpdated: ("KpiUpdated", "kpi"),  # type: ignore[attr-defined]
+    Kpi.KpiReadingRecorded: ("KpiReadingRecorded", "kpi"),  # type: ignore[attr-defined]
+    Kpi.KpiRetired: ("KpiRetired", "kpi"),  # type: ignore[attr-defined]
+}
+
+# The event attribute that holds the valid time, where it is not the recording time.
+EFFECTIVE_FIELD = {"CheckInRecorded": "effective_at", "KpiReadingRecorded": "observed_at"}
+_META = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor",
+         "reason"}
+
+
+def iso(t: datetime) -> str:
+    """UTC ISO 8601 with microseconds and 'Z': one spelling, so hashes are reproducible."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def canonical_json(obj: Mapping[str, Any]) -> bytes:
+    """Sorted keys, no spaces, UTF-8: the bytes the hash is taken over."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def chain_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
+    """sha256(prev_hash ‖ canonical JSON of the envelope without its hash)."""
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical_json(body)).hexdigest()
+
+
+def event_id(aggregate_id: UUID | str, version: int) -> str:
+    """A stable id per (aggregate, version), so a re-published event keeps its id."""
+    return str(uuid5(UUID(str(aggregate_id)), str(version)))
+
+
+def parse_time(value: str) -> datetime:
+    """Read a timestamp from the envelope (ISO 8601 with a zone) as aware UTC."""
+    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no time zone")
+    return t.astimezone(UTC)
+
+
+class Envelope(BaseModel):
+    """One record on okr.ledger, validated. Consumers parse with `Envelope.from_bytes`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_: str = Field(alias="schema")
+    position: int = Field(ge=1)
+    event_id: str
+    type: str
+    aggregate_type: str
+    aggregate_id: str
+    version: int = Field(ge=1)
+    recorded_at: str
+    effective_at: str
+    actor: str = Field(min_length=1)
+    reason: str | None
+    data: dict[str, Any]
+    prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    @field_validator("schema_")
+    @classmethod
+    def _known_schema(cls, v: str) -> str:
+        if v != SCHEMA:
+            raise ValueError(f"unknown envelope schema {v!r}, expected {SCHEMA!r}")
+        return v
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, v: str) -> str:
+        if v not in KNOWN_TYPES:
+            raise ValueError(f"unknown event type {v!r}")
+        return v
+
+    @field_validator("recorded_at", "effective_at")
+    @classmethod
+    def _aware_time(cls, v: str) -> str:
+        parse_time(v)
+        return v
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "Envelope":
+        """Parse and validate a record value (raises ValueError/ValidationError)."""
+        return cls.model_validate_json(raw)
+
+    def body(self) -> dict[str, Any]:
+        """The envelope as a dict, without `hash` (what the hash covers)."""
+        d = self.to_dict()
+        del d["hash"]
+        return d
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True)
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(self.to_dict())
+
+    def hash_ok(self) -> bool:
+        return chain_hash(self.prev_hash, self.body()) == self.hash
+
+    def fact(self) -> Fact:
+        """The envelope as a domain fact (times parsed), for pure replays."""
+        return Fact(position=self.position, aggregate_id=self.aggregate_id,
+                    version=self.version, type=self.type,
+                    recorded_at=parse_time(self.recorded_at),
+                    effective_at=parse_time(self.effective_at), actor=self.actor,
+                    reason=self.reason, data=_revive(self.type, self.data))
+
+
+KNOWN_TYPES = frozenset(t for t, _ in EVENT_TYPES.values())
+
+
+def _revive(type_: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Turn the JSON data back into domain values (times in phases and cycle bounds)."""
+    out = dict(data)
+    for name in ("start", "end") if type_ == "CycleAdded" else ():
+        out[name] = parse_time(out[name])
+    if "phases" in out:
+        out["phases"] = [{"at": parse_time(p["at"]), "value": p["value"]}
+                         for p in out["phases"]]
+    return out
+
+
+def envelope_for(event: DomainEventProtocol[UUID], position: int, prev_hash: str) -> Envelope:
+    """Map a stored domain event at a notification position to its chained envelope."""
+    try:
+        type_, aggregate_type = EVENT_TYPES[type(event)]
+    except KeyError:
+        raise TypeError(f"{type(event).__qualname__} has no published type; add it to "
+                        "EVENT_TYPES") from None
+    attrs = vars(event)
+    data = {k: _jsonable(v) for k, v in attrs.items() if k not in _META}
+    effective_field = EFFECTIVE_FIELD.get(type_)
+    effective = attrs[effective_field] if effective_field else event.timestamp
+    data.pop(effective_field or "", None)
+    body = {
+        "schema": SCHEMA, "position": position,
+        "event_id": event_id(event.originator_id, event.originator_version),
+        "type": type_, "aggregate_type": aggregate_type,
+        "aggregate_id": str(event.originator_id),
+        "version": event.originator_version, "recorded_at": iso(event.timestamp),
+        "effective_at": iso(effective), "actor": attrs["actor"],
+        "reason": attrs.get("reason"), "data": data, "prev_hash": prev_hash,
+    }
+    return Envelope.model_validate({**body, "hash": chain_hash(prev_hash, body)})
+
+
+def chained(app: Any, page: int = 5_000) -> "Iterator[Envelope]":
+    """Every stored event as its envelope, chained from genesis: the chain is reproducible
+    from the event store alone, whichever relay run published it."""
+    prev, start = GENESIS_HASH, None
+    while True:
+        notes = app.recorder.select_notifications(start, page, inclusive_of_start=False)
+        for n in notes:
+            env = envelope_for(app.mapper.to_domain_event(n), n.id, prev)
+            prev = env.hash
+            yield env
+        if len(notes) < page:
+            return
+        start = notes[-1].id

@@ -1,0 +1,181 @@
+"""CSV imports of check-ins and KPI readings: validate every line first, then write at once.
+
+The whole file is decided against the ledger's current state in memory (each line sees the
+lines before it), every bad line is reported by number, and the good ones are saved in ONE
+transaction — so either the file is recorded, or (without `skip_invalid`) nothing is.
+"""
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from okr.domain.base import utc_now
+from okr.domain.errors import DomainError
+from okr.domain.key_result import KeyResult
+from okr.domain.kpi import Kpi
+from okr.ledger.app import ConcurrencyError, OkrLedger
+
+Progress = Callable[[int, int], None]
+ParseTime = Callable[[str], datetime]
+
+COLUMNS = {
+    "checkins": (("kr", "value"), ("confidence", "note", "at")),
+    "readings": (("kpi", "value"), ("at", "source", "id")),
+}
+MAX_ROWS = 1_000_000
+
+
+@dataclass
+class ImportReport:
+    """What an import found and did."""
+
+    kind: str
+    rows: int = 0
+    recorded: int = 0
+    duplicates: int = 0
+    invalid: list[dict[str, Any]] = field(default_factory=list)
+    written: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "rows": self.rows, "recorded": self.recorded,
+                "duplicates": self.duplicates, "invalid": self.invalid,
+                "written": self.written}
+
+
+def read_rows(path: Path, kind: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) pairs of a CSV file with a header naming the columns."""
+    required, optional = COLUMNS[kind]
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DomainError(f"file {path} not found") from None
+    except UnicodeDecodeError:
+        raise DomainError(f"file {path} is not UTF-8 text") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in required if c not in header]
+    unknown = [c for c in header if c not in required + optional]
+    if missing or unknown:
+        want = ", ".join(required) + " (and optionally " + ", ".join(optional) + ")"
+        raise DomainError(f"{path}: header must name {want}; "
+                          + (f"missing {', '.join(missing)}" if missing else
+                             f"unknown column(s) {', '.join(unknown)}"))
+    reader.fieldnames = header
+    for row in reader:
+        if reader.line_num - 1 > MAX_ROWS:
+            raise DomainError(f"{path}: more than {MAX_ROWS} rows; split the file")
+        if None in row:
+            yield reader.line_num, {"__error__": "more fields than the header names"}
+            continue
+        yield reader.line_num, {k: (v or "").strip() for k, v in row.items()}
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise DomainError(f"{what} {text!r} is not a number") from None
+    return value
+
+
+def _optional_number(text: str, what: str) -> float | None:
+    return _number(text, what) if text else None
+
+
+class _Batch:
+    """Aggregates loaded once and changed in memory, in the order lines touched them."""
+
+    def __init__(self, app: OkrLedger) -> None:
+        self.app = app
+        self.loaded: dict[tuple[str, str], Aggregate] = {}
+        self.windows: dict[str, Any] = {}
+
+    def key_result(self, key: str) -> KeyResult:
+        if ("kr", key) not in self.loaded:
+            kr = self.app.key_result(key)
+            cycle = self.app.cycle_of_kr(kr)
+            cycle.check_open("a check-in")
+            self.windows[key] = cycle.window
+            self.loaded[("kr", key)] = kr
+        agg = self.loaded[("kr", key)]
+        assert isinstance(agg, KeyResult)
+        return agg
+
+    def kpi(self, key: str) -> Kpi:
+        if ("kpi", key) not in self.loaded:
+            self.loaded[("kpi", key)] = self.app.kpi(key)
+        agg = self.loaded[("kpi", key)]
+        assert isinstance(agg, Kpi)
+        return agg
+
+    def changed(self) -> list[Aggregate]:
+        return [a for a in self.loaded.values() if a.pending_events]
+
+    def pending(self) -> int:
+        return sum(len(a.pending_events) for a in self.loaded.values())
+
+
+def _apply_checkin(batch: _Batch, row: dict[str, str], parse_time: ParseTime,
+                   now: datetime, actor: str) -> bool:
+    kr = batch.key_result(row["kr"])
+    confidence = _optional_number(row.get("confidence", ""), "confidence")
+    at = parse_time(row["at"]) if row.get("at") else now
+    kr.check_in(_number(row["value"], "value"), confidence, row.get("note", ""), at, now,
+                batch.windows[row["kr"]], actor)
+    return True
+
+
+def _apply_reading(batch: _Batch, row: dict[str, str], parse_time: ParseTime,
+                   now: datetime, actor: str) -> bool:
+    kpi = batch.kpi(row["kpi"])
+    at = parse_time(row["at"]) if row.get("at") else now
+    return kpi.record(_number(row["value"], "value"), at, row.get("source") or "import",
+                      row.get("id") or None, now, actor)
+
+
+APPLY = {"checkins": _apply_checkin, "readings": _apply_reading}
+
+
+def import_csv(app: OkrLedger, path: Path, kind: str, parse_time: ParseTime,
+               skip_invalid: bool = False, progress: Progress | None = None) -> ImportReport:
+    """Validate every line of the file, then record the valid ones in one transaction."""
+    report = ImportReport(kind)
+    rows = list(read_rows(path, kind))
+    report.rows = len(rows)
+    batch = _Batch(app)
+    actor = app.settings.actor
+    now = utc_now()
+    for done, (line, row) in enumerate(rows, 1):
+        try:
+            if "__error__" in row:
+                raise DomainError(row["__error__"])
+            missing = [c for c in COLUMNS[kind][0] if not row.get(c)]
+            if missing:
+                raise DomainError(f"missing {', '.join(missing)}")
+            if APPLY[kind](batch, row, parse_time, now, actor):
+                report.recorded += 1
+            else:
+                report.duplicates += 1
+        except (DomainError, ValueError) as exc:
+            report.invalid.append({"line": line, "error": str(exc)})
+        if progress is not None and (done % 500 == 0 or done == len(rows)):
+            progress(done, len(rows))
+    if report.invalid and not skip_invalid:
+        report.recorded = 0
+        return report
+    changed = batch.changed()
+    if changed:
+        try:
+            app.save(*changed)
+        except IntegrityError:
+            raise ConcurrencyError("the ledger changed while the file was being checked; "
+                                   "nothing was written — run the import again") from None
+    report.written = bool(changed)
+    return report

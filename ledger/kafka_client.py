@@ -1,0 +1,208 @@
+"""The one module that imports kafka-python: clients, topics, and reading a topic to its end.
+
+Settings follow shared/KAFKA-NOTES.md ("settings that work on both" Tansu and Apache Kafka):
+idempotent producer with acks=all; consumers with manual commits and read_committed; topics
+created explicitly with their final partition count and infinite retention; a partition's
+tail found by poll + highwater (Tansu's end_offsets is wrong).
+"""
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from okr.ledger.settings import Settings
+
+__all__ = ["KafkaError", "Message", "admin", "bootstrap", "consumer", "ensure_topics",
+           "high_watermarks", "list_topics", "producer", "read_topic", "topic_partitions"]
+
+MAX_VALUE = 1_000_000  # Apache Kafka's default message.max.bytes is ~1 MB
+
+
+@dataclass(frozen=True)
+class Message:
+    """A record read from a topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+
+def bootstrap(settings: Settings, start_local: bool = True) -> str:
+    """The cluster to talk to: KAFKA_BOOTSTRAP_SERVERS, else the local broker (started)."""
+    if settings.kafka_bootstrap_servers:
+        return settings.kafka_bootstrap_servers
+    from okr.ledger import local_broker
+    if start_local:
+        state, _ = local_broker.start(settings.home)
+        return state.bootstrap
+    running = local_broker.status(settings.home)
+    if running is None:
+        raise local_broker.BrokerError("the local broker is not running (okr broker start)")
+    return running.bootstrap
+
+
+def security(settings: Settings) -> dict[str, Any]:
+    """SASL/TLS settings passed through to kafka-python (tested against Apache Kafka only)."""
+    conf: dict[str, Any] = {}
+    if settings.kafka_security_protocol:
+        conf["security_protocol"] = settings.kafka_security_protocol
+    if settings.kafka_sasl_mechanism:
+        conf["sasl_mechanism"] = settings.kafka_sasl_mechanism
+    if settings.kafka_sasl_username:
+        conf["sasl_plain_username"] = settings.kafka_sasl_username
+    if settings.kafka_sasl_password is not None:
+        conf["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    for name in ("cafile", "certfile", "keyfile"):
+        value = getattr(settings, f"kafka_ssl_{name}")
+        if value:
+            conf[f"ssl_{name}"] = value
+    return conf
+
+
+def producer(settings: Settings, servers: str, **overrides: Any) -> KafkaProducer:
+    """An idempotent producer, acks=all, batching and lz4 as measured in KAFKA-NOTES."""
+    conf: dict[str, Any] = dict(
+        bootstrap_servers=servers, acks="all", enable_idempotence=True, linger_ms=20,
+        batch_size=262_144, compression_type="lz4", max_request_size=1_048_576,
+        delivery_timeout_ms=30_000, request_timeout_ms=10_000, max_block_ms=10_000,
+        client_id="okr-relay", **security(settings))
+    conf.update(overrides)
+    return KafkaProducer(**conf)
+
+
+def consumer(settings: Settings, servers: str, **overrides: Any) -> KafkaConsumer:
+    """A consumer with manual commits; assign() partitions or pass group_id to join a group."""
+    conf: dict[str, Any] = dict(
+        bootstrap_servers=servers, enable_auto_commit=False, auto_offset_reset="earliest",
+        isolation_level="read_committed", session_timeout_ms=6000, heartbeat_interval_ms=1000,
+        request_timeout_ms=10_000, client_id="okr-consumer", allow_auto_create_topics=False,
+        **security(settings))
+    conf.update(overrides)
+    return KafkaConsumer(**conf)
+
+
+def admin(settings: Settings, servers: str) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=servers, request_timeout_ms=10_000,
+                            client_id="okr-admin", **security(settings))
+
+
+def list_topics(settings: Settings, servers: str) -> set[str]:
+    """Names of the topics that exist (asking never creates one)."""
+    client = admin(settings, servers)
+    try:
+        return set(client.list_topics())
+    finally:
+        client.close()
+
+
+def ensure_topics(settings: Settings, servers: str, names: list[str]) -> list[str]:
+    """Create the missing topics (final partition count, retention forever); return created."""
+    client = admin(settings, servers)
+    try:
+        existing = set(client.list_topics())
+        wanted = [n for n in names if n not in existing]
+        if not wanted:
+            return []
+        try:
+            client.create_topics([NewTopic(n, settings.partitions, 1,
+                                           topic_configs={"retention.ms": "-1",
+                                                          "cleanup.policy": "delete"})
+                                  for n in wanted])
+        except TopicAlreadyExistsError:
+            pass  # created by someone else meanwhile: fine
+        return wanted
+    finally:
+        client.close()
+
+
+def topic_partitions(client: KafkaConsumer, topic: str, timeout: float = 10.0) -> list[int]:
+    """The partitions of an existing topic ([] if it does not exist)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        parts = client.partitions_for_topic(topic)
+        if parts:
+            return sorted(parts)
+        if time.monotonic() > deadline:
+            return []
+        client.topics()  # refresh metadata
+        time.sleep(0.05)
+
+
+def read_topic(settings: Settings, servers: str, topic: str, idle: float = 1.0,
+               progress: Callable[[int], None] | None = None) -> Iterator[Message]:
+    """Every record of a topic, all partitions, from the start to the tail seen on arrival.
+
+    The tail is the high watermark read after a poll (end_offsets is wrong on Tansu); reading
+    stops when each partition's position reaches the watermark it had when first polled, or
+    after `idle` seconds without a record.
+    """
+    if topic not in list_topics(settings, servers):
+        return
+    client = consumer(settings, servers, group_id=None, enable_auto_commit=False,
+                      fetch_max_bytes=52_428_800, max_partition_fetch_bytes=10_485_760)
+    try:
+        parts = [TopicPartition(topic, p) for p in topic_partitions(client, topic,
+                                                                     timeout=idle * 3)]
+        if not parts:
+            return
+        client.assign(parts)
+        client.seek_to_beginning(*parts)
+        tails: dict[TopicPartition, int] = {}
+        quiet_since = time.monotonic()
+        seen = 0
+        while True:
+            batch = client.poll(timeout_ms=200, max_records=5000)
+            for tp in parts:
+                hw = client.highwater(tp)
+                if hw is not None and tp not in tails:
+                    tails[tp] = hw
+            if batch:
+                quiet_since = time.monotonic()
+                for tp, records in batch.items():
+                    for r in records:
+                        seen += 1
+                        yield Message(tp.topic, tp.partition, r.offset, r.key, r.value,
+                                      tuple((k, v) for k, v in (r.headers or [])))
+                if progress is not None:
+                    progress(seen)
+            if len(tails) == len(parts) and all(client.position(tp) >= tails[tp]
+                                                for tp in parts):
+                return
+            if time.monotonic() - quiet_since > idle:
+                return
+    finally:
+        client.close()
+
+
+def high_watermarks(settings: Settings, servers: str, topic: str,
+                    timeout: float = 2.0) -> dict[int, int] | None:
+    """Each partition's high watermark (None when the topic does not exist).
+
+    Read after a poll, as Tansu's end_offsets is wrong: an empty topic answers all zeros.
+    """
+    if topic not in list_topics(settings, servers):
+        return None
+    client = consumer(settings, servers, group_id=None)
+    try:
+        parts = [TopicPartition(topic, p) for p in topic_partitions(client, topic)]
+        client.assign(parts)
+        client.seek_to_beginning(*parts)
+        deadline = time.monotonic() + timeout
+        marks: dict[int, int] = {}
+        while len(marks) < len(parts) and time.monotonic() < deadline:
+            client.poll(timeout_ms=100, max_records=1)
+            for tp in parts:
+                hw = client.highwater(tp)
+                if hw is not None:
+                    marks[tp.partition] = hw
+        return marks
+    finally:
+        client.close()

@@ -1,0 +1,199 @@
+"""The relay: every stored event, in notification order, onto okr.ledger (transactional outbox).
+
+Order of a step, and why:
+1. read a page of notifications after the watermark (the store is the source of truth);
+2. map each to its chained envelope and send it (key = aggregate id, so one aggregate's events
+   stay ordered in one partition; headers repeat type and position);
+3. flush the producer — only when every send is acknowledged (acks=all)…
+4. …write the watermark (position, chain head, count) next to the event store;
+5. publish the signed checkpoints that fell inside the page.
+A crash between 3 and 4 re-sends the page: duplicates, which consumers drop by
+(aggregate id, version). A topic found missing or empty while the watermark says otherwise
+(wiped broker, recreated topic) is republished from the start of the store.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from okr.ledger import kafka_client, signing, watermark
+from okr.ledger.app import OkrLedger
+from okr.ledger.envelope import canonical_json, envelope_for
+from okr.ledger.watermark import START, Watermark
+
+PAGE = 2000
+Progress = Callable[[int, int], None]  # (published so far, position)
+
+
+class RelayError(RuntimeError):
+    """Publishing failed; nothing after the last watermark is considered published."""
+
+
+@dataclass
+class RelayResult:
+    published: int = 0
+    position: int = 0
+    count: int = 0
+    republished: bool = False
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"published": self.published, "position": self.position, "count": self.count,
+                "republished": self.republished, "checkpoints": self.checkpoints}
+
+
+def pending(app: OkrLedger, position: int, cap: int = 100_000) -> int:
+    """How many stored events lie after a position (capped, for messages to people)."""
+    start = position or None
+    return len(app.recorder.select_notifications(start, cap, inclusive_of_start=False))
+
+
+class Relay:
+    """Publishes the event store to Kafka; one instance per process, used from one thread."""
+
+    def __init__(self, app: OkrLedger, servers: str, *, fast_fail: bool = False,
+                 progress: Progress | None = None) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.servers = servers
+        self.topic = self.settings.topic_ledger
+        self.progress = progress
+        # Inline publishing after a CLI write must give up quickly when Kafka is away.
+        self.timeouts = (dict(max_block_ms=3000, request_timeout_ms=3000,
+                              delivery_timeout_ms=6000) if fast_fail else {})
+        self.producer: Any = None
+        self.mark: Watermark | None = None
+        self.republished = False
+
+    # ---- setup -----------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Create the topics, load the watermark, and detect a wiped or recreated topic."""
+        s = self.settings
+        kafka_client.ensure_topics(s, self.servers, [s.topic_ledger, s.topic_checkpoints,
+                                                     s.topic_dead_letter])
+        mark = watermark.load(s, self.topic)
+        if mark.position > 0:
+            marks = kafka_client.high_watermarks(s, self.servers, self.topic)
+            if not marks or sum(marks.values()) == 0:
+                mark = START  # the topic lost what we published: republish everything
+                self.republished = True
+        self.mark = mark
+        if self.producer is None:
+            self.producer = kafka_client.producer(s, self.servers, **self.timeouts)
+
+    def close(self) -> None:
+        if self.producer is not None:
+            try:
+                self.producer.close(timeout=2)
+            except Exception:  # noqa: BLE001 - a broken producer cannot stop us closing
+                pass
+            self.producer = None
+        self.mark = None
+
+    # ---- publishing ------------------------------------------------------------------------
+
+    def publish_pending(self, limit: int | None = None) -> RelayResult:
+        """Publish everything after the watermark (or up to `limit` events)."""
+        if self.mark is None or self.producer is None:
+            self.prepare()
+        assert self.mark is not None
+        result = RelayResult(republished=self.republished)
+        self.republished = False
+        while limit is None or result.published < limit:
+            page = self.app.recorder.select_notifications(
+                self.mark.position or None, PAGE if limit is None else min(PAGE, limit),
+                inclusive_of_start=False)
+            if not page:
+                break
+            result.checkpoints += self._publish_page(page)
+            result.published += len(page)
+            if self.progress is not None:
+                self.progress(result.published, self.mark.position)
+            if len(page) < PAGE:
+                break
+        result.position, result.count = self.mark.position, self.mark.count
+        return result
+
+    def _publish_page(self, page: Any) -> list[dict[str, Any]]:
+        assert self.mark is not None
+        prev, count = self.mark.head_hash, self.mark.count
+        futures, due = [], []
+        for note in page:
+            env = envelope_for(self.app.mapper.to_domain_event(note), note.id, prev)
+            value = env.to_bytes()
+            if len(value) >= kafka_client.MAX_VALUE:
+                raise RelayError(f"event at position {note.id} is {len(value)} bytes; Kafka "
+                                 "takes under 1 MB")
+            futures.append(self.producer.send(
+                self.topic, key=env.aggregate_id.encode(), value=value,
+                headers=[("type", env.type.encode()), ("position", str(note.id).encode())]))
+            prev, count = env.hash, count + 1
+            if count % self.settings.checkpoint_every == 0:
+                due.append({"position": note.id, "head_hash": prev, "count": count})
+        self._flush(futures)
+        self.mark = Watermark(page[-1].id, prev, count)
+        watermark.save(self.settings, self.topic, self.mark)
+        return [self._publish_checkpoint(c) for c in due]
+
+    def _flush(self, futures: list[Any]) -> None:
+        try:
+            self.producer.flush(timeout=self.timeouts.get("delivery_timeout_ms", 30_000) / 1000)
+        except kafka_client.KafkaError as exc:
+            raise RelayError(f"Kafka did not acknowledge the batch: {exc}") from exc
+        failed = [f.exception for f in futures if f.failed()]
+        if failed or not all(f.is_done for f in futures):
+            raise RelayError(f"Kafka refused {len(failed) or 'some'} events: "
+                             f"{failed[0] if failed else 'not acknowledged in time'}")
+
+    def _publish_checkpoint(self, head: dict[str, Any]) -> dict[str, Any]:
+        checkpoint = signing.sign(self.settings.home, {
+            **head, "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
+        future = self.producer.send(self.settings.topic_checkpoints, key=b"checkpoint",
+                                    value=canonical_json({**checkpoint, "topic": self.topic}))
+        self._flush([future])
+        return checkpoint
+
+    def checkpoint_now(self) -> dict[str, Any] | None:
+        """Publish a signed checkpoint at the current head (after catching up)."""
+        self.publish_pending()
+        assert self.mark is not None
+        if self.mark.position == 0:
+            return None
+        return self._publish_checkpoint({"position": self.mark.position,
+                                         "head_hash": self.mark.head_hash,
+                                         "count": self.mark.count})
+
+    # ---- long-running ----------------------------------------------------------------------
+
+    def run(self, stop: Callable[[], bool], on_result: Callable[[RelayResult], None],
+            on_error: Callable[[Exception, float], None], idle: float = 0.2,
+            health_every: float = 5.0) -> None:
+        """Publish until `stop()`; back off on broker trouble and rebuild the producer (an
+        idempotent producer is broken for good after a broker restart)."""
+        backoff, last_health = 0.5, time.monotonic()
+        while not stop():
+            try:
+                if time.monotonic() - last_health > health_every:
+                    last_health = time.monotonic()
+                    if self.topic not in kafka_client.list_topics(self.settings, self.servers):
+                        self.close()  # topic gone (broker restarted): prepare() republishes
+                result = self.publish_pending()
+                backoff = 0.5
+                if result.published or result.checkpoints:
+                    on_result(result)
+                else:
+                    time.sleep(idle)
+            except (kafka_client.KafkaError, RelayError, OSError) as exc:
+                self.close()
+                on_error(exc, backoff)
+                _sleep_unless(stop, backoff)
+                backoff = min(backoff * 2, 10.0)
+
+
+def _sleep_unless(stop: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not stop():
+        time.sleep(0.05)

@@ -1,0 +1,154 @@
+"""All settings in one place: defaults, then `okr.toml`, then environment variables."""
+
+import getpass
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+# Environment variable → setting. KAFKA_* and POSTGRES_* keep the names those tools use.
+ENV = {
+    "OKR_HOME": "home",
+    "OKR_ACTOR": "actor",
+    "OKR_TZ": "timezone",
+    "OKR_STORE": "store",
+    "OKR_TOPIC_LEDGER": "topic_ledger",
+    "OKR_TOPIC_CHECKPOINTS": "topic_checkpoints",
+    "OKR_TOPIC_DEAD_LETTER": "topic_dead_letter",
+    "OKR_TOPIC_KPI_READINGS": "topic_kpi_readings",
+    "OKR_PARTITIONS": "partitions",
+    "OKR_CHECKPOINT_EVERY": "checkpoint_every",
+    "OKR_DUCKDB": "duckdb_path",
+    "OKR_INLINE_PUBLISH": "inline_publish",
+    "KAFKA_BOOTSTRAP_SERVERS": "kafka_bootstrap_servers",
+    "KAFKA_SECURITY_PROTOCOL": "kafka_security_protocol",
+    "KAFKA_SASL_MECHANISM": "kafka_sasl_mechanism",
+    "KAFKA_SASL_USERNAME": "kafka_sasl_username",
+    "KAFKA_SASL_PASSWORD": "kafka_sasl_password",
+    "KAFKA_SSL_CAFILE": "kafka_ssl_cafile",
+    "KAFKA_SSL_CERTFILE": "kafka_ssl_certfile",
+    "KAFKA_SSL_KEYFILE": "kafka_ssl_keyfile",
+    "POSTGRES_DBNAME": "postgres_dbname",
+    "POSTGRES_HOST": "postgres_host",
+    "POSTGRES_PORT": "postgres_port",
+    "POSTGRES_USER": "postgres_user",
+    "POSTGRES_PASSWORD": "postgres_password",
+    "POSTGRES_SCHEMA": "postgres_schema",
+}
+
+
+class SettingsError(ValueError):
+    """The configuration is invalid; the message names the setting."""
+
+
+def _default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+class Settings(BaseModel):
+    """Validated settings of one okr installation (a data directory)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    home: Path = Path(".okr")
+    actor: str = Field(default_factory=_default_actor)
+    timezone: str | None = None
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    topic_ledger: str = "okr.ledger"
+    topic_checkpoints: str = "okr.checkpoints"
+    topic_dead_letter: str = "okr.dead-letter"
+    topic_kpi_readings: str = "okr.kpi-readings"
+    partitions: int = Field(default=6, ge=1, le=1000)
+    checkpoint_every: int = Field(default=1000, ge=1)
+    duckdb_path: Path | None = None
+    inline_publish: bool = True  # CLI writes publish to Kafka right away (best effort)
+    kafka_bootstrap_servers: str | None = None
+    kafka_security_protocol: str | None = None
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+    postgres_dbname: str = "okr"
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 5432
+    postgres_user: str = "postgres"
+    postgres_password: SecretStr | None = None
+    postgres_schema: str | None = None
+
+    @field_validator("actor")
+    @classmethod
+    def _actor_not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("the actor cannot be blank; set --actor or OKR_ACTOR")
+        return v.strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str | None) -> str | None:
+        if v:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {v!r} (e.g. Europe/Berlin)") from None
+        return v or None
+
+    @property
+    def event_store_path(self) -> Path:
+        return self.home / "events.sqlite"
+
+    @property
+    def duckdb_file(self) -> Path:
+        return self.duckdb_path or self.home / "okr.duckdb"
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The eventsourcing library's own settings for the configured event store."""
+        if self.store == "sqlite":
+            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                    "SQLITE_DBNAME": str(self.event_store_path),
+                    "SQLITE_LOCK_TIMEOUT": "30"}
+        env = {"PERSISTENCE_MODULE": "eventsourcing.postgres",
+               "POSTGRES_DBNAME": self.postgres_dbname, "POSTGRES_HOST": self.postgres_host,
+               "POSTGRES_PORT": str(self.postgres_port), "POSTGRES_USER": self.postgres_user,
+               "POSTGRES_CONNECT_TIMEOUT": "5",
+               "POSTGRES_PASSWORD": (self.postgres_password.get_secret_value()
+                                     if self.postgres_password else "")}
+        if self.postgres_schema:
+            env["POSTGRES_SCHEMA"] = self.postgres_schema
+        return env
+
+    def public(self) -> dict[str, Any]:
+        """Settings safe to print: secrets are masked."""
+        return self.model_dump(mode="json")
+
+
+def load_settings(overrides: dict[str, Any] | None = None,
+                  environ: dict[str, str] | None = None) -> Settings:
+    """Defaults ← okr.toml (in $OKR_HOME, or $OKR_CONFIG) ← environment ← explicit overrides."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    home = Path((overrides or {}).get("home") or env.get("OKR_HOME") or ".okr")
+    config = Path(env["OKR_CONFIG"]) if env.get("OKR_CONFIG") else home / "okr.toml"
+    if config.is_file():
+        try:
+            values.update(tomllib.loads(config.read_text(encoding="utf-8")))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{config}: not valid TOML ({exc})") from None
+    values.update({field: env[name] for name, field in ENV.items() if env.get(name)})
+    if "PERSISTENCE_MODULE" in env and "store" not in values:
+        values["store"] = "postgres" if env["PERSISTENCE_MODULE"].endswith("postgres") else "sqlite"
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    values.setdefault("home", home)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "settings"
+        raise SettingsError(f"setting {where}: {err['msg']}") from None

@@ -1,0 +1,80 @@
+"""The relay's Ed25519 signing key: created on first use (mode 0600), never printed.
+
+Checkpoints are signed over the canonical JSON of {position, head_hash, count, time}; an
+auditor verifies them with the public key from `okr keys export`.
+"""
+
+import base64
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey,
+                                                               Ed25519PublicKey)
+
+from okr.ledger.envelope import canonical_json
+
+KEY_FILE = "signing-key.pem"
+SIGNED_FIELDS = ("position", "head_hash", "count", "time")
+
+
+def _key_path(home: Path) -> Path:
+    return home / KEY_FILE
+
+
+def private_key(home: Path) -> Ed25519PrivateKey:
+    """The signing key of this data directory, created (0600) on first use."""
+    path = _key_path(home)
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption())
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+        tmp.replace(path)
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} does not hold an Ed25519 private key")
+    return key
+
+
+def public_key_pem(home: Path) -> str:
+    """The public key auditors keep, as PEM text."""
+    return private_key(home).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def load_public_key(pem: str) -> Ed25519PublicKey:
+    key = serialization.load_pem_public_key(pem.encode())
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("not an Ed25519 public key")
+    return key
+
+
+def signed_bytes(checkpoint: dict[str, Any]) -> bytes:
+    return canonical_json({k: checkpoint[k] for k in SIGNED_FIELDS})
+
+
+def sign(home: Path, checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint with its base64 signature."""
+    signature = private_key(home).sign(signed_bytes(checkpoint))
+    return {**checkpoint, "signature": base64.b64encode(signature).decode()}
+
+
+def verifier(public_pem: str) -> "Any":
+    """A function telling whether a checkpoint's signature verifies with this public key."""
+    key = load_public_key(public_pem)
+
+    def ok(checkpoint: dict[str, Any]) -> bool:
+        try:
+            key.verify(base64.b64decode(str(checkpoint.get("signature", "")), validate=True),
+                       signed_bytes(checkpoint))
+            return True
+        except (InvalidSignature, ValueError, KeyError, TypeError):
+            return False
+    return ok

@@ -1,0 +1,228 @@
+"""Verification that nothing was altered, removed, inserted or reordered.
+
+Input is what an auditor can collect: the records of okr.ledger (partition, offset, value),
+optionally the envelopes recomputed from the event store, and the signed checkpoints. The
+verifier trusts none of them alone: the hash chain must hold over the log, the signed
+checkpoints must match the chain, and the log must equal the store.
+
+An identical record delivered twice is not tampering (the relay is at-least-once); a
+different record at an existing position is.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from okr.ledger.envelope import GENESIS_HASH, Envelope
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record as read from a Kafka topic."""
+
+    partition: int
+    offset: int
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong, located."""
+
+    problem: str  # altered, missing, inserted, reordered, malformed, bad-signature, ...
+    position: int | None
+    aggregate_id: str | None
+    detail: str
+    where: str = "log"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"problem": self.problem, "position": self.position,
+                "aggregate_id": self.aggregate_id, "where": self.where, "detail": self.detail}
+
+    def line(self) -> str:
+        pos = "-" if self.position is None else str(self.position)
+        agg = f" aggregate {self.aggregate_id}" if self.aggregate_id else ""
+        return f"position {pos}{agg} ({self.where}): {self.problem} — {self.detail}"
+
+
+@dataclass
+class Verdict:
+    """The outcome: counts, the head of the chain, and every finding in position order."""
+
+    records: int = 0
+    events: int = 0
+    duplicates: int = 0
+    checkpoints: int = 0
+    head_position: int = 0
+    head_hash: str = GENESIS_HASH
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def first(self) -> Finding | None:
+        return min(self.findings, key=lambda f: (f.position is None, f.position or 0),
+                   default=None)
+
+    def as_dict(self) -> dict[str, Any]:
+        first = self.first()
+        return {"ok": self.ok, "records": self.records, "events": self.events,
+                "duplicates": self.duplicates, "checkpoints": self.checkpoints,
+                "head_position": self.head_position, "head_hash": self.head_hash,
+                "first_problem": None if first is None else first.as_dict(),
+                "findings": [f.as_dict() for f in sorted(
+                    self.findings, key=lambda f: (f.position is None, f.position or 0))]}
+
+
+def parse_records(records: Iterable[Record], verdict: Verdict) -> dict[int, Envelope]:
+    """Envelopes by position; malformed and conflicting records become findings."""
+    by_position: dict[int, Envelope] = {}
+    seen_at: dict[int, Record] = {}
+    partition_of: dict[str, int] = {}
+    last_version: dict[str, tuple[int, int]] = {}  # aggregate → (version, offset) in partition
+    for rec in sorted(records, key=lambda r: (r.partition, r.offset)):
+        verdict.records += 1
+        try:
+            env = Envelope.from_bytes(rec.value)
+        except (ValidationError, ValueError) as exc:
+            first = str(exc).splitlines()[0][:200]
+            verdict.findings.append(Finding("malformed", None, None,
+                                            f"partition {rec.partition} offset {rec.offset}: "
+                                            f"{first}"))
+            continue
+        where = f"partition {rec.partition} offset {rec.offset}"
+        previous = by_position.get(env.position)
+        if previous is not None:
+            if previous == env:
+                verdict.duplicates += 1
+            else:
+                first_at = seen_at[env.position]
+                verdict.findings.append(Finding(
+                    "altered", env.position, env.aggregate_id,
+                    f"two different records claim this position ({where} and partition "
+                    f"{first_at.partition} offset {first_at.offset})"))
+            continue
+        by_position[env.position] = env
+        seen_at[env.position] = rec
+        agg = env.aggregate_id
+        if partition_of.setdefault(agg, rec.partition) != rec.partition:
+            verdict.findings.append(Finding("inserted", env.position, agg,
+                                            f"{where}: the aggregate's events live in partition "
+                                            f"{partition_of[agg]}"))
+        prior = last_version.get(agg)
+        if prior is not None and env.version <= prior[0]:
+            verdict.findings.append(Finding("reordered", env.position, agg,
+                                            f"{where}: version {env.version} comes after "
+                                            f"version {prior[0]} in the partition"))
+        last_version[agg] = (max(env.version, prior[0] if prior else 0), rec.offset)
+    return by_position
+
+
+def check_chain(by_position: dict[int, Envelope], verdict: Verdict,
+                expected_positions: Sequence[int] | None = None) -> dict[int, str]:
+    """Walk the chain in position order; return the hash at each position."""
+    heads: dict[int, str] = {}
+    prev = GENESIS_HASH
+    versions: dict[str, int] = defaultdict(int)
+    for position in sorted(by_position):
+        env = by_position[position]
+        if env.prev_hash != prev:
+            verdict.findings.append(Finding(
+                "missing" if _skipped(position, by_position, expected_positions) else "altered",
+                position, env.aggregate_id,
+                "prev_hash does not match the hash of the event before it — an event before "
+                "this one was removed, inserted or changed"))
+        if not env.hash_ok():
+            verdict.findings.append(Finding("altered", position, env.aggregate_id,
+                                            "the hash does not match the record's content"))
+        expected_version = versions[env.aggregate_id] + 1
+        if env.version != expected_version:
+            problem = "reordered" if env.version < expected_version else "missing"
+            verdict.findings.append(Finding(problem, position, env.aggregate_id,
+                                            f"version {env.version} where {expected_version} "
+                                            "was expected"))
+        versions[env.aggregate_id] = max(versions[env.aggregate_id], env.version)
+        prev = env.hash
+        heads[position] = env.hash
+        verdict.events += 1
+        verdict.head_position, verdict.head_hash = position, env.hash
+    return heads
+
+
+def _skipped(position: int, by_position: dict[int, Envelope],
+             expected: Sequence[int] | None) -> bool:
+    """Whether an expected position just before this one is absent from the log."""
+    if expected is None:
+        return False
+    earlier = [p for p in expected if p < position]
+    return bool(earlier) and earlier[-1] not in by_position
+
+
+def compare_with_store(by_position: dict[int, Envelope], store: Sequence[Envelope],
+                       verdict: Verdict) -> None:
+    """The log must hold exactly the store's events, byte for byte."""
+    stored = {e.position: e for e in store}
+    for position in sorted(set(stored) | set(by_position)):
+        s, k = stored.get(position), by_position.get(position)
+        if k is None and s is not None:
+            verdict.findings.append(Finding("missing", position, s.aggregate_id,
+                                            f"{s.type} v{s.version} is in the event store but "
+                                            "not on the topic"))
+        elif s is None and k is not None:
+            verdict.findings.append(Finding("inserted", position, k.aggregate_id,
+                                            f"{k.type} v{k.version} is on the topic but not in "
+                                            "the event store"))
+        elif s is not None and k is not None and s != k:
+            fields = sorted(n for n in s.to_dict() if s.to_dict()[n] != k.to_dict()[n])
+            verdict.findings.append(Finding("altered", position, s.aggregate_id,
+                                            f"topic and event store differ in "
+                                            f"{', '.join(fields)}", where="store"))
+
+
+def check_checkpoints(checkpoints: Sequence[dict[str, Any]], heads: dict[int, str],
+                      signature_ok: Callable[[dict[str, Any]], bool],
+                      verdict: Verdict) -> None:
+    """Each signed checkpoint must carry a valid signature and match the chain at its position."""
+    for cp in checkpoints:
+        verdict.checkpoints += 1
+        position = int(cp.get("position", 0))
+        if not signature_ok(cp):
+            verdict.findings.append(Finding("bad-signature", position, None,
+                                            "checkpoint signature does not verify with the "
+                                            "public key", where="checkpoints"))
+            continue
+        if position in heads and heads[position] != cp.get("head_hash"):
+            verdict.findings.append(Finding("altered", position, None,
+                                            "the chain head here differs from the signed "
+                                            "checkpoint", where="checkpoints"))
+        elif position not in heads and position <= verdict.head_position:
+            verdict.findings.append(Finding("missing", position, None,
+                                            "a signed checkpoint names a position the log "
+                                            "lacks", where="checkpoints"))
+        count = cp.get("count")
+        if count is not None and position in heads:
+            seen = sum(1 for p in heads if p <= position)
+            if seen != int(count):
+                verdict.findings.append(Finding("missing" if seen < int(count) else "inserted",
+                                                position, None,
+                                                f"the checkpoint counts {count} events up to "
+                                                f"here, the log has {seen}",
+                                                where="checkpoints"))
+
+
+def verify(records: Iterable[Record], store: Sequence[Envelope] | None,
+           checkpoints: Sequence[dict[str, Any]],
+           signature_ok: Callable[[dict[str, Any]], bool]) -> Verdict:
+    """Run every check; the verdict lists each finding with its position."""
+    verdict = Verdict()
+    by_position = parse_records(records, verdict)
+    expected = None if store is None else sorted(e.position for e in store)
+    heads = check_chain(by_position, verdict, expected)
+    if store is not None:
+        compare_with_store(by_position, store, verdict)
+    check_checkpoints(checkpoints, heads, signature_ok, verdict)
+    return verdict

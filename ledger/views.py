@@ -1,0 +1,157 @@
+"""Current state read straight from the event store, for `okr show` and the Python API."""
+
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.utils import get_topic
+
+from okr.domain import scoring
+from okr.domain.cycle import Cycle
+from okr.domain.initiative import Initiative
+from okr.domain.key_result import KeyResult
+from okr.domain.kpi import Kpi
+from okr.domain.objective import Objective
+from okr.ledger.app import OkrLedger
+
+_PAGE = 10_000
+
+
+def scan(app: OkrLedger, event_classes: list[type]) -> list[Any]:
+    """Every stored event of these classes, in position order (the store filters by topic)."""
+    topics = [get_topic(c) for c in event_classes]
+    found: list[Any] = []
+    start: int | None = None
+    while True:
+        page = app.recorder.select_notifications(start, _PAGE, topics=topics,
+                                                 inclusive_of_start=False)
+        found.extend(app.mapper.to_domain_event(n) for n in page)
+        if len(page) < _PAGE:
+            return found
+        start = page[-1].id
+
+
+def key_results_of(app: OkrLedger, objective: str) -> list[KeyResult]:
+    """The live key results currently under an objective."""
+    candidates = {e.originator_id for e in scan(
+        app, [KeyResult.KeyResultAdded, KeyResult.KeyResultMoved])  # type: ignore[attr-defined]
+        if e.objective == objective}
+    krs = [app.repository.get(i) for i in candidates]
+    return sorted((kr for kr in krs if kr.objective == objective and not kr.removed),
+                  key=lambda kr: kr.key)
+
+
+def objectives_of(app: OkrLedger, cycle: str) -> list[Objective]:
+    """The objectives of a cycle."""
+    ids = [e.originator_id for e in scan(app, [Objective.ObjectiveAdded])  # type: ignore[attr-defined]
+           if e.cycle == cycle]
+    return sorted((app.repository.get(i) for i in ids), key=lambda o: o.key)
+
+
+def all_of(app: OkrLedger, created: type) -> list[Any]:
+    """Every aggregate created by this event class, by key."""
+    return sorted((app.repository.get(e.originator_id) for e in scan(app, [created])),
+                  key=lambda a: a.key)
+
+
+def cycle_view(app: OkrLedger, cycle: Cycle, now: datetime) -> dict[str, Any]:
+    """A cycle: window, status, elapsed share, and its objectives' keys."""
+    return {"kind": "cycle", "key": cycle.key, "start": cycle.start, "end": cycle.end,
+            "status": cycle.status, "elapsed": cycle.window.fraction_elapsed(now),
+            "objectives": [o.key for o in objectives_of(app, cycle.key)],
+            "version": cycle.version}
+
+
+def kpi_view(kpi: Kpi, now: datetime, readings: bool = True) -> dict[str, Any]:
+    """A KPI: definition, latest value, health and staleness (and its readings)."""
+    latest = kpi.latest_reading()
+    value = None if latest is None else latest["value"]
+    view: dict[str, Any] = {
+        "kind": "kpi", "key": kpi.key, **kpi.definition(), "retired": kpi.retired,
+        "value": value, "observed_at": None if latest is None else latest["observed_at"],
+        "health": scoring.kpi_health(kpi.direction, kpi.green, kpi.red, value),
+        "stale": scoring.kpi_stale(kpi.cadence, None if latest is None
+                                   else latest["observed_at"], now),
+        "version": kpi.version}
+    if readings:
+        view["readings"] = sorted(kpi.readings, key=lambda r: r["observed_at"])
+    return view
+
+
+def kr_view(app: OkrLedger, kr: KeyResult, now: datetime) -> dict[str, Any]:
+    """A key result: plan, current value, progress 0–1, expected progress, status."""
+    cycle = app.cycle_of_kr(kr)
+    check_in = kr.latest_check_in(now)
+    kpi = app.kpi(kr.kpi) if kr.kpi else None
+    kpi_now = kpi_view(kpi, now, readings=False) if kpi is not None else None
+    value = kpi_now["value"] if kpi_now is not None else (
+        None if check_in is None else check_in["value"])
+    progress = scoring.progress(kr.kind, kr.start, kr.target, kr.target_high, value)
+    expected = scoring.expected_progress(kr.kind, kr.start, kr.target, kr.target_high,
+                                         kr.phases, cycle.window, now)
+    return {
+        "kind": "key_result", "key": kr.key, "title": kr.title, "objective": kr.objective,
+        "cycle": cycle.key, "kr_kind": kr.kind, "start": kr.start, "target": kr.target,
+        "target_high": kr.target_high, "unit": kr.unit, "weight": kr.weight,
+        "phases": kr.phases, "kpi": kr.kpi, "removed": kr.removed,
+        "value": value, "progress": progress, "expected": expected,
+        "status": scoring.status(progress, expected),
+        "confidence": None if check_in is None or kpi is not None else check_in["confidence"],
+        "kpi_health": None if kpi_now is None else kpi_now["health"],
+        "check_ins": sorted(kr.check_ins, key=lambda c: c["effective_at"]),
+        "version": kr.version}
+
+
+def objective_view(app: OkrLedger, obj: Objective, now: datetime) -> dict[str, Any]:
+    """An objective with its key results, weighted score, expectation and grade."""
+    krs = [kr_view(app, kr, now) for kr in key_results_of(app, obj.key)]
+    for k in krs:
+        del k["check_ins"]
+    score = scoring.objective_score([(k["progress"], k["weight"]) for k in krs])
+    expected = scoring.objective_score([(k["expected"], k["weight"]) for k in krs])
+    return {
+        "kind": "objective", "key": obj.key, "title": obj.title,
+        "description": obj.description, "cycle": obj.cycle, "owner": obj.owner,
+        "team": obj.team, "level": obj.level, "okr_type": obj.okr_type, "parent": obj.parent,
+        "status": obj.status, "score": score, "expected": expected,
+        "track": None if score is None or expected is None else scoring.status(score, expected),
+        "succeeded": scoring.succeeded(obj.okr_type, score),
+        "success_threshold": scoring.success_threshold(obj.okr_type),
+        "key_results": krs, "version": obj.version}
+
+
+def initiative_view(initiative: Initiative) -> dict[str, Any]:
+    """An initiative and its status."""
+    return {"kind": "initiative", "key": initiative.key, "title": initiative.title,
+            "key_result": initiative.key_result, "owner": initiative.owner,
+            "status": initiative.status, "version": initiative.version}
+
+
+def view(app: OkrLedger, kind: str, agg: Any, now: datetime) -> dict[str, Any]:
+    """The view of any aggregate, by kind."""
+    if kind == "cycle":
+        return cycle_view(app, agg, now)
+    if kind == "objective":
+        return objective_view(app, agg, now)
+    if kind == "key_result":
+        return kr_view(app, agg, now)
+    if kind == "kpi":
+        return kpi_view(agg, now)
+    return initiative_view(agg)
+
+
+def trend(kpi: Kpi) -> str | None:
+    """'better', 'worse' or 'flat' from the last two readings (by observed time)."""
+    last = sorted(kpi.readings, key=lambda r: r["observed_at"])[-2:]
+    if len(last) < 2:
+        return None
+    delta = last[1]["value"] - last[0]["value"]
+    if delta == 0:
+        return "flat"
+    return "better" if (delta > 0) == (kpi.direction == "up") else "worse"
+
+
+def kpi_list(app: OkrLedger, now: datetime) -> list[dict[str, Any]]:
+    """Every KPI with its latest value, trend, health and staleness."""
+    return [{**kpi_view(k, now, readings=False), "trend": trend(k),
+             "readings": len(k.readings)}
+            for k in all_of(app, Kpi.KpiAdded)]  # type: ignore[attr-defined]

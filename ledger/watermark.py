@@ -1,0 +1,79 @@
+"""The relay's durable watermark, kept next to the event store (same SQLite file or database).
+
+It records the last position known to be flushed to Kafka, the chain head hash there and the
+event count, per topic. It is written only after the producer's flush succeeded, so a relay
+killed at any moment resumes after it and at worst sends a few events again.
+"""
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from okr.ledger.envelope import GENESIS_HASH
+from okr.ledger.settings import Settings
+
+TABLE = "okr_relay_watermark"
+_DDL = (f"CREATE TABLE IF NOT EXISTS {TABLE} (topic TEXT PRIMARY KEY, position BIGINT NOT NULL,"
+        " head_hash TEXT NOT NULL, count BIGINT NOT NULL, updated_at TEXT NOT NULL)")
+
+
+class Watermark(NamedTuple):
+    position: int
+    head_hash: str
+    count: int
+
+
+START = Watermark(0, GENESIS_HASH, 0)
+
+
+@contextmanager
+def _connect(settings: Settings) -> Iterator[Any]:
+    if settings.store == "sqlite":
+        conn = sqlite3.connect(settings.event_store_path, timeout=30)
+        try:
+            with conn:
+                conn.execute(_DDL)
+            yield conn
+        finally:
+            conn.close()
+        return
+    import psycopg
+    env = settings.eventsourcing_env()
+    conn = psycopg.connect(host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]),
+                           dbname=env["POSTGRES_DBNAME"], user=env["POSTGRES_USER"],
+                           password=env["POSTGRES_PASSWORD"] or None, connect_timeout=5)
+    try:
+        if settings.postgres_schema:
+            conn.execute(f'SET search_path TO "{settings.postgres_schema}"')
+        conn.execute(_DDL)
+        conn.commit()
+        yield conn
+    finally:
+        conn.close()
+
+
+def _sql(settings: Settings, text: str) -> str:
+    return text if settings.store == "sqlite" else text.replace("?", "%s")
+
+
+def load(settings: Settings, topic: str) -> Watermark:
+    """The watermark for a topic (the start of the log if none was written)."""
+    with _connect(settings) as conn:
+        row = conn.execute(_sql(settings, f"SELECT position, head_hash, count FROM {TABLE} "
+                                          "WHERE topic = ?"), (topic,)).fetchone()
+    return START if row is None else Watermark(int(row[0]), str(row[1]), int(row[2]))
+
+
+def save(settings: Settings, topic: str, mark: Watermark) -> None:
+    """Record a new watermark (after a successful flush only)."""
+    now = datetime.now(UTC).isoformat()
+    with _connect(settings) as conn:
+        conn.execute(_sql(settings, f"INSERT INTO {TABLE} (topic, position, head_hash, count, "
+                                    "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (topic) DO "
+                                    "UPDATE SET position = excluded.position, head_hash = "
+                                    "excluded.head_hash, count = excluded.count, updated_at = "
+                                    "excluded.updated_at"),
+                     (topic, mark.position, mark.head_hash, mark.count, now))
+        conn.commit()

@@ -1,0 +1,68 @@
+"""Write tests/fixtures/stored-events-v1.jsonl: one stored event of every type, as today's
+code stores them. Kept forever: a later change to an event must upcast these (class_version +
+upcast_vN_vN+1), and tests/unit/test_event_fixtures.py loads them with the current code."""
+
+import json
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from okr.domain.base import recording_at
+from okr.ledger.app import OkrLedger
+from okr.ledger.settings import load_settings
+
+OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "stored-events-v1.jsonl"
+
+
+def build(app: OkrLedger) -> None:
+    """A history touching every event type once at least."""
+    app.add_cycle("2026-Q3")
+    app.add_objective("co", "Company goal", cycle="2026-Q3", owner="ana", level="company")
+    app.add_objective("o1", "Grow", cycle="2026-Q3", owner="ana", team="sales")
+    app.add_objective("o2", "Other", cycle="2026-Q3", owner="ben", team="eng")
+    app.add_kpi("nps", "NPS", direction="up", green=40, red=20, tags=["guardrail", "lagging"])
+    app.add_key_result("k1", "Deals", objective="o1", start=0, target=40, unit="deals",
+                       phases=[{"at": datetime(2026, 8, 1, tzinfo=UTC), "value": 15.0}])
+    app.add_key_result("k2", "Band", objective="o1", kind="range", start=50, target=60,
+                       target_high=70)
+    app.add_initiative("i1", "Outbound campaign", key_result="k1")
+    app.commit_cycle("2026-Q3")
+    app.update_objective("o1", title="Grow revenue", description="new words")
+    app.update_objective("o1", owner="cy", team="sales-eu")
+    app.update_objective("o1", parent="co", reason="alignment")
+    app.update_objective("o2", okr_type="aspirational", reason="stretch")
+    app.check_in("k1", 10, confidence=0.7, note="first", at=datetime(2026, 8, 1, tzinfo=UTC))
+    app.revise_key_result("k1", target=30, reason="market")
+    app.link_kpi("k2", "nps")
+    app.unlink_kpi("k2")
+    app.move_key_result("k2", "o2", reason="ownership")
+    app.remove_key_result("k2", reason="dropped")
+    app.set_initiative_status("i1", "in-progress")
+    app.update_kpi("nps", {"green": 45.0})
+    app.record_reading("nps", 38, at=datetime(2026, 8, 2, tzinfo=UTC), reading_id="r1")
+    app.retire_kpi("nps", reason="replaced")
+    app.close_objective("o2", "missed")
+    app.abandon_objective("co", reason="reorg")
+    app.close_cycle("2026-Q3")
+    app.reopen_cycle("2026-Q3", reason="late numbers")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        app = OkrLedger(load_settings({"home": tmp, "actor": "ana"}))
+        ticks = iter(range(10_000))
+        with recording_at(lambda: datetime(2026, 9, 1, tzinfo=UTC).replace(
+                minute=next(ticks) % 60, second=0)):
+            build(app)
+        notes = app.recorder.select_notifications(None, 1000)
+        with OUT.open("w", encoding="utf-8") as f:
+            for n in notes:
+                f.write(json.dumps({"id": n.id, "originator_id": str(n.originator_id),
+                                    "originator_version": n.originator_version,
+                                    "topic": n.topic,
+                                    "state": json.loads(n.state)}) + "\n")
+    print(f"wrote {len(notes)} stored events to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
