@@ -1,0 +1,1 @@
+"""Kafka consumers that keep the projections and the ledger fed."""

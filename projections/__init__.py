@@ -1,0 +1,1 @@
+"""DuckDB projections of the ledger: schema, loaders and point-in-time queries."""
