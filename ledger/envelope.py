@@ -6,13 +6,14 @@ published type name and aggregate type, so internal refactors never change the t
 
 import hashlib
 import json
+import math
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import DomainEventProtocol
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from okr.domain.cycle import Cycle
 from okr.domain.history import Fact
@@ -50,6 +51,41 @@ EVENT_TYPES: dict[type, tuple[str, str]] = {
     Kpi.KpiReadingRecorded: ("KpiReadingRecorded", "kpi"),  # type: ignore[attr-defined]
     Kpi.KpiRetired: ("KpiRetired", "kpi"),  # type: ignore[attr-defined]
 }
+
+# The fields each type's `data` must carry (the effective time is lifted out of `data`).
+DATA_FIELDS: dict[str, tuple[str, ...]] = {
+    "CycleAdded": ("end", "key", "start"),
+    "PlanCommitted": (),
+    "CycleClosed": (),
+    "CycleReopened": (),
+    "ObjectiveAdded": ("cycle", "description", "key", "level", "okr_type", "owner", "parent",
+                       "plan_revision", "team", "title"),
+    "ObjectiveRetitled": ("description", "title"),
+    "ObjectiveOwnerChanged": ("owner", "team"),
+    "ObjectiveRealigned": ("parent", "plan_revision"),
+    "ObjectiveTypeChanged": ("okr_type", "plan_revision"),
+    "ObjectiveStatusChanged": ("status",),
+    "KeyResultAdded": ("cycle", "key", "kind", "objective", "phases", "plan_revision", "start",
+                       "target", "target_high", "title", "unit", "weight"),
+    "KeyResultRevised": ("phases", "plan_revision", "start", "target", "target_high", "weight"),
+    "KeyResultMoved": ("objective", "plan_revision"),
+    "KeyResultRemoved": ("plan_revision",),
+    "KpiLinked": ("kpi",),
+    "KpiUnlinked": ("kpi",),
+    "CheckInRecorded": ("confidence", "note", "value"),
+    "InitiativeAdded": ("key", "key_result", "owner", "title"),
+    "InitiativeStatusChanged": ("status",),
+    "KpiAdded": ("cadence", "direction", "green", "key", "name", "owner", "red", "tags",
+                 "target", "unit"),
+    "KpiUpdated": ("cadence", "direction", "green", "name", "owner", "red", "tags", "target",
+                   "unit"),
+    "KpiReadingRecorded": ("reading_id", "source", "value"),
+    "KpiRetired": (),
+}
+# Data fields that must be finite numbers (None allowed where the domain allows it).
+NUMBERS = {"value": False, "start": False, "target": True, "target_high": True,
+           "weight": False, "green": False, "red": False, "confidence": True}
+AGGREGATE_TYPE = {t: a for t, a in EVENT_TYPES.values()}
 
 # The event attribute that holds the valid time, where it is not the recording time.
 EFFECTIVE_FIELD = {"CheckInRecorded": "effective_at", "KpiReadingRecorded": "observed_at"}
@@ -137,6 +173,24 @@ class Envelope(BaseModel):
     def _aware_time(cls, v: str) -> str:
         parse_time(v)
         return v
+
+    @model_validator(mode="after")
+    def _data_fits_type(self) -> "Envelope":
+        if AGGREGATE_TYPE[self.type] != self.aggregate_type:
+            raise ValueError(f"{self.type} belongs to a {AGGREGATE_TYPE[self.type]}, "
+                             f"not a {self.aggregate_type}")
+        missing = [f for f in DATA_FIELDS[self.type] if f not in self.data]
+        if missing:
+            raise ValueError(f"{self.type} data lacks {', '.join(missing)}")
+        for name, nullable in NUMBERS.items():
+            if name in DATA_FIELDS[self.type] and self.aggregate_type != "cycle":
+                v = self.data[name]
+                if v is None and nullable:
+                    continue
+                if (isinstance(v, bool) or not isinstance(v, int | float)
+                        or not math.isfinite(v)):
+                    raise ValueError(f"{self.type} data.{name} must be a finite number")
+        return self
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> "Envelope":
