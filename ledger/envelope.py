@@ -218,13 +218,13 @@ class Envelope(BaseModel):
                     version=self.version, type=self.type,
                     recorded_at=parse_time(self.recorded_at),
                     effective_at=parse_time(self.effective_at), actor=self.actor,
-                    reason=self.reason, data=_revive(self.type, self.data))
+                    reason=self.reason, data=revive_data(self.type, self.data))
 
 
 KNOWN_TYPES = frozenset(t for t, _ in EVENT_TYPES.values())
 
 
-def _revive(type_: str, data: dict[str, Any]) -> dict[str, Any]:
+def revive_data(type_: str, data: dict[str, Any]) -> dict[str, Any]:
     """Turn the JSON data back into domain values (times in phases and cycle bounds)."""
     out = dict(data)
     for name in ("start", "end") if type_ == "CycleAdded" else ():

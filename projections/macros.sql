@@ -1,0 +1,191 @@
+-- Scoring and point-in-time macros. They mirror domain/scoring.py and domain/history.py line
+-- for line (a differential test holds them equal); literals are written 0e0 / 1e0 so the
+-- arithmetic stays in DOUBLE, as in Python.
+
+-- Seconds from a to b, as timedelta.total_seconds() computes them (exact microseconds / 1e6).
+CREATE OR REPLACE MACRO okr_seconds(a, b) AS (epoch_us(b) - epoch_us(a)) / 1000000e0;
+
+CREATE OR REPLACE MACRO okr_toward(v, s, g) AS
+    CASE WHEN g = s THEN (CASE WHEN v = g THEN 1e0 ELSE 0e0 END)
+         ELSE greatest(0e0, least(1e0, (v - s) / (g - s))) END;
+
+-- 0–1 progress of a key result of this kind with value v (no value scores 0).
+CREATE OR REPLACE MACRO kr_progress_of(kind, s, t, th, v) AS
+    CASE WHEN v IS NULL THEN 0e0
+         WHEN kind IN ('increase', 'decrease', 'milestone') THEN okr_toward(v, s, t)
+         WHEN kind = 'stay-above' THEN
+              CASE WHEN v >= t THEN 1e0 WHEN s < t THEN okr_toward(v, s, t) ELSE 0e0 END
+         WHEN kind = 'stay-below' THEN
+              CASE WHEN v <= t THEN 1e0 WHEN s > t THEN okr_toward(v, s, t) ELSE 0e0 END
+         WHEN kind = 'range' THEN
+              CASE WHEN t <= v AND v <= th THEN 1e0
+                   WHEN v < t THEN (CASE WHEN s < t THEN okr_toward(v, s, t) ELSE 0e0 END)
+                   ELSE (CASE WHEN s > th THEN okr_toward(v, s, th) ELSE 0e0 END) END
+    END;
+
+-- Share of the window [ws, we) elapsed at t, clamped to 0–1.
+CREATE OR REPLACE MACRO okr_elapsed(ws, we, t) AS
+    greatest(0e0, least(1e0, okr_seconds(ws, t) / okr_seconds(ws, we)));
+
+-- The planned value at t: piecewise linear from start through the phases to the target.
+CREATE OR REPLACE MACRO okr_plan_points(s, tg, phases, ws, we) AS
+    list_concat([{'at': ws, 'value': s}], phases, [{'at': we, 'value': tg}]);
+CREATE OR REPLACE MACRO okr_segment_value(p0, p1, t) AS
+    p0.value + (p1.value - p0.value) * (CASE WHEN okr_seconds(p0.at, p1.at) <= 0 THEN 1e0
+                                             ELSE okr_seconds(p0.at, t) / okr_seconds(p0.at, p1.at)
+                                        END);
+CREATE OR REPLACE MACRO okr_plan_value_at(pts, i, t) AS
+    CASE WHEN t <= pts[1].at THEN pts[1].value
+         WHEN i IS NULL THEN pts[len(pts)].value
+         ELSE okr_segment_value(pts[i - 1], pts[i], t) END;
+CREATE OR REPLACE MACRO okr_status(actual, expected) AS
+    CASE WHEN expected - actual <= 0.1e0 + 1e-9 THEN 'on-track'
+         WHEN expected - actual <= 0.25e0 + 1e-9 THEN 'at-risk'
+         ELSE 'off-track' END;
+
+CREATE OR REPLACE MACRO okr_succeeded(okr_type, score) AS
+    CASE WHEN score IS NULL THEN NULL
+         WHEN okr_type = 'committed' THEN score >= 1e0 - 1e-9
+         WHEN okr_type = 'aspirational' THEN score >= 0.7e0 - 1e-9
+         ELSE NULL END;
+
+CREATE OR REPLACE MACRO kpi_health_of(direction, green, red, v) AS
+    CASE WHEN v IS NULL THEN NULL
+         WHEN direction = 'up' THEN
+              CASE WHEN v < red THEN 'red' WHEN v < green THEN 'amber' ELSE 'green' END
+         ELSE CASE WHEN v > red THEN 'red' WHEN v > green THEN 'amber' ELSE 'green' END END;
+
+-- A KPI is stale when its latest reading is older than one cadence period.
+CREATE OR REPLACE MACRO kpi_period_us(cadence) AS
+    86400000000 * (CASE cadence WHEN 'daily' THEN 1 WHEN 'weekly' THEN 7
+                                WHEN 'monthly' THEN 31 ELSE 92 END);
+
+-- The scorecard as of `as_of` (valid time) as known at `known_at` (transaction time): one row
+-- per key result in force, with its objective's columns (objectives without key results get
+-- one row whose key-result columns are NULL).
+CREATE OR REPLACE MACRO scorecard_at(as_of, known_at) AS TABLE
+WITH p AS (
+    SELECT as_of::TIMESTAMPTZ AS t_as_of, known_at::TIMESTAMPTZ AS t_known,
+           least(as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ) AS t_struct
+),
+cyc AS (SELECT v.* FROM cycle_versions v, p
+        WHERE v.valid_from <= p.t_struct AND (v.valid_to IS NULL OR v.valid_to > p.t_struct)),
+obj AS (SELECT v.* FROM objective_versions v, p
+        WHERE v.valid_from <= p.t_struct AND (v.valid_to IS NULL OR v.valid_to > p.t_struct)),
+kr AS (SELECT v.* FROM key_result_versions v, p
+       WHERE v.valid_from <= p.t_struct AND (v.valid_to IS NULL OR v.valid_to > p.t_struct)
+         AND NOT v.removed),
+kpi AS (SELECT v.* FROM kpi_versions v, p
+        WHERE v.valid_from <= p.t_struct AND (v.valid_to IS NULL OR v.valid_to > p.t_struct)),
+ci AS (SELECT c.aggregate_id, c.value, c.confidence FROM check_ins c, p
+       WHERE c.recorded_at <= p.t_known AND c.effective_at <= p.t_as_of
+       QUALIFY row_number() OVER (PARTITION BY c.aggregate_id
+                                  ORDER BY c.effective_at DESC, c.position DESC) = 1),
+rd AS (SELECT r.aggregate_id, r.value, r.observed_at FROM kpi_readings r, p
+       WHERE r.recorded_at <= p.t_known AND r.observed_at <= p.t_as_of
+       QUALIFY row_number() OVER (PARTITION BY r.aggregate_id
+                                  ORDER BY r.observed_at DESC, r.position DESC) = 1),
+kc AS (SELECT kpi.key, rd.value, rd.observed_at,
+              kpi_health_of(kpi.direction, kpi.green, kpi.red, rd.value) AS health,
+              rd.observed_at IS NULL
+                  OR epoch_us(p.t_as_of) - epoch_us(rd.observed_at) > kpi_period_us(kpi.cadence)
+                  AS stale
+       FROM kpi CROSS JOIN p LEFT JOIN rd ON rd.aggregate_id = kpi.aggregate_id),
+krc AS (SELECT kr.key, kr.objective, kr.title, kr.kind, kr.start, kr.target, kr.target_high,
+               kr.unit, kr.weight, kr.phases, kr.kpi, cyc.start AS ws, cyc."end" AS we,
+               CASE WHEN kc.key IS NOT NULL THEN kc.value ELSE ci.value END AS value,
+               CASE WHEN kc.key IS NOT NULL THEN NULL ELSE ci.confidence END AS confidence,
+               kc.key IS NOT NULL AS has_kpi, kc.health AS kpi_health, kc.stale AS kpi_stale
+        FROM kr JOIN obj ON kr.objective = obj.key JOIN cyc ON obj.cycle = cyc.key
+        LEFT JOIN ci ON ci.aggregate_id = kr.aggregate_id
+        LEFT JOIN kc ON kr.kpi = kc.key),
+-- Staged so each expression is expanded once (nested macros would multiply the plan).
+pts AS (SELECT krc.*, p.t_as_of,
+               CASE WHEN len(phases) > 0 THEN okr_plan_points(start, target, phases, ws, we)
+               END AS points
+        FROM krc, p),
+seg AS (SELECT pts.*,
+               list_filter(range(2, len(points) + 1), lambda i: t_as_of <= points[i].at)[1]
+                   AS segment
+        FROM pts),
+planned AS (SELECT seg.*, CASE WHEN points IS NOT NULL
+                               THEN okr_plan_value_at(points, segment, t_as_of) END AS plan_value
+            FROM seg),
+scored AS (SELECT planned.*,
+                  kr_progress_of(kind, start, target, target_high, value) AS progress,
+                  CASE WHEN kind IN ('stay-above', 'stay-below', 'range') THEN 1e0
+                       WHEN points IS NULL THEN okr_elapsed(ws, we, t_as_of)
+                       ELSE kr_progress_of(kind, start, target, target_high, plan_value)
+                  END AS expected
+           FROM planned),
+card AS (SELECT obj.cycle, obj.key AS objective, obj.title AS objective_title, obj.owner,
+                obj.team, obj.level, obj.okr_type, obj.parent, obj.status AS objective_status,
+                CASE WHEN sum(s.weight) OVER o > 0
+                     THEN sum(s.progress * s.weight) OVER o / sum(s.weight) OVER o END
+                    AS objective_score,
+                CASE WHEN sum(s.weight) OVER o > 0
+                     THEN sum(s.expected * s.weight) OVER o / sum(s.weight) OVER o END
+                    AS objective_expected,
+                s.key AS key_result, s.title AS kr_title, s.kind, s.start, s.target,
+                s.target_high, s.unit, s.weight, s.value, s.progress, s.expected,
+                CASE WHEN s.key IS NOT NULL THEN okr_status(s.progress, s.expected) END AS status,
+                s.confidence, s.kpi, s.kpi_health, s.kpi_stale
+         FROM obj JOIN cyc ON obj.cycle = cyc.key
+         LEFT JOIN scored s ON s.objective = obj.key
+         WINDOW o AS (PARTITION BY obj.key))
+SELECT cycle, objective, objective_title, owner, team, level, okr_type, parent,
+       objective_status, objective_score, objective_expected,
+       CASE WHEN objective_score IS NOT NULL AND objective_expected IS NOT NULL
+            THEN okr_status(objective_score, objective_expected) END AS objective_track,
+       okr_succeeded(okr_type, objective_score) AS succeeded,
+       key_result, kr_title, kind, start, target, target_high, unit, weight, value, progress,
+       expected, status, confidence, kpi, kpi_health, kpi_stale
+FROM card
+ORDER BY cycle, objective, key_result NULLS FIRST;
+
+-- Every check-in of the cycle's key results, scored against the plan in force at its
+-- effective time (as known now): the progress-over-time series of a retrospective.
+CREATE OR REPLACE MACRO kr_progress(cycle_key) AS TABLE
+WITH c AS (
+    SELECT c.*, kr.objective, kr.kind, kr.start, kr.target, kr.target_high, kr.phases,
+           kr.cycle
+    FROM check_ins c
+    JOIN key_result_versions kr ON kr.aggregate_id = c.aggregate_id
+    WHERE kr.cycle = cycle_key
+    QUALIFY row_number() OVER (PARTITION BY c.position
+                               ORDER BY kr.valid_from <= c.effective_at DESC,
+                                        CASE WHEN kr.valid_from <= c.effective_at
+                                             THEN kr.version ELSE -kr.version END DESC) = 1
+),
+pts AS (SELECT c.*, cy.start AS ws, cy."end" AS we,
+               CASE WHEN len(c.phases) > 0
+                    THEN okr_plan_points(c.start, c.target, c.phases, cy.start, cy."end")
+               END AS points
+        FROM c JOIN cycle_versions cy ON cy.key = c.cycle AND cy.valid_to IS NULL),
+seg AS (SELECT *, list_filter(range(2, len(points) + 1),
+                              lambda i: effective_at <= points[i].at)[1] AS segment FROM pts),
+scored AS (
+    SELECT *, kr_progress_of(kind, start, target, target_high, value) AS progress,
+           CASE WHEN kind IN ('stay-above', 'stay-below', 'range') THEN 1e0
+                WHEN points IS NULL THEN okr_elapsed(ws, we, effective_at)
+                ELSE kr_progress_of(kind, start, target, target_high,
+                                    okr_plan_value_at(points, segment, effective_at))
+           END AS expected
+    FROM seg)
+SELECT key_result, objective, effective_at, recorded_at, value, confidence, target, progress,
+       expected, okr_status(progress, expected) AS status, actor, position
+FROM scored
+ORDER BY key_result, effective_at, position;
+
+-- A KPI's readings, each with its health under the thresholds in force when it was observed.
+CREATE OR REPLACE MACRO kpi_series(kpi_key) AS TABLE
+SELECT r.kpi, r.observed_at, r.recorded_at, r.value, r.source, r.reading_id, k.green, k.red,
+       k.direction, kpi_health_of(k.direction, k.green, k.red, r.value) AS health, r.position
+FROM kpi_readings r
+JOIN kpi_versions k ON k.aggregate_id = r.aggregate_id
+WHERE r.kpi = kpi_key
+QUALIFY row_number() OVER (PARTITION BY r.position
+                           ORDER BY k.valid_from <= r.observed_at DESC,
+                                    CASE WHEN k.valid_from <= r.observed_at
+                                         THEN k.version ELSE -k.version END DESC) = 1
+ORDER BY r.observed_at, r.position;

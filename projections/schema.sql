@@ -1,0 +1,64 @@
+-- okr-ledger DuckDB projection: tables, then the macros analysts call.
+-- Documented in docs/schema.md. Times are TIMESTAMPTZ (UTC). Structural changes (targets,
+-- owners, links…) take effect when recorded, so a version row's valid_from/valid_to span both
+-- valid and transaction time; check-ins and KPI readings carry their own effective time next
+-- to the time the ledger recorded them.
+
+CREATE TABLE IF NOT EXISTS events (
+    position        BIGINT NOT NULL,
+    event_id        VARCHAR NOT NULL,
+    type            VARCHAR NOT NULL,
+    aggregate_type  VARCHAR NOT NULL,
+    aggregate_id    VARCHAR NOT NULL,
+    version         INTEGER NOT NULL,
+    recorded_at     TIMESTAMPTZ NOT NULL,
+    effective_at    TIMESTAMPTZ NOT NULL,
+    actor           VARCHAR NOT NULL,
+    reason          VARCHAR,
+    data            JSON NOT NULL,
+    prev_hash       VARCHAR NOT NULL,
+    hash            VARCHAR NOT NULL,
+    kafka_partition INTEGER NOT NULL,
+    kafka_offset    BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS check_ins (
+    aggregate_id VARCHAR NOT NULL,
+    key_result   VARCHAR,
+    position     BIGINT NOT NULL,
+    version      INTEGER NOT NULL,
+    effective_at TIMESTAMPTZ NOT NULL,
+    recorded_at  TIMESTAMPTZ NOT NULL,
+    value        DOUBLE NOT NULL,
+    confidence   DOUBLE,
+    note         VARCHAR,
+    actor        VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS kpi_readings (
+    aggregate_id VARCHAR NOT NULL,
+    kpi          VARCHAR,
+    position     BIGINT NOT NULL,
+    version      INTEGER NOT NULL,
+    observed_at  TIMESTAMPTZ NOT NULL,
+    recorded_at  TIMESTAMPTZ NOT NULL,
+    value        DOUBLE NOT NULL,
+    source       VARCHAR,
+    reading_id   VARCHAR,
+    actor        VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS consumer_offsets (
+    topic       VARCHAR NOT NULL,
+    partition   INTEGER NOT NULL,
+    next_offset BIGINT NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (topic, partition)
+);
+
+-- The key of every aggregate (ids are uuid5 of kind:key; this table spares the hashing).
+CREATE TABLE IF NOT EXISTS aggregates (
+    aggregate_id   VARCHAR PRIMARY KEY,
+    aggregate_type VARCHAR NOT NULL,
+    key            VARCHAR NOT NULL
+);
