@@ -58,9 +58,40 @@ def relay_service(st: State, stop: threading.Event, log: Log) -> None:
         app.close()
 
 
+def consume_service(st: State, stop: threading.Event, log: Log) -> None:
+    """Project okr.ledger into DuckDB until stopped (owns the projection's work file)."""
+    from okr.consumers.projector import Projector, owning
+    from okr.ledger import kafka_client
+    from okr.projections.store import Projection
+
+    with owning(st.settings, wait=False):
+        proj = Projection(st.settings.projection_work_file)
+        projector = Projector(st.settings, kafka_client.bootstrap(st.settings, start_local=True),
+                              proj)
+        log("consume", f"projecting {st.settings.topic_ledger} into {st.settings.duckdb_file}",
+            {})
+
+        def batch(p: Any) -> None:
+            log("consume", f"projected {p.read} records ({p.stored} new events"
+                + (f", {p.dead_letters} dead letters" if p.dead_letters else "")
+                + (f"; partitions {p.wiped} were wiped, reading them again" if p.wiped else "")
+                + ")", p.as_dict())
+
+        def failed(exc: Exception, wait: float) -> None:
+            log("consume", f"Kafka trouble ({str(exc).splitlines()[0] if str(exc) else exc!r});"
+                f" retrying in {wait:.1f} s", {"error": str(exc)})
+
+        try:
+            projector.run(stop.is_set, batch, failed)
+        finally:
+            projector.close()
+            proj.close()
+
+
 # Name → loop. `okr up` runs all of them; other modules add theirs here.
 SERVICES: dict[str, Callable[[State, threading.Event, Log], None]] = {
     "relay": relay_service,
+    "consume": consume_service,
 }
 
 

@@ -272,3 +272,31 @@ def chained(app: Any, page: int = 5_000) -> "Iterator[Envelope]":
         if len(notes) < page:
             return
         start = notes[-1].id
+
+
+def json_schema() -> dict[str, Any]:
+    """The envelope's JSON Schema (draft 2020-12), for consumers in other languages.
+
+    Committed as ledger/envelope.schema.json; a test keeps the file equal to this.
+    """
+    schema = Envelope.model_json_schema(by_alias=True)
+    props = schema["properties"]
+    props["schema"] = {"const": SCHEMA, "title": "Schema"}
+    props["type"] = {"enum": sorted(KNOWN_TYPES), "title": "Type"}
+    props["aggregate_type"] = {"enum": sorted(set(AGGREGATE_TYPE.values())),
+                               "title": "Aggregate Type"}
+    for name in ("recorded_at", "effective_at"):
+        props[name]["format"] = "date-time"
+    props["aggregate_id"]["format"] = "uuid"
+    props["event_id"]["format"] = "uuid"
+    schema["allOf"] = [
+        {"if": {"properties": {"type": {"const": t}}},
+         "then": {"properties": {"aggregate_type": {"const": AGGREGATE_TYPE[t]},
+                                 "data": {"required": list(DATA_FIELDS[t])}}}}
+        for t in sorted(KNOWN_TYPES)]
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://okr-ledger.example/schemas/okr.ledger-v1.json", **schema}
+
+
+if __name__ == "__main__":  # python -P -m okr.ledger.envelope > ledger/envelope.schema.json
+    print(json.dumps(json_schema(), indent=2, sort_keys=True))

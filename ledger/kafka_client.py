@@ -206,3 +206,72 @@ def high_watermarks(settings: Settings, servers: str, topic: str,
         return marks
     finally:
         client.close()
+
+
+class PartitionReader:
+    """Every partition of one topic, assigned (no consumer group, no join delay) and read from
+    offsets the caller keeps. Used by the projection consumer and the KPI ingest."""
+
+    def __init__(self, settings: Settings, servers: str, topic: str) -> None:
+        self.topic = topic
+        self.client = consumer(settings, servers, group_id=None,
+                               fetch_max_bytes=52_428_800,
+                               max_partition_fetch_bytes=10_485_760)
+        self.partitions: list[int] = []
+
+    def open(self, timeout: float = 5.0) -> bool:
+        """Assign all partitions; False when the topic does not exist (yet)."""
+        self.partitions = topic_partitions(self.client, self.topic, timeout=timeout)
+        if not self.partitions:
+            return False
+        self.client.assign([TopicPartition(self.topic, p) for p in self.partitions])
+        return True
+
+    def seek(self, partition: int, offset: int) -> None:
+        self.client.seek(TopicPartition(self.topic, partition), offset)
+
+    def poll(self, timeout_ms: int = 200, max_records: int = 5000) -> list[Message]:
+        out: list[Message] = []
+        for tp, records in self.client.poll(timeout_ms=timeout_ms,
+                                            max_records=max_records).items():
+            out.extend(Message(tp.topic, tp.partition, r.offset, r.key, r.value,
+                               tuple((k, v) for k, v in (r.headers or [])))
+                       for r in records)
+        return out
+
+    def highwater(self, partition: int) -> int | None:
+        return self.client.highwater(TopicPartition(self.topic, partition))  # type: ignore[no-any-return]
+
+    def position(self, partition: int) -> int:
+        return self.client.position(TopicPartition(self.topic, partition))  # type: ignore[no-any-return]
+
+    def caught_up(self) -> bool:
+        """Every partition's position has reached its high watermark (known after a poll)."""
+        for p in self.partitions:
+            hw = self.highwater(p)
+            if hw is None or self.position(p) < hw:
+                return False
+        return True
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception:  # noqa: BLE001 - closing a client of a dead broker may raise
+            pass
+
+
+def dead_letter(prod: Any, settings: Settings, message: Message, reason: str,
+                consumer_name: str) -> Any:
+    """Send a rejected record to the dead-letter topic: original key and bytes, the reason and
+    where it came from in headers. Returns the send future (flush before committing)."""
+    headers = [("reason", reason.encode("utf-8")[:4000]),
+               ("source.topic", message.topic.encode()),
+               ("source.partition", str(message.partition).encode()),
+               ("source.offset", str(message.offset).encode()),
+               ("consumer", consumer_name.encode())]
+    value = message.value if message.value is not None else b""
+    if len(value) >= MAX_VALUE:
+        value = value[:MAX_VALUE - 1024]
+        headers.append(("truncated", b"true"))
+    return prod.send(settings.topic_dead_letter, key=message.key, value=value,
+                     headers=headers)

@@ -108,6 +108,16 @@ class Settings(BaseModel):
     def duckdb_file(self) -> Path:
         return self.duckdb_path or self.home / "okr.duckdb"
 
+    @property
+    def projection_work_file(self) -> Path:
+        """The consumer's own read-write DuckDB file; readers open the published snapshot."""
+        snap = self.duckdb_file
+        return snap.with_name(snap.stem + ".work" + (snap.suffix or ".duckdb"))
+
+    @property
+    def projection_lock(self) -> Path:
+        return self.home / "projection.lock"
+
     def eventsourcing_env(self) -> dict[str, str]:
         """The eventsourcing library's own settings for the configured event store."""
         if self.store == "sqlite":

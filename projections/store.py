@@ -343,6 +343,13 @@ class Projection:
                                  "(FORMAT parquet)")
         return counts
 
+    def lock_down(self) -> None:
+        """For untrusted queries: no files, no network, no extensions, settings frozen."""
+        self.con.execute("SET enable_external_access = false")
+        self.con.execute("SET autoinstall_known_extensions = false")
+        self.con.execute("SET autoload_known_extensions = false")
+        self.con.execute("SET lock_configuration = true")
+
     def checkpoint(self) -> None:
         self.con.execute("CHECKPOINT")
 

@@ -45,3 +45,19 @@ def test_v1_events_load_into_todays_aggregates(tmp_path: Path) -> None:
     (o1,) = [c for c in scorecard_at(facts, facts[-1].recorded_at, facts[-1].recorded_at)
              if c["key"] == "o1"]
     assert o1["key_results"][0]["progress"] == 10 / 30
+
+
+def test_committed_json_schema_is_current_and_accepts_real_envelopes(tmp_path: Path) -> None:
+    import jsonschema
+
+    from okr.ledger.envelope import json_schema
+    committed = json.loads((FIXTURES.parents[1] / "ledger" / "envelope.schema.json").read_text())
+    assert committed == json_schema(), "regenerate: python -P -m okr.ledger.envelope"
+    validator = jsonschema.Draft202012Validator(committed,
+                                                format_checker=jsonschema.FormatChecker())
+    envelopes = list(chained(restore(tmp_path, "stored-events-v1.jsonl")))
+    for env in envelopes:
+        validator.validate(json.loads(env.to_bytes()))
+    bad = json.loads(next(e for e in envelopes if e.data).to_bytes())
+    del bad["data"][next(iter(bad["data"]))]
+    assert not validator.is_valid(bad)

@@ -1,0 +1,65 @@
+"""Opening the projection for a read: bring it up to date first when no consumer runs.
+
+A single user never needs a daemon: when no `okr consume` / `okr up` owns the projection, a
+read publishes what waits in the event store, consumes okr.ledger up to its tail and publishes
+the readers' snapshot, then reads it. When a consumer runs, it keeps the snapshot fresh and
+the read opens it as is. If Kafka is unreachable the read says so and shows the snapshot it
+has.
+"""
+
+import sys
+from typing import TYPE_CHECKING
+
+from okr.cli.context import State
+from okr.cli.errors import UserError
+
+if TYPE_CHECKING:
+    from okr.consumers.projector import Progress
+    from okr.projections.store import Projection
+
+
+def catch_up(st: State, *, publish_first: bool = True,
+             on_progress: "object | None" = None) -> "Progress | None":
+    """Relay pending events, then consume to the tail into the work file and publish the
+    snapshot. None when a running consumer owns the projection (it does this itself)."""
+    from okr.consumers.projector import ProjectionBusy, Projector, owning, publish_snapshot
+    from okr.ledger import kafka_client
+    from okr.projections.store import Projection
+
+    try:
+        with owning(st.settings):
+            servers = kafka_client.bootstrap(st.settings, start_local=True)
+            if publish_first and st.settings.inline_publish:
+                from okr.cli.publish import after_write
+                after_write(st)
+            proj = Projection(st.settings.projection_work_file)
+            projector = Projector(st.settings, servers, proj)
+            try:
+                progress = projector.catch_up(on_progress)  # type: ignore[arg-type]
+                if progress.read or not st.settings.duckdb_file.exists():
+                    publish_snapshot(proj, st.settings)
+                return progress
+            finally:
+                projector.close()
+                proj.close()
+    except ProjectionBusy:
+        return None
+
+
+def open_projection(st: State, refresh: bool = True) -> "Projection":
+    """The readers' snapshot, read-only, brought up to date first when nobody else does."""
+    from okr.ledger import kafka_client
+    from okr.ledger.local_broker import BrokerError
+    from okr.projections.store import Projection
+
+    if refresh:
+        try:
+            catch_up(st)
+        except (kafka_client.KafkaError, BrokerError, OSError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            print(f"okr: warning: could not refresh the projection ({reason}); showing the "
+                  "last snapshot", file=sys.stderr)
+    path = st.settings.duckdb_file
+    if not path.exists():
+        raise UserError(f"no projection at {path} yet; run 'okr consume --once' (needs Kafka)")
+    return Projection(path, read_only=True)
