@@ -9,6 +9,7 @@ An identical record delivered twice is not tampering (the relay is at-least-once
 different record at an existing position is.
 """
 
+import bisect
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -158,8 +159,8 @@ def _skipped(position: int, by_position: dict[int, Envelope],
     """Whether an expected position just before this one is absent from the log."""
     if expected is None:
         return False
-    earlier = [p for p in expected if p < position]
-    return bool(earlier) and earlier[-1] not in by_position
+    i = bisect.bisect_left(expected, position)  # expected is sorted
+    return i > 0 and expected[i - 1] not in by_position
 
 
 def compare_with_store(by_position: dict[int, Envelope], store: Sequence[Envelope],

@@ -1,0 +1,354 @@
+"""`okr audit trail|replay|verify|export`: for auditors.
+
+`replay` and `verify` read okr.ledger from the beginning with our Kafka client and trust
+neither DuckDB nor the relay; `verify --bundle DIR` needs no broker and no event store.
+"""
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from okr.cli.context import State, state, want_json
+from okr.cli.errors import UserError
+from okr.cli.output import emit, to_json
+
+if TYPE_CHECKING:
+    from okr.domain.history import Fact
+    from okr.ledger.envelope import Envelope
+    from okr.ledger.verify import Record, Verdict
+
+JSON = typer.Option(False, "--json", help="Print JSON.")
+audit_app = typer.Typer(help="Audit: trail of changes, replay to an instant, verification, "
+                        "offline bundles.", no_args_is_help=True)
+
+
+def _servers(st: State) -> str:
+    from okr.ledger import kafka_client
+    from okr.ledger.local_broker import BrokerError
+    try:
+        return kafka_client.bootstrap(st.settings, start_local=True)
+    except BrokerError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _progress(label: str, quiet: bool) -> Any:
+    if quiet or not sys.stderr.isatty():
+        return None
+    return lambda n: print(f"\r{label} {n} records", end="", file=sys.stderr, flush=True)
+
+
+def read_log(st: State, quiet: bool) -> "list[Record]":
+    """Every record of okr.ledger, from the beginning, with a progress line."""
+    from okr.ledger import kafka_client
+    from okr.ledger.verify import Record
+    records = [Record(m.partition, m.offset, m.value or b"") for m in kafka_client.read_topic(
+        st.settings, _servers(st), st.settings.topic_ledger, idle=3.0,
+        progress=_progress("read", quiet))]
+    if not quiet and sys.stderr.isatty():
+        print(file=sys.stderr)
+    return records
+
+
+def read_checkpoints(st: State) -> list[dict[str, Any]]:
+    from okr.ledger import kafka_client
+    out = []
+    for m in kafka_client.read_topic(st.settings, _servers(st), st.settings.topic_checkpoints,
+                                     idle=2.0):
+        try:
+            cp = json.loads(m.value or b"")
+        except ValueError:
+            cp = {"position": 0, "malformed": True}
+        if isinstance(cp, dict) and cp.get("topic", st.settings.topic_ledger) == \
+                st.settings.topic_ledger:
+            out.append(cp)
+    return out
+
+
+def facts_of(records: "list[Record]") -> "list[Fact]":
+    """The valid envelopes of a log as facts, one per position (first seen wins)."""
+    from pydantic import ValidationError
+
+    from okr.ledger.envelope import Envelope
+    by_pos: dict[int, Fact] = {}
+    for r in records:
+        try:
+            env = Envelope.from_bytes(r.value)
+        except (ValidationError, ValueError):
+            continue
+        by_pos.setdefault(env.position, env.fact())
+    return [by_pos[p] for p in sorted(by_pos)]
+
+
+# ---- trail -----------------------------------------------------------------------------
+
+@audit_app.command("trail")
+def trail(ctx: typer.Context, key: str = typer.Argument(..., help="Key of an objective, key "
+                                                        "result, initiative, KPI or cycle."),
+          since: str | None = typer.Option(None, "--since", help="Recorded at or after."),
+          until: str | None = typer.Option(None, "--until", help="Recorded at or before."),
+          fmt: str = typer.Option("terminal", "--format", help="terminal, json or csv."),
+          as_json: bool = JSON) -> None:
+    """Every event touching KEY: recorded and effective time, actor, reason, field diff."""
+    from okr.cli.reads import open_projection
+    from okr.cli.times import parse_when, say
+    from okr.domain.trail import changes
+
+    st = state(ctx)
+    if fmt not in ("terminal", "json", "csv"):
+        raise UserError(f"unknown format {fmt!r}; use terminal, json or csv")
+    zone = st.settings.timezone
+    lo = parse_when(since, zone) if since else None
+    hi = parse_when(until, zone) if until else None
+    with open_projection(st) as proj:
+        facts = list(proj.facts())
+    ids = {f.aggregate_id for f in facts if f.type.endswith("Added") and f.data.get("key") == key}
+    if not ids:
+        raise UserError(f"nothing with key {key!r} in the ledger")
+
+    def wanted(f: "Fact") -> bool:
+        return (f.aggregate_id in ids and (lo is None or f.recorded_at >= lo)
+                and (hi is None or f.recorded_at <= hi))
+
+    rows = [{"position": c.fact.position, "recorded_at": c.fact.recorded_at,
+             "effective_at": c.fact.effective_at, "actor": c.fact.actor, "event": c.fact.type,
+             "kind": c.kind, "key": c.key, "reason": c.fact.reason,
+             "changes": {k: {"before": b, "after": a} for k, (b, a) in c.diff.items()}}
+            for _, c in changes(facts, wanted)]
+    if fmt == "csv":
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow(["position", "recorded_at", "effective_at", "actor", "event", "kind", "key",
+                    "field", "before", "after", "reason"])
+        for r in rows:
+            for field, ch in (r["changes"] or {"": {"before": "", "after": ""}}).items():
+                w.writerow([r["position"], _iso(r["recorded_at"]), _iso(r["effective_at"]),
+                            r["actor"], r["event"], r["kind"], r["key"], field,
+                            _cell(ch["before"]), _cell(ch["after"]), r["reason"] or ""])
+        sys.stdout.write(out.getvalue())
+        return
+
+    def human() -> None:
+        from rich.console import Console
+        from rich.table import Table
+        t = Table(title=f"Audit trail of {key}")
+        for col in ("pos", "recorded", "effective", "actor", "event", "changes", "reason"):
+            t.add_column(col)
+        for r in rows:
+            diff = "; ".join(f"{k}: {_cell(v['before']) or '∅'} → {_cell(v['after'])}"
+                             for k, v in r["changes"].items())
+            eff = "" if r["effective_at"] == r["recorded_at"] else say(r["effective_at"], zone)
+            t.add_row(str(r["position"]), say(r["recorded_at"], zone), eff, r["actor"],
+                      r["event"], diff, r["reason"] or "")
+        Console().print(t)
+    emit(rows, fmt == "json" or want_json(ctx, as_json), human)
+
+
+def _iso(t: Any) -> str:
+    from okr.ledger.envelope import iso
+    return iso(t)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
+    return to_json(v) if isinstance(v, dict | list) else str(v)
+
+
+# ---- replay ----------------------------------------------------------------------------
+
+@audit_app.command("replay")
+def replay(ctx: typer.Context,
+           until: str = typer.Option(..., "--until", help="The instant to rebuild (valid "
+                                     "time), local unless it says its zone."),
+           known_at: str | None = typer.Option(None, "--known-at", help="Transaction time "
+                                               "(default: the same instant)."),
+           as_json: bool = JSON) -> None:
+    """Rebuild state from okr.ledger alone (no DuckDB) and print the scorecard at an instant."""
+    from okr.cli.projection_cmds import _print_scorecard
+    from okr.cli.times import parse_when, say
+    from okr.domain.history import scorecard_at
+
+    st = state(ctx)
+    zone = st.settings.timezone
+    t = parse_when(until, zone)
+    k = parse_when(known_at, zone) if known_at else t
+    quiet = want_json(ctx, as_json)
+    facts = facts_of(read_log(st, quiet))
+    cards = scorecard_at(facts, t, k)
+    data = {"as_of": t, "known_at": k, "events": len(facts), "objectives": cards}
+    emit(data, want_json(ctx, as_json), lambda: _print_scorecard(cards, say(t, zone),
+                                                                 say(k, zone)))
+
+
+# ---- verify ----------------------------------------------------------------------------
+
+def _report(ctx: typer.Context, verdict: "Verdict", as_json: bool, source: str) -> None:
+    data = {"source": source, **verdict.as_dict()}
+    first = verdict.first()
+    if verdict.ok:
+        text = (f"OK: {verdict.events} events verified ({verdict.duplicates} identical "
+                f"duplicates), chain head at position {verdict.head_position} "
+                f"{verdict.head_hash[:16]}…, {verdict.checkpoints} signed checkpoints match")
+    else:
+        assert first is not None
+        text = (f"FAILED: {len(verdict.findings)} problem(s); first bad {first.line()}")
+    emit(data, want_json(ctx, as_json), text)
+    if not verdict.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def verify_cmd(ctx: typer.Context,
+               bundle: Path | None = typer.Option(None, "--bundle", help="Verify an exported "
+                                                  "bundle offline instead."),
+               public_key: Path | None = typer.Option(None, "--public-key", help="PEM file "
+                                                      "of the auditor's copy of the key."),
+               no_store: bool = typer.Option(False, "--no-store", help="Do not compare with "
+                                             "the event store (auditor without access)."),
+               as_json: bool = JSON) -> None:
+    """Check the hash chain, checkpoint signatures, versions per aggregate, and that Kafka
+    and the event store hold the same events. Exit 1 naming the first bad position."""
+    from okr.ledger.signing import public_key_pem, verifier
+    from okr.ledger.verify import verify
+
+    st = state(ctx)
+    pem = public_key.read_text(encoding="utf-8") if public_key else None
+    if bundle is not None:
+        _verify_bundle(ctx, bundle, pem, as_json)
+        return
+    quiet = want_json(ctx, as_json)
+    records = read_log(st, quiet)
+    store = None
+    if not no_store:
+        from okr.ledger.envelope import chained
+        store = list(chained(st.ledger))
+    pem = pem or public_key_pem(st.settings.home)
+    verdict = verify(records, store, read_checkpoints(st), verifier(pem))
+    _report(ctx, verdict, as_json, st.settings.topic_ledger)
+
+
+def _verify_bundle(ctx: typer.Context, bundle: Path, pem: str | None, as_json: bool) -> None:
+    from okr.ledger.envelope import Envelope
+    from okr.ledger.signing import verifier
+    from okr.ledger.verify import Finding, Record, verify
+
+    try:
+        chain = (bundle / "chain.jsonl").read_bytes().splitlines()
+        events = (bundle / "events.jsonl").read_bytes().splitlines()
+        cps = [json.loads(line) for line in
+               (bundle / "checkpoints.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        pem = pem or (bundle / "public-key.pem").read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        raise UserError(f"not a readable bundle: {exc}") from None
+    verdict = verify([Record(0, i, v) for i, v in enumerate(chain) if v], None, cps,
+                     verifier(pem))
+    by_position: dict[int, bytes] = {}
+    for v in chain:
+        try:
+            by_position.setdefault(Envelope.from_bytes(v).position, v)
+        except ValueError:
+            continue
+    for line in events:
+        if not line:
+            continue
+        try:
+            env = Envelope.from_bytes(line)
+        except ValueError as exc:
+            verdict.findings.append(Finding("malformed", None, None, f"events.jsonl: {exc}",
+                                            where="bundle"))
+            continue
+        if by_position.get(env.position) != line:
+            verdict.findings.append(Finding("altered", env.position, env.aggregate_id,
+                                            "the cycle's event differs from the chain",
+                                            where="bundle"))
+    if not cps:
+        verdict.findings.append(Finding("missing", None, None, "the bundle has no signed "
+                                        "checkpoint", where="bundle"))
+    _report(ctx, verdict, as_json, str(bundle))
+
+
+# ---- export ----------------------------------------------------------------------------
+
+BUNDLE_README = """# okr-ledger audit bundle — cycle {cycle}
+
+Exported {exported} from topic `{topic}`.
+
+| file | what |
+| --- | --- |
+| `events.jsonl` | the {n_events} events cycle {cycle} depends on (its cycle, objectives, key
+  results, linked and guardrail KPIs), one envelope per line, byte for byte as on Kafka |
+| `chain.jsonl` | every envelope up to position {head}: the hash chain is linear, so proving
+  the cycle's events belong to the signed chain needs the bodies before them |
+| `checkpoints.jsonl` | the signed checkpoints (position, head hash, count, time, signature) |
+| `public-key.pem` | the Ed25519 key the checkpoints verify with — compare it with the copy
+  you obtained independently (`okr keys export`) |
+
+Verify offline, with no broker and no event store:
+
+    okr audit verify --bundle {dirname} --public-key YOUR-COPY.pem
+
+The envelope format and the hash are specified in docs/envelope.md of okr-ledger:
+`hash = sha256(prev_hash || canonical JSON of the envelope without hash)`.
+"""
+
+
+@audit_app.command("export")
+def export(ctx: typer.Context, cycle: str = typer.Option(..., "--cycle"),
+           out: Path = typer.Option(..., "--out", help="Directory to write the bundle to."),
+           as_json: bool = JSON) -> None:
+    """Write an offline-verifiable bundle of a cycle's events, checkpoints and public key."""
+    from datetime import UTC, datetime
+
+    from okr.domain.cycles import canonical_cycle_key
+    from okr.domain.history import cycle_dependencies
+    from okr.ledger.envelope import Envelope, canonical_json
+    from okr.ledger.signing import public_key_pem
+
+    st = state(ctx)
+    key = canonical_cycle_key(cycle)
+    records = read_log(st, want_json(ctx, as_json))
+    envs: dict[int, Envelope] = {}
+    for r in records:
+        try:
+            env = Envelope.from_bytes(r.value)
+        except ValueError:
+            continue
+        envs.setdefault(env.position, env)
+    facts = [envs[p].fact() for p in sorted(envs)]
+    wanted = cycle_dependencies(facts, key)
+    if not wanted:
+        raise UserError(f"cycle {cycle!r} not found on {st.settings.topic_ledger}")
+    cps = sorted(read_checkpoints(st), key=lambda c: int(c.get("position", 0)))
+    last = max(p for p, e in envs.items() if e.aggregate_id in wanted)
+    covering = [c for c in cps if int(c.get("position", 0)) >= last]
+    if not covering:
+        raise UserError(f"no signed checkpoint covers position {last} yet; run "
+                        "'okr relay --checkpoint' first")
+    head = int(covering[0]["position"])
+    out.mkdir(parents=True, exist_ok=True)
+    chain = [envs[p] for p in sorted(envs) if p <= head]
+    cycle_events = [e for e in chain if e.aggregate_id in wanted]
+    (out / "chain.jsonl").write_bytes(b"".join(e.to_bytes() + b"\n" for e in chain))
+    (out / "events.jsonl").write_bytes(b"".join(e.to_bytes() + b"\n" for e in cycle_events))
+    (out / "checkpoints.jsonl").write_bytes(b"".join(
+        canonical_json(c) + b"\n" for c in cps if int(c.get("position", 0)) <= head))
+    (out / "public-key.pem").write_text(public_key_pem(st.settings.home), encoding="utf-8")
+    (out / "README.md").write_text(BUNDLE_README.format(
+        cycle=key, exported=datetime.now(UTC).isoformat(timespec="seconds"),
+        topic=st.settings.topic_ledger, n_events=len(cycle_events), head=head,
+        dirname=out.name), encoding="utf-8")
+    emit({"out": str(out), "cycle": key, "events": len(cycle_events), "chain": len(chain),
+          "head_position": head}, want_json(ctx, as_json),
+         f"wrote {len(cycle_events)} events of {key} (chain of {len(chain)} up to the signed "
+         f"checkpoint at position {head}) to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(audit_app, name="audit")

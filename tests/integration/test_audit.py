@@ -1,0 +1,185 @@
+"""Audit against a real broker: trail, replay, verify (clean and tampered, in Kafka and in the
+SQLite store), offline bundles."""
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from okr.domain.history import scorecard_at
+from okr.ledger import kafka_client
+from okr.ledger.envelope import Envelope, canonical_json, chain_hash
+from okr.ledger.generator import Shape
+from okr.projections.store import Projection
+from tests.integration.conftest import Env
+from tests.integration.test_relay import fill, topic_records
+from tests.unit.test_projection_differential import same
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def audited(env: Env) -> Env:
+    """A small history, published with checkpoints every 50 events."""
+    env.environ["OKR_CHECKPOINT_EVERY"] = "50"
+    fill(env, Shape(seed=31, teams=2, quarters=1, kpis=2))
+    env.ok("relay", "--once", "--checkpoint")
+    return env
+
+
+def verify(env: Env, *extra: str) -> tuple[int, dict]:
+    proc = env.run("audit", "verify", "--json", *extra)
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def produce(env: Env, topic: str, values: list[tuple[bytes | None, bytes]]) -> None:
+    s = env.settings
+    prod = kafka_client.producer(s, s.kafka_bootstrap_servers or "")
+    for key, value in values:
+        prod.send(topic, key=key, value=value)
+    prod.flush()
+    prod.close()
+
+
+def copy_topic(env: Env, messages: list[kafka_client.Message], name: str) -> Env:
+    """A forged copy of the log: the given records produced, in order, to a new topic."""
+    s = env.settings
+    kafka_client.ensure_topics(s, s.kafka_bootstrap_servers or "", [name])
+    # One partition per key as the relay does it: same partitioner, same keys.
+    produce(env, name, [(m.key, m.value or b"") for m in messages])
+    return Env(env.home, {**env.environ, "OKR_TOPIC_LEDGER": name})
+
+
+def test_untouched_log_verifies_clean(audited: Env) -> None:
+    code, out = verify(audited)
+    assert code == 0 and out["ok"] and out["checkpoints"] >= 2
+    assert out["events"] == out["head_position"]
+
+
+def test_forged_records_in_kafka_are_detected_and_located(audited: Env) -> None:
+    records = topic_records(audited)
+    envs = [Envelope.from_bytes(m.value or b"") for m in records]
+    target = next(e for e in envs if e.type == "CheckInRecorded" and e.position > 60)
+    # Altered: a different record at an existing position, appended by a forger.
+    forged = target.to_dict()
+    forged["data"]["value"] = 999.0
+    forged["hash"] = chain_hash(forged["prev_hash"], {k: v for k, v in forged.items()
+                                                      if k != "hash"})
+    produce(audited, audited.settings.topic_ledger,
+            [(target.aggregate_id.encode(), canonical_json(forged))])
+    code, out = verify(audited)
+    assert code == 1 and out["first_problem"]["position"] == target.position
+    assert out["first_problem"]["problem"] == "altered"
+    proc = audited.run("audit", "verify")
+    assert proc.returncode == 1 and f"position {target.position}" in proc.stdout
+
+
+def test_deleted_inserted_and_reordered_records_are_detected(audited: Env) -> None:
+    records = topic_records(audited)
+    by_pos = sorted(records, key=lambda m: Envelope.from_bytes(m.value or b"").position)
+    # Deleted: a copy of the log without one record.
+    gone = by_pos[40]
+    pos = Envelope.from_bytes(gone.value or b"").position
+    code, out = verify(copy_topic(audited, [m for m in by_pos if m is not gone], "forged.del"))
+    assert code == 1 and out["first_problem"]["position"] == pos
+    assert out["first_problem"]["problem"] == "missing"
+    # Reordered: two events of one aggregate swapped.
+    envs = [Envelope.from_bytes(m.value or b"") for m in by_pos]
+    agg = next(e.aggregate_id for e in envs if e.version == 3)
+    mine = [i for i, e in enumerate(envs) if e.aggregate_id == agg]
+    swapped = list(by_pos)
+    swapped[mine[1]], swapped[mine[2]] = swapped[mine[2]], swapped[mine[1]]
+    code, out = verify(copy_topic(audited, swapped, "forged.swap"), "--no-store")
+    assert code == 1 and out["first_problem"]["problem"] == "reordered"
+    # Inserted: a made-up event appended with the next position, chained correctly.
+    last = envs[-1].to_dict()
+    fake = {**last, "position": last["position"] + 1, "version": last["version"] + 1,
+            "prev_hash": last["hash"]}
+    fake["hash"] = chain_hash(fake["prev_hash"], {k: v for k, v in fake.items() if k != "hash"})
+    code, out = verify(copy_topic(audited, [*by_pos, _msg(last["aggregate_id"], fake)],
+                                  "forged.ins"))
+    assert code == 1 and out["first_problem"]["position"] == fake["position"]
+    assert out["first_problem"]["problem"] == "inserted"
+
+
+def _msg(aggregate_id: str, doc: dict) -> kafka_client.Message:
+    return kafka_client.Message("", 0, 0, aggregate_id.encode(), canonical_json(doc), ())
+
+
+def test_tampering_with_the_sqlite_store_is_detected(audited: Env) -> None:
+    db = audited.home / "events.sqlite"
+    with sqlite3.connect(db) as conn:
+        rowid, state = conn.execute("SELECT rowid, state FROM stored_events WHERE topic LIKE "
+                                    "'%CheckInRecorded' LIMIT 1 OFFSET 5").fetchone()
+        doc = json.loads(state)
+        doc["value"] = doc["value"] + 1
+        conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?",
+                     (json.dumps(doc).encode(), rowid))
+    code, out = verify(audited)
+    assert code == 1 and out["first_problem"]["position"] == rowid
+    assert out["first_problem"]["where"] == "store"
+
+
+def test_a_forged_checkpoint_is_detected(audited: Env) -> None:
+    cp = {"position": 10, "head_hash": "f" * 64, "count": 10, "time": "2026-01-01T00:00:00Z",
+          "signature": "00" * 64, "topic": audited.settings.topic_ledger}
+    produce(audited, audited.settings.topic_checkpoints, [(b"checkpoint", canonical_json(cp))])
+    code, out = verify(audited)
+    assert code == 1 and out["first_problem"]["problem"] == "bad-signature"
+    assert out["first_problem"]["position"] == 10
+
+
+def test_trail_shows_field_diffs_with_actor_and_reason(env: Env) -> None:
+    env.ok("cycle", "add", "2026-Q4")
+    env.ok("objective", "add", "o1", "Grow revenue", "--cycle", "2026-Q4")
+    env.ok("kr", "add", "k1", "Signups", "--objective", "o1", "--target", "40")
+    env.ok("cycle", "commit", "2026-Q4")
+    env.ok("kr", "revise", "k1", "--target", "25", "--reason", "hiring freeze")
+    rows = json.loads(env.ok("audit", "trail", "k1", "--json"))
+    assert [r["event"] for r in rows] == ["KeyResultAdded", "KeyResultRevised"]
+    assert rows[1]["changes"]["target"] == {"before": 40.0, "after": 25.0}
+    assert rows[1]["actor"] == "tester" and rows[1]["reason"] == "hiring freeze"
+    out = env.ok("audit", "trail", "k1", "--format", "csv")
+    assert "target,40.0,25.0,hiring freeze" in out
+
+
+def test_replay_agrees_with_the_projection_at_every_checkpoint(audited: Env) -> None:
+    audited.ok("consume", "--once")
+    proj = Projection(audited.settings.duckdb_file, read_only=True)
+    facts = {f.position: f for f in proj.facts()}
+    cps = [json.loads(m.value or b"") for m in kafka_client.read_topic(
+        audited.settings, audited.settings.kafka_bootstrap_servers or "",
+        audited.settings.topic_checkpoints, idle=2.0)]
+    assert len(cps) >= 2
+    for cp in cps:
+        t = facts[cp["position"]].recorded_at
+        out = json.loads(audited.ok("audit", "replay", "--until", t.isoformat(), "--json"))
+        assert out["objectives"] and same(out["objectives"],
+                                          _as_json(proj.scorecard_at(t, t))) == []
+        assert same(scorecard_at(list(facts.values()), t, t), proj.scorecard_at(t, t)) == []
+    proj.close()
+
+
+def _as_json(cards: list[dict]) -> list[dict]:
+    from okr.cli.output import to_json
+    return json.loads(to_json(cards))
+
+
+def test_bundle_verifies_offline_and_detects_an_edit(audited: Env, tmp_path: Path) -> None:
+    out = json.loads(audited.ok("audit", "export", "--cycle", "2025-Q3", "--out",
+                                str(tmp_path / "bundle"), "--json"))
+    assert out["events"] > 0
+    offline = {**audited.environ, "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+               "OKR_HOME": str(tmp_path / "nowhere")}
+    auditor = Env(tmp_path / "nowhere", offline)
+    proc = auditor.run("audit", "verify", "--bundle", str(tmp_path / "bundle"), "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = (tmp_path / "bundle" / "events.jsonl").read_bytes().splitlines()
+    doc = json.loads(lines[3])
+    doc["actor"] = "mallory"
+    lines[3] = canonical_json(doc)
+    (tmp_path / "bundle" / "events.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    proc = auditor.run("audit", "verify", "--bundle", str(tmp_path / "bundle"), "--json")
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["first_problem"]["position"] == doc["position"]
