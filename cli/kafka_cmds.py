@@ -109,8 +109,42 @@ def keys_export(ctx: typer.Context, as_json: bool = JSON) -> None:
     emit({"algorithm": "Ed25519", "public_key_pem": pem}, want_json(ctx, as_json), pem.strip())
 
 
+def ingest_cmd(ctx: typer.Context,
+               once: bool = typer.Option(False, "--once", help="Catch up, then exit."),
+               as_json: bool = JSON) -> None:
+    """Record KPI readings from the readings topic (follows unless --once).
+
+    Messages are JSON {kpi, value, observed_at, source, id}; invalid ones go to the
+    dead-letter topic with the reason and their original bytes."""
+    from rich.console import Console
+
+    from okr.consumers.ingest import Ingest
+
+    st = state(ctx)
+    if not once:
+        from okr.cli.services import run_services
+        run_services(st, ["ingest", "relay"], want_json(ctx, as_json))
+        return
+    err = Console(stderr=True)
+    quiet = want_json(ctx, as_json) or not err.is_terminal
+    ingest = Ingest(st.ledger, _servers(st))
+    try:
+        progress = ingest.catch_up(None if quiet else lambda p: err.print(
+            f"\rread {p.read} messages ({p.recorded} recorded)", end=""))
+    finally:
+        ingest.close()
+    note = ""
+    if progress.recorded and st.settings.inline_publish:
+        from okr.cli.publish import after_write
+        note = after_write(st)
+    emit({**progress.as_dict(), "published": note}, want_json(ctx, as_json),
+         f"{'' if quiet else chr(10)}read {progress.read} messages: {progress.recorded} "
+         f"recorded, {progress.duplicates} duplicates, {progress.dead_letters} dead letters"
+         + (f"; {note}" if note else ""))
+
+
 def up_cmd(ctx: typer.Context, as_json: bool = JSON) -> None:
-    """Run broker (if local), relay and projection consumer in the foreground until Ctrl-C."""
+    """Run broker (if local), relay, projection consumer and KPI ingest until Ctrl-C."""
     from okr.cli.services import SERVICES, run_services
     st = state(ctx)
     _servers(st)
@@ -122,4 +156,5 @@ def register(app: typer.Typer) -> None:
     app.command("relay")(relay_cmd)
     app.add_typer(broker_app, name="broker")
     app.add_typer(keys_app, name="keys")
+    app.command("ingest")(ingest_cmd)
     app.command("up")(up_cmd)

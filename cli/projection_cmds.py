@@ -61,8 +61,10 @@ def scorecard_cmd(ctx: typer.Context,
                   known_at: str | None = typer.Option(None, "--known-at", help="What the "
                                                       "ledger knew then (default now)."),
                   as_json: bool = JSON) -> None:
-    """Objectives with key-result progress, score, expected vs actual, status, confidence and
-    linked KPI health; alignment shown as a tree."""
+    """The scorecard now or at any past instant, as a tree of aligned objectives.
+
+    Shows each key result's progress bar, score, expected vs actual, status, confidence and
+    linked KPI health."""
     from okr.cli.reads import open_projection
     from okr.cli.times import say
     from okr.domain.cycles import canonical_cycle_key

@@ -88,10 +88,36 @@ def consume_service(st: State, stop: threading.Event, log: Log) -> None:
             proj.close()
 
 
+def ingest_service(st: State, stop: threading.Event, log: Log) -> None:
+    """Turn messages of the KPI readings topic into ledger readings until stopped."""
+    from okr.consumers.ingest import Ingest
+    from okr.ledger import kafka_client
+    from okr.ledger.app import OkrLedger
+
+    app = OkrLedger(st.settings)
+    ingest = Ingest(app, kafka_client.bootstrap(st.settings, start_local=True))
+    log("ingest", f"reading KPI readings from {st.settings.topic_kpi_readings}", {})
+
+    def batch(p: Any) -> None:
+        log("ingest", f"read {p.read} messages: {p.recorded} recorded, {p.duplicates} "
+            f"duplicates, {p.dead_letters} dead letters", p.as_dict())
+
+    def failed(exc: Exception, wait: float) -> None:
+        log("ingest", f"Kafka trouble ({str(exc).splitlines()[0] if str(exc) else exc!r}); "
+            f"retrying in {wait:.1f} s", {"error": str(exc)})
+
+    try:
+        ingest.run(stop.is_set, batch, failed)
+    finally:
+        ingest.close()
+        app.close()
+
+
 # Name → loop. `okr up` runs all of them; other modules add theirs here.
 SERVICES: dict[str, Callable[[State, threading.Event, Log], None]] = {
     "relay": relay_service,
     "consume": consume_service,
+    "ingest": ingest_service,
 }
 
 

@@ -196,7 +196,8 @@ class KeyResult(LedgerAggregate):
     def _check_in(self, value: float, confidence: float | None, note: str,
                   effective_at: datetime, actor: str) -> None:
         self.check_ins.append({"value": value, "confidence": confidence, "note": note,
-                               "effective_at": effective_at, "actor": actor})
+                               "effective_at": effective_at, "actor": actor,
+                               "recorded_at": self.modified_on})
 
     def latest_check_in(self, as_of: datetime | None = None) -> dict[str, Any] | None:
         """The check-in with the latest effective time (at or before as_of)."""

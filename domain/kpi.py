@@ -113,7 +113,8 @@ class Kpi(LedgerAggregate):
     @event("KpiReadingRecorded")
     def _record(self, value: float, observed_at: datetime, source: str, reading_id: str | None,
                 actor: str) -> None:
-        self.readings.append({"value": value, "observed_at": observed_at, "source": source})
+        self.readings.append({"value": value, "observed_at": observed_at, "source": source,
+                              "recorded_at": self.modified_on})
         if reading_id is not None:
             self.reading_ids[reading_id] = len(self.readings)
 

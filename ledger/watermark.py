@@ -77,3 +77,34 @@ def save(settings: Settings, topic: str, mark: Watermark) -> None:
                                     "excluded.updated_at"),
                      (topic, mark.position, mark.head_hash, mark.count, now))
         conn.commit()
+
+
+# ---- ingest offsets: the next offset to read per partition of an external topic, written
+# only after the readings before it are in the ledger.
+
+OFFSETS = "okr_ingest_offsets"
+_OFFSETS_DDL = (f"CREATE TABLE IF NOT EXISTS {OFFSETS} (topic TEXT NOT NULL, part INTEGER NOT "
+                "NULL, next_offset BIGINT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY "
+                "(topic, part))")
+
+
+def load_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    with _connect(settings) as conn:
+        conn.execute(_OFFSETS_DDL)
+        rows = conn.execute(_sql(settings, f"SELECT part, next_offset FROM {OFFSETS} WHERE "
+                                           "topic = ?"), (topic,)).fetchall()
+        conn.commit()
+    return {int(p): int(o) for p, o in rows}
+
+
+def save_offsets(settings: Settings, topic: str, offsets: dict[int, int]) -> None:
+    now = datetime.now(UTC).isoformat()
+    with _connect(settings) as conn:
+        conn.execute(_OFFSETS_DDL)
+        for part, offset in offsets.items():
+            conn.execute(_sql(settings, f"INSERT INTO {OFFSETS} (topic, part, next_offset, "
+                                        "updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (topic, "
+                                        "part) DO UPDATE SET next_offset = excluded.next_offset,"
+                                        " updated_at = excluded.updated_at"),
+                         (topic, part, offset, now))
+        conn.commit()

@@ -1,0 +1,77 @@
+"""KPI ingest against a real broker: good, bad and duplicate messages; a killed consumer."""
+
+import json
+import os
+import random
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from okr.ledger import kafka_client
+from okr.ledger.app import OkrLedger
+from tests.integration.conftest import Env
+from tests.integration.test_audit import produce
+
+pytestmark = pytest.mark.integration
+
+
+def readings(env: Env, kpi: str) -> list[dict]:
+    app = OkrLedger(env.settings)
+    try:
+        return list(app.kpi(kpi).readings)
+    finally:
+        app.close()
+
+
+def message(i: int, **over: object) -> bytes:
+    t = datetime(2025, 10, 1, tzinfo=UTC) + timedelta(minutes=i)
+    return json.dumps({"kpi": "wau", "value": 100 + i, "observed_at": t.isoformat(),
+                       "source": "pipeline", "id": f"m{i}", **over}).encode()
+
+
+BAD = [b"{not json", b"[]", message(1, kpi="nope"), message(2, value="12"),
+       message(3, value=None), b'{"kpi":"wau","value":NaN,"observed_at":"2026-10-01T00:00:00Z",'
+       b'"source":"s","id":"x"}', message(4, observed_at="2099-01-01T00:00:00Z"),
+       json.dumps({"kpi": "wau", "value": 1}).encode(), message(5, observed_at="2026-10-01T00:00")]
+
+
+def test_mixed_stream_records_exactly_the_good_ones(env: Env) -> None:
+    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    good = [message(i) for i in range(10, 40)]
+    stream = good + BAD + good[:10]  # the last ten are duplicates by id
+    random.Random(1).shuffle(stream)
+    produce(env, env.settings.topic_kpi_readings, [(b"wau", v) for v in stream])
+    out = json.loads(env.ok("ingest", "--once", "--json"))
+    assert (out["recorded"], out["duplicates"], out["dead_letters"]) == (30, 10, len(BAD))
+    got = readings(env, "wau")
+    assert sorted(r["value"] for r in got) == [100.0 + i for i in range(10, 40)]
+    s = env.settings
+    letters = list(kafka_client.read_topic(s, s.kafka_bootstrap_servers or "",
+                                           s.topic_dead_letter, idle=2.0))
+    assert sorted(m.value for m in letters) == sorted(BAD)
+    assert all(dict(m.headers)["reason"] for m in letters)
+    assert {dict(m.headers)["consumer"] for m in letters} == {b"ingest"}
+    # Readings show with both times, and a second run records nothing new.
+    assert json.loads(env.ok("ingest", "--once", "--json"))["read"] == 0
+    shown = json.loads(env.ok("show", "wau", "--json"))
+    assert len(shown["readings"]) == 30
+    assert {"value", "observed_at", "recorded_at", "source"} <= set(shown["readings"][0])
+
+
+def test_killed_ingest_loses_and_duplicates_nothing(env: Env) -> None:
+    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    n = 1500
+    produce(env, env.settings.topic_kpi_readings,
+            [(b"wau", message(i)) for i in range(n)])
+    rnd = random.Random(2)
+    for _ in range(4):
+        proc = env.spawn("ingest", "--json")
+        time.sleep(rnd.uniform(1.0, 3.0))
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    env.ok("ingest", "--once")
+    values = sorted(r["value"] for r in readings(env, "wau"))
+    assert values == [100.0 + i for i in range(n)]
