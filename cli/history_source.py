@@ -1,4 +1,8 @@
-"""Where the CLI's history reads come from: the ledger's facts, in position order."""
+"""Where the CLI's history reads come from: the DuckDB projection's `events` table.
+
+The projection is brought up to date from okr.ledger first (when no consumer runs), so a
+review reads the same log an auditor replays.
+"""
 
 from typing import TYPE_CHECKING
 
@@ -9,7 +13,8 @@ if TYPE_CHECKING:
 
 
 def load_facts(st: State) -> "list[Fact]":
-    """Every fact the ledger holds, as its envelopes say (chained from the event store)."""
-    from okr.ledger.envelope import chained
+    """Every fact of the ledger, in position order, from the projection."""
+    from okr.cli.reads import open_projection
 
-    return [env.fact() for env in chained(st.ledger)]
+    with open_projection(st) as proj:
+        return list(proj.facts())

@@ -85,8 +85,21 @@ def main() -> None:
     okr("kr", "revise", "kr-conv", "--target", "2.3", "--reason", "market slowdown")
     okr("show", "kr-conv")
     okr("show", "rev-2x")
-    okr("show", "rev-2x", "--json")
+    print("\n# Every write above is an event on Kafka (published right after each command):")
+    okr("relay", "--once", "--checkpoint")
+    okr("consume", "--once")
+    okr("scorecard")
+    okr("scorecard", "--as-of", at(0.55), "--known-at", at(0.55))
+    okr("history", "kr-conv")
+    okr("audit", "trail", "kr-conv")
+    okr("audit", "verify")
+    okr("sql", "SELECT type, count(*) AS events FROM events GROUP BY type ORDER BY events DESC")
+    okr("review", cycle)
+    report = OUT / f"review-{cycle}.html"
+    okr("review", cycle, "--format", "html", "--out", str(report))
+    okr("broker", "stop")
     print(f"\ndemo finished: data in {HOME}")
+    print(f"review report: {report}")
 
 
 if __name__ == "__main__":
