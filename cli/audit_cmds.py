@@ -19,7 +19,6 @@ from okr.cli.output import emit, to_json
 
 if TYPE_CHECKING:
     from okr.domain.history import Fact
-    from okr.ledger.envelope import Envelope
     from okr.ledger.verify import Record, Verdict
 
 JSON = typer.Option(False, "--json", help="Print JSON.")

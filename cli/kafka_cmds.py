@@ -29,8 +29,8 @@ def relay_cmd(ctx: typer.Context,
     """Publish every stored event to Kafka (follows new events unless --once)."""
     from rich.console import Console
 
-    from okr.ledger.relay import Relay, RelayError
     from okr.ledger.kafka_client import KafkaError
+    from okr.ledger.relay import Relay, RelayError
 
     st = state(ctx)
     err = Console(stderr=True)

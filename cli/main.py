@@ -36,8 +36,14 @@ def main(
 def _register() -> None:
     # Each command module only imports typer at top level; the heavy libraries load inside
     # the commands that need them, so `okr --help` stays fast.
-    from okr.cli import (audit_cmds, import_cmds, kafka_cmds, projection_cmds, review_cmds,
-                         write_cmds)
+    from okr.cli import (
+        audit_cmds,
+        import_cmds,
+        kafka_cmds,
+        projection_cmds,
+        review_cmds,
+        write_cmds,
+    )
     write_cmds.register(app)
     import_cmds.register(app)
     review_cmds.register(app)

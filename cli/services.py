@@ -130,7 +130,7 @@ def run_services(st: State, names: list[str], as_json: bool) -> None:
     def guard(name: str) -> None:
         try:
             SERVICES[name](st, stop, log)
-        except BaseException as exc:  # noqa: BLE001 - reported, then everything stops
+        except BaseException as exc:
             errors.append(exc)
             log(name, f"stopped by an error: {exc}", {"error": repr(exc)})
             stop.set()

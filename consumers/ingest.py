@@ -48,12 +48,8 @@ class Ingest:
         if self.reader is not None:
             self.reader.close()
             self.reader = None
-        if self.producer is not None:
-            try:
-                self.producer.close(timeout=2)
-            except Exception:  # noqa: BLE001
-                pass
-            self.producer = None
+        kafka_client.close_quietly(self.producer)
+        self.producer = None
 
     def _open(self) -> bool:
         if self.reader is not None:

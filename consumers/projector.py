@@ -84,7 +84,8 @@ def owning(settings: Settings, wait: bool = False) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
-            raise ProjectionBusy("a projection consumer is running (okr consume / okr up)") from None
+            raise ProjectionBusy("a projection consumer is running (okr consume / okr up)"
+                                 ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         yield
@@ -128,12 +129,8 @@ class Projector:
         if self.reader is not None:
             self.reader.close()
             self.reader = None
-        if self.producer is not None:
-            try:
-                self.producer.close(timeout=2)
-            except Exception:  # noqa: BLE001
-                pass
-            self.producer = None
+        kafka_client.close_quietly(self.producer)
+        self.producer = None
 
     def _open(self) -> bool:
         """Assign the partitions and seek from the stored offsets (False: no topic yet)."""

@@ -6,8 +6,15 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from okr.domain.base import (LedgerAggregate, aggregate_id, check_finite, check_key,
-                             check_reason, check_text, revision_reason)
+from okr.domain.base import (
+    LedgerAggregate,
+    aggregate_id,
+    check_finite,
+    check_key,
+    check_reason,
+    check_text,
+    revision_reason,
+)
 from okr.domain.cycles import Window
 from okr.domain.errors import DomainError
 from okr.domain.vocab import KrKind, parse_choice
@@ -33,7 +40,8 @@ def check_plan(kind: str, start: float, target: float, target_high: float | None
         raise DomainError("a milestone goes from start (default 0) up to target (default 1)")
     if kind == KrKind.RANGE:
         if target_high is None:
-            raise DomainError("a 'range' key result needs both bounds: --target LOW --target-high HIGH")
+            raise DomainError("a 'range' key result needs both bounds: "
+                              "--target LOW --target-high HIGH")
         check_finite(target_high, "target-high")
         if target_high <= target:
             raise DomainError(f"range bounds are reversed: low {target:g} must be below "

@@ -6,8 +6,14 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from okr.domain.base import (LedgerAggregate, aggregate_id, check_finite, check_key,
-                             check_reason, check_text)
+from okr.domain.base import (
+    LedgerAggregate,
+    aggregate_id,
+    check_finite,
+    check_key,
+    check_reason,
+    check_text,
+)
 from okr.domain.errors import DomainError
 from okr.domain.vocab import Cadence, Direction, parse_choice
 

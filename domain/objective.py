@@ -4,8 +4,14 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from okr.domain.base import (LedgerAggregate, aggregate_id, check_key, check_reason,
-                             check_text, revision_reason)
+from okr.domain.base import (
+    LedgerAggregate,
+    aggregate_id,
+    check_key,
+    check_reason,
+    check_text,
+    revision_reason,
+)
 from okr.domain.errors import DomainError
 from okr.domain.vocab import Level, ObjectiveStatus, OkrType, parse_choice
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from okr.domain.cycles import Window
@@ -63,7 +64,7 @@ def value_along_plan(start: float, target: float, phases: Sequence[dict[str, Any
               (window.end, target)]
     if t <= points[0][0]:
         return start
-    for (t0, v0), (t1, v1) in zip(points, points[1:], strict=False):
+    for (t0, v0), (t1, v1) in pairwise(points):
         if t <= t1:
             span = (t1 - t0).total_seconds()
             share = 1.0 if span <= 0 else (t - t0).total_seconds() / span

@@ -136,7 +136,7 @@ def generate(app: OkrLedger, shape: Shape = Shape(), *, batch: int = 2000,
 
         def add_kpi(key: str = key, up: bool = up, tags: list[str] = tags) -> list[Aggregate]:
             k = Kpi.add(key, f"KPI {key}", "pts", "up" if up else "down", None,
-                        green=70.0 if up else 30.0, red=50.0 if up else 50.0,
+                        green=70.0 if up else 30.0, red=50.0,
                         cadence="daily", tags=tags, owner="data-team", actor="gen")
             kpis[key] = k
             return world.touch(k)

@@ -8,6 +8,7 @@ tail found by poll + highwater (Tansu's end_offsets is wrong).
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,16 +112,22 @@ def ensure_topics(settings: Settings, servers: str, names: list[str]) -> list[st
         wanted = [n for n in names if n not in existing]
         if not wanted:
             return []
-        try:
+        with suppress(TopicAlreadyExistsError):  # created by someone else meanwhile: fine
             client.create_topics([NewTopic(n, settings.partitions, 1,
                                            topic_configs={"retention.ms": "-1",
                                                           "cleanup.policy": "delete"})
                                   for n in wanted])
-        except TopicAlreadyExistsError:
-            pass  # created by someone else meanwhile: fine
         return wanted
     finally:
         client.close()
+
+
+def close_quietly(client: Any, timeout: float = 2.0) -> None:
+    """Close a producer or consumer; one of a dead broker may raise, which must not stop us."""
+    if client is None:
+        return
+    with suppress(Exception):
+        client.close(timeout=timeout) if isinstance(client, KafkaProducer) else client.close()
 
 
 def topic_partitions(client: KafkaConsumer, topic: str, timeout: float = 10.0) -> list[int]:
@@ -254,10 +261,7 @@ class PartitionReader:
         return True
 
     def close(self) -> None:
-        try:
-            self.client.close()
-        except Exception:  # noqa: BLE001 - closing a client of a dead broker may raise
-            pass
+        close_quietly(self.client)
 
 
 def dead_letter(prod: Any, settings: Settings, message: Message, reason: str,

@@ -85,12 +85,8 @@ class Relay:
             self.producer = kafka_client.producer(s, self.servers, **self.timeouts)
 
     def close(self) -> None:
-        if self.producer is not None:
-            try:
-                self.producer.close(timeout=2)
-            except Exception:  # noqa: BLE001 - a broken producer cannot stop us closing
-                pass
-            self.producer = None
+        kafka_client.close_quietly(self.producer)
+        self.producer = None
         self.mark = None
 
     # ---- publishing ------------------------------------------------------------------------

@@ -248,10 +248,10 @@ class Projection:
         added = c.execute("SELECT count(*) FROM new_events").fetchone()[0]  # type: ignore[index]
         if not added:
             return 0
-        c.execute("""
+        c.execute(f"""
             INSERT INTO events BY NAME SELECT * FROM new_events ORDER BY position;
             INSERT INTO aggregates SELECT aggregate_id, aggregate_type, data->>'key'
-                FROM new_events WHERE type IN (%s) ON CONFLICT DO NOTHING;
+                FROM new_events WHERE type IN ({_CREATED}) ON CONFLICT DO NOTHING;
             INSERT INTO check_ins
                 SELECT n.aggregate_id, a.key, n.position, n.version, n.effective_at,
                        n.recorded_at, (n.data->>'value')::DOUBLE,
@@ -264,7 +264,7 @@ class Projection:
                        n.data->>'reading_id', n.actor
                 FROM new_events n LEFT JOIN aggregates a USING (aggregate_id)
                 WHERE n.type = 'KpiReadingRecorded';
-        """ % _CREATED)
+        """)
         touched = c.execute(
             "CREATE OR REPLACE TEMP TABLE touched AS SELECT DISTINCT aggregate_id, aggregate_type "
             "FROM new_events WHERE type NOT IN ('CheckInRecorded', 'KpiReadingRecorded');"
@@ -320,7 +320,8 @@ class Projection:
                            recorded_at=rec, effective_at=eff, actor=actor, reason=reason,
                            data=revive_data(typ, json.loads(data)))
 
-    def query(self, sql: str, params: Iterable[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def query(self, sql: str, params: Iterable[Any] = ()
+              ) -> tuple[list[str], list[tuple[Any, ...]]]:
         cur = self.con.execute(sql, list(params))
         return [d[0] for d in cur.description or []], cur.fetchall()
 

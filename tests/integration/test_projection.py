@@ -163,9 +163,10 @@ def test_history_export_and_read_only_sql(env: Env, tmp_path: Path) -> None:
                 "SELECT * FROM read_csv('/etc/passwd')", "ATTACH '/tmp/x.db'",
                 "COPY events TO '/tmp/x.csv'", "INSTALL httpfs", "SET threads = 1"):
         proc = env.run("sql", bad)
-        assert proc.returncode == 2 and "read-only" in proc.stderr or "one statement" in \
-            proc.stderr, (bad, proc.stderr)
-    assert env.run("sql", "SELECT * FROM events WHERE note = 'delete me'").returncode == 2
+        assert proc.returncode == 2, (bad, proc.stderr)
+        assert "read-only" in proc.stderr or "one statement" in proc.stderr, (bad, proc.stderr)
+    # A forbidden word inside a string literal is just data.
+    assert env.ok("sql", "SELECT count(*) FROM check_ins WHERE note <> 'delete me'")
     rows = json.loads(env.ok("sql", "SELECT key_result, target FROM kr_progress('2026-Q4')",
                              "--json"))
     assert rows == [{"key_result": "k1", "target": 40.0}]
