@@ -8,6 +8,7 @@ has.
 """
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from okr.cli.context import State
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def catch_up(st: State, *, publish_first: bool = True,
-             on_progress: "object | None" = None) -> "Progress | None":
+             on_progress: "Callable[[Progress], None] | None" = None) -> "Progress | None":
     """Relay pending events, then consume to the tail into the work file and publish the
     snapshot. None when a running consumer owns the projection (it does this itself)."""
     from okr.consumers.projector import ProjectionBusy, Projector, owning, publish_snapshot
@@ -35,7 +36,7 @@ def catch_up(st: State, *, publish_first: bool = True,
             proj = Projection(st.settings.projection_work_file)
             projector = Projector(st.settings, servers, proj)
             try:
-                progress = projector.catch_up(on_progress)  # type: ignore[arg-type]
+                progress = projector.catch_up(on_progress)
                 if progress.read or not st.settings.duckdb_file.exists():
                     publish_snapshot(proj, st.settings)
                 return progress

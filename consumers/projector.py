@@ -144,7 +144,6 @@ class Projector:
         for p in reader.partitions:
             reader.seek(p, stored.get(p, 0))
         self.reader = reader
-        self.stored = stored
         return True
 
     def _check_wiped(self, progress: Progress) -> None:
