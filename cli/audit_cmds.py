@@ -218,7 +218,7 @@ def verify_cmd(ctx: typer.Context,
     from okr.ledger.verify import verify
 
     st = state(ctx)
-    pem = public_key.read_text(encoding="utf-8") if public_key else None
+    pem = _read_public_key(public_key) if public_key else None
     if bundle is not None:
         _verify_bundle(ctx, bundle, pem, as_json)
         return
@@ -233,6 +233,20 @@ def verify_cmd(ctx: typer.Context,
     _report(ctx, verdict, as_json, st.settings.topic_ledger)
 
 
+def _read_public_key(path: Path) -> str:
+    """The auditor's copy of the checkpoint key, checked to be an Ed25519 public key."""
+    from okr.ledger.signing import load_public_key
+    try:
+        pem = path.read_text(encoding="utf-8")
+        load_public_key(pem)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read public key {path}: {exc}") from None
+    except (ValueError, TypeError):
+        raise UserError(f"{path} is not an Ed25519 public key in PEM form "
+                        "(okr keys export prints one)") from None
+    return pem
+
+
 def _verify_bundle(ctx: typer.Context, bundle: Path, pem: str | None, as_json: bool) -> None:
     from okr.ledger.envelope import Envelope
     from okr.ledger.signing import verifier
@@ -243,7 +257,7 @@ def _verify_bundle(ctx: typer.Context, bundle: Path, pem: str | None, as_json: b
         events = (bundle / "events.jsonl").read_bytes().splitlines()
         cps = [json.loads(line) for line in
                (bundle / "checkpoints.jsonl").read_text(encoding="utf-8").splitlines() if line]
-        pem = pem or (bundle / "public-key.pem").read_text(encoding="utf-8")
+        pem = pem or _read_public_key(bundle / "public-key.pem")
     except (OSError, ValueError) as exc:
         raise UserError(f"not a readable bundle: {exc}") from None
     verdict = verify([Record(0, i, v) for i, v in enumerate(chain) if v], None, cps,

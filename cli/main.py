@@ -63,7 +63,8 @@ def _known_failure(exc: Exception) -> str | None:
     if "eventsourcing.persistence" in sys.modules:
         from eventsourcing.persistence import PersistenceError
         if isinstance(exc, PersistenceError):
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            from okr.cli.output import first_line
+            first = first_line(exc)
             return f"event store unavailable or failing ({first}); nothing was written"
     return None
 

@@ -33,6 +33,12 @@ def emit(data: Any, as_json: bool, human: Callable[[], None] | str | None = None
         print(human)
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (its type name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def fail(message: str, code: int = 2) -> None:
     """One line on stderr and the exit code."""
     print(f"okr: error: {message}", file=sys.stderr)

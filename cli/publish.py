@@ -1,6 +1,7 @@
 """Best-effort publishing right after a CLI write: the write never fails because of Kafka."""
 
 from okr.cli.context import State
+from okr.cli.output import first_line
 
 
 def after_write(st: State) -> str:
@@ -22,7 +23,7 @@ def after_write(st: State) -> str:
                 f"{st.settings.topic_ledger}{again}")
     except (kafka_client.KafkaError, RelayError, BrokerError, OSError) as exc:
         waiting = pending(st.ledger, load(st.settings, st.settings.topic_ledger).position)
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = first_line(exc)
         return (f"{waiting} event{'s' * (waiting != 1)} wait to be published (Kafka "
                 f"unreachable: {reason}); run 'okr relay' when it is back")
     finally:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from okr.cli.context import State
 from okr.cli.errors import UserError
+from okr.cli.output import first_line
 
 if TYPE_CHECKING:
     from okr.consumers.projector import Progress
@@ -57,7 +58,7 @@ def open_projection(st: State, refresh: bool = True) -> "Projection":
         try:
             catch_up(st)
         except (kafka_client.KafkaError, BrokerError, OSError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = first_line(exc)
             print(f"okr: warning: could not refresh the projection ({reason}); showing the "
                   "last snapshot", file=sys.stderr)
     path = st.settings.duckdb_file

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from okr.cli.context import State
+from okr.cli.output import first_line
 
 Log = Callable[[str, str, dict[str, Any]], None]
 
@@ -32,6 +33,14 @@ def make_log(as_json: bool) -> Log:
     return log
 
 
+def retrying(log: Log, service: str) -> Callable[[Exception, float], None]:
+    """What a service says when Kafka fails it and it backs off."""
+    def failed(exc: Exception, wait: float) -> None:
+        log(service, f"Kafka trouble ({first_line(exc)}); retrying in {wait:.1f} s",
+            {"error": str(exc)})
+    return failed
+
+
 def relay_service(st: State, stop: threading.Event, log: Log) -> None:
     """Publish the event store to Kafka until stopped."""
     from okr.ledger import kafka_client
@@ -47,12 +56,9 @@ def relay_service(st: State, stop: threading.Event, log: Log) -> None:
             + (" — topic was empty, republished the log" if r.republished else ""),
             r.as_dict())
 
-    def failed(exc: Exception, wait: float) -> None:
-        log("relay", f"Kafka trouble ({str(exc).splitlines()[0] if str(exc) else exc!r}); "
-            f"retrying in {wait:.1f} s", {"error": str(exc)})
 
     try:
-        relay.run(stop.is_set, done, failed)
+        relay.run(stop.is_set, done, retrying(log, "relay"))
     finally:
         relay.close()
         app.close()
@@ -77,12 +83,9 @@ def consume_service(st: State, stop: threading.Event, log: Log) -> None:
                 + (f"; partitions {p.wiped} were wiped, reading them again" if p.wiped else "")
                 + ")", p.as_dict())
 
-        def failed(exc: Exception, wait: float) -> None:
-            log("consume", f"Kafka trouble ({str(exc).splitlines()[0] if str(exc) else exc!r});"
-                f" retrying in {wait:.1f} s", {"error": str(exc)})
 
         try:
-            projector.run(stop.is_set, batch, failed)
+            projector.run(stop.is_set, batch, retrying(log, "consume"))
         finally:
             projector.close()
             proj.close()
@@ -102,12 +105,9 @@ def ingest_service(st: State, stop: threading.Event, log: Log) -> None:
         log("ingest", f"read {p.read} messages: {p.recorded} recorded, {p.duplicates} "
             f"duplicates, {p.dead_letters} dead letters", p.as_dict())
 
-    def failed(exc: Exception, wait: float) -> None:
-        log("ingest", f"Kafka trouble ({str(exc).splitlines()[0] if str(exc) else exc!r}); "
-            f"retrying in {wait:.1f} s", {"error": str(exc)})
 
     try:
-        ingest.run(stop.is_set, batch, failed)
+        ingest.run(stop.is_set, batch, retrying(log, "ingest"))
     finally:
         ingest.close()
         app.close()

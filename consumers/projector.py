@@ -18,7 +18,7 @@ import fcntl
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from okr.consumers.runtime import PartitionConsumer
 from okr.ledger import kafka_client
 from okr.ledger.envelope import Envelope
 from okr.ledger.settings import Settings
@@ -93,14 +94,6 @@ def owning(settings: Settings, wait: bool = False) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def consumer_running(settings: Settings) -> bool:
-    try:
-        with owning(settings):
-            return False
-    except ProjectionBusy:
-        return True
-
-
 def publish_snapshot(projection: Projection, settings: Settings) -> Path:
     """Copy the work file to the readers' file atomically (readers keep their open copy)."""
     projection.checkpoint()
@@ -111,59 +104,28 @@ def publish_snapshot(projection: Projection, settings: Settings) -> Path:
     return snap
 
 
-class Projector:
+class Projector(PartitionConsumer[Progress]):
     """Feeds one Projection from okr.ledger. Use from one thread."""
 
+    name = NAME
+
     def __init__(self, settings: Settings, servers: str, projection: Projection,
-                 batch: int = 5000) -> None:
-        self.settings = settings
-        self.servers = servers
-        self.topic = settings.topic_ledger
+                 batch: int = 5000, publish_every: float = 0.3) -> None:
+        super().__init__(settings, servers, settings.topic_ledger)
         self.projection = projection
-        self.batch = batch
-        self.reader: kafka_client.PartitionReader | None = None
-        self.producer: Any = None
-        self.total = Progress()
+        self.max_records = batch
+        self.publish_every = publish_every
+        self._last_publish = 0.0
+        self._dirty = True
 
-    def close(self) -> None:
-        if self.reader is not None:
-            self.reader.close()
-            self.reader = None
-        kafka_client.close_quietly(self.producer)
-        self.producer = None
+    def new_progress(self) -> Progress:
+        return Progress()
 
-    def _open(self) -> bool:
-        """Assign the partitions and seek from the stored offsets (False: no topic yet)."""
-        if self.reader is not None:
-            return True
-        reader = kafka_client.PartitionReader(self.settings, self.servers, self.topic)
-        if not reader.open(timeout=2.0):
-            reader.close()
-            return False
-        stored = self.projection.offsets(self.topic)
-        for p in reader.partitions:
-            reader.seek(p, stored.get(p, 0))
-        self.reader = reader
-        return True
+    def stored_offsets(self) -> dict[int, int]:
+        return self.projection.offsets(self.topic)
 
-    def _check_wiped(self, progress: Progress) -> None:
-        """Seek to the start of partitions whose high watermark fell below our offset."""
-        assert self.reader is not None
-        for p in self.reader.partitions:
-            hw = self.reader.highwater(p)
-            if hw is not None and hw < self.reader.position(p):
-                self.reader.seek(p, 0)
-                progress.wiped.append(p)
-
-    def step(self, progress: Progress) -> int:
-        """Poll one batch and apply it; returns records read (0 when idle or no topic)."""
-        if not self._open():
-            return 0
-        assert self.reader is not None
-        messages = self.reader.poll(timeout_ms=200, max_records=self.batch)
-        self._check_wiped(progress)
-        if not messages:
-            return 0
+    def handle(self, messages: list[kafka_client.Message], progress: Progress) -> None:
+        """Dead letters first, then rows and next offsets in one DuckDB transaction."""
         good: list[Located] = []
         rejected: list[tuple[kafka_client.Message, str]] = []
         offsets: dict[int, int] = {}
@@ -174,70 +136,16 @@ class Projector:
             else:
                 good.append(Located(result, m.partition, m.offset))
             offsets[m.partition] = max(offsets.get(m.partition, 0), m.offset + 1)
-        if rejected:
-            self._dead_letters(rejected)
+        self.dead_letters(rejected, progress)
         added = self.projection.apply(self.topic, good, offsets)
-        progress.read += len(messages)
         progress.stored += added
         progress.duplicates += len(good) - added
-        progress.dead_letters += len(rejected)
-        return len(messages)
 
-    def _dead_letters(self, rejected: list[tuple[kafka_client.Message, str]]) -> None:
-        if self.producer is None:
-            self.producer = kafka_client.producer(self.settings, self.servers,
-                                                  client_id="okr-projector")
-        futures = [kafka_client.dead_letter(self.producer, self.settings, m, reason, NAME)
-                   for m, reason in rejected]
-        self.producer.flush(timeout=30)
-        failed = [f for f in futures if not f.succeeded()]
-        if failed:
-            raise kafka_client.KafkaError(f"could not write {len(failed)} dead letters")
-
-    def catch_up(self, on_progress: Callable[[Progress], None] | None = None,
-                 idle: float = 2.0) -> Progress:
-        """Read to the tail seen now, then return (`okr consume --once`, CLI reads)."""
-        progress = Progress()
-        if not self._open():
-            return progress
-        quiet = time.monotonic()
-        while True:
-            n = self.step(progress)
-            if n:
-                quiet = time.monotonic()
-                if on_progress is not None:
-                    on_progress(progress)
-            assert self.reader is not None
-            if self.reader.caught_up() or time.monotonic() - quiet > idle:
-                return progress
-
-    def run(self, stop: Callable[[], bool], on_batch: Callable[[Progress], None],
-            on_error: Callable[[Exception, float], None], health_every: float = 3.0,
-            publish_every: float = 0.3) -> None:
-        """Follow the topic until `stop()`; reconnect after broker trouble; publish snapshots."""
-        backoff, last_health, last_publish, dirty = 0.5, time.monotonic(), 0.0, True
-        while not stop():
-            try:
-                progress = Progress()
-                n = self.step(progress)
-                if n:
-                    dirty = True
-                    on_batch(progress)
-                if dirty and (not n or time.monotonic() - last_publish > publish_every):
-                    publish_snapshot(self.projection, self.settings)
-                    last_publish, dirty = time.monotonic(), False
-                if not n and time.monotonic() - last_health > health_every:
-                    last_health = time.monotonic()
-                    # Reopen while idle: after a broker restart an old client can wait at a
-                    # stale position forever; a fresh one sees the new high watermarks.
-                    self.close()
-                if self.reader is None:
-                    time.sleep(0.2)
-                backoff = 0.5
-            except (kafka_client.KafkaError, OSError) as exc:
-                self.close()
-                on_error(exc, backoff)
-                deadline = time.monotonic() + backoff
-                while time.monotonic() < deadline and not stop():
-                    time.sleep(0.05)
-                backoff = min(backoff * 2, 10.0)
+    def after_step(self, read: int) -> None:
+        """Publish the readers' snapshot: at once when idle, at most every
+        `publish_every` seconds while busy."""
+        self._dirty = self._dirty or bool(read)
+        if self._dirty and (not read
+                            or time.monotonic() - self._last_publish > self.publish_every):
+            publish_snapshot(self.projection, self.settings)
+            self._last_publish, self._dirty = time.monotonic(), False

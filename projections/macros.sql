@@ -60,6 +60,11 @@ CREATE OR REPLACE MACRO kpi_period_us(cadence) AS
     86400000000 * (CASE cadence WHEN 'daily' THEN 1 WHEN 'weekly' THEN 7
                                 WHEN 'monthly' THEN 31 ELSE 92 END);
 
+-- Which version of an item to score a fact at t against: the latest in force at t (positive
+-- key), else — for a fact back-dated before the item existed — its first version.
+CREATE OR REPLACE MACRO okr_version_preference(valid_from, version, t) AS
+    CASE WHEN valid_from <= t THEN version ELSE -version END;
+
 -- The scorecard as of `as_of` (valid time) as known at `known_at` (transaction time): one row
 -- per key result in force, with its objective's columns (objectives without key results get
 -- one row whose key-result columns are NULL).
@@ -152,10 +157,9 @@ WITH c AS (
     FROM check_ins c
     JOIN key_result_versions kr ON kr.aggregate_id = c.aggregate_id
     WHERE kr.cycle = cycle_key
-    QUALIFY row_number() OVER (PARTITION BY c.position
-                               ORDER BY kr.valid_from <= c.effective_at DESC,
-                                        CASE WHEN kr.valid_from <= c.effective_at
-                                             THEN kr.version ELSE -kr.version END DESC) = 1
+    QUALIFY row_number() OVER (PARTITION BY c.position ORDER BY
+                               okr_version_preference(kr.valid_from, kr.version,
+                                                      c.effective_at) DESC) = 1
 ),
 pts AS (SELECT c.*, cy.start AS ws, cy."end" AS we,
                CASE WHEN len(c.phases) > 0
@@ -184,8 +188,7 @@ SELECT r.kpi, r.observed_at, r.recorded_at, r.value, r.source, r.reading_id, k.g
 FROM kpi_readings r
 JOIN kpi_versions k ON k.aggregate_id = r.aggregate_id
 WHERE r.kpi = kpi_key
-QUALIFY row_number() OVER (PARTITION BY r.position
-                           ORDER BY k.valid_from <= r.observed_at DESC,
-                                    CASE WHEN k.valid_from <= r.observed_at
-                                         THEN k.version ELSE -k.version END DESC) = 1
+QUALIFY row_number() OVER (PARTITION BY r.position ORDER BY
+                           okr_version_preference(k.valid_from, k.version, r.observed_at)
+                           DESC) = 1
 ORDER BY r.observed_at, r.position;

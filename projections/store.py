@@ -274,11 +274,6 @@ class Projection:
                 c.execute(_rebuild(v))
         return int(added)
 
-    def reset(self) -> None:
-        """Empty every table (a rebuild from Kafka follows)."""
-        self._drop_all()
-        self._setup()
-
     # ---- reading -----------------------------------------------------------------------
 
     def event_count(self) -> int:
@@ -330,18 +325,15 @@ class Projection:
         out.mkdir(parents=True, exist_ok=True)
         counts: dict[str, int] = {}
         for table, by_cycle in EXPORTS.items():
-            target = out / table
-            if target.exists():
-                shutil.rmtree(target) if target.is_dir() else target.unlink()
-            n = int(self.con.execute(f"SELECT count(*) FROM ({EXPORT_SQL[table]})").fetchone()[0])  # type: ignore[index]
-            counts[table] = n
             if by_cycle:
-                self.con.execute(f"COPY ({EXPORT_SQL[table]}) TO '{_quote(target)}' "
-                                 "(FORMAT parquet, PARTITION_BY (cycle), OVERWRITE_OR_IGNORE)")
+                target, options = out / table, "FORMAT parquet, PARTITION_BY (cycle)"
+                if target.exists():  # a previous export's partitions must not linger
+                    shutil.rmtree(target)
             else:
-                target = out / f"{table}.parquet"
-                self.con.execute(f"COPY ({EXPORT_SQL[table]}) TO '{_quote(target)}' "
-                                 "(FORMAT parquet)")
+                target, options = out / f"{table}.parquet", "FORMAT parquet"
+            row = self.con.execute(f"COPY ({EXPORT_SQL[table]}) TO '{_quote(target)}' "
+                                   f"({options})").fetchone()
+            counts[table] = int(row[0]) if row else 0
         return counts
 
     def lock_down(self) -> None:

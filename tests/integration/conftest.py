@@ -2,6 +2,8 @@
 loopback port, started by the tests themselves, and unique topic names per test."""
 
 import os
+import random
+import signal
 import subprocess
 import sys
 import time
@@ -107,6 +109,20 @@ class Env:
         return subprocess.Popen([OKR, *args], text=True, env=self.environ,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True)
+
+    def kill_repeatedly(self, args: tuple[str, ...], times: int, rnd: random.Random,
+                        after: tuple[float, float]) -> int:
+        """Start `okr ARGS` and SIGKILL it after a random delay, `times` times; returns how
+        many runs were still going when killed."""
+        kills = 0
+        for _ in range(times):
+            proc = self.spawn(*args)
+            time.sleep(rnd.uniform(*after))
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                kills += 1
+            proc.wait(timeout=10)
+        return kills
 
 
 @pytest.fixture

@@ -1,10 +1,7 @@
 """KPI ingest against a real broker: good, bad and duplicate messages; a killed consumer."""
 
 import json
-import os
 import random
-import signal
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -65,13 +62,7 @@ def test_killed_ingest_loses_and_duplicates_nothing(env: Env) -> None:
     n = 1500
     produce(env, env.settings.topic_kpi_readings,
             [(b"wau", message(i)) for i in range(n)])
-    rnd = random.Random(2)
-    for _ in range(4):
-        proc = env.spawn("ingest", "--json")
-        time.sleep(rnd.uniform(1.0, 3.0))
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+    env.kill_repeatedly(("ingest", "--json"), 4, random.Random(2), (1.0, 3.0))
     env.ok("ingest", "--once")
     values = sorted(r["value"] for r in readings(env, "wau"))
     assert values == [100.0 + i for i in range(n)]

@@ -71,15 +71,7 @@ def test_consumer_killed_at_random_points_ends_equal_to_a_clean_rebuild(env: Env
                                                                         tmp_path: Path) -> None:
     fill(env, Shape(seed=22, teams=4, quarters=2, kpis=6, readings_per_day=3))
     env.ok("relay", "--once")
-    rnd = random.Random(4)
-    kills = 0
-    for _ in range(6):
-        proc = env.spawn("consume", "--json")
-        time.sleep(rnd.uniform(0.5, 3.0))
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            kills += 1
-        proc.wait(timeout=10)
+    kills = env.kill_repeatedly(("consume", "--json"), 6, random.Random(4), (0.5, 3.0))
     assert kills >= 3
     env.ok("consume", "--once")
     clean = Env(tmp_path / "clean", {**env.environ, "OKR_HOME": str(tmp_path / "clean")})

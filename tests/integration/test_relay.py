@@ -2,9 +2,7 @@
 topic, the chain valid, crashes and broker restarts survived, readable with kcat."""
 
 import json
-import os
 import random
-import signal
 import time
 from collections import Counter
 from pathlib import Path
@@ -83,15 +81,7 @@ def test_relay_publishes_each_event_once_keyed_and_chained(env: Env) -> None:
 def test_relay_killed_at_random_moments_resumes_without_loss(env: Env) -> None:
     n = fill(env, Shape(seed=4, teams=4, quarters=2, kpis=6, readings_per_day=3))
     assert n > 4000
-    rnd = random.Random(9)
-    kills = 0
-    for _ in range(6):
-        proc = env.spawn("relay", "--json")
-        time.sleep(rnd.uniform(0.3, 2.5))
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            kills += 1
-        proc.wait(timeout=10)
+    kills = env.kill_repeatedly(("relay", "--json"), 6, random.Random(9), (0.3, 2.5))
     assert kills >= 3
     env.ok("relay", "--once")
     records = assert_log_complete(env)
