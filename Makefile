@@ -31,7 +31,7 @@ test-unit: $(STAMP)  ## unit tests only (no broker, no PostgreSQL)
 
 lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check .
-	$(BIN)/mypy -p okr.domain -p okr.ledger -p okr.projections
+	$(BIN)/mypy -p okr.domain -p okr.ledger -p okr.projections -p okr.consumers
 
 format: $(STAMP)  ## ruff format
 	$(BIN)/ruff format .

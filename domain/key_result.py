@@ -112,7 +112,7 @@ class KeyResult(LedgerAggregate):
                plan_revision: bool, reason: str | None) -> None:
         """Change start, target, weight or phased targets; after commit it needs a reason."""
         self._check_live("revise it")
-        new = {
+        new: dict[str, Any] = {
             "start": self.start if start is None else float(start),
             "target": self.target if target is None else float(target),
             "target_high": self.target_high if target_high is None else float(target_high),

@@ -68,7 +68,7 @@ def value_along_plan(start: float, target: float, phases: Sequence[dict[str, Any
         if t <= t1:
             span = (t1 - t0).total_seconds()
             share = 1.0 if span <= 0 else (t - t0).total_seconds() / span
-            return v0 + (v1 - v0) * share
+            return float(v0 + (v1 - v0) * share)
     return target
 
 

@@ -63,7 +63,8 @@ class OkrLedger(Application[UUID]):
         save cannot leave a half-changed object in the cache).
         """
         try:
-            agg = self.repository.get(aggregate_id(kind, key), deepcopy_from_cache=not readonly)
+            agg: A = self.repository.get(aggregate_id(kind, key),
+                                         deepcopy_from_cache=not readonly)
         except AggregateNotFoundError:
             raise NotFound(f"{LABEL[kind]} {key!r} not found") from None
         assert isinstance(agg, cls)

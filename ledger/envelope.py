@@ -245,14 +245,14 @@ def envelope_for(event: DomainEventProtocol[UUID], position: int, prev_hash: str
     attrs = vars(event)
     data = {k: _jsonable(v) for k, v in attrs.items() if k not in _META}
     effective_field = EFFECTIVE_FIELD.get(type_)
-    effective = attrs[effective_field] if effective_field else event.timestamp
+    effective = attrs[effective_field] if effective_field else attrs["timestamp"]
     data.pop(effective_field or "", None)
     body = {
         "schema": SCHEMA, "position": position,
         "event_id": event_id(event.originator_id, event.originator_version),
         "type": type_, "aggregate_type": aggregate_type,
         "aggregate_id": str(event.originator_id),
-        "version": event.originator_version, "recorded_at": iso(event.timestamp),
+        "version": event.originator_version, "recorded_at": iso(attrs["timestamp"]),
         "effective_at": iso(effective), "actor": attrs["actor"],
         "reason": attrs.get("reason"), "data": data, "prev_hash": prev_hash,
     }

@@ -8,7 +8,7 @@ order, and saved through the ledger's batched path (one transaction per `batch` 
 
 import heapq
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -93,7 +93,7 @@ class _World:
         return list(aggs)
 
     def flush(self, force: bool = False) -> None:
-        pending = sum(len(a.pending_events) for a in self.dirty.values())  # type: ignore[attr-defined]
+        pending = sum(len(a.pending_events) for a in self.dirty.values())
         if not pending or (pending < self.batch and not force):
             return
         self.app.save(*self.dirty.values())
@@ -121,7 +121,7 @@ def generate(app: OkrLedger, shape: Shape = Shape(), *, batch: int = 2000,
     out = Generated(cycles=quarters)
     seq = iter(range(10**12))
     kpis: dict[str, Kpi] = {}
-    actions: list[list[Action]] = []
+    actions: list[Iterable[Action]] = []
 
     def at(t: datetime, fn: Callable[[], list[Aggregate]]) -> Action:
         return (t, next(seq), fn)
@@ -144,7 +144,7 @@ def generate(app: OkrLedger, shape: Shape = Shape(), *, batch: int = 2000,
     actions.append(kpi_setup)
 
     for qi, q in enumerate(quarters):
-        actions.append(sorted(_quarter(rnd, world, q, windows[q], kpis, shape, at,  # type: ignore[arg-type]
+        actions.append(sorted(_quarter(rnd, world, q, windows[q], kpis, shape, at,
                                        out, qi)))
     actions.append(_readings(rnd, world, kpis, shape, first_start - 13 * DAY, until, at))
 

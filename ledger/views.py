@@ -35,7 +35,7 @@ def key_results_of(app: OkrLedger, objective: str) -> list[KeyResult]:
     candidates = {e.originator_id for e in scan(
         app, [KeyResult.KeyResultAdded, KeyResult.KeyResultMoved])  # type: ignore[attr-defined]
         if e.objective == objective}
-    krs = [app.repository.get(i) for i in candidates]
+    krs: list[KeyResult] = [app.repository.get(i) for i in candidates]
     return sorted((kr for kr in krs if kr.objective == objective and not kr.removed),
                   key=lambda kr: kr.key)
 

@@ -22,7 +22,7 @@ _DDL = (f"CREATE TABLE IF NOT EXISTS {TABLE} (topic TEXT PRIMARY KEY, position B
 class Watermark(NamedTuple):
     position: int
     head_hash: str
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count, which nothing here uses
 
 
 START = Watermark(0, GENESIS_HASH, 0)
@@ -31,7 +31,7 @@ START = Watermark(0, GENESIS_HASH, 0)
 @contextmanager
 def _connect(settings: Settings) -> Iterator[Any]:
     if settings.store == "sqlite":
-        conn = sqlite3.connect(settings.event_store_path, timeout=30)
+        conn: Any = sqlite3.connect(settings.event_store_path, timeout=30)
         try:
             with conn:
                 conn.execute(_DDL)
