@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -37,6 +38,7 @@ def recording_at(clock: Callable[[], datetime]) -> Iterator[None]:
         _recording_clock.reset(token)
 
 
+@lru_cache(maxsize=65_536)
 def aggregate_id(kind: str, key: str) -> UUID:
     """Deterministic aggregate id for a key, so creating a key twice collides on version 1."""
     return uuid5(_NAMESPACE, f"{kind}:{key}")

@@ -3,6 +3,7 @@
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -55,16 +56,16 @@ class OkrLedger(Application[UUID]):
 
     # ---- reads -------------------------------------------------------------------------
 
-    def load(self, cls: type[A], kind: str, key: str, readonly: bool = False) -> A:
+    def load(self, cls: type[A], kind: str, key: str, shared: bool = False) -> A:
         """The aggregate of that kind with that key, or NotFound naming it.
 
-        `readonly` loads share the cached object instead of copying it: only for aggregates
-        the command reads and never changes (a changed one must be a private copy, so a failed
-        save cannot leave a half-changed object in the cache).
+        A `shared` load hands out the cached object itself instead of a deep copy (a copy
+        costs time growing with the aggregate's history): for aggregates only read, or changed
+        by `_change`, which evicts the object from the cache if the change is not saved.
         """
         try:
             agg: A = self.repository.get(aggregate_id(kind, key),
-                                         deepcopy_from_cache=not readonly)
+                                         deepcopy_from_cache=not shared)
         except AggregateNotFoundError:
             raise NotFound(f"{LABEL[kind]} {key!r} not found") from None
         assert isinstance(agg, cls)
@@ -98,11 +99,11 @@ class OkrLedger(Application[UUID]):
 
     def cycle_of_objective(self, objective: Objective) -> Cycle:
         """The objective's cycle, for reading only."""
-        return self.load(Cycle, "cycle", objective.cycle, readonly=True)
+        return self.load(Cycle, "cycle", objective.cycle, shared=True)
 
     def cycle_of_kr(self, kr: KeyResult) -> Cycle:
         """The key result's cycle, for reading only."""
-        return self.load(Cycle, "cycle", kr.cycle, readonly=True)
+        return self.load(Cycle, "cycle", kr.cycle, shared=True)
 
     # ---- the write path ----------------------------------------------------------------
 
@@ -118,9 +119,18 @@ class OkrLedger(Application[UUID]):
                 self.save(*aggregates)
                 return
             except IntegrityError:
+                self._forget(*(a.id for a in aggregates))
                 time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
         raise ConcurrencyError(f"others kept changing the same item; the command was not "
                                f"recorded after {CONFLICT_ATTEMPTS} attempts — try again")
+
+    def _forget(self, *ids: UUID) -> None:
+        """Drop cached aggregates whose in-memory state may be ahead of the store."""
+        cache = self.repository.cache
+        if cache is not None:
+            for agg_id in ids:
+                with suppress(KeyError):
+                    cache.get(agg_id, evict=True)
 
     def _create(self, kind: str, key: str, build: Callable[[], A]) -> A:
         """Create a new aggregate, refusing a key already taken (also under a race)."""
@@ -135,17 +145,24 @@ class OkrLedger(Application[UUID]):
         self._write(decide)
         return made[0]
 
-    def _change(self, load: Callable[[], A], change: Callable[[A], None]) -> A:
-        """Load an aggregate, apply a command to it and save it."""
+    def _change(self, cls: type[A], kind: str, key: str, change: Callable[[A], None]) -> A:
+        """Load an aggregate, apply a command to it and save it.
+
+        The cached aggregate is changed in place (no copy); if the command fails or is not
+        saved, it is evicted from the cache, so the next load reads the store again.
+        """
         loaded: list[A] = []
 
         def decide() -> Sequence[Aggregate]:
-            agg = load()
-            change(agg)
-            loaded[:] = [agg]
+            loaded[:] = [self.load(cls, kind, key, shared=True)]
+            change(loaded[0])
             return loaded
 
-        self._write(decide)
+        try:
+            self._write(decide)
+        except BaseException:
+            self._forget(aggregate_id(kind, key))
+            raise
         return loaded[0]
 
     # ---- cycles -------------------------------------------------------------------------
@@ -158,15 +175,18 @@ class OkrLedger(Application[UUID]):
 
     def commit_cycle(self, key: str, actor: str | None = None) -> Cycle:
         who = self._actor(actor)
-        return self._change(lambda: self.cycle(key), lambda c: c.commit(who))
+        return self._change(Cycle, "cycle", canonical_cycle_key(key),
+                            lambda c: c.commit(who))
 
     def close_cycle(self, key: str, reason: str | None = None, actor: str | None = None) -> Cycle:
         who = self._actor(actor)
-        return self._change(lambda: self.cycle(key), lambda c: c.close(who, reason))
+        return self._change(Cycle, "cycle", canonical_cycle_key(key),
+                            lambda c: c.close(who, reason))
 
     def reopen_cycle(self, key: str, reason: str | None, actor: str | None = None) -> Cycle:
         who = self._actor(actor)
-        return self._change(lambda: self.cycle(key), lambda c: c.reopen(who, reason))
+        return self._change(Cycle, "cycle", canonical_cycle_key(key),
+                            lambda c: c.reopen(who, reason))
 
     # ---- objectives ---------------------------------------------------------------------
 
@@ -209,17 +229,17 @@ class OkrLedger(Application[UUID]):
             if okr_type is not None:
                 obj.change_type(okr_type, who, cyc.plan_committed, reason)
 
-        return self._change(lambda: self.objective(key), change)
+        return self._change(Objective, "objective", key, change)
 
     def abandon_objective(self, key: str, reason: str | None,
                           actor: str | None = None) -> Objective:
         who = self._actor(actor)
-        return self._change(lambda: self.objective(key), lambda o: o.abandon(who, reason))
+        return self._change(Objective, "objective", key, lambda o: o.abandon(who, reason))
 
     def close_objective(self, key: str, status: str, reason: str | None = None,
                         actor: str | None = None) -> Objective:
         who = self._actor(actor)
-        return self._change(lambda: self.objective(key), lambda o: o.close(status, who, reason))
+        return self._change(Objective, "objective", key, lambda o: o.close(status, who, reason))
 
     # ---- key results --------------------------------------------------------------------
 
@@ -258,7 +278,7 @@ class OkrLedger(Application[UUID]):
                       phases=phases, window=cyc.window, actor=who,
                       plan_revision=cyc.plan_committed, reason=reason)
 
-        return self._change(lambda: self.key_result(key), change)
+        return self._change(KeyResult, "key_result", key, change)
 
     def move_key_result(self, key: str, objective: str, reason: str | None = None,
                         actor: str | None = None) -> KeyResult:
@@ -273,7 +293,7 @@ class OkrLedger(Application[UUID]):
                                   f"key result {key} in {cyc.key}; move within one cycle")
             kr.move(objective, who, cyc.plan_committed, reason)
 
-        return self._change(lambda: self.key_result(key), change)
+        return self._change(KeyResult, "key_result", key, change)
 
     def remove_key_result(self, key: str, reason: str | None = None,
                           actor: str | None = None) -> KeyResult:
@@ -284,18 +304,18 @@ class OkrLedger(Application[UUID]):
             cyc.check_open("removing a key result")
             kr.remove(who, cyc.plan_committed, reason)
 
-        return self._change(lambda: self.key_result(key), change)
+        return self._change(KeyResult, "key_result", key, change)
 
     def link_kpi(self, key: str, kpi: str, reason: str | None = None,
                  actor: str | None = None) -> KeyResult:
         who = self._actor(actor)
         self.kpi(kpi)
-        return self._change(lambda: self.key_result(key), lambda kr: kr.link_kpi(kpi, who, reason))
+        return self._change(KeyResult, "key_result", key, lambda kr: kr.link_kpi(kpi, who, reason))
 
     def unlink_kpi(self, key: str, reason: str | None = None,
                    actor: str | None = None) -> KeyResult:
         who = self._actor(actor)
-        return self._change(lambda: self.key_result(key), lambda kr: kr.unlink_kpi(who, reason))
+        return self._change(KeyResult, "key_result", key, lambda kr: kr.unlink_kpi(who, reason))
 
     def check_in(self, key: str, value: float, confidence: float | None = None, note: str = "",
                  at: datetime | None = None, actor: str | None = None) -> KeyResult:
@@ -308,7 +328,7 @@ class OkrLedger(Application[UUID]):
             now = utc_now()
             kr.check_in(value, confidence, note, at or now, now, cyc.window, who)
 
-        return self._change(lambda: self.key_result(key), change)
+        return self._change(KeyResult, "key_result", key, change)
 
     # ---- initiatives --------------------------------------------------------------------
 
@@ -324,7 +344,7 @@ class OkrLedger(Application[UUID]):
     def set_initiative_status(self, key: str, status: str, reason: str | None = None,
                               actor: str | None = None) -> Initiative:
         who = self._actor(actor)
-        return self._change(lambda: self.initiative(key),
+        return self._change(Initiative, "initiative", key,
                             lambda i: i.set_status(status, who, reason))
 
     # ---- KPIs ---------------------------------------------------------------------------
@@ -341,7 +361,7 @@ class OkrLedger(Application[UUID]):
     def update_kpi(self, key: str, changes: dict[str, Any], reason: str | None = None,
                    actor: str | None = None) -> Kpi:
         who = self._actor(actor)
-        return self._change(lambda: self.kpi(key), lambda k: k.update(changes, who, reason))
+        return self._change(Kpi, "kpi", key, lambda k: k.update(changes, who, reason))
 
     def record_reading(self, key: str, value: float, at: datetime | None = None,
                        source: str = "manual", reading_id: str | None = None,
@@ -354,12 +374,12 @@ class OkrLedger(Application[UUID]):
             now = utc_now()
             recorded[:] = [k.record(value, at or now, source, reading_id, now, who)]
 
-        self._change(lambda: self.kpi(key), change)
+        self._change(Kpi, "kpi", key, change)
         return recorded[0]
 
     def retire_kpi(self, key: str, reason: str | None = None, actor: str | None = None) -> Kpi:
         who = self._actor(actor)
-        return self._change(lambda: self.kpi(key), lambda k: k.retire(who, reason))
+        return self._change(Kpi, "kpi", key, lambda k: k.retire(who, reason))
 
     # ---- batches ------------------------------------------------------------------------
 
