@@ -9,10 +9,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from common import Result, Run, rate
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from bench.common import Result, rate
 from okr.domain.cycles import cycle_of
 from okr.ledger.app import OkrLedger
 from okr.ledger.imports import import_csv
@@ -59,7 +59,7 @@ def one_per_commit(n: int) -> Result:
         ours = rate(n, lambda: [app.check_in(keys[i % len(keys)], float(i)) for i in range(n)])
     ratio = ours / baseline
     return Result("ledger writes, one per commit", "check-ins/s", ours, baseline, ">= 0.7",
-                  ratio >= 0.7, {"n": n})
+                  ratio >= 0.7, notes={"n": n})
 
 
 def bulk_import(n: int) -> Result:
@@ -83,10 +83,10 @@ def bulk_import(n: int) -> Result:
         ours = rate(n, lambda: import_csv(app, csv_path, "checkins", parse))
     ratio = ours / baseline
     return Result("bulk import (okr import)", "check-ins/s", ours, baseline, ">= 0.5",
-                  ratio >= 0.5, {"n": n})
+                  ratio >= 0.5, notes={"n": n})
 
 
-def run(scale: str) -> list[Result]:
-    n_single, n_bulk = (2_000, 20_000) if scale == "small" else (10_000, 200_000)
+def run(run: Run) -> list[Result]:
+    n_single, n_bulk = (2_000, 20_000) if run.scale == "small" else (10_000, 200_000)
     return [one_per_commit(n_single), bulk_import(n_bulk)]
 

@@ -69,7 +69,7 @@ def decode(message: kafka_client.Message) -> Envelope | str:
         env = Envelope.from_bytes(message.value)
     except (ValidationError, ValueError) as exc:
         return reject_reason(exc)
-    if not env.hash_ok():
+    if not env.hash_ok(message.value):
         return f"hash mismatch at position {env.position}: the envelope was altered"
     if message.key is not None and message.key != env.aggregate_id.encode():
         return "record key does not match the envelope's aggregate_id"
@@ -110,7 +110,7 @@ class Projector(PartitionConsumer[Progress]):
     name = NAME
 
     def __init__(self, settings: Settings, servers: str, projection: Projection,
-                 batch: int = 5000, publish_every: float = 0.3) -> None:
+                 batch: int = 20_000, publish_every: float = 0.3) -> None:
         super().__init__(settings, servers, settings.topic_ledger)
         self.projection = projection
         self.max_records = batch
@@ -134,7 +134,7 @@ class Projector(PartitionConsumer[Progress]):
             if isinstance(result, str):
                 rejected.append((m, result))
             else:
-                good.append(Located(result, m.partition, m.offset))
+                good.append(Located(m.value or b"", m.partition, m.offset))
             offsets[m.partition] = max(offsets.get(m.partition, 0), m.offset + 1)
         self.dead_letters(rejected, progress)
         added = self.projection.apply(self.topic, good, offsets)

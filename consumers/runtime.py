@@ -12,6 +12,8 @@ from typing import Any, Generic, Protocol, TypeVar
 from okr.ledger import kafka_client
 from okr.ledger.settings import Settings
 
+POLL = 5000  # records per poll
+
 
 class Counts(Protocol):
     read: int
@@ -88,7 +90,15 @@ class PartitionConsumer(Generic[P]):
         if not self._open():
             return 0
         assert self.reader is not None
-        messages = self.reader.poll(timeout_ms=200, max_records=self.max_records)
+        # Take what has arrived, up to max_records: one transaction for many records while
+        # catching up, without waiting for more when following the tail.
+        messages = self.reader.poll(timeout_ms=200, max_records=min(POLL, self.max_records))
+        while messages and len(messages) < self.max_records:
+            more = self.reader.poll(timeout_ms=0,
+                                    max_records=min(POLL, self.max_records - len(messages)))
+            if not more:
+                break
+            messages += more
         self._seek_wiped(progress)
         if not messages:
             return 0

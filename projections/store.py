@@ -8,6 +8,7 @@ Version tables are rebuilt, per touched aggregate, from the `events` table with 
 functions, so they are a pure function of the events and cannot drift from them.
 """
 
+import heapq
 import json
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from okr.domain.history import CREATED, Fact
-from okr.ledger.envelope import Envelope, canonical_json, revive_data
+from okr.ledger.envelope import revive_data
 
 SCHEMA_VERSION = 1
 READINGS = ("CheckInRecorded", "KpiReadingRecorded")
@@ -132,21 +133,22 @@ def _rebuild(v: Versioned) -> str:
         f"AND type NOT IN ({skip}) AND aggregate_id IN (SELECT aggregate_id FROM touched))")
 
 
-_ARROW = pa.schema([
-    ("position", pa.int64()), ("event_id", pa.string()), ("type", pa.string()),
-    ("aggregate_type", pa.string()), ("aggregate_id", pa.string()), ("version", pa.int32()),
-    ("recorded_at", pa.string()), ("effective_at", pa.string()), ("actor", pa.string()),
-    ("reason", pa.string()), ("data", pa.string()), ("prev_hash", pa.string()),
-    ("hash", pa.string()), ("kafka_partition", pa.int32()), ("kafka_offset", pa.int64()),
-])
+_ARROW = pa.schema([("value", pa.string()), ("kafka_partition", pa.int32()),
+                    ("kafka_offset", pa.int64())])
+# The envelope's fields as DuckDB reads them out of the record (one JSON parse per record).
+_ENVELOPE = json.dumps({
+    "position": "BIGINT", "event_id": "VARCHAR", "type": "VARCHAR", "aggregate_type": "VARCHAR",
+    "aggregate_id": "VARCHAR", "version": "INTEGER", "recorded_at": "VARCHAR",
+    "effective_at": "VARCHAR", "actor": "VARCHAR", "reason": "VARCHAR", "data": "JSON",
+    "prev_hash": "VARCHAR", "hash": "VARCHAR"})
 _CREATED = ", ".join(f"'{t}'" for t in sorted(CREATED))
 
 
 @dataclass(frozen=True)
 class Located:
-    """An envelope and where it was read."""
+    """A validated envelope's record bytes and where it was read."""
 
-    envelope: Envelope
+    value: bytes
     partition: int
     offset: int
 
@@ -208,10 +210,11 @@ class Projection:
         c.execute("BEGIN TRANSACTION")
         try:
             added = self._load(batch) if batch else 0
-            for partition, next_offset in offsets.items():
-                c.execute("INSERT INTO consumer_offsets VALUES (?, ?, ?, now()) ON CONFLICT "
-                          "(topic, partition) DO UPDATE SET next_offset = excluded.next_offset, "
-                          "updated_at = excluded.updated_at", [topic, partition, next_offset])
+            if offsets:
+                c.execute("INSERT INTO consumer_offsets SELECT ?, unnest(?), unnest(?), now() "
+                          "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = "
+                          "excluded.next_offset, updated_at = excluded.updated_at",
+                          [topic, list(offsets), list(offsets.values())])
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
@@ -220,31 +223,25 @@ class Projection:
 
     def _load(self, batch: Sequence[Located]) -> int:
         c = self.con
-        rows: dict[str, list[Any]] = {name: [] for name in _ARROW.names}
-        for item in batch:
-            e = item.envelope
-            for name, value in (
-                    ("position", e.position), ("event_id", e.event_id), ("type", e.type),
-                    ("aggregate_type", e.aggregate_type), ("aggregate_id", e.aggregate_id),
-                    ("version", e.version), ("recorded_at", e.recorded_at),
-                    ("effective_at", e.effective_at), ("actor", e.actor), ("reason", e.reason),
-                    ("data", canonical_json(e.data).decode()), ("prev_hash", e.prev_hash),
-                    ("hash", e.hash), ("kafka_partition", item.partition),
-                    ("kafka_offset", item.offset)):
-                rows[name].append(value)
-        incoming = pa.table(rows, schema=_ARROW)  # noqa: F841 - read by name in the SQL below
-        c.execute("""
+        c.register("incoming", pa.table(
+            [[item.value.decode("utf-8") for item in batch],
+             [item.partition for item in batch], [item.offset for item in batch]],
+            schema=_ARROW))
+        c.execute(f"""
             CREATE OR REPLACE TEMP TABLE new_events AS
             SELECT * FROM (
-                SELECT * EXCLUDE (recorded_at, effective_at, data),
-                       recorded_at::TIMESTAMPTZ AS recorded_at,
-                       effective_at::TIMESTAMPTZ AS effective_at, data::JSON AS data
-                FROM incoming
-                QUALIFY row_number() OVER (PARTITION BY aggregate_id, version
+                SELECT e.position, e.event_id, e.type, e.aggregate_type, e.aggregate_id,
+                       e.version, e.recorded_at::TIMESTAMPTZ AS recorded_at,
+                       e.effective_at::TIMESTAMPTZ AS effective_at, e.actor, e.reason, e.data,
+                       e.prev_hash, e.hash, kafka_partition, kafka_offset
+                FROM (SELECT from_json(value, '{_ENVELOPE}') AS e, kafka_partition,
+                             kafka_offset FROM incoming)
+                QUALIFY row_number() OVER (PARTITION BY e.aggregate_id, e.version
                                            ORDER BY kafka_partition, kafka_offset) = 1) b
             WHERE NOT EXISTS (SELECT 1 FROM events e
                               WHERE e.aggregate_id = b.aggregate_id AND e.version = b.version)
         """)
+        c.unregister("incoming")
         added = c.execute("SELECT count(*) FROM new_events").fetchone()[0]  # type: ignore[index]
         if not added:
             return 0
@@ -315,6 +312,53 @@ class Projection:
                            recorded_at=rec, effective_at=eff, actor=actor, reason=reason,
                            data=revive_data(typ, json.loads(data)))
 
+    def review_facts(self, cycle: str, as_of: datetime, known_at: datetime) -> list[Fact]:
+        """The facts a review of `cycle` at (as_of, known_at) reads, in position order:
+        `domain.review.review` gives the same answer from these as from the whole log.
+
+        The items are those of `domain.history.cycle_dependencies`. Of their KPI readings,
+        only the ones that can be the latest at an instant the review scores are loaded: those
+        observed from the cycle's start (or its creation, if earlier) up to the latest instant
+        it scores, the latest one before that, and any recorded later for earlier times.
+        """
+        c = self.con
+        c.execute(_REVIEW_ITEMS, [cycle])
+        row = c.execute(
+            "SELECT least(min(start), min(valid_from)), max(\"end\") FROM cycle_versions "
+            "WHERE key = ?", [cycle]).fetchone()
+        if row is None or row[0] is None:
+            return []
+        carry_from, end = row
+        until = max(known_at, min(as_of, end))
+        measured = {"known": known_at, "carry": carry_from, "until": until}
+        parts = [self._facts(
+            "SELECT position, aggregate_id, version, type, recorded_at, effective_at, actor, "
+            "reason, data FROM events WHERE aggregate_id IN (SELECT aggregate_id FROM "
+            "review_items) AND type NOT IN ('CheckInRecorded', 'KpiReadingRecorded') AND "
+            "recorded_at <= $known ORDER BY position", {"known": known_at}),
+            self._measurements(
+            "SELECT position, aggregate_id, version, 'CheckInRecorded', recorded_at, "
+            "effective_at, actor, value, confidence, note FROM check_ins WHERE aggregate_id IN "
+            "(SELECT aggregate_id FROM review_items) AND recorded_at <= $known ORDER BY "
+            "position", {"known": known_at}, ("value", "confidence", "note")),
+            self._measurements(_REVIEW_READINGS, measured, ("value", "source", "reading_id"))]
+        return list(heapq.merge(*parts, key=lambda f: f.position))
+
+    def _facts(self, sql: str, params: dict[str, Any]) -> list[Fact]:
+        return [Fact(position=pos, aggregate_id=agg, version=ver, type=typ, recorded_at=rec,
+                     effective_at=eff, actor=actor, reason=reason,
+                     data=revive_data(typ, json.loads(data)))
+                for pos, agg, ver, typ, rec, eff, actor, reason, data
+                in self.con.execute(sql, params).fetchall()]
+
+    def _measurements(self, sql: str, params: dict[str, Any], fields: tuple[str, ...]
+                      ) -> list[Fact]:
+        """Check-ins or readings from their own tables (typed columns: no JSON to parse)."""
+        return [Fact(position=row[0], aggregate_id=row[1], version=row[2], type=row[3],
+                     recorded_at=row[4], effective_at=row[5], actor=row[6], reason=None,
+                     data=dict(zip(fields, row[7:], strict=True)))
+                for row in self.con.execute(sql, params).fetchall()]
+
     def query(self, sql: str, params: Iterable[Any] = ()
               ) -> tuple[list[str], list[tuple[Any, ...]]]:
         cur = self.con.execute(sql, list(params))
@@ -345,6 +389,45 @@ class Projection:
 
     def checkpoint(self) -> None:
         self.con.execute("CHECKPOINT")
+
+
+# The items a cycle's review depends on (domain.history.cycle_dependencies, in SQL): the cycle,
+# its objectives, every key result ever under them, every KPI ever linked to those, and the
+# guardrail KPIs.
+_REVIEW_ITEMS = """
+CREATE OR REPLACE TEMP TABLE review_items AS
+WITH objectives AS (
+    SELECT aggregate_id, data->>'key' AS key FROM events
+    WHERE type = 'ObjectiveAdded' AND data->>'cycle' = $1),
+krs AS (
+    SELECT DISTINCT aggregate_id FROM events
+    WHERE type IN ('KeyResultAdded', 'KeyResultMoved')
+      AND data->>'objective' IN (SELECT key FROM objectives)),
+kpis AS (SELECT aggregate_id, data->>'key' AS key FROM events WHERE type = 'KpiAdded')
+SELECT aggregate_id FROM events WHERE type = 'CycleAdded' AND data->>'key' = $1
+UNION SELECT aggregate_id FROM objectives
+UNION SELECT aggregate_id FROM krs
+UNION SELECT k.aggregate_id FROM events l JOIN kpis k ON k.key = l.data->>'kpi'
+      WHERE l.type = 'KpiLinked' AND l.aggregate_id IN (SELECT aggregate_id FROM krs)
+UNION SELECT aggregate_id FROM events
+      WHERE type IN ('KpiAdded', 'KpiUpdated')
+        AND list_contains(from_json(data->'tags', '["VARCHAR"]'), 'guardrail')
+"""
+
+_REVIEW_READINGS = """
+WITH carried AS (
+    SELECT aggregate_id, max((observed_at, position)) AS latest FROM kpi_readings
+    WHERE aggregate_id IN (SELECT aggregate_id FROM review_items)
+      AND observed_at < $carry AND recorded_at <= $carry
+    GROUP BY aggregate_id)
+SELECT position, aggregate_id, version, 'KpiReadingRecorded', recorded_at, observed_at, actor,
+       value, source, reading_id
+FROM kpi_readings r LEFT JOIN carried c USING (aggregate_id)
+WHERE aggregate_id IN (SELECT aggregate_id FROM review_items) AND recorded_at <= $known
+  AND observed_at <= $until
+  AND (observed_at >= $carry OR recorded_at > $carry OR (observed_at, position) = c.latest)
+ORDER BY position
+"""
 
 
 # Tables exported to Parquet; True = partitioned by cycle (rows without a cycle land in
