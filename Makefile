@@ -29,6 +29,12 @@ test: $(STAMP)  ## run the whole test suite (starts its own broker)
 test-unit: $(STAMP)  ## unit tests only (no broker, no PostgreSQL)
 	$(BIN)/pytest -q tests/unit
 
+bench: $(STAMP)  ## benchmarks against raw baselines (SCALE=small|full|0.3); results in bench/results/
+	$(BIN)/python bench/run.py --scale $(SCALE)
+
+soak: $(STAMP)  ## the fault and fuzz tests at full length (OKR_SOAK=1; tens of minutes)
+	OKR_SOAK=1 $(BIN)/pytest -q -s tests
+
 lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/mypy -p okr.domain -p okr.ledger -p okr.projections -p okr.consumers

@@ -68,10 +68,9 @@ class Run:
     settings: Settings
     servers: str = ""
     events: int = 0
-    first_recorded: datetime | None = None
     last_recorded: datetime | None = None
     cycles: list[str] = field(default_factory=list)
-    facts: dict[str, Any] = field(default_factory=dict)  # what one stage leaves the next
+    dataset: dict[str, Any] = field(default_factory=dict)
 
     def environ(self, **extra: str) -> dict[str, str]:
         """Environment for an `okr` subprocess on this run's data and topics."""

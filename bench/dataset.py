@@ -60,7 +60,7 @@ def prepare(run: Run, shape: Shape) -> list[Result]:
     run.events = meta["events"]
     run.cycles = meta["cycles"]
     run.last_recorded = datetime.fromisoformat(meta["last_recorded"])
-    run.facts["dataset"] = {k: meta[k] for k in ("events", "key_results", "kpis", "cycles",
+    run.dataset = {k: meta[k] for k in ("events", "key_results", "kpis", "cycles",
                                                  "shape")}
     say(f"history: {meta['events']:,} events, {meta['key_results']:,} key results, "
         f"{meta['kpis']} KPIs, cycles {meta['cycles'][0]} … {meta['cycles'][-1]}")

@@ -7,6 +7,7 @@ per scale and reused from bench/work/<scale>/ while the code that writes it is u
 """
 
 import argparse
+import signal
 import sys
 import time
 import uuid
@@ -36,6 +37,9 @@ STAGES: dict[str, Callable[[Run], list[Result]]] = {
     "memory": memory_bench.run,
     "freshness": freshness_bench.run,
 }
+NEEDS = {"projection": ("relay",), "point-in-time": ("relay", "projection"),
+         "review": ("relay", "projection"), "memory": ("relay",),
+         "freshness": ("relay", "projection")}
 
 
 def main() -> None:
@@ -72,24 +76,24 @@ def main() -> None:
     local_broker.wait_ready(port, broker)
     run.servers = f"127.0.0.1:{port}"
     say(f"broker (Tansu, memory) on {run.servers}; topics bench-{tag}.*")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the broker on the way out
     started = time.monotonic()
+    done: set[str] = set()
     try:
         for name in stages:
-            if name in ("projection", "point-in-time", "review", "memory", "freshness") \
-                    and "relay" not in stages and "relay" not in run.facts:
-                results += pipeline_bench.relay(run)  # later stages read the relayed topic
-                run.facts["relay"] = True
-            if name in ("point-in-time", "review", "memory", "freshness") \
-                    and "projection" not in stages and "projection" not in run.facts:
-                results += pipeline_bench.projection(run)
-                run.facts["projection"] = True
+            # Later stages read the relayed topic and the projection: make them if skipped.
+            for needed in NEEDS.get(name, ()):
+                if needed not in done and needed not in stages[stages.index(name):]:
+                    say(f"— {needed} (needed by {name})")
+                    results += STAGES[needed](run)
+                    done.add(needed)
             say(f"— {name}")
             results += STAGES[name](run)
-            run.facts[name] = True
+            done.add(name)
     finally:
         broker.terminate()
         broker.wait(timeout=10)
-    report(results, args.scale, {"dataset": run.facts.get("dataset"),
+    report(results, args.scale, {"dataset": run.dataset,
                                  "minutes": round((time.monotonic() - started) / 60, 1)})
 
 

@@ -66,12 +66,13 @@ def relay_service(st: State, stop: threading.Event, log: Log) -> None:
 
 def consume_service(st: State, stop: threading.Event, log: Log) -> None:
     """Project okr.ledger into DuckDB until stopped (owns the projection's work file)."""
+    from okr.cli.reads import MEMORY_LIMIT
     from okr.consumers.projector import Projector, owning
     from okr.ledger import kafka_client
     from okr.projections.store import Projection
 
     with owning(st.settings, wait=False):
-        proj = Projection(st.settings.projection_work_file)
+        proj = Projection(st.settings.projection_work_file, memory_limit=MEMORY_LIMIT)
         projector = Projector(st.settings, kafka_client.bootstrap(st.settings, start_local=True),
                               proj)
         log("consume", f"projecting {st.settings.topic_ledger} into {st.settings.duckdb_file}",
@@ -86,6 +87,8 @@ def consume_service(st: State, stop: threading.Event, log: Log) -> None:
 
         try:
             projector.run(stop.is_set, batch, retrying(log, "consume"))
+            if projector.snapshot_due():
+                projector.publish()
         finally:
             projector.close()
             proj.close()

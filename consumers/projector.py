@@ -8,8 +8,11 @@ each polled batch:
 2. flushes those dead letters;
 3. writes the rows and the next offsets in ONE DuckDB transaction (duplicates of an
    (aggregate id, version) change nothing);
-4. publishes a read-only snapshot of the file for readers (atomic rename), so CLI readers and
-   analysts are never locked out by the running consumer.
+4. once it reaches the tail, closes the work file so readers can open it read-only (DuckDB
+   allows one writer *or* many readers), and reopens it for the next batch;
+5. at most every SNAPSHOT_EVERY seconds while events arrive, copies the work file to the
+   readers' snapshot (atomic rename), which analysts' long sessions use: they never block
+   the consumer and it never blocks them.
 A partition whose high watermark is below the stored offset was wiped and republished (the
 local broker forgets everything when it restarts): it is read again from the start.
 """
@@ -33,6 +36,9 @@ from okr.ledger.settings import Settings
 from okr.projections.store import Located, Projection
 
 NAME = "projector"
+# The snapshot for analysts is copied at most this often (seconds) while events arrive; the
+# CLI reads the work file itself whenever the consumer is not writing it.
+SNAPSHOT_EVERY = 15.0
 
 
 class ProjectionBusy(RuntimeError):
@@ -95,8 +101,10 @@ def owning(settings: Settings, wait: bool = False) -> Iterator[None]:
 
 
 def publish_snapshot(projection: Projection, settings: Settings) -> Path:
-    """Copy the work file to the readers' file atomically (readers keep their open copy)."""
+    """Copy the work file to the readers' snapshot atomically (open sessions keep reading the
+    copy they opened). The writer lets go of the file while it is copied."""
     projection.checkpoint()
+    projection.release()
     snap = settings.duckdb_file
     tmp = snap.with_name(snap.name + ".tmp")
     shutil.copyfile(projection.path, tmp)
@@ -110,13 +118,11 @@ class Projector(PartitionConsumer[Progress]):
     name = NAME
 
     def __init__(self, settings: Settings, servers: str, projection: Projection,
-                 batch: int = 20_000, publish_every: float = 0.3) -> None:
+                 batch: int = 20_000, snapshot_every: float = SNAPSHOT_EVERY) -> None:
         super().__init__(settings, servers, settings.topic_ledger)
         self.projection = projection
         self.max_records = batch
-        self.publish_every = publish_every
-        self._last_publish = 0.0
-        self._dirty = True
+        self.snapshot_every = snapshot_every
 
     def new_progress(self) -> Progress:
         return Progress()
@@ -142,10 +148,24 @@ class Projector(PartitionConsumer[Progress]):
         progress.duplicates += len(good) - added
 
     def after_step(self, read: int) -> None:
-        """Publish the readers' snapshot: at once when idle, at most every
-        `publish_every` seconds while busy."""
-        self._dirty = self._dirty or bool(read)
-        if self._dirty and (not read
-                            or time.monotonic() - self._last_publish > self.publish_every):
-            publish_snapshot(self.projection, self.settings)
-            self._last_publish, self._dirty = time.monotonic(), False
+        """Once the tail is reached, let go of the work file so readers can open it (they
+        see every event projected so far); republish the snapshot when it is due."""
+        if self.snapshot_due():
+            self.publish()
+        elif not read or (self.reader is not None and self.reader.caught_up()):
+            self.projection.release()
+
+    def snapshot_due(self) -> bool:
+        """The snapshot is missing, or older than the work file by `snapshot_every` seconds."""
+        snap = self.settings.duckdb_file
+        if not snap.exists():
+            return True
+        work = Path(self.projection.path)
+        changed = max((p.stat().st_mtime for p in (work, work.with_name(work.name + ".wal"))
+                       if p.exists()), default=0.0)
+        published = snap.stat().st_mtime
+        return changed > published and time.time() - published >= self.snapshot_every
+
+    def publish(self) -> None:
+        """Publish the readers' snapshot now."""
+        publish_snapshot(self.projection, self.settings)

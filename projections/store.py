@@ -11,6 +11,7 @@ functions, so they are a pure function of the events and cannot drift from them.
 import heapq
 import json
 import shutil
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +25,7 @@ import pyarrow as pa
 from okr.domain.history import CREATED, Fact
 from okr.ledger.envelope import revive_data
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 READINGS = ("CheckInRecorded", "KpiReadingRecorded")
 
 
@@ -153,21 +154,64 @@ class Located:
     offset: int
 
 
-class Projection:
-    """One DuckDB file of projections. Open read-write (the consumer) or read-only (readers)."""
+class ProjectionLocked(RuntimeError):
+    """Another process holds the DuckDB file in a conflicting mode."""
 
-    def __init__(self, path: Path | str, read_only: bool = False) -> None:
+
+class Projection:
+    """One DuckDB file of projections, open read-write (the consumer) or read-only (readers).
+
+    DuckDB lets one process open a file read-write *or* many open it read-only. So the writer
+    holds its connection only while it has work (`release()` when idle), and opening retries
+    for `wait` seconds while someone else holds the file.
+    """
+
+    def __init__(self, path: Path | str, read_only: bool = False, wait: float = 60.0,
+                 memory_limit: str | None = None) -> None:
         self.path = str(path)
         self.read_only = read_only
+        self.memory_limit = memory_limit
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._ready = read_only
+        self._prepared = False
         if not read_only and self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(self.path, read_only=read_only)
-        self.con.execute("SET TimeZone = 'UTC'")
-        if not read_only:
+        self.connect(wait)
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            self.connect()
+        assert self._con is not None
+        return self._con
+
+    def connect(self, wait: float = 60.0) -> None:
+        """Open the file, retrying while another process holds a conflicting lock."""
+        deadline = time.monotonic() + wait
+        config: dict[str, str | bool | int | float | list[str]] = (
+            {"memory_limit": self.memory_limit} if self.memory_limit else {})
+        while True:
+            try:
+                con = duckdb.connect(self.path, read_only=self.read_only, config=config)
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc) or time.monotonic() >= deadline:
+                    raise ProjectionLocked(str(exc).splitlines()[0]) from None
+                time.sleep(0.02)
+        con.execute("SET TimeZone = 'UTC'")
+        self._con, self._prepared = con, False
+        if not self._ready:
             self._setup()
+            self._ready = True
+
+    def release(self) -> None:
+        """Close the connection, letting readers open the file; the next use reopens it."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
     def close(self) -> None:
-        self.con.close()
+        self.release()
 
     def __enter__(self) -> "Projection":
         return self
@@ -252,7 +296,8 @@ class Projection:
             INSERT INTO check_ins
                 SELECT n.aggregate_id, a.key, n.position, n.version, n.effective_at,
                        n.recorded_at, (n.data->>'value')::DOUBLE,
-                       (n.data->>'confidence')::DOUBLE, n.data->>'note', n.actor
+                       (n.data->>'confidence')::DOUBLE, n.data->>'note', n.actor,
+                       n.data->>'source'
                 FROM new_events n LEFT JOIN aggregates a USING (aggregate_id)
                 WHERE n.type = 'CheckInRecorded';
             INSERT INTO kpi_readings
@@ -277,8 +322,18 @@ class Projection:
         return int(self.con.execute("SELECT count(*) FROM events").fetchone()[0])  # type: ignore[index]
 
     def scorecard_at(self, as_of: datetime, known_at: datetime) -> list[dict[str, Any]]:
-        """The scorecard as `domain.history.scorecard` shapes it, from the `scorecard_at` macro."""
-        cur = self.con.execute("SELECT * FROM scorecard_at(?, ?)", [as_of, known_at])
+        """The scorecard as `domain.history.scorecard` shapes it, from the `scorecard_at` macro.
+
+        The macro's plan is prepared once per connection: binding and optimising it takes
+        longer than running it. EXECUTE takes no bound parameters, so the two instants are
+        written into the statement as timestamp literals (made here from datetimes).
+        """
+        if not self._prepared:
+            self.con.execute("PREPARE okr_scorecard_at AS SELECT * FROM "
+                             "scorecard_at($1::TIMESTAMPTZ, $2::TIMESTAMPTZ)")
+            self._prepared = True
+        cur = self.con.execute(f"EXECUTE okr_scorecard_at({_timestamp(as_of)}, "
+                               f"{_timestamp(known_at)})")
         names = [d[0] for d in cur.description]
         cards: list[dict[str, Any]] = []
         for values in cur.fetchall():
@@ -440,6 +495,13 @@ EXPORT_SQL = {name: f"SELECT * FROM {name}" for name in EXPORTS} | {
                  "(SELECT aggregate_id, any_value(cycle) AS cycle FROM key_result_versions "
                  "GROUP BY aggregate_id) k USING (aggregate_id)",
 }
+
+
+def _timestamp(t: datetime) -> str:
+    """A SQL literal for an aware datetime."""
+    if t.tzinfo is None:
+        raise ValueError(f"{t!r} has no time zone")
+    return f"TIMESTAMPTZ '{t.isoformat()}'"
 
 
 def _quote(path: Path) -> str:
