@@ -45,7 +45,7 @@ EVENT_TYPES: dict[type, tuple[str, str]] = {
     KeyResult.KeyResultRemoved: ("KeyResultRemoved", "key_result"),  # type: ignore[attr-defined]
     KeyResult.KpiLinked: ("KpiLinked", "key_result"),  # type: ignore[attr-defined]
     KeyResult.KpiUnlinked: ("KpiUnlinked", "key_result"),  # type: ignore[attr-defined]
-    KeyResult.CheckInRecorded: ("CheckInRecorded", "key_result"),  # type: ignore[attr-defined]
+    KeyResult.CheckInRecorded: ("CheckInRecorded", "key_result"),
     Initiative.InitiativeAdded: ("InitiativeAdded", "initiative"),  # type: ignore[attr-defined]
     Initiative.InitiativeStatusChanged: ("InitiativeStatusChanged", "initiative"),  # type: ignore[attr-defined]
     Kpi.KpiAdded: ("KpiAdded", "kpi"),  # type: ignore[attr-defined]
