@@ -97,9 +97,17 @@ def timed(work: Callable[[], Any]) -> tuple[Any, float]:
     return out, time.perf_counter() - start
 
 
-def rate(count: int, work: Callable[[], Any]) -> float:
-    """Items per second for `work`, which handles `count` items."""
-    return count / timed(work)[1]
+
+def alternate(rounds: int, ours: Callable[[int], Any], baseline: Callable[[int], Any]
+              ) -> tuple[float, float]:
+    """Seconds spent in `ours(r)` and in `baseline(r)` over `rounds` rounds, taking turns
+    (and turns at going first), so a change in the machine's load hits both alike."""
+    spent = [0.0, 0.0]
+    for r in range(rounds):
+        order = ((0, ours), (1, baseline)) if r % 2 == 0 else ((1, baseline), (0, ours))
+        for slot, work in order:
+            spent[slot] += timed(lambda work=work, r=r: work(r))[1]
+    return spent[0], spent[1]
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -15,9 +15,6 @@ from okr.cli.context import State
 from okr.cli.errors import UserError
 from okr.cli.output import first_line
 
-# DuckDB's memory for the projection writer: beyond it, DuckDB spills instead of growing.
-MEMORY_LIMIT = "256MB"
-
 if TYPE_CHECKING:
     from okr.consumers.projector import Progress
     from okr.projections.store import Projection
@@ -30,7 +27,7 @@ def catch_up(st: State, *, publish_first: bool = True, publish: bool = False,
     does this itself)."""
     from okr.consumers.projector import ProjectionBusy, Projector, owning
     from okr.ledger import kafka_client
-    from okr.projections.store import Projection
+    from okr.projections.store import MEMORY_LIMIT, Projection
 
     try:
         with owning(st.settings):

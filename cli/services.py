@@ -66,10 +66,9 @@ def relay_service(st: State, stop: threading.Event, log: Log) -> None:
 
 def consume_service(st: State, stop: threading.Event, log: Log) -> None:
     """Project okr.ledger into DuckDB until stopped (owns the projection's work file)."""
-    from okr.cli.reads import MEMORY_LIMIT
     from okr.consumers.projector import Projector, owning
     from okr.ledger import kafka_client
-    from okr.projections.store import Projection
+    from okr.projections.store import MEMORY_LIMIT, Projection
 
     with owning(st.settings, wait=False):
         proj = Projection(st.settings.projection_work_file, memory_limit=MEMORY_LIMIT)

@@ -272,8 +272,8 @@ def checkin(ctx: typer.Context, kr: str = typer.Argument(..., help="Key result k
                                                   "will be hit."),
             note: str = typer.Option("", help="What happened."),
             at: str | None = typer.Option(None, help="Effective time (local; default now)."),
-            source: str = typer.Option("manual", help="How the value was obtained (recorded "
-                                       "with it; imports say 'import')."),
+            source: str = typer.Option("manual", help="How the value was obtained, recorded "
+                                       "with it (CSV imports record: import)."),
             as_json: bool = JSON) -> None:
     """Check in on a key result."""
     st = state(ctx)

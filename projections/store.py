@@ -26,6 +26,9 @@ from okr.domain.history import CREATED, Fact
 from okr.ledger.envelope import revive_data
 
 SCHEMA_VERSION = 2
+# DuckDB's memory for the projection's writer: past it, DuckDB spills to disk instead of
+# growing with the history.
+MEMORY_LIMIT = "256MB"
 READINGS = ("CheckInRecorded", "KpiReadingRecorded")
 
 
