@@ -1,8 +1,9 @@
 """Freshness: with `okr up` running on the whole history, how long from a check-in being
 recorded (`okr checkin`, as a user types it) until `okr scorecard` can see it.
 
-Readers open the published snapshot read-only, as `okr scorecard` does while a consumer runs;
-a poll every 10 ms asks it for the check-in. Latency = first seen − the event's recorded_at.
+A poll every 50 ms opens the projection as `okr scorecard` does while a consumer runs
+(`open_for_reading`: the work file when the consumer is not writing it, else the snapshot)
+and asks for the check-in. Latency = first seen − the event's recorded_at.
 """
 
 import os
@@ -16,7 +17,10 @@ from datetime import UTC, datetime
 import duckdb
 from common import OKR, Result, Run, median, percentile, say
 
+from okr.consumers.projector import open_for_reading
 from okr.domain.cycles import cycle_of
+from okr.ledger.settings import Settings, load_settings
+from okr.projections.store import ProjectionLocked
 
 P95_SECONDS = 1.0
 
@@ -33,28 +37,27 @@ def _copy_history(run: Run, home: str) -> None:
     shutil.copyfile(s.duckdb_file, os.path.join(home, s.duckdb_file.name))
 
 
-def _seen(snapshot: str, note: str) -> datetime | None:
-    """The recorded_at of the check-in with this note, if the snapshot has it."""
-    if not os.path.exists(snapshot):
+def _seen(settings: Settings, note: str) -> datetime | None:
+    """The recorded_at of the check-in with this note, if a reader can see it now."""
+    try:
+        proj = open_for_reading(settings)
+    except (ProjectionLocked, duckdb.Error):
+        return None  # the snapshot is being replaced this very moment
+    if proj is None:
         return None
-    try:
-        con = duckdb.connect(snapshot, read_only=True)
-    except duckdb.Error:
-        return None  # being replaced this very moment
-    try:
-        row = con.execute("SELECT recorded_at FROM check_ins WHERE note = ?", [note]).fetchone()
-    finally:
-        con.close()
-    return None if row is None else row[0]
+    with proj:
+        _, rows = proj.query("SELECT recorded_at FROM check_ins WHERE note = ?", [note])
+    return rows[0][0] if rows else None
 
 
-def _wait_for(snapshot: str, note: str, timeout: float = 60) -> tuple[datetime, datetime]:
+def _wait_for(settings: Settings, note: str, timeout: float = 60
+              ) -> tuple[datetime, datetime]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        recorded = _seen(snapshot, note)
+        recorded = _seen(settings, note)
         if recorded is not None:
             return recorded, datetime.now(UTC)
-        time.sleep(0.01)
+        time.sleep(0.05)
     raise TimeoutError(f"check-in {note!r} not visible after {timeout:.0f} s")
 
 
@@ -66,6 +69,7 @@ def run(run: Run) -> list[Result]:
     _copy_history(run, home)
     snapshot = os.path.join(home, run.settings.duckdb_file.name)
     env = run.environ(OKR_HOME=home, OKR_DUCKDB=snapshot)
+    settings = load_settings(environ=env)
 
     def okr(*args: str) -> None:
         proc = subprocess.run([OKR, *args], env=env, capture_output=True, text=True,
@@ -82,13 +86,13 @@ def run(run: Run) -> list[Result]:
     latencies, commands = [], []
     try:
         okr("checkin", "fresh-k", "0", "--note", "warm-up")
-        _wait_for(snapshot, "warm-up", timeout=600)  # okr up has caught up and is following
+        _wait_for(settings, "warm-up", timeout=900)  # okr up has caught up and is following
         say(f"freshness: okr up is following; {n} check-ins …")
         for i in range(1, n + 1):
             start = time.monotonic()
             okr("checkin", "fresh-k", str(i), "--note", f"fresh-{i}")
             commands.append(time.monotonic() - start)
-            recorded, seen = _wait_for(snapshot, f"fresh-{i}")
+            recorded, seen = _wait_for(settings, f"fresh-{i}")
             latencies.append((seen - recorded).total_seconds())
             time.sleep(0.2)
     finally:

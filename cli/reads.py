@@ -57,9 +57,9 @@ def open_projection(st: State, refresh: bool = True) -> "Projection":
     The work file when its writer lets go of it within a moment (it holds it only while it
     writes a batch), else the last published snapshot.
     """
+    from okr.consumers.projector import open_for_reading
     from okr.ledger import kafka_client
     from okr.ledger.local_broker import BrokerError
-    from okr.projections.store import Projection, ProjectionLocked
 
     if refresh:
         try:
@@ -68,13 +68,8 @@ def open_projection(st: State, refresh: bool = True) -> "Projection":
             reason = first_line(exc)
             print(f"okr: warning: could not refresh the projection ({reason}); showing the "
                   "last snapshot", file=sys.stderr)
-    work, snapshot = st.settings.projection_work_file, st.settings.duckdb_file
-    if work.exists():
-        try:
-            return Projection(work, read_only=True, wait=2.0)
-        except ProjectionLocked:
-            pass  # a long batch: the snapshot is at most a few seconds older
-    if not snapshot.exists():
-        raise UserError(f"no projection at {snapshot} yet; run 'okr consume --once' "
-                        "(needs Kafka)")
-    return Projection(snapshot, read_only=True)
+    proj = open_for_reading(st.settings)
+    if proj is None:
+        raise UserError(f"no projection at {st.settings.duckdb_file} yet; run "
+                        "'okr consume --once' (needs Kafka)")
+    return proj

@@ -33,7 +33,7 @@ from okr.consumers.runtime import PartitionConsumer
 from okr.ledger import kafka_client
 from okr.ledger.envelope import Envelope
 from okr.ledger.settings import Settings
-from okr.projections.store import Located, Projection
+from okr.projections.store import Located, Projection, ProjectionLocked
 
 NAME = "projector"
 # The snapshot for analysts is copied at most this often (seconds) while events arrive; the
@@ -98,6 +98,18 @@ def owning(settings: Settings, wait: bool = False) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def open_for_reading(settings: Settings, wait: float = 2.0) -> Projection | None:
+    """The projection, read-only: the work file, unless its writer holds it for longer than
+    `wait` seconds (a long batch), then the published snapshot; None when neither exists."""
+    work, snapshot = settings.projection_work_file, settings.duckdb_file
+    if work.exists():
+        try:
+            return Projection(work, read_only=True, wait=wait)
+        except ProjectionLocked:
+            pass
+    return Projection(snapshot, read_only=True) if snapshot.exists() else None
 
 
 def publish_snapshot(projection: Projection, settings: Settings) -> Path:
