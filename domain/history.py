@@ -13,15 +13,15 @@ import bisect
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from okr.domain import scoring
 from okr.domain.cycles import Window
 
 
-@dataclass(frozen=True)
-class Fact:
-    """One event as the log publishes it (the envelope without transport details)."""
+class Fact(NamedTuple):
+    """One event as the log publishes it (the envelope without transport details); a tuple,
+    because a replay makes them by the hundred thousand."""
 
     position: int
     aggregate_id: str

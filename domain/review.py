@@ -10,7 +10,15 @@ from typing import Any
 
 from okr.domain import scoring
 from okr.domain.cycles import Window
-from okr.domain.history import Fact, World, kr_card, scorecard, world_at, worlds_at
+from okr.domain.history import (
+    MEASUREMENTS,
+    Fact,
+    World,
+    kr_card,
+    scorecard,
+    world_at,
+    worlds_at,
+)
 from okr.domain.trail import changes
 from okr.domain.vocab import Health, KrKind
 
@@ -222,7 +230,9 @@ def guardrails(final: World, kpi_keys: set[str], window: Window, t_eval: datetim
 def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint) -> dict[str, Any]:
     """The whole review of one cycle as it looked at `point`."""
     facts = sorted(facts, key=lambda f: f.position)
-    known = world_at(facts, point.as_of, point.known_at)
+    # What exists at the point (cycles, items, statuses): measurements play no part in it.
+    known = world_at((f for f in facts if f.type not in MEASUREMENTS), point.as_of,
+                     point.known_at)
     if cycle not in known.cycles:
         raise UnknownCycle(f"cycle {cycle} not known at {point.known_at.isoformat()}")
     cyc = known.cycles[cycle]

@@ -377,7 +377,8 @@ class Projection:
         The items are those of `domain.history.cycle_dependencies`. Of their KPI readings,
         only the ones that can be the latest at an instant the review scores are loaded: those
         observed from the cycle's start (or its creation, if earlier) up to the latest instant
-        it scores, the latest one before that, and any recorded later for earlier times.
+        it scores (the end of the cycle, or a later target revision), the latest one before
+        that, and any recorded later for earlier times.
         """
         c = self.con
         c.execute(_REVIEW_ITEMS, [cycle])
@@ -387,7 +388,13 @@ class Projection:
         if row is None or row[0] is None:
             return []
         carry_from, end = row
-        until = max(known_at, min(as_of, end))
+        # The latest instant the review scores: the end of the cycle (or as_of before it), or
+        # the last target revision, which it scores as of the moment it was made.
+        revised = c.execute(
+            "SELECT max(recorded_at) FROM events WHERE type = 'KeyResultRevised' AND "
+            "recorded_at <= ? AND aggregate_id IN (SELECT aggregate_id FROM review_items)",
+            [known_at]).fetchone()
+        until = max(min(as_of, end), (revised or [None])[0] or min(as_of, end))
         measured = {"known": known_at, "carry": carry_from, "until": until}
         parts = [self._facts(
             "SELECT position, aggregate_id, version, type, recorded_at, effective_at, actor, "

@@ -6,7 +6,7 @@ in the unit suite; tests/integration/test_projection.py repeats it through Kafka
 
 import math
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -55,6 +55,19 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Projection,
                 app.add_kpi("sparse", "Rare guardrail", green=70, red=30, tags=["guardrail"])
             app.record_reading("sparse", value,
                                at=datetime.fromisoformat(observed + "T09:00:00+00:00"))
+    # A 2025-Q4 key result measured by it, whose target is cut on 1 November: a review as of
+    # early October still scores that revision as of the day it was made. (Written on the
+    # aggregate, as the generator writes, since the ledger's cycle is closed by now.)
+    kr = next(k for k in (app.key_result(f"2025-Q4-team-0{t}-o{o}-kr{i}")
+                          for t in range(3) for o in range(2) for i in range(3))
+              if k.kind == "increase" and not k.removed and k.kpi is None)
+    window = app.cycle_of_kr(kr).window
+    with recording_at(lambda: datetime(2025, 10, 2, 12, tzinfo=UTC)):
+        kr.link_kpi("sparse", "test")
+    with recording_at(lambda: datetime(2025, 11, 1, 12, tzinfo=UTC)):
+        kr.revise(start=None, target=kr.target * 0.9, target_high=None, weight=None,
+                  phases=None, window=window, actor="test", plan_revision=True, reason="cut")
+    app.save(kr)
     envelopes = list(chained(app))
     app.close()
     proj = Projection(home / "p.duckdb")
@@ -73,7 +86,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Projection,
 
 def test_projection_holds_every_event_once(history: tuple) -> None:
     facts, proj, gen = history
-    assert gen.events + 4 == len(facts) > 1000  # the generated history and the sparse KPI
+    assert gen.events + 6 == len(facts) > 1000  # the generated history and the sparse KPI
     assert proj.event_count() == len(facts)
     assert [f.position for f in proj.facts()] == [f.position for f in facts]
 
@@ -113,7 +126,9 @@ def test_a_review_from_the_facts_duckdb_selects_equals_one_from_the_whole_log(
         assert window is not None
         fixed = [(window.end + timedelta(days=30), facts[-1].recorded_at),
                  (window.end, window.start + timedelta(days=10)),
-                 (window.start + timedelta(days=40), window.start + timedelta(days=25))]
+                 (window.start + timedelta(days=40), window.start + timedelta(days=25)),
+                 (window.start + timedelta(days=20), window.end + timedelta(days=30)),
+                 (window.start + timedelta(days=9), window.end + timedelta(days=30))]
         for as_of, known_at in fixed + [
                 (window.start + timedelta(days=rnd.uniform(-5, 100)),
                  window.start + timedelta(days=rnd.uniform(0, 110))) for _ in range(6)]:
