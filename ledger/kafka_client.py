@@ -13,13 +13,13 @@ from typing import Any, NamedTuple
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.partitioner import DefaultPartitioner
 
 from okr.ledger.settings import Settings
 
 __all__ = ["KafkaError", "Message", "admin", "bootstrap", "consumer", "ensure_topics",
-           "high_watermarks", "list_topics", "producer", "read_topic", "topic_partitions"]
+           "holds_at_least", "list_topics", "producer", "read_topic", "topic_partitions"]
 
 MAX_VALUE = 1_000_000  # Apache Kafka's default message.max.bytes is ~1 MB
 
@@ -216,28 +216,35 @@ def read_topic(settings: Settings, servers: str, topic: str, idle: float = 1.0,
         client.close()
 
 
-def high_watermarks(settings: Settings, servers: str, topic: str,
-                    timeout: float = 2.0) -> dict[int, int] | None:
-    """Each partition's high watermark (None when the topic does not exist).
+def holds_at_least(settings: Settings, servers: str, topic: str, count: int,
+                   timeout: float = 15.0) -> bool:
+    """Whether the topic holds `count` records or more (False when it does not exist).
 
-    Read after a poll, as Tansu's end_offsets is wrong: an empty topic answers all zeros.
+    The end offsets answer at once on Apache Kafka; Tansu's are low by up to a batch per
+    partition, so when they fall short the high watermarks are read after a poll, every
+    partition's, or KafkaTimeoutError says they could not be (never guess either way).
     """
     if topic not in list_topics(settings, servers):
-        return None
-    client = consumer(settings, servers, group_id=None)
+        return False
+    client = consumer(settings, servers, group_id=None, max_partition_fetch_bytes=65_536)
     try:
         parts = [TopicPartition(topic, p) for p in topic_partitions(client, topic)]
+        if sum(client.end_offsets(parts).values()) >= count:
+            return True
         client.assign(parts)
         client.seek_to_beginning(*parts)
         deadline = time.monotonic() + timeout
-        marks: dict[int, int] = {}
-        while len(marks) < len(parts) and time.monotonic() < deadline:
+        marks: dict[TopicPartition, int] = {}
+        while len(marks) < len(parts):
+            if time.monotonic() > deadline:
+                raise KafkaTimeoutError(f"could not read the high watermarks of {topic} "
+                                        f"({len(marks)} of {len(parts)} partitions answered)")
             client.poll(timeout_ms=100, max_records=1)
             for tp in parts:
                 hw = client.highwater(tp)
                 if hw is not None:
-                    marks[tp.partition] = hw
-        return marks
+                    marks[tp] = hw
+        return sum(marks.values()) >= count
     finally:
         client.close()
 

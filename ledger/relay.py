@@ -76,11 +76,10 @@ class Relay:
         kafka_client.ensure_topics(s, self.servers, [s.topic_ledger, s.topic_checkpoints,
                                                      s.topic_dead_letter])
         mark = watermark.load(s, self.topic)
-        if mark.position > 0:
-            marks = kafka_client.high_watermarks(s, self.servers, self.topic)
-            if not marks or sum(marks.values()) < mark.count:
-                mark = START  # the topic lost what we published: republish everything
-                self.republished = True
+        if mark.position > 0 and not kafka_client.holds_at_least(s, self.servers, self.topic,
+                                                                 mark.count):
+            mark = START  # the topic lost what we published: republish everything
+            self.republished = True
         self.mark = mark
         if self.producer is None:
             self.producer = kafka_client.producer(s, self.servers, **self.timeouts)
