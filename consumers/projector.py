@@ -21,7 +21,8 @@ import fcntl
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,11 +136,16 @@ class Projector(PartitionConsumer[Progress]):
         self.projection = projection
         self.max_records = batch
         self.snapshot_every = snapshot_every
+        # DuckDB runs a transaction without holding the GIL: one thread writes batch N while
+        # this one polls and validates batch N+1 (only ever one transaction in flight).
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="okr-duckdb")
+        self._inflight: tuple[Future[int], Progress, int] | None = None
 
     def new_progress(self) -> Progress:
         return Progress()
 
     def stored_offsets(self) -> dict[int, int]:
+        self.settle()
         return self.projection.offsets(self.topic)
 
     def handle(self, messages: list[kafka_client.Message], progress: Progress) -> None:
@@ -155,13 +161,35 @@ class Projector(PartitionConsumer[Progress]):
                 good.append(Located(m.value or b"", m.partition, m.offset))
             offsets[m.partition] = max(offsets.get(m.partition, 0), m.offset + 1)
         self.dead_letters(rejected, progress)
-        added = self.projection.apply(self.topic, good, offsets)
-        progress.stored += added
-        progress.duplicates += len(good) - added
+        self.settle()
+        self._inflight = (self._writer.submit(self.projection.apply, self.topic, good, offsets),
+                          progress, len(good))
+
+    def settle(self) -> None:
+        """Wait for the transaction in flight (its error, if any, is raised here)."""
+        if self._inflight is not None:
+            future, progress, good = self._inflight
+            self._inflight = None
+            added = future.result()
+            progress.stored += added
+            progress.duplicates += good - added
+
+    def catch_up(self, on_progress: Callable[[Progress], None] | None = None,
+                 idle: float = 2.0) -> Progress:
+        progress = super().catch_up(on_progress, idle)
+        self.settle()
+        return progress
+
+    def close(self) -> None:
+        try:
+            self.settle()
+        finally:
+            super().close()
 
     def after_step(self, read: int) -> None:
         """Once the tail is reached, let go of the work file so readers can open it (they
         see every event projected so far); republish the snapshot when it is due."""
+        self.settle()
         if self.snapshot_due():
             self.publish()
         elif not read or (self.reader is not None and self.reader.caught_up()):

@@ -146,9 +146,9 @@ class PartitionConsumer(Generic[P]):
             try:
                 progress = self.new_progress()
                 n = self.step(progress)
+                self.after_step(n)  # the batch's effects are complete after this
                 if n:
                     on_batch(progress)
-                self.after_step(n)
                 if not n and time.monotonic() - last_health > health_every:
                     last_health = time.monotonic()
                     # Reopen while idle: after a broker restart an old client can wait at a

@@ -202,6 +202,10 @@ class Projection:
                     raise ProjectionLocked(str(exc).splitlines()[0]) from None
                 time.sleep(0.02)
         con.execute("SET TimeZone = 'UTC'")
+        if not self.read_only:
+            # Fewer automatic checkpoints while a backlog is loaded; the writer checkpoints
+            # when it lets go of the file, so readers never replay a long WAL.
+            con.execute("SET checkpoint_threshold = '256MB'")
         self._con, self._prepared = con, False
         if not self._ready:
             self._setup()
