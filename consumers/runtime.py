@@ -85,14 +85,16 @@ class PartitionConsumer(Generic[P]):
                 self.reader.seek(p, 0)
                 progress.wiped.append(p)
 
-    def step(self, progress: P) -> int:
-        """Poll one batch and handle it; returns records read (0 when idle or no topic)."""
+    def step(self, progress: P, wait_ms: int = 200) -> int:
+        """Poll one batch (waiting up to wait_ms for the first record) and handle it; returns
+        records read (0 when idle or no topic)."""
         if not self._open():
             return 0
         assert self.reader is not None
         # Take what has arrived, up to max_records: one transaction for many records while
         # catching up, without waiting for more when following the tail.
-        messages = self.reader.poll(timeout_ms=200, max_records=min(POLL, self.max_records))
+        messages = self.reader.poll(timeout_ms=wait_ms,
+                                    max_records=min(POLL, self.max_records))
         while messages and len(messages) < self.max_records:
             more = self.reader.poll(timeout_ms=0,
                                     max_records=min(POLL, self.max_records - len(messages)))
@@ -130,7 +132,7 @@ class PartitionConsumer(Generic[P]):
             return progress
         quiet = time.monotonic()
         while True:
-            if self.step(progress):
+            if self.step(progress, wait_ms=50):  # short waits: caught_up() ends the loop
                 quiet = time.monotonic()
                 if on_progress is not None:
                     on_progress(progress)

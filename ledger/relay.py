@@ -54,16 +54,18 @@ def pending(app: OkrLedger, position: int, cap: int = 100_000) -> int:
 class Relay:
     """Publishes the event store to Kafka; one instance per process, used from one thread."""
 
-    def __init__(self, app: OkrLedger, servers: str, *, fast_fail: bool = False,
+    def __init__(self, app: OkrLedger, servers: str, *, inline: bool = False,
                  progress: Progress | None = None) -> None:
         self.app = app
         self.settings = app.settings
         self.servers = servers
         self.topic = self.settings.topic_ledger
         self.progress = progress
-        # Inline publishing after a CLI write must give up quickly when Kafka is away.
+        # Inline publishing after a CLI write must give up quickly when Kafka is away, and
+        # leaves counting the topic's records to the relays that run for longer (below).
+        self.inline = inline
         self.timeouts = (dict(max_block_ms=3000, request_timeout_ms=3000,
-                              delivery_timeout_ms=6000) if fast_fail else {})
+                              delivery_timeout_ms=6000) if inline else {})
         self.producer: Any = None
         self.mark: Watermark | None = None
         self.republished = False
@@ -71,13 +73,20 @@ class Relay:
     # ---- setup -----------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Create the topics, load the watermark, and detect a wiped or recreated topic."""
+        """Create the topics, load the watermark, and detect a wiped or recreated topic.
+
+        A topic this relay had to create lost everything (a restarted memory broker). One that
+        exists but holds fewer records than the watermark counts was recreated or truncated
+        behind our back: counting costs a consumer and a poll, so inline publishing after a
+        CLI write skips it, and `okr relay` / `okr up` do it when they start."""
         s = self.settings
-        kafka_client.ensure_topics(s, self.servers, [s.topic_ledger, s.topic_checkpoints,
-                                                     s.topic_dead_letter])
+        created = kafka_client.ensure_topics(s, self.servers, [s.topic_ledger,
+                                                               s.topic_checkpoints,
+                                                               s.topic_dead_letter])
         mark = watermark.load(s, self.topic)
-        if mark.position > 0 and not kafka_client.holds_at_least(s, self.servers, self.topic,
-                                                                 mark.count):
+        if mark.position > 0 and (self.topic in created or (not self.inline and not
+                                  kafka_client.holds_at_least(s, self.servers, self.topic,
+                                                              mark.count))):
             mark = START  # the topic lost what we published: republish everything
             self.republished = True
         self.mark = mark

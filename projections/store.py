@@ -8,6 +8,7 @@ Version tables are rebuilt, per touched aggregate, from the `events` table with 
 functions, so they are a pure function of the events and cannot drift from them.
 """
 
+import hashlib
 import heapq
 import json
 import shutil
@@ -15,6 +16,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -229,22 +231,31 @@ class Projection:
     # ---- schema ------------------------------------------------------------------------
 
     def _setup(self) -> None:
+        """Create or update tables and macros, unless this very code already did (the common
+        case: opening the file to write a batch must not rewrite the catalog each time)."""
         c = self.con
-        c.execute("CREATE TABLE IF NOT EXISTS projection_meta (schema_version INTEGER)")
-        row = c.execute("SELECT schema_version FROM projection_meta").fetchone()
-        if row is not None and row[0] != SCHEMA_VERSION:
+        try:
+            row = c.execute("SELECT schema_version, digest FROM projection_meta").fetchone()
+        except duckdb.Error:  # a new file, or one set up before the digest was kept
+            row = None
+        if row == (SCHEMA_VERSION, _setup_digest()):
+            return
+        tables = c.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events'"
+                           ).fetchone()
+        if (row is not None and row[0] != SCHEMA_VERSION) or (row is None and tables != (0,)):
             self._drop_all()  # an older layout: rebuilt from Kafka from offset 0
         c.execute(_sql("schema.sql"))
         for v in VERSIONED:
             c.execute(_ddl(v))
         c.execute(_sql("macros.sql"))
-        c.execute("DELETE FROM projection_meta")
-        c.execute("INSERT INTO projection_meta VALUES (?)", [SCHEMA_VERSION])
+        c.execute("CREATE OR REPLACE TABLE projection_meta (schema_version INTEGER, "
+                  "digest VARCHAR)")
+        c.execute("INSERT INTO projection_meta VALUES (?, ?)",
+                  [SCHEMA_VERSION, _setup_digest()])
 
     def _drop_all(self) -> None:
         for (name,) in self.con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
-                "AND table_name <> 'projection_meta'").fetchall():
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall():
             self.con.execute(f'DROP TABLE "{name}"')
 
     # ---- writing -----------------------------------------------------------------------
@@ -520,6 +531,13 @@ def _timestamp(t: datetime) -> str:
 
 def _quote(path: Path) -> str:
     return str(path).replace("'", "''")
+
+
+@lru_cache(maxsize=1)
+def _setup_digest() -> str:
+    """Names this code's tables and macros: a file set up by other code is set up again."""
+    text = _sql("schema.sql") + _sql("macros.sql") + "".join(_ddl(v) for v in VERSIONED)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _sql(name: str) -> str:
