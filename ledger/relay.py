@@ -202,7 +202,7 @@ class Relay:
     # ---- long-running ----------------------------------------------------------------------
 
     def run(self, stop: Callable[[], bool], on_result: Callable[[RelayResult], None],
-            on_error: Callable[[Exception, float], None], idle: float = 0.2,
+            on_error: Callable[[Exception, float], None], idle: float = 0.1,
             health_every: float = 5.0) -> None:
         """Publish until `stop()`; back off on broker trouble and rebuild the producer (an
         idempotent producer is broken for good after a broker restart)."""
