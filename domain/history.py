@@ -51,12 +51,14 @@ class World:
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # aggregate id → (table, key)
     latest_only: bool = False
 
-    def table(self, name: str) -> dict[str, dict[str, Any]]:
-        tables: dict[str, dict[str, dict[str, Any]]] = {
+    def __post_init__(self) -> None:
+        self._tables: dict[str, dict[str, dict[str, Any]]] = {
             "cycles": self.cycles, "objectives": self.objectives,
             "key_results": self.key_results, "initiatives": self.initiatives,
             "kpis": self.kpis}
-        return tables[name]
+
+    def table(self, name: str) -> dict[str, dict[str, Any]]:
+        return self._tables[name]
 
 
 def _created(table: str) -> Callable[[World, Fact], None]:
@@ -275,14 +277,16 @@ def kr_card(world: World, kr: dict[str, Any], window: Window,
 def scorecard(world: World, as_of: datetime) -> list[dict[str, Any]]:
     """Every objective with its key results, scored at as_of, ordered by cycle and key."""
     cards = []
+    under: dict[str, list[dict[str, Any]]] = {}
+    for kr in sorted(world.key_results.values(), key=lambda k: k["key"]):
+        if not kr["removed"]:
+            under.setdefault(kr["objective"], []).append(kr)
     for obj in sorted(world.objectives.values(), key=lambda o: (o["cycle"], o["key"])):
         cycle = world.cycles.get(obj["cycle"])
         if cycle is None:
             continue
         window = Window(cycle["start"], cycle["end"])
-        krs = [kr_card(world, kr, window, as_of)
-               for kr in sorted(world.key_results.values(), key=lambda k: k["key"])
-               if kr["objective"] == obj["key"] and not kr["removed"]]
+        krs = [kr_card(world, kr, window, as_of) for kr in under.get(obj["key"], [])]
         score = scoring.objective_score([(k["progress"], k["weight"]) for k in krs])
         expected = scoring.objective_score([(k["expected"], k["weight"]) for k in krs])
         cards.append({

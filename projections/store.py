@@ -15,7 +15,7 @@ import shutil
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -377,12 +377,14 @@ class Projection:
     def facts(self, since_position: int = 0) -> Iterator[Fact]:
         """Every stored event as a domain fact, in position order."""
         cur = self.con.execute(
-            "SELECT position, aggregate_id, version, type, recorded_at, effective_at, actor, "
-            "reason, data FROM events WHERE position > ? ORDER BY position", [since_position])
+            "SELECT position, aggregate_id, version, type, recorded_at::TIMESTAMP, "
+            "effective_at::TIMESTAMP, actor, reason, data FROM events WHERE position > ? "
+            "ORDER BY position", [since_position])
         while rows := cur.fetchmany(10_000):
             for pos, agg, ver, typ, rec, eff, actor, reason, data in rows:
                 yield Fact(position=pos, aggregate_id=agg, version=ver, type=typ,
-                           recorded_at=rec, effective_at=eff, actor=actor, reason=reason,
+                           recorded_at=rec.replace(tzinfo=UTC),
+                           effective_at=eff.replace(tzinfo=UTC), actor=actor, reason=reason,
                            data=revive_data(typ, json.loads(data)))
 
     def review_facts(self, cycle: str, as_of: datetime, known_at: datetime) -> list[Fact]:
@@ -412,22 +414,27 @@ class Projection:
         until = max(min(as_of, end), (revised or [None])[0] or min(as_of, end))
         measured = {"known": known_at, "carry": carry_from, "until": until}
         parts = [self._facts(
-            "SELECT position, aggregate_id, version, type, recorded_at, effective_at, actor, "
-            "reason, data FROM events WHERE aggregate_id IN (SELECT aggregate_id FROM "
+            "SELECT position, aggregate_id, version, type, recorded_at::TIMESTAMP, "
+            "effective_at::TIMESTAMP, actor, reason, data FROM events WHERE aggregate_id IN "
+            "(SELECT aggregate_id FROM "
             "review_items) AND type NOT IN ('CheckInRecorded', 'KpiReadingRecorded') AND "
             "recorded_at <= $known ORDER BY position", {"known": known_at}),
             self._measurements(
-            "SELECT position, aggregate_id, version, 'CheckInRecorded', recorded_at, "
-            "effective_at, actor, value, confidence, note FROM check_ins WHERE aggregate_id IN "
+            "SELECT position, aggregate_id, version, 'CheckInRecorded', recorded_at::TIMESTAMP, "
+            "effective_at::TIMESTAMP, actor, value, confidence, note FROM check_ins WHERE "
+            "aggregate_id IN "
             "(SELECT aggregate_id FROM review_items) AND recorded_at <= $known ORDER BY "
             "position", {"known": known_at}, ("value", "confidence", "note")),
             self._measurements(_REVIEW_READINGS, measured, ("value", "source", "reading_id"))]
         return list(heapq.merge(*parts, key=lambda f: f.position))
 
+    # Times are selected as TIMESTAMP (UTC, the session's zone) and made aware here: much
+    # cheaper than DuckDB handing over TIMESTAMPTZ values through pytz, row by row.
+
     def _facts(self, sql: str, params: dict[str, Any]) -> list[Fact]:
-        return [Fact(position=pos, aggregate_id=agg, version=ver, type=typ, recorded_at=rec,
-                     effective_at=eff, actor=actor, reason=reason,
-                     data=revive_data(typ, json.loads(data)))
+        return [Fact(position=pos, aggregate_id=agg, version=ver, type=typ,
+                     recorded_at=rec.replace(tzinfo=UTC), effective_at=eff.replace(tzinfo=UTC),
+                     actor=actor, reason=reason, data=revive_data(typ, json.loads(data)))
                 for pos, agg, ver, typ, rec, eff, actor, reason, data
                 in self.con.execute(sql, params).fetchall()]
 
@@ -435,7 +442,8 @@ class Projection:
                       ) -> list[Fact]:
         """Check-ins or readings from their own tables (typed columns: no JSON to parse)."""
         return [Fact(position=row[0], aggregate_id=row[1], version=row[2], type=row[3],
-                     recorded_at=row[4], effective_at=row[5], actor=row[6], reason=None,
+                     recorded_at=row[4].replace(tzinfo=UTC),
+                     effective_at=row[5].replace(tzinfo=UTC), actor=row[6], reason=None,
                      data=dict(zip(fields, row[7:], strict=True)))
                 for row in self.con.execute(sql, params).fetchall()]
 
@@ -471,27 +479,19 @@ class Projection:
         self.con.execute("CHECKPOINT")
 
 
-# The items a cycle's review depends on (domain.history.cycle_dependencies, in SQL): the cycle,
-# its objectives, every key result ever under them, every KPI ever linked to those, and the
-# guardrail KPIs.
+# The items a cycle's review depends on (domain.history.cycle_dependencies, in SQL, over the
+# version tables): the cycle, its objectives, every key result ever under them, every KPI
+# ever linked to those, and the KPIs ever tagged guardrail.
 _REVIEW_ITEMS = """
 CREATE OR REPLACE TEMP TABLE review_items AS
-WITH objectives AS (
-    SELECT aggregate_id, data->>'key' AS key FROM events
-    WHERE type = 'ObjectiveAdded' AND data->>'cycle' = $1),
-krs AS (
-    SELECT DISTINCT aggregate_id FROM events
-    WHERE type IN ('KeyResultAdded', 'KeyResultMoved')
-      AND data->>'objective' IN (SELECT key FROM objectives)),
-kpis AS (SELECT aggregate_id, data->>'key' AS key FROM events WHERE type = 'KpiAdded')
-SELECT aggregate_id FROM events WHERE type = 'CycleAdded' AND data->>'key' = $1
+WITH objectives AS (SELECT DISTINCT aggregate_id, key FROM objective_versions WHERE cycle = $1),
+krs AS (SELECT DISTINCT aggregate_id, kpi FROM key_result_versions
+        WHERE objective IN (SELECT key FROM objectives))
+SELECT DISTINCT aggregate_id FROM cycle_versions WHERE key = $1
 UNION SELECT aggregate_id FROM objectives
 UNION SELECT aggregate_id FROM krs
-UNION SELECT k.aggregate_id FROM events l JOIN kpis k ON k.key = l.data->>'kpi'
-      WHERE l.type = 'KpiLinked' AND l.aggregate_id IN (SELECT aggregate_id FROM krs)
-UNION SELECT aggregate_id FROM events
-      WHERE type IN ('KpiAdded', 'KpiUpdated')
-        AND list_contains(from_json(data->'tags', '["VARCHAR"]'), 'guardrail')
+UNION SELECT aggregate_id FROM kpi_versions WHERE key IN (SELECT kpi FROM krs)
+UNION SELECT aggregate_id FROM kpi_versions WHERE list_contains(tags, 'guardrail')
 """
 
 _REVIEW_READINGS = """
@@ -500,8 +500,8 @@ WITH carried AS (
     WHERE aggregate_id IN (SELECT aggregate_id FROM review_items)
       AND observed_at < $carry AND recorded_at <= $carry
     GROUP BY aggregate_id)
-SELECT position, aggregate_id, version, 'KpiReadingRecorded', recorded_at, observed_at, actor,
-       value, source, reading_id
+SELECT position, aggregate_id, version, 'KpiReadingRecorded', recorded_at::TIMESTAMP,
+       observed_at::TIMESTAMP, actor, value, source, reading_id
 FROM kpi_readings r LEFT JOIN carried c USING (aggregate_id)
 WHERE aggregate_id IN (SELECT aggregate_id FROM review_items) AND recorded_at <= $known
   AND observed_at <= $until
