@@ -40,18 +40,22 @@ def _connect(settings: Settings) -> Iterator[Any]:
             conn.close()
         return
     import psycopg
+    from eventsourcing.persistence import OperationalError
     env = settings.eventsourcing_env()
-    conn = psycopg.connect(host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]),
-                           dbname=env["POSTGRES_DBNAME"], user=env["POSTGRES_USER"],
-                           password=env["POSTGRES_PASSWORD"] or None, connect_timeout=5)
     try:
-        if settings.postgres_schema:
-            conn.execute(f'SET search_path TO "{settings.postgres_schema}"')
-        conn.execute(_DDL)
-        conn.commit()
-        yield conn
-    finally:
-        conn.close()
+        conn = psycopg.connect(host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]),
+                               dbname=env["POSTGRES_DBNAME"], user=env["POSTGRES_USER"],
+                               password=env["POSTGRES_PASSWORD"] or None, connect_timeout=5)
+        try:
+            if settings.postgres_schema:
+                conn.execute(f'SET search_path TO "{settings.postgres_schema}"')
+            conn.execute(_DDL)
+            conn.commit()
+            yield conn
+        finally:
+            conn.close()
+    except psycopg.OperationalError as exc:  # as the event store reports it: one error to handle
+        raise OperationalError(str(exc)) from exc
 
 
 def _sql(settings: Settings, text: str) -> str:
