@@ -25,6 +25,7 @@ from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult, Phase
 from okr.domain.kpi import Kpi
 from okr.domain.objective import Objective
+from okr.ledger.pg import one_table_creator_at_a_time
 from okr.ledger.settings import Settings
 
 A = TypeVar("A", bound=LedgerAggregate)
@@ -62,7 +63,8 @@ class OkrLedger(Application[UUID]):
         # A cache of aggregates, fast-forwarded from the store on every read, spares the
         # replay of a key result's whole history on each check-in (reads were 70% of a write).
         cache = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
-        super().__init__(env={**cache, **settings.eventsourcing_env(), **(env or {})})
+        with one_table_creator_at_a_time(settings):
+            super().__init__(env={**cache, **settings.eventsourcing_env(), **(env or {})})
 
     # ---- reads -------------------------------------------------------------------------
 
