@@ -1,6 +1,7 @@
 """The ledger Application: one command method per write, optimistic concurrency per aggregate."""
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
@@ -65,6 +66,10 @@ class OkrLedger(Application[UUID]):
         cache = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
         with one_table_creator_at_a_time(settings):
             super().__init__(env={**cache, **settings.eventsourcing_env(), **(env or {})})
+        # Writes change cached aggregates in place: threads sharing this ledger take turns, so
+        # none reads or extends another's unsaved change (versions out of order, a failed
+        # command's event saved by someone else).
+        self._cache_lock = threading.RLock()
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -76,8 +81,9 @@ class OkrLedger(Application[UUID]):
         by `_change`, which evicts the object from the cache if the change is not saved.
         """
         try:
-            agg: A = self.repository.get(aggregate_id(kind, key),
-                                         deepcopy_from_cache=not shared)
+            with self._cache_lock:
+                agg: A = self.repository.get(aggregate_id(kind, key),
+                                             deepcopy_from_cache=not shared)
         except AggregateNotFoundError:
             raise NotFound(f"{LABEL[kind]} {key!r} not found") from None
         assert isinstance(agg, cls)
@@ -205,11 +211,12 @@ class OkrLedger(Application[UUID]):
             change(loaded[0])
             return loaded
 
-        try:
-            self._write(decide)
-        except BaseException:
-            self._forget(aggregate_id(kind, key))
-            raise
+        with self._cache_lock:
+            try:
+                self._write(decide)
+            except BaseException:
+                self._forget(aggregate_id(kind, key))
+                raise
         return loaded[0]
 
     # ---- cycles -------------------------------------------------------------------------
