@@ -5,11 +5,16 @@ Connection failures surface as eventsourcing's OperationalError, the error every
 event-store failure raises, so callers (and the CLI's one-line errors) handle one type.
 """
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from okr.ledger.settings import Settings
+
+# Like the event store's pool, keep trying to connect for a while: a server restarting
+# ("the database system is starting up") is back within seconds.
+CONNECT_FOR = 5.0
 
 
 @contextmanager
@@ -18,10 +23,19 @@ def connect(settings: Settings) -> Iterator[Any]:
     import psycopg
     from eventsourcing.persistence import OperationalError
     env = settings.eventsourcing_env()
+    deadline = time.monotonic() + CONNECT_FOR
     try:
-        conn = psycopg.connect(host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]),
-                               dbname=env["POSTGRES_DBNAME"], user=env["POSTGRES_USER"],
-                               password=env["POSTGRES_PASSWORD"] or None, connect_timeout=5)
+        while True:
+            try:
+                conn = psycopg.connect(
+                    host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]),
+                    dbname=env["POSTGRES_DBNAME"], user=env["POSTGRES_USER"],
+                    password=env["POSTGRES_PASSWORD"] or None, connect_timeout=5)
+                break
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.25)
         try:
             yield conn
         finally:
