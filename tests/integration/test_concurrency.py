@@ -43,8 +43,8 @@ SOAK = os.environ.get("OKR_SOAK") == "1"
 PROCESSES = 12 if SOAK else 8          # okr processes released together, per round
 ROUNDS = 10 if SOAK else 2             # rounds of those
 SAVE_DELAY = 0.1                       # s added to their saves (a slow link widens the race)
-WORKERS = 8 if SOAK else 6             # API worker processes, one OkrLedger each
-THREADS = 3 if SOAK else 2             # threads per worker sharing its OkrLedger
+WORKERS = 8 if SOAK else 4             # API worker processes, one OkrLedger each
+THREADS = 6 if SOAK else 4             # threads per worker sharing its OkrLedger
 WRITES = 150 if SOAK else 25           # writes per thread (every 5th retitles the objective)
 IMPORTS = 8 if SOAK else 4             # `okr import checkins` racing check-ins on k1
 IMPORT_LINES = 1000 if SOAK else 200   # half on the import's own key result, then half on k1
@@ -70,7 +70,7 @@ if _gate and _log:
     def __init__(self, *args, **kwargs):
         _init(self, *args, **kwargs)
         open(os.path.join(_gate, str(os.getpid())), "w").close()
-        parties, deadline = int(os.environ["OKR_TEST_PARTIES"]), time.monotonic() + 120
+        parties, deadline = int(os.environ["OKR_TEST_PARTIES"]), time.monotonic() + 60
         while len(os.listdir(_gate)) < parties and time.monotonic() < deadline:
             time.sleep(0.005)
         _note("together" if len(os.listdir(_gate)) >= parties else "alone")
@@ -264,7 +264,7 @@ def api_worker(env: dict[str, str], w: int, barrier: Any, out: str) -> None:
                 results.append({"tag": tag, "outcome": "ok"})
 
     threads = [threading.Thread(target=writes, args=(t,)) for t in range(THREADS)]
-    barrier.wait(timeout=120)
+    barrier.wait(timeout=60)
     for t in threads:
         t.start()
     for t in threads:
