@@ -2,98 +2,97 @@
 bare kafka-python client doing the same I/O in the same run.
 
 - relay: `Relay.publish_pending` over the whole history (read the store, map, chain, send,
-  flush per page, watermark) vs a kafka-python producer with the same settings sending the same
-  records (key, value, headers) — recorded on their way out by a pass-through file writer —
-  and flushing once at the end;
+  wait for each page's acknowledgements, watermark), in rounds, vs a bare kafka-python producer
+  with the same settings sending the same records (key, value, headers; computed from the store
+  beforehand) and flushing at the end of each round;
 - projection: `Projector.catch_up` + the readers' snapshot (what `okr consume --once` does)
   into a fresh DuckDB file vs a kafka-python consumer with the same settings reading the
   same topic to its end and discarding the records.
 """
 
 import struct
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from common import Result, Run, say, timed
+from kafka import KafkaProducer
 
 from okr.consumers.projector import Projector
 from okr.ledger import kafka_client
 from okr.ledger.app import OkrLedger
+from okr.ledger.envelope import chained_records
 from okr.ledger.relay import Relay
 from okr.projections.store import MEMORY_LIMIT, Projection
 
 RELAY_TARGET, PROJECTION_TARGET = 0.8, 0.6
 
 
-class Recording:
-    """Passes sends through to the producer and appends each record to a file."""
-
-    def __init__(self, producer: Any, out: BinaryIO) -> None:
-        self.producer, self.out = producer, out
-
-    def send(self, topic: str, key: bytes, value: bytes,
-             headers: list[tuple[str, bytes]] | None = None) -> Any:
-        if headers is not None and topic.endswith(".ledger"):
-            typ, pos = headers[0][1], headers[1][1]
-            self.out.write(struct.pack(">IIII", len(key), len(value), len(typ), len(pos)))
-            self.out.write(key + value + typ + pos)
-        return self.producer.send(topic, key=key, value=value, headers=headers)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.producer, name)
+def write_records(app: OkrLedger, path: Path) -> int:
+    """The records the relay sends (key, value, headers), from the store, into a file."""
+    n = 0
+    with path.open("wb") as out:
+        for rec in chained_records(app):
+            key, typ, pos = rec.aggregate_id.encode(), rec.type.encode(), str(rec.position).encode()
+            out.write(struct.pack(">IIII", len(key), len(rec.value), len(typ), len(pos)))
+            out.write(key + rec.value + typ + pos)
+            n += 1
+    return n
 
 
-def recorded(path: Path) -> Any:
-    """The records a Recording wrote, in order: (key, value, headers)."""
-    with path.open("rb") as f:
-        while head := f.read(16):
+def recorded(path: Path, limit: int | None = None, f: BinaryIO | None = None) -> Any:
+    """Records from such a file, in order: (key, value, headers)."""
+    with (open(path, "rb") if f is None else nullcontext(f)) as src:
+        n = 0
+        while (limit is None or n < limit) and (head := src.read(16)):
             nk, nv, nt, np = struct.unpack(">IIII", head)
-            body = f.read(nk + nv + nt + np)
+            body = src.read(nk + nv + nt + np)
+            n += 1
             yield (body[:nk], body[nk:nk + nv],
                    [("type", body[nk + nv:nk + nv + nt]), ("position", body[nk + nv + nt:])])
 
 
 def relay(run: Run, rounds: int = 4) -> list[Result]:
     """Publish the history with the relay, a quarter at a time, each quarter followed by the
-    same records through a bare producer."""
+    same records (prepared from the store beforehand) through a bare producer."""
     s = run.settings
     app = OkrLedger(s)
+    path = run.work / "records.bin"
+    say("relay: writing the records to send into a file (not timed) …")
+    total = write_records(app, path)
     r = Relay(app, run.servers)
     r.prepare()  # topics and producer made before the clock starts, as for the baseline
     raw_topic = s.topic_ledger.replace(".ledger", ".raw")
     kafka_client.ensure_topics(s, run.servers, [raw_topic])
-    producer = kafka_client.producer(s, run.servers)
-    chunk = -(-run.events // rounds)
+    # kafka-python with the settings of KAFKA-NOTES and nothing of ours (its own partitioner)
+    producer = KafkaProducer(bootstrap_servers=run.servers, **kafka_client.PRODUCER)
+    chunk = -(-total // rounds)
     ours = base = 0.0
     published = checkpoints = sent = 0
-    say(f"relay: publishing {run.events:,} events to {s.topic_ledger} in {rounds} rounds, "
+    say(f"relay: publishing {total:,} events to {s.topic_ledger} in {rounds} rounds, "
         "each followed by the bare producer …")
-    for _ in range(rounds):
-        path = run.work / "relayed.bin"
-        with path.open("wb") as out:
-            real, r.producer = r.producer, Recording(r.producer, out)
+    with path.open("rb") as src:
+        for _ in range(rounds):
             result, seconds = timed(lambda: r.publish_pending(limit=chunk))
-            r.producer = real
-        ours += seconds
-        published += result.published
-        checkpoints += len(result.checkpoints)
+            ours += seconds
+            published += result.published
+            checkpoints += len(result.checkpoints)
+            batch = list(recorded(path, chunk, src))  # read outside the timing
 
-        def bare(path: Path = path) -> int:
-            n = 0
-            for key, value, headers in recorded(path):
-                producer.send(raw_topic, key=key, value=value, headers=headers)
-                n += 1
-            producer.flush(timeout=600)
-            return n
+            def bare(batch: list[Any] = batch) -> int:
+                for key, value, headers in batch:
+                    producer.send(raw_topic, key=key, value=value, headers=headers)
+                producer.flush(timeout=600)
+                return len(batch)
 
-        n, seconds = timed(bare)
-        base += seconds
-        sent += n
-        path.unlink()
+            n, seconds = timed(bare)
+            base += seconds
+            sent += n
     r.close()
     app.close()
     producer.close()
-    assert published == sent == run.events, (published, sent, run.events)
+    path.unlink()
+    assert published == sent == total == run.events, (published, sent, total, run.events)
     ratio = (published / ours) / (sent / base)
     say(f"relay: {published:,} events in {ours:.1f} s ({published / ours:,.0f}/s); bare "
         f"producer {base:.1f} s ({sent / base:,.0f}/s)")

@@ -23,10 +23,10 @@ from eventsourcing.persistence import PersistenceError
 
 from okr.ledger import kafka_client, signing, watermark
 from okr.ledger.app import OkrLedger
-from okr.ledger.envelope import canonical_json, published
+from okr.ledger.envelope import Published, canonical_json
+from okr.ledger.pages import PagesError, pages
 from okr.ledger.watermark import START, Watermark
 
-PAGE = 5000
 Progress = Callable[[int, int], None]  # (published so far, position)
 
 
@@ -109,23 +109,17 @@ class Relay:
         assert self.mark is not None
         result = RelayResult(republished=self.republished)
         self.republished = False
-        head, in_flight, signed = self.mark, None, []
+        in_flight, signed = None, []
         try:
-            while True:
-                want = PAGE if limit is None else min(PAGE, limit - result.published)
-                page = self.app.recorder.select_notifications(
-                    head.position or None, want, inclusive_of_start=False) if want else []
-                sent = self._send_page(page, head) if page else None
+            for page in pages(self.app, self.mark, limit):
+                sent = self._send_page(page, in_flight[1] if in_flight else self.mark)
                 if in_flight is not None:
                     signed += self._settle(*in_flight, result)
-                if sent is None:
-                    break
-                in_flight, head = sent, sent[1]
+                in_flight = sent
                 result.published += len(page)
-                if len(page) < want:
-                    self._flush()
-                    signed += self._settle(*in_flight, result)
-                    break
+            if in_flight is not None:
+                self._flush()
+                signed += self._settle(*in_flight, result)
             self._flush(signed)
         except BaseException:
             self.close()  # whatever was sent after the last watermark counts as unpublished
@@ -134,25 +128,24 @@ class Relay:
         result.position, result.count = self.mark.position, self.mark.count
         return result
 
-    def _send_page(self, page: Any, head: Watermark
+    def _send_page(self, page: list[Published], head: Watermark
                    ) -> tuple[list[Any], Watermark, list[dict[str, Any]]]:
         """Send a page without waiting; returns its futures, the head after it, and the
         chain heads where checkpoints are due."""
-        prev, count = head.head_hash, head.count
+        count = head.count
         futures, due = [], []
-        send, mapper, every = self.producer.send, self.app.mapper, self.settings.checkpoint_every
-        for note in page:
-            rec = published(mapper, note, prev)
+        send, every = self.producer.send, self.settings.checkpoint_every
+        for rec in page:
             if len(rec.value) >= kafka_client.MAX_VALUE:
-                raise RelayError(f"event at position {note.id} is {len(rec.value)} bytes; "
-                                 "Kafka takes under 1 MB")
+                raise RelayError(f"event at position {rec.position} is {len(rec.value)} bytes;"
+                                 " Kafka takes under 1 MB")
             futures.append(send(self.topic, key=rec.aggregate_id.encode(), value=rec.value,
                                 headers=[("type", rec.type.encode()),
-                                         ("position", str(note.id).encode())]))
-            prev, count = rec.hash, count + 1
+                                         ("position", str(rec.position).encode())]))
+            count += 1
             if count % every == 0:
-                due.append({"position": note.id, "head_hash": prev, "count": count})
-        return futures, Watermark(page[-1].id, prev, count), due
+                due.append({"position": rec.position, "head_hash": rec.hash, "count": count})
+        return futures, Watermark(page[-1].position, page[-1].hash, count), due
 
     def _settle(self, futures: list[Any], mark: Watermark, due: list[dict[str, Any]],
                 result: RelayResult) -> list[tuple[dict[str, Any], Any]]:
@@ -221,7 +214,8 @@ class Relay:
                     on_result(result)
                 else:
                     time.sleep(idle)
-            except (kafka_client.KafkaError, RelayError, OSError, PersistenceError) as exc:
+            except (kafka_client.KafkaError, RelayError, PagesError, OSError,
+                    PersistenceError) as exc:
                 # Kafka or the event store is away: back off, rebuild the producer, go on.
                 self.close()
                 on_error(exc, backoff)
