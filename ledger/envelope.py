@@ -95,7 +95,9 @@ _META = {"originator_id", "originator_version", "timestamp", "originator_topic",
 
 def iso(t: datetime) -> str:
     """UTC ISO 8601 with microseconds and 'Z': one spelling, so hashes are reproducible."""
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime("%Y"): glibc writes the year 33 as "33", which no ISO reader
+    # takes back; for the years 1000-9999 both spell the same.
+    return t.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _jsonable(value: Any) -> Any:
