@@ -7,7 +7,7 @@ published type name and aggregate type, so internal refactors never change the t
 import hashlib
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -133,7 +133,45 @@ def parse_time(value: str) -> datetime:
     t = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if t.tzinfo is None:
         raise ValueError(f"timestamp {value!r} has no time zone")
-    return t.astimezone(UTC)
+    try:
+        return t.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"timestamp {value!r} is out of range") from None
+
+
+def is_time(value: Any) -> bool:
+    """Whether a value is a timestamp spelled exactly as `iso` spells it (what the relay
+    writes, and what the projection casts to TIMESTAMPTZ)."""
+    try:
+        return isinstance(value, str) and iso(parse_time(value)) == value
+    except ValueError:
+        return False
+
+
+def is_finite_number(value: Any) -> bool:
+    """A JSON number that a float can hold (not a bool, NaN, an infinity or 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+# The JSON shape of data fields the projection relies on, beyond the numbers in NUMBERS.
+SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "key": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+    "plan_revision": (lambda v: isinstance(v, bool), "true or false"),
+    "tags": (lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v),
+             "a list of strings"),
+    "phases": (lambda v: isinstance(v, list) and all(
+        isinstance(p, dict) and is_time(p.get("at")) and is_finite_number(p.get("value"))
+        for p in v), "a list of {at: UTC time, value: finite number}"),
+}
+CYCLE_TIMES = ("start", "end")
+# Limits of the projection's BIGINT position and INTEGER version columns.
+MAX_POSITION = 2**63 - 1
+MAX_VERSION = 2**31 - 1
 
 
 class Envelope(BaseModel):
@@ -142,12 +180,12 @@ class Envelope(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_: str = Field(alias="schema")
-    position: int = Field(ge=1)
+    position: int = Field(ge=1, le=MAX_POSITION)
     event_id: str
     type: str
     aggregate_type: str
     aggregate_id: str
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
     recorded_at: str
     effective_at: str
     actor: str = Field(min_length=1)
@@ -172,8 +210,10 @@ class Envelope(BaseModel):
 
     @field_validator("recorded_at", "effective_at")
     @classmethod
-    def _aware_time(cls, v: str) -> str:
-        parse_time(v)
+    def _utc_time(cls, v: str) -> str:
+        if not is_time(v):
+            raise ValueError(f"{v[:40]!r} is not a UTC time written like "
+                             "2026-11-02T10:00:00.000000Z")
         return v
 
     @model_validator(mode="after")
@@ -189,9 +229,19 @@ class Envelope(BaseModel):
                 v = self.data[name]
                 if v is None and nullable:
                     continue
-                if (isinstance(v, bool) or not isinstance(v, int | float)
-                        or not math.isfinite(v)):
+                if not is_finite_number(v):
                     raise ValueError(f"{self.type} data.{name} must be a finite number")
+        for name in DATA_FIELDS[self.type]:
+            ok, want = SHAPES.get(name, (None, ""))
+            if self.type == "CycleAdded" and name in CYCLE_TIMES:
+                ok, want = is_time, "a UTC time written like 2026-11-02T10:00:00.000000Z"
+            if ok is not None and not ok(self.data[name]):
+                raise ValueError(f"{self.type} data.{name} must be {want}")
+        try:
+            canonical_json(self.to_dict())
+        except ValueError:  # also UnicodeEncodeError
+            raise ValueError("the envelope holds a value canonical JSON cannot carry (NaN, "
+                             "Infinity or an unpaired surrogate)") from None
         return self
 
     @classmethod
