@@ -58,23 +58,31 @@ def read_rows(path: Path, kind: str) -> Iterator[tuple[int, dict[str, str]]]:
         raise DomainError(f"file {path} not found") from None
     except UnicodeDecodeError:
         raise DomainError(f"file {path} is not UTF-8 text") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in reader.fieldnames or []]
-    missing = [c for c in required if c not in header]
-    unknown = [c for c in header if c not in required + optional]
-    if missing or unknown:
-        want = ", ".join(required) + " (and optionally " + ", ".join(optional) + ")"
-        raise DomainError(f"{path}: header must name {want}; "
-                          + (f"missing {', '.join(missing)}" if missing else
-                             f"unknown column(s) {', '.join(unknown)}"))
-    reader.fieldnames = header
-    for row in reader:
-        if reader.line_num - 1 > MAX_ROWS:
-            raise DomainError(f"{path}: more than {MAX_ROWS} rows; split the file")
-        if None in row:
-            yield reader.line_num, {"__error__": "more fields than the header names"}
-            continue
-        yield reader.line_num, {k: (v or "").strip() for k, v in row.items()}
+    # strict: a quote left open must not swallow the lines after it into one field
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = [h.strip() for h in reader.fieldnames or []]
+        missing = [c for c in required if c not in header]
+        unknown = [c for c in header if c not in required + optional]
+        twice = sorted({c for c in header if header.count(c) > 1})
+        if missing or unknown or twice:
+            want = ", ".join(required) + " (and optionally " + ", ".join(optional) + ")"
+            raise DomainError(f"{path}: header must name {want}; "
+                              + (f"missing {', '.join(missing)}" if missing else
+                                 f"unknown column(s) {', '.join(unknown)}" if unknown else
+                                 f"{', '.join(twice)} named more than once"))
+        reader.fieldnames = header
+        for row in reader:
+            if reader.line_num - 1 > MAX_ROWS:
+                raise DomainError(f"{path}: more than {MAX_ROWS} rows; split the file")
+            if None in row:
+                yield reader.line_num, {"__error__": "more fields than the header names"}
+                continue
+            yield reader.line_num, {k: (v or "").strip() for k, v in row.items()}
+    except csv.Error as exc:  # broken quoting, a field over csv's size limit
+        # DictReader.line_num is where the last good record ended: the broken one starts next
+        raise DomainError(f"{path}:{reader.line_num + 1}: not valid CSV ({exc}); nothing was "
+                          "written") from None
 
 
 def _number(text: str, what: str) -> float:
