@@ -16,7 +16,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from okr.domain.base import utc_now
+from okr.domain.base import check_text, utc_now
 from okr.domain.errors import DomainError
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
@@ -158,7 +158,8 @@ def import_csv(app: OkrLedger, path: Path, kind: str, parse_time: ParseTime,
     rows = list(read_rows(path, kind))
     report.rows = len(rows)
     batch = _Batch(app)
-    actor = app.settings.actor
+    # as every other write does (OkrLedger._actor): the OS user may be unknown, so blank
+    actor = check_text(app.settings.actor, "actor", max_len=100)
     now = utc_now()
     for done, (line, row) in enumerate(rows, 1):
         try:
