@@ -130,11 +130,18 @@ class _Batch:
         return sum(len(a.pending_events) for a in self.loaded.values())
 
 
+def _when(row: dict[str, str], parse_time: ParseTime, now: datetime) -> datetime:
+    """The line's time; blank or 'now' is the import's own instant (a 'now' read later
+    would lie in the future of the instant every line is checked against)."""
+    text = row.get("at", "")
+    return now if text.lower() in ("", "now") else parse_time(text)
+
+
 def _apply_checkin(batch: _Batch, row: dict[str, str], parse_time: ParseTime,
                    now: datetime, actor: str) -> bool:
     kr = batch.key_result(row["kr"])
     confidence = _optional_number(row.get("confidence", ""), "confidence")
-    at = parse_time(row["at"]) if row.get("at") else now
+    at = _when(row, parse_time, now)
     kr.check_in(_number(row["value"], "value"), confidence, row.get("note", ""), at, now,
                 batch.windows[row["kr"]], actor)
     return True
@@ -143,7 +150,7 @@ def _apply_checkin(batch: _Batch, row: dict[str, str], parse_time: ParseTime,
 def _apply_reading(batch: _Batch, row: dict[str, str], parse_time: ParseTime,
                    now: datetime, actor: str) -> bool:
     kpi = batch.kpi(row["kpi"])
-    at = parse_time(row["at"]) if row.get("at") else now
+    at = _when(row, parse_time, now)
     return kpi.record(_number(row["value"], "value"), at, row.get("source") or "import",
                       row.get("id") or None, now, actor)
 
