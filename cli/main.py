@@ -66,6 +66,12 @@ def _known_failure(exc: Exception) -> str | None:
             from okr.cli.output import first_line
             first = first_line(exc)
             return f"event store unavailable or failing ({first}); nothing was written"
+    if "kafka" in sys.modules:  # e.g. okr consume --once / ingest --once with Kafka away
+        from okr.ledger.kafka_client import KafkaError
+        from okr.ledger.local_broker import BrokerError
+        if isinstance(exc, KafkaError | BrokerError):
+            from okr.cli.output import first_line
+            return f"Kafka unreachable or failing ({first_line(exc)})"
     return None
 
 
