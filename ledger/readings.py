@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from okr.domain.errors import DomainError
 from okr.ledger.app import ConcurrencyError, OkrLedger
+from okr.ledger.settings import SettingsError
 
 # Clocks of other systems drift; a reading this little in the future is taken as "now".
 CLOCK_SKEW = timedelta(seconds=5)
@@ -90,6 +91,9 @@ def _reject_constant(name: str) -> float:
 
 def record(app: OkrLedger, msg: ReadingMessage, now: datetime) -> bool:
     """Record the reading (idempotent on its id); False when it was recorded before."""
+    if not app.settings.actor.strip():  # the installation's fault, not the message's
+        raise SettingsError("the actor cannot be blank; set OKR_ACTOR (the OS user is "
+                            "unknown)")
     try:
         return app.record_reading(msg.kpi, msg.value, min(msg.observed_at, now),
                                   source=msg.source, reading_id=msg.id)
