@@ -194,6 +194,17 @@ class Envelope(BaseModel):
     prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_fields(cls, v: Any) -> Any:
+        # pydantic would name an unknown key in the error's location, as is: a key with a
+        # line break would break the one-line reason a dead letter carries.
+        if isinstance(v, dict):
+            unknown = sorted(str(k) for k in v if k not in ENVELOPE_FIELDS)
+            if unknown:
+                raise ValueError(f"unknown field {unknown[0][:60]!r}")
+        return v
+
     @field_validator("schema_")
     @classmethod
     def _known_schema(cls, v: str) -> str:
@@ -220,7 +231,7 @@ class Envelope(BaseModel):
     def _data_fits_type(self) -> "Envelope":
         if AGGREGATE_TYPE[self.type] != self.aggregate_type:
             raise ValueError(f"{self.type} belongs to a {AGGREGATE_TYPE[self.type]}, "
-                             f"not a {self.aggregate_type}")
+                             f"not a {self.aggregate_type[:60]!r}")
         missing = [f for f in DATA_FIELDS[self.type] if f not in self.data]
         if missing:
             raise ValueError(f"{self.type} data lacks {', '.join(missing)}")
@@ -274,6 +285,7 @@ class Envelope(BaseModel):
 
 
 KNOWN_TYPES = frozenset(t for t, _ in EVENT_TYPES.values())
+ENVELOPE_FIELDS = frozenset(f.alias or name for name, f in Envelope.model_fields.items())
 
 
 def revive_data(type_: str, data: dict[str, Any]) -> dict[str, Any]:
