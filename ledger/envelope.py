@@ -209,14 +209,14 @@ class Envelope(BaseModel):
     @classmethod
     def _known_schema(cls, v: str) -> str:
         if v != SCHEMA:
-            raise ValueError(f"unknown envelope schema {v!r}, expected {SCHEMA!r}")
+            raise ValueError(f"unknown envelope schema {v[:60]!r}, expected {SCHEMA!r}")
         return v
 
     @field_validator("type")
     @classmethod
     def _known_type(cls, v: str) -> str:
         if v not in KNOWN_TYPES:
-            raise ValueError(f"unknown event type {v!r}")
+            raise ValueError(f"unknown event type {v[:60]!r}")
         return v
 
     @field_validator("recorded_at", "effective_at")
