@@ -114,6 +114,9 @@ def hostile(outside: Path) -> list[str]:
         "SELECT * FROM READ_TEXT('/etc/passwd')", "select * from Glob('/etc/*')",
         "SELECT\tcount(*)\nFROM\tevents;\tDELETE\tFROM\tevents",
         "EXPLAIN DELETE FROM events", "EXPLAIN ANALYZE DELETE FROM events",
+        # EXPLAIN ANALYZE runs the statement, and DuckDB allows these on a read-only file
+        "EXPLAIN ANALYZE CREATE TEMP TABLE t AS SELECT 1", "EXPLAIN ANALYZE CHECKPOINT",
+        "EXPLAIN ANALYZE SET VARIABLE x = 1", "EXPLAIN ANALYZE CALL pragma_version()",
         "DESCRIBE SELECT * FROM read_csv('/etc/passwd')",
         "SUMMARIZE SELECT * FROM read_text('/etc/passwd')",
         "VALUES (1); DROP TABLE events",
