@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 SCALE   ?= small
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-unit test-integration lint format bench soak clean
+.PHONY: help install demo test test-unit lint format bench soak docs clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -28,6 +28,15 @@ test: $(STAMP)  ## run the whole test suite (starts its own broker)
 
 test-unit: $(STAMP)  ## unit tests only (no broker, no PostgreSQL)
 	$(BIN)/pytest -q tests/unit
+
+bench: $(STAMP)  ## benchmarks against raw baselines (SCALE=small|full|0.3); results in bench/results/
+	$(BIN)/python bench/run.py --scale $(SCALE)
+
+soak: $(STAMP)  ## the fault and fuzz tests at full length (OKR_SOAK=1; tens of minutes)
+	OKR_SOAK=1 $(BIN)/pytest -q -s tests
+
+docs: $(STAMP)  ## regenerate docs/cli.md from the command's own help
+	$(BIN)/python -P -m typer okr.cli.main utils docs --name okr --output docs/cli.md
 
 lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check .

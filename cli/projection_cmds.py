@@ -36,7 +36,7 @@ def consume_cmd(ctx: typer.Context,
     quiet = want_json(ctx, as_json) or not err.is_terminal
     show = None if quiet else (lambda p: err.print(
         f"\rprojected {p.read} records ({p.stored} new events)", end=""))
-    progress = catch_up(st, publish_first=False, on_progress=show)
+    progress = catch_up(st, publish_first=False, publish=True, on_progress=show)
     if progress is None:
         raise UserError("a projection consumer is already running (okr consume / okr up); "
                         "it keeps the projection current")
@@ -148,7 +148,7 @@ def history_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Key res
         if not revisions:
             raise UserError(f"key result {key!r} not found in the projection")
         names, rows = proj.query(
-            "SELECT effective_at, recorded_at, value, confidence, note, actor, position "
+            "SELECT effective_at, recorded_at, value, confidence, note, actor, source, position "
             "FROM check_ins WHERE key_result = ? ORDER BY effective_at, position", [key])
         check_ins = [dict(zip(names, r, strict=True)) for r in rows]
     data = {"key": key, "revisions": revisions, "check_ins": check_ins}
@@ -164,14 +164,15 @@ def history_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Key res
             t.add_row(say(r["at"], zone), r["change"], amount(r["target"]), f"{r['weight']:g}",
                       r["actor"], r["reason"] or "")
         c = Table(title=f"Check-ins of {key}")
-        for col in ("effective", "recorded", "value", "confidence", "by", "note"):
+        for col in ("effective", "recorded", "value", "confidence", "by", "source", "note"):
             c.add_column(col)
         for r in check_ins:
             late = r["recorded_at"] - r["effective_at"]
             c.add_row(say(r["effective_at"], zone),
                       say(r["recorded_at"], zone) + (" (late)" if late.days >= 1 else ""),
                       amount(r["value"]), "-" if r["confidence"] is None
-                      else f"{r['confidence']:.2f}", r["actor"], r["note"] or "")
+                      else f"{r['confidence']:.2f}", r["actor"], r["source"] or "-",
+                      r["note"] or "")
         Console().print(t, c)
     emit(data, want_json(ctx, as_json), human)
 

@@ -14,7 +14,7 @@ def after_write(st: State) -> str:
     relay = None
     try:
         servers = kafka_client.bootstrap(st.settings, start_local=True)
-        relay = Relay(st.ledger, servers, fast_fail=True)
+        relay = Relay(st.ledger, servers, inline=True)
         result = relay.publish_pending()
         if result.published == 0:
             return ""

@@ -20,13 +20,14 @@ if TYPE_CHECKING:
     from okr.projections.store import Projection
 
 
-def catch_up(st: State, *, publish_first: bool = True,
+def catch_up(st: State, *, publish_first: bool = True, publish: bool = False,
              on_progress: "Callable[[Progress], None] | None" = None) -> "Progress | None":
-    """Relay pending events, then consume to the tail into the work file and publish the
-    snapshot. None when a running consumer owns the projection (it does this itself)."""
-    from okr.consumers.projector import ProjectionBusy, Projector, owning, publish_snapshot
+    """Relay pending events, then consume to the tail into the work file (publishing the
+    snapshot if asked, or if it is due). None when a running consumer owns the projection (it
+    does this itself)."""
+    from okr.consumers.projector import ProjectionBusy, Projector, owning
     from okr.ledger import kafka_client
-    from okr.projections.store import Projection
+    from okr.projections.store import MEMORY_LIMIT, Projection
 
     try:
         with owning(st.settings):
@@ -34,12 +35,14 @@ def catch_up(st: State, *, publish_first: bool = True,
             if publish_first and st.settings.inline_publish:
                 from okr.cli.publish import after_write
                 after_write(st)
-            proj = Projection(st.settings.projection_work_file)
+            proj = Projection(st.settings.projection_work_file, memory_limit=MEMORY_LIMIT)
             projector = Projector(st.settings, servers, proj)
             try:
                 progress = projector.catch_up(on_progress)
-                if progress.read or not st.settings.duckdb_file.exists():
-                    publish_snapshot(proj, st.settings)
+                if publish:
+                    projector.publish()
+                else:
+                    projector.after_step(0)
                 return progress
             finally:
                 projector.close()
@@ -49,10 +52,14 @@ def catch_up(st: State, *, publish_first: bool = True,
 
 
 def open_projection(st: State, refresh: bool = True) -> "Projection":
-    """The readers' snapshot, read-only, brought up to date first when nobody else does."""
+    """The projection, read-only, brought up to date first when nobody else does.
+
+    The work file when its writer lets go of it within a moment (it holds it only while it
+    writes a batch), else the last published snapshot.
+    """
+    from okr.consumers.projector import open_for_reading
     from okr.ledger import kafka_client
     from okr.ledger.local_broker import BrokerError
-    from okr.projections.store import Projection
 
     if refresh:
         try:
@@ -61,7 +68,8 @@ def open_projection(st: State, refresh: bool = True) -> "Projection":
             reason = first_line(exc)
             print(f"okr: warning: could not refresh the projection ({reason}); showing the "
                   "last snapshot", file=sys.stderr)
-    path = st.settings.duckdb_file
-    if not path.exists():
-        raise UserError(f"no projection at {path} yet; run 'okr consume --once' (needs Kafka)")
-    return Projection(path, read_only=True)
+    proj = open_for_reading(st.settings)
+    if proj is None:
+        raise UserError(f"no projection at {st.settings.duckdb_file} yet; run "
+                        "'okr consume --once' (needs Kafka)")
+    return proj

@@ -17,17 +17,15 @@ FORMATS = ("terminal", "json", "csv", "md", "html")
 JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
-def cycle_facts(st: State, cycle: str) -> "list[Fact]":
-    """The facts a cycle's review depends on, as recorded in the ledger."""
-    from okr.cli.history_source import load_facts
-    from okr.domain.cycles import canonical_cycle_key
-    from okr.domain.history import cycle_dependencies
+def cycle_facts(st: State, cycle: str, as_of: datetime, known_at: datetime) -> "list[Fact]":
+    """The facts a review of the cycle at (as_of, known_at) reads, from the projection."""
+    from okr.cli.reads import open_projection
 
-    facts = load_facts(st)
-    wanted = cycle_dependencies(facts, canonical_cycle_key(cycle))
-    if not wanted:
+    with open_projection(st) as proj:
+        facts = proj.review_facts(cycle, as_of, known_at)
+    if not facts:
         raise UserError(f"cycle {cycle!r} not found")
-    return [f for f in facts if f.aggregate_id in wanted]
+    return facts
 
 
 def _point(st: State, as_of: str | None, known_at: str | None) -> tuple[datetime, datetime]:
@@ -47,7 +45,8 @@ def build(st: State, cycle: str, as_of: str | None, known_at: str | None) -> dic
 
     a, k = _point(st, as_of, known_at)
     try:
-        return review(cycle_facts(st, cycle), canonical_cycle_key(cycle), ReviewPoint(a, k))
+        key = canonical_cycle_key(cycle)
+        return review(cycle_facts(st, key, a, k), key, ReviewPoint(a, k))
     except UnknownCycle as exc:
         raise UserError(str(exc)) from None
 

@@ -68,10 +68,10 @@ def consume_service(st: State, stop: threading.Event, log: Log) -> None:
     """Project okr.ledger into DuckDB until stopped (owns the projection's work file)."""
     from okr.consumers.projector import Projector, owning
     from okr.ledger import kafka_client
-    from okr.projections.store import Projection
+    from okr.projections.store import MEMORY_LIMIT, Projection
 
     with owning(st.settings, wait=False):
-        proj = Projection(st.settings.projection_work_file)
+        proj = Projection(st.settings.projection_work_file, memory_limit=MEMORY_LIMIT)
         projector = Projector(st.settings, kafka_client.bootstrap(st.settings, start_local=True),
                               proj)
         log("consume", f"projecting {st.settings.topic_ledger} into {st.settings.duckdb_file}",
@@ -86,6 +86,8 @@ def consume_service(st: State, stop: threading.Event, log: Log) -> None:
 
         try:
             projector.run(stop.is_set, batch, retrying(log, "consume"))
+            if projector.snapshot_due():
+                projector.publish()
         finally:
             projector.close()
             proj.close()

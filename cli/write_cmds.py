@@ -272,6 +272,8 @@ def checkin(ctx: typer.Context, kr: str = typer.Argument(..., help="Key result k
                                                   "will be hit."),
             note: str = typer.Option("", help="What happened."),
             at: str | None = typer.Option(None, help="Effective time (local; default now)."),
+            source: str = typer.Option("manual", help="How the value was obtained, recorded "
+                                       "with it (CSV imports record: import)."),
             as_json: bool = JSON) -> None:
     """Check in on a key result."""
     st = state(ctx)
@@ -279,12 +281,12 @@ def checkin(ctx: typer.Context, kr: str = typer.Argument(..., help="Key result k
     conf = opt_number(confidence, "confidence")
     if conf is not None and not 0 <= conf <= 1:
         raise UserError(f"confidence {confidence} must be between 0 and 1")
-    res = st.ledger.check_in(kr, val, conf, note, when(st, at))
+    res = st.ledger.check_in(kr, val, conf, note, when(st, at), source=source)
     c = res.check_ins[-1]
     done(ctx, as_json, f"check-in on {res.key}: {amount(val, res.unit)}, effective "
          f"{said(st, c['effective_at'])}",
          {"key": res.key, "value": val, "confidence": conf, "note": c["note"],
-          "effective_at": c["effective_at"]})
+          "effective_at": c["effective_at"], "source": c["source"]})
 
 
 # ---- initiatives ------------------------------------------------------------------------

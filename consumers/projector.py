@@ -8,8 +8,11 @@ each polled batch:
 2. flushes those dead letters;
 3. writes the rows and the next offsets in ONE DuckDB transaction (duplicates of an
    (aggregate id, version) change nothing);
-4. publishes a read-only snapshot of the file for readers (atomic rename), so CLI readers and
-   analysts are never locked out by the running consumer.
+4. once it reaches the tail, closes the work file so readers can open it read-only (DuckDB
+   allows one writer *or* many readers), and reopens it for the next batch;
+5. at most every SNAPSHOT_EVERY seconds while events arrive, copies the work file to the
+   readers' snapshot (atomic rename), which analysts' long sessions use: they never block
+   the consumer and it never blocks them.
 A partition whose high watermark is below the stored offset was wiped and republished (the
 local broker forgets everything when it restarts): it is read again from the start.
 """
@@ -18,7 +21,8 @@ import fcntl
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +34,12 @@ from okr.consumers.runtime import PartitionConsumer
 from okr.ledger import kafka_client
 from okr.ledger.envelope import Envelope
 from okr.ledger.settings import Settings
-from okr.projections.store import Located, Projection
+from okr.projections.store import Located, Projection, ProjectionLocked
 
 NAME = "projector"
+# The snapshot for analysts is copied at most this often (seconds) while events arrive; the
+# CLI reads the work file itself whenever the consumer is not writing it.
+SNAPSHOT_EVERY = 15.0
 
 
 class ProjectionBusy(RuntimeError):
@@ -69,7 +76,7 @@ def decode(message: kafka_client.Message) -> Envelope | str:
         env = Envelope.from_bytes(message.value)
     except (ValidationError, ValueError) as exc:
         return reject_reason(exc)
-    if not env.hash_ok():
+    if not env.hash_ok(message.value):
         return f"hash mismatch at position {env.position}: the envelope was altered"
     if message.key is not None and message.key != env.aggregate_id.encode():
         return "record key does not match the envelope's aggregate_id"
@@ -94,9 +101,23 @@ def owning(settings: Settings, wait: bool = False) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+def open_for_reading(settings: Settings, wait: float = 2.0) -> Projection | None:
+    """The projection, read-only: the work file, unless its writer holds it for longer than
+    `wait` seconds (a long batch), then the published snapshot; None when neither exists."""
+    work, snapshot = settings.projection_work_file, settings.duckdb_file
+    if work.exists():
+        try:
+            return Projection(work, read_only=True, wait=wait)
+        except ProjectionLocked:
+            pass
+    return Projection(snapshot, read_only=True) if snapshot.exists() else None
+
+
 def publish_snapshot(projection: Projection, settings: Settings) -> Path:
-    """Copy the work file to the readers' file atomically (readers keep their open copy)."""
+    """Copy the work file to the readers' snapshot atomically (open sessions keep reading the
+    copy they opened). The writer lets go of the file while it is copied."""
     projection.checkpoint()
+    projection.release()
     snap = settings.duckdb_file
     tmp = snap.with_name(snap.name + ".tmp")
     shutil.copyfile(projection.path, tmp)
@@ -110,18 +131,21 @@ class Projector(PartitionConsumer[Progress]):
     name = NAME
 
     def __init__(self, settings: Settings, servers: str, projection: Projection,
-                 batch: int = 5000, publish_every: float = 0.3) -> None:
+                 batch: int = 20_000, snapshot_every: float = SNAPSHOT_EVERY) -> None:
         super().__init__(settings, servers, settings.topic_ledger)
         self.projection = projection
         self.max_records = batch
-        self.publish_every = publish_every
-        self._last_publish = 0.0
-        self._dirty = True
+        self.snapshot_every = snapshot_every
+        # DuckDB runs a transaction without holding the GIL: one thread writes batch N while
+        # this one polls and validates batch N+1 (only ever one transaction in flight).
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="okr-duckdb")
+        self._inflight: tuple[Future[int], Progress, int] | None = None
 
     def new_progress(self) -> Progress:
         return Progress()
 
     def stored_offsets(self) -> dict[int, int]:
+        self.settle()
         return self.projection.offsets(self.topic)
 
     def handle(self, messages: list[kafka_client.Message], progress: Progress) -> None:
@@ -134,18 +158,54 @@ class Projector(PartitionConsumer[Progress]):
             if isinstance(result, str):
                 rejected.append((m, result))
             else:
-                good.append(Located(result, m.partition, m.offset))
+                good.append(Located(m.value or b"", m.partition, m.offset))
             offsets[m.partition] = max(offsets.get(m.partition, 0), m.offset + 1)
         self.dead_letters(rejected, progress)
-        added = self.projection.apply(self.topic, good, offsets)
-        progress.stored += added
-        progress.duplicates += len(good) - added
+        self.settle()
+        self._inflight = (self._writer.submit(self.projection.apply, self.topic, good, offsets),
+                          progress, len(good))
+
+    def settle(self) -> None:
+        """Wait for the transaction in flight (its error, if any, is raised here)."""
+        if self._inflight is not None:
+            future, progress, good = self._inflight
+            self._inflight = None
+            added = future.result()
+            progress.stored += added
+            progress.duplicates += good - added
+
+    def catch_up(self, on_progress: Callable[[Progress], None] | None = None,
+                 idle: float = 2.0) -> Progress:
+        progress = super().catch_up(on_progress, idle)
+        self.settle()
+        return progress
+
+    def close(self) -> None:
+        try:
+            self.settle()
+        finally:
+            super().close()
 
     def after_step(self, read: int) -> None:
-        """Publish the readers' snapshot: at once when idle, at most every
-        `publish_every` seconds while busy."""
-        self._dirty = self._dirty or bool(read)
-        if self._dirty and (not read
-                            or time.monotonic() - self._last_publish > self.publish_every):
-            publish_snapshot(self.projection, self.settings)
-            self._last_publish, self._dirty = time.monotonic(), False
+        """Once the tail is reached, let go of the work file so readers can open it (they
+        see every event projected so far); republish the snapshot when it is due."""
+        self.settle()
+        if self.snapshot_due():
+            self.publish()
+        elif not read or (self.reader is not None and self.reader.caught_up()):
+            self.projection.release()
+
+    def snapshot_due(self) -> bool:
+        """The snapshot is missing, or older than the work file by `snapshot_every` seconds."""
+        snap = self.settings.duckdb_file
+        if not snap.exists():
+            return True
+        work = Path(self.projection.path)
+        changed = max((p.stat().st_mtime for p in (work, work.with_name(work.name + ".wal"))
+                       if p.exists()), default=0.0)
+        published = snap.stat().st_mtime
+        return changed > published and time.time() - published >= self.snapshot_every
+
+    def publish(self) -> None:
+        """Publish the readers' snapshot now."""
+        publish_snapshot(self.projection, self.settings)

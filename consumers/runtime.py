@@ -12,6 +12,8 @@ from typing import Any, Generic, Protocol, TypeVar
 from okr.ledger import kafka_client
 from okr.ledger.settings import Settings
 
+POLL = 5000  # records per poll
+
 
 class Counts(Protocol):
     read: int
@@ -83,12 +85,22 @@ class PartitionConsumer(Generic[P]):
                 self.reader.seek(p, 0)
                 progress.wiped.append(p)
 
-    def step(self, progress: P) -> int:
-        """Poll one batch and handle it; returns records read (0 when idle or no topic)."""
+    def step(self, progress: P, wait_ms: int = 200) -> int:
+        """Poll one batch (waiting up to wait_ms for the first record) and handle it; returns
+        records read (0 when idle or no topic)."""
         if not self._open():
             return 0
         assert self.reader is not None
-        messages = self.reader.poll(timeout_ms=200, max_records=self.max_records)
+        # Take what has arrived, up to max_records: one transaction for many records while
+        # catching up, without waiting for more when following the tail.
+        messages = self.reader.poll(timeout_ms=wait_ms,
+                                    max_records=min(POLL, self.max_records))
+        while messages and len(messages) < self.max_records:
+            more = self.reader.poll(timeout_ms=0,
+                                    max_records=min(POLL, self.max_records - len(messages)))
+            if not more:
+                break
+            messages += more
         self._seek_wiped(progress)
         if not messages:
             return 0
@@ -120,7 +132,7 @@ class PartitionConsumer(Generic[P]):
             return progress
         quiet = time.monotonic()
         while True:
-            if self.step(progress):
+            if self.step(progress, wait_ms=50):  # short waits: caught_up() ends the loop
                 quiet = time.monotonic()
                 if on_progress is not None:
                     on_progress(progress)
@@ -136,9 +148,9 @@ class PartitionConsumer(Generic[P]):
             try:
                 progress = self.new_progress()
                 n = self.step(progress)
+                self.after_step(n)  # the batch's effects are complete after this
                 if n:
                     on_batch(progress)
-                self.after_step(n)
                 if not n and time.monotonic() - last_health > health_every:
                     last_health = time.monotonic()
                     # Reopen while idle: after a broker restart an old client can wait at a

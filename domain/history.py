@@ -9,18 +9,19 @@ before its key result was added is not part of any earlier state. The DuckDB pro
 must agree with `scorecard` here; a differential test holds it to that.
 """
 
-from collections.abc import Callable, Iterable, Mapping
+import bisect
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from okr.domain import scoring
 from okr.domain.cycles import Window
 
 
-@dataclass(frozen=True)
-class Fact:
-    """One event as the log publishes it (the envelope without transport details)."""
+class Fact(NamedTuple):
+    """One event as the log publishes it (the envelope without transport details); a tuple,
+    because a replay makes them by the hundred thousand."""
 
     position: int
     aggregate_id: str
@@ -35,7 +36,12 @@ class Fact:
 
 @dataclass
 class World:
-    """Everything known about the ledger at one (as_of, known_at) point."""
+    """Everything known about the ledger at one (as_of, known_at) point.
+
+    With `latest_only`, an item keeps only the check-in or reading that scoring reads (the
+    latest by effective time, then position) instead of all of them: memory then grows with
+    the number of items, not with the length of the history.
+    """
 
     cycles: dict[str, dict[str, Any]] = field(default_factory=dict)
     objectives: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -43,13 +49,16 @@ class World:
     initiatives: dict[str, dict[str, Any]] = field(default_factory=dict)
     kpis: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # aggregate id → (table, key)
+    latest_only: bool = False
 
-    def table(self, name: str) -> dict[str, dict[str, Any]]:
-        tables: dict[str, dict[str, dict[str, Any]]] = {
+    def __post_init__(self) -> None:
+        self._tables: dict[str, dict[str, dict[str, Any]]] = {
             "cycles": self.cycles, "objectives": self.objectives,
             "key_results": self.key_results, "initiatives": self.initiatives,
             "kpis": self.kpis}
-        return tables[name]
+
+    def table(self, name: str) -> dict[str, dict[str, Any]]:
+        return self._tables[name]
 
 
 def _created(table: str) -> Callable[[World, Fact], None]:
@@ -103,16 +112,26 @@ def _reopen(world: World, fact: Fact) -> None:
     row["status"] = "committed" if row["committed_at"] is not None else "planning"
 
 
+def _measure(items: list[dict[str, Any]], item: dict[str, Any], time_field: str,
+             latest_only: bool) -> None:
+    if not latest_only:
+        items.append(item)
+    elif not items or (item[time_field], item["position"]) >= (items[0][time_field],
+                                                               items[0]["position"]):
+        items[:] = [item]
+
+
 def _check_in(world: World, fact: Fact) -> None:
-    _row(world, fact)["check_ins"].append(
-        {"value": fact.data["value"], "confidence": fact.data["confidence"],
-         "effective_at": fact.effective_at, "position": fact.position})
+    _measure(_row(world, fact)["check_ins"],
+             {"value": fact.data["value"], "confidence": fact.data["confidence"],
+              "effective_at": fact.effective_at, "position": fact.position},
+             "effective_at", world.latest_only)
 
 
 def _reading(world: World, fact: Fact) -> None:
-    _row(world, fact)["readings"].append(
-        {"value": fact.data["value"], "observed_at": fact.effective_at,
-         "position": fact.position})
+    _measure(_row(world, fact)["readings"],
+             {"value": fact.data["value"], "observed_at": fact.effective_at,
+              "position": fact.position}, "observed_at", world.latest_only)
 
 
 KPI_FIELDS = ("name", "unit", "direction", "target", "green", "red", "cadence", "tags",
@@ -150,16 +169,70 @@ CREATED = frozenset({"CycleAdded", "ObjectiveAdded", "KeyResultAdded", "Initiati
                      "KpiAdded"})
 
 
+MEASUREMENTS = frozenset({"CheckInRecorded", "KpiReadingRecorded"})
+
+
+def _apply(world: World, fact: Fact, as_of: datetime, known_at: datetime) -> None:
+    """Fold one fact into the world, if it is known at known_at and in force at as_of."""
+    if fact.recorded_at > known_at or fact.effective_at > as_of:
+        return
+    if fact.aggregate_id not in world.keys and fact.type not in CREATED:
+        return  # back-dated before its item existed at as_of: the item is not there yet
+    APPLY[fact.type](world, fact)
+
+
 def world_at(facts: Iterable[Fact], as_of: datetime, known_at: datetime) -> World:
     """Fold the facts into the world as of `as_of` (valid time), as known at `known_at`."""
     world = World()
     for fact in sorted(facts, key=lambda f: f.position):
-        if fact.recorded_at > known_at or fact.effective_at > as_of:
-            continue
-        if fact.aggregate_id not in world.keys and fact.type not in CREATED:
-            continue  # back-dated before its item existed at as_of: the item is not there yet
-        APPLY[fact.type](world, fact)
+        _apply(world, fact, as_of, known_at)
     return world
+
+
+class Replay:
+    """`world_at` one fact at a time, for a log too long to hold: facts may come in any
+    order that keeps each item's versions in order (a Kafka partition does), a version seen
+    before is a duplicate, and only what scoring reads is kept (`latest_only`).
+
+    Only the item's own earlier facts decide whether a fact counts, so interleaving the
+    items differently cannot change the result.
+    """
+
+    def __init__(self, as_of: datetime, known_at: datetime) -> None:
+        self.as_of, self.known_at = as_of, known_at
+        self.world = World(latest_only=True)
+        self.versions: dict[str, int] = {}
+        self.facts = 0
+
+    def add(self, fact: Fact) -> None:
+        if fact.version <= self.versions.get(fact.aggregate_id, 0):
+            return
+        self.versions[fact.aggregate_id] = fact.version
+        self.facts += 1
+        _apply(self.world, fact, self.as_of, self.known_at)
+
+
+def worlds_at(facts: Iterable[Fact], instants: Sequence[datetime], known_at: datetime
+              ) -> Iterator[tuple[datetime, World]]:
+    """The world at each instant (as known at known_at), with the latest check-in and reading
+    of each item only — what `scorecard` reads — for series of many instants: the
+    structural facts are folded per instant, measurements found by bisection."""
+    known = sorted((f for f in facts if f.recorded_at <= known_at), key=lambda f: f.position)
+    structural = [f for f in known if f.type not in MEASUREMENTS]
+    series: dict[str, list[Fact]] = {}
+    for f in sorted((f for f in known if f.type in MEASUREMENTS),
+                    key=lambda f: (f.effective_at, f.position)):
+        series.setdefault(f.aggregate_id, []).append(f)
+    times = {agg: [f.effective_at for f in items] for agg, items in series.items()}
+    for at in instants:
+        world = World(latest_only=True)
+        for fact in structural:
+            _apply(world, fact, at, known_at)
+        for agg, items in series.items():
+            i = bisect.bisect_right(times[agg], at)
+            if i and agg in world.keys:
+                APPLY[items[i - 1].type](world, items[i - 1])
+        yield at, world
 
 
 def _latest(items: list[dict[str, Any]], time_field: str) -> dict[str, Any] | None:
@@ -204,14 +277,16 @@ def kr_card(world: World, kr: dict[str, Any], window: Window,
 def scorecard(world: World, as_of: datetime) -> list[dict[str, Any]]:
     """Every objective with its key results, scored at as_of, ordered by cycle and key."""
     cards = []
+    under: dict[str, list[dict[str, Any]]] = {}
+    for kr in sorted(world.key_results.values(), key=lambda k: k["key"]):
+        if not kr["removed"]:
+            under.setdefault(kr["objective"], []).append(kr)
     for obj in sorted(world.objectives.values(), key=lambda o: (o["cycle"], o["key"])):
         cycle = world.cycles.get(obj["cycle"])
         if cycle is None:
             continue
         window = Window(cycle["start"], cycle["end"])
-        krs = [kr_card(world, kr, window, as_of)
-               for kr in sorted(world.key_results.values(), key=lambda k: k["key"])
-               if kr["objective"] == obj["key"] and not kr["removed"]]
+        krs = [kr_card(world, kr, window, as_of) for kr in under.get(obj["key"], [])]
         score = scoring.objective_score([(k["progress"], k["weight"]) for k in krs])
         expected = scoring.objective_score([(k["expected"], k["weight"]) for k in krs])
         cards.append({

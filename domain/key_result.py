@@ -182,8 +182,10 @@ class KeyResult(LedgerAggregate):
         self.kpi = None
 
     def check_in(self, value: float, confidence: float | None, note: str,
-                 effective_at: datetime, now: datetime, window: Window, actor: str) -> None:
-        """Record the value at an instant (back-dated inside the cycle, never in the future)."""
+                 effective_at: datetime, now: datetime, window: Window, actor: str,
+                 source: str = "manual") -> None:
+        """Record the value at an instant (back-dated inside the cycle, never in the future);
+        `source` says how it reached the ledger (typed by hand, an import, a feed)."""
         self._check_live("check in on it")
         check_finite(value, "value")
         if confidence is not None:
@@ -198,14 +200,31 @@ class KeyResult(LedgerAggregate):
                               f"({window.start.isoformat()} – {window.end.isoformat()})")
         self._check_in(value=float(value), confidence=confidence,
                        note=check_text(note, "note", max_len=2000, blank_ok=True),
-                       effective_at=effective_at, actor=actor)
+                       effective_at=effective_at, actor=actor,
+                       source=check_text(source, "source", max_len=200))
 
-    @event("CheckInRecorded")
+    class CheckInRecorded(LedgerAggregate.Event):
+        """A value on the key result. Version 2 added `source`; check-ins stored before it
+        say nothing about theirs, so they read back with source None."""
+
+        class_version = 2
+        value: float
+        confidence: float | None
+        note: str
+        effective_at: datetime
+        actor: str
+        source: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["source"] = None
+
+    @event(CheckInRecorded)
     def _check_in(self, value: float, confidence: float | None, note: str,
-                  effective_at: datetime, actor: str) -> None:
+                  effective_at: datetime, actor: str, source: str | None) -> None:
         self.check_ins.append({"value": value, "confidence": confidence, "note": note,
                                "effective_at": effective_at, "actor": actor,
-                               "recorded_at": self.modified_on})
+                               "source": source, "recorded_at": self.modified_on})
 
     def latest_check_in(self, as_of: datetime | None = None) -> dict[str, Any] | None:
         """The check-in with the latest effective time (at or before as_of)."""

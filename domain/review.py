@@ -10,7 +10,15 @@ from typing import Any
 
 from okr.domain import scoring
 from okr.domain.cycles import Window
-from okr.domain.history import Fact, World, kr_card, scorecard, world_at
+from okr.domain.history import (
+    MEASUREMENTS,
+    Fact,
+    World,
+    kr_card,
+    scorecard,
+    world_at,
+    worlds_at,
+)
 from okr.domain.trail import changes
 from okr.domain.vocab import Health, KrKind
 
@@ -51,9 +59,9 @@ def _cycle_keys(world: World, cycle: str) -> tuple[set[str], set[str]]:
 
 
 def plan_vs_actual(facts: Sequence[Fact], cycle: str, committed_at: datetime | None,
-                   t_eval: datetime, known_at: datetime) -> list[dict[str, Any]]:
-    """Per objective: the plan as committed, the final plan, values, scores and grades."""
-    final = world_at(facts, t_eval, known_at)
+                   final: World, t_eval: datetime) -> list[dict[str, Any]]:
+    """Per objective: the plan as committed, the final plan (`final`, the world at t_eval),
+    values, scores and grades."""
     plan = world_at(facts, committed_at, committed_at) if committed_at else World()
     plan_objs, plan_krs = _cycle_keys(plan, cycle)
     cards = [c for c in scorecard(final, t_eval) if c["cycle"] == cycle]
@@ -121,8 +129,8 @@ def weekly_progress(facts: Sequence[Fact], cycle: str, window: Window, t_eval: d
         instants.append(t)
         t += WEEK
     instants.append(t_eval)
-    for at in instants:
-        for card in scorecard(world_at(facts, at, known_at), at):
+    for at, world in worlds_at(facts, instants, known_at):
+        for card in scorecard(world, at):
             if card["cycle"] != cycle:
                 continue
             for kr in card["key_results"]:
@@ -187,6 +195,9 @@ def guardrails(final: World, kpi_keys: set[str], window: Window, t_eval: datetim
         kpi = final.kpis[key]
         readings = sorted((r for r in kpi["readings"] if r["observed_at"] <= t_eval),
                           key=lambda r: (r["observed_at"], r["position"]))
+        # The cycle's readings: the one in force when it started, and every one after it.
+        carried = [i for i, r in enumerate(readings) if r["observed_at"] <= window.start]
+        readings = readings[carried[-1] if carried else 0:]
         shares = dict.fromkeys([h.value for h in Health] + ["none"], 0.0)
         stale = 0.0
         period = scoring.CADENCE_PERIOD[kpi["cadence"]]
@@ -219,7 +230,9 @@ def guardrails(final: World, kpi_keys: set[str], window: Window, t_eval: datetim
 def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint) -> dict[str, Any]:
     """The whole review of one cycle as it looked at `point`."""
     facts = sorted(facts, key=lambda f: f.position)
-    known = world_at(facts, point.as_of, point.known_at)
+    # What exists at the point (cycles, items, statuses): measurements play no part in it.
+    known = world_at((f for f in facts if f.type not in MEASUREMENTS), point.as_of,
+                     point.known_at)
     if cycle not in known.cycles:
         raise UnknownCycle(f"cycle {cycle} not known at {point.known_at.isoformat()}")
     cyc = known.cycles[cycle]
@@ -229,7 +242,7 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint) -> dict[str, A
                          and f.recorded_at <= point.known_at
                          and known.keys.get(f.aggregate_id) == ("cycles", cycle)), None)
     final = world_at(facts, t_eval, point.known_at)
-    cards = plan_vs_actual(facts, cycle, committed_at, t_eval, point.known_at)
+    cards = plan_vs_actual(facts, cycle, committed_at, final, t_eval)
     _, krs = _cycle_keys(final, cycle)
     live_krs = {kr["key"] for c in cards for kr in c["key_results"]}
     kpis = {final.key_results[k]["kpi"] for k in live_krs if final.key_results[k]["kpi"]}

@@ -318,7 +318,8 @@ class OkrLedger(Application[UUID]):
         return self._change(KeyResult, "key_result", key, lambda kr: kr.unlink_kpi(who, reason))
 
     def check_in(self, key: str, value: float, confidence: float | None = None, note: str = "",
-                 at: datetime | None = None, actor: str | None = None) -> KeyResult:
+                 at: datetime | None = None, actor: str | None = None,
+                 source: str = "manual") -> KeyResult:
         """Record a check-in; `at` defaults to now and may be back-dated inside the cycle."""
         who = self._actor(actor)
 
@@ -326,7 +327,7 @@ class OkrLedger(Application[UUID]):
             cyc = self.cycle_of_kr(kr)
             cyc.check_open("a check-in")
             now = utc_now()
-            kr.check_in(value, confidence, note, at or now, now, cyc.window, who)
+            kr.check_in(value, confidence, note, at or now, now, cyc.window, who, source)
 
         return self._change(KeyResult, "key_result", key, change)
 

@@ -8,11 +8,13 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
-from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.utils import get_topic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from okr.domain.cycle import Cycle
@@ -43,7 +45,7 @@ EVENT_TYPES: dict[type, tuple[str, str]] = {
     KeyResult.KeyResultRemoved: ("KeyResultRemoved", "key_result"),  # type: ignore[attr-defined]
     KeyResult.KpiLinked: ("KpiLinked", "key_result"),  # type: ignore[attr-defined]
     KeyResult.KpiUnlinked: ("KpiUnlinked", "key_result"),  # type: ignore[attr-defined]
-    KeyResult.CheckInRecorded: ("CheckInRecorded", "key_result"),  # type: ignore[attr-defined]
+    KeyResult.CheckInRecorded: ("CheckInRecorded", "key_result"),
     Initiative.InitiativeAdded: ("InitiativeAdded", "initiative"),  # type: ignore[attr-defined]
     Initiative.InitiativeStatusChanged: ("InitiativeStatusChanged", "initiative"),  # type: ignore[attr-defined]
     Kpi.KpiAdded: ("KpiAdded", "kpi"),  # type: ignore[attr-defined]
@@ -89,8 +91,6 @@ AGGREGATE_TYPE = {t: a for t, a in EVENT_TYPES.values()}
 
 # The event attribute that holds the valid time, where it is not the recording time.
 EFFECTIVE_FIELD = {"CheckInRecorded": "effective_at", "KpiReadingRecorded": "observed_at"}
-_META = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor",
-         "reason"}
 
 
 def iso(t: datetime) -> str:
@@ -112,10 +112,13 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False)
+
+
 def canonical_json(obj: Mapping[str, Any]) -> bytes:
     """Sorted keys, no spaces, UTF-8: the bytes the hash is taken over."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return _CANONICAL.encode(obj).encode("utf-8")
 
 
 def chain_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
@@ -123,9 +126,26 @@ def chain_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + canonical_json(body)).hexdigest()
 
 
+def _raw_hash(raw: bytes, prev_hash: str) -> str | None:
+    """The chain hash of a record's bytes with its top-level hash field cut out: `hash` is the
+    last key before `position` in canonical JSON, and after `data` (the only nested object),
+    so the last ',"hash":"' is the top-level one."""
+    cut = raw.rfind(b',"hash":"')
+    end = cut + 9 + 64
+    if cut < 0 or raw[end:end + 13] != b'","position":':
+        return None
+    return hashlib.sha256(prev_hash.encode("ascii") + raw[:cut] + raw[end + 1:]).hexdigest()
+
+
 def event_id(aggregate_id: UUID | str, version: int) -> str:
-    """A stable id per (aggregate, version), so a re-published event keeps its id."""
-    return str(uuid5(UUID(str(aggregate_id)), str(version)))
+    """A stable id per (aggregate, version), so a re-published event keeps its id:
+    uuid5(namespace = the aggregate id, name = the version), spelled out for speed."""
+    namespace = aggregate_id if isinstance(aggregate_id, UUID) else UUID(aggregate_id)
+    h = bytearray(hashlib.sha1(namespace.bytes + str(version).encode()).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x50  # version 5
+    h[8] = (h[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def parse_time(value: str) -> datetime:
@@ -272,7 +292,15 @@ class Envelope(BaseModel):
     def to_bytes(self) -> bytes:
         return canonical_json(self.to_dict())
 
-    def hash_ok(self) -> bool:
+    def hash_ok(self, raw: bytes | None = None) -> bool:
+        """Whether `hash` is the chain hash of this envelope's content.
+
+        Given the record's bytes, they are hashed as they are first (the relay writes canonical
+        JSON, so its records pass without being encoded again); only bytes that are not
+        canonical are checked by re-encoding the parsed content.
+        """
+        if raw is not None and _raw_hash(raw, self.prev_hash) == self.hash:
+            return True
         return chain_hash(self.prev_hash, self.body()) == self.hash
 
     def fact(self) -> Fact:
@@ -286,6 +314,8 @@ class Envelope(BaseModel):
 
 KNOWN_TYPES = frozenset(t for t, _ in EVENT_TYPES.values())
 ENVELOPE_FIELDS = frozenset(f.alias or name for name, f in Envelope.model_fields.items())
+# Stored event topic (module:qualname, as eventsourcing stores it) → (type, aggregate type).
+TOPIC_TYPES = {get_topic(cls): types for cls, types in EVENT_TYPES.items()}
 
 
 def revive_data(type_: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -299,43 +329,104 @@ def revive_data(type_: str, data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def envelope_for(event: DomainEventProtocol[UUID], position: int, prev_hash: str) -> Envelope:
-    """Map a stored domain event at a notification position to its chained envelope."""
+@dataclass(frozen=True, slots=True)
+class Published:
+    """An envelope ready to send: its canonical bytes and what the relay needs to know."""
+
+    position: int
+    aggregate_id: str
+    type: str
+    hash: str
+    value: bytes
+
+
+def decode_state(mapper: Any, state: bytes) -> dict[str, Any]:
+    """A stored event's state as written, decrypted and decompressed — never upcast — with
+    every value already in its envelope form (times as UTC ISO 8601 strings)."""
+    if mapper.cipher:
+        state = mapper.cipher.decrypt(state)
+    if mapper.compressor:
+        state = mapper.compressor.decompress(state)
+    decoded: dict[str, Any] = _state_decoder(mapper.transcoder).decode(state.decode("utf-8"))
+    return decoded
+
+
+@lru_cache(maxsize=8)
+def _state_decoder(transcoder: Any) -> json.JSONDecoder:
+    """Reads eventsourcing's JSON, turning each transcoded value straight into its envelope
+    spelling."""
+    def revive(d: dict[str, Any]) -> Any:
+        if len(d) != 2 or "_type_" not in d or "_data_" not in d:
+            return d
+        if d["_type_"] == "datetime_iso":
+            return _iso_text(d["_data_"])
+        return _jsonable(transcoder.names[d["_type_"]].decode(d["_data_"]))
+    return json.JSONDecoder(object_hook=revive)
+
+
+def _iso_text(stored: str) -> str:
+    """`iso()` of a datetime stored by eventsourcing (datetime.isoformat()), without parsing
+    it when it is already UTC."""
+    if stored.endswith("+00:00") and len(stored) in (25, 32):
+        return (stored[:-6] + ".000000Z") if len(stored) == 25 else stored[:-6] + "Z"
+    return iso(datetime.fromisoformat(stored))
+
+
+def published(mapper: Any, note: Any, prev_hash: str) -> Published:
+    """The chained envelope of a stored event (a notification) at its position.
+
+    It is a function of the stored bytes alone, not of today's event classes: an event that a
+    later version of the code upcasts keeps the envelope it was first published with, so the
+    chain recomputed from the store always equals the log.
+    """
     try:
-        type_, aggregate_type = EVENT_TYPES[type(event)]
+        type_, aggregate_type = TOPIC_TYPES[note.topic]
     except KeyError:
-        raise TypeError(f"{type(event).__qualname__} has no published type; add it to "
+        raise TypeError(f"stored topic {note.topic} has no published type; add its class to "
                         "EVENT_TYPES") from None
-    attrs = vars(event)
-    data = {k: _jsonable(v) for k, v in attrs.items() if k not in _META}
+    data = decode_state(mapper, note.state)
+    recorded = data.pop("timestamp")
     effective_field = EFFECTIVE_FIELD.get(type_)
-    effective = attrs[effective_field] if effective_field else attrs["timestamp"]
-    data.pop(effective_field or "", None)
-    body = {
-        "schema": SCHEMA, "position": position,
-        "event_id": event_id(event.originator_id, event.originator_version),
-        "type": type_, "aggregate_type": aggregate_type,
-        "aggregate_id": str(event.originator_id),
-        "version": event.originator_version, "recorded_at": iso(attrs["timestamp"]),
-        "effective_at": iso(effective), "actor": attrs["actor"],
-        "reason": attrs.get("reason"), "data": data, "prev_hash": prev_hash,
-    }
-    return Envelope.model_validate({**body, "hash": chain_hash(prev_hash, body)})
+    effective = data.pop(effective_field) if effective_field else recorded
+    actor, reason = data.pop("actor"), data.pop("reason", None)
+    for internal in ("originator_topic", "class_version"):
+        data.pop(internal, None)
+    aggregate = str(note.originator_id)
+    body = canonical_json({
+        "schema": SCHEMA, "position": note.id,
+        "event_id": event_id(note.originator_id, note.originator_version),
+        "type": type_, "aggregate_type": aggregate_type, "aggregate_id": aggregate,
+        "version": note.originator_version, "recorded_at": recorded,
+        "effective_at": effective, "actor": actor, "reason": reason, "data": data,
+        "prev_hash": prev_hash,
+    })
+    digest = hashlib.sha256(prev_hash.encode("ascii") + body).hexdigest()
+    # The keys are sorted, so "hash" goes right before "position"; no string value can hold
+    # the raw text ',"position":' (its quotes would be escaped).
+    cut = body.rindex(b',"position":')
+    value = body[:cut] + b',"hash":"' + digest.encode("ascii") + b'"' + body[cut:]
+    return Published(note.id, aggregate, type_, digest, value)
 
 
-def chained(app: Any, page: int = 5_000) -> "Iterator[Envelope]":
-    """Every stored event as its envelope, chained from genesis: the chain is reproducible
+def chained_records(app: Any, page: int = 5_000) -> "Iterator[Published]":
+    """Every stored event as its chained envelope, from genesis: the chain is reproducible
     from the event store alone, whichever relay run published it."""
     prev, start = GENESIS_HASH, None
     while True:
         notes = app.recorder.select_notifications(start, page, inclusive_of_start=False)
         for n in notes:
-            env = envelope_for(app.mapper.to_domain_event(n), n.id, prev)
-            prev = env.hash
-            yield env
+            rec = published(app.mapper, n, prev)
+            prev = rec.hash
+            yield rec
         if len(notes) < page:
             return
         start = notes[-1].id
+
+
+def chained(app: Any, page: int = 5_000) -> "Iterator[Envelope]":
+    """`chained_records`, each parsed and validated as an Envelope."""
+    for rec in chained_records(app, page):
+        yield Envelope.from_bytes(rec.value)
 
 
 def json_schema() -> dict[str, Any]:

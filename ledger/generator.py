@@ -45,16 +45,15 @@ class Shape:
 
     @classmethod
     def scaled(cls, scale: str | float) -> "Shape":
-        """`small` for quick runs, `full` for the ~1M-event benchmark history, or a factor."""
-        if scale == "full":
-            return cls(teams=50, quarters=8, objectives_per_team=3, krs_per_objective=4,
-                       kpis=100, readings_per_day=12, first_quarter="2024-Q4")
+        """`small` for quick runs, `full` for the benchmark history (50 teams, 8 quarters,
+        6,008 key results with weekly check-ins, 1,200 KPIs read daily: about a million
+        events), or a factor of `full` (teams and KPIs scale, the eight quarters stay)."""
         if scale == "small":
             return cls(teams=10, quarters=4, objectives_per_team=3, krs_per_objective=3,
-                       kpis=20, readings_per_day=2, first_quarter="2025-Q4")
-        f = float(scale)
+                       kpis=20, readings_per_day=4, first_quarter="2025-Q4")
+        f = 1.0 if scale == "full" else float(scale)
         return cls(teams=max(1, round(50 * f)), quarters=8, objectives_per_team=3,
-                   krs_per_objective=4, kpis=max(2, round(100 * f)), readings_per_day=12,
+                   krs_per_objective=5, kpis=max(2, round(1200 * f)), readings_per_day=1,
                    first_quarter="2024-Q4")
 
 

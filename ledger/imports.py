@@ -143,7 +143,7 @@ def _apply_checkin(batch: _Batch, row: dict[str, str], parse_time: ParseTime,
     confidence = _optional_number(row.get("confidence", ""), "confidence")
     at = _when(row, parse_time, now)
     kr.check_in(_number(row["value"], "value"), confidence, row.get("note", ""), at, now,
-                batch.windows[row["kr"]], actor)
+                batch.windows[row["kr"]], actor, source="import")
     return True
 
 

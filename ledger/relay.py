@@ -1,29 +1,30 @@
 """The relay: every stored event, in notification order, onto okr.ledger (transactional outbox).
 
 Order of a step, and why:
-1. read a page of notifications after the watermark (the store is the source of truth);
+1. read a page of notifications after the last page sent (the store is the source of truth);
 2. map each to its chained envelope and send it (key = aggregate id, so one aggregate's events
    stay ordered in one partition; headers repeat type and position);
-3. flush the producer — only when every send is acknowledged (acks=all)…
-4. …write the watermark (position, chain head, count) next to the event store;
-5. publish the signed checkpoints that fell inside the page.
-A crash between 3 and 4 re-sends the page: duplicates, which consumers drop by
-(aggregate id, version). A topic found missing or empty while the watermark says otherwise
-(wiped broker, recreated topic) is republished from the start of the store.
+3. while that page is on its way, wait until Kafka acknowledged every record of the page
+   before (acks=all) — pages overlap, so the producer never drains between them…
+4. …and only then write that page's watermark (position, chain head, count) next to the
+   event store, and publish the signed checkpoints that fell inside it.
+A crash anywhere re-sends from the last watermark: duplicates, which consumers drop by
+(aggregate id, version). A topic found missing, or holding fewer records than the watermark
+counts (wiped broker, recreated topic), is republished from the start of the store.
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from okr.ledger import kafka_client, signing, watermark
 from okr.ledger.app import OkrLedger
-from okr.ledger.envelope import canonical_json, envelope_for
+from okr.ledger.envelope import canonical_json, published
 from okr.ledger.watermark import START, Watermark
 
-PAGE = 2000
+PAGE = 5000
 Progress = Callable[[int, int], None]  # (published so far, position)
 
 
@@ -53,16 +54,18 @@ def pending(app: OkrLedger, position: int, cap: int = 100_000) -> int:
 class Relay:
     """Publishes the event store to Kafka; one instance per process, used from one thread."""
 
-    def __init__(self, app: OkrLedger, servers: str, *, fast_fail: bool = False,
+    def __init__(self, app: OkrLedger, servers: str, *, inline: bool = False,
                  progress: Progress | None = None) -> None:
         self.app = app
         self.settings = app.settings
         self.servers = servers
         self.topic = self.settings.topic_ledger
         self.progress = progress
-        # Inline publishing after a CLI write must give up quickly when Kafka is away.
+        # Inline publishing after a CLI write must give up quickly when Kafka is away, and
+        # leaves counting the topic's records to the relays that run for longer (below).
+        self.inline = inline
         self.timeouts = (dict(max_block_ms=3000, request_timeout_ms=3000,
-                              delivery_timeout_ms=6000) if fast_fail else {})
+                              delivery_timeout_ms=6000) if inline else {})
         self.producer: Any = None
         self.mark: Watermark | None = None
         self.republished = False
@@ -70,16 +73,22 @@ class Relay:
     # ---- setup -----------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Create the topics, load the watermark, and detect a wiped or recreated topic."""
+        """Create the topics, load the watermark, and detect a wiped or recreated topic.
+
+        A topic this relay had to create lost everything (a restarted memory broker). One that
+        exists but holds fewer records than the watermark counts was recreated or truncated
+        behind our back: counting costs a consumer and a poll, so inline publishing after a
+        CLI write skips it, and `okr relay` / `okr up` do it when they start."""
         s = self.settings
-        kafka_client.ensure_topics(s, self.servers, [s.topic_ledger, s.topic_checkpoints,
-                                                     s.topic_dead_letter])
+        created = kafka_client.ensure_topics(s, self.servers, [s.topic_ledger,
+                                                               s.topic_checkpoints,
+                                                               s.topic_dead_letter])
         mark = watermark.load(s, self.topic)
-        if mark.position > 0:
-            marks = kafka_client.high_watermarks(s, self.servers, self.topic)
-            if not marks or sum(marks.values()) == 0:
-                mark = START  # the topic lost what we published: republish everything
-                self.republished = True
+        if mark.position > 0 and (self.topic in created or (not self.inline and not
+                                  kafka_client.holds_at_least(s, self.servers, self.topic,
+                                                              mark.count))):
+            mark = START  # the topic lost what we published: republish everything
+            self.republished = True
         self.mark = mark
         if self.producer is None:
             self.producer = kafka_client.producer(s, self.servers, **self.timeouts)
@@ -98,59 +107,85 @@ class Relay:
         assert self.mark is not None
         result = RelayResult(republished=self.republished)
         self.republished = False
-        while limit is None or result.published < limit:
-            page = self.app.recorder.select_notifications(
-                self.mark.position or None, PAGE if limit is None else min(PAGE, limit),
-                inclusive_of_start=False)
-            if not page:
-                break
-            result.checkpoints += self._publish_page(page)
-            result.published += len(page)
-            if self.progress is not None:
-                self.progress(result.published, self.mark.position)
-            if len(page) < PAGE:
-                break
+        head, in_flight, signed = self.mark, None, []
+        try:
+            while True:
+                want = PAGE if limit is None else min(PAGE, limit - result.published)
+                page = self.app.recorder.select_notifications(
+                    head.position or None, want, inclusive_of_start=False) if want else []
+                sent = self._send_page(page, head) if page else None
+                if in_flight is not None:
+                    signed += self._settle(*in_flight, result)
+                if sent is None:
+                    break
+                in_flight, head = sent, sent[1]
+                result.published += len(page)
+                if len(page) < want:
+                    self._flush()
+                    signed += self._settle(*in_flight, result)
+                    break
+            self._flush(signed)
+        except BaseException:
+            self.close()  # whatever was sent after the last watermark counts as unpublished
+            raise
+        result.checkpoints = [cp for cp, _ in signed]
         result.position, result.count = self.mark.position, self.mark.count
         return result
 
-    def _publish_page(self, page: Any) -> list[dict[str, Any]]:
-        assert self.mark is not None
-        prev, count = self.mark.head_hash, self.mark.count
+    def _send_page(self, page: Any, head: Watermark
+                   ) -> tuple[list[Any], Watermark, list[dict[str, Any]]]:
+        """Send a page without waiting; returns its futures, the head after it, and the
+        chain heads where checkpoints are due."""
+        prev, count = head.head_hash, head.count
         futures, due = [], []
+        send, mapper, every = self.producer.send, self.app.mapper, self.settings.checkpoint_every
         for note in page:
-            env = envelope_for(self.app.mapper.to_domain_event(note), note.id, prev)
-            value = env.to_bytes()
-            if len(value) >= kafka_client.MAX_VALUE:
-                raise RelayError(f"event at position {note.id} is {len(value)} bytes; Kafka "
-                                 "takes under 1 MB")
-            futures.append(self.producer.send(
-                self.topic, key=env.aggregate_id.encode(), value=value,
-                headers=[("type", env.type.encode()), ("position", str(note.id).encode())]))
-            prev, count = env.hash, count + 1
-            if count % self.settings.checkpoint_every == 0:
+            rec = published(mapper, note, prev)
+            if len(rec.value) >= kafka_client.MAX_VALUE:
+                raise RelayError(f"event at position {note.id} is {len(rec.value)} bytes; "
+                                 "Kafka takes under 1 MB")
+            futures.append(send(self.topic, key=rec.aggregate_id.encode(), value=rec.value,
+                                headers=[("type", rec.type.encode()),
+                                         ("position", str(note.id).encode())]))
+            prev, count = rec.hash, count + 1
+            if count % every == 0:
                 due.append({"position": note.id, "head_hash": prev, "count": count})
-        self._flush(futures)
-        self.mark = Watermark(page[-1].id, prev, count)
-        watermark.save(self.settings, self.topic, self.mark)
-        return [self._publish_checkpoint(c) for c in due]
+        return futures, Watermark(page[-1].id, prev, count), due
 
-    def _flush(self, futures: list[Any]) -> None:
+    def _settle(self, futures: list[Any], mark: Watermark, due: list[dict[str, Any]],
+                result: RelayResult) -> list[tuple[dict[str, Any], Any]]:
+        """Wait until Kafka acknowledged a sent page, then record its watermark and send the
+        checkpoints inside it; returns (checkpoint, future) pairs."""
+        deadline = time.monotonic() + self.timeouts.get("delivery_timeout_ms", 30_000) / 1000
+        for f in futures:
+            try:
+                f.get(timeout=max(0.0, deadline - time.monotonic()))
+            except kafka_client.KafkaError as exc:
+                raise RelayError(f"Kafka did not acknowledge an event: {exc}") from exc
+        self.mark = mark
+        watermark.save(self.settings, self.topic, mark)
+        if self.progress is not None:
+            self.progress(result.published, mark.position)
+        return [self._send_checkpoint(head) for head in due]
+
+    def _flush(self, signed: Sequence[tuple[dict[str, Any], Any]] = ()) -> None:
+        """Wait for everything sent; the given checkpoints must have been acknowledged."""
         try:
             self.producer.flush(timeout=self.timeouts.get("delivery_timeout_ms", 30_000) / 1000)
         except kafka_client.KafkaError as exc:
-            raise RelayError(f"Kafka did not acknowledge the batch: {exc}") from exc
-        failed = [f.exception for f in futures if f.failed()]
-        if failed or not all(f.is_done for f in futures):
-            raise RelayError(f"Kafka refused {len(failed) or 'some'} events: "
-                             f"{failed[0] if failed else 'not acknowledged in time'}")
+            raise RelayError(f"Kafka did not acknowledge what was sent: {exc}") from exc
+        failed = [f.exception for _, f in signed if f.failed() or not f.is_done]
+        if failed:
+            raise RelayError(f"Kafka refused {len(failed)} checkpoints: "
+                             f"{failed[0] or 'not acknowledged in time'}")
 
-    def _publish_checkpoint(self, head: dict[str, Any]) -> dict[str, Any]:
+    def _send_checkpoint(self, head: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        """Sign a chain head and send it to the checkpoints topic (not waiting)."""
         checkpoint = signing.sign(self.settings.home, {
             **head, "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
         future = self.producer.send(self.settings.topic_checkpoints, key=b"checkpoint",
                                     value=canonical_json({**checkpoint, "topic": self.topic}))
-        self._flush([future])
-        return checkpoint
+        return checkpoint, future
 
     def checkpoint_now(self) -> dict[str, Any] | None:
         """Publish a signed checkpoint at the current head (after catching up)."""
@@ -158,14 +193,16 @@ class Relay:
         assert self.mark is not None
         if self.mark.position == 0:
             return None
-        return self._publish_checkpoint({"position": self.mark.position,
-                                         "head_hash": self.mark.head_hash,
-                                         "count": self.mark.count})
+        signed = self._send_checkpoint({"position": self.mark.position,
+                                        "head_hash": self.mark.head_hash,
+                                        "count": self.mark.count})
+        self._flush([signed])
+        return signed[0]
 
     # ---- long-running ----------------------------------------------------------------------
 
     def run(self, stop: Callable[[], bool], on_result: Callable[[RelayResult], None],
-            on_error: Callable[[Exception, float], None], idle: float = 0.2,
+            on_error: Callable[[Exception, float], None], idle: float = 0.1,
             health_every: float = 5.0) -> None:
         """Publish until `stop()`; back off on broker trouble and rebuild the producer (an
         idempotent producer is broken for good after a broker restart)."""

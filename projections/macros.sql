@@ -60,6 +60,10 @@ CREATE OR REPLACE MACRO kpi_period_us(cadence) AS
     86400000000 * (CASE cadence WHEN 'daily' THEN 1 WHEN 'weekly' THEN 7
                                 WHEN 'monthly' THEN 31 ELSE 92 END);
 
+-- Order by time, then position, as one number (positions stay below 10^10).
+CREATE OR REPLACE MACRO okr_order_key(t, position) AS
+    epoch_us(t)::HUGEINT * 10000000000 + position;
+
 -- Which version of an item to score a fact at t against: the latest in force at t (positive
 -- key), else — for a fact back-dated before the item existed — its first version.
 CREATE OR REPLACE MACRO okr_version_preference(valid_from, version, t) AS
@@ -82,14 +86,20 @@ kr AS (SELECT v.* FROM key_result_versions v, p
          AND NOT v.removed),
 kpi AS (SELECT v.* FROM kpi_versions v, p
         WHERE v.valid_from <= p.t_struct AND (v.valid_to IS NULL OR v.valid_to > p.t_struct)),
-ci AS (SELECT c.aggregate_id, c.value, c.confidence FROM check_ins c, p
+-- The latest check-in and reading of each item (by effective time, then position): an
+-- aggregate, not a window (that would sort every reading of the history), over one number.
+ci AS (SELECT c.aggregate_id,
+              arg_max({'value': c.value, 'confidence': c.confidence},
+                      okr_order_key(c.effective_at, c.position)) AS latest
+       FROM check_ins c, p
        WHERE c.recorded_at <= p.t_known AND c.effective_at <= p.t_as_of
-       QUALIFY row_number() OVER (PARTITION BY c.aggregate_id
-                                  ORDER BY c.effective_at DESC, c.position DESC) = 1),
-rd AS (SELECT r.aggregate_id, r.value, r.observed_at FROM kpi_readings r, p
+       GROUP BY c.aggregate_id),
+rd AS (SELECT r.aggregate_id,
+              arg_max(r.value, okr_order_key(r.observed_at, r.position)) AS value,
+              max(r.observed_at) AS observed_at
+       FROM kpi_readings r, p
        WHERE r.recorded_at <= p.t_known AND r.observed_at <= p.t_as_of
-       QUALIFY row_number() OVER (PARTITION BY r.aggregate_id
-                                  ORDER BY r.observed_at DESC, r.position DESC) = 1),
+       GROUP BY r.aggregate_id),
 kc AS (SELECT kpi.key, rd.value, rd.observed_at,
               kpi_health_of(kpi.direction, kpi.green, kpi.red, rd.value) AS health,
               rd.observed_at IS NULL
@@ -98,8 +108,9 @@ kc AS (SELECT kpi.key, rd.value, rd.observed_at,
        FROM kpi CROSS JOIN p LEFT JOIN rd ON rd.aggregate_id = kpi.aggregate_id),
 krc AS (SELECT kr.key, kr.objective, kr.title, kr.kind, kr.start, kr.target, kr.target_high,
                kr.unit, kr.weight, kr.phases, kr.kpi, cyc.start AS ws, cyc."end" AS we,
-               CASE WHEN kc.key IS NOT NULL THEN kc.value ELSE ci.value END AS value,
-               CASE WHEN kc.key IS NOT NULL THEN NULL ELSE ci.confidence END AS confidence,
+               CASE WHEN kc.key IS NOT NULL THEN kc.value ELSE ci.latest.value END AS value,
+               CASE WHEN kc.key IS NOT NULL THEN NULL ELSE ci.latest.confidence END
+                   AS confidence,
                kc.key IS NOT NULL AS has_kpi, kc.health AS kpi_health, kc.stale AS kpi_stale
         FROM kr JOIN obj ON kr.objective = obj.key JOIN cyc ON obj.cycle = cyc.key
         LEFT JOIN ci ON ci.aggregate_id = kr.aggregate_id

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS check_ins (
     value        DOUBLE NOT NULL,
     confidence   DOUBLE,
     note         VARCHAR,
-    actor        VARCHAR NOT NULL
+    actor        VARCHAR NOT NULL,
+    source       VARCHAR            -- how the value was obtained; NULL before event version 2
 );
 
 CREATE TABLE IF NOT EXISTS kpi_readings (

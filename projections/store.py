@@ -8,11 +8,15 @@ Version tables are rebuilt, per touched aggregate, from the `events` table with 
 functions, so they are a pure function of the events and cannot drift from them.
 """
 
+import hashlib
+import heapq
 import json
 import shutil
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,9 +25,12 @@ import duckdb
 import pyarrow as pa
 
 from okr.domain.history import CREATED, Fact
-from okr.ledger.envelope import Envelope, canonical_json, revive_data
+from okr.ledger.envelope import revive_data
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# DuckDB's memory for the projection's writer: past it, DuckDB spills to disk instead of
+# growing with the history.
+MEMORY_LIMIT = "256MB"
 READINGS = ("CheckInRecorded", "KpiReadingRecorded")
 
 
@@ -132,40 +139,88 @@ def _rebuild(v: Versioned) -> str:
         f"AND type NOT IN ({skip}) AND aggregate_id IN (SELECT aggregate_id FROM touched))")
 
 
-_ARROW = pa.schema([
-    ("position", pa.int64()), ("event_id", pa.string()), ("type", pa.string()),
-    ("aggregate_type", pa.string()), ("aggregate_id", pa.string()), ("version", pa.int32()),
-    ("recorded_at", pa.string()), ("effective_at", pa.string()), ("actor", pa.string()),
-    ("reason", pa.string()), ("data", pa.string()), ("prev_hash", pa.string()),
-    ("hash", pa.string()), ("kafka_partition", pa.int32()), ("kafka_offset", pa.int64()),
-])
+_ARROW = pa.schema([("value", pa.string()), ("kafka_partition", pa.int32()),
+                    ("kafka_offset", pa.int64())])
+# The envelope's fields as DuckDB reads them out of the record (one JSON parse per record).
+_ENVELOPE = json.dumps({
+    "position": "BIGINT", "event_id": "VARCHAR", "type": "VARCHAR", "aggregate_type": "VARCHAR",
+    "aggregate_id": "VARCHAR", "version": "INTEGER", "recorded_at": "VARCHAR",
+    "effective_at": "VARCHAR", "actor": "VARCHAR", "reason": "VARCHAR", "data": "JSON",
+    "prev_hash": "VARCHAR", "hash": "VARCHAR"})
 _CREATED = ", ".join(f"'{t}'" for t in sorted(CREATED))
 
 
 @dataclass(frozen=True)
 class Located:
-    """An envelope and where it was read."""
+    """A validated envelope's record bytes and where it was read."""
 
-    envelope: Envelope
+    value: bytes
     partition: int
     offset: int
 
 
-class Projection:
-    """One DuckDB file of projections. Open read-write (the consumer) or read-only (readers)."""
+class ProjectionLocked(RuntimeError):
+    """Another process holds the DuckDB file in a conflicting mode."""
 
-    def __init__(self, path: Path | str, read_only: bool = False) -> None:
+
+class Projection:
+    """One DuckDB file of projections, open read-write (the consumer) or read-only (readers).
+
+    DuckDB lets one process open a file read-write *or* many open it read-only. So the writer
+    holds its connection only while it has work (`release()` when idle), and opening retries
+    for `wait` seconds while someone else holds the file.
+    """
+
+    def __init__(self, path: Path | str, read_only: bool = False, wait: float = 60.0,
+                 memory_limit: str | None = None) -> None:
         self.path = str(path)
         self.read_only = read_only
+        self.memory_limit = memory_limit
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._ready = read_only
+        self._prepared = False
         if not read_only and self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(self.path, read_only=read_only)
-        self.con.execute("SET TimeZone = 'UTC'")
-        if not read_only:
+        self.connect(wait)
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            self.connect()
+        assert self._con is not None
+        return self._con
+
+    def connect(self, wait: float = 60.0) -> None:
+        """Open the file, retrying while another process holds a conflicting lock."""
+        deadline = time.monotonic() + wait
+        config: dict[str, str | bool | int | float | list[str]] = (
+            {"memory_limit": self.memory_limit} if self.memory_limit else {})
+        while True:
+            try:
+                con = duckdb.connect(self.path, read_only=self.read_only, config=config)
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc) or time.monotonic() >= deadline:
+                    raise ProjectionLocked(str(exc).splitlines()[0]) from None
+                time.sleep(0.02)
+        con.execute("SET TimeZone = 'UTC'")
+        if not self.read_only:
+            # Fewer automatic checkpoints while a backlog is loaded; the writer checkpoints
+            # when it lets go of the file, so readers never replay a long WAL.
+            con.execute("SET checkpoint_threshold = '256MB'")
+        self._con, self._prepared = con, False
+        if not self._ready:
             self._setup()
+            self._ready = True
+
+    def release(self) -> None:
+        """Close the connection, letting readers open the file; the next use reopens it."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
     def close(self) -> None:
-        self.con.close()
+        self.release()
 
     def __enter__(self) -> "Projection":
         return self
@@ -176,22 +231,31 @@ class Projection:
     # ---- schema ------------------------------------------------------------------------
 
     def _setup(self) -> None:
+        """Create or update tables and macros, unless this very code already did (the common
+        case: opening the file to write a batch must not rewrite the catalog each time)."""
         c = self.con
-        c.execute("CREATE TABLE IF NOT EXISTS projection_meta (schema_version INTEGER)")
-        row = c.execute("SELECT schema_version FROM projection_meta").fetchone()
-        if row is not None and row[0] != SCHEMA_VERSION:
+        try:
+            row = c.execute("SELECT schema_version, digest FROM projection_meta").fetchone()
+        except duckdb.Error:  # a new file, or one set up before the digest was kept
+            row = None
+        if row == (SCHEMA_VERSION, _setup_digest()):
+            return
+        tables = c.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events'"
+                           ).fetchone()
+        if (row is not None and row[0] != SCHEMA_VERSION) or (row is None and tables != (0,)):
             self._drop_all()  # an older layout: rebuilt from Kafka from offset 0
         c.execute(_sql("schema.sql"))
         for v in VERSIONED:
             c.execute(_ddl(v))
         c.execute(_sql("macros.sql"))
-        c.execute("DELETE FROM projection_meta")
-        c.execute("INSERT INTO projection_meta VALUES (?)", [SCHEMA_VERSION])
+        c.execute("CREATE OR REPLACE TABLE projection_meta (schema_version INTEGER, "
+                  "digest VARCHAR)")
+        c.execute("INSERT INTO projection_meta VALUES (?, ?)",
+                  [SCHEMA_VERSION, _setup_digest()])
 
     def _drop_all(self) -> None:
         for (name,) in self.con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
-                "AND table_name <> 'projection_meta'").fetchall():
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall():
             self.con.execute(f'DROP TABLE "{name}"')
 
     # ---- writing -----------------------------------------------------------------------
@@ -208,10 +272,11 @@ class Projection:
         c.execute("BEGIN TRANSACTION")
         try:
             added = self._load(batch) if batch else 0
-            for partition, next_offset in offsets.items():
-                c.execute("INSERT INTO consumer_offsets VALUES (?, ?, ?, now()) ON CONFLICT "
-                          "(topic, partition) DO UPDATE SET next_offset = excluded.next_offset, "
-                          "updated_at = excluded.updated_at", [topic, partition, next_offset])
+            if offsets:
+                c.execute("INSERT INTO consumer_offsets SELECT ?, unnest(?), unnest(?), now() "
+                          "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = "
+                          "excluded.next_offset, updated_at = excluded.updated_at",
+                          [topic, list(offsets), list(offsets.values())])
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
@@ -220,31 +285,25 @@ class Projection:
 
     def _load(self, batch: Sequence[Located]) -> int:
         c = self.con
-        rows: dict[str, list[Any]] = {name: [] for name in _ARROW.names}
-        for item in batch:
-            e = item.envelope
-            for name, value in (
-                    ("position", e.position), ("event_id", e.event_id), ("type", e.type),
-                    ("aggregate_type", e.aggregate_type), ("aggregate_id", e.aggregate_id),
-                    ("version", e.version), ("recorded_at", e.recorded_at),
-                    ("effective_at", e.effective_at), ("actor", e.actor), ("reason", e.reason),
-                    ("data", canonical_json(e.data).decode()), ("prev_hash", e.prev_hash),
-                    ("hash", e.hash), ("kafka_partition", item.partition),
-                    ("kafka_offset", item.offset)):
-                rows[name].append(value)
-        incoming = pa.table(rows, schema=_ARROW)  # noqa: F841 - read by name in the SQL below
-        c.execute("""
+        c.register("incoming", pa.table(
+            [[item.value.decode("utf-8") for item in batch],
+             [item.partition for item in batch], [item.offset for item in batch]],
+            schema=_ARROW))
+        c.execute(f"""
             CREATE OR REPLACE TEMP TABLE new_events AS
             SELECT * FROM (
-                SELECT * EXCLUDE (recorded_at, effective_at, data),
-                       recorded_at::TIMESTAMPTZ AS recorded_at,
-                       effective_at::TIMESTAMPTZ AS effective_at, data::JSON AS data
-                FROM incoming
-                QUALIFY row_number() OVER (PARTITION BY aggregate_id, version
+                SELECT e.position, e.event_id, e.type, e.aggregate_type, e.aggregate_id,
+                       e.version, e.recorded_at::TIMESTAMPTZ AS recorded_at,
+                       e.effective_at::TIMESTAMPTZ AS effective_at, e.actor, e.reason, e.data,
+                       e.prev_hash, e.hash, kafka_partition, kafka_offset
+                FROM (SELECT from_json(value, '{_ENVELOPE}') AS e, kafka_partition,
+                             kafka_offset FROM incoming)
+                QUALIFY row_number() OVER (PARTITION BY e.aggregate_id, e.version
                                            ORDER BY kafka_partition, kafka_offset) = 1) b
             WHERE NOT EXISTS (SELECT 1 FROM events e
                               WHERE e.aggregate_id = b.aggregate_id AND e.version = b.version)
         """)
+        c.unregister("incoming")
         added = c.execute("SELECT count(*) FROM new_events").fetchone()[0]  # type: ignore[index]
         if not added:
             return 0
@@ -255,7 +314,8 @@ class Projection:
             INSERT INTO check_ins
                 SELECT n.aggregate_id, a.key, n.position, n.version, n.effective_at,
                        n.recorded_at, (n.data->>'value')::DOUBLE,
-                       (n.data->>'confidence')::DOUBLE, n.data->>'note', n.actor
+                       (n.data->>'confidence')::DOUBLE, n.data->>'note', n.actor,
+                       n.data->>'source'
                 FROM new_events n LEFT JOIN aggregates a USING (aggregate_id)
                 WHERE n.type = 'CheckInRecorded';
             INSERT INTO kpi_readings
@@ -280,8 +340,18 @@ class Projection:
         return int(self.con.execute("SELECT count(*) FROM events").fetchone()[0])  # type: ignore[index]
 
     def scorecard_at(self, as_of: datetime, known_at: datetime) -> list[dict[str, Any]]:
-        """The scorecard as `domain.history.scorecard` shapes it, from the `scorecard_at` macro."""
-        cur = self.con.execute("SELECT * FROM scorecard_at(?, ?)", [as_of, known_at])
+        """The scorecard as `domain.history.scorecard` shapes it, from the `scorecard_at` macro.
+
+        The macro's plan is prepared once per connection: binding and optimising it takes
+        longer than running it. EXECUTE takes no bound parameters, so the two instants are
+        written into the statement as timestamp literals (made here from datetimes).
+        """
+        if not self._prepared:
+            self.con.execute("PREPARE okr_scorecard_at AS SELECT * FROM "
+                             "scorecard_at($1::TIMESTAMPTZ, $2::TIMESTAMPTZ)")
+            self._prepared = True
+        cur = self.con.execute(f"EXECUTE okr_scorecard_at({_timestamp(as_of)}, "
+                               f"{_timestamp(known_at)})")
         names = [d[0] for d in cur.description]
         cards: list[dict[str, Any]] = []
         for values in cur.fetchall():
@@ -307,13 +377,75 @@ class Projection:
     def facts(self, since_position: int = 0) -> Iterator[Fact]:
         """Every stored event as a domain fact, in position order."""
         cur = self.con.execute(
-            "SELECT position, aggregate_id, version, type, recorded_at, effective_at, actor, "
-            "reason, data FROM events WHERE position > ? ORDER BY position", [since_position])
+            "SELECT position, aggregate_id, version, type, recorded_at::TIMESTAMP, "
+            "effective_at::TIMESTAMP, actor, reason, data FROM events WHERE position > ? "
+            "ORDER BY position", [since_position])
         while rows := cur.fetchmany(10_000):
             for pos, agg, ver, typ, rec, eff, actor, reason, data in rows:
                 yield Fact(position=pos, aggregate_id=agg, version=ver, type=typ,
-                           recorded_at=rec, effective_at=eff, actor=actor, reason=reason,
+                           recorded_at=rec.replace(tzinfo=UTC),
+                           effective_at=eff.replace(tzinfo=UTC), actor=actor, reason=reason,
                            data=revive_data(typ, json.loads(data)))
+
+    def review_facts(self, cycle: str, as_of: datetime, known_at: datetime) -> list[Fact]:
+        """The facts a review of `cycle` at (as_of, known_at) reads, in position order:
+        `domain.review.review` gives the same answer from these as from the whole log.
+
+        The items are those of `domain.history.cycle_dependencies`. Of their KPI readings,
+        only the ones that can be the latest at an instant the review scores are loaded: those
+        observed from the cycle's start (or its creation, if earlier) up to the latest instant
+        it scores (the end of the cycle, or a later target revision), the latest one before
+        that, and any recorded later for earlier times.
+        """
+        c = self.con
+        c.execute(_REVIEW_ITEMS, [cycle])
+        row = c.execute(
+            "SELECT least(min(start), min(valid_from)), max(\"end\") FROM cycle_versions "
+            "WHERE key = ?", [cycle]).fetchone()
+        if row is None or row[0] is None:
+            return []
+        carry_from, end = row
+        # The latest instant the review scores: the end of the cycle (or as_of before it), or
+        # the last target revision, which it scores as of the moment it was made.
+        revised = c.execute(
+            "SELECT max(recorded_at) FROM events WHERE type = 'KeyResultRevised' AND "
+            "recorded_at <= ? AND aggregate_id IN (SELECT aggregate_id FROM review_items)",
+            [known_at]).fetchone()
+        until = max(min(as_of, end), (revised or [None])[0] or min(as_of, end))
+        measured = {"known": known_at, "carry": carry_from, "until": until}
+        parts = [self._facts(
+            "SELECT position, aggregate_id, version, type, recorded_at::TIMESTAMP, "
+            "effective_at::TIMESTAMP, actor, reason, data FROM events WHERE aggregate_id IN "
+            "(SELECT aggregate_id FROM "
+            "review_items) AND type NOT IN ('CheckInRecorded', 'KpiReadingRecorded') AND "
+            "recorded_at <= $known ORDER BY position", {"known": known_at}),
+            self._measurements(
+            "SELECT position, aggregate_id, version, 'CheckInRecorded', recorded_at::TIMESTAMP, "
+            "effective_at::TIMESTAMP, actor, value, confidence, note FROM check_ins WHERE "
+            "aggregate_id IN "
+            "(SELECT aggregate_id FROM review_items) AND recorded_at <= $known ORDER BY "
+            "position", {"known": known_at}, ("value", "confidence", "note")),
+            self._measurements(_REVIEW_READINGS, measured, ("value", "source", "reading_id"))]
+        return list(heapq.merge(*parts, key=lambda f: f.position))
+
+    # Times are selected as TIMESTAMP (UTC, the session's zone) and made aware here: much
+    # cheaper than DuckDB handing over TIMESTAMPTZ values through pytz, row by row.
+
+    def _facts(self, sql: str, params: dict[str, Any]) -> list[Fact]:
+        return [Fact(position=pos, aggregate_id=agg, version=ver, type=typ,
+                     recorded_at=rec.replace(tzinfo=UTC), effective_at=eff.replace(tzinfo=UTC),
+                     actor=actor, reason=reason, data=revive_data(typ, json.loads(data)))
+                for pos, agg, ver, typ, rec, eff, actor, reason, data
+                in self.con.execute(sql, params).fetchall()]
+
+    def _measurements(self, sql: str, params: dict[str, Any], fields: tuple[str, ...]
+                      ) -> list[Fact]:
+        """Check-ins or readings from their own tables (typed columns: no JSON to parse)."""
+        return [Fact(position=row[0], aggregate_id=row[1], version=row[2], type=row[3],
+                     recorded_at=row[4].replace(tzinfo=UTC),
+                     effective_at=row[5].replace(tzinfo=UTC), actor=row[6], reason=None,
+                     data=dict(zip(fields, row[7:], strict=True)))
+                for row in self.con.execute(sql, params).fetchall()]
 
     def query(self, sql: str, params: Iterable[Any] = ()
               ) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -347,6 +479,37 @@ class Projection:
         self.con.execute("CHECKPOINT")
 
 
+# The items a cycle's review depends on (domain.history.cycle_dependencies, in SQL, over the
+# version tables): the cycle, its objectives, every key result ever under them, every KPI
+# ever linked to those, and the KPIs ever tagged guardrail.
+_REVIEW_ITEMS = """
+CREATE OR REPLACE TEMP TABLE review_items AS
+WITH objectives AS (SELECT DISTINCT aggregate_id, key FROM objective_versions WHERE cycle = $1),
+krs AS (SELECT DISTINCT aggregate_id, kpi FROM key_result_versions
+        WHERE objective IN (SELECT key FROM objectives))
+SELECT DISTINCT aggregate_id FROM cycle_versions WHERE key = $1
+UNION SELECT aggregate_id FROM objectives
+UNION SELECT aggregate_id FROM krs
+UNION SELECT aggregate_id FROM kpi_versions WHERE key IN (SELECT kpi FROM krs)
+UNION SELECT aggregate_id FROM kpi_versions WHERE list_contains(tags, 'guardrail')
+"""
+
+_REVIEW_READINGS = """
+WITH carried AS (
+    SELECT aggregate_id, max((observed_at, position)) AS latest FROM kpi_readings
+    WHERE aggregate_id IN (SELECT aggregate_id FROM review_items)
+      AND observed_at < $carry AND recorded_at <= $carry
+    GROUP BY aggregate_id)
+SELECT position, aggregate_id, version, 'KpiReadingRecorded', recorded_at::TIMESTAMP,
+       observed_at::TIMESTAMP, actor, value, source, reading_id
+FROM kpi_readings r LEFT JOIN carried c USING (aggregate_id)
+WHERE aggregate_id IN (SELECT aggregate_id FROM review_items) AND recorded_at <= $known
+  AND observed_at <= $until
+  AND (observed_at >= $carry OR recorded_at > $carry OR (observed_at, position) = c.latest)
+ORDER BY position
+"""
+
+
 # Tables exported to Parquet; True = partitioned by cycle (rows without a cycle land in
 # cycle=__HIVE_DEFAULT_PARTITION__).
 EXPORTS = {"events": False, "cycle_versions": False, "objective_versions": True,
@@ -359,8 +522,22 @@ EXPORT_SQL = {name: f"SELECT * FROM {name}" for name in EXPORTS} | {
 }
 
 
+def _timestamp(t: datetime) -> str:
+    """A SQL literal for an aware datetime."""
+    if t.tzinfo is None:
+        raise ValueError(f"{t!r} has no time zone")
+    return f"TIMESTAMPTZ '{t.isoformat()}'"
+
+
 def _quote(path: Path) -> str:
     return str(path).replace("'", "''")
+
+
+@lru_cache(maxsize=1)
+def _setup_digest() -> str:
+    """Names this code's tables and macros: a file set up by other code is set up again."""
+    text = _sql("schema.sql") + _sql("macros.sql") + "".join(_ddl(v) for v in VERSIONED)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _sql(name: str) -> str:

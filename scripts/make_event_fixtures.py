@@ -1,6 +1,9 @@
-"""Write tests/fixtures/stored-events-v1.jsonl: one stored event of every type, as today's
-code stores them. Kept forever: a later change to an event must upcast these (class_version +
-upcast_vN_vN+1), and tests/unit/test_event_fixtures.py loads them with the current code."""
+"""Write tests/fixtures/stored-events-vN.jsonl: one stored event of every type, as today's
+code stores them (N = FIXTURE_VERSION: raise it when an event class changes, and keep every
+older file). Kept forever: a later change to an event must upcast them (class_version +
+upcast_vN_vN+1), and tests/unit/test_event_fixtures.py loads every file with today's code.
+
+v1: the first published events. v2: CheckInRecorded version 2 (with `source`)."""
 
 import json
 import tempfile
@@ -11,7 +14,9 @@ from okr.domain.base import recording_at
 from okr.ledger.app import OkrLedger
 from okr.ledger.settings import load_settings
 
-OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "stored-events-v1.jsonl"
+FIXTURE_VERSION = 2
+OUT = (Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+       / f"stored-events-v{FIXTURE_VERSION}.jsonl")
 
 
 def build(app: OkrLedger) -> None:
@@ -32,6 +37,8 @@ def build(app: OkrLedger) -> None:
     app.update_objective("o1", parent="co", reason="alignment")
     app.update_objective("o2", okr_type="aspirational", reason="stretch")
     app.check_in("k1", 10, confidence=0.7, note="first", at=datetime(2026, 8, 1, tzinfo=UTC))
+    app.check_in("k1", 12, note="from the sheet", at=datetime(2026, 8, 8, tzinfo=UTC),
+                 source="import")
     app.revise_key_result("k1", target=30, reason="market")
     app.link_kpi("k2", "nps")
     app.unlink_kpi("k2")

@@ -139,3 +139,15 @@ def test_a_foreign_client_reads_envelopes_that_match_the_json_schema(env: Env) -
         headers = dict(m.headers() or [])
         assert headers == {"type": doc["type"].encode(), "position": str(doc["position"]).encode()}
         assert m.key() == doc["aggregate_id"].encode()
+
+
+def test_the_relay_knows_whether_a_topic_still_holds_what_it_published(env: Env) -> None:
+    """The check behind republishing: a wiped or recreated topic holds fewer records than the
+    watermark counts; a healthy one (duplicates included) at least as many."""
+    n = fill(env, Shape(seed=6, teams=1, quarters=1, kpis=1))
+    s = env.settings
+    servers = s.kafka_bootstrap_servers or ""
+    assert not kafka_client.holds_at_least(s, servers, s.topic_ledger, 1)  # no topic yet
+    env.ok("relay", "--once")
+    assert kafka_client.holds_at_least(s, servers, s.topic_ledger, n)
+    assert not kafka_client.holds_at_least(s, servers, s.topic_ledger, n + 1)

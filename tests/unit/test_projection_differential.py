@@ -6,12 +6,15 @@ in the unit suite; tests/integration/test_projection.py repeats it through Kafka
 
 import math
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from okr.domain.base import recording_at
+from okr.domain.cycles import named_window
 from okr.domain.history import scorecard_at
+from okr.domain.review import ReviewPoint, UnknownCycle, review
 from okr.ledger.app import OkrLedger
 from okr.ledger.envelope import chained
 from okr.ledger.generator import Shape, generate
@@ -42,6 +45,29 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Projection,
     home: Path = tmp_path_factory.mktemp("diff")
     app = OkrLedger(load_settings({"home": home, "actor": "test"}))
     gen = generate(app, Shape(seed=11, teams=3, quarters=2, kpis=4))
+    # A guardrail KPI read rarely: the reading in force when 2025-Q4 starts is months old, and
+    # one for early September arrives late, in October.
+    for observed, recorded, value in [("2025-06-02", "2025-06-02", 20.0),
+                                      ("2025-09-01", "2025-10-20", 80.0),
+                                      ("2025-10-15", "2025-10-15", 40.0)]:
+        with recording_at(lambda t=recorded: datetime.fromisoformat(t + "T12:00:00+00:00")):
+            if not app.exists("kpi", "sparse"):
+                app.add_kpi("sparse", "Rare guardrail", green=70, red=30, tags=["guardrail"])
+            app.record_reading("sparse", value,
+                               at=datetime.fromisoformat(observed + "T09:00:00+00:00"))
+    # A 2025-Q4 key result measured by it, whose target is cut on 1 November: a review as of
+    # early October still scores that revision as of the day it was made. (Written on the
+    # aggregate, as the generator writes, since the ledger's cycle is closed by now.)
+    kr = next(k for k in (app.key_result(f"2025-Q4-team-0{t}-o{o}-kr{i}")
+                          for t in range(3) for o in range(2) for i in range(3))
+              if k.kind == "increase" and not k.removed and k.kpi is None)
+    window = app.cycle_of_kr(kr).window
+    with recording_at(lambda: datetime(2025, 10, 2, 12, tzinfo=UTC)):
+        kr.link_kpi("sparse", "test")
+    with recording_at(lambda: datetime(2025, 11, 1, 12, tzinfo=UTC)):
+        kr.revise(start=None, target=kr.target * 0.9, target_high=None, weight=None,
+                  phases=None, window=window, actor="test", plan_revision=True, reason="cut")
+    app.save(kr)
     envelopes = list(chained(app))
     app.close()
     proj = Projection(home / "p.duckdb")
@@ -50,7 +76,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Projection,
     i = 0
     while i < len(envelopes):
         n = rnd.randrange(1, 400)
-        chunk = [Located(e, 0, e.position) for e in envelopes[i:i + n]]
+        chunk = [Located(e.to_bytes(), 0, e.position) for e in envelopes[i:i + n]]
         if chunk and rnd.random() < 0.3:
             chunk += chunk[: rnd.randrange(1, len(chunk) + 1)]
         proj.apply("t", chunk, {0: i + n})
@@ -60,7 +86,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Projection,
 
 def test_projection_holds_every_event_once(history: tuple) -> None:
     facts, proj, gen = history
-    assert gen.events == len(facts) > 1000
+    assert gen.events + 6 == len(facts) > 1000  # the generated history and the sparse KPI
     assert proj.event_count() == len(facts)
     assert [f.position for f in proj.facts()] == [f.position for f in facts]
 
@@ -86,3 +112,35 @@ def test_scorecard_at_matches_domain_replay_at_random_instants(history: tuple) -
             mismatches.append((as_of, known_at, diff[:3]))
     assert mismatches == []
     assert nonempty > 100
+
+
+def test_a_review_from_the_facts_duckdb_selects_equals_one_from_the_whole_log(
+        history: tuple) -> None:
+    """`okr review` loads only what a review reads (its items; the readings that can be the
+    latest at an instant it scores): the review must not change."""
+    facts, proj, gen = history
+    rnd = random.Random(8)
+    checked = 0
+    for cycle in gen.cycles:
+        window = named_window(cycle)
+        assert window is not None
+        fixed = [(window.end + timedelta(days=30), facts[-1].recorded_at),
+                 (window.end, window.start + timedelta(days=10)),
+                 (window.start + timedelta(days=40), window.start + timedelta(days=25)),
+                 (window.start + timedelta(days=20), window.end + timedelta(days=30)),
+                 (window.start + timedelta(days=9), window.end + timedelta(days=30))]
+        for as_of, known_at in fixed + [
+                (window.start + timedelta(days=rnd.uniform(-5, 100)),
+                 window.start + timedelta(days=rnd.uniform(0, 110))) for _ in range(6)]:
+            point = ReviewPoint(as_of, known_at)
+            try:
+                want = review(facts, cycle, point)
+            except UnknownCycle:
+                with pytest.raises(UnknownCycle):
+                    review(proj.review_facts(cycle, as_of, known_at), cycle, point)
+                continue
+            selected = proj.review_facts(cycle, as_of, known_at)
+            assert len(selected) < len(facts)
+            assert same(review(selected, cycle, point), want) == []
+            checked += 1
+    assert checked >= 8

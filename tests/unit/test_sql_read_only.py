@@ -38,7 +38,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     envelopes = list(chained(app))
     app.close()
     with Projection(settings.duckdb_file) as proj:
-        proj.apply("okr.ledger", [Located(e, 0, i) for i, e in enumerate(envelopes)],
+        proj.apply("okr.ledger", [Located(e.to_bytes(), 0, i) for i, e in enumerate(envelopes)],
                    {0: len(envelopes)})
         proj.checkpoint()
     with owning(settings):
