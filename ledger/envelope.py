@@ -208,6 +208,17 @@ def _keys_if_finite(value: Any) -> int | None:
     return total
 
 
+# In JSON bytes without a backslash every quote opens or closes a string, so a key is a
+# quote followed by a colon; with backslashes, strings are read token by token.
+_KEY_END = re.compile(rb'"[ \t\r\n]*:')
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"[ \t\r\n]*+(:?)')
+
+
+def _key_count(raw: bytes) -> int:
+    """How many object keys a valid JSON text spells out (a key given twice counts twice)."""
+    if b"\\" not in raw:
+        return len(_KEY_END.findall(raw))
+    return _STRING.findall(raw).count(b":")
 
 
 # The JSON shape of data fields the projection relies on, beyond the numbers in NUMBERS.
@@ -302,8 +313,13 @@ class Envelope(BaseModel):
                 # key with a line break would break the one-line reason of a dead letter
                 raise ValueError(f"unknown field {str(err['loc'][0])[:60]!r}") from None
             raise
-        if _keys_if_finite(env.data) is None:
+        keys = _keys_if_finite(env.data)
+        if keys is None:
             raise ValueError("data holds NaN or an infinity, which canonical JSON cannot carry")
+        # A key given twice: this parser keeps the last value, DuckDB (which loads the record's
+        # bytes) the first, so the projection would hold what was never validated.
+        if _key_count(raw) != len(cls.model_fields) + keys:
+            raise ValueError("a key appears more than once in one object")
         return env
 
     def body(self) -> dict[str, Any]:

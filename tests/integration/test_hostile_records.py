@@ -32,7 +32,7 @@ HOSTILE_VALUES = [None, "", "x" * 300, -1, 0, 2**31, 2**63, 10**400, 1e308, True
 
 
 KINDS = ["garbage", "flip", "truncate", "field", "data", "forged", "nan", "deep",
-         "tombstone", "extra", "wrong key"]
+         "tombstone", "extra", "wrong key", "duplicate"]
 
 
 def hostile_record(rnd: random.Random, good: kafka_client.Message, how: str
@@ -68,6 +68,10 @@ def hostile_record(rnd: random.Random, good: kafka_client.Message, how: str
         raw = b'{"schema":"' + b"x" * 900_000 + b'"}'
     elif how == "extra":
         raw = raw[:-1] + b',"note\\nline":1}'
+    elif how == "duplicate":  # a key twice, hash kept: JSON readers disagree which one counts
+        first = rnd.choice([b'"version":99999999999,', b'"type":"KpiRetired",',
+                            b'"position":-1,', b'"data":{},', b'"actor":null,'])
+        raw = b"{" + first + raw[1:]
     else:
         key = rnd.choice([b"other", b"", None]) if rnd.random() < 0.5 else b"x" * 40
         if key is None:
