@@ -79,11 +79,18 @@ def hostile_record(rnd: random.Random, good: kafka_client.Message, how: str
     return key, raw
 
 
+def unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    if len({k for k, _ in pairs}) != len(pairs):
+        raise ValueError("a key given twice")
+    return dict(pairs)
+
+
 def same_content(raw: bytes | None, original: bytes | None) -> bool:
-    """Whether a damaged record still says exactly what the original said (then it is not
-    bad, just spelled differently)."""
+    """Whether a damaged record still says exactly what the original said, and only that
+    (then it is not bad, just spelled differently)."""
     try:
-        return raw is not None and json.loads(raw) == json.loads(original or b"")
+        return raw is not None and (json.loads(raw, object_pairs_hook=unique_keys)
+                                    == json.loads(original or b""))
     except (ValueError, RecursionError):
         return False
 
