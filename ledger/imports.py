@@ -69,8 +69,8 @@ def read_rows(path: Path, kind: str) -> Iterator[tuple[int, dict[str, str]]]:
             want = ", ".join(required) + " (and optionally " + ", ".join(optional) + ")"
             raise DomainError(f"{path}: header must name {want}; "
                               + (f"missing {', '.join(missing)}" if missing else
-                                 f"unknown column(s) {', '.join(unknown)}" if unknown else
-                                 f"{', '.join(twice)} named more than once"))
+                                 f"unknown column(s) {', '.join(map(repr, unknown))}" if unknown
+                                 else f"{', '.join(map(repr, twice))} named more than once"))
         reader.fieldnames = header
         for row in reader:
             if reader.line_num - 1 > MAX_ROWS:
