@@ -279,7 +279,16 @@ def test_broken_csv_structure_refuses_the_whole_file_naming_the_line(
 def test_a_column_named_twice_is_refused(readme_home: Path, workdir: Path) -> None:
     home, path = fresh(readme_home, workdir, b"kr,value,kr\nkr-conv,2.2,kr-intl\n")
     report = run_import(home, path, "checkins", False)
-    assert isinstance(report, DomainError) and "kr named more than once" in str(report)
+    assert isinstance(report, DomainError) and "'kr' named more than once" in str(report)
+
+
+def test_a_header_with_a_line_break_in_a_name_is_refused_in_one_line(
+        readme_home: Path, workdir: Path) -> None:
+    """Found by the OKR_SOAK=1 run: the unknown name was echoed with its line break."""
+    home, path = fresh(readme_home, workdir, b'kr,value,"c\nonfidence"\nkr-conv,2.2,1\n')
+    report = run_import(home, path, "checkins", False)
+    assert isinstance(report, DomainError) and "\n" not in str(report)
+    assert "unknown column(s) 'c\\nonfidence'" in str(report)
 
 
 def test_a_line_at_now_is_recorded(readme_home: Path, workdir: Path) -> None:
