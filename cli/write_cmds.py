@@ -220,12 +220,14 @@ def kr_revise(ctx: typer.Context, key: str, start: str | None = None, target: st
     st = state(ctx)
     if phase and clear_phases:
         raise UserError("give --phase or --clear-phases, not both")
-    before = st.ledger.key_result(key)
-    old = {"start": before.start, "target": before.target, "weight": before.weight}
     kr = st.ledger.revise_key_result(
         key, start=opt_number(start, "start"), target=opt_number(target, "target"),
         target_high=opt_number(target_high, "target-high"), weight=opt_number(weight, "weight"),
         phases=[] if clear_phases else (phases(st, phase) or None), reason=reason)
+    # What it replaced is the version before the revision, not a read taken before the
+    # command: another writer may have revised the key result in between.
+    before = st.ledger.repository.get(kr.id, version=kr.version - 1)
+    old = {"start": before.start, "target": before.target, "weight": before.weight}
     changes = {k: (v, getattr(kr, k)) for k, v in old.items() if getattr(kr, k) != v}
     text = ", ".join(f"{k} {a:g} → {b:g}" for k, (a, b) in changes.items()) or "phases changed"
     done(ctx, as_json, f"key result {kr.key} revised: {text}",

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventsourcing.persistence import PersistenceError
+
 from okr.consumers.runtime import PartitionConsumer
 from okr.domain.base import utc_now
 from okr.ledger import kafka_client, watermark
@@ -38,6 +40,8 @@ class Ingest(PartitionConsumer[IngestProgress]):
     """Consumes the readings topic into the ledger. Use from one thread."""
 
     name = NAME
+    # It writes to the event store too: an outage of the store is waited out like Kafka's.
+    transient = (*PartitionConsumer.transient, PersistenceError)
 
     def __init__(self, app: OkrLedger, servers: str) -> None:
         super().__init__(app.settings, servers, app.settings.topic_kpi_readings)

@@ -30,6 +30,8 @@ class PartitionConsumer(Generic[P]):
 
     name = "consumer"
     max_records = 500
+    # Failures the follow loop waits out (back off, reconnect) instead of stopping.
+    transient: tuple[type[Exception], ...] = (kafka_client.KafkaError, OSError)
 
     def __init__(self, settings: Settings, servers: str, topic: str) -> None:
         self.settings = settings
@@ -159,7 +161,7 @@ class PartitionConsumer(Generic[P]):
                 if self.reader is None:
                     time.sleep(0.2)
                 backoff = 0.5
-            except (kafka_client.KafkaError, OSError) as exc:
+            except self.transient as exc:
                 self.close()
                 on_error(exc, backoff)
                 deadline = time.monotonic() + backoff

@@ -1,6 +1,7 @@
 """The ledger Application: one command method per write, optimistic concurrency per aggregate."""
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
@@ -10,7 +11,12 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+)
 
 from okr.domain.base import LedgerAggregate, aggregate_id, check_text, utc_now
 from okr.domain.cycle import Cycle
@@ -20,6 +26,7 @@ from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult, Phase
 from okr.domain.kpi import Kpi
 from okr.domain.objective import Objective
+from okr.ledger.pg import one_table_creator_at_a_time
 from okr.ledger.settings import Settings
 
 A = TypeVar("A", bound=LedgerAggregate)
@@ -40,6 +47,11 @@ class ConcurrencyError(DomainError):
     """Another writer kept changing the same aggregate; the command was not recorded."""
 
 
+class SaveUnconfirmed(OperationalError):
+    """The connection broke while saving and the store could not be asked afterwards whether
+    the save had committed: the command may or may not be recorded."""
+
+
 class OkrLedger(Application[UUID]):
     """Commands over cycles, objectives, key results, initiatives and KPIs."""
 
@@ -52,7 +64,12 @@ class OkrLedger(Application[UUID]):
         # A cache of aggregates, fast-forwarded from the store on every read, spares the
         # replay of a key result's whole history on each check-in (reads were 70% of a write).
         cache = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
-        super().__init__(env={**cache, **settings.eventsourcing_env(), **(env or {})})
+        with one_table_creator_at_a_time(settings):
+            super().__init__(env={**cache, **settings.eventsourcing_env(), **(env or {})})
+        # Writes change cached aggregates in place: threads sharing this ledger take turns, so
+        # none reads or extends another's unsaved change (versions out of order, a failed
+        # command's event saved by someone else).
+        self._cache_lock = threading.RLock()
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -64,8 +81,9 @@ class OkrLedger(Application[UUID]):
         by `_change`, which evicts the object from the cache if the change is not saved.
         """
         try:
-            agg: A = self.repository.get(aggregate_id(kind, key),
-                                         deepcopy_from_cache=not shared)
+            with self._cache_lock:
+                agg: A = self.repository.get(aggregate_id(kind, key),
+                                             deepcopy_from_cache=not shared)
         except AggregateNotFoundError:
             raise NotFound(f"{LABEL[kind]} {key!r} not found") from None
         assert isinstance(agg, cls)
@@ -116,13 +134,48 @@ class OkrLedger(Application[UUID]):
         for attempt in range(CONFLICT_ATTEMPTS):
             aggregates = decide()
             try:
-                self.save(*aggregates)
+                self.save_once(*aggregates)
                 return
             except IntegrityError:
                 self._forget(*(a.id for a in aggregates))
                 time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
         raise ConcurrencyError(f"others kept changing the same item; the command was not "
                                f"recorded after {CONFLICT_ATTEMPTS} attempts — try again")
+
+    def save_once(self, *aggregates: Aggregate) -> None:
+        """Save in one transaction; a committed save whose reply was lost counts as saved.
+
+        When the connection breaks after the server committed, the library retries the insert,
+        which then collides with its own rows (IntegrityError) or cannot reach the server
+        (OperationalError). Asking the store whether it holds these very events keeps such a
+        command from being decided again (recorded twice) or reported as not recorded.
+        """
+        events = [e for a in aggregates for e in a.pending_events]
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            if not self._holds(events):
+                raise
+        except (OperationalError, InterfaceError) as exc:
+            try:
+                held = self._holds(events)
+            except PersistenceError:
+                why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise SaveUnconfirmed(
+                    f"the connection to the event store broke while saving and the store cannot "
+                    f"be asked whether the change was recorded ({why}); check before repeating "
+                    f"the command") from exc
+            if not held:
+                raise
+
+    def _holds(self, events: Sequence[Any]) -> bool:
+        """Whether the store holds these events of one save (one transaction: all or none)."""
+        if not events:
+            return False
+        first = events[0]
+        found = self.recorder.select_events(first.originator_id, gt=first.originator_version - 1,
+                                            lte=first.originator_version)
+        return bool(found) and found[0].state == self.mapper.to_stored_event(first).state
 
     def _forget(self, *ids: UUID) -> None:
         """Drop cached aggregates whose in-memory state may be ahead of the store."""
@@ -158,11 +211,12 @@ class OkrLedger(Application[UUID]):
             change(loaded[0])
             return loaded
 
-        try:
-            self._write(decide)
-        except BaseException:
-            self._forget(aggregate_id(kind, key))
-            raise
+        with self._cache_lock:
+            try:
+                self._write(decide)
+            except BaseException:
+                self._forget(aggregate_id(kind, key))
+                raise
         return loaded[0]
 
     # ---- cycles -------------------------------------------------------------------------
@@ -386,5 +440,5 @@ class OkrLedger(Application[UUID]):
 
     def save_batch(self, aggregates: Sequence[Aggregate]) -> None:
         """Save many changed aggregates in one transaction (imports, generators)."""
-        self.save(*aggregates)
+        self.save_once(*aggregates)
 

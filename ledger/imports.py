@@ -189,7 +189,7 @@ def import_csv(app: OkrLedger, path: Path, kind: str, parse_time: ParseTime,
     changed = batch.changed()
     if changed:
         try:
-            app.save(*changed)
+            app.save_once(*changed)
         except IntegrityError:
             raise ConcurrencyError("the ledger changed while the file was being checked; "
                                    "nothing was written — run the import again") from None

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from eventsourcing.persistence import PersistenceError
+
 from okr.ledger import kafka_client, signing, watermark
 from okr.ledger.app import OkrLedger
 from okr.ledger.envelope import canonical_json, published
@@ -219,7 +221,8 @@ class Relay:
                     on_result(result)
                 else:
                     time.sleep(idle)
-            except (kafka_client.KafkaError, RelayError, OSError) as exc:
+            except (kafka_client.KafkaError, RelayError, OSError, PersistenceError) as exc:
+                # Kafka or the event store is away: back off, rebuild the producer, go on.
                 self.close()
                 on_error(exc, backoff)
                 _sleep_unless(stop, backoff)

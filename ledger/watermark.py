@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from okr.ledger import pg
 from okr.ledger.envelope import GENESIS_HASH
 from okr.ledger.settings import Settings
 
@@ -39,19 +40,12 @@ def _connect(settings: Settings) -> Iterator[Any]:
         finally:
             conn.close()
         return
-    import psycopg
-    env = settings.eventsourcing_env()
-    conn = psycopg.connect(host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]),
-                           dbname=env["POSTGRES_DBNAME"], user=env["POSTGRES_USER"],
-                           password=env["POSTGRES_PASSWORD"] or None, connect_timeout=5)
-    try:
+    with pg.connect(settings) as conn:
         if settings.postgres_schema:
             conn.execute(f'SET search_path TO "{settings.postgres_schema}"')
         conn.execute(_DDL)
         conn.commit()
         yield conn
-    finally:
-        conn.close()
 
 
 def _sql(settings: Settings, text: str) -> str:
