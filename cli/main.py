@@ -69,14 +69,45 @@ def _known_failure(exc: Exception) -> str | None:
             if isinstance(exc, SaveUnconfirmed):  # it may have been written: say so
                 return first
             return f"event store unavailable or failing ({first}); nothing was written"
+    if "kafka" in sys.modules:  # e.g. okr consume --once / ingest --once with Kafka away
+        from okr.ledger.kafka_client import KafkaError
+        from okr.ledger.local_broker import BrokerError
+        if isinstance(exc, KafkaError | BrokerError):
+            from okr.cli.output import first_line
+            return f"Kafka unreachable or failing ({first_line(exc)})"
+    return None
+
+
+def _not_utf8(argv: list[str], environ: dict[str, str]) -> str | None:
+    """Why an argument or okr setting from the OS is not text we can store, else None.
+
+    Bytes that are not UTF-8 reach Python as lone surrogates (PEP 383); they cannot be
+    encoded again, so they would fail deep inside the event store or the terminal output.
+    """
+    named = [(f"argument {i}", a) for i, a in enumerate(argv, 1)]
+    named += [(f"environment variable {k}", v) for k, v in sorted(environ.items())
+              if k.startswith(("OKR_", "KAFKA_", "POSTGRES_"))]
+    for what, value in named:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = value.encode("utf-8", "surrogateescape")
+            shown = repr(raw[:60]) + ("…" if len(raw) > 60 else "")
+            return f"{what} is not valid UTF-8 text: {shown}"
     return None
 
 
 def run() -> None:
     """Console-script entry point."""
+    import os
+
     from okr.cli.errors import UserError
     from okr.domain.errors import DomainError
 
+    bad = _not_utf8(sys.argv[1:], dict(os.environ))
+    if bad is not None:
+        print(f"okr: error: {bad}", file=sys.stderr)
+        sys.exit(2)
     try:
         rv = app(standalone_mode=False)
     except typer.Exit as exc:

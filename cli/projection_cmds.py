@@ -1,7 +1,11 @@
 """Reads from the DuckDB projection: `okr consume`, `okr scorecard`, `okr history`,
 `okr export parquet`, `okr sql`."""
 
+import base64
+import math
 import re
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +216,28 @@ def check_read_only(sql: str) -> str:
     return text
 
 
+def plain(value: Any) -> Any:
+    """A DuckDB value as JSON can carry it: DECIMAL as a number, DATE/TIME as ISO 8601, an
+    INTERVAL in seconds, a BLOB in base64, NaN and infinities as null (JSON has none)."""
+    if isinstance(value, Decimal):
+        value = float(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.isoformat()  # aware ones print as UTC
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    return value
+
+
 def sql_cmd(ctx: typer.Context, query: str = typer.Argument(..., help="A SELECT statement."),
             as_json: bool = JSON) -> None:
     """Run a read-only SQL query on the projection (tables and macros in docs/schema.md)."""
@@ -226,7 +252,7 @@ def sql_cmd(ctx: typer.Context, query: str = typer.Argument(..., help="A SELECT 
             if type(exc).__module__.startswith(("duckdb", "_duckdb")):
                 raise UserError(f"SQL: {str(exc).splitlines()[0]}") from None
             raise
-    data = [dict(zip(names, r, strict=True)) for r in rows]
+    data = [dict(zip(names, (plain(v) for v in r), strict=True)) for r in rows]
 
     def human() -> None:
         from rich.console import Console

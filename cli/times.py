@@ -36,12 +36,15 @@ def parse_when(text: str, zone_name: str | None = None, *, now: datetime | None 
             d = date.fromisoformat(word)
             return datetime.combine(d, time(), zone).astimezone(UTC)
         t = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=zone)
+        return t.astimezone(UTC)
     except ValueError:
         raise UserError(f"cannot read time {text!r}; use 2026-11-02, 2026-11-02T14:30, "
                         "2026-11-02T14:30Z, today, yesterday or now") from None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=zone)
-    return t.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is in the year 10000 in UTC
+        raise UserError(f"time {text!r} is out of range: in UTC it must fall in the years "
+                        "1 to 9999") from None
 
 
 def say(t: datetime, zone_name: str | None = None) -> str:

@@ -35,6 +35,14 @@ def _utc(d: date) -> datetime:
 
 def named_window(key: str) -> Window | None:
     """The window of a named cycle (`2026-Q4`, `2026-H2`, `2026`), or None for a custom key."""
+    try:
+        return _named_window(key)
+    except ValueError:  # year 0, or a period that would end after 9999-12-31
+        raise DomainError(f"cycle {key!r} is out of range: dates run from 0001-01-01 to "
+                          "9999-12-31") from None
+
+
+def _named_window(key: str) -> Window | None:
     if m := _QUARTER.match(key):
         year, q = int(m[1]), int(m[2])
         start = date(year, 3 * (q - 1) + 1, 1)

@@ -7,7 +7,8 @@ published type name and aggregate type, so internal refactors never change the t
 import hashlib
 import json
 import math
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -15,7 +16,14 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from okr.domain.cycle import Cycle
 from okr.domain.history import Fact
@@ -95,7 +103,9 @@ EFFECTIVE_FIELD = {"CheckInRecorded": "effective_at", "KpiReadingRecorded": "obs
 
 def iso(t: datetime) -> str:
     """UTC ISO 8601 with microseconds and 'Z': one spelling, so hashes are reproducible."""
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime("%Y"): glibc writes the year 33 as "33", which no ISO reader
+    # takes back; for the years 1000-9999 both spell the same.
+    return t.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _jsonable(value: Any) -> Any:
@@ -151,7 +161,80 @@ def parse_time(value: str) -> datetime:
     t = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if t.tzinfo is None:
         raise ValueError(f"timestamp {value!r} has no time zone")
-    return t.astimezone(UTC)
+    try:
+        return t.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"timestamp {value!r} is out of range") from None
+
+
+_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
+def is_time(value: Any) -> bool:
+    """Whether a value is a timestamp spelled exactly as `iso` spells it (what the relay
+    writes, and what the projection casts to TIMESTAMPTZ)."""
+    if not isinstance(value, str) or not _ISO.fullmatch(value):
+        return False
+    try:
+        datetime.fromisoformat(value)  # a real date and time (no 2026-02-30)
+    except ValueError:
+        return False
+    return True
+
+
+def is_finite_number(value: Any) -> bool:
+    """A JSON number that a float can hold (not a bool, NaN, an infinity or 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _keys_if_finite(value: Any) -> int | None:
+    """How many object keys a parsed JSON value holds, or None if it holds NaN or an
+    infinity (JSON has none; no hash can be computed over them)."""
+    if isinstance(value, float):
+        return 0 if math.isfinite(value) else None
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) \
+        else ()
+    total = len(value) if isinstance(value, dict) else 0
+    for v in items:
+        n = _keys_if_finite(v)
+        if n is None:
+            return None
+        total += n
+    return total
+
+
+# In JSON bytes without a backslash every quote opens or closes a string, so a key is a
+# quote followed by a colon; with backslashes, strings are read token by token.
+_KEY_END = re.compile(rb'"[ \t\r\n]*:')
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"[ \t\r\n]*+(:?)')
+
+
+def _key_count(raw: bytes) -> int:
+    """How many object keys a valid JSON text spells out (a key given twice counts twice)."""
+    if b"\\" not in raw:
+        return len(_KEY_END.findall(raw))
+    return _STRING.findall(raw).count(b":")
+
+
+# The JSON shape of data fields the projection relies on, beyond the numbers in NUMBERS.
+SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "key": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+    "plan_revision": (lambda v: isinstance(v, bool), "true or false"),
+    "tags": (lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v),
+             "a list of strings"),
+    "phases": (lambda v: isinstance(v, list) and all(
+        isinstance(p, dict) and is_time(p.get("at")) and is_finite_number(p.get("value"))
+        for p in v), "a list of {at: UTC time, value: finite number}"),
+}
+CYCLE_TIMES = ("start", "end")
+# Limits of the projection's BIGINT position and INTEGER version columns.
+MAX_POSITION = 2**63 - 1
+MAX_VERSION = 2**31 - 1
 
 
 class Envelope(BaseModel):
@@ -160,12 +243,12 @@ class Envelope(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_: str = Field(alias="schema")
-    position: int = Field(ge=1)
+    position: int = Field(ge=1, le=MAX_POSITION)
     event_id: str
     type: str
     aggregate_type: str
     aggregate_id: str
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
     recorded_at: str
     effective_at: str
     actor: str = Field(min_length=1)
@@ -178,27 +261,29 @@ class Envelope(BaseModel):
     @classmethod
     def _known_schema(cls, v: str) -> str:
         if v != SCHEMA:
-            raise ValueError(f"unknown envelope schema {v!r}, expected {SCHEMA!r}")
+            raise ValueError(f"unknown envelope schema {v[:60]!r}, expected {SCHEMA!r}")
         return v
 
     @field_validator("type")
     @classmethod
     def _known_type(cls, v: str) -> str:
         if v not in KNOWN_TYPES:
-            raise ValueError(f"unknown event type {v!r}")
+            raise ValueError(f"unknown event type {v[:60]!r}")
         return v
 
     @field_validator("recorded_at", "effective_at")
     @classmethod
-    def _aware_time(cls, v: str) -> str:
-        parse_time(v)
+    def _utc_time(cls, v: str) -> str:
+        if not is_time(v):
+            raise ValueError(f"{v[:40]!r} is not a UTC time written like "
+                             "2026-11-02T10:00:00.000000Z")
         return v
 
     @model_validator(mode="after")
     def _data_fits_type(self) -> "Envelope":
         if AGGREGATE_TYPE[self.type] != self.aggregate_type:
             raise ValueError(f"{self.type} belongs to a {AGGREGATE_TYPE[self.type]}, "
-                             f"not a {self.aggregate_type}")
+                             f"not a {self.aggregate_type[:60]!r}")
         missing = [f for f in DATA_FIELDS[self.type] if f not in self.data]
         if missing:
             raise ValueError(f"{self.type} data lacks {', '.join(missing)}")
@@ -207,15 +292,35 @@ class Envelope(BaseModel):
                 v = self.data[name]
                 if v is None and nullable:
                     continue
-                if (isinstance(v, bool) or not isinstance(v, int | float)
-                        or not math.isfinite(v)):
+                if not is_finite_number(v):
                     raise ValueError(f"{self.type} data.{name} must be a finite number")
+        for name in DATA_FIELDS[self.type]:
+            ok, want = SHAPES.get(name, (None, ""))
+            if self.type == "CycleAdded" and name in CYCLE_TIMES:
+                ok, want = is_time, "a UTC time written like 2026-11-02T10:00:00.000000Z"
+            if ok is not None and not ok(self.data[name]):
+                raise ValueError(f"{self.type} data.{name} must be {want}")
         return self
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> "Envelope":
         """Parse and validate a record value (raises ValueError/ValidationError)."""
-        return cls.model_validate_json(raw)
+        try:
+            env = cls.model_validate_json(raw)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            if err["type"] == "extra_forbidden":  # pydantic would name the key as it is, and a
+                # key with a line break would break the one-line reason of a dead letter
+                raise ValueError(f"unknown field {str(err['loc'][0])[:60]!r}") from None
+            raise
+        keys = _keys_if_finite(env.data)
+        if keys is None:
+            raise ValueError("data holds NaN or an infinity, which canonical JSON cannot carry")
+        # A key given twice: this parser keeps the last value, DuckDB (which loads the record's
+        # bytes) the first, so the projection would hold what was never validated.
+        if _key_count(raw) != len(cls.model_fields) + keys:
+            raise ValueError("a key appears more than once in one object")
+        return env
 
     def body(self) -> dict[str, Any]:
         """The envelope as a dict, without `hash` (what the hash covers)."""

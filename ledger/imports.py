@@ -16,7 +16,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from okr.domain.base import utc_now
+from okr.domain.base import check_text, utc_now
 from okr.domain.errors import DomainError
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
@@ -58,23 +58,31 @@ def read_rows(path: Path, kind: str) -> Iterator[tuple[int, dict[str, str]]]:
         raise DomainError(f"file {path} not found") from None
     except UnicodeDecodeError:
         raise DomainError(f"file {path} is not UTF-8 text") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in reader.fieldnames or []]
-    missing = [c for c in required if c not in header]
-    unknown = [c for c in header if c not in required + optional]
-    if missing or unknown:
-        want = ", ".join(required) + " (and optionally " + ", ".join(optional) + ")"
-        raise DomainError(f"{path}: header must name {want}; "
-                          + (f"missing {', '.join(missing)}" if missing else
-                             f"unknown column(s) {', '.join(unknown)}"))
-    reader.fieldnames = header
-    for row in reader:
-        if reader.line_num - 1 > MAX_ROWS:
-            raise DomainError(f"{path}: more than {MAX_ROWS} rows; split the file")
-        if None in row:
-            yield reader.line_num, {"__error__": "more fields than the header names"}
-            continue
-        yield reader.line_num, {k: (v or "").strip() for k, v in row.items()}
+    # strict: a quote left open must not swallow the lines after it into one field
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = [h.strip() for h in reader.fieldnames or []]
+        missing = [c for c in required if c not in header]
+        unknown = [c for c in header if c not in required + optional]
+        twice = sorted({c for c in header if header.count(c) > 1})
+        if missing or unknown or twice:
+            want = ", ".join(required) + " (and optionally " + ", ".join(optional) + ")"
+            raise DomainError(f"{path}: header must name {want}; "
+                              + (f"missing {', '.join(missing)}" if missing else
+                                 f"unknown column(s) {', '.join(map(repr, unknown))}" if unknown
+                                 else f"{', '.join(map(repr, twice))} named more than once"))
+        reader.fieldnames = header
+        for row in reader:
+            if reader.line_num - 1 > MAX_ROWS:
+                raise DomainError(f"{path}: more than {MAX_ROWS} rows; split the file")
+            if None in row:
+                yield reader.line_num, {"__error__": "more fields than the header names"}
+                continue
+            yield reader.line_num, {k: (v or "").strip() for k, v in row.items()}
+    except csv.Error as exc:  # broken quoting, a field over csv's size limit
+        # DictReader.line_num is where the last good record ended: the broken one starts next
+        raise DomainError(f"{path}:{reader.line_num + 1}: not valid CSV ({exc}); nothing was "
+                          "written") from None
 
 
 def _number(text: str, what: str) -> float:
@@ -122,11 +130,18 @@ class _Batch:
         return sum(len(a.pending_events) for a in self.loaded.values())
 
 
+def _when(row: dict[str, str], parse_time: ParseTime, now: datetime) -> datetime:
+    """The line's time; blank or 'now' is the import's own instant (a 'now' read later
+    would lie in the future of the instant every line is checked against)."""
+    text = row.get("at", "")
+    return now if text.lower() in ("", "now") else parse_time(text)
+
+
 def _apply_checkin(batch: _Batch, row: dict[str, str], parse_time: ParseTime,
                    now: datetime, actor: str) -> bool:
     kr = batch.key_result(row["kr"])
     confidence = _optional_number(row.get("confidence", ""), "confidence")
-    at = parse_time(row["at"]) if row.get("at") else now
+    at = _when(row, parse_time, now)
     kr.check_in(_number(row["value"], "value"), confidence, row.get("note", ""), at, now,
                 batch.windows[row["kr"]], actor, source="import")
     return True
@@ -135,7 +150,7 @@ def _apply_checkin(batch: _Batch, row: dict[str, str], parse_time: ParseTime,
 def _apply_reading(batch: _Batch, row: dict[str, str], parse_time: ParseTime,
                    now: datetime, actor: str) -> bool:
     kpi = batch.kpi(row["kpi"])
-    at = parse_time(row["at"]) if row.get("at") else now
+    at = _when(row, parse_time, now)
     return kpi.record(_number(row["value"], "value"), at, row.get("source") or "import",
                       row.get("id") or None, now, actor)
 
@@ -150,7 +165,8 @@ def import_csv(app: OkrLedger, path: Path, kind: str, parse_time: ParseTime,
     rows = list(read_rows(path, kind))
     report.rows = len(rows)
     batch = _Batch(app)
-    actor = app.settings.actor
+    # as every other write does (OkrLedger._actor): the OS user may be unknown, so blank
+    actor = check_text(app.settings.actor, "actor", max_len=100)
     now = utc_now()
     for done, (line, row) in enumerate(rows, 1):
         try:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from okr.domain.errors import DomainError
 from okr.ledger.app import ConcurrencyError, OkrLedger
+from okr.ledger.settings import SettingsError
 
 # Clocks of other systems drift; a reading this little in the future is taken as "now".
 CLOCK_SKEW = timedelta(seconds=5)
@@ -39,7 +40,11 @@ class ReadingMessage(BaseModel):
     def _numeric(cls, v: object) -> object:
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise ValueError("value must be a JSON number")
-        if not math.isfinite(v):
+        try:
+            finite = math.isfinite(v)
+        except OverflowError:  # an integer literal beyond the range of a float
+            finite = False
+        if not finite:
             raise ValueError("value must be finite")
         return v
 
@@ -48,7 +53,11 @@ class ReadingMessage(BaseModel):
     def _aware(cls, v: datetime) -> datetime:
         if v.tzinfo is None:
             raise ValueError("observed_at needs a time zone (e.g. 2026-11-02T10:00:00Z)")
-        return v.astimezone(UTC)
+        try:
+            return v.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:59:59-23:59 is in the year 10000 in UTC
+            raise ValueError("observed_at is out of range: in UTC it must fall in the years "
+                             "1 to 9999") from None
 
 
 def parse_message(raw: bytes | None, now: datetime) -> ReadingMessage:
@@ -61,6 +70,8 @@ def parse_message(raw: bytes | None, now: datetime) -> ReadingMessage:
         obj = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
         raise Rejected(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise Rejected("not valid JSON: nested too deeply") from None
     if not isinstance(obj, dict):
         raise Rejected(f"expected a JSON object, got {type(obj).__name__}")
     try:
@@ -80,6 +91,9 @@ def _reject_constant(name: str) -> float:
 
 def record(app: OkrLedger, msg: ReadingMessage, now: datetime) -> bool:
     """Record the reading (idempotent on its id); False when it was recorded before."""
+    if not app.settings.actor.strip():  # the installation's fault, not the message's
+        raise SettingsError("the actor cannot be blank; set OKR_ACTOR (the OS user is "
+                            "unknown)")
     try:
         return app.record_reading(msg.kpi, msg.value, min(msg.observed_at, now),
                                   source=msg.source, reading_id=msg.id)

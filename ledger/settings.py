@@ -77,7 +77,7 @@ class Settings(BaseModel):
     kafka_ssl_keyfile: str | None = None
     postgres_dbname: str = "okr"
     postgres_host: str = "127.0.0.1"
-    postgres_port: int = 5432
+    postgres_port: int = Field(default=5432, ge=1, le=65535)
     postgres_user: str = "postgres"
     postgres_password: SecretStr | None = None
     postgres_schema: str | None = None

@@ -6,6 +6,7 @@ auditor verifies them with the public key from `okr keys export`.
 
 import base64
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from okr.ledger.envelope import canonical_json
+from okr.ledger.settings import SettingsError
 
 KEY_FILE = "signing-key.pem"
 SIGNED_FIELDS = ("position", "head_hash", "count", "time")
@@ -23,19 +25,30 @@ def _key_path(home: Path) -> Path:
     return home / KEY_FILE
 
 
+def _create(path: Path) -> None:
+    """Write a new key, 0600 whatever the umask, in a directory others cannot write to."""
+    home = path.parent
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if home.stat().st_mode & stat.S_IWOTH:  # anyone could swap the key, or plant theirs first
+        raise SettingsError(f"{home} is writable by everyone: the signing key cannot be kept "
+                            f"there (chmod o-w {home}, or choose another OKR_HOME)")
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)  # a leftover would keep its own mode (or be a symlink)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(pem)
+    tmp.replace(path)
+
+
 def private_key(home: Path) -> Ed25519PrivateKey:
     """The signing key of this data directory, created (0600) on first use."""
     path = _key_path(home)
     if not path.exists():
-        home.mkdir(parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption())
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(pem)
-        tmp.replace(path)
+        _create(path)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} does not hold an Ed25519 private key")

@@ -4,10 +4,11 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from okr.ledger.readings import Rejected, parse_message
+from tests.fuzzing import fuzz
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 GOOD = {"kpi": "wau", "value": 13250, "observed_at": "2026-11-20T09:00:00Z",
@@ -49,7 +50,7 @@ def test_bad_messages_are_rejected_with_a_reason(payload: bytes | None, reason: 
     assert "\n" not in str(exc.value)
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz(300)
 @given(st.one_of(st.binary(max_size=300), st.dictionaries(
     st.sampled_from(["kpi", "value", "observed_at", "source", "id", "x"]),
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
