@@ -9,6 +9,7 @@ import json
 import os
 import random
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -37,13 +38,23 @@ class Broker:
     port: int
     log: Path
     proc: subprocess.Popen[bytes] | None = None
+    advertised: int | None = None  # a port clients are sent to instead (a proxy's)
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"127.0.0.1:{self.advertised or self.port}"
 
     def start(self) -> None:
-        self.proc = local_broker.spawn(self.port, self.log)
+        if self.advertised is None:
+            self.proc = local_broker.spawn(self.port, self.log)
+        else:
+            with self.log.open("ab") as out:
+                self.proc = subprocess.Popen(
+                    [local_broker.binary(), "broker",
+                     "--listener-url", f"tcp://127.0.0.1:{self.port}",
+                     "--advertised-listener-url", f"tcp://127.0.0.1:{self.advertised}",
+                     "--storage-engine", "memory://tansu/"],
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
         local_broker.wait_ready(self.port, self.proc)
 
     def stop(self) -> None:
@@ -91,6 +102,78 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
 def private_broker(tmp_path: Path) -> Iterator[Broker]:
     """A broker of the test's own, for tests that stop or restart it."""
     yield from _broker(tmp_path)
+
+
+class Proxy:
+    """A TCP proxy in front of the broker that can cut the network: while cut, whatever
+    either side sends is swallowed; healing drops the connections (their streams lost bytes),
+    and clients reconnect."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.server.getsockname()[1]
+        self.cut_off = threading.Event()
+        self.lock = threading.Lock()
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+            except OSError:
+                if self.server.fileno() < 0:
+                    return
+                continue
+            upstream.settimeout(None)
+            with self.lock:
+                self.sockets += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                if not self.cut_off.is_set():
+                    dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.cut_off.set()
+
+    def heal(self) -> None:
+        with self.lock:
+            sockets, self.sockets = self.sockets, []
+        for s in sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+        self.cut_off.clear()
+
+    def close(self) -> None:
+        self.server.close()
+        self.heal()
+
+
+@pytest.fixture
+def proxied_broker(tmp_path: Path) -> Iterator[tuple[Broker, Proxy]]:
+    """A broker of the test's own that clients reach only through a Proxy."""
+    port = local_broker.free_port()
+    proxy = Proxy(port)
+    b = Broker(port, tmp_path / "broker.log", advertised=proxy.port)
+    b.start()
+    try:
+        yield b, proxy
+    finally:
+        b.stop()
+        proxy.close()
 
 
 def okr_environ(home: Path, bootstrap: str, tag: str | None = None) -> dict[str, str]:

@@ -2,10 +2,11 @@
 
 A workload — a seeded history written into the event store in paced transactions, plus KPI
 readings produced onto the live feed — runs while the relay, the projection consumer and the
-ingest are SIGKILLed and restarted, while `okr` write commands are SIGKILLed mid-write, and
-while the broker is stopped and started (memory engine: it forgets everything). Afterwards the
-event store, the Kafka log and the DuckDB tables must hash equal to a clean run of the same
-workload: nothing lost, nothing doubled.
+ingest are SIGKILLed and restarted, while `okr` write commands are SIGKILLed mid-write, while
+the network to the broker is cut under the relay, and while the broker is stopped and started
+(memory engine: it forgets everything). Afterwards the event store, the Kafka log and the
+DuckDB tables must hash equal to a clean run of the same workload: nothing lost, nothing
+doubled.
 
 `make test` runs the short version; `OKR_SOAK=1` the soak version (counts below).
 """
@@ -40,9 +41,11 @@ from tests.integration.conftest import (
     Env,
     Kills,
     Probe,
+    Proxy,
     Service,
     audit_verifies,
     duckdb_digests,
+    kafka_digest,
     kill_repeatedly,
     ledger_content,
     ledger_records,
@@ -69,6 +72,10 @@ CLI_KILLS = 60 if SOAK else 12  # write commands SIGKILLed, a quarter of each ki
 IMPORT_LINES = 150  # lines of each imported CSV file, spread over every key result
 KEY_RESULTS = 30
 SNAPSHOT_KILLS = 10 if SOAK else 2  # consumers killed right after a commit
+
+NETWORK_CUTS = 15 if SOAK else 3  # the relay cut off from the broker, then killed
+CUT_FOR = (0.3, 1.2)  # seconds the network stays cut before the SIGKILL
+CUT_FOR_BACKLOG = (1.0, 2.0)  # long enough for the relay to send a page or two into the void
 
 BROKER_RESTARTS = 6 if SOAK else 2
 BROKER_UP = (1.5, 4.0)  # seconds the broker runs before the next stop
@@ -120,6 +127,8 @@ class Workload:
 
 
 WORKLOAD = Workload(Shape(seed=41, teams=4, quarters=2, kpis=6, readings_per_day=3))
+# Several of the relay's pages (5000 events), written before the relay starts.
+BACKLOG = Workload(Shape(seed=43, teams=6, quarters=2, kpis=18, readings_per_day=10), batch=5000)
 
 
 def add_live_kpis(settings: Settings, workload: Workload) -> None:
@@ -327,6 +336,66 @@ def assert_enough(kills: Kills) -> None:
     """The test must not pass vacuously: most SIGKILLs hit a running service loop."""
     need = int(kills.planned * MIN_LANDED)
     assert kills.landed >= need and kills.in_loop >= need // 2, kills.line()
+
+
+def test_relay_cut_off_from_the_broker_then_killed_loses_nothing(
+        proxied_broker: tuple[Broker, Proxy], clean: CleanRun, tmp_path: Path) -> None:
+    """The network to the broker is cut while the relay publishes (what it sends is lost on
+    the way), then the relay is SIGKILLed: whatever Kafka did not acknowledge must be sent
+    again by the next relay, so its watermark may never run ahead of the acknowledgements."""
+    started = time.monotonic()
+    broker, proxy = proxied_broker
+    home = tmp_path / "home"
+    env = Env(home, okr_environ(home, broker.bootstrap))
+    add_live_kpis(env.settings, WORKLOAD)
+    consume = Service(env, "consume", "--json", log=tmp_path / "consume.log")
+    relay = Service(env, "relay", "--json", log=tmp_path / "relay.log")
+    consume.start()
+    probe, rnd, cuts = relay_progress(env.settings), random.Random("cut"), 0
+    with workload_running(env, WORKLOAD, NETWORK_CUTS * 8.0, clean.generated) as running:
+        for _ in range(NETWORK_CUTS):
+            before = probe()
+            relay.start()
+            publishing = wait_for_change(probe, timeout=15, before=before)
+            with running.feed.lock:  # the feed waits for the network too
+                proxy.cut()
+                time.sleep(rnd.uniform(*CUT_FOR))
+                cuts += relay.kill() and publishing and running.busy()
+                proxy.heal()
+    assert consume.stop() == 0, f"okr consume did not stop cleanly: see {consume.log}"
+    catch_up(env)
+    content = assert_same_as_clean(env, clean)
+    report("network cut, then relay killed", f"{cuts}/{NETWORK_CUTS} SIGKILLs landed on a "
+           f"publishing relay cut off from the broker; {content.store.rows} events, "
+           f"{content.kafka_records} Kafka records; {time.monotonic() - started:.1f} s")
+    assert cuts == NETWORK_CUTS
+
+
+def test_relay_cut_off_while_catching_up_a_backlog_then_killed_loses_nothing(
+        proxied_broker: tuple[Broker, Proxy], tmp_path: Path) -> None:
+    """The same while the relay catches up a backlog of several pages, each page sent while
+    the one before waits for its acknowledgements: the log must hold every stored event."""
+    started, (broker, proxy) = time.monotonic(), proxied_broker
+    home = tmp_path / "home"
+    env = Env(home, okr_environ(home, broker.bootstrap))
+    stored = write_history(env.settings, BACKLOG)
+    relay = Service(env, "relay", "--json", log=tmp_path / "relay.log")
+    probe, rnd, cuts = relay_progress(env.settings), random.Random("backlog"), 0
+    for _ in range(NETWORK_CUTS):
+        before = probe()
+        relay.start()
+        publishing = wait_for_change(probe, timeout=30, before=before)  # a page acknowledged
+        proxy.cut()
+        time.sleep(rnd.uniform(*CUT_FOR_BACKLOG))
+        cuts += relay.kill() and publishing
+        proxy.heal()
+    env.ok("relay", "--once")
+    audit_verifies(env)  # the store's events, each in the log, chained
+    assert kafka_digest(ledger_records(env.settings))[0].rows == stored
+    report("network cut during a backlog, then relay killed", f"{cuts}/{NETWORK_CUTS} SIGKILLs "
+           f"landed on a relay publishing {stored} events cut off from the broker; "
+           f"{time.monotonic() - started:.1f} s")
+    assert cuts == NETWORK_CUTS
 
 
 def test_consumer_killed_right_after_a_commit_leaves_readers_every_event(
