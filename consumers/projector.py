@@ -145,8 +145,25 @@ class Projector(PartitionConsumer[Progress]):
         return Progress()
 
     def stored_offsets(self) -> dict[int, int]:
+        """The offsets stored with the rows, except where the record just before one is not
+        an event we stored: the topic was wiped and refilled past our offset (a broker that
+        restarted, a republish with new events, while no consumer ran). Such a partition is
+        read again from 0; duplicates change nothing."""
         self.settle()
-        return self.projection.offsets(self.topic)
+        stored = self.projection.offsets(self.topic)
+        last = kafka_client.records_at(self.settings, self.servers, self.topic,
+                                       {p: o - 1 for p, o in stored.items() if o > 0})
+        return {p: 0 if p in last and not self._stored(last[p]) else o
+                for p, o in stored.items()}
+
+    def _stored(self, message: kafka_client.Message) -> bool:
+        env = decode(message)
+        if isinstance(env, str):
+            return True  # a record we dead-lettered: nothing to compare with
+        _, rows = self.projection.query(
+            "SELECT 1 FROM events WHERE aggregate_id = ? AND version = ?",
+            [env.aggregate_id, env.version])
+        return bool(rows)
 
     def handle(self, messages: list[kafka_client.Message], progress: Progress) -> None:
         """Dead letters first, then rows and next offsets in one DuckDB transaction."""

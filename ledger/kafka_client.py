@@ -249,6 +249,35 @@ def holds_at_least(settings: Settings, servers: str, topic: str, count: int,
         client.close()
 
 
+def records_at(settings: Settings, servers: str, topic: str, offsets: dict[int, int],
+               timeout: float = 2.0) -> dict[int, Message]:
+    """The record at each partition's given offset; a partition that does not reach it (or
+    does not answer in time) is left out."""
+    if not offsets:
+        return {}
+    client = consumer(settings, servers, group_id=None)
+    try:
+        parts = {p: TopicPartition(topic, p) for p in offsets}
+        client.assign(list(parts.values()))
+        for p, tp in parts.items():
+            client.seek(tp, offsets[p])
+        found: dict[int, Message] = {}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for tp, records in client.poll(timeout_ms=100).items():
+                for r in records:
+                    if r.offset == offsets[tp.partition]:
+                        found[tp.partition] = Message(topic, tp.partition, r.offset, r.key,
+                                                      r.value, tuple(r.headers or []))
+            short = {p for p, tp in parts.items()
+                     if (hw := client.highwater(tp)) is not None and hw <= offsets[p]}
+            if set(parts) <= set(found) | short:
+                break
+        return found
+    finally:
+        client.close()
+
+
 class PartitionReader:
     """Every partition of one topic, assigned (no consumer group, no join delay) and read from
     offsets the caller keeps. Used by the projection consumer and the KPI ingest."""

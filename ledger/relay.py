@@ -91,6 +91,9 @@ class Relay:
                                                               mark.count))):
             mark = START  # the topic lost what we published: republish everything
             self.republished = True
+            # Say so at once: a relay starting meanwhile (inline publishing does not count
+            # the topic) must not resume after the old watermark, ahead of the republish.
+            watermark.save(s, self.topic, START)
         self.mark = mark
         if self.producer is None:
             self.producer = kafka_client.producer(s, self.servers, **self.timeouts)
