@@ -111,6 +111,9 @@ def keys_export(ctx: typer.Context, as_json: bool = JSON) -> None:
 
 def ingest_cmd(ctx: typer.Context,
                once: bool = typer.Option(False, "--once", help="Catch up, then exit."),
+               relay: bool = typer.Option(True, "--relay/--no-relay", help="Also publish "
+                                          "the readings to okr.ledger (leave it to a relay "
+                                          "that runs anyway, as in docker/)."),
                as_json: bool = JSON) -> None:
     """Record KPI readings from the readings topic (follows unless --once).
 
@@ -123,7 +126,8 @@ def ingest_cmd(ctx: typer.Context,
     st = state(ctx)
     if not once:
         from okr.cli.services import run_services
-        run_services(st, ["ingest", "relay"], want_json(ctx, as_json))
+        run_services(st, ["ingest", "relay"] if relay else ["ingest"],
+                     want_json(ctx, as_json))
         return
     err = Console(stderr=True)
     quiet = want_json(ctx, as_json) or not err.is_terminal
@@ -134,7 +138,7 @@ def ingest_cmd(ctx: typer.Context,
     finally:
         ingest.close()
     note = ""
-    if progress.recorded and st.settings.inline_publish:
+    if progress.recorded and relay and st.settings.inline_publish:
         from okr.cli.publish import after_write
         note = after_write(st)
     emit({**progress.as_dict(), "published": note}, want_json(ctx, as_json),

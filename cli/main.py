@@ -108,6 +108,7 @@ def run() -> None:
     if bad is not None:
         print(f"okr: error: {bad}", file=sys.stderr)
         sys.exit(2)
+    failure = None
     try:
         rv = app(standalone_mode=False)
     except typer.Exit as exc:
@@ -120,15 +121,20 @@ def run() -> None:
             exc.show()
             sys.exit(2)
         hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
-        print(f"okr: error: {exc.format_message()}{hint}", file=sys.stderr)
-        sys.exit(2)
+        failure = f"{exc.format_message()}{hint}"
     except (DomainError, UserError) as exc:
-        print(f"okr: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        failure = str(exc)
     except Exception as exc:  # settings and store errors speak to people; anything else is a bug
-        message = _known_failure(exc)
-        if message is None:
+        failure = _known_failure(exc)
+        if failure is None:
             raise
-        print(f"okr: error: {message}", file=sys.stderr)
+    if failure is not None:
+        # Exit outside the except block: an exit raised in it would keep the failure's
+        # traceback (and the DuckDB objects in its frames) alive until the interpreter shuts
+        # down, which the DuckDB bindings then report as leaks on stderr.
+        print(f"okr: error: {failure}", file=sys.stderr)
+        if "kafka" in sys.modules:
+            from okr.ledger.kafka_client import stop_orphaned_io
+            stop_orphaned_io()
         sys.exit(2)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -4,8 +4,9 @@ from okr.cli.context import State
 from okr.cli.output import first_line
 
 
-def after_write(st: State) -> str:
-    """Publish what waits in the event store; one line saying what happened."""
+def after_write(st: State, kafka_errors: bool = False) -> str:
+    """Publish what waits in the event store; one line saying what happened (Kafka's own
+    failures are raised instead when `kafka_errors`: a read needs Kafka next anyway)."""
     from eventsourcing.persistence import PersistenceError
 
     from okr.ledger import kafka_client
@@ -27,6 +28,8 @@ def after_write(st: State) -> str:
         return (f"not published now (event store unreachable: {first_line(exc)}); run "
                 "'okr relay' when it is back")
     except (kafka_client.KafkaError, RelayError, BrokerError, OSError) as exc:
+        if kafka_errors and not isinstance(exc, RelayError):
+            raise
         reason = first_line(exc)
         try:
             waiting = pending(st.ledger, load(st.settings, st.settings.topic_ledger).position)

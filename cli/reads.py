@@ -34,7 +34,7 @@ def catch_up(st: State, *, publish_first: bool = True, publish: bool = False,
             servers = kafka_client.bootstrap(st.settings, start_local=True)
             if publish_first and st.settings.inline_publish:
                 from okr.cli.publish import after_write
-                after_write(st)
+                after_write(st, kafka_errors=True)  # no Kafka: no catching up either
             proj = Projection(st.settings.projection_work_file, memory_limit=MEMORY_LIMIT)
             projector = Projector(st.settings, servers, proj)
             try:
@@ -65,6 +65,7 @@ def open_projection(st: State, refresh: bool = True) -> "Projection":
         try:
             catch_up(st)
         except (kafka_client.KafkaError, BrokerError, OSError) as exc:
+            kafka_client.stop_orphaned_io()
             reason = first_line(exc)
             print(f"okr: warning: could not refresh the projection ({reason}); showing the "
                   "last snapshot", file=sys.stderr)

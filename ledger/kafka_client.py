@@ -21,7 +21,10 @@ from okr.ledger.settings import Settings
 __all__ = ["KafkaError", "Message", "admin", "bootstrap", "consumer", "ensure_topics",
            "holds_at_least", "list_topics", "producer", "read_topic", "topic_partitions"]
 
-MAX_VALUE = 1_000_000  # Apache Kafka's default message.max.bytes is ~1 MB
+MAX_VALUE = 1_000_000
+# How long a new consumer or admin client looks for the cluster before giving up (kafka-python
+# waits 30 s); long-running services retry with back-off anyway.
+BOOTSTRAP_MS = 10_000  # Apache Kafka's default message.max.bytes is ~1 MB
 
 
 class Message(NamedTuple):
@@ -112,14 +115,15 @@ def consumer(settings: Settings, servers: str, **overrides: Any) -> KafkaConsume
         bootstrap_servers=servers, enable_auto_commit=False, auto_offset_reset="earliest",
         isolation_level="read_committed", session_timeout_ms=6000, heartbeat_interval_ms=1000,
         request_timeout_ms=10_000, client_id="okr-consumer", allow_auto_create_topics=False,
-        **security(settings))
+        bootstrap_timeout_ms=BOOTSTRAP_MS, **security(settings))
     conf.update(overrides)
     return KafkaConsumer(**conf)
 
 
-def admin(settings: Settings, servers: str) -> KafkaAdminClient:
+def admin(settings: Settings, servers: str, bootstrap_ms: int = BOOTSTRAP_MS) -> KafkaAdminClient:
     return KafkaAdminClient(bootstrap_servers=servers, request_timeout_ms=10_000,
-                            client_id="okr-admin", **security(settings))
+                            bootstrap_timeout_ms=bootstrap_ms, client_id="okr-admin",
+                            **security(settings))
 
 
 def list_topics(settings: Settings, servers: str) -> set[str]:
@@ -131,9 +135,10 @@ def list_topics(settings: Settings, servers: str) -> set[str]:
         client.close()
 
 
-def ensure_topics(settings: Settings, servers: str, names: list[str]) -> list[str]:
+def ensure_topics(settings: Settings, servers: str, names: list[str],
+                  bootstrap_ms: int = BOOTSTRAP_MS) -> list[str]:
     """Create the missing topics (final partition count, retention forever); return created."""
-    client = admin(settings, servers)
+    client = admin(settings, servers, bootstrap_ms)
     try:
         existing = set(client.list_topics())
         wanted = [n for n in names if n not in existing]
@@ -147,6 +152,22 @@ def ensure_topics(settings: Settings, servers: str, names: list[str]) -> list[st
         return wanted
     finally:
         client.close()
+
+
+def stop_orphaned_io() -> None:
+    """Stop the IO threads of clients that failed to start.
+
+    kafka-python 3.0 starts a client's IO thread before it bootstraps and leaves it running
+    when bootstrapping fails; nothing else can reach it to stop it. A process exiting with
+    such a thread alive makes the DuckDB bindings report leaks on stderr."""
+    import gc
+
+    from kafka.net.selector import NetworkSelector
+
+    for obj in gc.get_objects():
+        if isinstance(obj, NetworkSelector):
+            with suppress(Exception):
+                obj.stop(timeout_ms=1000)
 
 
 def close_quietly(client: Any, timeout: float = 2.0) -> None:

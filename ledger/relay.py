@@ -67,7 +67,8 @@ class Relay:
         # leaves counting the topic's records to the relays that run for longer (below).
         self.inline = inline
         self.timeouts = (dict(max_block_ms=3000, request_timeout_ms=3000,
-                              delivery_timeout_ms=6000) if inline else {})
+                              delivery_timeout_ms=6000, bootstrap_timeout_ms=3000)
+                         if inline else {})
         self.producer: Any = None
         self.mark: Watermark | None = None
         self.republished = False
@@ -82,9 +83,9 @@ class Relay:
         behind our back: counting costs a consumer and a poll, so inline publishing after a
         CLI write skips it, and `okr relay` / `okr up` do it when they start."""
         s = self.settings
-        created = kafka_client.ensure_topics(s, self.servers, [s.topic_ledger,
-                                                               s.topic_checkpoints,
-                                                               s.topic_dead_letter])
+        created = kafka_client.ensure_topics(
+            s, self.servers, [s.topic_ledger, s.topic_checkpoints, s.topic_dead_letter],
+            bootstrap_ms=self.timeouts.get("bootstrap_timeout_ms", kafka_client.BOOTSTRAP_MS))
         mark = watermark.load(s, self.topic)
         if mark.position > 0 and (self.topic in created or (not self.inline and not
                                   kafka_client.holds_at_least(s, self.servers, self.topic,
