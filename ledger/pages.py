@@ -9,16 +9,13 @@ chain head. (Measured on an idle two-core machine: 31,000 events/s with the work
 without.)
 """
 
-import pickle
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import suppress
 from typing import Any
 
 from okr.ledger.envelope import Published, published
 from okr.ledger.settings import Settings
 from okr.ledger.watermark import Watermark
+from okr.ledger.worker import Failure, Worker, WorkerError, answer, requests
 
 PAGE = 5000
 # A backlog at least this long (in positions after the head) is worth a worker process.
@@ -64,61 +61,41 @@ def pages(app: Any, head: Watermark, limit: int | None) -> Iterator[list[Publish
 
 def _from_worker(settings: Settings, head: Watermark, limit: int | None
                  ) -> Iterator[list[Published]]:
-    """Pages made by `python -m okr.ledger.pages` (a plain child process: nothing of this one
-    is re-imported or forked), sent back pickled through its stdout. The pipe's buffer is all
-    it may run ahead; if this process dies, its next write fails and it stops."""
-    worker = subprocess.Popen([sys.executable, "-P", "-m", "okr.ledger.pages"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    assert worker.stdin is not None and worker.stdout is not None
+    """Pages made by `python -m okr.ledger.pages`, a page or so ahead."""
+    worker = Worker("okr.ledger.pages")
     try:
-        pickle.dump((settings, head, limit), worker.stdin)
-        worker.stdin.close()
-        while True:
-            try:
-                item = pickle.load(worker.stdout)
-            except (EOFError, pickle.UnpicklingError):
-                raise PagesError(f"the envelope worker stopped (exit code "
-                                 f"{worker.wait(timeout=5)})") from None
-            if item is None:
-                return
-            if isinstance(item, str):
-                raise PagesError(item)
-            yield item
+        worker.send((settings, head, limit))
+        while (page := worker.receive()) is not None:
+            yield page
+    except WorkerError as exc:
+        raise PagesError(str(exc)) from None
     finally:
-        if worker.poll() is None:
-            worker.kill()
-        worker.wait(timeout=5)
-        worker.stdout.close()
+        worker.close()
 
 
 def _work() -> None:
-    """The worker: read (settings, head, limit), write pages until the store has no more (or
-    `limit`), then None; an error is written as its message."""
+    """The worker: for the one request (settings, head, limit), answer page after page until
+    the store has no more (or `limit`), then None."""
     from okr.ledger.app import OkrLedger
 
-    out = sys.stdout.buffer
-    settings, head, limit = pickle.load(sys.stdin.buffer)
-    try:
-        app = OkrLedger(settings)
-        made = 0
-        while limit is None or made < limit:
-            want = PAGE if limit is None else min(PAGE, limit - made)
-            page = page_of(app, head, want)
-            if page:
-                pickle.dump(page, out, pickle.HIGHEST_PROTOCOL)
-                out.flush()
-                made += len(page)
-                head = Watermark(page[-1].position, page[-1].hash, head.count + len(page))
-            if len(page) < want:
-                break
-        item: str | None = None
-    except BrokenPipeError:
-        return  # the relay is gone
-    except Exception as exc:  # the relay reports it and publishes nothing of this run
-        item = f"the envelope worker failed: {type(exc).__name__}: {exc}"
-    with suppress(BrokenPipeError):
-        pickle.dump(item, out)
-        out.flush()
+    for settings, head, limit in requests():
+        try:
+            app = OkrLedger(settings)
+            made = 0
+            while limit is None or made < limit:
+                want = PAGE if limit is None else min(PAGE, limit - made)
+                page = page_of(app, head, want)
+                if page:
+                    answer(page)
+                    made += len(page)
+                    head = Watermark(page[-1].position, page[-1].hash, head.count + len(page))
+                if len(page) < want:
+                    break
+        except Exception as exc:  # the relay reports it and publishes nothing of this run
+            answer(Failure(f"the envelope worker failed: {type(exc).__name__}: {exc}"))
+        else:
+            answer(None)
+        return
 
 
 if __name__ == "__main__":
