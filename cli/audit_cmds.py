@@ -142,7 +142,7 @@ def _cell(v: Any) -> str:
         return ""
     if isinstance(v, str):
         return v
-    return to_json(v) if isinstance(v, dict | list) else str(v)
+    return to_json(v, pretty=False) if isinstance(v, dict | list) else str(v)
 
 
 # ---- replay ----------------------------------------------------------------------------

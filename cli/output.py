@@ -19,8 +19,13 @@ def _default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def to_json(data: Any) -> str:
-    return json.dumps(data, default=_default, indent=2, ensure_ascii=False, allow_nan=False)
+def to_json(data: Any, pretty: bool | None = None) -> str:
+    """JSON text: indented for a person at a terminal (default), compact for programs and
+    files — Python's fast (C) encoder does not indent, and a review can be megabytes."""
+    if pretty is None:
+        pretty = sys.stdout.isatty()
+    return json.dumps(data, default=_default, indent=2 if pretty else None,
+                      ensure_ascii=False, allow_nan=False)
 
 
 def emit(data: Any, as_json: bool, human: Callable[[], None] | str | None = None) -> None:

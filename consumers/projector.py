@@ -131,7 +131,7 @@ class Projector(PartitionConsumer[Progress]):
     name = NAME
 
     def __init__(self, settings: Settings, servers: str, projection: Projection,
-                 batch: int = 20_000, snapshot_every: float = SNAPSHOT_EVERY) -> None:
+                 batch: int = 10_000, snapshot_every: float = SNAPSHOT_EVERY) -> None:
         super().__init__(settings, servers, settings.topic_ledger)
         self.projection = projection
         self.max_records = batch

@@ -30,6 +30,9 @@ class PartitionConsumer(Generic[P]):
 
     name = "consumer"
     max_records = 500
+    # How long the broker may hold a fetch that finds nothing: short when catching up once (a
+    # CLI read waits for the answer), longer when following (fewer empty round trips).
+    fetch_wait_ms = 100
     # Failures the follow loop waits out (back off, reconnect) instead of stopping.
     transient: tuple[type[Exception], ...] = (kafka_client.KafkaError, OSError)
 
@@ -67,7 +70,8 @@ class PartitionConsumer(Generic[P]):
         """Assign the partitions and seek from the stored offsets (False: no topic yet)."""
         if self.reader is not None:
             return True
-        reader = kafka_client.PartitionReader(self.settings, self.servers, self.topic)
+        reader = kafka_client.PartitionReader(self.settings, self.servers, self.topic,
+                                              self.fetch_wait_ms)
         if not reader.open(timeout=2.0):
             reader.close()
             return False
@@ -130,6 +134,8 @@ class PartitionConsumer(Generic[P]):
                  idle: float = 2.0) -> P:
         """Read to the tail seen now, then return (the `--once` mode)."""
         progress = self.new_progress()
+        if self.reader is None:
+            self.fetch_wait_ms = 20
         if not self._open():
             return progress
         quiet = time.monotonic()

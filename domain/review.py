@@ -62,7 +62,9 @@ def plan_vs_actual(facts: Sequence[Fact], cycle: str, committed_at: datetime | N
                    final: World, t_eval: datetime) -> list[dict[str, Any]]:
     """Per objective: the plan as committed, the final plan (`final`, the world at t_eval),
     values, scores and grades."""
-    plan = world_at(facts, committed_at, committed_at) if committed_at else World()
+    # The plan is targets and structure: measurements play no part in it.
+    plan = world_at((f for f in facts if f.type not in MEASUREMENTS), committed_at,
+                    committed_at) if committed_at else World()
     plan_objs, plan_krs = _cycle_keys(plan, cycle)
     cards = [c for c in scorecard(final, t_eval) if c["cycle"] == cycle]
     final_krs = {kr["key"] for c in cards for kr in c["key_results"]}

@@ -303,11 +303,13 @@ class PartitionReader:
     """Every partition of one topic, assigned (no consumer group, no join delay) and read from
     offsets the caller keeps. Used by the projection consumer and the KPI ingest."""
 
-    def __init__(self, settings: Settings, servers: str, topic: str) -> None:
+    def __init__(self, settings: Settings, servers: str, topic: str,
+                 fetch_wait_ms: int = 100) -> None:
         self.topic = topic
-        # Answers within 100 ms at the tail (the broker would hold an empty fetch 500 ms), and
-        # fetches of 16 MB at most: enough for a 20,000-record batch in a few round trips.
-        self.client = consumer(settings, servers, group_id=None, fetch_max_wait_ms=100,
+        # Answers within fetch_wait_ms at the tail (the broker would hold an empty fetch
+        # 500 ms), and fetches of 16 MB at most: a 10,000-record batch in a round trip or two.
+        self.client = consumer(settings, servers, group_id=None,
+                               fetch_max_wait_ms=fetch_wait_ms,
                                fetch_max_bytes=16_777_216,
                                max_partition_fetch_bytes=4_194_304)
         self.partitions: list[int] = []

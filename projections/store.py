@@ -30,7 +30,7 @@ from okr.ledger.envelope import revive_data
 SCHEMA_VERSION = 2
 # DuckDB's memory for the projection's writer: past it, DuckDB spills to disk instead of
 # growing with the history.
-MEMORY_LIMIT = "256MB"
+MEMORY_LIMIT = "192MB"
 READINGS = ("CheckInRecorded", "KpiReadingRecorded")
 
 
