@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from okr.ledger.settings import Settings
+from okr.ledger.settings import Settings, load_settings
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
@@ -71,6 +72,19 @@ class Run:
     last_recorded: datetime | None = None
     cycles: list[str] = field(default_factory=list)
     dataset: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def at_scale(cls, scale: str, prefix: str) -> "Run":
+        """A run on `bench/work/<scale>/`, with topics of its own (`<prefix>-<tag>.*`)."""
+        work = WORK / scale
+        tag = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        settings = load_settings({"home": work / "home", "actor": "bench", "partitions": 6,
+                                  "topic_ledger": f"{tag}.ledger",
+                                  "topic_checkpoints": f"{tag}.checkpoints",
+                                  "topic_dead_letter": f"{tag}.dead-letter",
+                                  "topic_kpi_readings": f"{tag}.kpi-readings",
+                                  "duckdb_path": work / "okr.duckdb"}, environ={})
+        return cls(scale, work, settings)
 
     def environ(self, **extra: str) -> dict[str, str]:
         """Environment for an `okr` subprocess on this run's data and topics."""

@@ -8,7 +8,6 @@ DuckDB's own threads show up as the time the stage waits for them.
 
 import argparse
 import sys
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -16,14 +15,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dataset
 import pipeline_bench
 import query_bench
-from common import RESULTS, WORK, Run, say
+from common import RESULTS, Run, say
 from pyinstrument import Profiler
 from run import NEEDS
 from run import STAGES as ALL
 
 from okr.ledger import local_broker
 from okr.ledger.generator import Shape
-from okr.ledger.settings import load_settings
 
 STAGES = {"relay": pipeline_bench.relay, "projection": pipeline_bench.projection,
           "point-in-time": query_bench.point_in_time, "review": query_bench.review}
@@ -35,15 +33,8 @@ def main() -> None:
     parser.add_argument("--scale", default="small")
     parser.add_argument("stages", nargs="+", choices=list(STAGES))
     args = parser.parse_args()
-    work = WORK / args.scale
-    tag = uuid.uuid4().hex[:8]
-    settings = load_settings({"home": work / "home", "actor": "bench", "partitions": 6,
-                              "topic_ledger": f"prof-{tag}.ledger",
-                              "topic_checkpoints": f"prof-{tag}.checkpoints",
-                              "topic_dead_letter": f"prof-{tag}.dead-letter",
-                              "topic_kpi_readings": f"prof-{tag}.kpi-readings",
-                              "duckdb_path": work / "okr.duckdb"}, environ={})
-    run = Run(args.scale, work, settings)
+    run = Run.at_scale(args.scale, "prof")
+    work = run.work
     dataset.prepare(run, Shape.scaled(args.scale))
     port = local_broker.free_port()
     broker = local_broker.spawn(port, work / "broker.log")

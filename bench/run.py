@@ -10,7 +10,6 @@ import argparse
 import signal
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,11 +21,10 @@ import ledger_bench
 import memory_bench
 import pipeline_bench
 import query_bench
-from common import WORK, Result, Run, report, say
+from common import Result, Run, report, say
 
 from okr.ledger import local_broker
 from okr.ledger.generator import Shape
-from okr.ledger.settings import load_settings
 
 STAGES: dict[str, Callable[[Run], list[Result]]] = {
     "writes": ledger_bench.run,
@@ -60,22 +58,15 @@ def main() -> None:
         except ValueError:
             parser.error(f"--scale {args.scale!r}: say small, full or a number like 0.3")
     shape = Shape.scaled(args.scale)
-    work = WORK / args.scale
-    tag = uuid.uuid4().hex[:8]
-    settings = load_settings({"home": work / "home", "actor": "bench", "partitions": 6,
-                              "topic_ledger": f"bench-{tag}.ledger",
-                              "topic_checkpoints": f"bench-{tag}.checkpoints",
-                              "topic_dead_letter": f"bench-{tag}.dead-letter",
-                              "topic_kpi_readings": f"bench-{tag}.kpi-readings",
-                              "duckdb_path": work / "okr.duckdb"}, environ={})
-    run = Run(args.scale, work, settings)
+    run = Run.at_scale(args.scale, "bench")
+    work = run.work
     results = dataset.prepare(run, shape)
 
     port = local_broker.free_port()
     broker = local_broker.spawn(port, work / "broker.log")
     local_broker.wait_ready(port, broker)
     run.servers = f"127.0.0.1:{port}"
-    say(f"broker (Tansu, memory) on {run.servers}; topics bench-{tag}.*")
+    say(f"broker (Tansu, memory) on {run.servers}; topics {run.settings.topic_ledger}, …")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the broker on the way out
     started = time.monotonic()
     done: set[str] = set()

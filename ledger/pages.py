@@ -41,20 +41,24 @@ def page_of(app: Any, head: Watermark, want: int) -> list[Published]:
 def pages(app: Any, head: Watermark, limit: int | None) -> Iterator[list[Published]]:
     """Pages after the head (up to `limit` events), each made only when the previous one was
     taken; a long backlog is made by a worker process."""
-    made = 0
     if limit is None or limit >= WORKER_FROM:
         backlog = app.recorder.select_notifications(head.position + WORKER_FROM, 1)
         if backlog:
             yield from _from_worker(app.settings, head, limit)
             return
+    yield from _made_here(app, head, limit)
+
+
+def _made_here(app: Any, head: Watermark, limit: int | None) -> Iterator[list[Published]]:
+    """Pages made in this process, page after page until the store has no more (or `limit`)."""
+    made = 0
     while limit is None or made < limit:
         want = PAGE if limit is None else min(PAGE, limit - made)
         page = page_of(app, head, want)
-        if not page:
-            return
-        yield page
-        made += len(page)
-        head = Watermark(page[-1].position, page[-1].hash, head.count + len(page))
+        if page:
+            yield page
+            made += len(page)
+            head = Watermark(page[-1].position, page[-1].hash, head.count + len(page))
         if len(page) < want:
             return
 
@@ -80,17 +84,8 @@ def _work() -> None:
 
     for settings, head, limit in requests():
         try:
-            app = OkrLedger(settings)
-            made = 0
-            while limit is None or made < limit:
-                want = PAGE if limit is None else min(PAGE, limit - made)
-                page = page_of(app, head, want)
-                if page:
-                    answer(page)
-                    made += len(page)
-                    head = Watermark(page[-1].position, page[-1].hash, head.count + len(page))
-                if len(page) < want:
-                    break
+            for page in _made_here(OkrLedger(settings), head, limit):
+                answer(page)
         except Exception as exc:  # the relay reports it and publishes nothing of this run
             answer(Failure(f"the envelope worker failed: {type(exc).__name__}: {exc}"))
         else:

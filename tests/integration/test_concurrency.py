@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from eventsourcing.persistence import IntegrityError
 from okr.ledger.app import ConcurrencyError, OkrLedger
 from okr.ledger.settings import Settings, load_settings
 from tests.integration.ledger_facts import StoredEvent, stored_events, tag_counts, version_gaps
+from tests.pg import private_schema
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,6 @@ IMPORT_LINES = 1000 if SOAK else 200   # half on the import's own key result, th
 MIN_CONFLICTS_CLI = ROUNDS * 4         # collisions the okr processes must have met, at least
 MIN_CONFLICTS_API = WORKERS            # and the worker processes
 
-PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 REJECTED = "okr: error: others kept changing the same item; the command was not recorded"
 
 HOOK = '''
@@ -103,20 +102,8 @@ def environ(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str
     if request.param == "sqlite":
         yield env
         return
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        conn = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {exc}")
-    schema = f"okr_conc_{uuid.uuid4().hex[:12]}"
-    conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield {**env, "OKR_STORE": "postgres", "POSTGRES_DBNAME": "test",
-               "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": "5432",
-               "POSTGRES_USER": "postgres", "POSTGRES_SCHEMA": schema}
-    finally:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        conn.close()
+    with private_schema("okr_conc") as pg:
+        yield {**env, **pg}
 
 
 def set_up(settings: Settings) -> int:

@@ -1,36 +1,23 @@
 """The `okr` entry point against a PostgreSQL event store (127.0.0.1:5432, database `test`)."""
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.pg import DSN, private_schema
 from tests.unit.test_cli_writes import ok, readme_commands, run
 
 psycopg = pytest.importorskip("psycopg")
 
 pytestmark = pytest.mark.postgres
 
-DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
-
-
 @pytest.fixture
 def pg_env() -> Iterator[dict[str, str]]:
     """A private schema in the local PostgreSQL, dropped afterwards."""
-    try:
-        conn = psycopg.connect(DSN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {exc}")
-    schema = f"okr_cli_{uuid.uuid4().hex[:12]}"
-    conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield {"OKR_STORE": "postgres", "POSTGRES_DBNAME": "test", "POSTGRES_HOST": "127.0.0.1",
-               "POSTGRES_PORT": "5432", "POSTGRES_USER": "postgres", "POSTGRES_SCHEMA": schema}
-    finally:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        conn.close()
+    with private_schema("okr_cli") as env:
+        yield env
 
 
 def stored(env: dict[str, str]) -> int:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fuzzing import event_count, readme_commands
+
 ROOT = Path(__file__).resolve().parents[2]
 OKR = str(Path(sys.executable).parent / "okr")
 
@@ -29,22 +31,6 @@ def ok(home: Path, *args: str, env: dict[str, str] | None = None) -> str:
     proc = run(home, *args, env=env)
     assert proc.returncode == 0, f"okr {shlex.join(args)}: {proc.stderr}"
     return proc.stdout
-
-
-def event_count(home: Path) -> int:
-    db = home / "events.sqlite"
-    if not db.exists():
-        return 0
-    with sqlite3.connect(db) as conn:
-        return int(conn.execute("SELECT count(*) FROM stored_events").fetchone()[0])
-
-
-def readme_commands() -> list[list[str]]:
-    """The okr commands of README's 'Using it' block, in order."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = text.split("## Using it", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
-    return [shlex.split(line.split("  #")[0])[1:] for line in block.splitlines()
-            if line.startswith("okr ")]
 
 
 @pytest.fixture(scope="module")
