@@ -6,8 +6,10 @@ and reports the ratio: absolute numbers on a shared, noisy machine mean little.
 """
 
 import json
+import math
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -127,7 +129,7 @@ def alternate(rounds: int, ours: Callable[[int], Any], baseline: Callable[[int],
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0–100), nearest rank."""
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
@@ -160,11 +162,19 @@ def measure(cmd: list[str], env: dict[str, str], timeout: float = 3600) -> Measu
     with tempfile.TemporaryDirectory() as tmp:
         rss = Path(tmp) / "rss"
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", _LAUNCHER, str(rss), *cmd], env=env,
-                              capture_output=True, text=True, timeout=timeout)
+        # A session of its own: on a timeout the launcher and the command go together.
+        proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(rss), *cmd], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
         seconds = time.perf_counter() - start
         peak_kib = int(rss.read_text()) if rss.exists() else 0
-    return Measured(proc.returncode, proc.stdout, proc.stderr, seconds, peak_kib / 1024)
+    return Measured(proc.returncode, stdout, stderr, seconds, peak_kib / 1024)
 
 
 def machine() -> dict[str, Any]:

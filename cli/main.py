@@ -75,6 +75,12 @@ def _known_failure(exc: Exception) -> str | None:
         if isinstance(exc, KafkaError | BrokerError):
             from okr.cli.output import first_line
             return f"Kafka unreachable or failing ({first_line(exc)})"
+    if "okr.projections.store" in sys.modules:
+        from okr.projections.store import ProjectionLocked
+        if isinstance(exc, ProjectionLocked):
+            from okr.cli.output import first_line
+            return (f"the projection's work file stayed locked by another process "
+                    f"({first_line(exc)}); nothing was changed, try again")
     return None
 
 

@@ -15,6 +15,8 @@ from okr.cli.context import State
 from okr.cli.errors import UserError
 from okr.cli.output import first_line
 
+READER_WAIT = 5.0  # seconds a read waits to write the work file before it shows the snapshot
+
 if TYPE_CHECKING:
     from okr.consumers.projector import Progress
     from okr.projections.store import Projection
@@ -35,7 +37,10 @@ def catch_up(st: State, *, publish_first: bool = True, publish: bool = False,
             if publish_first and st.settings.inline_publish:
                 from okr.cli.publish import after_write
                 after_write(st, kafka_errors=True)  # no Kafka: no catching up either
-            proj = Projection(st.settings.projection_work_file, memory_limit=MEMORY_LIMIT)
+            # A reader holding the work file (an export, an analyst's session) keeps this read
+            # from refreshing it for long: after READER_WAIT the last snapshot is shown.
+            proj = Projection(st.settings.projection_work_file, memory_limit=MEMORY_LIMIT,
+                              wait=READER_WAIT)
             projector = Projector(st.settings, servers, proj)
             try:
                 progress = projector.catch_up(on_progress)
@@ -60,11 +65,12 @@ def open_projection(st: State, refresh: bool = True) -> "Projection":
     from okr.consumers.projector import open_for_reading
     from okr.ledger import kafka_client
     from okr.ledger.local_broker import BrokerError
+    from okr.projections.store import ProjectionLocked
 
     if refresh:
         try:
             catch_up(st)
-        except (kafka_client.KafkaError, BrokerError, OSError) as exc:
+        except (kafka_client.KafkaError, BrokerError, OSError, ProjectionLocked) as exc:
             kafka_client.stop_orphaned_io()
             reason = first_line(exc)
             print(f"okr: warning: could not refresh the projection ({reason}); showing the "

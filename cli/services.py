@@ -34,11 +34,22 @@ def make_log(as_json: bool) -> Log:
 
 
 def retrying(log: Log, service: str) -> Callable[[Exception, float], None]:
-    """What a service says when Kafka fails it and it backs off."""
+    """What a service says when Kafka, the event store or the projection's file fails it
+    and it backs off."""
     def failed(exc: Exception, wait: float) -> None:
-        log(service, f"Kafka trouble ({first_line(exc)}); retrying in {wait:.1f} s",
+        log(service, f"{_trouble(exc)} ({first_line(exc)}); retrying in {wait:.1f} s",
             {"error": str(exc)})
     return failed
+
+
+def _trouble(exc: Exception) -> str:
+    """Whose trouble a transient failure is, by where its class lives."""
+    module = type(exc).__module__
+    if module.startswith("eventsourcing") or module == "okr.ledger.app":
+        return "event store trouble"
+    if module == "okr.projections.store":
+        return "projection file busy"
+    return "Kafka trouble"
 
 
 def relay_service(st: State, stop: threading.Event, log: Log) -> None:

@@ -129,6 +129,9 @@ class Projector(PartitionConsumer[Progress]):
     """Feeds one Projection from okr.ledger. Use from one thread."""
 
     name = NAME
+    # A reader holding the work file longer than the projection waits to open it (60 s) is
+    # waited out like broker trouble: back off, log, try again.
+    transient = (*PartitionConsumer.transient, ProjectionLocked)
 
     def __init__(self, settings: Settings, servers: str, projection: Projection,
                  batch: int = 10_000, snapshot_every: float = SNAPSHOT_EVERY) -> None:
@@ -137,8 +140,9 @@ class Projector(PartitionConsumer[Progress]):
         self.max_records = batch
         self.snapshot_every = snapshot_every
         # DuckDB runs a transaction without holding the GIL: one thread writes batch N while
-        # this one polls and validates batch N+1 (only ever one transaction in flight).
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="okr-duckdb")
+        # this one polls and validates batch N+1 (only ever one transaction in flight). The
+        # thread lives from the first batch to close().
+        self._writer: ThreadPoolExecutor | None = None
         self._inflight: tuple[Future[int], Progress, int] | None = None
 
     def new_progress(self) -> Progress:
@@ -148,22 +152,26 @@ class Projector(PartitionConsumer[Progress]):
         """The offsets stored with the rows, except where the record just before one is not
         an event we stored: the topic was wiped and refilled past our offset (a broker that
         restarted, a republish with new events, while no consumer ran). Such a partition is
-        read again from 0; duplicates change nothing."""
+        read again from 0; duplicates change nothing.
+
+        The work file is held only for the two short reads, not while Kafka is asked (an idle
+        consumer does this every few seconds; readers should not wait for it)."""
         self.settle()
         stored = self.projection.offsets(self.topic)
+        self.projection.release()
         last = kafka_client.records_at(self.settings, self.servers, self.topic,
                                        {p: o - 1 for p, o in stored.items() if o > 0})
-        return {p: 0 if p in last and not self._stored(last[p]) else o
-                for p, o in stored.items()}
-
-    def _stored(self, message: kafka_client.Message) -> bool:
-        env = decode(message)
-        if isinstance(env, str):
-            return True  # a record we dead-lettered: nothing to compare with
-        _, rows = self.projection.query(
-            "SELECT 1 FROM events WHERE aggregate_id = ? AND version = ?",
-            [env.aggregate_id, env.version])
-        return bool(rows)
+        # (a record we dead-lettered has nothing to compare with: its offset stands)
+        events = {p: env for p, m in last.items() if not isinstance(env := decode(m), str)}
+        if not events:
+            return stored
+        try:
+            wiped = {p for p, env in events.items() if not self.projection.query(
+                "SELECT 1 FROM events WHERE aggregate_id = ? AND version = ?",
+                [env.aggregate_id, env.version])[1]}
+        finally:
+            self.projection.release()
+        return {p: 0 if p in wiped else o for p, o in stored.items()}
 
     def handle(self, messages: list[kafka_client.Message], progress: Progress) -> None:
         """Dead letters first, then rows and next offsets in one DuckDB transaction."""
@@ -179,6 +187,8 @@ class Projector(PartitionConsumer[Progress]):
             offsets[m.partition] = max(offsets.get(m.partition, 0), m.offset + 1)
         self.dead_letters(rejected, progress)
         self.settle()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="okr-duckdb")
         self._inflight = (self._writer.submit(self.projection.apply, self.topic, good, offsets),
                           progress, len(good))
 
@@ -201,6 +211,9 @@ class Projector(PartitionConsumer[Progress]):
         try:
             self.settle()
         finally:
+            if self._writer is not None:
+                self._writer.shutdown()
+                self._writer = None
             super().close()
 
     def after_step(self, read: int) -> None:

@@ -59,6 +59,7 @@ class OkrLedger(Application[UUID]):
 
     def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
         self.settings = settings
+        self.overrides = dict(env or {})  # what a second process needs to open the same store
         if settings.store == "sqlite":
             settings.home.mkdir(parents=True, exist_ok=True)
         # A cache of aggregates, fast-forwarded from the store on every read, spares the

@@ -18,13 +18,15 @@ from kafka.partitioner import DefaultPartitioner
 
 from okr.ledger.settings import Settings
 
-__all__ = ["KafkaError", "Message", "admin", "bootstrap", "consumer", "ensure_topics",
-           "holds_at_least", "list_topics", "producer", "read_topic", "topic_partitions"]
+__all__ = ["BOOTSTRAP_MS", "PRODUCER", "KafkaError", "KeyPartitioner", "Message",
+           "PartitionReader", "admin", "bootstrap", "close_quietly", "consumer",
+           "dead_letter", "ensure_topics", "holds_at_least", "list_topics", "producer",
+           "read_topic", "records_at", "security", "stop_orphaned_io", "topic_partitions"]
 
-MAX_VALUE = 1_000_000
+MAX_VALUE = 1_000_000  # Apache Kafka's default message.max.bytes is ~1 MB
 # How long a new consumer or admin client looks for the cluster before giving up (kafka-python
 # waits 30 s); long-running services retry with back-off anyway.
-BOOTSTRAP_MS = 10_000  # Apache Kafka's default message.max.bytes is ~1 MB
+BOOTSTRAP_MS = 10_000
 
 
 class Message(NamedTuple):

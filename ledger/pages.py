@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from okr.ledger.envelope import Published, published
-from okr.ledger.settings import Settings
 from okr.ledger.watermark import Watermark
 from okr.ledger.worker import Failure, Worker, WorkerError, answer, requests
 
@@ -40,11 +39,13 @@ def page_of(app: Any, head: Watermark, want: int) -> list[Published]:
 
 def pages(app: Any, head: Watermark, limit: int | None) -> Iterator[list[Published]]:
     """Pages after the head (up to `limit` events), each made only when the previous one was
-    taken; a long backlog is made by a worker process."""
-    if limit is None or limit >= WORKER_FROM:
+    taken; a long backlog is made by a worker process (when a second process can open the
+    same store: not an in-memory one)."""
+    own_store = "PERSISTENCE_MODULE" not in app.overrides
+    if own_store and (limit is None or limit >= WORKER_FROM):
         backlog = app.recorder.select_notifications(head.position + WORKER_FROM, 1)
         if backlog:
-            yield from _from_worker(app.settings, head, limit)
+            yield from _from_worker(app, head, limit)
             return
     yield from _made_here(app, head, limit)
 
@@ -63,12 +64,11 @@ def _made_here(app: Any, head: Watermark, limit: int | None) -> Iterator[list[Pu
             return
 
 
-def _from_worker(settings: Settings, head: Watermark, limit: int | None
-                 ) -> Iterator[list[Published]]:
-    """Pages made by `python -m okr.ledger.pages`, a page or so ahead."""
+def _from_worker(app: Any, head: Watermark, limit: int | None) -> Iterator[list[Published]]:
+    """Pages made by `python -m okr.ledger.pages` on the same store, a page or so ahead."""
     worker = Worker("okr.ledger.pages")
     try:
-        worker.send((settings, head, limit))
+        worker.send((app.settings, app.overrides, head, limit))
         while (page := worker.receive()) is not None:
             yield page
     except WorkerError as exc:
@@ -78,13 +78,13 @@ def _from_worker(settings: Settings, head: Watermark, limit: int | None
 
 
 def _work() -> None:
-    """The worker: for the one request (settings, head, limit), answer page after page until
-    the store has no more (or `limit`), then None."""
+    """The worker: for the one request (settings, env, head, limit), answer page after page
+    until the store has no more (or `limit`), then None."""
     from okr.ledger.app import OkrLedger
 
-    for settings, head, limit in requests():
+    for settings, env, head, limit in requests():
         try:
-            for page in _made_here(OkrLedger(settings), head, limit):
+            for page in _made_here(OkrLedger(settings, env), head, limit):
                 answer(page)
         except Exception as exc:  # the relay reports it and publishes nothing of this run
             answer(Failure(f"the envelope worker failed: {type(exc).__name__}: {exc}"))

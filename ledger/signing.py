@@ -5,7 +5,9 @@ auditor verifies them with the public key from `okr keys export`.
 """
 
 import base64
+import contextlib
 import os
+import secrets
 import stat
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,11 @@ def _key_path(home: Path) -> Path:
 
 
 def _create(path: Path) -> None:
-    """Write a new key, 0600 whatever the umask, in a directory others cannot write to."""
+    """Write a new key, 0600 whatever the umask, in a directory others cannot write to.
+
+    Two processes may sign their first checkpoint at once (a CLI write's inline publish and
+    `okr relay`): each writes a private temporary file and links it into place; the first link
+    wins and the other process uses the key that won."""
     home = path.parent
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     if home.stat().st_mode & stat.S_IWOTH:  # anyone could swap the key, or plant theirs first
@@ -35,13 +41,18 @@ def _create(path: Path) -> None:
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption())
-    tmp = path.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)  # a leftover would keep its own mode (or be a symlink)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        os.fchmod(f.fileno(), 0o600)
-        f.write(pem)
-    tmp.replace(path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never a leftover
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(pem)
+            f.flush()
+            os.fsync(f.fileno())
+        with contextlib.suppress(FileExistsError):  # another process's key won: use it
+            os.link(tmp, path)  # complete or absent, and never over another's key
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def private_key(home: Path) -> Ed25519PrivateKey:

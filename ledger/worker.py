@@ -1,17 +1,20 @@
 """A second Python process for pure-Python work that would otherwise share one core.
 
-The relay's envelopes and the projection's validation are CPU work that kafka-python's own
-CPU work cannot overlap with inside one process (the GIL). A worker is a plain child,
+The relay's envelopes are CPU work that kafka-python's own CPU work cannot overlap with
+inside one process (the GIL). A worker is a plain child,
 `python -P -m MODULE`: nothing of the parent is forked or re-imported, so it is safe from a
 process that runs Kafka threads, and it is spoken to in pickles over its stdin and stdout.
 The pipe's buffer is all it can run ahead; when the parent dies, the worker's next write
-fails (or its next read ends) and it stops.
+fails (or its next read ends) and it stops. A Ctrl-C at the terminal is the parent's to
+handle: the worker ignores SIGINT and ends when the parent closes its pipes.
 """
 
+import os
 import pickle
+import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import suppress
 from typing import Any, BinaryIO
 
@@ -37,7 +40,7 @@ class Worker:
             raise self._stopped() from None
 
     def receive(self) -> Any:
-        """The next answer; a string answer is the worker's error message."""
+        """The next answer (a Failure the worker sent is raised as WorkerError)."""
         assert self.proc.stdout is not None
         try:
             answer = pickle.load(self.proc.stdout)
@@ -76,6 +79,7 @@ class Failure:
 
 def requests() -> Iterator[Any]:
     """The worker's end: each request, until the parent closes the pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the work ends
     source: BinaryIO = sys.stdin.buffer
     while True:
         try:
@@ -90,15 +94,7 @@ def answer(item: Any) -> None:
         pickle.dump(item, sys.stdout.buffer, pickle.HIGHEST_PROTOCOL)
         sys.stdout.buffer.flush()
     except BrokenPipeError:
+        # Nobody reads any more: leave without the interpreter's own flush of stdout failing
+        # again at exit ("Exception ignored … BrokenPipeError").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise SystemExit(0) from None
-
-
-def serve(handle: Callable[[Any], Any]) -> None:
-    """Answer each request with handle(request), or with a Failure saying why it failed."""
-    for request in requests():
-        try:
-            result = handle(request)
-        except Exception as exc:
-            answer(Failure(f"{type(exc).__name__}: {exc}"))
-            continue
-        answer(result)

@@ -200,7 +200,9 @@ class Projection:
                 con = duckdb.connect(self.path, read_only=self.read_only, config=config)
                 break
             except duckdb.IOException as exc:
-                if "lock" not in str(exc) or time.monotonic() >= deadline:
+                if "lock" not in str(exc):
+                    raise  # a missing directory, a damaged file, no permission: as it is
+                if time.monotonic() >= deadline:
                     raise ProjectionLocked(str(exc).splitlines()[0]) from None
                 time.sleep(0.02)
         con.execute("SET TimeZone = 'UTC'")
@@ -393,9 +395,9 @@ class Projection:
 
         The items are those of `domain.history.cycle_dependencies`. Of their KPI readings,
         only the ones that can be the latest at an instant the review scores are loaded: those
-        observed from the cycle's start (or its creation, if earlier) up to the latest instant
-        it scores (the end of the cycle, or a later target revision), the latest one before
-        that, and any recorded later for earlier times.
+        observed from the cycle's start (or its creation, or as_of, if earlier) up to the
+        latest instant it scores (the end of the cycle, or a later target revision), the
+        latest one before that, and any recorded later for earlier times.
         """
         c = self.con
         c.execute(_REVIEW_ITEMS, [cycle])
@@ -412,7 +414,9 @@ class Projection:
             "recorded_at <= ? AND aggregate_id IN (SELECT aggregate_id FROM review_items)",
             [known_at]).fetchone()
         until = max(min(as_of, end), (revised or [None])[0] or min(as_of, end))
-        measured = {"known": known_at, "carry": carry_from, "until": until}
+        # Readings are carried from the earliest instant scored: as_of, when it comes before
+        # the cycle (target revisions come after the cycle exists).
+        measured = {"known": known_at, "carry": min(carry_from, as_of), "until": until}
         parts = [self._facts(
             "SELECT position, aggregate_id, version, type, recorded_at::TIMESTAMP, "
             "effective_at::TIMESTAMP, actor, reason, data FROM events WHERE aggregate_id IN "

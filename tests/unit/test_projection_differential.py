@@ -128,7 +128,10 @@ def test_a_review_from_the_facts_duckdb_selects_equals_one_from_the_whole_log(
                  (window.end, window.start + timedelta(days=10)),
                  (window.start + timedelta(days=40), window.start + timedelta(days=25)),
                  (window.start + timedelta(days=20), window.end + timedelta(days=30)),
-                 (window.start + timedelta(days=9), window.end + timedelta(days=30))]
+                 (window.start + timedelta(days=9), window.end + timedelta(days=30)),
+                 # as of before the cycle was planned: readings from before it count
+                 (window.start - timedelta(days=20), facts[-1].recorded_at),
+                 (window.start - timedelta(days=40), window.end)]
         for as_of, known_at in fixed + [
                 (window.start + timedelta(days=rnd.uniform(-5, 100)),
                  window.start + timedelta(days=rnd.uniform(0, 110))) for _ in range(6)]:

@@ -96,6 +96,27 @@ def test_a_leftover_world_readable_temp_file_does_not_make_the_key_readable(
     assert key_modes(home)[0] == 0o600
 
 
+def test_processes_signing_their_first_checkpoint_at_once_share_one_key(
+        tmp_path: Path) -> None:
+    """A CLI write's inline publish and `okr relay` may create the key at the same moment:
+    each must end up with the key on disk, never a half-written or replaced one."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    code = ("import sys, time; from pathlib import Path; from okr.ledger import signing; "
+            "t = float(sys.argv[2]); time.sleep(max(0.0, t - time.time())); "
+            "print(signing.public_key_pem(Path(sys.argv[1])), end='')")
+    start = time.time() + 1.5  # all started and imported by then: they race for the file
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(home), str(start)], text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(8)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
+    on_disk = signing.public_key_pem(home)
+    assert {out for out, _ in outs} == {on_disk}
+    assert key_modes(home)[0] == 0o600
+    assert sorted(p.name for p in home.iterdir()) == [signing.KEY_FILE]
+
+
 def test_a_key_is_not_created_in_a_world_writable_directory(tmp_path: Path) -> None:
     """Anyone could replace the key there (or plant their own before us)."""
     home = tmp_path / "shared"
