@@ -175,13 +175,14 @@ class Projection:
                  memory_limit: str | None = None) -> None:
         self.path = str(path)
         self.read_only = read_only
+        self.wait = wait  # also for each reopen after release()
         self.memory_limit = memory_limit
         self._con: duckdb.DuckDBPyConnection | None = None
         self._ready = read_only
         self._prepared = False
         if not read_only and self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.connect(wait)
+        self.connect()
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -190,9 +191,10 @@ class Projection:
         assert self._con is not None
         return self._con
 
-    def connect(self, wait: float = 60.0) -> None:
-        """Open the file, retrying while another process holds a conflicting lock."""
-        deadline = time.monotonic() + wait
+    def connect(self) -> None:
+        """Open the file, retrying for `wait` seconds while another process holds a
+        conflicting lock (then ProjectionLocked)."""
+        deadline = time.monotonic() + self.wait
         config: dict[str, str | bool | int | float | list[str]] = (
             {"memory_limit": self.memory_limit} if self.memory_limit else {})
         while True:
@@ -395,7 +397,7 @@ class Projection:
 
         The items are those of `domain.history.cycle_dependencies`. Of their KPI readings,
         only the ones that can be the latest at an instant the review scores are loaded: those
-        observed from the cycle's start (or its creation, or as_of, if earlier) up to the
+        observed from the cycle's start (or its creation, if earlier) up to the
         latest instant it scores (the end of the cycle, or a later target revision), the
         latest one before that, and any recorded later for earlier times.
         """
@@ -414,9 +416,9 @@ class Projection:
             "recorded_at <= ? AND aggregate_id IN (SELECT aggregate_id FROM review_items)",
             [known_at]).fetchone()
         until = max(min(as_of, end), (revised or [None])[0] or min(as_of, end))
-        # Readings are carried from the earliest instant scored: as_of, when it comes before
-        # the cycle (target revisions come after the cycle exists).
-        measured = {"known": known_at, "carry": min(carry_from, as_of), "until": until}
+        # (as_of is never before carry_from: a review as of a moment before its cycle existed
+        # is refused, UnknownCycle)
+        measured = {"known": known_at, "carry": carry_from, "until": until}
         parts = [self._facts(
             "SELECT position, aggregate_id, version, type, recorded_at::TIMESTAMP, "
             "effective_at::TIMESTAMP, actor, reason, data FROM events WHERE aggregate_id IN "

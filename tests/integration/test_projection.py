@@ -6,6 +6,9 @@ import json
 import os
 import random
 import signal
+import subprocess
+import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -13,11 +16,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from okr.consumers.projector import Projector
 from okr.domain.history import scorecard_at
 from okr.ledger import kafka_client
 from okr.ledger.envelope import Envelope
 from okr.ledger.generator import Shape
-from okr.projections.store import Projection
+from okr.projections.store import Projection, ProjectionLocked
 from tests.integration.conftest import Env
 from tests.integration.test_relay import fill, topic_records
 from tests.unit.test_projection_differential import same
@@ -109,6 +113,85 @@ def test_readers_and_analysts_are_never_locked_out_by_a_running_consumer(env: En
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
     assert proc.returncode == 0
+
+
+def hold_read_only(path: Path) -> subprocess.Popen[str]:
+    """Another process with the DuckDB file open read-only until its stdin is closed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1], "
+         "read_only=True); print('held', flush=True); sys.stdin.read()", str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+    return proc
+
+
+def let_go(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.close()
+    proc.wait(timeout=10)
+
+
+def test_a_reader_holding_the_work_file_holds_the_consumer_back_but_never_stops_it(
+        env: Env) -> None:
+    """An analyst (or a long export) with the work file open read-only: the following
+    consumer cannot write; it logs, backs off and writes everything once the file is free."""
+    env.ok("cycle", "add", "2026-Q4")
+    env.ok("objective", "add", "o1", "Grow revenue", "--cycle", "2026-Q4")
+    env.ok("kr", "add", "k1", "Signups", "--objective", "o1", "--target", "40")
+    env.ok("consume", "--once")
+    s = env.settings
+    proj = Projection(s.projection_work_file, wait=0.5)
+    projector = Projector(s, s.kafka_bootstrap_servers or "", proj)
+    proj.release()
+    analyst = hold_read_only(s.projection_work_file)
+    env.ok("checkin", "k1", "12")  # published inline: the consumer has work it cannot write
+    errors: list[Exception] = []
+    stored: list[int] = []
+    stop = threading.Event()
+    follower = threading.Thread(target=projector.run, args=(
+        stop.is_set, lambda p: stored.append(p.stored), lambda exc, _: errors.append(exc)))
+    follower.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not any(isinstance(e, ProjectionLocked) for e in errors):
+            assert time.monotonic() < deadline, f"no lock reported: {errors}"
+            time.sleep(0.1)
+        assert follower.is_alive() and not stored
+        let_go(analyst)
+        while sum(stored) < 1:
+            assert time.monotonic() < deadline, f"never written: {errors}"
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        follower.join(timeout=30)
+        projector.close()
+        proj.close()
+        let_go(analyst)
+    assert not follower.is_alive()
+    with Projection(s.projection_work_file, read_only=True) as reader:
+        assert reader.query("SELECT value FROM check_ins")[1] == [(12.0,)]
+
+
+def test_a_cli_read_shows_the_snapshot_when_a_reader_holds_the_work_file(env: Env) -> None:
+    """No consumer runs, so the read would refresh the work file first; a reader holds it:
+    after a few seconds the read says so and shows the last snapshot."""
+    env.ok("cycle", "add", "2026-Q4")
+    env.ok("objective", "add", "o1", "Grow revenue", "--cycle", "2026-Q4")
+    env.ok("consume", "--once")
+    analyst = hold_read_only(env.settings.projection_work_file)
+    try:
+        env.ok("objective", "add", "o2", "Keep customers", "--cycle", "2026-Q4")
+        started = time.monotonic()
+        proc = env.run("scorecard", "--json")
+        took = time.monotonic() - started
+    finally:
+        let_go(analyst)
+    assert proc.returncode == 0, proc.stderr
+    assert "okr: warning: could not refresh the projection" in proc.stderr, proc.stderr
+    assert [o["key"] for o in json.loads(proc.stdout)["objectives"]] == ["o1"]
+    assert took < 30
+    card = json.loads(env.ok("scorecard", "--json"))  # free again: refreshed
+    assert [o["key"] for o in card["objectives"]] == ["o1", "o2"]
 
 
 def test_poison_records_go_to_the_dead_letter_topic_and_the_consumer_carries_on(

@@ -129,7 +129,7 @@ def test_a_review_from_the_facts_duckdb_selects_equals_one_from_the_whole_log(
                  (window.start + timedelta(days=40), window.start + timedelta(days=25)),
                  (window.start + timedelta(days=20), window.end + timedelta(days=30)),
                  (window.start + timedelta(days=9), window.end + timedelta(days=30)),
-                 # as of before the cycle was planned: readings from before it count
+                 # as of before the cycle was planned: refused alike (UnknownCycle)
                  (window.start - timedelta(days=20), facts[-1].recorded_at),
                  (window.start - timedelta(days=40), window.end)]
         for as_of, known_at in fixed + [
