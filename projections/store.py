@@ -357,25 +357,18 @@ class Projection:
         cur = self.con.execute(f"EXECUTE okr_scorecard_at({_timestamp(as_of)}, "
                                f"{_timestamp(known_at)})")
         names = [d[0] for d in cur.description]
+        card_at = [names.index(column) for column in _CARD_COLUMNS.values()]
+        kr_at = [names.index(column) for column in _KR_COLUMNS.values()]
+        objective, key_result = names.index("objective"), names.index("key_result")
         cards: list[dict[str, Any]] = []
-        for values in cur.fetchall():
-            r = dict(zip(names, values, strict=True))
-            if not cards or cards[-1]["key"] != r["objective"]:
-                cards.append({
-                    "key": r["objective"], "title": r["objective_title"], "cycle": r["cycle"],
-                    "owner": r["owner"], "team": r["team"], "level": r["level"],
-                    "okr_type": r["okr_type"], "parent": r["parent"],
-                    "status": r["objective_status"], "score": r["objective_score"],
-                    "expected": r["objective_expected"], "track": r["objective_track"],
-                    "succeeded": r["succeeded"], "key_results": []})
-            if r["key_result"] is not None:
-                cards[-1]["key_results"].append({
-                    "key": r["key_result"], "objective": r["objective"], "title": r["kr_title"],
-                    "kind": r["kind"], "start": r["start"], "target": r["target"],
-                    "target_high": r["target_high"], "unit": r["unit"], "weight": r["weight"],
-                    "value": r["value"], "progress": r["progress"], "expected": r["expected"],
-                    "status": r["status"], "confidence": r["confidence"], "kpi": r["kpi"],
-                    "kpi_health": r["kpi_health"], "kpi_stale": r["kpi_stale"]})
+        last, krs = None, []
+        for row in cur.fetchall():  # ordered by objective; thousands of rows: kept lean
+            if row[objective] != last:
+                last, krs = row[objective], []
+                cards.append({**dict(zip(_CARD_COLUMNS, [row[i] for i in card_at])),
+                              "key_results": krs})
+            if row[key_result] is not None:
+                krs.append(dict(zip(_KR_COLUMNS, [row[i] for i in kr_at])))
         return cards
 
     def facts(self, since_position: int = 0) -> Iterator[Fact]:
@@ -499,6 +492,19 @@ UNION SELECT aggregate_id FROM krs
 UNION SELECT aggregate_id FROM kpi_versions WHERE key IN (SELECT kpi FROM krs)
 UNION SELECT aggregate_id FROM kpi_versions WHERE list_contains(tags, 'guardrail')
 """
+
+# scorecard_at's columns → the keys of domain.history.scorecard's cards and key results.
+_CARD_COLUMNS = {"key": "objective", "title": "objective_title", "cycle": "cycle",
+                 "owner": "owner", "team": "team", "level": "level", "okr_type": "okr_type",
+                 "parent": "parent", "status": "objective_status", "score": "objective_score",
+                 "expected": "objective_expected", "track": "objective_track",
+                 "succeeded": "succeeded"}
+_KR_COLUMNS = {"key": "key_result", "objective": "objective", "title": "kr_title",
+               "kind": "kind", "start": "start", "target": "target",
+               "target_high": "target_high", "unit": "unit", "weight": "weight",
+               "value": "value", "progress": "progress", "expected": "expected",
+               "status": "status", "confidence": "confidence", "kpi": "kpi",
+               "kpi_health": "kpi_health", "kpi_stale": "kpi_stale"}
 
 _REVIEW_READINGS = """
 WITH carried AS (
