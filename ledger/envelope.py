@@ -237,6 +237,26 @@ MAX_POSITION = 2**63 - 1
 MAX_VERSION = 2**31 - 1
 
 
+def _checks(type_: str) -> tuple[str, tuple[str, ...], list[tuple[str, bool]],
+                                 list[tuple[str, Callable[[Any], bool], str]]]:
+    """What `Envelope` checks of one event type's data (worked out once per type: the
+    projection validates every record)."""
+    aggregate_type, fields = AGGREGATE_TYPE[type_], DATA_FIELDS[type_]
+    numbers = [(name, nullable) for name, nullable in NUMBERS.items()
+               if name in fields and aggregate_type != "cycle"]
+    shapes = []
+    for name in fields:
+        ok, want = SHAPES.get(name, (None, ""))
+        if type_ == "CycleAdded" and name in CYCLE_TIMES:
+            ok, want = is_time, "a UTC time written like 2026-11-02T10:00:00.000000Z"
+        if ok is not None:
+            shapes.append((name, ok, want))
+    return aggregate_type, fields, numbers, shapes
+
+
+_CHECKS = {t: _checks(t) for t in DATA_FIELDS}
+
+
 class Envelope(BaseModel):
     """One record on okr.ledger, validated. Consumers parse with `Envelope.from_bytes`."""
 
@@ -281,24 +301,20 @@ class Envelope(BaseModel):
 
     @model_validator(mode="after")
     def _data_fits_type(self) -> "Envelope":
-        if AGGREGATE_TYPE[self.type] != self.aggregate_type:
-            raise ValueError(f"{self.type} belongs to a {AGGREGATE_TYPE[self.type]}, "
+        aggregate_type, fields, numbers, shapes = _CHECKS[self.type]
+        if aggregate_type != self.aggregate_type:
+            raise ValueError(f"{self.type} belongs to a {aggregate_type}, "
                              f"not a {self.aggregate_type[:60]!r}")
-        missing = [f for f in DATA_FIELDS[self.type] if f not in self.data]
+        data = self.data
+        missing = [f for f in fields if f not in data]
         if missing:
             raise ValueError(f"{self.type} data lacks {', '.join(missing)}")
-        for name, nullable in NUMBERS.items():
-            if name in DATA_FIELDS[self.type] and self.aggregate_type != "cycle":
-                v = self.data[name]
-                if v is None and nullable:
-                    continue
-                if not is_finite_number(v):
-                    raise ValueError(f"{self.type} data.{name} must be a finite number")
-        for name in DATA_FIELDS[self.type]:
-            ok, want = SHAPES.get(name, (None, ""))
-            if self.type == "CycleAdded" and name in CYCLE_TIMES:
-                ok, want = is_time, "a UTC time written like 2026-11-02T10:00:00.000000Z"
-            if ok is not None and not ok(self.data[name]):
+        for name, nullable in numbers:
+            v = data[name]
+            if not (v is None and nullable) and not is_finite_number(v):
+                raise ValueError(f"{self.type} data.{name} must be a finite number")
+        for name, ok, want in shapes:
+            if not ok(data[name]):
                 raise ValueError(f"{self.type} data.{name} must be {want}")
         return self
 
