@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 import duckdb
 from common import OKR, Result, Run, median, percentile, say
 
-from okr.consumers.projector import open_for_reading
 from okr.domain.cycles import cycle_of
 from okr.ledger.settings import Settings, load_settings
+from okr.projections.access import open_for_reading
 from okr.projections.store import ProjectionLocked
 
 P95_SECONDS = 1.0

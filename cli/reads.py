@@ -27,12 +27,14 @@ def catch_up(st: State, *, publish_first: bool = True, publish: bool = False,
     """Relay pending events, then consume to the tail into the work file (publishing the
     snapshot if asked, or if it is due). None when a running consumer owns the projection (it
     does this itself)."""
-    from okr.consumers.projector import ProjectionBusy, Projector, owning
-    from okr.ledger import kafka_client
-    from okr.projections.store import MEMORY_LIMIT, Projection
+    from okr.projections.access import ProjectionBusy, owning
 
     try:
         with owning(st.settings):
+            from okr.consumers.projector import Projector
+            from okr.ledger import kafka_client
+            from okr.projections.store import MEMORY_LIMIT, Projection
+
             servers = kafka_client.bootstrap(st.settings, start_local=True)
             if publish_first and st.settings.inline_publish:
                 from okr.cli.publish import after_write
@@ -62,21 +64,31 @@ def open_projection(st: State, refresh: bool = True) -> "Projection":
     The work file when its writer lets go of it within a moment (it holds it only while it
     writes a batch), else the last published snapshot.
     """
-    from okr.consumers.projector import open_for_reading
-    from okr.ledger import kafka_client
-    from okr.ledger.local_broker import BrokerError
-    from okr.projections.store import ProjectionLocked
+    from okr.projections.access import SNAPSHOT_EVERY, complete_for_reading, open_for_reading
 
     if refresh:
-        try:
-            catch_up(st)
-        except (kafka_client.KafkaError, BrokerError, OSError, ProjectionLocked) as exc:
-            kafka_client.stop_orphaned_io()
-            reason = first_line(exc)
-            print(f"okr: warning: could not refresh the projection ({reason}); showing the "
-                  "last snapshot", file=sys.stderr)
+        # Nothing to publish or consume (the work file holds every stored event): read it as
+        # it is, without starting Kafka clients.
+        ready = complete_for_reading(st.settings, SNAPSHOT_EVERY)
+        if ready is not None:
+            return ready
+        _refresh(st)
     proj = open_for_reading(st.settings)
     if proj is None:
         raise UserError(f"no projection at {st.settings.duckdb_file} yet; run "
                         "'okr consume --once' (needs Kafka)")
     return proj
+
+
+def _refresh(st: State) -> None:
+    """catch_up, or a one-line warning when it cannot (the last snapshot is shown then)."""
+    from okr.ledger import kafka_client
+    from okr.ledger.local_broker import BrokerError
+    from okr.projections.store import ProjectionLocked
+
+    try:
+        catch_up(st)
+    except (kafka_client.KafkaError, BrokerError, OSError, ProjectionLocked) as exc:
+        kafka_client.stop_orphaned_io()
+        print(f"okr: warning: could not refresh the projection ({first_line(exc)}); showing "
+              "the last snapshot", file=sys.stderr)

@@ -77,8 +77,9 @@ def relay_service(st: State, stop: threading.Event, log: Log) -> None:
 
 def consume_service(st: State, stop: threading.Event, log: Log) -> None:
     """Project okr.ledger into DuckDB until stopped (owns the projection's work file)."""
-    from okr.consumers.projector import Projector, owning
+    from okr.consumers.projector import Projector
     from okr.ledger import kafka_client
+    from okr.projections.access import owning
     from okr.projections.store import MEMORY_LIMIT, Projection
 
     with owning(st.settings, wait=False):

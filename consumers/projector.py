@@ -17,13 +17,10 @@ A partition whose high watermark is below the stored offset was wiped and republ
 local broker forgets everything when it restarts): it is read again from the start.
 """
 
-import fcntl
 import os
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,16 +31,10 @@ from okr.consumers.runtime import PartitionConsumer
 from okr.ledger import kafka_client
 from okr.ledger.envelope import Envelope
 from okr.ledger.settings import Settings
+from okr.projections.access import SNAPSHOT_EVERY, snapshot_due
 from okr.projections.store import Located, Projection, ProjectionLocked
 
 NAME = "projector"
-# The snapshot for analysts is copied at most this often (seconds) while events arrive; the
-# CLI reads the work file itself whenever the consumer is not writing it.
-SNAPSHOT_EVERY = 15.0
-
-
-class ProjectionBusy(RuntimeError):
-    """Another process owns the projection's work file."""
 
 
 @dataclass
@@ -81,36 +72,6 @@ def decode(message: kafka_client.Message) -> Envelope | str:
     if message.key is not None and message.key != env.aggregate_id.encode():
         return "record key does not match the envelope's aggregate_id"
     return env
-
-
-@contextmanager
-def owning(settings: Settings, wait: bool = False) -> Iterator[None]:
-    """Hold the projection's writer lock (raises ProjectionBusy unless `wait`)."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    fd = os.open(settings.projection_lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            raise ProjectionBusy("a projection consumer is running (okr consume / okr up)"
-                                 ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def open_for_reading(settings: Settings, wait: float = 2.0) -> Projection | None:
-    """The projection, read-only: the work file, unless its writer holds it for longer than
-    `wait` seconds (a long batch), then the published snapshot; None when neither exists."""
-    work, snapshot = settings.projection_work_file, settings.duckdb_file
-    if work.exists():
-        try:
-            return Projection(work, read_only=True, wait=wait)
-        except ProjectionLocked:
-            pass
-    return Projection(snapshot, read_only=True) if snapshot.exists() else None
 
 
 def publish_snapshot(projection: Projection, settings: Settings) -> Path:
@@ -227,14 +188,7 @@ class Projector(PartitionConsumer[Progress]):
 
     def snapshot_due(self) -> bool:
         """The snapshot is missing, or older than the work file by `snapshot_every` seconds."""
-        snap = self.settings.duckdb_file
-        if not snap.exists():
-            return True
-        work = Path(self.projection.path)
-        changed = max((p.stat().st_mtime for p in (work, work.with_name(work.name + ".wal"))
-                       if p.exists()), default=0.0)
-        published = snap.stat().st_mtime
-        return changed > published and time.time() - published >= self.snapshot_every
+        return snapshot_due(self.settings, self.snapshot_every)
 
     def publish(self) -> None:
         """Publish the readers' snapshot now."""

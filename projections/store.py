@@ -22,10 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from okr.domain.history import CREATED, Fact
-from okr.ledger.envelope import revive_data
 
 SCHEMA_VERSION = 2
 # DuckDB's memory for the projection's writer: past it, DuckDB spills to disk instead of
@@ -139,8 +137,6 @@ def _rebuild(v: Versioned) -> str:
         f"AND type NOT IN ({skip}) AND aggregate_id IN (SELECT aggregate_id FROM touched))")
 
 
-_ARROW = pa.schema([("value", pa.string()), ("kafka_partition", pa.int32()),
-                    ("kafka_offset", pa.int64())])
 # The envelope's fields as DuckDB reads them out of the record (one JSON parse per record).
 _ENVELOPE = json.dumps({
     "position": "BIGINT", "event_id": "VARCHAR", "type": "VARCHAR", "aggregate_type": "VARCHAR",
@@ -288,11 +284,14 @@ class Projection:
         return added
 
     def _load(self, batch: Sequence[Located]) -> int:
+        import pyarrow as pa  # only the consumer loads; readers start without it
+
         c = self.con
         c.register("incoming", pa.table(
             [[item.value.decode("utf-8") for item in batch],
              [item.partition for item in batch], [item.offset for item in batch]],
-            schema=_ARROW))
+            schema=pa.schema([("value", pa.string()), ("kafka_partition", pa.int32()),
+                              ("kafka_offset", pa.int64())])))
         c.execute(f"""
             CREATE OR REPLACE TEMP TABLE new_events AS
             SELECT * FROM (
@@ -361,18 +360,21 @@ class Projection:
         kr_at = [names.index(column) for column in _KR_COLUMNS.values()]
         objective, key_result = names.index("objective"), names.index("key_result")
         cards: list[dict[str, Any]] = []
-        last, krs = None, []
+        last: str | None = None
+        krs: list[dict[str, Any]] = []
         for row in cur.fetchall():  # ordered by objective; thousands of rows: kept lean
             if row[objective] != last:
                 last, krs = row[objective], []
-                cards.append({**dict(zip(_CARD_COLUMNS, [row[i] for i in card_at])),
+                cards.append({**dict(zip(_CARD_COLUMNS, [row[i] for i in card_at], strict=True)),
                               "key_results": krs})
             if row[key_result] is not None:
-                krs.append(dict(zip(_KR_COLUMNS, [row[i] for i in kr_at])))
+                krs.append(dict(zip(_KR_COLUMNS, [row[i] for i in kr_at], strict=True)))
         return cards
 
     def facts(self, since_position: int = 0) -> Iterator[Fact]:
         """Every stored event as a domain fact, in position order."""
+        from okr.ledger.envelope import revive_data  # pydantic: only where facts are read
+
         cur = self.con.execute(
             "SELECT position, aggregate_id, version, type, recorded_at::TIMESTAMP, "
             "effective_at::TIMESTAMP, actor, reason, data FROM events WHERE position > ? "
@@ -431,6 +433,8 @@ class Projection:
     # cheaper than DuckDB handing over TIMESTAMPTZ values through pytz, row by row.
 
     def _facts(self, sql: str, params: dict[str, Any]) -> list[Fact]:
+        from okr.ledger.envelope import revive_data
+
         return [Fact(position=pos, aggregate_id=agg, version=ver, type=typ,
                      recorded_at=rec.replace(tzinfo=UTC), effective_at=eff.replace(tzinfo=UTC),
                      actor=actor, reason=reason, data=revive_data(typ, json.loads(data)))

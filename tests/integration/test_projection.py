@@ -194,6 +194,27 @@ def test_a_cli_read_shows_the_snapshot_when_a_reader_holds_the_work_file(env: En
     assert [o["key"] for o in card["objectives"]] == ["o1", "o2"]
 
 
+def test_a_read_refreshes_only_when_the_store_holds_events_the_projection_lacks(
+        env: Env) -> None:
+    """A read whose work file already holds every stored event needs no Kafka at all (with
+    the broker unreachable it says nothing); one event more in the store and it refreshes
+    (or, with Kafka away, warns and shows what it has)."""
+    env.ok("cycle", "add", "2026-Q4")
+    env.ok("objective", "add", "o1", "Grow revenue", "--cycle", "2026-Q4")
+    env.ok("consume", "--once")
+    away = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
+    quiet = env.run("scorecard", "--json", **away)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    assert [o["key"] for o in json.loads(quiet.stdout)["objectives"]] == ["o1"]
+    env.ok("objective", "add", "o2", "Keep customers", "--cycle", "2026-Q4",
+           OKR_INLINE_PUBLISH="off")  # in the store only
+    stale = env.run("scorecard", "--json", **away)
+    assert stale.returncode == 0 and "could not refresh the projection" in stale.stderr
+    assert [o["key"] for o in json.loads(stale.stdout)["objectives"]] == ["o1"]
+    fresh = json.loads(env.ok("scorecard", "--json"))  # publishes o2, consumes it, shows it
+    assert [o["key"] for o in fresh["objectives"]] == ["o1", "o2"]
+
+
 def test_poison_records_go_to_the_dead_letter_topic_and_the_consumer_carries_on(
         env: Env) -> None:
     env.ok("cycle", "add", "2026-Q4")
