@@ -3,13 +3,17 @@
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
+
+_ZERO = timedelta(0)
 
 
 def _default(o: Any) -> Any:
     if isinstance(o, datetime):
+        if o.utcoffset() == _ZERO:  # already UTC (nearly always): spelled as envelope.iso does
+            return o.isoformat(timespec="microseconds")[:26] + "Z"
         from okr.ledger.envelope import iso
         return iso(o)
     if isinstance(o, UUID):
