@@ -164,6 +164,9 @@ def run_services(st: State, names: list[str], as_json: bool) -> None:
             t.join(timeout=15)
         for s, handler in previous.items():
             signal.signal(s, handler)
+        if "kafka" in sys.modules:  # clients that never bootstrapped leave their IO threads
+            from okr.ledger.kafka_client import stop_orphaned_io
+            stop_orphaned_io()
     log("okr", "stopped", {})
     if errors:
         raise SystemExit(1)
