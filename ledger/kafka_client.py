@@ -167,7 +167,9 @@ def stop_orphaned_io() -> None:
     from kafka.net.selector import NetworkSelector
 
     for obj in gc.get_objects():
-        if isinstance(obj, NetworkSelector):
+        # type(), not isinstance(): a dead weak proxy among the objects raises ReferenceError
+        # when asked for its __class__
+        if issubclass(type(obj), NetworkSelector):
             with suppress(Exception):
                 obj.stop(timeout_ms=1000)
 
