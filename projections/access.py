@@ -69,8 +69,9 @@ def snapshot_due(settings: Settings, every: float) -> bool:
 
 
 def complete_for_reading(settings: Settings, snapshot_every: float) -> Projection | None:
-    """The work file, read-only, if it already holds every event of the event store and the
-    analysts' snapshot is not due; else None (the read must refresh first).
+    """The work file, read-only, if it already holds every event of the event store, was set
+    up by this very code and the analysts' snapshot is not due; else None (the read must
+    refresh first: that also sets up or rebuilds a file an older version of okr wrote).
 
     Only for the SQLite store, whose positions run 1, 2, 3, … without gaps: a work file that
     holds N events, the highest at position N, where the store's highest position is N,
@@ -91,12 +92,13 @@ def complete_for_reading(settings: Settings, snapshot_every: float) -> Projectio
     except ProjectionLocked:
         return None
     try:
+        current = proj.set_up_by_this_code()
         count, highest = proj.con.execute(
             "SELECT count(*), coalesce(max(position), 0) FROM events").fetchone() or (0, 0)
     except Exception:
         proj.close()
         raise
-    if head is not None and count == highest == head:
+    if current and head is not None and count == highest == head:
         return proj
     proj.close()
     return None

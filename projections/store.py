@@ -253,6 +253,16 @@ class Projection:
         c.execute("INSERT INTO projection_meta VALUES (?, ?)",
                   [SCHEMA_VERSION, _setup_digest()])
 
+    def set_up_by_this_code(self) -> bool:
+        """Whether this code's tables and macros are the file's (else a writer must set the
+        file up again, or rebuild it, before it is read)."""
+        try:
+            row = self.con.execute("SELECT schema_version, digest FROM projection_meta"
+                                   ).fetchone()
+        except duckdb.Error:
+            return False
+        return row == (SCHEMA_VERSION, _setup_digest())
+
     def _drop_all(self) -> None:
         for (name,) in self.con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall():
