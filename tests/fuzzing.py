@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 import shlex
+import shutil
 import sqlite3
 import sys
 import traceback
@@ -118,4 +119,12 @@ def build_readme_scenario(home: Path) -> Path:
     for args in readme_commands():
         result = okr(home, *args)
         assert result.code == 0, str(result)
+    return home
+
+
+def fresh_copy(readme_home: Path, workdir: Path) -> Path:
+    """A new copy of the README scenario at `workdir/home` (the previous example's removed)."""
+    home = workdir / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(readme_home, home)
     return home

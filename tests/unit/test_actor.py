@@ -15,18 +15,13 @@ from okr.ledger.app import OkrLedger
 from okr.ledger.envelope import chained
 from okr.ledger.readings import Rejected, parse_message, record
 from okr.ledger.settings import load_settings
-from tests.fuzzing import build_readme_scenario, event_count, okr
+from tests.fuzzing import event_count, okr
 
 
 def stored_actors(home: Path) -> list[tuple[str, object]]:
     with contextlib.closing(sqlite3.connect(home / "events.sqlite")) as conn:
         rows = conn.execute("SELECT topic, state FROM stored_events").fetchall()
     return [(topic, json.loads(state).get("actor")) for topic, state in rows]
-
-
-@pytest.fixture(scope="module")
-def readme_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_readme_scenario(tmp_path_factory.mktemp("readme") / "home")
 
 
 @pytest.fixture

@@ -7,14 +7,13 @@ a committed plan, an initiative and a KPI). `okr` runs in-process; see tests/fuz
 """
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.fuzzing import build_readme_scenario, event_count, fuzz, okr
+from tests.fuzzing import event_count, fresh_copy, fuzz, okr
 
 FLAG = "flag"
 
@@ -174,23 +173,6 @@ def nearly_valid(draw: st.DrawFn) -> list[str]:
     at = draw(st.sampled_from(values))
     args[at] = draw(SPOILERS)
     return args
-
-
-@pytest.fixture(scope="module")
-def readme_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_readme_scenario(tmp_path_factory.mktemp("readme") / "home")
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("examples")
-
-
-def fresh_copy(readme_home: Path, workdir: Path) -> Path:
-    home = workdir / "home"
-    shutil.rmtree(home, ignore_errors=True)
-    shutil.copytree(readme_home, home)
-    return home
 
 
 def check_one(home: Path, args: list[str], zone: str) -> None:

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from okr.domain.errors import DomainError
 from okr.ledger.app import OkrLedger
 from okr.ledger.imports import COLUMNS, import_csv
 from okr.ledger.settings import load_settings
-from tests.fuzzing import build_readme_scenario, event_count, fuzz, okr
+from tests.fuzzing import event_count, fresh_copy, fuzz, okr
 
 ZONE = "Europe/Berlin"
 NOTE = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\r\x00"),
@@ -128,20 +127,8 @@ def expected(kind: str, rows: list[Row], lines: list[int]) -> tuple[dict[int, st
     return bad, recorded, duplicates
 
 
-@pytest.fixture(scope="module")
-def readme_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_readme_scenario(tmp_path_factory.mktemp("readme") / "home")
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("imports")
-
-
 def fresh(readme_home: Path, workdir: Path, raw: bytes) -> tuple[Path, Path]:
-    home = workdir / "home"
-    shutil.rmtree(home, ignore_errors=True)
-    shutil.copytree(readme_home, home)
+    home = fresh_copy(readme_home, workdir)
     path = workdir / "input.csv"
     path.write_bytes(raw)
     return home, path
