@@ -38,9 +38,10 @@ soak: $(STAMP)  ## the fault and fuzz tests at full length (OKR_SOAK=1; tens of 
 docs: $(STAMP)  ## regenerate docs/cli.md from the command's own help
 	$(BIN)/python -P -m typer okr.cli.main utils docs --name okr --output docs/cli.md
 
-lint: $(STAMP)  ## ruff and mypy
+lint: $(STAMP)  ## ruff, mypy and the import-linter walls (pyproject.toml)
 	$(BIN)/ruff check .
-	$(BIN)/mypy -p okr.domain -p okr.ledger -p okr.projections -p okr.consumers
+	$(BIN)/mypy -p okr.domain -p okr.ledger -p okr.record -p okr.adapters -p okr.projections -p okr.consumers -m okr.settings
+	$(BIN)/python -P scripts/lint_imports.py
 
 format: $(STAMP)  ## ruff format
 	$(BIN)/ruff format .

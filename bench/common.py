@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from okr.ledger.settings import Settings, load_settings
+from okr.settings import Settings, load_settings
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"

@@ -12,7 +12,7 @@ from pathlib import Path
 from common import Result, Run, say, timed
 
 from okr.ledger.app import OkrLedger
-from okr.ledger.generator import Generated, Shape, generate
+from tests.support.generator import Generated, Shape, generate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def fingerprint(shape: Shape) -> str:
     """Changes whenever what the generator would write changes."""
     h = hashlib.sha256(json.dumps(asdict(shape), sort_keys=True).encode())
-    for part in ("ledger/generator.py", "ledger/app.py", *sorted(
+    for part in ("tests/support/generator.py", "ledger/app.py", *sorted(
             str(p.relative_to(ROOT)) for p in (ROOT / "domain").glob("*.py"))):
         h.update((ROOT / part).read_bytes())
     return h.hexdigest()[:16]

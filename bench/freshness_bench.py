@@ -18,9 +18,9 @@ import duckdb
 from common import OKR, Result, Run, median, percentile, say
 
 from okr.domain.cycles import cycle_of
-from okr.ledger.settings import Settings, load_settings
 from okr.projections.access import open_for_reading
 from okr.projections.store import ProjectionLocked
+from okr.settings import Settings, load_settings
 
 P95_SECONDS = 1.0
 

@@ -16,7 +16,7 @@ from eventsourcing.domain import Aggregate, event
 from okr.domain.cycles import cycle_of
 from okr.ledger.app import OkrLedger
 from okr.ledger.imports import import_csv
-from okr.ledger.settings import load_settings
+from okr.settings import load_settings
 
 
 class Tick(Aggregate):

@@ -7,7 +7,7 @@ import shutil
 from common import OKR, Result, Run, measure, say
 
 from okr.ledger.app import OkrLedger
-from okr.ledger.relay import Relay
+from okr.record.relay import Relay
 
 LIMIT_MB = 500.0
 

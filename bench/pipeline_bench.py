@@ -18,12 +18,12 @@ from typing import Any, BinaryIO
 from common import Result, Run, say, timed
 from kafka import KafkaProducer
 
+from okr.adapters import kafka_client
 from okr.consumers.projector import Projector
-from okr.ledger import kafka_client
 from okr.ledger.app import OkrLedger
-from okr.ledger.envelope import chained_records
-from okr.ledger.relay import Relay
 from okr.projections.store import MEMORY_LIMIT, Projection
+from okr.record.envelope import chained_records
+from okr.record.relay import Relay
 
 RELAY_TARGET, PROJECTION_TARGET = 0.8, 0.6
 

@@ -10,7 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support: the generator
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench modules
 
 import dataset
 import pipeline_bench
@@ -20,8 +21,8 @@ from pyinstrument import Profiler
 from run import NEEDS
 from run import STAGES as ALL
 
-from okr.ledger import local_broker
-from okr.ledger.generator import Shape
+from okr.adapters import local_broker
+from tests.support.generator import Shape
 
 STAGES = {"relay": pipeline_bench.relay, "projection": pipeline_bench.projection,
           "point-in-time": query_bench.point_in_time, "review": query_bench.review}

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench modules, nothing else
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support: the generator
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench modules
 
 import dataset
 import freshness_bench
@@ -23,8 +24,8 @@ import pipeline_bench
 import query_bench
 from common import Result, Run, report, say
 
-from okr.ledger import local_broker
-from okr.ledger.generator import Shape
+from okr.adapters import local_broker
+from tests.support.generator import Shape
 
 STAGES: dict[str, Callable[[Run], list[Result]]] = {
     "writes": ledger_bench.run,

@@ -19,7 +19,7 @@ from okr.cli.output import emit, to_json
 
 if TYPE_CHECKING:
     from okr.domain.history import Fact
-    from okr.ledger.verify import Record, Verdict
+    from okr.record.verify import Record, Verdict
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
 audit_app = typer.Typer(help="Audit: trail of changes, replay to an instant, verification, "
@@ -27,8 +27,8 @@ audit_app = typer.Typer(help="Audit: trail of changes, replay to an instant, ver
 
 
 def _servers(st: State) -> str:
-    from okr.ledger import kafka_client
-    from okr.ledger.local_broker import BrokerError
+    from okr.adapters import kafka_client
+    from okr.adapters.local_broker import BrokerError
     try:
         return kafka_client.bootstrap(st.settings, start_local=True)
     except BrokerError as exc:
@@ -43,8 +43,8 @@ def _progress(label: str, quiet: bool) -> Any:
 
 def read_log(st: State, quiet: bool) -> "list[Record]":
     """Every record of okr.ledger, from the beginning, with a progress line."""
-    from okr.ledger import kafka_client
-    from okr.ledger.verify import Record
+    from okr.adapters import kafka_client
+    from okr.record.verify import Record
     records = [Record(m.partition, m.offset, m.value or b"") for m in kafka_client.read_topic(
         st.settings, _servers(st), st.settings.topic_ledger, idle=3.0,
         progress=_progress("read", quiet))]
@@ -54,7 +54,7 @@ def read_log(st: State, quiet: bool) -> "list[Record]":
 
 
 def read_checkpoints(st: State) -> list[dict[str, Any]]:
-    from okr.ledger import kafka_client
+    from okr.adapters import kafka_client
     out = []
     for m in kafka_client.read_topic(st.settings, _servers(st), st.settings.topic_checkpoints,
                                      idle=2.0):
@@ -133,7 +133,7 @@ def trail(ctx: typer.Context, key: str = typer.Argument(..., help="Key of an obj
 
 
 def _iso(t: Any) -> str:
-    from okr.ledger.envelope import iso
+    from okr.record.envelope import iso
     return iso(t)
 
 
@@ -157,11 +157,11 @@ def replay(ctx: typer.Context,
     """Rebuild state from okr.ledger alone (no DuckDB) and print the scorecard at an instant."""
     from pydantic import ValidationError
 
+    from okr.adapters import kafka_client
     from okr.cli.projection_cmds import _print_scorecard
     from okr.cli.times import parse_when, say
     from okr.domain.history import Replay, scorecard
-    from okr.ledger import kafka_client
-    from okr.ledger.envelope import Envelope
+    from okr.record.envelope import Envelope
 
     st = state(ctx)
     zone = st.settings.timezone
@@ -213,8 +213,8 @@ def verify_cmd(ctx: typer.Context,
                as_json: bool = JSON) -> None:
     """Check the hash chain, checkpoint signatures, versions per aggregate, and that Kafka
     and the event store hold the same events. Exit 1 naming the first bad position."""
-    from okr.ledger.signing import public_key_pem, verifier
-    from okr.ledger.verify import verify
+    from okr.record.signing import public_key_pem, verifier
+    from okr.record.verify import verify
 
     st = state(ctx)
     pem = _read_public_key(public_key) if public_key else None
@@ -225,7 +225,7 @@ def verify_cmd(ctx: typer.Context,
     records = read_log(st, quiet)
     store = None
     if not no_store:
-        from okr.ledger.envelope import chained
+        from okr.record.envelope import chained
         store = list(chained(st.ledger))
     pem = pem or public_key_pem(st.settings.home)
     verdict = verify(records, store, read_checkpoints(st), verifier(pem))
@@ -234,7 +234,7 @@ def verify_cmd(ctx: typer.Context,
 
 def _read_public_key(path: Path) -> str:
     """The auditor's copy of the checkpoint key, checked to be an Ed25519 public key."""
-    from okr.ledger.signing import load_public_key
+    from okr.record.signing import load_public_key
     try:
         pem = path.read_text(encoding="utf-8")
         load_public_key(pem)
@@ -247,9 +247,9 @@ def _read_public_key(path: Path) -> str:
 
 
 def _verify_bundle(ctx: typer.Context, bundle: Path, pem: str | None, as_json: bool) -> None:
-    from okr.ledger.envelope import Envelope
-    from okr.ledger.signing import verifier
-    from okr.ledger.verify import Finding, Record, verify
+    from okr.record.envelope import Envelope
+    from okr.record.signing import verifier
+    from okr.record.verify import Finding, Record, verify
 
     try:
         chain = (bundle / "chain.jsonl").read_bytes().splitlines()
@@ -320,8 +320,8 @@ def export(ctx: typer.Context, cycle: str = typer.Option(..., "--cycle"),
 
     from okr.domain.cycles import canonical_cycle_key
     from okr.domain.history import cycle_dependencies
-    from okr.ledger.envelope import Envelope, canonical_json
-    from okr.ledger.signing import public_key_pem
+    from okr.record.envelope import Envelope, canonical_json
+    from okr.record.signing import public_key_pem
 
     st = state(ctx)
     key = canonical_cycle_key(cycle)

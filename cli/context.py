@@ -7,7 +7,7 @@ import typer
 
 if TYPE_CHECKING:
     from okr.ledger.app import OkrLedger
-    from okr.ledger.settings import Settings
+    from okr.settings import Settings
 
 
 @dataclass
@@ -22,7 +22,7 @@ class State:
     @property
     def settings(self) -> "Settings":
         if self._settings is None:
-            from okr.ledger.settings import load_settings
+            from okr.settings import load_settings
             self._settings = load_settings(self.overrides)
         return self._settings
 

@@ -13,8 +13,8 @@ keys_app = typer.Typer(help="The checkpoint signing key.", no_args_is_help=True)
 
 
 def _servers(st: State) -> str:
-    from okr.ledger import kafka_client
-    from okr.ledger.local_broker import BrokerError
+    from okr.adapters import kafka_client
+    from okr.adapters.local_broker import BrokerError
     try:
         return kafka_client.bootstrap(st.settings, start_local=True)
     except BrokerError as exc:
@@ -29,8 +29,8 @@ def relay_cmd(ctx: typer.Context,
     """Publish every stored event to Kafka (follows new events unless --once)."""
     from rich.console import Console
 
-    from okr.ledger.kafka_client import KafkaError
-    from okr.ledger.relay import Relay, RelayError
+    from okr.adapters.kafka_client import KafkaError
+    from okr.record.relay import Relay, RelayError
 
     st = state(ctx)
     err = Console(stderr=True)
@@ -61,7 +61,7 @@ def relay_cmd(ctx: typer.Context,
 def broker_start(ctx: typer.Context, port: int | None = typer.Option(None, help="Loopback port "
                  "(default: a free one)."), as_json: bool = JSON) -> None:
     """Start the local broker in the background."""
-    from okr.ledger import local_broker
+    from okr.adapters import local_broker
     st = state(ctx)
     try:
         b, started = local_broker.start(st.settings.home, port)
@@ -76,7 +76,7 @@ def broker_start(ctx: typer.Context, port: int | None = typer.Option(None, help=
 @broker_app.command("stop")
 def broker_stop(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Stop the local broker (memory only: its topics are gone; the relay republishes)."""
-    from okr.ledger import local_broker
+    from okr.adapters import local_broker
     b = local_broker.stop(state(ctx).settings.home)
     emit({"stopped": b is not None, "pid": None if b is None else b.pid},
          want_json(ctx, as_json),
@@ -86,7 +86,7 @@ def broker_stop(ctx: typer.Context, as_json: bool = JSON) -> None:
 @broker_app.command("status")
 def broker_status(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Say whether the local broker runs, and where."""
-    from okr.ledger import local_broker
+    from okr.adapters import local_broker
     st = state(ctx)
     b = local_broker.status(st.settings.home)
     external = st.settings.kafka_bootstrap_servers
@@ -104,7 +104,7 @@ def broker_status(ctx: typer.Context, as_json: bool = JSON) -> None:
 @keys_app.command("export")
 def keys_export(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Print the public key that verifies checkpoint signatures (for auditors)."""
-    from okr.ledger.signing import public_key_pem
+    from okr.record.signing import public_key_pem
     pem = public_key_pem(state(ctx).settings.home)
     emit({"algorithm": "Ed25519", "public_key_pem": pem}, want_json(ctx, as_json), pem.strip())
 

@@ -57,7 +57,7 @@ _register()
 
 def _known_failure(exc: Exception) -> str | None:
     """A one-line message for failures of configuration or infrastructure, else None."""
-    from okr.ledger.settings import SettingsError
+    from okr.settings import SettingsError
     if isinstance(exc, SettingsError):
         return str(exc)
     if "eventsourcing.persistence" in sys.modules:
@@ -70,8 +70,8 @@ def _known_failure(exc: Exception) -> str | None:
                 return first
             return f"event store unavailable or failing ({first}); nothing was written"
     if "kafka" in sys.modules:  # e.g. okr consume --once / ingest --once with Kafka away
-        from okr.ledger.kafka_client import KafkaError
-        from okr.ledger.local_broker import BrokerError
+        from okr.adapters.kafka_client import KafkaError
+        from okr.adapters.local_broker import BrokerError
         if isinstance(exc, KafkaError | BrokerError):
             from okr.cli.output import first_line
             return f"Kafka unreachable or failing ({first_line(exc)})"
@@ -140,7 +140,7 @@ def run() -> None:
         # down, which the DuckDB bindings then report as leaks on stderr.
         print(f"okr: error: {failure}", file=sys.stderr)
         if "kafka" in sys.modules:
-            from okr.ledger.kafka_client import stop_orphaned_io
+            from okr.adapters.kafka_client import stop_orphaned_io
             stop_orphaned_io()
         sys.exit(2)
     sys.exit(rv if isinstance(rv, int) else 0)

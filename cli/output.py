@@ -14,7 +14,7 @@ def _default(o: Any) -> Any:
     if isinstance(o, datetime):
         if o.utcoffset() == _ZERO:  # already UTC (nearly always): spelled as envelope.iso does
             return o.isoformat(timespec="microseconds")[:26] + "Z"
-        from okr.ledger.envelope import iso
+        from okr.record.envelope import iso
         return iso(o)
     if isinstance(o, UUID):
         return str(o)

@@ -9,10 +9,10 @@ def after_write(st: State, kafka_errors: bool = False) -> str:
     failures are raised instead when `kafka_errors`: a read needs Kafka next anyway)."""
     from eventsourcing.persistence import PersistenceError
 
-    from okr.ledger import kafka_client
-    from okr.ledger.local_broker import BrokerError
-    from okr.ledger.relay import Relay, RelayError, pending
-    from okr.ledger.watermark import load
+    from okr.adapters import kafka_client
+    from okr.adapters.local_broker import BrokerError
+    from okr.record.relay import Relay, RelayError, pending
+    from okr.record.watermark import load
 
     relay = None
     try:

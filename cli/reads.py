@@ -31,8 +31,8 @@ def catch_up(st: State, *, publish_first: bool = True, publish: bool = False,
 
     try:
         with owning(st.settings):
+            from okr.adapters import kafka_client
             from okr.consumers.projector import Projector
-            from okr.ledger import kafka_client
             from okr.projections.store import MEMORY_LIMIT, Projection
 
             servers = kafka_client.bootstrap(st.settings, start_local=True)
@@ -82,8 +82,8 @@ def open_projection(st: State, refresh: bool = True) -> "Projection":
 
 def _refresh(st: State) -> None:
     """catch_up, or a one-line warning when it cannot (the last snapshot is shown then)."""
-    from okr.ledger import kafka_client
-    from okr.ledger.local_broker import BrokerError
+    from okr.adapters import kafka_client
+    from okr.adapters.local_broker import BrokerError
     from okr.projections.store import ProjectionLocked
 
     try:

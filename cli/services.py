@@ -54,9 +54,9 @@ def _trouble(exc: Exception) -> str:
 
 def relay_service(st: State, stop: threading.Event, log: Log) -> None:
     """Publish the event store to Kafka until stopped."""
-    from okr.ledger import kafka_client
+    from okr.adapters import kafka_client
     from okr.ledger.app import OkrLedger
-    from okr.ledger.relay import Relay
+    from okr.record.relay import Relay
 
     app = OkrLedger(st.settings)
     relay = Relay(app, kafka_client.bootstrap(st.settings, start_local=True))
@@ -77,8 +77,8 @@ def relay_service(st: State, stop: threading.Event, log: Log) -> None:
 
 def consume_service(st: State, stop: threading.Event, log: Log) -> None:
     """Project okr.ledger into DuckDB until stopped (owns the projection's work file)."""
+    from okr.adapters import kafka_client
     from okr.consumers.projector import Projector
-    from okr.ledger import kafka_client
     from okr.projections.access import owning
     from okr.projections.store import MEMORY_LIMIT, Projection
 
@@ -107,8 +107,8 @@ def consume_service(st: State, stop: threading.Event, log: Log) -> None:
 
 def ingest_service(st: State, stop: threading.Event, log: Log) -> None:
     """Turn messages of the KPI readings topic into ledger readings until stopped."""
+    from okr.adapters import kafka_client
     from okr.consumers.ingest import Ingest
-    from okr.ledger import kafka_client
     from okr.ledger.app import OkrLedger
 
     app = OkrLedger(st.settings)
@@ -165,7 +165,7 @@ def run_services(st: State, names: list[str], as_json: bool) -> None:
         for s, handler in previous.items():
             signal.signal(s, handler)
         if "kafka" in sys.modules:  # clients that never bootstrapped leave their IO threads
-            from okr.ledger.kafka_client import stop_orphaned_io
+            from okr.adapters.kafka_client import stop_orphaned_io
             stop_orphaned_io()
     log("okr", "stopped", {})
     if errors:

@@ -14,11 +14,12 @@ from typing import Any
 
 from eventsourcing.persistence import PersistenceError
 
+from okr.adapters import kafka_client
 from okr.consumers.runtime import PartitionConsumer
 from okr.domain.base import utc_now
-from okr.ledger import kafka_client, watermark
 from okr.ledger.app import ConcurrencyError, OkrLedger
 from okr.ledger.readings import Rejected, parse_message, record
+from okr.record import watermark
 
 NAME = "ingest"
 

@@ -27,12 +27,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from okr.adapters import kafka_client
 from okr.consumers.runtime import PartitionConsumer
-from okr.ledger import kafka_client
-from okr.ledger.envelope import Envelope
-from okr.ledger.settings import Settings
 from okr.projections.access import SNAPSHOT_EVERY, snapshot_due
 from okr.projections.store import Located, Projection, ProjectionLocked
+from okr.record.envelope import Envelope
+from okr.settings import Settings
 
 NAME = "projector"
 

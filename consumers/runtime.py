@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
-from okr.ledger import kafka_client
-from okr.ledger.settings import Settings
+from okr.adapters import kafka_client
+from okr.settings import Settings
 
 POLL = 5000  # records per poll
 

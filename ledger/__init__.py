@@ -1,1 +1,1 @@
-"""The write side: the eventsourcing Application, settings, envelope, relay and Kafka I/O."""
+"""The write side: the eventsourcing Application (commands), CSV and KPI-reading imports."""

@@ -18,6 +18,7 @@ from eventsourcing.persistence import (
     PersistenceError,
 )
 
+from okr.adapters.pg import one_table_creator_at_a_time
 from okr.domain.base import LedgerAggregate, aggregate_id, check_text, utc_now
 from okr.domain.cycle import Cycle
 from okr.domain.cycles import canonical_cycle_key
@@ -26,8 +27,7 @@ from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult, Phase
 from okr.domain.kpi import Kpi
 from okr.domain.objective import Objective
-from okr.ledger.pg import one_table_creator_at_a_time
-from okr.ledger.settings import Settings
+from okr.settings import Settings
 
 A = TypeVar("A", bound=LedgerAggregate)
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from okr.domain.errors import DomainError
 from okr.ledger.app import ConcurrencyError, OkrLedger
-from okr.ledger.settings import SettingsError
+from okr.settings import SettingsError
 
 # Clocks of other systems drift; a reading this little in the future is taken as "now".
 CLOCK_SKEW = timedelta(seconds=5)

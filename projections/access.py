@@ -14,8 +14,8 @@ import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 
-from okr.ledger.settings import Settings
 from okr.projections.store import Projection, ProjectionLocked
+from okr.settings import Settings
 
 # The snapshot for analysts is copied at most this often (seconds) while events arrive; the
 # CLI reads the work file itself whenever the consumer is not writing it.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from okr.domain.base import recording_at
 from okr.ledger.app import OkrLedger
-from okr.ledger.settings import load_settings
+from okr.settings import load_settings
 
 FIXTURE_VERSION = 2
 OUT = (Path(__file__).resolve().parent.parent / "tests" / "fixtures"

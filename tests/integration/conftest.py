@@ -24,11 +24,11 @@ from typing import Any
 import duckdb
 import pytest
 
+from okr.adapters import kafka_client, local_broker
 from okr.domain.base import aggregate_id
-from okr.ledger import kafka_client, local_broker
 from okr.ledger.app import OkrLedger
-from okr.ledger.envelope import Envelope, canonical_json, chained
-from okr.ledger.settings import Settings, load_settings
+from okr.record.envelope import Envelope, canonical_json, chained
+from okr.settings import Settings, load_settings
 
 OKR = str(Path(sys.executable).parent / "okr")
 

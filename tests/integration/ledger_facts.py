@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from okr.ledger.app import OkrLedger
-from okr.ledger.settings import Settings
+from okr.settings import Settings
 
 # Event type → the attribute a test puts a unique tag in, to find the command that wrote it.
 TAG_OF = {"CheckInRecorded": "note", "KeyResultRevised": "reason",

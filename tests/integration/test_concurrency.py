@@ -30,7 +30,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from okr.ledger.app import ConcurrencyError, OkrLedger
-from okr.ledger.settings import Settings, load_settings
+from okr.settings import Settings, load_settings
 from tests.integration.ledger_facts import StoredEvent, stored_events, tag_counts, version_gaps
 from tests.pg import private_schema
 

@@ -27,13 +27,13 @@ from typing import Any
 
 import pytest
 
+from okr.adapters import kafka_client
 from okr.domain.base import recording_at
-from okr.ledger import kafka_client, watermark
 from okr.ledger.app import OkrLedger
-from okr.ledger.envelope import Envelope
-from okr.ledger.generator import Shape, generate
-from okr.ledger.relay import Relay
-from okr.ledger.settings import Settings
+from okr.record import watermark
+from okr.record.envelope import Envelope
+from okr.record.relay import Relay
+from okr.settings import Settings
 from tests.integration.conftest import (
     LIVE_SOURCE,
     Broker,
@@ -57,6 +57,7 @@ from tests.integration.conftest import (
     store_progress,
     wait_for_change,
 )
+from tests.support.generator import Shape, generate
 
 pytestmark = pytest.mark.integration
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from okr.adapters import kafka_client
 from okr.consumers.projector import decode
-from okr.ledger import kafka_client
 from okr.ledger.app import OkrLedger
-from okr.ledger.envelope import chain_hash
-from okr.ledger.signing import private_key
+from okr.record.envelope import chain_hash
+from okr.record.signing import private_key
 from tests.integration.conftest import Env, okr_environ
 from tests.integration.test_projection import content_hash
 from tests.integration.test_relay import topic_records

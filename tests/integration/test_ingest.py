@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from okr.ledger import kafka_client
+from okr.adapters import kafka_client
 from okr.ledger.app import OkrLedger
 from tests.integration.conftest import Env
 from tests.integration.test_audit import produce

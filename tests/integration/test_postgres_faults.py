@@ -26,9 +26,9 @@ import pytest
 from eventsourcing.persistence import PersistenceError
 
 from okr.domain.errors import DomainError
-from okr.ledger import watermark
 from okr.ledger.app import OkrLedger
-from okr.ledger.settings import Settings, load_settings
+from okr.record import watermark
+from okr.settings import Settings, load_settings
 from tests.integration.conftest import Broker
 from tests.integration.ledger_facts import StoredEvent, stored_events, tag_counts, version_gaps
 from tests.integration.private_postgres import LossyLink, PrivatePostgres, why_unavailable

@@ -16,14 +16,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from okr.adapters import kafka_client
 from okr.consumers.projector import Projector
 from okr.domain.history import scorecard_at
-from okr.ledger import kafka_client
-from okr.ledger.envelope import Envelope
-from okr.ledger.generator import Shape
 from okr.projections.store import Projection, ProjectionLocked
+from okr.record.envelope import Envelope
 from tests.integration.conftest import Env
 from tests.integration.test_relay import fill, topic_records
+from tests.support.generator import Shape
 from tests.unit.test_projection_differential import same
 
 pytestmark = pytest.mark.integration

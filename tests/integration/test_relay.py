@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from okr.ledger import kafka_client, signing
+from okr.adapters import kafka_client
 from okr.ledger.app import OkrLedger
-from okr.ledger.envelope import Envelope, chained
-from okr.ledger.generator import Shape, generate
-from okr.ledger.verify import Record, verify
+from okr.record import signing
+from okr.record.envelope import Envelope, chained
+from okr.record.verify import Record, verify
 from tests.integration.conftest import Env
+from tests.support.generator import Shape, generate
 
 pytestmark = pytest.mark.integration
 
@@ -128,7 +129,7 @@ def test_a_foreign_client_reads_envelopes_that_match_the_json_schema(env: Env) -
                 got.append(m)
     finally:
         c.close()
-    schema = json.loads((Path(__file__).parents[2] / "ledger" / "envelope.schema.json")
+    schema = json.loads((Path(__file__).parents[2] / "record" / "envelope.schema.json")
                         .read_text())
     validator = jsonschema.Draft202012Validator(schema,
                                                 format_checker=jsonschema.FormatChecker())

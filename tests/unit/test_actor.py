@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from okr.ledger.app import OkrLedger
-from okr.ledger.envelope import chained
 from okr.ledger.readings import Rejected, parse_message, record
-from okr.ledger.settings import load_settings
+from okr.record.envelope import chained
+from okr.settings import load_settings
 from tests.fuzzing import event_count, okr
 
 

@@ -9,8 +9,8 @@ from eventsourcing.persistence import StoredEvent
 
 from okr.domain.history import scorecard_at
 from okr.ledger.app import OkrLedger
-from okr.ledger.envelope import EVENT_TYPES, chained
-from okr.ledger.settings import load_settings
+from okr.record.envelope import EVENT_TYPES, chained
+from okr.settings import load_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -68,9 +68,9 @@ def test_v2_check_ins_keep_their_source(tmp_path: Path) -> None:
 def test_committed_json_schema_is_current_and_accepts_real_envelopes(tmp_path: Path) -> None:
     import jsonschema
 
-    from okr.ledger.envelope import json_schema
-    committed = json.loads((FIXTURES.parents[1] / "ledger" / "envelope.schema.json").read_text())
-    assert committed == json_schema(), "regenerate: python -P -m okr.ledger.envelope"
+    from okr.record.envelope import json_schema
+    committed = json.loads((FIXTURES.parents[1] / "record" / "envelope.schema.json").read_text())
+    assert committed == json_schema(), "regenerate: python -P -m okr.record.envelope"
     validator = jsonschema.Draft202012Validator(committed,
                                                 format_checker=jsonschema.FormatChecker())
     envelopes = [e for name in FILES

@@ -20,12 +20,12 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
+from okr.adapters.kafka_client import Message
 from okr.consumers.projector import decode
 from okr.ledger.app import OkrLedger
-from okr.ledger.envelope import KNOWN_TYPES, Envelope, chain_hash, chained
-from okr.ledger.kafka_client import Message
-from okr.ledger.settings import load_settings
 from okr.projections.store import Located, Projection
+from okr.record.envelope import KNOWN_TYPES, Envelope, chain_hash, chained
+from okr.settings import load_settings
 from tests.fuzzing import fuzz
 
 NOW = datetime.now(UTC)

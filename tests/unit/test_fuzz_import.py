@@ -23,7 +23,7 @@ from okr.cli.times import parse_when
 from okr.domain.errors import DomainError
 from okr.ledger.app import OkrLedger
 from okr.ledger.imports import COLUMNS, import_csv
-from okr.ledger.settings import load_settings
+from okr.settings import load_settings
 from tests.fuzzing import event_count, fresh_copy, fuzz, okr
 
 ZONE = "Europe/Berlin"

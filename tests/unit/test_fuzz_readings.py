@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from okr.ledger.app import OkrLedger
 from okr.ledger.readings import CLOCK_SKEW, MAX_MESSAGE, Rejected, parse_message, record
-from okr.ledger.settings import load_settings
+from okr.settings import load_settings
 from tests.fuzzing import event_count, fuzz
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)

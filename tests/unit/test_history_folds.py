@@ -9,9 +9,9 @@ import pytest
 
 from okr.domain.history import Fact, Replay, scorecard, scorecard_at, worlds_at
 from okr.ledger.app import OkrLedger
-from okr.ledger.envelope import chained
-from okr.ledger.generator import Shape, generate
-from okr.ledger.settings import load_settings
+from okr.record.envelope import chained
+from okr.settings import load_settings
+from tests.support.generator import Shape, generate
 
 
 @pytest.fixture(scope="module")

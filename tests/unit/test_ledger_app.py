@@ -10,7 +10,7 @@ from okr.domain.cycle import Cycle
 from okr.domain.errors import DomainError
 from okr.domain.key_result import KeyResult
 from okr.ledger.app import OkrLedger
-from okr.ledger.settings import load_settings
+from okr.settings import load_settings
 
 
 def ledger(home: Path, actor: str = "ana") -> OkrLedger:

@@ -2,7 +2,7 @@
 
 import weakref
 
-from okr.ledger.kafka_client import stop_orphaned_io
+from okr.adapters.kafka_client import stop_orphaned_io
 
 
 class Thing:

@@ -4,7 +4,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 from okr.cli.output import to_json
-from okr.ledger.envelope import iso
+from okr.record.envelope import iso
 
 TIMES = [datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), datetime(33, 1, 1, tzinfo=UTC),
          datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from okr.ledger import pages
 from okr.ledger.app import OkrLedger
-from okr.ledger.envelope import chained_records
-from okr.ledger.generator import Shape, generate
-from okr.ledger.settings import load_settings
-from okr.ledger.watermark import START, Watermark
+from okr.record import pages
+from okr.record.envelope import chained_records
+from okr.record.watermark import START, Watermark
+from okr.settings import load_settings
+from tests.support.generator import Shape, generate
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def workers_of(parent: int) -> list[int]:
             cmd = (proc / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(stat[1]) == parent and b"okr.ledger.pages" in cmd and stat[0] != "Z":
+        if int(stat[1]) == parent and b"okr.record.pages" in cmd and stat[0] != "Z":
             found.append(int(proc.name))
     return found
 
@@ -74,10 +74,10 @@ def test_a_worker_that_dies_is_reported(app: OkrLedger, monkeypatch: pytest.Monk
 
 WAITING_RELAY = """
 import sys, time
-from okr.ledger import pages
+from okr.record import pages
 from okr.ledger.app import OkrLedger
-from okr.ledger.settings import load_settings
-from okr.ledger.watermark import START
+from okr.settings import load_settings
+from okr.record.watermark import START
 pages.WORKER_FROM = 1
 made = pages.pages(OkrLedger(load_settings({"home": sys.argv[1], "actor": "t"})), START, None)
 next(made)  # the worker now waits on a full pipe, a page ahead

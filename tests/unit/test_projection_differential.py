@@ -16,10 +16,10 @@ from okr.domain.cycles import named_window
 from okr.domain.history import scorecard_at
 from okr.domain.review import ReviewPoint, UnknownCycle, review
 from okr.ledger.app import OkrLedger
-from okr.ledger.envelope import chained
-from okr.ledger.generator import Shape, generate
-from okr.ledger.settings import load_settings
 from okr.projections.store import Located, Projection
+from okr.record.envelope import chained
+from okr.settings import load_settings
+from tests.support.generator import Shape, generate
 
 
 def same(a: object, b: object, path: str = "") -> list[str]:

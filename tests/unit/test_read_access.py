@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from okr.ledger.app import OkrLedger
-from okr.ledger.envelope import chained_records
-from okr.ledger.settings import Settings, load_settings
 from okr.projections.access import complete_for_reading
 from okr.projections.store import Located, Projection
+from okr.record.envelope import chained_records
+from okr.settings import Settings, load_settings
 
 EVERY = 15.0
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from okr.ledger import signing
-from okr.ledger.settings import SettingsError, load_settings
+from okr.record import signing
+from okr.settings import SettingsError, load_settings
 from tests.fuzzing import build_readme_scenario, okr
 
 OKR = str(Path(sys.executable).parent / "okr")

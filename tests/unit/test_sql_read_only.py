@@ -18,10 +18,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from okr.ledger.app import OkrLedger
-from okr.ledger.envelope import chained
-from okr.ledger.settings import load_settings
 from okr.projections.access import owning
 from okr.projections.store import Located, Projection
+from okr.record.envelope import chained
+from okr.settings import load_settings
 from tests.fuzzing import build_readme_scenario, fuzz, okr
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from okr.ledger.app import OkrLedger
-from okr.ledger.envelope import Envelope, canonical_json, chain_hash, chained
-from okr.ledger.settings import load_settings
-from okr.ledger.verify import Record, verify
+from okr.record.envelope import Envelope, canonical_json, chain_hash, chained
+from okr.record.verify import Record, verify
+from okr.settings import load_settings
 
 
 @pytest.fixture(scope="module")

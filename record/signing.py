@@ -16,8 +16,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from okr.ledger.envelope import canonical_json
-from okr.ledger.settings import SettingsError
+from okr.record.envelope import canonical_json
+from okr.settings import SettingsError
 
 KEY_FILE = "signing-key.pem"
 SIGNED_FIELDS = ("position", "head_hash", "count", "time")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from okr.ledger.settings import Settings
+from okr.settings import Settings
 
 # Like the event store's pool, keep trying to connect for a while: a server restarting
 # ("the database system is starting up") is back within seconds.

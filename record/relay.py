@@ -21,11 +21,12 @@ from typing import Any
 
 from eventsourcing.persistence import PersistenceError
 
-from okr.ledger import kafka_client, signing, watermark
+from okr.adapters import kafka_client
 from okr.ledger.app import OkrLedger
-from okr.ledger.envelope import Published, canonical_json
-from okr.ledger.pages import PagesError, pages
-from okr.ledger.watermark import START, Watermark
+from okr.record import signing, watermark
+from okr.record.envelope import Published, canonical_json
+from okr.record.pages import PagesError, pages
+from okr.record.watermark import START, Watermark
 
 Progress = Callable[[int, int], None]  # (published so far, position)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from okr.ledger.envelope import GENESIS_HASH, Envelope
+from okr.record.envelope import GENESIS_HASH, Envelope
 
 
 @dataclass(frozen=True)

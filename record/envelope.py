@@ -489,7 +489,7 @@ def chained(app: Any, page: int = 5_000) -> "Iterator[Envelope]":
 def json_schema() -> dict[str, Any]:
     """The envelope's JSON Schema (draft 2020-12), for consumers in other languages.
 
-    Committed as ledger/envelope.schema.json; a test keeps the file equal to this.
+    Committed as record/envelope.schema.json; a test keeps the file equal to this.
     """
     schema = Envelope.model_json_schema(by_alias=True)
     props = schema["properties"]
@@ -510,5 +510,5 @@ def json_schema() -> dict[str, Any]:
             "$id": "https://okr-ledger.example/schemas/okr.ledger-v1.json", **schema}
 
 
-if __name__ == "__main__":  # python -P -m okr.ledger.envelope > ledger/envelope.schema.json
+if __name__ == "__main__":  # python -P -m okr.record.envelope > record/envelope.schema.json
     print(json.dumps(json_schema(), indent=2, sort_keys=True))

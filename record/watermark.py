@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from okr.ledger import pg
-from okr.ledger.envelope import GENESIS_HASH
-from okr.ledger.settings import Settings
+from okr.adapters import pg
+from okr.record.envelope import GENESIS_HASH
+from okr.settings import Settings
 
 TABLE = "okr_relay_watermark"
 _DDL = (f"CREATE TABLE IF NOT EXISTS {TABLE} (topic TEXT PRIMARY KEY, position BIGINT NOT NULL,"

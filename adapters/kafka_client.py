@@ -16,7 +16,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.partitioner import DefaultPartitioner
 
-from okr.ledger.settings import Settings
+from okr.settings import Settings
 
 __all__ = ["BOOTSTRAP_MS", "PRODUCER", "KafkaError", "KeyPartitioner", "Message",
            "PartitionReader", "admin", "bootstrap", "close_quietly", "consumer",
@@ -44,7 +44,7 @@ def bootstrap(settings: Settings, start_local: bool = True) -> str:
     """The cluster to talk to: KAFKA_BOOTSTRAP_SERVERS, else the local broker (started)."""
     if settings.kafka_bootstrap_servers:
         return settings.kafka_bootstrap_servers
-    from okr.ledger import local_broker
+    from okr.adapters import local_broker
     if start_local:
         state, _ = local_broker.start(settings.home)
         return state.bootstrap

@@ -12,9 +12,9 @@ without.)
 from collections.abc import Iterator
 from typing import Any
 
-from okr.ledger.envelope import Published, published
-from okr.ledger.watermark import Watermark
-from okr.ledger.worker import Failure, Worker, WorkerError, answer, requests
+from okr.record.envelope import Published, published
+from okr.record.watermark import Watermark
+from okr.record.worker import Failure, Worker, WorkerError, answer, requests
 
 PAGE = 5000
 # A backlog at least this long (in positions after the head) is worth a worker process.
@@ -65,8 +65,8 @@ def _made_here(app: Any, head: Watermark, limit: int | None) -> Iterator[list[Pu
 
 
 def _from_worker(app: Any, head: Watermark, limit: int | None) -> Iterator[list[Published]]:
-    """Pages made by `python -m okr.ledger.pages` on the same store, a page or so ahead."""
-    worker = Worker("okr.ledger.pages")
+    """Pages made by `python -m okr.record.pages` on the same store, a page or so ahead."""
+    worker = Worker("okr.record.pages")
     try:
         worker.send((app.settings, app.overrides, head, limit))
         while (page := worker.receive()) is not None:

@@ -1,0 +1,1 @@
+../../okr/settings.py

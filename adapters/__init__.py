@@ -1,0 +1,1 @@
+"""Adapters to the outside: the one kafka-python module, the local broker, PostgreSQL."""
