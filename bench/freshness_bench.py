@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import duckdb
 from common import OKR, Result, Run, median, percentile, say
 
-from okr.domain.cycles import cycle_of
+from okr.domain.periods import cycle_of
 from okr.projections.access import open_for_reading
 from okr.projections.store import ProjectionLocked
 from okr.settings import Settings, load_settings

@@ -13,7 +13,7 @@ from common import Result, Run, alternate
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from okr.domain.cycles import cycle_of
+from okr.domain.periods import cycle_of
 from okr.ledger.app import OkrLedger
 from okr.ledger.imports import import_csv
 from okr.settings import load_settings

@@ -318,8 +318,8 @@ def export(ctx: typer.Context, cycle: str = typer.Option(..., "--cycle"),
     """Write an offline-verifiable bundle of a cycle's events, checkpoints and public key."""
     from datetime import UTC, datetime
 
-    from okr.domain.cycles import canonical_cycle_key
     from okr.domain.history import cycle_dependencies
+    from okr.domain.periods import canonical_cycle_key
     from okr.record.envelope import Envelope, canonical_json
     from okr.record.signing import public_key_pem
 

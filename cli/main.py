@@ -40,11 +40,15 @@ def _register() -> None:
         audit_cmds,
         import_cmds,
         kafka_cmds,
+        measure_cmds,
+        plan_cmds,
         projection_cmds,
         review_cmds,
-        write_cmds,
+        show_cmds,
     )
-    write_cmds.register(app)
+    plan_cmds.register(app)
+    measure_cmds.register(app)
+    show_cmds.register(app)
     import_cmds.register(app)
     review_cmds.register(app)
     kafka_cmds.register(app)

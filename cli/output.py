@@ -48,12 +48,6 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def fail(message: str, code: int = 2) -> None:
-    """One line on stderr and the exit code."""
-    print(f"okr: error: {message}", file=sys.stderr)
-    raise SystemExit(code)
-
-
 def bar(fraction: float | None, width: int = 20) -> str:
     """A text progress bar for 0–1."""
     if fraction is None:

@@ -71,7 +71,7 @@ def scorecard_cmd(ctx: typer.Context,
     linked KPI health."""
     from okr.cli.reads import open_projection
     from okr.cli.times import say
-    from okr.domain.cycles import canonical_cycle_key
+    from okr.domain.periods import canonical_cycle_key
 
     st = state(ctx)
     a, k = _instants(st, as_of, known_at)

@@ -40,7 +40,7 @@ def _point(st: State, as_of: str | None, known_at: str | None) -> tuple[datetime
 
 def build(st: State, cycle: str, as_of: str | None, known_at: str | None) -> dict[str, Any]:
     """The review of a cycle at (as_of, known_at)."""
-    from okr.domain.cycles import canonical_cycle_key
+    from okr.domain.periods import canonical_cycle_key
     from okr.domain.review import ReviewPoint, UnknownCycle, review
 
     a, k = _point(st, as_of, known_at)

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from okr.adapters import kafka_client
 from okr.consumers.runtime import PartitionConsumer
 from okr.projections.access import SNAPSHOT_EVERY, snapshot_due
-from okr.projections.store import Located, Projection, ProjectionLocked
+from okr.projections.store import ConsumedRecord, Projection, ProjectionLocked
 from okr.record.envelope import Envelope
 from okr.settings import Settings
 
@@ -136,7 +136,7 @@ class Projector(PartitionConsumer[Progress]):
 
     def handle(self, messages: list[kafka_client.Message], progress: Progress) -> None:
         """Dead letters first, then rows and next offsets in one DuckDB transaction."""
-        good: list[Located] = []
+        good: list[ConsumedRecord] = []
         rejected: list[tuple[kafka_client.Message, str]] = []
         offsets: dict[int, int] = {}
         for m in messages:
@@ -144,7 +144,7 @@ class Projector(PartitionConsumer[Progress]):
             if isinstance(result, str):
                 rejected.append((m, result))
             else:
-                good.append(Located(m.value or b"", m.partition, m.offset))
+                good.append(ConsumedRecord(m.value or b"", m.partition, m.offset))
             offsets[m.partition] = max(offsets.get(m.partition, 0), m.offset + 1)
         self.dead_letters(rejected, progress)
         self.settle()

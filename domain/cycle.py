@@ -6,8 +6,8 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from okr.domain.base import LedgerAggregate, aggregate_id, check_reason
-from okr.domain.cycles import Window, canonical_cycle_key, cycle_window
 from okr.domain.errors import DomainError
+from okr.domain.periods import Window, canonical_cycle_key, cycle_window
 from okr.domain.vocab import CycleStatus
 
 
@@ -82,11 +82,3 @@ class Cycle(LedgerAggregate):
         if self.status == CycleStatus.CLOSED.value:
             raise DomainError(f"cycle {self.key} is closed; {what} needs it reopened first "
                               "(okr cycle reopen --reason …)")
-
-    def check_effective(self, at: datetime, now: datetime) -> None:
-        """Raise unless `at` lies inside the cycle and not in the future."""
-        if at > now:
-            raise DomainError(f"time {at.isoformat()} is in the future (now is {now.isoformat()})")
-        if not self.window.contains(at):
-            raise DomainError(f"time {at.isoformat()} is outside cycle {self.key} "
-                              f"({self.start.isoformat()} – {self.end.isoformat()})")

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from okr.domain import scoring
-from okr.domain.cycles import Window
+from okr.domain.periods import Window
 
 
 class Fact(NamedTuple):

@@ -15,8 +15,8 @@ from okr.domain.base import (
     check_text,
     revision_reason,
 )
-from okr.domain.cycles import Window
 from okr.domain.errors import DomainError
+from okr.domain.periods import Window
 from okr.domain.vocab import KrKind, parse_choice
 
 Phase = dict[str, Any]  # {"at": datetime, "value": float}: a checkpoint on the way to target

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from okr.domain import scoring
-from okr.domain.cycles import Window
 from okr.domain.history import (
     MEASUREMENTS,
     Fact,
@@ -19,6 +18,7 @@ from okr.domain.history import (
     world_at,
     worlds_at,
 )
+from okr.domain.periods import Window
 from okr.domain.trail import changes
 from okr.domain.vocab import Health, KrKind
 

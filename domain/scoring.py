@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from okr.domain.cycles import Window
+from okr.domain.periods import Window
 from okr.domain.vocab import Cadence, Direction, Health, KrKind, OkrType, Status
 
 # How far progress may trail expectation before the status drops (in 0–1 progress units).

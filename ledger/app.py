@@ -21,12 +21,12 @@ from eventsourcing.persistence import (
 from okr.adapters.pg import one_table_creator_at_a_time
 from okr.domain.base import LedgerAggregate, aggregate_id, check_text, utc_now
 from okr.domain.cycle import Cycle
-from okr.domain.cycles import canonical_cycle_key
 from okr.domain.errors import AlreadyExists, DomainError, NotFound
 from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult, Phase
 from okr.domain.kpi import Kpi
 from okr.domain.objective import Objective
+from okr.domain.periods import canonical_cycle_key
 from okr.settings import Settings
 
 A = TypeVar("A", bound=LedgerAggregate)
@@ -436,10 +436,3 @@ class OkrLedger(Application[UUID]):
     def retire_kpi(self, key: str, reason: str | None = None, actor: str | None = None) -> Kpi:
         who = self._actor(actor)
         return self._change(Kpi, "kpi", key, lambda k: k.retire(who, reason))
-
-    # ---- batches ------------------------------------------------------------------------
-
-    def save_batch(self, aggregates: Sequence[Aggregate]) -> None:
-        """Save many changed aggregates in one transaction (imports, generators)."""
-        self.save_once(*aggregates)
-

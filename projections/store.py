@@ -8,7 +8,6 @@ Version tables are rebuilt, per touched aggregate, from the `events` table with 
 functions, so they are a pure function of the events and cannot drift from them.
 """
 
-import hashlib
 import heapq
 import json
 import shutil
@@ -16,125 +15,27 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from okr.domain.history import CREATED, Fact
+from okr.projections.queries import CARD_COLUMNS, KR_COLUMNS, REVIEW_ITEMS, REVIEW_READINGS
+from okr.projections.tables import (
+    EXPORT_SQL,
+    EXPORTS,
+    SCHEMA_VERSION,
+    VERSIONED,
+    ddl,
+    rebuild,
+    setup_digest,
+    sql_file,
+)
 
-SCHEMA_VERSION = 2
 # DuckDB's memory for the projection's writer: past it, DuckDB spills to disk instead of
 # growing with the history.
 MEMORY_LIMIT = "192MB"
-READINGS = ("CheckInRecorded", "KpiReadingRecorded")
-
-
-@dataclass(frozen=True)
-class Versioned:
-    """A bitemporal version table: one row per structural event, the state after it."""
-
-    table: str
-    aggregate_type: str
-    fields: tuple[tuple[str, str], ...]  # (column, DuckDB type), taken from `data` when present
-    overrides: tuple[tuple[str, str], ...] = ()  # column → JSON expression per event
-    flags: tuple[tuple[str, str], ...] = ()  # column → event type that sets it for good
-
-
-PHASES = 'STRUCT("at" TIMESTAMPTZ, value DOUBLE)[]'
-VERSIONED = (
-    Versioned("cycle_versions", "cycle",
-              (("key", "VARCHAR"), ("start", "TIMESTAMPTZ"), ("end", "TIMESTAMPTZ"))),
-    Versioned("objective_versions", "objective",
-              (("key", "VARCHAR"), ("title", "VARCHAR"), ("description", "VARCHAR"),
-               ("cycle", "VARCHAR"), ("owner", "VARCHAR"), ("team", "VARCHAR"),
-               ("level", "VARCHAR"), ("okr_type", "VARCHAR"), ("parent", "VARCHAR"),
-               ("status", "VARCHAR")),
-              (("status", "CASE WHEN type = 'ObjectiveAdded' THEN '\"active\"'::JSON "
-                          "ELSE data->'$.status' END"),)),
-    Versioned("key_result_versions", "key_result",
-              (("key", "VARCHAR"), ("title", "VARCHAR"), ("objective", "VARCHAR"),
-               ("cycle", "VARCHAR"), ("kind", "VARCHAR"), ("start", "DOUBLE"),
-               ("target", "DOUBLE"), ("target_high", "DOUBLE"), ("unit", "VARCHAR"),
-               ("weight", "DOUBLE"), ("phases", PHASES), ("kpi", "VARCHAR")),
-              (("kpi", "CASE type WHEN 'KeyResultAdded' THEN 'null'::JSON WHEN 'KpiLinked' "
-                       "THEN data->'$.kpi' WHEN 'KpiUnlinked' THEN 'null'::JSON END"),),
-              (("removed", "KeyResultRemoved"),)),
-    Versioned("initiative_versions", "initiative",
-              (("key", "VARCHAR"), ("title", "VARCHAR"), ("key_result", "VARCHAR"),
-               ("owner", "VARCHAR"), ("status", "VARCHAR")),
-              (("status", "CASE WHEN type = 'InitiativeAdded' THEN '\"planned\"'::JSON "
-                          "ELSE data->'$.status' END"),)),
-    Versioned("kpi_versions", "kpi",
-              (("key", "VARCHAR"), ("name", "VARCHAR"), ("unit", "VARCHAR"),
-               ("direction", "VARCHAR"), ("target", "DOUBLE"), ("green", "DOUBLE"),
-               ("red", "DOUBLE"), ("cadence", "VARCHAR"), ("tags", "VARCHAR[]"),
-               ("owner", "VARCHAR")),
-              (), (("retired", "KpiRetired"),)),
-)
-# Cycles: the status follows from the lifecycle events, so it is derived, not copied.
-CYCLE_EXTRA = (("status", "VARCHAR"), ("committed_at", "TIMESTAMPTZ"))
-
-
-def _cast(expr: str, typ: str) -> str:
-    if typ == "VARCHAR":
-        return f"json_extract_string({expr}, '$')"
-    if typ == "TIMESTAMPTZ":
-        return f"json_extract_string({expr}, '$')::TIMESTAMPTZ"
-    if typ == "DOUBLE":
-        return f"({expr})::DOUBLE"
-    if typ == "VARCHAR[]":
-        return f"from_json({expr}, '[\"VARCHAR\"]')"
-    if typ == PHASES:
-        return f"from_json({expr}, '[{{\"at\": \"TIMESTAMPTZ\", \"value\": \"DOUBLE\"}}]')"
-    raise ValueError(typ)
-
-
-def _columns(v: Versioned) -> list[tuple[str, str]]:
-    cols = [("aggregate_id", "VARCHAR"), ("version", "INTEGER"), ("position", "BIGINT"),
-            ("valid_from", "TIMESTAMPTZ"), ("valid_to", "TIMESTAMPTZ"), *v.fields,
-            *((name, "BOOLEAN") for name, _ in v.flags)]
-    if v.table == "cycle_versions":
-        cols += CYCLE_EXTRA
-    return [*cols, ("change", "VARCHAR"), ("plan_revision", "BOOLEAN"), ("actor", "VARCHAR"),
-            ("reason", "VARCHAR")]
-
-
-def _ddl(v: Versioned) -> str:
-    cols = ", ".join(f'"{n}" {t}' for n, t in _columns(v))
-    return f"CREATE TABLE IF NOT EXISTS {v.table} ({cols})"
-
-
-def _rebuild(v: Versioned) -> str:
-    """SQL that rebuilds the versions of the aggregates listed in temp table `touched`."""
-    overrides = dict(v.overrides)
-    window = "OVER (PARTITION BY aggregate_id ORDER BY version ROWS BETWEEN UNBOUNDED " \
-             "PRECEDING AND CURRENT ROW)"
-    picks = [f"last_value({overrides.get(n, f'data->{chr(39)}$.{n}{chr(39)}')} IGNORE NULLS) "
-             f'{window} AS "j_{n}"' for n, _ in v.fields]
-    picks += [f"bool_or(type = '{etype}') {window} AS \"{n}\"" for n, etype in v.flags]
-    outs = [f'{_cast(f"j_{n}", t)} AS "{n}"' for n, t in v.fields]
-    outs += [f'"{n}"' for n, _ in v.flags]
-    if v.table == "cycle_versions":
-        picks += [f"last_value(CASE WHEN type = 'PlanCommitted' THEN recorded_at END IGNORE "
-                  f"NULLS) {window} AS committed_at",
-                  f"last_value(CASE type WHEN 'CycleAdded' THEN 'planning' WHEN 'PlanCommitted' "
-                  f"THEN 'committed' WHEN 'CycleClosed' THEN 'closed' WHEN 'CycleReopened' THEN "
-                  f"'reopened' END IGNORE NULLS) {window} AS status_raw"]
-        outs += ["CASE WHEN status_raw = 'reopened' THEN (CASE WHEN committed_at IS NULL THEN "
-                 "'planning' ELSE 'committed' END) ELSE status_raw END AS status",
-                 "committed_at"]
-    skip = ", ".join(f"'{t}'" for t in READINGS)
-    return (
-        f"DELETE FROM {v.table} WHERE aggregate_id IN (SELECT aggregate_id FROM touched);\n"
-        f"INSERT INTO {v.table} SELECT aggregate_id, version, position, recorded_at AS "
-        f"valid_from, lead(recorded_at) OVER (PARTITION BY aggregate_id ORDER BY version) AS "
-        f"valid_to, {', '.join(outs)}, type AS change, "
-        f"(data->>'plan_revision')::BOOLEAN AS plan_revision, actor, reason FROM ("
-        f"SELECT *, {', '.join(picks)} FROM events WHERE aggregate_type = '{v.aggregate_type}' "
-        f"AND type NOT IN ({skip}) AND aggregate_id IN (SELECT aggregate_id FROM touched))")
 
 
 # The envelope's fields as DuckDB reads them out of the record (one JSON parse per record).
@@ -147,7 +48,7 @@ _CREATED = ", ".join(f"'{t}'" for t in sorted(CREATED))
 
 
 @dataclass(frozen=True)
-class Located:
+class ConsumedRecord:
     """A validated envelope's record bytes and where it was read."""
 
     value: bytes
@@ -238,20 +139,20 @@ class Projection:
             row = c.execute("SELECT schema_version, digest FROM projection_meta").fetchone()
         except duckdb.Error:  # a new file, or one set up before the digest was kept
             row = None
-        if row == (SCHEMA_VERSION, _setup_digest()):
+        if row == (SCHEMA_VERSION, setup_digest()):
             return
         tables = c.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events'"
                            ).fetchone()
         if (row is not None and row[0] != SCHEMA_VERSION) or (row is None and tables != (0,)):
             self._drop_all()  # an older layout: rebuilt from Kafka from offset 0
-        c.execute(_sql("schema.sql"))
+        c.execute(sql_file("schema.sql"))
         for v in VERSIONED:
-            c.execute(_ddl(v))
-        c.execute(_sql("macros.sql"))
+            c.execute(ddl(v))
+        c.execute(sql_file("macros.sql"))
         c.execute("CREATE OR REPLACE TABLE projection_meta (schema_version INTEGER, "
                   "digest VARCHAR)")
         c.execute("INSERT INTO projection_meta VALUES (?, ?)",
-                  [SCHEMA_VERSION, _setup_digest()])
+                  [SCHEMA_VERSION, setup_digest()])
 
     def set_up_by_this_code(self) -> bool:
         """Whether this code's tables and macros are the file's (else a writer must set the
@@ -261,7 +162,7 @@ class Projection:
                                    ).fetchone()
         except duckdb.Error:
             return False
-        return row == (SCHEMA_VERSION, _setup_digest())
+        return row == (SCHEMA_VERSION, setup_digest())
 
     def _drop_all(self) -> None:
         for (name,) in self.con.execute(
@@ -276,7 +177,7 @@ class Projection:
             "SELECT partition, next_offset FROM consumer_offsets WHERE topic = ?",
             [topic]).fetchall())
 
-    def apply(self, topic: str, batch: Sequence[Located], offsets: dict[int, int]) -> int:
+    def apply(self, topic: str, batch: Sequence[ConsumedRecord], offsets: dict[int, int]) -> int:
         """Load a batch and the next offsets in one transaction; returns new events stored."""
         c = self.con
         c.execute("BEGIN TRANSACTION")
@@ -293,7 +194,7 @@ class Projection:
             raise
         return added
 
-    def _load(self, batch: Sequence[Located]) -> int:
+    def _load(self, batch: Sequence[ConsumedRecord]) -> int:
         import pyarrow as pa  # only the consumer loads; readers start without it
 
         c = self.con
@@ -344,7 +245,7 @@ class Projection:
             "SELECT list(DISTINCT aggregate_type) FROM touched").fetchone()[0]  # type: ignore[index]
         for v in VERSIONED:
             if v.aggregate_type in (touched or []):
-                c.execute(_rebuild(v))
+                c.execute(rebuild(v))
         return int(added)
 
     # ---- reading -----------------------------------------------------------------------
@@ -366,8 +267,8 @@ class Projection:
         cur = self.con.execute(f"EXECUTE okr_scorecard_at({_timestamp(as_of)}, "
                                f"{_timestamp(known_at)})")
         names = [d[0] for d in cur.description]
-        card_at = [names.index(column) for column in _CARD_COLUMNS.values()]
-        kr_at = [names.index(column) for column in _KR_COLUMNS.values()]
+        card_at = [names.index(column) for column in CARD_COLUMNS.values()]
+        kr_at = [names.index(column) for column in KR_COLUMNS.values()]
         objective, key_result = names.index("objective"), names.index("key_result")
         cards: list[dict[str, Any]] = []
         last: str | None = None
@@ -375,10 +276,10 @@ class Projection:
         for row in cur.fetchall():  # ordered by objective; thousands of rows: kept lean
             if row[objective] != last:
                 last, krs = row[objective], []
-                cards.append({**dict(zip(_CARD_COLUMNS, [row[i] for i in card_at], strict=True)),
+                cards.append({**dict(zip(CARD_COLUMNS, [row[i] for i in card_at], strict=True)),
                               "key_results": krs})
             if row[key_result] is not None:
-                krs.append(dict(zip(_KR_COLUMNS, [row[i] for i in kr_at], strict=True)))
+                krs.append(dict(zip(KR_COLUMNS, [row[i] for i in kr_at], strict=True)))
         return cards
 
     def facts(self, since_position: int = 0) -> Iterator[Fact]:
@@ -407,7 +308,7 @@ class Projection:
         latest one before that, and any recorded later for earlier times.
         """
         c = self.con
-        c.execute(_REVIEW_ITEMS, [cycle])
+        c.execute(REVIEW_ITEMS, [cycle])
         row = c.execute(
             "SELECT least(min(start), min(valid_from)), max(\"end\") FROM cycle_versions "
             "WHERE key = ?", [cycle]).fetchone()
@@ -436,7 +337,7 @@ class Projection:
             "aggregate_id IN "
             "(SELECT aggregate_id FROM review_items) AND recorded_at <= $known ORDER BY "
             "position", {"known": known_at}, ("value", "confidence", "note")),
-            self._measurements(_REVIEW_READINGS, measured, ("value", "source", "reading_id"))]
+            self._measurements(REVIEW_READINGS, measured, ("value", "source", "reading_id"))]
         return list(heapq.merge(*parts, key=lambda f: f.position))
 
     # Times are selected as TIMESTAMP (UTC, the session's zone) and made aware here: much
@@ -493,60 +394,7 @@ class Projection:
         self.con.execute("CHECKPOINT")
 
 
-# The items a cycle's review depends on (domain.history.cycle_dependencies, in SQL, over the
-# version tables): the cycle, its objectives, every key result ever under them, every KPI
-# ever linked to those, and the KPIs ever tagged guardrail.
-_REVIEW_ITEMS = """
-CREATE OR REPLACE TEMP TABLE review_items AS
-WITH objectives AS (SELECT DISTINCT aggregate_id, key FROM objective_versions WHERE cycle = $1),
-krs AS (SELECT DISTINCT aggregate_id, kpi FROM key_result_versions
-        WHERE objective IN (SELECT key FROM objectives))
-SELECT DISTINCT aggregate_id FROM cycle_versions WHERE key = $1
-UNION SELECT aggregate_id FROM objectives
-UNION SELECT aggregate_id FROM krs
-UNION SELECT aggregate_id FROM kpi_versions WHERE key IN (SELECT kpi FROM krs)
-UNION SELECT aggregate_id FROM kpi_versions WHERE list_contains(tags, 'guardrail')
-"""
 
-# scorecard_at's columns → the keys of domain.history.scorecard's cards and key results.
-_CARD_COLUMNS = {"key": "objective", "title": "objective_title", "cycle": "cycle",
-                 "owner": "owner", "team": "team", "level": "level", "okr_type": "okr_type",
-                 "parent": "parent", "status": "objective_status", "score": "objective_score",
-                 "expected": "objective_expected", "track": "objective_track",
-                 "succeeded": "succeeded"}
-_KR_COLUMNS = {"key": "key_result", "objective": "objective", "title": "kr_title",
-               "kind": "kind", "start": "start", "target": "target",
-               "target_high": "target_high", "unit": "unit", "weight": "weight",
-               "value": "value", "progress": "progress", "expected": "expected",
-               "status": "status", "confidence": "confidence", "kpi": "kpi",
-               "kpi_health": "kpi_health", "kpi_stale": "kpi_stale"}
-
-_REVIEW_READINGS = """
-WITH carried AS (
-    SELECT aggregate_id, max((observed_at, position)) AS latest FROM kpi_readings
-    WHERE aggregate_id IN (SELECT aggregate_id FROM review_items)
-      AND observed_at < $carry AND recorded_at <= $carry
-    GROUP BY aggregate_id)
-SELECT position, aggregate_id, version, 'KpiReadingRecorded', recorded_at::TIMESTAMP,
-       observed_at::TIMESTAMP, actor, value, source, reading_id
-FROM kpi_readings r LEFT JOIN carried c USING (aggregate_id)
-WHERE aggregate_id IN (SELECT aggregate_id FROM review_items) AND recorded_at <= $known
-  AND observed_at <= $until
-  AND (observed_at >= $carry OR recorded_at > $carry OR (observed_at, position) = c.latest)
-ORDER BY position
-"""
-
-
-# Tables exported to Parquet; True = partitioned by cycle (rows without a cycle land in
-# cycle=__HIVE_DEFAULT_PARTITION__).
-EXPORTS = {"events": False, "cycle_versions": False, "objective_versions": True,
-           "key_result_versions": True, "initiative_versions": False, "kpi_versions": False,
-           "check_ins": True, "kpi_readings": False}
-EXPORT_SQL = {name: f"SELECT * FROM {name}" for name in EXPORTS} | {
-    "check_ins": "SELECT c.*, coalesce(k.cycle, '(none)') AS cycle FROM check_ins c LEFT JOIN "
-                 "(SELECT aggregate_id, any_value(cycle) AS cycle FROM key_result_versions "
-                 "GROUP BY aggregate_id) k USING (aggregate_id)",
-}
 
 
 def _timestamp(t: datetime) -> str:
@@ -558,16 +406,5 @@ def _timestamp(t: datetime) -> str:
 
 def _quote(path: Path) -> str:
     return str(path).replace("'", "''")
-
-
-@lru_cache(maxsize=1)
-def _setup_digest() -> str:
-    """Names this code's tables and macros: a file set up by other code is set up again."""
-    text = _sql("schema.sql") + _sql("macros.sql") + "".join(_ddl(v) for v in VERSIONED)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _sql(name: str) -> str:
-    return resources.files("okr.projections").joinpath(name).read_text(encoding="utf-8")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from okr.record.envelope import Published, published
 from okr.record.watermark import Watermark
-from okr.record.worker import Failure, Worker, WorkerError, answer, requests
+from okr.record.worker import Failure, Worker, WorkerError, requests_from_parent, send_to_parent
 
 PAGE = 5000
 # A backlog at least this long (in positions after the head) is worth a worker process.
@@ -82,14 +82,14 @@ def _work() -> None:
     until the store has no more (or `limit`), then None."""
     from okr.ledger.app import OkrLedger
 
-    for settings, env, head, limit in requests():
+    for settings, env, head, limit in requests_from_parent():
         try:
             for page in _made_here(OkrLedger(settings, env), head, limit):
-                answer(page)
+                send_to_parent(page)
         except Exception as exc:  # the relay reports it and publishes nothing of this run
-            answer(Failure(f"the envelope worker failed: {type(exc).__name__}: {exc}"))
+            send_to_parent(Failure(f"the envelope worker failed: {type(exc).__name__}: {exc}"))
         else:
-            answer(None)
+            send_to_parent(None)
         return
 
 

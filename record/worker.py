@@ -77,7 +77,7 @@ class Failure:
         self.message = message
 
 
-def requests() -> Iterator[Any]:
+def requests_from_parent() -> Iterator[Any]:
     """The worker's end: each request, until the parent closes the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the work ends
     source: BinaryIO = sys.stdin.buffer
@@ -88,7 +88,7 @@ def requests() -> Iterator[Any]:
             return
 
 
-def answer(item: Any) -> None:
+def send_to_parent(item: Any) -> None:
     """Send one answer (or a Failure); exit quietly if the parent is gone."""
     try:
         pickle.dump(item, sys.stdout.buffer, pickle.HIGHEST_PROTOCOL)

@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from okr.domain.cycles import cycle_of, named_window
+from okr.domain.periods import cycle_of, named_window
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "demo-out"

@@ -17,10 +17,10 @@ from eventsourcing.domain import Aggregate
 
 from okr.domain.base import recording_at
 from okr.domain.cycle import Cycle
-from okr.domain.cycles import named_window
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
 from okr.domain.objective import Objective
+from okr.domain.periods import named_window
 from okr.ledger.app import OkrLedger
 
 KINDS = ("increase", "increase", "decrease", "stay-above", "range", "milestone")

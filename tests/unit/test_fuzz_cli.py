@@ -218,13 +218,13 @@ def test_hostile_write_arguments_never_crash_and_refusals_write_nothing(
 def test_the_in_process_runner_reports_an_escaping_exception_as_a_crash(
         readme_home: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The harness has teeth: a bug deep in a command (injected here) is a crash, exit 1."""
-    from okr.cli import write_cmds
+    from okr.cli import measure_cmds
 
     def broken(text: str, what: str) -> float:
         raise RuntimeError("injected bug")
 
     home = fresh_copy(readme_home, workdir)
-    monkeypatch.setattr(write_cmds, "number", broken)
+    monkeypatch.setattr(measure_cmds, "number", broken)
     result = okr(home, "checkin", "kr-conv", "2.2")
     assert result.code == 1 and result.crash is not None
     assert "Traceback" in result.stderr and "injected bug" in result.stderr

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from okr.adapters.kafka_client import Message
 from okr.consumers.projector import decode
 from okr.ledger.app import OkrLedger
-from okr.projections.store import Located, Projection
+from okr.projections.store import ConsumedRecord, Projection
 from okr.record.envelope import KNOWN_TYPES, Envelope, chain_hash, chained
 from okr.settings import load_settings
 from tests.fuzzing import fuzz
@@ -212,7 +212,7 @@ def test_a_mutated_envelope_is_the_original_or_rejected(chain: list[Envelope],
 @pytest.fixture(scope="module")
 def projection(chain: list[Envelope]) -> Projection:
     proj = Projection(":memory:")
-    proj.apply("okr.ledger", [Located(e.to_bytes(), 0, i) for i, e in enumerate(chain)],
+    proj.apply("okr.ledger", [ConsumedRecord(e.to_bytes(), 0, i) for i, e in enumerate(chain)],
                {0: len(chain)})
     return proj
 
@@ -252,7 +252,7 @@ def test_whatever_decode_accepts_the_projection_can_load(chain: list[Envelope],
     offset = random.randrange(10**6, 10**9)
     before = projection.event_count()
     # The projection loads the record's own bytes, as the consumer hands them over.
-    added = projection.apply("okr.ledger", [Located(raw, 1, offset + i)
+    added = projection.apply("okr.ledger", [ConsumedRecord(raw, 1, offset + i)
                                              for i, raw in enumerate(accepted)], {1: offset + 3})
     assert projection.event_count() == before + added
     projection.scorecard_at(NOW, NOW)
@@ -323,7 +323,8 @@ def test_an_event_dated_before_the_year_1000_is_published_decoded_and_projected(
     decoded = [decode(record(e.to_bytes(), e.aggregate_id.encode())) for e in envelopes]
     assert all(isinstance(d, Envelope) for d in decoded), decoded
     with Projection(":memory:") as proj:
-        proj.apply("okr.ledger", [Located(e.to_bytes(), 0, i) for i, e in enumerate(envelopes)],
+        proj.apply("okr.ledger",
+                   [ConsumedRecord(e.to_bytes(), 0, i) for i, e in enumerate(envelopes)],
                    {0: 2})
         _, rows = proj.query("SELECT year(observed_at), value FROM kpi_readings")
     assert rows == [(33, 7.0)]

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from okr.domain.base import recording_at
-from okr.domain.cycles import named_window
 from okr.domain.history import scorecard_at
+from okr.domain.periods import named_window
 from okr.domain.review import ReviewPoint, UnknownCycle, review
 from okr.ledger.app import OkrLedger
-from okr.projections.store import Located, Projection
+from okr.projections.store import ConsumedRecord, Projection
 from okr.record.envelope import chained
 from okr.settings import load_settings
 from tests.support.generator import Shape, generate
@@ -76,7 +76,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Projection,
     i = 0
     while i < len(envelopes):
         n = rnd.randrange(1, 400)
-        chunk = [Located(e.to_bytes(), 0, e.position) for e in envelopes[i:i + n]]
+        chunk = [ConsumedRecord(e.to_bytes(), 0, e.position) for e in envelopes[i:i + n]]
         if chunk and rnd.random() < 0.3:
             chunk += chunk[: rnd.randrange(1, len(chunk) + 1)]
         proj.apply("t", chunk, {0: i + n})

@@ -9,7 +9,7 @@ import pytest
 
 from okr.ledger.app import OkrLedger
 from okr.projections.access import complete_for_reading
-from okr.projections.store import Located, Projection
+from okr.projections.store import ConsumedRecord, Projection
 from okr.record.envelope import chained_records
 from okr.settings import Settings, load_settings
 
@@ -19,7 +19,7 @@ EVERY = 15.0
 def project(app: OkrLedger, settings: Settings) -> None:
     """Every stored event into the work file (as the consumer would), then the snapshot."""
     with Projection(settings.projection_work_file) as proj:
-        proj.apply("t", [Located(r.value, 0, i) for i, r in enumerate(chained_records(app))],
+        proj.apply("t", [ConsumedRecord(r.value, 0, i) for i, r in enumerate(chained_records(app))],
                    {0: app.recorder.max_notification_id() or 0})
     shutil.copyfile(settings.projection_work_file, settings.duckdb_file)
 

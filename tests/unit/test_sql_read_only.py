@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from okr.ledger.app import OkrLedger
 from okr.projections.access import owning
-from okr.projections.store import Located, Projection
+from okr.projections.store import ConsumedRecord, Projection
 from okr.record.envelope import chained
 from okr.settings import load_settings
 from tests.fuzzing import build_readme_scenario, fuzz, okr
@@ -38,7 +38,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     envelopes = list(chained(app))
     app.close()
     with Projection(settings.duckdb_file) as proj:
-        proj.apply("okr.ledger", [Located(e.to_bytes(), 0, i) for i, e in enumerate(envelopes)],
+        proj.apply("okr.ledger",
+                   [ConsumedRecord(e.to_bytes(), 0, i) for i, e in enumerate(envelopes)],
                    {0: len(envelopes)})
         proj.checkpoint()
     with owning(settings):

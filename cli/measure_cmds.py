@@ -1,0 +1,142 @@
+"""Measurement commands: key-result check-ins, and KPIs with their readings."""
+
+from typing import Any
+
+import typer
+
+from okr.cli.context import State, state, want_json
+from okr.cli.errors import UserError
+from okr.cli.output import amount, emit
+from okr.cli.writes import JSON, REASON, done, number, opt_number, said, when
+
+kpi_app = typer.Typer(help="KPIs: add, update, record a reading, retire.", no_args_is_help=True)
+
+
+# ---- check-ins --------------------------------------------------------------------------
+
+def checkin(ctx: typer.Context, kr: str = typer.Argument(..., help="Key result key."),
+            value: str = typer.Argument(..., help="The value now (or at --at)."),
+            confidence: str | None = typer.Option(None, help="0–1: how sure the target "
+                                                  "will be hit."),
+            note: str = typer.Option("", help="What happened."),
+            at: str | None = typer.Option(None, help="Effective time (local; default now)."),
+            source: str = typer.Option("manual", help="How the value was obtained, recorded "
+                                       "with it (CSV imports record: import)."),
+            as_json: bool = JSON) -> None:
+    """Check in on a key result."""
+    st = state(ctx)
+    val = number(value, "value")
+    conf = opt_number(confidence, "confidence")
+    if conf is not None and not 0 <= conf <= 1:
+        raise UserError(f"confidence {confidence} must be between 0 and 1")
+    res = st.ledger.check_in(kr, val, conf, note, when(st, at), source=source)
+    c = res.check_ins[-1]
+    done(ctx, as_json, f"check-in on {res.key}: {amount(val, res.unit)}, effective "
+         f"{said(st, c['effective_at'])}",
+         {"key": res.key, "value": val, "confidence": conf, "note": c["note"],
+          "effective_at": c["effective_at"], "source": c["source"]})
+
+
+# ---- KPIs -------------------------------------------------------------------------------
+
+@kpi_app.command("add")
+def kpi_add(ctx: typer.Context, key: str, name: str, unit: str = typer.Option(""),
+            direction: str = typer.Option("up", help="up (higher is better) or down."),
+            target: str | None = None,
+            green: str = typer.Option(..., help="Green from this value on."),
+            red: str = typer.Option(..., help="Red beyond this value."),
+            cadence: str = typer.Option("weekly", help="daily, weekly, monthly, quarterly."),
+            tag: list[str] = typer.Option([], "--tag", help="leading, lagging, guardrail, …"),
+            owner: str | None = None, as_json: bool = JSON) -> None:
+    """Define a KPI."""
+    k = state(ctx).ledger.add_kpi(
+        key, name, unit=unit, direction=direction, target=opt_number(target, "target"),
+        green=number(green, "green"), red=number(red, "red"), cadence=cadence, tags=tag,
+        owner=owner)
+    done(ctx, as_json, f"KPI {k.key} added: {k.name} ({k.direction}, {k.cadence})",
+         {"key": k.key, **k.definition()})
+
+
+@kpi_app.command("update")
+def kpi_update(ctx: typer.Context, key: str, name: str | None = None, unit: str | None = None,
+               direction: str | None = None, target: str | None = None,
+               green: str | None = None, red: str | None = None, cadence: str | None = None,
+               tag: list[str] = typer.Option([], "--tag", help="Replace the tags."),
+               owner: str | None = None, reason: str | None = REASON,
+               as_json: bool = JSON) -> None:
+    """Change a KPI's definition."""
+    changes: dict[str, Any] = {k: v for k, v in {
+        "name": name, "unit": unit, "direction": direction, "cadence": cadence,
+        "owner": owner, "target": opt_number(target, "target"),
+        "green": opt_number(green, "green"), "red": opt_number(red, "red")}.items()
+        if v is not None}
+    if tag:
+        changes["tags"] = tag
+    if not changes:
+        raise UserError("nothing to update: give at least one of --name, --unit, --direction, "
+                        "--target, --green, --red, --cadence, --tag, --owner")
+    k = state(ctx).ledger.update_kpi(key, changes, reason)
+    done(ctx, as_json, f"KPI {k.key} updated", {"key": k.key, **k.definition()})
+
+
+@kpi_app.command("record")
+def kpi_record(ctx: typer.Context, key: str, value: str,
+               at: str | None = typer.Option(None, help="Observed at (local; default now)."),
+               source: str = typer.Option("manual", help="Where the value came from."),
+               reading_id: str | None = typer.Option(None, "--id", help="Idempotency id."),
+               as_json: bool = JSON) -> None:
+    """Record a KPI reading."""
+    st = state(ctx)
+    val = number(value, "value")
+    observed = when(st, at)
+    new = st.ledger.record_reading(key, val, observed, source, reading_id)
+    k = st.ledger.kpi(key)
+    r = k.latest_reading() if observed is None else next(
+        (x for x in reversed(k.readings) if x["observed_at"] == observed), k.readings[-1])
+    text = (f"KPI {key}: {amount(val, k.unit)} observed {said(st, r['observed_at'])}" if new
+            else f"KPI {key}: reading {reading_id} was already recorded; nothing written")
+    done(ctx, as_json, text, {"key": key, "value": val, "observed_at": r["observed_at"],
+                              "recorded": new})
+
+
+@kpi_app.command("retire")
+def kpi_retire(ctx: typer.Context, key: str, reason: str | None = REASON,
+               as_json: bool = JSON) -> None:
+    """Retire a KPI (its history stays)."""
+    k = state(ctx).ledger.retire_kpi(key, reason)
+    done(ctx, as_json, f"KPI {k.key} retired", {"key": k.key, "retired": True})
+
+
+@kpi_app.command("list")
+def kpi_list(ctx: typer.Context, all_: bool = typer.Option(False, "--all",
+                                                          help="Include retired KPIs."),
+             as_json: bool = JSON) -> None:
+    """Every KPI with its latest value, trend, health and staleness."""
+    from okr.domain.base import utc_now
+    from okr.ledger.views import kpi_list as listing
+
+    st = state(ctx)
+    rows = [r for r in listing(st.ledger, utc_now()) if all_ or not r["retired"]]
+    emit(rows, want_json(ctx, as_json), lambda: _kpi_table(st, rows))
+
+
+def _kpi_table(st: State, rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    arrows = {"better": "↗ better", "worse": "↘ worse", "flat": "→ flat", None: "-"}
+    colours = {"green": "green", "amber": "yellow", "red": "red", None: "dim"}
+    table = Table("KPI", "name", "latest", "observed", "trend", "health", "cadence")
+    for r in rows:
+        health = r["health"] or "no data"
+        table.add_row(r["key"], r["name"], amount(r["value"], r["unit"]),
+                      "-" if r["observed_at"] is None else said(st, r["observed_at"]),
+                      arrows[r["trend"]], f"[{colours[r['health']]}]{health}[/]"
+                      + (" [bold red]STALE[/]" if r["stale"] else ""), r["cadence"])
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `checkin` and the KPI commands to the root app."""
+    app.command("checkin")(checkin)
+    app.add_typer(kpi_app, name="kpi")

@@ -1,0 +1,233 @@
+"""Plan commands: cycles, objectives, key results and initiatives."""
+
+import typer
+
+from okr.cli.context import state
+from okr.cli.errors import UserError
+from okr.cli.output import amount
+from okr.cli.writes import JSON, REASON, done, number, opt_number, phases, said, when
+
+cycle_app = typer.Typer(help="Cycles: add, commit the plan, close, reopen.", no_args_is_help=True)
+objective_app = typer.Typer(help="Objectives: add, update, abandon, close.", no_args_is_help=True)
+kr_app = typer.Typer(help="Key results: add, revise, move, remove, link/unlink a KPI.",
+                     no_args_is_help=True)
+initiative_app = typer.Typer(help="Initiatives: add, set status.", no_args_is_help=True)
+
+
+# ---- cycles -----------------------------------------------------------------------------
+
+@cycle_app.command("add")
+def cycle_add(ctx: typer.Context, key: str = typer.Argument(..., help="2026-Q4, 2026-H2, 2026 "
+                                                             "or a custom name."),
+              start: str | None = typer.Option(None, help="Custom cycle start (local date)."),
+              end: str | None = typer.Option(None, help="Custom cycle end, exclusive."),
+              as_json: bool = JSON) -> None:
+    """Open a cycle in planning."""
+    st = state(ctx)
+    c = st.ledger.add_cycle(key, when(st, start), when(st, end))
+    done(ctx, as_json, f"cycle {c.key} added: {said(st, c.start)} – {said(st, c.end)}, planning",
+         {"key": c.key, "start": c.start, "end": c.end, "status": c.status})
+
+
+@cycle_app.command("commit")
+def cycle_commit(ctx: typer.Context, key: str, as_json: bool = JSON) -> None:
+    """Commit (lock) the cycle's plan; later changes are recorded revisions."""
+    c = state(ctx).ledger.commit_cycle(key)
+    done(ctx, as_json, f"cycle {c.key} committed: the plan is locked; changes now need a reason",
+         {"key": c.key, "status": c.status})
+
+
+@cycle_app.command("close")
+def cycle_close(ctx: typer.Context, key: str, reason: str | None = REASON,
+                as_json: bool = JSON) -> None:
+    """Close the cycle."""
+    c = state(ctx).ledger.close_cycle(key, reason)
+    done(ctx, as_json, f"cycle {c.key} closed", {"key": c.key, "status": c.status})
+
+
+@cycle_app.command("reopen")
+def cycle_reopen(ctx: typer.Context, key: str, reason: str | None = REASON,
+                 as_json: bool = JSON) -> None:
+    """Reopen a closed cycle (needs --reason)."""
+    c = state(ctx).ledger.reopen_cycle(key, reason)
+    done(ctx, as_json, f"cycle {c.key} reopened ({c.status})", {"key": c.key, "status": c.status})
+
+
+# ---- objectives -------------------------------------------------------------------------
+
+@objective_app.command("add")
+def objective_add(ctx: typer.Context, key: str, title: str,
+                  cycle: str = typer.Option(..., "--cycle", "-c"),
+                  owner: str | None = typer.Option(None, help="Default: the actor."),
+                  team: str = typer.Option("", help="Team name."),
+                  level: str = typer.Option("team", help="company, department, team, "
+                                            "individual or cross-functional."),
+                  okr_type: str = typer.Option("committed", "--type",
+                                               help="committed, aspirational or learning."),
+                  description: str = typer.Option("", help="Longer description."),
+                  parent: str | None = typer.Option(None, help="Parent objective (alignment)."),
+                  reason: str | None = REASON, as_json: bool = JSON) -> None:
+    """Add an objective to a cycle."""
+    st = state(ctx)
+    o = st.ledger.add_objective(key, title, cycle, owner or st.settings.actor, team, level,
+                                okr_type, description, parent, reason)
+    done(ctx, as_json, f"objective {o.key} added to {o.cycle} ({o.okr_type}, owner {o.owner})",
+         {"key": o.key, "cycle": o.cycle, "type": o.okr_type, "owner": o.owner})
+
+
+@objective_app.command("update")
+def objective_update(ctx: typer.Context, key: str,
+                     title: str | None = typer.Option(None), description: str | None = None,
+                     owner: str | None = None, team: str | None = None,
+                     parent: str | None = typer.Option(None, help="Re-align under this one."),
+                     no_parent: bool = typer.Option(False, "--no-parent",
+                                                    help="Make it top level."),
+                     okr_type: str | None = typer.Option(None, "--type"),
+                     reason: str | None = REASON, as_json: bool = JSON) -> None:
+    """Retitle, change owner/team, re-align or change type (each its own event)."""
+    if parent is not None and no_parent:
+        raise UserError("give --parent or --no-parent, not both")
+    o = state(ctx).ledger.update_objective(
+        key, title=title, description=description, owner=owner, team=team, parent=parent,
+        clear_parent=no_parent, okr_type=okr_type, reason=reason)
+    done(ctx, as_json, f"objective {o.key} updated (version {o.version})",
+         {"key": o.key, "version": o.version})
+
+
+@objective_app.command("abandon")
+def objective_abandon(ctx: typer.Context, key: str, reason: str | None = REASON,
+                      as_json: bool = JSON) -> None:
+    """Abandon an objective (needs --reason)."""
+    o = state(ctx).ledger.abandon_objective(key, reason)
+    done(ctx, as_json, f"objective {o.key} abandoned", {"key": o.key, "status": o.status})
+
+
+@objective_app.command("close")
+def objective_close(ctx: typer.Context, key: str,
+                    status: str = typer.Option(..., help="achieved or missed"),
+                    reason: str | None = REASON, as_json: bool = JSON) -> None:
+    """Close an objective as achieved or missed."""
+    o = state(ctx).ledger.close_objective(key, status, reason)
+    done(ctx, as_json, f"objective {o.key} closed: {o.status}", {"key": o.key,
+                                                                  "status": o.status})
+
+
+# ---- key results ------------------------------------------------------------------------
+
+PHASE = typer.Option([], "--phase", help="Phased target DATE=VALUE (repeatable).")
+
+
+@kr_app.command("add")
+def kr_add(ctx: typer.Context, key: str, title: str,
+           objective: str = typer.Option(..., "--objective", "-o"),
+           kind: str = typer.Option("increase", help="increase, decrease, stay-above, "
+                                    "stay-below, range or milestone."),
+           start: str = typer.Option("0", help="Starting value."),
+           target: str = typer.Option("1", help="Target (low bound for a range)."),
+           target_high: str | None = typer.Option(None, help="High bound for a range."),
+           unit: str = typer.Option("", help="Unit, e.g. %, users, EUR."),
+           weight: str = typer.Option("1", help="Weight in the objective's score."),
+           phase: list[str] = PHASE,
+           kpi: str | None = typer.Option(None, help="Take values from this KPI."),
+           reason: str | None = REASON, as_json: bool = JSON) -> None:
+    """Add a key result to an objective."""
+    st = state(ctx)
+    kr = st.ledger.add_key_result(
+        key, title, objective, kind, number(start, "start"), number(target, "target"),
+        opt_number(target_high, "target-high"), unit, number(weight, "weight"),
+        phases(st, phase), kpi, reason)
+    done(ctx, as_json, f"key result {kr.key} added to {kr.objective}: {kr.kind} "
+         f"{kr.start:g} → {amount(kr.target, kr.unit)}",
+         {"key": kr.key, "objective": kr.objective, "kind": kr.kind, "start": kr.start,
+          "target": kr.target, "target_high": kr.target_high, "unit": kr.unit,
+          "weight": kr.weight, "kpi": kr.kpi})
+
+
+@kr_app.command("revise")
+def kr_revise(ctx: typer.Context, key: str, start: str | None = None, target: str | None = None,
+              target_high: str | None = None, weight: str | None = None,
+              phase: list[str] = PHASE,
+              clear_phases: bool = typer.Option(False, "--clear-phases"),
+              reason: str | None = REASON, as_json: bool = JSON) -> None:
+    """Revise start, target, weight or phased targets (after commit: needs --reason)."""
+    st = state(ctx)
+    if phase and clear_phases:
+        raise UserError("give --phase or --clear-phases, not both")
+    kr = st.ledger.revise_key_result(
+        key, start=opt_number(start, "start"), target=opt_number(target, "target"),
+        target_high=opt_number(target_high, "target-high"), weight=opt_number(weight, "weight"),
+        phases=[] if clear_phases else (phases(st, phase) or None), reason=reason)
+    # What it replaced is the version before the revision, not a read taken before the
+    # command: another writer may have revised the key result in between.
+    before = st.ledger.repository.get(kr.id, version=kr.version - 1)
+    old = {"start": before.start, "target": before.target, "weight": before.weight}
+    changes = {k: (v, getattr(kr, k)) for k, v in old.items() if getattr(kr, k) != v}
+    text = ", ".join(f"{k} {a:g} → {b:g}" for k, (a, b) in changes.items()) or "phases changed"
+    done(ctx, as_json, f"key result {kr.key} revised: {text}",
+         {"key": kr.key, "changes": {k: {"from": a, "to": b} for k, (a, b) in changes.items()},
+          "reason": reason})
+
+
+@kr_app.command("move")
+def kr_move(ctx: typer.Context, key: str, objective: str = typer.Option(..., "--objective", "-o"),
+            reason: str | None = REASON, as_json: bool = JSON) -> None:
+    """Move a key result to another objective of the same cycle."""
+    kr = state(ctx).ledger.move_key_result(key, objective, reason)
+    done(ctx, as_json, f"key result {kr.key} moved to {kr.objective}",
+         {"key": kr.key, "objective": kr.objective})
+
+
+@kr_app.command("remove")
+def kr_remove(ctx: typer.Context, key: str, reason: str | None = REASON,
+              as_json: bool = JSON) -> None:
+    """Remove a key result from the plan (its history stays)."""
+    kr = state(ctx).ledger.remove_key_result(key, reason)
+    done(ctx, as_json, f"key result {kr.key} removed", {"key": kr.key, "removed": True})
+
+
+@kr_app.command("link")
+def kr_link(ctx: typer.Context, key: str, kpi: str, reason: str | None = REASON,
+            as_json: bool = JSON) -> None:
+    """Take the key result's value from a KPI's readings."""
+    kr = state(ctx).ledger.link_kpi(key, kpi, reason)
+    done(ctx, as_json, f"key result {kr.key} now follows KPI {kpi}", {"key": kr.key, "kpi": kpi})
+
+
+@kr_app.command("unlink")
+def kr_unlink(ctx: typer.Context, key: str, reason: str | None = REASON,
+              as_json: bool = JSON) -> None:
+    """Go back to manual check-ins."""
+    kr = state(ctx).ledger.unlink_kpi(key, reason)
+    done(ctx, as_json, f"key result {kr.key} unlinked from its KPI", {"key": kr.key, "kpi": None})
+
+
+# ---- initiatives ------------------------------------------------------------------------
+
+@initiative_app.command("add")
+def initiative_add(ctx: typer.Context, key: str, title: str,
+                   kr: str = typer.Option(..., "--kr", help="The key result it moves."),
+                   owner: str | None = typer.Option(None, help="Default: the actor."),
+                   as_json: bool = JSON) -> None:
+    """Add an initiative for a key result."""
+    i = state(ctx).ledger.add_initiative(key, title, kr, owner)
+    done(ctx, as_json, f"initiative {i.key} added for {i.key_result} (planned)",
+         {"key": i.key, "key_result": i.key_result, "status": i.status, "owner": i.owner})
+
+
+@initiative_app.command("status")
+def initiative_status(ctx: typer.Context, key: str,
+                      status: str = typer.Argument(..., help="planned, in-progress, done or "
+                                                   "dropped"),
+                      reason: str | None = REASON, as_json: bool = JSON) -> None:
+    """Set an initiative's status."""
+    i = state(ctx).ledger.set_initiative_status(key, status, reason)
+    done(ctx, as_json, f"initiative {i.key} is now {i.status}", {"key": i.key,
+                                                                  "status": i.status})
+
+
+def register(app: typer.Typer) -> None:
+    """Add the plan commands to the root app."""
+    app.add_typer(cycle_app, name="cycle")
+    app.add_typer(objective_app, name="objective")
+    app.add_typer(kr_app, name="kr")
+    app.add_typer(initiative_app, name="initiative")

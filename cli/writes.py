@@ -1,0 +1,74 @@
+"""What the write commands share: reading a person's input, and reporting a write.
+
+Every write goes through the ledger Application (validated, one event or more, or nothing),
+then is published to Kafka best effort; the write never fails because Kafka is away.
+"""
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from okr.cli.context import State, state, want_json
+from okr.cli.errors import UserError
+from okr.cli.output import emit
+
+if TYPE_CHECKING:
+    from okr.domain.key_result import Phase
+
+JSON = typer.Option(False, "--json", help="Print JSON.")
+REASON = typer.Option(None, "--reason", "-r", help="Why (required for plan revisions).")
+
+
+# ---- input parsing ----------------------------------------------------------------------
+
+def number(text: str, what: str) -> float:
+    """A finite number typed by a person, or a one-line error."""
+    try:
+        value = float(text.replace("_", ""))
+    except ValueError:
+        raise UserError(f"{what} {text!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise UserError(f"{what} must be a finite number, not {text!r}")
+    return value
+
+
+def opt_number(text: str | None, what: str) -> float | None:
+    return None if text is None else number(text, what)
+
+
+def when(st: State, text: str | None) -> datetime | None:
+    """A person's time in their zone (None stays None)."""
+    from okr.cli.times import parse_when
+    return None if text is None else parse_when(text, st.settings.timezone)
+
+
+def phases(st: State, items: list[str]) -> "list[Phase]":
+    """Parse `--phase 2026-10-31=2.1` items into phased targets."""
+    out: list[Phase] = []
+    for item in items:
+        at, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"phase {item!r} should look like 2026-10-31=2.1 (date=value)")
+        t = when(st, at)
+        out.append({"at": t, "value": number(value, "phased target")})
+    return out
+
+
+# ---- output -----------------------------------------------------------------------------
+
+def done(ctx: typer.Context, as_json: bool, message: str, data: dict[str, Any]) -> None:
+    """Report a successful write, then publish it to Kafka best effort."""
+    st = state(ctx)
+    if st.settings.inline_publish:
+        from okr.cli.publish import after_write
+        published = after_write(st)
+    else:
+        published = "not published now (OKR_INLINE_PUBLISH is off): run 'okr relay --once'"
+    emit({**data, "published": published}, want_json(ctx, as_json),
+         f"{message}\n{published}" if published else message)
+
+
+def said(st: State, t: datetime) -> str:
+    from okr.cli.times import say
+    return say(t, st.settings.timezone)
