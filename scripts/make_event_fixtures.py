@@ -3,7 +3,8 @@ code stores them (N = FIXTURE_VERSION: raise it when an event class changes, and
 older file). Kept forever: a later change to an event must upcast them (class_version +
 upcast_vN_vN+1), and tests/unit/test_event_fixtures.py loads every file with today's code.
 
-v1: the first published events. v2: CheckInRecorded version 2 (with `source`)."""
+v1: the first published events. v2: CheckInRecorded version 2 (with `source`). v3:
+KeyResultAdded and KeyResultRevised version 2 (with `tolerance`)."""
 
 import json
 import tempfile
@@ -14,7 +15,7 @@ from okr.domain.base import recording_at
 from okr.ledger.app import OkrLedger
 from okr.settings import load_settings
 
-FIXTURE_VERSION = 2
+FIXTURE_VERSION = 3
 OUT = (Path(__file__).resolve().parent.parent / "tests" / "fixtures"
        / f"stored-events-v{FIXTURE_VERSION}.jsonl")
 
