@@ -213,7 +213,7 @@ def verify_cmd(ctx: typer.Context,
                as_json: bool = JSON) -> None:
     """Check the hash chain, checkpoint signatures, versions per aggregate, and that Kafka
     and the event store hold the same events. Exit 1 naming the first bad position."""
-    from okr.record.signing import public_key_pem, verifier
+    from okr.record.signing import existing_public_key_pem, verifier
     from okr.record.verify import verify
 
     st = state(ctx)
@@ -221,13 +221,16 @@ def verify_cmd(ctx: typer.Context,
     if bundle is not None:
         _verify_bundle(ctx, bundle, pem, as_json)
         return
+    pem = pem or existing_public_key_pem(st.settings.signing_key_file)
+    if pem is None:  # verifying never creates a key: one made now would vouch for nothing
+        raise UserError(f"no signing key at {st.settings.signing_key_file}: pass the "
+                        "auditor's copy with --public-key PEM (`okr keys export` prints it)")
     quiet = want_json(ctx, as_json)
     records = read_log(st, quiet)
     store = None
     if not no_store:
         from okr.record.envelope import chained
         store = list(chained(st.ledger))
-    pem = pem or public_key_pem(st.settings.home)
     verdict = verify(records, store, read_checkpoints(st), verifier(pem))
     _report(ctx, verdict, as_json, st.settings.topic_ledger)
 
@@ -351,7 +354,8 @@ def export(ctx: typer.Context, cycle: str = typer.Option(..., "--cycle"),
     (out / "events.jsonl").write_bytes(b"".join(e.to_bytes() + b"\n" for e in cycle_events))
     (out / "checkpoints.jsonl").write_bytes(b"".join(
         canonical_json(c) + b"\n" for c in cps if int(c.get("position", 0)) <= head))
-    (out / "public-key.pem").write_text(public_key_pem(st.settings.home), encoding="utf-8")
+    (out / "public-key.pem").write_text(public_key_pem(st.settings.signing_key_file),
+                                        encoding="utf-8")
     (out / "README.md").write_text(BUNDLE_README.format(
         cycle=key, exported=datetime.now(UTC).isoformat(timespec="seconds"),
         topic=st.settings.topic_ledger, n_events=len(cycle_events), head=head,

@@ -105,7 +105,7 @@ def broker_status(ctx: typer.Context, as_json: bool = JSON) -> None:
 def keys_export(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Print the public key that verifies checkpoint signatures (for auditors)."""
     from okr.record.signing import public_key_pem
-    pem = public_key_pem(state(ctx).settings.home)
+    pem = public_key_pem(state(ctx).settings.signing_key_file)
     emit({"algorithm": "Ed25519", "public_key_pem": pem}, want_json(ctx, as_json), pem.strip())
 
 

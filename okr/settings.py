@@ -20,6 +20,7 @@ ENV = {
     "OKR_TOPIC_KPI_READINGS": "topic_kpi_readings",
     "OKR_PARTITIONS": "partitions",
     "OKR_CHECKPOINT_EVERY": "checkpoint_every",
+    "OKR_SIGNING_KEY": "signing_key",
     "OKR_DUCKDB": "duckdb_path",
     "OKR_INLINE_PUBLISH": "inline_publish",
     "KAFKA_BOOTSTRAP_SERVERS": "kafka_bootstrap_servers",
@@ -65,6 +66,10 @@ class Settings(BaseModel):
     topic_kpi_readings: str = "okr.kpi-readings"
     partitions: int = Field(default=6, ge=1, le=1000)
     checkpoint_every: int = Field(default=1000, ge=1)
+    # The relay's Ed25519 key (PEM, 0600). Default: signing-key.pem in the data directory;
+    # keep it elsewhere (another account's directory, a mounted secret) so that whoever can
+    # write the data directory cannot sign. Its directory must not be writable by others.
+    signing_key: Path | None = None
     duckdb_path: Path | None = None
     inline_publish: bool = True  # CLI writes publish to Kafka right away (best effort)
     kafka_bootstrap_servers: str | None = None
@@ -103,6 +108,11 @@ class Settings(BaseModel):
     @property
     def event_store_path(self) -> Path:
         return self.home / "events.sqlite"
+
+    @property
+    def signing_key_file(self) -> Path:
+        """Where the relay's signing key lives (OKR_SIGNING_KEY, else in the data directory)."""
+        return self.signing_key or self.home / "signing-key.pem"
 
     @property
     def duckdb_file(self) -> Path:

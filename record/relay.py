@@ -181,7 +181,7 @@ class Relay:
 
     def _send_checkpoint(self, head: dict[str, Any]) -> tuple[dict[str, Any], Any]:
         """Sign a chain head and send it to the checkpoints topic (not waiting)."""
-        checkpoint = signing.sign(self.settings.home, {
+        checkpoint = signing.sign(self.settings.signing_key_file, {
             **head, "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
         future = self.producer.send(self.settings.topic_checkpoints, key=b"checkpoint",
                                     value=canonical_json({**checkpoint, "topic": self.topic}))

@@ -1,5 +1,8 @@
 """The relay's Ed25519 signing key: created on first use (mode 0600), never printed.
 
+It lives where OKR_SIGNING_KEY says (default: the data directory). A key readable by others,
+or in a directory others can write, is refused: they could read it, or swap it for theirs.
+
 Checkpoints are signed over the canonical JSON of {position, head_hash, count, time}; an
 auditor verifies them with the public key from `okr keys export`.
 """
@@ -21,10 +24,14 @@ from okr.settings import SettingsError
 
 KEY_FILE = "signing-key.pem"
 SIGNED_FIELDS = ("position", "head_hash", "count", "time")
+_OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
 
 
-def _key_path(home: Path) -> Path:
-    return home / KEY_FILE
+def _check_directory(directory: Path) -> None:
+    """Refuse a key directory others can write: they could swap the key, or plant theirs."""
+    if directory.stat().st_mode & _OTHERS_WRITE:
+        raise SettingsError(f"{directory} is writable by others: the signing key cannot be "
+                            f"kept there (chmod go-w {directory}, or set OKR_SIGNING_KEY)")
 
 
 def _create(path: Path) -> None:
@@ -35,9 +42,7 @@ def _create(path: Path) -> None:
     wins and the other process uses the key that won."""
     home = path.parent
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if home.stat().st_mode & stat.S_IWOTH:  # anyone could swap the key, or plant theirs first
-        raise SettingsError(f"{home} is writable by everyone: the signing key cannot be kept "
-                            f"there (chmod o-w {home}, or choose another OKR_HOME)")
+    _check_directory(home)
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption())
@@ -55,20 +60,41 @@ def _create(path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def private_key(home: Path) -> Ed25519PrivateKey:
-    """The signing key of this data directory, created (0600) on first use."""
-    path = _key_path(home)
-    if not path.exists():
-        _create(path)
+def _load(path: Path) -> Ed25519PrivateKey:
+    """The key in a file that only its owner can read, in a directory only its owner writes."""
+    _check_directory(path.parent)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise SettingsError(f"{path} is readable or writable by others (mode {mode:o}): "
+                            f"chmod 600 {path}")
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
+        raise SettingsError(f"{path} does not hold an Ed25519 private key")
     return key
 
 
-def public_key_pem(home: Path) -> str:
-    """The public key auditors keep, as PEM text."""
-    return private_key(home).public_key().public_bytes(
+def private_key(path: Path) -> Ed25519PrivateKey:
+    """The signing key kept in `path` (settings.signing_key_file), created (0600) on first
+    use."""
+    if not path.exists():
+        _create(path)
+    return _load(path)
+
+
+def public_key_pem(path: Path) -> str:
+    """The public key auditors keep, as PEM text (the key is created on first use)."""
+    return _public_pem(private_key(path))
+
+
+def existing_public_key_pem(path: Path) -> str | None:
+    """The public key of an existing signing key, or None: verifying never creates a key."""
+    if not path.exists():
+        return None
+    return _public_pem(_load(path))
+
+
+def _public_pem(key: Ed25519PrivateKey) -> str:
+    return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
@@ -83,9 +109,9 @@ def signed_bytes(checkpoint: dict[str, Any]) -> bytes:
     return canonical_json({k: checkpoint[k] for k in SIGNED_FIELDS})
 
 
-def sign(home: Path, checkpoint: dict[str, Any]) -> dict[str, Any]:
-    """The checkpoint with its base64 signature."""
-    signature = private_key(home).sign(signed_bytes(checkpoint))
+def sign(path: Path, checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint with its base64 signature, by the key kept in `path`."""
+    signature = private_key(path).sign(signed_bytes(checkpoint))
     return {**checkpoint, "signature": base64.b64encode(signature).decode()}
 
 

@@ -191,7 +191,7 @@ def test_checkpoints_and_audit_bundles_carry_no_private_key(env: Env, tmp_path: 
     export = env.run("audit", "export", "--cycle", "2026-Q4", "--out", str(tmp_path / "b"),
                      "--json")
     assert export.returncode == 0, export.stderr
-    raw = private_key(env.home).private_bytes(
+    raw = private_key(env.home / "signing-key.pem").private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
     pem = (env.home / "signing-key.pem").read_text()
     secrets = [ln for ln in pem.splitlines() if ln and not ln.startswith("-----")]

@@ -45,7 +45,8 @@ def assert_log_complete(env: Env) -> list[kafka_client.Message]:
     records = topic_records(env)
     envs = store(env)
     verdict = verify([Record(m.partition, m.offset, m.value or b"") for m in records], envs,
-                     checkpoints(env), signing.verifier(signing.public_key_pem(env.settings.home)))
+                     checkpoints(env),
+                     signing.verifier(signing.public_key_pem(env.settings.signing_key_file)))
     assert verdict.ok, [f.line() for f in verdict.findings[:5]]
     assert verdict.events == len(envs)
     return records

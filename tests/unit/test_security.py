@@ -50,7 +50,7 @@ def umask() -> Iterator[None]:
 
 def private_material(home: Path) -> list[str]:
     """Every spelling of the private key worth grepping for: PEM body lines, raw hex, base64."""
-    key = signing.private_key(home)
+    key = signing.private_key(home / signing.KEY_FILE)
     raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                             serialization.NoEncryption())
     pem = (home / signing.KEY_FILE).read_text()
@@ -94,7 +94,7 @@ def test_a_leftover_world_readable_temp_file_does_not_make_the_key_readable(
     stale = (home / signing.KEY_FILE).with_suffix(".tmp")
     stale.write_text("left over")
     stale.chmod(0o644)
-    signing.public_key_pem(home)
+    signing.public_key_pem(home / signing.KEY_FILE)
     assert key_modes(home)[0] == 0o600
 
 
@@ -105,9 +105,9 @@ def test_a_second_first_signer_never_replaces_the_key_the_first_one_signs_with(
     checkpoints would then verify against no key on disk)."""
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
-    first = signing.public_key_pem(home)           # the first signer created it and signs
+    first = signing.public_key_pem(home / signing.KEY_FILE)  # the first signer created it
     signing._create(home / signing.KEY_FILE)       # the second found no key a moment ago
-    assert signing.public_key_pem(home) == first
+    assert signing.public_key_pem(home / signing.KEY_FILE) == first
     assert key_modes(home)[0] == 0o600
     assert sorted(p.name for p in home.iterdir()) == [signing.KEY_FILE]  # no temporary left
 
@@ -120,6 +120,40 @@ def test_a_key_is_not_created_in_a_world_writable_directory(tmp_path: Path) -> N
     result = okr(home, "keys", "export")
     assert result.code == 2 and result.stderr.startswith("okr: error: "), str(result)
     assert len(result.stderr.splitlines()) == 1 and "writable" in result.stderr
+    assert not (home / signing.KEY_FILE).exists()
+
+
+def test_the_key_lives_where_okr_signing_key_says_outside_the_data_directory(
+        tmp_path: Path) -> None:
+    """Whoever can write the data directory (store, DuckDB) must not hold the key too."""
+    home, keys = tmp_path / "home", tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    result = okr(home, "keys", "export", env={"OKR_SIGNING_KEY": str(keys / "relay.pem")})
+    assert result.code == 0, str(result)
+    assert not (home / signing.KEY_FILE).exists()
+    assert signing.public_key_pem(keys / "relay.pem").strip() == result.stdout.strip()
+    assert stat.S_IMODE((keys / "relay.pem").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("file_mode, dir_mode", [(0o644, 0o700), (0o640, 0o700),
+                                                 (0o600, 0o770), (0o600, 0o757)])
+def test_a_key_others_can_read_or_swap_is_refused(tmp_path: Path, file_mode: int,
+                                                 dir_mode: int) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    signing.public_key_pem(keys / "relay.pem")
+    (keys / "relay.pem").chmod(file_mode)
+    keys.chmod(dir_mode)
+    result = okr(tmp_path / "home", "keys", "export",
+                 env={"OKR_SIGNING_KEY": str(keys / "relay.pem")})
+    assert result.code == 2 and result.stderr.startswith("okr: error: "), str(result)
+    assert len(result.stderr.splitlines()) == 1 and "BEGIN" not in result.stdout
+
+
+def test_verify_never_creates_a_key(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    result = okr(home, "audit", "verify", "--no-store")
+    assert result.code == 2 and "--public-key" in result.stderr, str(result)
     assert not (home / signing.KEY_FILE).exists()
 
 
