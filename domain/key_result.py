@@ -187,6 +187,9 @@ class KeyResult(LedgerAggregate):
         """Record the value at an instant (back-dated inside the cycle, never in the future);
         `source` says how it reached the ledger (typed by hand, an import, a feed)."""
         self._check_live("check in on it")
+        if self.kpi is not None:
+            raise DomainError(f"{self.key} is measured by KPI {self.kpi}; record a reading "
+                              f"(okr kpi record {self.kpi} …)")
         check_finite(value, "value")
         if confidence is not None:
             check_finite(confidence, "confidence")
@@ -219,12 +222,17 @@ class KeyResult(LedgerAggregate):
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["source"] = None
 
+        def apply(self, aggregate: Any) -> None:
+            # The library sets modified_on only after the decorated method ran: the check-in
+            # takes its recording time from its own event.
+            aggregate.check_ins[-1]["recorded_at"] = self.timestamp
+
     @event(CheckInRecorded)
     def _check_in(self, value: float, confidence: float | None, note: str,
                   effective_at: datetime, actor: str, source: str | None) -> None:
         self.check_ins.append({"value": value, "confidence": confidence, "note": note,
                                "effective_at": effective_at, "actor": actor,
-                               "source": source, "recorded_at": self.modified_on})
+                               "source": source, "recorded_at": None})  # set by apply
 
     def latest_check_in(self, as_of: datetime | None = None) -> dict[str, Any] | None:
         """The check-in with the latest effective time (at or before as_of)."""

@@ -116,11 +116,25 @@ class Kpi(LedgerAggregate):
                      reading_id=reading_id, actor=actor)
         return True
 
-    @event("KpiReadingRecorded")
+    class KpiReadingRecorded(LedgerAggregate.Event):
+        """A reading of the KPI."""
+
+        value: float
+        observed_at: datetime
+        source: str
+        reading_id: str | None
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            # modified_on is set only after the decorated method ran: the reading takes its
+            # recording time from its own event.
+            aggregate.readings[-1]["recorded_at"] = self.timestamp
+
+    @event(KpiReadingRecorded)
     def _record(self, value: float, observed_at: datetime, source: str, reading_id: str | None,
                 actor: str) -> None:
         self.readings.append({"value": value, "observed_at": observed_at, "source": source,
-                              "recorded_at": self.modified_on})
+                              "recorded_at": None})  # set by apply
         if reading_id is not None:
             self.reading_ids[reading_id] = len(self.readings)
 

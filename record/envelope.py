@@ -58,7 +58,7 @@ EVENT_TYPES: dict[type, tuple[str, str]] = {
     Initiative.InitiativeStatusChanged: ("InitiativeStatusChanged", "initiative"),  # type: ignore[attr-defined]
     Kpi.KpiAdded: ("KpiAdded", "kpi"),  # type: ignore[attr-defined]
     Kpi.KpiUpdated: ("KpiUpdated", "kpi"),  # type: ignore[attr-defined]
-    Kpi.KpiReadingRecorded: ("KpiReadingRecorded", "kpi"),  # type: ignore[attr-defined]
+    Kpi.KpiReadingRecorded: ("KpiReadingRecorded", "kpi"),
     Kpi.KpiRetired: ("KpiRetired", "kpi"),  # type: ignore[attr-defined]
 }
 

@@ -321,8 +321,8 @@ def _kr_life(rnd: random.Random, world: _World, key: str, krs: dict[str, KeyResu
         def check(key: str = key, value: float = value, conf: float = conf,
                   eff: datetime = eff, rec: datetime = rec) -> list[Aggregate]:
             kr = krs.get(key)
-            if kr is None or kr.removed:
-                return []
+            if kr is None or kr.removed or kr.kpi is not None:
+                return []  # a KPI-linked key result takes readings, not check-ins
             kr.check_in(value, conf, "", eff, rec, window, "owner")
             return world.touch(kr)
         acts.append(at(rec, check))

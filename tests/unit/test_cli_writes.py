@@ -175,3 +175,15 @@ def test_kpi_list_shows_latest_value_trend_and_health(scenario: Path) -> None:
     ok(scenario, "kpi", "retire", "wau", "--reason", "replaced by DAU")
     assert [r["key"] for r in json.loads(ok(scenario, "kpi", "list", "--json"))] == []
     assert [r["key"] for r in json.loads(ok(scenario, "kpi", "list", "--all", "--json"))] == ["wau"]
+
+
+def test_a_manual_check_in_on_a_kpi_linked_key_result_is_refused(scenario: Path) -> None:
+    ok(scenario, "kr", "link", "kr-intl", "wau")
+    before = event_count(scenario)
+    proc = run(scenario, "checkin", "kr-intl", "1", "--at", "2026-11-03")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "okr: error: kr-intl is measured by KPI wau; record a reading (okr kpi record wau …)"]
+    assert event_count(scenario) == before
+    ok(scenario, "kr", "unlink", "kr-intl")
+    ok(scenario, "checkin", "kr-intl", "1", "--at", "2026-11-03")
