@@ -74,7 +74,7 @@ def read_checkpoints(st: State) -> list[dict[str, Any]]:
 def trail(ctx: typer.Context, key: str = typer.Argument(..., help="Key of an objective, key "
                                                         "result, initiative, KPI or cycle."),
           since: str | None = typer.Option(None, "--since", help="Recorded at or after."),
-          until: str | None = typer.Option(None, "--until", help="Recorded at or before."),
+          until: str | None = typer.Option(None, "--until", help="Recorded at or before (a date alone means the END of that day)."),
           fmt: str = typer.Option("terminal", "--format", help="terminal, json or csv."),
           as_json: bool = JSON) -> None:
     """Every event touching KEY: recorded and effective time, actor, reason, field diff."""
@@ -87,7 +87,7 @@ def trail(ctx: typer.Context, key: str = typer.Argument(..., help="Key of an obj
         raise UserError(f"unknown format {fmt!r}; use terminal, json or csv")
     zone = st.settings.timezone
     lo = parse_when(since, zone) if since else None
-    hi = parse_when(until, zone) if until else None
+    hi = parse_when(until, zone, end_of_day=True) if until else None
     with open_projection(st) as proj:
         facts = list(proj.facts())
     ids = {f.aggregate_id for f in facts if f.type.endswith("Added") and f.data.get("key") == key}
@@ -150,9 +150,11 @@ def _cell(v: Any) -> str:
 @audit_app.command("replay")
 def replay(ctx: typer.Context,
            until: str = typer.Option(..., "--until", help="The instant to rebuild (valid "
-                                     "time), local unless it says its zone."),
+                                     "time), local unless it says its zone; a date alone "
+                                     "means the END of that day."),
            known_at: str | None = typer.Option(None, "--known-at", help="Transaction time "
-                                               "(default: the same instant)."),
+                                               "(default: the same instant; a date alone means "
+                                               "the END of that day)."),
            as_json: bool = JSON) -> None:
     """Rebuild state from okr.ledger alone (no DuckDB) and print the scorecard at an instant."""
     from pydantic import ValidationError
@@ -165,8 +167,8 @@ def replay(ctx: typer.Context,
 
     st = state(ctx)
     zone = st.settings.timezone
-    t = parse_when(until, zone)
-    k = parse_when(known_at, zone) if known_at else t
+    t = parse_when(until, zone, end_of_day=True)
+    k = parse_when(known_at, zone, end_of_day=True) if known_at else t
     quiet = want_json(ctx, as_json)
     fold = Replay(t, k)  # one record at a time: memory grows with the items, not the log
     skipped = 0

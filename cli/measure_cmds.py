@@ -19,7 +19,8 @@ def checkin(ctx: typer.Context, kr: str = typer.Argument(..., help="Key result k
             confidence: str | None = typer.Option(None, help="0–1: how sure the target "
                                                   "will be hit."),
             note: str = typer.Option("", help="What happened."),
-            at: str | None = typer.Option(None, help="Effective time (local; default now)."),
+            at: str | None = typer.Option(None, help="Effective time (local; default now; a date "
+                                         "alone means the start of that day)."),
             source: str = typer.Option("manual", help="How the value was obtained, recorded "
                                        "with it (CSV imports record: import)."),
             as_json: bool = JSON) -> None:

@@ -48,12 +48,12 @@ def consume_cmd(ctx: typer.Context,
 
 
 def _instants(st: State, as_of: str | None, known_at: str | None) -> tuple[Any, Any]:
-    from okr.cli.times import parse_when
+    from okr.cli.times import parse_until
     from okr.domain.base import utc_now
     now = utc_now()
     zone = st.settings.timezone
-    return (parse_when(as_of, zone) if as_of else now,
-            parse_when(known_at, zone) if known_at else now)
+    return (parse_until(as_of, zone) if as_of else now,
+            parse_until(known_at, zone) if known_at else now)
 
 
 def scorecard_cmd(ctx: typer.Context,
@@ -61,9 +61,11 @@ def scorecard_cmd(ctx: typer.Context,
                   team: str | None = typer.Option(None, "--team"),
                   owner: str | None = typer.Option(None, "--owner"),
                   as_of: str | None = typer.Option(None, "--as-of", help="Valid time (local; "
-                                                   "default now)."),
+                                                   "default now). A date alone means the END of "
+                                                   "that day."),
                   known_at: str | None = typer.Option(None, "--known-at", help="What the "
-                                                      "ledger knew then (default now)."),
+                                                      "ledger knew then (default now). A date "
+                                                      "alone means the END of that day."),
                   as_json: bool = JSON) -> None:
     """The scorecard now or at any past instant, as a tree of aligned objectives.
 

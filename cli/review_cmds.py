@@ -29,13 +29,13 @@ def cycle_facts(st: State, cycle: str, as_of: datetime, known_at: datetime) -> "
 
 
 def _point(st: State, as_of: str | None, known_at: str | None) -> tuple[datetime, datetime]:
-    from okr.cli.times import parse_when
+    from okr.cli.times import parse_until
     from okr.domain.base import utc_now
 
     now = utc_now()
     zone = st.settings.timezone
-    return (parse_when(as_of, zone) if as_of else now,
-            parse_when(known_at, zone) if known_at else now)
+    return (parse_until(as_of, zone) if as_of else now,
+            parse_until(known_at, zone) if known_at else now)
 
 
 def build(st: State, cycle: str, as_of: str | None, known_at: str | None) -> dict[str, Any]:
@@ -53,9 +53,11 @@ def build(st: State, cycle: str, as_of: str | None, known_at: str | None) -> dic
 
 def review_cmd(ctx: typer.Context, cycle: str = typer.Argument(..., help="e.g. 2026-Q3"),
                as_of: str | None = typer.Option(None, "--as-of", help="Valid time (local; "
-                                                "default now)."),
+                                                "default now). A date alone means the END of "
+                                                "that day."),
                known_at: str | None = typer.Option(None, "--known-at", help="Transaction "
-                                                   "time: what the ledger knew then."),
+                                                   "time: what the ledger knew then. A date alone "
+                                                   "means the END of that day."),
                compare_known_at: str | None = typer.Option(
                    None, "--compare-known-at", help="List restatements between this moment's "
                    "knowledge and --known-at."),

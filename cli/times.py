@@ -20,9 +20,23 @@ def local_zone(name: str | None = None) -> tzinfo:
     return zone
 
 
-def parse_when(text: str, zone_name: str | None = None, *, now: datetime | None = None
-               ) -> datetime:
-    """Read 'now', 'today', 'yesterday', a date or a date-time; naive values are local time."""
+def _day_instant(d: date, zone: tzinfo, end_of_day: bool) -> datetime:
+    """Local midnight starting the day, or the day's last microsecond."""
+    if not end_of_day:
+        return datetime.combine(d, time(), zone).astimezone(UTC)
+    if d == date.max:
+        return datetime.combine(d, time.max, zone).astimezone(UTC)
+    nxt = datetime.combine(d + timedelta(days=1), time(), zone).astimezone(UTC)
+    return nxt - timedelta(microseconds=1)
+
+
+def parse_when(text: str, zone_name: str | None = None, *, now: datetime | None = None,
+               end_of_day: bool = False) -> datetime:
+    """Read 'now', 'today', 'yesterday', a date or a date-time; naive values are local time.
+
+    A day without a time (a date, 'today', 'yesterday') is the start of that day, or with
+    `end_of_day` its last instant: `--as-of 2026-09-30` includes all of 30 September.
+    """
     zone = local_zone(zone_name)
     now = now or datetime.now(UTC)
     word = text.strip().lower()
@@ -30,11 +44,10 @@ def parse_when(text: str, zone_name: str | None = None, *, now: datetime | None 
         return now
     if word in ("today", "yesterday"):
         day = now.astimezone(zone).date() - timedelta(days=1 if word == "yesterday" else 0)
-        return datetime.combine(day, time(), zone).astimezone(UTC)
+        return _day_instant(day, zone, end_of_day)
     try:
         if len(word) == 10:
-            d = date.fromisoformat(word)
-            return datetime.combine(d, time(), zone).astimezone(UTC)
+            return _day_instant(date.fromisoformat(word), zone, end_of_day)
         t = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
         if t.tzinfo is None:
             t = t.replace(tzinfo=zone)
@@ -45,6 +58,12 @@ def parse_when(text: str, zone_name: str | None = None, *, now: datetime | None 
     except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is in the year 10000 in UTC
         raise UserError(f"time {text!r} is out of range: in UTC it must fall in the years "
                         "1 to 9999") from None
+
+
+def parse_until(text: str, zone_name: str | None = None, *, now: datetime | None = None
+                ) -> datetime:
+    """A time that bounds a view (--as-of, --known-at, --until): a bare day means its end."""
+    return parse_when(text, zone_name, now=now, end_of_day=True)
 
 
 def say(t: datetime, zone_name: str | None = None) -> str:

@@ -53,3 +53,17 @@ def test_show_history_and_trail_agree_on_every_time(env: Env) -> None:
     assert len(reading_trail) == 3
     assert sorted((_t(r["observed_at"]), _t(r["recorded_at"]), float(r["value"]))
                   for r in readings) == reading_trail
+
+
+def test_a_day_that_bounds_a_view_includes_that_whole_day(env: Env) -> None:
+    env.ok("cycle", "add", "2026-Q4")
+    env.ok("objective", "add", "o-d", "Last day counts", "--cycle", "2026-Q4")
+    env.ok("kr", "add", "kr-d", "Signups", "--objective", "o-d", "--target", "100")
+    env.ok("checkin", "kr-d", "40", "--at", "2026-11-02T18:00")
+    today = datetime.now(UTC).date()
+    if datetime.now(UTC).hour == 23 and datetime.now(UTC).minute >= 58:
+        pytest.skip("too close to midnight for 'recorded today' to stay true")
+    trail = json.loads(env.ok("audit", "trail", "kr-d", "--until", today.isoformat(), "--json"))
+    assert [r["event"] for r in trail] == ["KeyResultAdded", "CheckInRecorded"]
+    yesterday = (today - timedelta(days=1)).isoformat()
+    assert json.loads(env.ok("audit", "trail", "kr-d", "--until", yesterday, "--json")) == []
