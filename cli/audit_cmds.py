@@ -74,7 +74,8 @@ def read_checkpoints(st: State) -> list[dict[str, Any]]:
 def trail(ctx: typer.Context, key: str = typer.Argument(..., help="Key of an objective, key "
                                                         "result, initiative, KPI or cycle."),
           since: str | None = typer.Option(None, "--since", help="Recorded at or after."),
-          until: str | None = typer.Option(None, "--until", help="Recorded at or before (a date alone means the END of that day)."),
+          until: str | None = typer.Option(None, "--until", help="Recorded at or before (a date "
+                                      "alone means the END of that day)."),
           fmt: str = typer.Option("terminal", "--format", help="terminal, json or csv."),
           as_json: bool = JSON) -> None:
     """Every event touching KEY: recorded and effective time, actor, reason, field diff."""
