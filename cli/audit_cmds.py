@@ -161,7 +161,7 @@ def replay(ctx: typer.Context,
     from pydantic import ValidationError
 
     from okr.adapters import kafka_client
-    from okr.cli.projection_cmds import _print_scorecard
+    from okr.cli.scorecard import print_scorecard
     from okr.cli.times import parse_when, say
     from okr.domain.history import Replay, scorecard
     from okr.record.envelope import Envelope
@@ -184,8 +184,8 @@ def replay(ctx: typer.Context,
     cards = scorecard(fold.world, t)
     data = {"as_of": t, "known_at": k, "events": fold.facts, "invalid_records": skipped,
             "objectives": cards}
-    emit(data, want_json(ctx, as_json), lambda: _print_scorecard(cards, say(t, zone),
-                                                                 say(k, zone)))
+    emit(data, want_json(ctx, as_json), lambda: print_scorecard(cards, say(t, zone),
+                                                                say(k, zone)))
 
 
 # ---- verify ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import typer
 
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
-from okr.cli.output import amount, bar, emit
+from okr.cli.output import amount, emit
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
 export_app = typer.Typer(help="Export the projection for analysts.", no_args_is_help=True)
@@ -72,6 +72,7 @@ def scorecard_cmd(ctx: typer.Context,
     Shows each key result's progress bar, score, expected vs actual, status, confidence and
     linked KPI health."""
     from okr.cli.reads import open_projection
+    from okr.cli.scorecard import print_scorecard
     from okr.cli.times import say
     from okr.domain.periods import canonical_cycle_key
 
@@ -88,50 +89,8 @@ def scorecard_cmd(ctx: typer.Context,
         cards = [c for c in cards if c["owner"] == owner]
     data = {"as_of": a, "known_at": k, "objectives": cards}
     zone = st.settings.timezone
-    emit(data, want_json(ctx, as_json), lambda: _print_scorecard(cards, say(a, zone),
-                                                                 say(k, zone)))
-
-
-def _print_scorecard(cards: list[dict[str, Any]], as_of: str, known_at: str) -> None:
-    from rich.console import Console
-    from rich.tree import Tree
-
-    console = Console()
-    if not cards:
-        console.print(f"no objectives as of {as_of} (known at {known_at})")
-        return
-    by_key = {c["key"]: c for c in cards}
-    children: dict[str | None, list[dict[str, Any]]] = {}
-    for c in cards:
-        parent = c["parent"] if c["parent"] in by_key else None
-        children.setdefault(parent, []).append(c)
-    root = Tree(f"[bold]Scorecard[/] as of {as_of}, known at {known_at}")
-    colour = {"on-track": "green", "at-risk": "yellow", "off-track": "red"}
-
-    def add(node: Tree, card: dict[str, Any]) -> None:
-        score = "-" if card["score"] is None else f"{card['score']:.2f}"
-        exp = "-" if card["expected"] is None else f"{card['expected']:.2f}"
-        track = card["track"] or "-"
-        branch = node.add(
-            f"[bold]{card['key']}[/] {card['title']}  [dim]{card['cycle']} · {card['okr_type']}"
-            f" · {card['owner']}{' · ' + card['team'] if card['team'] else ''}[/]  "
-            f"score {score} / expected {exp} [{colour.get(track, 'white')}]{track}[/]"
-            + ("" if card["status"] == "active" else f" [dim]({card['status']})[/]"))
-        for kr in card["key_results"]:
-            conf = "" if kr["confidence"] is None else f" conf {kr['confidence']:.2f}"
-            kpi = "" if not kr["kpi"] else (
-                f" · KPI {kr['kpi']} {kr['kpi_health'] or 'no reading'}"
-                + (" (stale)" if kr["kpi_stale"] else ""))
-            branch.add(f"{bar(kr['progress'])} {kr['progress']:.2f} (exp {kr['expected']:.2f})"
-                       f" [{colour[kr['status']]}]{kr['status']}[/] {kr['key']}: "
-                       f"{amount(kr['value'], kr['unit'])} → {amount(kr['target'], kr['unit'])}"
-                       f"{conf}{kpi}")
-        for child in children.get(card["key"], []):
-            add(branch, child)
-
-    for card in children.get(None, []):
-        add(root, card)
-    console.print(root)
+    emit(data, want_json(ctx, as_json), lambda: print_scorecard(cards, say(a, zone),
+                                                                say(k, zone)))
 
 
 def history_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Key result key."),
@@ -142,17 +101,9 @@ def history_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Key res
 
     st = state(ctx)
     with open_projection(st) as proj:
-        names, rows = proj.query(
-            "SELECT version, valid_from AS at, change, objective, kind, start, target, "
-            "target_high, weight, kpi, removed, plan_revision, actor, reason "
-            "FROM key_result_versions WHERE key = ? ORDER BY version", [key])
-        revisions = [dict(zip(names, r, strict=True)) for r in rows]
-        if not revisions:
-            raise UserError(f"key result {key!r} not found in the projection")
-        names, rows = proj.query(
-            "SELECT effective_at, recorded_at, value, confidence, note, actor, source, position "
-            "FROM check_ins WHERE key_result = ? ORDER BY effective_at, position", [key])
-        check_ins = [dict(zip(names, r, strict=True)) for r in rows]
+        revisions, check_ins = proj.key_result_history(key)
+    if not revisions:
+        raise UserError(f"key result {key!r} not found in the projection")
     data = {"key": key, "revisions": revisions, "check_ins": check_ins}
 
     def human() -> None:

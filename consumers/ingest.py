@@ -15,11 +15,11 @@ from typing import Any
 from eventsourcing.persistence import PersistenceError
 
 from okr.adapters import kafka_client
+from okr.consumers import offsets as ingest_offsets
 from okr.consumers.runtime import PartitionConsumer
 from okr.domain.base import utc_now
 from okr.ledger.app import ConcurrencyError, OkrLedger
 from okr.ledger.readings import Rejected, parse_message, record
-from okr.record import watermark
 
 NAME = "ingest"
 
@@ -54,7 +54,7 @@ class Ingest(PartitionConsumer[IngestProgress]):
     def stored_offsets(self) -> dict[int, int]:
         kafka_client.ensure_topics(self.settings, self.servers,
                                    [self.topic, self.settings.topic_dead_letter])
-        return watermark.load_offsets(self.settings, self.topic)
+        return ingest_offsets.load(self.settings, self.topic)
 
     def handle(self, messages: list[kafka_client.Message], progress: IngestProgress) -> None:
         """Readings into the ledger, rejects to dead letters, and only then the offsets."""
@@ -72,7 +72,7 @@ class Ingest(PartitionConsumer[IngestProgress]):
                 rejected.append((m, str(exc)))
             offsets[m.partition] = m.offset + 1
         self.dead_letters(rejected, progress)
-        watermark.save_offsets(self.settings, self.topic, offsets)
+        ingest_offsets.save(self.settings, self.topic, offsets)
 
     def _record(self, msg: Any, now: Any) -> bool:
         for attempt in range(5):

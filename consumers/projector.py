@@ -127,9 +127,8 @@ class Projector(PartitionConsumer[Progress]):
         if not events:
             return stored
         try:
-            wiped = {p for p, env in events.items() if not self.projection.query(
-                "SELECT 1 FROM events WHERE aggregate_id = ? AND version = ?",
-                [env.aggregate_id, env.version])[1]}
+            wiped = {p for p, env in events.items()
+                     if not self.projection.has_event(env.aggregate_id, env.version)}
         finally:
             self.projection.release()
         return {p: 0 if p in wiped else o for p, o in stored.items()}

@@ -9,11 +9,11 @@ kafka-python, whose import alone takes about 0.3 s.
 
 import fcntl
 import os
-import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 
+from okr.adapters.event_store import sqlite_head
 from okr.projections.store import Projection, ProjectionLocked
 from okr.settings import Settings
 
@@ -82,10 +82,8 @@ def complete_for_reading(settings: Settings, snapshot_every: float) -> Projectio
         return None
     if snapshot_due(settings, snapshot_every):
         return None
-    try:
-        with closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5)) as conn:
-            (head,) = conn.execute("SELECT max(rowid) FROM stored_events").fetchone()
-    except sqlite3.Error:  # no table yet, or busy: let the refresh decide
+    head = sqlite_head(settings)  # None: no events yet, or busy: let the refresh decide
+    if head is None:
         return None
     try:
         proj = Projection(work, read_only=True, wait=0.5)
@@ -93,12 +91,11 @@ def complete_for_reading(settings: Settings, snapshot_every: float) -> Projectio
         return None
     try:
         current = proj.set_up_by_this_code()
-        count, highest = proj.con.execute(
-            "SELECT count(*), coalesce(max(position), 0) FROM events").fetchone() or (0, 0)
+        count, highest = proj.event_positions()
     except Exception:
         proj.close()
         raise
-    if current and head is not None and count == highest == head:
+    if current and count == highest == head:
         return proj
     proj.close()
     return None

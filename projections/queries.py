@@ -44,3 +44,12 @@ WHERE aggregate_id IN (SELECT aggregate_id FROM review_items) AND recorded_at <=
   AND (observed_at >= $carry OR recorded_at > $carry OR (observed_at, position) = c.latest)
 ORDER BY position
 """
+
+# `okr history KEY`: a key result's revisions and its check-ins.
+KR_REVISIONS = (
+    "SELECT version, valid_from AS at, change, objective, kind, start, target, target_high, "
+    "weight, kpi, removed, plan_revision, actor, reason "
+    "FROM key_result_versions WHERE key = ? ORDER BY version")
+KR_CHECK_INS = (
+    "SELECT effective_at, recorded_at, value, confidence, note, actor, source, position "
+    "FROM check_ins WHERE key_result = ? ORDER BY effective_at, position")

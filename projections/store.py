@@ -21,7 +21,14 @@ from typing import Any
 import duckdb
 
 from okr.domain.history import CREATED, Fact
-from okr.projections.queries import CARD_COLUMNS, KR_COLUMNS, REVIEW_ITEMS, REVIEW_READINGS
+from okr.projections.queries import (
+    CARD_COLUMNS,
+    KR_CHECK_INS,
+    KR_COLUMNS,
+    KR_REVISIONS,
+    REVIEW_ITEMS,
+    REVIEW_READINGS,
+)
 from okr.projections.tables import (
     EXPORT_SQL,
     EXPORTS,
@@ -252,6 +259,24 @@ class Projection:
 
     def event_count(self) -> int:
         return int(self.con.execute("SELECT count(*) FROM events").fetchone()[0])  # type: ignore[index]
+
+    def event_positions(self) -> tuple[int, int]:
+        """How many events the file holds and the highest position among them (0 if none)."""
+        row = self.con.execute(
+            "SELECT count(*), coalesce(max(position), 0) FROM events").fetchone() or (0, 0)
+        return int(row[0]), int(row[1])
+
+    def has_event(self, aggregate_id: str, version: int) -> bool:
+        """Whether the event (aggregate id, version) is stored."""
+        return bool(self.query("SELECT 1 FROM events WHERE aggregate_id = ? AND version = ?",
+                               [aggregate_id, version])[1])
+
+    def key_result_history(self, key: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The revisions (oldest first) and check-ins (by effective time) of one key result."""
+        names, rows = self.query(KR_REVISIONS, [key])
+        revisions = [dict(zip(names, r, strict=True)) for r in rows]
+        names, rows = self.query(KR_CHECK_INS, [key])
+        return revisions, [dict(zip(names, r, strict=True)) for r in rows]
 
     def scorecard_at(self, as_of: datetime, known_at: datetime) -> list[dict[str, Any]]:
         """The scorecard as `domain.history.scorecard` shapes it, from the `scorecard_at` macro.

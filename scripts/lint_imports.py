@@ -1,13 +1,20 @@
-"""Run the import-linter contracts in pyproject.toml over the `okr` package.
+"""Run the import-linter contracts in pyproject.toml over the `okr` package, and one check
+import-linter cannot make: no DuckDB SQL outside projections/.
 
 import-linter (grimp) finds a package by walking its folder, and neither sees the setuptools
 `package-dir` mapping nor follows the folder links in `.typing/okr`. So this lays out the
 package as Python would import it — real folders holding links to the real files — in a
 temporary directory and runs the contracts there. Exit code: import-linter's own.
 
+The SQL check reads every module outside projections/ and refuses a use of a projection's
+connection (`.con`) or SQL written into a `.query(...)` call (a string literal as its first
+argument; `okr sql` passes the user's text, a variable, through). It prints the contract's name
+(the import-linter one that keeps projections/queries.py and tables.py private) and the module.
+
 Usage: python -P scripts/lint_imports.py [REPO_ROOT]   (default: this repository)
 """
 
+import ast
 import os
 import sys
 import tempfile
@@ -27,6 +34,28 @@ def package_tree(root: Path, into: Path) -> None:
             (target / source.name).symlink_to(source.resolve())
 
 
+SQL_CONTRACT = "The projection's SQL stays inside projections/"
+
+
+def projection_sql_outside(root: Path) -> list[str]:
+    """'okr.<part>.<module>:<line> …' for each projection SQL written outside projections/."""
+    mapping = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = []
+    for package, folder in mapping["package-dir"].items():
+        if package == "okr.projections":
+            continue
+        for source in sorted((root / folder).glob("*.py")):
+            module = f"{package}.{source.stem}"
+            for node in ast.walk(ast.parse(source.read_text(), str(source))):
+                if isinstance(node, ast.Attribute) and node.attr == "con":
+                    found.append(f"{module}:{node.lineno} uses a projection's connection (.con)")
+                elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                      and node.func.attr == "query" and node.args
+                      and isinstance(node.args[0], ast.Constant | ast.JoinedStr)):
+                    found.append(f"{module}:{node.lineno} writes SQL into .query()")
+    return found
+
+
 def main(root: Path = ROOT) -> int:
     """Check the contracts of `root`/pyproject.toml over the package laid out from `root`."""
     # The editable install's finder would answer for `okr` with the unmapped root folder.
@@ -39,8 +68,13 @@ def main(root: Path = ROOT) -> int:
         package_tree(root, Path(tmp))
         sys.path.insert(0, tmp)
         os.chdir(tmp)  # import-linter puts the working directory, holding okr/, on sys.path
-        return lint_imports(config_filenames=(str(root / "pyproject.toml"),), no_cache=True,
+        code = lint_imports(config_filenames=(str(root / "pyproject.toml"),), no_cache=True,
                             no_logo=True)
+    sql = projection_sql_outside(root)
+    print(f"\n{SQL_CONTRACT} (SQL written outside): {'BROKEN' if sql else 'KEPT'}")
+    for line in sql:
+        print(f"  {line}")
+    return code or (1 if sql else 0)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,17 @@ def test_the_tree_keeps_every_contract() -> None:
     ("consumers/runtime.py", "import kafka", "kafka-python is imported by its adapter only"),
     ("cli/reads.py", "import duckdb", "DuckDB is imported by the projections only"),
     ("ledger/app.py", "import psycopg", "PostgreSQL drivers are imported by their adapter only"),
+    ("projections/access.py", "import sqlite3", "The event store's file is opened by its adapter"),
+    ("cli/reads.py", "from okr.projections.queries import KR_REVISIONS",
+     "The projection's SQL stays inside projections/"),
+    ("consumers/projector.py", "SEEN = lambda p: p.query('SELECT 1 FROM events')",
+     "The projection's SQL stays inside projections/"),
+    ("cli/show_cmds.py", "COUNT = lambda p: p.con.execute('SELECT count(*) FROM events')",
+     "The projection's SQL stays inside projections/"),
+    ("consumers/ingest.py", "from okr.record import watermark",
+     "Consumers keep their own offsets, not the relay's watermark"),
+    ("cli/audit_cmds.py", "from okr.cli.projection_cmds import history_cmd",
+     "CLI command modules do not import one another"),
 ])
 def test_a_planted_import_breaks_its_contract_and_is_named(
         tmp_path: Path, module: str, planted: str, contract: str) -> None:

@@ -1,0 +1,63 @@
+"""The event store's database as our own code uses it beside eventsourcing: its highest
+position, read through eventsourcing's recorder (never its private tables), and connections
+for the tables we keep next to the events (the relay's watermark, the KPI ingest's offsets).
+
+The only module of ours that opens the SQLite event store file.
+"""
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from okr.adapters import pg
+from okr.settings import Settings
+
+
+@contextmanager
+def connect(settings: Settings, *ddl: str) -> Iterator[Any]:
+    """A DB-API connection to the event store's database (the SQLite file, or the PostgreSQL
+    database and schema), after running `ddl` (CREATE … IF NOT EXISTS statements) in it;
+    closed afterwards. Write statements with `?` placeholders and pass them through `sql`."""
+    if settings.store == "sqlite":
+        conn: Any = sqlite3.connect(settings.event_store_path, timeout=30)
+        try:
+            with conn:
+                for statement in ddl:
+                    conn.execute(statement)
+            yield conn
+        finally:
+            conn.close()
+        return
+    with pg.connect(settings) as conn:
+        if settings.postgres_schema:
+            conn.execute(f'SET search_path TO "{settings.postgres_schema}"')
+        for statement in ddl:
+            conn.execute(statement)
+        conn.commit()
+        yield conn
+
+
+def sql(settings: Settings, text: str) -> str:
+    """`text`, written with `?` placeholders, in the configured database's own placeholders."""
+    return text if settings.store == "sqlite" else text.replace("?", "%s")
+
+
+def sqlite_head(settings: Settings) -> int | None:
+    """The highest position (notification id) in the SQLite event store, asked read-only
+    through eventsourcing's recorder; None when there is none yet (an empty store, no file, no
+    table), when the store cannot tell now (locked) or is not SQLite."""
+    store = settings.event_store_path
+    if settings.store != "sqlite" or not store.exists():
+        return None
+    from eventsourcing.persistence import PersistenceError
+    from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+
+    datastore = SQLiteDatastore(f"file:{store}?mode=ro", lock_timeout=5, pool_size=1)
+    try:
+        head = SQLiteApplicationRecorder(datastore).max_notification_id()
+        return int(head) if head is not None else None  # None (not 0) for an empty table
+    except (PersistenceError, sqlite3.Error):
+        return None
+    finally:
+        datastore.close()
