@@ -338,10 +338,10 @@ class PartitionReader:
         return out
 
     def highwater(self, partition: int) -> int | None:
-        return self.client.highwater(TopicPartition(self.topic, partition))  # type: ignore[no-any-return]
+        return self.client.highwater(TopicPartition(self.topic, partition))  # type: ignore[no-any-return]  # untyped
 
     def position(self, partition: int) -> int:
-        return self.client.position(TopicPartition(self.topic, partition))  # type: ignore[no-any-return]
+        return self.client.position(TopicPartition(self.topic, partition))  # type: ignore[no-any-return]  # untyped
 
     def caught_up(self) -> bool:
         """Every partition's position has reached its high watermark (known after a poll)."""

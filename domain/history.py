@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from okr.domain import scoring
+from okr.domain.cards import kpi_now, measure_key_result, measure_objective
+from okr.domain.events import CREATED, MEASUREMENTS
 from okr.domain.periods import Window
 
 
@@ -165,12 +166,6 @@ APPLY: dict[str, Callable[[World, Fact], None]] = {
 }
 
 
-CREATED = frozenset({"CycleAdded", "ObjectiveAdded", "KeyResultAdded", "InitiativeAdded",
-                     "KpiAdded"})
-
-
-MEASUREMENTS = frozenset({"CheckInRecorded", "KpiReadingRecorded"})
-
 
 def _apply(world: World, fact: Fact, as_of: datetime, known_at: datetime) -> None:
     """Fold one fact into the world, if it is known at known_at and in force at as_of."""
@@ -242,36 +237,22 @@ def _latest(items: list[dict[str, Any]], time_field: str) -> dict[str, Any] | No
 
 def kpi_card(kpi: dict[str, Any], as_of: datetime) -> dict[str, Any]:
     """A KPI's latest value and health at as_of."""
-    reading = _latest(kpi["readings"], "observed_at")
-    value = None if reading is None else reading["value"]
-    return {"key": kpi["key"], "value": value,
-            "observed_at": None if reading is None else reading["observed_at"],
-            "health": scoring.kpi_health(kpi["direction"], kpi["green"], kpi["red"], value),
-            "stale": scoring.kpi_stale(kpi["cadence"],
-                                       None if reading is None else reading["observed_at"],
-                                       as_of)}
+    return {"key": kpi["key"], **kpi_now(kpi, _latest(kpi["readings"], "observed_at"), as_of)}
 
 
 def kr_card(world: World, kr: dict[str, Any], window: Window,
             as_of: datetime) -> dict[str, Any]:
     """One key result's value, progress, expectation, status and confidence at as_of."""
-    check_in = _latest(kr["check_ins"], "effective_at")
     kpi = world.kpis.get(kr["kpi"]) if kr["kpi"] else None
-    kpi_view = kpi_card(kpi, as_of) if kpi is not None else None
-    value = kpi_view["value"] if kpi_view is not None else (
-        None if check_in is None else check_in["value"])
-    prog = scoring.progress(kr["kind"], kr["start"], kr["target"], kr["target_high"], value)
-    expected = scoring.expected_progress(kr["kind"], kr["start"], kr["target"],
-                                         kr["target_high"], kr["phases"], window, as_of)
+    m = measure_key_result(kr, window, as_of, _latest(kr["check_ins"], "effective_at"),
+                           None if kpi is None else kpi_now(
+                               kpi, _latest(kpi["readings"], "observed_at"), as_of))
     return {"key": kr["key"], "objective": kr["objective"], "title": kr["title"],
             "kind": kr["kind"], "start": kr["start"], "target": kr["target"],
             "target_high": kr["target_high"], "unit": kr["unit"], "weight": kr["weight"],
-            "value": value, "progress": prog, "expected": expected,
-            "status": scoring.status(prog, expected),
-            "confidence": None if check_in is None or kpi is not None
-            else check_in["confidence"],
-            "kpi": kr["kpi"], "kpi_health": None if kpi_view is None else kpi_view["health"],
-            "kpi_stale": None if kpi_view is None else kpi_view["stale"]}
+            "value": m["value"], "progress": m["progress"], "expected": m["expected"],
+            "status": m["status"], "confidence": m["confidence"], "kpi": kr["kpi"],
+            "kpi_health": m["kpi_health"], "kpi_stale": m["kpi_stale"]}
 
 
 def scorecard(world: World, as_of: datetime) -> list[dict[str, Any]]:
@@ -287,17 +268,11 @@ def scorecard(world: World, as_of: datetime) -> list[dict[str, Any]]:
             continue
         window = Window(cycle["start"], cycle["end"])
         krs = [kr_card(world, kr, window, as_of) for kr in under.get(obj["key"], [])]
-        score = scoring.objective_score([(k["progress"], k["weight"]) for k in krs])
-        expected = scoring.objective_score([(k["expected"], k["weight"]) for k in krs])
         cards.append({
             "key": obj["key"], "title": obj["title"], "cycle": obj["cycle"],
             "owner": obj["owner"], "team": obj["team"], "level": obj["level"],
             "okr_type": obj["okr_type"], "parent": obj["parent"], "status": obj["status"],
-            "score": score, "expected": expected,
-            "track": None if score is None or expected is None
-            else scoring.status(score, expected),
-            "succeeded": scoring.succeeded(obj["okr_type"], score),
-            "key_results": krs})
+            **measure_objective(obj["okr_type"], krs), "key_results": krs})
     return cards
 
 

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from okr.domain import scoring
+from okr.domain.events import MEASUREMENTS
 from okr.domain.history import (
-    MEASUREMENTS,
     Fact,
     World,
     kr_card,

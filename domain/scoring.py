@@ -1,6 +1,6 @@
 """Scoring: 0–1 progress per key result kind, objective scores, expectations, status, health."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -57,7 +57,7 @@ def progress(kind: str, start: float, target: float, target_high: float | None,
     raise ValueError(f"unknown key result kind {kind!r}")
 
 
-def value_along_plan(start: float, target: float, phases: Sequence[dict[str, Any]],
+def value_along_plan(start: float, target: float, phases: Sequence[Mapping[str, Any]],
                      window: Window, t: datetime) -> float:
     """The planned value at t: piecewise linear from start through the phases to target."""
     points = [(window.start, start), *((p["at"], p["value"]) for p in phases),
@@ -73,7 +73,7 @@ def value_along_plan(start: float, target: float, phases: Sequence[dict[str, Any
 
 
 def expected_progress(kind: str, start: float, target: float, target_high: float | None,
-                      phases: Sequence[dict[str, Any]], window: Window, t: datetime) -> float:
+                      phases: Sequence[Mapping[str, Any]], window: Window, t: datetime) -> float:
     """Progress the plan expects at t: linear over the cycle unless phased targets say otherwise.
 
     Stay-above, stay-below and range key results are expected to hold all cycle long (1.0).

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from okr.domain.events import MEASUREMENTS
 from okr.domain.history import APPLY, Fact, World
 
 # Bookkeeping a change listing should not show.
@@ -55,7 +56,7 @@ def changes(facts: Iterable[Fact], only: Callable[[Fact], bool] | None = None
 
 def _change(world: World, fact: Fact, before: dict[str, Any]) -> Change:
     """The change a fact makes, computed on a scratch copy of its row."""
-    if fact.type in ("CheckInRecorded", "KpiReadingRecorded"):
+    if fact.type in MEASUREMENTS:
         table, key = world.keys[fact.aggregate_id]
         diff = {k: (None, v) for k, v in fact.data.items() if k not in _HIDDEN}
         diff["effective_at"] = (None, fact.effective_at)

@@ -6,6 +6,7 @@ from typing import Any
 from eventsourcing.utils import get_topic
 
 from okr.domain import scoring
+from okr.domain.cards import kpi_now, measure_key_result, measure_objective
 from okr.domain.cycle import Cycle
 from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult
@@ -33,7 +34,7 @@ def scan(app: OkrLedger, event_classes: list[type]) -> list[Any]:
 def key_results_of(app: OkrLedger, objective: str) -> list[KeyResult]:
     """The live key results currently under an objective."""
     candidates = {e.originator_id for e in scan(
-        app, [KeyResult.KeyResultAdded, KeyResult.KeyResultMoved])  # type: ignore[attr-defined]
+        app, [KeyResult.KeyResultAdded, KeyResult.KeyResultMoved])  # type: ignore[attr-defined]  # @event classes: made at runtime
         if e.objective == objective}
     krs: list[KeyResult] = [app.repository.get(i) for i in candidates]
     return sorted((kr for kr in krs if kr.objective == objective and not kr.removed),
@@ -42,7 +43,7 @@ def key_results_of(app: OkrLedger, objective: str) -> list[KeyResult]:
 
 def objectives_of(app: OkrLedger, cycle: str) -> list[Objective]:
     """The objectives of a cycle."""
-    ids = [e.originator_id for e in scan(app, [Objective.ObjectiveAdded])  # type: ignore[attr-defined]
+    ids = [e.originator_id for e in scan(app, [Objective.ObjectiveAdded])  # type: ignore[attr-defined]  # @event classes: made at runtime
            if e.cycle == cycle]
     return sorted((app.repository.get(i) for i in ids), key=lambda o: o.key)
 
@@ -63,15 +64,12 @@ def cycle_view(app: OkrLedger, cycle: Cycle, now: datetime) -> dict[str, Any]:
 
 def kpi_view(kpi: Kpi, now: datetime, readings: bool = True) -> dict[str, Any]:
     """A KPI: definition, latest value, health and staleness (and its readings)."""
-    latest = kpi.latest_reading()
-    value = None if latest is None else latest["value"]
+    latest = kpi_now({"direction": kpi.direction, "green": kpi.green, "red": kpi.red,
+                      "cadence": kpi.cadence}, kpi.latest_reading(), now)
     view: dict[str, Any] = {
         "kind": "kpi", "key": kpi.key, **kpi.definition(), "retired": kpi.retired,
-        "value": value, "observed_at": None if latest is None else latest["observed_at"],
-        "health": scoring.kpi_health(kpi.direction, kpi.green, kpi.red, value),
-        "stale": scoring.kpi_stale(kpi.cadence, None if latest is None
-                                   else latest["observed_at"], now),
-        "version": kpi.version}
+        "value": latest["value"], "observed_at": latest["observed_at"],
+        "health": latest["health"], "stale": latest["stale"], "version": kpi.version}
     if readings:
         view["readings"] = sorted(kpi.readings, key=lambda r: r["observed_at"])
     return view
@@ -80,23 +78,20 @@ def kpi_view(kpi: Kpi, now: datetime, readings: bool = True) -> dict[str, Any]:
 def kr_view(app: OkrLedger, kr: KeyResult, now: datetime) -> dict[str, Any]:
     """A key result: plan, current value, progress 0–1, expected progress, status."""
     cycle = app.cycle_of_kr(kr)
-    check_in = kr.latest_check_in(now)
     kpi = app.kpi(kr.kpi) if kr.kpi else None
-    kpi_now = kpi_view(kpi, now, readings=False) if kpi is not None else None
-    value = kpi_now["value"] if kpi_now is not None else (
-        None if check_in is None else check_in["value"])
-    progress = scoring.progress(kr.kind, kr.start, kr.target, kr.target_high, value)
-    expected = scoring.expected_progress(kr.kind, kr.start, kr.target, kr.target_high,
-                                         kr.phases, cycle.window, now)
+    plan = {"kind": kr.kind, "start": kr.start, "target": kr.target,
+            "target_high": kr.target_high, "phases": kr.phases}
+    m = measure_key_result(plan, cycle.window, now, kr.latest_check_in(now), None if kpi is None
+                           else kpi_now({"direction": kpi.direction, "green": kpi.green,
+                                         "red": kpi.red, "cadence": kpi.cadence},
+                                        kpi.latest_reading(), now))
     return {
         "kind": "key_result", "key": kr.key, "title": kr.title, "objective": kr.objective,
         "cycle": cycle.key, "kr_kind": kr.kind, "start": kr.start, "target": kr.target,
         "target_high": kr.target_high, "unit": kr.unit, "weight": kr.weight,
         "phases": kr.phases, "kpi": kr.kpi, "removed": kr.removed,
-        "value": value, "progress": progress, "expected": expected,
-        "status": scoring.status(progress, expected),
-        "confidence": None if check_in is None or kpi is not None else check_in["confidence"],
-        "kpi_health": None if kpi_now is None else kpi_now["health"],
+        "value": m["value"], "progress": m["progress"], "expected": m["expected"],
+        "status": m["status"], "confidence": m["confidence"], "kpi_health": m["kpi_health"],
         "check_ins": sorted(kr.check_ins, key=lambda c: c["effective_at"]),
         "version": kr.version}
 
@@ -106,15 +101,11 @@ def objective_view(app: OkrLedger, obj: Objective, now: datetime) -> dict[str, A
     krs = [kr_view(app, kr, now) for kr in key_results_of(app, obj.key)]
     for k in krs:
         del k["check_ins"]
-    score = scoring.objective_score([(k["progress"], k["weight"]) for k in krs])
-    expected = scoring.objective_score([(k["expected"], k["weight"]) for k in krs])
     return {
         "kind": "objective", "key": obj.key, "title": obj.title,
         "description": obj.description, "cycle": obj.cycle, "owner": obj.owner,
         "team": obj.team, "level": obj.level, "okr_type": obj.okr_type, "parent": obj.parent,
-        "status": obj.status, "score": score, "expected": expected,
-        "track": None if score is None or expected is None else scoring.status(score, expected),
-        "succeeded": scoring.succeeded(obj.okr_type, score),
+        "status": obj.status, **measure_objective(obj.okr_type, krs),
         "success_threshold": scoring.success_threshold(obj.okr_type),
         "key_results": krs, "version": obj.version}
 
@@ -154,4 +145,4 @@ def kpi_list(app: OkrLedger, now: datetime) -> list[dict[str, Any]]:
     """Every KPI with its latest value, trend, health and staleness."""
     return [{**kpi_view(k, now, readings=False), "trend": trend(k),
              "readings": len(k.readings)}
-            for k in all_of(app, Kpi.KpiAdded)]  # type: ignore[attr-defined]
+            for k in all_of(app, Kpi.KpiAdded)]  # type: ignore[attr-defined]  # @event classes: made at runtime

@@ -20,7 +20,8 @@ from typing import Any
 
 import duckdb
 
-from okr.domain.history import CREATED, Fact
+from okr.domain.events import CREATED, MEASUREMENTS
+from okr.domain.history import Fact
 from okr.projections.queries import (
     CARD_COLUMNS,
     KR_CHECK_INS,
@@ -52,6 +53,7 @@ _ENVELOPE = json.dumps({
     "effective_at": "VARCHAR", "actor": "VARCHAR", "reason": "VARCHAR", "data": "JSON",
     "prev_hash": "VARCHAR", "hash": "VARCHAR"})
 _CREATED = ", ".join(f"'{t}'" for t in sorted(CREATED))
+_MEASURED = ", ".join(f"'{t}'" for t in MEASUREMENTS)
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,7 @@ class Projection:
                               WHERE e.aggregate_id = b.aggregate_id AND e.version = b.version)
         """)
         c.unregister("incoming")
-        added = c.execute("SELECT count(*) FROM new_events").fetchone()[0]  # type: ignore[index]
+        added = _scalar(c.execute("SELECT count(*) FROM new_events"))
         if not added:
             return 0
         c.execute(f"""
@@ -246,10 +248,10 @@ class Projection:
                 FROM new_events n LEFT JOIN aggregates a USING (aggregate_id)
                 WHERE n.type = 'KpiReadingRecorded';
         """)
-        touched = c.execute(
+        touched = _scalar(c.execute(
             "CREATE OR REPLACE TEMP TABLE touched AS SELECT DISTINCT aggregate_id, aggregate_type "
-            "FROM new_events WHERE type NOT IN ('CheckInRecorded', 'KpiReadingRecorded');"
-            "SELECT list(DISTINCT aggregate_type) FROM touched").fetchone()[0]  # type: ignore[index]
+            f"FROM new_events WHERE type NOT IN ({_MEASURED});"
+            "SELECT list(DISTINCT aggregate_type) FROM touched"))
         for v in VERSIONED:
             if v.aggregate_type in (touched or []):
                 c.execute(rebuild(v))
@@ -258,7 +260,7 @@ class Projection:
     # ---- reading -----------------------------------------------------------------------
 
     def event_count(self) -> int:
-        return int(self.con.execute("SELECT count(*) FROM events").fetchone()[0])  # type: ignore[index]
+        return int(_scalar(self.con.execute("SELECT count(*) FROM events")))
 
     def event_positions(self) -> tuple[int, int]:
         """How many events the file holds and the highest position among them (0 if none)."""
@@ -354,7 +356,7 @@ class Projection:
             "SELECT position, aggregate_id, version, type, recorded_at::TIMESTAMP, "
             "effective_at::TIMESTAMP, actor, reason, data FROM events WHERE aggregate_id IN "
             "(SELECT aggregate_id FROM "
-            "review_items) AND type NOT IN ('CheckInRecorded', 'KpiReadingRecorded') AND "
+            f"review_items) AND type NOT IN ({_MEASURED}) AND "
             "recorded_at <= $known ORDER BY position", {"known": known_at}),
             self._measurements(
             "SELECT position, aggregate_id, version, 'CheckInRecorded', recorded_at::TIMESTAMP, "
@@ -420,6 +422,13 @@ class Projection:
 
 
 
+
+
+def _scalar(cursor: duckdb.DuckDBPyConnection) -> Any:
+    """The first column of the one row a statement that always answers one row gave."""
+    row = cursor.fetchone()
+    assert row is not None, "an aggregate query answers one row"
+    return row[0]
 
 
 def _timestamp(t: datetime) -> str:

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from okr.domain.events import MEASUREMENTS
+
 SCHEMA_VERSION = 2
-READINGS = ("CheckInRecorded", "KpiReadingRecorded")
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def rebuild(v: Versioned) -> str:
         outs += ["CASE WHEN status_raw = 'reopened' THEN (CASE WHEN committed_at IS NULL THEN "
                  "'planning' ELSE 'committed' END) ELSE status_raw END AS status",
                  "committed_at"]
-    skip = ", ".join(f"'{t}'" for t in READINGS)
+    skip = ", ".join(f"'{t}'" for t in MEASUREMENTS)
     return (
         f"DELETE FROM {v.table} WHERE aggregate_id IN (SELECT aggregate_id FROM touched);\n"
         f"INSERT INTO {v.table} SELECT aggregate_id, version, position, recorded_at AS "

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from okr.domain.cycle import Cycle
+from okr.domain.events import EVENTS, VALID_TIME_FIELD
 from okr.domain.history import Fact
 from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult
@@ -35,70 +36,23 @@ from okr.domain.objective import Objective
 SCHEMA = "okr.ledger/v1"
 GENESIS_HASH = "0" * 64
 
-# Domain event class → (published type, aggregate type). Add a line for every new event.
+# Domain event class → (published type, aggregate type), and each type's `data` fields: from
+# the one vocabulary table (domain/events.py). The class of an event is the attribute of its
+# aggregate named like it (eventsourcing's @event declares them, which mypy cannot see).
+AGGREGATE_CLASSES: dict[str, type] = {"cycle": Cycle, "objective": Objective,
+                                      "key_result": KeyResult, "initiative": Initiative,
+                                      "kpi": Kpi}
 EVENT_TYPES: dict[type, tuple[str, str]] = {
-    Cycle.CycleAdded: ("CycleAdded", "cycle"),  # type: ignore[attr-defined]
-    Cycle.PlanCommitted: ("PlanCommitted", "cycle"),  # type: ignore[attr-defined]
-    Cycle.CycleClosed: ("CycleClosed", "cycle"),  # type: ignore[attr-defined]
-    Cycle.CycleReopened: ("CycleReopened", "cycle"),  # type: ignore[attr-defined]
-    Objective.ObjectiveAdded: ("ObjectiveAdded", "objective"),  # type: ignore[attr-defined]
-    Objective.ObjectiveRetitled: ("ObjectiveRetitled", "objective"),  # type: ignore[attr-defined]
-    Objective.ObjectiveOwnerChanged: ("ObjectiveOwnerChanged", "objective"),  # type: ignore[attr-defined]
-    Objective.ObjectiveRealigned: ("ObjectiveRealigned", "objective"),  # type: ignore[attr-defined]
-    Objective.ObjectiveTypeChanged: ("ObjectiveTypeChanged", "objective"),  # type: ignore[attr-defined]
-    Objective.ObjectiveStatusChanged: ("ObjectiveStatusChanged", "objective"),  # type: ignore[attr-defined]
-    KeyResult.KeyResultAdded: ("KeyResultAdded", "key_result"),  # type: ignore[attr-defined]
-    KeyResult.KeyResultRevised: ("KeyResultRevised", "key_result"),  # type: ignore[attr-defined]
-    KeyResult.KeyResultMoved: ("KeyResultMoved", "key_result"),  # type: ignore[attr-defined]
-    KeyResult.KeyResultRemoved: ("KeyResultRemoved", "key_result"),  # type: ignore[attr-defined]
-    KeyResult.KpiLinked: ("KpiLinked", "key_result"),  # type: ignore[attr-defined]
-    KeyResult.KpiUnlinked: ("KpiUnlinked", "key_result"),  # type: ignore[attr-defined]
-    KeyResult.CheckInRecorded: ("CheckInRecorded", "key_result"),
-    Initiative.InitiativeAdded: ("InitiativeAdded", "initiative"),  # type: ignore[attr-defined]
-    Initiative.InitiativeStatusChanged: ("InitiativeStatusChanged", "initiative"),  # type: ignore[attr-defined]
-    Kpi.KpiAdded: ("KpiAdded", "kpi"),  # type: ignore[attr-defined]
-    Kpi.KpiUpdated: ("KpiUpdated", "kpi"),  # type: ignore[attr-defined]
-    Kpi.KpiReadingRecorded: ("KpiReadingRecorded", "kpi"),
-    Kpi.KpiRetired: ("KpiRetired", "kpi"),  # type: ignore[attr-defined]
-}
-
-# The fields each type's `data` must carry (the effective time is lifted out of `data`).
-DATA_FIELDS: dict[str, tuple[str, ...]] = {
-    "CycleAdded": ("end", "key", "start"),
-    "PlanCommitted": (),
-    "CycleClosed": (),
-    "CycleReopened": (),
-    "ObjectiveAdded": ("cycle", "description", "key", "level", "okr_type", "owner", "parent",
-                       "plan_revision", "team", "title"),
-    "ObjectiveRetitled": ("description", "title"),
-    "ObjectiveOwnerChanged": ("owner", "team"),
-    "ObjectiveRealigned": ("parent", "plan_revision"),
-    "ObjectiveTypeChanged": ("okr_type", "plan_revision"),
-    "ObjectiveStatusChanged": ("status",),
-    "KeyResultAdded": ("cycle", "key", "kind", "objective", "phases", "plan_revision", "start",
-                       "target", "target_high", "title", "unit", "weight"),
-    "KeyResultRevised": ("phases", "plan_revision", "start", "target", "target_high", "weight"),
-    "KeyResultMoved": ("objective", "plan_revision"),
-    "KeyResultRemoved": ("plan_revision",),
-    "KpiLinked": ("kpi",),
-    "KpiUnlinked": ("kpi",),
-    "CheckInRecorded": ("confidence", "note", "value"),
-    "InitiativeAdded": ("key", "key_result", "owner", "title"),
-    "InitiativeStatusChanged": ("status",),
-    "KpiAdded": ("cadence", "direction", "green", "key", "name", "owner", "red", "tags",
-                 "target", "unit"),
-    "KpiUpdated": ("cadence", "direction", "green", "name", "owner", "red", "tags", "target",
-                   "unit"),
-    "KpiReadingRecorded": ("reading_id", "source", "value"),
-    "KpiRetired": (),
-}
+    getattr(AGGREGATE_CLASSES[w.aggregate_type], w.type): (w.type, w.aggregate_type)
+    for w in EVENTS}
+DATA_FIELDS: dict[str, tuple[str, ...]] = {w.type: w.data for w in EVENTS}
 # Data fields that must be finite numbers (None allowed where the domain allows it).
 NUMBERS = {"value": False, "start": False, "target": True, "target_high": True,
            "weight": False, "green": False, "red": False, "confidence": True}
 AGGREGATE_TYPE = {t: a for t, a in EVENT_TYPES.values()}
 
 # The event attribute that holds the valid time, where it is not the recording time.
-EFFECTIVE_FIELD = {"CheckInRecorded": "effective_at", "KpiReadingRecorded": "observed_at"}
+EFFECTIVE_FIELD = VALID_TIME_FIELD
 
 
 def iso(t: datetime) -> str:

@@ -1,0 +1,57 @@
+"""The one card builder: what a key result and an objective measure at an instant.
+
+`okr show` (ledger/views.py, from the aggregates), the replay (history.scorecard, from the
+folded facts) and, in SQL, the projection's `scorecard_at` macro all answer "how is this key
+result doing"; the first two build their cards here, and tests/unit/test_cards.py checks all
+three against one ledger.
+"""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from okr.domain import scoring
+from okr.domain.periods import Window
+from okr.domain.shapes import KeyResultMeasure, KpiNow, ObjectiveMeasure
+
+
+def kpi_now(kpi: Mapping[str, Any], reading: Mapping[str, Any] | None,
+            as_of: datetime) -> KpiNow:
+    """A KPI's latest `reading` (None: none yet), its health by the KPI's direction and
+    thresholds, and whether it is overdue at `as_of` by the KPI's cadence."""
+    value = None if reading is None else reading["value"]
+    observed = None if reading is None else reading["observed_at"]
+    return {"value": value, "observed_at": observed,
+            "health": scoring.kpi_health(kpi["direction"], kpi["green"], kpi["red"], value),
+            "stale": scoring.kpi_stale(kpi["cadence"], observed, as_of)}
+
+
+def measure_key_result(kr: Mapping[str, Any], window: Window, as_of: datetime,
+                       check_in: Mapping[str, Any] | None, kpi: KpiNow | None
+                       ) -> KeyResultMeasure:
+    """A key result's value (its linked KPI's, else its latest check-in's), progress 0–1,
+    the progress its plan expects at `as_of` in its cycle's `window`, status and confidence
+    (a KPI-linked key result has none). `kr` holds its plan: kind, start, target,
+    target_high, phases."""
+    value = kpi["value"] if kpi is not None else (
+        None if check_in is None else check_in["value"])
+    progress = scoring.progress(kr["kind"], kr["start"], kr["target"], kr["target_high"], value)
+    expected = scoring.expected_progress(kr["kind"], kr["start"], kr["target"],
+                                         kr["target_high"], kr["phases"], window, as_of)
+    return {"value": value, "progress": progress, "expected": expected,
+            "status": scoring.status(progress, expected),
+            "confidence": None if check_in is None or kpi is not None
+            else check_in["confidence"],
+            "kpi_health": None if kpi is None else kpi["health"],
+            "kpi_stale": None if kpi is None else kpi["stale"]}
+
+
+def measure_objective(okr_type: str, krs: Sequence[Mapping[str, Any]]) -> ObjectiveMeasure:
+    """An objective's score and expectation (its key results' weighted means), its track and
+    whether it succeeded by its type's threshold."""
+    score = scoring.objective_score([(k["progress"], k["weight"]) for k in krs])
+    expected = scoring.objective_score([(k["expected"], k["weight"]) for k in krs])
+    return {"score": score, "expected": expected,
+            "track": None if score is None or expected is None
+            else scoring.status(score, expected),
+            "succeeded": scoring.succeeded(okr_type, score)}
