@@ -63,7 +63,7 @@ class OkrLedger(Application[UUID]):
         if settings.store == "sqlite":
             settings.home.mkdir(parents=True, exist_ok=True)
         # A cache of aggregates, fast-forwarded from the store on every read, spares the
-        # replay of a key result's whole history on each check-in (reads were 70% of a write).
+        # replay of a key result's whole history on each check-in (docs/benchmarks.md).
         cache = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
         with one_table_creator_at_a_time(settings):
             super().__init__(env={**cache, **settings.eventsourcing_env(), **(env or {})})

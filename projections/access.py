@@ -3,8 +3,8 @@
 One process owns the work file (an exclusive lock file says which: `owning`); readers open
 it read-only whenever that owner is not writing, else the published snapshot
 (`open_for_reading`). A CLI read that finds the work file already holding every event of
-the store needs no refresh at all (`complete_for_reading`): it then starts without
-kafka-python, whose import alone takes about 0.3 s.
+the store needs no refresh at all (`complete_for_reading`): it then starts no Kafka client
+(what that saves: docs/benchmarks.md, "Quarter review").
 """
 
 import fcntl

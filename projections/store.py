@@ -283,8 +283,8 @@ class Projection:
     def scorecard_at(self, as_of: datetime, known_at: datetime) -> list[dict[str, Any]]:
         """The scorecard as `domain.history.scorecard` shapes it, from the `scorecard_at` macro.
 
-        The macro's plan is prepared once per connection: binding and optimising it takes
-        longer than running it. EXECUTE takes no bound parameters, so the two instants are
+        The macro's plan is prepared once per connection (docs/benchmarks.md, "Point in
+        time", says why). EXECUTE takes no bound parameters, so the two instants are
         written into the statement as timestamp literals (made here from datetimes).
         """
         if not self._prepared:
