@@ -202,7 +202,8 @@ def _report(ctx: typer.Context, verdict: "Verdict", as_json: bool, source: str) 
         text = (f"FAILED: {len(verdict.findings)} problem(s); first bad {first.line()}")
     emit(data, want_json(ctx, as_json), text)
     if not verdict.ok:
-        raise typer.Exit(1)
+        from okr.errors import VERIFICATION_FAILED
+        raise typer.Exit(VERIFICATION_FAILED)
 
 
 @audit_app.command("verify")
@@ -224,6 +225,9 @@ def verify_cmd(ctx: typer.Context,
     if bundle is not None:
         _verify_bundle(ctx, bundle, pem, as_json)
         return
+    if not no_store:  # opened before Kafka starts: a store that cannot be read starts nothing
+        st.require_ledger()
+        st.ledger  # noqa: B018
     pem = pem or existing_public_key_pem(st.settings.signing_key_file)
     if pem is None:  # verifying never creates a key: one made now would vouch for nothing
         raise UserError(f"no signing key at {st.settings.signing_key_file}: pass the "

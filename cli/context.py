@@ -16,6 +16,7 @@ class State:
 
     overrides: dict[str, Any] = field(default_factory=dict)
     json: bool = False
+    reading: bool = False  # a read: it must find a ledger, never create one
     _settings: "Settings | None" = None
     _ledger: "OkrLedger | None" = None
 
@@ -29,9 +30,24 @@ class State:
     @property
     def ledger(self) -> "OkrLedger":
         if self._ledger is None:
+            if self.reading:
+                self.require_ledger()
             from okr.ledger.app import OkrLedger
             self._ledger = OkrLedger(self.settings)
         return self._ledger
+
+    def require_ledger(self) -> None:
+        """Raise NoLedger when the data directory holds no event store (a read creates none).
+
+        Only the SQLite store is a file that can be missing; a PostgreSQL store that cannot
+        be reached says so when it is opened.
+        """
+        s = self.settings
+        if s.store == "sqlite" and not s.event_store_path.is_file():
+            from okr.errors import NoLedger
+            raise NoLedger(f"no ledger in {s.home} (no {s.event_store_path.name} there); start "
+                           "one with 'okr cycle add 2026-Q4', or point --home / OKR_HOME at an "
+                           "existing data directory")
 
     def close(self) -> None:
         if self._ledger is not None:

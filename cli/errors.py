@@ -1,5 +1,7 @@
 """The CLI's own input error (bad flags, bad values) — reported as one line, exit code 2."""
 
+from okr.errors import BadInput
 
-class UserError(ValueError):
+
+class UserError(BadInput):
     """Bad input on the command line."""

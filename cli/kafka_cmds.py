@@ -3,7 +3,6 @@
 import typer
 
 from okr.cli.context import State, state, want_json
-from okr.cli.errors import UserError
 from okr.cli.output import emit
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
@@ -18,7 +17,8 @@ def _servers(st: State) -> str:
     try:
         return kafka_client.bootstrap(st.settings, start_local=True)
     except BrokerError as exc:
-        raise UserError(str(exc)) from None
+        from okr.errors import KafkaUnavailable
+        raise KafkaUnavailable(f"the local broker cannot be started: {exc}") from None
 
 
 def relay_cmd(ctx: typer.Context,
@@ -44,7 +44,8 @@ def relay_cmd(ctx: typer.Context,
                 result = relay.publish_pending()
                 cp = relay.checkpoint_now() if checkpoint else None
             except (KafkaError, RelayError) as exc:
-                raise UserError(f"publishing failed: {exc}") from None
+                from okr.errors import KafkaUnavailable
+                raise KafkaUnavailable(f"publishing failed: {exc}") from None
             data = {**result.as_dict(), "checkpoint": cp}
             emit(data, want_json(ctx, as_json),
                  f"{'' if quiet else chr(10)}published {result.published} events; "
@@ -66,7 +67,8 @@ def broker_start(ctx: typer.Context, port: int | None = typer.Option(None, help=
     try:
         b, started = local_broker.start(st.settings.home, port)
     except local_broker.BrokerError as exc:
-        raise UserError(str(exc)) from None
+        from okr.errors import KafkaUnavailable
+        raise KafkaUnavailable(f"the local broker cannot be started: {exc}") from None
     emit({"running": True, "started": started, "pid": b.pid, "port": b.port,
           "bootstrap": b.bootstrap}, want_json(ctx, as_json),
          f"local broker {'started' if started else 'already running'} on {b.bootstrap} "
@@ -98,7 +100,8 @@ def broker_status(ctx: typer.Context, as_json: bool = JSON) -> None:
         text += f"; KAFKA_BOOTSTRAP_SERVERS={external} is used instead"
     emit(data, want_json(ctx, as_json), text)
     if b is None and not external:
-        raise typer.Exit(1)
+        from okr.errors import UNAVAILABLE
+        raise typer.Exit(UNAVAILABLE)
 
 
 @keys_app.command("export")

@@ -1,4 +1,4 @@
-"""Entry point of `okr`: global options, command groups, and errors as one line + exit 2."""
+"""Entry point of `okr`: global options, command groups, failures as one line + exit code."""
 
 import sys
 from pathlib import Path
@@ -6,11 +6,17 @@ from pathlib import Path
 import typer
 
 from okr.cli.context import State
+from okr.errors import exit_code_table
+
+# Commands that only read: in a directory without a ledger they say so instead of creating one.
+READS = frozenset({"show", "review", "retro", "scorecard", "history", "sql", "export", "audit",
+                   "list", "due"})
 
 app = typer.Typer(
     name="okr",
     help="An event-sourced ledger of OKRs and KPIs with a full audit history.",
     no_args_is_help=True,
+    epilog=exit_code_table(),
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -29,7 +35,7 @@ def main(
     """okr — objectives, key results, initiatives and KPIs, every change an immutable event."""
     overrides = {"actor": actor, "home": home}
     ctx.obj = State(overrides={k: v for k, v in overrides.items() if v is not None},
-                    json=json_out)
+                    json=json_out, reading=ctx.invoked_subcommand in READS)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -59,35 +65,6 @@ def _register() -> None:
 _register()
 
 
-def _known_failure(exc: Exception) -> str | None:
-    """A one-line message for failures of configuration or infrastructure, else None."""
-    from okr.settings import SettingsError
-    if isinstance(exc, SettingsError):
-        return str(exc)
-    if "eventsourcing.persistence" in sys.modules:
-        from eventsourcing.persistence import PersistenceError
-        if isinstance(exc, PersistenceError):
-            from okr.cli.output import first_line
-            from okr.ledger.app import SaveUnconfirmed
-            first = first_line(exc)
-            if isinstance(exc, SaveUnconfirmed):  # it may have been written: say so
-                return first
-            return f"event store unavailable or failing ({first}); nothing was written"
-    if "kafka" in sys.modules:  # e.g. okr consume --once / ingest --once with Kafka away
-        from okr.adapters.kafka_client import KafkaError
-        from okr.adapters.local_broker import BrokerError
-        if isinstance(exc, KafkaError | BrokerError):
-            from okr.cli.output import first_line
-            return f"Kafka unreachable or failing ({first_line(exc)})"
-    if "okr.projections.store" in sys.modules:
-        from okr.projections.store import ProjectionLocked
-        if isinstance(exc, ProjectionLocked):
-            from okr.cli.output import first_line
-            return (f"the projection's work file stayed locked by another process "
-                    f"({first_line(exc)}); nothing was changed, try again")
-    return None
-
-
 def _not_utf8(argv: list[str], environ: dict[str, str]) -> str | None:
     """Why an argument or okr setting from the OS is not text we can store, else None.
 
@@ -111,14 +88,14 @@ def run() -> None:
     """Console-script entry point."""
     import os
 
-    from okr.cli.errors import UserError
-    from okr.domain.errors import DomainError
+    from okr.cli.failures import translate
+    from okr.errors import BAD_INPUT, exit_code
 
     bad = _not_utf8(sys.argv[1:], dict(os.environ))
     if bad is not None:
         print(f"okr: error: {bad}", file=sys.stderr)
-        sys.exit(2)
-    failure = None
+        sys.exit(BAD_INPUT)
+    failure, code = None, BAD_INPUT
     try:
         rv = app(standalone_mode=False)
     except typer.Exit as exc:
@@ -129,15 +106,15 @@ def run() -> None:
     except typer.TyperException as exc:  # bad flags or arguments: one line, exit 2
         if type(exc).__name__ == "NoArgsIsHelpError":
             exc.show()
-            sys.exit(2)
+            sys.exit(BAD_INPUT)
         hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
         failure = f"{exc.format_message()}{hint}"
-    except (DomainError, UserError) as exc:
-        failure = str(exc)
-    except Exception as exc:  # settings and store errors speak to people; anything else is a bug
-        failure = _known_failure(exc)
-        if failure is None:
+    except Exception as exc:  # expected failures speak to people; anything else is a bug
+        known = translate(exc)
+        if known is None:
             raise
+        failure, code = str(known), exit_code(known)
+        del known  # it may be the failure itself: its traceback must not outlive this block
     if failure is not None:
         # Exit outside the except block: an exit raised in it would keep the failure's
         # traceback (and the DuckDB objects in its frames) alive until the interpreter shuts
@@ -146,5 +123,5 @@ def run() -> None:
         if "kafka" in sys.modules:
             from okr.adapters.kafka_client import stop_orphaned_io
             stop_orphaned_io()
-        sys.exit(2)
+        sys.exit(code)
     sys.exit(rv if isinstance(rv, int) else 0)

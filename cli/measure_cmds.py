@@ -117,6 +117,7 @@ def kpi_list(ctx: typer.Context, all_: bool = typer.Option(False, "--all",
     from okr.ledger.views import kpi_list as listing
 
     st = state(ctx)
+    st.reading = True
     rows = [r for r in listing(st.ledger, utc_now()) if all_ or not r["retired"]]
     emit(rows, want_json(ctx, as_json), lambda: _kpi_table(st, rows))
 

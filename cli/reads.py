@@ -66,12 +66,15 @@ def open_projection(st: State, refresh: bool = True) -> "Projection":
     """
     from okr.projections.access import SNAPSHOT_EVERY, complete_for_reading, open_for_reading
 
+    st.reading = True
+    st.require_ledger()
     if refresh:
         # Nothing to publish or consume (the work file holds every stored event): read it as
         # it is, without starting Kafka clients.
         ready = complete_for_reading(st.settings, SNAPSHOT_EVERY)
         if ready is not None:
             return ready
+        st.ledger  # noqa: B018 — an unreachable or damaged store fails here, before Kafka starts
         _refresh(st)
     proj = open_for_reading(st.settings)
     if proj is None:

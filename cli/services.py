@@ -168,5 +168,8 @@ def run_services(st: State, names: list[str], as_json: bool) -> None:
             from okr.adapters.kafka_client import stop_orphaned_io
             stop_orphaned_io()
     log("okr", "stopped", {})
-    if errors:
-        raise SystemExit(1)
+    if errors:  # the first failure's code (okr/errors.py); 1 for a bug, as Python's own
+        from okr.cli.failures import translate
+        from okr.errors import exit_code
+        known = translate(errors[0])
+        raise SystemExit(1 if known is None else exit_code(known))

@@ -259,14 +259,14 @@ def test_no_secret_in_logs_or_errors_when_kafka_or_postgres_are_unreachable(
         assert_no_secret(out + err, name)
         assert "Traceback" not in err, f"{name}: {err}"
     # The error paths were really taken:
-    assert outputs["relay --once --json"][0] == 2
+    assert outputs["relay --once --json"][0] == 4  # a service unavailable (okr/errors.py)
     assert "publishing failed" in outputs["relay --once --json"][2]
     assert "Kafka unreachable" in outputs["checkin (inline publish)"][1]
     assert "Kafka trouble" in outputs["up --json"][1], outputs["up --json"]
     for name in ("consume --once --json", "ingest --once --json"):
         code, _, err = outputs[name]
-        assert code == 2 and err.startswith("okr: error: Kafka unreachable"), (name, err)
-    assert outputs["postgres store"][0] == 2
+        assert code == 4 and err.startswith("okr: error: Kafka unreachable"), (name, err)
+    assert outputs["postgres store"][0] == 4
     assert "event store unavailable" in outputs["postgres store"][2]
     for path in tmp_path.rglob("*"):
         if path.is_file():

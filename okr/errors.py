@@ -1,0 +1,116 @@
+"""The failures okr expects, and the exit code each one ends a command with.
+
+Every failure a person can act on is one of these (or is translated into one at the edge
+where a library raised it): its message is one line that names the party that failed and
+says what to do. Anything else is a bug and keeps its traceback.
+
+| exit | meaning |
+| --- | --- |
+| 0 | done |
+| 1 | a verification failed (`okr audit verify`: the record does not check out) |
+| 2 | bad input: arguments, settings, a refused command, no ledger in the data directory |
+| 3 | incomplete or stale: the answer lacks events the store holds |
+| 4 | a service is unavailable: event store, Kafka, the data directory, the projection |
+
+This module imports nothing of okr's, so every layer may raise these.
+"""
+
+OK = 0
+VERIFICATION_FAILED = 1
+BAD_INPUT = 2
+INCOMPLETE = 3
+UNAVAILABLE = 4
+
+
+class OkrError(Exception):
+    """An expected failure: its message is one line a person can act on."""
+
+    exit_code = BAD_INPUT
+
+
+class VerificationFailed(OkrError):
+    """The record does not check out (chain, signatures, versions, store = Kafka)."""
+
+    exit_code = VERIFICATION_FAILED
+
+
+class BadInput(OkrError, ValueError):
+    """Arguments, settings or a file given by the user are not acceptable."""
+
+    exit_code = BAD_INPUT
+
+
+class NoLedger(BadInput):
+    """A read found no ledger where it looked (and created none)."""
+
+
+class Incomplete(OkrError):
+    """The answer lacks events the store holds."""
+
+    exit_code = INCOMPLETE
+
+
+class ServiceUnavailable(OkrError):
+    """A party okr depends on cannot be used right now; nothing was written."""
+
+    exit_code = UNAVAILABLE
+
+
+class StoreUnavailable(ServiceUnavailable):
+    """The event store (SQLite file or PostgreSQL) cannot be reached or read."""
+
+
+class StoreCorrupt(ServiceUnavailable):
+    """The event store's file is not an event store (damaged, or some other file)."""
+
+
+class DataDirUnavailable(ServiceUnavailable):
+    """The data directory (or a file in it) cannot be created, read or written."""
+
+
+class KafkaUnavailable(ServiceUnavailable):
+    """Kafka (the local broker or KAFKA_BOOTSTRAP_SERVERS) cannot be reached or is failing."""
+
+
+class ProjectionUnavailable(ServiceUnavailable):
+    """The DuckDB projection cannot be opened or written (held, unwritable, damaged)."""
+
+
+# What each exit code means, as docs/cli.md and `okr --help` say it.
+MEANINGS: dict[int, str] = {
+    OK: "ok",
+    VERIFICATION_FAILED: "verification failed (okr audit verify found a bad record)",
+    BAD_INPUT: "bad input (arguments, settings, a refused command, no ledger in the data "
+               "directory)",
+    INCOMPLETE: "incomplete or stale (the answer lacks events the store holds)",
+    UNAVAILABLE: "service unavailable (event store, Kafka, data directory or projection; "
+                 "the message names it and what to do)",
+}
+
+
+def exit_code_table() -> str:
+    """The exit codes as a Markdown table (docs/cli.md)."""
+    rows = [f"| {code} | {meaning} |" for code, meaning in MEANINGS.items()]
+    return "\n".join(["**Exit codes**:", "", "| code | meaning |", "| --- | --- |", *rows])
+
+
+# The one table of exit codes, most specific class first; docs/cli.md lists it.
+EXIT_CODES: tuple[tuple[type[OkrError], int, str], ...] = (
+    (VerificationFailed, VERIFICATION_FAILED, "a verification failed"),
+    (NoLedger, BAD_INPUT, "no ledger in the data directory"),
+    (BadInput, BAD_INPUT, "bad input (arguments, settings, a refused command)"),
+    (Incomplete, INCOMPLETE, "incomplete or stale answer"),
+    (StoreUnavailable, UNAVAILABLE, "event store unreachable"),
+    (StoreCorrupt, UNAVAILABLE, "event store damaged"),
+    (DataDirUnavailable, UNAVAILABLE, "data directory not usable"),
+    (KafkaUnavailable, UNAVAILABLE, "Kafka unreachable or failing"),
+    (ProjectionUnavailable, UNAVAILABLE, "projection not usable"),
+)
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit code a failure ends a command with (2 for one okr does not know)."""
+    for cls, code, _ in EXIT_CODES:
+        if isinstance(exc, cls):
+            return code
+    return exc.exit_code if isinstance(exc, OkrError) else BAD_INPUT

@@ -1,0 +1,119 @@
+"""Broken environments (issue 18): a store that cannot be reached or read, a damaged event
+store, an unwritable data directory, no ledger at all — one line naming the party that failed,
+a distinct exit code (okr/errors.py), nothing written, never an empty answer."""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from okr.errors import BAD_INPUT, EXIT_CODES, UNAVAILABLE, exit_code
+from tests.fuzzing import event_count, fresh_copy, okr
+from tests.unit.test_cli_writes import OKR
+
+ROOT = Path(__file__).resolve().parents[2]
+
+READS = [["scorecard"], ["show", "kr-conv"], ["history", "kr-conv"], ["audit", "trail", "kr-conv"],
+         ["audit", "verify"], ["sql", "SELECT 1"], ["kpi", "list"], ["review", "2026-Q4"]]
+WRITES = [["checkin", "kr-conv", "2.3"], ["objective", "add", "o9", "Nine", "--cycle", "2026-Q4",
+                                            "--reason", "late"]]
+
+
+def one_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def test_every_exit_code_is_distinct_documented_and_in_one_table() -> None:
+    codes = {code for _, code, _ in EXIT_CODES}
+    assert codes == {1, 2, 3, 4}
+    doc = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    for code, meaning in [(0, "ok"), (1, "verification failed"), (2, "bad input"),
+                          (3, "incomplete or stale"), (4, "service unavailable")]:
+        assert re.search(rf"^\| {code} \| {meaning}", doc, re.M), (code, meaning)
+    for cls, code, _ in EXIT_CODES:
+        assert exit_code(cls("x")) == code
+    assert exit_code(ValueError("not ours")) == BAD_INPUT
+
+
+@pytest.mark.parametrize("args", READS + WRITES, ids=" ".join)
+def test_a_damaged_event_store_is_one_line_and_exit_4(readme_home: Path, workdir: Path,
+                                                      args: list[str]) -> None:
+    home = fresh_copy(readme_home, workdir)
+    store = home / "events.sqlite"
+    data = store.read_bytes()
+    store.write_bytes(b"\x00garbage" * (len(data) // 8))  # the same size, not a database
+    damaged = store.read_bytes()
+    result = okr(home, *args)
+    assert result.code == UNAVAILABLE, str(result)
+    assert "event store is damaged" in one_line(result.stderr)
+    assert result.stdout == ""  # never an empty answer
+    assert store.read_bytes() == damaged
+    assert not (home / "broker.json").exists()  # nothing started for a store it cannot read
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("args", [["scorecard"], ["show", "kr-conv"], ["checkin", "kr-conv", "1"]],
+                         ids=" ".join)
+@pytest.mark.parametrize("problem", [{"POSTGRES_DBNAME": "okr_no_such_database"},
+                                     {"POSTGRES_PORT": "1"}], ids=["no database", "no server"])
+def test_an_unreachable_postgres_store_is_one_line_and_exit_4(
+        tmp_path: Path, args: list[str], problem: dict[str, str]) -> None:
+    pytest.importorskip("psycopg")
+    home = tmp_path / "home"
+    result = okr(home, *args, env={"OKR_STORE": "postgres", **problem})
+    assert result.code == UNAVAILABLE, str(result)
+    line = one_line(result.stderr)
+    assert "event store unavailable" in line and "POSTGRES_" in line
+    assert result.stdout == ""  # not "no objectives"
+    assert not (home / "broker.json").exists()
+
+
+@pytest.mark.parametrize("args", READS, ids=" ".join)
+def test_a_read_without_a_ledger_says_so_and_creates_nothing(tmp_path: Path,
+                                                             args: list[str]) -> None:
+    home = tmp_path / "nothing-here"
+    result = okr(home, *args)
+    assert result.code == BAD_INPUT, str(result)
+    line = one_line(result.stderr)
+    assert "no ledger in" in line and "okr cycle add" in line
+    assert result.stdout == ""
+    assert not home.exists()
+
+
+def _drop_root_powers() -> list[str]:
+    """A prefix that runs a command without the powers that let root ignore permissions."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: permissions cannot be taken away")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+
+
+@pytest.mark.parametrize("args", [*READS[:2], *WRITES, ["keys", "export"], ["consume", "--once"]],
+                         ids=" ".join)
+def test_an_unwritable_data_dir_is_one_line_and_exit_4(readme_home: Path, workdir: Path,
+                                                       args: list[str]) -> None:
+    home = fresh_copy(readme_home, workdir)
+    (home / "signing-key.pem").unlink(missing_ok=True)
+    before = event_count(home)
+    for path in [home, *home.iterdir()]:
+        path.chmod(0o500 if path.is_dir() else 0o400)
+    try:
+        env = {**os.environ, "OKR_HOME": str(home), "OKR_ACTOR": "ana",
+               "OKR_INLINE_PUBLISH": "off", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
+        proc = subprocess.run([*_drop_root_powers(), OKR, *args], capture_output=True,
+                              text=True, env=env, timeout=120, cwd=workdir)
+    finally:
+        for path in [home, *home.iterdir()]:
+            path.chmod(0o700 if path.is_dir() else 0o600)
+    assert proc.returncode == UNAVAILABLE, proc.stderr
+    line = one_line(proc.stderr)
+    assert line.startswith("okr: error: ") and ("data directory" in line
+                                                or "event store file" in line), line
+    assert event_count(home) == before
