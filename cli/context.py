@@ -17,6 +17,7 @@ class State:
     overrides: dict[str, Any] = field(default_factory=dict)
     json: bool = False
     reading: bool = False  # a read: it must find a ledger, never create one
+    strict: bool = False  # a read lacking stored events fails (exit 3) instead of warning
     _settings: "Settings | None" = None
     _ledger: "OkrLedger | None" = None
 

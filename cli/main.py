@@ -31,11 +31,16 @@ def main(
     home: Path | None = typer.Option(None, "--home", help="Data directory (default $OKR_HOME, "
                                      "else ./.okr)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    strict: bool = typer.Option(False, "--strict", help="A read whose projection lacks "
+                                "events the store holds fails with exit code 3 instead of "
+                                "showing them with a warning."),
 ) -> None:
     """okr — objectives, key results, initiatives and KPIs, every change an immutable event."""
+    from okr.cli.output import NOTES
+    NOTES.clear()  # one invocation's notes (a process may run several, as the tests do)
     overrides = {"actor": actor, "home": home}
     ctx.obj = State(overrides={k: v for k, v in overrides.items() if v is not None},
-                    json=json_out, reading=ctx.invoked_subcommand in READS)
+                    json=json_out, reading=ctx.invoked_subcommand in READS, strict=strict)
     ctx.call_on_close(ctx.obj.close)
 
 

@@ -32,9 +32,17 @@ def to_json(data: Any, pretty: bool | None = None) -> str:
                       ensure_ascii=False, allow_nan=False)
 
 
+# What every JSON object this command prints carries besides its data (e.g. "stale": how far
+# the projection lags the store); set by the read before it emits.
+NOTES: dict[str, Any] = {}
+
+
 def emit(data: Any, as_json: bool, human: Callable[[], None] | str | None = None) -> None:
-    """Print `data` as JSON, or run/print the human rendering."""
+    """Print `data` as JSON (an object with the NOTES added), or run/print the human
+    rendering."""
     if as_json:
+        if NOTES and isinstance(data, dict):
+            data = {**data, **NOTES}
         sys.stdout.write(to_json(data) + "\n")
     elif callable(human):
         human()

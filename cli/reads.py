@@ -16,6 +16,7 @@ from okr.cli.errors import UserError
 from okr.cli.output import first_line
 
 READER_WAIT = 5.0  # seconds a read waits to write the work file before it shows the snapshot
+MISSING_CAP = 100_000  # stored events counted beyond the projection's (PostgreSQL)
 
 if TYPE_CHECKING:
     from okr.consumers.projector import Progress
@@ -80,7 +81,38 @@ def open_projection(st: State, refresh: bool = True) -> "Projection":
     if proj is None:
         raise UserError(f"no projection at {st.settings.duckdb_file} yet; run "
                         "'okr consume --once' (needs Kafka)")
+    try:
+        _say_how_stale(st, proj)
+    except BaseException:
+        proj.close()
+        raise
     return proj
+
+
+def _say_how_stale(st: State, proj: "Projection") -> None:
+    """Warn on stderr (and in --json, as "stale") when the projection lacks stored events;
+    with --strict, fail with exit code 3 instead."""
+    from okr.cli.output import NOTES
+    from okr.errors import Incomplete
+
+    shown, highest = proj.event_positions()
+    recorder = st.ledger.recorder
+    if st.settings.store == "sqlite":  # positions 1, 2, 3, … without gaps
+        missing = max(0, (recorder.max_notification_id() or 0) - highest)
+    else:  # a PostgreSQL sequence can skip numbers: count what lies beyond
+        missing = len(recorder.select_notifications(highest or None, MISSING_CAP,
+                                                    inclusive_of_start=False))
+    if not missing:
+        return
+    stored = shown + missing
+    at_least = "at least " if missing >= MISSING_CAP else ""
+    text = (f"showing {shown} of {at_least}{stored} events; start 'okr up' or run "
+            "'okr consume'")
+    if st.strict:
+        raise Incomplete(f"the projection is stale: {text} (--strict asked for all)")
+    NOTES["stale"] = {"shown_events": shown, "stored_events": stored,
+                      "missing_events": missing}
+    print(f"okr: warning: {text}", file=sys.stderr)
 
 
 def _refresh(st: State) -> None:

@@ -19,6 +19,10 @@ from okr.domain.errors import DomainError
 from okr.domain.periods import Window
 from okr.domain.vocab import KrKind, parse_choice
 
+# Phased targets per key result: enough for one a day over a long cycle, few enough that the
+# event recording them stays far below the size Kafka carries (22,000 made a 1.14 MB event).
+MAX_PHASES = 1000
+
 Phase = dict[str, Any]  # {"at": datetime, "value": float}: a checkpoint on the way to target
 
 
@@ -48,6 +52,9 @@ def check_plan(kind: str, start: float, target: float, target_high: float | None
                               f"high {target_high:g}")
     elif target_high is not None:
         raise DomainError("--target-high is only for the 'range' kind")
+    if len(phases) > MAX_PHASES:
+        raise DomainError(f"{len(phases)} phased targets given; a key result takes at most "
+                          f"{MAX_PHASES} (one a day for a year and more)")
     last: datetime | None = None
     for phase in phases:
         check_finite(phase["value"], "phased target")

@@ -1,6 +1,6 @@
 """A KPI: an ongoing measure with a direction, thresholds, a cadence and readings."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +16,10 @@ from okr.domain.base import (
 )
 from okr.domain.errors import DomainError
 from okr.domain.vocab import Cadence, Direction, parse_choice
+
+# Two times of one reading closer than this are the same instant (the ingest takes a reading
+# up to 5 s in the future as "now", so one message read twice may name two such times).
+SAME_INSTANT = timedelta(seconds=5)
 
 _TAG_MAX = 20
 
@@ -110,11 +114,27 @@ class Kpi(LedgerAggregate):
         if reading_id is not None:
             reading_id = check_text(reading_id, "reading id", max_len=200)
             if reading_id in self.reading_ids:
+                self._check_same_reading(reading_id, float(value), observed_at, source)
                 return False
         self._record(value=float(value), observed_at=observed_at,
                      source=check_text(source, "source", max_len=200, blank_ok=True),
                      reading_id=reading_id, actor=actor)
         return True
+
+    def _check_same_reading(self, reading_id: str, value: float, observed_at: datetime,
+                            source: str) -> None:
+        """A reading id seen before must carry the same reading (a re-sent or re-read one);
+        different content under the same id is refused, never silently dropped or kept."""
+        was = self.readings[self.reading_ids[reading_id] - 1]
+        # A reading a few seconds in the future is recorded as of "now" (the sender's clock
+        # drifts), so the same message read again later may name a slightly different time.
+        moved = abs(was["observed_at"] - observed_at) > SAME_INSTANT
+        if was["value"] != value or was["source"] != source.strip() or moved:
+            raise DomainError(
+                f"conflicting duplicate: reading id {reading_id!r} of KPI {self.key} was "
+                f"recorded as {was['value']!r} observed at {was['observed_at'].isoformat()} "
+                f"from {was['source']!r}; this one says {value!r} at {observed_at.isoformat()} "
+                f"from {source.strip()!r}")
 
     class KpiReadingRecorded(LedgerAggregate.Event):
         """A reading of the KPI."""

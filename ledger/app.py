@@ -14,8 +14,10 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
+    Mapper,
     OperationalError,
     PersistenceError,
+    StoredEvent,
 )
 
 from okr.adapters.pg import one_table_creator_at_a_time
@@ -52,6 +54,31 @@ class SaveUnconfirmed(OperationalError):
     the save had committed: the command may or may not be recorded."""
 
 
+# The largest event a command may record (its stored state, in bytes). The relay's envelope
+# adds under 1 KB, so every recorded event stays far below the ~1 MB Apache Kafka accepts by
+# default: a command can only create an event the log can carry.
+MAX_EVENT_BYTES = 256 * 1024
+
+
+class EventTooLarge(DomainError):
+    """The command would record an event larger than MAX_EVENT_BYTES; nothing was recorded."""
+
+
+class BoundedMapper(Mapper[UUID]):
+    """The library's mapper, refusing an event too large for the log where it is serialised
+    anyway (no second encoding, nothing saved: the refusal comes before the transaction)."""
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        stored = super().to_stored_event(domain_event)
+        if len(stored.state) > MAX_EVENT_BYTES:
+            name = type(domain_event).__qualname__
+            raise EventTooLarge(f"this change would record a {name} event of "
+                                f"{len(stored.state):,} bytes; an event may hold at most "
+                                f"{MAX_EVENT_BYTES:,} bytes so that Kafka can carry it — make "
+                                "the change smaller (fewer phased targets, shorter texts)")
+        return stored
+
+
 class OkrLedger(Application[UUID]):
     """Commands over cycles, objectives, key results, initiatives and KPIs."""
 
@@ -71,6 +98,10 @@ class OkrLedger(Application[UUID]):
         # none reads or extends another's unsaved change (versions out of order, a failed
         # command's event saved by someone else).
         self._cache_lock = threading.RLock()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(transcoder=self.construct_transcoder(),
+                                   mapper_class=BoundedMapper)
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -154,6 +185,9 @@ class OkrLedger(Application[UUID]):
         events = [e for a in aggregates for e in a.pending_events]
         try:
             self.save(*aggregates)
+        except EventTooLarge:  # changed in memory, never saved: reload next time
+            self._forget(*(a.id for a in aggregates))
+            raise
         except IntegrityError:
             if not self._holds(events):
                 raise

@@ -6,10 +6,10 @@ says what to do. Anything else is a bug and keeps its traceback.
 
 | exit | meaning |
 | --- | --- |
-| 0 | done |
+| 0 | done (a stale read without `--strict` too, with a warning on stderr) |
 | 1 | a verification failed (`okr audit verify`: the record does not check out) |
 | 2 | bad input: arguments, settings, a refused command, no ledger in the data directory |
-| 3 | incomplete or stale: the answer lacks events the store holds |
+| 3 | incomplete or stale: the projection lacks events the store holds and `--strict` was given |
 | 4 | a service is unavailable: event store, Kafka, the data directory, the projection |
 
 This module imports nothing of okr's, so every layer may raise these.
@@ -78,11 +78,13 @@ class ProjectionUnavailable(ServiceUnavailable):
 
 # What each exit code means, as docs/cli.md and `okr --help` say it.
 MEANINGS: dict[int, str] = {
-    OK: "ok",
+    OK: "ok (a read whose projection lags the store too: it says how far on stderr and "
+        "in --json as \"stale\")",
     VERIFICATION_FAILED: "verification failed (okr audit verify found a bad record)",
     BAD_INPUT: "bad input (arguments, settings, a refused command, no ledger in the data "
                "directory)",
-    INCOMPLETE: "incomplete or stale (the answer lacks events the store holds)",
+    INCOMPLETE: "incomplete or stale (with --strict: the projection lacks events the store "
+                "holds)",
     UNAVAILABLE: "service unavailable (event store, Kafka, data directory or projection; "
                  "the message names it and what to do)",
 }

@@ -66,3 +66,21 @@ def test_killed_ingest_loses_and_duplicates_nothing(env: Env) -> None:
     env.ok("ingest", "--once")
     values = sorted(r["value"] for r in readings(env, "wau"))
     assert values == [100.0 + i for i in range(n)]
+
+
+def test_a_conflicting_duplicate_reading_goes_to_the_dead_letter_topic(env: Env) -> None:
+    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    first, same, other = message(7), message(7), message(7, value=999)
+    moved, elsewhere = message(7, observed_at="2025-09-01T00:00:00Z"), message(7, source="x")
+    produce(env, env.settings.topic_kpi_readings,
+            [(b"wau", v) for v in (first, same, other, moved, elsewhere)])
+    out = json.loads(env.ok("ingest", "--once", "--json"))
+    assert (out["recorded"], out["duplicates"], out["dead_letters"]) == (1, 1, 3)
+    assert [r["value"] for r in readings(env, "wau")] == [107.0]
+    s = env.settings
+    letters = list(kafka_client.read_topic(s, s.kafka_bootstrap_servers or "",
+                                           s.topic_dead_letter, idle=2.0))
+    assert sorted(m.value for m in letters) == sorted([other, moved, elsewhere])
+    for m in letters:
+        reason = dict(m.headers)["reason"].decode()
+        assert reason.startswith("conflicting duplicate: reading id 'm7'"), reason

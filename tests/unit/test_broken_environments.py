@@ -2,6 +2,7 @@
 store, an unwritable data directory, no ledger at all — one line naming the party that failed,
 a distinct exit code (okr/errors.py), nothing written, never an empty answer."""
 
+import json
 import os
 import re
 import shutil
@@ -117,3 +118,67 @@ def test_an_unwritable_data_dir_is_one_line_and_exit_4(readme_home: Path, workdi
     assert line.startswith("okr: error: ") and ("data directory" in line
                                                 or "event store file" in line), line
     assert event_count(home) == before
+
+
+@pytest.fixture
+def stale_home(tmp_path: Path) -> tuple[Path, int, int]:
+    """A data directory whose projection holds the first events of the store only."""
+    from okr.ledger.app import OkrLedger
+    from okr.settings import load_settings
+    from tests.unit.test_read_access import project
+
+    settings = load_settings({"home": tmp_path / "home", "actor": "ana"}, environ={})
+    app = OkrLedger(settings)
+    app.add_cycle("2026-Q4")
+    app.add_objective("o1", "Grow revenue", cycle="2026-Q4", owner="ana")
+    project(app, settings)
+    shown = app.recorder.max_notification_id()
+    for n in range(2, 7):
+        app.add_objective(f"o{n}", f"Objective {n}", cycle="2026-Q4", owner="ana")
+    stored = app.recorder.max_notification_id()
+    app.close()
+    return settings.home, shown, stored
+
+
+NO_KAFKA = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}  # the refresh fails: the read shows what it has
+
+
+def test_a_stale_read_says_how_far_it_lags_and_json_carries_it(
+        stale_home: tuple[Path, int, int]) -> None:
+    home, shown, stored = stale_home
+    result = okr(home, "scorecard", "--json", env=NO_KAFKA)
+    assert result.code == 0, str(result)
+    assert f"okr: warning: showing {shown} of {stored} events; start 'okr up' or run " \
+           "'okr consume'" in result.stderr
+    data = json.loads(result.stdout)
+    assert data["stale"] == {"shown_events": shown, "stored_events": stored,
+                             "missing_events": stored - shown}
+    assert [o["key"] for o in data["objectives"]] == ["o1"]
+    human = okr(home, "scorecard", env=NO_KAFKA)
+    assert human.code == 0 and f"showing {shown} of {stored} events" in human.stderr
+
+
+def test_a_stale_read_with_strict_fails_with_exit_3(stale_home: tuple[Path, int, int]) -> None:
+    home, shown, stored = stale_home
+    result = okr(home, "--strict", "scorecard", env=NO_KAFKA)
+    assert result.code == 3, str(result)
+    last = result.stderr.strip().splitlines()[-1]  # after the refresh's warning
+    assert last.startswith("okr: error: the projection is stale: ")
+    assert f"showing {shown} of {stored} events" in last
+    assert result.stdout == ""
+
+
+def test_a_complete_projection_gives_no_warning(stale_home: tuple[Path, int, int],
+                                                tmp_path: Path) -> None:
+    from okr.ledger.app import OkrLedger
+    from okr.settings import load_settings
+    from tests.unit.test_read_access import project
+
+    home, _, stored = stale_home
+    settings = load_settings({"home": home, "actor": "ana"}, environ={})
+    app = OkrLedger(settings)
+    project(app, settings)
+    app.close()
+    result = okr(home, "--strict", "scorecard", "--json", env=NO_KAFKA)
+    assert result.code == 0 and result.stderr == "", str(result)
+    assert "stale" not in json.loads(result.stdout)
