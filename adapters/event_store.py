@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from okr.adapters import pg
+from okr.errors import DataDirUnavailable, OkrError, StoreCorrupt
 from okr.settings import Settings
 
 
@@ -61,3 +62,24 @@ def sqlite_head(settings: Settings) -> int | None:
         return None
     finally:
         datastore.close()
+
+
+def failure(exc: BaseException) -> OkrError | None:
+    """okr's failure for an error the SQLite driver raised about the event store file (the
+    only SQLite file okr has), else None."""
+    if isinstance(exc, sqlite3.OperationalError):  # cannot open, read-only, locked, disk full
+        return DataDirUnavailable(
+            f"the event store file cannot be opened or written ({_first_line(exc)}); check "
+            "that this user may read and write the data directory and events.sqlite (--home, "
+            "OKR_HOME) and that the disk has room; nothing was written")
+    if isinstance(exc, sqlite3.DatabaseError):
+        return StoreCorrupt(
+            f"the event store is damaged or not an event store ({_first_line(exc)}); restore "
+            "events.sqlite from a backup, or point --home / OKR_HOME at another data directory")
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+

@@ -6,7 +6,6 @@ and what to do; an exception it does not know is a bug and keeps its traceback. 
 consulted only when already imported, so a failure never imports Kafka or DuckDB.
 """
 
-import sqlite3
 import sys
 
 from okr.cli.output import first_line
@@ -16,7 +15,6 @@ from okr.errors import (
     KafkaUnavailable,
     OkrError,
     ProjectionUnavailable,
-    StoreCorrupt,
     StoreUnavailable,
 )
 
@@ -52,15 +50,11 @@ def translate(exc: BaseException) -> OkrError | None:
         from eventsourcing.persistence import PersistenceError
         if isinstance(exc, PersistenceError):
             return _store_failure(exc)
-    if isinstance(exc, sqlite3.OperationalError):  # only the event store is a SQLite file
-        return DataDirUnavailable(f"the event store file cannot be opened or written "
-                                  f"({first_line(exc)}); check that this user may read and "
-                                  "write the data directory and events.sqlite (--home, "
-                                  "OKR_HOME) and that the disk has room; nothing was written")
-    if isinstance(exc, sqlite3.DatabaseError):
-        return StoreCorrupt(f"the event store is damaged or not an event store "
-                            f"({first_line(exc)}); restore events.sqlite from a backup, or "
-                            "point --home / OKR_HOME at another data directory")
+    if "sqlite3" in sys.modules:  # only the event store is a SQLite file
+        from okr.adapters.event_store import failure
+        known = failure(exc)
+        if known is not None:
+            return known
     if "kafka" in sys.modules:  # e.g. okr consume --once / ingest --once with Kafka away
         from okr.adapters.kafka_client import KafkaError
         from okr.adapters.local_broker import BrokerError

@@ -140,7 +140,8 @@ def stale_home(tmp_path: Path) -> tuple[Path, int, int]:
     return settings.home, shown, stored
 
 
-NO_KAFKA = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}  # the refresh fails: the read shows what it has
+# The refresh fails (nothing listens there): the read shows what it has.
+NO_KAFKA = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
 
 
 def test_a_stale_read_says_how_far_it_lags_and_json_carries_it(
@@ -174,7 +175,7 @@ def test_a_complete_projection_gives_no_warning(stale_home: tuple[Path, int, int
     from okr.settings import load_settings
     from tests.unit.test_read_access import project
 
-    home, _, stored = stale_home
+    home = stale_home[0]
     settings = load_settings({"home": home, "actor": "ana"}, environ={})
     app = OkrLedger(settings)
     project(app, settings)

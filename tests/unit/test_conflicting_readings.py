@@ -26,7 +26,7 @@ def ledger(tmp_path: Path) -> OkrLedger:
     (13251, AT, "bi"), (13250, AT + timedelta(minutes=1), "bi"), (13250, AT, "crm")])
 def test_same_id_other_content_is_refused(ledger: OkrLedger, value: float, at: datetime,
                                           source: str) -> None:
-    with pytest.raises(DomainError, match="^conflicting duplicate: reading id 'r1'"):
+    with pytest.raises(DomainError, match=r"^conflicting duplicate: reading id 'r1'"):
         ledger.record_reading("wau", value, at, source=source, reading_id="r1")
     assert [r["value"] for r in ledger.kpi("wau").readings] == [13250]
 
@@ -41,5 +41,5 @@ def test_the_ingest_rejects_it_with_the_reason(ledger: OkrLedger) -> None:
     now = AT + timedelta(days=1)
     raw = (b'{"kpi": "wau", "value": 1, "observed_at": "2026-10-05T09:00:00Z", '
            b'"source": "bi", "id": "r1"}')
-    with pytest.raises(Rejected, match="^conflicting duplicate"):
+    with pytest.raises(Rejected, match=r"^conflicting duplicate"):
         record(ledger, parse_message(raw, now), now)
