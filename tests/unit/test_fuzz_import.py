@@ -110,19 +110,29 @@ def csv_files(draw: st.DrawFn) -> tuple[str, bytes, list[Row], list[int]]:
     return kind, (prefix + text).encode("utf-8"), rows, lines
 
 
+def content(row: Row) -> tuple[float, str, str]:
+    """What a reading says (value, time, source), as the ledger compares two with one id."""
+    at = row.values.get("at", "").strip()
+    return (float(row.values["value"]), "now" if at in ("", "now") else at,
+            (row.values.get("source") or "import").strip())
+
+
 def expected(kind: str, rows: list[Row], lines: list[int]) -> tuple[dict[int, str], int, int]:
     """(bad line → what its error mentions, readings to record, duplicates)."""
     bad = {line: row.defect for row, line in zip(rows, lines, strict=True) if row.defect}
-    seen: set[str] = set()
+    seen: dict[str, tuple[float, str, str]] = {}
     recorded = duplicates = 0
-    for row in rows:
+    for row, line in zip(rows, lines, strict=True):
         if row.defect:
             continue
         if kind == "readings" and row.reading_id:
-            if row.reading_id in seen:
-                duplicates += 1
+            if row.reading_id in seen:  # the same reading again, or a conflicting one
+                if seen[row.reading_id] != content(row):
+                    bad[line] = "conflicting duplicate"
+                else:
+                    duplicates += 1
                 continue
-            seen.add(row.reading_id)
+            seen[row.reading_id] = content(row)
         recorded += 1
     return bad, recorded, duplicates
 
