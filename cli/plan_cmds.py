@@ -5,7 +5,12 @@ import typer
 from okr.cli.context import state
 from okr.cli.errors import UserError
 from okr.cli.output import amount
-from okr.cli.writes import JSON, REASON, done, number, opt_number, phases, said, when
+from okr.cli.writes import JSON, REASON, done, number, opt_number, phases, when
+
+EFFECTIVE = typer.Option(
+    None, "--effective", help="When it took effect (local; a date alone means the start of "
+    "that day), if not when recorded; needs --reason and is flagged in reviews. While the "
+    "cycle is in planning, plan items are in force from the cycle's start anyway.")
 
 cycle_app = typer.Typer(help="Cycles: add, commit the plan, close, reopen.", no_args_is_help=True)
 objective_app = typer.Typer(help="Objectives: add, update, abandon, close.", no_args_is_help=True)
@@ -19,14 +24,23 @@ initiative_app = typer.Typer(help="Initiatives: add, set status.", no_args_is_he
 @cycle_app.command("add")
 def cycle_add(ctx: typer.Context, key: str = typer.Argument(..., help="2026-Q4, 2026-H2, 2026 "
                                                              "or a custom name."),
-              start: str | None = typer.Option(None, help="Custom cycle start (local date)."),
+              start: str | None = typer.Option(None, help="Custom cycle start (a date in the "
+                                               "organisation's zone, OKR_ORG_TZ)."),
               end: str | None = typer.Option(None, help="Custom cycle end, exclusive."),
               as_json: bool = JSON) -> None:
-    """Open a cycle in planning."""
+    """Open a cycle in planning. Named periods (2026-Q4, 2026-H2, 2026) run from local
+    midnight to local midnight in the organisation's zone (OKR_ORG_TZ, default UTC), which
+    is recorded on the cycle."""
+    from okr.cli.times import parse_when, say
+
     st = state(ctx)
-    c = st.ledger.add_cycle(key, when(st, start), when(st, end))
-    done(ctx, as_json, f"cycle {c.key} added: {said(st, c.start)} – {said(st, c.end)}, planning",
-         {"key": c.key, "start": c.start, "end": c.end, "status": c.status})
+    tz = st.settings.org_timezone
+    c = st.ledger.add_cycle(key, None if start is None else parse_when(start, tz),
+                            None if end is None else parse_when(end, tz))
+    done(ctx, as_json, f"cycle {c.key} added: {say(c.start, c.timezone)} – "
+         f"{say(c.end, c.timezone)} ({c.timezone}), planning",
+         {"key": c.key, "start": c.start, "end": c.end, "timezone": c.timezone,
+          "status": c.status})
 
 
 @cycle_app.command("commit")
@@ -66,11 +80,13 @@ def objective_add(ctx: typer.Context, key: str, title: str,
                                                help="committed, aspirational or learning."),
                   description: str = typer.Option("", help="Longer description."),
                   parent: str | None = typer.Option(None, help="Parent objective (alignment)."),
+                  effective: str | None = EFFECTIVE,
                   reason: str | None = REASON, as_json: bool = JSON) -> None:
     """Add an objective to a cycle."""
     st = state(ctx)
     o = st.ledger.add_objective(key, title, cycle, owner or st.settings.actor, team, level,
-                                okr_type, description, parent, reason)
+                                okr_type, description, parent, reason,
+                                effective=when(st, effective))
     done(ctx, as_json, f"objective {o.key} added to {o.cycle} ({o.okr_type}, owner {o.owner})",
          {"key": o.key, "cycle": o.cycle, "type": o.okr_type, "owner": o.owner})
 
@@ -83,31 +99,37 @@ def objective_update(ctx: typer.Context, key: str,
                      no_parent: bool = typer.Option(False, "--no-parent",
                                                     help="Make it top level."),
                      okr_type: str | None = typer.Option(None, "--type"),
+                     effective: str | None = EFFECTIVE,
                      reason: str | None = REASON, as_json: bool = JSON) -> None:
     """Retitle, change owner/team, re-align or change type (each its own event)."""
     if parent is not None and no_parent:
         raise UserError("give --parent or --no-parent, not both")
-    o = state(ctx).ledger.update_objective(
+    st = state(ctx)
+    o = st.ledger.update_objective(
         key, title=title, description=description, owner=owner, team=team, parent=parent,
-        clear_parent=no_parent, okr_type=okr_type, reason=reason)
+        clear_parent=no_parent, okr_type=okr_type, reason=reason,
+        effective=when(st, effective))
     done(ctx, as_json, f"objective {o.key} updated (version {o.version})",
          {"key": o.key, "version": o.version})
 
 
 @objective_app.command("abandon")
 def objective_abandon(ctx: typer.Context, key: str, reason: str | None = REASON,
-                      as_json: bool = JSON) -> None:
+                      effective: str | None = EFFECTIVE, as_json: bool = JSON) -> None:
     """Abandon an objective (needs --reason)."""
-    o = state(ctx).ledger.abandon_objective(key, reason)
+    st = state(ctx)
+    o = st.ledger.abandon_objective(key, reason, effective=when(st, effective))
     done(ctx, as_json, f"objective {o.key} abandoned", {"key": o.key, "status": o.status})
 
 
 @objective_app.command("close")
 def objective_close(ctx: typer.Context, key: str,
                     status: str = typer.Option(..., help="achieved or missed"),
+                    effective: str | None = EFFECTIVE,
                     reason: str | None = REASON, as_json: bool = JSON) -> None:
     """Close an objective as achieved or missed."""
-    o = state(ctx).ledger.close_objective(key, status, reason)
+    st = state(ctx)
+    o = st.ledger.close_objective(key, status, reason, effective=when(st, effective))
     done(ctx, as_json, f"objective {o.key} closed: {o.status}", {"key": o.key,
                                                                   "status": o.status})
 
@@ -129,13 +151,14 @@ def kr_add(ctx: typer.Context, key: str, title: str,
            weight: str = typer.Option("1", help="Weight in the objective's score."),
            phase: list[str] = PHASE,
            kpi: str | None = typer.Option(None, help="Take values from this KPI."),
+           effective: str | None = EFFECTIVE,
            reason: str | None = REASON, as_json: bool = JSON) -> None:
     """Add a key result to an objective."""
     st = state(ctx)
     kr = st.ledger.add_key_result(
         key, title, objective, kind, number(start, "start"), number(target, "target"),
         opt_number(target_high, "target-high"), unit, number(weight, "weight"),
-        phases(st, phase), kpi, reason)
+        phases(st, phase), kpi, reason, effective=when(st, effective))
     done(ctx, as_json, f"key result {kr.key} added to {kr.objective}: {kr.kind} "
          f"{kr.start:g} → {amount(kr.target, kr.unit)}",
          {"key": kr.key, "objective": kr.objective, "kind": kr.kind, "start": kr.start,
@@ -148,6 +171,7 @@ def kr_revise(ctx: typer.Context, key: str, start: str | None = None, target: st
               target_high: str | None = None, weight: str | None = None,
               phase: list[str] = PHASE,
               clear_phases: bool = typer.Option(False, "--clear-phases"),
+              effective: str | None = EFFECTIVE,
               reason: str | None = REASON, as_json: bool = JSON) -> None:
     """Revise start, target, weight or phased targets (after commit: needs --reason)."""
     st = state(ctx)
@@ -156,7 +180,8 @@ def kr_revise(ctx: typer.Context, key: str, start: str | None = None, target: st
     kr = st.ledger.revise_key_result(
         key, start=opt_number(start, "start"), target=opt_number(target, "target"),
         target_high=opt_number(target_high, "target-high"), weight=opt_number(weight, "weight"),
-        phases=[] if clear_phases else (phases(st, phase) or None), reason=reason)
+        phases=[] if clear_phases else (phases(st, phase) or None), reason=reason,
+        effective=when(st, effective))
     # What it replaced is the version before the revision, not a read taken before the
     # command: another writer may have revised the key result in between.
     before = st.ledger.repository.get(kr.id, version=kr.version - 1)
@@ -170,34 +195,39 @@ def kr_revise(ctx: typer.Context, key: str, start: str | None = None, target: st
 
 @kr_app.command("move")
 def kr_move(ctx: typer.Context, key: str, objective: str = typer.Option(..., "--objective", "-o"),
+            effective: str | None = EFFECTIVE,
             reason: str | None = REASON, as_json: bool = JSON) -> None:
     """Move a key result to another objective of the same cycle."""
-    kr = state(ctx).ledger.move_key_result(key, objective, reason)
+    st = state(ctx)
+    kr = st.ledger.move_key_result(key, objective, reason, effective=when(st, effective))
     done(ctx, as_json, f"key result {kr.key} moved to {kr.objective}",
          {"key": kr.key, "objective": kr.objective})
 
 
 @kr_app.command("remove")
 def kr_remove(ctx: typer.Context, key: str, reason: str | None = REASON,
-              as_json: bool = JSON) -> None:
+              effective: str | None = EFFECTIVE, as_json: bool = JSON) -> None:
     """Remove a key result from the plan (its history stays)."""
-    kr = state(ctx).ledger.remove_key_result(key, reason)
+    st = state(ctx)
+    kr = st.ledger.remove_key_result(key, reason, effective=when(st, effective))
     done(ctx, as_json, f"key result {kr.key} removed", {"key": kr.key, "removed": True})
 
 
 @kr_app.command("link")
 def kr_link(ctx: typer.Context, key: str, kpi: str, reason: str | None = REASON,
-            as_json: bool = JSON) -> None:
+            effective: str | None = EFFECTIVE, as_json: bool = JSON) -> None:
     """Take the key result's value from a KPI's readings."""
-    kr = state(ctx).ledger.link_kpi(key, kpi, reason)
+    st = state(ctx)
+    kr = st.ledger.link_kpi(key, kpi, reason, effective=when(st, effective))
     done(ctx, as_json, f"key result {kr.key} now follows KPI {kpi}", {"key": kr.key, "kpi": kpi})
 
 
 @kr_app.command("unlink")
 def kr_unlink(ctx: typer.Context, key: str, reason: str | None = REASON,
-              as_json: bool = JSON) -> None:
+              effective: str | None = EFFECTIVE, as_json: bool = JSON) -> None:
     """Go back to manual check-ins."""
-    kr = state(ctx).ledger.unlink_kpi(key, reason)
+    st = state(ctx)
+    kr = st.ledger.unlink_kpi(key, reason, effective=when(st, effective))
     done(ctx, as_json, f"key result {kr.key} unlinked from its KPI", {"key": kr.key, "kpi": None})
 
 
@@ -207,9 +237,12 @@ def kr_unlink(ctx: typer.Context, key: str, reason: str | None = REASON,
 def initiative_add(ctx: typer.Context, key: str, title: str,
                    kr: str = typer.Option(..., "--kr", help="The key result it moves."),
                    owner: str | None = typer.Option(None, help="Default: the actor."),
+                   effective: str | None = EFFECTIVE, reason: str | None = REASON,
                    as_json: bool = JSON) -> None:
     """Add an initiative for a key result."""
-    i = state(ctx).ledger.add_initiative(key, title, kr, owner)
+    st = state(ctx)
+    i = st.ledger.add_initiative(key, title, kr, owner, effective=when(st, effective),
+                                 reason=reason)
     done(ctx, as_json, f"initiative {i.key} added for {i.key_result} (planned)",
          {"key": i.key, "key_result": i.key_result, "status": i.status, "owner": i.owner})
 
@@ -218,9 +251,11 @@ def initiative_add(ctx: typer.Context, key: str, title: str,
 def initiative_status(ctx: typer.Context, key: str,
                       status: str = typer.Argument(..., help="planned, in-progress, done or "
                                                    "dropped"),
+                      effective: str | None = EFFECTIVE,
                       reason: str | None = REASON, as_json: bool = JSON) -> None:
     """Set an initiative's status."""
-    i = state(ctx).ledger.set_initiative_status(key, status, reason)
+    st = state(ctx)
+    i = st.ledger.set_initiative_status(key, status, reason, effective=when(st, effective))
     done(ctx, as_json, f"initiative {i.key} is now {i.status}", {"key": i.key,
                                                                   "status": i.status})
 

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -86,15 +87,55 @@ def check_finite(value: float, what: str) -> float:
     return float(value)
 
 
+def in_force(effective: datetime | None, reason: str | None, *, planning: bool,
+             cycle_start: datetime | None, now: datetime, latest: datetime | None,
+             what: str) -> datetime | None:
+    """When a plan item or change takes effect (its valid time); None means when recorded.
+
+    Recorded while its cycle is in planning, it is in force from the earlier of now and the
+    cycle's start (a plan typed in week 2 is the quarter's plan). Otherwise from now, unless
+    `effective` says when it took effect: that needs a reason, cannot lie in the future, nor
+    before the item's own latest change took effect (an item's times never go backwards).
+    """
+    if effective is not None:
+        if check_reason(reason) is None:
+            raise DomainError(f"{what} with --effective needs a reason (--reason); a "
+                              "back-dated change is flagged in reviews")
+        if effective > now:
+            raise DomainError(f"--effective {effective.isoformat()} is in the future (now is "
+                              f"{now.isoformat()})")
+        if latest is not None and effective < latest:
+            raise DomainError(f"--effective {effective.isoformat()} is before the item's "
+                              f"latest change took effect ({latest.isoformat()})")
+        return effective
+    if planning and cycle_start is not None and cycle_start < now:
+        return cycle_start if latest is None else max(cycle_start, latest)
+    return None
+
+
 class LedgerAggregate(Aggregate):
-    """Base aggregate: every event carries an actor; timestamps come from the recording clock."""
+    """Base aggregate: every event carries an actor; timestamps come from the recording clock.
+
+    `in_force_since` is when the item came into force (valid time) and `in_force_from` when
+    its latest change did: an event's `effective_at` when it has one, else its recording.
+    """
 
     class Event(Aggregate.Event):
         @staticmethod
         def create_timestamp() -> datetime:
             return utc_now()
 
+        def apply(self, aggregate: Any) -> None:
+            # Runs after the decorated method; check-ins and readings override it (their
+            # effective time is when the value was true, not when the item changed).
+            t = getattr(self, "effective_at", None) or self.timestamp
+            aggregate.in_force_from = t
+            if self.originator_version == 1:
+                aggregate.in_force_since = t
+
     class Created(Event, Aggregate.Created):
         pass
 
     key: str
+    in_force_since: datetime
+    in_force_from: datetime

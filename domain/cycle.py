@@ -1,13 +1,14 @@
 """A cycle (quarter, half, year or custom window): planned, then committed, then closed."""
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from okr.domain.base import LedgerAggregate, aggregate_id, check_reason
 from okr.domain.errors import DomainError
-from okr.domain.periods import Window, canonical_cycle_key, cycle_window
+from okr.domain.periods import Window, canonical_cycle_key, cycle_window, zone
 from okr.domain.vocab import CycleStatus
 
 
@@ -19,17 +20,43 @@ class Cycle(LedgerAggregate):
         return aggregate_id("cycle", key)
 
     @classmethod
-    def add(cls, key: str, start: datetime | None, end: datetime | None, actor: str) -> "Cycle":
-        """Open a cycle in planning."""
+    def add(cls, key: str, start: datetime | None, end: datetime | None, actor: str,
+            timezone: str = "UTC", now: datetime | None = None) -> "Cycle":
+        """Open a cycle in planning. A named period runs local midnight to local midnight in
+        the organisation's zone `timezone`, recorded on the cycle (a later change of the
+        setting never moves it). A cycle added after its start is in force from its start."""
         key = canonical_cycle_key(key)
-        window = cycle_window(key, start, end)
-        return cls(key=key, start=window.start, end=window.end, actor=actor)
+        zone(timezone)
+        window = cycle_window(key, start, end, timezone)
+        late = now is not None and window.start < now
+        return cls(key=key, start=window.start, end=window.end, actor=actor, timezone=timezone,
+                   effective_at=window.start if late else None)
 
-    @event("CycleAdded")
-    def __init__(self, key: str, start: datetime, end: datetime, actor: str) -> None:
+    class CycleAdded(LedgerAggregate.Created):
+        """A cycle opened in planning. Version 2 added `timezone` (the organisation's zone its
+        named period was computed in) and `effective_at` (in force from: its start when added
+        late, else None = when recorded); cycles stored before it were computed in UTC."""
+
+        class_version = 2
+        key: str
+        start: datetime
+        end: datetime
+        actor: str
+        timezone: str
+        effective_at: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["timezone"] = "UTC"
+            state["effective_at"] = None
+
+    @event(CycleAdded)
+    def __init__(self, key: str, start: datetime, end: datetime, actor: str,
+                 timezone: str = "UTC", effective_at: datetime | None = None) -> None:
         self.key = key
         self.start = start
         self.end = end
+        self.timezone = timezone
         self.status = CycleStatus.PLANNING.value
         self.was_committed = False
 

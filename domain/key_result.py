@@ -76,7 +76,7 @@ class KeyResult(LedgerAggregate):
     def add(cls, key: str, title: str, objective: str, cycle: str, kind: str, start: float,
             target: float, target_high: float | None, unit: str, weight: float,
             phases: list[Phase], window: Window, actor: str, plan_revision: bool = False,
-            reason: str | None = None) -> "KeyResult":
+            reason: str | None = None, effective_at: datetime | None = None) -> "KeyResult":
         """Create a key result under an objective."""
         kind = parse_choice(KrKind, kind, "kind").value
         check_plan(kind, start, target, target_high, weight, phases, window)
@@ -88,13 +88,13 @@ class KeyResult(LedgerAggregate):
                    target_high=None if target_high is None else float(target_high),
                    unit=check_text(unit, "unit", max_len=20, blank_ok=True),
                    weight=float(weight), phases=phases, actor=actor,
-                   plan_revision=plan_revision, reason=reason)
+                   plan_revision=plan_revision, reason=reason, effective_at=effective_at)
 
     @event("KeyResultAdded")
     def __init__(self, key: str, title: str, objective: str, cycle: str, kind: str,
                  start: float, target: float, target_high: float | None, unit: str,
                  weight: float, phases: list[Phase], actor: str, plan_revision: bool,
-                 reason: str | None) -> None:
+                 reason: str | None, effective_at: datetime | None = None) -> None:
         self.key = key
         self.title = title
         self.objective = objective
@@ -116,7 +116,8 @@ class KeyResult(LedgerAggregate):
 
     def revise(self, *, start: float | None, target: float | None, target_high: float | None,
                weight: float | None, phases: list[Phase] | None, window: Window, actor: str,
-               plan_revision: bool, reason: str | None) -> None:
+               plan_revision: bool, reason: str | None,
+               effective_at: datetime | None = None) -> None:
         """Change start, target, weight or phased targets; after commit it needs a reason."""
         self._check_live("revise it")
         new: dict[str, Any] = {
@@ -132,12 +133,13 @@ class KeyResult(LedgerAggregate):
         check_plan(self.kind, new["start"], new["target"], new["target_high"], new["weight"],
                    new["phases"], window)
         reason = revision_reason(plan_revision, reason, f"revising key result {self.key}")
-        self._revise(**new, actor=actor, plan_revision=plan_revision, reason=reason)
+        self._revise(**new, actor=actor, plan_revision=plan_revision, reason=reason,
+                     effective_at=effective_at)
 
     @event("KeyResultRevised")
     def _revise(self, start: float, target: float, target_high: float | None, weight: float,
                 phases: list[Phase], actor: str, plan_revision: bool,
-                reason: str | None) -> None:
+                reason: str | None, effective_at: datetime | None = None) -> None:
         self.start = start
         self.target = target
         self.target_high = target_high
@@ -145,47 +147,58 @@ class KeyResult(LedgerAggregate):
         self.phases = phases
 
     def move(self, objective: str, actor: str, plan_revision: bool,
-             reason: str | None = None) -> None:
+             reason: str | None = None, effective_at: datetime | None = None) -> None:
         """Put the key result under another objective."""
         self._check_live("move it")
         if objective == self.objective:
             raise DomainError(f"key result {self.key} is already under objective {objective}")
         reason = revision_reason(plan_revision, reason, f"moving key result {self.key}")
-        self._move(objective=objective, actor=actor, plan_revision=plan_revision, reason=reason)
+        self._move(objective=objective, actor=actor, plan_revision=plan_revision, reason=reason,
+                   effective_at=effective_at)
 
     @event("KeyResultMoved")
-    def _move(self, objective: str, actor: str, plan_revision: bool, reason: str | None) -> None:
+    def _move(self, objective: str, actor: str, plan_revision: bool, reason: str | None,
+              effective_at: datetime | None = None) -> None:
         self.objective = objective
 
-    def remove(self, actor: str, plan_revision: bool, reason: str | None = None) -> None:
+    def remove(self, actor: str, plan_revision: bool, reason: str | None = None,
+               effective_at: datetime | None = None) -> None:
         """Take the key result out of the plan (its history stays)."""
         self._check_live("remove it again")
         reason = revision_reason(plan_revision, reason, f"removing key result {self.key}")
-        self._remove(actor=actor, plan_revision=plan_revision, reason=reason)
+        self._remove(actor=actor, plan_revision=plan_revision, reason=reason,
+                     effective_at=effective_at)
 
     @event("KeyResultRemoved")
-    def _remove(self, actor: str, plan_revision: bool, reason: str | None) -> None:
+    def _remove(self, actor: str, plan_revision: bool, reason: str | None,
+                effective_at: datetime | None = None) -> None:
         self.removed = True
 
-    def link_kpi(self, kpi: str, actor: str, reason: str | None = None) -> None:
+    def link_kpi(self, kpi: str, actor: str, reason: str | None = None,
+                 effective_at: datetime | None = None) -> None:
         """Take the current value from a KPI's readings from now on."""
         self._check_live("link it")
         if self.kpi == kpi:
             raise DomainError(f"key result {self.key} is already linked to KPI {kpi}")
-        self._link_kpi(kpi=kpi, actor=actor, reason=check_reason(reason))
+        self._link_kpi(kpi=kpi, actor=actor, reason=check_reason(reason),
+                       effective_at=effective_at)
 
     @event("KpiLinked")
-    def _link_kpi(self, kpi: str, actor: str, reason: str | None) -> None:
+    def _link_kpi(self, kpi: str, actor: str, reason: str | None,
+                  effective_at: datetime | None = None) -> None:
         self.kpi = kpi
 
-    def unlink_kpi(self, actor: str, reason: str | None = None) -> None:
+    def unlink_kpi(self, actor: str, reason: str | None = None,
+                   effective_at: datetime | None = None) -> None:
         """Go back to manual check-ins."""
         if self.kpi is None:
             raise DomainError(f"key result {self.key} is not linked to a KPI")
-        self._unlink_kpi(kpi=self.kpi, actor=actor, reason=check_reason(reason))
+        self._unlink_kpi(kpi=self.kpi, actor=actor, reason=check_reason(reason),
+                         effective_at=effective_at)
 
     @event("KpiUnlinked")
-    def _unlink_kpi(self, kpi: str, actor: str, reason: str | None) -> None:
+    def _unlink_kpi(self, kpi: str, actor: str, reason: str | None,
+                    effective_at: datetime | None = None) -> None:
         self.kpi = None
 
     def check_in(self, value: float, confidence: float | None, note: str,
@@ -208,6 +221,9 @@ class KeyResult(LedgerAggregate):
         if not window.contains(effective_at):
             raise DomainError(f"check-in time {effective_at.isoformat()} is outside the cycle "
                               f"({window.start.isoformat()} – {window.end.isoformat()})")
+        if effective_at < self.in_force_since:
+            raise DomainError(f"check-in time {effective_at.isoformat()} is before key result "
+                              f"{self.key} was in force ({self.in_force_since.isoformat()})")
         self._check_in(value=float(value), confidence=confidence,
                        note=check_text(note, "note", max_len=2000, blank_ok=True),
                        effective_at=effective_at, actor=actor,

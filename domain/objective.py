@@ -1,5 +1,6 @@
 """An objective: the qualitative goal its key results measure."""
 
+from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -26,7 +27,8 @@ class Objective(LedgerAggregate):
     @classmethod
     def add(cls, key: str, title: str, cycle: str, owner: str, team: str, level: str,
             okr_type: str, description: str, parent: str | None, actor: str,
-            plan_revision: bool = False, reason: str | None = None) -> "Objective":
+            plan_revision: bool = False, reason: str | None = None,
+            effective_at: datetime | None = None) -> "Objective":
         """Create an objective; after the plan is committed it is a revision and needs a reason."""
         check_key(key, "objective")
         reason = revision_reason(plan_revision, reason, f"adding objective {key}")
@@ -43,12 +45,14 @@ class Objective(LedgerAggregate):
             actor=actor,
             plan_revision=plan_revision,
             reason=reason,
+            effective_at=effective_at,
         )
 
     @event("ObjectiveAdded")
     def __init__(self, key: str, title: str, cycle: str, owner: str, team: str, level: str,
                  okr_type: str, description: str, parent: str | None, actor: str,
-                 plan_revision: bool, reason: str | None) -> None:
+                 plan_revision: bool, reason: str | None,
+                 effective_at: datetime | None = None) -> None:
         self.key = key
         self.title = title
         self.cycle = cycle
@@ -65,7 +69,7 @@ class Objective(LedgerAggregate):
             raise DomainError(f"objective {self.key} is {self.status}; cannot {what}")
 
     def retitle(self, title: str, description: str | None, actor: str,
-                reason: str | None = None) -> None:
+                reason: str | None = None, effective_at: datetime | None = None) -> None:
         """Change the title (and optionally the description)."""
         self._check_active("retitle it")
         title = check_text(title, "objective title", max_len=200)
@@ -73,15 +77,17 @@ class Objective(LedgerAggregate):
                 else check_text(description, "description", max_len=4000, blank_ok=True))
         if title == self.title and desc == self.description:
             raise DomainError(f"objective {self.key} already has that title and description")
-        self._retitle(title=title, description=desc, actor=actor, reason=check_reason(reason))
+        self._retitle(title=title, description=desc, actor=actor, reason=check_reason(reason),
+                      effective_at=effective_at)
 
     @event("ObjectiveRetitled")
-    def _retitle(self, title: str, description: str, actor: str, reason: str | None) -> None:
+    def _retitle(self, title: str, description: str, actor: str, reason: str | None,
+                 effective_at: datetime | None = None) -> None:
         self.title = title
         self.description = description
 
     def change_owner(self, owner: str, team: str | None, actor: str,
-                     reason: str | None = None) -> None:
+                     reason: str | None = None, effective_at: datetime | None = None) -> None:
         """Hand the objective to another owner (and optionally team)."""
         owner = check_text(owner, "owner", max_len=100)
         new_team = self.team if team is None else check_text(team, "team", max_len=100,
@@ -89,15 +95,17 @@ class Objective(LedgerAggregate):
         if owner == self.owner and new_team == self.team:
             raise DomainError(f"objective {self.key} is already owned by {owner} "
                               f"on team {new_team or '-'}")
-        self._change_owner(owner=owner, team=new_team, actor=actor, reason=check_reason(reason))
+        self._change_owner(owner=owner, team=new_team, actor=actor, reason=check_reason(reason),
+                           effective_at=effective_at)
 
     @event("ObjectiveOwnerChanged")
-    def _change_owner(self, owner: str, team: str, actor: str, reason: str | None) -> None:
+    def _change_owner(self, owner: str, team: str, actor: str, reason: str | None,
+                      effective_at: datetime | None = None) -> None:
         self.owner = owner
         self.team = team
 
     def realign(self, parent: str | None, actor: str, plan_revision: bool,
-                reason: str | None = None) -> None:
+                reason: str | None = None, effective_at: datetime | None = None) -> None:
         """Align under another parent objective (None: top level)."""
         self._check_active("re-align it")
         if parent == self.key:
@@ -105,15 +113,16 @@ class Objective(LedgerAggregate):
         if parent == self.parent:
             raise DomainError(f"objective {self.key} is already aligned to {parent or 'nothing'}")
         reason = revision_reason(plan_revision, reason, f"re-aligning {self.key}")
-        self._realign(parent=parent, actor=actor, plan_revision=plan_revision, reason=reason)
+        self._realign(parent=parent, actor=actor, plan_revision=plan_revision, reason=reason,
+                      effective_at=effective_at)
 
     @event("ObjectiveRealigned")
     def _realign(self, parent: str | None, actor: str, plan_revision: bool,
-                 reason: str | None) -> None:
+                 reason: str | None, effective_at: datetime | None = None) -> None:
         self.parent = parent
 
     def change_type(self, okr_type: str, actor: str, plan_revision: bool,
-                    reason: str | None = None) -> None:
+                    reason: str | None = None, effective_at: datetime | None = None) -> None:
         """Make the objective committed, aspirational or learning."""
         self._check_active("change its type")
         new_type = parse_choice(OkrType, okr_type, "type").value
@@ -121,31 +130,36 @@ class Objective(LedgerAggregate):
             raise DomainError(f"objective {self.key} is already {new_type}")
         reason = revision_reason(plan_revision, reason, f"changing the type of {self.key}")
         self._change_type(okr_type=new_type, actor=actor, plan_revision=plan_revision,
-                          reason=reason)
+                          reason=reason, effective_at=effective_at)
 
     @event("ObjectiveTypeChanged")
     def _change_type(self, okr_type: str, actor: str, plan_revision: bool,
-                     reason: str | None) -> None:
+                     reason: str | None, effective_at: datetime | None = None) -> None:
         self.okr_type = okr_type
 
-    def abandon(self, actor: str, reason: str | None) -> None:
+    def abandon(self, actor: str, reason: str | None,
+                effective_at: datetime | None = None) -> None:
         """Stop pursuing the objective; always needs a reason."""
         self._check_active("abandon it")
         reason = check_reason(reason)
         if reason is None:
             raise DomainError(f"abandoning objective {self.key} needs a reason (--reason)")
-        self._set_status(status=ObjectiveStatus.ABANDONED.value, actor=actor, reason=reason)
+        self._set_status(status=ObjectiveStatus.ABANDONED.value, actor=actor, reason=reason,
+                         effective_at=effective_at)
 
-    def close(self, status: str, actor: str, reason: str | None = None) -> None:
+    def close(self, status: str, actor: str, reason: str | None = None,
+              effective_at: datetime | None = None) -> None:
         """Close as achieved or missed."""
         self._check_active("close it")
         final = parse_choice(ObjectiveStatus, status, "final status")
         if final not in (ObjectiveStatus.ACHIEVED, ObjectiveStatus.MISSED):
             raise DomainError("an objective closes as 'achieved' or 'missed' "
                               "(use 'okr objective abandon' to abandon it)")
-        self._set_status(status=final.value, actor=actor, reason=check_reason(reason))
+        self._set_status(status=final.value, actor=actor, reason=check_reason(reason),
+                         effective_at=effective_at)
 
     @event("ObjectiveStatusChanged")
-    def _set_status(self, status: str, actor: str, reason: str | None) -> None:
+    def _set_status(self, status: str, actor: str, reason: str | None,
+                    effective_at: datetime | None = None) -> None:
         self.status = status
 

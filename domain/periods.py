@@ -1,8 +1,15 @@
-"""Cycle arithmetic: quarters, halves, years and custom windows, as UTC instants."""
+"""Cycle arithmetic: quarters, halves, years and custom windows, as UTC instants.
+
+Named periods run from local midnight to local midnight in the organisation's time zone
+(recorded on the cycle when it is added): 2026-Q4 in Europe/Berlin starts at
+2026-09-30T22:00Z.
+"""
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from okr.domain.errors import DomainError
 
@@ -29,33 +36,44 @@ class Window:
         return min(1.0, max(0.0, done / total))
 
 
-def _utc(d: date) -> datetime:
-    return datetime(d.year, d.month, d.day, tzinfo=UTC)
-
-
-def named_window(key: str) -> Window | None:
-    """The window of a named cycle (`2026-Q4`, `2026-H2`, `2026`), or None for a custom key."""
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone of that name, or a DomainError."""
     try:
-        return _named_window(key)
-    except ValueError:  # year 0, or a period that would end after 9999-12-31
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DomainError(f"unknown time zone {name!r} (e.g. Europe/Berlin)") from None
+
+
+def _midnight(d: date, tz: str) -> datetime:
+    """Local midnight starting day d in zone tz, as a UTC instant."""
+    return datetime.combine(d, time(), zone(tz)).astimezone(UTC)
+
+
+def named_window(key: str, tz: str = "UTC") -> Window | None:
+    """The window of a named cycle (`2026-Q4`, `2026-H2`, `2026`) in zone tz, local midnight
+    to local midnight, or None for a custom key."""
+    try:
+        return _named_window(key, tz)
+    except (ValueError, OverflowError):  # year 0, or a period ending after 9999-12-31
         raise DomainError(f"cycle {key!r} is out of range: dates run from 0001-01-01 to "
                           "9999-12-31") from None
 
 
-def _named_window(key: str) -> Window | None:
+def _named_window(key: str, tz: str) -> Window | None:
     if m := _QUARTER.match(key):
         year, q = int(m[1]), int(m[2])
         start = date(year, 3 * (q - 1) + 1, 1)
         end = date(year + 1, 1, 1) if q == 4 else date(year, 3 * q + 1, 1)
-        return Window(_utc(start), _utc(end))
+        return Window(_midnight(start, tz), _midnight(end, tz))
     if m := _HALF.match(key):
         year, h = int(m[1]), int(m[2])
         start = date(year, 1 if h == 1 else 7, 1)
         end = date(year, 7, 1) if h == 1 else date(year + 1, 1, 1)
-        return Window(_utc(start), _utc(end))
+        return Window(_midnight(start, tz), _midnight(end, tz))
     if m := _YEAR.match(key):
         year = int(m[1])
-        return Window(_utc(date(year, 1, 1)), _utc(date(year + 1, 1, 1)))
+        return Window(_midnight(date(year, 1, 1), tz), _midnight(date(year + 1, 1, 1), tz))
     return None
 
 
@@ -64,9 +82,11 @@ def canonical_cycle_key(key: str) -> str:
     return key.strip().upper() if named_window(key.strip()) else key.strip()
 
 
-def cycle_window(key: str, start: datetime | None, end: datetime | None) -> Window:
-    """Resolve a cycle's window from its key or from explicit custom bounds."""
-    named = named_window(key)
+def cycle_window(key: str, start: datetime | None, end: datetime | None,
+                 tz: str = "UTC") -> Window:
+    """Resolve a cycle's window from its key (named periods in zone tz) or from explicit
+    custom bounds."""
+    named = named_window(key, tz)
     if named is not None:
         if start is not None or end is not None:
             raise DomainError(f"cycle {key!r} is a named period; custom --start/--end are only "
@@ -87,7 +107,7 @@ def cycle_window(key: str, start: datetime | None, end: datetime | None) -> Wind
     return Window(start.astimezone(UTC), end.astimezone(UTC))
 
 
-def cycle_of(t: datetime) -> str:
-    """The key of the quarter that contains t."""
-    t = t.astimezone(UTC)
+def cycle_of(t: datetime, tz: str = "UTC") -> str:
+    """The key of the quarter (in zone tz) that contains t."""
+    t = t.astimezone(zone(tz))
     return f"{t.year}-Q{(t.month - 1) // 3 + 1}"

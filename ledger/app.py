@@ -21,7 +21,7 @@ from eventsourcing.persistence import (
 )
 
 from okr.adapters.pg import one_table_creator_at_a_time
-from okr.domain.base import LedgerAggregate, aggregate_id, check_text, utc_now
+from okr.domain.base import LedgerAggregate, aggregate_id, check_text, in_force, utc_now
 from okr.domain.cycle import Cycle
 from okr.domain.errors import AlreadyExists, DomainError, NotFound
 from okr.domain.initiative import Initiative
@@ -254,13 +254,24 @@ class OkrLedger(Application[UUID]):
                 raise
         return loaded[0]
 
+    def _in_force(self, cyc: Cycle, item: LedgerAggregate | None, effective: datetime | None,
+                  reason: str | None, what: str) -> datetime | None:
+        """When a plan change to `item` (None: a new item) of cycle `cyc` takes effect."""
+        return in_force(effective, reason, planning=not cyc.plan_committed,
+                        cycle_start=cyc.start, now=utc_now(),
+                        latest=None if item is None else item.in_force_from, what=what)
+
     # ---- cycles -------------------------------------------------------------------------
 
     def add_cycle(self, key: str, start: datetime | None = None, end: datetime | None = None,
-                  actor: str | None = None) -> Cycle:
+                  actor: str | None = None, timezone: str | None = None) -> Cycle:
+        """Open a cycle in planning; named periods in the organisation's zone (the setting
+        org_timezone unless `timezone` is given), recorded on the cycle."""
         key = canonical_cycle_key(key)
         who = self._actor(actor)
-        return self._create("cycle", key, lambda: Cycle.add(key, start, end, who))
+        tz = timezone or self.settings.org_timezone
+        return self._create("cycle", key,
+                            lambda: Cycle.add(key, start, end, who, tz, now=utc_now()))
 
     def commit_cycle(self, key: str, actor: str | None = None) -> Cycle:
         who = self._actor(actor)
@@ -282,7 +293,7 @@ class OkrLedger(Application[UUID]):
     def add_objective(self, key: str, title: str, cycle: str, owner: str, team: str = "",
                       level: str = "team", okr_type: str = "committed", description: str = "",
                       parent: str | None = None, reason: str | None = None,
-                      actor: str | None = None) -> Objective:
+                      actor: str | None = None, effective: datetime | None = None) -> Objective:
         who = self._actor(actor)
         cyc = self.cycle(cycle)
         cyc.check_open("adding an objective")
@@ -290,13 +301,16 @@ class OkrLedger(Application[UUID]):
             self.objective(parent)
         return self._create("objective", key, lambda: Objective.add(
             key, title, cyc.key, owner, team, level, okr_type, description, parent, who,
-            plan_revision=cyc.plan_committed, reason=reason))
+            plan_revision=cyc.plan_committed, reason=reason,
+            effective_at=self._in_force(cyc, None, effective, reason,
+                                        f"adding objective {key}")))
 
     def update_objective(self, key: str, *, title: str | None = None,
                          description: str | None = None, owner: str | None = None,
                          team: str | None = None, parent: str | None = None,
                          clear_parent: bool = False, okr_type: str | None = None,
-                         reason: str | None = None, actor: str | None = None) -> Objective:
+                         reason: str | None = None, actor: str | None = None,
+                         effective: datetime | None = None) -> Objective:
         """Apply each given change as its own event (retitle, owner, re-align, type)."""
         who = self._actor(actor)
         if parent is not None:
@@ -309,26 +323,43 @@ class OkrLedger(Application[UUID]):
         def change(obj: Objective) -> None:
             cyc = self.cycle_of_objective(obj)
             cyc.check_open("changing an objective")
+            eff = self._in_force(cyc, obj, effective, reason, f"changing objective {key}")
             if title is not None or description is not None:
-                obj.retitle(title if title is not None else obj.title, description, who, reason)
+                obj.retitle(title if title is not None else obj.title, description, who, reason,
+                            eff)
             if owner is not None or team is not None:
-                obj.change_owner(owner if owner is not None else obj.owner, team, who, reason)
+                obj.change_owner(owner if owner is not None else obj.owner, team, who, reason,
+                                 eff)
             if parent is not None or clear_parent:
-                obj.realign(None if clear_parent else parent, who, cyc.plan_committed, reason)
+                obj.realign(None if clear_parent else parent, who, cyc.plan_committed, reason,
+                            eff)
             if okr_type is not None:
-                obj.change_type(okr_type, who, cyc.plan_committed, reason)
+                obj.change_type(okr_type, who, cyc.plan_committed, reason, eff)
 
         return self._change(Objective, "objective", key, change)
 
-    def abandon_objective(self, key: str, reason: str | None,
-                          actor: str | None = None) -> Objective:
+    def abandon_objective(self, key: str, reason: str | None, actor: str | None = None,
+                          effective: datetime | None = None) -> Objective:
         who = self._actor(actor)
-        return self._change(Objective, "objective", key, lambda o: o.abandon(who, reason))
+
+        def change(o: Objective) -> None:
+            eff = self._in_force(self.cycle_of_objective(o), o, effective, reason,
+                                 f"abandoning objective {key}")
+            o.abandon(who, reason, eff)
+
+        return self._change(Objective, "objective", key, change)
 
     def close_objective(self, key: str, status: str, reason: str | None = None,
-                        actor: str | None = None) -> Objective:
+                        actor: str | None = None,
+                        effective: datetime | None = None) -> Objective:
         who = self._actor(actor)
-        return self._change(Objective, "objective", key, lambda o: o.close(status, who, reason))
+
+        def change(o: Objective) -> None:
+            eff = self._in_force(self.cycle_of_objective(o), o, effective, reason,
+                                 f"closing objective {key}")
+            o.close(status, who, reason, eff)
+
+        return self._change(Objective, "objective", key, change)
 
     # ---- key results --------------------------------------------------------------------
 
@@ -336,7 +367,8 @@ class OkrLedger(Application[UUID]):
                        start: float = 0.0, target: float = 1.0,
                        target_high: float | None = None, unit: str = "", weight: float = 1.0,
                        phases: list[Phase] | None = None, kpi: str | None = None,
-                       reason: str | None = None, actor: str | None = None) -> KeyResult:
+                       reason: str | None = None, actor: str | None = None,
+                       effective: datetime | None = None) -> KeyResult:
         who = self._actor(actor)
         obj = self.objective(objective)
         cyc = self.cycle_of_objective(obj)
@@ -345,11 +377,12 @@ class OkrLedger(Application[UUID]):
             self.kpi(kpi)
 
         def build() -> KeyResult:
+            eff = self._in_force(cyc, None, effective, reason, f"adding key result {key}")
             kr = KeyResult.add(key, title, obj.key, cyc.key, kind, start, target, target_high,
                                unit, weight, phases or [], cyc.window, who,
-                               plan_revision=cyc.plan_committed, reason=reason)
+                               plan_revision=cyc.plan_committed, reason=reason, effective_at=eff)
             if kpi is not None:
-                kr.link_kpi(kpi, who)
+                kr.link_kpi(kpi, who, effective_at=eff)
             return kr
 
         return self._create("key_result", key, build)
@@ -357,7 +390,8 @@ class OkrLedger(Application[UUID]):
     def revise_key_result(self, key: str, *, start: float | None = None,
                           target: float | None = None, target_high: float | None = None,
                           weight: float | None = None, phases: list[Phase] | None = None,
-                          reason: str | None = None, actor: str | None = None) -> KeyResult:
+                          reason: str | None = None, actor: str | None = None,
+                          effective: datetime | None = None) -> KeyResult:
         who = self._actor(actor)
 
         def change(kr: KeyResult) -> None:
@@ -365,12 +399,15 @@ class OkrLedger(Application[UUID]):
             cyc.check_open("revising a key result")
             kr.revise(start=start, target=target, target_high=target_high, weight=weight,
                       phases=phases, window=cyc.window, actor=who,
-                      plan_revision=cyc.plan_committed, reason=reason)
+                      plan_revision=cyc.plan_committed, reason=reason,
+                      effective_at=self._in_force(cyc, kr, effective, reason,
+                                                  f"revising key result {key}"))
 
         return self._change(KeyResult, "key_result", key, change)
 
     def move_key_result(self, key: str, objective: str, reason: str | None = None,
-                        actor: str | None = None) -> KeyResult:
+                        actor: str | None = None,
+                        effective: datetime | None = None) -> KeyResult:
         who = self._actor(actor)
         target_obj = self.objective(objective)
 
@@ -380,31 +417,46 @@ class OkrLedger(Application[UUID]):
             if target_obj.cycle != cyc.key:
                 raise DomainError(f"objective {objective} is in cycle {target_obj.cycle}, "
                                   f"key result {key} in {cyc.key}; move within one cycle")
-            kr.move(objective, who, cyc.plan_committed, reason)
+            kr.move(objective, who, cyc.plan_committed, reason,
+                    self._in_force(cyc, kr, effective, reason, f"moving key result {key}"))
 
         return self._change(KeyResult, "key_result", key, change)
 
     def remove_key_result(self, key: str, reason: str | None = None,
-                          actor: str | None = None) -> KeyResult:
+                          actor: str | None = None,
+                          effective: datetime | None = None) -> KeyResult:
         who = self._actor(actor)
 
         def change(kr: KeyResult) -> None:
             cyc = self.cycle_of_kr(kr)
             cyc.check_open("removing a key result")
-            kr.remove(who, cyc.plan_committed, reason)
+            kr.remove(who, cyc.plan_committed, reason,
+                      self._in_force(cyc, kr, effective, reason, f"removing key result {key}"))
 
         return self._change(KeyResult, "key_result", key, change)
 
     def link_kpi(self, key: str, kpi: str, reason: str | None = None,
-                 actor: str | None = None) -> KeyResult:
+                 actor: str | None = None, effective: datetime | None = None) -> KeyResult:
         who = self._actor(actor)
         self.kpi(kpi)
-        return self._change(KeyResult, "key_result", key, lambda kr: kr.link_kpi(kpi, who, reason))
+
+        def change(kr: KeyResult) -> None:
+            eff = self._in_force(self.cycle_of_kr(kr), kr, effective, reason,
+                                 f"linking key result {key}")
+            kr.link_kpi(kpi, who, reason, eff)
+
+        return self._change(KeyResult, "key_result", key, change)
 
     def unlink_kpi(self, key: str, reason: str | None = None,
-                   actor: str | None = None) -> KeyResult:
+                   actor: str | None = None, effective: datetime | None = None) -> KeyResult:
         who = self._actor(actor)
-        return self._change(KeyResult, "key_result", key, lambda kr: kr.unlink_kpi(who, reason))
+
+        def change(kr: KeyResult) -> None:
+            eff = self._in_force(self.cycle_of_kr(kr), kr, effective, reason,
+                                 f"unlinking key result {key}")
+            kr.unlink_kpi(who, reason, eff)
+
+        return self._change(KeyResult, "key_result", key, change)
 
     def check_in(self, key: str, value: float, confidence: float | None = None, note: str = "",
                  at: datetime | None = None, actor: str | None = None,
@@ -423,19 +475,29 @@ class OkrLedger(Application[UUID]):
     # ---- initiatives --------------------------------------------------------------------
 
     def add_initiative(self, key: str, title: str, key_result: str, owner: str | None = None,
-                       actor: str | None = None) -> Initiative:
+                       actor: str | None = None, effective: datetime | None = None,
+                       reason: str | None = None) -> Initiative:
         who = self._actor(actor)
         kr = self.key_result(key_result)
         if kr.removed:
             raise DomainError(f"key result {key_result} was removed; pick a live one")
+        cyc = self.cycle_of_kr(kr)
         return self._create("initiative", key, lambda: Initiative.add(
-            key, title, kr.key, owner if owner is not None else who, who))
+            key, title, kr.key, owner if owner is not None else who, who,
+            effective_at=self._in_force(cyc, None, effective, reason,
+                                        f"adding initiative {key}")))
 
     def set_initiative_status(self, key: str, status: str, reason: str | None = None,
-                              actor: str | None = None) -> Initiative:
+                              actor: str | None = None,
+                              effective: datetime | None = None) -> Initiative:
         who = self._actor(actor)
-        return self._change(Initiative, "initiative", key,
-                            lambda i: i.set_status(status, who, reason))
+
+        def change(i: Initiative) -> None:
+            cyc = self.cycle_of_kr(self.load(KeyResult, "key_result", i.key_result, shared=True))
+            eff = self._in_force(cyc, i, effective, reason, f"setting initiative {key}")
+            i.set_status(status, who, reason, eff)
+
+        return self._change(Initiative, "initiative", key, change)
 
     # ---- KPIs ---------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ ENV = {
     "OKR_HOME": "home",
     "OKR_ACTOR": "actor",
     "OKR_TZ": "timezone",
+    "OKR_ORG_TZ": "org_timezone",
     "OKR_STORE": "store",
     "OKR_TOPIC_LEDGER": "topic_ledger",
     "OKR_TOPIC_CHECKPOINTS": "topic_checkpoints",
@@ -58,7 +59,10 @@ class Settings(BaseModel):
 
     home: Path = Path(".okr")
     actor: str = Field(default_factory=_default_actor)
-    timezone: str | None = None
+    timezone: str | None = None  # the person's zone: how typed times are read and said
+    # The organisation's zone: named quarters, halves and years run from local midnight to
+    # local midnight in it; recorded on each cycle when added (OKR_ORG_TZ, okr.toml org_timezone).
+    org_timezone: str = "UTC"
     store: Literal["sqlite", "postgres"] = "sqlite"
     topic_ledger: str = "okr.ledger"
     topic_checkpoints: str = "okr.checkpoints"
@@ -93,6 +97,11 @@ class Settings(BaseModel):
         if not v.strip():
             raise ValueError("the actor cannot be blank; set --actor or OKR_ACTOR")
         return v.strip()
+
+    @field_validator("org_timezone")
+    @classmethod
+    def _known_org_zone(cls, v: str) -> str:
+        return cls._known_zone(v.strip()) or "UTC"
 
     @field_validator("timezone")
     @classmethod

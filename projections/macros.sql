@@ -64,6 +64,15 @@ CREATE OR REPLACE MACRO kpi_period_us(cadence) AS
 CREATE OR REPLACE MACRO okr_order_key(t, position) AS
     epoch_us(t)::HUGEINT * 10000000000 + position;
 
+-- Whether a version row is the one in force at valid time t as known at transaction time k.
+-- A version is in force from its valid_from (its event's effective time: a plan typed while
+-- the cycle was in planning is in force from the cycle's start; a change with --effective
+-- from then) and known from its recorded_at; both only grow along an item's versions, so the
+-- row in force is the last one in force and known, the next being later in either time.
+CREATE OR REPLACE MACRO okr_in_force(valid_from, valid_to, recorded_at, recorded_to, t, k) AS
+    valid_from <= t AND recorded_at <= k
+    AND (valid_to IS NULL OR valid_to > t OR recorded_to > k);
+
 -- Which version of an item to score a fact at t against: the latest in force at t (positive
 -- key), else — for a fact back-dated before the item existed — its first version.
 CREATE OR REPLACE MACRO okr_version_preference(valid_from, version, t) AS
@@ -74,18 +83,21 @@ CREATE OR REPLACE MACRO okr_version_preference(valid_from, version, t) AS
 -- one row whose key-result columns are NULL).
 CREATE OR REPLACE MACRO scorecard_at(as_of, known_at) AS TABLE
 WITH p AS (
-    SELECT as_of::TIMESTAMPTZ AS t_as_of, known_at::TIMESTAMPTZ AS t_known,
-           least(as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ) AS t_struct
+    SELECT as_of::TIMESTAMPTZ AS t_as_of, known_at::TIMESTAMPTZ AS t_known
 ),
 cyc AS (SELECT v.* FROM cycle_versions v, p
-        WHERE v.valid_from <= p.t_struct AND (v.valid_to IS NULL OR v.valid_to > p.t_struct)),
+        WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
+                           p.t_as_of, p.t_known)),
 obj AS (SELECT v.* FROM objective_versions v, p
-        WHERE v.valid_from <= p.t_struct AND (v.valid_to IS NULL OR v.valid_to > p.t_struct)),
+        WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
+                           p.t_as_of, p.t_known)),
 kr AS (SELECT v.* FROM key_result_versions v, p
-       WHERE v.valid_from <= p.t_struct AND (v.valid_to IS NULL OR v.valid_to > p.t_struct)
+       WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
+                          p.t_as_of, p.t_known)
          AND NOT v.removed),
 kpi AS (SELECT v.* FROM kpi_versions v, p
-        WHERE v.valid_from <= p.t_struct AND (v.valid_to IS NULL OR v.valid_to > p.t_struct)),
+        WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
+                           p.t_as_of, p.t_known)),
 -- The latest check-in and reading of each item (by effective time, then position): an
 -- aggregate, not a window (that would sort every reading of the history), over one number.
 ci AS (SELECT c.aggregate_id,

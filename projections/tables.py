@@ -10,7 +10,7 @@ from importlib import resources
 
 from okr.domain.events import MEASUREMENTS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,10 @@ class Versioned:
 PHASES = 'STRUCT("at" TIMESTAMPTZ, value DOUBLE)[]'
 VERSIONED = (
     Versioned("cycle_versions", "cycle",
-              (("key", "VARCHAR"), ("start", "TIMESTAMPTZ"), ("end", "TIMESTAMPTZ"))),
+              (("key", "VARCHAR"), ("start", "TIMESTAMPTZ"), ("end", "TIMESTAMPTZ"),
+               ("timezone", "VARCHAR")),
+              (("timezone", "CASE WHEN type = 'CycleAdded' THEN coalesce(data->'$.timezone', "
+                            "'\"UTC\"'::JSON) END"),)),
     Versioned("objective_versions", "objective",
               (("key", "VARCHAR"), ("title", "VARCHAR"), ("description", "VARCHAR"),
                ("cycle", "VARCHAR"), ("owner", "VARCHAR"), ("team", "VARCHAR"),
@@ -75,7 +78,8 @@ def _cast(expr: str, typ: str) -> str:
 
 def _columns(v: Versioned) -> list[tuple[str, str]]:
     cols = [("aggregate_id", "VARCHAR"), ("version", "INTEGER"), ("position", "BIGINT"),
-            ("valid_from", "TIMESTAMPTZ"), ("valid_to", "TIMESTAMPTZ"), *v.fields,
+            ("valid_from", "TIMESTAMPTZ"), ("valid_to", "TIMESTAMPTZ"),
+            ("recorded_at", "TIMESTAMPTZ"), ("recorded_to", "TIMESTAMPTZ"), *v.fields,
             *((name, "BOOLEAN") for name, _ in v.flags)]
     if v.table == "cycle_versions":
         cols += CYCLE_EXTRA
@@ -110,9 +114,10 @@ def rebuild(v: Versioned) -> str:
     skip = ", ".join(f"'{t}'" for t in MEASUREMENTS)
     return (
         f"DELETE FROM {v.table} WHERE aggregate_id IN (SELECT aggregate_id FROM touched);\n"
-        f"INSERT INTO {v.table} SELECT aggregate_id, version, position, recorded_at AS "
-        f"valid_from, lead(recorded_at) OVER (PARTITION BY aggregate_id ORDER BY version) AS "
-        f"valid_to, {', '.join(outs)}, type AS change, "
+        f"INSERT INTO {v.table} SELECT aggregate_id, version, position, effective_at AS "
+        f"valid_from, lead(effective_at) OVER (PARTITION BY aggregate_id ORDER BY version) AS "
+        f"valid_to, recorded_at, lead(recorded_at) OVER (PARTITION BY aggregate_id ORDER BY "
+        f"version) AS recorded_to, {', '.join(outs)}, type AS change, "
         f"(data->>'plan_revision')::BOOLEAN AS plan_revision, actor, reason FROM ("
         f"SELECT *, {', '.join(picks)} FROM events WHERE aggregate_type = '{v.aggregate_type}' "
         f"AND type NOT IN ({skip}) AND aggregate_id IN (SELECT aggregate_id FROM touched))")

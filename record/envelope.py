@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from okr.domain.cycle import Cycle
-from okr.domain.events import EVENTS, VALID_TIME_FIELD
+from okr.domain.events import DATED, EVENTS, VALID_TIME_FIELD
 from okr.domain.history import Fact
 from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult
@@ -53,6 +53,9 @@ AGGREGATE_TYPE = {t: a for t, a in EVENT_TYPES.values()}
 
 # The event attribute that holds the valid time, where it is not the recording time.
 EFFECTIVE_FIELD = VALID_TIME_FIELD
+# Plan events may say when they took effect (`effective_at`: a plan typed while its cycle was
+# in planning, or a change with --effective); absent or null, they took effect when recorded.
+IN_FORCE_TYPES = DATED
 
 
 def iso(t: datetime) -> str:
@@ -398,7 +401,11 @@ def published(mapper: Any, note: Any, prev_hash: str) -> Published:
     data = decode_state(mapper, note.state)
     recorded = data.pop("timestamp")
     effective_field = EFFECTIVE_FIELD.get(type_)
-    effective = data.pop(effective_field) if effective_field else recorded
+    if effective_field:
+        effective = data.pop(effective_field)
+    else:
+        effective = (data.pop("effective_at", None) if type_ in IN_FORCE_TYPES
+                     else None) or recorded
     actor, reason = data.pop("actor"), data.pop("reason", None)
     for internal in ("originator_topic", "class_version"):
         data.pop(internal, None)

@@ -147,3 +147,127 @@ def test_a_review_from_the_facts_duckdb_selects_equals_one_from_the_whole_log(
             assert same(review(selected, cycle, point), want) == []
             checked += 1
     assert checked >= 8
+
+
+# ---- valid time of plan items: late planning, --effective, two zones --------------------------
+
+def _late_history(home: Path) -> list:
+    """Two quarters planned late in two organisation zones, with back-dated check-ins,
+    --effective revisions, a key result added after commit and one removed as of a date."""
+    app = OkrLedger(load_settings({"home": home, "actor": "test"}))
+    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
+
+    def at(t: str, action: object) -> None:
+        clock[0] = datetime.fromisoformat(t)
+        action()  # type: ignore[operator]
+
+    with recording_at(lambda: clock[0]):
+        # Berlin's 2026-Q3, typed in week 2 (in force from 2026-06-30T22:00Z), committed late.
+        at("2026-07-09T10:00+00:00", lambda: app.add_cycle("2026-Q3",
+                                                           timezone="Europe/Berlin"))
+        at("2026-07-09T10:05+00:00", lambda: app.add_objective("b1", "Berlin growth",
+                                                               "2026-Q3", "ana"))
+        at("2026-07-09T10:06+00:00", lambda: app.add_key_result("b1-a", "Leads", "b1",
+                                                                target=100))
+        at("2026-07-09T10:07+00:00", lambda: app.add_key_result(
+            "b1-b", "Uptime", "b1", kind="stay-above", start=99, target=99.5))
+        at("2026-07-10T09:00+00:00", lambda: app.check_in("b1-a", 5, at=datetime(
+            2026, 6, 30, 22, 30, tzinfo=UTC)))  # 00:30 on 1 July in Berlin
+        at("2026-07-10T09:01+00:00", lambda: app.check_in("b1-b", 99.7, at=datetime(
+            2026, 7, 2, tzinfo=UTC)))
+        at("2026-07-12T08:00+00:00", lambda: app.commit_cycle("2026-Q3"))
+        at("2026-07-20T08:00+00:00", lambda: app.check_in("b1-a", 30))
+        at("2026-08-03T08:00+00:00", lambda: app.revise_key_result(
+            "b1-a", target=80, reason="market", effective=datetime(2026, 7, 27, tzinfo=UTC)))
+        at("2026-08-04T08:00+00:00", lambda: app.add_key_result(
+            "b1-c", "Partners", "b1", target=4, reason="board ask",
+            effective=datetime(2026, 7, 15, tzinfo=UTC)))
+        at("2026-08-05T08:00+00:00", lambda: app.check_in("b1-c", 1, at=datetime(
+            2026, 7, 16, tzinfo=UTC)))
+        at("2026-08-20T08:00+00:00", lambda: app.add_key_result("b1-d", "Late", "b1",
+                                                                target=10, reason="new"))
+        at("2026-09-01T08:00+00:00", lambda: app.remove_key_result(
+            "b1-d", reason="dropped", effective=datetime(2026, 8, 25, tzinfo=UTC)))
+        at("2026-09-02T08:00+00:00", lambda: app.update_objective(
+            "b1", title="Berlin growth (sharpened)", reason="clearer",
+            effective=datetime(2026, 9, 1, tzinfo=UTC)))
+        at("2026-09-30T21:30+00:00", lambda: app.check_in("b1-a", 70))  # Berlin's last day
+        at("2026-10-02T08:00+00:00", lambda: app.close_cycle("2026-Q3"))
+        # Los Angeles' 2026-Q4, planned on time, then a key result added in planning late.
+        at("2026-09-20T18:00+00:00", lambda: app.add_cycle("2026-Q4",
+                                                           timezone="America/Los_Angeles"))
+        at("2026-09-21T18:00+00:00", lambda: app.add_objective("l1", "LA reach", "2026-Q4",
+                                                               "ben"))
+        at("2026-09-21T18:01+00:00", lambda: app.add_key_result("l1-a", "Signups", "l1",
+                                                                target=50))
+        at("2026-10-03T18:00+00:00", lambda: app.add_key_result("l1-b", "Churn", "l1",
+                                                                kind="decrease", start=10,
+                                                                target=5))
+        at("2026-10-04T18:00+00:00", lambda: app.check_in("l1-b", 9, at=datetime(
+            2026, 10, 1, 7, 30, tzinfo=UTC)))  # 00:30 on 1 October in Los Angeles
+        at("2026-10-05T18:00+00:00", lambda: app.commit_cycle("2026-Q4"))
+        at("2026-10-06T18:00+00:00", lambda: app.check_in("l1-a", 12, at=datetime(
+            2026, 10, 2, tzinfo=UTC)))
+    envelopes = list(chained(app))
+    app.close()
+    return envelopes
+
+
+@pytest.fixture(scope="module")
+def late(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Projection]:
+    home: Path = tmp_path_factory.mktemp("late")
+    envelopes = _late_history(home)
+    proj = Projection(home / "p.duckdb")
+    proj.apply("t", [ConsumedRecord(e.to_bytes(), 0, e.position) for e in envelopes],
+               {0: len(envelopes)})
+    return [e.fact() for e in envelopes], proj
+
+
+def test_late_plans_effective_revisions_and_zones_agree_with_the_replay(late: tuple) -> None:
+    facts, proj = late
+    times = sorted({t for f in facts for t in (f.recorded_at, f.effective_at)})
+    us = timedelta(microseconds=1)
+    boundaries = [datetime(2026, 6, 30, 22, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC),
+                  datetime(2026, 9, 30, 22, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC),
+                  datetime(2026, 10, 1, 7, tzinfo=UTC), datetime(2027, 1, 1, 8, tzinfo=UTC)]
+    instants = sorted({t + d for t in times + boundaries for d in (-us, timedelta(0))})
+    rnd = random.Random(17)
+    points = [(a, k) for a in instants for k in rnd.sample(instants, 2)]
+    points += [(a, times[-1] + timedelta(days=1)) for a in instants]
+    mismatches, nonempty = [], 0
+    for as_of, known_at in points:
+        want = scorecard_at(facts, as_of, known_at)
+        nonempty += bool(want)
+        diff = same(proj.scorecard_at(as_of, known_at), want)
+        if diff:
+            mismatches.append((as_of, known_at, diff[:3]))
+    assert mismatches == []
+    assert nonempty > len(points) // 3
+
+
+def test_a_plan_typed_late_is_the_quarters_plan_as_of_inside_it(late: tuple) -> None:
+    facts, proj = late
+    now = facts[-1].recorded_at + timedelta(days=1)
+    # Berlin's first hour of the quarter: the plan typed on 9 July is in force, with the
+    # back-dated check-in; as known on 8 July nothing was planned yet.
+    first_hour = datetime(2026, 6, 30, 23, tzinfo=UTC)
+    cards = proj.scorecard_at(first_hour, now)
+    assert [c["key"] for c in cards] == ["b1"]
+    assert {k["key"]: k["value"] for k in cards[0]["key_results"]} == {"b1-a": 5.0,
+                                                                       "b1-b": None}
+    assert proj.scorecard_at(first_hour, datetime(2026, 7, 8, tzinfo=UTC)) == []
+    # The revision took effect on 27 July, the key result added after commit on 15 July.
+    krs = {k["key"]: k for k in proj.scorecard_at(datetime(2026, 7, 28, tzinfo=UTC), now)[0][
+        "key_results"]}
+    assert krs["b1-a"]["target"] == 80 and krs["b1-c"]["value"] == 1
+    krs = {k["key"]: k for k in proj.scorecard_at(datetime(2026, 7, 26, tzinfo=UTC), now)[0][
+        "key_results"]}
+    assert krs["b1-a"]["target"] == 100 and "b1-d" not in krs
+    # Removed as of 25 August; added (without --effective) on 20 August.
+    keys = lambda t: {k["key"] for k in proj.scorecard_at(t, now)[0]["key_results"]}  # noqa: E731
+    assert "b1-d" in keys(datetime(2026, 8, 24, tzinfo=UTC))
+    assert "b1-d" not in keys(datetime(2026, 8, 25, tzinfo=UTC))
+    # Los Angeles: the key result added in planning after the start is in force from it.
+    la = proj.scorecard_at(datetime(2026, 10, 1, 8, tzinfo=UTC), now)
+    assert {k["key"]: k["value"] for c in la if c["key"] == "l1"
+            for k in c["key_results"]} == {"l1-a": None, "l1-b": 9.0}
