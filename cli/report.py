@@ -34,6 +34,13 @@ def grade(card: dict[str, Any], final: bool = True) -> str:
     return "success" if card["succeeded"] else "miss"
 
 
+def _backdated_html(r: dict[str, Any]) -> str:
+    """The flag of a revision given --effective (in force before it was recorded)."""
+    if not r["backdated"]:
+        return ""
+    return f" <span class=flag>back-dated: in force from {day(r['effective_at'])}</span>"
+
+
 def revision_text(r: dict[str, Any]) -> str:
     """'target 40 → 25' style summary of a revision's changes."""
     parts = [f"{k} {num(v['from']) if isinstance(v['from'], float) else v['from']} → "
@@ -98,6 +105,8 @@ def to_markdown(review: dict[str, Any]) -> str:
         out.append("None: the plan stood as committed.")
     for r in review["revisions"]:
         flag = " **goalpost moved**" if r["goalpost_moved"] else ""
+        if r["backdated"]:
+            flag += f" *back-dated: in force from {day(r['effective_at'])}*"
         out.append(f"- {day(r['at'])} {r['key']}: {revision_text(r)} by {r['actor']}"
                    f" — {r['reason'] or 'no reason'}{flag}")
     out += ["", "## Confidence", "", "| owner | check-ins | mean confidence | hit rate | Brier |",
@@ -234,7 +243,8 @@ def to_html(review: dict[str, Any]) -> str:
     revs = "".join(
         f"<li>{day(r['at'])} <b>{e(r['key'])}</b>: {e(revision_text(r))} by {e(r['actor'])} — "
         f"{e(r['reason'] or 'no reason')}"
-        f"{' <span class=flag>goalpost moved</span>' if r['goalpost_moved'] else ''}</li>"
+        f"{' <span class=flag>goalpost moved</span>' if r['goalpost_moved'] else ''}"
+        f"{_backdated_html(r)}</li>"
         for r in review["revisions"]) or "<li>None: the plan stood as committed.</li>"
     krs = [kr for c in review["objectives"] for kr in c["key_results"]]
     kr_figs = "".join(f"<figure>{kr_chart(review, kr['key'])}<figcaption>{e(kr['key'])} — "

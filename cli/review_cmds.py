@@ -138,6 +138,8 @@ def _print_review(st: State, r: dict[str, Any]) -> None:
             c.print("  none: the plan stood as committed")
             continue
         flag = "  [bold red]goalpost moved[/]" if rev["goalpost_moved"] else ""
+        if rev["backdated"]:
+            flag += f"  [yellow]back-dated: in force from {day(rev['effective_at'])}[/]"
         c.print(f"  {day(rev['at'])} {rev['key']}: {revision_text(rev)} by {rev['actor']} — "
                 f"{rev['reason'] or 'no reason'}{flag}")
     g = Table("KPI", "green", "amber", "red", "no data", "stale", "at end",

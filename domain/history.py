@@ -2,11 +2,14 @@
 
 A fact is one published event. State "as of T, as known at K" folds the facts recorded at or
 before K whose effective time is at or before T, in position order. Structural events take
-effect when recorded; check-ins and KPI readings take effect at their own effective time, so a
-late check-in for last Friday changes last Friday's value — but only as known after it was
-recorded. An item's events count only while the item exists at T: a check-in back-dated to
-before its key result was added is not part of any earlier state. The DuckDB projection
-must agree with `scorecard` here; a differential test holds it to that.
+effect when they are in force (see docs/scoring.md): a plan item typed while its cycle was in
+planning from the earlier of its recording and the cycle's start, a change after commit from
+its recording or its `--effective` time — an item's in-force times never go backwards, so the
+fold keeps each item's versions in order. Check-ins and KPI readings take effect at their own
+effective time, so a late check-in for last Friday changes last Friday's value — but only as
+known after it was recorded. An item's events count only while the item exists at T (a
+check-in back-dated before its key result was in force is refused now; older ones are part
+of no earlier state). The DuckDB projection must agree with `scorecard` here; a differential test holds it to that.
 """
 
 import bisect

@@ -107,6 +107,10 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
             continue
         entry: dict[str, Any] = {
             "at": fact.recorded_at, "actor": fact.actor, "reason": fact.reason,
+            # A change given --effective: in force before it was recorded, flagged like a
+            # back-dated check-in.
+            "effective_at": fact.effective_at,
+            "backdated": fact.effective_at < fact.recorded_at,
             "type": fact.type, "kind": change.kind, "key": change.key,
             "changes": {k: {"from": a, "to": b} for k, (a, b) in change.diff.items()},
             "goalpost_moved": False, "progress_then": None, "expected_then": None}

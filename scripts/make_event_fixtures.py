@@ -4,7 +4,9 @@ older file). Kept forever: a later change to an event must upcast them (class_ve
 upcast_vN_vN+1), and tests/unit/test_event_fixtures.py loads every file with today's code.
 
 v1: the first published events. v2: CheckInRecorded version 2 (with `source`). v3:
-KeyResultAdded and KeyResultRevised version 2 (with `tolerance`)."""
+KeyResultAdded and KeyResultRevised version 2 (with `tolerance`); CycleAdded version 2 (with
+`timezone`); plan events with `effective_at` (typed while the cycle was in planning after
+its start, and a revision given --effective)."""
 
 import json
 import tempfile
@@ -40,7 +42,8 @@ def build(app: OkrLedger) -> None:
     app.check_in("k1", 10, confidence=0.7, note="first", at=datetime(2026, 8, 1, tzinfo=UTC))
     app.check_in("k1", 12, note="from the sheet", at=datetime(2026, 8, 8, tzinfo=UTC),
                  source="import")
-    app.revise_key_result("k1", target=30, reason="market")
+    app.revise_key_result("k1", target=30, reason="market",
+                          effective=datetime(2026, 8, 20, tzinfo=UTC))
     app.link_kpi("k2", "nps")
     app.unlink_kpi("k2")
     app.move_key_result("k2", "o2", reason="ownership")

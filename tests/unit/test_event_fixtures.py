@@ -1,6 +1,7 @@
 """Events stored by earlier code must load with today's code (upcast where they changed)."""
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -31,7 +32,8 @@ FILES = sorted(p.name for p in FIXTURES.glob("stored-events-v*.jsonl"))
 
 
 def test_there_is_a_fixture_file_for_every_event_schema_so_far() -> None:
-    assert FILES == ["stored-events-v1.jsonl", "stored-events-v2.jsonl"]
+    assert FILES == ["stored-events-v1.jsonl", "stored-events-v2.jsonl",
+                     "stored-events-v3.jsonl"]
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -63,6 +65,29 @@ def test_v2_check_ins_keep_their_source(tmp_path: Path) -> None:
     assert [c["source"] for c in app.key_result("k1").check_ins] == ["manual", "import"]
     envelopes = [e for e in chained(app) if e.type == "CheckInRecorded"]
     assert [e.data["source"] for e in envelopes] == ["manual", "import"]
+
+
+def test_cycles_stored_before_v3_read_back_in_utc_and_in_force_when_recorded(
+        tmp_path: Path) -> None:
+    app = restore(tmp_path, "stored-events-v1.jsonl")
+    cyc = app.cycle("2026-Q3")
+    assert (cyc.timezone, cyc.in_force_since) == ("UTC", cyc.created_on)
+    assert all(e.effective_at == e.recorded_at for e in (e.fact() for e in chained(app))
+               if e.type not in ("CheckInRecorded", "KpiReadingRecorded"))
+
+
+def test_v3_plan_events_say_when_they_are_in_force(tmp_path: Path) -> None:
+    app = restore(tmp_path, "stored-events-v3.jsonl")
+    assert app.cycle("2026-Q3").timezone == "UTC"
+    start = app.cycle("2026-Q3").start
+    envelopes = [e.fact() for e in chained(app)]
+    added = {e.data["key"]: e for e in envelopes if e.type.endswith("Added")
+             and e.type != "KpiAdded"}
+    # Typed on 1 September while the cycle was in planning: in force from its start.
+    assert {k: e.effective_at for k, e in added.items()} == dict.fromkeys(added, start)
+    (revised,) = [e for e in envelopes if e.type == "KeyResultRevised"]
+    assert revised.effective_at == datetime(2026, 8, 20, tzinfo=UTC) < revised.recorded_at
+    assert "effective_at" not in revised.data and added["2026-Q3"].data["timezone"] == "UTC"
 
 
 def test_committed_json_schema_is_current_and_accepts_real_envelopes(tmp_path: Path) -> None:

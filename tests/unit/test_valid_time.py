@@ -115,3 +115,25 @@ def test_cli_plan_commands_take_effective_and_the_org_zone(tmp_path: Path) -> No
                  ["objective", "abandon", "o"], ["initiative", "add", "i", "T", "--kr", "k"],
                  ["initiative", "status", "i", "done"]):
         assert "--effective" in ok(home, *args, "--help"), args
+
+
+def test_a_review_flags_a_revision_given_effective_and_sees_a_late_plan(
+        ledger: OkrLedger) -> None:
+    from okr.domain.review import ReviewPoint, review
+    from okr.record.envelope import chained
+
+    at("2026-07-09T10:00+00:00", lambda: ledger.add_cycle("2026-Q3"))
+    at("2026-07-09T10:00+00:00", lambda: ledger.add_objective("o", "O", "2026-Q3", "ana"))
+    at("2026-07-09T10:00+00:00", lambda: ledger.add_key_result("k", "K", "o", target=10))
+    at("2026-07-10T00:00+00:00", lambda: ledger.check_in("k", 2, at=t("2026-07-02T00:00Z")))
+    at("2026-07-12T00:00+00:00", lambda: ledger.commit_cycle("2026-Q3"))
+    at("2026-08-03T00:00+00:00", lambda: ledger.revise_key_result(
+        "k", target=8, reason="cut", effective=t("2026-07-27T00:00Z")))
+    at("2026-08-04T00:00+00:00", lambda: ledger.revise_key_result("k", weight=2,
+                                                                  reason="more"))
+    facts = [e.fact() for e in chained(ledger)]
+    r = review(facts, "2026-Q3", ReviewPoint(t("2026-07-05T00:00Z"), t("2026-12-01T00:00Z")))
+    assert r["summary"]["objectives"] == 1
+    assert r["objectives"][0]["key_results"][0]["value"] == 2
+    flagged = [(x["effective_at"], x["backdated"]) for x in r["revisions"]]
+    assert flagged == [(t("2026-07-27T00:00Z"), True), (t("2026-08-04T00:00Z"), False)]
