@@ -9,7 +9,8 @@ fold keeps each item's versions in order. Check-ins and KPI readings take effect
 effective time, so a late check-in for last Friday changes last Friday's value — but only as
 known after it was recorded. An item's events count only while the item exists at T (a
 check-in back-dated before its key result was in force is refused now; older ones are part
-of no earlier state). The DuckDB projection must agree with `scorecard` here; a differential test holds it to that.
+of no earlier state). The DuckDB projection must agree with `scorecard` here; a differential
+test holds it to that.
 """
 
 import bisect
