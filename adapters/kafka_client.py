@@ -46,7 +46,8 @@ def bootstrap(settings: Settings, start_local: bool = True) -> str:
         return settings.kafka_bootstrap_servers
     from okr.adapters import local_broker
     if start_local:
-        state, _ = local_broker.start(settings.home)
+        state, _ = local_broker.start(settings.home, cache_dir=settings.cache_dir,
+                                      announce=True)
         return state.bootstrap
     running = local_broker.status(settings.home)
     if running is None:

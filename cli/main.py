@@ -96,6 +96,9 @@ def run() -> None:
     from okr.cli.failures import translate
     from okr.errors import BAD_INPUT, exit_code
 
+    # Everything okr creates is private (files 0600, directories 0700) whatever the umask:
+    # the ledger, the DuckDB files, broker.json, the logs — and exports, which hold the same.
+    os.umask(os.umask(0o077) | 0o077)
     bad = _not_utf8(sys.argv[1:], dict(os.environ))
     if bad is not None:
         print(f"okr: error: {bad}", file=sys.stderr)

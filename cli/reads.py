@@ -119,11 +119,13 @@ def _refresh(st: State) -> None:
     """catch_up, or a one-line warning when it cannot (the last snapshot is shown then)."""
     from okr.adapters import kafka_client
     from okr.adapters.local_broker import BrokerError
+    from okr.errors import ProjectionUnavailable
     from okr.projections.store import ProjectionLocked
 
     try:
         catch_up(st)
-    except (kafka_client.KafkaError, BrokerError, OSError, ProjectionLocked) as exc:
+    except (kafka_client.KafkaError, BrokerError, OSError, ProjectionLocked,
+            ProjectionUnavailable) as exc:
         kafka_client.stop_orphaned_io()
         print(f"okr: warning: could not refresh the projection ({first_line(exc)}); showing "
               "the last snapshot", file=sys.stderr)

@@ -19,6 +19,9 @@ from okr.cli.output import first_line
 
 Log = Callable[[str, str, dict[str, Any]], None]
 
+WATCH_EVERY = 1.0  # seconds between looks at the local broker (okr up)
+RESTART_AFTER = (1.0, 30.0)  # a failed service restarts after 1 s, doubling up to 30 s
+
 
 def make_log(as_json: bool) -> Log:
     lock = threading.Lock()
@@ -43,13 +46,40 @@ def retrying(log: Log, service: str) -> Callable[[Exception, float], None]:
 
 
 def _trouble(exc: Exception) -> str:
-    """Whose trouble a transient failure is, by where its class lives."""
+    """Whose trouble a transient failure is."""
+    from okr.errors import DataDirUnavailable, ProjectionUnavailable, StoreUnavailable
     module = type(exc).__module__
-    if module.startswith("eventsourcing") or module == "okr.ledger.app":
+    if isinstance(exc, StoreUnavailable) or module.startswith("eventsourcing") \
+            or module == "okr.ledger.app":
         return "event store trouble"
+    if isinstance(exc, ProjectionUnavailable):
+        return "projection file not usable"
     if module == "okr.projections.store":
         return "projection file busy"
+    if isinstance(exc, DataDirUnavailable) or (isinstance(exc, OSError)
+                                               and exc.filename is not None):
+        return "data directory trouble"
     return "Kafka trouble"
+
+
+def broker_service(st: State, stop: threading.Event, log: Log) -> None:
+    """Keep the local broker running: one that stopped or was killed is started again, on
+    the same port, so the other services find it where they left it."""
+    from okr.adapters import local_broker
+    from okr.errors import KafkaUnavailable
+
+    while not stop.wait(WATCH_EVERY):
+        if local_broker.status(st.settings.home) is not None:
+            continue
+        try:
+            b, started = local_broker.start(st.settings.home,
+                                            cache_dir=st.settings.cache_dir)
+        except (local_broker.BrokerError, OSError) as exc:
+            raise KafkaUnavailable(f"the local broker cannot be started again: "
+                                   f"{first_line(exc)}") from exc
+        if started:
+            log("broker", f"the local broker was down; started again on {b.bootstrap} "
+                f"(pid {b.pid})", {"port": b.port, "pid": b.pid})
 
 
 def relay_service(st: State, stop: threading.Event, log: Log) -> None:
@@ -133,6 +163,8 @@ SERVICES: dict[str, Callable[[State, threading.Event, Log], None]] = {
     "consume": consume_service,
     "ingest": ingest_service,
 }
+# Run by `okr up` beside them when the broker is the local one.
+BROKER_WATCH = {"broker": broker_service}
 
 
 def run_services(st: State, names: list[str], as_json: bool) -> None:
@@ -140,14 +172,35 @@ def run_services(st: State, names: list[str], as_json: bool) -> None:
     stop = threading.Event()
     log = make_log(as_json)
     errors: list[BaseException] = []
+    services = {**SERVICES, **BROKER_WATCH}
 
     def guard(name: str) -> None:
-        try:
-            SERVICES[name](st, stop, log)
-        except BaseException as exc:
-            errors.append(exc)
-            log(name, f"stopped by an error: {exc}", {"error": repr(exc)})
-            stop.set()
+        """Run one service; when a party it needs fails it (store, Kafka, the data directory,
+        the projection's file), restart it after a back-off, so the others keep running; any
+        other failure is a bug and stops everything."""
+        from okr.cli.failures import translate
+        from okr.errors import ServiceUnavailable
+
+        wait = RESTART_AFTER[0]
+        while not stop.is_set():
+            began = time.monotonic()
+            try:
+                services[name](st, stop, log)
+                return
+            except BaseException as exc:
+                known = translate(exc) if isinstance(exc, Exception) else None
+                if not isinstance(known, ServiceUnavailable):
+                    errors.append(exc)
+                    log(name, f"stopped by an error: {exc}", {"error": repr(exc)})
+                    stop.set()
+                    return
+                if time.monotonic() - began > 60:  # it had been running: start over
+                    wait = RESTART_AFTER[0]
+                log(name, f"{_trouble(known)} ({known}); restarting in {wait:.0f} s",
+                    {"error": str(known), "restart_in": wait})
+                del exc, known
+            stop.wait(wait)
+            wait = min(wait * 2, RESTART_AFTER[1])
 
     previous = {s: signal.signal(s, lambda *_: stop.set())
                 for s in (signal.SIGINT, signal.SIGTERM)}

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from okr.adapters import kafka_client
 from okr.consumers.runtime import PartitionConsumer
+from okr.errors import ProjectionUnavailable
 from okr.projections.access import SNAPSHOT_EVERY, snapshot_due
 from okr.projections.store import ConsumedRecord, Projection, ProjectionLocked
 from okr.record.envelope import Envelope
@@ -92,7 +93,8 @@ class Projector(PartitionConsumer[Progress]):
     name = NAME
     # A reader holding the work file longer than the projection waits to open it (60 s) is
     # waited out like broker trouble: back off, log, try again.
-    transient = (*PartitionConsumer.transient, ProjectionLocked)
+    # The work file held by a reader, or briefly not writable: waited out, like Kafka.
+    transient = (*PartitionConsumer.transient, ProjectionLocked, ProjectionUnavailable)
 
     def __init__(self, settings: Settings, servers: str, projection: Projection,
                  batch: int = 10_000, snapshot_every: float = SNAPSHOT_EVERY) -> None:

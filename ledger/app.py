@@ -88,7 +88,7 @@ class OkrLedger(Application[UUID]):
         self.settings = settings
         self.overrides = dict(env or {})  # what a second process needs to open the same store
         if settings.store == "sqlite":
-            settings.home.mkdir(parents=True, exist_ok=True)
+            settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         # A cache of aggregates, fast-forwarded from the store on every read, spares the
         # replay of a key result's whole history on each check-in (docs/benchmarks.md).
         cache = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWARD": "y"}

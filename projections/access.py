@@ -29,8 +29,8 @@ class ProjectionBusy(RuntimeError):
 @contextmanager
 def owning(settings: Settings, wait: bool = False) -> Iterator[None]:
     """Hold the projection's writer lock (raises ProjectionBusy unless `wait`)."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    fd = os.open(settings.projection_lock, os.O_RDWR | os.O_CREAT, 0o644)
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(settings.projection_lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))

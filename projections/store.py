@@ -22,6 +22,7 @@ import duckdb
 
 from okr.domain.events import CREATED, MEASUREMENTS
 from okr.domain.history import Fact
+from okr.errors import ProjectionUnavailable
 from okr.projections.queries import (
     CARD_COLUMNS,
     KR_CHECK_INS,
@@ -108,8 +109,11 @@ class Projection:
                 con = duckdb.connect(self.path, read_only=self.read_only, config=config)
                 break
             except duckdb.IOException as exc:
-                if "lock" not in str(exc):
-                    raise  # a missing directory, a damaged file, no permission: as it is
+                if "lock" not in str(exc):  # no permission, a missing directory, damaged
+                    why = (str(exc).strip().splitlines() or ["IO Error"])[0]
+                    raise ProjectionUnavailable(
+                        f"the DuckDB projection cannot be opened ({why}); check the data "
+                        "directory's permissions and free space") from exc
                 if time.monotonic() >= deadline:
                     raise ProjectionLocked(str(exc).splitlines()[0]) from None
                 time.sleep(0.02)
