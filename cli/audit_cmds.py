@@ -15,7 +15,7 @@ import typer
 
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
-from okr.cli.output import emit, to_json
+from okr.cli.output import csv_cell, emit, format_option, print_table, table_format, to_json
 
 if TYPE_CHECKING:
     from okr.domain.history import Fact
@@ -76,7 +76,7 @@ def trail(ctx: typer.Context, key: str = typer.Argument(..., help="Key of an obj
           since: str | None = typer.Option(None, "--since", help="Recorded at or after."),
           until: str | None = typer.Option(None, "--until", help="Recorded at or before (a date "
                                       "alone means the END of that day)."),
-          fmt: str = typer.Option("terminal", "--format", help="terminal, json or csv."),
+          fmt: str | None = format_option(" (csv: a row per changed field)"),
           as_json: bool = JSON) -> None:
     """Every event touching KEY: recorded and effective time, actor, reason, field diff."""
     from okr.cli.reads import open_projection
@@ -84,8 +84,7 @@ def trail(ctx: typer.Context, key: str = typer.Argument(..., help="Key of an obj
     from okr.domain.trail import changes
 
     st = state(ctx)
-    if fmt not in ("terminal", "json", "csv"):
-        raise UserError(f"unknown format {fmt!r}; use terminal, json or csv")
+    fmt = table_format("table" if fmt == "terminal" else fmt, want_json(ctx, as_json))
     zone = st.settings.timezone
     lo = parse_when(since, zone) if since else None
     hi = parse_when(until, zone, end_of_day=True) if until else None
@@ -111,26 +110,24 @@ def trail(ctx: typer.Context, key: str = typer.Argument(..., help="Key of an obj
                     "field", "before", "after", "reason"])
         for r in rows:
             for field, ch in (r["changes"] or {"": {"before": "", "after": ""}}).items():
-                w.writerow([r["position"], _iso(r["recorded_at"]), _iso(r["effective_at"]),
-                            r["actor"], r["event"], r["kind"], r["key"], field,
-                            _cell(ch["before"]), _cell(ch["after"]), r["reason"] or ""])
+                w.writerow([csv_cell(c) for c in (
+                    r["position"], _iso(r["recorded_at"]), _iso(r["effective_at"]), r["actor"],
+                    r["event"], r["kind"], r["key"], field, _cell(ch["before"]),
+                    _cell(ch["after"]), r["reason"] or "")])
         sys.stdout.write(out.getvalue())
         return
 
     def human() -> None:
-        from rich.console import Console
-        from rich.table import Table
-        t = Table(title=f"Audit trail of {key}")
-        for col in ("pos", "recorded", "effective", "actor", "event", "changes", "reason"):
-            t.add_column(col)
+        table = []
         for r in rows:
             diff = "; ".join(f"{k}: {_cell(v['before']) or '∅'} → {_cell(v['after'])}"
                              for k, v in r["changes"].items())
             eff = "" if r["effective_at"] == r["recorded_at"] else say(r["effective_at"], zone)
-            t.add_row(str(r["position"]), say(r["recorded_at"], zone), eff, r["actor"],
-                      r["event"], diff, r["reason"] or "")
-        Console().print(t)
-    emit(rows, fmt == "json" or want_json(ctx, as_json), human)
+            table.append([str(r["position"]), say(r["recorded_at"], zone), eff, r["actor"],
+                          r["event"], diff, r["reason"] or ""])
+        print_table(["pos", "recorded", "effective", "actor", "event", "changes", "reason"],
+                    table, fmt, title=f"Audit trail of {key}")
+    emit(rows, fmt == "json", human)
 
 
 def _iso(t: Any) -> str:

@@ -5,7 +5,7 @@ from pathlib import Path
 import typer
 
 from okr.cli.context import state, want_json
-from okr.cli.output import emit
+from okr.cli.output import emit, visible
 
 import_app = typer.Typer(help="Import check-ins or KPI readings from CSV files.",
                          no_args_is_help=True)
@@ -42,16 +42,16 @@ def _say(d: dict[str, object], path: Path, data: dict[str, object]) -> None:
     invalid = d["invalid"]
     assert isinstance(invalid, list)
     for bad in invalid:
-        print(f"{path}:{bad['line']}: {bad['error']}")
+        print(visible(f"{path}:{bad['line']}: {bad['error']}"))
     if d["written"]:
-        print(f"recorded {d['recorded']} of {d['rows']} lines from {path}"
+        print(visible(f"recorded {d['recorded']} of {d['rows']} lines from {path}"
               + (f" ({d['duplicates']} already recorded)" if d["duplicates"] else "")
-              + (f"; skipped {len(invalid)} invalid" if invalid else ""))
+              + (f"; skipped {len(invalid)} invalid" if invalid else "")))
     elif invalid:
         print(f"{len(invalid)} of {d['rows']} lines are invalid; nothing was written "
               "(fix them, or use --skip-invalid)")
     else:
-        print(f"nothing new to record from {path}")
+        print(visible(f"nothing new to record from {path}"))
     if data.get("published"):
         print(data["published"])
 

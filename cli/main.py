@@ -89,8 +89,34 @@ def _not_utf8(argv: list[str], environ: dict[str, str]) -> str | None:
     return None
 
 
+class Interrupted(BaseException):
+    """Ctrl-C. Not a KeyboardInterrupt, which click would catch and answer with an empty line
+    and 'Aborted!': run() ends every command on it in one line, exit 130."""
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise Interrupted
+
+
 def run() -> None:
     """Console-script entry point."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, _interrupted)
+    try:
+        _run()
+    except Interrupted:
+        # Stop the clients' IO threads first: the process must end now, not hang on them.
+        if "kafka" in sys.modules:
+            from okr.adapters.kafka_client import stop_orphaned_io
+            stop_orphaned_io()
+        print("okr: interrupted", file=sys.stderr)
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _run() -> None:
     import os
 
     from okr.cli.failures import translate
@@ -127,7 +153,8 @@ def run() -> None:
         # Exit outside the except block: an exit raised in it would keep the failure's
         # traceback (and the DuckDB objects in its frames) alive until the interpreter shuts
         # down, which the DuckDB bindings then report as leaks on stderr.
-        print(f"okr: error: {failure}", file=sys.stderr)
+        from okr.cli.output import visible
+        print(f"okr: error: {visible(failure)}", file=sys.stderr)
         if "kafka" in sys.modules:
             from okr.adapters.kafka_client import stop_orphaned_io
             stop_orphaned_io()

@@ -6,7 +6,7 @@ import typer
 
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
-from okr.cli.output import amount, emit
+from okr.cli.output import amount, emit, format_option, table_format
 from okr.cli.writes import JSON, REASON, done, number, opt_number, said, when
 
 kpi_app = typer.Typer(help="KPIs: add, update, record a reading, retire.", no_args_is_help=True)
@@ -111,31 +111,30 @@ def kpi_retire(ctx: typer.Context, key: str, reason: str | None = REASON,
 @kpi_app.command("list")
 def kpi_list(ctx: typer.Context, all_: bool = typer.Option(False, "--all",
                                                           help="Include retired KPIs."),
-             as_json: bool = JSON) -> None:
+             fmt: str | None = format_option(), as_json: bool = JSON) -> None:
     """Every KPI with its latest value, trend, health and staleness."""
     from okr.domain.base import utc_now
     from okr.ledger.views import kpi_list as listing
 
     st = state(ctx)
     st.reading = True
+    fmt = table_format(fmt, want_json(ctx, as_json))
     rows = [r for r in listing(st.ledger, utc_now()) if all_ or not r["retired"]]
-    emit(rows, want_json(ctx, as_json), lambda: _kpi_table(st, rows))
+    emit(rows, fmt == "json", lambda: _kpi_table(st, rows, fmt))
 
 
-def _kpi_table(st: State, rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _kpi_table(st: State, rows: list[dict[str, Any]], fmt: str) -> None:
+    from okr.cli.output import print_table, styled
 
     arrows = {"better": "↗ better", "worse": "↘ worse", "flat": "→ flat", None: "-"}
     colours = {"green": "green", "amber": "yellow", "red": "red", None: "dim"}
-    table = Table("KPI", "name", "latest", "observed", "trend", "health", "cadence")
-    for r in rows:
-        health = r["health"] or "no data"
-        table.add_row(r["key"], r["name"], amount(r["value"], r["unit"]),
-                      "-" if r["observed_at"] is None else said(st, r["observed_at"]),
-                      arrows[r["trend"]], f"[{colours[r['health']]}]{health}[/]"
-                      + (" [bold red]STALE[/]" if r["stale"] else ""), r["cadence"])
-    Console().print(table)
+    print_table(["KPI", "name", "latest", "observed", "trend", "health", "cadence"],
+                [[r["key"], r["name"], amount(r["value"], r["unit"]),
+                  "-" if r["observed_at"] is None else said(st, r["observed_at"]),
+                  arrows[r["trend"]],
+                  styled((r["health"] or "no data", colours[r["health"]]),
+                         *([(" STALE", "bold red")] if r["stale"] else [])),
+                  r["cadence"]] for r in rows], fmt)
 
 
 def register(app: typer.Typer) -> None:

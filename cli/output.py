@@ -4,8 +4,14 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.text import Text
 
 _ZERO = timedelta(0)
 
@@ -46,8 +52,8 @@ def emit(data: Any, as_json: bool, human: Callable[[], None] | str | None = None
         sys.stdout.write(to_json(data) + "\n")
     elif callable(human):
         human()
-    elif human is not None:
-        print(human)
+    elif human is not None:  # its lines are kept; the text inside them is made visible
+        print("\n".join(visible(line) for line in human.split("\n")))
 
 
 def first_line(exc: BaseException) -> str:
@@ -71,3 +77,146 @@ def amount(value: float | None, unit: str = "") -> str:
     if not unit:
         return f"{value:g}"
     return f"{value:g}{unit}" if unit in ("%", "‰", "€", "$", "£") else f"{value:g} {unit}"
+
+
+# ---- stored text is data ----------------------------------------------------------------
+# Titles, notes, reasons and keys are whatever a person (or an import, or a Kafka message)
+# typed. On a terminal they are shown, never obeyed: no rich markup is read in them, and
+# control, bidi and zero-width characters are made visible. JSON keeps them exact; CSV cells
+# that a spreadsheet would run as a formula are neutralised.
+
+_CONTROL_PICTURES = {c: chr(0x2400 + c) for c in range(0x20)} | {0x7F: "␡"}
+
+
+def _shown(ch: str) -> str:
+    code = ord(ch)
+    if code in _CONTROL_PICTURES:
+        return _CONTROL_PICTURES[code]
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF \
+        else f"\\U{code:08x}"
+
+
+def _invisible(ch: str) -> bool:
+    import unicodedata
+    # Cc: C0/C1 controls (ESC, CSI, BEL, newline…); Cf: format characters (bidi overrides and
+    # isolates, zero-width space/joiners, BOM…); Zl/Zp: line and paragraph separators.
+    return unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+
+
+def visible(text: Any) -> str:
+    """`text` for a terminal or a TSV line: every control, bidi and zero-width character shown
+    as a symbol (ESC as ␛, newline as ␊, tab as ␉) or an escape (U+202E as \\u202e)."""
+    s = str(text)
+    if s.isascii() and s.isprintable():  # the common case, fast
+        return s
+    return "".join(_shown(ch) if _invisible(ch) else ch for ch in s)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not run: text starting with = + - @ TAB or CR gets a
+    leading apostrophe (OWASP's advice); numbers (-4.5 too, even as text) and None pass."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+    return value
+
+
+def console(stderr: bool = False) -> "Console":
+    """A rich console that reads no markup, emoji codes or highlighting in what it prints:
+    styled parts are built as Text (see `styled`), so stored text can never become markup.
+    Honours NO_COLOR."""
+    from rich.console import Console
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped or redirected: lines are never wrapped (nor trees cut) at 80 columns.
+    width = None if stream.isatty() else PIPE_WIDTH
+    return Console(stderr=stderr, markup=False, emoji=False, highlight=False, width=width)
+
+
+PIPE_WIDTH = 1_000_000  # columns a console assumes when its stream is not a terminal
+
+
+def styled(*parts: "str | tuple[str, str]") -> "Text":
+    """A rich Text from plain parts and (text, style) pairs; every part made `visible`."""
+    from rich.text import Text
+    return Text.assemble(*((visible(p[0]), p[1]) if isinstance(p, tuple) else visible(p)
+                           for p in parts))
+
+
+# ---- tables -----------------------------------------------------------------------------
+# On a terminal a table is drawn by rich; piped (or with --format tsv) it prints whole: a
+# header line, then one row a line, cells tab-separated and made visible, never truncated or
+# wrapped, so `okr audit trail KR | grep …` sees every character. --format csv writes RFC 4180
+# CSV with formula-safe cells.
+
+TABLE_FORMATS = ("table", "tsv", "csv", "json")
+
+
+def table_format(fmt: str | None, as_json: bool, allowed: tuple[str, ...] = TABLE_FORMATS
+                 ) -> str:
+    """The output format a command prints: --json wins, else --format, else 'table' on a
+    terminal and 'tsv' when stdout is a pipe or a file; a one-line error for an unknown one."""
+    if as_json:
+        return "json"
+    if fmt is None:
+        return "table" if sys.stdout.isatty() else "tsv"
+    if fmt not in allowed:
+        from okr.cli.errors import UserError
+        raise UserError(f"--format {fmt!r} is not one of: {', '.join(allowed)}")
+    return fmt
+
+
+def _plain(cell: Any) -> str:
+    from rich.text import Text
+    return cell.plain if isinstance(cell, Text) else "" if cell is None else str(cell)
+
+
+def print_table(columns: "list[str]", rows: "list[list[Any]]", fmt: str | None = None,
+                title: str | None = None, heading: bool = False) -> None:
+    """Print rows under `columns` as a rich table, TSV or CSV (see above; None: table on a
+    terminal, TSV piped). Cells are text or rich Text (styled); `heading` prints the title as
+    a '# title' line before TSV/CSV."""
+    if fmt is None:
+        fmt = "table" if sys.stdout.isatty() else "tsv"
+    if fmt in ("tsv", "csv"):
+        if heading and title:
+            sys.stdout.write(f"# {visible(title)}\n")
+        if fmt == "csv":
+            import csv
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(columns)
+            writer.writerows([csv_cell(_plain(c)) for c in r] for r in rows)
+        else:
+            sys.stdout.write("\t".join(visible(c) for c in columns) + "\n")
+            sys.stdout.writelines("\t".join(visible(_plain(c)) for c in r) + "\n" for r in rows)
+        return
+    from rich.table import Table
+    from rich.text import Text
+    t = Table(title=None if title is None else Text(visible(title)))
+    for c in columns:
+        t.add_column(Text(visible(c)))
+    for r in rows:
+        t.add_row(*(c if isinstance(c, Text) else Text(visible(_plain(c))) for c in r))
+    console().print(t)
+
+
+def write_out(text: str, out: "Path | None") -> bool:
+    """Write `text` to the file `out` (its folder made); '-' or None means stdout. True when
+    it went to a file."""
+    if out is None or str(out) == "-":
+        sys.stdout.write(text)
+        return False
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return True
+
+
+def format_option(extra: str = "") -> Any:
+    """The --format option of a command that prints a table."""
+    import typer
+    return typer.Option(None, "--format", "-f", help=f"table, tsv, csv or json{extra} "
+                        "(default: table on a terminal, tsv when piped).")

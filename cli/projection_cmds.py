@@ -3,7 +3,7 @@
 
 import base64
 import math
-import re
+import sys
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +13,7 @@ import typer
 
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
-from okr.cli.output import amount, emit
+from okr.cli.output import amount, emit, format_option, print_table, table_format
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
 export_app = typer.Typer(help="Export the projection for analysts.", no_args_is_help=True)
@@ -66,17 +66,20 @@ def scorecard_cmd(ctx: typer.Context,
                   known_at: str | None = typer.Option(None, "--known-at", help="What the "
                                                       "ledger knew then (default now). A date "
                                                       "alone means the END of that day."),
+                  fmt: str | None = format_option(" (tsv and csv: one row per objective "
+                                                  "and key result)"),
                   as_json: bool = JSON) -> None:
     """The scorecard now or at any past instant, as a tree of aligned objectives.
 
     Shows each key result's progress bar, score, expected vs actual, status, confidence and
     linked KPI health."""
     from okr.cli.reads import open_projection
-    from okr.cli.scorecard import print_scorecard
+    from okr.cli.scorecard import print_scorecard, scorecard_rows
     from okr.cli.times import say
     from okr.domain.periods import canonical_cycle_key
 
     st = state(ctx)
+    fmt = table_format(fmt, want_json(ctx, as_json))
     a, k = _instants(st, as_of, known_at)
     with open_projection(st) as proj:
         cards = proj.scorecard_at(a, k)
@@ -89,17 +92,21 @@ def scorecard_cmd(ctx: typer.Context,
         cards = [c for c in cards if c["owner"] == owner]
     data = {"as_of": a, "known_at": k, "objectives": cards}
     zone = st.settings.timezone
-    emit(data, want_json(ctx, as_json), lambda: print_scorecard(cards, say(a, zone),
-                                                                say(k, zone)))
+    if fmt in ("tsv", "csv"):
+        print_table(*scorecard_rows(cards), fmt)
+        return
+    emit(data, fmt == "json", lambda: print_scorecard(cards, say(a, zone), say(k, zone)))
+
 
 
 def history_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Key result key."),
-                as_json: bool = JSON) -> None:
+                fmt: str | None = format_option(), as_json: bool = JSON) -> None:
     """The check-ins and revisions of one key result over time."""
     from okr.cli.reads import open_projection
     from okr.cli.times import say
 
     st = state(ctx)
+    fmt = table_format(fmt, want_json(ctx, as_json))
     with open_projection(st) as proj:
         revisions, check_ins = proj.key_result_history(key)
     if not revisions:
@@ -107,27 +114,20 @@ def history_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Key res
     data = {"key": key, "revisions": revisions, "check_ins": check_ins}
 
     def human() -> None:
-        from rich.console import Console
-        from rich.table import Table
         zone = st.settings.timezone
-        t = Table(title=f"Revisions of {key}")
-        for col in ("at", "change", "target", "weight", "by", "reason"):
-            t.add_column(col)
-        for r in revisions:
-            t.add_row(say(r["at"], zone), r["change"], amount(r["target"]), f"{r['weight']:g}",
-                      r["actor"], r["reason"] or "")
-        c = Table(title=f"Check-ins of {key}")
-        for col in ("effective", "recorded", "value", "confidence", "by", "source", "note"):
-            c.add_column(col)
-        for r in check_ins:
-            late = r["recorded_at"] - r["effective_at"]
-            c.add_row(say(r["effective_at"], zone),
-                      say(r["recorded_at"], zone) + (" (late)" if late.days >= 1 else ""),
-                      amount(r["value"]), "-" if r["confidence"] is None
-                      else f"{r['confidence']:.2f}", r["actor"], r["source"] or "-",
-                      r["note"] or "")
-        Console().print(t, c)
-    emit(data, want_json(ctx, as_json), human)
+        print_table(["at", "change", "target", "weight", "by", "reason"],
+                    [[say(r["at"], zone), r["change"], amount(r["target"]), f"{r['weight']:g}",
+                      r["actor"], r["reason"] or ""] for r in revisions],
+                    fmt, title=f"Revisions of {key}", heading=True)
+        print_table(["effective", "recorded", "value", "confidence", "by", "source", "note"],
+                    [[say(r["effective_at"], zone),
+                      say(r["recorded_at"], zone)
+                      + (" (late)" if (r["recorded_at"] - r["effective_at"]).days >= 1 else ""),
+                      amount(r["value"]),
+                      "-" if r["confidence"] is None else f"{r['confidence']:.2f}",
+                      r["actor"], r["source"] or "-", r["note"] or ""] for r in check_ins],
+                    fmt, title=f"Check-ins of {key}", heading=True)
+    emit(data, fmt == "json", human)
 
 
 @export_app.command("parquet")
@@ -142,31 +142,15 @@ def export_parquet(ctx: typer.Context, out: Path = typer.Argument(..., help="Dir
          f"wrote {sum(counts.values())} rows in {len(counts)} tables to {out}")
 
 
-# Statements that could write, reach outside the snapshot or load code. DuckDB itself is the
-# real guard (read-only connection, external access off, configuration locked); this check
-# gives a clear message first.
-_FORBIDDEN = re.compile(
-    r"\b(attach|detach|copy|install|load|export|import|pragma|set|reset|call|checkpoint|"
-    r"create|insert|update|delete|drop|alter|vacuum|use|truncate|"
-    r"read_\w+|glob|\w+_scan|sniff_csv|parquet_\w+|query_table|query|getenv)\b",
-    re.IGNORECASE)
-
-
 def check_read_only(sql: str) -> str:
-    """Refuse anything but a single read of the projection's own tables."""
-    text = sql.strip().rstrip(";").strip()
-    if not text:
-        raise UserError("no SQL given")
-    bare = re.sub(r"'(?:[^']|'')*'", "''", text)  # string literals may say anything
-    if ";" in bare:
-        raise UserError("okr sql runs one statement at a time")
-    if not re.match(r"(?is)^\s*(select|with|from|values|describe|summarize|show|explain)\b",
-                    bare):
-        raise UserError("okr sql is read-only: only SELECT / WITH / FROM / DESCRIBE / SHOW")
-    m = _FORBIDDEN.search(bare)
-    if m:
-        raise UserError(f"okr sql is read-only: {m.group(0).strip()!r} is not allowed")
-    return text
+    """The statement if DuckDB's parser sees a single read of the projection; else a one-line
+    UserError (projections/readonly.py decides)."""
+    from okr.projections.readonly import QueryRefused
+    from okr.projections.readonly import check_read_only as check
+    try:
+        return check(sql)
+    except QueryRefused as exc:
+        raise UserError(str(exc)) from None
 
 
 def plain(value: Any) -> Any:
@@ -191,31 +175,41 @@ def plain(value: Any) -> Any:
     return value
 
 
+SQL_FORMATS = ("table", "tsv", "csv", "json")
+
+
 def sql_cmd(ctx: typer.Context, query: str = typer.Argument(..., help="A SELECT statement."),
+            limit: int = typer.Option(10_000, "--limit", min=1, help="Rows to show at most "
+                                      "(says so when it cuts)."),
+            timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds before "
+                                          "the query is stopped."),
+            fmt: str | None = typer.Option(None, "--format", "-f", help="table, tsv, csv or "
+                                           "json (default: table on a terminal, tsv piped)."),
             as_json: bool = JSON) -> None:
     """Run a read-only SQL query on the projection (tables and macros in docs/schema.md)."""
     from okr.cli.reads import open_projection
+    from okr.projections.readonly import QueryFailed
     st = state(ctx)
+    fmt = table_format(fmt, want_json(ctx, as_json), SQL_FORMATS)
     text = check_read_only(query)
     with open_projection(st) as proj:
         proj.lock_down()
         try:
-            names, rows = proj.query(text)
-        except Exception as exc:  # DuckDB's own errors are the user's to read
-            if type(exc).__module__.startswith(("duckdb", "_duckdb")):
-                raise UserError(f"SQL: {str(exc).splitlines()[0]}") from None
-            raise
-    data = [dict(zip(names, (plain(v) for v in r), strict=True)) for r in rows]
-
-    def human() -> None:
-        from rich.console import Console
-        from rich.table import Table
-        t = Table(*names)
-        for r in rows:
-            t.add_row(*("NULL" if v is None else str(v) for v in r))
-        Console().print(t)
-        print(f"{len(rows)} row{'s' * (len(rows) != 1)}")
-    emit(data, want_json(ctx, as_json), human)
+            answer = proj.read_capped(text, limit, timeout)
+        except QueryFailed as exc:
+            raise UserError(str(exc)) from None
+    names, rows = answer.names, answer.rows
+    cut = (f"showing the first {limit:,} rows; there are more (--limit N shows more)"
+           if answer.cut else None)
+    if fmt == "json":
+        data = [dict(zip(names, (plain(v) for v in r), strict=True)) for r in rows]
+        emit(data, True)
+    else:
+        print_table(names, [["NULL" if v is None else str(v) for v in r] for r in rows], fmt)
+        if fmt == "table":
+            print(f"{len(rows)} row{'s' * (len(rows) != 1)}")
+    if cut:
+        print(f"okr: {cut}", file=sys.stderr)
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from okr.cli.context import State
 from okr.cli.errors import UserError
-from okr.cli.output import first_line
+from okr.cli.output import first_line, visible
 
 READER_WAIT = 5.0  # seconds a read waits to write the work file before it shows the snapshot
 MISSING_CAP = 100_000  # stored events counted beyond the projection's (PostgreSQL)
@@ -127,5 +127,5 @@ def _refresh(st: State) -> None:
     except (kafka_client.KafkaError, BrokerError, OSError, ProjectionLocked,
             ProjectionUnavailable) as exc:
         kafka_client.stop_orphaned_io()
-        print(f"okr: warning: could not refresh the projection ({first_line(exc)}); showing "
-              "the last snapshot", file=sys.stderr)
+        print(f"okr: warning: could not refresh the projection ({visible(first_line(exc))}); "
+              "showing the last snapshot", file=sys.stderr)

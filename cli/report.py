@@ -10,6 +10,8 @@ import io
 from datetime import datetime
 from typing import Any
 
+from okr.cli.output import csv_cell, visible
+
 PCT = "{:.0%}"
 
 
@@ -77,15 +79,25 @@ def to_csv(review: dict[str, Any]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["objective"])
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
     return buf.getvalue()
+
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|~"})
+
+
+def _md(text: Any) -> str:
+    """Stored text as Markdown text: made visible, every Markdown character escaped (a title
+    can neither break a table with '|' nor become a link or an HTML tag)."""
+    return visible(text).translate(_MD_SPECIAL)
 
 
 def to_markdown(review: dict[str, Any]) -> str:
     """The review as Markdown, for a wiki page or a pull request."""
     s = review["summary"]
-    out = [f"# Review of {review['cycle']}",
-           f"{day(review['start'])} – {day(review['end'])}, status {review['status']}; "
+    m = _md
+    out = [f"# Review of {m(review['cycle'])}",
+           f"{day(review['start'])} – {day(review['end'])}, status {m(review['status'])}; "
            f"plan committed {day(review['committed_at'])}; as of {day(review['as_of'])}, "
            f"as known at {day(review['known_at'])}.", "",
            f"{s['succeeded']} of {s['graded']} graded objectives succeeded; mean score "
@@ -95,10 +107,10 @@ def to_markdown(review: dict[str, Any]) -> str:
            "progress | expected | status | grade |",
            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in score_rows(review):
-        out.append(f"| {r['objective']} | {r['type']} | {r['key_result'] or '-'}"
+        out.append(f"| {m(r['objective'])} | {m(r['type'])} | {m(r['key_result'] or '-')}"
                    f"{' (added after commit)' if r['added_after_commit'] else ''} | "
                    f"{num(r['planned_target'])} | {num(r['final_target'])} | {num(r['value'])} | "
-                   f"{pct(r['progress'])} | {pct(r['expected'])} | {r['status'] or '-'} | "
+                   f"{pct(r['progress'])} | {pct(r['expected'])} | {m(r['status'] or '-')} | "
                    f"{r['grade']} |")
     out += ["", "## Revisions after commit", ""]
     if not review["revisions"]:
@@ -107,28 +119,28 @@ def to_markdown(review: dict[str, Any]) -> str:
         flag = " **goalpost moved**" if r["goalpost_moved"] else ""
         if r["backdated"]:
             flag += f" *back-dated: in force from {day(r['effective_at'])}*"
-        out.append(f"- {day(r['at'])} {r['key']}: {revision_text(r)} by {r['actor']}"
-                   f" — {r['reason'] or 'no reason'}{flag}")
+        out.append(f"- {day(r['at'])} {m(r['key'])}: {m(revision_text(r))} by {m(r['actor'])}"
+                   f" — {m(r['reason'] or 'no reason')}{flag}")
     out += ["", "## Confidence", "", "| owner | check-ins | mean confidence | hit rate | Brier |",
             "| --- | --- | --- | --- | --- |"]
     for c in review["calibration"]:
-        out.append(f"| {c['owner']} | {c['check_ins']} | {pct(c['mean_confidence'])} | "
+        out.append(f"| {m(c['owner'])} | {c['check_ins']} | {pct(c['mean_confidence'])} | "
                    f"{pct(c['hit_rate'])} | {c['brier']:.3f} |")
     out += ["", "## KPI guardrails", "", "| KPI | green | amber | red | no data | stale | "
             "at end |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for g in review["guardrails"]:
         sh = g["shares"]
-        out.append(f"| {g['key']} | {pct(sh['green'])} | {pct(sh['amber'])} | {pct(sh['red'])} "
+        out.append(f"| {m(g['key'])} | {pct(sh['green'])} | {pct(sh['amber'])} | {pct(sh['red'])} "
                    f"| {pct(sh['none'])} | {pct(g['stale_share'])} | "
                    f"{g['health_at_end'] or '-'}{' (stale)' if g['stale_at_end'] else ''} |")
     out += ["", "## Check-in habits", ""]
     for key, h in review["habits"].items():
-        out.append(f"- {key}: {h['check_ins']} check-ins, {h['weeks_without_check_in']} of "
+        out.append(f"- {m(key)}: {h['check_ins']} check-ins, {h['weeks_without_check_in']} of "
                    f"{h['weeks']} weeks without one")
     for b in review["backdated"]:
-        out.append(f"- back-dated: {b['key']} {num(b['value'])} for {day(b['effective_at'])}, "
+        out.append(f"- back-dated: {m(b['key'])} {num(b['value'])} for {day(b['effective_at'])}, "
                    f"recorded {day(b['recorded_at'])} ({b['late_by_days']} days late) by "
-                   f"{b['actor']}")
+                   f"{m(b['actor'])}")
     return "\n".join(out) + "\n"
 
 
@@ -160,8 +172,8 @@ def _axes(start: datetime, end: datetime, lo_label: str, hi_label: str) -> str:
             f'<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y1}" stroke="#999"/>'
             f'<text x="{x0}" y="{_H - 10}" font-size="11">{day(start)}</text>'
             f'<text x="{x1}" y="{_H - 10}" font-size="11" text-anchor="end">{day(end)}</text>'
-            f'<text x="4" y="{y0}" font-size="11">{html.escape(lo_label)}</text>'
-            f'<text x="4" y="{y1 + 4}" font-size="11">{html.escape(hi_label)}</text>')
+            f'<text x="4" y="{y0}" font-size="11">{_e(lo_label)}</text>'
+            f'<text x="4" y="{y1 + 4}" font-size="11">{_e(hi_label)}</text>')
 
 
 def kr_chart(review: dict[str, Any], key: str) -> str:
@@ -175,13 +187,13 @@ def kr_chart(review: dict[str, Any], key: str) -> str:
         if r["key"] == key and r["type"] == "KeyResultRevised":
             x = _x(r["at"], start, end)
             color = _COLORS["red"] if r["goalpost_moved"] else "#555"
-            label = html.escape(revision_text(r))
+            label = _e(revision_text(r))
             marks.append(f'<line x1="{x:.1f}" y1="{_PAD}" x2="{x:.1f}" y2="{_H - _PAD}" '
                          f'stroke="{color}" stroke-dasharray="4 3"><title>{label}</title></line>'
                          f'<text x="{x + 3:.1f}" y="{_PAD + 10}" font-size="10" '
                          f'fill="{color}">{label}</text>')
     return (f'<svg viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img" '
-            f'aria-label="progress of {html.escape(key)}">{_axes(start, end, "0%", "100%")}'
+            f'aria-label="progress of {_e(key)}">{_axes(start, end, "0%", "100%")}'
             f'{_poly(expected, "#8a8a8a", "6 4")}{_poly(actual, "#2563eb")}{"".join(marks)}'
             '</svg>')
 
@@ -212,7 +224,7 @@ def kpi_chart(review: dict[str, Any], g: dict[str, Any]) -> str:
         steps.append((_x(review["evaluated_at"], start, end), pts[-1][1]))
     dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#111"/>' for x, y in pts)
     return (f'<svg viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img" '
-            f'aria-label="KPI {html.escape(g["key"])}">{bands}'
+            f'aria-label="KPI {_e(g["key"])}">{bands}'
             f'{_axes(start, end, num(round(lo, 2)), num(round(hi, 2)))}'
             f'{_poly(steps, "#111")}{dots}</svg>')
 
@@ -228,9 +240,14 @@ th{background:#f4f4f4} .success{color:#2e9d5b;font-weight:600} .miss{color:#d645
 """
 
 
+def _e(text: Any) -> str:
+    """Stored text as HTML text: escaped, with control and bidi characters made visible."""
+    return html.escape(visible(text))
+
+
 def to_html(review: dict[str, Any]) -> str:
     """The review as one self-contained HTML page (inline CSS and SVG, no scripts, no CDN)."""
-    e = html.escape
+    e = _e
     s = review["summary"]
     rows = "".join(
         f"<tr><td>{e(r['objective'])}</td><td>{e(r['type'])}</td>"

@@ -1,5 +1,6 @@
 """`okr review CYCLE` and `okr retro A B`: retrospectives from the ledger's history."""
 
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -8,12 +9,14 @@ import typer
 
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
-from okr.cli.output import emit, to_json
+from okr.cli.output import emit, format_option, table_format, to_json, visible, write_out
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from okr.domain.history import Fact
 
-FORMATS = ("terminal", "json", "csv", "md", "html")
+FORMATS = ("table", "terminal", "tsv", "json", "csv", "md", "html")
 JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
@@ -61,20 +64,19 @@ def review_cmd(ctx: typer.Context, cycle: str = typer.Argument(..., help="e.g. 2
                compare_known_at: str | None = typer.Option(
                    None, "--compare-known-at", help="List restatements between this moment's "
                    "knowledge and --known-at."),
-               fmt: str = typer.Option("terminal", "--format", "-f",
-                                       help="terminal, json, csv, md or html."),
-               out: Path | None = typer.Option(None, "--out", "-o", help="Write to FILE."),
+               fmt: str | None = typer.Option(
+                   None, "--format", "-f", help="table (or terminal), tsv, json, csv, md or "
+                   "html (default: table on a terminal, tsv when piped)."),
+               out: Path | None = typer.Option(None, "--out", "-o", help="Write to FILE "
+                                               "('-': stdout)."),
                as_json: bool = JSON) -> None:
     """Plan vs actual, revisions, progress over time, confidence and KPI guardrails."""
     from okr.cli import report
 
     st = state(ctx)
-    if want_json(ctx, as_json):
-        fmt = "json"
-    if fmt not in FORMATS:
-        raise UserError(f"--format {fmt!r} is not one of: {', '.join(FORMATS)}")
+    fmt = table_format("table" if fmt == "terminal" else fmt, want_json(ctx, as_json), FORMATS)
     if fmt in ("csv", "md", "html") and out is None:
-        raise UserError(f"--format {fmt} needs --out FILE")
+        raise UserError(f"--format {fmt} needs --out FILE (or --out - for stdout)")
     data = build(st, cycle, as_of, known_at)
     if compare_known_at:
         from okr.domain.review import restatements
@@ -83,99 +85,96 @@ def review_cmd(ctx: typer.Context, cycle: str = typer.Argument(..., help="e.g. 2
         data["compared_known_at"] = earlier["known_at"]
     text = {"json": lambda: to_json(data) + "\n", "csv": lambda: report.to_csv(data),
             "md": lambda: report.to_markdown(data), "html": lambda: report.to_html(data)}
-    if fmt == "terminal":
+    if fmt in ("table", "tsv"):
         if out is not None:
             raise UserError("--out needs --format csv, md, html or json")
-        _print_review(st, data)
+        _print_review(st, data, fmt)
         return
-    body = text[fmt]()
-    if out is None:
-        print(body, end="")
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(body, encoding="utf-8")
-    print(f"review of {data['cycle']} written to {out.resolve()}")
+    if write_out(text[fmt](), out):
+        assert out is not None
+        print(visible(f"review of {data['cycle']} written to {out.resolve()}"))
 
 
 def retro_cmd(ctx: typer.Context, cycle_a: str, cycle_b: str,
               team: str | None = typer.Option(None, help="Only this team's objectives."),
-              as_json: bool = JSON) -> None:
+              fmt: str | None = format_option(), as_json: bool = JSON) -> None:
     """Compare two cycles: scores, hit rates, revisions, calibration."""
     from okr.domain.review import retro
 
     st = state(ctx)
+    fmt = table_format(fmt, want_json(ctx, as_json))
     data = retro(build(st, cycle_a, None, None), build(st, cycle_b, None, None), team)
-    emit(data, want_json(ctx, as_json), lambda: _print_retro(data))
+    emit(data, fmt == "json", lambda: _print_retro(data, fmt))
 
 
 # ---- terminal rendering ------------------------------------------------------------------
 
-def _print_review(st: State, r: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+def _print_review(st: State, r: dict[str, Any], fmt: str) -> None:
+    from okr.cli.output import console, print_table, styled
     from okr.cli.report import day, num, pct, revision_text, score_rows
 
-    c = Console()
+    c = console()
+
+    def say(line: "Text") -> None:  # piped (tsv): a '# ' line between the tables
+        if fmt == "tsv":
+            sys.stdout.write(f"# {line.plain}\n")
+        else:
+            c.print(line)
+
     s = r["summary"]
-    c.print(f"[bold]Review of {r['cycle']}[/]  {day(r['start'])} – {day(r['end'])}, "
-            f"{r['status']}, plan committed {day(r['committed_at'])}; as of {day(r['as_of'])}, "
-            f"as known at {day(r['known_at'])}")
-    c.print(f"{s['succeeded']} of {s['graded']} graded objectives succeeded · mean score "
-            f"{pct(s['mean_score'])}")
-    t = Table("objective", "key result", "planned", "final", "value", "progress", "expected",
-              "status", "grade", title="Plan vs actual")
-    for row in score_rows(r):
-        t.add_row(row["objective"], (row["key_result"] or "-")
-                  + (" [yellow](added)[/]" if row["added_after_commit"] else ""),
+    say(styled((f"Review of {r['cycle']}", "bold"),
+        f"  {day(r['start'])} – {day(r['end'])}, {r['status']}, plan committed "
+        f"{day(r['committed_at'])}; as of {day(r['as_of'])}, as known at "
+        f"{day(r['known_at'])}"))
+    say(styled(f"{s['succeeded']} of {s['graded']} graded objectives succeeded · mean "
+        f"score {pct(s['mean_score'])}"))
+    print_table(["objective", "key result", "planned", "final", "value", "progress",
+                 "expected", "status", "grade"],
+                [[row["objective"],
+                  styled(row["key_result"] or "-",
+                         *([(" (added)", "yellow")] if row["added_after_commit"] else [])),
                   num(row["planned_target"]), num(row["final_target"]), num(row["value"]),
                   pct(row["progress"]), pct(row["expected"]), row["status"] or "-",
-                  row["grade"])
-    c.print(t)
-    c.print("[bold]Revisions after commit[/]")
+                  row["grade"]] for row in score_rows(r)],
+                fmt, title="Plan vs actual", heading=True)
+    say(styled(("Revisions after commit", "bold")))
     for rev in r["revisions"] or [None]:
         if rev is None:
-            c.print("  none: the plan stood as committed")
+            say(styled("  none: the plan stood as committed"))
             continue
-        flag = "  [bold red]goalpost moved[/]" if rev["goalpost_moved"] else ""
-        if rev["backdated"]:
-            flag += f"  [yellow]back-dated: in force from {day(rev['effective_at'])}[/]"
-        c.print(f"  {day(rev['at'])} {rev['key']}: {revision_text(rev)} by {rev['actor']} — "
-                f"{rev['reason'] or 'no reason'}{flag}")
-    g = Table("KPI", "green", "amber", "red", "no data", "stale", "at end",
-              title="KPI guardrails")
-    for k in r["guardrails"]:
-        sh = k["shares"]
-        g.add_row(k["key"], pct(sh["green"]), pct(sh["amber"]), pct(sh["red"]),
-                  pct(sh["none"]), pct(k["stale_share"]), k["health_at_end"] or "-")
-    c.print(g)
-    cal = Table("owner", "check-ins", "mean confidence", "hit rate", "Brier",
-                title="Confidence vs outcome")
-    for x in r["calibration"]:
-        cal.add_row(x["owner"], str(x["check_ins"]), pct(x["mean_confidence"]),
-                    pct(x["hit_rate"]), f"{x['brier']:.3f}")
-    c.print(cal)
+        say(styled(f"  {day(rev['at'])} {rev['key']}: {revision_text(rev)} by "
+               f"{rev['actor']} — {rev['reason'] or 'no reason'}",
+               *([("  goalpost moved", "bold red")] if rev["goalpost_moved"] else []),
+               *([(f"  back-dated: in force from {day(rev['effective_at'])}", "yellow")]
+                 if rev["backdated"] else [])))
+    print_table(["KPI", "green", "amber", "red", "no data", "stale", "at end"],
+                [[k["key"], pct(k["shares"]["green"]), pct(k["shares"]["amber"]),
+                  pct(k["shares"]["red"]), pct(k["shares"]["none"]), pct(k["stale_share"]),
+                  k["health_at_end"] or "-"] for k in r["guardrails"]], fmt,
+                title="KPI guardrails", heading=True)
+    print_table(["owner", "check-ins", "mean confidence", "hit rate", "Brier"],
+                [[x["owner"], str(x["check_ins"]), pct(x["mean_confidence"]),
+                  pct(x["hit_rate"]), f"{x['brier']:.3f}"] for x in r["calibration"]],
+                fmt, title="Confidence vs outcome", heading=True)
     for b in r["backdated"]:
-        c.print(f"  back-dated: {b['key']} {num(b['value'])} for {day(b['effective_at'])}, "
-                f"recorded {day(b['recorded_at'])} by {b['actor']}")
+        say(styled(f"  back-dated: {b['key']} {num(b['value'])} for "
+               f"{day(b['effective_at'])}, recorded {day(b['recorded_at'])} by "
+               f"{b['actor']}"))
     for x in r.get("restatements", []):
-        c.print(f"  restated: {x['key']} {x['field']} {x['before']} → {x['after']}")
+        say(styled(f"  restated: {x['key']} {x['field']} {x['before']} → {x['after']}"))
 
 
-def _print_retro(d: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+def _print_retro(d: dict[str, Any], fmt: str) -> None:
+    from okr.cli.output import print_table
     from okr.cli.report import pct
 
     fields = [("objectives", str), ("graded", str), ("succeeded", str), ("hit_rate", pct),
               ("mean_score", pct), ("kr_done", str), ("revisions", str),
               ("goalposts_moved", str), ("brier", lambda x: "-" if x is None else f"{x:.3f}")]
-    t = Table("", d["a"]["cycle"], d["b"]["cycle"],
-              title=f"Retro{' of team ' + d['team'] if d['team'] else ''}")
-    for name, fmt in fields:
-        t.add_row(name.replace("_", " "), fmt(d["a"][name]), fmt(d["b"][name]))
-    Console().print(t)
+    print_table(["", d["a"]["cycle"], d["b"]["cycle"]],
+                [[name.replace("_", " "), show(d["a"][name]), show(d["b"][name])]
+                 for name, show in fields], fmt,
+                title=f"Retro{' of team ' + d['team'] if d['team'] else ''}")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,50 +1,92 @@
 """The scorecard in the terminal, shared by `okr scorecard` (the projection) and
-`okr audit replay` (the log alone)."""
+`okr audit replay` (the log alone): a tree for people, flat rows for pipes and files."""
 
 from typing import Any
 
-from okr.cli.output import amount, bar
+from okr.cli.output import amount, bar, console, styled
+
+SCORECARD_COLUMNS = ["kind", "key", "parent", "title", "cycle", "type", "owner", "team",
+                     "status", "score_or_progress", "expected", "track", "value", "target",
+                     "unit", "confidence", "kpi", "kpi_health"]
+
+
+def scorecard_rows(cards: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """The scorecard flat: a row per objective, then a row per key result under it."""
+    def num(x: float | None) -> str:
+        return "" if x is None else f"{x:g}"
+    rows: list[list[Any]] = []
+    for c in cards:
+        rows.append(["objective", c["key"], c["parent"] or "", c["title"], c["cycle"],
+                     c["okr_type"], c["owner"], c["team"], c["status"], num(c["score"]),
+                     num(c["expected"]), c["track"] or "", "", "", "", "", "", ""])
+        rows.extend(["key_result", kr["key"], c["key"], kr.get("title", ""), c["cycle"],
+                     c["okr_type"], c["owner"], c["team"], kr["status"], num(kr["progress"]),
+                     num(kr["expected"]), kr["status"], num(kr["value"]), num(kr["target"]),
+                     kr["unit"], num(kr["confidence"]), kr["kpi"] or "",
+                     kr["kpi_health"] or ""] for kr in c["key_results"])
+    return SCORECARD_COLUMNS, rows
+
+
+TREE_DEPTH = 8  # levels of alignment the scorecard indents before it starts again at the left
 
 
 def print_scorecard(cards: list[dict[str, Any]], as_of: str, known_at: str) -> None:
     """The scorecard as a tree of aligned objectives, each with its key results' bars,
-    scores, expected progress, status, confidence and linked KPI health."""
-    from rich.console import Console
+    scores, expected progress, status, confidence and linked KPI health (stored text shown
+    as data)."""
     from rich.tree import Tree
 
-    console = Console()
+    out = console()
     if not cards:
-        console.print(f"no objectives as of {as_of} (known at {known_at})")
+        out.print(styled(f"no objectives as of {as_of} (known at {known_at})"))
         return
     by_key = {c["key"]: c for c in cards}
     children: dict[str | None, list[dict[str, Any]]] = {}
     for c in cards:
         parent = c["parent"] if c["parent"] in by_key else None
         children.setdefault(parent, []).append(c)
-    root = Tree(f"[bold]Scorecard[/] as of {as_of}, known at {known_at}")
+    root = Tree(styled(("Scorecard", "bold"), f" as of {as_of}, known at {known_at}"))
     colour = {"on-track": "green", "at-risk": "yellow", "off-track": "red"}
 
-    def add(node: Tree, card: dict[str, Any]) -> None:
+    def add(node: Tree, card: dict[str, Any], under: str = "") -> Tree:
         score = "-" if card["score"] is None else f"{card['score']:.2f}"
         exp = "-" if card["expected"] is None else f"{card['expected']:.2f}"
         track = card["track"] or "-"
-        branch = node.add(
-            f"[bold]{card['key']}[/] {card['title']}  [dim]{card['cycle']} · {card['okr_type']}"
-            f" · {card['owner']}{' · ' + card['team'] if card['team'] else ''}[/]  "
-            f"score {score} / expected {exp} [{colour.get(track, 'white')}]{track}[/]"
-            + ("" if card["status"] == "active" else f" [dim]({card['status']})[/]"))
+        branch = node.add(styled(
+            (f"… under {under}: " if under else "", "dim"),
+            (card["key"], "bold"), f" {card['title']}  ",
+            (f"{card['cycle']} · {card['okr_type']} · {card['owner']}"
+             f"{' · ' + card['team'] if card['team'] else ''}", "dim"),
+            f"  score {score} / expected {exp} ", (track, colour.get(track, "white")),
+            *(() if card["status"] == "active" else ((f" ({card['status']})", "dim"),))))
         for kr in card["key_results"]:
             conf = "" if kr["confidence"] is None else f" conf {kr['confidence']:.2f}"
             kpi = "" if not kr["kpi"] else (
                 f" · KPI {kr['kpi']} {kr['kpi_health'] or 'no reading'}"
                 + (" (stale)" if kr["kpi_stale"] else ""))
-            branch.add(f"{bar(kr['progress'])} {kr['progress']:.2f} (exp {kr['expected']:.2f})"
-                       f" [{colour[kr['status']]}]{kr['status']}[/] {kr['key']}: "
-                       f"{amount(kr['value'], kr['unit'])} → {amount(kr['target'], kr['unit'])}"
-                       f"{conf}{kpi}")
-        for child in children.get(card["key"], []):
-            add(branch, child)
+            branch.add(styled(
+                f"{bar(kr['progress'])} {kr['progress']:.2f} (exp {kr['expected']:.2f}) ",
+                (kr["status"], colour[kr["status"]]),
+                f" {kr['key']}: {amount(kr['value'], kr['unit'])} → "
+                f"{amount(kr['target'], kr['unit'])}{conf}{kpi}"))
+        return branch
 
-    for card in children.get(None, []):
-        add(root, card)
-    console.print(root)
+    # Depth first without recursion, each card once. Cards in a parent cycle (refused at
+    # input now, possible in older ledgers) hang off the root; so does a chain that goes on
+    # below TREE_DEPTH levels (the indentation would leave no room), marked "… under PARENT".
+    seen: set[str] = set()
+    for top in [*children.get(None, []), *cards]:
+        stack = [(root, top, 1)]
+        while stack:
+            node, card, depth = stack.pop()
+            if card["key"] in seen:
+                continue
+            seen.add(card["key"])
+            if depth > TREE_DEPTH:
+                node, depth = root, 1
+                branch = add(root, card, under=card["parent"])
+            else:
+                branch = add(node, card)
+            stack.extend((branch, c, depth + 1)
+                         for c in reversed(children.get(card["key"], [])))
+    out.print(root)

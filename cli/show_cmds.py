@@ -1,13 +1,27 @@
 """`okr show`: anything by key, with its current state read from the ledger."""
 
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
-from okr.cli.output import amount, bar, emit
+from okr.cli.output import (
+    amount,
+    bar,
+    console,
+    emit,
+    format_option,
+    print_table,
+    styled,
+    table_format,
+    visible,
+)
 from okr.cli.writes import JSON, said
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 KIND_NAMES = {"cycle": "cycle", "objective": "objective", "kr": "key_result",
               "key-result": "key_result", "initiative": "initiative", "kpi": "kpi"}
@@ -16,12 +30,15 @@ KIND_NAMES = {"cycle": "cycle", "objective": "objective", "kr": "key_result",
 def show(ctx: typer.Context, key: str,
          kind: str | None = typer.Option(None, help="cycle, objective, kr, initiative or kpi "
                                          "(when a key is used by several kinds)."),
+         fmt: str | None = format_option(" (tsv: the summary as '# ' lines, then the "
+                                         "table; csv: the table)"),
          as_json: bool = JSON) -> None:
     """Show anything by key, with its current state read from the ledger."""
     from okr.domain.base import utc_now
     from okr.ledger import views
 
     st = state(ctx)
+    fmt = table_format(fmt, want_json(ctx, as_json))
     kinds = list(KIND_NAMES.values()) if kind is None else [KIND_NAMES.get(kind, "")]
     if "" in kinds:
         raise UserError(f"--kind {kind!r} is not one of: {', '.join(KIND_NAMES)}")
@@ -39,50 +56,57 @@ def show(ctx: typer.Context, key: str,
                         "add --kind")
     found_kind, agg = found[0]
     data = views.view(st.ledger, found_kind, agg, utc_now())
-    emit(data, want_json(ctx, as_json), lambda: render(st, data))
+    emit(data, fmt == "json", lambda: render(st, data, fmt))
 
 
-def render(st: State, data: dict[str, Any]) -> None:
-    """Human view of `show` output."""
-    from rich.console import Console
-    from rich.table import Table
+def render(st: State, data: dict[str, Any], fmt: str = "table") -> None:
+    """Human view of `show` output: summary lines, then a table (stored text shown as data:
+    see output.visible)."""
+    lines, columns, rows = card(st, data)
+    if fmt == "tsv":
+        sys.stdout.writelines(f"# {visible(line.plain)}\n" for line in lines)
+    elif fmt == "table":
+        out = console()
+        for line in lines:
+            out.print(line)
+    if columns:
+        print_table(columns, rows, fmt)
 
-    console = Console()
+
+def card(st: State, data: dict[str, Any]) -> "tuple[list[Text], list[str], list[list[Any]]]":
+    """What `show` prints: summary lines, and a table's columns and rows (none for kinds
+    without one)."""
     pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
+    num = lambda x: "-" if x is None else f"{x:g}"  # noqa: E731
     if data["kind"] == "objective":
-        console.print(f"[bold]{data['key']}[/] {data['title']}  ({data['cycle']}, "
-                      f"{data['okr_type']}, owner {data['owner']}, {data['status']})")
-        console.print(f"score {pct(data['score'])}  expected {pct(data['expected'])}  "
-                      f"{data['track'] or ''}")
-        table = Table("key result", "progress", "value", "target", "expected", "status",
-                      "confidence")
-        for kr in data["key_results"]:
-            table.add_row(kr["key"], f"{bar(kr['progress'], 10)} {pct(kr['progress'])}",
-                          "-" if kr["value"] is None else f"{kr['value']:g}",
-                          amount(kr["target"], kr["unit"]), pct(kr["expected"]), kr["status"],
-                          pct(kr["confidence"]))
-        console.print(table)
-    elif data["kind"] == "key_result":
-        console.print(f"[bold]{data['key']}[/] {data['title']}  (objective {data['objective']}, "
-                      f"{data['kr_kind']} {data['start']:g} → "
-                      f"{amount(data['target'], data['unit'])})")
-        console.print(f"{bar(data['progress'])} {pct(data['progress'])}  expected "
-                      f"{pct(data['expected'])}  {data['status']}  value "
-                      f"{'-' if data['value'] is None else format(data['value'], 'g')}")
-        for c in data["check_ins"]:
-            console.print(f"  {said(st, c['effective_at'])}  {c['value']:g}  "
-                          f"confidence {pct(c['confidence'])}  {c['note']}  ({c['actor']})")
-    elif data["kind"] == "kpi":
-        console.print(f"[bold]{data['key']}[/] {data['name']}  ({data['direction']}, green "
-                      f"{data['green']:g}, red {data['red']:g}, {data['cadence']})")
-        console.print(f"latest {amount(data['value'], data['unit'])}  "
-                      f"health {data['health'] or '-'}"
-                      f"{'  STALE' if data['stale'] else ''}")
-        for r in data["readings"][-10:]:
-            console.print(f"  {said(st, r['observed_at'])}  {r['value']:g}  {r['source']}")
-    else:
-        for k, v in data.items():
-            console.print(f"{k}: {v}")
+        return ([styled((data["key"], "bold"), f" {data['title']}  ({data['cycle']}, "
+                        f"{data['okr_type']}, owner {data['owner']}, {data['status']})"),
+                 styled(f"score {pct(data['score'])}  expected {pct(data['expected'])}  "
+                        f"{data['track'] or ''}")],
+                ["key result", "progress", "value", "target", "expected", "status",
+                 "confidence"],
+                [[kr["key"], f"{bar(kr['progress'], 10)} {pct(kr['progress'])}",
+                  num(kr["value"]), amount(kr["target"], kr["unit"]), pct(kr["expected"]),
+                  kr["status"], pct(kr["confidence"])] for kr in data["key_results"]])
+    if data["kind"] == "key_result":
+        return ([styled((data["key"], "bold"), f" {data['title']}  (objective "
+                        f"{data['objective']}, {data['kr_kind']} {data['start']:g} → "
+                        f"{amount(data['target'], data['unit'])})"),
+                 styled(f"{bar(data['progress'])} {pct(data['progress'])}  expected "
+                        f"{pct(data['expected'])}  {data['status']}  value "
+                        f"{num(data['value'])}")],
+                ["effective", "value", "confidence", "note", "by"],
+                [[said(st, c["effective_at"]), f"{c['value']:g}", pct(c["confidence"]),
+                  c["note"], c["actor"]] for c in data["check_ins"]])
+    if data["kind"] == "kpi":
+        return ([styled((data["key"], "bold"), f" {data['name']}  ({data['direction']}, "
+                        f"green {data['green']:g}, red {data['red']:g}, {data['cadence']})"),
+                 styled(f"latest {amount(data['value'], data['unit'])}  health "
+                        f"{data['health'] or '-'}{'  STALE' if data['stale'] else ''}")],
+                ["observed", "value", "source"],
+                [[said(st, r["observed_at"]), f"{r['value']:g}", r["source"]]
+                 for r in data["readings"][-10:]])
+    return [], ["field", "value"], [[k, v] for k, v in data.items()]
 
 
 def register(app: typer.Typer) -> None:

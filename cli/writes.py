@@ -11,7 +11,7 @@ import typer
 
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
-from okr.cli.output import emit
+from okr.cli.output import emit, visible
 
 if TYPE_CHECKING:
     from okr.domain.key_result import Phase
@@ -66,7 +66,7 @@ def done(ctx: typer.Context, as_json: bool, message: str, data: dict[str, Any]) 
     else:
         published = "not published now (OKR_INLINE_PUBLISH is off): run 'okr relay --once'"
     emit({**data, "published": published}, want_json(ctx, as_json),
-         f"{message}\n{published}" if published else message)
+         f"{visible(message)}\n{published}" if published else visible(message))
 
 
 def said(st: State, t: datetime) -> str:

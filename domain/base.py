@@ -13,7 +13,7 @@ from eventsourcing.domain import Aggregate
 
 from okr.domain.errors import DomainError
 
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://okr-ledger.dev/keys")
 
 # The transaction-time clock. Commands run "now" by default; generators and tests that build
@@ -47,7 +47,7 @@ def aggregate_id(kind: str, key: str) -> UUID:
 
 def check_key(key: str, what: str) -> str:
     """Return the key if it is well formed, else raise a DomainError."""
-    if not _KEY.match(key):
+    if not _KEY.fullmatch(key):
         raise DomainError(f"{what} key {key!r} is not valid; use 1–64 letters, digits, "
                           "'.', '_', ':' or '-', starting with a letter or digit")
     return key

@@ -1,5 +1,6 @@
 """An objective: the qualitative goal its key results measure."""
 
+from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
@@ -15,6 +16,31 @@ from okr.domain.base import (
 )
 from okr.domain.errors import DomainError
 from okr.domain.vocab import Level, ObjectiveStatus, OkrType, parse_choice
+
+# How many objectives an alignment chain may hold above one (company → department → team →
+# … ): deep enough for any organisation chart, shallow enough that every view can walk it.
+MAX_ALIGNMENT_DEPTH = 32
+
+
+def check_alignment(key: str, parent: str, parent_of: Callable[[str], str | None]) -> None:
+    """Refuse aligning `key` under `parent` when that makes a cycle (`parent` is `key` or one
+    of its descendants) or a chain of more than MAX_ALIGNMENT_DEPTH objectives above `key`.
+    `parent_of` gives an existing objective's parent."""
+    if parent == key:
+        raise DomainError(f"objective {key} cannot be its own parent")
+    chain = [parent]
+    while True:
+        if chain[-1] == key:
+            path = " → ".join([key, *chain])
+            raise DomainError(f"objective {key} cannot be aligned under {parent}: that makes "
+                              f"a cycle ({path})")
+        if len(chain) > MAX_ALIGNMENT_DEPTH:
+            raise DomainError(f"objective {key} cannot be aligned under {parent}: the chain "
+                              f"above it would be deeper than {MAX_ALIGNMENT_DEPTH} objectives")
+        above = parent_of(chain[-1])
+        if above is None:
+            return
+        chain.append(above)
 
 
 class Objective(LedgerAggregate):

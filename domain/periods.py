@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from okr.domain.errors import DomainError
 
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$", re.IGNORECASE)
-_HALF = re.compile(r"^(\d{4})-H([12])$", re.IGNORECASE)
-_YEAR = re.compile(r"^(\d{4})$")
-_CUSTOM_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_QUARTER = re.compile(r"(\d{4})-Q([1-4])", re.IGNORECASE)
+_HALF = re.compile(r"(\d{4})-H([12])", re.IGNORECASE)
+_YEAR = re.compile(r"(\d{4})")
+_CUSTOM_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -61,17 +61,17 @@ def named_window(key: str, tz: str = "UTC") -> Window | None:
 
 
 def _named_window(key: str, tz: str) -> Window | None:
-    if m := _QUARTER.match(key):
+    if m := _QUARTER.fullmatch(key):
         year, q = int(m[1]), int(m[2])
         start = date(year, 3 * (q - 1) + 1, 1)
         end = date(year + 1, 1, 1) if q == 4 else date(year, 3 * q + 1, 1)
         return Window(_midnight(start, tz), _midnight(end, tz))
-    if m := _HALF.match(key):
+    if m := _HALF.fullmatch(key):
         year, h = int(m[1]), int(m[2])
         start = date(year, 1 if h == 1 else 7, 1)
         end = date(year, 7, 1) if h == 1 else date(year + 1, 1, 1)
         return Window(_midnight(start, tz), _midnight(end, tz))
-    if m := _YEAR.match(key):
+    if m := _YEAR.fullmatch(key):
         year = int(m[1])
         return Window(_midnight(date(year, 1, 1), tz), _midnight(date(year + 1, 1, 1), tz))
     return None
@@ -92,9 +92,9 @@ def cycle_window(key: str, start: datetime | None, end: datetime | None,
             raise DomainError(f"cycle {key!r} is a named period; custom --start/--end are only "
                               "for custom cycles (e.g. 'launch-2026')")
         return named
-    if re.match(r"^\d{4}-[QqHh]\d+$", key):
+    if re.fullmatch(r"\d{4}-[QqHh]\d+", key):
         raise DomainError(f"cycle {key!r} is not a period: quarters are Q1–Q4, halves H1–H2")
-    if not _CUSTOM_KEY.match(key):
+    if not _CUSTOM_KEY.fullmatch(key):
         raise DomainError(f"cycle key {key!r} is not valid; use 2026-Q4, 2026-H2, 2026 or a "
                           "custom name of letters, digits, '.', '_' and '-'")
     if start is None or end is None:

@@ -27,7 +27,7 @@ from okr.domain.errors import AlreadyExists, DomainError, NotFound
 from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult, Phase
 from okr.domain.kpi import Kpi
-from okr.domain.objective import Objective
+from okr.domain.objective import Objective, check_alignment
 from okr.domain.periods import canonical_cycle_key
 from okr.settings import Settings
 
@@ -298,12 +298,17 @@ class OkrLedger(Application[UUID]):
         cyc = self.cycle(cycle)
         cyc.check_open("adding an objective")
         if parent is not None:
-            self.objective(parent)
+            self._check_alignment(key, parent)
         return self._create("objective", key, lambda: Objective.add(
             key, title, cyc.key, owner, team, level, okr_type, description, parent, who,
             plan_revision=cyc.plan_committed, reason=reason,
             effective_at=self._in_force(cyc, None, effective, reason,
                                         f"adding objective {key}")))
+
+    def _check_alignment(self, key: str, parent: str) -> None:
+        """The parent exists, and aligning under it makes no cycle and no over-deep chain."""
+        self.objective(parent)
+        check_alignment(key, parent, lambda k: self.objective(k).parent)
 
     def update_objective(self, key: str, *, title: str | None = None,
                          description: str | None = None, owner: str | None = None,
@@ -314,7 +319,7 @@ class OkrLedger(Application[UUID]):
         """Apply each given change as its own event (retitle, owner, re-align, type)."""
         who = self._actor(actor)
         if parent is not None:
-            self.objective(parent)
+            self._check_alignment(key, parent)
         if all(v is None for v in (title, description, owner, team, parent, okr_type)) \
                 and not clear_parent:
             raise DomainError("nothing to update: give --title, --description, --owner, "

@@ -1,4 +1,4 @@
-"""The DuckDB projection: the only module that imports duckdb.
+"""The DuckDB projection (duckdb is imported here and by readonly.py, the `okr sql` guard).
 
 `Projection.apply` loads one batch of envelopes (through Arrow) and, in the same transaction,
 the derived rows and the consumed offsets: a batch is in the tables with its offsets or not at
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -41,6 +41,9 @@ from okr.projections.tables import (
     setup_digest,
     sql_file,
 )
+
+if TYPE_CHECKING:
+    from okr.projections.readonly import Answer
 
 # DuckDB's memory for the projection's writer: past it, DuckDB spills to disk instead of
 # growing with the history.
@@ -415,11 +418,18 @@ class Projection:
         return counts
 
     def lock_down(self) -> None:
-        """For untrusted queries: no files, no network, no extensions, settings frozen."""
+        """For untrusted queries: no files, no network, no extensions, no temporary directory
+        (DuckDB lets a query write there even with external access off), settings frozen."""
+        self.con.execute("SET temp_directory = ''")
         self.con.execute("SET enable_external_access = false")
         self.con.execute("SET autoinstall_known_extensions = false")
         self.con.execute("SET autoload_known_extensions = false")
         self.con.execute("SET lock_configuration = true")
+
+    def read_capped(self, sql: str, limit: int, timeout: float) -> "Answer":
+        """An untrusted read (see readonly.py): at most `limit` rows, `timeout` seconds."""
+        from okr.projections.readonly import run_capped
+        return run_capped(self.con, sql, limit, timeout)
 
     def checkpoint(self) -> None:
         self.con.execute("CHECKPOINT")

@@ -1,7 +1,7 @@
 """`okr sql` is read-only: writes, attachments, file access, extensions, settings and their
 sneaky spellings are refused in one line (exit 2) and the DuckDB file stays byte-identical;
 keywords inside string literals are just data. DuckDB's own lock-down is tested on its own
-too, as the second line of defence behind the keyword check.
+too, as the second line of defence behind the parser check.
 
 The projection is built from the README scenario without a broker, and the test holds the
 projection's writer lock as a running `okr consume` would, so `okr sql` reads the snapshot
@@ -52,11 +52,11 @@ def outside(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("outside")
 
 
-def refused(home: Path, sql: str) -> str:
+def refused(home: Path, sql: str, *options: str) -> str:
     """Run `okr sql`; it must refuse in one line with exit 2 and change no byte."""
     db = home / "okr.duckdb"
     before = digest(db)
-    result = okr(home, "sql", sql, "--json")
+    result = okr(home, "sql", sql, "--json", *options)
     assert result.crash is None, f"{result}\n{result.crash}"
     assert result.code == 2, str(result)
     lines = result.stderr.splitlines()
@@ -107,7 +107,7 @@ def hostile(outside: Path) -> list[str]:
         # sneaky spellings
         "DeLeTe FROM events", "/* harmless */ DELETE FROM events",
         "-- a comment\nDELETE FROM events", "SELECT 1; DELETE FROM events",
-        "SELECT 1;\nDROP TABLE events;", "SELECT 1 /*; DROP TABLE events */",
+        "SELECT 1;\nDROP TABLE events;",
         "WITH x AS (SELECT 1) DELETE FROM events",
         "WITH x AS (SELECT 1) INSERT INTO events SELECT * FROM events",
         "WITH x AS (SELECT * FROM read_csv('/etc/passwd')) SELECT * FROM x",
@@ -121,7 +121,7 @@ def hostile(outside: Path) -> list[str]:
         "DESCRIBE SELECT * FROM read_csv('/etc/passwd')",
         "SUMMARIZE SELECT * FROM read_text('/etc/passwd')",
         "VALUES (1); DROP TABLE events",
-        # literals that try to hide code from the keyword check: DuckDB refuses the file
+        # literals that tried to hide code from the old keyword check
         "SELECT E'\\'' AS a, * FROM read_csv('/etc/passwd') --'",
         "SELECT $$'$$ AS a, * FROM read_text('/etc/passwd') --'",
         "SELECT $$'$$ AS a FROM '/etc/passwd' --'",
@@ -142,21 +142,15 @@ def test_every_write_file_access_and_setting_is_refused_and_nothing_changes(
     assert list(outside.iterdir()) == []
 
 
-# Spellings the keyword check cannot see through (E'' and $$ literals hide code from its
-# literal-blanking; a path as a table is a string): only DuckDB's lock-down refuses them.
-DUCKDB_ONLY = ("E'", "$$", "FROM '/etc/passwd'", "FROM 'okr.duckdb'")
-
-
-def test_the_keyword_check_alone_refuses_what_it_can_see(outside: Path) -> None:
-    """The first line of defence, without DuckDB: a clear message for every statement it
-    can recognise (the end-to-end test above would pass on DuckDB's refusals alone)."""
+def test_the_parser_check_alone_refuses_every_one(outside: Path) -> None:
+    """The first line of defence, without running anything: DuckDB's parser and tokenizer see
+    through every spelling ($$ and E'' literals, quoted names, a path as a table), with a
+    clear message each (the end-to-end test above would pass on DuckDB's refusals alone)."""
     from okr.cli.errors import UserError
     from okr.cli.projection_cmds import check_read_only
 
     passed = []
     for sql in hostile(outside):
-        if any(marker in sql for marker in DUCKDB_ONLY):
-            continue
         try:
             check_read_only(sql)
         except UserError as exc:
@@ -164,6 +158,24 @@ def test_the_keyword_check_alone_refuses_what_it_can_see(outside: Path) -> None:
         else:
             passed.append(sql)
     assert passed == []
+
+
+def test_the_dollar_quoted_copy_of_issue_18_writes_nothing(home: Path) -> None:
+    """It slipped past the keyword and one-statement checks and wrote into DuckDB's temporary
+    directory when that existed."""
+    tmp = home / "okr.work.duckdb.tmp"
+    tmp.mkdir(exist_ok=True)
+    for sql in (f"SELECT $$'$$; COPY (SELECT 'x') TO '{tmp}/x.csv'; SELECT '$$'",
+                f"SELECT $x$'$x$; COPY (SELECT 'x') TO '{tmp}/y.csv'; SELECT '$x$'",
+                "CREATE TEMP TABLE t AS SELECT 1", "SET VARIABLE x = 1"):
+        line = refused(home, sql)
+        assert "one statement at a time" in line or "read-only" in line, line
+    assert list(tmp.iterdir()) == []
+    with Projection(home / "okr.duckdb", read_only=True) as proj:
+        proj.lock_down()  # no temporary directory: nothing can be written there either
+        with pytest.raises(Exception, match=r"(?i)permission|disabled|temp"):
+            proj.query(f"COPY (SELECT 'x') TO '{tmp}/z.csv'")
+    assert list(tmp.iterdir()) == []
 
 
 def test_keywords_inside_string_literals_are_just_data(home: Path) -> None:
@@ -180,6 +192,8 @@ def test_keywords_inside_string_literals_are_just_data(home: Path) -> None:
     assert allowed(home, "WITH t AS (SELECT count(*) AS n FROM events) SELECT n > 0 AS ok "
                          "FROM t -- a trailing comment") == [{"ok": True}]
     assert allowed(home, "DESCRIBE events")
+    # DuckDB's parser, not a keyword scan, decides: a comment is not a statement
+    assert allowed(home, "SELECT 1 AS one /*; DROP TABLE events */") == [{"one": 1}]
 
 
 def test_json_output_carries_every_duckdb_type(home: Path) -> None:
@@ -243,7 +257,7 @@ def test_disguised_writes_and_file_reads_are_refused(home: Path, sql: str) -> No
 
 def test_a_locked_down_projection_refuses_files_extensions_and_settings_on_its_own(
         home: Path, outside: Path) -> None:
-    """Even if the keyword check were bypassed, DuckDB itself refuses."""
+    """Even if the parser check were bypassed, DuckDB itself refuses."""
     db = home / "okr.duckdb"
     before = digest(db)
     with Projection(db, read_only=True) as proj:
@@ -265,3 +279,57 @@ def test_a_locked_down_projection_refuses_files_extensions_and_settings_on_its_o
         _, rows = proj.query("SELECT count(*) FROM events")
         assert rows[0][0] > 0
     assert digest(db) == before and list(outside.iterdir()) == []
+
+
+# ---- a row cap, a time limit, Ctrl-C ---------------------------------------------------
+
+def test_rows_beyond_the_limit_are_cut_and_it_says_so(home: Path) -> None:
+    result = okr(home, "sql", "SELECT range AS n FROM range(25000)", "--json")
+    assert result.code == 0, str(result)
+    rows = json.loads(result.stdout)
+    assert [r["n"] for r in rows] == list(range(10_000))
+    assert result.stderr == ("okr: showing the first 10,000 rows; there are more "
+                             "(--limit N shows more)\n")
+    few = okr(home, "sql", "SELECT range AS n FROM range(25000) ORDER BY n DESC",
+              "--limit", "3", "--format", "csv")
+    assert few.code == 0 and few.stdout == "n\n24999\n24998\n24997\n", str(few)
+    assert "first 3 rows" in few.stderr
+    exact = okr(home, "sql", "SELECT range AS n FROM range(3)", "--limit", "3", "--json")
+    assert exact.code == 0 and exact.stderr == "" and len(json.loads(exact.stdout)) == 3
+
+
+def test_a_query_past_its_time_limit_is_stopped_in_one_line(home: Path) -> None:
+    """A large cross join ran until killed, holding the work file."""
+    line = refused(home, "SELECT count(*) FROM range(1000000000) a, range(1000000000) b "
+                         "WHERE a.range + b.range = 7", "--timeout", "0.5")
+    assert line == ("okr: error: the query ran longer than 0.5 s and was stopped "
+                    "(--timeout SECONDS allows more)")
+    assert allowed(home, "SELECT count(*) AS n FROM events")  # the file is free again
+
+
+def test_ctrl_c_ends_a_query_in_one_line_with_exit_130(home: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OKR_", "KAFKA_"))}
+    env.update(OKR_HOME=str(home), OKR_ACTOR="ana", OKR_INLINE_PUBLISH="off")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from okr.cli.main import run; run()", "sql",
+         "SELECT count(*) FROM range(1000000000) a, range(1000000000) b", "--timeout", "600"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    fds = Path(f"/proc/{proc.pid}/fd")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:  # until DuckDB has the file
+        try:
+            if any(str(p.resolve()).endswith("okr.duckdb") for p in fds.iterdir()):
+                break
+        except OSError:
+            pass
+        time.sleep(0.05)
+    time.sleep(0.3)  # into the query
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out, err) == (130, "", "okr: interrupted\n")

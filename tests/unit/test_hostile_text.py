@@ -1,0 +1,207 @@
+"""Stored text is data in every view (issue 18): the hostile corpus (rich markup, ANSI and OSC
+sequences, OSC 8 links, bidi overrides, zero-width characters, newlines, CSV formula prefixes,
+2,000-character words) goes into titles, owners, teams, notes, reasons, KPI names and sources
+through the CLI, then through every display command — tables, trees, JSON, CSV, Markdown and
+HTML. None may crash, none may put a raw control byte on stdout, JSON must carry the exact
+text, CSV cells must not be formulas, and markup must show as the characters typed.
+
+The projection is built from the event store directly (as the consumer would), so the reads
+run without a broker.
+"""
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from okr.cli.output import csv_cell, visible
+from okr.ledger.app import OkrLedger
+from okr.projections.store import ConsumedRecord, Projection
+from okr.record.envelope import chained_records
+from okr.settings import load_settings
+from tests.fuzzing import Result, okr
+from tests.support.hostile_text import CORPUS, raw_controls
+
+CYCLE = "2026-Q4"
+ITEMS = list(CORPUS.items())
+
+
+def stored(text: str, limit: int) -> str:
+    """What the ledger keeps of `text` given to a field of at most `limit` characters."""
+    return text[:limit].strip()
+
+
+def project(home: Path) -> None:
+    """Every stored event into the work file (as the consumer would), then the snapshot."""
+    settings = load_settings({"home": home, "actor": "ana"}, environ={})
+    app = OkrLedger(settings)
+    try:
+        with Projection(settings.projection_work_file) as proj:
+            proj.apply("t", [ConsumedRecord(r.value, 0, i)
+                             for i, r in enumerate(chained_records(app))],
+                       {0: app.recorder.max_notification_id() or 0})
+    finally:
+        app.close()
+    shutil.copyfile(settings.projection_work_file, settings.duckdb_file)
+
+
+def ok(home: Path, *args: str) -> Result:
+    result = okr(home, *args)
+    assert result.crash is None and result.code == 0, str(result)
+    return result
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("hostile") / "home"
+    ok(home, "cycle", "add", CYCLE)
+    for i, (_, text) in enumerate(ITEMS):  # options as --name=value, positionals after --:
+        # text may start with '-'
+        ok(home, "objective", "add", f"--cycle={CYCLE}", f"--owner={text[:100]}",
+           f"--team={text[:100]}", "--", f"o{i}", text[:200])
+        ok(home, "kr", "add", f"--objective=o{i}", "--kind=increase", "--start=0",
+           "--target=10", "--", f"k{i}", text[:200])
+        ok(home, "kpi", "add", "--direction=up", "--target=10", "--green=8", "--red=4",
+           "--cadence=weekly", "--", f"m{i}", text[:200])
+        ok(home, "kpi", "record", "--at=2026-10-05", f"--source={text[:200]}", f"m{i}", "5")
+    ok(home, "cycle", "commit", CYCLE)
+    for i, (_, text) in enumerate(ITEMS):
+        ok(home, "checkin", f"--note={text}", "--at=2026-11-02", f"k{i}", "2")
+        ok(home, "kr", "revise", "--target=12", f"--reason={text[:1000]}", f"k{i}")
+    project(home)
+    return home
+
+
+def screen(home: Path, *args: str) -> str:
+    """A human view's stdout as drawn for a terminal (--format table): it must succeed and hold
+    no raw control character. The same view piped (tsv, the default off a terminal) must keep
+    its shape too: tabs only between cells, every row of a table as many cells as its header."""
+    result = ok(home, *args, "--format", "table")
+    assert raw_controls(result.stdout) == [], f"{result}\n{raw_controls(result.stdout)}"
+    piped = ok(home, *args)
+    assert raw_controls(piped.stdout.replace("\t", "")) == [], str(piped)
+    width = None
+    for line in piped.stdout.splitlines():
+        if line.startswith("# "):  # a title or a summary line: the next line is a header
+            width = None
+        elif width is None:
+            width = line.count("\t")
+        else:
+            assert line.count("\t") == width, f"{args}: {line!r}"
+    return result.stdout
+
+
+def test_markup_in_a_title_no_longer_breaks_the_views_that_show_it(home: Path) -> None:
+    """`okr objective add o "Revenue [/]"` made every later view crash with MarkupError."""
+    for args in (["scorecard"], ["show", "o0"], ["audit", "trail", "o0"],
+                 ["sql", "SELECT title FROM objective_versions"], ["history", "k0"],
+                 ["review", CYCLE]):
+        assert "Revenue [/]" in screen(home, *args), args
+
+
+def test_markup_shows_as_typed_instead_of_styling_or_linking(home: Path) -> None:
+    out = screen(home, "show", "o2")
+    assert "[link=https://evil.example/]click me[/link]" in out
+    assert "[bold red]urgent[/bold red]" in screen(home, "show", "o1")
+    assert ":warning: :smile:" in screen(home, "show", "o4")
+
+
+def test_escape_sequences_are_shown_not_sent(home: Path) -> None:
+    for i, (name, text) in enumerate(ITEMS):
+        if "\x1b" in text:
+            out = screen(home, "show", f"o{i}")
+            assert visible(stored(text, 200)) in out, name
+            assert "␛" in out
+
+
+@pytest.mark.parametrize("args", [
+    ["scorecard"], ["kpi", "list"], ["review", CYCLE],
+    ["sql", "SELECT key, title, owner, team FROM objective_versions"],
+    ["sql", "SELECT key_result, note FROM check_ins"],
+    *(["show", f"{kind}{i}"] for kind in "okm" for i in range(len(ITEMS))),
+    *(["history", f"k{i}"] for i in range(len(ITEMS))),
+    *(["audit", "trail", f"{kind}{i}"] for kind in "okm" for i in range(len(ITEMS))),
+], ids=lambda a: "-".join(a)[:40])
+def test_every_human_view_survives_the_corpus_with_no_raw_control_byte(
+        home: Path, args: list[str]) -> None:
+    screen(home, *args)
+
+
+def test_json_keeps_the_exact_text(home: Path) -> None:
+    cards = json.loads(ok(home, "scorecard", "--json").stdout)["objectives"]
+    by_key = {c["key"]: c for c in cards}
+    for i, (name, text) in enumerate(ITEMS):
+        card = by_key[f"o{i}"]
+        assert (card["title"], card["owner"], card["team"]) == (
+            stored(text, 200), stored(text, 100), stored(text, 100)), name
+        kr = json.loads(ok(home, "show", f"k{i}", "--json").stdout)
+        assert kr["title"] == stored(text, 200) and kr["check_ins"][0]["note"] == stored(
+            text, 2000), name
+        kpi = json.loads(ok(home, "show", f"m{i}", "--json").stdout)
+        assert kpi["name"] == stored(text, 200), name
+        trail = json.loads(ok(home, "audit", "trail", f"k{i}", "--format", "json").stdout)
+        assert stored(text, 1000) in [r["reason"] for r in trail], name
+        rows = json.loads(ok(home, "sql", f"SELECT note FROM check_ins WHERE key_result = "
+                                          f"'k{i}'", "--json").stdout)
+        assert rows == [{"note": stored(text, 2000)}], name
+
+
+def formula(cell: str) -> bool:
+    return cell.startswith(("=", "+", "-", "@", "\t", "\r")) and csv_cell(cell) != cell
+
+
+def test_csv_cells_are_never_formulas_and_keep_the_text_after_the_guard(home: Path) -> None:
+    """Notes starting with = + - @ came out unescaped in `okr audit trail --format csv`."""
+    for i, (name, text) in enumerate(ITEMS):
+        out = ok(home, "audit", "trail", f"k{i}", "--format", "csv").stdout
+        cells = [c for row in csv.reader(io.StringIO(out)) for c in row]
+        assert not [c for c in cells if formula(c)], name
+        want = stored(text, 1000)
+        assert ("'" + want if formula(want) else want) in cells, name
+
+
+def test_review_files_treat_text_as_data(home: Path, tmp_path: Path) -> None:
+    ok(home, "review", CYCLE, "--format", "csv", "--out", str(tmp_path / "r.csv"))
+    ok(home, "review", CYCLE, "--format", "md", "--out", str(tmp_path / "r.md"))
+    ok(home, "review", CYCLE, "--format", "html", "--out", str(tmp_path / "r.html"))
+    rows = list(csv.reader(io.StringIO((tmp_path / "r.csv").read_text(encoding="utf-8"))))
+    assert not [c for r in rows for c in r if formula(c)]
+    for suffix in ("md", "html"):
+        text = (tmp_path / f"r.{suffix}").read_text(encoding="utf-8")
+        assert raw_controls(text.replace("\n", "")) == [], suffix
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    md = (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert "[x](https://evil.example/)" not in md and "| a | b |" not in md
+    review = json.loads(ok(home, "review", CYCLE, "--json").stdout)
+    reasons = {r["key"]: r["reason"] for r in review["revisions"]}
+    assert all(reasons[f"k{i}"] == stored(text, 1000) for i, (_, text) in enumerate(ITEMS))
+
+
+def test_errors_and_confirmations_show_text_as_data(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ok(home, "cycle", "add", CYCLE)
+    added = ok(home, "objective", "add", "o", "x\x1b]0;t\x07", "--cycle", CYCLE,
+               "--owner", "[/]\x1bc\u202e")
+    assert raw_controls(added.stdout) == [] and "[/]␛c\\u202e" in added.stdout
+    wrong = okr(home, "show", "\x1bc[/]")
+    assert wrong.crash is None and wrong.code == 2
+    assert raw_controls(wrong.stderr.rstrip("\n")) == [] and wrong.stderr.count("\n") == 1
+
+
+def test_visible_makes_every_invisible_character_visible() -> None:
+    assert visible("a\x1bc\n\t\x7f") == "a␛c␊␉␡"
+    assert visible("\u202eabc\u200b\x9b") == "\\u202eabc\\u200b\\x9b"
+    assert visible("plain [b] 收入 😀") == "plain [b] 收入 😀"
+    for text in CORPUS.values():
+        assert raw_controls(visible(text)) == []
+
+
+def test_csv_cell_neutralises_formulas_but_keeps_numbers() -> None:
+    assert [csv_cell(v) for v in ("=1+1", "+cmd", "-2+3", "@SUM(A1)", "\t=1", "\r=1")] == [
+        "'=1+1", "'+cmd", "'-2+3", "'@SUM(A1)", "'\t=1", "'\r=1"]
+    assert [csv_cell(v) for v in ("-4.5", "+1", "kr-1", 3.0, None)] == [
+        "-4.5", "+1", "kr-1", 3.0, None]
