@@ -153,17 +153,20 @@ def replay(ctx: typer.Context,
            known_at: str | None = typer.Option(None, "--known-at", help="Transaction time "
                                                "(default: the same instant; a date alone means "
                                                "the END of that day)."),
+           fmt: str | None = format_option(" (tsv and csv: one row per objective and key "
+                                           "result)"),
            as_json: bool = JSON) -> None:
     """Rebuild state from okr.ledger alone (no DuckDB) and print the scorecard at an instant."""
     from pydantic import ValidationError
 
     from okr.adapters import kafka_client
-    from okr.cli.scorecard import print_scorecard
+    from okr.cli.scorecard import print_scorecard, scorecard_rows
     from okr.cli.times import parse_when, say
     from okr.domain.history import Replay, scorecard
     from okr.record.envelope import Envelope
 
     st = state(ctx)
+    fmt = table_format(fmt, want_json(ctx, as_json))
     zone = st.settings.timezone
     t = parse_when(until, zone, end_of_day=True)
     k = parse_when(known_at, zone, end_of_day=True) if known_at else t
@@ -181,8 +184,10 @@ def replay(ctx: typer.Context,
     cards = scorecard(fold.world, t)
     data = {"as_of": t, "known_at": k, "events": fold.facts, "invalid_records": skipped,
             "objectives": cards}
-    emit(data, want_json(ctx, as_json), lambda: print_scorecard(cards, say(t, zone),
-                                                                say(k, zone)))
+    if fmt in ("tsv", "csv"):
+        print_table(*scorecard_rows(cards), fmt)
+        return
+    emit(data, fmt == "json", lambda: print_scorecard(cards, say(t, zone), say(k, zone)))
 
 
 # ---- verify ----------------------------------------------------------------------------

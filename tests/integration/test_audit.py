@@ -183,3 +183,17 @@ def test_bundle_verifies_offline_and_detects_an_edit(audited: Env, tmp_path: Pat
     proc = auditor.run("audit", "verify", "--bundle", str(tmp_path / "bundle"), "--json")
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["first_problem"]["position"] == doc["position"]
+
+
+def test_replay_shows_stored_text_as_data_as_a_tree_and_piped(env: Env) -> None:
+    """`Revenue [/]` in a title crashed `okr audit replay` with MarkupError (issue 18)."""
+    env.ok("cycle", "add", "2026-Q4")
+    env.ok("objective", "add", "o1", "Revenue [/] \x1bc[link=https://evil.example/]x",
+           "--cycle", "2026-Q4")
+    env.ok("relay", "--once")
+    tree = env.ok("audit", "replay", "--until", "2026-12-31", "--format", "table")
+    assert "o1 Revenue [/] ␛c[link=https://evil.example/]x" in tree and "\x1b" not in tree
+    piped = env.ok("audit", "replay", "--until", "2026-12-31").splitlines()
+    assert piped[0].startswith("kind\tkey\tparent\ttitle\t")
+    assert piped[1].split("\t")[:4] == ["objective", "o1", "",
+                                        "Revenue [/] ␛c[link=https://evil.example/]x"]
