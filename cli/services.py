@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from okr.cli.context import State
-from okr.cli.output import first_line
+from okr.cli.output import first_line, visible
 
 Log = Callable[[str, str, dict[str, Any]], None]
 
@@ -32,7 +32,7 @@ def make_log(as_json: bool) -> Log:
                 print(json.dumps({"time": datetime.now(UTC).isoformat(), "service": service,
                                   "message": message, **data}, default=str), flush=True)
             else:
-                print(f"[{service}] {message}", file=sys.stderr, flush=True)
+                print(visible(f"[{service}] {message}"), file=sys.stderr, flush=True)
     return log
 
 
