@@ -1,0 +1,54 @@
+"""Ctrl-C ends every command in one line, `okr: interrupted`, exit 130 (issue 18): it printed a
+40-line traceback. The interrupt is injected (SIGINT sent to this very process) in the middle
+of a read, a write and a command that is still parsing its input; `okr sql`'s own Ctrl-C test,
+on a real process in the middle of a query, is in test_sql_read_only.py."""
+
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fuzzing import event_count, fresh_copy, okr
+
+
+def interrupting(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGINT)
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+@pytest.mark.parametrize(("target", "args"), [
+    ("okr.ledger.views.kpi_list", ["kpi", "list"]),
+    ("okr.ledger.views.view", ["show", "kr-conv", "--json"]),
+    ("okr.ledger.app.OkrLedger.check_in", ["checkin", "kr-conv", "2.25"]),
+    ("okr.cli.times.parse_when", ["scorecard", "--as-of", "2026-11-01T12:00"]),
+])
+def test_ctrl_c_ends_in_one_line_with_exit_130_and_nothing_written(
+        readme_home: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch, target: str,
+        args: list[str]) -> None:
+    home = fresh_copy(readme_home, workdir)
+    before = event_count(home)
+    monkeypatch.setattr(target, interrupting(_resolve(target)))
+    result = okr(home, *args)
+    assert result.crash is None, result.crash
+    assert (result.code, result.stdout, result.stderr) == (130, "", "okr: interrupted\n")
+    assert event_count(home) == before
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+def _resolve(target: str) -> Callable[..., Any]:
+    import importlib
+    parts = target.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for name in parts[i:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ImportError(target)
