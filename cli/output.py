@@ -107,7 +107,7 @@ def visible(text: Any) -> str:
     """`text` for a terminal or a TSV line: every control, bidi and zero-width character shown
     as a symbol (ESC as ␛, newline as ␊, tab as ␉) or an escape (U+202E as \\u202e)."""
     s = str(text)
-    if s.isascii() and s.isprintable():  # the common case, fast
+    if s.isprintable():  # the common case, fast: no Cc, Cf, Zl or Zp character in it
         return s
     return "".join(_shown(ch) if _invisible(ch) else ch for ch in s)
 
