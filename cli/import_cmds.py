@@ -17,6 +17,7 @@ JSON = typer.Option(False, "--json", help="Print JSON.")
 
 def _run(ctx: typer.Context, kind: str, path: Path, skip_invalid: bool, as_json: bool) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import Progress
 
     from okr.cli.times import parse_when
@@ -26,7 +27,8 @@ def _run(ctx: typer.Context, kind: str, path: Path, skip_invalid: bool, as_json:
     zone = st.settings.timezone
     err = Console(stderr=True)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task(f"checking {path.name}", total=None)
+        # the progress line reads markup in its description: the file's name is data
+        task = bar.add_task(f"checking {escape(visible(path.name))}", total=None)
         report = import_csv(st.ledger, path, kind, lambda t: parse_when(t, zone), skip_invalid,
                             lambda done, total: bar.update(task, completed=done, total=total))
     data = report.as_dict()

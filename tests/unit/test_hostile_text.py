@@ -205,3 +205,17 @@ def test_csv_cell_neutralises_formulas_but_keeps_numbers() -> None:
         "'=1+1", "'+cmd", "'-2+3", "'@SUM(A1)", "'\t=1", "'\r=1"]
     assert [csv_cell(v) for v in ("-4.5", "+1", "kr-1", 3.0, None)] == [
         "-4.5", "+1", "kr-1", 3.0, None]
+
+
+def test_an_import_file_named_like_markup_shows_its_name_as_typed_on_a_terminal(
+        readme_home: Path, workdir: Path) -> None:
+    """The progress line (drawn only on a terminal: FORCE_COLOR makes stderr one) read the
+    file's name as markup: `[bold]` vanished into a style."""
+    from tests.fuzzing import fresh_copy
+    home = fresh_copy(readme_home, workdir)
+    path = workdir / "[bold]check-ins\x1b[31m.csv"
+    path.write_text("kr,value,at\nkr-conv,2.25,2026-11-03\n", encoding="utf-8")
+    result = okr(home, "import", "checkins", str(path), env={"FORCE_COLOR": "1"})
+    assert result.crash is None and result.code == 0, str(result)
+    assert "checking [bold]check-ins␛[31m.csv" in result.stderr, result.stderr
+    assert "[bold]check-ins␛[31m.csv" in result.stdout
