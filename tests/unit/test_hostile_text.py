@@ -64,6 +64,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
            f"--team={text[:100]}", "--", f"o{i}", text[:200])
         ok(home, "kr", "add", f"--objective=o{i}", "--kind=increase", "--start=0",
            "--target=10", "--", f"k{i}", text[:200])
+        ok(home, "initiative", "add", f"--kr=k{i}", f"--owner={text[:100]}", "--",
+           f"i{i}", text[:200])
         ok(home, "kpi", "add", "--direction=up", "--target=10", "--green=8", "--red=4",
            "--cadence=weekly", "--", f"m{i}", text[:200])
         ok(home, "kpi", "record", "--at=2026-10-05", f"--source={text[:200]}", f"m{i}", "5")
@@ -121,7 +123,7 @@ def test_escape_sequences_are_shown_not_sent(home: Path) -> None:
     ["scorecard"], ["kpi", "list"], ["review", CYCLE],
     ["sql", "SELECT key, title, owner, team FROM objective_versions"],
     ["sql", "SELECT key_result, note FROM check_ins"],
-    *(["show", f"{kind}{i}"] for kind in "okm" for i in range(len(ITEMS))),
+    *(["show", f"{kind}{i}"] for kind in "okmi" for i in range(len(ITEMS))),
     *(["history", f"k{i}"] for i in range(len(ITEMS))),
     *(["audit", "trail", f"{kind}{i}"] for kind in "okm" for i in range(len(ITEMS))),
 ], ids=lambda a: "-".join(a)[:40])
@@ -142,6 +144,9 @@ def test_json_keeps_the_exact_text(home: Path) -> None:
             text, 2000), name
         kpi = json.loads(ok(home, "show", f"m{i}", "--json").stdout)
         assert kpi["name"] == stored(text, 200), name
+        initiative = json.loads(ok(home, "show", f"i{i}", "--json").stdout)
+        assert (initiative["title"], initiative["owner"]) == (
+            stored(text, 200), stored(text, 100)), name
         trail = json.loads(ok(home, "audit", "trail", f"k{i}", "--format", "json").stdout)
         assert stored(text, 1000) in [r["reason"] for r in trail], name
         rows = json.loads(ok(home, "sql", f"SELECT note FROM check_ins WHERE key_result = "
