@@ -80,10 +80,19 @@ def revision_reason(plan_revision: bool, reason: str | None, what: str) -> str |
     return reason
 
 
+# The largest magnitude a value, start, target or reading may have. Far beyond any measure,
+# and small enough that a difference of two (target − start) stays finite: at ±1e308 the
+# scoring overflowed to inf/nan, and DuckDB and Python then disagreed (1.0 vs 0.0).
+MAX_MAGNITUDE = 1e300
+
+
 def check_finite(value: float, what: str) -> float:
-    """Refuse NaN and infinities, which no target or reading can be."""
+    """Refuse NaN, infinities and magnitudes beyond MAX_MAGNITUDE."""
     if value != value or value in (float("inf"), float("-inf")):
         raise DomainError(f"{what} must be a finite number, not {value!r}")
+    if abs(value) > MAX_MAGNITUDE:
+        raise DomainError(f"{what} {value!r} is too large: numbers may be at most "
+                          f"{MAX_MAGNITUDE:g} in size")
     return float(value)
 
 

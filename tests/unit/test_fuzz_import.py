@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from okr.cli.times import parse_when
+from okr.domain.base import MAX_MAGNITUDE
 from okr.domain.errors import DomainError
 from okr.ledger.app import OkrLedger
 from okr.ledger.imports import COLUMNS, import_csv
@@ -32,7 +33,7 @@ NOTE = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\r\x
 GOOD = {
     "kr": st.sampled_from(["kr-conv", "kr-intl", " kr-conv "]),
     "kpi": st.sampled_from(["wau", " wau"]),
-    "value": st.one_of(st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    "value": st.one_of(st.floats(-MAX_MAGNITUDE, MAX_MAGNITUDE).map(repr),
                        st.integers(-10**15, 10**15).map(str),
                        st.sampled_from(["2.2", " 2.25 ", "-0", "1e300", "1_000"])),
     "confidence": st.sampled_from(["", "0", "0.6", "1", " 0.5 "]),
