@@ -30,7 +30,8 @@ def relay_cmd(ctx: typer.Context,
     from rich.console import Console
 
     from okr.adapters.kafka_client import KafkaError
-    from okr.record.relay import Relay, RelayError
+    from okr.record.pages import Backdated, PagesError
+    from okr.record.relay import Relay, RelayError, StoreDiverged
 
     st = state(ctx)
     err = Console(stderr=True)
@@ -43,7 +44,10 @@ def relay_cmd(ctx: typer.Context,
             try:
                 result = relay.publish_pending()
                 cp = relay.checkpoint_now() if checkpoint else None
-            except (KafkaError, RelayError) as exc:
+            except (StoreDiverged, Backdated) as exc:  # an alarm, not an outage
+                from okr.errors import VerificationFailed
+                raise VerificationFailed(f"not publishing: {exc}") from None
+            except (KafkaError, RelayError, PagesError) as exc:
                 from okr.errors import KafkaUnavailable
                 raise KafkaUnavailable(f"publishing failed: {exc}") from None
             data = {**result.as_dict(), "checkpoint": cp}

@@ -11,7 +11,8 @@ def after_write(st: State, kafka_errors: bool = False) -> str:
 
     from okr.adapters import kafka_client
     from okr.adapters.local_broker import BrokerError
-    from okr.record.relay import Relay, RelayError, pending
+    from okr.record.pages import Backdated, PagesError
+    from okr.record.relay import Relay, RelayError, StoreDiverged, pending
     from okr.record.watermark import load
 
     relay = None
@@ -24,10 +25,12 @@ def after_write(st: State, kafka_errors: bool = False) -> str:
         again = " (topic was empty: republished the whole log)" if result.republished else ""
         return (f"published {result.published} event{'s' * (result.published != 1)} to "
                 f"{st.settings.topic_ledger}{again}")
+    except (StoreDiverged, Backdated) as exc:  # an alarm: the write is recorded, not published
+        return f"NOT PUBLISHED: {first_line(exc)}"
     except PersistenceError as exc:  # the write is recorded; only publishing needs the store
         return (f"not published now (event store unreachable: {first_line(exc)}); run "
                 "'okr relay' when it is back")
-    except (kafka_client.KafkaError, RelayError, BrokerError, OSError) as exc:
+    except (kafka_client.KafkaError, RelayError, PagesError, BrokerError, OSError) as exc:
         if kafka_errors and not isinstance(exc, RelayError):
             raise
         reason = first_line(exc)

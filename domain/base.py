@@ -1,8 +1,7 @@
 """What every aggregate shares: ids derived from keys, the recording clock, key rules."""
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -16,27 +15,19 @@ from okr.domain.errors import DomainError
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://okr-ledger.dev/keys")
 
-# The transaction-time clock. Commands run "now" by default; generators and tests that build
-# a history over past quarters pin it with `recording_at`, so recorded_at is theirs to choose.
+# The transaction-time clock: real UTC now. Only the history generator of the tests
+# (tests/support/clock.py) pins it, to build a history over past quarters; nothing in the CLI
+# or the public API can, and the event store refuses a recording time earlier than the last
+# one it holds (ledger/recording_time.py), so a pinned clock cannot back-date a live ledger.
 _recording_clock: ContextVar[Callable[[], datetime] | None] = ContextVar(
     "okr_recording_clock", default=None
 )
 
 
 def utc_now() -> datetime:
-    """The recording clock's current time (real UTC now unless pinned)."""
+    """The recording clock's current time, in UTC."""
     clock = _recording_clock.get()
-    return clock() if clock is not None else datetime.now(tz=UTC)
-
-
-@contextmanager
-def recording_at(clock: Callable[[], datetime]) -> Iterator[None]:
-    """Record events inside the block with timestamps from `clock` (timezone-aware)."""
-    token = _recording_clock.set(clock)
-    try:
-        yield
-    finally:
-        _recording_clock.reset(token)
+    return datetime.now(tz=UTC) if clock is None else clock().astimezone(UTC)
 
 
 @lru_cache(maxsize=65_536)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
@@ -29,6 +29,7 @@ from okr.domain.key_result import KeyResult, Phase
 from okr.domain.kpi import Kpi
 from okr.domain.objective import Objective, check_alignment
 from okr.domain.periods import canonical_cycle_key
+from okr.ledger import recording_time
 from okr.settings import Settings
 
 A = TypeVar("A", bound=LedgerAggregate)
@@ -47,6 +48,10 @@ CONFLICT_ATTEMPTS = 5
 
 class ConcurrencyError(DomainError):
     """Another writer kept changing the same aggregate; the command was not recorded."""
+
+
+class ClockBehind(DomainError):
+    """The recording clock is behind the last stored event; the command was not recorded."""
 
 
 class SaveUnconfirmed(OperationalError):
@@ -94,6 +99,7 @@ class OkrLedger(Application[UUID]):
         cache = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
         with one_table_creator_at_a_time(settings):
             super().__init__(env={**cache, **settings.eventsourcing_env(), **(env or {})})
+            recording_time.guard(self.recorder, settings.store)
         # Writes change cached aggregates in place: threads sharing this ledger take turns, so
         # none reads or extends another's unsaved change (versions out of order, a failed
         # command's event saved by someone else).
@@ -163,14 +169,22 @@ class OkrLedger(Application[UUID]):
 
     def _write(self, decide: Callable[[], Sequence[Aggregate]]) -> None:
         """Run `decide` (load, validate, mutate) and save; on a version conflict, decide again."""
+        behind = False
         for attempt in range(CONFLICT_ATTEMPTS):
             aggregates = decide()
             try:
                 self.save_once(*aggregates)
                 return
-            except IntegrityError:
+            except IntegrityError as exc:
+                # A version conflict, or (recording_time) a writer that took its time before
+                # another's later event committed: both decide again with fresh state and time.
+                behind = recording_time.REFUSED in str(exc)
                 self._forget(*(a.id for a in aggregates))
                 time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+        if behind:
+            raise ClockBehind("the event store holds an event recorded later than this "
+                              "machine's clock says it is now; recording times never go back, "
+                              "so check the system clock — the command was not recorded")
         raise ConcurrencyError(f"others kept changing the same item; the command was not "
                                f"recorded after {CONFLICT_ATTEMPTS} attempts — try again")
 
@@ -202,6 +216,17 @@ class OkrLedger(Application[UUID]):
                     f"the command") from exc
             if not held:
                 raise
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Save, putting the events in the order of their recording time: the store refuses an
+        event recorded earlier than the one before it (ledger/recording_time.py), and one
+        command or batch can touch several aggregates in any order."""
+        events = [o for o in objs if isinstance(o, DomainEventProtocol)]
+        aggregates = [o for o in objs if o is not None and not isinstance(o, DomainEventProtocol)]
+        for agg in aggregates:
+            events.extend(agg.collect_events())
+        ordered = sorted(events, key=lambda e: e.timestamp)  # type: ignore[attr-defined]  # stable: versions keep order
+        return super().save(*ordered, *aggregates, **kwargs)
 
     def _holds(self, events: Sequence[Any]) -> bool:
         """Whether the store holds these events of one save (one transaction: all or none)."""

@@ -352,6 +352,7 @@ class Published:
     type: str
     hash: str
     value: bytes
+    recorded_at: str = ""  # as in the envelope (UTC, fixed width: text order is time order)
 
 
 def decode_state(mapper: Any, state: bytes) -> dict[str, Any]:
@@ -423,7 +424,7 @@ def published(mapper: Any, note: Any, prev_hash: str) -> Published:
     # the raw text ',"position":' (its quotes would be escaped).
     cut = body.rindex(b',"position":')
     value = body[:cut] + b',"hash":"' + digest.encode("ascii") + b'"' + body[cut:]
-    return Published(note.id, aggregate, type_, digest, value)
+    return Published(note.id, aggregate, type_, digest, value, recorded)
 
 
 def chained_records(app: Any, page: int = 5_000) -> "Iterator[Published]":

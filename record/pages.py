@@ -24,16 +24,33 @@ class PagesError(RuntimeError):
     """The worker process failed; what it was making counts as not made."""
 
 
+class Backdated(PagesError):
+    """A stored event was recorded earlier than the event before it: inserted behind the
+    store's back (the store refuses it otherwise). Nothing from it on is published."""
+
+
 def page_of(app: Any, head: Watermark, want: int) -> list[Published]:
     """The envelopes of up to `want` stored events after the head, chained from it."""
     notes = app.recorder.select_notifications(head.position or None, want,
                                               inclusive_of_start=False)
-    prev, out = head.head_hash, []
+    prev, last, out = head.head_hash, head.recorded_at, []
     for note in notes:
         rec = published(app.mapper, note, prev)
-        prev = rec.hash
+        if rec.recorded_at < last:
+            raise Backdated(f"the event at position {rec.position} is recorded at "
+                            f"{rec.recorded_at}, earlier than the event before it ({last}): "
+                            "back-dated behind the store's back; not publishing it or anything "
+                            "after it (okr audit verify names it)")
+        prev, last = rec.hash, rec.recorded_at
         out.append(rec)
     return out
+
+
+def after(head: Watermark, page: list[Published]) -> Watermark:
+    """The watermark at the end of a page sent from `head`."""
+    prev = page[-2].hash if len(page) > 1 else head.head_hash
+    return Watermark(page[-1].position, page[-1].hash, head.count + len(page), prev,
+                     page[-1].recorded_at)
 
 
 def pages(app: Any, head: Watermark, limit: int | None) -> Iterator[list[Published]]:
@@ -58,7 +75,7 @@ def _made_here(app: Any, head: Watermark, limit: int | None) -> Iterator[list[Pu
         if page:
             yield page
             made += len(page)
-            head = Watermark(page[-1].position, page[-1].hash, head.count + len(page))
+            head = after(head, page)
         if len(page) < want:
             return
 

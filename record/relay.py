@@ -13,6 +13,7 @@ A crash anywhere re-sends from the last watermark: duplicates, which consumers d
 counts (wiped broker, recreated topic), is republished from the start of the store.
 """
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,8 +25,8 @@ from eventsourcing.persistence import PersistenceError
 from okr.adapters import kafka_client
 from okr.ledger.app import OkrLedger
 from okr.record import signing, watermark
-from okr.record.envelope import Published, canonical_json
-from okr.record.pages import PagesError, pages
+from okr.record.envelope import GENESIS_HASH, Envelope, Published, canonical_json, published
+from okr.record.pages import PagesError, after, pages
 from okr.record.watermark import START, Watermark
 
 Progress = Callable[[int, int], None]  # (published so far, position)
@@ -33,6 +34,11 @@ Progress = Callable[[int, int], None]  # (published so far, position)
 
 class RelayError(RuntimeError):
     """Publishing failed; nothing after the last watermark is considered published."""
+
+
+class StoreDiverged(RelayError):
+    """The event store no longer holds what was published (a row deleted, replaced or its
+    position reused): an alarm; nothing more is published until someone looks."""
 
 
 @dataclass
@@ -87,10 +93,9 @@ class Relay:
         created = kafka_client.ensure_topics(
             s, self.servers, [s.topic_ledger, s.topic_checkpoints, s.topic_dead_letter],
             bootstrap_ms=self.timeouts.get("bootstrap_timeout_ms", kafka_client.BOOTSTRAP_MS))
-        mark = watermark.load(s, self.topic)
+        mark = self._checked_head(watermark.load(s, self.topic))
         if mark.position > 0 and (self.topic in created or (not self.inline and not
-                                  kafka_client.holds_at_least(s, self.servers, self.topic,
-                                                              mark.count))):
+                                  self._topic_holds(mark))):
             mark = START  # the topic lost what we published: republish everything
             self.republished = True
             # Say so at once: a relay starting meanwhile (inline publishing does not count
@@ -99,6 +104,48 @@ class Relay:
         self.mark = mark
         if self.producer is None:
             self.producer = kafka_client.producer(s, self.servers, **self.timeouts)
+
+    def _checked_head(self, mark: Watermark) -> Watermark:
+        """The watermark, once the store was found to still hold the published head: the same
+        event at its position (its hash recomputed from the stored bytes and the hash before
+        it). A deleted last row makes the next write reuse its position: that event would
+        never be published, so it is an alarm, never skipped."""
+        if mark.position == 0:
+            return mark
+        notes = self.app.recorder.select_notifications(mark.position, 1, stop=mark.position)
+        if not notes:
+            raise StoreDiverged(f"the event store no longer holds position {mark.position}, "
+                                f"published to {self.topic}; it was cut or rolled back — "
+                                "nothing more is published (run okr audit verify)")
+        rec = published(self.app.mapper, notes[0], mark.prev_hash or GENESIS_HASH)
+        if mark.prev_hash and rec.hash != mark.head_hash:
+            raise StoreDiverged(f"the event store's event at position {mark.position} is not "
+                                f"the one published to {self.topic} (hash {rec.hash[:16]}…, "
+                                f"published {mark.head_hash[:16]}…): the store diverged from "
+                                "what was published — nothing more is published (run okr "
+                                "audit verify)")
+        return mark._replace(recorded_at=mark.recorded_at or rec.recorded_at)
+
+    def _topic_holds(self, mark: Watermark) -> bool:
+        """Whether the topic holds every event up to the watermark: valid records of this
+        chain, walked back from its head to genesis. Junk records, forged ones and records of
+        another chain do not count, so they cannot stop a republish."""
+        s = self.settings
+        if not kafka_client.holds_at_least(s, self.servers, self.topic, mark.count):
+            return False
+        links: dict[str, tuple[int, str]] = {}  # hash → (position, prev_hash) of sound records
+        for m in kafka_client.read_topic(s, self.servers, self.topic, idle=3.0):
+            link = chain_link(m.value or b"")
+            if link is not None:
+                links[link[1]] = (link[0], link[2])
+        at, position, seen = mark.head_hash, mark.position + 1, 0
+        while at != GENESIS_HASH:
+            found = links.get(at)
+            if found is None or found[0] >= position:
+                return False
+            position, at = found
+            seen += 1
+        return seen == mark.count
 
     def close(self) -> None:
         kafka_client.close_quietly(self.producer)
@@ -112,6 +159,7 @@ class Relay:
         if self.mark is None or self.producer is None:
             self.prepare()
         assert self.mark is not None
+        self.mark = self._checked_head(self.mark)
         result = RelayResult(republished=self.republished)
         self.republished = False
         in_flight, signed = None, []
@@ -150,7 +198,7 @@ class Relay:
             count += 1
             if count % every == 0:
                 due.append({"position": rec.position, "head_hash": rec.hash, "count": count})
-        return futures, Watermark(page[-1].position, page[-1].hash, count), due
+        return futures, after(head, page), due
 
     def _settle(self, futures: list[Any], mark: Watermark, due: list[dict[str, Any]],
                 result: RelayResult) -> list[tuple[dict[str, Any], Any]]:
@@ -226,6 +274,23 @@ class Relay:
                 on_error(exc, backoff)
                 _sleep_unless(stop, backoff)
                 backoff = min(backoff * 2, 10.0)
+
+
+def chain_link(raw: bytes) -> tuple[int, str, str] | None:
+    """(position, hash, prev_hash) of a record whose hash matches its content, else None."""
+    try:
+        doc = json.loads(raw)
+        position, digest, prev = doc["position"], doc["hash"], doc["prev_hash"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not (isinstance(position, int) and isinstance(digest, str) and isinstance(prev, str)
+            and len(prev) == 64):
+        return None
+    try:
+        ok = Envelope.from_bytes(raw).hash_ok(raw)
+    except ValueError:
+        return None
+    return (position, digest, prev) if ok else None
 
 
 def _sleep_unless(stop: Callable[[], bool], seconds: float) -> None:

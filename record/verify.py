@@ -129,6 +129,7 @@ def check_chain(by_position: dict[int, Envelope], verdict: Verdict,
     heads: dict[int, str] = {}
     prev = GENESIS_HASH
     versions: dict[str, int] = defaultdict(int)
+    check_recording_times([by_position[p] for p in sorted(by_position)], verdict, "log")
     for position in sorted(by_position):
         env = by_position[position]
         if env.prev_hash != prev:
@@ -154,6 +155,19 @@ def check_chain(by_position: dict[int, Envelope], verdict: Verdict,
     return heads
 
 
+def check_recording_times(envelopes: Sequence[Envelope], verdict: Verdict, where: str) -> None:
+    """Recording time never decreases with position: an event recorded earlier than the one
+    before it was inserted behind the store's back (a back-dated insert)."""
+    last = ""
+    for env in envelopes:  # recorded_at has one fixed-width UTC spelling: text order is time
+        if env.recorded_at < last:
+            verdict.findings.append(Finding(
+                "backdated", env.position, env.aggregate_id,
+                f"recorded at {env.recorded_at}, earlier than the event before it ({last})",
+                where=where))
+        last = max(last, env.recorded_at)
+
+
 def _skipped(position: int, by_position: dict[int, Envelope],
              expected: Sequence[int] | None) -> bool:
     """Whether an expected position just before this one is absent from the log."""
@@ -167,6 +181,7 @@ def compare_with_store(by_position: dict[int, Envelope], store: Sequence[Envelop
                        verdict: Verdict) -> None:
     """The log must hold exactly the store's events, byte for byte."""
     stored = {e.position: e for e in store}
+    check_recording_times(sorted(store, key=lambda e: e.position), verdict, "store")
     for position in sorted(set(stored) | set(by_position)):
         s, k = stored.get(position), by_position.get(position)
         if k is None and s is not None:

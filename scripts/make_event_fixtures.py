@@ -9,13 +9,16 @@ KeyResultAdded and KeyResultRevised version 2 (with `tolerance`); CycleAdded ver
 its start, and a revision given --effective)."""
 
 import json
+import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from okr.domain.base import recording_at
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support: the clock
+
 from okr.ledger.app import OkrLedger
 from okr.settings import load_settings
+from tests.support.clock import recording_at
 
 FIXTURE_VERSION = 3
 OUT = (Path(__file__).resolve().parent.parent / "tests" / "fixtures"

@@ -28,7 +28,6 @@ from typing import Any
 import pytest
 
 from okr.adapters import kafka_client
-from okr.domain.base import recording_at
 from okr.ledger.app import OkrLedger
 from okr.record import watermark
 from okr.record.envelope import Envelope
@@ -57,6 +56,7 @@ from tests.integration.conftest import (
     store_progress,
     wait_for_change,
 )
+from tests.support.clock import recording_at
 from tests.support.generator import Shape, generate
 
 pytestmark = pytest.mark.integration

@@ -15,13 +15,13 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from okr.domain.base import recording_at
 from okr.domain.cycle import Cycle
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
 from okr.domain.objective import Objective
 from okr.domain.periods import named_window
 from okr.ledger.app import OkrLedger
+from tests.support.clock import recording_at
 
 KINDS = ("increase", "increase", "decrease", "stay-above", "range", "milestone")
 DAY = timedelta(days=1)

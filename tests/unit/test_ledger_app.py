@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from okr.domain.base import recording_at
 from okr.domain.cycle import Cycle
 from okr.domain.errors import DomainError
 from okr.domain.key_result import KeyResult
 from okr.ledger.app import OkrLedger
 from okr.settings import load_settings
+from tests.support.clock import recording_at
 
 
 def ledger(home: Path, actor: str = "ana") -> OkrLedger:
@@ -20,9 +20,10 @@ def ledger(home: Path, actor: str = "ana") -> OkrLedger:
 @pytest.fixture
 def app(tmp_path: Path) -> OkrLedger:
     a = ledger(tmp_path)
-    a.add_cycle("2026-Q3")
-    a.add_objective("o1", "Grow", cycle="2026-Q3", owner="ana")
-    a.add_key_result("k1", "Deals", objective="o1", start=0, target=40)
+    with recording_at(lambda: datetime(2026, 7, 2, tzinfo=UTC)):  # before the tests' writes
+        a.add_cycle("2026-Q3")
+        a.add_objective("o1", "Grow", cycle="2026-Q3", owner="ana")
+        a.add_key_result("k1", "Deals", objective="o1", start=0, target=40)
     return a
 
 

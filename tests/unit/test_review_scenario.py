@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from okr.domain.base import recording_at
 from okr.domain.history import Fact, cycle_dependencies
 from okr.domain.review import ReviewPoint, restatements, retro, review
 from okr.ledger.app import OkrLedger
 from okr.record.envelope import chained
 from okr.settings import load_settings
+from tests.support.clock import recording_at
 
 Q3_START = datetime(2026, 7, 1, tzinfo=UTC)
 Q3_DAYS = 92
