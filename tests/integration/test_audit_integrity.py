@@ -21,7 +21,7 @@ def _small(env: Env) -> Env:
     env.ok("kr", "add", "k1", "Signups", "--objective", "o1", "--target", "40")
     env.ok("checkin", "k1", "10")
     env.ok("checkin", "k1", "12")
-    env.ok("relay", "--once")
+    env.ok("relay", "--once", "--checkpoint")
     return env
 
 
