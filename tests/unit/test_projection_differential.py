@@ -195,15 +195,17 @@ def _late_history(home: Path) -> list:
         at("2026-09-02T08:00+00:00", lambda: app.update_objective(
             "b1", title="Berlin growth (sharpened)", reason="clearer",
             effective=datetime(2026, 9, 1, tzinfo=UTC)))
-        at("2026-09-30T21:30+00:00", lambda: app.check_in("b1-a", 70))  # Berlin's last day
-        at("2026-10-02T08:00+00:00", lambda: app.close_cycle("2026-Q3"))
-        # Los Angeles' 2026-Q4, planned on time, then a key result added in planning late.
+        # Los Angeles' 2026-Q4, planned on time (recorded in time order with Berlin's
+        # events: the store refuses a recording time earlier than the last one), then a key
+        # result added in planning late.
         at("2026-09-20T18:00+00:00", lambda: app.add_cycle("2026-Q4",
                                                            timezone="America/Los_Angeles"))
         at("2026-09-21T18:00+00:00", lambda: app.add_objective("l1", "LA reach", "2026-Q4",
                                                                "ben"))
         at("2026-09-21T18:01+00:00", lambda: app.add_key_result("l1-a", "Signups", "l1",
                                                                 target=50))
+        at("2026-09-30T21:30+00:00", lambda: app.check_in("b1-a", 70))  # Berlin's last day
+        at("2026-10-02T08:00+00:00", lambda: app.close_cycle("2026-Q3"))
         at("2026-10-03T18:00+00:00", lambda: app.add_key_result("l1-b", "Churn", "l1",
                                                                 kind="decrease", start=10,
                                                                 target=5))

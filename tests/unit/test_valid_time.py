@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from okr.domain.base import recording_at
 from okr.domain.errors import DomainError
 from okr.domain.periods import cycle_of, named_window
 from okr.ledger.app import OkrLedger
 from okr.settings import load_settings
+from tests.support.clock import recording_at
 from tests.unit.test_cli_writes import ok, run
 
 
