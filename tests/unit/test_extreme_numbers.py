@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from okr.domain.base import MAX_MAGNITUDE, recording_at
+from okr.domain.base import MAX_MAGNITUDE
 from okr.domain.errors import DomainError
 from okr.domain.history import scorecard_at
 from okr.ledger.app import OkrLedger
 from okr.projections.store import ConsumedRecord, Projection
 from okr.record.envelope import chained
 from okr.settings import load_settings
+from tests.support.clock import recording_at
 from tests.unit.test_projection_differential import same
 
 # (kind, start, target, value): the magnitudes allowed at their edges, signed zeros, subnormals.
