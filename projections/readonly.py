@@ -72,10 +72,11 @@ def check_read_only(sql: str) -> str:
         follows = tokens[i + 1][1] if i + 1 < len(tokens) else ""
         if tkind in ("identifier", "keyword") and follows.startswith("(") \
                 and _OUTSIDE.fullmatch(bare):
-            raise QueryRefused(f"okr sql reads the projection only: {bare!r} is not allowed")
+            raise QueryRefused(f"okr sql is read-only, on the projection only: {bare!r} is not "
+                               "allowed")
         if tkind == "string_const" and i and tokens[i - 1][1].upper() in ("FROM", "JOIN"):
-            raise QueryRefused(f"okr sql reads the projection only: a file ({word}) is not "
-                               "a table")
+            raise QueryRefused(f"okr sql is read-only, on the projection only: a file "
+                               f"({word}) is not a table")
     return text.rstrip(";").rstrip()
 
 
