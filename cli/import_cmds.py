@@ -1,4 +1,4 @@
-"""`okr import checkins|readings FILE.csv`: all-or-nothing bulk writes with a progress bar."""
+"""`okr import plan|checkins|readings FILE`: all-or-nothing bulk writes with a progress bar."""
 
 from pathlib import Path
 
@@ -7,7 +7,7 @@ import typer
 from okr.cli.context import state, want_json
 from okr.cli.output import emit, visible
 
-import_app = typer.Typer(help="Import check-ins or KPI readings from CSV files.",
+import_app = typer.Typer(help="Import a plan (YAML or CSV), check-ins or KPI readings.",
                          no_args_is_help=True)
 
 SKIP = typer.Option(False, "--skip-invalid", help="Record the valid lines and report the rest "
@@ -56,6 +56,43 @@ def _say(d: dict[str, object], path: Path, data: dict[str, object]) -> None:
         print(visible(f"nothing new to record from {path}"))
     if data.get("published"):
         print(data["published"])
+
+
+@import_app.command("plan")
+def import_plan(ctx: typer.Context, path: Path = typer.Argument(..., help="YAML (sections "
+                "cycles, kpis, objectives, key_results, initiatives, checkins, readings) or CSV "
+                "(a 'section' column names each row's)."),
+                as_json: bool = JSON) -> None:
+    """Import a quarter's plan and results, all or nothing: recorded now with source
+    import:FILE; plan items of a new cycle are in force from its start (or their `effective`
+    date), check-ins and readings keep their times. Times without a zone are local; a date
+    alone is the start of that day."""
+    from okr.cli.times import parse_when
+    from okr.ledger.plan_import import import_plan as run_import
+
+    st = state(ctx)
+    zone = st.settings.timezone
+    report = run_import(st.ledger, path, lambda t: parse_when(t, zone))
+    data = report.as_dict()
+    if report.written and st.settings.inline_publish:
+        from okr.cli.publish import after_write
+        data["published"] = after_write(st)
+
+    def human() -> None:
+        for bad in report.invalid:
+            print(f"{path}:{bad['line']}: {bad['error']}" if bad["line"] else
+                  f"{path}: {bad['error']}")
+        if report.invalid:
+            print(f"{len(report.invalid)} problem(s); nothing was written")
+        else:
+            print(f"imported {path}: " + ", ".join(f"{n} {k.replace('_', ' ')}"
+                                                   for k, n in report.counts.items()))
+        if data.get("published"):
+            print(data["published"])
+
+    emit(data, want_json(ctx, as_json), human)
+    if report.invalid:
+        raise typer.Exit(2)
 
 
 @import_app.command("checkins")

@@ -48,12 +48,18 @@ def kpi_add(ctx: typer.Context, key: str, name: str, unit: str = typer.Option(""
             red: str = typer.Option(..., help="Red beyond this value."),
             cadence: str = typer.Option("weekly", help="daily, weekly, monthly, quarterly."),
             tag: list[str] = typer.Option([], "--tag", help="leading, lagging, guardrail, …"),
-            owner: str | None = None, as_json: bool = JSON) -> None:
+            owner: str | None = None,
+            effective: str | None = typer.Option(
+                None, "--effective", help="When it was defined, if before now (local; a date "
+                "alone means the start of that day): readings back-dated to then count in "
+                "as-of views. Needs --reason."),
+            reason: str | None = REASON, as_json: bool = JSON) -> None:
     """Define a KPI."""
-    k = state(ctx).ledger.add_kpi(
+    st = state(ctx)
+    k = st.ledger.add_kpi(
         key, name, unit=unit, direction=direction, target=opt_number(target, "target"),
         green=number(green, "green"), red=number(red, "red"), cadence=cadence, tags=tag,
-        owner=owner)
+        owner=owner, effective=when(st, effective), reason=reason)
     done(ctx, as_json, f"KPI {k.key} added: {k.name} ({k.direction}, {k.cadence})",
          {"key": k.key, **k.definition()})
 

@@ -43,6 +43,18 @@ def _backdated_html(r: dict[str, Any]) -> str:
     return f" <span class=flag>back-dated: in force from {day(r['effective_at'])}</span>"
 
 
+def bounds(low: float | None, high: float | None) -> str:
+    """A target, or a range's two bounds."""
+    return num(low) if high is None else f"{num(low)}–{num(high)}"
+
+
+def initiatives_text(kr: dict[str, Any] | None) -> str:
+    """'live-chat Implement live chat (done); …' — the work on a key result."""
+    if kr is None or not kr.get("initiatives"):
+        return "-"
+    return "; ".join(f"{i['key']} {i['title']} ({i['status']})" for i in kr["initiatives"])
+
+
 def revision_text(r: dict[str, Any]) -> str:
     """'target 40 → 25' style summary of a revision's changes."""
     parts = [f"{k} {num(v['from']) if isinstance(v['from'], float) else v['from']} → "
@@ -56,15 +68,21 @@ def revision_text(r: dict[str, Any]) -> str:
 def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per key result with its objective: the plan-vs-actual table."""
     rows = []
-    final = review["evaluated_at"] >= review["end"]
+    # Final once the cycle is over, or closed (early, too); reopening makes it open again.
+    final = review["evaluated_at"] >= review["end"] or review["status"] == "closed"
     for card in review["objectives"]:
         for kr in card["key_results"] or [None]:
             rows.append({
-                "objective": card["key"], "type": card["okr_type"], "owner": card["owner"],
+                "objective": card["key"], "objective_title": card["title"],
+                "type": card["okr_type"], "owner": card["owner"],
                 "team": card["team"], "objective_score": card["score"], "grade": grade(card, final),
                 "key_result": None if kr is None else kr["key"],
+                "kr_title": None if kr is None else kr["title"],
                 "planned_target": None if kr is None else kr["planned_target"],
+                "planned_target_high": None if kr is None else kr["planned_target_high"],
                 "final_target": None if kr is None else kr["target"],
+                "final_target_high": None if kr is None else kr["target_high"],
+                "initiatives": initiatives_text(kr),
                 "value": None if kr is None else kr["value"],
                 "progress": None if kr is None else kr["progress"],
                 "expected": None if kr is None else kr["expected"],
@@ -104,14 +122,16 @@ def to_markdown(review: dict[str, Any]) -> str:
            f"{pct(s['mean_score'])} over {s['objectives']} objectives and {s['key_results']} "
            "key results.", "", "## Plan vs actual", "",
            "| objective | type | key result | planned target | final target | value | "
-           "progress | expected | status | grade |",
-           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+           "progress | expected | status | grade | initiatives |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in score_rows(review):
-        out.append(f"| {m(r['objective'])} | {m(r['type'])} | {m(r['key_result'] or '-')}"
+        out.append(f"| {m(r['objective'])} {m(r['objective_title'])} | {m(r['type'])} | "
+                   f"{m(r['key_result'] or '-')} {m(r['kr_title'] or '')}"
                    f"{' (added after commit)' if r['added_after_commit'] else ''} | "
-                   f"{num(r['planned_target'])} | {num(r['final_target'])} | {num(r['value'])} | "
+                   f"{bounds(r['planned_target'], r['planned_target_high'])} | "
+                   f"{bounds(r['final_target'], r['final_target_high'])} | {num(r['value'])} | "
                    f"{pct(r['progress'])} | {pct(r['expected'])} | {m(r['status'] or '-')} | "
-                   f"{r['grade']} |")
+                   f"{r['grade']} | {m(r['initiatives'])} |")
     out += ["", "## Revisions after commit", ""]
     if not review["revisions"]:
         out.append("None: the plan stood as committed.")
@@ -185,7 +205,7 @@ def kr_chart(review: dict[str, Any], key: str) -> str:
     marks = []
     for r in review["revisions"]:
         if r["key"] == key and r["type"] == "KeyResultRevised":
-            x = _x(r["at"], start, end)
+            x = _x(r["effective_at"], start, end)
             color = _COLORS["red"] if r["goalpost_moved"] else "#555"
             label = _e(revision_text(r))
             marks.append(f'<line x1="{x:.1f}" y1="{_PAD}" x2="{x:.1f}" y2="{_H - _PAD}" '
@@ -250,12 +270,14 @@ def to_html(review: dict[str, Any]) -> str:
     e = _e
     s = review["summary"]
     rows = "".join(
-        f"<tr><td>{e(r['objective'])}</td><td>{e(r['type'])}</td>"
-        f"<td>{e(r['key_result'] or '-')}"
+        f"<tr><td>{e(r['objective'])} {e(r['objective_title'])}</td><td>{e(r['type'])}</td>"
+        f"<td>{e(r['key_result'] or '-')} {e(r['kr_title'] or '')}"
         f"{' <span class=flag>added after commit</span>' if r['added_after_commit'] else ''}"
-        f"</td><td>{num(r['planned_target'])}</td><td>{num(r['final_target'])}</td>"
+        f"</td><td>{bounds(r['planned_target'], r['planned_target_high'])}</td>"
+        f"<td>{bounds(r['final_target'], r['final_target_high'])}</td>"
         f"<td>{num(r['value'])}</td><td>{pct(r['progress'])}</td><td>{pct(r['expected'])}</td>"
-        f"<td>{e(r['status'] or '-')}</td><td class=\"{e(r['grade'])}\">{e(r['grade'])}</td></tr>"
+        f"<td>{e(r['status'] or '-')}</td><td class=\"{e(r['grade'])}\">{e(r['grade'])}</td>"
+        f"<td>{e(r['initiatives'])}</td></tr>"
         for r in score_rows(review))
     revs = "".join(
         f"<li>{day(r['at'])} <b>{e(r['key'])}</b>: {e(revision_text(r))} by {e(r['actor'])} — "
@@ -286,7 +308,7 @@ plan committed {day(review['committed_at'])} · as of {day(review['as_of'])}, as
 <h2>Plan vs actual</h2>
 <table><tr><th>objective</th><th>type</th><th>key result</th><th>planned target</th>
 <th>final target</th><th>value</th><th>progress</th><th>expected</th><th>status</th>
-<th>grade</th></tr>{rows}</table>
+<th>grade</th><th>initiatives</th></tr>{rows}</table>
 <h2>Revisions after commit</h2><ul>{revs}</ul>
 <h2>Progress over time</h2>
 <p class="legend"><span>━ actual</span><span>╌ expected</span><span>┆ target revision</span></p>

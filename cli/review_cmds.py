@@ -111,7 +111,7 @@ def retro_cmd(ctx: typer.Context, cycle_a: str, cycle_b: str,
 
 def _print_review(st: State, r: dict[str, Any], fmt: str) -> None:
     from okr.cli.output import console, print_table, styled
-    from okr.cli.report import day, num, pct, revision_text, score_rows
+    from okr.cli.report import bounds, day, num, pct, revision_text, score_rows
 
     c = console()
 
@@ -129,13 +129,14 @@ def _print_review(st: State, r: dict[str, Any], fmt: str) -> None:
     say(styled(f"{s['succeeded']} of {s['graded']} graded objectives succeeded · mean "
         f"score {pct(s['mean_score'])}"))
     print_table(["objective", "key result", "planned", "final", "value", "progress",
-                 "expected", "status", "grade"],
-                [[row["objective"],
-                  styled(row["key_result"] or "-",
+                 "expected", "status", "grade", "initiatives"],
+                [[f"{row['objective']} {row['objective_title']}",
+                  styled(f"{row['key_result'] or '-'} {row['kr_title'] or ''}".rstrip(),
                          *([(" (added)", "yellow")] if row["added_after_commit"] else [])),
-                  num(row["planned_target"]), num(row["final_target"]), num(row["value"]),
+                  bounds(row["planned_target"], row["planned_target_high"]),
+                  bounds(row["final_target"], row["final_target_high"]), num(row["value"]),
                   pct(row["progress"]), pct(row["expected"]), row["status"] or "-",
-                  row["grade"]] for row in score_rows(r)],
+                  row["grade"], row["initiatives"]] for row in score_rows(r)],
                 fmt, title="Plan vs actual", heading=True)
     say(styled(("Revisions after commit", "bold")))
     for rev in r["revisions"] or [None]:

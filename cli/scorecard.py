@@ -30,6 +30,13 @@ def scorecard_rows(cards: list[dict[str, Any]]) -> tuple[list[str], list[list[An
 TREE_DEPTH = 8  # levels of alignment the scorecard indents before it starts again at the left
 
 
+def target_text(kr: dict[str, Any]) -> str:
+    """The target, or a range's two bounds (the upper one was dropped before)."""
+    if kr.get("target_high") is None:
+        return amount(kr["target"], kr["unit"])
+    return f"{amount(kr['target'], '')}–{amount(kr['target_high'], kr['unit'])}"
+
+
 def print_scorecard(cards: list[dict[str, Any]], as_of: str, known_at: str) -> None:
     """The scorecard as a tree of aligned objectives, each with its key results' bars,
     scores, expected progress, status, confidence and linked KPI health (stored text shown
@@ -68,7 +75,7 @@ def print_scorecard(cards: list[dict[str, Any]], as_of: str, known_at: str) -> N
                 f"{bar(kr['progress'])} {kr['progress']:.2f} (exp {kr['expected']:.2f}) ",
                 (kr["status"], colour[kr["status"]]),
                 f" {kr['key']}: {amount(kr['value'], kr['unit'])} → "
-                f"{amount(kr['target'], kr['unit'])}{conf}{kpi}"))
+                f"{target_text(kr)}{conf}{kpi}"))
         return branch
 
     # Depth first without recursion, each card once. Cards in a parent cycle (refused at

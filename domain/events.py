@@ -69,8 +69,10 @@ MEASUREMENTS = tuple(w.type for w in EVENTS if w.valid_time)
 VALID_TIME_FIELD = {w.type: w.valid_time for w in EVENTS if w.valid_time}
 # Plan events that may say when they are in force (an `effective_at` attribute, lifted into
 # the envelope's effective_at; absent or null: when recorded): the plan items' additions and
-# changes. A cycle's lifecycle (commit, close, reopen) and KPIs take effect when recorded.
+# changes, and a KPI's definition (`okr kpi add --effective`, for readings back-dated before
+# it was typed). A cycle's lifecycle (commit, close, reopen) takes effect when recorded.
 DATED = frozenset(w.type for w in EVENTS
-                  if w.aggregate_type in ("cycle", "objective", "key_result", "initiative")
+                  if (w.aggregate_type in ("cycle", "objective", "key_result", "initiative")
+                      or w.type == "KpiAdded")
                   and not w.valid_time
                   and w.type not in ("PlanCommitted", "CycleClosed", "CycleReopened"))

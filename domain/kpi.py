@@ -58,16 +58,17 @@ class Kpi(LedgerAggregate):
     @classmethod
     def add(cls, key: str, name: str, unit: str, direction: str, target: float | None,
             green: float, red: float, cadence: str, tags: list[str], owner: str,
-            actor: str) -> "Kpi":
-        """Define a KPI."""
+            actor: str, effective_at: datetime | None = None) -> "Kpi":
+        """Define a KPI (in force when recorded, or from `effective_at`)."""
         definition = check_definition(name, unit, direction, target, green, red, cadence,
                                       tags, owner)
-        return cls(key=check_key(key, "KPI"), actor=actor, **definition)
+        return cls(key=check_key(key, "KPI"), actor=actor, effective_at=effective_at,
+                   **definition)
 
     @event("KpiAdded")
     def __init__(self, key: str, name: str, unit: str, direction: str, target: float | None,
                  green: float, red: float, cadence: str, tags: list[str], owner: str,
-                 actor: str) -> None:
+                 actor: str, effective_at: datetime | None = None) -> None:
         self.key = key
         self._define(name, unit, direction, target, green, red, cadence, tags, owner)
         self.retired = False

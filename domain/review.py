@@ -74,6 +74,10 @@ def plan_vs_actual(facts: Sequence[Fact], cycle: str, committed_at: datetime | N
         for kr in card["key_results"]:
             planned = plan.key_results.get(kr["key"]) if kr["key"] in plan_krs else None
             krs.append({**kr,
+                        "initiatives": [
+                            {"key": i["key"], "title": i["title"], "status": i["status"]}
+                            for i in sorted(final.initiatives.values(), key=lambda i: i["key"])
+                            if i["key_result"] == kr["key"]],
                         "planned_target": None if planned is None else planned["target"],
                         "planned_target_high": None if planned is None
                         else planned["target_high"],

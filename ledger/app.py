@@ -534,11 +534,14 @@ class OkrLedger(Application[UUID]):
     def add_kpi(self, key: str, name: str, *, unit: str = "", direction: str = "up",
                 target: float | None = None, green: float, red: float,
                 cadence: str = "weekly", tags: list[str] | None = None,
-                owner: str | None = None, actor: str | None = None) -> Kpi:
+                owner: str | None = None, actor: str | None = None,
+                effective: datetime | None = None, reason: str | None = None) -> Kpi:
         who = self._actor(actor)
+        eff = in_force(effective, reason, planning=False, cycle_start=None, now=utc_now(),
+                       latest=None, what=f"adding KPI {key}")
         return self._create("kpi", key, lambda: Kpi.add(
             key, name, unit, direction, target, green, red, cadence, tags or [],
-            owner if owner is not None else who, who))
+            owner if owner is not None else who, who, effective_at=eff))
 
     def update_kpi(self, key: str, changes: dict[str, Any], reason: str | None = None,
                    actor: str | None = None) -> Kpi:

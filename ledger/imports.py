@@ -138,20 +138,20 @@ def _when(row: dict[str, str], parse_time: ParseTime, now: datetime) -> datetime
 
 
 def _apply_checkin(batch: _Batch, row: dict[str, str], parse_time: ParseTime,
-                   now: datetime, actor: str) -> bool:
+                   now: datetime, actor: str, source: str) -> bool:
     kr = batch.key_result(row["kr"])
     confidence = _optional_number(row.get("confidence", ""), "confidence")
     at = _when(row, parse_time, now)
     kr.check_in(_number(row["value"], "value"), confidence, row.get("note", ""), at, now,
-                batch.windows[row["kr"]], actor, source="import")
+                batch.windows[row["kr"]], actor, source=source)
     return True
 
 
 def _apply_reading(batch: _Batch, row: dict[str, str], parse_time: ParseTime,
-                   now: datetime, actor: str) -> bool:
+                   now: datetime, actor: str, source: str) -> bool:
     kpi = batch.kpi(row["kpi"])
     at = _when(row, parse_time, now)
-    return kpi.record(_number(row["value"], "value"), at, row.get("source") or "import",
+    return kpi.record(_number(row["value"], "value"), at, row.get("source") or source,
                       row.get("id") or None, now, actor)
 
 
@@ -168,6 +168,7 @@ def import_csv(app: OkrLedger, path: Path, kind: str, parse_time: ParseTime,
     # as every other write does (OkrLedger._actor): the OS user may be unknown, so blank
     actor = check_text(app.settings.actor, "actor", max_len=100)
     now = utc_now()
+    source = check_text(f"import:{path.name}", "source", max_len=200)  # which file it came from
     for done, (line, row) in enumerate(rows, 1):
         try:
             if "__error__" in row:
@@ -175,7 +176,7 @@ def import_csv(app: OkrLedger, path: Path, kind: str, parse_time: ParseTime,
             missing = [c for c in COLUMNS[kind][0] if not row.get(c)]
             if missing:
                 raise DomainError(f"missing {', '.join(missing)}")
-            if APPLY[kind](batch, row, parse_time, now, actor):
+            if APPLY[kind](batch, row, parse_time, now, actor, source):
                 report.recorded += 1
             else:
                 report.duplicates += 1

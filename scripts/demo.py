@@ -2,9 +2,13 @@
 
 It uses a fresh data directory (demo-out/okr-home), the current quarter (so back-dated
 check-ins stay inside the cycle and never in the future), and the embedded local broker.
+The plan is typed late — today, weeks into the quarter, as teams often do: typed while the
+cycle is in planning, it is in force from the quarter's start, so the back-dated check-ins
+count and the review's progress charts draw from the first week (checked at the end).
 Every command is printed before it runs, like a transcript a newcomer can copy.
 """
 
+import json
 import os
 import shlex
 import shutil
@@ -21,13 +25,16 @@ HOME = OUT / "okr-home"
 OKR = str(Path(sys.executable).parent / "okr")
 
 
-def okr(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run one okr command, echo it and its output."""
-    print(f"\n$ okr {shlex.join(args)}", flush=True)
+def okr(*args: str, check: bool = True, quiet: bool = False
+        ) -> subprocess.CompletedProcess[str]:
+    """Run one okr command, echo it and its output (unless quiet)."""
+    if not quiet:
+        print(f"\n$ okr {shlex.join(args)}", flush=True)
     proc = subprocess.run([OKR, *args], text=True, capture_output=True,
                           env={**os.environ, "OKR_HOME": str(HOME), "OKR_ACTOR": "ana"})
-    sys.stdout.write(proc.stdout)
-    sys.stdout.write(proc.stderr)
+    if not quiet:
+        sys.stdout.write(proc.stdout)
+        sys.stdout.write(proc.stderr)
     if check and proc.returncode != 0:
         raise SystemExit(f"demo failed: okr {shlex.join(args)} exited {proc.returncode}")
     return proc
@@ -67,7 +74,8 @@ def main() -> None:
     okr("initiative", "add", "live-chat", "Implement live chat on website", "--kr", "kr-conv")
     okr("kpi", "add", "wau", "Weekly active users", "--unit", "users", "--direction", "up",
         "--target", "15000", "--green", "14000", "--red", "12000", "--cadence", "weekly",
-        "--tag", "lagging")
+        "--tag", "lagging", "--effective", day(window.start), "--reason",
+        "tracked since before the quarter; typed today")
     okr("kr", "add", "kr-wau", "Grow weekly active users to 15k", "--objective", "rev-2x",
         "--kind", "increase", "--start", "12000", "--target", "15000", "--unit", "users",
         "--kpi", "wau")
@@ -89,6 +97,9 @@ def main() -> None:
     okr("relay", "--once", "--checkpoint")
     okr("consume", "--once")
     okr("scorecard")
+    print("\n# Mid-quarter as we know it now (the plan typed late is in force from the start),"
+          "\n# then as it was known that day (nothing had been typed yet):")
+    okr("scorecard", "--as-of", at(0.55))
     okr("scorecard", "--as-of", at(0.55), "--known-at", at(0.55))
     okr("history", "kr-conv")
     okr("audit", "trail", "kr-conv")
@@ -97,6 +108,11 @@ def main() -> None:
     okr("review", cycle)
     report = OUT / f"review-{cycle}.html"
     okr("review", cycle, "--format", "html", "--out", str(report))
+    # The plan was typed late: its review still draws every key result from week one.
+    progress = json.loads(okr("review", cycle, "--json", quiet=True).stdout)["progress"]
+    short = {k: len(s) for k, s in progress.items() if len(s) < 2}
+    if len(progress) < 4 or short:
+        raise SystemExit(f"demo failed: the review's progress charts do not draw ({progress})")
     okr("broker", "stop")
     print(f"\ndemo finished: data in {HOME}")
     print(f"review report: {report}")

@@ -137,3 +137,23 @@ def test_a_review_flags_a_revision_given_effective_and_sees_a_late_plan(
     assert r["objectives"][0]["key_results"][0]["value"] == 2
     flagged = [(x["effective_at"], x["backdated"]) for x in r["revisions"]]
     assert flagged == [(t("2026-07-27T00:00Z"), True), (t("2026-08-04T00:00Z"), False)]
+
+
+def test_a_kpi_typed_late_counts_readings_from_its_effective_time(ledger: OkrLedger) -> None:
+    from okr.domain.history import scorecard_at
+    from okr.record.envelope import chained
+
+    at("2026-07-20T10:00+00:00", lambda: ledger.add_cycle("2026-Q3"))
+    at("2026-07-20T10:00+00:00", lambda: ledger.add_objective("o", "O", "2026-Q3", "ana"))
+    with pytest.raises(DomainError, match="needs a reason"):
+        at("2026-07-20T10:00+00:00", lambda: ledger.add_kpi(
+            "wau", "WAU", green=10, red=5, effective=t("2026-07-01T00:00Z")))
+    at("2026-07-20T10:00+00:00", lambda: ledger.add_kpi(
+        "wau", "WAU", green=10, red=5, effective=t("2026-07-01T00:00Z"), reason="tracked"))
+    at("2026-07-20T10:01+00:00", lambda: ledger.add_key_result("k", "K", "o", target=20,
+                                                               kpi="wau"))
+    at("2026-07-20T10:02+00:00", lambda: ledger.record_reading("wau", 7,
+                                                               at=t("2026-07-05T00:00Z")))
+    facts = [e.fact() for e in chained(ledger)]
+    (card,) = scorecard_at(facts, t("2026-07-06T00:00Z"), t("2026-07-21T00:00Z"))
+    assert card["key_results"][0]["value"] == 7

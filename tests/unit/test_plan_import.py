@@ -1,0 +1,145 @@
+"""`okr import plan`: last quarter's plan and results from YAML or CSV, all or nothing; a
+quarter imported today reviews as if entered on time as of inside it, and known-at views
+show when it became known."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.fuzzing import event_count
+from tests.unit.test_cli_writes import ok, run
+
+PLAN_YAML = """\
+cycles:
+  - key: 2026-Q3
+    timezone: Europe/Berlin
+    committed: true
+    closed: true
+kpis:
+  - {key: nps, name: Net promoter score, green: 40, red: 20, tags: [guardrail]}
+objectives:
+  - key: grow
+    title: Grow the funnel
+    cycle: 2026-Q3
+    owner: ana
+    team: sales
+  - {key: keep, title: Keep customers, cycle: 2026-Q3, type: aspirational}
+key_results:
+  - {key: leads, title: Qualified leads, objective: grow, target: 100}
+  - {key: churn, title: Monthly churn, objective: keep, kind: decrease, start: 5, target: 3,
+     unit: "%"}
+  - {key: late, title: Partner deals, objective: grow, target: 4, effective: 2026-08-15}
+initiatives:
+  - {key: webinars, title: Monthly webinars, kr: leads, status: done}
+checkins:
+  - {kr: leads, value: 20, at: 2026-07-14, note: first month}
+  - {kr: leads, value: 70, at: 2026-08-31}
+  - {kr: leads, value: 95, at: 2026-09-29, confidence: 0.9}
+  - {kr: churn, value: 4.1, at: 2026-08-01}
+  - {kr: late, value: 2, at: 2026-09-10}
+readings:
+  - {kpi: nps, value: 35, at: 2026-07-20, id: nps-07}
+  - {kpi: nps, value: 41, at: 2026-09-20, id: nps-09}
+"""
+
+
+def test_a_yaml_plan_imports_all_at_once_and_shows_in_every_view(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    plan = tmp_path / "q3.yaml"
+    plan.write_text(PLAN_YAML, encoding="utf-8")
+    out = json.loads(ok(home, "import", "plan", str(plan), "--json"))
+    assert out["written"] and out["invalid"] == []
+    assert out["counts"] == {"cycles": 1, "kpis": 1, "objectives": 2, "key_results": 3,
+                             "initiatives": 1, "checkins": 5, "readings": 2}
+    cycle = json.loads(ok(home, "show", "2026-Q3", "--json"))
+    assert (cycle["status"], cycle["start"]) == ("closed", "2026-06-30T22:00:00.000000Z")
+    leads = json.loads(ok(home, "show", "leads", "--json"))
+    assert leads["value"] == 95 and {c["source"] for c in leads["check_ins"]} == {
+        "import:q3.yaml"}
+    assert json.loads(ok(home, "show", "webinars", "--json"))["status"] == "done"
+
+
+def test_a_plan_imported_today_reviews_as_of_inside_its_quarter(tmp_path: Path) -> None:
+    from okr.domain.history import scorecard_at
+    from okr.ledger.app import OkrLedger
+    from okr.record.envelope import chained
+    from okr.settings import load_settings
+
+    home = tmp_path / "home"
+    plan = tmp_path / "q3.yaml"
+    plan.write_text(PLAN_YAML, encoding="utf-8")
+    ok(home, "import", "plan", str(plan))
+    app = OkrLedger(load_settings({"home": home, "actor": "x"}))
+    facts = [e.fact() for e in chained(app)]
+    imported_at = max(f.recorded_at for f in facts)
+    aug = datetime(2026, 8, 20, tzinfo=UTC)
+    cards = {c["key"]: c for c in scorecard_at(facts, aug, imported_at)}
+    krs = {k["key"]: k for c in cards.values() for k in c["key_results"]}
+    assert set(cards) == {"grow", "keep"} and krs["leads"]["value"] == 20
+    assert krs["late"]["value"] is None  # in force from 15 August; checked in on 10 September
+    assert "late" not in {k["key"] for k in scorecard_at(facts, datetime(
+        2026, 8, 14, tzinfo=UTC), imported_at)[0]["key_results"]}
+    # As known before the import, nothing of it existed.
+    assert scorecard_at(facts, aug, datetime(2026, 9, 1, tzinfo=UTC)) == []
+
+
+@pytest.mark.parametrize("text, line, message", [
+    (PLAN_YAML.replace("target: 100}", "target: lots}"), 16, "target 'lots' is not a number"),
+    (PLAN_YAML.replace("{kr: leads, value: 70", "{kr: nope, value: 70"), 24,
+     "key result 'nope' not found"),
+    (PLAN_YAML.replace("at: 2026-08-31", "at: 2026-10-31"), 24, "outside the cycle"),
+    (PLAN_YAML.replace("  - {key: keep,", "  - {key: grow,"), 14, "already exists"),
+    (PLAN_YAML + "surprises:\n  - {a: 1}\n", 0, "unknown section 'surprises'"),
+    ("cycles: &a\n  - {key: 2026-Q3}\nobjectives: *a\n", 0, "aliases"),
+])
+def test_one_bad_line_writes_nothing_and_is_named(tmp_path: Path, text: str, line: int,
+                                                  message: str) -> None:
+    home = tmp_path / "home"
+    ok(home, "cycle", "add", "2026-Q4")
+    before = event_count(home)
+    plan = tmp_path / "q3.yaml"
+    plan.write_text(text, encoding="utf-8")
+    proc = run(home, "import", "plan", str(plan))
+    assert proc.returncode == 2, proc.stdout
+    said = proc.stdout + proc.stderr
+    assert message in said
+    if line:
+        assert f"q3.yaml:{line}:" in said
+    assert event_count(home) == before
+
+
+def test_a_csv_plan_names_each_rows_section(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    plan = tmp_path / "q3.csv"
+    plan.write_text(
+        "section,key,title,cycle,objective,kr,target,value,at,committed\n"
+        "cycle,2026-Q3,,,,,,,,true\n"
+        "objective,grow,Grow,2026-Q3,,,,,,\n"
+        "key_result,leads,Leads,,grow,,100,,,\n"
+        "checkin,,,,,leads,,40,2026-08-01,\n", encoding="utf-8")
+    out = json.loads(ok(home, "import", "plan", str(plan), "--json"))
+    assert out["counts"] == {"cycles": 1, "objectives": 1, "key_results": 1, "checkins": 1}
+    bad = tmp_path / "bad.csv"
+    bad.write_text(plan.read_text().replace("checkin,,,,,leads,,40", "checkin,,,,,leads,,x"),
+                   encoding="utf-8")
+    proc = run(tmp_path / "other", "import", "plan", str(bad))
+    assert proc.returncode == 2 and "bad.csv:5: value 'x' is not a number" in proc.stdout
+
+
+def test_past_check_ins_and_readings_imported_name_their_file(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    plan = tmp_path / "q3.yaml"
+    plan.write_text(PLAN_YAML.replace("    closed: true\n", ""), encoding="utf-8")
+    ok(home, "import", "plan", str(plan))
+    sheet = tmp_path / "september.csv"
+    sheet.write_text("kr,value,at\nleads,99,2026-09-30\n", encoding="utf-8")
+    ok(home, "import", "checkins", str(sheet))
+    readings = tmp_path / "nps.csv"
+    readings.write_text("kpi,value,at\nnps,44,2026-09-25\n", encoding="utf-8")
+    ok(home, "import", "readings", str(readings))
+    leads = json.loads(ok(home, "show", "leads", "--json"))
+    assert leads["check_ins"][-1]["source"] == "import:september.csv"
+    nps = json.loads(ok(home, "show", "nps", "--json"))
+    assert nps["readings"][-1]["source"] == "import:nps.csv"
