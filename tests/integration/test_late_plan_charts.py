@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from okr.cli.report import to_html
-from okr.domain.base import recording_at
 from okr.domain.review import ReviewPoint, review
 from okr.ledger.app import OkrLedger
 from okr.record.envelope import chained
 from okr.settings import load_settings
 from tests.integration.test_review_html import PIL, count, screenshot
+from tests.support.clock import recording_at
 
 pytestmark = pytest.mark.integration
 

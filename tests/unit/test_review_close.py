@@ -7,11 +7,11 @@ from typing import Any
 
 from okr.cli.report import score_rows, to_html, to_markdown
 from okr.cli.scorecard import target_text
-from okr.domain.base import recording_at
 from okr.domain.review import ReviewPoint, review
 from okr.ledger.app import OkrLedger
 from okr.record.envelope import chained
 from okr.settings import load_settings
+from tests.support.clock import recording_at
 
 
 def t(text: str) -> datetime:
