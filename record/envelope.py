@@ -91,15 +91,40 @@ def chain_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + canonical_json(body)).hexdigest()
 
 
-def _raw_hash(raw: bytes, prev_hash: str) -> str | None:
-    """The chain hash of a record's bytes with its top-level hash field cut out: `hash` is the
-    last key before `position` in canonical JSON, and after `data` (the only nested object),
-    so the last ',"hash":"' is the top-level one."""
-    cut = raw.rfind(b',"hash":"')
-    end = cut + 9 + 64
-    if cut < 0 or raw[end:end + 13] != b'","position":':
+_HASH_MEMBER = b'"hash":"'
+_HEX64 = re.compile(rb"[0-9a-f]{64}")
+
+
+def hashed_bytes(raw: bytes) -> bytes | None:
+    """What a record's hash covers: its bytes exactly as sent, with the hash member cut out.
+
+    The member is spelled `"hash":"<64 lowercase hex>"` and occurs once in the record; it goes
+    with the comma before it (or, as the object's first member, the comma after it). No key
+    order is assumed. In JSON text the bytes `"hash":"` can only be a key named hash (inside a
+    string its quotes would be escaped), so a record that spells them twice — a second object
+    holding a key "hash" — has no hash (None), nor has one with another spelling."""
+    at = raw.find(_HASH_MEMBER)
+    if at < 1 or raw.find(_HASH_MEMBER, at + 1) >= 0:
         return None
-    return hashlib.sha256(prev_hash.encode("ascii") + raw[:cut] + raw[end + 1:]).hexdigest()
+    start, end = at + len(_HASH_MEMBER), at + len(_HASH_MEMBER) + 64
+    if raw[end:end + 1] != b'"' or not _HEX64.fullmatch(raw, start, end):
+        return None
+    end += 1
+    before = raw[at - 1:at]
+    if before == b",":
+        return raw[:at - 1] + raw[end:]
+    if before == b"{" and raw[end:end + 1] == b",":
+        return raw[:at] + raw[end + 1:]
+    return None
+
+
+def record_hash(raw: bytes, prev_hash: str) -> str | None:
+    """sha256(prev_hash ‖ the record's bytes without its hash member), or None when the record
+    does not spell its hash member as `hashed_bytes` requires."""
+    covered = hashed_bytes(raw)
+    if covered is None:
+        return None
+    return hashlib.sha256(prev_hash.encode("ascii") + covered).hexdigest()
 
 
 def event_id(aggregate_id: UUID | str, version: int) -> str:
@@ -308,14 +333,15 @@ class Envelope(BaseModel):
         return canonical_json(self.to_dict())
 
     def hash_ok(self, raw: bytes | None = None) -> bool:
-        """Whether `hash` is the chain hash of this envelope's content.
+        """Whether `hash` is the chain hash of this record.
 
-        Given the record's bytes, they are hashed as they are first (the relay writes canonical
-        JSON, so its records pass without being encoded again); only bytes that are not
-        canonical are checked by re-encoding the parsed content.
+        Given the record's bytes, the hash covers them as they are (`record_hash`): a verifier
+        in any language hashes what it received, never a re-encoding. Without bytes (an
+        envelope recomputed from the event store) the content is encoded canonically, which is
+        how the relay writes it.
         """
-        if raw is not None and _raw_hash(raw, self.prev_hash) == self.hash:
-            return True
+        if raw is not None:
+            return record_hash(raw, self.prev_hash) == self.hash
         return chain_hash(self.prev_hash, self.body()) == self.hash
 
     def fact(self) -> Fact:

@@ -96,6 +96,10 @@ def parse_records(records: Iterable[Record], verdict: Verdict) -> dict[int, Enve
                                             f"{first}"))
             continue
         where = f"partition {rec.partition} offset {rec.offset}"
+        if not env.hash_ok(rec.value):
+            verdict.findings.append(Finding("altered", env.position, env.aggregate_id,
+                                            f"{where}: the hash does not match the record's "
+                                            "bytes"))
         previous = by_position.get(env.position)
         if previous is not None:
             if previous == env:
@@ -138,9 +142,6 @@ def check_chain(by_position: dict[int, Envelope], verdict: Verdict,
                 position, env.aggregate_id,
                 "prev_hash does not match the hash of the event before it — an event before "
                 "this one was removed, inserted or changed"))
-        if not env.hash_ok():
-            verdict.findings.append(Finding("altered", position, env.aggregate_id,
-                                            "the hash does not match the record's content"))
         expected_version = versions[env.aggregate_id] + 1
         if env.version != expected_version:
             problem = "reordered" if env.version < expected_version else "missing"
