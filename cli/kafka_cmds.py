@@ -1,9 +1,11 @@
 """Kafka commands: `okr relay`, `okr broker start|stop|status`, `okr keys export`, `okr up`."""
 
+import sys
+
 import typer
 
 from okr.cli.context import State, state, want_json
-from okr.cli.output import emit
+from okr.cli.output import emit, first_line
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
 broker_app = typer.Typer(help="The embedded local broker (used when KAFKA_BOOTSTRAP_SERVERS "
@@ -30,6 +32,7 @@ def relay_cmd(ctx: typer.Context,
     from rich.console import Console
 
     from okr.adapters.kafka_client import KafkaError
+    from okr.record.checkpoints import HistoryContradiction
     from okr.record.pages import Backdated, PagesError
     from okr.record.relay import Relay, RelayError, StoreDiverged
 
@@ -50,6 +53,9 @@ def relay_cmd(ctx: typer.Context,
             except (KafkaError, RelayError, PagesError) as exc:
                 from okr.errors import KafkaUnavailable
                 raise KafkaUnavailable(f"publishing failed: {exc}") from None
+            except HistoryContradiction as exc:  # tampering, not a usage error: exit 1
+                print(f"okr: ALARM: {first_line(exc)}", file=sys.stderr)
+                raise typer.Exit(1) from None
             data = {**result.as_dict(), "checkpoint": cp}
             emit(data, want_json(ctx, as_json),
                  f"{'' if quiet else chr(10)}published {result.published} events; "

@@ -11,6 +11,7 @@ def after_write(st: State, kafka_errors: bool = False) -> str:
 
     from okr.adapters import kafka_client
     from okr.adapters.local_broker import BrokerError
+    from okr.record.checkpoints import HistoryContradiction
     from okr.record.pages import Backdated, PagesError
     from okr.record.relay import Relay, RelayError, StoreDiverged, pending
     from okr.record.watermark import load
@@ -27,6 +28,8 @@ def after_write(st: State, kafka_errors: bool = False) -> str:
                 f"{st.settings.topic_ledger}{again}")
     except (StoreDiverged, Backdated) as exc:  # an alarm: the write is recorded, not published
         return f"NOT PUBLISHED: {first_line(exc)}"
+    except HistoryContradiction as exc:  # recorded, but the relay signs no contradicting history
+        return f"ALARM, not published: {first_line(exc)}"
     except PersistenceError as exc:  # the write is recorded; only publishing needs the store
         return (f"not published now (event store unreachable: {first_line(exc)}); run "
                 "'okr relay' when it is back")

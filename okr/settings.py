@@ -22,6 +22,7 @@ ENV = {
     "OKR_PARTITIONS": "partitions",
     "OKR_CHECKPOINT_EVERY": "checkpoint_every",
     "OKR_SIGNING_KEY": "signing_key",
+    "OKR_CHECKPOINT_SECONDS": "checkpoint_seconds",
     "OKR_DUCKDB": "duckdb_path",
     "OKR_CACHE_DIR": "cache_dir",
     "OKR_INLINE_PUBLISH": "inline_publish",
@@ -70,7 +71,9 @@ class Settings(BaseModel):
     topic_dead_letter: str = "okr.dead-letter"
     topic_kpi_readings: str = "okr.kpi-readings"
     partitions: int = Field(default=6, ge=1, le=1000)
-    checkpoint_every: int = Field(default=1000, ge=1)
+    checkpoint_every: int = Field(default=1000, ge=1)  # also inside one long flush
+    # While `okr up` / `okr relay` run idle, a fresh signed checkpoint this often (seconds).
+    checkpoint_seconds: float = Field(default=60.0, gt=0)
     # The relay's Ed25519 key (PEM, 0600). Default: signing-key.pem in the data directory;
     # keep it elsewhere (another account's directory, a mounted secret) so that whoever can
     # write the data directory cannot sign. Its directory must not be writable by others.

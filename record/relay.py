@@ -7,7 +7,12 @@ Order of a step, and why:
 3. while that page is on its way, wait until Kafka acknowledged every record of the page
    before (acks=all) — pages overlap, so the producer never drains between them…
 4. …and only then write that page's watermark (position, chain head, count) next to the
-   event store, and publish the signed checkpoints that fell inside it.
+   event store, and publish the signed checkpoints that fell inside it;
+5. a flush that published events ends with a signed checkpoint over the chain head and the
+   Merkle tree head, written to the relay's own file first, then to okr.checkpoints.
+Before sending an event, the relay compares the history with every checkpoint it signed
+before (its own file): an event store that contradicts one — edited, or an older copy put
+back — stops it with HistoryContradiction, and nothing is signed.
 A crash anywhere re-sends from the last watermark: duplicates, which consumers drop by
 (aggregate id, version). A topic found missing, or holding fewer records than the watermark
 counts (wiped broker, recreated topic), is republished from the start of the store.
@@ -17,16 +22,17 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.persistence import PersistenceError
 
 from okr.adapters import kafka_client
 from okr.ledger.app import OkrLedger
-from okr.record import signing, watermark
+from okr.record import checkpoints, watermark
+from okr.record.checkpoints import HistoryContradiction
 from okr.record.envelope import GENESIS_HASH, Envelope, Published, canonical_json, published
-from okr.record.pages import PagesError, after, pages
+from okr.record.merkle import CompactRange, envelope_leaf
+from okr.record.pages import PagesError, after, page_of, pages
 from okr.record.watermark import START, Watermark
 
 Progress = Callable[[int, int], None]  # (published so far, position)
@@ -78,6 +84,9 @@ class Relay:
                          if inline else {})
         self.producer: Any = None
         self.mark: Watermark | None = None
+        self.tree: CompactRange | None = None  # the Merkle tree's compact range at the mark
+        self.signed: dict[int, dict[str, Any]] = {}  # own checkpoints by event count
+        self.last_signed: dict[str, Any] | None = None
         self.republished = False
 
     # ---- setup -----------------------------------------------------------------------------
@@ -93,6 +102,9 @@ class Relay:
         created = kafka_client.ensure_topics(
             s, self.servers, [s.topic_ledger, s.topic_checkpoints, s.topic_dead_letter],
             bootstrap_ms=self.timeouts.get("bootstrap_timeout_ms", kafka_client.BOOTSTRAP_MS))
+        own = checkpoints.load_own(s, self.topic)
+        self.signed = {int(cp["count"]): cp for cp in own}
+        self.last_signed = max(own, key=lambda cp: int(cp["count"]), default=None)
         mark = self._checked_head(watermark.load(s, self.topic))
         if mark.position > 0 and (self.topic in created or (not self.inline and not
                                   self._topic_holds(mark))):
@@ -101,9 +113,56 @@ class Relay:
             # Say so at once: a relay starting meanwhile (inline publishing does not count
             # the topic) must not resume after the old watermark, ahead of the republish.
             watermark.save(s, self.topic, START)
+        self.tree = self._tree_at(mark)
         self.mark = mark
         if self.producer is None:
             self.producer = kafka_client.producer(s, self.servers, **self.timeouts)
+        if own and (self.republished or s.topic_checkpoints in created):
+            self._republish_checkpoints(own)
+
+    def _tree_at(self, mark: Watermark) -> CompactRange:
+        """The Merkle tree's compact range at the watermark: from the last own checkpoint at or
+        before it, extended by the stored events after that checkpoint (a crash between a
+        watermark and its checkpoint, a first run after an upgrade)."""
+        base = max((cp for cp in self.signed.values() if int(cp["count"]) <= mark.count),
+                   key=lambda cp: int(cp["count"]), default=None)
+        if base is None:
+            tree, head = CompactRange(), START
+        else:
+            checkpoints.check_signed(self.settings, base)
+            tree = CompactRange(int(base["count"]),
+                                [bytes.fromhex(n) for n in base[checkpoints.STATE]])
+            head = Watermark(int(base["position"]), str(base["head_hash"]), int(base["count"]))
+        while head.count < mark.count:
+            page = page_of(self.app, head, min(5000, mark.count - head.count))
+            if not page:
+                break
+            for rec in page:
+                head = Watermark(rec.position, rec.hash, head.count + 1)
+                self._check_signed(head)
+                tree.append(envelope_leaf(rec.hash))
+        if head[:3] != mark[:3]:  # position, head hash, count
+            raise HistoryContradiction(
+                f"the event store holds {head.count} events up to position {head.position} "
+                f"(head {head.head_hash[:16]}…) where this relay published {mark.count} up to "
+                f"position {mark.position} (head {mark.head_hash[:16]}…) — refusing to sign "
+                "(was the store edited or an older copy restored?)")
+        return tree
+
+    def _check_signed(self, head: Watermark) -> None:
+        cp = self.signed.get(head.count)
+        if cp is not None:
+            why = checkpoints.contradiction(cp, head.position, head.head_hash, head.count)
+            if why is not None:
+                raise HistoryContradiction(why)
+
+    def _republish_checkpoints(self, own: list[dict[str, Any]]) -> None:
+        """The checkpoints topic was wiped with the broker: send back what this relay signed."""
+        futures = [(cp, self.producer.send(self.settings.topic_checkpoints, key=b"checkpoint",
+                                           value=canonical_json(checkpoints.public(
+                                               cp, self.topic))))
+                   for cp in own]
+        self._flush(futures)
 
     def _checked_head(self, mark: Watermark) -> Watermark:
         """The watermark, once the store was found to still hold the published head: the same
@@ -151,6 +210,7 @@ class Relay:
         kafka_client.close_quietly(self.producer)
         self.producer = None
         self.mark = None
+        self.tree = None
 
     # ---- publishing ------------------------------------------------------------------------
 
@@ -173,11 +233,16 @@ class Relay:
             if in_flight is not None:
                 self._flush()
                 signed += self._settle(*in_flight, result)
+            if limit is None:
+                self._check_not_shorter()
+            if result.published and not any(cp["count"] == self.mark.count
+                                             for cp, _ in signed):
+                signed.append(self._send_checkpoint(self._head()))
             self._flush(signed)
         except BaseException:
             self.close()  # whatever was sent after the last watermark counts as unpublished
             raise
-        result.checkpoints = [cp for cp, _ in signed]
+        result.checkpoints = [checkpoints.public(cp, self.topic) for cp, _ in signed]
         result.position, result.count = self.mark.position, self.mark.count
         return result
 
@@ -188,16 +253,22 @@ class Relay:
         count = head.count
         futures, due = [], []
         send, every = self.producer.send, self.settings.checkpoint_every
+        tree, signed = self.tree, self.signed
+        assert tree is not None and tree.size == count
         for rec in page:
             if len(rec.value) >= kafka_client.MAX_VALUE:
                 raise RelayError(f"event at position {rec.position} is {len(rec.value)} bytes;"
                                  " Kafka takes under 1 MB")
+            count += 1
+            if count in signed:  # checked before the event leaves: nothing contradicting is sent
+                self._check_signed(Watermark(rec.position, rec.hash, count))
             futures.append(send(self.topic, key=rec.aggregate_id.encode(), value=rec.value,
                                 headers=[("type", rec.type.encode()),
                                          ("position", str(rec.position).encode())]))
-            count += 1
+            tree.append(envelope_leaf(rec.hash))
             if count % every == 0:
-                due.append({"position": rec.position, "head_hash": rec.hash, "count": count})
+                due.append({"position": rec.position, "head_hash": rec.hash, "count": count,
+                            "tree": tree.copy()})
         return futures, after(head, page), due
 
     def _settle(self, futures: list[Any], mark: Watermark, due: list[dict[str, Any]],
@@ -227,12 +298,33 @@ class Relay:
             raise RelayError(f"Kafka refused {len(failed)} checkpoints: "
                              f"{failed[0] or 'not acknowledged in time'}")
 
+    def _head(self) -> dict[str, Any]:
+        assert self.mark is not None and self.tree is not None
+        return {"position": self.mark.position, "head_hash": self.mark.head_hash,
+                "count": self.mark.count, "tree": self.tree.copy()}
+
+    def _check_not_shorter(self) -> None:
+        """After catching up: a store holding fewer events than this relay signed for was
+        rolled back (or cut), unless a republish is still under way."""
+        assert self.mark is not None
+        last = self.last_signed
+        if last is not None and self.mark.count < int(last["count"]):
+            raise HistoryContradiction(
+                f"the event store holds {self.mark.count} events, fewer than the "
+                f"{last['count']} this relay signed at {last.get('time', '?')} (position "
+                f"{last['position']}) — refusing to sign (was an older copy restored?)")
+
     def _send_checkpoint(self, head: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-        """Sign a chain head and send it to the checkpoints topic (not waiting)."""
-        checkpoint = signing.sign(self.settings.signing_key_file, {
-            **head, "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
+        """Sign a chain head and tree head, keep it in the relay's own file, then send it to
+        the checkpoints topic (not waiting)."""
+        tree: CompactRange = head["tree"]
+        checkpoint = checkpoints.make(self.settings, head, tree.root(), tree.nodes)
+        checkpoints.append_own(self.settings, self.topic, checkpoint)
+        self.signed[int(checkpoint["count"])] = checkpoint
+        self.last_signed = checkpoint
         future = self.producer.send(self.settings.topic_checkpoints, key=b"checkpoint",
-                                    value=canonical_json({**checkpoint, "topic": self.topic}))
+                                    value=canonical_json(checkpoints.public(checkpoint,
+                                                                            self.topic)))
         return checkpoint, future
 
     def checkpoint_now(self) -> dict[str, Any] | None:
@@ -241,11 +333,9 @@ class Relay:
         assert self.mark is not None
         if self.mark.position == 0:
             return None
-        signed = self._send_checkpoint({"position": self.mark.position,
-                                        "head_hash": self.mark.head_hash,
-                                        "count": self.mark.count})
+        signed = self._send_checkpoint(self._head())
         self._flush([signed])
-        return signed[0]
+        return checkpoints.public(signed[0], self.topic)
 
     # ---- long-running ----------------------------------------------------------------------
 
@@ -255,6 +345,7 @@ class Relay:
         """Publish until `stop()`; back off on broker trouble and rebuild the producer (an
         idempotent producer is broken for good after a broker restart)."""
         backoff, last_health = 0.5, time.monotonic()
+        last_checkpoint = time.monotonic()
         while not stop():
             try:
                 if time.monotonic() - last_health > health_every:
@@ -263,6 +354,13 @@ class Relay:
                         self.close()  # topic gone (broker restarted): prepare() republishes
                 result = self.publish_pending()
                 backoff = 0.5
+                if result.checkpoints:
+                    last_checkpoint = time.monotonic()
+                elif time.monotonic() - last_checkpoint > self.settings.checkpoint_seconds:
+                    # quiet for a while: a fresh signed time over the same head
+                    last_checkpoint = time.monotonic()
+                    if (cp := self.checkpoint_now()) is not None:
+                        result.checkpoints = [cp]
                 if result.published or result.checkpoints:
                     on_result(result)
                 else:

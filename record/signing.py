@@ -3,8 +3,9 @@
 It lives where OKR_SIGNING_KEY says (default: the data directory). A key readable by others,
 or in a directory others can write, is refused: they could read it, or swap it for theirs.
 
-Checkpoints are signed over the canonical JSON of {position, head_hash, count, time}; an
-auditor verifies them with the public key from `okr keys export`.
+Checkpoints are signed over the canonical JSON of {position, head_hash, count, root, time}
+(checkpoints from before the Merkle tree lack `root`); an auditor verifies them with the
+public key from `okr keys export`.
 """
 
 import base64
@@ -106,7 +107,9 @@ def load_public_key(pem: str) -> Ed25519PublicKey:
 
 
 def signed_bytes(checkpoint: dict[str, Any]) -> bytes:
-    return canonical_json({k: checkpoint[k] for k in SIGNED_FIELDS})
+    """What a signature covers: the chain head, the time and (since the Merkle tree) the root."""
+    fields = (*SIGNED_FIELDS, "root") if "root" in checkpoint else SIGNED_FIELDS
+    return canonical_json({k: checkpoint[k] for k in fields})
 
 
 def sign(path: Path, checkpoint: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,126 @@
+"""Checkpoints the relay keeps (issue 16): every flush ends with a signed checkpoint over the
+chain head and the Merkle tree head, kept in the relay's own file; after a broker wipe the
+relay republishes them, and it refuses to sign a history that contradicts one — a store edit,
+an older store copied back, a replaced signing key."""
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from okr.adapters import kafka_client
+from okr.ledger.app import OkrLedger
+from okr.record import checkpoints as own, merkle, signing
+from okr.record.envelope import Envelope
+from tests.integration.conftest import Env
+from tests.integration.test_relay import checkpoints, fill, topic_records
+from tests.support.generator import Shape
+
+pytestmark = pytest.mark.integration
+
+
+def wipe_broker_topics(env: Env) -> None:
+    """What a restart of the memory-only local broker does to our topics."""
+    s = env.settings
+    client = kafka_client.admin(s, s.kafka_bootstrap_servers or "")
+    try:
+        client.delete_topics([s.topic_ledger, s.topic_checkpoints])
+    finally:
+        client.close()
+
+
+def more(env: Env, year: int) -> None:
+    """A few more stored events (new cycles), not published."""
+    app = OkrLedger(env.settings)
+    try:
+        for q in (1, 2, 3):
+            app.add_cycle(f"{year}-Q{q}")
+    finally:
+        app.close()
+
+
+def own_lines(env: Env) -> list[dict]:
+    path = own.own_file(env.settings, env.settings.topic_ledger)
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def edit_check_in(env: Env, offset: int = 3) -> int:
+    with sqlite3.connect(env.home / "events.sqlite") as conn:
+        rowid, state = conn.execute("SELECT rowid, state FROM stored_events WHERE topic LIKE "
+                                    "'%CheckInRecorded' LIMIT 1 OFFSET ?", (offset,)).fetchone()
+        doc = json.loads(state)
+        doc["value"] = 777
+        conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?",
+                     (json.dumps(doc).encode(), rowid))
+    return int(rowid)
+
+
+@pytest.fixture
+def small(env: Env) -> Env:
+    fill(env, Shape(seed=5, teams=1, quarters=1, kpis=1))
+    env.ok("relay", "--once")
+    return env
+
+
+def test_every_flush_ends_with_a_signed_checkpoint_over_the_tree_head(small: Env) -> None:
+    more(small, 2031)
+    out = json.loads(small.ok("relay", "--once", "--json"))
+    cps = checkpoints(small)
+    assert len(cps) >= 2 and own_lines(small)[-1]["count"] == out["count"] == cps[-1]["count"]
+    envs = sorted({e.position: e for e in (Envelope.from_bytes(m.value or b"")
+                                           for m in topic_records(small))}.values(),
+                  key=lambda e: e.position)
+    leaves = [merkle.envelope_leaf(e.hash) for e in envs]
+    ok = signing.verifier(signing.public_key_pem(small.settings.signing_key_file))
+    for cp in cps:
+        assert ok(cp) and cp["root"] == merkle.root(leaves[:cp["count"]]).hex()
+        assert cp["head_hash"] == envs[cp["count"] - 1].hash
+    assert "range" not in cps[-1]  # the compact range stays in the relay's own file
+
+
+def test_a_broker_wipe_does_not_launder_a_store_edit(small: Env) -> None:
+    """Attack 1: edit a check-in in events.sqlite, restart the memory broker, relay: the relay
+    re-chained and re-signed whatever the store held. Now it refuses, and signs nothing."""
+    before = own_lines(small)
+    edit_check_in(small)
+    wipe_broker_topics(small)
+    proc = small.run("relay", "--once")
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("okr: ALARM: ") and len(proc.stderr.splitlines()) == 1
+    assert "contradicts" in proc.stderr
+    assert own_lines(small) == before
+    assert all(cp["time"] in {b["time"] for b in before} for cp in checkpoints(small))
+
+
+def test_after_a_broker_wipe_the_relay_republishes_its_checkpoints(small: Env) -> None:
+    signed = own_lines(small)
+    wipe_broker_topics(small)
+    small.ok("relay", "--once")
+    times = {cp["time"] for cp in checkpoints(small)}
+    assert {cp["time"] for cp in signed} <= times
+
+
+def test_an_older_store_copied_back_is_refused(small: Env, tmp_path: Path) -> None:
+    """Rollback: the store as it was, before later events were signed."""
+    shutil.copy(small.home / "events.sqlite", tmp_path / "old.sqlite")
+    more(small, 2032)
+    small.ok("relay", "--once")
+    shutil.copy(tmp_path / "old.sqlite", small.home / "events.sqlite")
+    proc = small.run("relay", "--once")
+    assert proc.returncode == 1 and "fewer than" in proc.stderr, proc.stderr
+    # … and new writes on the old copy reuse signed positions: still refused
+    more(small, 2033)
+    wipe_broker_topics(small)
+    proc = small.run("relay", "--once")
+    assert proc.returncode == 1 and "contradicts" in proc.stderr, proc.stderr
+
+
+def test_a_replaced_signing_key_is_refused(small: Env) -> None:
+    key = small.settings.signing_key_file
+    key.unlink()
+    signing.public_key_pem(key)  # someone else's key in its place
+    more(small, 2034)
+    proc = small.run("relay", "--once")
+    assert proc.returncode == 1 and "replaced" in proc.stderr, proc.stderr
