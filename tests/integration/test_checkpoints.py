@@ -12,7 +12,8 @@ import pytest
 
 from okr.adapters import kafka_client
 from okr.ledger.app import OkrLedger
-from okr.record import checkpoints as own, merkle, signing
+from okr.record import checkpoints as own
+from okr.record import merkle, signing
 from okr.record.envelope import Envelope
 from tests.integration.conftest import Env
 from tests.integration.test_relay import checkpoints, fill, topic_records
