@@ -5,9 +5,14 @@ every partition of the topic (no group join), seeks from the offsets stored in D
 each polled batch:
 1. decodes and validates every envelope; a bad one goes to okr.dead-letter with the reason,
    and the consumer carries on (a poison record never blocks its partition);
+1b. holds every valid record at the gate (consumers/gate.py) until a signed checkpoint, read
+   from okr.checkpoints and verified with the relay's public key, covers it: only the records
+   on the signed chain are applied; one that conflicts with them (a forgery at the same
+   position, or a second history) is dead-lettered as an alarm and logged loudly;
 2. flushes those dead letters;
 3. writes the rows and the next offsets in ONE DuckDB transaction (duplicates of an
-   (aggregate id, version) change nothing);
+   (aggregate id, version) change nothing); a partition's offset never passes a record still
+   waiting at the gate, so a restart reads it again;
 4. once it reaches the tail, closes the work file so readers can open it read-only (DuckDB
    allows one writer *or* many readers), and reopens it for the next batch;
 5. at most every SNAPSHOT_EVERY seconds while events arrive, copies the work file to the
@@ -17,6 +22,8 @@ A partition whose high watermark is below the stored offset was wiped and republ
 local broker forgets everything when it restarts): it is read again from the start.
 """
 
+import json
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -28,14 +35,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from okr.adapters import kafka_client
+from okr.consumers.gate import START, Gate, Head
 from okr.consumers.runtime import PartitionConsumer
 from okr.errors import ProjectionUnavailable
 from okr.projections.access import SNAPSHOT_EVERY, snapshot_due
 from okr.projections.store import ConsumedRecord, Projection, ProjectionLocked
 from okr.record.envelope import Envelope
-from okr.settings import Settings
+from okr.settings import Settings, SettingsError
 
 NAME = "projector"
+log = logging.getLogger("okr.projector")
 
 
 @dataclass
@@ -45,10 +54,13 @@ class Progress:
     duplicates: int = 0
     dead_letters: int = 0
     wiped: list[int] = field(default_factory=list)
+    forged: int = 0  # records conflicting with the signed chain (dead-lettered, alarmed)
+    waiting: int = 0  # records no verified checkpoint covers yet
 
     def as_dict(self) -> dict[str, Any]:
         return {"read": self.read, "stored": self.stored, "duplicates": self.duplicates,
-                "dead_letters": self.dead_letters, "wiped_partitions": self.wiped}
+                "dead_letters": self.dead_letters, "wiped_partitions": self.wiped,
+                "forged": self.forged, "waiting": self.waiting}
 
 
 def reject_reason(exc: Exception) -> str:
@@ -73,6 +85,22 @@ def decode(message: kafka_client.Message) -> Envelope | str:
     if message.key is not None and message.key != env.aggregate_id.encode():
         return "record key does not match the envelope's aggregate_id"
     return env
+
+
+def public_key(settings: Settings) -> str | None:
+    """The key checkpoints must verify with: OKR_PUBLIC_KEY, else the relay's own key's public
+    half when this machine holds it (never created here)."""
+    from okr.record.signing import existing_public_key_pem, load_public_key
+
+    if settings.public_key is not None:
+        try:
+            pem = settings.public_key.read_text(encoding="utf-8")
+            load_public_key(pem)
+        except (OSError, ValueError, TypeError) as exc:
+            raise SettingsError(f"OKR_PUBLIC_KEY {settings.public_key}: not an Ed25519 public "
+                                f"key in PEM form ({exc})") from None
+        return pem
+    return existing_public_key_pem(settings.signing_key_file)
 
 
 def publish_snapshot(projection: Projection, settings: Settings) -> Path:
@@ -107,6 +135,9 @@ class Projector(PartitionConsumer[Progress]):
         # thread lives from the first batch to close().
         self._writer: ThreadPoolExecutor | None = None
         self._inflight: tuple[Future[int], Progress, int] | None = None
+        self.gate: Gate[kafka_client.Message] | None = None
+        self.checkpoint_reader: kafka_client.PartitionReader | None = None
+        self.read_to: dict[int, int] = {}  # next offset to read per partition
 
     def new_progress(self) -> Progress:
         return Progress()
@@ -121,6 +152,9 @@ class Projector(PartitionConsumer[Progress]):
         consumer does this every few seconds; readers should not wait for it)."""
         self.settle()
         stored = self.projection.offsets(self.topic)
+        if self.gate is None:
+            self.gate = Gate(self._applied_head(), None, self.topic)
+        self.gate.waiting.clear()  # read again from the stored offsets
         self.projection.release()
         last = kafka_client.records_at(self.settings, self.servers, self.topic,
                                        {p: o - 1 for p, o in stored.items() if o > 0})
@@ -135,18 +169,98 @@ class Projector(PartitionConsumer[Progress]):
             self.projection.release()
         return {p: 0 if p in wiped else o for p, o in stored.items()}
 
+    def _applied_head(self) -> Head:
+        """The last applied record (the gate releases chain prefixes only)."""
+        head = self.projection.head()
+        return START if head is None else Head(*head)
+
+    def _read_checkpoints(self) -> None:
+        """Offer the gate every checkpoint published since the last call."""
+        assert self.gate is not None
+        if self.gate.signature_ok is None:
+            from okr.record.signing import verifier
+            pem = public_key(self.settings)
+            if pem is None:
+                return  # no key yet (no relay has signed): records wait
+            self.gate.signature_ok = verifier(pem)
+        if self.checkpoint_reader is None:
+            reader = kafka_client.PartitionReader(self.settings, self.servers,
+                                                  self.settings.topic_checkpoints, 20)
+            if not reader.open(timeout=2.0):
+                reader.close()
+                return
+            for p in reader.partitions:
+                reader.seek(p, 0)
+            self.checkpoint_reader = reader
+        reader = self.checkpoint_reader
+        while True:
+            messages = reader.poll(timeout_ms=20, max_records=5000)
+            for m in messages:
+                try:
+                    self.gate.offer(json.loads(m.value or b""))
+                except ValueError:
+                    continue  # not a checkpoint: verify reports what the topic holds
+            if not messages or reader.caught_up():
+                return
+
+    def _through_gate(self, held: list[tuple[Envelope, kafka_client.Message]],
+                      rejected: list[tuple[kafka_client.Message, str]],
+                      progress: Progress) -> list[ConsumedRecord]:
+        """Hold valid records until a verified checkpoint covers them; the records it covers,
+        in position order (conflicting ones join `rejected`)."""
+        gate = self.gate
+        assert gate is not None
+        old = [(e, m) for e, m in held if e.position <= gate.head.position]
+        if old:  # at or below the applied head: a duplicate, or a conflict with the truth
+            applied = self.projection.hashes_at(sorted({e.position for e, _ in old}))
+            for e, m in old:
+                if applied.get(e.position, e.hash) != e.hash:
+                    rejected.append((m, f"forged or conflicting record: position {e.position} "
+                                        f"({e.type}, actor {e.actor[:40]!r}) differs from the "
+                                        "verified record applied there"))
+                else:
+                    progress.duplicates += 1
+        for e, m in held:
+            if e.position > gate.head.position:
+                gate.hold(e, m)
+        self._read_checkpoints()
+        released, conflicts = gate.release()
+        rejected += [(w.item, why) for w, why in conflicts]
+        forged = [why for m, why in rejected if why.startswith("forged or conflicting")]
+        for why in forged:
+            log.error("ALARM: %s — dead-lettered; run `okr audit verify`", why)
+        progress.forged += len(forged)
+        progress.waiting = len(gate.held())
+        return [ConsumedRecord(w.item.value or b"", w.item.partition, w.item.offset)
+                for w in released]
+
+    def _offsets(self) -> dict[int, int]:
+        """The next offsets to store: never past a record still waiting at the gate."""
+        assert self.gate is not None
+        out = dict(self.read_to)
+        for w in self.gate.held():
+            p = w.item.partition
+            out[p] = min(out.get(p, w.item.offset), w.item.offset)
+        return out
+
     def handle(self, messages: list[kafka_client.Message], progress: Progress) -> None:
         """Dead letters first, then rows and next offsets in one DuckDB transaction."""
-        good: list[ConsumedRecord] = []
+        held: list[tuple[Envelope, kafka_client.Message]] = []
         rejected: list[tuple[kafka_client.Message, str]] = []
-        offsets: dict[int, int] = {}
         for m in messages:
             result = decode(m)
             if isinstance(result, str):
                 rejected.append((m, result))
             else:
-                good.append(ConsumedRecord(m.value or b"", m.partition, m.offset))
-            offsets[m.partition] = max(offsets.get(m.partition, 0), m.offset + 1)
+                held.append((result, m))
+            self.read_to[m.partition] = max(self.read_to.get(m.partition, 0), m.offset + 1)
+        self.settle()
+        good = self._through_gate(held, rejected, progress)
+        self._apply(good, rejected, progress)
+
+    def _apply(self, good: list[ConsumedRecord], rejected: list[tuple[kafka_client.Message,
+               str]], progress: Progress) -> None:
+        offsets = self._offsets()
         self.dead_letters(rejected, progress)
         self.settle()
         if self._writer is None:
@@ -159,15 +273,31 @@ class Projector(PartitionConsumer[Progress]):
         if self._inflight is not None:
             future, progress, good = self._inflight
             self._inflight = None
-            added = future.result()
+            try:
+                added = future.result()
+            except BaseException:
+                self.gate = None  # its head ran ahead of what was stored: read it again
+                raise
             progress.stored += added
             progress.duplicates += good - added
 
     def catch_up(self, on_progress: Callable[[Progress], None] | None = None,
                  idle: float = 2.0) -> Progress:
         progress = super().catch_up(on_progress, idle)
+        self.release_waiting(progress)
         self.settle()
         return progress
+
+    def release_waiting(self, progress: Progress | None = None) -> None:
+        """Apply waiting records a checkpoint published meanwhile now covers."""
+        if self.gate is None or not self.gate.waiting or self.reader is None:
+            return
+        progress = progress or Progress()
+        rejected: list[tuple[kafka_client.Message, str]] = []
+        self.settle()
+        good = self._through_gate([], rejected, progress)
+        if good or rejected:
+            self._apply(good, rejected, progress)
 
     def close(self) -> None:
         try:
@@ -176,11 +306,16 @@ class Projector(PartitionConsumer[Progress]):
             if self._writer is not None:
                 self._writer.shutdown()
                 self._writer = None
+            if self.checkpoint_reader is not None:
+                self.checkpoint_reader.close()
+                self.checkpoint_reader = None
+            self.read_to = {}
             super().close()
 
     def after_step(self, read: int) -> None:
         """Once the tail is reached, let go of the work file so readers can open it (they
         see every event projected so far); republish the snapshot when it is due."""
+        self.release_waiting()
         self.settle()
         if self.snapshot_due():
             self.publish()

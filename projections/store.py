@@ -275,6 +275,18 @@ class Projection:
             "SELECT count(*), coalesce(max(position), 0) FROM events").fetchone() or (0, 0)
         return int(row[0]), int(row[1])
 
+    def head(self) -> tuple[int, str, int] | None:
+        """The stored event at the highest position: (position, hash, events stored)."""
+        row = self.con.execute("SELECT position, hash, (SELECT count(*) FROM events) FROM events "
+                               "ORDER BY position DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), str(row[1]), int(row[2]))
+
+    def hashes_at(self, positions: list[int]) -> dict[int, str]:
+        """The hash of the stored event at each of these positions (where one is stored)."""
+        rows = self.con.execute("SELECT position, hash FROM events WHERE position IN "
+                                "(SELECT unnest(?))", [positions]).fetchall()
+        return {int(p): str(h) for p, h in rows}
+
     def has_event(self, aggregate_id: str, version: int) -> bool:
         """Whether the event (aggregate id, version) is stored."""
         return bool(self.query("SELECT 1 FROM events WHERE aggregate_id = ? AND version = ?",

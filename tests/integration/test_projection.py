@@ -20,6 +20,7 @@ from okr.adapters import kafka_client
 from okr.consumers.projector import Projector
 from okr.domain.history import scorecard_at
 from okr.projections.store import Projection, ProjectionLocked
+from okr.record import signing
 from okr.record.envelope import Envelope
 from tests.integration.conftest import Env
 from tests.integration.test_relay import fill, topic_records
@@ -78,8 +79,11 @@ def test_consumer_killed_at_random_points_ends_equal_to_a_clean_rebuild(env: Env
     kills = env.kill_repeatedly(("consume", "--json"), 6, random.Random(4), (0.5, 3.0))
     assert kills >= 3
     env.ok("consume", "--once")
-    clean = Env(tmp_path / "clean", {**env.environ, "OKR_HOME": str(tmp_path / "clean")})
-    clean.ok("consume", "--once")  # same topic, empty projection: a clean rebuild
+    # same topic, empty projection, the relay's public key: a clean rebuild elsewhere
+    (tmp_path / "relay.pem").write_text(signing.public_key_pem(env.settings.signing_key_file))
+    clean = Env(tmp_path / "clean", {**env.environ, "OKR_HOME": str(tmp_path / "clean"),
+                                     "OKR_PUBLIC_KEY": str(tmp_path / "relay.pem")})
+    clean.ok("consume", "--once")
     assert content_hash(env.settings.projection_work_file) == \
         content_hash(clean.settings.projection_work_file)
 
