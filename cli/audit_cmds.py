@@ -193,19 +193,50 @@ def replay(ctx: typer.Context,
 # ---- verify ----------------------------------------------------------------------------
 
 def _report(ctx: typer.Context, verdict: "Verdict", as_json: bool, source: str) -> None:
+    """Exit 0 verified, 1 tampered (what and where), 3 incomplete (the topic lacks events the
+    event store holds)."""
     data = {"source": source, **verdict.as_dict()}
     first = verdict.first()
     if verdict.ok:
         text = (f"OK: {verdict.events} events verified ({verdict.duplicates} identical "
                 f"duplicates), chain head at position {verdict.head_position} "
                 f"{verdict.head_hash[:16]}…, {verdict.checkpoints} signed checkpoints match")
+    elif verdict.status == "incomplete":
+        assert first is not None
+        text = (f"INCOMPLETE: the topic lacks {len(verdict.findings)} event(s) the event store "
+                f"holds, from position {first.position} — run `okr relay`, then verify again")
     else:
         assert first is not None
         text = (f"FAILED: {len(verdict.findings)} problem(s); first bad {first.line()}")
     emit(data, want_json(ctx, as_json), text)
     if not verdict.ok:
-        from okr.errors import VERIFICATION_FAILED
-        raise typer.Exit(VERIFICATION_FAILED)
+        from okr.errors import INCOMPLETE, VERIFICATION_FAILED
+        raise typer.Exit(INCOMPLETE if verdict.status == "incomplete" else VERIFICATION_FAILED)
+
+
+def _read_trusted(path: Path | None) -> list[dict[str, Any]]:
+    """Checkpoints an auditor kept (`okr audit checkpoints --out`), one JSON object a line."""
+    if path is None:
+        return []
+    try:
+        cps = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+               if line.strip()]
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UserError(f"cannot read trusted checkpoints {path}: {exc}") from None
+    if not cps or not all(isinstance(cp, dict) for cp in cps):
+        raise UserError(f"{path} holds no checkpoints (one JSON object a line, as "
+                        "`okr audit checkpoints --out` writes them)")
+    return cps
+
+
+def _key_or_fail(st: State, pem: str | None) -> str:
+    from okr.record.signing import existing_public_key_pem
+
+    pem = pem or existing_public_key_pem(st.settings.signing_key_file)
+    if pem is None:  # verifying never creates a key: one made now would vouch for nothing
+        raise UserError(f"no signing key at {st.settings.signing_key_file}: pass the "
+                        "auditor's copy with --public-key PEM (`okr keys export` prints it)")
+    return pem
 
 
 @audit_app.command("verify")
@@ -214,34 +245,110 @@ def verify_cmd(ctx: typer.Context,
                                                   "bundle offline instead."),
                public_key: Path | None = typer.Option(None, "--public-key", help="PEM file "
                                                       "of the auditor's copy of the key."),
+               trusted: Path | None = typer.Option(None, "--trusted", help="Checkpoints you "
+                                                   "kept (okr audit checkpoints --out): the "
+                                                   "log must extend every one."),
                no_store: bool = typer.Option(False, "--no-store", help="Do not compare with "
                                              "the event store (auditor without access)."),
                as_json: bool = JSON) -> None:
-    """Check the hash chain, checkpoint signatures, versions per aggregate, and that Kafka
-    and the event store hold the same events. Exit 1 naming the first bad position."""
-    from okr.record.signing import existing_public_key_pem, verifier
+    """Check the hash chain, checkpoint signatures and tree heads, versions per aggregate,
+    that Kafka and the event store hold the same events, and that the log extends the
+    checkpoints you trusted. Exit 0 verified, 1 tampered (naming the first bad position),
+    3 incomplete (run `okr relay`)."""
+    from okr.record.signing import verifier
     from okr.record.verify import verify
 
     st = state(ctx)
     pem = _read_public_key(public_key) if public_key else None
+    kept = _read_trusted(trusted)
     if bundle is not None:
-        _verify_bundle(ctx, bundle, pem, as_json)
+        _verify_bundle(ctx, bundle, pem, as_json, kept)
         return
     if not no_store:  # opened before Kafka starts: a store that cannot be read starts nothing
         st.require_ledger()
         st.ledger  # noqa: B018
-    pem = pem or existing_public_key_pem(st.settings.signing_key_file)
-    if pem is None:  # verifying never creates a key: one made now would vouch for nothing
-        raise UserError(f"no signing key at {st.settings.signing_key_file}: pass the "
-                        "auditor's copy with --public-key PEM (`okr keys export` prints it)")
+    pem = _key_or_fail(st, pem)
     quiet = want_json(ctx, as_json)
     records = read_log(st, quiet)
     store = None
     if not no_store:
         from okr.record.envelope import chained
         store = list(chained(st.ledger))
-    verdict = verify(records, store, read_checkpoints(st), verifier(pem))
+    verdict = verify(records, store, read_checkpoints(st), verifier(pem), kept)
     _report(ctx, verdict, as_json, st.settings.topic_ledger)
+
+
+@audit_app.command("checkpoints")
+def checkpoints_cmd(ctx: typer.Context,
+                    out: Path = typer.Option(..., "--out", help="File to write (JSON lines)."),
+                    public_key: Path | None = typer.Option(None, "--public-key",
+                                                           help="PEM file of your copy of "
+                                                           "the key."),
+                    as_json: bool = JSON) -> None:
+    """Save the signed checkpoints that verify, for `okr audit verify --trusted` later."""
+    from okr.record.envelope import canonical_json
+    from okr.record.signing import verifier
+
+    st = state(ctx)
+    ok = verifier(_key_or_fail(st, _read_public_key(public_key) if public_key else None))
+    good = sorted((cp for cp in read_checkpoints(st) if ok(cp)),
+                  key=lambda cp: (int(cp.get("count", 0)), str(cp.get("time", ""))))
+    if not good:
+        raise UserError(f"{st.settings.topic_checkpoints} holds no checkpoint that verifies: "
+                        "run `okr relay`")
+    out.write_bytes(b"".join(canonical_json(cp) + b"\n" for cp in good))
+    last = good[-1]
+    emit({"out": str(out), "checkpoints": len(good), "latest": last}, want_json(ctx, as_json),
+         f"wrote {len(good)} signed checkpoints to {out}; the latest covers {last['count']} "
+         f"events up to position {last['position']}")
+
+
+@audit_app.command("prove")
+def prove_cmd(ctx: typer.Context,
+              event: str = typer.Argument(..., help="Position or event id."),
+              as_json: bool = JSON) -> None:
+    """Print an inclusion proof of one event in the latest signed tree head (RFC 9162)."""
+    from okr.record import merkle
+    from okr.record.envelope import Envelope
+    from okr.record.signing import verifier
+
+    st = state(ctx)
+    ok = verifier(_key_or_fail(st, None))
+    envs: dict[int, Envelope] = {}
+    for r in read_log(st, want_json(ctx, as_json)):
+        try:
+            env = Envelope.from_bytes(r.value)
+        except ValueError:
+            continue
+        if env.hash_ok(r.value):
+            envs.setdefault(env.position, env)
+    ordered = [envs[p] for p in sorted(envs)]
+    index = next((i for i, e in enumerate(ordered)
+                  if str(e.position) == event or e.event_id == event), None)
+    if index is None:
+        raise UserError(f"no event {event!r} on {st.settings.topic_ledger} (give a position "
+                        "or an event id)")
+    leaves = [merkle.envelope_leaf(e.hash) for e in ordered]
+    heads = [cp for cp in read_checkpoints(st) if "root" in cp and ok(cp)
+             and index < int(cp["count"]) <= len(leaves)]
+    if not heads:
+        raise UserError(f"no signed tree head covers position {ordered[index].position} yet: "
+                        "run `okr relay`")
+    cp = max(heads, key=lambda c: int(c["count"]))
+    size = int(cp["count"])
+    proof = merkle.inclusion_proof(index, leaves[:size])
+    try:
+        merkle.verify_inclusion(index, size, leaves[index], proof, bytes.fromhex(cp["root"]))
+    except merkle.ProofError as exc:
+        raise UserError(f"the log does not match the signed tree head: {exc}") from None
+    env = ordered[index]
+    data = {"position": env.position, "event_id": env.event_id, "hash": env.hash,
+            "leaf_index": index, "tree_size": size, "root": cp["root"], "checkpoint": cp,
+            "proof": [p.hex() for p in proof]}
+    emit(data, want_json(ctx, as_json),
+         f"event at position {env.position} ({env.type}) is leaf {index} of the signed tree of "
+         f"{size} events, root {cp['root'][:16]}…; audit path:\n"
+         + "\n".join(p.hex() for p in proof))
 
 
 def _read_public_key(path: Path) -> str:
@@ -258,7 +365,8 @@ def _read_public_key(path: Path) -> str:
     return pem
 
 
-def _verify_bundle(ctx: typer.Context, bundle: Path, pem: str | None, as_json: bool) -> None:
+def _verify_bundle(ctx: typer.Context, bundle: Path, pem: str | None, as_json: bool,
+                   trusted: list[dict[str, Any]]) -> None:
     from okr.record.envelope import Envelope
     from okr.record.signing import verifier
     from okr.record.verify import Finding, Record, verify
@@ -272,7 +380,7 @@ def _verify_bundle(ctx: typer.Context, bundle: Path, pem: str | None, as_json: b
     except (OSError, ValueError) as exc:
         raise UserError(f"not a readable bundle: {exc}") from None
     verdict = verify([Record(0, i, v) for i, v in enumerate(chain) if v], None, cps,
-                     verifier(pem))
+                     verifier(pem), trusted)
     by_position: dict[int, bytes] = {}
     for v in chain:
         try:

@@ -6,7 +6,10 @@ verifier trusts none of them alone: the hash chain must hold over the log, the s
 checkpoints must match the chain, and the log must equal the store.
 
 An identical record delivered twice is not tampering (the relay is at-least-once); a
-different record at an existing position is.
+different record at an existing position is. Checkpoints carry the Merkle tree head: the log's
+tree at each checkpoint's size must have its root, and checkpoints an auditor kept earlier
+(`trusted`) must be extended by today's log. A log that merely lacks the store's newest events
+(a wiped broker the relay has not refilled yet) is incomplete, not tampered.
 """
 
 import bisect
@@ -18,6 +21,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from okr.record.envelope import GENESIS_HASH, Envelope
+from okr.record.merkle import CompactRange, envelope_leaf
+
+# Findings that say the log is behind the store, not that anything was altered.
+INCOMPLETE = "incomplete"
 
 
 @dataclass(frozen=True)
@@ -65,13 +72,23 @@ class Verdict:
     def ok(self) -> bool:
         return not self.findings
 
+    @property
+    def status(self) -> str:
+        """verified, incomplete (only events the topic has yet to receive) or tampered."""
+        if not self.findings:
+            return "verified"
+        if all(f.problem == INCOMPLETE for f in self.findings):
+            return "incomplete"
+        return "tampered"
+
     def first(self) -> Finding | None:
         return min(self.findings, key=lambda f: (f.position is None, f.position or 0),
                    default=None)
 
     def as_dict(self) -> dict[str, Any]:
         first = self.first()
-        return {"ok": self.ok, "records": self.records, "events": self.events,
+        return {"ok": self.ok, "status": self.status, "records": self.records,
+                "events": self.events,
                 "duplicates": self.duplicates, "checkpoints": self.checkpoints,
                 "head_position": self.head_position, "head_hash": self.head_hash,
                 "first_problem": None if first is None else first.as_dict(),
@@ -183,12 +200,14 @@ def compare_with_store(by_position: dict[int, Envelope], store: Sequence[Envelop
     """The log must hold exactly the store's events, byte for byte."""
     stored = {e.position: e for e in store}
     check_recording_times(sorted(store, key=lambda e: e.position), verdict, "store")
+    log_head = max(by_position, default=0)
     for position in sorted(set(stored) | set(by_position)):
         s, k = stored.get(position), by_position.get(position)
         if k is None and s is not None:
-            verdict.findings.append(Finding("missing", position, s.aggregate_id,
-                                            f"{s.type} v{s.version} is in the event store but "
-                                            "not on the topic"))
+            verdict.findings.append(Finding(
+                INCOMPLETE if position > log_head else "missing", position, s.aggregate_id,
+                f"{s.type} v{s.version} is in the event store but not on the topic"
+                + (" yet (run `okr relay`)" if position > log_head else "")))
         elif s is None and k is not None:
             verdict.findings.append(Finding("inserted", position, k.aggregate_id,
                                             f"{k.type} v{k.version} is on the topic but not in "
@@ -200,46 +219,95 @@ def compare_with_store(by_position: dict[int, Envelope], store: Sequence[Envelop
                                             f"{', '.join(fields)}", where="store"))
 
 
+def tree_roots(heads: dict[int, str], counts: Iterable[int]) -> dict[int, str]:
+    """The Merkle root of the log's first n events, for each n asked (hex)."""
+    wanted, roots, tree = set(counts), {}, CompactRange()
+    if 0 in wanted:
+        roots[0] = tree.root().hex()
+    for position in sorted(heads):
+        if not wanted - set(roots):
+            break
+        tree.append(envelope_leaf(heads[position]))
+        if tree.size in wanted:
+            roots[tree.size] = tree.root().hex()
+    return roots
+
+
+def _int(cp: dict[str, Any], name: str) -> int:
+    try:
+        return int(cp.get(name, 0))
+    except (TypeError, ValueError):
+        return -1
+
+
 def check_checkpoints(checkpoints: Sequence[dict[str, Any]], heads: dict[int, str],
                       signature_ok: Callable[[dict[str, Any]], bool],
-                      verdict: Verdict) -> None:
-    """Each signed checkpoint must carry a valid signature and match the chain at its position."""
+                      verdict: Verdict, store_head: int | None = None,
+                      where: str = "checkpoints") -> None:
+    """Each signed checkpoint must carry a valid signature, match the chain at its position
+    and the Merkle tree at its size, and lie within the log (one beyond the log's head means
+    the log was cut short — or, when the event store holds that far, not refilled yet)."""
+    good = [cp for cp in checkpoints if isinstance(cp, dict) and signature_ok(cp)]
+    roots = tree_roots(heads, {_int(cp, "count") for cp in good if "root" in cp})
+    trusted = where == "trusted"
     for cp in checkpoints:
-        verdict.checkpoints += 1
-        position = int(cp.get("position", 0))
-        if not signature_ok(cp):
+        verdict.checkpoints += not trusted
+        position = _int(cp, "position") if isinstance(cp, dict) else -1
+        if not isinstance(cp, dict) or not signature_ok(cp):
             verdict.findings.append(Finding("bad-signature", position, None,
                                             "checkpoint signature does not verify with the "
-                                            "public key", where="checkpoints"))
+                                            "public key", where=where))
+            continue
+        if position > verdict.head_position:
+            behind = store_head is not None and store_head >= position
+            verdict.findings.append(Finding(
+                INCOMPLETE if behind else "truncated", position, None,
+                f"a signed checkpoint covers {cp.get('count')} events up to position "
+                f"{position}, beyond the log's head at {verdict.head_position}"
+                + (" (the event store holds them: run `okr relay`)" if behind
+                   else ": events were removed from the end of the log"), where=where))
+            continue
+        count = _int(cp, "count")
+        if "root" in cp and count in roots and roots[count] != cp["root"]:
+            verdict.findings.append(Finding(
+                "altered", position, None,
+                f"the log's Merkle tree of {count} events has another root than the signed "
+                + ("checkpoint you trusted: the log does not extend it" if trusted else
+                   "checkpoint"), where=where))
             continue
         if position in heads and heads[position] != cp.get("head_hash"):
             verdict.findings.append(Finding("altered", position, None,
                                             "the chain head here differs from the signed "
-                                            "checkpoint", where="checkpoints"))
+                                            + ("checkpoint you trusted" if trusted
+                                               else "checkpoint"), where=where))
         elif position not in heads and position <= verdict.head_position:
             verdict.findings.append(Finding("missing", position, None,
                                             "a signed checkpoint names a position the log "
-                                            "lacks", where="checkpoints"))
-        count = cp.get("count")
-        if count is not None and position in heads:
+                                            "lacks", where=where))
+        if "count" in cp and position in heads:
             seen = sum(1 for p in heads if p <= position)
-            if seen != int(count):
-                verdict.findings.append(Finding("missing" if seen < int(count) else "inserted",
+            if seen != count:
+                verdict.findings.append(Finding("missing" if seen < count else "inserted",
                                                 position, None,
                                                 f"the checkpoint counts {count} events up to "
                                                 f"here, the log has {seen}",
-                                                where="checkpoints"))
+                                                where=where))
 
 
 def verify(records: Iterable[Record], store: Sequence[Envelope] | None,
            checkpoints: Sequence[dict[str, Any]],
-           signature_ok: Callable[[dict[str, Any]], bool]) -> Verdict:
-    """Run every check; the verdict lists each finding with its position."""
+           signature_ok: Callable[[dict[str, Any]], bool],
+           trusted: Sequence[dict[str, Any]] = ()) -> Verdict:
+    """Run every check; the verdict lists each finding with its position. `trusted` are
+    checkpoints the auditor kept: today's log must extend every one of them."""
     verdict = Verdict()
     by_position = parse_records(records, verdict)
     expected = None if store is None else sorted(e.position for e in store)
     heads = check_chain(by_position, verdict, expected)
+    store_head = None
     if store is not None:
         compare_with_store(by_position, store, verdict)
-    check_checkpoints(checkpoints, heads, signature_ok, verdict)
+        store_head = max((e.position for e in store), default=0)
+    check_checkpoints(checkpoints, heads, signature_ok, verdict, store_head)
+    check_checkpoints(trusted, heads, signature_ok, verdict, store_head, where="trusted")
     return verdict

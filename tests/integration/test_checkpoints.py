@@ -125,3 +125,41 @@ def test_a_replaced_signing_key_is_refused(small: Env) -> None:
     more(small, 2034)
     proc = small.run("relay", "--once")
     assert proc.returncode == 1 and "replaced" in proc.stderr, proc.stderr
+
+
+def test_verify_says_incomplete_after_a_broker_wipe_until_the_relay_ran(small: Env) -> None:
+    """Issue 16 item 7: an untouched ledger on a restarted memory broker is not 'tampered'."""
+    wipe_broker_topics(small)
+    proc = small.run("audit", "verify")
+    assert proc.returncode == 3 and "okr relay" in proc.stdout, proc.stdout + proc.stderr
+    small.ok("relay", "--once")
+    proc = small.run("audit", "verify")
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_checkpoints_an_auditor_kept_catch_a_rewritten_history(small: Env,
+                                                               tmp_path: Path) -> None:
+    """An insider removes the relay's memory and has it re-sign an edited store: the log and
+    its checkpoints agree with each other, but not with what the auditor kept."""
+    kept = tmp_path / "kept.jsonl"
+    out = json.loads(small.ok("audit", "checkpoints", "--out", str(kept), "--json"))
+    assert out["checkpoints"] >= 1 and kept.read_text().count("\n") == out["checkpoints"]
+    own.own_file(small.settings, small.settings.topic_ledger).unlink()
+    edit_check_in(small)
+    wipe_broker_topics(small)
+    small.ok("relay", "--once")
+    assert small.run("audit", "verify").returncode == 0  # consistent with itself
+    proc = small.run("audit", "verify", "--trusted", str(kept), "--json")
+    assert proc.returncode == 1, proc.stdout
+    assert json.loads(proc.stdout)["first_problem"]["where"] == "trusted"
+
+
+def test_prove_prints_an_inclusion_proof_against_the_signed_tree_head(small: Env) -> None:
+    out = json.loads(small.ok("audit", "prove", "3", "--json"))
+    assert out["position"] == 3 and out["tree_size"] >= 3
+    merkle.verify_inclusion(out["leaf_index"], out["tree_size"],
+                            merkle.envelope_leaf(out["hash"]),
+                            [bytes.fromhex(p) for p in out["proof"]], bytes.fromhex(out["root"]))
+    ok = signing.verifier(signing.public_key_pem(small.settings.signing_key_file))
+    assert ok(out["checkpoint"]) and out["checkpoint"]["root"] == out["root"]
+    assert small.run("audit", "prove", "999999").returncode == 2
