@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -367,6 +368,10 @@ def _read_public_key(path: Path) -> str:
 
 def _verify_bundle(ctx: typer.Context, bundle: Path, pem: str | None, as_json: bool,
                    trusted: list[dict[str, Any]]) -> None:
+    if (bundle / "checkpoint.json").exists():  # a bundle of inclusion proofs
+        pem = pem or _read_public_key(bundle / "public-key.pem")
+        _report(ctx, _verify_proof_bundle(bundle, pem, trusted), as_json, str(bundle))
+        return
     from okr.record.envelope import Envelope
     from okr.record.signing import verifier
     from okr.record.verify import Finding, Record, verify
@@ -415,72 +420,187 @@ Exported {exported} from topic `{topic}`.
 | file | what |
 | --- | --- |
 | `events.jsonl` | the {n_events} events cycle {cycle} depends on (its cycle, objectives, key
-  results, linked and guardrail KPIs), one envelope per line, byte for byte as on Kafka |
-| `chain.jsonl` | every envelope up to position {head}: the hash chain is linear, so proving
-  the cycle's events belong to the signed chain needs the bodies before them |
-| `checkpoints.jsonl` | the signed checkpoints (position, head hash, count, time, signature) |
-| `public-key.pem` | the Ed25519 key the checkpoints verify with — compare it with the copy
+  results, linked and guardrail KPIs), one record per line, byte for byte as on Kafka |
+| `checkpoint.json` | the signed tree head they are proven against: {size} events up to
+  position {head}, Merkle root `{root}` |
+| `proofs.jsonl` | per event: its leaf index and RFC 9162 inclusion proof in that tree |
+| `consistency.jsonl` | consistency proofs from every earlier signed tree head to this one,
+  for checkpoints you kept (`--trusted`) |
+| `public-key.pem` | the Ed25519 key the checkpoint verifies with — compare it with the copy
   you obtained independently (`okr keys export`) |
 
 Verify offline, with no broker and no event store:
 
-    okr audit verify --bundle {dirname} --public-key YOUR-COPY.pem
+    okr audit verify --bundle {dirname} --public-key YOUR-COPY.pem [--trusted KEPT.jsonl]
 
-The envelope format and the hash are specified in docs/envelope.md of okr-ledger:
-`hash = sha256(prev_hash || canonical JSON of the envelope without hash)`.
+docs/envelope.md of okr-ledger specifies the hash (over each record's bytes as sent, its hash
+member cut out) and the tree: leaf = sha256(0x00 || hash bytes), node = sha256(0x01 || l || r).
+A bundle proves that each event it holds is in the signed log, unaltered; that it holds every
+event of the cycle is proven only by verifying the whole log.
 """
+
+
+def _signed_log(st: State, quiet: bool) -> "tuple[list[Any], list[bytes], Callable[..., bool]]":
+    """The log's envelopes and raw records in position order (one valid record per position;
+    conflicting records refuse), and the checkpoint signature check."""
+    from okr.record.envelope import Envelope
+    from okr.record.signing import verifier
+
+    ok = verifier(_key_or_fail(st, None))
+    by_position: dict[int, tuple[Envelope, bytes]] = {}
+    for r in read_log(st, quiet):
+        try:
+            env = Envelope.from_bytes(r.value)
+        except ValueError:
+            continue
+        if not env.hash_ok(r.value):
+            continue
+        seen = by_position.setdefault(env.position, (env, r.value))
+        if seen[0].hash != env.hash:
+            raise UserError(f"{st.settings.topic_ledger} holds two different records at "
+                            f"position {env.position}: run `okr audit verify`")
+    ordered = [by_position[p] for p in sorted(by_position)]
+    return [e for e, _ in ordered], [raw for _, raw in ordered], ok
 
 
 @audit_app.command("export")
 def export(ctx: typer.Context, cycle: str = typer.Option(..., "--cycle"),
            out: Path = typer.Option(..., "--out", help="Directory to write the bundle to."),
            as_json: bool = JSON) -> None:
-    """Write an offline-verifiable bundle of a cycle's events, checkpoints and public key."""
+    """Write an offline-verifiable bundle of a cycle's events with inclusion proofs against a
+    signed tree head (its size grows with the cycle, not the ledger)."""
     from datetime import UTC, datetime
 
     from okr.domain.history import cycle_dependencies
     from okr.domain.periods import canonical_cycle_key
-    from okr.record.envelope import Envelope, canonical_json
-    from okr.record.signing import public_key_pem
+    from okr.record import merkle
+    from okr.record.envelope import canonical_json
 
     st = state(ctx)
     key = canonical_cycle_key(cycle)
-    records = read_log(st, want_json(ctx, as_json))
-    envs: dict[int, Envelope] = {}
-    for r in records:
-        try:
-            env = Envelope.from_bytes(r.value)
-        except ValueError:
-            continue
-        envs.setdefault(env.position, env)
-    facts = [envs[p].fact() for p in sorted(envs)]
-    wanted = cycle_dependencies(facts, key)
+    envs, raws, ok = _signed_log(st, want_json(ctx, as_json))
+    wanted = cycle_dependencies([e.fact() for e in envs], key)
     if not wanted:
         raise UserError(f"cycle {cycle!r} not found on {st.settings.topic_ledger}")
-    cps = sorted(read_checkpoints(st), key=lambda c: int(c.get("position", 0)))
-    last = max(p for p, e in envs.items() if e.aggregate_id in wanted)
-    covering = [c for c in cps if int(c.get("position", 0)) >= last]
+    mine = [i for i, e in enumerate(envs) if e.aggregate_id in wanted]
+    leaves = [merkle.envelope_leaf(e.hash) for e in envs]
+    heads = {}
+    for c in read_checkpoints(st):  # signed tree heads that match this log, by size
+        n = int(c.get("count", 0)) if str(c.get("count", "")).isdigit() else 0
+        if "root" in c and 0 < n <= len(leaves) and ok(c) \
+                and merkle.root(leaves[:n]).hex() == c["root"]:
+            heads.setdefault(n, c)
+    covering = [n for n in heads if n > mine[-1]]
     if not covering:
-        raise UserError(f"no signed checkpoint covers position {last} yet; run "
-                        "'okr relay --checkpoint' first")
-    head = int(covering[0]["position"])
+        raise UserError(f"no signed tree head covers position {envs[mine[-1]].position} yet; "
+                        "run `okr relay --checkpoint` first")
+    size = max(covering)
+    head = heads[size]
+    tree = leaves[:size]
     out.mkdir(parents=True, exist_ok=True)
-    chain = [envs[p] for p in sorted(envs) if p <= head]
-    cycle_events = [e for e in chain if e.aggregate_id in wanted]
-    (out / "chain.jsonl").write_bytes(b"".join(e.to_bytes() + b"\n" for e in chain))
-    (out / "events.jsonl").write_bytes(b"".join(e.to_bytes() + b"\n" for e in cycle_events))
-    (out / "checkpoints.jsonl").write_bytes(b"".join(
-        canonical_json(c) + b"\n" for c in cps if int(c.get("position", 0)) <= head))
-    (out / "public-key.pem").write_text(public_key_pem(st.settings.signing_key_file),
-                                        encoding="utf-8")
+    (out / "events.jsonl").write_bytes(b"".join(raws[i] + b"\n" for i in mine))
+    (out / "proofs.jsonl").write_bytes(b"".join(canonical_json(
+        {"position": envs[i].position, "leaf_index": i,
+         "proof": [p.hex() for p in merkle.inclusion_proof(i, tree)]}) + b"\n" for i in mine))
+    (out / "consistency.jsonl").write_bytes(b"".join(canonical_json(
+        {"count": n, "root": heads[n]["root"],
+         "proof": [p.hex() for p in merkle.consistency_proof(n, tree)]}) + b"\n"
+        for n in sorted(heads) if n < size))
+    (out / "checkpoint.json").write_bytes(canonical_json(head) + b"\n")
+    (out / "public-key.pem").write_text(_key_or_fail(st, None), encoding="utf-8")
     (out / "README.md").write_text(BUNDLE_README.format(
         cycle=key, exported=datetime.now(UTC).isoformat(timespec="seconds"),
-        topic=st.settings.topic_ledger, n_events=len(cycle_events), head=head,
-        dirname=out.name), encoding="utf-8")
-    emit({"out": str(out), "cycle": key, "events": len(cycle_events), "chain": len(chain),
-          "head_position": head}, want_json(ctx, as_json),
-         f"wrote {len(cycle_events)} events of {key} (chain of {len(chain)} up to the signed "
-         f"checkpoint at position {head}) to {out}")
+        topic=st.settings.topic_ledger, n_events=len(mine), head=head["position"], size=size,
+        root=head["root"], dirname=out.name), encoding="utf-8")
+    nbytes = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
+    emit({"out": str(out), "cycle": key, "events": len(mine), "tree_size": size,
+          "head_position": head["position"], "bytes": nbytes}, want_json(ctx, as_json),
+         f"wrote {len(mine)} events of {key} with inclusion proofs in the signed tree of "
+         f"{size} events to {out} ({nbytes} bytes)")
+
+
+def _verify_proof_bundle(bundle: Path, pem: str, trusted: list[dict[str, Any]]) -> "Verdict":
+    """A bundle of inclusion proofs: every event's hash over its bytes, its proof against the
+    signed tree head, and consistency with the checkpoints the auditor kept."""
+    from okr.record import merkle
+    from okr.record.envelope import Envelope
+    from okr.record.signing import verifier
+    from okr.record.verify import INCOMPLETE, Finding, Verdict
+
+    try:
+        head = json.loads((bundle / "checkpoint.json").read_text(encoding="utf-8"))
+        proofs = {int(p["position"]): p for p in (json.loads(line) for line in (
+            bundle / "proofs.jsonl").read_text(encoding="utf-8").splitlines() if line)}
+        consistency = {int(c["count"]): c for c in (json.loads(line) for line in (
+            bundle / "consistency.jsonl").read_text(encoding="utf-8").splitlines() if line)}
+        events = [line for line in (bundle / "events.jsonl").read_bytes().splitlines() if line]
+        size, root = int(head["count"]), bytes.fromhex(head["root"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"not a readable bundle: {exc}") from None
+    ok = verifier(pem)
+    v = Verdict(checkpoints=1, head_position=int(head.get("position", 0)),
+                head_hash=str(head.get("head_hash", "")))
+    if not ok(head):
+        v.findings.append(Finding("bad-signature", v.head_position, None, "the bundle's tree "
+                                  "head does not verify with the public key", where="bundle"))
+        return v
+    seen = set()
+    for raw in events:
+        v.records += 1
+        try:
+            env = Envelope.from_bytes(raw)
+        except ValueError as exc:
+            v.findings.append(Finding("malformed", None, None, f"events.jsonl: {exc}",
+                                      where="bundle"))
+            continue
+        seen.add(env.position)
+        proof = proofs.get(env.position)
+        try:
+            if not env.hash_ok(raw):
+                raise merkle.ProofError("the hash does not match the record's bytes")
+            if proof is None:
+                raise merkle.ProofError("the bundle has no inclusion proof for it")
+            merkle.verify_inclusion(int(proof["leaf_index"]), size,
+                                    merkle.envelope_leaf(env.hash),
+                                    [bytes.fromhex(p) for p in proof["proof"]], root)
+        except (merkle.ProofError, ValueError, KeyError, TypeError) as exc:
+            v.findings.append(Finding("altered", env.position, env.aggregate_id,
+                                      f"not in the signed tree of {size} events: {exc}",
+                                      where="bundle"))
+            continue
+        v.events += 1
+    for position in sorted(set(proofs) - seen):
+        v.findings.append(Finding("missing", position, None, "the bundle proves an event at "
+                                  "this position but does not hold it", where="bundle"))
+    for cp in trusted:
+        count = int(cp.get("count", 0)) if str(cp.get("count", "")).isdigit() else -1
+        if not ok(cp) or "root" not in cp:
+            v.findings.append(Finding("bad-signature", count, None, "a trusted checkpoint does "
+                                      "not verify with the public key (or has no tree head)",
+                                      where="trusted"))
+        elif count > size:
+            v.findings.append(Finding("truncated", int(cp.get("position", 0)), None,
+                                      f"you trusted a tree of {count} events; the bundle's "
+                                      f"head has {size}", where="trusted"))
+        elif count == size and cp["root"] != head["root"]:
+            v.findings.append(Finding("altered", int(cp.get("position", 0)), None,
+                                      "the bundle's tree head differs from the one you "
+                                      "trusted", where="trusted"))
+        elif count < size:
+            c = consistency.get(count)
+            if c is None:
+                v.findings.append(Finding(INCOMPLETE, int(cp.get("position", 0)), None,
+                                          f"the bundle carries no consistency proof from the "
+                                          f"tree of {count} you trusted", where="trusted"))
+                continue
+            try:
+                merkle.verify_consistency(count, size, bytes.fromhex(cp["root"]), root,
+                                          [bytes.fromhex(p) for p in c["proof"]])
+            except (merkle.ProofError, ValueError) as exc:
+                v.findings.append(Finding("altered", int(cp.get("position", 0)), None,
+                                          f"the bundle's log does not extend the tree of "
+                                          f"{count} you trusted: {exc}", where="trusted"))
+    return v
 
 
 def register(app: typer.Typer) -> None:

@@ -14,7 +14,7 @@ from okr.adapters import kafka_client
 from okr.ledger.app import OkrLedger
 from okr.record import checkpoints as own
 from okr.record import merkle, signing
-from okr.record.envelope import Envelope
+from okr.record.envelope import Envelope, canonical_json
 from tests.integration.conftest import Env
 from tests.integration.test_relay import checkpoints, fill, topic_records
 from tests.support.generator import Shape
@@ -163,3 +163,35 @@ def test_prove_prints_an_inclusion_proof_against_the_signed_tree_head(small: Env
     ok = signing.verifier(signing.public_key_pem(small.settings.signing_key_file))
     assert ok(out["checkpoint"]) and out["checkpoint"]["root"] == out["root"]
     assert small.run("audit", "prove", "999999").returncode == 2
+
+
+def test_a_cycle_bundle_proves_its_events_offline_against_kept_checkpoints(
+        small: Env, tmp_path: Path) -> None:
+    kept = tmp_path / "kept.jsonl"
+    small.ok("audit", "checkpoints", "--out", str(kept))
+    more(small, 2036)  # later events: the bundle's head extends what the auditor kept
+    small.ok("relay", "--once")
+    envs = [Envelope.from_bytes(m.value or b"") for m in topic_records(small)]
+    cycle = next(e.data["key"] for e in envs if e.type == "CycleAdded")
+    bundle = tmp_path / "bundle"
+    out = json.loads(small.ok("audit", "export", "--cycle", cycle, "--out", str(bundle),
+                              "--json"))
+    assert 0 < out["events"] < out["tree_size"] and not (bundle / "chain.jsonl").exists()
+    auditor = Env(tmp_path / "auditor", {**small.environ, "OKR_HOME": str(tmp_path / "auditor"),
+                                         "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    pem = tmp_path / "relay.pem"
+    pem.write_text(signing.public_key_pem(small.settings.signing_key_file))
+    args = ("audit", "verify", "--bundle", str(bundle), "--public-key", str(pem), "--json")
+    proc = auditor.run(*args, "--trusted", str(kept))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = (bundle / "events.jsonl").read_bytes().splitlines()
+    (bundle / "events.jsonl").write_bytes(b"\n".join(lines[:-1]) + b"\n")  # one event cut
+    proc = auditor.run(*args)
+    assert proc.returncode == 1 and json.loads(proc.stdout)["first_problem"]["problem"] == \
+        "missing"
+    doc = json.loads(lines[0])
+    doc["actor"] = "mallory"
+    (bundle / "events.jsonl").write_bytes(b"\n".join([canonical_json(doc), *lines[1:]]) + b"\n")
+    proc = auditor.run(*args)
+    assert proc.returncode == 1 and json.loads(proc.stdout)["first_problem"]["position"] == \
+        doc["position"]
