@@ -424,8 +424,8 @@ Exported {exported} from topic `{topic}`.
 | `checkpoint.json` | the signed tree head they are proven against: {size} events up to
   position {head}, Merkle root `{root}` |
 | `proofs.jsonl` | per event: its leaf index and RFC 9162 inclusion proof in that tree |
-| `consistency.jsonl` | consistency proofs from every earlier signed tree head to this one,
-  for checkpoints you kept (`--trusted`) |
+| `consistency.jsonl` | consistency proofs from the 32 signed tree heads before this one, for
+  checkpoints you kept (`--trusted`; an older one is checked against the whole log) |
 | `public-key.pem` | the Ed25519 key the checkpoint verifies with — compare it with the copy
   you obtained independently (`okr keys export`) |
 
@@ -438,6 +438,9 @@ member cut out) and the tree: leaf = sha256(0x00 || hash bytes), node = sha256(0
 A bundle proves that each event it holds is in the signed log, unaltered; that it holds every
 event of the cycle is proven only by verifying the whole log.
 """
+
+
+CONSISTENCY_FROM = 32  # earlier signed tree heads a bundle proves its head consistent with
 
 
 def _signed_log(st: State, quiet: bool) -> "tuple[list[Any], list[bytes], Callable[..., bool]]":
@@ -475,6 +478,7 @@ def export(ctx: typer.Context, cycle: str = typer.Option(..., "--cycle"),
     from okr.domain.periods import canonical_cycle_key
     from okr.record import merkle
     from okr.record.envelope import canonical_json
+    from okr.record.verify import tree_roots
 
     st = state(ctx)
     key = canonical_cycle_key(cycle)
@@ -484,12 +488,14 @@ def export(ctx: typer.Context, cycle: str = typer.Option(..., "--cycle"),
         raise UserError(f"cycle {cycle!r} not found on {st.settings.topic_ledger}")
     mine = [i for i, e in enumerate(envs) if e.aggregate_id in wanted]
     leaves = [merkle.envelope_leaf(e.hash) for e in envs]
-    heads = {}
-    for c in read_checkpoints(st):  # signed tree heads that match this log, by size
-        n = int(c.get("count", 0)) if str(c.get("count", "")).isdigit() else 0
-        if "root" in c and 0 < n <= len(leaves) and ok(c) \
-                and merkle.root(leaves[:n]).hex() == c["root"]:
-            heads.setdefault(n, c)
+    signed = [c for c in read_checkpoints(st) if "root" in c and ok(c)
+              and str(c.get("count", "")).isdigit() and 0 < int(c["count"]) <= len(leaves)]
+    roots = tree_roots({i: e.hash for i, e in enumerate(envs)},
+                       {int(c["count"]) for c in signed})
+    heads = {}  # signed tree heads that match this log, by size
+    for c in signed:
+        if roots.get(int(c["count"])) == c["root"]:
+            heads.setdefault(int(c["count"]), c)
     covering = [n for n in heads if n > mine[-1]]
     if not covering:
         raise UserError(f"no signed tree head covers position {envs[mine[-1]].position} yet; "
@@ -499,13 +505,14 @@ def export(ctx: typer.Context, cycle: str = typer.Option(..., "--cycle"),
     tree = leaves[:size]
     out.mkdir(parents=True, exist_ok=True)
     (out / "events.jsonl").write_bytes(b"".join(raws[i] + b"\n" for i in mine))
+    paths = merkle.inclusion_proofs(mine, tree)
     (out / "proofs.jsonl").write_bytes(b"".join(canonical_json(
         {"position": envs[i].position, "leaf_index": i,
-         "proof": [p.hex() for p in merkle.inclusion_proof(i, tree)]}) + b"\n" for i in mine))
+         "proof": [p.hex() for p in path]}) + b"\n" for i, path in zip(mine, paths, strict=True)))
     (out / "consistency.jsonl").write_bytes(b"".join(canonical_json(
         {"count": n, "root": heads[n]["root"],
          "proof": [p.hex() for p in merkle.consistency_proof(n, tree)]}) + b"\n"
-        for n in sorted(heads) if n < size))
+        for n in sorted(n for n in heads if n < size)[-CONSISTENCY_FROM:]))
     (out / "checkpoint.json").write_bytes(canonical_json(head) + b"\n")
     (out / "public-key.pem").write_text(_key_or_fail(st, None), encoding="utf-8")
     (out / "README.md").write_text(BUNDLE_README.format(

@@ -74,9 +74,10 @@ def test_every_proof_of_every_size_up_to_40_verifies() -> None:
     leaves = [merkle.leaf_hash(str(i).encode()) for i in range(40)]
     roots = [merkle.root(leaves[:n]) for n in range(41)]
     for n in range(1, 41):
+        many = merkle.inclusion_proofs(range(n), leaves[:n])
         for i in range(n):
-            merkle.verify_inclusion(i, n, leaves[i], merkle.inclusion_proof(i, leaves[:n]),
-                                    roots[n])
+            assert many[i] == merkle.inclusion_proof(i, leaves[:n])
+            merkle.verify_inclusion(i, n, leaves[i], many[i], roots[n])
         for m in range(0, n + 1):
             merkle.verify_consistency(m, n, roots[m], roots[n],
                                       merkle.consistency_proof(m, leaves[:n]))
