@@ -46,15 +46,19 @@ def retrying(log: Log, service: str) -> Callable[[Exception, float], None]:
 
 
 def _trouble(exc: Exception) -> str:
-    """Whose trouble a transient failure is."""
+    """Whose trouble a transient failure is, by its class (the services that retry have
+    imported these modules already)."""
+    from eventsourcing.persistence import PersistenceError
+
     from okr.errors import DataDirUnavailable, ProjectionUnavailable, StoreUnavailable
-    module = type(exc).__module__
-    if isinstance(exc, StoreUnavailable) or module.startswith("eventsourcing") \
-            or module == "okr.ledger.app":
+    from okr.ledger.app import ConcurrencyError
+    from okr.projections.store import ProjectionLocked
+
+    if isinstance(exc, StoreUnavailable | PersistenceError | ConcurrencyError):
         return "event store trouble"
     if isinstance(exc, ProjectionUnavailable):
         return "projection file not usable"
-    if module == "okr.projections.store":
+    if isinstance(exc, ProjectionLocked):
         return "projection file busy"
     if isinstance(exc, DataDirUnavailable) or (isinstance(exc, OSError)
                                                and exc.filename is not None):

@@ -14,7 +14,7 @@ from okr.cli.errors import UserError
 from okr.cli.output import emit, visible
 
 if TYPE_CHECKING:
-    from okr.domain.key_result import Phase
+    from okr.domain.shapes import Phase
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
 REASON = typer.Option(None, "--reason", "-r", help="Why (required for plan revisions).")

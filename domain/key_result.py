@@ -17,13 +17,12 @@ from okr.domain.base import (
 )
 from okr.domain.errors import DomainError
 from okr.domain.periods import Window
+from okr.domain.shapes import CheckIn, Phase
 from okr.domain.vocab import KrKind, parse_choice
 
 # Phased targets per key result: enough for one a day over a long cycle, few enough that the
 # event recording them stays far below the size Kafka carries (22,000 made a 1.14 MB event).
 MAX_PHASES = 1000
-
-Phase = dict[str, Any]  # {"at": datetime, "value": float}: a checkpoint on the way to target
 
 
 def check_plan(kind: str, start: float, target: float, target_high: float | None,
@@ -108,7 +107,7 @@ class KeyResult(LedgerAggregate):
         self.phases = phases
         self.kpi: str | None = None
         self.removed = False
-        self.check_ins: list[dict[str, Any]] = []
+        self.check_ins: list[CheckIn] = []
 
     def _check_live(self, what: str) -> None:
         if self.removed:
@@ -257,9 +256,9 @@ class KeyResult(LedgerAggregate):
                                "effective_at": effective_at, "actor": actor,
                                "source": source, "recorded_at": None})  # set by apply
 
-    def latest_check_in(self, as_of: datetime | None = None) -> dict[str, Any] | None:
+    def latest_check_in(self, as_of: datetime | None = None) -> CheckIn | None:
         """The check-in with the latest effective time (at or before as_of)."""
-        best: dict[str, Any] | None = None
+        best: CheckIn | None = None
         for c in self.check_ins:  # later recordings win ties
             if (as_of is None or c["effective_at"] <= as_of) and (
                     best is None or c["effective_at"] >= best["effective_at"]):

@@ -15,6 +15,7 @@ from okr.domain.base import (
     check_text,
 )
 from okr.domain.errors import DomainError
+from okr.domain.shapes import Reading
 from okr.domain.vocab import Cadence, Direction, parse_choice
 
 # Two times of one reading closer than this are the same instant (the ingest takes a reading
@@ -72,7 +73,7 @@ class Kpi(LedgerAggregate):
         self.key = key
         self._define(name, unit, direction, target, green, red, cadence, tags, owner)
         self.retired = False
-        self.readings: list[dict[str, Any]] = []
+        self.readings: list[Reading] = []
         self.reading_ids: dict[str, int] = {}
 
     def _define(self, name: str, unit: str, direction: str, target: float | None,
@@ -159,9 +160,9 @@ class Kpi(LedgerAggregate):
         if reading_id is not None:
             self.reading_ids[reading_id] = len(self.readings)
 
-    def latest_reading(self, as_of: datetime | None = None) -> dict[str, Any] | None:
+    def latest_reading(self, as_of: datetime | None = None) -> Reading | None:
         """The reading with the latest observed time (at or before as_of)."""
-        best: dict[str, Any] | None = None
+        best: Reading | None = None
         for r in self.readings:
             if (as_of is None or r["observed_at"] <= as_of) and (
                     best is None or r["observed_at"] >= best["observed_at"]):

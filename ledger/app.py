@@ -25,10 +25,11 @@ from okr.domain.base import LedgerAggregate, aggregate_id, check_text, in_force,
 from okr.domain.cycle import Cycle
 from okr.domain.errors import AlreadyExists, DomainError, NotFound
 from okr.domain.initiative import Initiative
-from okr.domain.key_result import KeyResult, Phase
+from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
 from okr.domain.objective import Objective, check_alignment
 from okr.domain.periods import canonical_cycle_key
+from okr.domain.shapes import Phase
 from okr.ledger import recording_time
 from okr.settings import Settings
 

@@ -31,6 +31,7 @@ from okr.projections.queries import (
     REVIEW_ITEMS,
     REVIEW_READINGS,
 )
+from okr.projections.readonly import QueryFailed
 from okr.projections.tables import (
     EXPORT_SQL,
     EXPORTS,
@@ -410,8 +411,15 @@ class Projection:
 
     def query(self, sql: str, params: Iterable[Any] = ()
               ) -> tuple[list[str], list[tuple[Any, ...]]]:
-        cur = self.con.execute(sql, list(params))
-        return [d[0] for d in cur.description or []], cur.fetchall()
+        """Column names and rows of a statement given as text (an analyst's, `okr sql`);
+        whatever DuckDB refuses or fails raises QueryFailed ("SQL: " and DuckDB's line; the
+        DuckDB error is the cause)."""
+        try:
+            cur = self.con.execute(sql, list(params))
+            return [d[0] for d in cur.description or []], cur.fetchall()
+        except duckdb.Error as exc:
+            line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise QueryFailed(f"SQL: {line}") from exc
 
     def export_parquet(self, out: Path) -> dict[str, int]:
         """Every table as Parquet under `out`, partitioned by cycle where a table has one."""
