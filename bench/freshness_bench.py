@@ -18,6 +18,7 @@ import duckdb
 from common import OKR, Result, Run, median, percentile, say
 
 from okr.domain.periods import cycle_of
+from okr.errors import ProjectionUnavailable
 from okr.projections.access import open_for_reading
 from okr.projections.store import ProjectionLocked
 from okr.settings import Settings, load_settings
@@ -41,7 +42,7 @@ def _seen(settings: Settings, note: str) -> datetime | None:
     """The recorded_at of the check-in with this note, if a reader can see it now."""
     try:
         proj = open_for_reading(settings)
-    except (ProjectionLocked, duckdb.Error):
+    except (ProjectionLocked, ProjectionUnavailable, duckdb.Error):
         return None  # the snapshot is being replaced this very moment
     if proj is None:
         return None

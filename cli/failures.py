@@ -2,11 +2,12 @@
 
 The exit codes and their classes are in okr/errors.py (one table). This module only turns
 what a library or the OS raised at the edge into one of them, naming the party that failed
-and what to do; an exception it does not know is a bug and keeps its traceback. Libraries are
-consulted only when already imported, so a failure never imports Kafka or DuckDB.
+and what to do; an exception it does not know is a bug and keeps its traceback. Failures are
+told apart by class: the adapters raise okr's own (the projection's ProjectionUnavailable)
+or classes that load no library (projections/errors.ProjectionLocked,
+adapters/local_broker.BrokerError), or translate their library's
+(adapters/event_store.failure); kafka-python's own errors are its classes, asked last.
 """
-
-import sys
 
 from okr.cli.output import first_line
 from okr.errors import (
@@ -46,35 +47,30 @@ def translate(exc: BaseException) -> OkrError | None:
         return exc
     if isinstance(exc, DomainError | UserError | SettingsError):
         return BadInput(str(exc))
-    if "eventsourcing.persistence" in sys.modules:
-        from eventsourcing.persistence import PersistenceError
-        if isinstance(exc, PersistenceError):
-            return _store_failure(exc)
-    if "sqlite3" in sys.modules:  # only the event store is a SQLite file
-        from okr.adapters.event_store import failure
-        known = failure(exc)
-        if known is not None:
-            return known
-    if "kafka" in sys.modules:  # e.g. okr consume --once / ingest --once with Kafka away
-        from okr.adapters.kafka_client import KafkaError
-        from okr.adapters.local_broker import BrokerError
-        if isinstance(exc, KafkaError | BrokerError):
-            return KafkaUnavailable(f"Kafka unreachable or failing ({first_line(exc)}); start "
-                                    "it ('okr broker start', or check "
-                                    "KAFKA_BOOTSTRAP_SERVERS) and try again")
-    if "okr.projections.store" in sys.modules:
-        from okr.projections.store import ProjectionLocked
-        if isinstance(exc, ProjectionLocked):
-            return ProjectionUnavailable(f"the projection's work file stayed locked by another "
-                                         f"process ({first_line(exc)}); nothing was changed, "
-                                         "try again")
-    duckdb_io = getattr(sys.modules.get("duckdb"), "IOException", None)
-    if duckdb_io is not None and isinstance(exc, duckdb_io):
-        return ProjectionUnavailable(f"the DuckDB projection cannot be opened or written "
-                                     f"({first_line(exc)}); check the data directory's "
-                                     "permissions and free space, then try again")
+    from eventsourcing.persistence import PersistenceError
+
+    from okr.adapters.event_store import failure
+    from okr.adapters.local_broker import BrokerError
+    from okr.projections.errors import ProjectionLocked
+
+    if isinstance(exc, PersistenceError):
+        return _store_failure(exc)
+    known = failure(exc)  # the SQLite driver's, about the event store file
+    if known is not None:
+        return known
+    if isinstance(exc, ProjectionLocked):
+        return ProjectionUnavailable(f"the projection's work file stayed locked by another "
+                                     f"process ({first_line(exc)}); nothing was changed, "
+                                     "try again")
     if isinstance(exc, PermissionError | FileNotFoundError | NotADirectoryError
                   | IsADirectoryError | FileExistsError) or (
             isinstance(exc, OSError) and exc.errno in (28, 30, 122)):  # full, read-only, quota
         return _os_error(exc)
+    # Last: kafka-python's classes load kafka-python (a third of a second), paid only by a
+    # failure nothing above knows.
+    from okr.adapters.kafka_client import KafkaError
+    if isinstance(exc, BrokerError | KafkaError):
+        return KafkaUnavailable(f"Kafka unreachable or failing ({first_line(exc)}); start "
+                                "it ('okr broker start', or check "
+                                "KAFKA_BOOTSTRAP_SERVERS) and try again")
     return None

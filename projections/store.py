@@ -13,6 +13,7 @@ import json
 import shutil
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ import duckdb
 from okr.domain.events import CREATED, MEASUREMENTS
 from okr.domain.history import Fact
 from okr.errors import ProjectionUnavailable
+from okr.projections.errors import ProjectionLocked
 from okr.projections.queries import (
     CARD_COLUMNS,
     KR_CHECK_INS,
@@ -70,8 +72,20 @@ class ConsumedRecord:
     offset: int
 
 
-class ProjectionLocked(RuntimeError):
-    """Another process holds the DuckDB file in a conflicting mode."""
+__all__ = ["ConsumedRecord", "Projection", "ProjectionLocked"]
+
+
+@contextmanager
+def _file_errors() -> Iterator[None]:
+    """DuckDB's I/O failures while writing (a damaged file, no permission, a full disk) as
+    ProjectionUnavailable with DuckDB's line; its error is the cause."""
+    try:
+        yield
+    except duckdb.IOException as exc:
+        why = (str(exc).strip().splitlines() or ["IO Error"])[0]
+        raise ProjectionUnavailable(
+            f"the DuckDB projection cannot be opened or written ({why}); check the data "
+            "directory's permissions and free space, then try again") from exc
 
 
 class Projection:
@@ -197,18 +211,19 @@ class Projection:
     def apply(self, topic: str, batch: Sequence[ConsumedRecord], offsets: dict[int, int]) -> int:
         """Load a batch and the next offsets in one transaction; returns new events stored."""
         c = self.con
-        c.execute("BEGIN TRANSACTION")
-        try:
-            added = self._load(batch) if batch else 0
-            if offsets:
-                c.execute("INSERT INTO consumer_offsets SELECT ?, unnest(?), unnest(?), now() "
-                          "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = "
-                          "excluded.next_offset, updated_at = excluded.updated_at",
-                          [topic, list(offsets), list(offsets.values())])
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
+        with _file_errors():
+            c.execute("BEGIN TRANSACTION")
+            try:
+                added = self._load(batch) if batch else 0
+                if offsets:
+                    c.execute("INSERT INTO consumer_offsets SELECT ?, unnest(?), unnest(?), "
+                              "now() ON CONFLICT (topic, partition) DO UPDATE SET next_offset = "
+                              "excluded.next_offset, updated_at = excluded.updated_at",
+                              [topic, list(offsets), list(offsets.values())])
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
         return added
 
     def _load(self, batch: Sequence[ConsumedRecord]) -> int:
@@ -432,8 +447,9 @@ class Projection:
                     shutil.rmtree(target)
             else:
                 target, options = out / f"{table}.parquet", "FORMAT parquet"
-            row = self.con.execute(f"COPY ({EXPORT_SQL[table]}) TO '{_quote(target)}' "
-                                   f"({options})").fetchone()
+            with _file_errors():
+                row = self.con.execute(f"COPY ({EXPORT_SQL[table]}) TO '{_quote(target)}' "
+                                       f"({options})").fetchone()
             counts[table] = int(row[0]) if row else 0
         return counts
 
@@ -452,7 +468,8 @@ class Projection:
         return run_capped(self.con, sql, limit, timeout)
 
     def checkpoint(self) -> None:
-        self.con.execute("CHECKPOINT")
+        with _file_errors():
+            self.con.execute("CHECKPOINT")
 
 
 
