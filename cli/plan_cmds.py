@@ -137,6 +137,13 @@ def objective_close(ctx: typer.Context, key: str,
 # ---- key results ------------------------------------------------------------------------
 
 PHASE = typer.Option([], "--phase", help="Phased target DATE=VALUE (repeatable).")
+TOLERANCE_HELP = ("Threshold kinds only (stay-above, stay-below, range): a band this wide past "
+                  "the threshold scores partial credit, falling from 1 to 0 across it "
+                  "(default: none; a breach scores 0). See docs/scoring.md.")
+
+
+def _g(n: float | None) -> str:
+    return "none" if n is None else f"{n:g}"
 
 
 @kr_app.command("add")
@@ -151,6 +158,7 @@ def kr_add(ctx: typer.Context, key: str, title: str,
            weight: str = typer.Option("1", help="Weight in the objective's score."),
            phase: list[str] = PHASE,
            kpi: str | None = typer.Option(None, help="Take values from this KPI."),
+           tolerance: str | None = typer.Option(None, help=TOLERANCE_HELP),
            effective: str | None = EFFECTIVE,
            reason: str | None = REASON, as_json: bool = JSON) -> None:
     """Add a key result to an objective."""
@@ -158,12 +166,13 @@ def kr_add(ctx: typer.Context, key: str, title: str,
     kr = st.ledger.add_key_result(
         key, title, objective, kind, number(start, "start"), number(target, "target"),
         opt_number(target_high, "target-high"), unit, number(weight, "weight"),
-        phases(st, phase), kpi, reason, effective=when(st, effective))
+        phases(st, phase), kpi, reason, effective=when(st, effective),
+        tolerance=opt_number(tolerance, "tolerance"))
     done(ctx, as_json, f"key result {kr.key} added to {kr.objective}: {kr.kind} "
          f"{kr.start:g} → {amount(kr.target, kr.unit)}",
          {"key": kr.key, "objective": kr.objective, "kind": kr.kind, "start": kr.start,
-          "target": kr.target, "target_high": kr.target_high, "unit": kr.unit,
-          "weight": kr.weight, "kpi": kr.kpi})
+          "target": kr.target, "target_high": kr.target_high, "tolerance": kr.tolerance,
+          "unit": kr.unit, "weight": kr.weight, "kpi": kr.kpi})
 
 
 @kr_app.command("revise")
@@ -171,23 +180,33 @@ def kr_revise(ctx: typer.Context, key: str, start: str | None = None, target: st
               target_high: str | None = None, weight: str | None = None,
               phase: list[str] = PHASE,
               clear_phases: bool = typer.Option(False, "--clear-phases"),
+              tolerance: str | None = typer.Option(None, help=TOLERANCE_HELP),
+              clear_tolerance: bool = typer.Option(False, "--clear-tolerance",
+                                                   help="Drop the tolerance band: a breach "
+                                                   "scores 0 again."),
               effective: str | None = EFFECTIVE,
               reason: str | None = REASON, as_json: bool = JSON) -> None:
-    """Revise start, target, weight or phased targets (after commit: needs --reason)."""
+    """Revise start, target, weight, phased targets or tolerance (after commit: needs
+    --reason)."""
     st = state(ctx)
     if phase and clear_phases:
         raise UserError("give --phase or --clear-phases, not both")
+    if tolerance is not None and clear_tolerance:
+        raise UserError("give --tolerance or --clear-tolerance, not both")
     kr = st.ledger.revise_key_result(
         key, start=opt_number(start, "start"), target=opt_number(target, "target"),
         target_high=opt_number(target_high, "target-high"), weight=opt_number(weight, "weight"),
         phases=[] if clear_phases else (phases(st, phase) or None), reason=reason,
+        tolerance=opt_number(tolerance, "tolerance"), clear_tolerance=clear_tolerance,
         effective=when(st, effective))
     # What it replaced is the version before the revision, not a read taken before the
     # command: another writer may have revised the key result in between.
     before = st.ledger.repository.get(kr.id, version=kr.version - 1)
-    old = {"start": before.start, "target": before.target, "weight": before.weight}
+    old = {"start": before.start, "target": before.target, "weight": before.weight,
+           "tolerance": before.tolerance}
     changes = {k: (v, getattr(kr, k)) for k, v in old.items() if getattr(kr, k) != v}
-    text = ", ".join(f"{k} {a:g} → {b:g}" for k, (a, b) in changes.items()) or "phases changed"
+    text = ", ".join(f"{k} {_g(a)} → {_g(b)}" for k, (a, b) in changes.items()) \
+        or "phases changed"
     done(ctx, as_json, f"key result {kr.key} revised: {text}",
          {"key": kr.key, "changes": {k: {"from": a, "to": b} for k, (a, b) in changes.items()},
           "reason": reason})

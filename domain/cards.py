@@ -32,10 +32,11 @@ def measure_key_result(kr: Mapping[str, Any], window: Window, as_of: datetime,
     """A key result's value (its linked KPI's, else its latest check-in's), progress 0–1,
     the progress its plan expects at `as_of` in its cycle's `window`, status and confidence
     (a KPI-linked key result has none). `kr` holds its plan: kind, start, target,
-    target_high, phases."""
+    target_high, tolerance, phases."""
     value = kpi["value"] if kpi is not None else (
         None if check_in is None else check_in["value"])
-    progress = scoring.progress(kr["kind"], kr["start"], kr["target"], kr["target_high"], value)
+    progress = scoring.progress(kr["kind"], kr["start"], kr["target"], kr["target_high"],
+                                kr["tolerance"], value)
     expected = scoring.expected_progress(kr["kind"], kr["start"], kr["target"],
                                          kr["target_high"], kr["phases"], window, as_of)
     return {"value": value, "progress": progress, "expected": expected,

@@ -22,6 +22,8 @@ class EventWord:
     data: tuple[str, ...]  # the fields its `data` must carry (the valid time is lifted out)
     creates: bool = False  # it starts an item
     valid_time: str | None = None  # a measurement: the event attribute holding its valid time
+    # fields a later version of the event added: records published before it lack them
+    optional: tuple[str, ...] = ()
 
 
 _KPI = ("cadence", "direction", "green", "name", "owner", "red", "tags", "target", "unit")
@@ -41,9 +43,11 @@ EVENTS: tuple[EventWord, ...] = (
     EventWord("ObjectiveStatusChanged", "objective", ("status",)),
     EventWord("KeyResultAdded", "key_result",
               ("cycle", "key", "kind", "objective", "phases", "plan_revision", "start",
-               "target", "target_high", "title", "unit", "weight"), creates=True),
+               "target", "target_high", "title", "unit", "weight"), creates=True,
+              optional=("tolerance",)),
     EventWord("KeyResultRevised", "key_result",
-              ("phases", "plan_revision", "start", "target", "target_high", "weight")),
+              ("phases", "plan_revision", "start", "target", "target_high", "weight"),
+              optional=("tolerance",)),
     EventWord("KeyResultMoved", "key_result", ("objective", "plan_revision")),
     EventWord("KeyResultRemoved", "key_result", ("plan_revision",)),
     EventWord("KpiLinked", "key_result", ("kpi",)),

@@ -73,7 +73,10 @@ def _created(table: str) -> Callable[[World, Fact], None]:
         if table == "objectives":
             row["status"] = "active"
         elif table == "key_results":
-            row.update(kpi=None, removed=False, check_ins=[])
+            # `tolerance` arrived with KeyResultAdded version 2: published records from before
+            # it lack the field, and mean no tolerance band.
+            row.update(kpi=None, removed=False, check_ins=[],
+                       tolerance=fact.data.get("tolerance"))
         elif table == "initiatives":
             row["status"] = "planned"
         elif table == "kpis":
@@ -104,6 +107,14 @@ def _mark(**values: Any) -> Callable[[World, Fact], None]:
 def _row(world: World, fact: Fact) -> dict[str, Any]:
     table, key = world.keys[fact.aggregate_id]
     return world.table(table)[key]
+
+
+def _revise_kr(world: World, fact: Fact) -> None:
+    row = _row(world, fact)
+    for name in ("start", "target", "target_high", "weight", "phases"):
+        row[name] = fact.data[name]
+    if "tolerance" in fact.data:  # absent from records published before KeyResultRevised v2
+        row["tolerance"] = fact.data["tolerance"]
 
 
 def _commit(world: World, fact: Fact) -> None:
@@ -155,7 +166,7 @@ APPLY: dict[str, Callable[[World, Fact], None]] = {
     "ObjectiveTypeChanged": _copy("okr_type"),
     "ObjectiveStatusChanged": _copy("status"),
     "KeyResultAdded": _created("key_results"),
-    "KeyResultRevised": _copy("start", "target", "target_high", "weight", "phases"),
+    "KeyResultRevised": _revise_kr,
     "KeyResultMoved": _copy("objective"),
     "KeyResultRemoved": _mark(removed=True),
     "KpiLinked": _copy("kpi"),
@@ -253,8 +264,8 @@ def kr_card(world: World, kr: dict[str, Any], window: Window,
                                kpi, _latest(kpi["readings"], "observed_at"), as_of))
     return {"key": kr["key"], "objective": kr["objective"], "title": kr["title"],
             "kind": kr["kind"], "start": kr["start"], "target": kr["target"],
-            "target_high": kr["target_high"], "unit": kr["unit"], "weight": kr["weight"],
-            "value": m["value"], "progress": m["progress"], "expected": m["expected"],
+            "target_high": kr["target_high"], "tolerance": kr["tolerance"], "unit": kr["unit"],
+            "weight": kr["weight"], "value": m["value"], "progress": m["progress"], "expected": m["expected"],
             "status": m["status"], "confidence": m["confidence"], "kpi": kr["kpi"],
             "kpi_health": m["kpi_health"], "kpi_stale": m["kpi_stale"]}
 

@@ -25,8 +25,12 @@ from okr.domain.vocab import KrKind, parse_choice
 MAX_PHASES = 1000
 
 
+THRESHOLD_KINDS = (KrKind.STAY_ABOVE, KrKind.STAY_BELOW, KrKind.RANGE)
+
+
 def check_plan(kind: str, start: float, target: float, target_high: float | None,
-               weight: float, phases: list[Phase], window: Window | None) -> None:
+               weight: float, phases: list[Phase], window: Window | None,
+               tolerance: float | None = None) -> None:
     """Raise unless the numbers make sense for the kind (the scoring laws depend on it)."""
     check_finite(start, "start")
     check_finite(target, "target")
@@ -54,6 +58,15 @@ def check_plan(kind: str, start: float, target: float, target_high: float | None
     if len(phases) > MAX_PHASES:
         raise DomainError(f"{len(phases)} phased targets given; a key result takes at most "
                           f"{MAX_PHASES} (one a day for a year and more)")
+    if tolerance is not None:
+        if kind not in THRESHOLD_KINDS:
+            raise DomainError("--tolerance is only for the threshold kinds (stay-above, "
+                              f"stay-below, range), not {kind!r}")
+        check_finite(tolerance, "tolerance")
+        if tolerance <= 0:
+            raise DomainError(f"tolerance {tolerance:g} must be above 0 (the width of the "
+                              "partial-credit band past the threshold, in the key result's "
+                              "unit); leave it out for none")
     last: datetime | None = None
     for phase in phases:
         check_finite(phase["value"], "phased target")
@@ -75,10 +88,11 @@ class KeyResult(LedgerAggregate):
     def add(cls, key: str, title: str, objective: str, cycle: str, kind: str, start: float,
             target: float, target_high: float | None, unit: str, weight: float,
             phases: list[Phase], window: Window, actor: str, plan_revision: bool = False,
-            reason: str | None = None, effective_at: datetime | None = None) -> "KeyResult":
+            reason: str | None = None, tolerance: float | None = None,
+            effective_at: datetime | None = None) -> "KeyResult":
         """Create a key result under an objective."""
         kind = parse_choice(KrKind, kind, "kind").value
-        check_plan(kind, start, target, target_high, weight, phases, window)
+        check_plan(kind, start, target, target_high, weight, phases, window, tolerance)
         reason = revision_reason(plan_revision, reason, f"adding key result {key}")
         return cls(key=check_key(key, "key result"),
                    title=check_text(title, "key result title", max_len=200),
@@ -86,14 +100,42 @@ class KeyResult(LedgerAggregate):
                    target=float(target),
                    target_high=None if target_high is None else float(target_high),
                    unit=check_text(unit, "unit", max_len=20, blank_ok=True),
-                   weight=float(weight), phases=phases, actor=actor,
+                   weight=float(weight), phases=phases,
+                   tolerance=None if tolerance is None else float(tolerance), actor=actor,
                    plan_revision=plan_revision, reason=reason, effective_at=effective_at)
 
-    @event("KeyResultAdded")
+    class KeyResultAdded(LedgerAggregate.Created):
+        """A key result planned. Version 2 added `tolerance` (the partial-credit band of a
+        threshold kind); key results stored before it had none."""
+
+        class_version = 2
+        key: str
+        title: str
+        objective: str
+        cycle: str
+        kind: str
+        start: float
+        target: float
+        target_high: float | None
+        unit: str
+        weight: float
+        phases: list[Phase]
+        tolerance: float | None
+        actor: str
+        plan_revision: bool
+        reason: str | None
+        effective_at: datetime | None = None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["tolerance"] = None
+
+    @event(KeyResultAdded)
     def __init__(self, key: str, title: str, objective: str, cycle: str, kind: str,
                  start: float, target: float, target_high: float | None, unit: str,
-                 weight: float, phases: list[Phase], actor: str, plan_revision: bool,
-                 reason: str | None, effective_at: datetime | None = None) -> None:
+                 weight: float, phases: list[Phase], tolerance: float | None, actor: str,
+                 plan_revision: bool, reason: str | None,
+                 effective_at: datetime | None = None) -> None:
         self.key = key
         self.title = title
         self.objective = objective
@@ -105,6 +147,7 @@ class KeyResult(LedgerAggregate):
         self.unit = unit
         self.weight = weight
         self.phases = phases
+        self.tolerance = tolerance
         self.kpi: str | None = None
         self.removed = False
         self.check_ins: list[CheckIn] = []
@@ -115,9 +158,12 @@ class KeyResult(LedgerAggregate):
 
     def revise(self, *, start: float | None, target: float | None, target_high: float | None,
                weight: float | None, phases: list[Phase] | None, window: Window, actor: str,
-               plan_revision: bool, reason: str | None,
-               effective_at: datetime | None = None) -> None:
-        """Change start, target, weight or phased targets; after commit it needs a reason."""
+               plan_revision: bool, reason: str | None, tolerance: float | None = None,
+               clear_tolerance: bool = False, effective_at: datetime | None = None) -> None:
+        """Change start, target, weight, phased targets or the tolerance band (set it, or
+        clear it with `clear_tolerance`); after commit it needs a reason."""
+        if clear_tolerance and tolerance is not None:
+            raise DomainError("give --tolerance or --clear-tolerance, not both")
         self._check_live("revise it")
         new: dict[str, Any] = {
             "start": self.start if start is None else float(start),
@@ -125,25 +171,48 @@ class KeyResult(LedgerAggregate):
             "target_high": self.target_high if target_high is None else float(target_high),
             "weight": self.weight if weight is None else float(weight),
             "phases": self.phases if phases is None else phases,
+            "tolerance": None if clear_tolerance else (
+                self.tolerance if tolerance is None else float(tolerance)),
         }
         old = {k: getattr(self, k) for k in new}
         if new == old:
             raise DomainError(f"key result {self.key} already has those values; nothing to revise")
         check_plan(self.kind, new["start"], new["target"], new["target_high"], new["weight"],
-                   new["phases"], window)
+                   new["phases"], window, new["tolerance"])
         reason = revision_reason(plan_revision, reason, f"revising key result {self.key}")
         self._revise(**new, actor=actor, plan_revision=plan_revision, reason=reason,
                      effective_at=effective_at)
 
-    @event("KeyResultRevised")
+    class KeyResultRevised(LedgerAggregate.Event):
+        """The plan of a key result changed. Version 2 added `tolerance`; revisions stored
+        before it left the key result without one."""
+
+        class_version = 2
+        start: float
+        target: float
+        target_high: float | None
+        weight: float
+        phases: list[Phase]
+        tolerance: float | None
+        actor: str
+        plan_revision: bool
+        reason: str | None
+        effective_at: datetime | None = None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["tolerance"] = None
+
+    @event(KeyResultRevised)
     def _revise(self, start: float, target: float, target_high: float | None, weight: float,
-                phases: list[Phase], actor: str, plan_revision: bool,
+                phases: list[Phase], tolerance: float | None, actor: str, plan_revision: bool,
                 reason: str | None, effective_at: datetime | None = None) -> None:
         self.start = start
         self.target = target
         self.target_high = target_high
         self.weight = weight
         self.phases = phases
+        self.tolerance = tolerance
 
     def move(self, objective: str, actor: str, plan_revision: bool,
              reason: str | None = None, effective_at: datetime | None = None) -> None:

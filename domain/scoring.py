@@ -34,26 +34,36 @@ def _toward(value: float, start: float, goal: float) -> float:
     return _clamp((value - start) / (goal - start))
 
 
+def past_threshold(shortfall: float, tolerance: float | None) -> float:
+    """Credit for a threshold kind whose value lies `shortfall` units on the wrong side of its
+    threshold: 1 when met (shortfall 0 or less), else 0 — unless a tolerance band is given,
+    over which credit falls linearly from 1 at the threshold to 0 at the band's outer edge."""
+    if shortfall <= 0:
+        return 1.0
+    if tolerance is None:
+        return 0.0
+    return _clamp(1.0 - shortfall / tolerance)
+
+
 def progress(kind: str, start: float, target: float, target_high: float | None,
-             value: float | None) -> float:
-    """Normalised 0–1 progress of a key result; no value yet scores 0."""
+             tolerance: float | None, value: float | None) -> float:
+    """Normalised 0–1 progress of a key result; no value yet scores 0.
+
+    Increase, decrease and milestone: the share of the way from start to target. Stay-above,
+    stay-below and range are thresholds: met 1, breached 0 (start plays no part), with
+    partial credit only inside a tolerance band (`past_threshold`).
+    """
     if value is None:
         return 0.0
     if kind in (KrKind.INCREASE, KrKind.DECREASE, KrKind.MILESTONE):
         return _toward(value, start, target)
     if kind == KrKind.STAY_ABOVE:
-        return 1.0 if value >= target else (_toward(value, start, target) if start < target
-                                            else 0.0)
+        return past_threshold(target - value, tolerance)
     if kind == KrKind.STAY_BELOW:
-        return 1.0 if value <= target else (_toward(value, start, target) if start > target
-                                            else 0.0)
+        return past_threshold(value - target, tolerance)
     if kind == KrKind.RANGE:
         assert target_high is not None
-        if target <= value <= target_high:
-            return 1.0
-        if value < target:
-            return _toward(value, start, target) if start < target else 0.0
-        return _toward(value, start, target_high) if start > target_high else 0.0
+        return past_threshold(max(target - value, value - target_high), tolerance)
     raise ValueError(f"unknown key result kind {kind!r}")
 
 
@@ -83,7 +93,7 @@ def expected_progress(kind: str, start: float, target: float, target_high: float
     if not phases:
         return window.fraction_elapsed(t)
     planned = value_along_plan(start, target, phases, window, t)
-    return progress(kind, start, target, target_high, planned)
+    return progress(kind, start, target, target_high, None, planned)
 
 
 def status(actual: float, expected: float) -> str:

@@ -399,6 +399,7 @@ class OkrLedger(Application[UUID]):
                        target_high: float | None = None, unit: str = "", weight: float = 1.0,
                        phases: list[Phase] | None = None, kpi: str | None = None,
                        reason: str | None = None, actor: str | None = None,
+                       tolerance: float | None = None,
                        effective: datetime | None = None) -> KeyResult:
         who = self._actor(actor)
         obj = self.objective(objective)
@@ -411,7 +412,8 @@ class OkrLedger(Application[UUID]):
             eff = self._in_force(cyc, None, effective, reason, f"adding key result {key}")
             kr = KeyResult.add(key, title, obj.key, cyc.key, kind, start, target, target_high,
                                unit, weight, phases or [], cyc.window, who,
-                               plan_revision=cyc.plan_committed, reason=reason, effective_at=eff)
+                               plan_revision=cyc.plan_committed, reason=reason, effective_at=eff,
+                               tolerance=tolerance)
             if kpi is not None:
                 kr.link_kpi(kpi, who, effective_at=eff)
             return kr
@@ -422,6 +424,7 @@ class OkrLedger(Application[UUID]):
                           target: float | None = None, target_high: float | None = None,
                           weight: float | None = None, phases: list[Phase] | None = None,
                           reason: str | None = None, actor: str | None = None,
+                          tolerance: float | None = None, clear_tolerance: bool = False,
                           effective: datetime | None = None) -> KeyResult:
         who = self._actor(actor)
 
@@ -430,7 +433,8 @@ class OkrLedger(Application[UUID]):
             cyc.check_open("revising a key result")
             kr.revise(start=start, target=target, target_high=target_high, weight=weight,
                       phases=phases, window=cyc.window, actor=who,
-                      plan_revision=cyc.plan_committed, reason=reason,
+                      plan_revision=cyc.plan_committed, reason=reason, tolerance=tolerance,
+                      clear_tolerance=clear_tolerance,
                       effective_at=self._in_force(cyc, kr, effective, reason,
                                                   f"revising key result {key}"))
 

@@ -80,7 +80,7 @@ def kr_view(app: OkrLedger, kr: KeyResult, now: datetime) -> dict[str, Any]:
     cycle = app.cycle_of_kr(kr)
     kpi = app.kpi(kr.kpi) if kr.kpi else None
     plan = {"kind": kr.kind, "start": kr.start, "target": kr.target,
-            "target_high": kr.target_high, "phases": kr.phases}
+            "target_high": kr.target_high, "tolerance": kr.tolerance, "phases": kr.phases}
     m = measure_key_result(plan, cycle.window, now, kr.latest_check_in(now), None if kpi is None
                            else kpi_now({"direction": kpi.direction, "green": kpi.green,
                                          "red": kpi.red, "cadence": kpi.cadence},
@@ -88,7 +88,8 @@ def kr_view(app: OkrLedger, kr: KeyResult, now: datetime) -> dict[str, Any]:
     return {
         "kind": "key_result", "key": kr.key, "title": kr.title, "objective": kr.objective,
         "cycle": cycle.key, "kr_kind": kr.kind, "start": kr.start, "target": kr.target,
-        "target_high": kr.target_high, "unit": kr.unit, "weight": kr.weight,
+        "target_high": kr.target_high, "tolerance": kr.tolerance, "unit": kr.unit,
+        "weight": kr.weight,
         "phases": kr.phases, "kpi": kr.kpi, "removed": kr.removed,
         "value": m["value"], "progress": m["progress"], "expected": m["expected"],
         "status": m["status"], "confidence": m["confidence"], "kpi_health": m["kpi_health"],

@@ -9,18 +9,21 @@ CREATE OR REPLACE MACRO okr_toward(v, s, g) AS
     CASE WHEN g = s THEN (CASE WHEN v = g THEN 1e0 ELSE 0e0 END)
          ELSE greatest(0e0, least(1e0, (v - s) / (g - s))) END;
 
--- 0–1 progress of a key result of this kind with value v (no value scores 0).
-CREATE OR REPLACE MACRO kr_progress_of(kind, s, t, th, v) AS
+-- Credit for a threshold kind `short` units on the wrong side of its threshold: 1 when met,
+-- else 0, or linear from 1 to 0 across a tolerance band (scoring.past_threshold).
+CREATE OR REPLACE MACRO okr_past_threshold(short, tol) AS
+    CASE WHEN short <= 0e0 THEN 1e0
+         WHEN tol IS NULL THEN 0e0
+         ELSE greatest(0e0, least(1e0, 1e0 - short / tol)) END;
+
+-- 0–1 progress of a key result of this kind with value v (no value scores 0); tol is the
+-- tolerance band of a threshold kind (NULL: none).
+CREATE OR REPLACE MACRO kr_progress_of(kind, s, t, th, tol, v) AS
     CASE WHEN v IS NULL THEN 0e0
          WHEN kind IN ('increase', 'decrease', 'milestone') THEN okr_toward(v, s, t)
-         WHEN kind = 'stay-above' THEN
-              CASE WHEN v >= t THEN 1e0 WHEN s < t THEN okr_toward(v, s, t) ELSE 0e0 END
-         WHEN kind = 'stay-below' THEN
-              CASE WHEN v <= t THEN 1e0 WHEN s > t THEN okr_toward(v, s, t) ELSE 0e0 END
-         WHEN kind = 'range' THEN
-              CASE WHEN t <= v AND v <= th THEN 1e0
-                   WHEN v < t THEN (CASE WHEN s < t THEN okr_toward(v, s, t) ELSE 0e0 END)
-                   ELSE (CASE WHEN s > th THEN okr_toward(v, s, th) ELSE 0e0 END) END
+         WHEN kind = 'stay-above' THEN okr_past_threshold(t - v, tol)
+         WHEN kind = 'stay-below' THEN okr_past_threshold(v - t, tol)
+         WHEN kind = 'range' THEN okr_past_threshold(greatest(t - v, v - th), tol)
     END;
 
 -- Share of the window [ws, we) elapsed at t, clamped to 0–1.
@@ -119,7 +122,8 @@ kc AS (SELECT kpi.key, rd.value, rd.observed_at,
                   AS stale
        FROM kpi CROSS JOIN p LEFT JOIN rd ON rd.aggregate_id = kpi.aggregate_id),
 krc AS (SELECT kr.key, kr.objective, kr.title, kr.kind, kr.start, kr.target, kr.target_high,
-               kr.unit, kr.weight, kr.phases, kr.kpi, cyc.start AS ws, cyc."end" AS we,
+               kr.tolerance, kr.unit, kr.weight, kr.phases, kr.kpi, cyc.start AS ws,
+               cyc."end" AS we,
                CASE WHEN kc.key IS NOT NULL THEN kc.value ELSE ci.latest.value END AS value,
                CASE WHEN kc.key IS NOT NULL THEN NULL ELSE ci.latest.confidence END
                    AS confidence,
@@ -140,10 +144,10 @@ planned AS (SELECT seg.*, CASE WHEN points IS NOT NULL
                                THEN okr_plan_value_at(points, segment, t_as_of) END AS plan_value
             FROM seg),
 scored AS (SELECT planned.*,
-                  kr_progress_of(kind, start, target, target_high, value) AS progress,
+                  kr_progress_of(kind, start, target, target_high, tolerance, value) AS progress,
                   CASE WHEN kind IN ('stay-above', 'stay-below', 'range') THEN 1e0
                        WHEN points IS NULL THEN okr_elapsed(ws, we, t_as_of)
-                       ELSE kr_progress_of(kind, start, target, target_high, plan_value)
+                       ELSE kr_progress_of(kind, start, target, target_high, NULL, plan_value)
                   END AS expected
            FROM planned),
 card AS (SELECT obj.cycle, obj.key AS objective, obj.title AS objective_title, obj.owner,
@@ -155,7 +159,7 @@ card AS (SELECT obj.cycle, obj.key AS objective, obj.title AS objective_title, o
                      THEN sum(s.expected * s.weight) OVER o / sum(s.weight) OVER o END
                     AS objective_expected,
                 s.key AS key_result, s.title AS kr_title, s.kind, s.start, s.target,
-                s.target_high, s.unit, s.weight, s.value, s.progress, s.expected,
+                s.target_high, s.tolerance, s.unit, s.weight, s.value, s.progress, s.expected,
                 CASE WHEN s.key IS NOT NULL THEN okr_status(s.progress, s.expected) END AS status,
                 s.confidence, s.kpi, s.kpi_health, s.kpi_stale
          FROM obj JOIN cyc ON obj.cycle = cyc.key
@@ -166,7 +170,8 @@ SELECT cycle, objective, objective_title, owner, team, level, okr_type, parent,
        CASE WHEN objective_score IS NOT NULL AND objective_expected IS NOT NULL
             THEN okr_status(objective_score, objective_expected) END AS objective_track,
        okr_succeeded(okr_type, objective_score) AS succeeded,
-       key_result, kr_title, kind, start, target, target_high, unit, weight, value, progress,
+       key_result, kr_title, kind, start, target, target_high, tolerance, unit, weight, value,
+       progress,
        expected, status, confidence, kpi, kpi_health, kpi_stale
 FROM card
 ORDER BY cycle, objective, key_result NULLS FIRST;
@@ -175,7 +180,8 @@ ORDER BY cycle, objective, key_result NULLS FIRST;
 -- effective time (as known now): the progress-over-time series of a retrospective.
 CREATE OR REPLACE MACRO kr_progress(cycle_key) AS TABLE
 WITH c AS (
-    SELECT c.*, kr.objective, kr.kind, kr.start, kr.target, kr.target_high, kr.phases,
+    SELECT c.*, kr.objective, kr.kind, kr.start, kr.target, kr.target_high, kr.tolerance,
+           kr.phases,
            kr.cycle
     FROM check_ins c
     JOIN key_result_versions kr ON kr.aggregate_id = c.aggregate_id
@@ -192,10 +198,10 @@ pts AS (SELECT c.*, cy.start AS ws, cy."end" AS we,
 seg AS (SELECT *, list_filter(range(2, len(points) + 1),
                               lambda i: effective_at <= points[i].at)[1] AS segment FROM pts),
 scored AS (
-    SELECT *, kr_progress_of(kind, start, target, target_high, value) AS progress,
+    SELECT *, kr_progress_of(kind, start, target, target_high, tolerance, value) AS progress,
            CASE WHEN kind IN ('stay-above', 'stay-below', 'range') THEN 1e0
                 WHEN points IS NULL THEN okr_elapsed(ws, we, effective_at)
-                ELSE kr_progress_of(kind, start, target, target_high,
+                ELSE kr_progress_of(kind, start, target, target_high, NULL,
                                     okr_plan_value_at(points, segment, effective_at))
            END AS expected
     FROM seg)

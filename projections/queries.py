@@ -25,7 +25,8 @@ CARD_COLUMNS = {"key": "objective", "title": "objective_title", "cycle": "cycle"
                  "succeeded": "succeeded"}
 KR_COLUMNS = {"key": "key_result", "objective": "objective", "title": "kr_title",
                "kind": "kind", "start": "start", "target": "target",
-               "target_high": "target_high", "unit": "unit", "weight": "weight",
+               "target_high": "target_high", "tolerance": "tolerance", "unit": "unit",
+               "weight": "weight",
                "value": "value", "progress": "progress", "expected": "expected",
                "status": "status", "confidence": "confidence", "kpi": "kpi",
                "kpi_health": "kpi_health", "kpi_stale": "kpi_stale"}

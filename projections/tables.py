@@ -42,7 +42,8 @@ VERSIONED = (
               (("key", "VARCHAR"), ("title", "VARCHAR"), ("objective", "VARCHAR"),
                ("cycle", "VARCHAR"), ("kind", "VARCHAR"), ("start", "DOUBLE"),
                ("target", "DOUBLE"), ("target_high", "DOUBLE"), ("unit", "VARCHAR"),
-               ("weight", "DOUBLE"), ("phases", PHASES), ("kpi", "VARCHAR")),
+               ("weight", "DOUBLE"), ("phases", PHASES), ("kpi", "VARCHAR"),
+               ("tolerance", "DOUBLE")),
               (("kpi", "CASE type WHEN 'KeyResultAdded' THEN 'null'::JSON WHEN 'KpiLinked' "
                        "THEN data->'$.kpi' WHEN 'KpiUnlinked' THEN 'null'::JSON END"),),
               (("removed", "KeyResultRemoved"),)),

@@ -46,6 +46,9 @@ EVENT_TYPES: dict[type, tuple[str, str]] = {
     getattr(AGGREGATE_CLASSES[w.aggregate_type], w.type): (w.type, w.aggregate_type)
     for w in EVENTS}
 DATA_FIELDS: dict[str, tuple[str, ...]] = {w.type: w.data for w in EVENTS}
+# Data fields a later event version added: records published before it lack them, so they
+# are checked only when present.
+OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {w.type: w.optional for w in EVENTS if w.optional}
 # Data fields that must be finite numbers (None allowed where the domain allows it).
 NUMBERS = {"value": False, "start": False, "target": True, "target_high": True,
            "weight": False, "green": False, "red": False, "confidence": True}
@@ -212,6 +215,8 @@ SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "phases": (lambda v: isinstance(v, list) and all(
         isinstance(p, dict) and is_time(p.get("at")) and is_finite_number(p.get("value"))
         for p in v), "a list of {at: UTC time, value: finite number}"),
+    "tolerance": (lambda v: v is None or (is_finite_number(v) and v > 0),
+                  "a finite number above 0, or null"),
 }
 CYCLE_TIMES = ("start", "end")
 # Limits of the projection's BIGINT position and INTEGER version columns.
@@ -220,9 +225,11 @@ MAX_VERSION = 2**31 - 1
 
 
 def _checks(type_: str) -> tuple[str, tuple[str, ...], list[tuple[str, bool]],
+                                 list[tuple[str, Callable[[Any], bool], str]],
                                  list[tuple[str, Callable[[Any], bool], str]]]:
     """What `Envelope` checks of one event type's data (worked out once per type: the
-    projection validates every record)."""
+    projection validates every record): required fields, their numbers and shapes, and the
+    shapes of the optional fields present."""
     aggregate_type, fields = AGGREGATE_TYPE[type_], DATA_FIELDS[type_]
     numbers = [(name, nullable) for name, nullable in NUMBERS.items()
                if name in fields and aggregate_type != "cycle"]
@@ -233,7 +240,8 @@ def _checks(type_: str) -> tuple[str, tuple[str, ...], list[tuple[str, bool]],
             ok, want = is_time, "a UTC time written like 2026-11-02T10:00:00.000000Z"
         if ok is not None:
             shapes.append((name, ok, want))
-    return aggregate_type, fields, numbers, shapes
+    optional = [(name, *SHAPES[name]) for name in OPTIONAL_FIELDS.get(type_, ())]
+    return aggregate_type, fields, numbers, shapes, optional
 
 
 _CHECKS = {t: _checks(t) for t in DATA_FIELDS}
@@ -283,7 +291,7 @@ class Envelope(BaseModel):
 
     @model_validator(mode="after")
     def _data_fits_type(self) -> "Envelope":
-        aggregate_type, fields, numbers, shapes = _CHECKS[self.type]
+        aggregate_type, fields, numbers, shapes, optional = _CHECKS[self.type]
         if aggregate_type != self.aggregate_type:
             raise ValueError(f"{self.type} belongs to a {aggregate_type}, "
                              f"not a {self.aggregate_type[:60]!r}")
@@ -297,6 +305,9 @@ class Envelope(BaseModel):
                 raise ValueError(f"{self.type} data.{name} must be a finite number")
         for name, ok, want in shapes:
             if not ok(data[name]):
+                raise ValueError(f"{self.type} data.{name} must be {want}")
+        for name, ok, want in optional:
+            if name in data and not ok(data[name]):
                 raise ValueError(f"{self.type} data.{name} must be {want}")
         return self
 
@@ -489,10 +500,14 @@ def json_schema() -> dict[str, Any]:
         props[name]["format"] = "date-time"
     props["aggregate_id"]["format"] = "uuid"
     props["event_id"]["format"] = "uuid"
+    optional = {"tolerance": {"type": ["number", "null"], "exclusiveMinimum": 0}}
     schema["allOf"] = [
         {"if": {"properties": {"type": {"const": t}}},
          "then": {"properties": {"aggregate_type": {"const": AGGREGATE_TYPE[t]},
-                                 "data": {"required": list(DATA_FIELDS[t])}}}}
+                                 "data": {"required": list(DATA_FIELDS[t]),
+                                          **({"properties": {n: optional[n] for n in
+                                                             OPTIONAL_FIELDS[t]}}
+                                             if t in OPTIONAL_FIELDS else {})}}}}
         for t in sorted(KNOWN_TYPES)]
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": "https://okr-ledger.example/schemas/okr.ledger-v1.json", **schema}

@@ -36,6 +36,8 @@ def build(app: OkrLedger) -> None:
                        phases=[{"at": datetime(2026, 8, 1, tzinfo=UTC), "value": 15.0}])
     app.add_key_result("k2", "Band", objective="o1", kind="range", start=50, target=60,
                        target_high=70)
+    app.add_key_result("k3", "Latency", objective="o2", kind="stay-below", start=400,
+                       target=200, unit="ms", tolerance=50)
     app.add_initiative("i1", "Outbound campaign", key_result="k1")
     app.commit_cycle("2026-Q3")
     app.update_objective("o1", title="Grow revenue", description="new words")
@@ -47,6 +49,7 @@ def build(app: OkrLedger) -> None:
                  source="import")
     app.revise_key_result("k1", target=30, reason="market",
                           effective=datetime(2026, 8, 20, tzinfo=UTC))
+    app.revise_key_result("k3", tolerance=20, reason="tighter band")
     app.link_kpi("k2", "nps")
     app.unlink_kpi("k2")
     app.move_key_result("k2", "o2", reason="ownership")

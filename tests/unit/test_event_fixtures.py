@@ -85,9 +85,29 @@ def test_v3_plan_events_say_when_they_are_in_force(tmp_path: Path) -> None:
              and e.type != "KpiAdded"}
     # Typed on 1 September while the cycle was in planning: in force from its start.
     assert {k: e.effective_at for k, e in added.items()} == dict.fromkeys(added, start)
-    (revised,) = [e for e in envelopes if e.type == "KeyResultRevised"]
+    revised, _ = [e for e in envelopes if e.type == "KeyResultRevised"]  # k1's, then k3's
     assert revised.effective_at == datetime(2026, 8, 20, tzinfo=UTC) < revised.recorded_at
     assert "effective_at" not in revised.data and added["2026-Q3"].data["timezone"] == "UTC"
+
+
+@pytest.mark.parametrize("name", ["stored-events-v1.jsonl", "stored-events-v2.jsonl"])
+def test_key_results_stored_before_tolerance_have_none(tmp_path: Path, name: str) -> None:
+    """KeyResultAdded/Revised v1 upcast to v2 read back without a tolerance band; their
+    envelopes stay as published (no tolerance field), and the replay reads that as none."""
+    app = restore(tmp_path, name)
+    assert [app.key_result(k).tolerance for k in ("k1", "k2")] == [None, None]
+    envelopes = [e for e in chained(app) if e.type in ("KeyResultAdded", "KeyResultRevised")]
+    assert envelopes and all("tolerance" not in e.data for e in envelopes)
+    facts = [e.fact() for e in chained(app)]
+    cards = scorecard_at(facts, facts[-1].recorded_at, facts[-1].recorded_at)
+    assert [kr["tolerance"] for c in cards for kr in c["key_results"]] == [None]
+
+
+def test_v3_key_results_keep_their_tolerance(tmp_path: Path) -> None:
+    app = restore(tmp_path, "stored-events-v3.jsonl")
+    assert app.key_result("k3").tolerance == 20.0
+    envelopes = [e for e in chained(app) if e.type in ("KeyResultAdded", "KeyResultRevised")]
+    assert [e.data["tolerance"] for e in envelopes] == [None, None, 50.0, None, 20.0]
 
 
 def test_committed_json_schema_is_current_and_accepts_real_envelopes(tmp_path: Path) -> None:
