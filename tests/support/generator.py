@@ -23,7 +23,8 @@ from okr.domain.periods import named_window
 from okr.ledger.app import OkrLedger
 from tests.support.clock import recording_at
 
-KINDS = ("increase", "increase", "decrease", "stay-above", "range", "milestone")
+KINDS = ("increase", "increase", "decrease", "stay-above", "stay-below", "range", "milestone")
+THRESHOLDS = ("stay-above", "stay-below", "range")
 DAY = timedelta(days=1)
 Action = tuple[datetime, int, Callable[[], list[Aggregate]]]
 
@@ -142,9 +143,10 @@ def generate(app: OkrLedger, shape: Shape = Shape(), *, batch: int = 2000,
         kpi_setup.append(at(first_start - 14 * DAY + i * timedelta(seconds=1), add_kpi))
     actions.append(kpi_setup)
 
+    variants: dict[str, int] = {}  # key results of each kind so far
     for qi, q in enumerate(quarters):
         actions.append(sorted(_quarter(rnd, world, q, windows[q], kpis, shape, at,
-                                       out, qi)))
+                                       out, qi, variants)))
     actions.append(_readings(rnd, world, kpis, shape, first_start - 13 * DAY, until, at))
 
     for t, _, fn in heapq.merge(*actions, key=lambda a: (a[0], a[1])):
@@ -161,7 +163,8 @@ def generate(app: OkrLedger, shape: Shape = Shape(), *, batch: int = 2000,
 
 
 def _quarter(rnd: random.Random, world: _World, q: str, window: Any, kpis: dict[str, Kpi],
-             shape: Shape, at: Callable[..., Action], out: Generated, qi: int) -> list[Action]:
+             shape: Shape, at: Callable[..., Action], out: Generated, qi: int,
+             variants: dict[str, int]) -> list[Action]:
     s, e = window.start, window.end
     acts: list[Action] = []
     cycle: dict[str, Cycle] = {}
@@ -192,7 +195,8 @@ def _quarter(rnd: random.Random, world: _World, q: str, window: Any, kpis: dict[
             for ki in range(shape.krs_per_objective):
                 kkey = f"{okey}-kr{ki}"
                 kind = KINDS[rnd.randrange(len(KINDS))]
-                start, target, high = _plan(rnd, kind)
+                n = variants[kind] = variants.get(kind, -1) + 1
+                start, target, high, tolerance = _plan(rnd, kind, n)
                 phased = kind in ("increase", "decrease") and rnd.random() < 0.3
                 link = kpi_keys[rnd.randrange(len(kpi_keys))] if kpi_keys and \
                     rnd.random() < 0.15 else None
@@ -200,13 +204,14 @@ def _quarter(rnd: random.Random, world: _World, q: str, window: Any, kpis: dict[
                 def add_kr(kkey: str = kkey, okey: str = okey, kind: str = kind,
                            start: float = start, target: float = target,
                            high: float | None = high, phased: bool = phased,
-                           link: str | None = link) -> list[Aggregate]:
+                           link: str | None = link,
+                           tolerance: float | None = tolerance) -> list[Aggregate]:
                     phases = [{"at": s + timedelta(days=30 * (i + 1)),
                                "value": start + (target - start) * (0.2 + 0.25 * i)}
                               for i in range(2)] if phased else []
                     kr = KeyResult.add(kkey, f"Key result {kkey}", okey, q, kind, start, target,
                                        high, "pts", float(1 + rnd.randrange(3)), phases,
-                                       window, actor="planner")
+                                       window, actor="planner", tolerance=tolerance)
                     if link:
                         kr.link_kpi(link, "planner")
                     krs[kkey] = kr
@@ -215,7 +220,7 @@ def _quarter(rnd: random.Random, world: _World, q: str, window: Any, kpis: dict[
                 acts.append(at(plan_t, add_kr))
                 out.key_results += 1
                 acts += _kr_life(rnd, world, kkey, krs, window, shape, at, start, target, high,
-                                 kind)
+                                 kind, n)
 
     def commit() -> list[Aggregate]:
         cycle["c"].commit("planner")
@@ -277,25 +282,33 @@ def _quarter(rnd: random.Random, world: _World, q: str, window: Any, kpis: dict[
     return acts
 
 
-def _plan(rnd: random.Random, kind: str) -> tuple[float, float, float | None]:
+def _plan(rnd: random.Random, kind: str, n: int
+          ) -> tuple[float, float, float | None, float | None]:
+    """Start, target, high bound and tolerance of the n-th key result of its kind. Thresholds
+    take turns through every start side (a range below, inside and above its band) and
+    tolerance (none, 5, 10), so every branch of their rule is there to compare."""
     if kind == "increase":
-        return 0.0, float(rnd.choice((10, 50, 100, 250))), None
+        return 0.0, float(rnd.choice((10, 50, 100, 250))), None, None
     if kind == "decrease":
-        return float(rnd.choice((100, 80, 40))), float(rnd.choice((20, 10, 5))), None
-    if kind == "stay-above":
-        return 60.0, 70.0, None
+        return float(rnd.choice((100, 80, 40))), float(rnd.choice((20, 10, 5))), None, None
+    if kind == "milestone":
+        return 0.0, 1.0, None, None
+    starts = {"stay-above": (60.0, 80.0), "stay-below": (20.0, 40.0),
+              "range": (50.0, 30.0, 70.0)}[kind]
+    start, tolerance = starts[n % len(starts)], (None, 5.0, 10.0)[n // len(starts) % 3]
     if kind == "range":
-        return 50.0, 40.0, 60.0
-    return 0.0, 1.0, None  # milestone
+        return start, 40.0, 60.0, tolerance
+    return start, 70.0 if kind == "stay-above" else 30.0, None, tolerance
 
 
 def _kr_life(rnd: random.Random, world: _World, key: str, krs: dict[str, KeyResult],
              window: Any, shape: Shape, at: Callable[..., Action], start: float,
-             target: float, high: float | None, kind: str) -> list[Action]:
-    """Weekly check-ins (some back-dated), perhaps a mid-quarter target revision."""
+             target: float, high: float | None, kind: str, n: int) -> list[Action]:
+    """Weekly check-ins (some back-dated), perhaps a mid-quarter target revision; every third
+    key result of a kind (the n-th) overachieves, so some are met."""
     acts: list[Action] = []
     s, e = window.start, window.end
-    skill = rnd.uniform(0.3, 1.2)
+    skill = 1.3 if n % 3 == 0 else rnd.uniform(0.3, 1.2)
     week = 0
     while True:
         eff = s + timedelta(days=7 * week + 2, hours=rnd.randrange(8, 18))
@@ -304,11 +317,14 @@ def _kr_life(rnd: random.Random, world: _World, key: str, krs: dict[str, KeyResu
             break
         if rnd.random() < 0.1:
             continue  # a week without a check-in
-        frac = min(1.0, (eff - s) / (e - s) * skill + rnd.uniform(-0.05, 0.05))
+        # up to 10% past the target: some key results are met, and overshoot
+        frac = min(1.1, (eff - s) / (e - s) * skill + rnd.uniform(-0.05, 0.05))
         if kind == "range":
-            value = round(rnd.uniform(35, 65), 2)
+            value = round(rnd.uniform(28, 72), 2)
         elif kind == "stay-above":
             value = round(rnd.uniform(55, 80), 2)
+        elif kind == "stay-below":
+            value = round(rnd.uniform(20, 45), 2)
         elif kind == "milestone":
             value = 1.0 if frac > 0.8 else 0.0
         else:
@@ -338,6 +354,19 @@ def _kr_life(rnd: random.Random, world: _World, key: str, krs: dict[str, KeyResu
                       reason="target cut: the market shrank")
             return world.touch(kr)
         acts.append(at(s + timedelta(days=rnd.randrange(35, 60), hours=3), revise))
+    if kind in THRESHOLDS and rnd.random() < 2 * shape.revised_share:
+        band = rnd.choice((None, 2.5, 10.0))  # clear the band, narrow or widen it
+
+        def retolerate(key: str = key, band: float | None = band) -> list[Aggregate]:
+            kr = krs.get(key)
+            if kr is None or kr.removed or kr.tolerance == band:
+                return []
+            kr.revise(start=None, target=None, target_high=None, weight=None, phases=None,
+                      window=window, actor="owner", plan_revision=True,
+                      reason="tolerance reconsidered", tolerance=band,
+                      clear_tolerance=band is None)
+            return world.touch(kr)
+        acts.append(at(s + timedelta(days=rnd.randrange(30, 70), hours=5), retolerate))
     return acts
 
 

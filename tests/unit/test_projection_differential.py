@@ -107,15 +107,53 @@ def test_scorecard_at_matches_domain_replay_at_random_instants(history: tuple) -
         instants += [(f.effective_at, f.recorded_at), (f.recorded_at, f.recorded_at)]
     mismatches = []
     nonempty = 0
+    branches = set()
     for as_of, known_at in instants:
         want = scorecard_at(facts, as_of, known_at)
         got = proj.scorecard_at(as_of, known_at)
         nonempty += bool(want)
+        branches |= {branch(kr) for card in want for kr in card["key_results"]}
         diff = same(got, want)
         if diff:
             mismatches.append((as_of, known_at, diff[:3]))
     assert mismatches == []
     assert nonempty > 100
+    # Every kind and branch was compared: each threshold kind met, breached and inside its
+    # tolerance band; the others part of the way and at both ends.
+    assert branches >= {(kind, b) for kind in ("stay-above", "stay-below", "range")
+                        for b in ("met", "breached", "partial")} | {
+        (kind, b) for kind in ("increase", "decrease") for b in ("met", "none", "partial")} | {
+        ("milestone", "met"), ("milestone", "none")}
+
+
+def branch(kr: dict) -> tuple[str, str]:
+    """Which branch of its kind's rule a scored key result took."""
+    p = kr["progress"]
+    if kr["kind"] in ("stay-above", "stay-below", "range"):
+        return kr["kind"], "met" if p == 1 else "breached" if p == 0 else "partial"
+    return kr["kind"], "met" if p == 1 else "none" if p == 0 else "partial"
+
+
+def test_the_generated_history_holds_every_kind_and_start(history: tuple) -> None:
+    """Thresholds starting on either side (ranges below, inside and above their band), with
+    and without a tolerance, and tolerances revised and cleared."""
+    facts, _, _ = history
+    added = [f.data for f in facts if f.type == "KeyResultAdded"]
+
+    def side(d: dict) -> str:
+        low, high = d["target"], d["target_high"] if d["kind"] == "range" else d["target"]
+        return "below" if d["start"] < low else "above" if d["start"] > high else "inside"
+    assert {(d["kind"], side(d), d["tolerance"] is not None) for d in added
+            if d["kind"] in ("stay-above", "stay-below", "range")} == {
+        (kind, where, tol) for kind, where in [("stay-above", "below"), ("stay-above", "above"),
+                                               ("stay-below", "below"), ("stay-below", "above"),
+                                               ("range", "below"), ("range", "inside"),
+                                               ("range", "above")]
+        for tol in (False, True)}
+    assert {d["kind"] for d in added} == {"increase", "decrease", "stay-above", "stay-below",
+                                          "range", "milestone"}
+    revised = {f.data["tolerance"] for f in facts if f.type == "KeyResultRevised"}
+    assert {None, 2.5, 10.0} <= revised
 
 
 def test_a_review_from_the_facts_duckdb_selects_equals_one_from_the_whole_log(
