@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 SCALE   ?= small
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit lint format bench soak docs clean
+.PHONY: help install demo test test-unit lint format bench soak docs clean mutate
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ bench: $(STAMP)  ## benchmarks against raw baselines (SCALE=small|full|0.3); res
 
 soak: $(STAMP)  ## the fault and fuzz tests at full length (OKR_SOAK=1; tens of minutes)
 	OKR_SOAK=1 $(BIN)/pytest -q -s tests
+
+mutate: $(STAMP)  ## mutation testing of the scoring rules, Python and SQL (slow; not in make test)
+	$(BIN)/python -P scripts/mutate.py
 
 docs: $(STAMP)  ## regenerate docs/cli.md from the command's own help
 	$(BIN)/python -P -m typer okr.cli.main utils docs --name okr --output docs/cli.md

@@ -140,6 +140,10 @@ STATUS = [
     Status(0.74, 1.0, "off-track"),
     Status(0.0, 1.0, "off-track"),  # a breached threshold
     Status(0.0, 0.0, "on-track"),  # nothing expected yet
+    # floating point: 0.8 - 0.7 is 0.10000000000000009 and 0.55 - 0.3 is 0.25000000000000006,
+    # which are the gaps 0.1 and 0.25 as people count
+    Status(0.7, 0.8, "on-track"),
+    Status(0.3, 0.55, "at-risk"),
 ]
 
 
