@@ -172,7 +172,7 @@ def killed(tests: list[str]) -> tuple[bool, str]:
                               env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     except subprocess.TimeoutExpired:
         return True, "timeout"
-    failed = [line.split(" ")[1] for line in proc.stdout.splitlines()
+    failed = [line.split(" ", 1)[1].split(" - ")[0] for line in proc.stdout.splitlines()
               if line.startswith(("FAILED ", "ERROR "))]
     return proc.returncode != 0, (failed[0] if failed else f"exit {proc.returncode}")
 
