@@ -90,8 +90,7 @@ def card(st: State, data: dict[str, Any]) -> "tuple[list[Text], list[str], list[
                   kr["status"], pct(kr["confidence"])] for kr in data["key_results"]])
     if data["kind"] == "key_result":
         return ([styled((data["key"], "bold"), f" {data['title']}  (objective "
-                        f"{data['objective']}, {data['kr_kind']} {data['start']:g} → "
-                        f"{amount(data['target'], data['unit'])})"),
+                        f"{data['objective']}, {plan_text(data)})"),
                  styled(f"{bar(data['progress'])} {pct(data['progress'])}  expected "
                         f"{pct(data['expected'])}  {data['status']}  value "
                         f"{num(data['value'])}")],
@@ -107,6 +106,19 @@ def card(st: State, data: dict[str, Any]) -> "tuple[list[Text], list[str], list[
                 [[said(st, r["observed_at"]), f"{r['value']:g}", r["source"]]
                  for r in data["readings"][-10:]])
     return [], ["field", "value"], [[k, v] for k, v in data.items()]
+
+
+def plan_text(kr: dict[str, Any]) -> str:
+    """What a key result aims at, in its kind's terms: a climb from start to target, or a
+    threshold to hold (with its tolerance band)."""
+    kind, unit = kr["kr_kind"], kr["unit"]
+    if kind == "range":
+        text = f"range {kr['target']:g}–{amount(kr['target_high'], unit)}"
+    elif kind in ("stay-above", "stay-below"):
+        text = f"{kind} {amount(kr['target'], unit)}"
+    else:
+        return f"{kind} {kr['start']:g} → {amount(kr['target'], unit)}"
+    return text if kr["tolerance"] is None else f"{text}, tolerance {kr['tolerance']:g}"
 
 
 def register(app: typer.Typer) -> None:

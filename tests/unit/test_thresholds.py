@@ -58,6 +58,7 @@ def test_met_thresholds_score_one(home: Path) -> None:
     band = add_and_check_in(home, "band", "60", "--kind", "range", "--target", "40",
                             "--target-high", "60")
     assert [(k["progress"], k["status"]) for k in (below, band)] == [(1.0, "on-track")] * 2
+    assert "(objective up, range 40–60)" in ok(home, "show", "band").stdout
 
 
 def test_a_tolerance_band_gives_partial_credit_and_can_be_revised_and_cleared(
@@ -68,6 +69,7 @@ def test_a_tolerance_band_gives_partial_credit_and_can_be_revised_and_cleared(
     assert (kr["tolerance"], kr["progress"], kr["status"]) == (4.0, 0.875, "at-risk")
     ok(home, "kr", "revise", "uptime", "--tolerance", "1")  # 1 - 0.5/1
     assert show(home, "uptime")["progress"] == 0.5
+    assert "(objective up, stay-above 100, tolerance 1)" in ok(home, "show", "uptime").stdout
     out = json.loads(ok(home, "kr", "revise", "uptime", "--clear-tolerance", "--json").stdout)
     assert out["changes"] == {"tolerance": {"from": 1.0, "to": None}}
     kr = show(home, "uptime")
