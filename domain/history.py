@@ -265,7 +265,8 @@ def kr_card(world: World, kr: dict[str, Any], window: Window,
     return {"key": kr["key"], "objective": kr["objective"], "title": kr["title"],
             "kind": kr["kind"], "start": kr["start"], "target": kr["target"],
             "target_high": kr["target_high"], "tolerance": kr["tolerance"], "unit": kr["unit"],
-            "weight": kr["weight"], "value": m["value"], "progress": m["progress"], "expected": m["expected"],
+            "weight": kr["weight"], "value": m["value"], "progress": m["progress"],
+            "expected": m["expected"],
             "status": m["status"], "confidence": m["confidence"], "kpi": kr["kpi"],
             "kpi_health": m["kpi_health"], "kpi_stale": m["kpi_stale"]}
 
