@@ -5,7 +5,8 @@ Three parts, each applying one mutant at a time to the file in place (restored a
 also on Ctrl-C) and running the scoring tests, which must fail:
 
 - Python: mutmut's mutation operators (mutmut 2.5.1, pinned in the dev extra) over
-  domain/scoring.py and domain/history.py. mutmut 2 because mutmut 3 mutates only inside
+  domain/scoring.py (the rules), domain/cards.py (a key result's and an objective's
+  measures) and domain/history.py (the time folding). mutmut 2 because mutmut 3 mutates only inside
   functions (the status gaps and cadence periods are module constants) and runs a copy of the
   tree that the package-dir mapping of `okr.domain` never imports.
 - SQL: projections/macros.sql has no mutation tool; SQL_MUTANTS lists mutations written by
@@ -36,7 +37,7 @@ TESTS = ["tests/unit/test_scoring_doc.py", "tests/unit/test_scoring_table.py",
          "tests/unit/test_thresholds.py", "tests/unit/test_event_fixtures.py",
          "tests/unit/test_history_folds.py", "tests/unit/test_projection_differential.py"]
 TIMEOUT = 900  # seconds; a mutant that hangs the tests counts as killed (by timeout)
-PY_FILES = ["domain/scoring.py", "domain/history.py"]
+PY_FILES = ["domain/scoring.py", "domain/cards.py", "domain/history.py"]
 MACROS = "projections/macros.sql"
 
 
