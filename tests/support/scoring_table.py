@@ -2,8 +2,9 @@
 
 Every key-result kind and branch (inside/outside a band, a start on either side, met and
 breached, with and without a tolerance, milestones), status exactly at and just past each gap,
-staleness for every cadence (a KPI going stale included), KPI health, expected progress with
-and without phased targets, weighted objective scores and grading per type.
+staleness for every cadence (a KPI going stale included), KPI health, which check-in is the
+latest, expected progress with and without phased targets, weighted objective scores and
+grading per type.
 
 tests/unit/test_scoring_table.py checks each row through the domain (domain/scoring.py and the
 replay in domain/history.py), the DuckDB macros (projections/macros.sql) and `okr scorecard
@@ -252,6 +253,7 @@ OBJECTIVES = [
     G("committed", ((1, 1), (1, 2)), 1.0, True),
     G("committed", ((1, 1), (0.5, 1)), 0.75, False),
     G("committed", ((0.25, 1), (1, 3)), 0.8125, False),  # (0.25 + 3) / 4
+    G("committed", ((1, 19), (0, 1)), 0.95, False),  # just under 1
     G("committed", (), None, None),  # nothing to score
     G("aspirational", ((1, 7), (0, 3)), 0.7, True),  # exactly 0.7
     G("aspirational", ((1, 3), (0, 1)), 0.75, True),
@@ -259,6 +261,24 @@ OBJECTIVES = [
     G("aspirational", ((0.68, 1),), 0.68, False),  # just under 0.7
     G("learning", ((1, 1),), 1.0, None),  # learning OKRs are not graded
     G("learning", ((0, 1),), 0.0, None),
+]
+
+
+@dataclass(frozen=True)
+class Latest:
+    """An increase key result 0 → 40 with these check-ins (effective day, recorded day,
+    value): the one in force at MID is the latest by effective time, then by recording."""
+
+    check_ins: tuple[tuple[float, float, float], ...]
+    value: float
+    progress: float
+
+
+LATEST = [
+    Latest(((14, 14, 10), (31, 31, 20)), 20, 0.5),  # the later one
+    Latest(((31, 31, 20), (14, 35, 10)), 20, 0.5),  # recorded later, but effective earlier
+    Latest(((31, 31, 20), (31, 35, 30)), 30, 0.75),  # same instant: the later recording
+    Latest(((31, 31, 20), (50, 50, 40)), 20, 0.5),  # the other is after MID
 ]
 
 
@@ -293,6 +313,9 @@ def build(app: OkrLedger) -> None:
             app.add_key_result(f"e{i}-kr", "expected", objective=f"e{i}", kind=e.kind,
                                start=e.start, target=e.target, target_high=e.high,
                                phases=[{"at": at_day(d), "value": v} for d, v in e.phases])
+        for i in range(len(LATEST)):
+            app.add_objective(f"l{i}", "latest", cycle=CYCLE, owner="ana")
+            app.add_key_result(f"l{i}-kr", "latest", objective=f"l{i}", target=40)
         for i, g in enumerate(OBJECTIVES):
             app.add_objective(f"g{i}", "graded", cycle=CYCLE, owner="ana", okr_type=g.okr_type)
             for j, (_, weight) in enumerate(g.krs):
@@ -314,6 +337,10 @@ def build(app: OkrLedger) -> None:
         for j, (value, _) in enumerate(g.krs):
             later.append((CHECKED_IN, f"g{i}",
                           partial(app.check_in, f"g{i}-kr{j}", value, at=CHECKED_IN)))
+    for i, lt in enumerate(LATEST):
+        for n, (effective, recorded, value) in enumerate(lt.check_ins):
+            later.append((at_day(recorded), f"l{i}-{n}", partial(
+                app.check_in, f"l{i}-kr", value, at=at_day(effective))))
     for t, _, write in sorted(later, key=lambda w: (w[0], w[1])):
         with recording_at(lambda t=t: t):  # type: ignore[misc]
             write()
@@ -351,6 +378,10 @@ def mismatches(cards: list[dict[str, Any]], read_at: float) -> list[str]:
         kr = krs[f"h{i}-kr"]
         check(f"h{i} {h} kpi_health", kr["kpi_health"], h.health)
         check(f"h{i} {h} stale", kr["kpi_stale"], False)
+    for i, lt in enumerate(LATEST):
+        kr = krs[f"l{i}-kr"]
+        check(f"l{i} {lt} value", kr["value"], float(lt.value))
+        check(f"l{i} {lt} progress", kr["progress"], lt.progress)
     for i, g in enumerate(OBJECTIVES):
         card = objectives[f"g{i}"]
         check(f"g{i} {g} score", card["score"], g.score)
