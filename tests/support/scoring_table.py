@@ -120,6 +120,16 @@ PROGRESS = [
 ]
 
 
+# Start equal to target: the domain refuses such a plan (check_plan), but a record from
+# Kafka need not come through the domain, and the rule must still not divide by zero: at the
+# goal 1, anywhere else 0. Checked on the rules alone (a ledger cannot hold these).
+DEGENERATE = [
+    P("increase", 5, 5, None, None, 5, 1.0, "on-track", "at a goal it started at"),
+    P("increase", 5, 5, None, None, 4, 0.0, "off-track", "off a goal it started at"),
+    P("decrease", 5, 5, None, None, 6, 0.0, "off-track", "off a goal it started at"),
+]
+
+
 @dataclass(frozen=True)
 class Status:
     actual: float

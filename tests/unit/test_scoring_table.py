@@ -53,7 +53,7 @@ def one(con: Any, query: str, *args: Any) -> Any:
 
 # ---- each rule on its own: the domain, then the macro ------------------------------------
 
-@pytest.mark.parametrize("row", T.PROGRESS, ids=lambda r: f"{r.kind}-{r.why}")
+@pytest.mark.parametrize("row", T.PROGRESS + T.DEGENERATE, ids=lambda r: f"{r.kind}-{r.why}")
 def test_progress_and_status_rows_in_the_domain(row: T.Progress) -> None:
     got = scoring.progress(row.kind, row.start, row.target, row.high, row.tolerance, row.value)
     assert got == pytest.approx(row.progress, abs=1e-9)
@@ -61,7 +61,7 @@ def test_progress_and_status_rows_in_the_domain(row: T.Progress) -> None:
     assert scoring.status(got, expected_mid) == row.status
 
 
-@pytest.mark.parametrize("row", T.PROGRESS, ids=lambda r: f"{r.kind}-{r.why}")
+@pytest.mark.parametrize("row", T.PROGRESS + T.DEGENERATE, ids=lambda r: f"{r.kind}-{r.why}")
 def test_progress_rows_in_the_duckdb_macro(row: T.Progress, sql: Any) -> None:
     got = one(sql, "SELECT kr_progress_of(?, ?::DOUBLE, ?::DOUBLE, ?::DOUBLE, ?::DOUBLE, "
                    "?::DOUBLE)", row.kind, row.start, row.target, row.high, row.tolerance,
