@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from okr.domain.base import recording_at
 from okr.ledger.app import OkrLedger
+from tests.support.clock import recording_at
 
 CYCLE = "2025-Q3"
 CYCLE_START = datetime(2025, 7, 1, tzinfo=UTC)
