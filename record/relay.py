@@ -379,14 +379,14 @@ def chain_link(raw: bytes) -> tuple[int, str, str] | None:
     try:
         doc = json.loads(raw)
         position, digest, prev = doc["position"], doc["hash"], doc["prev_hash"]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):  # junk: 100,000 nested arrays…
         return None
     if not (isinstance(position, int) and isinstance(digest, str) and isinstance(prev, str)
             and len(prev) == 64):
         return None
     try:
         ok = Envelope.from_bytes(raw).hash_ok(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return (position, digest, prev) if ok else None
 

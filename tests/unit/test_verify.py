@@ -127,3 +127,13 @@ def test_checkpoint_pins_the_chain_even_without_the_store(envelopes: list[Envelo
         prev = f.hash
     verdict = verify(as_records(forged), None, [cp], lambda _: True)
     assert [(f.problem, f.position) for f in verdict.findings] == [("altered", 9)]
+
+
+def test_the_relay_counts_no_junk_as_a_link_of_its_chain() -> None:
+    """Junk on the topic (deeply nested, not JSON, an envelope with a wrong hash) is never a
+    link of the relay's chain, and never an error."""
+    from okr.record.relay import chain_link
+    assert chain_link(b"[" * 100_000 + b"]" * 100_000) is None
+    assert chain_link(b"\xff not json") is None
+    assert chain_link(b'{"position": 1, "hash": "' + b"0" * 64 + b'", "prev_hash": "'
+                      + b"0" * 64 + b'"}') is None
