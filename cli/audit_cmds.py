@@ -20,7 +20,7 @@ from okr.cli.output import csv_cell, emit, format_option, print_table, table_for
 
 if TYPE_CHECKING:
     from okr.domain.history import Fact
-    from okr.record.verify import Record, Verdict
+    from okr.record.verify import Finding, Record, Verdict
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
 audit_app = typer.Typer(help="Audit: trail of changes, replay to an instant, verification, "
@@ -251,6 +251,10 @@ def verify_cmd(ctx: typer.Context,
                                                    "log must extend every one."),
                no_store: bool = typer.Option(False, "--no-store", help="Do not compare with "
                                              "the event store (auditor without access)."),
+               projection: bool = typer.Option(False, "--projection", help="Also recompute "
+                                               "the DuckDB tables from the log and name the "
+                                               "first row of the projection files that "
+                                               "differs."),
                as_json: bool = JSON) -> None:
     """Check the hash chain, checkpoint signatures and tree heads, versions per aggregate,
     that Kafka and the event store hold the same events, and that the log extends the
@@ -276,7 +280,54 @@ def verify_cmd(ctx: typer.Context,
         from okr.record.envelope import chained
         store = list(chained(st.ledger))
     verdict = verify(records, store, read_checkpoints(st), verifier(pem), kept)
+    if projection:
+        verdict.findings += projection_findings(st, records)
     _report(ctx, verdict, as_json, st.settings.topic_ledger)
+
+def projection_findings(st: State, records: "list[Record]") -> "list[Finding]":
+    """Each projection file (the consumer's work file, the readers' snapshot) against the
+    tables recomputed from the log's valid records up to the offsets the file says it has
+    consumed: the first row that differs, per file."""
+    from okr.consumers.projector import decode
+    from okr.errors import ProjectionUnavailable
+    from okr.projections.evidence import first_difference, recompute
+    from okr.projections.store import ConsumedRecord, Projection, ProjectionLocked
+    from okr.record.verify import Finding
+
+    valid = [r for r in records if not isinstance(decode(_message(st, r)), str)]
+    found = []
+    for path in (st.settings.projection_work_file, st.settings.duckdb_file):
+        if not path.exists():
+            continue
+        try:
+            with Projection(path, read_only=True, wait=10) as claimed:
+                consumed = claimed.offsets(st.settings.topic_ledger)
+        except ProjectionLocked:
+            raise ProjectionUnavailable(f"{path} is held by a running consumer; try again in "
+                                        "a moment") from None
+        fresh = recompute([ConsumedRecord(r.value, r.partition, r.offset) for r in valid
+                           if r.offset < consumed.get(r.partition, 0)])
+        try:
+            diff = first_difference(path, fresh)
+        except ProjectionLocked:
+            raise ProjectionUnavailable(f"{path} is held by a running consumer; try again in "
+                                        "a moment") from None
+        finally:
+            fresh.close()
+        if diff is not None:
+            found.append(Finding("projection-altered", diff.row.get("position"),
+                                 diff.row.get("aggregate_id"), diff.line(), where=path.name))
+    return found
+
+
+def _message(st: State, r: "Record") -> Any:
+    from okr.adapters.kafka_client import Message
+    from okr.record.envelope import Envelope
+    try:
+        key = Envelope.from_bytes(r.value).aggregate_id.encode()
+    except ValueError:
+        key = None
+    return Message(st.settings.topic_ledger, r.partition, r.offset, key, r.value, ())
 
 
 @audit_app.command("checkpoints")
