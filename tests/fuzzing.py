@@ -16,6 +16,7 @@ import sqlite3
 import sys
 import traceback
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings
@@ -117,6 +118,46 @@ def readme_commands() -> list[list[str]]:
 def build_readme_scenario(home: Path) -> Path:
     """Run README's 'Using it' commands in `home`; every one must succeed."""
     for args in readme_commands():
+        result = okr(home, *args)
+        assert result.code == 0, str(result)
+    return home
+
+
+# ---- a live cycle: scenarios relative to the clock ---------------------------------------------
+# README's scenario is fixed in 2026-Q4, so a check-in "now" fits it only until 2026-12-31. A test
+# that records something at the real now uses the live cycle instead: a custom cycle from 60 days
+# before today to 60 days after, which holds every instant of a test run, also one started at a
+# quarter's last second or under `faketime` (scripts/test_dates.sh). Recording time stays real.
+LIVE_CYCLE = "live"
+LIVE_OBJECTIVE = "live-obj"
+LIVE_KRS = ("kr-live", "kr-live2")
+LIVE_MARGIN = timedelta(days=60)
+
+
+def live_window(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """(start, end) of a cycle around `now` (default: the real clock), whole UTC days."""
+    now = now or datetime.now(UTC)
+    start = (now - LIVE_MARGIN).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + 2 * LIVE_MARGIN + timedelta(days=1)
+
+
+def live_cycle_commands(now: datetime | None = None) -> list[list[str]]:
+    """okr commands adding the committed live cycle with one objective and two key results."""
+    start, end = live_window(now)
+    return [["cycle", "add", LIVE_CYCLE, "--start", start.date().isoformat(),
+             "--end", end.date().isoformat()],
+            ["objective", "add", LIVE_OBJECTIVE, "Ship this season", "--cycle", LIVE_CYCLE,
+             "--owner", "ana"],
+            ["kr", "add", LIVE_KRS[0], "Signed pilots", "--objective", LIVE_OBJECTIVE,
+             "--kind", "increase", "--start", "0", "--target", "10"],
+            ["kr", "add", LIVE_KRS[1], "Open incidents", "--objective", LIVE_OBJECTIVE,
+             "--kind", "decrease", "--start", "8", "--target", "2"],
+            ["cycle", "commit", LIVE_CYCLE]]
+
+
+def add_live_cycle(home: Path) -> Path:
+    """Add the live cycle (see live_window) to the ledger in `home`."""
+    for args in live_cycle_commands():
         result = okr(home, *args)
         assert result.code == 0, str(result)
     return home

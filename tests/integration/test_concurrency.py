@@ -22,7 +22,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from eventsourcing.persistence import IntegrityError
 
 from okr.ledger.app import ConcurrencyError, OkrLedger
 from okr.settings import Settings, load_settings
+from tests.fuzzing import LIVE_CYCLE, live_window
 from tests.integration.ledger_facts import StoredEvent, stored_events, tag_counts, version_gaps
 from tests.pg import private_schema
 
@@ -88,9 +88,6 @@ if _gate and _log:
 
 # ---- a ledger on either store ----------------------------------------------------------------
 
-def current_quarter() -> str:
-    now = datetime.now(UTC)
-    return f"{now.year}-Q{(now.month - 1) // 3 + 1}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -110,10 +107,10 @@ def set_up(settings: Settings) -> int:
     """A committed cycle with objective o1 and key result k1 (target 10); how many events."""
     app = OkrLedger(settings)
     try:
-        app.add_cycle(current_quarter())
-        app.add_objective("o1", "Grow", cycle=current_quarter(), owner="ana")
+        app.add_cycle(LIVE_CYCLE, *live_window())
+        app.add_objective("o1", "Grow", cycle=LIVE_CYCLE, owner="ana")
         app.add_key_result("k1", "Key result", objective="o1", start=0, target=10)
-        app.commit_cycle(current_quarter())
+        app.commit_cycle(LIVE_CYCLE)
     finally:
         app.close()
     return len(stored_events(settings))

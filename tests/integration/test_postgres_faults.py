@@ -19,7 +19,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -29,6 +28,7 @@ from okr.domain.errors import DomainError
 from okr.ledger.app import OkrLedger
 from okr.record import watermark
 from okr.settings import Settings, load_settings
+from tests.fuzzing import LIVE_CYCLE, live_window
 from tests.integration.conftest import Broker
 from tests.integration.ledger_facts import StoredEvent, stored_events, tag_counts, version_gaps
 from tests.integration.private_postgres import LossyLink, PrivatePostgres, why_unavailable
@@ -108,9 +108,6 @@ class Ledger:
                                 stderr=subprocess.PIPE, env=self.environ)
 
 
-def current_quarter() -> str:
-    now = datetime.now(UTC)
-    return f"{now.year}-Q{(now.month - 1) // 3 + 1}"
 
 
 @pytest.fixture
@@ -120,12 +117,12 @@ def ledger(server: PrivatePostgres, tmp_path: Path) -> Ledger:
     led = Ledger(server, name, tmp_path / "home", server.port)
     app = OkrLedger(led.settings)
     try:
-        app.add_cycle(current_quarter())
-        app.add_objective("o1", "Grow", cycle=current_quarter(), owner="ana")
+        app.add_cycle(LIVE_CYCLE, *live_window())
+        app.add_objective("o1", "Grow", cycle=LIVE_CYCLE, owner="ana")
         for kr in KEY_RESULTS + IMPORTED:
             app.add_key_result(kr, f"Key result {kr}", objective="o1", start=0, target=10)
         app.add_kpi("m1", "Weekly users", green=10, red=5)
-        app.commit_cycle(current_quarter())
+        app.commit_cycle(LIVE_CYCLE)
     finally:
         app.close()
     return led
@@ -389,7 +386,7 @@ def test_a_lost_commit_reply_still_records_each_write_exactly_once(
             app.check_in("k1", 3.0, note=f"lost-api-{i}")  # raises if told it failed
             outcomes.append(Outcome("api", [f"lost-api-{i}"], True, 0, 0))
             link.lose_commit_replies(1)
-            app.add_objective(f"o-lost-{i}", "Created once", cycle=current_quarter(),
+            app.add_objective(f"o-lost-{i}", "Created once", cycle=LIVE_CYCLE,
                               owner="ana", reason="lost reply test")
         app.close()
         for i in range(LOST_REPLIES):

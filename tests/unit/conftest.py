@@ -4,13 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.fuzzing import build_readme_scenario
+from tests.fuzzing import add_live_cycle, build_readme_scenario
 
 
 @pytest.fixture(scope="module")
 def readme_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data directory holding README's 'Using it' scenario (copy it before writing)."""
-    return build_readme_scenario(tmp_path_factory.mktemp("readme") / "home")
+    """A data directory holding README's 'Using it' scenario (fixed in 2026-Q4) and the live
+    cycle around today, for what is recorded "now" (copy it before writing)."""
+    return add_live_cycle(build_readme_scenario(tmp_path_factory.mktemp("readme") / "home"))
 
 
 @pytest.fixture(scope="module")

@@ -71,14 +71,14 @@ BLANK_CONFIGS = [
     pytest.param({"toml": 'actor = ""\n'}, id="okr.toml actor=''"),
     pytest.param({"toml": 'actor = "  "\n'}, id="okr.toml actor=spaces"),
 ]
-WRITES = [["checkin", "kr-conv", "2.25"], ["cycle", "add", "2027-Q1"],
+WRITES = [["checkin", "kr-live", "2.25"], ["cycle", "add", "2027-Q1"],
           ["kpi", "record", "wau", "13000"], ["import", "checkins", "{csv}"],
           ["import", "readings", "{readings}", "--skip-invalid"]]
 
 
 def write_args(args: list[str], tmp_path: Path) -> list[str]:
     csv = tmp_path / "c.csv"
-    csv.write_text("kr,value\nkr-conv,2.21\n")
+    csv.write_text("kr,value\nkr-live,2.21\n")
     readings = tmp_path / "r.csv"
     readings.write_text("kpi,value\nwau,13100\n")
     return [a.format(csv=csv, readings=readings) for a in args]

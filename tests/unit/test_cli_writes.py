@@ -123,7 +123,7 @@ def test_typed_dates_are_read_in_the_local_zone_and_said_back(scenario: Path) ->
 
 
 def test_every_write_prints_json_on_request(scenario: Path) -> None:
-    data = json.loads(ok(scenario, "checkin", "kr-intl", "1", "--json"))
+    data = json.loads(ok(scenario, "checkin", "kr-intl", "1", "--at", "2026-11-03", "--json"))
     assert data["key"] == "kr-intl" and data["value"] == 1.0
     data = json.loads(ok(scenario, "--json", "kpi", "record", "wau", "14100"))
     assert data["recorded"] is True

@@ -225,10 +225,10 @@ def test_the_in_process_runner_reports_an_escaping_exception_as_a_crash(
 
     home = fresh_copy(readme_home, workdir)
     monkeypatch.setattr(measure_cmds, "number", broken)
-    result = okr(home, "checkin", "kr-conv", "2.2")
+    result = okr(home, "checkin", "kr-live", "2.2")
     assert result.code == 1 and result.crash is not None
     assert "Traceback" in result.stderr and "injected bug" in result.stderr
     monkeypatch.undo()
-    ok = okr(home, "checkin", "kr-conv", "2.25", "--json")
+    ok = okr(home, "checkin", "kr-live", "2.25", "--json")
     assert ok.code == 0 and json.loads(ok.stdout)["value"] == 2.25
     assert event_count(home) == event_count(readme_home) + 1

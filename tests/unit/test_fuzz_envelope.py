@@ -48,7 +48,8 @@ def every_event_type(app: OkrLedger) -> None:
     app.record_reading("wau", 13250, reading_id="r1")
     app.update_kpi("wau", {"target": 15000.0})
     app.commit_cycle("2026-Q4")
-    app.check_in("k1", 5, confidence=0.6, note="chat launched")
+    app.check_in("k1", 5, confidence=0.6, note="chat launched",
+               at=datetime(2026, 11, 20, tzinfo=UTC))
     app.revise_key_result("k1", target=30, reason="hiring freeze")
     app.update_objective("o1", title="Grow revenue more", owner="cy", parent="o2",
                          okr_type="aspirational", reason="re-planned")

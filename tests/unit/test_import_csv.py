@@ -48,7 +48,8 @@ def test_a_bad_line_anywhere_writes_nothing_and_every_bad_line_is_named(
 
 
 def test_skip_invalid_records_the_good_lines(scenario: Path, tmp_path: Path) -> None:
-    f = write(tmp_path / "c.csv", "kr,value\nkr-conv,2.21\nkr-nope,1\nkr-intl,2\n")
+    f = write(tmp_path / "c.csv", "kr,value,at\nkr-conv,2.21,2026-11-03\nkr-nope,1,2026-11-03\n"
+              "kr-intl,2,2026-11-04\n")
     before = event_count(scenario)
     data = json.loads(ok(scenario, "import", "checkins", str(f), "--skip-invalid", "--json"))
     assert data["recorded"] == 2 and [b["line"] for b in data["invalid"]] == [3]

@@ -198,9 +198,10 @@ def test_a_bad_okr_toml_next_to_a_password_names_the_setting_not_the_secret(
 
 def test_json_output_of_every_readme_command_carries_no_secret(tmp_path: Path) -> None:
     home = build_readme_scenario(tmp_path / "home")
-    for args in (["--json", "checkin", "kr-conv", "2.25"], ["--json", "show", "kr-conv"],
-                 ["--json", "show", "rev-2x"], ["--json", "kpi", "list"],
-                 ["--json", "kpi", "record", "wau", "13900"], ["keys", "export", "--json"]):
+    for args in (["--json", "checkin", "kr-conv", "2.25", "--at", "2026-11-10"],
+                 ["--json", "show", "kr-conv"], ["--json", "show", "rev-2x"],
+                 ["--json", "kpi", "list"], ["--json", "kpi", "record", "wau", "13900"],
+                 ["keys", "export", "--json"]):
         result = okr(home, *args, env=SECRETS)
         assert result.code == 0, str(result)
         assert_no_secret(result.stdout + result.stderr, " ".join(args))
@@ -232,7 +233,7 @@ def test_no_secret_in_logs_or_errors_when_kafka_or_postgres_are_unreachable(
         "consume --once --json": spawn(home, "consume", "--once", "--json"),
         "ingest --once --json": spawn(home, "ingest", "--once", "--json"),
         "checkin (inline publish)": spawn(home, "--json", "checkin", "kr-conv", "2.26",
-                                          OKR_INLINE_PUBLISH="on"),
+                                          "--at", "2026-11-10", OKR_INLINE_PUBLISH="on"),
         "scorecard (refresh)": spawn(home, "scorecard", "--json"),
         "up --json": spawn(home, "up", "--json"),
         "postgres store": spawn(home, "--json", "cycle", "add", "2026-Q4",
