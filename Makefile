@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 SCALE   ?= small
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit lint format bench soak docs clean mutate
+.PHONY: help install demo test test-unit test-dates lint format bench soak docs clean mutate
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -23,11 +23,14 @@ install: $(STAMP)  ## create .venv and install okr-ledger with its dev tools
 demo: $(STAMP)  ## run the demo scenario end to end on the embedded defaults
 	$(BIN)/python -P scripts/demo.py
 
-test: $(STAMP)  ## run the whole test suite (starts its own broker)
+test: $(STAMP)  ## run the whole test suite (starts its own broker); closing lines list the skips
 	$(BIN)/pytest -q tests
 
 test-unit: $(STAMP)  ## unit tests only (no broker, no PostgreSQL)
 	$(BIN)/pytest -q tests/unit
+
+test-dates: $(STAMP)  ## the unit tests under faketime at hard instants (quarter end, new year, 29 Feb, DST)
+	PYTEST=$(BIN)/pytest scripts/test_dates.sh
 
 bench: $(STAMP)  ## benchmarks against raw baselines (SCALE=small|full|0.3); results in bench/results/
 	$(BIN)/python bench/run.py --scale $(SCALE)

@@ -14,7 +14,9 @@ READS = frozenset({"show", "review", "retro", "scorecard", "history", "sql", "ex
 
 app = typer.Typer(
     name="okr",
-    help="An event-sourced ledger of OKRs and KPIs with a full audit history.",
+    help="An event-sourced ledger of OKRs and KPIs with a full audit history.\n\n"
+         "Numbers are written in ASCII decimal (12, -0.5, 1e3; a negative one after --); other "
+         "spellings, such as ١٢٣ or 1_000, are refused.",
     no_args_is_help=True,
     epilog=exit_code_table(),
     add_completion=False,

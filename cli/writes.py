@@ -23,14 +23,10 @@ REASON = typer.Option(None, "--reason", "-r", help="Why (required for plan revis
 # ---- input parsing ----------------------------------------------------------------------
 
 def number(text: str, what: str) -> float:
-    """A finite number typed by a person, or a one-line error."""
-    try:
-        value = float(text.replace("_", ""))
-    except ValueError:
-        raise UserError(f"{what} {text!r} is not a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise UserError(f"{what} must be a finite number, not {text!r}")
-    return value
+    """A finite number typed by a person in ASCII decimal (domain/numbers.py), or a one-line
+    error."""
+    from okr.domain.numbers import parse_number
+    return parse_number(text, what)
 
 
 def opt_number(text: str | None, what: str) -> float | None:

@@ -20,6 +20,7 @@ from okr.domain.base import check_text, utc_now
 from okr.domain.errors import DomainError
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
+from okr.domain.numbers import parse_number
 from okr.ledger.app import ConcurrencyError, OkrLedger
 
 Progress = Callable[[int, int], None]
@@ -85,16 +86,8 @@ def read_rows(path: Path, kind: str) -> Iterator[tuple[int, dict[str, str]]]:
                           "written") from None
 
 
-def _number(text: str, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise DomainError(f"{what} {text!r} is not a number") from None
-    return value
-
-
 def _optional_number(text: str, what: str) -> float | None:
-    return _number(text, what) if text else None
+    return parse_number(text, what) if text else None
 
 
 class _Batch:
@@ -142,7 +135,7 @@ def _apply_checkin(batch: _Batch, row: dict[str, str], parse_time: ParseTime,
     kr = batch.key_result(row["kr"])
     confidence = _optional_number(row.get("confidence", ""), "confidence")
     at = _when(row, parse_time, now)
-    kr.check_in(_number(row["value"], "value"), confidence, row.get("note", ""), at, now,
+    kr.check_in(parse_number(row["value"], "value"), confidence, row.get("note", ""), at, now,
                 batch.windows[row["kr"]], actor, source=source)
     return True
 
@@ -151,7 +144,7 @@ def _apply_reading(batch: _Batch, row: dict[str, str], parse_time: ParseTime,
                    now: datetime, actor: str, source: str) -> bool:
     kpi = batch.kpi(row["kpi"])
     at = _when(row, parse_time, now)
-    return kpi.record(_number(row["value"], "value"), at, row.get("source") or source,
+    return kpi.record(parse_number(row["value"], "value"), at, row.get("source") or source,
                       row.get("id") or None, now, actor)
 
 

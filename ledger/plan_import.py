@@ -29,6 +29,7 @@ from okr.domain.errors import DomainError
 from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
+from okr.domain.numbers import parse_number
 from okr.domain.objective import Objective
 from okr.domain.periods import canonical_cycle_key
 from okr.ledger.app import ConcurrencyError, OkrLedger
@@ -187,10 +188,7 @@ def read_csv(path: Path) -> list[Row]:
 
 
 def _number(text: str, what: str) -> float:
-    try:
-        return float(text.replace("_", ""))
-    except ValueError:
-        raise DomainError(f"{what} {text!r} is not a number") from None
+    return parse_number(text, what)  # ASCII decimal, as everywhere a person types a number
 
 
 def _opt_number(row: dict[str, str], name: str) -> float | None:

@@ -197,3 +197,29 @@ def test_replay_shows_stored_text_as_data_as_a_tree_and_piped(env: Env) -> None:
     assert piped[0].startswith("kind\tkey\tparent\ttitle\t")
     assert piped[1].split("\t")[:4] == ["objective", "o1", "",
                                         "Revenue [/] ␛c[link=https://evil.example/]x"]
+
+
+def test_verify_with_the_auditors_key_and_with_a_different_key(audited: Env,
+                                                               tmp_path: Path) -> None:
+    """`--public-key`: the auditor's own copy of the key, not the one in the data directory.
+    The right copy verifies; any other Ed25519 key finds the first checkpoint unsigned by it,
+    in the live log and in an exported bundle alike."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    right = tmp_path / "right.pem"
+    right.write_text(json.loads(audited.ok("keys", "export", "--json"))["public_key_pem"])
+    other = tmp_path / "other.pem"
+    other.write_bytes(Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    bundle = tmp_path / "bundle"
+    audited.ok("audit", "export", "--cycle", "2025-Q3", "--out", str(bundle))
+    for where in ([], ["--bundle", str(bundle)]):
+        code, out = verify(audited, *where, "--public-key", str(right))
+        assert code == 0 and out["ok"] and out["checkpoints"] >= 1, (where, out)
+        code, out = verify(audited, *where, "--public-key", str(other))
+        assert code == 1 and not out["ok"], (where, out)
+        assert out["first_problem"]["problem"] == "bad-signature", (where, out)
+    proc = audited.run("audit", "verify", "--public-key", str(bundle / "events.jsonl"))
+    assert proc.returncode == 2 and "is not an Ed25519 public key" in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr

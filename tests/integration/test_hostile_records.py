@@ -9,6 +9,7 @@ import contextlib
 import json
 import random
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -130,11 +131,14 @@ def inject(env: Env, rnd: random.Random, count: int) -> list[tuple[int, int, str
 def more_history(env: Env) -> None:
     app = OkrLedger(env.settings)
     try:
+        # Added after the commit, in force (and checked in) inside 2026-Q4 on any date.
+        since, at = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC)
         app.add_objective("o3", "Enter a new market", cycle="2026-Q4", owner="dee",
-                          reason="new board goal")
-        app.add_key_result("k3", "Signed partners", objective="o3", target=3, reason="plan")
-        app.check_in("k1", 9, confidence=0.7, note="steady")
-        app.check_in("k3", 1, note="first one")
+                          reason="new board goal", effective=since)
+        app.add_key_result("k3", "Signed partners", objective="o3", target=3, reason="plan",
+                           effective=since)
+        app.check_in("k1", 9, confidence=0.7, note="steady", at=at)
+        app.check_in("k3", 1, note="first one", at=at)
     finally:
         app.close()
 

@@ -1,14 +1,17 @@
 """KPI ingest against a real broker: good, bad and duplicate messages; a killed consumer."""
 
 import json
+import os
 import random
+import signal
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from okr.adapters import kafka_client
 from okr.ledger.app import OkrLedger
-from tests.integration.conftest import Env
+from tests.integration.conftest import Env, readings_progress, wait_for_change
 from tests.integration.test_audit import produce
 
 pytestmark = pytest.mark.integration
@@ -58,11 +61,28 @@ def test_mixed_stream_records_exactly_the_good_ones(env: Env) -> None:
 
 
 def test_killed_ingest_loses_and_duplicates_nothing(env: Env) -> None:
+    """SIGKILLed right after it recorded a reading (a progress probe on the event store), so
+    every kill lands mid-stream; then a last run catches up."""
     env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
     n = 1500
     produce(env, env.settings.topic_kpi_readings,
             [(b"wau", message(i)) for i in range(n)])
-    env.kill_repeatedly(("ingest", "--json"), 4, random.Random(2), (1.0, 3.0))
+    probe = readings_progress(env.settings, ["wau"])  # events of the KPI: 1 + readings
+    rnd, recorded_at_kill = random.Random(2), []
+    for _ in range(4):
+        before = probe()
+        proc = env.spawn("ingest", "--json")
+        moved = wait_for_change(probe, timeout=60, before=before)
+        time.sleep(rnd.uniform(0, 0.05))
+        alive = proc.poll() is None
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert moved and alive, "the ingest recorded nothing, or finished, before the kill"
+        (count,) = probe()  # type: ignore[misc]  # the probe's row: (count(*),)
+        recorded_at_kill.append(count - 1)
+    # The kills landed mid-stream: each after progress, none after the end.
+    assert all(0 < r < n for r in recorded_at_kill), recorded_at_kill
+    assert recorded_at_kill == sorted(recorded_at_kill), recorded_at_kill
     env.ok("ingest", "--once")
     values = sorted(r["value"] for r in readings(env, "wau"))
     assert values == [100.0 + i for i in range(n)]

@@ -99,7 +99,7 @@ def test_readers_and_analysts_are_never_locked_out_by_a_running_consumer(env: En
             time.sleep(0.1)
         analyst = duckdb.connect(str(env.settings.duckdb_file), read_only=True)
         assert analyst.execute("SELECT count(*) FROM events").fetchone()[0] >= 3
-        env.ok("checkin", "k1", "12")
+        env.ok("checkin", "k1", "12", "--at", "2026-11-02")  # inside 2026-Q4 on any date
         # The running consumer picks the check-in up; CLI readers open the snapshot meanwhile.
         value = None
         while time.monotonic() < deadline:
@@ -148,7 +148,8 @@ def test_a_reader_holding_the_work_file_holds_the_consumer_back_but_never_stops_
     projector = Projector(s, s.kafka_bootstrap_servers or "", proj)
     proj.release()
     analyst = hold_read_only(s.projection_work_file)
-    env.ok("checkin", "k1", "12")  # published inline: the consumer has work it cannot write
+    # published inline: the consumer has work it cannot write
+    env.ok("checkin", "k1", "12", "--at", "2026-11-02")
     errors: list[Exception] = []
     stored: list[int] = []
     stop = threading.Event()
@@ -249,7 +250,7 @@ def test_history_export_and_read_only_sql(env: Env, tmp_path: Path) -> None:
     env.ok("cycle", "add", "2026-Q4")
     env.ok("objective", "add", "o1", "Grow revenue", "--cycle", "2026-Q4")
     env.ok("kr", "add", "k1", "Signups", "--objective", "o1", "--target", "40")
-    env.ok("checkin", "k1", "5")
+    env.ok("checkin", "k1", "5", "--at", "2026-11-02")
     env.ok("cycle", "commit", "2026-Q4")
     env.ok("kr", "revise", "k1", "--target", "30", "--reason", "hiring freeze")
     hist = json.loads(env.ok("history", "k1", "--json"))

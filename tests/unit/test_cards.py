@@ -15,6 +15,7 @@ from okr.ledger.app import OkrLedger
 from okr.projections.store import ConsumedRecord, Projection
 from okr.record.envelope import chained_records
 from okr.settings import load_settings
+from tests.fuzzing import LIVE_CYCLE, live_window
 
 MEASURED = ("value", "progress", "expected", "status", "confidence", "kpi_health")
 
@@ -25,7 +26,7 @@ def ledger(tmp_path: Path) -> OkrLedger:
     late, untouched; a KPI gone stale and one fresh."""
     app = OkrLedger(load_settings({"home": tmp_path / "home", "actor": "ana"}, environ={}))
     now = utc_now()
-    cycle = app.add_cycle(f"{now.year}-Q{(now.month - 1) // 3 + 1}")
+    cycle = app.add_cycle(LIVE_CYCLE, *live_window(now))  # under way on any date
     start, end = cycle.start, cycle.end
     app.add_objective("o1", "Grow revenue", cycle=cycle.key, owner="ana")
     app.add_objective("o2", "Keep customers", cycle=cycle.key, owner="bo", okr_type="aspirational")

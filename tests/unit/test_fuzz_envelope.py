@@ -249,14 +249,39 @@ def test_whatever_decode_accepts_the_projection_can_load(chain: list[Envelope],
                                                          projection: Projection,
                                                          data: st.DataObject | None) -> None:
     raws = [data.draw(forged(chain)) for _ in range(3)] if data else []
-    accepted = [raw for raw in raws if isinstance(decode(record(raw)), Envelope)]
+    accepted = [(raw, env) for raw in raws if isinstance(env := decode(record(raw)), Envelope)]
     offset = random.randrange(10**6, 10**9)
     before = projection.event_count()
+    held = {(e.aggregate_id, e.version) for _, e in accepted
+            if stored_at(projection, e.aggregate_id, e.version) is not None}
     # The projection loads the record's own bytes, as the consumer hands them over.
     added = projection.apply("okr.ledger", [ConsumedRecord(raw, 1, offset + i)
-                                             for i, raw in enumerate(accepted)], {1: offset + 3})
+                                             for i, (raw, _) in enumerate(accepted)],
+                             {1: offset + 3})
     assert projection.event_count() == before + added
+    # Every accepted record is there, as it was sent: the first of its (aggregate, version)
+    # from this batch, unless the projection held that pair already.
+    first: dict[tuple[str, int], int] = {}
+    for i, (_, env) in enumerate(accepted):
+        first.setdefault((env.aggregate_id, env.version), i)
+    assert added == len(set(first) - held)
+    for (aggregate_id, version), i in first.items():
+        if (aggregate_id, version) in held:
+            continue
+        env = accepted[i][1]
+        row = stored_at(projection, aggregate_id, version)
+        assert row is not None, env
+        assert row[:4] == (env.event_id, env.type, env.hash, offset + i), (row, env)
+        assert json.loads(row[4]) == env.to_dict()["data"], (row, env)
     projection.scorecard_at(NOW, NOW)
+
+
+def stored_at(projection: Projection, aggregate_id: str, version: int
+              ) -> tuple[Any, ...] | None:
+    """(event_id, type, hash, kafka_offset, data) of the projection's event, or None."""
+    return projection.con.execute(
+        "SELECT event_id, type, hash, kafka_offset, data::VARCHAR FROM events "
+        "WHERE aggregate_id = ? AND version = ?", [aggregate_id, version]).fetchone()
 
 
 def rehashed(env: Envelope, **changes: Any) -> bytes:

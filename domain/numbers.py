@@ -1,0 +1,31 @@
+"""How a number may be spelled where a person types one (a CLI argument, a CSV cell).
+
+ASCII decimal only: an optional sign, digits with an optional decimal point, an optional
+exponent (`12`, `-0.5`, `.5`, `2.`, `1e3`, `+2.5E-2`), with spaces or tabs around it. Python's
+float() reads more — other scripts' digits (`١٢٣`), digit-group underscores (`1_000`),
+`nan`/`inf` — and a value typed in one of those spellings is more likely a slip than meant:
+`1_000` next to `1,000` and `1.000`, all different. So they are refused, in one line, and what
+is stored is exactly the number the ASCII spelling says.
+"""
+
+import math
+import re
+
+from okr.domain.errors import DomainError
+
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NOT_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+
+
+def parse_number(text: str, what: str) -> float:
+    """The finite number `text` spells in ASCII decimal, or a DomainError naming `what`."""
+    bare = text.strip(" \t")
+    if _NOT_FINITE.fullmatch(bare):
+        raise DomainError(f"{what} must be a finite number, not {text!r}")
+    if not _DECIMAL.fullmatch(bare):
+        raise DomainError(f"{what} {text!r} is not a number (write ASCII digits, e.g. 1000, "
+                          "-2.5 or 1e3)")
+    value = float(bare)
+    if not math.isfinite(value):
+        raise DomainError(f"{what} must be a finite number, not {text!r}")
+    return value

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The unit suite under faketime at the instants where date arithmetic breaks: a quarter's last
+# second, a new year's first minutes, 29 February and a DST change of the org zone the tests use
+# (Europe/Berlin). The clock starts at each instant and runs on, so the suite also crosses it.
+# Unit tests only: they hold every date rule (cycles, check-ins "now", staleness, zones); the
+# integration tests start a broker and PostgreSQL whose timeouts a faked clock would only make
+# flaky. Fuzz tests run a tenth of their examples (OKR_FUZZ_QUICK=1): the date is the subject.
+# Usage: scripts/test_dates.sh [pytest args…]   (PYTEST=… to use another pytest)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PYTEST=${PYTEST:-.venv/bin/pytest}
+command -v faketime >/dev/null 2>&1 \
+  || { echo "test-dates: faketime is missing (apt-get install faketime)" >&2; exit 2; }
+
+# "UTC instant|why it is hard" — the org zone is UTC+1 in winter, UTC+2 in summer.
+INSTANTS=(
+  "2026-12-31 22:59:59|the last second of 2026-Q4 (and of 2026) in Europe/Berlin: README's cycle ends"
+  "2027-01-01 00:00:30|new year's first minute in UTC (Berlin is an hour into it)"
+  "2028-02-29 11:00:00|29 February of a leap year"
+  "2027-03-28 00:59:30|summer time starts in Europe/Berlin (02:00 -> 03:00 local)"
+)
+failed=()
+for entry in "${INSTANTS[@]}"; do
+  at=${entry%%|*}
+  echo "== $at UTC: ${entry#*|}"
+  # The clock must really be faked (and run from the instant), or the run below proves nothing.
+  seen=$(TZ=UTC faketime "$at" "$(dirname "$PYTEST")/python" -c '
+import sys
+from datetime import UTC, datetime
+off = (datetime.now(UTC) - datetime.fromisoformat(sys.argv[1]).replace(tzinfo=UTC)).total_seconds()
+print("ok" if 0 <= off < 300 else f"{off:.0f} s away from it")' "$at")
+  if [ "${seen}" != "ok" ]; then
+    echo "test-dates: faketime did not set the clock to $at UTC (${seen:-no answer})" >&2
+    exit 2
+  fi
+  TZ=UTC OKR_FUZZ_QUICK=1 faketime "$at" "$PYTEST" -q -p no:cacheprovider tests/unit "$@" \
+    || failed+=("$at")
+done
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf 'test-dates: the unit suite failed at %s UTC\n' "${failed[@]}" >&2
+  exit 1
+fi
+echo "test-dates: the unit suite passed at all ${#INSTANTS[@]} instants"

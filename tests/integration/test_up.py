@@ -1,0 +1,133 @@
+"""With KAFKA_BOOTSTRAP_SERVERS unset, `okr` starts and uses its embedded broker
+(`okr broker start|stop|status`), and `okr up` runs relay, projection consumer and KPI ingest
+against it until SIGTERM: a write reaches the scorecard through relay → Kafka → consumer
+(inline publishing off, so nothing else could carry it), and a reading produced to the
+readings topic is recorded by the ingest."""
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from okr.adapters import kafka_client
+from okr.errors import UNAVAILABLE
+from okr.settings import load_settings
+from tests.fuzzing import live_window
+from tests.integration.conftest import OKR
+
+pytestmark = pytest.mark.integration
+
+
+def embedded_env(home: Path) -> dict[str, str]:
+    """okr settings with no Kafka configured: the embedded broker is the one used."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OKR_", "KAFKA_"))}
+    return {**base, "OKR_HOME": str(home), "OKR_ACTOR": "tester", "OKR_TZ": "UTC",
+            "OKR_INLINE_PUBLISH": "off"}
+
+
+def okr(environ: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([OKR, *args], text=True, capture_output=True, env=environ,
+                          timeout=120)
+
+
+def ok(environ: dict[str, str], *args: str) -> str:
+    proc = okr(environ, *args)
+    assert proc.returncode == 0, f"okr {' '.join(args)}: {proc.stderr}"
+    return proc.stdout
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def eventually(check: Callable[[], bool], timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    home = tmp_path / "home"
+    yield home
+    okr(embedded_env(home), "broker", "stop")  # whatever a failed test left running
+
+
+def test_broker_start_status_stop(home: Path) -> None:
+    env = embedded_env(home)
+    proc = okr(env, "broker", "status", "--json")
+    assert proc.returncode == UNAVAILABLE and json.loads(proc.stdout)["running"] is False
+    started = json.loads(ok(env, "broker", "start", "--json"))
+    assert started["running"] and started["started"] and alive(started["pid"])
+    again = json.loads(ok(env, "broker", "start", "--json"))
+    assert (again["started"], again["pid"]) == (False, started["pid"])  # one broker per home
+    status = json.loads(ok(env, "broker", "status", "--json"))
+    assert (status["pid"], status["port"], status["external"]) == (
+        started["pid"], started["port"], None)
+    stopped = json.loads(ok(env, "broker", "stop", "--json"))
+    assert stopped == {"stopped": True, "pid": started["pid"]}
+    assert eventually(lambda: not alive(started["pid"]), 20)
+    assert okr(env, "broker", "status").returncode == UNAVAILABLE
+    assert json.loads(ok(env, "broker", "stop", "--json"))["stopped"] is False
+
+
+def test_up_runs_relay_consumer_and_ingest_on_the_embedded_broker(home: Path) -> None:
+    env = embedded_env(home)
+    start, end = live_window()
+    ok(env, "cycle", "add", "live", "--start", start.date().isoformat(),
+       "--end", end.date().isoformat())
+    ok(env, "objective", "add", "o1", "Grow", "--cycle", "live")
+    ok(env, "kr", "add", "k1", "Signups", "--objective", "o1", "--start", "0", "--target", "10")
+    ok(env, "kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    up = subprocess.Popen([OKR, "up", "--json"], text=True, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, start_new_session=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(up.stdout or ()), daemon=True)
+    reader.start()
+    try:
+        assert eventually(lambda: any("running" in line for line in lines)), lines
+        broker = json.loads(ok(env, "broker", "status", "--json"))
+        assert broker["running"] and broker["external"] is None
+        ok(env, "checkin", "k1", "4")
+
+        def scorecard_shows_it() -> bool:
+            card = json.loads(ok(env, "scorecard", "--json"))
+            return any(k["key"] == "k1" and k["value"] == 4.0
+                       for o in card["objectives"] for k in o["key_results"])
+
+        assert eventually(scorecard_shows_it), "the check-in never reached the scorecard"
+        settings = load_settings(environ=env)
+        producer = kafka_client.producer(settings, f"127.0.0.1:{broker['port']}")
+        observed = datetime.now(UTC).isoformat()
+        producer.send(settings.topic_kpi_readings, key=b"wau", value=json.dumps(
+            {"kpi": "wau", "value": 131, "observed_at": observed, "source": "feed",
+             "id": "r-1"}).encode())
+        producer.flush()
+        producer.close()
+
+        def reading_recorded() -> bool:
+            shown = json.loads(ok(env, "show", "wau", "--json"))
+            return [r["value"] for r in shown["readings"]] == [131.0]
+
+        assert eventually(reading_recorded), "the ingest never recorded the reading"
+        assert up.poll() is None, lines
+    finally:
+        os.killpg(up.pid, signal.SIGTERM)
+        up.wait(timeout=60)
+        reader.join(timeout=10)
+    assert up.returncode == 0, (lines, up.stderr.read() if up.stderr else "")
+    assert any("stopped" in line for line in lines[-3:]), lines
