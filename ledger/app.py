@@ -218,6 +218,20 @@ class OkrLedger(Application[UUID]):
             if not held:
                 raise
 
+    def save_checked(self, aggregates: Sequence[Aggregate]) -> bool:
+        """Save what a whole checked file changed (those with pending events) in one
+        transaction; whether anything was. A collision means the ledger moved after the file
+        was checked against it: nothing is written (ConcurrencyError), the file is run again."""
+        changed = [a for a in aggregates if a.pending_events]
+        if not changed:
+            return False
+        try:
+            self.save_once(*changed)
+        except IntegrityError:
+            raise ConcurrencyError("the ledger changed while the file was being checked; "
+                                   "nothing was written — run the import again") from None
+        return True
+
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Save, putting the events in the order of their recording time: the store refuses an
         event recorded earlier than the one before it (ledger/recording_time.py), and one

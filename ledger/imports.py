@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
 
 from okr.domain.base import check_text, utc_now
 from okr.domain.errors import DomainError
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
 from okr.domain.numbers import parse_number
-from okr.ledger.app import ConcurrencyError, OkrLedger
+from okr.ledger.app import OkrLedger
 
 Progress = Callable[[int, int], None]
 ParseTime = Callable[[str], datetime]
@@ -116,12 +115,6 @@ class _Batch:
         assert isinstance(agg, Kpi)
         return agg
 
-    def changed(self) -> list[Aggregate]:
-        return [a for a in self.loaded.values() if a.pending_events]
-
-    def pending(self) -> int:
-        return sum(len(a.pending_events) for a in self.loaded.values())
-
 
 def _when(row: dict[str, str], parse_time: ParseTime, now: datetime) -> datetime:
     """The line's time; blank or 'now' is the import's own instant (a 'now' read later
@@ -180,12 +173,5 @@ def import_csv(app: OkrLedger, path: Path, kind: str, parse_time: ParseTime,
     if report.invalid and not skip_invalid:
         report.recorded = 0
         return report
-    changed = batch.changed()
-    if changed:
-        try:
-            app.save_once(*changed)
-        except IntegrityError:
-            raise ConcurrencyError("the ledger changed while the file was being checked; "
-                                   "nothing was written — run the import again") from None
-    report.written = bool(changed)
+    report.written = app.save_checked(list(batch.loaded.values()))
     return report

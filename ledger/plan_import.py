@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
 
 from okr.domain.base import check_text, in_force, utc_now
 from okr.domain.cycle import Cycle
@@ -32,7 +31,7 @@ from okr.domain.kpi import Kpi
 from okr.domain.numbers import parse_number
 from okr.domain.objective import Objective
 from okr.domain.periods import canonical_cycle_key
-from okr.ledger.app import ConcurrencyError, OkrLedger
+from okr.ledger.app import OkrLedger
 
 ParseTime = Callable[[str], datetime]
 
@@ -187,12 +186,8 @@ def read_csv(path: Path) -> list[Row]:
     return rows
 
 
-def _number(text: str, what: str) -> float:
-    return parse_number(text, what)  # ASCII decimal, as everywhere a person types a number
-
-
 def _opt_number(row: dict[str, str], name: str) -> float | None:
-    return _number(row[name], name) if row.get(name) else None
+    return parse_number(row[name], name) if row.get(name) else None
 
 
 def _flag(row: dict[str, str], name: str) -> bool:
@@ -253,8 +248,8 @@ class _Plan:
     def kpis(self, row: dict[str, str]) -> None:
         self.create("kpi", row["key"], lambda: Kpi.add(
             row["key"], row["name"], row.get("unit", ""), row.get("direction") or "up",
-            _opt_number(row, "target"), _number(row["green"], "green"),
-            _number(row["red"], "red"), row.get("cadence") or "weekly",
+            _opt_number(row, "target"), parse_number(row["green"], "green"),
+            parse_number(row["red"], "red"), row.get("cadence") or "weekly",
             [t for t in row.get("tags", "").split(",") if t.strip()],
             row.get("owner") or self.actor, self.actor))
 
@@ -281,7 +276,7 @@ class _Plan:
             kr = KeyResult.add(
                 row["key"], row["title"], obj.key, cyc.key, row.get("kind") or "increase",
                 _opt_number(row, "start") or 0.0,
-                1.0 if not row.get("target") else _number(row["target"], "target"),
+                1.0 if not row.get("target") else parse_number(row["target"], "target"),
                 _opt_number(row, "target_high"), row.get("unit", ""),
                 _opt_number(row, "weight") or 1.0, [], cyc.window, self.actor,
                 plan_revision=cyc.plan_committed, reason=self.source, effective_at=eff)
@@ -305,13 +300,13 @@ class _Plan:
         kr = self.get("key_result", row["kr"])
         cyc = self.get("cycle", kr.cycle)
         cyc.check_open("a check-in")
-        kr.check_in(_number(row["value"], "value"), _opt_number(row, "confidence"),
+        kr.check_in(parse_number(row["value"], "value"), _opt_number(row, "confidence"),
                     row.get("note", ""), self.time(row, "at") or self.now, self.now,
                     cyc.window, self.actor, source=self.source)
 
     def readings(self, row: dict[str, str]) -> None:
         kpi = self.get("kpi", row["kpi"])
-        kpi.record(_number(row["value"], "value"), self.time(row, "at") or self.now,
+        kpi.record(parse_number(row["value"], "value"), self.time(row, "at") or self.now,
                    self.source, row.get("id") or None, self.now, self.actor)
 
     def finish(self) -> None:
@@ -320,9 +315,6 @@ class _Plan:
             self.get("cycle", key).commit(self.actor)
         for key in self.to_close:
             self.get("cycle", key).close(self.actor, self.source)
-
-    def changed(self) -> list[Aggregate]:
-        return [a for a in self.items.values() if a.pending_events]
 
 
 def _rows(path: Path) -> Iterator[Row]:
@@ -368,12 +360,5 @@ def import_plan(app: OkrLedger, path: Path, parse_time: ParseTime) -> PlanImport
     if report.invalid:
         report.invalid.sort(key=lambda bad: bad["line"])
         return report
-    changed = plan.changed()
-    if changed:
-        try:
-            app.save_once(*changed)
-        except IntegrityError:
-            raise ConcurrencyError("the ledger changed while the file was being checked; "
-                                   "nothing was written — run the import again") from None
-    report.written = bool(changed)
+    report.written = app.save_checked(list(plan.items.values()))
     return report
