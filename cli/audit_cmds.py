@@ -16,7 +16,15 @@ import typer
 
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
-from okr.cli.output import csv_cell, emit, format_option, print_table, table_format, to_json
+from okr.cli.output import (
+    csv_cell,
+    emit,
+    format_option,
+    print_table,
+    table_format,
+    to_json,
+    writing_out,
+)
 
 if TYPE_CHECKING:
     from okr.domain.history import Fact
@@ -348,7 +356,8 @@ def checkpoints_cmd(ctx: typer.Context,
     if not good:
         raise UserError(f"{st.settings.topic_checkpoints} holds no checkpoint that verifies: "
                         "run `okr relay`")
-    out.write_bytes(b"".join(canonical_json(cp) + b"\n" for cp in good))
+    with writing_out(out):
+        out.write_bytes(b"".join(canonical_json(cp) + b"\n" for cp in good))
     last = good[-1]
     emit({"out": str(out), "checkpoints": len(good), "latest": last}, want_json(ctx, as_json),
          f"wrote {len(good)} signed checkpoints to {out}; the latest covers {last['count']} "
@@ -554,22 +563,24 @@ def export(ctx: typer.Context, cycle: str = typer.Option(..., "--cycle"),
     size = max(covering)
     head = heads[size]
     tree = leaves[:size]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "events.jsonl").write_bytes(b"".join(raws[i] + b"\n" for i in mine))
-    paths = merkle.inclusion_proofs(mine, tree)
-    (out / "proofs.jsonl").write_bytes(b"".join(canonical_json(
-        {"position": envs[i].position, "leaf_index": i,
-         "proof": [p.hex() for p in path]}) + b"\n" for i, path in zip(mine, paths, strict=True)))
-    (out / "consistency.jsonl").write_bytes(b"".join(canonical_json(
-        {"count": n, "root": heads[n]["root"],
-         "proof": [p.hex() for p in merkle.consistency_proof(n, tree)]}) + b"\n"
-        for n in sorted(n for n in heads if n < size)[-CONSISTENCY_FROM:]))
-    (out / "checkpoint.json").write_bytes(canonical_json(head) + b"\n")
-    (out / "public-key.pem").write_text(_key_or_fail(st, None), encoding="utf-8")
-    (out / "README.md").write_text(BUNDLE_README.format(
-        cycle=key, exported=datetime.now(UTC).isoformat(timespec="seconds"),
-        topic=st.settings.topic_ledger, n_events=len(mine), head=head["position"], size=size,
-        root=head["root"], dirname=out.name), encoding="utf-8")
+    with writing_out(out):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "events.jsonl").write_bytes(b"".join(raws[i] + b"\n" for i in mine))
+        paths = merkle.inclusion_proofs(mine, tree)
+        (out / "proofs.jsonl").write_bytes(b"".join(canonical_json(
+            {"position": envs[i].position, "leaf_index": i,
+             "proof": [p.hex() for p in path]}) + b"\n"
+            for i, path in zip(mine, paths, strict=True)))
+        (out / "consistency.jsonl").write_bytes(b"".join(canonical_json(
+            {"count": n, "root": heads[n]["root"],
+             "proof": [p.hex() for p in merkle.consistency_proof(n, tree)]}) + b"\n"
+            for n in sorted(n for n in heads if n < size)[-CONSISTENCY_FROM:]))
+        (out / "checkpoint.json").write_bytes(canonical_json(head) + b"\n")
+        (out / "public-key.pem").write_text(_key_or_fail(st, None), encoding="utf-8")
+        (out / "README.md").write_text(BUNDLE_README.format(
+            cycle=key, exported=datetime.now(UTC).isoformat(timespec="seconds"),
+            topic=st.settings.topic_ledger, n_events=len(mine), head=head["position"], size=size,
+            root=head["root"], dirname=out.name), encoding="utf-8")
     nbytes = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
     emit({"out": str(out), "cycle": key, "events": len(mine), "tree_size": size,
           "head_position": head["position"], "bytes": nbytes}, want_json(ctx, as_json),

@@ -1,5 +1,6 @@
 """`okr import plan|checkins|readings FILE`: all-or-nothing bulk writes with a progress bar."""
 
+import sys
 from pathlib import Path
 
 import typer
@@ -79,11 +80,12 @@ def import_plan(ctx: typer.Context, path: Path = typer.Argument(..., help="YAML 
         data["published"] = after_write(st)
 
     def human() -> None:
-        for bad in report.invalid:
-            print(f"{path}:{bad['line']}: {bad['error']}" if bad["line"] else
-                  f"{path}: {bad['error']}")
+        for bad in report.invalid:  # refusals: on stderr, the file's text echoed as data
+            print(visible(f"{path}:{bad['line']}: {bad['error']}" if bad["line"] else
+                          f"{path}: {bad['error']}"), file=sys.stderr)
         if report.invalid:
-            print(f"{len(report.invalid)} problem(s); nothing was written")
+            print(visible(f"okr: error: {len(report.invalid)} problem(s) in {path}; nothing "
+                          "was written"), file=sys.stderr)
         else:
             print(f"imported {path}: " + ", ".join(f"{n} {k.replace('_', ' ')}"
                                                    for k, n in report.counts.items()))

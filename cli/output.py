@@ -2,7 +2,8 @@
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -210,9 +211,25 @@ def write_out(text: str, out: "Path | None") -> bool:
     if out is None or str(out) == "-":
         sys.stdout.write(text)
         return False
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    with writing_out(out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
     return True
+
+
+@contextmanager
+def writing_out(out: "Path") -> Iterator[None]:
+    """Writes to a file the user named with --out: one that cannot be written (a directory,
+    a folder that is a file, no permission, a full disk) is bad input naming that path, not
+    the data directory (exit 2)."""
+    from okr.cli.errors import UserError
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or first_line(exc)
+        where = exc.filename if exc.filename else out
+        raise UserError(f"cannot write --out {out} ({reason}: {where}); choose a file in a "
+                        "folder you may write") from None
 
 
 def format_option(extra: str = "") -> Any:

@@ -181,8 +181,9 @@ SQL_FORMATS = ("table", "tsv", "csv", "json")
 def sql_cmd(ctx: typer.Context, query: str = typer.Argument(..., help="A SELECT statement."),
             limit: int = typer.Option(10_000, "--limit", min=1, help="Rows to show at most "
                                       "(says so when it cuts)."),
-            timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds before "
-                                          "the query is stopped."),
+            timeout: float = typer.Option(30.0, "--timeout", min=0.1, max=3600.0,
+                                          help="Seconds before the query is stopped "
+                                          "(at most an hour)."),
             fmt: str | None = typer.Option(None, "--format", "-f", help="table, tsv, csv or "
                                            "json (default: table on a terminal, tsv piped)."),
             as_json: bool = JSON) -> None:

@@ -95,12 +95,16 @@ def _read_text(path: Path) -> str:
         size = path.stat().st_size
     except FileNotFoundError:
         raise DomainError(f"file {path} not found") from None
+    except OSError as exc:  # the user's file, not the data directory: bad input
+        raise DomainError(f"cannot read {path}: {exc.strerror or exc}") from None
     if size > MAX_BYTES:
         raise DomainError(f"{path}: {size} bytes; at most {MAX_BYTES} — split the file")
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise DomainError(f"file {path} is not UTF-8 text") from None
+    except OSError as exc:  # a directory, unreadable, a device that fails
+        raise DomainError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def read_yaml(path: Path) -> list[Row]:

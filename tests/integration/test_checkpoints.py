@@ -195,3 +195,32 @@ def test_a_cycle_bundle_proves_its_events_offline_against_kept_checkpoints(
     proc = auditor.run(*args)
     assert proc.returncode == 1 and json.loads(proc.stdout)["first_problem"]["position"] == \
         doc["position"]
+
+
+def test_audit_out_paths_that_cannot_be_written_are_bad_input(small: Env,
+                                                              tmp_path: Path) -> None:
+    """An --out in a missing folder, a directory, or under a file was 'data directory not
+    usable' (exit 4, pointing at --home/OKR_HOME): the user's path is bad input (exit 2),
+    named in one line, with nothing written (tests/unit/test_new_commands_bad_input.py has
+    the commands that need no broker)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("kept", encoding="utf-8")
+    envs = [Envelope.from_bytes(m.value or b"") for m in topic_records(small)]
+    cycle = next(e.data["key"] for e in envs if e.type == "CycleAdded")
+    for args in (["audit", "checkpoints", "--out", str(tmp_path / "no-such" / "cp.jsonl")],
+                 ["audit", "checkpoints", "--out", str(tmp_path)],
+                 ["audit", "export", "--cycle", cycle, "--out", str(blocker)],
+                 ["audit", "export", "--cycle", cycle, "--out", str(blocker / "bundle")]):
+        proc = small.run(*args)
+        assert proc.returncode == 2, f"{args}: {proc.stderr}"
+        assert proc.stderr.startswith("okr: error: cannot write --out ") and \
+            proc.stderr.count("\n") == 1 and "OKR_HOME" not in proc.stderr, proc.stderr
+    assert blocker.read_text(encoding="utf-8") == "kept"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "home"]
+
+
+@pytest.mark.parametrize("event", ["999999", "-1", "0x3", "not-an-id", "\x1b]8;;x\x1b\\[/]"])
+def test_prove_refuses_an_unknown_event_in_one_line(small: Env, event: str) -> None:
+    proc = small.run("audit", "prove", "--", event)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr.count("\n") == 1 and "\x1b" not in proc.stderr, proc.stderr

@@ -125,7 +125,7 @@ def test_a_csv_plan_names_each_rows_section(tmp_path: Path) -> None:
     bad.write_text(plan.read_text().replace("checkin,,,,,leads,,40", "checkin,,,,,leads,,x"),
                    encoding="utf-8")
     proc = run(tmp_path / "other", "import", "plan", str(bad))
-    assert proc.returncode == 2 and "bad.csv:5: value 'x' is not a number" in proc.stdout
+    assert proc.returncode == 2 and "bad.csv:5: value 'x' is not a number" in proc.stderr
 
 
 def test_past_check_ins_and_readings_imported_name_their_file(tmp_path: Path) -> None:
