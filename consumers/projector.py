@@ -119,9 +119,8 @@ class Projector(PartitionConsumer[Progress]):
     """Feeds one Projection from okr.ledger. Use from one thread."""
 
     name = NAME
-    # A reader holding the work file longer than the projection waits to open it (60 s) is
-    # waited out like broker trouble: back off, log, try again.
-    # The work file held by a reader, or briefly not writable: waited out, like Kafka.
+    # The work file held by a reader longer than the projection waits to open it (60 s), or
+    # briefly not writable: waited out like broker trouble (back off, log, try again).
     transient = (*PartitionConsumer.transient, ProjectionLocked, ProjectionUnavailable)
 
     def __init__(self, settings: Settings, servers: str, projection: Projection,

@@ -12,6 +12,7 @@ from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
 from okr.domain.objective import Objective
+from okr.domain.shapes import KpiNow
 from okr.ledger.app import OkrLedger
 
 _PAGE = 10_000
@@ -62,10 +63,15 @@ def cycle_view(app: OkrLedger, cycle: Cycle, now: datetime) -> dict[str, Any]:
             "version": cycle.version}
 
 
+def _kpi_now(kpi: Kpi, now: datetime) -> KpiNow:
+    """The KPI's latest value, health and staleness at `now` (its definition holds the
+    direction, thresholds and cadence these are judged by)."""
+    return kpi_now(kpi.definition(), kpi.latest_reading(), now)
+
+
 def kpi_view(kpi: Kpi, now: datetime, readings: bool = True) -> dict[str, Any]:
     """A KPI: definition, latest value, health and staleness (and its readings)."""
-    latest = kpi_now({"direction": kpi.direction, "green": kpi.green, "red": kpi.red,
-                      "cadence": kpi.cadence}, kpi.latest_reading(), now)
+    latest = _kpi_now(kpi, now)
     view: dict[str, Any] = {
         "kind": "kpi", "key": kpi.key, **kpi.definition(), "retired": kpi.retired,
         "value": latest["value"], "observed_at": latest["observed_at"],
@@ -81,10 +87,8 @@ def kr_view(app: OkrLedger, kr: KeyResult, now: datetime) -> dict[str, Any]:
     kpi = app.kpi(kr.kpi) if kr.kpi else None
     plan = {"kind": kr.kind, "start": kr.start, "target": kr.target,
             "target_high": kr.target_high, "tolerance": kr.tolerance, "phases": kr.phases}
-    m = measure_key_result(plan, cycle.window, now, kr.latest_check_in(now), None if kpi is None
-                           else kpi_now({"direction": kpi.direction, "green": kpi.green,
-                                         "red": kpi.red, "cadence": kpi.cadence},
-                                        kpi.latest_reading(), now))
+    m = measure_key_result(plan, cycle.window, now, kr.latest_check_in(now),
+                           None if kpi is None else _kpi_now(kpi, now))
     return {
         "kind": "key_result", "key": kr.key, "title": kr.title, "objective": kr.objective,
         "cycle": cycle.key, "kr_kind": kr.kind, "start": kr.start, "target": kr.target,
