@@ -170,7 +170,6 @@ class OkrLedger(Application[UUID]):
 
     def _write(self, decide: Callable[[], Sequence[Aggregate]]) -> None:
         """Run `decide` (load, validate, mutate) and save; on a version conflict, decide again."""
-        behind = False
         for attempt in range(CONFLICT_ATTEMPTS):
             aggregates = decide()
             try:
@@ -178,14 +177,15 @@ class OkrLedger(Application[UUID]):
                 return
             except IntegrityError as exc:
                 # A version conflict, or (recording_time) a writer that took its time before
-                # another's later event committed: both decide again with fresh state and time.
-                behind = recording_time.REFUSED in str(exc)
+                # another's later event committed: both decide again with fresh state and time
+                # — unless this machine's clock is behind the store, which no retry mends.
                 self._forget(*(a.id for a in aggregates))
+                if recording_time.REFUSED in str(exc) and self._clock_behind_store():
+                    raise ClockBehind(
+                        "the event store holds an event recorded later than this machine's "
+                        "clock says it is now; recording times never go back, so check the "
+                        "system clock — the command was not recorded") from None
                 time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
-        if behind:
-            raise ClockBehind("the event store holds an event recorded later than this "
-                              "machine's clock says it is now; recording times never go back, "
-                              "so check the system clock — the command was not recorded")
         raise ConcurrencyError(f"others kept changing the same item; the command was not "
                                f"recorded after {CONFLICT_ATTEMPTS} attempts — try again")
 
@@ -242,6 +242,15 @@ class OkrLedger(Application[UUID]):
             events.extend(agg.collect_events())
         ordered = sorted(events, key=lambda e: e.timestamp)  # type: ignore[attr-defined]  # stable: versions keep order
         return super().save(*ordered, *aggregates, **kwargs)
+
+    def _clock_behind_store(self) -> bool:
+        """Whether the last stored event was recorded later than this machine's clock says it
+        is now (a refusal by recording time is then no race lost to another writer)."""
+        head = self.recorder.max_notification_id()
+        if head is None:
+            return False
+        last = self.recorder.select_notifications(start=head, limit=1)
+        return bool(last) and self.mapper.to_domain_event(last[0]).timestamp > utc_now()
 
     def _holds(self, events: Sequence[Any]) -> bool:
         """Whether the store holds these events of one save (one transaction: all or none)."""

@@ -146,16 +146,20 @@ def add_live_kpis(settings: Settings, workload: Workload) -> None:
 
 
 class Pace:
-    """Spreads steps over `seconds` (the faults happen meanwhile) until `release()`, after
-    which the rest runs at full speed. Zero seconds: no pacing."""
+    """Spreads steps over the part `begin`..`end` of `seconds` (the faults happen meanwhile)
+    until `release()`, after which the rest runs at full speed. Zero seconds: no pacing.
+    Paces that share `released` are released together."""
 
-    def __init__(self, seconds: float = 0) -> None:
+    def __init__(self, seconds: float = 0, begin: float = 0.0, end: float = 1.0,
+                 released: threading.Event | None = None) -> None:
         self.seconds, self.start = seconds, time.monotonic()
-        self.released = threading.Event()
+        self.begin, self.end = begin, end
+        self.released = released or threading.Event()
 
     def wait(self, done: int, total: int) -> None:
         """Sleep until step `done` of `total` is due."""
-        due = self.start + self.seconds * done / max(total, 1)
+        share = self.begin + (self.end - self.begin) * done / max(total, 1)
+        due = self.start + self.seconds * share
         if self.seconds and not self.released.is_set():
             self.released.wait(max(0.0, due - time.monotonic()))
 
@@ -236,12 +240,16 @@ class Running:
 @contextmanager
 def workload_running(env: Env, workload: Workload, seconds: float, total: int
                      ) -> Iterator[Running]:
-    """Write the history and produce the feed in background threads, spread over at most
+    """Write the history, then produce the feed, in background threads spread over at most
     `seconds`: the faults are injected inside the block, and on leaving it the workload
-    finishes at full speed (failures in the threads are raised here)."""
+    finishes at full speed (failures in the threads are raised here).
+
+    The history is recorded at its simulated (past) times and the ingest records the feed's
+    readings now; the store refuses a recording time earlier than the last one it holds, so
+    the history takes the first half of the time and the feed the second."""
     errors: list[BaseException] = []
-    pace = Pace(seconds)
-    feed = Feed(env.settings, workload, pace)
+    pace = Pace(seconds, end=0.5)
+    feed = Feed(env.settings, workload, Pace(seconds, begin=0.5, released=pace.released))
 
     def guarded(fn: Callable[[], object]) -> Callable[[], None]:
         def run() -> None:
@@ -251,10 +259,15 @@ def workload_running(env: Env, workload: Workload, seconds: float, total: int
                 errors.append(exc)
         return run
 
+    history = threading.Thread(target=guarded(lambda: write_history(
+        env.settings, workload, pace, total)), name="history", daemon=True)
+
+    def feed_after_history() -> None:
+        history.join()
+        feed.run()
+
     running = Running(feed, pace, [
-        threading.Thread(target=guarded(lambda: write_history(
-            env.settings, workload, pace, total)), name="history", daemon=True),
-        threading.Thread(target=guarded(feed.run), name="feed", daemon=True)])
+        history, threading.Thread(target=guarded(feed_after_history), name="feed", daemon=True)])
     for t in running.threads:
         t.start()
     try:
