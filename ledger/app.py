@@ -180,11 +180,7 @@ class OkrLedger(Application[UUID]):
                 # another's later event committed: both decide again with fresh state and time
                 # — unless this machine's clock is behind the store, which no retry mends.
                 self._forget(*(a.id for a in aggregates))
-                if recording_time.REFUSED in str(exc) and self._clock_behind_store():
-                    raise ClockBehind(
-                        "the event store holds an event recorded later than this machine's "
-                        "clock says it is now; recording times never go back, so check the "
-                        "system clock — the command was not recorded") from None
+                self._refuse_if_clock_behind(exc)
                 time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
         raise ConcurrencyError(f"others kept changing the same item; the command was not "
                                f"recorded after {CONFLICT_ATTEMPTS} attempts — try again")
@@ -227,7 +223,8 @@ class OkrLedger(Application[UUID]):
             return False
         try:
             self.save_once(*changed)
-        except IntegrityError:
+        except IntegrityError as exc:
+            self._refuse_if_clock_behind(exc)
             raise ConcurrencyError("the ledger changed while the file was being checked; "
                                    "nothing was written — run the import again") from None
         return True
@@ -243,14 +240,18 @@ class OkrLedger(Application[UUID]):
         ordered = sorted(events, key=lambda e: e.timestamp)  # type: ignore[attr-defined]  # stable: versions keep order
         return super().save(*ordered, *aggregates, **kwargs)
 
-    def _clock_behind_store(self) -> bool:
-        """Whether the last stored event was recorded later than this machine's clock says it
-        is now (a refusal by recording time is then no race lost to another writer)."""
+    def _refuse_if_clock_behind(self, exc: IntegrityError) -> None:
+        """Raise ClockBehind when the store refused a recording time (ledger/recording_time.py)
+        because its last event was recorded later than this machine's clock says it is now:
+        no retry mends that, unlike a race lost to another writer."""
+        if recording_time.REFUSED not in str(exc):
+            return
         head = self.recorder.max_notification_id()
-        if head is None:
-            return False
-        last = self.recorder.select_notifications(start=head, limit=1)
-        return bool(last) and self.mapper.to_domain_event(last[0]).timestamp > utc_now()
+        last = [] if head is None else self.recorder.select_notifications(start=head, limit=1)
+        if last and self.mapper.to_domain_event(last[0]).timestamp > utc_now():
+            raise ClockBehind("the event store holds an event recorded later than this "
+                              "machine's clock says it is now; recording times never go back, "
+                              "so check the system clock — nothing was recorded") from None
 
     def _holds(self, events: Sequence[Any]) -> bool:
         """Whether the store holds these events of one save (one transaction: all or none)."""

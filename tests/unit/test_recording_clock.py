@@ -39,3 +39,16 @@ def test_a_race_lost_by_recording_time_is_decided_again(tmp_path: Path) -> None:
         app.add_objective("o2", "Late writer", cycle="2026-Q4", owner="ana")
     assert app.objective("o2").title == "Late writer"
     app.close()
+
+
+def test_an_import_behind_the_store_says_clock_not_collision(tmp_path: Path) -> None:
+    from okr.ledger.imports import import_csv
+
+    app = _ledger(tmp_path)
+    with recording_at(lambda: datetime.now(UTC) + timedelta(hours=1)):
+        app.add_objective("o2", "From the future", cycle="2026-Q4", owner="ana")
+    csv = tmp_path / "checkins.csv"
+    csv.write_text("kr,value,at\nk1,3,2026-11-02T10:00:00Z\n")
+    with pytest.raises(ClockBehind):
+        import_csv(app, csv, "checkins", datetime.fromisoformat)
+    app.close()
