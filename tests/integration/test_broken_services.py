@@ -5,7 +5,6 @@ consumer's file is not writable, and starts a killed broker again."""
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.privileges import drop_root_powers
 from tests.unit.test_cli_writes import OKR
 
 pytestmark = pytest.mark.integration
@@ -98,14 +98,6 @@ def test_a_broker_started_implicitly_is_reported_and_runs_in_place(home: Path,
     run(home, "broker", "stop")
 
 
-def _drop_root_powers() -> list[str]:
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without setpriv: permissions cannot be taken away")
-    return [setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner"]
-
 
 def _stored_and_shown(home: Path) -> tuple[int, int]:
     proc = run(home, "--strict", "scorecard", "--json", OKR_INLINE_PUBLISH="off")
@@ -118,7 +110,7 @@ def _stored_and_shown(home: Path) -> tuple[int, int]:
 def test_okr_up_rides_out_an_unwritable_work_file_and_a_killed_broker(home: Path) -> None:
     assert run(home, "cycle", "add", "2026-Q4").returncode == 0
     assert run(home, "scorecard").returncode == 0  # the projection's files exist
-    up = subprocess.Popen([*_drop_root_powers(), OKR, "up"], text=True,
+    up = subprocess.Popen([*drop_root_powers(), OKR, "up"], text=True,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environ(home),
                           start_new_session=True)
     lines: list[str] = []

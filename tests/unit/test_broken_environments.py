@@ -5,7 +5,6 @@ a distinct exit code (okr/errors.py), nothing written, never an empty answer."""
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 
 from okr.errors import BAD_INPUT, EXIT_CODES, UNAVAILABLE, exit_code
 from tests.fuzzing import event_count, fresh_copy, okr
+from tests.support.privileges import drop_root_powers
 from tests.unit.test_cli_writes import OKR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,15 +86,6 @@ def test_a_read_without_a_ledger_says_so_and_creates_nothing(tmp_path: Path,
     assert not home.exists()
 
 
-def _drop_root_powers() -> list[str]:
-    """A prefix that runs a command without the powers that let root ignore permissions."""
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without setpriv: permissions cannot be taken away")
-    return [setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner"]
-
 
 @pytest.mark.parametrize("args", [*READS[:2], *WRITES, ["keys", "export"], ["consume", "--once"]],
                          ids=" ".join)
@@ -108,7 +99,7 @@ def test_an_unwritable_data_dir_is_one_line_and_exit_4(readme_home: Path, workdi
     try:
         env = {**os.environ, "OKR_HOME": str(home), "OKR_ACTOR": "ana",
                "OKR_INLINE_PUBLISH": "off", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
-        proc = subprocess.run([*_drop_root_powers(), OKR, *args], capture_output=True,
+        proc = subprocess.run([*drop_root_powers(), OKR, *args], capture_output=True,
                               text=True, env=env, timeout=120, cwd=workdir)
     finally:
         for path in [home, *home.iterdir()]:
