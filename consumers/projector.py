@@ -209,14 +209,15 @@ class Projector(PartitionConsumer[Progress]):
         in position order (conflicting ones join `rejected`)."""
         gate = self.gate
         assert gate is not None
+        forged: list[tuple[kafka_client.Message, str]] = []
         old = [(e, m) for e, m in held if e.position <= gate.head.position]
         if old:  # at or below the applied head: a duplicate, or a conflict with the truth
             applied = self.projection.hashes_at(sorted({e.position for e, _ in old}))
             for e, m in old:
                 if applied.get(e.position, e.hash) != e.hash:
-                    rejected.append((m, f"forged or conflicting record: position {e.position} "
-                                        f"({e.type}, actor {e.actor[:40]!r}) differs from the "
-                                        "verified record applied there"))
+                    forged.append((m, f"forged or conflicting record: position {e.position} "
+                                      f"({e.type}, actor {e.actor[:40]!r}) differs from the "
+                                      "verified record applied there"))
                 else:
                     progress.duplicates += 1
         for e, m in held:
@@ -224,10 +225,10 @@ class Projector(PartitionConsumer[Progress]):
                 gate.hold(e, m)
         self._read_checkpoints()
         released, conflicts = gate.release()
-        rejected += [(w.item, why) for w, why in conflicts]
-        forged = [why for m, why in rejected if why.startswith("forged or conflicting")]
-        for why in forged:
+        forged += [(w.item, why) for w, why in conflicts]
+        for _, why in forged:
             log.error("ALARM: %s — dead-lettered; run `okr audit verify`", why)
+        rejected += forged
         progress.forged += len(forged)
         progress.waiting = len(gate.held())
         return [ConsumedRecord(w.item.value or b"", w.item.partition, w.item.offset)
