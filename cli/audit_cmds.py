@@ -28,6 +28,7 @@ from okr.cli.output import (
 
 if TYPE_CHECKING:
     from okr.domain.history import Fact
+    from okr.record.envelope import Envelope
     from okr.record.verify import Finding, Record, Verdict
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
@@ -292,6 +293,7 @@ def verify_cmd(ctx: typer.Context,
         verdict.findings += projection_findings(st, records)
     _report(ctx, verdict, as_json, st.settings.topic_ledger)
 
+
 def projection_findings(st: State, records: "list[Record]") -> "list[Finding]":
     """Each projection file (the consumer's work file, the readers' snapshot) against the
     tables recomputed from the log's valid records up to the offsets the file says it has
@@ -307,21 +309,18 @@ def projection_findings(st: State, records: "list[Record]") -> "list[Finding]":
     for path in (st.settings.projection_work_file, st.settings.duckdb_file):
         if not path.exists():
             continue
-        try:
+        try:  # the file's offsets, then the file against the log's tables up to them
             with Projection(path, read_only=True, wait=10) as claimed:
                 consumed = claimed.offsets(st.settings.topic_ledger)
+            fresh = recompute([ConsumedRecord(r.value, r.partition, r.offset) for r in valid
+                               if r.offset < consumed.get(r.partition, 0)])
+            try:
+                diff = first_difference(path, fresh)
+            finally:
+                fresh.close()
         except ProjectionLocked:
             raise ProjectionUnavailable(f"{path} is held by a running consumer; try again in "
                                         "a moment") from None
-        fresh = recompute([ConsumedRecord(r.value, r.partition, r.offset) for r in valid
-                           if r.offset < consumed.get(r.partition, 0)])
-        try:
-            diff = first_difference(path, fresh)
-        except ProjectionLocked:
-            raise ProjectionUnavailable(f"{path} is held by a running consumer; try again in "
-                                        "a moment") from None
-        finally:
-            fresh.close()
         if diff is not None:
             found.append(Finding("projection-altered", diff.row.get("position"),
                                  diff.row.get("aggregate_id"), diff.line(), where=path.name))
@@ -426,6 +425,17 @@ def _read_public_key(path: Path) -> str:
     return pem
 
 
+def _bundle_event(line: bytes, findings: "list[Finding]") -> "Envelope | None":
+    """The envelope on a line of a bundle's events.jsonl, or None with a "malformed" finding."""
+    from okr.record.envelope import Envelope
+    from okr.record.verify import Finding
+    try:
+        return Envelope.from_bytes(line)
+    except ValueError as exc:
+        findings.append(Finding("malformed", None, None, f"events.jsonl: {exc}", where="bundle"))
+        return None
+
+
 def _verify_bundle(ctx: typer.Context, bundle: Path, pem: str | None, as_json: bool,
                    trusted: list[dict[str, Any]]) -> None:
     if (bundle / "checkpoint.json").exists():  # a bundle of inclusion proofs
@@ -455,11 +465,8 @@ def _verify_bundle(ctx: typer.Context, bundle: Path, pem: str | None, as_json: b
     for line in events:
         if not line:
             continue
-        try:
-            env = Envelope.from_bytes(line)
-        except ValueError as exc:
-            verdict.findings.append(Finding("malformed", None, None, f"events.jsonl: {exc}",
-                                            where="bundle"))
+        env = _bundle_event(line, verdict.findings)
+        if env is None:
             continue
         if by_position.get(env.position) != line:
             verdict.findings.append(Finding("altered", env.position, env.aggregate_id,
@@ -592,7 +599,6 @@ def _verify_proof_bundle(bundle: Path, pem: str, trusted: list[dict[str, Any]]) 
     """A bundle of inclusion proofs: every event's hash over its bytes, its proof against the
     signed tree head, and consistency with the checkpoints the auditor kept."""
     from okr.record import merkle
-    from okr.record.envelope import Envelope
     from okr.record.signing import verifier
     from okr.record.verify import INCOMPLETE, Finding, Verdict
 
@@ -616,11 +622,8 @@ def _verify_proof_bundle(bundle: Path, pem: str, trusted: list[dict[str, Any]]) 
     seen = set()
     for raw in events:
         v.records += 1
-        try:
-            env = Envelope.from_bytes(raw)
-        except ValueError as exc:
-            v.findings.append(Finding("malformed", None, None, f"events.jsonl: {exc}",
-                                      where="bundle"))
+        env = _bundle_event(raw, v.findings)
+        if env is None:
             continue
         seen.add(env.position)
         proof = proofs.get(env.position)
