@@ -82,10 +82,9 @@ def _file_errors() -> Iterator[None]:
     try:
         yield
     except duckdb.IOException as exc:
-        why = (str(exc).strip().splitlines() or ["IO Error"])[0]
         raise ProjectionUnavailable(
-            f"the DuckDB projection cannot be opened or written ({why}); check the data "
-            "directory's permissions and free space, then try again") from exc
+            f"the DuckDB projection cannot be opened or written ({_io_line(exc)}); check the "
+            "data directory's permissions and free space, then try again") from exc
 
 
 class Projection:
@@ -128,10 +127,9 @@ class Projection:
                 break
             except duckdb.IOException as exc:
                 if "lock" not in str(exc):  # no permission, a missing directory, damaged
-                    why = (str(exc).strip().splitlines() or ["IO Error"])[0]
                     raise ProjectionUnavailable(
-                        f"the DuckDB projection cannot be opened ({why}); check the data "
-                        "directory's permissions and free space") from exc
+                        f"the DuckDB projection cannot be opened ({_io_line(exc)}); check the "
+                        "data directory's permissions and free space") from exc
                 if time.monotonic() >= deadline:
                     raise ProjectionLocked(str(exc).splitlines()[0]) from None
                 time.sleep(0.02)
@@ -472,7 +470,9 @@ class Projection:
             self.con.execute("CHECKPOINT")
 
 
-
+def _io_line(exc: duckdb.IOException) -> str:
+    """The first line of DuckDB's I/O error, for a one-line failure."""
+    return (str(exc).strip().splitlines() or ["IO Error"])[0]
 
 
 def _scalar(cursor: duckdb.DuckDBPyConnection) -> Any:
