@@ -157,6 +157,10 @@ def styled(*parts: "str | tuple[str, str]") -> "Text":
 TABLE_FORMATS = ("table", "tsv", "csv", "json")
 
 
+def _default_format() -> str:
+    return "table" if sys.stdout.isatty() else "tsv"
+
+
 def table_format(fmt: str | None, as_json: bool, allowed: tuple[str, ...] = TABLE_FORMATS
                  ) -> str:
     """The output format a command prints: --json wins, else --format, else 'table' on a
@@ -164,7 +168,7 @@ def table_format(fmt: str | None, as_json: bool, allowed: tuple[str, ...] = TABL
     if as_json:
         return "json"
     if fmt is None:
-        return "table" if sys.stdout.isatty() else "tsv"
+        return _default_format()
     if fmt not in allowed:
         from okr.cli.errors import UserError
         raise UserError(f"--format {fmt!r} is not one of: {', '.join(allowed)}")
@@ -182,7 +186,7 @@ def print_table(columns: "list[str]", rows: "list[list[Any]]", fmt: str | None =
     terminal, TSV piped). Cells are text or rich Text (styled); `heading` prints the title as
     a '# title' line before TSV/CSV."""
     if fmt is None:
-        fmt = "table" if sys.stdout.isatty() else "tsv"
+        fmt = _default_format()
     if fmt in ("tsv", "csv"):
         if heading and title:
             sys.stdout.write(f"# {visible(title)}\n")
