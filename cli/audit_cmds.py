@@ -90,14 +90,14 @@ def trail(ctx: typer.Context, key: str = typer.Argument(..., help="Key of an obj
           as_json: bool = JSON) -> None:
     """Every event touching KEY: recorded and effective time, actor, reason, field diff."""
     from okr.cli.reads import open_projection
-    from okr.cli.times import parse_when, say
+    from okr.cli.times import parse_until, parse_when, say
     from okr.domain.trail import changes
 
     st = state(ctx)
     fmt = table_format("table" if fmt == "terminal" else fmt, want_json(ctx, as_json))
     zone = st.settings.timezone
     lo = parse_when(since, zone) if since else None
-    hi = parse_when(until, zone, end_of_day=True) if until else None
+    hi = parse_until(until, zone) if until else None
     with open_projection(st) as proj:
         facts = list(proj.facts())
     ids = {f.aggregate_id for f in facts if f.type.endswith("Added") and f.data.get("key") == key}
@@ -171,15 +171,15 @@ def replay(ctx: typer.Context,
 
     from okr.adapters import kafka_client
     from okr.cli.scorecard import print_scorecard, scorecard_rows
-    from okr.cli.times import parse_when, say
+    from okr.cli.times import parse_until, say
     from okr.domain.history import Replay, scorecard
     from okr.record.envelope import Envelope
 
     st = state(ctx)
     fmt = table_format(fmt, want_json(ctx, as_json))
     zone = st.settings.timezone
-    t = parse_when(until, zone, end_of_day=True)
-    k = parse_when(known_at, zone, end_of_day=True) if known_at else t
+    t = parse_until(until, zone)
+    k = parse_until(known_at, zone) if known_at else t
     quiet = want_json(ctx, as_json)
     fold = Replay(t, k)  # one record at a time: memory grows with the items, not the log
     skipped = 0

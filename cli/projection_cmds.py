@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from okr.cli.context import State, state, want_json
+from okr.cli.context import state, want_json
 from okr.cli.errors import UserError
 from okr.cli.output import amount, emit, format_option, print_table, table_format
 
@@ -47,15 +47,6 @@ def consume_cmd(ctx: typer.Context,
          f"snapshot {st.settings.duckdb_file}")
 
 
-def _instants(st: State, as_of: str | None, known_at: str | None) -> tuple[Any, Any]:
-    from okr.cli.times import parse_until
-    from okr.domain.base import utc_now
-    now = utc_now()
-    zone = st.settings.timezone
-    return (parse_until(as_of, zone) if as_of else now,
-            parse_until(known_at, zone) if known_at else now)
-
-
 def scorecard_cmd(ctx: typer.Context,
                   cycle: str | None = typer.Option(None, "--cycle", help="Only this cycle."),
                   team: str | None = typer.Option(None, "--team"),
@@ -75,12 +66,12 @@ def scorecard_cmd(ctx: typer.Context,
     linked KPI health."""
     from okr.cli.reads import open_projection
     from okr.cli.scorecard import print_scorecard, scorecard_rows
-    from okr.cli.times import say
+    from okr.cli.times import say, view_instants
     from okr.domain.periods import canonical_cycle_key
 
     st = state(ctx)
     fmt = table_format(fmt, want_json(ctx, as_json))
-    a, k = _instants(st, as_of, known_at)
+    a, k = view_instants(as_of, known_at, st.settings.timezone)
     with open_projection(st) as proj:
         cards = proj.scorecard_at(a, k)
     if cycle:
@@ -96,7 +87,6 @@ def scorecard_cmd(ctx: typer.Context,
         print_table(*scorecard_rows(cards), fmt)
         return
     emit(data, fmt == "json", lambda: print_scorecard(cards, say(a, zone), say(k, zone)))
-
 
 
 def history_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Key result key."),

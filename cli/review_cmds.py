@@ -31,22 +31,13 @@ def cycle_facts(st: State, cycle: str, as_of: datetime, known_at: datetime) -> "
     return facts
 
 
-def _point(st: State, as_of: str | None, known_at: str | None) -> tuple[datetime, datetime]:
-    from okr.cli.times import parse_until
-    from okr.domain.base import utc_now
-
-    now = utc_now()
-    zone = st.settings.timezone
-    return (parse_until(as_of, zone) if as_of else now,
-            parse_until(known_at, zone) if known_at else now)
-
-
 def build(st: State, cycle: str, as_of: str | None, known_at: str | None) -> dict[str, Any]:
     """The review of a cycle at (as_of, known_at)."""
+    from okr.cli.times import view_instants
     from okr.domain.periods import canonical_cycle_key
     from okr.domain.review import ReviewPoint, UnknownCycle, review
 
-    a, k = _point(st, as_of, known_at)
+    a, k = view_instants(as_of, known_at, st.settings.timezone)
     try:
         key = canonical_cycle_key(cycle)
         return review(cycle_facts(st, key, a, k), key, ReviewPoint(a, k))

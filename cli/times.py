@@ -66,6 +66,16 @@ def parse_until(text: str, zone_name: str | None = None, *, now: datetime | None
     return parse_when(text, zone_name, now=now, end_of_day=True)
 
 
+def view_instants(as_of: str | None, known_at: str | None, zone_name: str | None = None
+                  ) -> tuple[datetime, datetime]:
+    """The (valid, transaction) instants a view is read at: each typed one as `parse_until`
+    reads it, else the recording clock's now."""
+    from okr.domain.base import utc_now
+    now = utc_now()
+    return (parse_until(as_of, zone_name) if as_of else now,
+            parse_until(known_at, zone_name) if known_at else now)
+
+
 def say(t: datetime, zone_name: str | None = None) -> str:
     """A time said back explicitly: local ISO 8601 with offset, and UTC."""
     local = t.astimezone(local_zone(zone_name))
