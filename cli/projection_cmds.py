@@ -165,9 +165,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-SQL_FORMATS = ("table", "tsv", "csv", "json")
-
-
 def sql_cmd(ctx: typer.Context, query: str = typer.Argument(..., help="A SELECT statement."),
             limit: int = typer.Option(10_000, "--limit", min=1, help="Rows to show at most "
                                       "(says so when it cuts)."),
@@ -181,7 +178,7 @@ def sql_cmd(ctx: typer.Context, query: str = typer.Argument(..., help="A SELECT 
     from okr.cli.reads import open_projection
     from okr.projections.readonly import QueryFailed
     st = state(ctx)
-    fmt = table_format(fmt, want_json(ctx, as_json), SQL_FORMATS)
+    fmt = table_format(fmt, want_json(ctx, as_json))
     text = check_read_only(query)
     with open_projection(st) as proj:
         proj.lock_down()

@@ -181,7 +181,6 @@ APPLY: dict[str, Callable[[World, Fact], None]] = {
 }
 
 
-
 def _apply(world: World, fact: Fact, as_of: datetime, known_at: datetime) -> None:
     """Fold one fact into the world, if it is known at known_at and in force at as_of."""
     if fact.recorded_at > known_at or fact.effective_at > as_of:
