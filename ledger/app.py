@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.domain import Aggregate, DomainEvent, DomainEventProtocol
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
@@ -248,7 +248,8 @@ class OkrLedger(Application[UUID]):
             return
         head = self.recorder.max_notification_id()
         last = [] if head is None else self.recorder.select_notifications(start=head, limit=1)
-        if last and self.mapper.to_domain_event(last[0]).timestamp > utc_now():
+        event = self.mapper.to_domain_event(last[0]) if last else None
+        if isinstance(event, DomainEvent) and event.timestamp > utc_now():
             raise ClockBehind("the event store holds an event recorded later than this "
                               "machine's clock says it is now; recording times never go back, "
                               "so check the system clock — nothing was recorded") from None
