@@ -300,6 +300,7 @@ def test_rows_beyond_the_limit_are_cut_and_it_says_so(home: Path) -> None:
     assert exact.code == 0 and exact.stderr == "" and len(json.loads(exact.stdout)) == 3
 
 
+@pytest.mark.real_clock
 def test_a_query_past_its_time_limit_is_stopped_in_one_line(home: Path) -> None:
     """A large cross join ran until killed, holding the work file."""
     line = refused(home, "SELECT count(*) FROM range(1000000000) a, range(1000000000) b "
