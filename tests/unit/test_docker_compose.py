@@ -16,8 +16,8 @@ def test_compose_parses_and_has_every_service_once() -> None:
     text = (DOCKER / "compose.yaml").read_text()
     assert text.count("\n  kafka:\n") == 1  # a service block written twice once made 8 MB
     services = _compose()["services"]
-    assert set(services) == {"kafka", "kafka-init", "postgres", "relay", "consume", "ingest",
-                             "cli"}
+    assert set(services) == {"kafka", "kafka-init", "postgres", "keys", "relay", "consume",
+                             "ingest", "cli"}
     readme = (DOCKER / "README.md").read_text()
     for name in services:
         assert f"| `{name}` |" in readme
@@ -36,3 +36,41 @@ def test_each_okr_service_authenticates_as_the_user_its_acls_name() -> None:
         assert f"User:{user}" in init or user.removeprefix("okr-") in init
     # only the relay holds the signing key's volume for writing the log
     assert "okr-keys:/data" in services["relay"]["volumes"]
+
+
+def test_the_sasl_listener_has_the_jaas_login_the_image_requires() -> None:
+    """apache/kafka's start script exits when a SASL listener is advertised without
+    KAFKA_OPTS, and the broker cannot start SCRAM without a KafkaServer login context."""
+    kafka = _compose()["services"]["kafka"]
+    opts = kafka["environment"]["KAFKA_OPTS"]
+    assert opts.startswith("-Djava.security.auth.login.config=")
+    inside = opts.split("=", 1)[1]
+    mounts = {m.split(":")[1]: m.split(":")[0] for m in kafka["volumes"] if m.startswith("./")}
+    jaas = (DOCKER / mounts[inside]).read_text()
+    assert "KafkaServer {" in jaas
+    assert "org.apache.kafka.common.security.scram.ScramLoginModule required;" in jaas
+    assert "SASL_PLAINTEXT://" in kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+
+
+def test_readers_verify_checkpoints_with_the_public_key_and_never_hold_the_private_one() -> None:
+    """The projection applies only records a verified checkpoint covers: without the relay's
+    public key the consume service would apply nothing. Only the relay (and the one-shot
+    service that exports the public half) may mount the signing key's volume."""
+    services = _compose()["services"]
+    holders = {name for name, svc in services.items()
+               if any(str(v).startswith("okr-keys:") for v in svc.get("volumes", []))}
+    assert holders == {"relay", "keys"}
+    written = [v for v in services["keys"]["volumes"] if v.startswith("okr-public:")]
+    assert written == ["okr-public:/public"]
+    assert "/public/relay.pem" in " ".join(services["keys"]["entrypoint"])
+    for name in ("consume", "cli"):
+        svc = services[name]
+        assert svc["environment"]["OKR_PUBLIC_KEY"] == "/public/relay.pem"
+        assert "okr-public:/public:ro" in svc["volumes"]
+        assert svc["depends_on"]["keys"]["condition"] == "service_completed_successfully"
+
+
+def test_no_service_claims_an_actor() -> None:
+    """The recorded actor is the authenticated principal (the PostgreSQL role here), never a
+    setting a service could name."""
+    assert "OKR_ACTOR" not in (DOCKER / "compose.yaml").read_text()
