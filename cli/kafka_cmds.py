@@ -161,7 +161,8 @@ def ingest_cmd(ctx: typer.Context,
 
 
 def up_cmd(ctx: typer.Context, as_json: bool = JSON) -> None:
-    """Run broker (if local), relay, projection consumer and KPI ingest until Ctrl-C."""
+    """Run broker (if local), relay, projection consumer, KPI ingest and the reminders on
+    okr.notifications (what `okr due` lists, every notify_seconds) until Ctrl-C."""
     from okr.cli.services import BROKER_WATCH, SERVICES, run_services
     st = state(ctx)
     _servers(st)

@@ -51,6 +51,7 @@ def _register() -> None:
     # the commands that need them, so `okr --help` stays fast.
     from okr.cli import (
         audit_cmds,
+        due_cmds,
         import_cmds,
         kafka_cmds,
         measure_cmds,
@@ -67,6 +68,7 @@ def _register() -> None:
     kafka_cmds.register(app)
     projection_cmds.register(app)
     audit_cmds.register(app)
+    due_cmds.register(app)
 
 
 _register()

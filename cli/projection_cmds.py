@@ -63,11 +63,13 @@ def scorecard_cmd(ctx: typer.Context,
     """The scorecard now or at any past instant, as a tree of aligned objectives.
 
     Shows each key result's progress bar, score, expected vs actual, status, confidence and
-    linked KPI health."""
+    linked KPI health; each parent objective's roll-up over the objectives aligned below it;
+    then team and department summaries (docs/scoring.md)."""
     from okr.cli.reads import open_projection
-    from okr.cli.scorecard import print_scorecard, scorecard_rows
+    from okr.cli.scorecard import print_scorecard, print_summaries, scorecard_rows
     from okr.cli.times import say, view_instants
     from okr.domain.periods import canonical_cycle_key
+    from okr.domain.rollup import summaries
 
     st = state(ctx)
     fmt = table_format(fmt, want_json(ctx, as_json))
@@ -81,12 +83,18 @@ def scorecard_cmd(ctx: typer.Context,
         cards = [c for c in cards if c["team"] == team]
     if owner:
         cards = [c for c in cards if c["owner"] == owner]
-    data = {"as_of": a, "known_at": k, "objectives": cards}
+    sums = summaries(cards)
+    data = {"as_of": a, "known_at": k, "objectives": cards, "summaries": sums}
     zone = st.settings.timezone
     if fmt in ("tsv", "csv"):
         print_table(*scorecard_rows(cards), fmt)
         return
-    emit(data, fmt == "json", lambda: print_scorecard(cards, say(a, zone), say(k, zone)))
+
+    def human() -> None:
+        print_scorecard(cards, say(a, zone), say(k, zone))
+        if cards:
+            print_summaries(sums, fmt)
+    emit(data, fmt == "json", human)
 
 
 def history_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Key result key."),

@@ -132,6 +132,22 @@ def to_markdown(review: dict[str, Any]) -> str:
                    f"{bounds(r['final_target'], r['final_target_high'])} | {num(r['value'])} | "
                    f"{pct(r['progress'])} | {pct(r['expected'])} | {m(r['status'] or '-')} | "
                    f"{r['grade']} | {m(r['initiatives'])} |")
+    out += ["", "## Teams", "", "| team | objectives | key results | score | expected | "
+            "track | on-track | at-risk | off-track |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for t in review["summaries"]["teams"]:
+        out.append(f"| {m(t['team'] or '-')} | {t['objectives']} | {t['key_results']} | "
+                   f"{pct(t['score'])} | {pct(t['expected'])} | {t['track'] or '-'} | "
+                   f"{t['on-track']} | {t['at-risk']} | {t['off-track']} |")
+    if review["summaries"]["departments"]:
+        out += ["", "## Departments (roll-ups)", "", "| objective | level | own score | "
+                "roll-up | expected | track | objectives below | teams |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for d in review["summaries"]["departments"]:
+        out.append(f"| {m(d['key'])} {m(d['title'])} | {d['level']} | {pct(d['score'])} | "
+                   f"{pct(d['rollup'])} | {pct(d['rollup_expected'])} | "
+                   f"{d['rollup_track'] or '-'} | {d['objectives_below']} | "
+                   f"{m(', '.join(d['teams']) or '-')} |")
     out += ["", "## Revisions after commit", ""]
     if not review["revisions"]:
         out.append("None: the plan stood as committed.")
@@ -265,6 +281,44 @@ def _e(text: Any) -> str:
     return html.escape(visible(text))
 
 
+_ROLLUP_COLOUR = "#7c3aed"  # the summaries' score bars
+
+
+def _score_bar(x: float | None) -> str:
+    """A score 0–1 as a small inline bar (none: a dash)."""
+    if x is None:
+        return "-"
+    width = round(120 * max(0.0, min(1.0, x)))
+    return (f'<svg width="124" height="12" role="img" aria-label="{pct(x)}">'
+            f'<rect x="0" y="0" width="124" height="12" fill="#eee"/>'
+            f'<rect x="2" y="2" width="{width}" height="8" fill="{_ROLLUP_COLOUR}"/></svg> '
+            f"{pct(x)}")
+
+
+def summaries_html(summary: dict[str, list[dict[str, Any]]]) -> str:
+    """The team and department summaries as two HTML tables with score bars."""
+    e = _e
+    teams = "".join(
+        f"<tr><td>{e(t['team'] or '-')}</td><td>{t['objectives']}</td>"
+        f"<td>{t['key_results']}</td><td>{_score_bar(t['score'])}</td>"
+        f"<td>{pct(t['expected'])}</td><td>{e(t['track'] or '-')}</td><td>{t['on-track']}</td>"
+        f"<td>{t['at-risk']}</td><td>{t['off-track']}</td></tr>" for t in summary["teams"])
+    deps = "".join(
+        f"<tr><td>{e(d['key'])} {e(d['title'])}</td><td>{e(d['level'])}</td>"
+        f"<td>{pct(d['score'])}</td><td>{_score_bar(d['rollup'])}</td>"
+        f"<td>{pct(d['rollup_expected'])}</td><td>{e(d['rollup_track'] or '-')}</td>"
+        f"<td>{d['objectives_below']}</td><td>{e(', '.join(d['teams']) or '-')}</td></tr>"
+        for d in summary["departments"])
+    out = ("<h2>Teams</h2><table><tr><th>team</th><th>objectives</th><th>key results</th>"
+           "<th>score</th><th>expected</th><th>track</th><th>on-track</th><th>at-risk</th>"
+           f"<th>off-track</th></tr>{teams}</table>")
+    if deps:
+        out += ("<h2>Departments (roll-ups)</h2><table><tr><th>objective</th><th>level</th>"
+                "<th>own score</th><th>roll-up</th><th>expected</th><th>track</th>"
+                f"<th>objectives below</th><th>teams</th></tr>{deps}</table>")
+    return out
+
+
 def to_html(review: dict[str, Any]) -> str:
     """The review as one self-contained HTML page (inline CSS and SVG, no scripts, no CDN)."""
     e = _e
@@ -305,6 +359,7 @@ plan committed {day(review['committed_at'])} · as of {day(review['as_of'])}, as
 {day(review['known_at'])}</p>
 <p><b>{s['succeeded']} of {s['graded']}</b> graded objectives succeeded · mean score
 <b>{pct(s['mean_score'])}</b> · {s['objectives']} objectives, {s['key_results']} key results</p>
+{summaries_html(review["summaries"])}
 <h2>Plan vs actual</h2>
 <table><tr><th>objective</th><th>type</th><th>key result</th><th>planned target</th>
 <th>final target</th><th>value</th><th>progress</th><th>expected</th><th>status</th>

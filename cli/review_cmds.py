@@ -103,6 +103,7 @@ def retro_cmd(ctx: typer.Context, cycle_a: str, cycle_b: str,
 def _print_review(st: State, r: dict[str, Any], fmt: str) -> None:
     from okr.cli.output import console, print_table, styled
     from okr.cli.report import bounds, day, num, pct, revision_text, score_rows
+    from okr.cli.scorecard import print_summaries
 
     c = console()
 
@@ -129,6 +130,7 @@ def _print_review(st: State, r: dict[str, Any], fmt: str) -> None:
                   pct(row["progress"]), pct(row["expected"]), row["status"] or "-",
                   row["grade"], row["initiatives"]] for row in score_rows(r)],
                 fmt, title="Plan vs actual", heading=True)
+    print_summaries(r["summaries"], fmt)
     say(styled(("Revisions after commit", "bold")))
     for rev in r["revisions"] or [None]:
         if rev is None:

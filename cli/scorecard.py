@@ -59,12 +59,17 @@ def print_scorecard(cards: list[dict[str, Any]], as_of: str, known_at: str) -> N
         score = "-" if card["score"] is None else f"{card['score']:.2f}"
         exp = "-" if card["expected"] is None else f"{card['expected']:.2f}"
         track = card["track"] or "-"
+        rolled = card["key"] in children and card.get("rollup") is not None
+        rollup = (() if not rolled else (
+            f"  roll-up {card['rollup']:.2f} / expected {card['rollup_expected']:.2f} ",
+            (card["rollup_track"], colour.get(card["rollup_track"], "white"))))
         branch = node.add(styled(
             (f"… under {under}: " if under else "", "dim"),
             (card["key"], "bold"), f" {card['title']}  ",
             (f"{card['cycle']} · {card['okr_type']} · {card['owner']}"
              f"{' · ' + card['team'] if card['team'] else ''}", "dim"),
             f"  score {score} / expected {exp} ", (track, colour.get(track, "white")),
+            *rollup,
             *(() if card["status"] == "active" else ((f" ({card['status']})", "dim"),))))
         for kr in card["key_results"]:
             conf = "" if kr["confidence"] is None else f" conf {kr['confidence']:.2f}"
@@ -97,3 +102,28 @@ def print_scorecard(cards: list[dict[str, Any]], as_of: str, known_at: str) -> N
             stack.extend((branch, c, depth + 1)
                          for c in reversed(children.get(card["key"], [])))
     out.print(root)
+
+
+def _score(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def print_summaries(summary: dict[str, list[dict[str, Any]]], fmt: str | None = None) -> None:
+    """The team and department summaries (domain/rollup.py) as two tables."""
+    from okr.cli.output import print_table
+
+    print_table(["team", "objectives", "scored", "key results", "score", "expected", "track",
+                 "on-track", "at-risk", "off-track"],
+                [[t["team"] or "-", str(t["objectives"]), str(t["scored_objectives"]),
+                  str(t["key_results"]), _score(t["score"]), _score(t["expected"]),
+                  t["track"] or "-", str(t["on-track"]), str(t["at-risk"]),
+                  str(t["off-track"])] for t in summary["teams"]],
+                fmt, title="Teams", heading=True)
+    if summary["departments"]:
+        print_table(["objective", "level", "team", "own score", "roll-up", "expected", "track",
+                     "objectives below", "teams"],
+                    [[f"{d['key']} {d['title']}", d["level"], d["team"] or "-",
+                      _score(d["score"]), _score(d["rollup"]), _score(d["rollup_expected"]),
+                      d["rollup_track"] or "-", str(d["objectives_below"]),
+                      ", ".join(d["teams"]) or "-"] for d in summary["departments"]],
+                    fmt, title="Departments (roll-ups)", heading=True)

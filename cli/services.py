@@ -161,11 +161,53 @@ def ingest_service(st: State, stop: threading.Event, log: Log) -> None:
         app.close()
 
 
+NOTIFY_RETRY = (1.0, 60.0)  # a failed reminder round is tried again after 1 s, doubling
+
+
+def notify_service(st: State, stop: threading.Event, log: Log) -> None:
+    """Publish the reminders `okr due` lists to okr.notifications every notify_seconds
+    (consumers/notify.py: each once per item per overdue period) until stopped."""
+    from okr.adapters import kafka_client
+    from okr.consumers.notify import Notifier
+    from okr.errors import ProjectionUnavailable
+    from okr.projections.store import ProjectionLocked
+
+    s = st.settings
+    notifier = Notifier(s, kafka_client.bootstrap(s, start_local=True))
+    log("notify", f"reminders to {s.topic_notifications} every {s.notify_seconds:g} s "
+        f"(check-in cadence {s.checkin_cadence})", {})
+    failed = retrying(log, "notify")
+    wait, next_round = NOTIFY_RETRY[0], time.monotonic()
+    try:
+        while not stop.is_set():
+            if time.monotonic() >= next_round:
+                try:
+                    sent = notifier.round()
+                except (kafka_client.KafkaError, OSError, ProjectionLocked,
+                        ProjectionUnavailable) as exc:
+                    notifier.close()
+                    failed(exc, wait)
+                    next_round, wait = time.monotonic() + wait, min(wait * 2, NOTIFY_RETRY[1])
+                    continue
+                wait = NOTIFY_RETRY[0]
+                if sent is None:  # no snapshot yet: the consumer is about to write the first
+                    next_round = time.monotonic() + min(5.0, s.notify_seconds)
+                    continue
+                if sent:
+                    log("notify", f"sent {len(sent)} reminders", {"sent": len(sent),
+                                                                  "ids": [m["id"] for m in sent]})
+                next_round = time.monotonic() + s.notify_seconds
+            stop.wait(0.2)
+    finally:
+        notifier.close()
+
+
 # Name → loop. `okr up` runs all of them; other modules add theirs here.
 SERVICES: dict[str, Callable[[State, threading.Event, Log], None]] = {
     "relay": relay_service,
     "consume": consume_service,
     "ingest": ingest_service,
+    "notify": notify_service,
 }
 # Run by `okr up` beside them when the broker is the local one.
 BROKER_WATCH = {"broker": broker_service}

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from okr.domain.cards import kpi_now, measure_key_result, measure_objective
 from okr.domain.events import CREATED, MEASUREMENTS
 from okr.domain.periods import Window
+from okr.domain.rollup import with_rollups
 
 
 class Fact(NamedTuple):
@@ -288,7 +289,7 @@ def scorecard(world: World, as_of: datetime) -> list[dict[str, Any]]:
             "owner": obj["owner"], "team": obj["team"], "level": obj["level"],
             "okr_type": obj["okr_type"], "parent": obj["parent"], "status": obj["status"],
             **measure_objective(obj["okr_type"], krs), "key_results": krs})
-    return cards
+    return with_rollups(cards)
 
 
 def scorecard_at(facts: Iterable[Fact], as_of: datetime, known_at: datetime

@@ -19,6 +19,7 @@ from okr.domain.history import (
     worlds_at,
 )
 from okr.domain.periods import Window
+from okr.domain.rollup import summaries
 from okr.domain.trail import changes
 from okr.domain.vocab import Health, KrKind
 
@@ -268,6 +269,7 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint) -> dict[str, A
                     "mean_score": (sum(c["score"] for c in cards if c["score"] is not None)
                                    / max(1, sum(1 for c in cards if c["score"] is not None)))},
         "objectives": cards,
+        "summaries": summaries(cards),
         "revisions": revisions(facts, cycle, point.known_at),
         "progress": weekly_progress(facts, cycle, window, t_eval, point.known_at),
         "habits": check_in_habits(final, live_krs, window, t_eval),

@@ -27,6 +27,9 @@ ENV = {
     "OKR_DUCKDB": "duckdb_path",
     "OKR_CACHE_DIR": "cache_dir",
     "OKR_INLINE_PUBLISH": "inline_publish",
+    "OKR_CHECKIN_CADENCE": "checkin_cadence",
+    "OKR_TOPIC_NOTIFICATIONS": "topic_notifications",
+    "OKR_NOTIFY_SECONDS": "notify_seconds",
     "KAFKA_BOOTSTRAP_SERVERS": "kafka_bootstrap_servers",
     "KAFKA_SECURITY_PROTOCOL": "kafka_security_protocol",
     "KAFKA_SASL_MECHANISM": "kafka_sasl_mechanism",
@@ -87,6 +90,12 @@ class Settings(BaseModel):
     # place (default: the data directory's cache/); never the user's home directory.
     cache_dir: Path | None = None
     inline_publish: bool = True  # CLI writes publish to Kafka right away (best effort)
+    # How often a key result not linked to a KPI is expected to get a check-in: without one
+    # for longer, `okr due` lists it and `okr up` reminds its owner (docs/notifications.md).
+    checkin_cadence: Literal["daily", "weekly", "monthly", "quarterly"] = "weekly"
+    # Where `okr up` publishes the reminders, and how often it looks for new ones (seconds).
+    topic_notifications: str = "okr.notifications"
+    notify_seconds: float = Field(default=3600.0, ge=1.0, le=86400.0 * 7)
     kafka_bootstrap_servers: str | None = None
     kafka_security_protocol: str | None = None
     kafka_sasl_mechanism: str | None = None

@@ -85,7 +85,7 @@ CREATE OR REPLACE MACRO okr_version_preference(valid_from, version, t) AS
 -- per key result in force, with its objective's columns (objectives without key results get
 -- one row whose key-result columns are NULL).
 CREATE OR REPLACE MACRO scorecard_at(as_of, known_at) AS TABLE
-WITH p AS (
+WITH RECURSIVE p AS (
     SELECT as_of::TIMESTAMPTZ AS t_as_of, known_at::TIMESTAMPTZ AS t_known
 ),
 cyc AS (SELECT v.* FROM cycle_versions v, p
@@ -164,16 +164,57 @@ card AS (SELECT obj.cycle, obj.key AS objective, obj.title AS objective_title, o
                 s.confidence, s.kpi, s.kpi_health, s.kpi_stale
          FROM obj JOIN cyc ON obj.cycle = cyc.key
          LEFT JOIN scored s ON s.objective = obj.key
-         WINDOW o AS (PARTITION BY obj.key))
+         WINDOW o AS (PARTITION BY obj.key)),
+-- Roll-ups (domain/rollup.py; docs/scoring.md): an objective's roll-up is the weighted mean of
+-- its own key results (their weights) and its counted children's roll-ups (weight 1 each; a
+-- child counts when it has a roll-up and is neither learning nor abandoned). Unfolded: the
+-- roll-up of `top` is the sum over every objective `node` of its counted subtree of
+-- (own weighted progress of node) × Π 1/D(n) along the path top … node, where D(n) is n's own
+-- key-result weight plus its number of counted children.
+own AS (SELECT objective, any_value(parent) AS parent, any_value(okr_type) AS okr_type,
+               any_value(objective_status) AS objective_status,
+               coalesce(sum(weight), 0e0) AS w, coalesce(sum(weight * progress), 0e0) AS s,
+               coalesce(sum(weight * expected), 0e0) AS e
+        FROM card GROUP BY objective),
+edge AS (SELECT c.parent AS up, c.objective AS down FROM own c JOIN own u ON u.objective = c.parent
+         WHERE c.parent <> c.objective AND c.okr_type <> 'learning'
+           AND c.objective_status <> 'abandoned'),
+-- The objectives with a roll-up: those with key-result weight of their own, and every parent
+-- of one through a counted edge (UNION: each once, so a stored alignment cycle ends).
+has AS (SELECT objective AS node FROM own WHERE w > 0e0
+        UNION
+        SELECT edge.up FROM has JOIN edge ON edge.down = has.node),
+denom AS (SELECT own.objective, own.w + count(has.node) AS d
+          FROM own LEFT JOIN edge ON edge.up = own.objective
+          LEFT JOIN has ON has.node = edge.down
+          GROUP BY own.objective, own.w),
+-- Every objective with a roll-up below `top`, with Π 1/D along the path. An alignment cycle or
+-- a chain deeper than MAX_ALIGNMENT_DEPTH (domain/objective.py; both refused when recorded,
+-- possible only in ledgers written before those checks) is cut where it closes or at 33.
+flow AS (SELECT objective AS top, objective AS node, 1e0 / d AS f, [objective] AS path
+         FROM denom WHERE d > 0e0
+         UNION ALL
+         SELECT flow.top, edge.down, flow.f / below.d, list_append(flow.path, edge.down)
+         FROM flow JOIN edge ON edge.up = flow.node
+         JOIN denom below ON below.objective = edge.down
+         WHERE below.d > 0e0 AND NOT list_contains(flow.path, edge.down)
+           AND len(flow.path) <= 32),
+rolled AS (SELECT flow.top AS objective, sum(flow.f * own.s) AS rollup,
+                  sum(flow.f * own.e) AS rollup_expected
+           FROM flow JOIN own ON own.objective = flow.node
+           GROUP BY flow.top)
 SELECT cycle, objective, objective_title, owner, team, level, okr_type, parent,
        objective_status, objective_score, objective_expected,
        CASE WHEN objective_score IS NOT NULL AND objective_expected IS NOT NULL
             THEN okr_status(objective_score, objective_expected) END AS objective_track,
        okr_succeeded(okr_type, objective_score) AS succeeded,
+       rolled.rollup AS objective_rollup, rolled.rollup_expected AS objective_rollup_expected,
+       CASE WHEN rolled.rollup IS NOT NULL
+            THEN okr_status(rolled.rollup, rolled.rollup_expected) END AS objective_rollup_track,
        key_result, kr_title, kind, start, target, target_high, tolerance, unit, weight, value,
        progress,
        expected, status, confidence, kpi, kpi_health, kpi_stale
-FROM card
+FROM card LEFT JOIN rolled USING (objective)
 ORDER BY cycle, objective, key_result NULLS FIRST;
 
 -- Every check-in of the cycle's key results, scored against the plan in force at its

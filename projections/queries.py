@@ -22,7 +22,9 @@ CARD_COLUMNS = {"key": "objective", "title": "objective_title", "cycle": "cycle"
                  "owner": "owner", "team": "team", "level": "level", "okr_type": "okr_type",
                  "parent": "parent", "status": "objective_status", "score": "objective_score",
                  "expected": "objective_expected", "track": "objective_track",
-                 "succeeded": "succeeded"}
+                 "succeeded": "succeeded", "rollup": "objective_rollup",
+                 "rollup_expected": "objective_rollup_expected",
+                 "rollup_track": "objective_rollup_track"}
 KR_COLUMNS = {"key": "key_result", "objective": "objective", "title": "kr_title",
                "kind": "kind", "start": "start", "target": "target",
                "target_high": "target_high", "tolerance": "tolerance", "unit": "unit",
@@ -54,3 +56,47 @@ KR_REVISIONS = (
 KR_CHECK_INS = (
     "SELECT effective_at, recorded_at, value, confidence, note, actor, source, position "
     "FROM check_ins WHERE key_result = ? ORDER BY effective_at, position")
+
+# `okr due` and the reminders of `okr up` (domain/due.py decides what is due): every key
+# result in force now with its objective's owner, team and status, its cycle's window and
+# status, when it came into force and its latest check-in; every KPI in force now with its
+# latest reading. Times as TIMESTAMP (UTC), made aware by the caller.
+DUE_KEY_RESULTS = """
+WITH cyc AS (SELECT v.* FROM cycle_versions v
+             WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
+                                $now, $now)),
+obj AS (SELECT v.* FROM objective_versions v
+        WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to, $now, $now)),
+kr AS (SELECT v.* FROM key_result_versions v
+       WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to, $now, $now)
+         AND NOT v.removed),
+first AS (SELECT aggregate_id, min(valid_from) AS since FROM key_result_versions
+          GROUP BY aggregate_id),
+ci AS (SELECT aggregate_id, arg_max(value, okr_order_key(effective_at, position)) AS value,
+              max(effective_at) AS last_at
+       FROM check_ins WHERE recorded_at <= $now AND effective_at <= $now GROUP BY aggregate_id)
+SELECT kr.key, kr.title, obj.owner, obj.team, obj.cycle, cyc.start::TIMESTAMP AS cycle_start,
+       cyc."end"::TIMESTAMP AS cycle_end, cyc.status AS cycle_status,
+       obj.status AS objective_status, kr.kpi, first.since::TIMESTAMP AS since,
+       ci.last_at::TIMESTAMP AS last_at, ci.value
+FROM kr JOIN obj ON kr.objective = obj.key JOIN cyc ON obj.cycle = cyc.key
+JOIN first ON first.aggregate_id = kr.aggregate_id
+LEFT JOIN ci ON ci.aggregate_id = kr.aggregate_id
+ORDER BY kr.key
+"""
+DUE_KPIS = """
+WITH kpi AS (SELECT v.* FROM kpi_versions v
+             WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
+                                $now, $now)),
+first AS (SELECT aggregate_id, min(valid_from) AS since FROM kpi_versions GROUP BY aggregate_id),
+rd AS (SELECT aggregate_id, arg_max(value, okr_order_key(observed_at, position)) AS value,
+              max(observed_at) AS observed_at
+       FROM kpi_readings WHERE recorded_at <= $now AND observed_at <= $now
+       GROUP BY aggregate_id)
+SELECT kpi.key, kpi.name, kpi.owner, kpi.direction, kpi.green, kpi.red, kpi.cadence,
+       kpi.retired, first.since::TIMESTAMP AS since, rd.value,
+       rd.observed_at::TIMESTAMP AS observed_at
+FROM kpi JOIN first ON first.aggregate_id = kpi.aggregate_id
+LEFT JOIN rd ON rd.aggregate_id = kpi.aggregate_id
+ORDER BY kpi.key
+"""

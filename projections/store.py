@@ -27,6 +27,8 @@ from okr.errors import ProjectionUnavailable
 from okr.projections.errors import ProjectionLocked
 from okr.projections.queries import (
     CARD_COLUMNS,
+    DUE_KEY_RESULTS,
+    DUE_KPIS,
     KR_CHECK_INS,
     KR_COLUMNS,
     KR_REVISIONS,
@@ -341,6 +343,16 @@ class Projection:
             if row[key_result] is not None:
                 krs.append(dict(zip(KR_COLUMNS, [row[i] for i in kr_at], strict=True)))
         return cards
+
+    def due_inputs(self, now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """What domain.due.due_items reads at `now`: the key results and the KPIs in force,
+        with their latest check-in or reading (times aware, UTC)."""
+        def rows(sql: str) -> list[dict[str, Any]]:
+            cur = self.con.execute(sql, {"now": now})
+            names = [d[0] for d in cur.description]
+            return [{n: v.replace(tzinfo=UTC) if isinstance(v, datetime) else v
+                     for n, v in zip(names, r, strict=True)} for r in cur.fetchall()]
+        return rows(DUE_KEY_RESULTS), rows(DUE_KPIS)
 
     def facts(self, since_position: int = 0) -> Iterator[Fact]:
         """Every stored event as a domain fact, in position order."""

@@ -97,6 +97,11 @@ def main() -> None:
     okr("relay", "--once", "--checkpoint")
     okr("consume", "--once")
     okr("scorecard")
+    print("\n# What needs attention now, per owner and team: key results without a check-in"
+          "\n# within the check-in cadence (weekly) and KPIs that are red or stale. While"
+          "\n# 'okr up' runs, the same reminders go to okr.notifications for a chat bridge:")
+    okr("due")
+    okr("due", "--owner", "ben", "--json")
     print("\n# Mid-quarter as we know it now (the plan typed late is in force from the start),"
           "\n# then as it was known that day (nothing had been typed yet):")
     okr("scorecard", "--as-of", at(0.55))

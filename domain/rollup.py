@@ -1,0 +1,153 @@
+"""Roll-ups: an objective's score over its alignment subtree, and team / department summaries.
+
+The reference rule (docs/scoring.md, "Roll-ups"): an objective's roll-up is the weighted mean
+of its own key results' progress (their weights) and its aligned child objectives' roll-ups
+(CHILD_WEIGHT each). A child counts when it has a roll-up and is neither a learning objective
+(not graded, so it does not move its parent) nor abandoned. The projection's `scorecard_at`
+macro computes the same columns in SQL; tests/unit/test_rollup.py holds the two equal.
+"""
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
+
+from okr.domain import scoring
+from okr.domain.vocab import ObjectiveStatus, OkrType, Status
+
+CHILD_WEIGHT = 1.0  # an aligned child objective counts as much as a key result of weight 1
+SUMMARY_LEVELS = ("company", "department")  # the levels the summaries list roll-ups for
+
+
+class RollUp(TypedDict):
+    """An objective's roll-up score and expectation over its subtree, and their track."""
+
+    rollup: float | None
+    rollup_expected: float | None
+    rollup_track: str | None
+
+
+def counts_in_parent(card: Mapping[str, Any]) -> bool:
+    """Whether an objective's roll-up counts in its parent's: not learning, not abandoned."""
+    return bool(card["okr_type"] != OkrType.LEARNING
+                and card["status"] != ObjectiveStatus.ABANDONED)
+
+
+def roll_up(cards: Sequence[Mapping[str, Any]]) -> dict[str, RollUp]:
+    """Each objective's roll-up, keyed by objective. `cards` are scorecard cards (key,
+    parent, okr_type, status, key_results with progress, expected and weight); children
+    are the cards whose parent is a card here."""
+    by_key = {c["key"]: c for c in cards}
+    children: dict[str, list[str]] = defaultdict(list)
+    for c in cards:
+        if c["parent"] in by_key and c["parent"] != c["key"]:
+            children[c["parent"]].append(c["key"])
+    done: dict[str, tuple[float, float] | None] = {}
+
+    def visit(top: str) -> None:
+        # Depth first without recursion; an alignment cycle (refused when recorded) is cut
+        # where it closes, so every objective is finished once.
+        stack, on_path = [top], {top}
+        while stack:
+            key = stack[-1]
+            waiting = [c for c in children[key] if c not in done and c not in on_path
+                       and counts_in_parent(by_key[c])]
+            if waiting:
+                stack.extend(waiting)
+                on_path.update(waiting)
+                continue
+            stack.pop()
+            on_path.discard(key)
+            if key in done:
+                continue
+            krs = by_key[key]["key_results"]
+            scores = [(k["progress"], k["weight"]) for k in krs]
+            expected = [(k["expected"], k["weight"]) for k in krs]
+            for c in children[key]:
+                got = done.get(c)
+                if got is not None and counts_in_parent(by_key[c]):
+                    scores.append((got[0], CHILD_WEIGHT))
+                    expected.append((got[1], CHILD_WEIGHT))
+            score = scoring.objective_score(scores)
+            exp = scoring.objective_score(expected)
+            done[key] = None if score is None or exp is None else (score, exp)
+
+    for c in cards:
+        if c["key"] not in done:
+            visit(c["key"])
+    return {key: _rollup(got) for key, got in done.items()}
+
+
+def _rollup(got: tuple[float, float] | None) -> RollUp:
+    if got is None:
+        return {"rollup": None, "rollup_expected": None, "rollup_track": None}
+    return {"rollup": got[0], "rollup_expected": got[1],
+            "rollup_track": scoring.status(got[0], got[1])}
+
+
+def with_rollups(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The cards, each with its roll-up fields added (in place) — point in time as the cards
+    are: the tree and the scores are those of the cards' instant."""
+    rolled = roll_up(cards)
+    for c in cards:
+        c.update(rolled[c["key"]])
+    return cards
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def team_summaries(cards: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per team (objectives without a team under ""): how many objectives and key results,
+    the mean of its graded objectives' own scores and expectations (learning and abandoned
+    objectives, and objectives without key results, left out), the track from those two,
+    and its key results by status."""
+    teams: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for c in cards:
+        teams[c["team"] or ""].append(c)
+    out = []
+    for team in sorted(teams):
+        group = teams[team]
+        scored = [c for c in group if counts_in_parent(c) and c["score"] is not None]
+        score = _mean([c["score"] for c in scored])
+        expected = _mean([c["expected"] for c in scored])
+        krs = [kr for c in group for kr in c["key_results"]]
+        out.append({"team": team, "objectives": len(group), "key_results": len(krs),
+                    "scored_objectives": len(scored), "score": score, "expected": expected,
+                    "track": None if score is None or expected is None
+                    else scoring.status(score, expected),
+                    **{s.value: sum(1 for kr in krs if kr["status"] == s) for s in Status}})
+    return out
+
+
+def department_summaries(cards: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The company- and department-level objectives with their roll-ups, and how many
+    objectives and which teams their subtree holds (the cards must carry roll-ups)."""
+    by_key = {c["key"]: c for c in cards}
+    children: dict[str, list[str]] = defaultdict(list)
+    for c in cards:
+        if c["parent"] in by_key and c["parent"] != c["key"]:
+            children[c["parent"]].append(c["key"])
+    out = []
+    for c in sorted(cards, key=lambda c: (SUMMARY_LEVELS.index(c["level"])
+                                          if c["level"] in SUMMARY_LEVELS else 9, c["key"])):
+        if c["level"] not in SUMMARY_LEVELS:
+            continue
+        below, stack = set(), list(children[c["key"]])
+        while stack:
+            key = stack.pop()
+            if key not in below and key != c["key"]:
+                below.add(key)
+                stack.extend(children[key])
+        teams = sorted({by_key[k]["team"] for k in below | {c["key"]} if by_key[k]["team"]})
+        out.append({"key": c["key"], "title": c["title"], "level": c["level"],
+                    "team": c["team"], "owner": c["owner"], "cycle": c["cycle"],
+                    "score": c["score"], "rollup": c["rollup"],
+                    "rollup_expected": c["rollup_expected"], "rollup_track": c["rollup_track"],
+                    "objectives_below": len(below), "teams": teams})
+    return out
+
+
+def summaries(cards: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Team and department summaries of a scorecard whose cards carry roll-ups."""
+    return {"teams": team_summaries(cards), "departments": department_summaries(cards)}

@@ -1,0 +1,77 @@
+"""While `okr up` runs, the reminders `okr due` lists are published on okr.notifications:
+read back from the suite's broker, each message matches the committed JSON Schema, and a
+reminder goes out once per item per overdue period — not again on every round."""
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from okr.adapters import kafka_client
+from okr.domain.base import utc_now
+from okr.ledger.app import OkrLedger
+from tests.fuzzing import LIVE_CYCLE, live_window
+from tests.integration.conftest import OKR, Env
+
+pytestmark = pytest.mark.integration
+
+SCHEMA = Path(__file__).resolve().parents[2] / "consumers" / "notification.schema.json"
+
+
+def read(env: Env, topic: str) -> list[dict[str, object]]:
+    settings = env.settings
+    return [json.loads(m.value or b"") for m in
+            kafka_client.read_topic(settings, settings.kafka_bootstrap_servers or "", topic,
+                                    idle=1.0)]
+
+
+def test_up_publishes_each_reminder_once_as_the_schema_says(env: Env) -> None:
+    topic = f"{env.environ['OKR_TOPIC_LEDGER']}.notifications"
+    env.environ.update({"OKR_TOPIC_NOTIFICATIONS": topic, "OKR_NOTIFY_SECONDS": "1",
+                        "OKR_INLINE_PUBLISH": "off"})
+    app = OkrLedger(env.settings)  # the plan through the API: `okr up` is what is tested
+    now = utc_now()
+    cycle = app.add_cycle(LIVE_CYCLE, *live_window(now))
+    app.add_objective("o1", "Grow", cycle=cycle.key, owner="ana", team="web")
+    app.add_key_result("k1", "Signups", objective="o1", start=0, target=10)
+    app.add_key_result("k2", "Trials", objective="o1", start=0, target=10)
+    app.check_in("k1", 3, at=now - timedelta(days=10))  # weekly cadence: 3 days overdue
+    app.check_in("k2", 4)  # fresh: not due
+    app.close()
+    up = subprocess.Popen([OKR, "up", "--json"], text=True, env=env.environ,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          start_new_session=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(up.stdout or ()), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        got: list[dict[str, object]] = []
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.5)
+            got = read(env, topic)
+        assert got, f"no reminder on {topic}: {lines}"
+        time.sleep(2.5)  # two more rounds (OKR_NOTIFY_SECONDS=1): nothing new to say
+        got = read(env, topic)
+        assert up.poll() is None, lines
+    finally:
+        os.killpg(up.pid, signal.SIGTERM)
+        up.wait(timeout=60)
+        reader.join(timeout=10)
+    assert up.returncode == 0, (lines, up.stderr.read() if up.stderr else "")
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()),
+                                                format_checker=jsonschema.FormatChecker())
+    for m in got:
+        validator.validate(m)
+    assert [(m["kind"], m["key"], m["owner"], m["team"], m["reasons"]) for m in got] == [
+        ("key_result", "k1", "ana", "web", ["no-check-in"])]
+    assert got[0]["due_at"] == (now - timedelta(days=3)).isoformat(timespec="seconds") \
+        .replace("+00:00", "Z")
+    assert any('"service": "notify"' in line and "sent 1 reminders" in line for line in lines)

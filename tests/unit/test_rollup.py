@@ -1,0 +1,173 @@
+"""Roll-ups (docs/scoring.md, "Roll-ups"): the worked example's table is a test — checked
+through the domain rule (domain/rollup.py), the replay and the projection's `scorecard_at`
+macro, each against the numbers worked out by hand in the doc — and the roll-up of a past
+instant is the tree and the scores of that instant."""
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from okr.domain.base import utc_now
+from okr.domain.history import scorecard_at
+from okr.domain.rollup import department_summaries, roll_up, team_summaries
+from okr.ledger.app import OkrLedger
+from okr.projections.store import ConsumedRecord, Projection
+from okr.record.envelope import chained_records
+from okr.settings import load_settings
+from tests.fuzzing import LIVE_CYCLE, live_window
+from tests.unit.test_scoring_doc import table
+
+EXAMPLE = table("| objective | parent | type | status | key results |")
+HALF = 0.5  # the example's expected progress is half its progress everywhere (a linear rule)
+
+
+def krs(text: str) -> list[tuple[float, float]]:
+    """'1×2, 0.25×2' → [(1.0, 2.0), (0.25, 2.0)]"""
+    return [(float(p), float(w)) for p, w in (x.strip().split("×") for x in text.split(",")
+                                              if x.strip())]
+
+
+def doc_cards() -> list[dict[str, Any]]:
+    return [{"key": r["objective"], "parent": r["parent"] or None, "okr_type": r["type"],
+             "status": r["status"],
+             "key_results": [{"progress": p, "expected": p * HALF, "weight": w}
+                             for p, w in krs(r["key results"])]} for r in EXAMPLE]
+
+
+def want(row: dict[str, str]) -> float | None:
+    return None if row["roll-up"] == "" else float(row["roll-up"])
+
+
+def test_the_doc_example_covers_every_rule() -> None:
+    assert {r["type"] for r in EXAMPLE} == {"committed", "aspirational", "learning"}
+    assert {r["status"] for r in EXAMPLE} >= {"active", "abandoned"}
+    assert any(r["roll-up"] == "" for r in EXAMPLE)
+    assert any(r["key results"] == "" and r["roll-up"] for r in EXAMPLE)
+
+
+@pytest.mark.parametrize("row", EXAMPLE, ids=lambda r: r["objective"])
+def test_the_domain_rolls_up_as_worked_by_hand(row: dict[str, str]) -> None:
+    got = roll_up(doc_cards())[row["objective"]]
+    if want(row) is None:
+        assert got == {"rollup": None, "rollup_expected": None, "rollup_track": None}
+        return
+    assert got["rollup"] == pytest.approx(want(row), abs=1e-12)
+    assert got["rollup_expected"] == pytest.approx(want(row) * HALF, abs=1e-12)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("case", [
+    # (progress, expected) of one key result → track of the roll-up (status rule)
+    ((0.5, 0.5), "on-track"), ((0.3, 0.5), "at-risk"), ((0.1, 0.5), "off-track")])
+def test_the_rollup_track_follows_the_status_rule(case: Any) -> None:
+    (p, e), track = case
+    cards = [{"key": "a", "parent": None, "okr_type": "committed", "status": "active",
+              "key_results": []},
+             {"key": "b", "parent": "a", "okr_type": "committed", "status": "active",
+              "key_results": [{"progress": p, "expected": e, "weight": 3}]}]
+    assert roll_up(cards)["a"]["rollup_track"] == track
+
+
+def test_an_alignment_cycle_from_an_old_ledger_is_cut_not_looped() -> None:
+    cards = [{"key": k, "parent": p, "okr_type": "committed", "status": "active",
+              "key_results": [{"progress": v, "expected": v, "weight": 1}]}
+             for k, p, v in (("a", "b", 1.0), ("b", "a", 0.0))]
+    got = roll_up(cards)
+    assert set(got) == {"a", "b"} and all(0 <= g["rollup"] <= 1 for g in got.values())  # type: ignore[operator]
+
+
+# ---- through a real ledger: replay and SQL ---------------------------------------------
+
+
+def build(app: OkrLedger) -> None:
+    """The doc's example as a ledger: increase key results 0 → 100 checked in at 100 ×
+    progress; teams and levels for the summaries."""
+    now = utc_now()
+    cycle = app.add_cycle(LIVE_CYCLE, *live_window(now))
+    teams = {"web": ("eng-web", "team"), "eng": ("eng", "department"),
+             "emea": ("sales-emea", "team"), "sales": ("sales", "department"),
+             "co": ("", "company")}
+    order = ["co", "eng", "sales", "research", "legacy", "empty", "web", "emea"]
+    rows = {r["objective"]: r for r in EXAMPLE}
+    for key in order:
+        r = rows[key]
+        team, level = teams.get(key, ("lab", "team"))
+        app.add_objective(key, key.title(), cycle=cycle.key, owner="ana", team=team,
+                          level=level, okr_type=r["type"], parent=r["parent"] or None)
+        for i, (p, w) in enumerate(krs(r["key results"])):
+            app.add_key_result(f"{key}-{i}", f"KR {i}", objective=key, start=0, target=100,
+                               weight=w)
+            app.check_in(f"{key}-{i}", p * 100, at=now - timedelta(hours=1))
+    app.abandon_objective("legacy", reason="dropped")
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> OkrLedger:
+    app = OkrLedger(load_settings({"home": tmp_path / "home", "actor": "ana"}, environ={}))
+    build(app)
+    return app
+
+
+def project(app: OkrLedger, path: Path) -> Projection:
+    proj = Projection(path)
+    proj.apply("t", [ConsumedRecord(r.value, 0, i) for i, r in enumerate(chained_records(app))],
+               {0: 1})
+    return proj
+
+
+def test_replay_and_sql_macro_roll_up_as_worked_by_hand(ledger: OkrLedger,
+                                                        tmp_path: Path) -> None:
+    now = utc_now()
+    with project(ledger, tmp_path / "p.duckdb") as proj:
+        sql = {c["key"]: c for c in proj.scorecard_at(now, now)}
+        replay = {c["key"]: c for c in scorecard_at(list(proj.facts()), now, now)}
+    for row in EXAMPLE:
+        key = row["objective"]
+        for cards in (sql, replay):
+            if want(row) is None:
+                assert cards[key]["rollup"] is None, key
+            else:
+                assert cards[key]["rollup"] == pytest.approx(want(row), abs=1e-9), key
+        for field in ("rollup", "rollup_expected"):
+            assert sql[key][field] == pytest.approx(replay[key][field], abs=1e-9), (key, field)
+        assert sql[key]["rollup_track"] == replay[key]["rollup_track"], key
+
+
+def test_the_rollup_as_of_an_instant_is_that_instants_tree(ledger: OkrLedger,
+                                                            tmp_path: Path) -> None:
+    before = utc_now()
+    # web moves from eng to co, and eng's first key result falls to 0, after `before`
+    ledger.update_objective("web", parent="co")
+    ledger.check_in("eng-0", 0)
+    now = utc_now()
+    with project(ledger, tmp_path / "p.duckdb") as proj:
+        for cards in ({c["key"]: c for c in proj.scorecard_at(before, before)},
+                      {c["key"]: c for c in scorecard_at(list(proj.facts()), before, before)}):
+            assert cards["eng"]["rollup"] == pytest.approx(0.66)
+            assert cards["co"]["rollup"] == pytest.approx(0.52)
+        for cards in ({c["key"]: c for c in proj.scorecard_at(now, now)},
+                      {c["key"]: c for c in scorecard_at(list(proj.facts()), now, now)}):
+            # by hand: eng (0·2 + 0.25·2) / 4 = 0.125; co (0.5 + 0.125 + 0.4 + 0.8) / 4
+            assert cards["eng"]["rollup"] == pytest.approx(0.125)
+            assert cards["co"]["rollup"] == pytest.approx(1.825 / 4)
+
+
+def test_team_and_department_summaries_as_worked_by_hand(ledger: OkrLedger,
+                                                        tmp_path: Path) -> None:
+    now = utc_now()
+    with project(ledger, tmp_path / "p.duckdb") as proj:
+        cards = proj.scorecard_at(now, now)  # roll-ups from the SQL macro
+    teams = {t["team"]: t for t in team_summaries(cards)}
+    assert teams["eng"]["score"] == pytest.approx(0.625)  # (1·2 + 0.25·2) / 4, own only
+    assert teams["eng-web"]["score"] == pytest.approx(0.8)
+    # lab holds research (learning) and legacy (abandoned) and empty: none is scored
+    assert (teams["lab"]["objectives"], teams["lab"]["scored_objectives"],
+            teams["lab"]["score"]) == (3, 0, None)
+    assert teams[""]["key_results"] == 1
+    deps = department_summaries(cards)
+    assert [d["key"] for d in deps] == ["co", "eng", "sales"]
+    co = deps[0]
+    assert co["rollup"] == pytest.approx(0.52) and co["objectives_below"] == 7
+    assert co["teams"] == ["eng", "eng-web", "lab", "sales", "sales-emea"]
+    assert (deps[1]["objectives_below"], deps[1]["teams"]) == (1, ["eng", "eng-web"])
