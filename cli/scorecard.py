@@ -7,23 +7,27 @@ from okr.cli.output import amount, bar, console, styled
 
 SCORECARD_COLUMNS = ["kind", "key", "parent", "title", "cycle", "type", "owner", "team",
                      "status", "score_or_progress", "expected", "track", "value", "target",
-                     "unit", "confidence", "kpi", "kpi_health"]
+                     "unit", "confidence", "kpi", "kpi_health", "rollup", "rollup_expected",
+                     "rollup_track"]
 
 
 def scorecard_rows(cards: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
-    """The scorecard flat: a row per objective, then a row per key result under it."""
+    """The scorecard flat: a row per objective (with its roll-up), then a row per key result
+    under it."""
     def num(x: float | None) -> str:
         return "" if x is None else f"{x:g}"
     rows: list[list[Any]] = []
     for c in cards:
         rows.append(["objective", c["key"], c["parent"] or "", c["title"], c["cycle"],
                      c["okr_type"], c["owner"], c["team"], c["status"], num(c["score"]),
-                     num(c["expected"]), c["track"] or "", "", "", "", "", "", ""])
+                     num(c["expected"]), c["track"] or "", "", "", "", "", "", "",
+                     num(c.get("rollup")), num(c.get("rollup_expected")),
+                     c.get("rollup_track") or ""])
         rows.extend(["key_result", kr["key"], c["key"], kr.get("title", ""), c["cycle"],
                      c["okr_type"], c["owner"], c["team"], kr["status"], num(kr["progress"]),
                      num(kr["expected"]), kr["status"], num(kr["value"]), num(kr["target"]),
                      kr["unit"], num(kr["confidence"]), kr["kpi"] or "",
-                     kr["kpi_health"] or ""] for kr in c["key_results"])
+                     kr["kpi_health"] or "", "", "", ""] for kr in c["key_results"])
     return SCORECARD_COLUMNS, rows
 
 

@@ -171,3 +171,27 @@ def test_team_and_department_summaries_as_worked_by_hand(ledger: OkrLedger,
     assert co["rollup"] == pytest.approx(0.52) and co["objectives_below"] == 7
     assert co["teams"] == ["eng", "eng-web", "lab", "sales", "sales-emea"]
     assert (deps[1]["objectives_below"], deps[1]["teams"]) == (1, ["eng", "eng-web"])
+
+
+def test_okr_scorecard_prints_rollups_and_summaries(ledger: OkrLedger) -> None:
+    import csv
+    import io
+    import json
+
+    from tests.fuzzing import okr
+    from tests.unit.test_hostile_text import project as publish
+
+    home = ledger.settings.home
+    ledger.close()
+    publish(home)
+    shown = okr(home, "scorecard", "--json")
+    assert shown.code == 0, str(shown)
+    data = json.loads(shown.stdout)
+    co = next(c for c in data["objectives"] if c["key"] == "co")
+    assert co["rollup"] == pytest.approx(0.52) and co["score"] == pytest.approx(0.5)
+    assert [d["key"] for d in data["summaries"]["departments"]] == ["co", "eng", "sales"]
+    rows = list(csv.DictReader(io.StringIO(okr(home, "scorecard", "--format", "csv").stdout)))
+    eng = next(r for r in rows if r["key"] == "eng")
+    assert (float(eng["rollup"]), eng["rollup_track"]) == (pytest.approx(0.66), "on-track")
+    table = okr(home, "scorecard", "--format", "table").stdout
+    assert "roll-up 0.52" in table and "Departments (roll-ups)" in table and "Teams" in table
