@@ -31,7 +31,8 @@ def checkin(ctx: typer.Context, kr: str = typer.Argument(..., help="Key result k
     if conf is not None and not 0 <= conf <= 1:
         raise UserError(f"confidence {confidence} must be between 0 and 1")
     res = st.ledger.check_in(kr, val, conf, note, when(st, at), source=source)
-    c = res.check_ins[-1]
+    c = res.last_check_in
+    assert c is not None  # the check-in just recorded
     done(ctx, as_json, f"check-in on {res.key}: {amount(val, res.unit)}, effective "
          f"{said(st, c['effective_at'])}",
          {"key": res.key, "value": val, "confidence": conf, "note": c["note"],
@@ -98,8 +99,10 @@ def kpi_record(ctx: typer.Context, key: str, value: str,
     observed = when(st, at)
     new = st.ledger.record_reading(key, val, observed, source, reading_id)
     k = st.ledger.kpi(key)
-    r = k.latest_reading() if observed is None else next(
-        (x for x in reversed(k.readings) if x["observed_at"] == observed), k.readings[-1])
+    # The reading just recorded, or (an id seen before) the one recorded under that id then.
+    r = (k.last_recorded if new or reading_id is None
+         else st.ledger.reading_of(k)(k.reading_ids[reading_id]))
+    assert r is not None
     text = (f"KPI {key}: {amount(val, k.unit)} observed {said(st, r['observed_at'])}" if new
             else f"KPI {key}: reading {reading_id} was already recorded; nothing written")
     done(ctx, as_json, text, {"key": key, "value": val, "observed_at": r["observed_at"],

@@ -1,4 +1,10 @@
-"""A key result: the measurable outcome of an objective, with its check-ins."""
+"""A key result: the measurable outcome of an objective, with its check-ins.
+
+The aggregate keeps what its decisions and `okr show` need — the plan, the check-in in force
+and the last one recorded — not every check-in ever made: those are its events (read them
+with ledger/views.check_ins), so loading it costs the same after 20,000 check-ins as after 10
+(with the ledger's snapshots, docs/benchmarks.md).
+"""
 
 from datetime import datetime
 from typing import Any
@@ -150,7 +156,9 @@ class KeyResult(LedgerAggregate):
         self.tolerance = tolerance
         self.kpi: str | None = None
         self.removed = False
-        self.check_ins: list[CheckIn] = []
+        self.current: CheckIn | None = None  # the latest by effective time (ties: recorded later)
+        self.last_check_in: CheckIn | None = None  # the latest recorded
+        self.check_in_count = 0
 
     def _check_live(self, what: str) -> None:
         if self.removed:
@@ -316,20 +324,20 @@ class KeyResult(LedgerAggregate):
         def apply(self, aggregate: Any) -> None:
             # The library sets modified_on only after the decorated method ran: the check-in
             # takes its recording time from its own event.
-            aggregate.check_ins[-1]["recorded_at"] = self.timestamp
+            aggregate.last_check_in["recorded_at"] = self.timestamp
 
     @event(CheckInRecorded)
     def _check_in(self, value: float, confidence: float | None, note: str,
                   effective_at: datetime, actor: str, source: str | None) -> None:
-        self.check_ins.append({"value": value, "confidence": confidence, "note": note,
-                               "effective_at": effective_at, "actor": actor,
-                               "source": source, "recorded_at": None})  # set by apply
+        c: CheckIn = {"value": value, "confidence": confidence, "note": note,
+                      "effective_at": effective_at, "actor": actor, "source": source,
+                      "recorded_at": None}  # set by apply
+        self.last_check_in = c
+        self.check_in_count += 1
+        if self.current is None or effective_at >= self.current["effective_at"]:
+            self.current = c  # later recordings win ties
 
-    def latest_check_in(self, as_of: datetime | None = None) -> CheckIn | None:
-        """The check-in with the latest effective time (at or before as_of)."""
-        best: CheckIn | None = None
-        for c in self.check_ins:  # later recordings win ties
-            if (as_of is None or c["effective_at"] <= as_of) and (
-                    best is None or c["effective_at"] >= best["effective_at"]):
-                best = c
-        return best
+    def latest_check_in(self) -> CheckIn | None:
+        """The check-in with the latest effective time (of equal ones, the later recorded):
+        the key result's value now (a check-in is never effective in the future)."""
+        return self.current

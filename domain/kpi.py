@@ -1,5 +1,13 @@
-"""A KPI: an ongoing measure with a direction, thresholds, a cadence and readings."""
+"""A KPI: an ongoing measure with a direction, thresholds, a cadence and readings.
 
+The aggregate keeps what its decisions and `okr show` / `okr kpi list` need — the definition,
+the two latest readings (value now, trend), how many there are, and the idempotency ids it has
+seen (each with the version of the event that recorded it) — not every reading: those are its
+events (ledger/views.readings), so with the ledger's snapshots a reading costs the same after
+20,000 earlier readings as after 10 (docs/benchmarks.md).
+"""
+
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -73,8 +81,10 @@ class Kpi(LedgerAggregate):
         self.key = key
         self._define(name, unit, direction, target, green, red, cadence, tags, owner)
         self.retired = False
-        self.readings: list[Reading] = []
-        self.reading_ids: dict[str, int] = {}
+        self.last_readings: list[Reading] = []  # the two latest by observed time, oldest first
+        self.last_recorded: Reading | None = None
+        self.reading_count = 0
+        self.reading_ids: dict[str, int] = {}  # idempotency id → version that recorded it
 
     def _define(self, name: str, unit: str, direction: str, target: float | None,
                 green: float, red: float, cadence: str, tags: list[str], owner: str) -> None:
@@ -105,8 +115,12 @@ class Kpi(LedgerAggregate):
         self._define(name, unit, direction, target, green, red, cadence, tags, owner)
 
     def record(self, value: float, observed_at: datetime, source: str, reading_id: str | None,
-               now: datetime, actor: str) -> bool:
-        """Record a reading; a reading id seen before records nothing and returns False."""
+               now: datetime, actor: str, *, earlier: Callable[[int], Reading]) -> bool:
+        """Record a reading; a reading id seen before records nothing and returns False.
+
+        `earlier(version)` is the reading this KPI recorded at that version (the ledger reads
+        it from the event store): only a repeated id needs it, to tell a re-sent reading from
+        a conflicting one."""
         if self.retired:
             raise DomainError(f"KPI {self.key} is retired; it takes no more readings")
         check_finite(value, "value")
@@ -116,18 +130,18 @@ class Kpi(LedgerAggregate):
         if reading_id is not None:
             reading_id = check_text(reading_id, "reading id", max_len=200)
             if reading_id in self.reading_ids:
-                self._check_same_reading(reading_id, float(value), observed_at, source)
+                was = earlier(self.reading_ids[reading_id])
+                self._check_same_reading(reading_id, was, float(value), observed_at, source)
                 return False
         self._record(value=float(value), observed_at=observed_at,
                      source=check_text(source, "source", max_len=200, blank_ok=True),
                      reading_id=reading_id, actor=actor)
         return True
 
-    def _check_same_reading(self, reading_id: str, value: float, observed_at: datetime,
-                            source: str) -> None:
+    def _check_same_reading(self, reading_id: str, was: Reading, value: float,
+                            observed_at: datetime, source: str) -> None:
         """A reading id seen before must carry the same reading (a re-sent or re-read one);
         different content under the same id is refused, never silently dropped or kept."""
-        was = self.readings[self.reading_ids[reading_id] - 1]
         # A reading a few seconds in the future is recorded as of "now" (the sender's clock
         # drifts), so the same message read again later may name a slightly different time.
         moved = abs(was["observed_at"] - observed_at) > SAME_INSTANT
@@ -149,25 +163,25 @@ class Kpi(LedgerAggregate):
 
         def apply(self, aggregate: Any) -> None:
             # modified_on is set only after the decorated method ran: the reading takes its
-            # recording time from its own event.
-            aggregate.readings[-1]["recorded_at"] = self.timestamp
+            # recording time (and the id its version) from its own event.
+            aggregate.last_recorded["recorded_at"] = self.timestamp
+            if self.reading_id is not None:
+                aggregate.reading_ids[self.reading_id] = self.originator_version
 
     @event(KpiReadingRecorded)
     def _record(self, value: float, observed_at: datetime, source: str, reading_id: str | None,
                 actor: str) -> None:
-        self.readings.append({"value": value, "observed_at": observed_at, "source": source,
-                              "recorded_at": None})  # set by apply
-        if reading_id is not None:
-            self.reading_ids[reading_id] = len(self.readings)
+        r: Reading = {"value": value, "observed_at": observed_at, "source": source,
+                      "recorded_at": None}  # set by apply
+        self.last_recorded = r
+        self.reading_count += 1
+        # Sorted by observed time; stable, so of equal times the later recorded comes last.
+        self.last_readings = sorted([*self.last_readings, r],
+                                    key=lambda x: x["observed_at"])[-2:]
 
-    def latest_reading(self, as_of: datetime | None = None) -> Reading | None:
-        """The reading with the latest observed time (at or before as_of)."""
-        best: Reading | None = None
-        for r in self.readings:
-            if (as_of is None or r["observed_at"] <= as_of) and (
-                    best is None or r["observed_at"] >= best["observed_at"]):
-                best = r
-        return best
+    def latest_reading(self) -> Reading | None:
+        """The reading with the latest observed time (of equal ones, the later recorded)."""
+        return self.last_readings[-1] if self.last_readings else None
 
     def retire(self, actor: str, reason: str | None = None) -> None:
         """Stop tracking the KPI; its history stays."""

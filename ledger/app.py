@@ -6,12 +6,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, DomainEvent, DomainEventProtocol
 from eventsourcing.persistence import (
+    EventStore,
     IntegrityError,
     InterfaceError,
     Mapper,
@@ -29,7 +30,7 @@ from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
 from okr.domain.objective import Objective, check_alignment
 from okr.domain.periods import canonical_cycle_key
-from okr.domain.shapes import Phase
+from okr.domain.shapes import Phase, Reading
 from okr.ledger import recording_time
 from okr.settings import Settings
 
@@ -85,10 +86,22 @@ class BoundedMapper(Mapper[UUID]):
         return stored
 
 
+# Every this many events an aggregate's state is snapshotted (eventsourcing's snapshots, in a
+# table of their own beside the events: `stored_snapshots` in SQLite, `okr_snapshots` in
+# PostgreSQL — never in the notification log, so never relayed, chained or replayed by an
+# audit). Loading an aggregate then reads its latest snapshot and at most this many events
+# after it, however long its history: a write costs the same after 20,000 check-ins as after
+# 10 (docs/benchmarks.md). Any aggregate that changes what it keeps must raise its
+# `class_version` and upcast the snapshot state (eventsourcing's upcast_vN_vN+1 on the class).
+SNAPSHOT_EVERY = 100
+
+
 class OkrLedger(Application[UUID]):
     """Commands over cycles, objectives, key results, initiatives and KPIs."""
 
     name = "okr"
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
+        cls: SNAPSHOT_EVERY for cls in KINDS.values()}
 
     def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
         self.settings = settings
@@ -109,6 +122,13 @@ class OkrLedger(Application[UUID]):
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(transcoder=self.construct_transcoder(),
                                    mapper_class=BoundedMapper)
+
+    def construct_snapshot_store(self) -> EventStore[UUID]:
+        """The snapshots' store: the library's, with its plain mapper — a snapshot never
+        travels through Kafka, so the size bound of an event (BoundedMapper) is not its."""
+        return self.factory.event_store(
+            mapper=self.factory.mapper(transcoder=self.mapper.transcoder),
+            recorder=self.factory.aggregate_recorder(purpose="snapshots"))
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -578,6 +598,21 @@ class OkrLedger(Application[UUID]):
         who = self._actor(actor)
         return self._change(Kpi, "kpi", key, lambda k: k.update(changes, who, reason))
 
+    def reading_of(self, kpi: Kpi) -> Callable[[int], Reading]:
+        """What the KPI's reading at a version was (`Kpi.record` asks for a repeated id's):
+        from its unsaved events (a batch), else from the event store."""
+        def at(version: int) -> Reading:
+            found: list[Any] = [e for e in kpi.pending_events
+                                if e.originator_version == version]
+            if not found:  # saved before: read it back
+                found = list(self.events.get(kpi.id, gt=version - 1, lte=version))
+            e = found[0] if found else None
+            if not isinstance(e, Kpi.KpiReadingRecorded):
+                raise LookupError(f"KPI {kpi.key} holds no reading at version {version}")
+            return {"value": e.value, "observed_at": e.observed_at, "source": e.source,
+                    "recorded_at": e.timestamp}
+        return at
+
     def record_reading(self, key: str, value: float, at: datetime | None = None,
                        source: str = "manual", reading_id: str | None = None,
                        actor: str | None = None) -> bool:
@@ -587,7 +622,8 @@ class OkrLedger(Application[UUID]):
 
         def change(k: Kpi) -> None:
             now = utc_now()
-            recorded[:] = [k.record(value, at or now, source, reading_id, now, who)]
+            recorded[:] = [k.record(value, at or now, source, reading_id, now, who,
+                                    earlier=self.reading_of(k))]
 
         self._change(Kpi, "kpi", key, change)
         return recorded[0]

@@ -138,7 +138,7 @@ def _apply_reading(batch: _Batch, row: dict[str, str], parse_time: ParseTime,
     kpi = batch.kpi(row["kpi"])
     at = _when(row, parse_time, now)
     return kpi.record(parse_number(row["value"], "value"), at, row.get("source") or source,
-                      row.get("id") or None, now, actor)
+                      row.get("id") or None, now, actor, earlier=batch.app.reading_of(kpi))
 
 
 APPLY = {"checkins": _apply_checkin, "readings": _apply_reading}

@@ -310,7 +310,8 @@ class _Plan:
     def readings(self, row: dict[str, str]) -> None:
         kpi = self.get("kpi", row["kpi"])
         kpi.record(parse_number(row["value"], "value"), self.time(row, "at") or self.now,
-                   self.source, row.get("id") or None, self.now, self.actor)
+                   self.source, row.get("id") or None, self.now, self.actor,
+                   earlier=self.app.reading_of(kpi))
 
     def finish(self) -> None:
         """Commit and close the cycles the file says are, after their items are in."""

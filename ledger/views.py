@@ -12,7 +12,7 @@ from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
 from okr.domain.objective import Objective
-from okr.domain.shapes import KpiNow
+from okr.domain.shapes import CheckIn, KpiNow, Reading
 from okr.ledger.app import OkrLedger
 
 _PAGE = 10_000
@@ -30,6 +30,29 @@ def scan(app: OkrLedger, event_classes: list[type]) -> list[Any]:
         if len(page) < _PAGE:
             return found
         start = page[-1].id
+
+
+def check_ins(app: OkrLedger, kr: KeyResult) -> list[CheckIn]:
+    """Every check-in of a key result, read from its events (the aggregate keeps only the
+    latest), by effective time (of equal ones, the earlier recorded first)."""
+    found: list[CheckIn] = [
+        {"value": e.value, "confidence": e.confidence, "note": e.note,
+         "effective_at": e.effective_at, "actor": e.actor, "source": e.source,
+         "recorded_at": e.timestamp}
+        for e in app.events.get(kr.id, lte=kr.version)
+        if isinstance(e, KeyResult.CheckInRecorded)]
+    return sorted(found, key=lambda c: c["effective_at"])
+
+
+def readings(app: OkrLedger, kpi: Kpi) -> list[Reading]:
+    """Every reading of a KPI, read from its events (the aggregate keeps only the latest
+    two), by observed time (of equal ones, the earlier recorded first)."""
+    found: list[Reading] = [
+        {"value": e.value, "observed_at": e.observed_at, "source": e.source,
+         "recorded_at": e.timestamp}
+        for e in app.events.get(kpi.id, lte=kpi.version)
+        if isinstance(e, Kpi.KpiReadingRecorded)]
+    return sorted(found, key=lambda r: r["observed_at"])
 
 
 def key_results_of(app: OkrLedger, objective: str) -> list[KeyResult]:
@@ -69,27 +92,30 @@ def _kpi_now(kpi: Kpi, now: datetime) -> KpiNow:
     return kpi_now(kpi.definition(), kpi.latest_reading(), now)
 
 
-def kpi_view(kpi: Kpi, now: datetime, readings: bool = True) -> dict[str, Any]:
-    """A KPI: definition, latest value, health and staleness (and its readings)."""
+def kpi_view(kpi: Kpi, now: datetime, app: OkrLedger | None = None) -> dict[str, Any]:
+    """A KPI: definition, latest value, health and staleness (and, given the ledger to read
+    them from, its readings)."""
     latest = _kpi_now(kpi, now)
     view: dict[str, Any] = {
         "kind": "kpi", "key": kpi.key, **kpi.definition(), "retired": kpi.retired,
         "value": latest["value"], "observed_at": latest["observed_at"],
         "health": latest["health"], "stale": latest["stale"], "version": kpi.version}
-    if readings:
-        view["readings"] = sorted(kpi.readings, key=lambda r: r["observed_at"])
+    if app is not None:
+        view["readings"] = readings(app, kpi)
     return view
 
 
-def kr_view(app: OkrLedger, kr: KeyResult, now: datetime) -> dict[str, Any]:
-    """A key result: plan, current value, progress 0–1, expected progress, status."""
+def kr_view(app: OkrLedger, kr: KeyResult, now: datetime,
+            with_check_ins: bool = True) -> dict[str, Any]:
+    """A key result: plan, current value, progress 0–1, expected progress, status (and its
+    check-ins)."""
     cycle = app.cycle_of_kr(kr)
     kpi = app.kpi(kr.kpi) if kr.kpi else None
     plan = {"kind": kr.kind, "start": kr.start, "target": kr.target,
             "target_high": kr.target_high, "tolerance": kr.tolerance, "phases": kr.phases}
-    m = measure_key_result(plan, cycle.window, now, kr.latest_check_in(now),
+    m = measure_key_result(plan, cycle.window, now, kr.latest_check_in(),
                            None if kpi is None else _kpi_now(kpi, now))
-    return {
+    view: dict[str, Any] = {
         "kind": "key_result", "key": kr.key, "title": kr.title, "objective": kr.objective,
         "cycle": cycle.key, "kr_kind": kr.kind, "start": kr.start, "target": kr.target,
         "target_high": kr.target_high, "tolerance": kr.tolerance, "unit": kr.unit,
@@ -97,15 +123,15 @@ def kr_view(app: OkrLedger, kr: KeyResult, now: datetime) -> dict[str, Any]:
         "phases": kr.phases, "kpi": kr.kpi, "removed": kr.removed,
         "value": m["value"], "progress": m["progress"], "expected": m["expected"],
         "status": m["status"], "confidence": m["confidence"], "kpi_health": m["kpi_health"],
-        "check_ins": sorted(kr.check_ins, key=lambda c: c["effective_at"]),
         "version": kr.version}
+    if with_check_ins:
+        view["check_ins"] = check_ins(app, kr)
+    return view
 
 
 def objective_view(app: OkrLedger, obj: Objective, now: datetime) -> dict[str, Any]:
     """An objective with its key results, weighted score, expectation and grade."""
-    krs = [kr_view(app, kr, now) for kr in key_results_of(app, obj.key)]
-    for k in krs:
-        del k["check_ins"]
+    krs = [kr_view(app, kr, now, with_check_ins=False) for kr in key_results_of(app, obj.key)]
     return {
         "kind": "objective", "key": obj.key, "title": obj.title,
         "description": obj.description, "cycle": obj.cycle, "owner": obj.owner,
@@ -131,13 +157,13 @@ def view(app: OkrLedger, kind: str, agg: Any, now: datetime) -> dict[str, Any]:
     if kind == "key_result":
         return kr_view(app, agg, now)
     if kind == "kpi":
-        return kpi_view(agg, now)
+        return kpi_view(agg, now, app)
     return initiative_view(agg)
 
 
 def trend(kpi: Kpi) -> str | None:
     """'better', 'worse' or 'flat' from the last two readings (by observed time)."""
-    last = sorted(kpi.readings, key=lambda r: r["observed_at"])[-2:]
+    last = kpi.last_readings
     if len(last) < 2:
         return None
     delta = last[1]["value"] - last[0]["value"]
@@ -148,6 +174,5 @@ def trend(kpi: Kpi) -> str | None:
 
 def kpi_list(app: OkrLedger, now: datetime) -> list[dict[str, Any]]:
     """Every KPI with its latest value, trend, health and staleness."""
-    return [{**kpi_view(k, now, readings=False), "trend": trend(k),
-             "readings": len(k.readings)}
+    return [{**kpi_view(k, now), "trend": trend(k), "readings": k.reading_count}
             for k in all_of(app, Kpi.KpiAdded)]  # type: ignore[attr-defined]  # @event classes: made at runtime

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from okr.adapters import kafka_client
+from okr.ledger import views
 from okr.ledger.app import OkrLedger
 from tests.integration.conftest import Env, readings_progress, wait_for_change
 from tests.integration.test_audit import produce
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.integration
 def readings(env: Env, kpi: str) -> list[dict]:
     app = OkrLedger(env.settings)
     try:
-        return list(app.kpi(kpi).readings)
+        return views.readings(app, app.kpi(kpi))
     finally:
         app.close()
 

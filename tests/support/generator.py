@@ -393,7 +393,8 @@ def _readings(rnd: random.Random, world: _World, kpis: dict[str, Kpi], shape: Sh
                     k = kpis.get(key)
                     if k is None:
                         return []
-                    k.record(value, obs, "metrics-pipeline", rid, rec, "ingest")
+                    k.record(value, obs, "metrics-pipeline", rid, rec, "ingest",
+                             earlier=world.app.reading_of(k))
                     return world.touch(k)
                 heapq.heappush(heap, at(rec, read))
         day += DAY

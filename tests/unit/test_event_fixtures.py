@@ -9,6 +9,7 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from okr.domain.history import scorecard_at
+from okr.ledger import views
 from okr.ledger.app import OkrLedger
 from okr.record.envelope import EVENT_TYPES, chained
 from okr.settings import load_settings
@@ -62,7 +63,8 @@ def test_v1_events_load_into_todays_aggregates(tmp_path: Path) -> None:
 
 def test_v2_check_ins_keep_their_source(tmp_path: Path) -> None:
     app = restore(tmp_path, "stored-events-v2.jsonl")
-    assert [c["source"] for c in app.key_result("k1").check_ins] == ["manual", "import"]
+    assert [c["source"] for c in views.check_ins(app, app.key_result("k1"))] == ["manual",
+                                                                             "import"]
     envelopes = [e for e in chained(app) if e.type == "CheckInRecorded"]
     assert [e.data["source"] for e in envelopes] == ["manual", "import"]
 
