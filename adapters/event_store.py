@@ -1,6 +1,6 @@
 """The event store's database as our own code uses it beside eventsourcing: its highest
-position, read through eventsourcing's recorder (never its private tables), and connections
-for the tables we keep next to the events (the relay's watermark, the KPI ingest's offsets).
+position (the one query of ours on the library's table, read-only), and connections for the
+tables we keep next to the events (the relay's watermark, the KPI ingest's offsets).
 
 The only module of ours that opens the SQLite event store file.
 """
@@ -44,24 +44,32 @@ def sql(settings: Settings, text: str) -> str:
     return text if settings.store == "sqlite" else text.replace("?", "%s")
 
 
+# eventsourcing's SQLite recorder numbers notifications by the events table's rowid
+# (SQLiteApplicationRecorder.max_notification_id runs this very statement); asked here with the
+# standard library's driver, so a read that only needs the head does not import the library
+# (tests/unit/test_cli_latency.py checks both agree).
+SQLITE_EVENTS_TABLE = "stored_events"
+_HEAD = f"SELECT MAX(rowid) FROM {SQLITE_EVENTS_TABLE}"
+
+
 def sqlite_head(settings: Settings) -> int | None:
-    """The highest position (notification id) in the SQLite event store, asked read-only
-    through eventsourcing's recorder; None when there is none yet (an empty store, no file, no
-    table), when the store cannot tell now (locked) or is not SQLite."""
+    """The highest position (notification id) in the SQLite event store, read-only; None when
+    there is none yet (an empty store, no file, no table), when the store cannot tell now
+    (locked) or is not SQLite."""
     store = settings.event_store_path
     if settings.store != "sqlite" or not store.exists():
         return None
-    from eventsourcing.persistence import PersistenceError
-    from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
-
-    datastore = SQLiteDatastore(f"file:{store}?mode=ro", lock_timeout=5, pool_size=1)
     try:
-        head = SQLiteApplicationRecorder(datastore).max_notification_id()
-        return int(head) if head is not None else None  # None (not 0) for an empty table
-    except (PersistenceError, sqlite3.Error):
+        conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return None
+    try:
+        row = conn.execute(_HEAD).fetchone()
+        return int(row[0]) if row and row[0] is not None else None  # None for an empty table
+    except sqlite3.Error:
         return None
     finally:
-        datastore.close()
+        conn.close()
 
 
 def failure(exc: BaseException) -> OkrError | None:

@@ -26,7 +26,7 @@ from okr.settings import Settings, load_settings
 P95_SECONDS = 1.0
 
 
-def _copy_history(run: Run, home: str) -> None:
+def copy_history(run: Run, home: str) -> None:
     """The run's store (a consistent SQLite backup) and projection files, in a new home."""
     src = sqlite3.connect(run.settings.event_store_path)
     dst = sqlite3.connect(os.path.join(home, "events.sqlite"))
@@ -38,7 +38,7 @@ def _copy_history(run: Run, home: str) -> None:
     shutil.copyfile(s.duckdb_file, os.path.join(home, s.duckdb_file.name))
 
 
-def _seen(settings: Settings, note: str) -> datetime | None:
+def seen_at(settings: Settings, note: str) -> datetime | None:
     """The recorded_at of the check-in with this note, if a reader can see it now."""
     try:
         proj = open_for_reading(settings)
@@ -51,11 +51,11 @@ def _seen(settings: Settings, note: str) -> datetime | None:
     return rows[0][0] if rows else None
 
 
-def _wait_for(settings: Settings, note: str, timeout: float = 60
+def wait_for(settings: Settings, note: str, timeout: float = 60
               ) -> tuple[datetime, datetime]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        recorded = _seen(settings, note)
+        recorded = seen_at(settings, note)
         if recorded is not None:
             return recorded, datetime.now(UTC)
         time.sleep(0.05)
@@ -67,7 +67,7 @@ def run(run: Run) -> list[Result]:
     home = str(run.work / "freshness")
     shutil.rmtree(home, ignore_errors=True)
     os.makedirs(home)
-    _copy_history(run, home)
+    copy_history(run, home)
     snapshot = os.path.join(home, run.settings.duckdb_file.name)
     env = run.environ(OKR_HOME=home, OKR_DUCKDB=snapshot)
     settings = load_settings(environ=env)
@@ -87,13 +87,13 @@ def run(run: Run) -> list[Result]:
     latencies, commands = [], []
     try:
         okr("checkin", "fresh-k", "0", "--note", "warm-up")
-        _wait_for(settings, "warm-up", timeout=900)  # okr up has caught up and is following
+        wait_for(settings, "warm-up", timeout=900)  # okr up has caught up and is following
         say(f"freshness: okr up is following; {n} check-ins …")
         for i in range(1, n + 1):
             start = time.monotonic()
             okr("checkin", "fresh-k", str(i), "--note", f"fresh-{i}")
             commands.append(time.monotonic() - start)
-            recorded, seen = _wait_for(settings, f"fresh-{i}")
+            recorded, seen = wait_for(settings, f"fresh-{i}")
             latencies.append((seen - recorded).total_seconds())
             time.sleep(0.2)
     finally:

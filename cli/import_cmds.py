@@ -34,8 +34,8 @@ def _run(ctx: typer.Context, kind: str, path: Path, skip_invalid: bool, as_json:
                             lambda done, total: bar.update(task, completed=done, total=total))
     data = report.as_dict()
     if report.written and st.settings.inline_publish:
-        from okr.cli.publish import after_write
-        data["published"] = after_write(st)
+        from okr.cli.publish import after_write_unless_relaying
+        data["published"] = after_write_unless_relaying(st)
     emit(data, want_json(ctx, as_json), lambda: _say(report.as_dict(), path, data))
     if report.invalid and not skip_invalid:
         raise typer.Exit(2)
@@ -76,8 +76,8 @@ def import_plan(ctx: typer.Context, path: Path = typer.Argument(..., help="YAML 
     report = run_import(st.ledger, path, lambda t: parse_when(t, zone))
     data = report.as_dict()
     if report.written and st.settings.inline_publish:
-        from okr.cli.publish import after_write
-        data["published"] = after_write(st)
+        from okr.cli.publish import after_write_unless_relaying
+        data["published"] = after_write_unless_relaying(st)
 
     def human() -> None:
         for bad in report.invalid:  # refusals: on stderr, the file's text echoed as data

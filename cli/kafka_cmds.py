@@ -152,8 +152,8 @@ def ingest_cmd(ctx: typer.Context,
         ingest.close()
     note = ""
     if progress.recorded and relay and st.settings.inline_publish:
-        from okr.cli.publish import after_write
-        note = after_write(st)
+        from okr.cli.publish import after_write_unless_relaying
+        note = after_write_unless_relaying(st)
     emit({**progress.as_dict(), "published": note}, want_json(ctx, as_json),
          f"{'' if quiet else chr(10)}read {progress.read} messages: {progress.recorded} "
          f"recorded, {progress.duplicates} duplicates, {progress.dead_letters} dead letters"

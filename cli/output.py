@@ -176,8 +176,10 @@ def table_format(fmt: str | None, as_json: bool, allowed: tuple[str, ...] = TABL
 
 
 def _plain(cell: Any) -> str:
-    from rich.text import Text
-    return cell.plain if isinstance(cell, Text) else "" if cell is None else str(cell)
+    """A cell as plain text: a rich Text's characters, else the value (None: empty). Told by
+    its `plain` text rather than isinstance, so a piped table does not import rich for it."""
+    plain = getattr(cell, "plain", None)
+    return plain if isinstance(plain, str) else "" if cell is None else str(cell)
 
 
 def print_table(columns: "list[str]", rows: "list[list[Any]]", fmt: str | None = None,

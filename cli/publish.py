@@ -2,6 +2,18 @@
 
 from okr.cli.context import State
 from okr.cli.output import first_line
+from okr.record.running import relay_running
+
+RELAY_PUBLISHES = "left to the running relay (okr up / okr relay) to publish"
+
+
+def after_write_unless_relaying(st: State) -> str:
+    """`after_write`, unless a relay runs for this data directory and topic (`okr up`,
+    `okr relay`): it publishes the write within a moment, and the command starts no Kafka
+    client of its own (docs/benchmarks.md, "CLI latency")."""
+    if relay_running(st.settings, st.settings.topic_ledger):
+        return RELAY_PUBLISHES
+    return after_write(st)
 
 
 def after_write(st: State, kafka_errors: bool = False) -> str:

@@ -65,7 +65,12 @@ def open_projection(st: State, refresh: bool = True) -> "Projection":
     The work file when its writer lets go of it within a moment (it holds it only while it
     writes a batch), else the last published snapshot.
     """
-    from okr.projections.access import SNAPSHOT_EVERY, complete_for_reading, open_for_reading
+    from okr.projections.access import (
+        SNAPSHOT_EVERY,
+        complete_for_reading,
+        consumer_running,
+        open_for_reading,
+    )
 
     st.reading = True
     st.require_ledger()
@@ -75,8 +80,11 @@ def open_projection(st: State, refresh: bool = True) -> "Projection":
         ready = complete_for_reading(st.settings, SNAPSHOT_EVERY)
         if ready is not None:
             return ready
-        st.ledger  # noqa: B018 — an unreachable or damaged store fails here, before Kafka starts
-        _refresh(st)
+        # A running consumer (okr up, okr consume) brings the file up to date itself: read
+        # what it holds and say how far it lags, without opening the ledger or Kafka.
+        if not consumer_running(st.settings):
+            st.ledger  # noqa: B018 — an unreachable or damaged store fails here, before Kafka
+            _refresh(st)
     proj = open_for_reading(st.settings)
     if proj is None:
         raise UserError(f"no projection at {st.settings.duckdb_file} yet; run "
@@ -92,16 +100,19 @@ def open_projection(st: State, refresh: bool = True) -> "Projection":
 def _say_how_stale(st: State, proj: "Projection") -> None:
     """Warn on stderr (and in --json, as "stale") when the projection lacks stored events;
     with --strict, fail with exit code 3 instead."""
+    from okr.adapters.event_store import sqlite_head
     from okr.cli.output import NOTES
     from okr.errors import Incomplete
 
     shown, highest = proj.event_positions()
-    recorder = st.ledger.recorder
-    if st.settings.store == "sqlite":  # positions 1, 2, 3, … without gaps
-        missing = max(0, (recorder.max_notification_id() or 0) - highest)
+    head = sqlite_head(st.settings)  # SQLite, readable now: no need to open the ledger
+    if head is not None:  # positions 1, 2, 3, … without gaps
+        missing = max(0, head - highest)
+    elif st.settings.store == "sqlite":
+        missing = max(0, (st.ledger.recorder.max_notification_id() or 0) - highest)
     else:  # a PostgreSQL sequence can skip numbers: count what lies beyond
-        missing = len(recorder.select_notifications(highest or None, MISSING_CAP,
-                                                    inclusive_of_start=False))
+        missing = len(st.ledger.recorder.select_notifications(highest or None, MISSING_CAP,
+                                                              inclusive_of_start=False))
     if not missing:
         return
     stored = shown + missing

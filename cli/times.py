@@ -70,7 +70,7 @@ def view_instants(as_of: str | None, known_at: str | None, zone_name: str | None
                   ) -> tuple[datetime, datetime]:
     """The (valid, transaction) instants a view is read at: each typed one as `parse_until`
     reads it, else the recording clock's now."""
-    from okr.domain.base import utc_now
+    from okr.domain.clock import utc_now
     now = utc_now()
     return (parse_until(as_of, zone_name) if as_of else now,
             parse_until(known_at, zone_name) if known_at else now)

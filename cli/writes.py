@@ -54,11 +54,12 @@ def phases(st: State, items: list[str]) -> "list[Phase]":
 # ---- output -----------------------------------------------------------------------------
 
 def done(ctx: typer.Context, as_json: bool, message: str, data: dict[str, Any]) -> None:
-    """Report a successful write, then publish it to Kafka best effort."""
+    """Report a successful write, then publish it to Kafka best effort (or leave that to a
+    running relay)."""
     st = state(ctx)
     if st.settings.inline_publish:
-        from okr.cli.publish import after_write
-        published = after_write(st)
+        from okr.cli.publish import after_write_unless_relaying
+        published = after_write_unless_relaying(st)
     else:
         published = "not published now (OKR_INLINE_PUBLISH is off): run 'okr relay --once'"
     emit({**data, "published": published}, want_json(ctx, as_json),

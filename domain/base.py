@@ -1,34 +1,21 @@
 """What every aggregate shares: ids derived from keys, the recording clock, key rules."""
 
 import re
-from collections.abc import Callable
-from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
+# The recording clock lives in domain/clock.py (reads need "now" without the event-sourcing
+# library); re-exported here, where the aggregates and tests/support/clock.py find it.
+from okr.domain.clock import _recording_clock as _recording_clock
+from okr.domain.clock import utc_now as utc_now
 from okr.domain.errors import DomainError
 
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://okr-ledger.dev/keys")
-
-# The transaction-time clock: real UTC now. Only the history generator of the tests
-# (tests/support/clock.py) pins it, to build a history over past quarters; nothing in the CLI
-# or the public API can, and the event store refuses a recording time earlier than the last
-# one it holds (ledger/recording_time.py), so a pinned clock cannot back-date a live ledger.
-_recording_clock: ContextVar[Callable[[], datetime] | None] = ContextVar(
-    "okr_recording_clock", default=None
-)
-
-
-def utc_now() -> datetime:
-    """The recording clock's current time, in UTC."""
-    clock = _recording_clock.get()
-    return datetime.now(tz=UTC) if clock is None else clock().astimezone(UTC)
-
 
 @lru_cache(maxsize=65_536)
 def aggregate_id(kind: str, key: str) -> UUID:

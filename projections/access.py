@@ -44,6 +44,26 @@ def owning(settings: Settings, wait: bool = False) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+def consumer_running(settings: Settings) -> bool:
+    """Whether a consumer owns the work file now (`okr consume`, `okr up`): it keeps the file
+    and the snapshot current, so a read needs neither to refresh nor to publish."""
+    try:
+        fd = os.open(settings.projection_lock, os.O_RDONLY)
+    except OSError:  # no consumer ever ran here
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 def open_for_reading(settings: Settings, wait: float = 2.0) -> Projection | None:
     """The projection, read-only: the work file, unless its writer holds it for longer than
     `wait` seconds (a long batch), then the published snapshot; None when neither exists."""
@@ -70,8 +90,9 @@ def snapshot_due(settings: Settings, every: float) -> bool:
 
 def complete_for_reading(settings: Settings, snapshot_every: float) -> Projection | None:
     """The work file, read-only, if it already holds every event of the event store, was set
-    up by this very code and the analysts' snapshot is not due; else None (the read must
-    refresh first: that also sets up or rebuilds a file an older version of okr wrote).
+    up by this very code and the analysts' snapshot is not due (or a running consumer will
+    publish it); else None (the read must refresh first: that also sets up or rebuilds a file
+    an older version of okr wrote).
 
     Only for the SQLite store, whose positions run 1, 2, 3, … without gaps: a work file that
     holds N events, the highest at position N, where the store's highest position is N,
@@ -80,7 +101,7 @@ def complete_for_reading(settings: Settings, snapshot_every: float) -> Projectio
     work, store = settings.projection_work_file, settings.event_store_path
     if settings.store != "sqlite" or not work.exists() or not store.exists():
         return None
-    if snapshot_due(settings, snapshot_every):
+    if snapshot_due(settings, snapshot_every) and not consumer_running(settings):
         return None
     head = sqlite_head(settings)  # None: no events yet, or busy: let the refresh decide
     if head is None:

@@ -33,6 +33,7 @@ from okr.record.checkpoints import HistoryContradiction
 from okr.record.envelope import GENESIS_HASH, Envelope, Published, canonical_json, published
 from okr.record.merkle import CompactRange, envelope_leaf
 from okr.record.pages import PagesError, after, page_of, pages
+from okr.record.running import relaying
 from okr.record.watermark import START, Watermark
 
 Progress = Callable[[int, int], None]  # (published so far, position)
@@ -344,6 +345,12 @@ class Relay:
             health_every: float = 5.0) -> None:
         """Publish until `stop()`; back off on broker trouble and rebuild the producer (an
         idempotent producer is broken for good after a broker restart)."""
+        with relaying(self.settings, self.topic):  # CLI writes leave publishing to this loop
+            self._run(stop, on_result, on_error, idle, health_every)
+
+    def _run(self, stop: Callable[[], bool], on_result: Callable[[RelayResult], None],
+             on_error: Callable[[Exception, float], None], idle: float,
+             health_every: float) -> None:
         backoff, last_health = 0.5, time.monotonic()
         last_checkpoint = time.monotonic()
         while not stop():

@@ -1,0 +1,112 @@
+"""What keeps the CLI quick (issue 20): a read of a projection that is up to date loads neither
+Kafka's client nor the event-sourcing library, and a write while a relay runs (`okr up`,
+`okr relay`) leaves publishing to it and starts no Kafka client. How fast: bench/cli_bench.py.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from okr.adapters.event_store import sqlite_head
+from okr.domain.periods import cycle_of
+from okr.ledger.app import OkrLedger
+from okr.projections.access import owning
+from okr.record.relay import Relay
+from okr.record.running import relay_running, relaying
+from okr.settings import Settings, load_settings
+from tests.unit.test_read_access import project
+
+HEAVY = ("kafka", "eventsourcing", "duckdb", "pyarrow")
+
+
+def okr_in_process(home: Path, *args: str) -> tuple[int, str, list[str]]:
+    """Run `okr ARGS` in a fresh interpreter; (exit code, stdout, heavy modules it loaded).
+    Its stderr, but for the last line, is left in `okr_in_process.stderr`."""
+    code = ("import sys\n"
+            f"sys.argv = ['okr', *{list(args)!r}]\n"
+            "from okr.cli.main import run\n"
+            "try:\n    run()\nexcept SystemExit as e:\n    rc = e.code\n"
+            f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+            "print('HEAVY ' + ','.join(heavy), file=sys.stderr)\n"
+            "sys.exit(rc)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OKR_", "KAFKA_"))}
+    env.update(OKR_HOME=str(home), OKR_ACTOR="ana", OKR_TZ="UTC")
+    proc = subprocess.run([sys.executable, "-P", "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120)
+    heavy = [line for line in proc.stderr.splitlines() if line.startswith("HEAVY")]
+    assert heavy, proc.stderr
+    okr_in_process.stderr = proc.stderr.rsplit("HEAVY", 1)[0]  # type: ignore[attr-defined]
+    return proc.returncode, proc.stdout, [m for m in heavy[-1][6:].split(",") if m]
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> tuple[OkrLedger, Settings]:
+    settings = load_settings({"home": tmp_path, "actor": "ana"}, environ={})
+    app = OkrLedger(settings)
+    quarter = cycle_of(datetime.now(UTC))
+    app.add_cycle(quarter)
+    app.add_objective("o1", "Grow revenue", cycle=quarter, owner="ana")
+    app.add_key_result("k1", "Signups", objective="o1", target=100)
+    app.check_in("k1", 10)
+    return app, settings
+
+
+def test_a_scorecard_of_an_up_to_date_projection_loads_no_kafka_nor_eventsourcing(
+        ledger: tuple[OkrLedger, Settings]) -> None:
+    app, settings = ledger
+    project(app, settings)
+    code, out, heavy = okr_in_process(settings.home, "scorecard", "--json")
+    assert code == 0
+    assert [kr["value"] for o in json.loads(out)["objectives"] for kr in o["key_results"]] == [10]
+    assert heavy == ["duckdb"]  # what a read of the projection needs, and nothing more
+
+
+def test_a_read_while_a_consumer_runs_neither_refreshes_nor_opens_the_ledger(
+        ledger: tuple[OkrLedger, Settings]) -> None:
+    app, settings = ledger
+    project(app, settings)
+    old = settings.duckdb_file.stat().st_mtime - 3600
+    os.utime(settings.duckdb_file, (old, old))  # the analysts' snapshot is due …
+    with owning(settings):  # … but a consumer runs (okr up), and publishes it itself
+        code, out, heavy = okr_in_process(settings.home, "scorecard", "--json")
+        assert (code, heavy, okr_in_process.stderr) == (0, ["duckdb"], "")  # type: ignore[attr-defined]
+        app.check_in("k1", 30)  # not projected yet: the consumer is a moment behind
+        code, out, heavy = okr_in_process(settings.home, "scorecard", "--json")
+    assert (code, heavy) == (0, ["duckdb"])  # the last write shown late, said so, no Kafka
+    assert "showing 4 of 5 events" in okr_in_process.stderr  # type: ignore[attr-defined]
+    assert json.loads(out)["stale"]["missing_events"] == 1
+
+
+def test_a_check_in_while_a_relay_runs_leaves_publishing_to_it(
+        ledger: tuple[OkrLedger, Settings]) -> None:
+    app, settings = ledger
+    before = app.recorder.max_notification_id()
+    with relaying(settings, settings.topic_ledger):  # as `okr up` / `okr relay` do
+        code, out, heavy = okr_in_process(settings.home, "checkin", "k1", "20", "--json")
+    assert code == 0
+    assert json.loads(out)["published"].startswith("left to the running relay")
+    assert "kafka" not in heavy
+    assert app.recorder.max_notification_id() == before + 1  # recorded, for the relay to send
+
+
+def test_a_relay_following_the_store_says_so_while_it_runs(
+        ledger: tuple[OkrLedger, Settings]) -> None:
+    app, settings = ledger
+    seen: list[bool] = []
+    relay = Relay(app, "127.0.0.1:9")  # never reached: the loop is stopped at once
+    relay.run(lambda: seen.append(relay_running(settings, settings.topic_ledger)) or True,
+              lambda _: None, lambda *_: None)
+    assert seen == [True]
+    assert not relay_running(settings, settings.topic_ledger)  # and no longer once it stopped
+    assert not relay_running(settings, "another.topic")
+
+
+def test_the_head_read_without_the_library_is_the_recorders(
+        ledger: tuple[OkrLedger, Settings]) -> None:
+    app, settings = ledger
+    assert sqlite_head(settings) == app.recorder.max_notification_id() == 4
