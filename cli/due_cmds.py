@@ -38,9 +38,11 @@ def why_text(item: dict[str, Any]) -> str:
 
 
 def due_cmd(ctx: typer.Context,
-            owner: str | None = typer.Option(None, "--owner", help="Only this owner's."),
-            team: str | None = typer.Option(None, "--team", help="Only this team's (a KPI "
-                                            "belongs to the teams whose key results link it)."),
+            owner: str | None = typer.Option(None, "--owner",
+                                             help="Only the items of this owner."),
+            team: str | None = typer.Option(None, "--team",
+                                            help="Only the items of this team (a KPI belongs to "
+                                            "the teams whose key results link it)."),
             fmt: str | None = format_option(), as_json: bool = JSON) -> None:
     """What is due now: key results without a check-in within their cadence
     (setting checkin_cadence, default weekly) and KPIs that are red or stale, by owner and

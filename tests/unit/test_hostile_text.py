@@ -120,7 +120,7 @@ def test_escape_sequences_are_shown_not_sent(home: Path) -> None:
 
 
 @pytest.mark.parametrize("args", [
-    ["scorecard"], ["kpi", "list"], ["review", CYCLE],
+    ["scorecard"], ["kpi", "list"], ["review", CYCLE], ["due"],
     ["sql", "SELECT key, title, owner, team FROM objective_versions"],
     ["sql", "SELECT key_result, note FROM check_ins"],
     *(["show", f"{kind}{i}"] for kind in "okmi" for i in range(len(ITEMS))),
