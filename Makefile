@@ -24,7 +24,7 @@ demo: $(STAMP)  ## run the demo scenario end to end on the embedded defaults
 	$(BIN)/python -P scripts/demo.py
 
 test: $(STAMP)  ## run the whole test suite (starts its own broker); closing lines list the skips
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q --durations=25 tests
 
 test-unit: $(STAMP)  ## unit tests only (no broker, no PostgreSQL)
 	$(BIN)/pytest -q tests/unit
