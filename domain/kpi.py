@@ -2,9 +2,10 @@
 
 The aggregate keeps what its decisions and `okr show` / `okr kpi list` need — the definition,
 the two latest readings (value now, trend), how many there are, and the idempotency ids it has
-seen (each with the version of the event that recorded it) — not every reading: those are its
-events (ledger/views.readings), so with the ledger's snapshots a reading costs the same after
-20,000 earlier readings as after 10 (docs/benchmarks.md).
+seen (each with the version of the event that recorded it, packed in one string:
+domain/reading_ids.py) — not every reading: those are its events (ledger/views.readings), so
+with the ledger's snapshots a reading costs about the same after 20,000 earlier readings as
+after 10 (docs/benchmarks.md).
 """
 
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from okr.domain.base import (
     check_text,
 )
 from okr.domain.errors import DomainError
+from okr.domain.reading_ids import ReadingIds
 from okr.domain.shapes import Reading
 from okr.domain.vocab import Cadence, Direction, parse_choice
 
@@ -84,7 +86,7 @@ class Kpi(LedgerAggregate):
         self.last_readings: list[Reading] = []  # the two latest by observed time, oldest first
         self.last_recorded: Reading | None = None
         self.reading_count = 0
-        self.reading_ids: dict[str, int] = {}  # idempotency id → version that recorded it
+        self.reading_ids = ReadingIds()  # idempotency id → version that recorded it
 
     def _define(self, name: str, unit: str, direction: str, target: float | None,
                 green: float, red: float, cadence: str, tags: list[str], owner: str) -> None:

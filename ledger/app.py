@@ -15,10 +15,12 @@ from eventsourcing.persistence import (
     EventStore,
     IntegrityError,
     InterfaceError,
+    JSONTranscoder,
     Mapper,
     OperationalError,
     PersistenceError,
     StoredEvent,
+    Transcoding,
 )
 
 from okr.adapters.pg import one_table_creator_at_a_time
@@ -30,6 +32,7 @@ from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
 from okr.domain.objective import Objective, check_alignment
 from okr.domain.periods import canonical_cycle_key
+from okr.domain.reading_ids import ReadingIds
 from okr.domain.shapes import Phase, Reading
 from okr.ledger import recording_time
 from okr.settings import Settings
@@ -96,6 +99,20 @@ class BoundedMapper(Mapper[UUID]):
 SNAPSHOT_EVERY = 100
 
 
+class ReadingIdsAsText(Transcoding):
+    """A KPI's reading ids in its snapshot: one string (domain/reading_ids.py), not a JSON
+    object of 20,000 entries to decode on every load."""
+
+    type = ReadingIds
+    name = "okr_reading_ids"
+
+    def encode(self, obj: ReadingIds) -> str:
+        return obj.pack()
+
+    def decode(self, data: str) -> ReadingIds:
+        return ReadingIds(data)
+
+
 class OkrLedger(Application[UUID]):
     """Commands over cycles, objectives, key results, initiatives and KPIs."""
 
@@ -118,6 +135,10 @@ class OkrLedger(Application[UUID]):
         # none reads or extends another's unsaved change (versions out of order, a failed
         # command's event saved by someone else).
         self._cache_lock = threading.RLock()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(ReadingIdsAsText())
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(transcoder=self.construct_transcoder(),

@@ -187,3 +187,26 @@ def test_every_kind_of_aggregate_reads_back_the_same_from_its_snapshot(tmp_path:
         assert (seen.snapshots, seen.events) == (len(aggregates), 0)
     finally:
         app.close()
+
+
+def test_reading_ids_with_separators_are_found_exactly_after_a_snapshot(tmp_path: Path) -> None:
+    app = OkrLedger(settings(tmp_path))
+    app.add_kpi("wau", "Weekly active users", green=14000, red=12000)
+    ids = ["a;b", "a=b", "100%", "r-1", "r-10", "x%3By", ";", "=", "é ü"]
+    for n, rid in enumerate(ids):
+        assert app.record_reading("wau", float(n), BASE + timedelta(seconds=n), source="feed",
+                                  reading_id=rid)
+    app.take_snapshot(app.kpi("wau").id)
+    app.close()
+    app = OkrLedger(settings(tmp_path))
+    try:
+        seen = Counted(app)
+        kpi = app.kpi("wau")
+        assert (seen.snapshots, seen.events) == (1, 0)  # read from the snapshot alone
+        assert [kpi.reading_ids.get(r) for r in ids] == list(range(2, 2 + len(ids)))
+        assert [kpi.reading_ids.get(r) for r in ("a", "b", "r-", "x;y", "%")] == [None] * 5
+        assert len(kpi.reading_ids) == len(ids)
+        assert not app.record_reading("wau", 4.0, BASE + timedelta(seconds=4), source="feed",
+                                      reading_id="r-10")
+    finally:
+        app.close()
