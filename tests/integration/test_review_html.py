@@ -45,7 +45,7 @@ def test_review_html_is_self_contained_and_renders_its_charts(q3: dict[str, Any]
     img = PIL.open(png).convert("RGB")
     assert img.size == (1200, 1600)
     blue = count(img, (0x25, 0x63, 0xEB))  # actual-progress lines
-    red = count(img, (0xD6, 0x45, 0x45))  # 'miss' text, goalpost marker, red KPI band edge
+    red = count(img, (0xD6, 0x45, 0x45))  # 'missed' text, goalpost marker, red KPI band edge
     assert blue > 300, f"progress lines not drawn ({blue} blue pixels)"
     assert red > 20, f"goalpost marker not drawn ({red} red pixels)"
     white = count(img, (255, 255, 255), tol=5)
