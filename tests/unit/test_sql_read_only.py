@@ -285,6 +285,18 @@ def test_a_locked_down_projection_refuses_files_extensions_and_settings_on_its_o
 
 # ---- a row cap, a time limit, Ctrl-C ---------------------------------------------------
 
+def test_a_query_without_rows_still_names_its_columns(home: Path) -> None:
+    """README's `okr sql` example once answered nothing at all: no row and no column names."""
+    sql = "SELECT key_result, value, note FROM check_ins WHERE value < 0"
+    shown = {fmt: okr(home, "sql", sql, "--format", fmt) for fmt in ("tsv", "csv", "table")}
+    assert all(r.code == 0 and r.stderr == "" for r in shown.values()), shown
+    assert shown["tsv"].stdout == "key_result\tvalue\tnote\n"
+    assert shown["csv"].stdout.splitlines() == ["key_result,value,note"]
+    table = shown["table"].stdout
+    assert all(name in table for name in ("key_result", "value", "note"))
+    assert table.rstrip().endswith("0 rows")
+
+
 def test_rows_beyond_the_limit_are_cut_and_it_says_so(home: Path) -> None:
     result = okr(home, "sql", "SELECT range AS n FROM range(25000)", "--json")
     assert result.code == 0, str(result)
