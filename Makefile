@@ -41,8 +41,9 @@ soak: $(STAMP)  ## the fault and fuzz tests at full length (OKR_SOAK=1; tens of 
 mutate: $(STAMP)  ## mutation testing of the scoring rules, Python and SQL (slow; not in make test)
 	$(BIN)/python -P scripts/mutate.py
 
-docs: $(STAMP)  ## regenerate docs/cli.md from the command's own help
+docs: $(STAMP)  ## regenerate docs/cli.md from the command's own help, docs/settings.md from the settings model
 	$(BIN)/python -P -m typer okr.cli.main utils docs --name okr --output docs/cli.md
+	$(BIN)/python -P scripts/settings_doc.py
 
 lint: $(STAMP)  ## ruff, mypy and the import-linter walls (pyproject.toml)
 	$(BIN)/ruff check .

@@ -8,8 +8,10 @@ event-store failure raises, so callers (and the CLI's one-line errors) handle on
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
+from okr.errors import StoreUnavailable
 from okr.settings import Settings
 
 # Like the event store's pool, keep trying to connect for a while: a server restarting
@@ -17,10 +19,24 @@ from okr.settings import Settings
 CONNECT_FOR = 5.0
 
 
+def driver() -> ModuleType:
+    """psycopg, or a one-line StoreUnavailable when it is not installed: PostgreSQL support
+    is the optional extra `okr-ledger[postgres]`, and every use of the PostgreSQL store opens
+    a connection here first (the event store's own pool after it)."""
+    try:
+        import psycopg
+    except ImportError:
+        raise StoreUnavailable(
+            "the postgres event store (OKR_STORE, store in okr.toml) needs PostgreSQL "
+            "support, which is not installed here: pip install 'okr-ledger[postgres]'; "
+            "nothing was written") from None
+    return psycopg
+
+
 @contextmanager
 def connect(settings: Settings) -> Iterator[Any]:
     """A psycopg connection to the configured PostgreSQL database, closed afterwards."""
-    import psycopg
+    psycopg = driver()
     from eventsourcing.persistence import OperationalError
     env = settings.eventsourcing_env()
     deadline = time.monotonic() + CONNECT_FOR

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from okr.cli.commands import Typer
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
 from okr.cli.output import (
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from okr.record.verify import Finding, Record, Verdict
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
-audit_app = typer.Typer(help="Audit: trail of changes, replay to an instant, verification, "
+audit_app = Typer(help="Audit: trail of changes, replay to an instant, verification, "
                         "offline bundles.", no_args_is_help=True)
 
 
@@ -339,7 +340,8 @@ def _message(st: State, r: "Record") -> Any:
 
 @audit_app.command("checkpoints")
 def checkpoints_cmd(ctx: typer.Context,
-                    out: Path = typer.Option(..., "--out", help="File to write (JSON lines)."),
+                    out: Path = typer.Option(..., "--out", help="File to write (JSON lines; "
+                                             "'-': stdout)."),
                     public_key: Path | None = typer.Option(None, "--public-key",
                                                            help="PEM file of your copy of "
                                                            "the key."),
@@ -355,9 +357,15 @@ def checkpoints_cmd(ctx: typer.Context,
     if not good:
         raise UserError(f"{st.settings.topic_checkpoints} holds no checkpoint that verifies: "
                         "run `okr relay`")
-    with writing_out(out):
-        out.write_bytes(b"".join(canonical_json(cp) + b"\n" for cp in good))
+    lines = b"".join(canonical_json(cp) + b"\n" for cp in good)
     last = good[-1]
+    if str(out) == "-":  # stdout carries the checkpoints only
+        sys.stdout.write(lines.decode("utf-8"))
+        print(f"okr: {len(good)} signed checkpoints; the latest covers {last['count']} events "
+              f"up to position {last['position']}", file=sys.stderr)
+        return
+    with writing_out(out):
+        out.write_bytes(lines)
     emit({"out": str(out), "checkpoints": len(good), "latest": last}, want_json(ctx, as_json),
          f"wrote {len(good)} signed checkpoints to {out}; the latest covers {last['count']} "
          f"events up to position {last['position']}")
@@ -547,6 +555,9 @@ def export(ctx: typer.Context, cycle: str = typer.Option(..., "--cycle"),
     from okr.record.envelope import canonical_json
     from okr.record.verify import tree_roots
 
+    if str(out) == "-":
+        raise UserError("--out names a folder for the bundle's files; '-' (stdout) cannot "
+                        "hold them")
     st = state(ctx)
     key = canonical_cycle_key(cycle)
     envs, raws, ok = _signed_log(st, want_json(ctx, as_json))

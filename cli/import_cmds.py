@@ -5,10 +5,11 @@ from pathlib import Path
 
 import typer
 
+from okr.cli.commands import Typer
 from okr.cli.context import state, want_json
 from okr.cli.output import emit, visible
 
-import_app = typer.Typer(help="Import a plan (YAML or CSV), check-ins or KPI readings.",
+import_app = Typer(help="Import a plan (YAML or CSV), check-ins or KPI readings.",
                          no_args_is_help=True)
 
 SKIP = typer.Option(False, "--skip-invalid", help="Record the valid lines and report the rest "

@@ -4,13 +4,14 @@ import sys
 
 import typer
 
+from okr.cli.commands import Typer
 from okr.cli.context import State, state, want_json
 from okr.cli.output import emit, first_line
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
-broker_app = typer.Typer(help="The embedded local broker (used when KAFKA_BOOTSTRAP_SERVERS "
+broker_app = Typer(help="The embedded local broker (used when KAFKA_BOOTSTRAP_SERVERS "
                          "is not set).", no_args_is_help=True)
-keys_app = typer.Typer(help="The checkpoint signing key.", no_args_is_help=True)
+keys_app = Typer(help="The checkpoint signing key.", no_args_is_help=True)
 
 
 def _servers(st: State) -> str:

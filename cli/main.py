@@ -5,6 +5,7 @@ from pathlib import Path
 
 import typer
 
+from okr.cli.commands import Typer
 from okr.cli.context import State
 from okr.errors import exit_code_table
 
@@ -12,20 +13,21 @@ from okr.errors import exit_code_table
 READS = frozenset({"show", "review", "retro", "scorecard", "history", "sql", "export", "audit",
                    "list", "due"})
 
-app = typer.Typer(
+app = Typer(
     name="okr",
     help="An event-sourced ledger of OKRs and KPIs with a full audit history.\n\n"
-         "Numbers are written in ASCII decimal (12, -0.5, 1e3; a negative one after --); other "
-         "spellings, such as ١٢٣ or 1_000, are refused.",
+         "Numbers are written in ASCII decimal (12, -0.5, 1e3), negative ones too without "
+         "anything before them (okr checkin kr-1 -4.5); other spellings, such as ١٢٣ or 1_000, "
+         "are refused. Piped, tables print whole: tab-separated, one row a line.",
     no_args_is_help=True,
     epilog=exit_code_table(),
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def main(
     ctx: typer.Context,
     actor: str | None = typer.Option(None, "--actor", help="Who is acting (default $OKR_ACTOR, "
@@ -36,14 +38,29 @@ def main(
     strict: bool = typer.Option(False, "--strict", help="A read whose projection lacks "
                                 "events the store holds fails with exit code 3 instead of "
                                 "showing them with a warning."),
+    version: bool = typer.Option(False, "--version", help="Print okr's version and exit "
+                                 "(with --json: as JSON)."),
 ) -> None:
     """okr — objectives, key results, initiatives and KPIs, every change an immutable event."""
+    if version:
+        _print_version(json_out)
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:
+        ctx.fail("Missing command.")
     from okr.cli.output import NOTES
     NOTES.clear()  # one invocation's notes (a process may run several, as the tests do)
     overrides = {"actor": actor, "home": home}
     ctx.obj = State(overrides={k: v for k, v in overrides.items() if v is not None},
                     json=json_out, reading=ctx.invoked_subcommand in READS, strict=strict)
     ctx.call_on_close(ctx.obj.close)
+
+
+def _print_version(as_json: bool) -> None:
+    from importlib.metadata import version
+
+    from okr.cli.output import emit
+    name = "okr-ledger"
+    emit({"name": name, "version": version(name)}, as_json, f"okr {version(name)}")
 
 
 def _register() -> None:
@@ -114,8 +131,9 @@ def run() -> None:
         if "kafka" in sys.modules:
             from okr.adapters.kafka_client import stop_orphaned_io
             stop_orphaned_io()
+        from okr.errors import INTERRUPTED
         print("okr: interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -124,7 +142,7 @@ def _run() -> None:
     import os
 
     from okr.cli.failures import translate
-    from okr.errors import BAD_INPUT, exit_code
+    from okr.errors import BAD_INPUT, INTERRUPTED, exit_code
 
     # Everything okr creates is private (files 0600, directories 0700) whatever the umask:
     # the ledger, the DuckDB files, broker.json, the logs — and exports, which hold the same.
@@ -140,7 +158,7 @@ def _run() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         print("okr: aborted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except typer.TyperException as exc:  # bad flags or arguments: one line, exit 2
         if type(exc).__name__ == "NoArgsIsHelpError":
             exc.show()

@@ -4,12 +4,16 @@ from typing import Any
 
 import typer
 
+from okr.cli.commands import Typer, choice, completer
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
 from okr.cli.output import amount, emit, format_option, table_format
 from okr.cli.writes import JSON, REASON, done, number, opt_number, said, when
+from okr.domain.vocab import Cadence, Direction
 
-kpi_app = typer.Typer(help="KPIs: add, update, record a reading, retire.", no_args_is_help=True)
+TAGS = ("leading", "lagging", "guardrail")  # suggested; a tag is any word
+
+kpi_app = Typer(help="KPIs: add, update, record a reading, retire.", no_args_is_help=True)
 
 
 # ---- check-ins --------------------------------------------------------------------------
@@ -43,12 +47,16 @@ def checkin(ctx: typer.Context, kr: str = typer.Argument(..., help="Key result k
 
 @kpi_app.command("add")
 def kpi_add(ctx: typer.Context, key: str, name: str, unit: str = typer.Option(""),
-            direction: str = typer.Option("up", help="up (higher is better) or down."),
+            direction: str = choice("up", "--direction", values=Direction,
+                                    help="up: higher is better; down: lower is better."),
             target: str | None = None,
             green: str = typer.Option(..., help="Green from this value on."),
             red: str = typer.Option(..., help="Red beyond this value."),
-            cadence: str = typer.Option("weekly", help="daily, weekly, monthly, quarterly."),
-            tag: list[str] = typer.Option([], "--tag", help="leading, lagging, guardrail, …"),
+            cadence: str = choice("weekly", "--cadence", values=Cadence,
+                                  help="How often a reading is due (stale after that)."),
+            tag: list[str] = typer.Option([], "--tag", help="Any word (repeatable); "
+                                          "leading, lagging and guardrail are usual.",
+                                          autocompletion=completer(TAGS)),
             owner: str | None = None,
             effective: str | None = typer.Option(
                 None, "--effective", help="When it was defined, if before now (local; a date "
@@ -67,9 +75,12 @@ def kpi_add(ctx: typer.Context, key: str, name: str, unit: str = typer.Option(""
 
 @kpi_app.command("update")
 def kpi_update(ctx: typer.Context, key: str, name: str | None = None, unit: str | None = None,
-               direction: str | None = None, target: str | None = None,
-               green: str | None = None, red: str | None = None, cadence: str | None = None,
-               tag: list[str] = typer.Option([], "--tag", help="Replace the tags."),
+               direction: str | None = choice(None, "--direction", values=Direction),
+               target: str | None = None,
+               green: str | None = None, red: str | None = None,
+               cadence: str | None = choice(None, "--cadence", values=Cadence),
+               tag: list[str] = typer.Option([], "--tag", help="Replace the tags.",
+                                             autocompletion=completer(TAGS)),
                owner: str | None = None, reason: str | None = REASON,
                as_json: bool = JSON) -> None:
     """Change a KPI's definition."""

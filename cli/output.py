@@ -240,6 +240,7 @@ def writing_out(out: "Path") -> Iterator[None]:
 
 def format_option(extra: str = "") -> Any:
     """The --format option of a command that prints a table."""
-    import typer
-    return typer.Option(None, "--format", "-f", help=f"table, tsv, csv or json{extra} "
-                        "(default: table on a terminal, tsv when piped).")
+    from okr.cli.commands import choice
+    return choice(None, "--format", "-f", values=TABLE_FORMATS,
+                  help=f"How to print it{extra} (default: table on a terminal, tsv when "
+                  "piped).")

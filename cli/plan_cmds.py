@@ -1,22 +1,28 @@
 """Plan commands: cycles, objectives, key results and initiatives."""
 
+from typing import Any
+
 import typer
 
+from okr.cli.commands import Typer, choice, choice_argument
 from okr.cli.context import state
 from okr.cli.errors import UserError
 from okr.cli.output import amount
 from okr.cli.writes import JSON, REASON, done, number, opt_number, phases, when
+from okr.domain.vocab import InitiativeStatus, KrKind, Level, ObjectiveStatus, OkrType
+
+CLOSED_AS = (ObjectiveStatus.ACHIEVED, ObjectiveStatus.MISSED)
 
 EFFECTIVE = typer.Option(
     None, "--effective", help="When it took effect (local; a date alone means the start of "
     "that day), if not when recorded; needs --reason and is flagged in reviews. While the "
     "cycle is in planning, plan items are in force from the cycle's start anyway.")
 
-cycle_app = typer.Typer(help="Cycles: add, commit the plan, close, reopen.", no_args_is_help=True)
-objective_app = typer.Typer(help="Objectives: add, update, abandon, close.", no_args_is_help=True)
-kr_app = typer.Typer(help="Key results: add, revise, move, remove, link/unlink a KPI.",
+cycle_app = Typer(help="Cycles: add, commit the plan, close, reopen.", no_args_is_help=True)
+objective_app = Typer(help="Objectives: add, update, abandon, close.", no_args_is_help=True)
+kr_app = Typer(help="Key results: add, revise, move, remove, link/unlink a KPI.",
                      no_args_is_help=True)
-initiative_app = typer.Typer(help="Initiatives: add, set status.", no_args_is_help=True)
+initiative_app = Typer(help="Initiatives: add, set status.", no_args_is_help=True)
 
 
 # ---- cycles -----------------------------------------------------------------------------
@@ -74,10 +80,11 @@ def objective_add(ctx: typer.Context, key: str, title: str,
                   cycle: str = typer.Option(..., "--cycle", "-c"),
                   owner: str | None = typer.Option(None, help="Default: the actor."),
                   team: str = typer.Option("", help="Team name."),
-                  level: str = typer.Option("team", help="company, department, team, "
-                                            "individual or cross-functional."),
-                  okr_type: str = typer.Option("committed", "--type",
-                                               help="committed, aspirational or learning."),
+                  level: str = choice("team", "--level", values=Level,
+                                      help="Where it sits in the organisation."),
+                  okr_type: str = choice("committed", "--type", values=OkrType,
+                                         help="Committed ones are expected to reach 1.0, "
+                                         "aspirational ones count 0.7 as success."),
                   description: str = typer.Option("", help="Longer description."),
                   parent: str | None = typer.Option(None, help="Parent objective (alignment)."),
                   effective: str | None = EFFECTIVE,
@@ -98,7 +105,7 @@ def objective_update(ctx: typer.Context, key: str,
                      parent: str | None = typer.Option(None, help="Re-align under this one."),
                      no_parent: bool = typer.Option(False, "--no-parent",
                                                     help="Make it top level."),
-                     okr_type: str | None = typer.Option(None, "--type"),
+                     okr_type: str | None = choice(None, "--type", values=OkrType),
                      effective: str | None = EFFECTIVE,
                      reason: str | None = REASON, as_json: bool = JSON) -> None:
     """Retitle, change owner/team, re-align or change type (each its own event)."""
@@ -124,7 +131,7 @@ def objective_abandon(ctx: typer.Context, key: str, reason: str | None = REASON,
 
 @objective_app.command("close")
 def objective_close(ctx: typer.Context, key: str,
-                    status: str = typer.Option(..., help="achieved or missed"),
+                    status: str = choice(..., "--status", values=CLOSED_AS),
                     effective: str | None = EFFECTIVE,
                     reason: str | None = REASON, as_json: bool = JSON) -> None:
     """Close an objective as achieved or missed."""
@@ -142,15 +149,22 @@ TOLERANCE_HELP = ("Threshold kinds only (stay-above, stay-below, range): a band 
                   "(default: none; a breach scores 0). See docs/scoring.md.")
 
 
-def _g(n: float | None) -> str:
-    return "none" if n is None else f"{n:g}"
+# What `kr revise` can change, as the key result's attributes (its JSON "changes" keys).
+REVISED = ("start", "target", "target_high", "weight", "tolerance", "phases")
+
+
+def _said(value: float | list[Any] | None) -> str:
+    """A revised value in a sentence: a number, 'none', or how many phased targets."""
+    if isinstance(value, list):
+        return str(len(value)) if value else "none"
+    return "none" if value is None else f"{value:g}"
 
 
 @kr_app.command("add")
 def kr_add(ctx: typer.Context, key: str, title: str,
            objective: str = typer.Option(..., "--objective", "-o"),
-           kind: str = typer.Option("increase", help="increase, decrease, stay-above, "
-                                    "stay-below, range or milestone."),
+           kind: str = choice("increase", "--kind", values=KrKind,
+                              help="How progress is scored (docs/scoring.md)."),
            start: str = typer.Option("0", help="Starting value."),
            target: str = typer.Option("1", help="Target (low bound for a range)."),
            target_high: str | None = typer.Option(None, help="High bound for a range."),
@@ -202,11 +216,10 @@ def kr_revise(ctx: typer.Context, key: str, start: str | None = None, target: st
     # What it replaced is the version before the revision, not a read taken before the
     # command: another writer may have revised the key result in between.
     before = st.ledger.repository.get(kr.id, version=kr.version - 1)
-    old = {"start": before.start, "target": before.target, "weight": before.weight,
-           "tolerance": before.tolerance}
-    changes = {k: (v, getattr(kr, k)) for k, v in old.items() if getattr(kr, k) != v}
-    text = ", ".join(f"{k} {_g(a)} → {_g(b)}" for k, (a, b) in changes.items()) \
-        or "phases changed"
+    changes = {k: (getattr(before, k), getattr(kr, k)) for k in REVISED
+               if getattr(kr, k) != getattr(before, k)}
+    text = ", ".join(f"{k} {_said(a)} → {_said(b)}" for k, (a, b) in changes.items()) \
+        or "nothing changed"
     done(ctx, as_json, f"key result {kr.key} revised: {text}",
          {"key": kr.key, "changes": {k: {"from": a, "to": b} for k, (a, b) in changes.items()},
           "reason": reason})
@@ -268,8 +281,8 @@ def initiative_add(ctx: typer.Context, key: str, title: str,
 
 @initiative_app.command("status")
 def initiative_status(ctx: typer.Context, key: str,
-                      status: str = typer.Argument(..., help="planned, in-progress, done or "
-                                                   "dropped"),
+                      status: str = choice_argument(..., values=InitiativeStatus,
+                                                    help="The initiative's status now."),
                       effective: str | None = EFFECTIVE,
                       reason: str | None = REASON, as_json: bool = JSON) -> None:
     """Set an initiative's status."""

@@ -11,12 +11,13 @@ from typing import Any
 
 import typer
 
+from okr.cli.commands import Typer
 from okr.cli.context import state, want_json
 from okr.cli.errors import UserError
 from okr.cli.output import amount, emit, format_option, print_table, table_format
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
-export_app = typer.Typer(help="Export the projection for analysts.", no_args_is_help=True)
+export_app = Typer(help="Export the projection for analysts.", no_args_is_help=True)
 
 
 def consume_cmd(ctx: typer.Context,
@@ -179,8 +180,7 @@ def sql_cmd(ctx: typer.Context, query: str = typer.Argument(..., help="A SELECT 
             timeout: float = typer.Option(30.0, "--timeout", min=0.1, max=3600.0,
                                           help="Seconds before the query is stopped "
                                           "(at most an hour)."),
-            fmt: str | None = typer.Option(None, "--format", "-f", help="table, tsv, csv or "
-                                           "json (default: table on a terminal, tsv piped)."),
+            fmt: str | None = format_option(),
             as_json: bool = JSON) -> None:
     """Run a read-only SQL query on the projection (tables and macros in docs/schema.md)."""
     from okr.cli.reads import open_projection

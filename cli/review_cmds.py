@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from okr.cli.commands import choice
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
 from okr.cli.output import emit, format_option, table_format, to_json, visible, write_out
@@ -55,9 +56,10 @@ def review_cmd(ctx: typer.Context, cycle: str = typer.Argument(..., help="e.g. 2
                compare_known_at: str | None = typer.Option(
                    None, "--compare-known-at", help="List restatements between this moment's "
                    "knowledge and --known-at."),
-               fmt: str | None = typer.Option(
-                   None, "--format", "-f", help="table (or terminal), tsv, json, csv, md or "
-                   "html (default: table on a terminal, tsv when piped)."),
+               fmt: str | None = choice(
+                   None, "--format", "-f", values=[f for f in FORMATS if f != "terminal"],
+                   help="How to print it; csv, md and html need --out (default: table on a "
+                   "terminal, tsv when piped)."),
                out: Path | None = typer.Option(None, "--out", "-o", help="Write to FILE "
                                                "('-': stdout)."),
                as_json: bool = JSON) -> None:

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from okr.cli.commands import choice
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
 from okr.cli.output import (
@@ -25,11 +26,12 @@ if TYPE_CHECKING:
 
 KIND_NAMES = {"cycle": "cycle", "objective": "objective", "kr": "key_result",
               "key-result": "key_result", "initiative": "initiative", "kpi": "kpi"}
+SHOWN_KINDS = ("cycle", "objective", "kr", "initiative", "kpi")  # key-result: kr, longer
 
 
 def show(ctx: typer.Context, key: str,
-         kind: str | None = typer.Option(None, help="cycle, objective, kr, initiative or kpi "
-                                         "(when a key is used by several kinds)."),
+         kind: str | None = choice(None, "--kind", values=SHOWN_KINDS,
+                                   help="What KEY names, when several kinds use it."),
          fmt: str | None = format_option(" (tsv: the summary as '# ' lines, then the "
                                          "table; csv: the table)"),
          as_json: bool = JSON) -> None:

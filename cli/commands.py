@@ -1,0 +1,89 @@
+"""The command classes every `okr` command is built from, and options with a closed set of
+choices.
+
+click reads any word that starts with '-' as an option, so `okr checkin kr-1 -4.5` failed with
+"No such option: -4". okr has no option that starts with a digit or a dot, so here a word
+that reads as a number (-4.5, -.5, -1e3, -inf) is a value wherever it stands; a real option
+after it is still read, and a mistyped one (-x, --notee) still fails in one line. Every
+`okr.cli.commands.Typer` builds its groups and commands from these classes
+(tests/unit/test_shell_conventions.py walks the whole command tree to check).
+"""
+
+import re
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+from typing import Any
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+# A word that reads as a negative number (domain/numbers.py decides whether it is a good one).
+NEGATIVE_NUMBER = re.compile(r"-(?:[0-9]|\.[0-9]|(?:inf|infinity|nan)$)", re.IGNORECASE)
+
+
+class NumberAware:
+    """A command whose parser takes a word that reads as a negative number as a value."""
+
+    def make_parser(self, ctx: Any) -> Any:
+        parser = super().make_parser(ctx)  # type: ignore[misc]  # mixed into a click Command
+        process = parser._process_opts  # one word that starts with '-' ('--' is handled first)
+
+        def process_opts(arg: str, state: Any) -> None:
+            if NEGATIVE_NUMBER.match(arg) and arg[:2] not in parser._short_opt:
+                state.largs.append(arg)  # a value, where it stands
+            else:
+                process(arg, state)
+
+        parser._process_opts = process_opts
+        return parser
+
+
+class NumberCommand(NumberAware, TyperCommand):
+    """A typer command that reads negative numbers as values."""
+
+
+class NumberGroup(NumberAware, TyperGroup):
+    """A typer group that reads negative numbers as values."""
+
+
+class Typer(typer.Typer):
+    """typer.Typer whose groups and commands are NumberGroup and NumberCommand."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("cls", NumberGroup)
+        super().__init__(**kwargs)
+
+    def command(self, name: str | None = None, *, cls: type[TyperCommand] | None = None,
+                **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return super().command(name, cls=cls or NumberCommand, **kwargs)
+
+
+# ---- closed sets of choices ----------------------------------------------------------------
+
+def completer(words: Sequence[str]) -> Callable[[str], list[str]]:
+    """A shell-completion callback offering `words` that start with what was typed."""
+    def complete(incomplete: str) -> list[str]:
+        return [w for w in words if w.startswith(incomplete)]
+    return complete
+
+
+def words(values: "type[StrEnum] | Sequence[str]") -> list[str]:
+    return [str(v) for v in values]
+
+
+def choice(default: Any, *names: str, values: "type[StrEnum] | Sequence[str]",
+           help: str = "") -> Any:
+    """An option whose value is one of `values`: listed in --help as [a|b|c] and completed by
+    the shell. The value stays text: the domain reads it (with its aliases, in any case) and
+    names the choices in one line when it is none of them."""
+    listed = words(values)
+    return typer.Option(default, *names, help=help, metavar="[" + "|".join(listed) + "]",
+                        autocompletion=completer(listed))
+
+
+def choice_argument(default: Any, *, values: "type[StrEnum] | Sequence[str]",
+                    help: str = "") -> Any:
+    """An argument whose value is one of `values` (see `choice`)."""
+    listed = words(values)
+    return typer.Argument(default, help=help, metavar="[" + "|".join(listed) + "]",
+                          autocompletion=completer(listed))
