@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
 audit_app = Typer(help="Audit: trail of changes, replay to an instant, verification, "
-                        "offline bundles.", no_args_is_help=True)
+                  "offline bundles.", no_args_is_help=True)
 
 
 def _servers(st: State) -> str:

@@ -10,7 +10,7 @@ from okr.cli.context import state, want_json
 from okr.cli.output import emit, visible
 
 import_app = Typer(help="Import a plan (YAML or CSV), check-ins or KPI readings.",
-                         no_args_is_help=True)
+                   no_args_is_help=True)
 
 SKIP = typer.Option(False, "--skip-invalid", help="Record the valid lines and report the rest "
                     "(default: write nothing unless every line is valid).")

@@ -10,7 +10,7 @@ from okr.cli.output import emit, first_line
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
 broker_app = Typer(help="The embedded local broker (used when KAFKA_BOOTSTRAP_SERVERS "
-                         "is not set).", no_args_is_help=True)
+                   "is not set).", no_args_is_help=True)
 keys_app = Typer(help="The checkpoint signing key.", no_args_is_help=True)
 
 

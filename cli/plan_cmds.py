@@ -21,7 +21,7 @@ EFFECTIVE = typer.Option(
 cycle_app = Typer(help="Cycles: add, commit the plan, close, reopen.", no_args_is_help=True)
 objective_app = Typer(help="Objectives: add, update, abandon, close.", no_args_is_help=True)
 kr_app = Typer(help="Key results: add, revise, move, remove, link/unlink a KPI.",
-                     no_args_is_help=True)
+               no_args_is_help=True)
 initiative_app = Typer(help="Initiatives: add, set status.", no_args_is_help=True)
 
 
