@@ -76,14 +76,8 @@ def scorecard_cmd(ctx: typer.Context,
     fmt = table_format(fmt, want_json(ctx, as_json))
     a, k = view_instants(as_of, known_at, st.settings.timezone)
     with open_projection(st) as proj:
-        cards = proj.scorecard_at(a, k)
-    if cycle:
-        key = canonical_cycle_key(cycle)
-        cards = [c for c in cards if c["cycle"] == key]
-    if team:
-        cards = [c for c in cards if c["team"] == team]
-    if owner:
-        cards = [c for c in cards if c["owner"] == owner]
+        cards = proj.scorecard_at(a, k, cycle=canonical_cycle_key(cycle) if cycle else None,
+                                  team=team or None, owner=owner or None)
     sums = summaries(cards)
     data = {"as_of": a, "known_at": k, "objectives": cards, "summaries": sums}
     zone = st.settings.timezone

@@ -83,24 +83,41 @@ CREATE OR REPLACE MACRO okr_version_preference(valid_from, version, t) AS
 
 -- The scorecard as of `as_of` (valid time) as known at `known_at` (transaction time): one row
 -- per key result in force, with its objective's columns (objectives without key results get
--- one row whose key-result columns are NULL).
-CREATE OR REPLACE MACRO scorecard_at(as_of, known_at) AS TABLE
+-- one row whose key-result columns are NULL). `only_cycle`, `only_team` and `only_owner`
+-- (NULL: all) keep the objectives of one cycle, team or owner: only those and the objectives
+-- aligned below them (whose scores their roll-ups read) are scored.
+CREATE OR REPLACE MACRO scorecard_at(as_of, known_at, only_cycle := NULL, only_team := NULL,
+                                     only_owner := NULL) AS TABLE
 WITH RECURSIVE p AS (
     SELECT as_of::TIMESTAMPTZ AS t_as_of, known_at::TIMESTAMPTZ AS t_known
 ),
 cyc AS (SELECT v.* FROM cycle_versions v, p
         WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
                            p.t_as_of, p.t_known)),
-obj AS (SELECT v.* FROM objective_versions v, p
-        WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
-                           p.t_as_of, p.t_known)),
+obj_all AS (SELECT v.* FROM objective_versions v, p
+            WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
+                               p.t_as_of, p.t_known)
+              AND v.cycle IN (SELECT key FROM cyc)),
+-- The objectives asked for, and every objective aligned below them (UNION: each once, so a
+-- stored alignment cycle ends): only these are scored.
+picked AS (SELECT key FROM obj_all
+           WHERE (only_cycle IS NULL OR cycle = only_cycle)
+             AND (only_team IS NULL OR team = only_team)
+             AND (only_owner IS NULL OR owner = only_owner)),
+below AS (SELECT key FROM picked
+          UNION
+          SELECT o.key FROM below JOIN obj_all o ON o.parent = below.key),
+obj AS (SELECT * FROM obj_all WHERE key IN (SELECT key FROM below)),
+-- Key results in force under those objectives (others are never shown).
 kr AS (SELECT v.* FROM key_result_versions v, p
        WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
                           p.t_as_of, p.t_known)
-         AND NOT v.removed),
+         AND NOT v.removed AND v.objective IN (SELECT key FROM obj)),
+-- KPIs in force that measure one of those key results.
 kpi AS (SELECT v.* FROM kpi_versions v, p
         WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
-                           p.t_as_of, p.t_known)),
+                           p.t_as_of, p.t_known)
+          AND v.key IN (SELECT kpi FROM kr)),
 -- The latest check-in and reading of each item (by effective time, then position): an
 -- aggregate, not a window (that would sort every reading of the history), over one number.
 ci AS (SELECT c.aggregate_id,
@@ -108,12 +125,33 @@ ci AS (SELECT c.aggregate_id,
                       okr_order_key(c.effective_at, c.position)) AS latest
        FROM check_ins c, p
        WHERE c.recorded_at <= p.t_known AND c.effective_at <= p.t_as_of
+         AND c.aggregate_id IN (SELECT aggregate_id FROM kr)
        GROUP BY c.aggregate_id),
-rd AS (SELECT r.aggregate_id,
+-- Readings are stored in the order they were recorded, so their observation times rise
+-- along the table (a late one a little out of place): the latest reading of a KPI is looked
+-- for first among those observed in the last 8 days, whose row groups DuckDB's zone maps pick
+-- out without reading the rest; only the KPIs with none there (read rarely, or not since) are
+-- looked up among the earlier ones.
+rd_recent AS (SELECT r.aggregate_id,
+                     arg_max(r.value, okr_order_key(r.observed_at, r.position)) AS value,
+                     max(r.observed_at) AS observed_at
+              FROM kpi_readings r
+              WHERE r.recorded_at <= known_at::TIMESTAMPTZ
+                AND r.observed_at <= as_of::TIMESTAMPTZ
+                AND r.observed_at > as_of::TIMESTAMPTZ - INTERVAL 8 DAY
+                AND r.aggregate_id IN (SELECT aggregate_id FROM kpi)
+              GROUP BY r.aggregate_id),
+rd_missing AS (SELECT aggregate_id FROM kpi
+               WHERE aggregate_id NOT IN (SELECT aggregate_id FROM rd_recent)),
+rd AS (SELECT * FROM rd_recent
+       UNION ALL
+       SELECT r.aggregate_id,
               arg_max(r.value, okr_order_key(r.observed_at, r.position)) AS value,
               max(r.observed_at) AS observed_at
-       FROM kpi_readings r, p
-       WHERE r.recorded_at <= p.t_known AND r.observed_at <= p.t_as_of
+       FROM kpi_readings r
+       WHERE r.recorded_at <= known_at::TIMESTAMPTZ
+         AND r.observed_at <= as_of::TIMESTAMPTZ - INTERVAL 8 DAY
+         AND r.aggregate_id IN (SELECT aggregate_id FROM rd_missing)
        GROUP BY r.aggregate_id),
 kc AS (SELECT kpi.key, rd.value, rd.observed_at,
               kpi_health_of(kpi.direction, kpi.green, kpi.red, rd.value) AS health,
@@ -215,6 +253,7 @@ SELECT cycle, objective, objective_title, owner, team, level, okr_type, parent,
        progress,
        expected, status, confidence, kpi, kpi_health, kpi_stale
 FROM card LEFT JOIN rolled USING (objective)
+WHERE objective IN (SELECT key FROM picked)
 ORDER BY cycle, objective, key_result NULLS FIRST;
 
 -- Every check-in of the cycle's key results, scored against the plan in force at its

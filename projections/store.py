@@ -315,19 +315,31 @@ class Projection:
         names, rows = self.query(KR_CHECK_INS, [key])
         return revisions, [dict(zip(names, r, strict=True)) for r in rows]
 
-    def scorecard_at(self, as_of: datetime, known_at: datetime) -> list[dict[str, Any]]:
-        """The scorecard as `domain.history.scorecard` shapes it, from the `scorecard_at` macro.
+    def scorecard_at(self, as_of: datetime, known_at: datetime, cycle: str | None = None,
+                     team: str | None = None, owner: str | None = None
+                     ) -> list[dict[str, Any]]:
+        """The scorecard as `domain.history.scorecard` shapes it, from the `scorecard_at` macro;
+        `cycle`, `team`, `owner` keep only those objectives (filtered inside the SQL, so only
+        they are scored).
 
-        The macro's plan is prepared once per connection (docs/benchmarks.md, "Point in
-        time", says why). EXECUTE takes no bound parameters, so the two instants are
-        written into the statement as timestamp literals (made here from datetimes).
+        The macro's plans (whole organisation, filtered) are prepared once per connection
+        (docs/benchmarks.md, "Point in time", says why). EXECUTE takes no bound parameters,
+        so the values are written into the statement as literals (made here from datetimes
+        and strings).
         """
+        filtered = (cycle, team, owner) != (None, None, None)
         if not self._prepared:
             self.con.execute("PREPARE okr_scorecard_at AS SELECT * FROM "
                              "scorecard_at($1::TIMESTAMPTZ, $2::TIMESTAMPTZ)")
+            self.con.execute("PREPARE okr_scorecard_of AS SELECT * FROM "
+                             "scorecard_at($1::TIMESTAMPTZ, $2::TIMESTAMPTZ, "
+                             "only_cycle := $3::VARCHAR, only_team := $4::VARCHAR, "
+                             "only_owner := $5::VARCHAR)")
             self._prepared = True
-        cur = self.con.execute(f"EXECUTE okr_scorecard_at({_timestamp(as_of)}, "
-                               f"{_timestamp(known_at)})")
+        instants = f"{_timestamp(as_of)}, {_timestamp(known_at)}"
+        cur = self.con.execute(
+            f"EXECUTE okr_scorecard_of({instants}, {_text(cycle)}, {_text(team)}, "
+            f"{_text(owner)})" if filtered else f"EXECUTE okr_scorecard_at({instants})")
         names = [d[0] for d in cur.description]
         card_at = [names.index(column) for column in CARD_COLUMNS.values()]
         kr_at = [names.index(column) for column in KR_COLUMNS.values()]
@@ -499,6 +511,11 @@ def _timestamp(t: datetime) -> str:
     if t.tzinfo is None:
         raise ValueError(f"{t!r} has no time zone")
     return f"TIMESTAMPTZ '{t.isoformat()}'"
+
+
+def _text(value: str | None) -> str:
+    """A SQL literal for a string (or NULL); DuckDB reads no escapes in '…' but ''."""
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
 
 
 def _quote(path: Path) -> str:

@@ -126,6 +126,42 @@ def test_scorecard_at_matches_domain_replay_at_random_instants(history: tuple) -
         ("milestone", "met"), ("milestone", "none")}
 
 
+def test_scorecard_at_filtered_in_sql_equals_the_whole_scorecard_filtered(history: tuple
+                                                                          ) -> None:
+    """`okr scorecard --cycle/--team/--owner` filters inside the SQL (only that part of the
+    organisation is scored): the answer is the whole organisation's, filtered, and the
+    replay's, filtered."""
+    facts, proj, _ = history
+    first, last = facts[0].recorded_at, facts[-1].recorded_at
+    span = (last - first).total_seconds()
+    rnd = random.Random(6)
+    checked = 0
+    for _ in range(25):
+        as_of = first + timedelta(seconds=rnd.uniform(0, span + 86400))
+        known_at = first + timedelta(seconds=rnd.uniform(0, span + 86400))
+        whole = proj.scorecard_at(as_of, known_at)
+        want = scorecard_at(facts, as_of, known_at)
+        assert same(whole, want) == []
+        cycles = [*sorted({c["cycle"] for c in whole}), "1999-Q1"]
+        teams = [*sorted({c["team"] for c in whole}), "nobody's team"]
+        owners = [*sorted({c["owner"] for c in whole}), "o'neil"]
+        for cycle, team, owner in [(rnd.choice(cycles), None, None),
+                                   (None, rnd.choice(teams), None),
+                                   (None, None, rnd.choice(owners)),
+                                   (rnd.choice(cycles), rnd.choice(teams), None),
+                                   (rnd.choice(cycles), None, rnd.choice(owners))]:
+            def keep(c: dict, cycle: str | None = cycle, team: str | None = team,
+                     owner: str | None = owner) -> bool:
+                return ((cycle is None or c["cycle"] == cycle)
+                        and (team is None or c["team"] == team)
+                        and (owner is None or c["owner"] == owner))
+            got = proj.scorecard_at(as_of, known_at, cycle=cycle, team=team, owner=owner)
+            assert same(got, [c for c in whole if keep(c)]) == []
+            assert same(got, [c for c in want if keep(c)]) == []
+            checked += bool(got)
+    assert checked > 40
+
+
 def branch(kr: dict) -> tuple[str, str]:
     """Which branch of its kind's rule a scored key result took."""
     p = kr["progress"]

@@ -195,3 +195,20 @@ def test_okr_scorecard_prints_rollups_and_summaries(ledger: OkrLedger) -> None:
     assert (float(eng["rollup"]), eng["rollup_track"]) == (pytest.approx(0.66), "on-track")
     table = okr(home, "scorecard", "--format", "table").stdout
     assert "roll-up 0.52" in table and "Departments (roll-ups)" in table and "Teams" in table
+
+
+def test_a_filtered_scorecard_keeps_the_rollups_of_the_whole_tree(ledger: OkrLedger,
+                                                                 tmp_path: Path) -> None:
+    """`okr scorecard --team/--owner/--cycle` scores only the objectives asked for and those
+    aligned below them: the roll-up of a department's objective still reads its teams'."""
+    now = utc_now()
+    with project(ledger, tmp_path / "p.duckdb") as proj:
+        whole = proj.scorecard_at(now, now)
+        teams = sorted({c["team"] for c in whole})
+        assert {"eng", "sales", ""} <= set(teams)
+        for team in teams:
+            assert proj.scorecard_at(now, now, team=team) == [
+                c for c in whole if c["team"] == team], team
+        assert proj.scorecard_at(now, now, owner="ana", cycle=LIVE_CYCLE) == whole
+        (eng,) = proj.scorecard_at(now, now, team="eng")
+    assert eng["rollup"] == pytest.approx(0.66)  # own 0.625 with eng-web's 0.8 below
