@@ -14,6 +14,7 @@ test holds it to that.
 """
 
 import bisect
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -222,6 +223,9 @@ class Replay:
         _apply(self.world, fact, self.as_of, self.known_at)
 
 
+_effective_at = operator.attrgetter("effective_at")
+
+
 def worlds_at(facts: Iterable[Fact], instants: Sequence[datetime], known_at: datetime
               ) -> Iterator[tuple[datetime, World]]:
     """The world at each instant (as known at known_at), with the latest check-in and reading
@@ -230,8 +234,8 @@ def worlds_at(facts: Iterable[Fact], instants: Sequence[datetime], known_at: dat
     known = sorted((f for f in facts if f.recorded_at <= known_at), key=lambda f: f.position)
     structural = [f for f in known if f.type not in MEASUREMENTS]
     series: dict[str, list[Fact]] = {}
-    for f in sorted((f for f in known if f.type in MEASUREMENTS),
-                    key=lambda f: (f.effective_at, f.position)):
+    # `known` is in position order and sorting is stable: by effective time, then position.
+    for f in sorted((f for f in known if f.type in MEASUREMENTS), key=_effective_at):
         series.setdefault(f.aggregate_id, []).append(f)
     times = {agg: [f.effective_at for f in items] for agg, items in series.items()}
     for at in instants:

@@ -69,16 +69,17 @@ def plan_vs_actual(facts: Sequence[Fact], cycle: str, committed_at: datetime | N
     plan_objs, plan_krs = _cycle_keys(plan, cycle)
     cards = [c for c in scorecard(final, t_eval) if c["cycle"] == cycle]
     final_krs = {kr["key"] for c in cards for kr in c["key_results"]}
+    initiatives: dict[str, list[dict[str, Any]]] = {}  # by key result, each list by key
+    for i in sorted(final.initiatives.values(), key=lambda i: i["key"]):
+        initiatives.setdefault(i["key_result"], []).append(
+            {"key": i["key"], "title": i["title"], "status": i["status"]})
     out = []
     for card in cards:
         krs = []
         for kr in card["key_results"]:
             planned = plan.key_results.get(kr["key"]) if kr["key"] in plan_krs else None
             krs.append({**kr,
-                        "initiatives": [
-                            {"key": i["key"], "title": i["title"], "status": i["status"]}
-                            for i in sorted(final.initiatives.values(), key=lambda i: i["key"])
-                            if i["key_result"] == kr["key"]],
+                        "initiatives": list(initiatives.get(kr["key"], [])),
                         "planned_target": None if planned is None else planned["target"],
                         "planned_target_high": None if planned is None
                         else planned["target_high"],

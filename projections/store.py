@@ -368,7 +368,7 @@ class Projection:
 
     def facts(self, since_position: int = 0) -> Iterator[Fact]:
         """Every stored event as a domain fact, in position order."""
-        from okr.record.envelope import revive_data  # pydantic: only where facts are read
+        from okr.record.revive import revive_data
 
         cur = self.con.execute(
             "SELECT position, aggregate_id, version, type, recorded_at::TIMESTAMP, "
@@ -428,7 +428,7 @@ class Projection:
     # cheaper than DuckDB handing over TIMESTAMPTZ values through pytz, row by row.
 
     def _facts(self, sql: str, params: dict[str, Any]) -> list[Fact]:
-        from okr.record.envelope import revive_data
+        from okr.record.revive import revive_data
 
         return [Fact(position=pos, aggregate_id=agg, version=ver, type=typ,
                      recorded_at=rec.replace(tzinfo=UTC), effective_at=eff.replace(tzinfo=UTC),

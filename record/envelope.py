@@ -32,6 +32,7 @@ from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
 from okr.domain.objective import Objective
+from okr.record.revive import parse_time, revive_data
 
 SCHEMA = "okr.ledger/v1"
 GENESIS_HASH = "0" * 64
@@ -139,17 +140,6 @@ def event_id(aggregate_id: UUID | str, version: int) -> str:
     h[8] = (h[8] & 0x3F) | 0x80  # RFC 4122 variant
     x = h.hex()
     return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
-
-
-def parse_time(value: str) -> datetime:
-    """Read a timestamp from the envelope (ISO 8601 with a zone) as aware UTC."""
-    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if t.tzinfo is None:
-        raise ValueError(f"timestamp {value!r} has no time zone")
-    try:
-        return t.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(f"timestamp {value!r} is out of range") from None
 
 
 _ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
@@ -367,17 +357,6 @@ class Envelope(BaseModel):
 KNOWN_TYPES = frozenset(t for t, _ in EVENT_TYPES.values())
 # Stored event topic (module:qualname, as eventsourcing stores it) → (type, aggregate type).
 TOPIC_TYPES = {get_topic(cls): types for cls, types in EVENT_TYPES.items()}
-
-
-def revive_data(type_: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Turn the JSON data back into domain values (times in phases and cycle bounds)."""
-    out = dict(data)
-    for name in ("start", "end") if type_ == "CycleAdded" else ():
-        out[name] = parse_time(out[name])
-    if "phases" in out:
-        out["phases"] = [{"at": parse_time(p["at"]), "value": p["value"]}
-                         for p in out["phases"]]
-    return out
 
 
 @dataclass(frozen=True, slots=True)
