@@ -273,7 +273,8 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#111}
 h1{margin-bottom:.2rem} .muted{color:#666} table{border-collapse:collapse;margin:1rem 0}
 td,th{border:1px solid #ddd;padding:.3rem .6rem;text-align:left;font-size:.9rem}
-th{background:#f4f4f4} .reached{color:#2e9d5b;font-weight:600} .missed{color:#d64545;font-weight:600}
+th{background:#f4f4f4}
+.reached{color:#2e9d5b;font-weight:600} .missed{color:#d64545;font-weight:600}
 .flag{background:#fde2e2;color:#a11;padding:0 .3rem;border-radius:3px;font-size:.8rem}
 .charts{display:flex;flex-wrap:wrap;gap:1rem} figure{margin:0} figcaption{font-size:.85rem}
 .legend span{display:inline-block;margin-right:1rem;font-size:.85rem}
@@ -334,7 +335,8 @@ def to_html(review: dict[str, Any]) -> str:
         f"</td><td>{bounds(r['planned_target'], r['planned_target_high'])}</td>"
         f"<td>{bounds(r['final_target'], r['final_target_high'])}</td>"
         f"<td>{num(r['value'])}</td><td>{pct(r['progress'])}</td><td>{pct(r['expected'])}</td>"
-        f"<td>{e(r['status'] or '-')}</td><td class=\"{r['grade'] if r['grade'] in FINAL_GRADES else ''}\">{e(r['grade'])}</td>"
+        f"<td>{e(r['status'] or '-')}</td>"
+        f"<td class=\"{r['grade'] if r['grade'] in FINAL_GRADES else ''}\">{e(r['grade'])}</td>"
         f"<td>{e(r['initiatives'])}</td></tr>"
         for r in score_rows(review))
     revs = "".join(
