@@ -2,6 +2,7 @@
 (`okr consume --once` into a fresh DuckDB file) and `okr audit replay`, each measured over
 the first half of the history and over all of it, so growth with history length shows."""
 
+import json
 import shutil
 
 from common import OKR, Result, Run, measure, say
@@ -9,7 +10,7 @@ from common import OKR, Result, Run, measure, say
 from okr.ledger.app import OkrLedger
 from okr.record.relay import Relay
 
-LIMIT_MB = 500.0
+LIMIT_MB = 300.0  # issue 20: okr consume over the whole history
 
 
 def _half_topic(run: Run) -> str:
@@ -35,12 +36,20 @@ def run(run: Run) -> list[Result]:
     for label, topic in topics.items():
         home = run.work / f"memory-{label}"
         shutil.rmtree(home, ignore_errors=True)
+        # The relay's key: without it the consumer can verify no checkpoint, and its gate
+        # holds every record unapplied (a consume that measured that held 471 MB of waiting
+        # records at 97,086 events and applied none).
         env = run.environ(OKR_HOME=str(home), OKR_TOPIC_LEDGER=topic,
-                          OKR_DUCKDB=str(home / "okr.duckdb"))
+                          OKR_DUCKDB=str(home / "okr.duckdb"),
+                          OKR_SIGNING_KEY=str(run.settings.signing_key_file))
         for name, args in (("consume", ["consume", "--once", "--json"]),
                            ("replay", ["audit", "replay", "--until", until, "--json"])):
             m = measure([OKR, *args], env)
             assert m.code == 0, f"okr {' '.join(args)}: {m.stderr}"
+            if name == "consume":  # it applied the history, not merely held it
+                stored = json.loads(m.stdout)["stored"]
+                expected = run.events if label == "full" else run.events // 2
+                assert stored == expected, f"okr consume stored {stored} of {expected} events"
             peaks[name][label] = m.peak_rss_mb
             say(f"memory: okr {args[0]} {args[1]} over the {label} history: peak "
                 f"{m.peak_rss_mb:,.0f} MB in {m.seconds:.1f} s")
