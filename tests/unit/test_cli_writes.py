@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -130,9 +131,13 @@ def test_every_write_prints_json_on_request(scenario: Path) -> None:
 
 
 def test_kpi_reading_id_records_once(scenario: Path) -> None:
-    first = json.loads(ok(scenario, "kpi", "record", "wau", "14000", "--id", "r-1", "--json"))
+    # The retry names the same observation time: left to "now", two calls more than the
+    # domain's 5 s apart (a loaded machine) would be a conflicting duplicate, not a retry.
+    at = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(timespec="seconds")
+    args = ("kpi", "record", "wau", "14000", "--id", "r-1", "--at", at, "--json")
+    first = json.loads(ok(scenario, *args))
     before = event_count(scenario)
-    second = json.loads(ok(scenario, "kpi", "record", "wau", "14000", "--id", "r-1", "--json"))
+    second = json.loads(ok(scenario, *args))
     assert first["recorded"] is True and second["recorded"] is False
     assert event_count(scenario) == before
 
