@@ -71,6 +71,7 @@ def _register() -> None:
         due_cmds,
         import_cmds,
         kafka_cmds,
+        list_cmds,
         measure_cmds,
         plan_cmds,
         projection_cmds,
@@ -80,6 +81,7 @@ def _register() -> None:
     plan_cmds.register(app)
     measure_cmds.register(app)
     show_cmds.register(app)
+    list_cmds.register(app)
     import_cmds.register(app)
     review_cmds.register(app)
     kafka_cmds.register(app)

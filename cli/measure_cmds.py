@@ -5,8 +5,9 @@ from typing import Any
 import typer
 
 from okr.cli.commands import Typer, choice, completer
-from okr.cli.context import State, state, want_json
+from okr.cli.context import state, want_json
 from okr.cli.errors import UserError
+from okr.cli.kpis import STATUS_HELP as KPI_STATUS_HELP
 from okr.cli.output import amount, emit, format_option, table_format
 from okr.cli.writes import JSON, REASON, done, number, opt_number, said, when
 from okr.domain.vocab import Cadence, Direction
@@ -131,30 +132,20 @@ def kpi_retire(ctx: typer.Context, key: str, reason: str | None = REASON,
 @kpi_app.command("list")
 def kpi_list(ctx: typer.Context, all_: bool = typer.Option(False, "--all",
                                                           help="Include retired KPIs."),
+             owner: str | None = typer.Option(None, "--owner", help="Only this owner's."),
+             status: str | None = typer.Option(None, "--status", help=KPI_STATUS_HELP),
              fmt: str | None = format_option(), as_json: bool = JSON) -> None:
-    """Every KPI with its latest value, trend, health and staleness."""
+    """Every KPI with its latest value, trend, health and staleness (read from the ledger,
+    now; `okr list kpis` gives the same from the projection, also at past instants)."""
+    from okr.cli.kpis import kpi_rows, kpi_table
     from okr.domain.base import utc_now
     from okr.ledger.views import kpi_list as listing
 
     st = state(ctx)
     st.reading = True
     fmt = table_format(fmt, want_json(ctx, as_json))
-    rows = [r for r in listing(st.ledger, utc_now()) if all_ or not r["retired"]]
-    emit(rows, fmt == "json", lambda: _kpi_table(st, rows, fmt))
-
-
-def _kpi_table(st: State, rows: list[dict[str, Any]], fmt: str) -> None:
-    from okr.cli.output import print_table, styled
-
-    arrows = {"better": "↗ better", "worse": "↘ worse", "flat": "→ flat", None: "-"}
-    colours = {"green": "green", "amber": "yellow", "red": "red", None: "dim"}
-    print_table(["KPI", "name", "latest", "observed", "trend", "health", "cadence"],
-                [[r["key"], r["name"], amount(r["value"], r["unit"]),
-                  "-" if r["observed_at"] is None else said(st, r["observed_at"]),
-                  arrows[r["trend"]],
-                  styled((r["health"] or "no data", colours[r["health"]]),
-                         *([(" STALE", "bold red")] if r["stale"] else [])),
-                  r["cadence"]] for r in rows], fmt)
+    rows = kpi_rows(listing(st.ledger, utc_now()), all_=all_, owner=owner, status=status)
+    emit(rows, fmt == "json", lambda: kpi_table(st, rows, fmt))
 
 
 def register(app: typer.Typer) -> None:

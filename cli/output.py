@@ -182,6 +182,14 @@ def _plain(cell: Any) -> str:
     return plain if isinstance(plain, str) else "" if cell is None else str(cell)
 
 
+class _LfRecords:
+    """stdout for a csv writer, each record ended by LF: the writer is told CRLF, because with
+    an LF terminator it leaves a cell holding a lone CR unquoted, which splits the record."""
+
+    def write(self, record: str) -> int:
+        return sys.stdout.write(record[:-2] + "\n" if record.endswith("\r\n") else record)
+
+
 def print_table(columns: "list[str]", rows: "list[list[Any]]", fmt: str | None = None,
                 title: str | None = None, heading: bool = False) -> None:
     """Print rows under `columns` as a rich table, TSV or CSV (see above; None: table on a
@@ -194,7 +202,7 @@ def print_table(columns: "list[str]", rows: "list[list[Any]]", fmt: str | None =
             sys.stdout.write(f"# {visible(title)}\n")
         if fmt == "csv":
             import csv
-            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer = csv.writer(_LfRecords(), lineterminator="\r\n")
             writer.writerow(columns)
             writer.writerows([csv_cell(_plain(c)) for c in r] for r in rows)
         else:

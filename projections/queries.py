@@ -100,3 +100,56 @@ FROM kpi JOIN first ON first.aggregate_id = kpi.aggregate_id
 LEFT JOIN rd ON rd.aggregate_id = kpi.aggregate_id
 ORDER BY kpi.key
 """
+
+# `okr list cycles|initiatives|kpis` at (as_of, known_at): each item's version in force then,
+# as `scorecard_at` picks them (objectives and key results are listed from `scorecard_at`).
+_IN_FORCE = ("okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to, "
+             "$as_of::TIMESTAMPTZ, $known::TIMESTAMPTZ)")
+
+LIST_CYCLES = f"""
+WITH obj AS (SELECT v.cycle, count(*) AS n FROM objective_versions v WHERE {_IN_FORCE}
+             GROUP BY v.cycle)
+SELECT v.key, v.start, v."end", v.timezone, v.status, v.committed_at,
+       coalesce(obj.n, 0) AS objectives
+FROM cycle_versions v LEFT JOIN obj ON obj.cycle = v.key
+WHERE {_IN_FORCE}
+ORDER BY v.start, v.key
+"""
+
+# An initiative's cycle and team are its key result's and that key result's objective's.
+LIST_INITIATIVES = f"""
+WITH kr AS (SELECT v.key, v.objective, v.cycle FROM key_result_versions v WHERE {_IN_FORCE}),
+obj AS (SELECT v.key, v.team FROM objective_versions v WHERE {_IN_FORCE})
+SELECT v.key, v.title, v.key_result, kr.objective, kr.cycle, obj.team, v.owner, v.status
+FROM initiative_versions v LEFT JOIN kr ON kr.key = v.key_result
+LEFT JOIN obj ON obj.key = kr.objective
+WHERE {_IN_FORCE}
+ORDER BY v.key
+"""
+
+# A KPI's latest reading at as_of as known at known_at (by observed time, then position, as
+# `scorecard_at` takes it), its health and staleness then, the trend of its last two readings
+# (as ledger.views.trend) and how many readings it had.
+LIST_KPIS = f"""
+WITH rd AS (
+    SELECT r.aggregate_id, count(*) AS readings,
+           max_by(r.observed_at, okr_order_key(r.observed_at, r.position)) AS observed_at,
+           max_by(r.value, okr_order_key(r.observed_at, r.position), 2) AS last_two
+    FROM kpi_readings r
+    WHERE r.recorded_at <= $known::TIMESTAMPTZ AND r.observed_at <= $as_of::TIMESTAMPTZ
+    GROUP BY r.aggregate_id)
+SELECT v.key, v.name, v.unit, v.direction, v.target, v.green, v.red, v.cadence, v.tags,
+       v.owner, v.retired, rd.last_two[1] AS value, rd.observed_at,
+       kpi_health_of(v.direction, v.green, v.red, rd.last_two[1]) AS health,
+       rd.observed_at IS NULL
+           OR epoch_us($as_of::TIMESTAMPTZ) - epoch_us(rd.observed_at)
+              > kpi_period_us(v.cadence) AS stale,
+       CASE WHEN len(rd.last_two) < 2 THEN NULL
+            WHEN rd.last_two[1] = rd.last_two[2] THEN 'flat'
+            WHEN (rd.last_two[1] > rd.last_two[2]) = (v.direction = 'up') THEN 'better'
+            ELSE 'worse' END AS trend,
+       coalesce(rd.readings, 0) AS readings
+FROM kpi_versions v LEFT JOIN rd USING (aggregate_id)
+WHERE {_IN_FORCE}
+ORDER BY v.key
+"""

@@ -32,6 +32,9 @@ from okr.projections.queries import (
     KR_CHECK_INS,
     KR_COLUMNS,
     KR_REVISIONS,
+    LIST_CYCLES,
+    LIST_INITIATIVES,
+    LIST_KPIS,
     REVIEW_ITEMS,
     REVIEW_READINGS,
 )
@@ -315,6 +318,14 @@ class Projection:
         names, rows = self.query(KR_CHECK_INS, [key])
         return revisions, [dict(zip(names, r, strict=True)) for r in rows]
 
+    def listing_at(self, kind: str, as_of: datetime, known_at: datetime
+                   ) -> list[dict[str, Any]]:
+        """`okr list cycles|initiatives|kpis`: each item as it stood at `as_of` (valid time)
+        as known at `known_at`, one dict per item (the columns of queries.LIST_*)."""
+        sql = {"cycles": LIST_CYCLES, "initiatives": LIST_INITIATIVES, "kpis": LIST_KPIS}[kind]
+        names, rows = self.query(sql, {"as_of": as_of, "known": known_at})
+        return [dict(zip(names, r, strict=True)) for r in rows]
+
     def scorecard_at(self, as_of: datetime, known_at: datetime, cycle: str | None = None,
                      team: str | None = None, owner: str | None = None
                      ) -> list[dict[str, Any]]:
@@ -446,13 +457,13 @@ class Projection:
                             dict(zip(fields, row[7:], strict=True))))
                 for row in self.con.execute(sql, params).fetchall()]
 
-    def query(self, sql: str, params: Iterable[Any] = ()
+    def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()
               ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Column names and rows of a statement given as text (an analyst's, `okr sql`);
         whatever DuckDB refuses or fails raises QueryFailed ("SQL: " and DuckDB's line; the
         DuckDB error is the cause)."""
         try:
-            cur = self.con.execute(sql, list(params))
+            cur = self.con.execute(sql, params if isinstance(params, dict) else list(params))
             return [d[0] for d in cur.description or []], cur.fetchall()
         except duckdb.Error as exc:
             line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

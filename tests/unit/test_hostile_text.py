@@ -121,6 +121,7 @@ def test_escape_sequences_are_shown_not_sent(home: Path) -> None:
 
 @pytest.mark.parametrize("args", [
     ["scorecard"], ["kpi", "list"], ["review", CYCLE], ["due"],
+    *(["list", kind] for kind in ("cycles", "objectives", "krs", "initiatives", "kpis")),
     ["sql", "SELECT key, title, owner, team FROM objective_versions"],
     ["sql", "SELECT key_result, note FROM check_ins"],
     *(["show", f"{kind}{i}"] for kind in "okmi" for i in range(len(ITEMS))),
@@ -166,6 +167,30 @@ def test_csv_cells_are_never_formulas_and_keep_the_text_after_the_guard(home: Pa
         assert not [c for c in cells if formula(c)], name
         want = stored(text, 1000)
         assert ("'" + want if formula(want) else want) in cells, name
+
+
+def test_listings_keep_the_exact_text_in_json_and_guard_csv_cells(home: Path) -> None:
+    def listed(kind: str, fmt: str) -> str:
+        return ok(home, "list", kind, "--format", fmt).stdout
+
+    objectives = {r["key"]: r for r in json.loads(listed("objectives", "json"))["items"]}
+    krs = {r["key"]: r for r in json.loads(listed("krs", "json"))["items"]}
+    initiatives = {r["key"]: r for r in json.loads(listed("initiatives", "json"))["items"]}
+    kpis = {r["key"]: r for r in json.loads(listed("kpis", "json"))["items"]}
+    for i, (name, text) in enumerate(ITEMS):
+        o = objectives[f"o{i}"]
+        assert (o["title"], o["owner"], o["team"]) == (
+            stored(text, 200), stored(text, 100), stored(text, 100)), name
+        assert krs[f"k{i}"]["title"] == stored(text, 200), name
+        assert (initiatives[f"i{i}"]["title"], initiatives[f"i{i}"]["owner"]) == (
+            stored(text, 200), stored(text, 100)), name
+        assert kpis[f"m{i}"]["name"] == stored(text, 200), name
+    for kind in ("objectives", "krs", "initiatives", "kpis"):
+        cells = [c for row in csv.reader(io.StringIO(listed(kind, "csv"))) for c in row]
+        assert not [c for c in cells if formula(c)], kind
+        for _, text in ITEMS:
+            want = stored(text, 200)
+            assert ("'" + want if formula(want) else want) in cells, kind
 
 
 def test_review_files_treat_text_as_data(home: Path, tmp_path: Path) -> None:

@@ -1,0 +1,222 @@
+"""`okr list cycles|objectives|krs|initiatives|kpis`: browse what the ledger holds.
+
+Read from the DuckDB projection like the scorecard (brought up to date first when no consumer
+runs), at any (as_of, known_at): objectives and key results as `scorecard_at` scores them,
+cycles, initiatives and KPIs from the version tables (projections/queries.py). KPIs print as
+`okr kpi list` prints them (cli/kpis.py).
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import typer
+
+from okr.cli.context import State, state, want_json
+from okr.cli.errors import UserError
+from okr.cli.kpis import STATUS_HELP as KPI_STATUS_HELP
+from okr.cli.output import amount, emit, format_option, print_table, table_format
+from okr.cli.writes import JSON
+
+list_app = typer.Typer(help="Browse cycles, objectives, key results, initiatives and KPIs "
+                       "(filters, --as-of/--known-at, --format table|tsv|csv|json).",
+                       no_args_is_help=True)
+
+AS_OF = typer.Option(None, "--as-of", help="Valid time (local; default now). A date alone "
+                     "means the END of that day.")
+KNOWN_AT = typer.Option(None, "--known-at", help="What the ledger knew then (default now). A "
+                        "date alone means the END of that day.")
+CYCLE = typer.Option(None, "--cycle", "-c", help="Only this cycle's.")
+TEAM = typer.Option(None, "--team", help="Only this team's.")
+OWNER = typer.Option(None, "--owner", help="Only this owner's.")
+
+
+def _status(words: tuple[str, ...], kind: str) -> Any:
+    return typer.Option(None, "--status", help=f"Only {kind} in this status: "
+                        f"{', '.join(words)}.")
+
+
+# The statuses each kind has (domain/vocab.py): a cycle's lifecycle, an objective's and an
+# initiative's, and a key result's track against its expected progress.
+CYCLE_STATUSES = ("planning", "committed", "closed")
+OBJECTIVE_STATUSES = ("active", "achieved", "missed", "abandoned")
+KR_STATUSES = ("on-track", "at-risk", "off-track")
+INITIATIVE_STATUSES = ("planned", "in-progress", "done", "dropped")
+
+
+def _check_status(status: str | None, words: tuple[str, ...], kind: str) -> None:
+    if status is not None and status not in words:
+        raise UserError(f"--status {status!r} is not one of: {', '.join(words)} (for {kind})")
+
+
+def _read(st: State, as_of: str | None, known_at: str | None,
+          read: "Callable[[Any, datetime, datetime], Any]") -> tuple[datetime, datetime, Any]:
+    """(as_of, known_at) as typed, and what `read(projection, as_of, known_at)` returns."""
+    from okr.cli.reads import open_projection
+    from okr.cli.times import view_instants
+
+    a, k = view_instants(as_of, known_at, st.settings.timezone)
+    with open_projection(st) as proj:
+        return a, k, read(proj, a, k)
+
+
+def _cycle_key(proj: Any, cycle: str | None, a: datetime, k: datetime) -> str | None:
+    """The canonical key of the --cycle filter; a one-line error for a cycle not there."""
+    if cycle is None:
+        return None
+    from okr.domain.periods import canonical_cycle_key
+    key = canonical_cycle_key(cycle)
+    if key not in {c["key"] for c in proj.listing_at("cycles", a, k)}:
+        raise UserError(f"cycle {key!r} not found (at that time); 'okr list cycles' lists them")
+    return key
+
+
+def _emit(ctx: typer.Context, st: State, kind: str, a: datetime, k: datetime,
+          items: list[dict[str, Any]], fmt: str, table: Callable[[], None]) -> None:
+    from okr.cli.times import say
+
+    zone = st.settings.timezone
+    if fmt == "table" and not items:
+        print(f"no {kind} as of {say(a, zone)} (known at {say(k, zone)})")
+        return
+    emit({"kind": kind, "as_of": a, "known_at": k, "items": items}, fmt == "json", table)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0%}"
+
+
+def _day(t: datetime, zone: str, end: bool = False) -> str:
+    """The local day of an instant in the cycle's zone (an exclusive end: the day before)."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+    return (t - timedelta(microseconds=1 if end else 0)).astimezone(ZoneInfo(zone)
+                                                                    ).date().isoformat()
+
+
+@list_app.command("cycles")
+def list_cycles(ctx: typer.Context,
+                status: str | None = _status(CYCLE_STATUSES, "cycles"),
+                as_of: str | None = AS_OF, known_at: str | None = KNOWN_AT,
+                fmt: str | None = format_option(), as_json: bool = JSON) -> None:
+    """Cycles: their days (in the zone each was added in), status and objectives."""
+    st = state(ctx)
+    fmt = table_format(fmt, want_json(ctx, as_json))
+    _check_status(status, CYCLE_STATUSES, "cycles")
+    a, k, rows = _read(st, as_of, known_at, lambda p, a, k: p.listing_at("cycles", a, k))
+    items = [r for r in rows if status is None or r["status"] == status]
+    _emit(ctx, st, "cycles", a, k, items, fmt, lambda: print_table(
+        ["cycle", "first day", "last day", "zone", "status", "objectives"],
+        [[r["key"], _day(r["start"], r["timezone"]), _day(r["end"], r["timezone"], end=True),
+          r["timezone"], r["status"], str(r["objectives"])] for r in items], fmt))
+
+
+def _cards(proj: Any, cycle: str | None, a: datetime, k: datetime
+           ) -> tuple[str | None, list[dict[str, Any]]]:
+    key = _cycle_key(proj, cycle, a, k)
+    return key, proj.scorecard_at(a, k)
+
+
+def _objective_filter(key: str | None, team: str | None, owner: str | None
+                      ) -> Callable[[dict[str, Any]], bool]:
+    return lambda c: ((key is None or c["cycle"] == key) and (team is None or c["team"] == team)
+                      and (owner is None or c["owner"] == owner))
+
+
+@list_app.command("objectives")
+def list_objectives(ctx: typer.Context, cycle: str | None = CYCLE, team: str | None = TEAM,
+                    owner: str | None = OWNER,
+                    status: str | None = _status(OBJECTIVE_STATUSES, "objectives"),
+                    as_of: str | None = AS_OF, known_at: str | None = KNOWN_AT,
+                    fmt: str | None = format_option(), as_json: bool = JSON) -> None:
+    """Objectives with their owner, team, type, status and score."""
+    st = state(ctx)
+    fmt = table_format(fmt, want_json(ctx, as_json))
+    _check_status(status, OBJECTIVE_STATUSES, "objectives")
+    a, k, (key, cards) = _read(st, as_of, known_at, lambda p, a, k: _cards(p, cycle, a, k))
+    wanted = _objective_filter(key, team, owner)
+    items = [{name: v for name, v in c.items() if name != "key_results"}
+             | {"key_results": len(c["key_results"])}
+             for c in cards if wanted(c) and (status is None or c["status"] == status)]
+    _emit(ctx, st, "objectives", a, k, items, fmt, lambda: print_table(
+        ["objective", "title", "cycle", "owner", "team", "type", "status", "key results",
+         "score", "track"],
+        [[r["key"], r["title"], r["cycle"], r["owner"], r["team"], r["okr_type"], r["status"],
+          str(r["key_results"]), _pct(r["score"]), r["track"] or "-"] for r in items], fmt))
+
+
+@list_app.command("krs")
+def list_krs(ctx: typer.Context, cycle: str | None = CYCLE,
+             team: str | None = typer.Option(None, "--team", help="Only key results of this "
+                                             "team's objectives."),
+             owner: str | None = typer.Option(None, "--owner", help="Only key results of this "
+                                              "owner's objectives."),
+             status: str | None = _status(KR_STATUSES, "key results"),
+             as_of: str | None = AS_OF, known_at: str | None = KNOWN_AT,
+             fmt: str | None = format_option(), as_json: bool = JSON) -> None:
+    """Key results (not removed ones) with their value, progress and status against the
+    progress expected by then."""
+    st = state(ctx)
+    fmt = table_format(fmt, want_json(ctx, as_json))
+    _check_status(status, KR_STATUSES, "key results")
+    a, k, (key, cards) = _read(st, as_of, known_at, lambda p, a, k: _cards(p, cycle, a, k))
+    wanted = _objective_filter(key, team, owner)
+    items = [kr | {"cycle": c["cycle"], "owner": c["owner"], "team": c["team"]}
+             for c in cards if wanted(c) for kr in c["key_results"]
+             if status is None or kr["status"] == status]
+    _emit(ctx, st, "key results", a, k, items, fmt, lambda: print_table(
+        ["key result", "title", "objective", "cycle", "kind", "target", "value", "progress",
+         "expected", "status"],
+        [[r["key"], r["title"], r["objective"], r["cycle"], r["kind"],
+          amount(r["target"], r["unit"]), amount(r["value"], r["unit"]), _pct(r["progress"]),
+          _pct(r["expected"]), r["status"]] for r in items], fmt))
+
+
+@list_app.command("initiatives")
+def list_initiatives(ctx: typer.Context, cycle: str | None = CYCLE,
+                     team: str | None = typer.Option(None, "--team", help="Only initiatives "
+                                                     "under this team's objectives."),
+                     owner: str | None = OWNER,
+                     status: str | None = _status(INITIATIVE_STATUSES, "initiatives"),
+                     as_of: str | None = AS_OF, known_at: str | None = KNOWN_AT,
+                     fmt: str | None = format_option(), as_json: bool = JSON) -> None:
+    """Initiatives with the key result they move, its cycle and team, owner and status."""
+    st = state(ctx)
+    fmt = table_format(fmt, want_json(ctx, as_json))
+    _check_status(status, INITIATIVE_STATUSES, "initiatives")
+
+    def read(p: Any, a: datetime, k: datetime) -> tuple[str | None, list[dict[str, Any]]]:
+        return _cycle_key(p, cycle, a, k), p.listing_at("initiatives", a, k)
+
+    a, k, (key, rows) = _read(st, as_of, known_at, read)
+    items = [r for r in rows if (key is None or r["cycle"] == key)
+             and (team is None or r["team"] == team) and (owner is None or r["owner"] == owner)
+             and (status is None or r["status"] == status)]
+    _emit(ctx, st, "initiatives", a, k, items, fmt, lambda: print_table(
+        ["initiative", "title", "key result", "cycle", "team", "owner", "status"],
+        [[r["key"], r["title"], r["key_result"], r["cycle"] or "-", r["team"] or "",
+          r["owner"], r["status"]] for r in items], fmt))
+
+
+@list_app.command("kpis")
+def list_kpis(ctx: typer.Context,
+              all_: bool = typer.Option(False, "--all", help="Include retired KPIs."),
+              owner: str | None = OWNER,
+              status: str | None = typer.Option(None, "--status", help=KPI_STATUS_HELP),
+              as_of: str | None = AS_OF, known_at: str | None = KNOWN_AT,
+              fmt: str | None = format_option(), as_json: bool = JSON) -> None:
+    """KPIs with their latest value, trend, health and staleness (as `okr kpi list`)."""
+    from okr.cli.kpis import check_kpi_status, kpi_rows, kpi_table
+
+    st = state(ctx)
+    fmt = table_format(fmt, want_json(ctx, as_json))
+    check_kpi_status(status)
+    a, k, rows = _read(st, as_of, known_at, lambda p, a, k: p.listing_at("kpis", a, k))
+    items = kpi_rows([{"kind": "kpi", **r} for r in rows], all_=all_, owner=owner,
+                     status=status)
+    _emit(ctx, st, "kpis", a, k, items, fmt, lambda: kpi_table(st, items, fmt))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `okr list …`."""
+    app.add_typer(list_app, name="list")
