@@ -113,8 +113,16 @@ def list_cycles(ctx: typer.Context,
 
 def _cards(proj: Any, cycle: str | None, a: datetime, k: datetime
            ) -> tuple[str | None, list[dict[str, Any]]]:
+    """The --cycle filter's key, and the scorecard with each objective and key result's
+    `carried_from` (the item of an earlier cycle it was carried forward from, or None)."""
     key = _cycle_key(proj, cycle, a, k)
-    return key, proj.scorecard_at(a, k)
+    origin = proj.carried_from()
+    cards = proj.scorecard_at(a, k)
+    for c in cards:
+        c["carried_from"] = origin.get(("objective", c["key"]))
+        for kr in c["key_results"]:
+            kr["carried_from"] = origin.get(("key_result", kr["key"]))
+    return key, cards
 
 
 def _objective_filter(key: str | None, team: str | None, owner: str | None
@@ -129,7 +137,8 @@ def list_objectives(ctx: typer.Context, cycle: str | None = CYCLE, team: str | N
                     status: str | None = _status(OBJECTIVE_STATUSES, "objectives"),
                     as_of: str | None = AS_OF, known_at: str | None = KNOWN_AT,
                     fmt: str | None = format_option(), as_json: bool = JSON) -> None:
-    """Objectives with their owner, team, type, status and score."""
+    """Objectives with their owner, team, type, status, score and, for one carried forward,
+    the objective it was carried from."""
     st = state(ctx)
     fmt = table_format(fmt, want_json(ctx, as_json))
     _check_status(status, OBJECTIVE_STATUSES, "objectives")
@@ -140,9 +149,10 @@ def list_objectives(ctx: typer.Context, cycle: str | None = CYCLE, team: str | N
              for c in cards if wanted(c) and (status is None or c["status"] == status)]
     _emit(ctx, st, "objectives", a, k, items, fmt, lambda: print_table(
         ["objective", "title", "cycle", "owner", "team", "type", "status", "key results",
-         "score", "track"],
+         "score", "track", "carried from"],
         [[r["key"], r["title"], r["cycle"], r["owner"], r["team"], r["okr_type"], r["status"],
-          str(r["key_results"]), _pct(r["score"]), r["track"] or "-"] for r in items], fmt))
+          str(r["key_results"]), _pct(r["score"]), r["track"] or "-",
+          r["carried_from"] or ""] for r in items], fmt))
 
 
 @list_app.command("krs")
@@ -155,7 +165,7 @@ def list_krs(ctx: typer.Context, cycle: str | None = CYCLE,
              as_of: str | None = AS_OF, known_at: str | None = KNOWN_AT,
              fmt: str | None = format_option(), as_json: bool = JSON) -> None:
     """Key results (not removed ones) with their value, progress and status against the
-    progress expected by then."""
+    progress expected by then, and the key result each carried one was carried from."""
     st = state(ctx)
     fmt = table_format(fmt, want_json(ctx, as_json))
     _check_status(status, KR_STATUSES, "key results")
@@ -166,10 +176,10 @@ def list_krs(ctx: typer.Context, cycle: str | None = CYCLE,
              if status is None or kr["status"] == status]
     _emit(ctx, st, "key results", a, k, items, fmt, lambda: print_table(
         ["key result", "title", "objective", "cycle", "kind", "target", "value", "progress",
-         "expected", "status"],
+         "expected", "status", "carried from"],
         [[r["key"], r["title"], r["objective"], r["cycle"], r["kind"],
           amount(r["target"], r["unit"]), amount(r["value"], r["unit"]), _pct(r["progress"]),
-          _pct(r["expected"]), r["status"]] for r in items], fmt))
+          _pct(r["expected"]), r["status"], r["carried_from"] or ""] for r in items], fmt))
 
 
 @list_app.command("initiatives")

@@ -18,7 +18,8 @@ EFFECTIVE = typer.Option(
     "that day), if not when recorded; needs --reason and is flagged in reviews. While the "
     "cycle is in planning, plan items are in force from the cycle's start anyway.")
 
-cycle_app = Typer(help="Cycles: add, commit the plan, close, reopen.", no_args_is_help=True)
+cycle_app = Typer(help="Cycles: add, commit the plan, close, reopen, carry forward.",
+                  no_args_is_help=True)
 objective_app = Typer(help="Objectives: add, update, abandon, close.", no_args_is_help=True)
 kr_app = Typer(help="Key results: add, revise, move, remove, link/unlink a KPI.",
                no_args_is_help=True)
@@ -71,6 +72,42 @@ def cycle_reopen(ctx: typer.Context, key: str, reason: str | None = REASON,
     """Reopen a closed cycle (needs --reason)."""
     c = state(ctx).ledger.reopen_cycle(key, reason)
     done(ctx, as_json, f"cycle {c.key} reopened ({c.status})", {"key": c.key, "status": c.status})
+
+
+@cycle_app.command("carry")
+def cycle_carry(ctx: typer.Context,
+                source: str = typer.Argument(..., metavar="FROM", help="The cycle to carry "
+                                             "from, e.g. 2026-Q4."),
+                target: str = typer.Argument(..., metavar="TO", help="A later cycle, already "
+                                             "added, e.g. 2027-Q1."),
+                unfinished_only: bool = typer.Option(
+                    False, "--unfinished-only", help="Only key results below 1.0 at the end of "
+                    "FROM (or never checked in), and the objectives holding one."),
+                reason: str | None = REASON, as_json: bool = JSON) -> None:
+    """Copy FROM's objectives (not abandoned ones) and their key results into TO, each new
+    item recording the one it was carried from. Keys get TO appended (rev-2x → rev-2x.2027-Q1).
+    Carrying again adds only what was not carried before."""
+    from okr.ledger.carry import carry
+
+    st = state(ctx)
+    carried = carry(st.ledger, source, target, unfinished_only=unfinished_only, reason=reason)
+    src, dst = st.ledger.cycle(source).key, st.ledger.cycle(target).key
+    new = [c for c in carried if c.new]
+    label = {"objective": "objective", "key_result": "key result"}
+    counts = {k: sum(c.kind == k for c in new) for k in label}
+    if new:
+        head = (f"carried {counts['objective']} objective(s) and {counts['key_result']} key "
+                f"result(s) from {src} to {dst}: "
+                + ", ".join(f"{c.origin} → {c.key}" for c in new))
+    elif carried:
+        head = f"nothing to carry: every item was carried from {src} to {dst} before"
+    else:
+        head = f"nothing to carry: {src} has no objectives that qualify"
+    done(ctx, as_json, head,
+         {"from": src, "to": dst, "unfinished_only": unfinished_only,
+          "carried": [{"kind": c.kind, "from": c.origin, "to": c.key} for c in new],
+          "already_carried": [{"kind": c.kind, "from": c.origin, "to": c.key}
+                              for c in carried if not c.new]})
 
 
 # ---- objectives -------------------------------------------------------------------------

@@ -69,6 +69,11 @@ def revision_text(r: dict[str, Any]) -> str:
 
 # ---- rows shared by every format ---------------------------------------------------------
 
+def carried_text(origin: str | None) -> str:
+    """' (carried from KEY)' for an item carried forward from an earlier cycle, else ''."""
+    return f" (carried from {origin})" if origin else ""
+
+
 def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per key result with its objective: the plan-vs-actual table."""
     rows = []
@@ -91,7 +96,9 @@ def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
                 "progress": None if kr is None else kr["progress"],
                 "expected": None if kr is None else kr["expected"],
                 "status": None if kr is None else kr["status"],
-                "added_after_commit": None if kr is None else kr["added_after_commit"]})
+                "added_after_commit": None if kr is None else kr["added_after_commit"],
+                "objective_carried_from": card["carried_from"],
+                "carried_from": None if kr is None else kr["carried_from"]})
     return rows
 
 
@@ -129,9 +136,11 @@ def to_markdown(review: dict[str, Any]) -> str:
            "progress | expected | status | grade | initiatives |",
            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in score_rows(review):
-        out.append(f"| {m(r['objective'])} {m(r['objective_title'])} | {m(r['type'])} | "
+        out.append(f"| {m(r['objective'])} {m(r['objective_title'])}"
+                   f"{m(carried_text(r['objective_carried_from']))} | {m(r['type'])} | "
                    f"{m(r['key_result'] or '-')} {m(r['kr_title'] or '')}"
-                   f"{' (added after commit)' if r['added_after_commit'] else ''} | "
+                   f"{' (added after commit)' if r['added_after_commit'] else ''}"
+                   f"{m(carried_text(r['carried_from']))} | "
                    f"{bounds(r['planned_target'], r['planned_target_high'])} | "
                    f"{bounds(r['final_target'], r['final_target_high'])} | {num(r['value'])} | "
                    f"{pct(r['progress'])} | {pct(r['expected'])} | {m(r['status'] or '-')} | "
@@ -329,9 +338,11 @@ def to_html(review: dict[str, Any]) -> str:
     e = _e
     s = review["summary"]
     rows = "".join(
-        f"<tr><td>{e(r['objective'])} {e(r['objective_title'])}</td><td>{e(r['type'])}</td>"
+        f"<tr><td>{e(r['objective'])} {e(r['objective_title'])}"
+        f"{e(carried_text(r['objective_carried_from']))}</td><td>{e(r['type'])}</td>"
         f"<td>{e(r['key_result'] or '-')} {e(r['kr_title'] or '')}"
         f"{' <span class=flag>added after commit</span>' if r['added_after_commit'] else ''}"
+        f"{e(carried_text(r['carried_from']))}"
         f"</td><td>{bounds(r['planned_target'], r['planned_target_high'])}</td>"
         f"<td>{bounds(r['final_target'], r['final_target_high'])}</td>"
         f"<td>{num(r['value'])}</td><td>{pct(r['progress'])}</td><td>{pct(r['expected'])}</td>"

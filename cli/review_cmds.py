@@ -104,7 +104,15 @@ def retro_cmd(ctx: typer.Context, cycle_a: str, cycle_b: str,
 
 def _print_review(st: State, r: dict[str, Any], fmt: str) -> None:
     from okr.cli.output import console, print_table, styled
-    from okr.cli.report import bounds, day, num, pct, revision_text, score_rows
+    from okr.cli.report import (
+        bounds,
+        carried_text,
+        day,
+        num,
+        pct,
+        revision_text,
+        score_rows,
+    )
     from okr.cli.scorecard import print_summaries
 
     c = console()
@@ -124,9 +132,11 @@ def _print_review(st: State, r: dict[str, Any], fmt: str) -> None:
         f"score {pct(s['mean_score'])}"))
     print_table(["objective", "key result", "planned", "final", "value", "progress",
                  "expected", "status", "grade", "initiatives"],
-                [[f"{row['objective']} {row['objective_title']}",
+                [[styled(f"{row['objective']} {row['objective_title']}",
+                         (carried_text(row["objective_carried_from"]), "cyan")),
                   styled(f"{row['key_result'] or '-'} {row['kr_title'] or ''}".rstrip(),
-                         *([(" (added)", "yellow")] if row["added_after_commit"] else [])),
+                         *([(" (added)", "yellow")] if row["added_after_commit"] else []),
+                         (carried_text(row["carried_from"]), "cyan")),
                   bounds(row["planned_target"], row["planned_target_high"]),
                   bounds(row["final_target"], row["final_target_high"]), num(row["value"]),
                   pct(row["progress"]), pct(row["expected"]), row["status"] or "-",

@@ -82,7 +82,8 @@ def card(st: State, data: dict[str, Any]) -> "tuple[list[Text], list[str], list[
     num = lambda x: "-" if x is None else f"{x:g}"  # noqa: E731
     if data["kind"] == "objective":
         return ([styled((data["key"], "bold"), f" {data['title']}  ({data['cycle']}, "
-                        f"{data['okr_type']}, owner {data['owner']}, {data['status']})"),
+                        f"{data['okr_type']}, owner {data['owner']}, {data['status']}"
+                        f"{carried(data)})"),
                  styled(f"score {pct(data['score'])}  expected {pct(data['expected'])}  "
                         f"{data['track'] or ''}")],
                 ["key result", "progress", "value", "target", "expected", "status",
@@ -92,7 +93,7 @@ def card(st: State, data: dict[str, Any]) -> "tuple[list[Text], list[str], list[
                   kr["status"], pct(kr["confidence"])] for kr in data["key_results"]])
     if data["kind"] == "key_result":
         return ([styled((data["key"], "bold"), f" {data['title']}  (objective "
-                        f"{data['objective']}, {plan_text(data)})"),
+                        f"{data['objective']}, {plan_text(data)}{carried(data)})"),
                  styled(f"{bar(data['progress'])} {pct(data['progress'])}  expected "
                         f"{pct(data['expected'])}  {data['status']}  value "
                         f"{num(data['value'])}")],
@@ -108,6 +109,11 @@ def card(st: State, data: dict[str, Any]) -> "tuple[list[Text], list[str], list[
                 [[said(st, r["observed_at"]), f"{r['value']:g}", r["source"]]
                  for r in data["readings"][-10:]])
     return [], ["field", "value"], [[k, v] for k, v in data.items()]
+
+
+def carried(data: dict[str, Any]) -> str:
+    """', carried from KEY' for an item carried forward from an earlier cycle, else ''."""
+    return f", carried from {data['carried_from']}" if data.get("carried_from") else ""
 
 
 def plan_text(kr: dict[str, Any]) -> str:

@@ -72,6 +72,10 @@ def _created(table: str) -> Callable[[World, Fact], None]:
     def apply(world: World, fact: Fact) -> None:
         row = dict(fact.data)
         row["created_at"] = fact.recorded_at
+        if table in ("objectives", "key_results"):
+            # `carried_from` arrived with ObjectiveAdded v2 and KeyResultAdded v3: records
+            # published before lack it, and were carried from nothing.
+            row["carried_from"] = fact.data.get("carried_from")
         if table == "objectives":
             row["status"] = "active"
         elif table == "key_results":

@@ -86,6 +86,13 @@ def check_plan(kind: str, start: float, target: float, target_high: float | None
 class KeyResult(LedgerAggregate):
     """A measurable result under an objective, scored 0–1 from start, target and check-ins."""
 
+    # Version 2 keeps `carried_from` (okr cycle carry): snapshots taken before it lack it.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["carried_from"] = None
+
     @staticmethod
     def create_id(key: str, **_: object) -> UUID:
         return aggregate_id("key_result", key)
@@ -95,9 +102,13 @@ class KeyResult(LedgerAggregate):
             target: float, target_high: float | None, unit: str, weight: float,
             phases: list[Phase], window: Window, actor: str, plan_revision: bool = False,
             reason: str | None = None, tolerance: float | None = None,
-            effective_at: datetime | None = None) -> "KeyResult":
-        """Create a key result under an objective."""
+            effective_at: datetime | None = None,
+            carried_from: str | None = None) -> "KeyResult":
+        """Create a key result under an objective (`carried_from`: the key result of an
+        earlier cycle it continues, okr cycle carry)."""
         kind = parse_choice(KrKind, kind, "kind").value
+        if carried_from is not None:
+            check_key(carried_from, "key result")
         check_plan(kind, start, target, target_high, weight, phases, window, tolerance)
         reason = revision_reason(plan_revision, reason, f"adding key result {key}")
         return cls(key=check_key(key, "key result"),
@@ -108,13 +119,16 @@ class KeyResult(LedgerAggregate):
                    unit=check_text(unit, "unit", max_len=20, blank_ok=True),
                    weight=float(weight), phases=phases,
                    tolerance=None if tolerance is None else float(tolerance), actor=actor,
-                   plan_revision=plan_revision, reason=reason, effective_at=effective_at)
+                   plan_revision=plan_revision, reason=reason, effective_at=effective_at,
+                   carried_from=carried_from)
 
     class KeyResultAdded(LedgerAggregate.Created):
         """A key result planned. Version 2 added `tolerance` (the partial-credit band of a
-        threshold kind); key results stored before it had none."""
+        threshold kind); key results stored before it had none. Version 3 added
+        `carried_from` (the key result of an earlier cycle it was carried forward from);
+        key results stored before it were carried from none."""
 
-        class_version = 2
+        class_version = 3
         key: str
         title: str
         objective: str
@@ -131,17 +145,23 @@ class KeyResult(LedgerAggregate):
         plan_revision: bool
         reason: str | None
         effective_at: datetime | None = None
+        carried_from: str | None = None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["tolerance"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["carried_from"] = None
 
     @event(KeyResultAdded)
     def __init__(self, key: str, title: str, objective: str, cycle: str, kind: str,
                  start: float, target: float, target_high: float | None, unit: str,
                  weight: float, phases: list[Phase], tolerance: float | None, actor: str,
                  plan_revision: bool, reason: str | None,
-                 effective_at: datetime | None = None) -> None:
+                 effective_at: datetime | None = None,
+                 carried_from: str | None = None) -> None:
         self.key = key
         self.title = title
         self.objective = objective
@@ -159,6 +179,7 @@ class KeyResult(LedgerAggregate):
         self.current: CheckIn | None = None  # the latest by effective time (ties: recorded later)
         self.last_check_in: CheckIn | None = None  # the latest recorded
         self.check_in_count = 0
+        self.carried_from = carried_from
 
     def _check_live(self, what: str) -> None:
         if self.removed:

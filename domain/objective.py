@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -46,6 +47,13 @@ def check_alignment(key: str, parent: str, parent_of: Callable[[str], str | None
 class Objective(LedgerAggregate):
     """What we want to achieve in a cycle, owned by a person on a team."""
 
+    # Version 2 keeps `carried_from` (okr cycle carry): snapshots taken before it lack it.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["carried_from"] = None
+
     @staticmethod
     def create_id(key: str, **_: object) -> UUID:
         return aggregate_id("objective", key)
@@ -54,9 +62,13 @@ class Objective(LedgerAggregate):
     def add(cls, key: str, title: str, cycle: str, owner: str, team: str, level: str,
             okr_type: str, description: str, parent: str | None, actor: str,
             plan_revision: bool = False, reason: str | None = None,
-            effective_at: datetime | None = None) -> "Objective":
-        """Create an objective; after the plan is committed it is a revision and needs a reason."""
+            effective_at: datetime | None = None,
+            carried_from: str | None = None) -> "Objective":
+        """Create an objective; after the plan is committed it is a revision and needs a reason.
+        `carried_from`: the objective of an earlier cycle it continues (okr cycle carry)."""
         check_key(key, "objective")
+        if carried_from is not None:
+            check_key(carried_from, "objective")
         reason = revision_reason(plan_revision, reason, f"adding objective {key}")
         return cls(
             key=key,
@@ -72,13 +84,40 @@ class Objective(LedgerAggregate):
             plan_revision=plan_revision,
             reason=reason,
             effective_at=effective_at,
+            carried_from=carried_from,
         )
 
-    @event("ObjectiveAdded")
+    class ObjectiveAdded(LedgerAggregate.Created):
+        """An objective planned. Version 2 added `carried_from` (the objective of an earlier
+        cycle it was carried forward from); objectives stored before it were carried from
+        none."""
+
+        class_version = 2
+        key: str
+        title: str
+        cycle: str
+        owner: str
+        team: str
+        level: str
+        okr_type: str
+        description: str
+        parent: str | None
+        actor: str
+        plan_revision: bool
+        reason: str | None
+        effective_at: datetime | None
+        carried_from: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["carried_from"] = None
+
+    @event(ObjectiveAdded)
     def __init__(self, key: str, title: str, cycle: str, owner: str, team: str, level: str,
                  okr_type: str, description: str, parent: str | None, actor: str,
                  plan_revision: bool, reason: str | None,
-                 effective_at: datetime | None = None) -> None:
+                 effective_at: datetime | None = None,
+                 carried_from: str | None = None) -> None:
         self.key = key
         self.title = title
         self.cycle = cycle
@@ -89,6 +128,7 @@ class Objective(LedgerAggregate):
         self.description = description
         self.parent = parent
         self.status = ObjectiveStatus.ACTIVE.value
+        self.carried_from = carried_from
 
     def _check_active(self, what: str) -> None:
         if self.status != ObjectiveStatus.ACTIVE.value:

@@ -85,12 +85,14 @@ def plan_vs_actual(facts: Sequence[Fact], cycle: str, committed_at: datetime | N
                         else planned["target_high"],
                         "planned_weight": None if planned is None else planned["weight"],
                         "added_after_commit": committed_at is not None and planned is None,
+                        "carried_from": final.key_results[kr["key"]]["carried_from"],
                         "target_changed": planned is not None
                         and (planned["target"], planned["target_high"])
                         != (kr["target"], kr["target_high"])})
         removed = sorted(k for k in plan_krs if plan.key_results[k]["objective"] == card["key"]
                          and k not in final_krs)
         out.append({**card, "key_results": krs, "in_plan": card["key"] in plan_objs,
+                    "carried_from": final.objectives[card["key"]]["carried_from"],
                     "removed_after_commit": removed,
                     "success_threshold": scoring.success_threshold(card["okr_type"])})
     return out

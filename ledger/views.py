@@ -67,7 +67,7 @@ def key_results_of(app: OkrLedger, objective: str) -> list[KeyResult]:
 
 def objectives_of(app: OkrLedger, cycle: str) -> list[Objective]:
     """The objectives of a cycle."""
-    ids = [e.originator_id for e in scan(app, [Objective.ObjectiveAdded])  # type: ignore[attr-defined]  # @event classes: made at runtime
+    ids = [e.originator_id for e in scan(app, [Objective.ObjectiveAdded])
            if e.cycle == cycle]
     return sorted((app.repository.get(i) for i in ids), key=lambda o: o.key)
 
@@ -121,6 +121,7 @@ def kr_view(app: OkrLedger, kr: KeyResult, now: datetime,
         "target_high": kr.target_high, "tolerance": kr.tolerance, "unit": kr.unit,
         "weight": kr.weight,
         "phases": kr.phases, "kpi": kr.kpi, "removed": kr.removed,
+        "carried_from": kr.carried_from,
         "value": m["value"], "progress": m["progress"], "expected": m["expected"],
         "status": m["status"], "confidence": m["confidence"], "kpi_health": m["kpi_health"],
         "version": kr.version}
@@ -136,7 +137,8 @@ def objective_view(app: OkrLedger, obj: Objective, now: datetime) -> dict[str, A
         "kind": "objective", "key": obj.key, "title": obj.title,
         "description": obj.description, "cycle": obj.cycle, "owner": obj.owner,
         "team": obj.team, "level": obj.level, "okr_type": obj.okr_type, "parent": obj.parent,
-        "status": obj.status, **measure_objective(obj.okr_type, krs),
+        "status": obj.status, "carried_from": obj.carried_from,
+        **measure_objective(obj.okr_type, krs),
         "success_threshold": scoring.success_threshold(obj.okr_type),
         "key_results": krs, "version": obj.version}
 

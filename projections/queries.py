@@ -153,3 +153,10 @@ FROM kpi_versions v LEFT JOIN rd USING (aggregate_id)
 WHERE {_IN_FORCE}
 ORDER BY v.key
 """
+
+# Objectives and key results carried forward from an earlier cycle (okr cycle carry): the
+# origin their creation event names (ObjectiveAdded v2, KeyResultAdded v3).
+CARRIED_FROM = """
+SELECT aggregate_type, data->>'key' AS key, data->>'carried_from' AS origin FROM events
+WHERE type IN ('ObjectiveAdded', 'KeyResultAdded') AND data->>'carried_from' IS NOT NULL
+"""

@@ -27,6 +27,7 @@ from okr.errors import ProjectionUnavailable
 from okr.projections.errors import ProjectionLocked
 from okr.projections.queries import (
     CARD_COLUMNS,
+    CARRIED_FROM,
     DUE_KEY_RESULTS,
     DUE_KPIS,
     KR_CHECK_INS,
@@ -325,6 +326,11 @@ class Projection:
         sql = {"cycles": LIST_CYCLES, "initiatives": LIST_INITIATIVES, "kpis": LIST_KPIS}[kind]
         names, rows = self.query(sql, {"as_of": as_of, "known": known_at})
         return [dict(zip(names, r, strict=True)) for r in rows]
+
+    def carried_from(self) -> dict[tuple[str, str], str]:
+        """(aggregate type, key) → the key it was carried forward from, for every objective
+        and key result carried from an earlier cycle."""
+        return {(kind, key): origin for kind, key, origin in self.query(CARRIED_FROM)[1]}
 
     def scorecard_at(self, as_of: datetime, known_at: datetime, cycle: str | None = None,
                      team: str | None = None, owner: str | None = None

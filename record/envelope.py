@@ -207,6 +207,8 @@ SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
         for p in v), "a list of {at: UTC time, value: finite number}"),
     "tolerance": (lambda v: v is None or (is_finite_number(v) and v > 0),
                   "a finite number above 0, or null"),
+    "carried_from": (lambda v: v is None or (isinstance(v, str) and v != ""),
+                     "the key it was carried from, or null"),
 }
 CYCLE_TIMES = ("start", "end")
 # Limits of the projection's BIGINT position and INTEGER version columns.
@@ -479,7 +481,8 @@ def json_schema() -> dict[str, Any]:
         props[name]["format"] = "date-time"
     props["aggregate_id"]["format"] = "uuid"
     props["event_id"]["format"] = "uuid"
-    optional = {"tolerance": {"type": ["number", "null"], "exclusiveMinimum": 0}}
+    optional = {"tolerance": {"type": ["number", "null"], "exclusiveMinimum": 0},
+                "carried_from": {"type": ["string", "null"], "minLength": 1}}
     schema["allOf"] = [
         {"if": {"properties": {"type": {"const": t}}},
          "then": {"properties": {"aggregate_type": {"const": AGGREGATE_TYPE[t]},

@@ -122,6 +122,11 @@ def main() -> None:
     short = {k: len(s) for k, s in progress.items() if len(s) < 2}
     if len(progress) < 4 or short:
         raise SystemExit(f"demo failed: the review's progress charts do not draw ({progress})")
+    print("\n# Next quarter starts from this one's unfinished work (each copy names its origin):")
+    following = cycle_of(window.end)
+    okr("cycle", "add", following)
+    okr("cycle", "carry", cycle, following, "--unfinished-only")
+    okr("list", "krs", "--cycle", following)
     okr("broker", "stop")
     print(f"\ndemo finished: data in {HOME}")
     print(f"review report: {report}")

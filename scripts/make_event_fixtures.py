@@ -6,21 +6,23 @@ upcast_vN_vN+1), and tests/unit/test_event_fixtures.py loads every file with tod
 v1: the first published events. v2: CheckInRecorded version 2 (with `source`). v3:
 KeyResultAdded and KeyResultRevised version 2 (with `tolerance`); CycleAdded version 2 (with
 `timezone`); plan events with `effective_at` (typed while the cycle was in planning after
-its start, and a revision given --effective)."""
+its start, and a revision given --effective). v4: ObjectiveAdded version 2 and KeyResultAdded
+version 3 (with `carried_from`): 2026-Q3 carried forward into 2026-Q4."""
 
 import json
 import sys
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support: the clock
 
 from okr.ledger.app import OkrLedger
+from okr.ledger.carry import carry
 from okr.settings import load_settings
 from tests.support.clock import recording_at
 
-FIXTURE_VERSION = 3
+FIXTURE_VERSION = 4
 OUT = (Path(__file__).resolve().parent.parent / "tests" / "fixtures"
        / f"stored-events-v{FIXTURE_VERSION}.jsonl")
 
@@ -62,14 +64,17 @@ def build(app: OkrLedger) -> None:
     app.abandon_objective("co", reason="reorg")
     app.close_cycle("2026-Q3")
     app.reopen_cycle("2026-Q3", reason="late numbers")
+    app.add_cycle("2026-Q4")
+    carry(app, "2026-Q3", "2026-Q4")
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         app = OkrLedger(load_settings({"home": tmp, "actor": "ana"}))
         ticks = iter(range(10_000))
-        with recording_at(lambda: datetime(2026, 9, 1, tzinfo=UTC).replace(
-                minute=next(ticks) % 60, second=0)):
+        # A minute a tick (v1–v3 took the minute modulo 60: they needed fewer than 60).
+        with recording_at(lambda: datetime(2026, 9, 1, tzinfo=UTC)
+                          + timedelta(minutes=next(ticks))):
             build(app)
         notes = app.recorder.select_notifications(None, 1000)
         with OUT.open("w", encoding="utf-8") as f:

@@ -34,7 +34,7 @@ FILES = sorted(p.name for p in FIXTURES.glob("stored-events-v*.jsonl"))
 
 def test_there_is_a_fixture_file_for_every_event_schema_so_far() -> None:
     assert FILES == ["stored-events-v1.jsonl", "stored-events-v2.jsonl",
-                     "stored-events-v3.jsonl"]
+                     "stored-events-v3.jsonl", "stored-events-v4.jsonl"]
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -110,6 +110,31 @@ def test_v3_key_results_keep_their_tolerance(tmp_path: Path) -> None:
     assert app.key_result("k3").tolerance == 20.0
     envelopes = [e for e in chained(app) if e.type in ("KeyResultAdded", "KeyResultRevised")]
     assert [e.data["tolerance"] for e in envelopes] == [None, None, 50.0, None, 20.0]
+
+
+@pytest.mark.parametrize("name", FILES[:3])
+def test_items_stored_before_carry_forward_were_carried_from_nothing(tmp_path: Path,
+                                                                     name: str) -> None:
+    """ObjectiveAdded v1 and KeyResultAdded v1/v2 upcast: no `carried_from`; their envelopes
+    stay as published (without the field), and the replay reads that as none."""
+    app = restore(tmp_path, name)
+    assert (app.objective("o1").carried_from, app.key_result("k1").carried_from) == (None, None)
+    added = [e for e in chained(app) if e.type in ("ObjectiveAdded", "KeyResultAdded")]
+    assert added and all("carried_from" not in e.data for e in added)
+    facts = [e.fact() for e in chained(app)]
+    cards = scorecard_at(facts, facts[-1].recorded_at, facts[-1].recorded_at)
+    assert cards and all(c["key"] in ("co", "o1", "o2") for c in cards)
+
+
+def test_v4_carried_items_name_their_origin(tmp_path: Path) -> None:
+    app = restore(tmp_path, "stored-events-v4.jsonl")
+    assert (app.objective("o1.2026-Q4").carried_from, app.key_result("k1.2026-Q4").carried_from,
+            app.objective("o1").carried_from) == ("o1", "k1", None)
+    added = {e.data["key"]: e.data.get("carried_from", "absent") for e in chained(app)
+             if e.type in ("ObjectiveAdded", "KeyResultAdded")}
+    assert added == {"co": None, "o1": None, "o2": None, "k1": None, "k2": None, "k3": None,
+                     "o1.2026-Q4": "o1", "k1.2026-Q4": "k1", "o2.2026-Q4": "o2",
+                     "k3.2026-Q4": "k3"}
 
 
 def test_committed_json_schema_is_current_and_accepts_real_envelopes(tmp_path: Path) -> None:
