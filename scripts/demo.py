@@ -99,7 +99,7 @@ def main() -> None:
     print("\n# Browse what the ledger holds (cycles, objectives, krs, initiatives, kpis), by cycle,"
           "\n# team, owner or status, now or at any --as-of / --known-at:")
     okr("list", "objectives", "--cycle", cycle)
-    okr("list", "krs", "--cycle", cycle, "--status", "off-track")
+    okr("list", "krs", "--cycle", cycle, "--team", "sales")
     okr("scorecard")
     print("\n# What needs attention now, per owner and team: key results without a check-in"
           "\n# within the check-in cadence (weekly) and KPIs that are red or stale. While"
