@@ -6,6 +6,7 @@ item already carried into TO (a creation event there names it in `carried_from`)
 carried again, so carrying twice writes nothing the second time.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,7 +34,7 @@ class Carried:
     new: bool
 
 
-def _latest(items: list[dict[str, Any]], field: str, at: datetime) -> Any:
+def _latest(items: Sequence[Mapping[str, Any]], field: str, at: datetime) -> Any:
     """The last of `items` (sorted by `field`, of equal times the later recorded last) at or
     before `at`."""
     return next((i for i in reversed(items) if i[field] <= at), None)
@@ -45,9 +46,9 @@ def _progress_at(app: OkrLedger, kr: KeyResult, window: Window, at: datetime) ->
             "target_high": kr.target_high, "tolerance": kr.tolerance, "phases": kr.phases}
     kpi = None if kr.kpi is None else app.kpi(kr.kpi)
     return measure_key_result(
-        plan, window, at, _latest(list(check_ins(app, kr)), "effective_at", at),
+        plan, window, at, _latest(check_ins(app, kr), "effective_at", at),
         None if kpi is None else kpi_now(
-            kpi.definition(), _latest(list(readings(app, kpi)), "observed_at", at), at)
+            kpi.definition(), _latest(readings(app, kpi), "observed_at", at), at)
     )["progress"]
 
 

@@ -216,3 +216,41 @@ def test_the_target_must_start_and_end_after_the_source() -> None:
                                    ("2026-Q4", q4, "2026", y)):
         with pytest.raises(DomainError):
             check_carry(source, sw, target, tw)
+
+
+def test_snapshots_taken_before_carry_forward_load_as_carried_from_nothing(tmp_path: Path
+                                                                           ) -> None:
+    """Aggregates are snapshotted every SNAPSHOT_EVERY events; one taken by code that kept no
+    `carried_from` (class version 1) loads through KeyResult/Objective.upcast_v1_v2."""
+    import sqlite3
+    from contextlib import closing
+    from datetime import UTC, datetime, timedelta
+
+    from okr.ledger.app import SNAPSHOT_EVERY, OkrLedger
+    from okr.settings import load_settings
+
+    settings = load_settings({"home": tmp_path / "home", "actor": "ana"}, environ={})
+    app = OkrLedger(settings)
+    app.add_cycle("2026-Q4")
+    app.add_objective("o", "Grow", cycle="2026-Q4", owner="ana")
+    app.add_key_result("k", "Deals", objective="o", target=1000)
+    start = datetime(2026, 10, 2, tzinfo=UTC)
+    for i in range(SNAPSHOT_EVERY):
+        app.check_in("k", i, at=start + timedelta(minutes=i))
+    app.close()
+    with closing(sqlite3.connect(settings.event_store_path)) as db, db:
+        rows = db.execute("SELECT originator_id, originator_version, state FROM "
+                          "stored_snapshots").fetchall()
+        assert rows, "no snapshot taken"
+        for originator, version, state in rows:
+            old = json.loads(state)
+            kept = old["state"]  # the aggregate's attributes, as the snapshot holds them
+            assert kept.pop("carried_from", "absent") is None and kept.pop("class_version") == 2
+            db.execute("UPDATE stored_snapshots SET state = ? WHERE originator_id = ? AND "
+                       "originator_version = ?", [json.dumps(old).encode(), originator, version])
+    app = OkrLedger(settings)
+    try:
+        kr = app.key_result("k")
+        assert (kr.carried_from, kr.latest_check_in()["value"]) == (None, SNAPSHOT_EVERY - 1)
+    finally:
+        app.close()
