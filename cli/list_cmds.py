@@ -12,15 +12,17 @@ from typing import Any
 
 import typer
 
+from okr.cli.commands import Typer, choice
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
+from okr.cli.kpis import KPI_STATUSES
 from okr.cli.kpis import STATUS_HELP as KPI_STATUS_HELP
 from okr.cli.output import amount, emit, format_option, print_table, table_format
 from okr.cli.writes import JSON
 
-list_app = typer.Typer(help="Browse cycles, objectives, key results, initiatives and KPIs "
-                       "(filters, --as-of/--known-at, --format table|tsv|csv|json).",
-                       no_args_is_help=True)
+list_app = Typer(help="Browse cycles, objectives, key results, initiatives and KPIs "
+                 "(filters, --as-of/--known-at, --format table|tsv|csv|json).",
+                 no_args_is_help=True)
 
 AS_OF = typer.Option(None, "--as-of", help="Valid time (local; default now). A date alone "
                      "means the END of that day.")
@@ -32,8 +34,7 @@ OWNER = typer.Option(None, "--owner", help="Only this owner's.")
 
 
 def _status(words: tuple[str, ...], kind: str) -> Any:
-    return typer.Option(None, "--status", help=f"Only {kind} in this status: "
-                        f"{', '.join(words)}.")
+    return choice(None, "--status", values=words, help=f"Only {kind} in this status.")
 
 
 # The statuses each kind has (domain/vocab.py): a cycle's lifecycle, an objective's and an
@@ -212,7 +213,8 @@ def list_initiatives(ctx: typer.Context, cycle: str | None = CYCLE,
 def list_kpis(ctx: typer.Context,
               all_: bool = typer.Option(False, "--all", help="Include retired KPIs."),
               owner: str | None = OWNER,
-              status: str | None = typer.Option(None, "--status", help=KPI_STATUS_HELP),
+              status: str | None = choice(None, "--status", values=KPI_STATUSES,
+                                          help=KPI_STATUS_HELP),
               as_of: str | None = AS_OF, known_at: str | None = KNOWN_AT,
               fmt: str | None = format_option(), as_json: bool = JSON) -> None:
     """KPIs with their latest value, trend, health and staleness (as `okr kpi list`)."""

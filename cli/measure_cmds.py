@@ -7,6 +7,7 @@ import typer
 from okr.cli.commands import Typer, choice, completer
 from okr.cli.context import state, want_json
 from okr.cli.errors import UserError
+from okr.cli.kpis import KPI_STATUSES
 from okr.cli.kpis import STATUS_HELP as KPI_STATUS_HELP
 from okr.cli.output import amount, emit, format_option, table_format
 from okr.cli.writes import JSON, REASON, done, number, opt_number, said, when
@@ -133,7 +134,8 @@ def kpi_retire(ctx: typer.Context, key: str, reason: str | None = REASON,
 def kpi_list(ctx: typer.Context, all_: bool = typer.Option(False, "--all",
                                                           help="Include retired KPIs."),
              owner: str | None = typer.Option(None, "--owner", help="Only this owner's."),
-             status: str | None = typer.Option(None, "--status", help=KPI_STATUS_HELP),
+             status: str | None = choice(None, "--status", values=KPI_STATUSES,
+                                         help=KPI_STATUS_HELP),
              fmt: str | None = format_option(), as_json: bool = JSON) -> None:
     """Every KPI with its latest value, trend, health and staleness (read from the ledger,
     now; `okr list kpis` gives the same from the projection, also at past instants)."""
