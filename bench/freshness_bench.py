@@ -34,7 +34,9 @@ def copy_history(run: Run, home: str) -> None:
     src.close()
     dst.close()
     s = run.settings
-    shutil.copyfile(s.projection_work_file, os.path.join(home, s.projection_work_file.name))
+    work = os.path.join(home, s.projection_work_file.parent.name)
+    os.makedirs(work, mode=0o700, exist_ok=True)
+    shutil.copyfile(s.projection_work_file, os.path.join(work, s.projection_work_file.name))
     shutil.copyfile(s.duckdb_file, os.path.join(home, s.duckdb_file.name))
 
 

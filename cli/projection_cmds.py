@@ -126,11 +126,13 @@ def history_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Key res
 @export_app.command("parquet")
 def export_parquet(ctx: typer.Context, out: Path = typer.Argument(..., help="Directory."),
                    as_json: bool = JSON) -> None:
-    """Every projection table as Parquet (check-ins and versions partitioned by cycle)."""
+    """Every projection table as Parquet (check-ins and versions partitioned by cycle), with
+    the scorecard now and each key result's weekly scores (scorecard.parquet, kr_weekly.parquet)."""
     from okr.cli.reads import open_projection
+    from okr.domain.base import utc_now
     st = state(ctx)
     with open_projection(st) as proj:
-        counts = proj.export_parquet(out)
+        counts = proj.export_parquet(out, utc_now())
     emit({"out": str(out), "rows": counts}, want_json(ctx, as_json),
          f"wrote {sum(counts.values())} rows in {len(counts)} tables to {out}")
 

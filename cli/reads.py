@@ -70,10 +70,12 @@ def open_projection(st: State, refresh: bool = True) -> "Projection":
         complete_for_reading,
         consumer_running,
         open_for_reading,
+        settle_layout,
     )
 
     st.reading = True
     st.require_ledger()
+    settle_layout(st.settings)
     if refresh:
         # Nothing to publish or consume (the work file holds every stored event): read it as
         # it is, without starting Kafka clients.

@@ -109,7 +109,7 @@ def publish_snapshot(projection: Projection, settings: Settings) -> Path:
     projection.checkpoint()
     projection.release()
     snap = settings.duckdb_file
-    tmp = snap.with_name(snap.name + ".tmp")
+    tmp = settings.projection_work_file.with_name(snap.name + ".tmp")  # out of analysts' sight
     shutil.copyfile(projection.path, tmp)
     os.replace(tmp, snap)
     return snap

@@ -178,7 +178,14 @@ class Settings(BaseModel):
 
     @property
     def projection_work_file(self) -> Path:
-        """The consumer's own read-write DuckDB file; readers open the published snapshot."""
+        """The consumer's own read-write DuckDB file, out of analysts' way in a sub-folder
+        beside the snapshot they open (`duckdb_file`)."""
+        snap = self.duckdb_file
+        return snap.parent / "consumer" / (snap.stem + ".work" + (snap.suffix or ".duckdb"))
+
+    @property
+    def legacy_work_file(self) -> Path:
+        """Where versions before 0.2 kept the work file: beside the snapshot (moved on use)."""
         snap = self.duckdb_file
         return snap.with_name(snap.stem + ".work" + (snap.suffix or ".duckdb"))
 

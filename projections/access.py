@@ -9,9 +9,11 @@ the store needs no refresh at all (`complete_for_reading`): it then starts no Ka
 
 import fcntl
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from okr.adapters.event_store import sqlite_head
 from okr.projections.store import Projection, ProjectionLocked
@@ -39,6 +41,11 @@ def owning(settings: Settings, wait: bool = False) -> Iterator[None]:
                                  ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
+        moved = move_legacy_work_file(settings)
+        if moved is not None:
+            print(f"okr: moved the consumer's work file {moved} to "
+                  f"{settings.projection_work_file}; analysts open {settings.duckdb_file}",
+                  file=sys.stderr)
         yield
     finally:
         os.close(fd)  # closing releases the lock
@@ -62,6 +69,33 @@ def consumer_running(settings: Settings) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+def move_legacy_work_file(settings: Settings) -> Path | None:
+    """Move a work file of the old layout (beside the snapshot) into the consumer's folder,
+    with its WAL; call holding the writer lock. Returns where it was, or None."""
+    old, new = settings.legacy_work_file, settings.projection_work_file
+    if not old.exists() or new.exists():
+        return None
+    new.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for suffix in (".wal", ""):  # the WAL first: a crash between leaves the file to move again
+        src = old.with_name(old.name + suffix)
+        if src.exists():
+            os.replace(src, new.with_name(new.name + suffix))
+    stale = settings.duckdb_file.with_name(settings.duckdb_file.name + ".tmp")
+    stale.unlink(missing_ok=True)  # a half-made snapshot copy of the old layout
+    return old
+
+
+def settle_layout(settings: Settings) -> None:
+    """Move an old layout's work file before a read looks for it (unless a consumer runs: it
+    moves the file itself when it starts)."""
+    if settings.legacy_work_file.exists() and not settings.projection_work_file.exists():
+        try:
+            with owning(settings):
+                pass
+        except ProjectionBusy:
+            pass
 
 
 def open_for_reading(settings: Settings, wait: float = 2.0) -> Projection | None:

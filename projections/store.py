@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,7 @@ from okr.projections.tables import (
     rebuild,
     setup_digest,
     sql_file,
+    version_comments,
 )
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ class Projection:
         self._ready = read_only
         self._prepared = False
         if not read_only and self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            Path(self.path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.connect()
 
     @property
@@ -186,6 +187,9 @@ class Projection:
         c.execute(sql_file("macros.sql"))
         c.execute("CREATE OR REPLACE TABLE projection_meta (schema_version INTEGER, "
                   "digest VARCHAR)")
+        c.execute(sql_file("comments.sql"))
+        for v in VERSIONED:
+            c.execute(version_comments(v))
         c.execute("INSERT INTO projection_meta VALUES (?, ?)",
                   [SCHEMA_VERSION, setup_digest()])
 
@@ -475,9 +479,48 @@ class Projection:
             line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise QueryFailed(f"SQL: {line}") from exc
 
-    def export_parquet(self, out: Path) -> dict[str, int]:
-        """Every table as Parquet under `out`, partitioned by cycle where a table has one."""
+    def export_parquet(self, out: Path, at: datetime) -> dict[str, int]:
+        """Every table as Parquet under `out`, partitioned by cycle where a table has one, and
+        the scores computed at `at`: `scorecard` (the scorecard then) and `kr_weekly` (each
+        key result at the end of every week of its cycle up to then, as known then)."""
         out.mkdir(parents=True, exist_ok=True)
+        counts = self._export_tables(out)
+        now = _timestamp(at)
+        with _file_errors():
+            row = self.con.execute(
+                f"COPY (SELECT {now} AS as_of, {now} AS known_at, * FROM scorecard_at({now}, "
+                f"{now})) TO '{_quote(out / 'scorecard.parquet')}' (FORMAT parquet)").fetchone()
+        counts["scorecard"] = int(row[0]) if row else 0
+        counts["kr_weekly"] = self._export_weekly(out / "kr_weekly.parquet", at)
+        return counts
+
+    def _export_weekly(self, target: Path, at: datetime) -> int:
+        """Each key result scored at the end of each week of its cycle (weeks counted from the
+        cycle's start; the last point is the cycle's end, or `at` for a cycle still running),
+        as known at `at`."""
+        c = self.con
+        cycles = c.execute(
+            'SELECT key, arg_max(start, version), arg_max("end", version) FROM cycle_versions '
+            "WHERE recorded_at <= ? GROUP BY key ORDER BY key", [at]).fetchall()
+        now = _timestamp(at)
+        c.execute(f"CREATE OR REPLACE TEMP TABLE kr_weekly AS SELECT 0 AS week, {now} AS as_of, "
+                  f"{now} AS known_at, * FROM scorecard_at({now}, {now}) WHERE false")
+        for key, start, end in cycles:
+            last = min(end, at)
+            points = [start + timedelta(weeks=n) for n in range(1, 1 + (last - start).days // 7)]
+            if last > start and (not points or points[-1] < last):
+                points.append(last)
+            for week, t in enumerate(points, 1):
+                c.execute(f"INSERT INTO kr_weekly SELECT {week}, {_timestamp(t)}, {now}, * "
+                          f"FROM scorecard_at({_timestamp(t)}, {now}) WHERE cycle = ? AND "
+                          "key_result IS NOT NULL", [key])
+        with _file_errors():
+            row = c.execute(f"COPY (SELECT * FROM kr_weekly ORDER BY cycle, key_result, week) TO "
+                            f"'{_quote(target)}' (FORMAT parquet)").fetchone()
+        c.execute("DROP TABLE kr_weekly")
+        return int(row[0]) if row else 0
+
+    def _export_tables(self, out: Path) -> dict[str, int]:
         counts: dict[str, int] = {}
         for table, by_cycle in EXPORTS.items():
             if by_cycle:

@@ -124,6 +124,76 @@ def rebuild(v: Versioned) -> str:
         f"AND type NOT IN ({skip}) AND aggregate_id IN (SELECT aggregate_id FROM touched))")
 
 
+# Comments on the version tables (comments.sql has the others): duckdb_tables() and
+# duckdb_columns() explain the file to an analyst who opens it.
+_VERSION_COLUMNS = {
+    "aggregate_id": "The item's id (the aggregates table gives its key).",
+    "version": "The item's version: this row is its state after that event.",
+    "position": "Position of the event that made this version.",
+    "valid_from": "Valid time this version is in force from.",
+    "valid_to": "Valid time the next version is in force from; NULL for the latest.",
+    "recorded_at": "When this version was recorded (transaction time).",
+    "recorded_to": "When the next version was recorded; NULL for the latest.",
+    "change": "The event type that made this version.",
+    "plan_revision": "Whether the change revised a committed plan.",
+    "actor": "Who made the change.",
+    "reason": "The reason given for the change; NULL if none.",
+}
+_ITEM_COLUMNS = {
+    "key": "The item's key.", "title": "Title.", "description": "Description.",
+    "cycle": "The cycle's key.", "owner": "Owner.", "team": "Team.", "name": "Name.",
+    "unit": "Unit of its values.", "status": "Status after this change.",
+}
+VERSION_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
+    "cycle_versions": ("One row per change of a cycle: its state after the change.", {
+        "key": "The cycle's key (2026-Q4, 2026-H2, 2026, or a custom name).",
+        "start": "Start of the cycle's window (local midnight in its zone, as UTC).",
+        "end": "End of the cycle's window (exclusive).",
+        "timezone": "The organisation's zone the named period was computed in.",
+        "status": "planning, committed or closed.",
+        "committed_at": "When the plan was last committed; NULL while in planning."}),
+    "objective_versions": ("One row per change of an objective: its state after the change.", {
+        "level": "company, department, team, individual or cross-functional.",
+        "okr_type": "committed (must reach 1.0), aspirational (0.7 counts) or learning.",
+        "parent": "The key of the objective it aligns to; NULL if none.",
+        "status": "active, closed or abandoned."}),
+    "key_result_versions": ("One row per change of a key result (check-ins excluded): its state "
+                            "after the change.", {
+        "objective": "The key of its objective.",
+        "kind": "increase, decrease, stay-above, stay-below, range or milestone.",
+        "start": "Value at the start (progress 0).", "target": "Target value (progress 1).",
+        "target_high": "Upper end of a range kind; NULL otherwise.",
+        "weight": "Weight in its objective's score.",
+        "phases": "Phased targets: (at, value) points the plan passes through.",
+        "kpi": "Key of the linked KPI whose readings are its values; NULL if none.",
+        "tolerance": "Band of partial credit of a threshold kind; NULL: none.",
+        "removed": "Whether the key result was removed from the plan."}),
+    "initiative_versions": ("One row per change of an initiative: its state after the change.", {
+        "key_result": "The key of the key result it is meant to move.",
+        "status": "planned, in-progress, done or dropped."}),
+    "kpi_versions": ("One row per change of a KPI definition (readings excluded): its state "
+                     "after the change.", {
+        "direction": "up (higher is better) or down.", "target": "Target value.",
+        "green": "Threshold of green health.", "red": "Threshold of red health.",
+        "cadence": "daily, weekly, monthly or quarterly: a reading older than that is stale.",
+        "tags": "Tags (leading, lagging, guardrail, …).",
+        "retired": "Whether the KPI was retired."}),
+}
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def version_comments(v: Versioned) -> str:
+    """COMMENT statements on a version table and each of its columns."""
+    about, own = VERSION_COMMENTS[v.table]
+    notes = {**_VERSION_COLUMNS, **_ITEM_COLUMNS, **own}
+    return ";\n".join([f"COMMENT ON TABLE {v.table} IS {_literal(about)}",
+                       *(f'COMMENT ON COLUMN {v.table}."{name}" IS {_literal(notes[name])}'
+                         for name, _ in _columns(v))]) + ";"
+
+
 # Tables exported to Parquet; True = partitioned by cycle (rows without a cycle land in
 # cycle=__HIVE_DEFAULT_PARTITION__).
 EXPORTS = {"events": False, "cycle_versions": False, "objective_versions": True,
@@ -139,7 +209,8 @@ EXPORT_SQL = {name: f"SELECT * FROM {name}" for name in EXPORTS} | {
 @lru_cache(maxsize=1)
 def setup_digest() -> str:
     """Names this code's tables and macros: a file set up by other code is set up again."""
-    text = sql_file("schema.sql") + sql_file("macros.sql") + "".join(ddl(v) for v in VERSIONED)
+    text = (sql_file("schema.sql") + sql_file("macros.sql") + sql_file("comments.sql")
+            + "".join(ddl(v) + version_comments(v) for v in VERSIONED))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

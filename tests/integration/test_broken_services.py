@@ -126,7 +126,7 @@ def test_okr_up_rides_out_an_unwritable_work_file_and_a_killed_broker(home: Path
 
     try:
         wait_for("[consume] projecting")
-        work = home / "okr.work.duckdb"
+        work = home / "consumer" / "okr.work.duckdb"
         work.chmod(0o444)
         for n in range(3):
             assert run(home, "objective", "add", f"o{n}", f"Objective {n}", "--cycle",

@@ -74,3 +74,59 @@ def test_no_service_claims_an_actor() -> None:
     """The recorded actor is the authenticated principal (the PostgreSQL role here), never a
     setting a service could name."""
     assert "OKR_ACTOR" not in (DOCKER / "compose.yaml").read_text()
+
+
+def test_every_service_has_a_healthcheck() -> None:
+    services = _compose()["services"]
+    missing = [name for name, svc in services.items()
+               if not svc.get("healthcheck", {}).get("test")]
+    assert missing == []
+
+
+def test_the_cli_reads_the_consumers_projection_instead_of_building_its_own() -> None:
+    """Sharing the consumer's data directory shares its projection.lock: a read sees that
+    `consume` owns the projection and opens its files (cli/reads.py) instead of catching up."""
+    services = _compose()["services"]
+    data = {name: [v for v in services[name]["volumes"] if v.endswith(":/data")]
+            for name in ("consume", "cli")}
+    assert data["cli"] == data["consume"] == ["okr-projection:/data"]
+    assert "okr-cli" not in _compose()["volumes"]
+
+
+def _serve_exists() -> bool:
+    import typer
+
+    from okr.cli.main import app
+    group = typer.main.get_command(app)
+    return "serve" in getattr(group, "commands", {})
+
+
+def test_published_ports_bind_the_hosts_loopback_and_kafka_is_reachable_from_the_host() -> None:
+    services = _compose()["services"]
+    published = {name: svc["ports"] for name, svc in services.items() if svc.get("ports")}
+    assert all(p.startswith("127.0.0.1:") for ports in published.values() for p in ports)
+    assert published["kafka"] == ["127.0.0.1:29092:29092"]
+    env = services["kafka"]["environment"]
+    assert "HOST://:29092" in env["KAFKA_LISTENERS"]
+    assert "HOST://localhost:29092" in env["KAFKA_ADVERTISED_LISTENERS"]
+    assert "HOST:SASL_PLAINTEXT" in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+    readme = (DOCKER / "README.md").read_text()
+    assert "## From the host" in readme and "KAFKA_BOOTSTRAP_SERVERS=localhost:29092" in readme
+    # The web app's port only once there is a web app (`okr serve`) to publish.
+    web = [name for name, ports in published.items() if any(":8000" in p for p in ports)]
+    assert web == (["web"] if _serve_exists() else [])
+
+
+def test_the_build_context_leaves_out_environments_data_and_history() -> None:
+    """compose builds from the repository root: .dockerignore must sit there, keep out what
+    is local (a venv, a data directory with its signing key, demo output, .git, benchmark
+    results) and keep in what the Dockerfile copies."""
+    okr = _compose()["x-okr"]["build"]
+    root = (DOCKER / okr["context"]).resolve()
+    ignore = [line.strip() for line in (root / ".dockerignore").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    assert {".venv", ".okr", "demo-out", ".git", "bench/results"} <= set(ignore)
+    copied = {source for line in (root / okr["dockerfile"]).read_text().splitlines()
+              if line.startswith("COPY ") for source in line.split()[1:-1]}
+    assert {"pyproject.toml", "README.md", "okr", "cli"} <= copied
+    assert not copied & set(ignore)
