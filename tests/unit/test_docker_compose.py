@@ -114,7 +114,10 @@ def test_published_ports_bind_the_hosts_loopback_and_kafka_is_reachable_from_the
     assert "## From the host" in readme and "KAFKA_BOOTSTRAP_SERVERS=localhost:29092" in readme
     # The web app's port only once there is a web app (`okr serve`) to publish.
     web = [name for name, ports in published.items() if any(":8000" in p for p in ports)]
-    assert web == (["web"] if _serve_exists() else [])
+    assert web == (["web"] if _serve_exists() else []), (
+        "`okr serve` exists: give compose a `web` service running it, published on "
+        "127.0.0.1:8000, with a healthcheck, and say so in docker/README.md" if _serve_exists()
+        else "nothing serves port 8000 until `okr serve` exists")
 
 
 def test_the_build_context_leaves_out_environments_data_and_history() -> None:
