@@ -80,7 +80,7 @@ class Run:
         """A run on `bench/work/<scale>/`, with topics of its own (`<prefix>-<tag>.*`)."""
         work = WORK / scale
         tag = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        settings = load_settings({"home": work / "home", "actor": "bench", "partitions": 6,
+        settings = load_settings({"home": work / "home", "partitions": 6,
                                   "topic_ledger": f"{tag}.ledger",
                                   "topic_checkpoints": f"{tag}.checkpoints",
                                   "topic_dead_letter": f"{tag}.dead-letter",
@@ -92,7 +92,7 @@ class Run:
         """Environment for an `okr` subprocess on this run's data and topics."""
         s = self.settings
         base = {k: v for k, v in os.environ.items() if not k.startswith(("OKR_", "KAFKA_"))}
-        return {**base, "OKR_HOME": str(s.home), "OKR_ACTOR": "bench", "OKR_TZ": "UTC",
+        return {**base, "OKR_HOME": str(s.home), "OKR_TZ": "UTC",
                 "KAFKA_BOOTSTRAP_SERVERS": self.servers, "OKR_TOPIC_LEDGER": s.topic_ledger,
                 "OKR_TOPIC_CHECKPOINTS": s.topic_checkpoints,
                 "OKR_TOPIC_DEAD_LETTER": s.topic_dead_letter,

@@ -38,7 +38,7 @@ def raw_app(home: Path) -> Raw:
 
 def ledger(home: Path, krs: int) -> tuple[OkrLedger, list[str], datetime]:
     """A ledger with one objective of `krs` key results in the current quarter, committed."""
-    app = OkrLedger(load_settings({"home": home, "actor": "bench"}))
+    app = OkrLedger(load_settings({"home": home}))
     now = datetime.now(UTC)
     cycle = cycle_of(now)
     app.add_cycle(cycle)

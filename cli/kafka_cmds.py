@@ -135,7 +135,7 @@ def ingest_cmd(ctx: typer.Context,
     dead-letter topic with the reason and their original bytes."""
     from rich.console import Console
 
-    from okr.consumers.ingest import Ingest
+    from okr.consumers.ingest import Ingest, feed_ledger
 
     st = state(ctx)
     if not once:
@@ -145,12 +145,14 @@ def ingest_cmd(ctx: typer.Context,
         return
     err = Console(stderr=True)
     quiet = want_json(ctx, as_json) or not err.is_terminal
-    ingest = Ingest(st.ledger, _servers(st))
+    app = feed_ledger(st.settings)
+    ingest = Ingest(app, _servers(st))
     try:
         progress = ingest.catch_up(None if quiet else lambda p: err.print(
             f"\rread {p.read} messages ({p.recorded} recorded)", end=""))
     finally:
         ingest.close()
+        app.close()
     note = ""
     if progress.recorded and relay and st.settings.inline_publish:
         from okr.cli.publish import after_write_unless_relaying

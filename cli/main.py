@@ -30,8 +30,8 @@ app = Typer(
 @app.callback(invoke_without_command=True)
 def main(
     ctx: typer.Context,
-    actor: str | None = typer.Option(None, "--actor", help="Who is acting (default $OKR_ACTOR, "
-                                     "else the OS user)."),
+    actor: str | None = typer.Option(None, "--actor", hidden=True,
+                                     help="Refused: the actor is the authenticated account."),
     home: Path | None = typer.Option(None, "--home", help="Data directory (default $OKR_HOME, "
                                      "else ./.okr)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
@@ -49,7 +49,11 @@ def main(
         ctx.fail("Missing command.")
     from okr.cli.output import NOTES
     NOTES.clear()  # one invocation's notes (a process may run several, as the tests do)
-    overrides = {"actor": actor, "home": home}
+    if actor is not None:  # it used to record any name given as the actor
+        raise typer.BadParameter("--actor is not accepted any more: a write is recorded under "
+                                 "who you are signed in as (the operating-system account, or "
+                                 "the PostgreSQL role)", param_hint="'--actor'")
+    overrides = {"home": home}
     ctx.obj = State(overrides={k: v for k, v in overrides.items() if v is not None},
                     json=json_out, reading=ctx.invoked_subcommand in READS, strict=strict)
     ctx.call_on_close(ctx.obj.close)

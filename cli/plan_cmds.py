@@ -128,7 +128,7 @@ def objective_add(ctx: typer.Context, key: str, title: str,
                   reason: str | None = REASON, as_json: bool = JSON) -> None:
     """Add an objective to a cycle."""
     st = state(ctx)
-    o = st.ledger.add_objective(key, title, cycle, owner or st.settings.actor, team, level,
+    o = st.ledger.add_objective(key, title, cycle, owner or st.ledger.principal, team, level,
                                 okr_type, description, parent, reason,
                                 effective=when(st, effective))
     done(ctx, as_json, f"objective {o.key} added to {o.cycle} ({o.okr_type}, owner {o.owner})",

@@ -142,10 +142,9 @@ def consume_service(st: State, stop: threading.Event, log: Log) -> None:
 def ingest_service(st: State, stop: threading.Event, log: Log) -> None:
     """Turn messages of the KPI readings topic into ledger readings until stopped."""
     from okr.adapters import kafka_client
-    from okr.consumers.ingest import Ingest
-    from okr.ledger.app import OkrLedger
+    from okr.consumers.ingest import Ingest, feed_ledger
 
-    app = OkrLedger(st.settings)
+    app = feed_ledger(st.settings)
     ingest = Ingest(app, kafka_client.bootstrap(st.settings, start_local=True))
     log("ingest", f"reading KPI readings from {st.settings.topic_kpi_readings}", {})
 

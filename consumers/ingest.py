@@ -18,8 +18,10 @@ from okr.adapters import kafka_client
 from okr.consumers import offsets as ingest_offsets
 from okr.consumers.runtime import PartitionConsumer
 from okr.domain.base import utc_now
+from okr.ledger import principal
 from okr.ledger.app import ConcurrencyError, OkrLedger
 from okr.ledger.readings import Rejected, parse_message, record
+from okr.settings import Settings
 
 NAME = "ingest"
 
@@ -47,6 +49,13 @@ class Ingest(PartitionConsumer[IngestProgress]):
     def __init__(self, app: OkrLedger, servers: str) -> None:
         super().__init__(app.settings, servers, app.settings.topic_kpi_readings)
         self.app = app
+
+
+def feed_ledger(settings: Settings) -> OkrLedger:
+    """The ledger the ingest records through: readings a feed sent are recorded under
+    `ingest:<topic>`, not under the account that happens to run the ingest
+    (ledger/principal.py). The caller closes it."""
+    return OkrLedger(settings, principal=principal.feed(settings.topic_kpi_readings))
 
     def new_progress(self) -> IngestProgress:
         return IngestProgress()

@@ -120,8 +120,15 @@ class OkrLedger(Application[UUID]):
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
         cls: SNAPSHOT_EVERY for cls in KINDS.values()}
 
-    def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
+    def __init__(self, settings: Settings, env: dict[str, str] | None = None,
+                 principal: str | None = None) -> None:
+        """Open the ledger. `principal` is for a trusted component that authenticated the
+        person or system it acts for (the KPI ingest, a web server's signed-in user): its
+        writes are recorded under that name. Left out — always, for the CLI — writes are
+        recorded under the authenticated account (`principal`)."""
         self.settings = settings
+        self._principal = (None if principal is None
+                           else check_text(principal, "principal", max_len=100))
         self.overrides = dict(env or {})  # what a second process needs to open the same store
         if settings.store == "sqlite":
             settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -205,9 +212,17 @@ class OkrLedger(Application[UUID]):
 
     # ---- the write path ----------------------------------------------------------------
 
-    def _actor(self, actor: str | None) -> str:
-        return check_text(actor if actor is not None else self.settings.actor, "actor",
-                          max_len=100)
+    @property
+    def principal(self) -> str:
+        """Who this ledger's writes are recorded under (their actor): the one given when it
+        was opened, else the authenticated account — the OS account on SQLite, the session
+        role on PostgreSQL (ledger/principal.py). Asked of the store once."""
+        if self._principal is None:
+            from okr.ledger import principal
+            name = (principal.os_account() if self.settings.store == "sqlite"
+                    else principal.session_role(self.recorder))
+            self._principal = check_text(name, "actor", max_len=100)
+        return self._principal
 
     def _write(self, decide: Callable[[], Sequence[Aggregate]]) -> None:
         """Run `decide` (load, validate, mutate) and save; on a version conflict, decide again."""
@@ -356,27 +371,27 @@ class OkrLedger(Application[UUID]):
     # ---- cycles -------------------------------------------------------------------------
 
     def add_cycle(self, key: str, start: datetime | None = None, end: datetime | None = None,
-                  actor: str | None = None, timezone: str | None = None) -> Cycle:
+                  timezone: str | None = None) -> Cycle:
         """Open a cycle in planning; named periods in the organisation's zone (the setting
         org_timezone unless `timezone` is given), recorded on the cycle."""
         key = canonical_cycle_key(key)
-        who = self._actor(actor)
+        who = self.principal
         tz = timezone or self.settings.org_timezone
         return self._create("cycle", key,
                             lambda: Cycle.add(key, start, end, who, tz, now=utc_now()))
 
-    def commit_cycle(self, key: str, actor: str | None = None) -> Cycle:
-        who = self._actor(actor)
+    def commit_cycle(self, key: str) -> Cycle:
+        who = self.principal
         return self._change(Cycle, "cycle", canonical_cycle_key(key),
                             lambda c: c.commit(who))
 
-    def close_cycle(self, key: str, reason: str | None = None, actor: str | None = None) -> Cycle:
-        who = self._actor(actor)
+    def close_cycle(self, key: str, reason: str | None = None) -> Cycle:
+        who = self.principal
         return self._change(Cycle, "cycle", canonical_cycle_key(key),
                             lambda c: c.close(who, reason))
 
-    def reopen_cycle(self, key: str, reason: str | None, actor: str | None = None) -> Cycle:
-        who = self._actor(actor)
+    def reopen_cycle(self, key: str, reason: str | None) -> Cycle:
+        who = self.principal
         return self._change(Cycle, "cycle", canonical_cycle_key(key),
                             lambda c: c.reopen(who, reason))
 
@@ -385,8 +400,8 @@ class OkrLedger(Application[UUID]):
     def add_objective(self, key: str, title: str, cycle: str, owner: str, team: str = "",
                       level: str = "team", okr_type: str = "committed", description: str = "",
                       parent: str | None = None, reason: str | None = None,
-                      actor: str | None = None, effective: datetime | None = None) -> Objective:
-        who = self._actor(actor)
+                      effective: datetime | None = None) -> Objective:
+        who = self.principal
         cyc = self.cycle(cycle)
         cyc.check_open("adding an objective")
         if parent is not None:
@@ -406,10 +421,10 @@ class OkrLedger(Application[UUID]):
                          description: str | None = None, owner: str | None = None,
                          team: str | None = None, parent: str | None = None,
                          clear_parent: bool = False, okr_type: str | None = None,
-                         reason: str | None = None, actor: str | None = None,
+                         reason: str | None = None,
                          effective: datetime | None = None) -> Objective:
         """Apply each given change as its own event (retitle, owner, re-align, type)."""
-        who = self._actor(actor)
+        who = self.principal
         if parent is not None:
             self._check_alignment(key, parent)
         if all(v is None for v in (title, description, owner, team, parent, okr_type)) \
@@ -435,9 +450,9 @@ class OkrLedger(Application[UUID]):
 
         return self._change(Objective, "objective", key, change)
 
-    def abandon_objective(self, key: str, reason: str | None, actor: str | None = None,
+    def abandon_objective(self, key: str, reason: str | None,
                           effective: datetime | None = None) -> Objective:
-        who = self._actor(actor)
+        who = self.principal
 
         def change(o: Objective) -> None:
             eff = self._in_force(self.cycle_of_objective(o), o, effective, reason,
@@ -447,9 +462,8 @@ class OkrLedger(Application[UUID]):
         return self._change(Objective, "objective", key, change)
 
     def close_objective(self, key: str, status: str, reason: str | None = None,
-                        actor: str | None = None,
                         effective: datetime | None = None) -> Objective:
-        who = self._actor(actor)
+        who = self.principal
 
         def change(o: Objective) -> None:
             eff = self._in_force(self.cycle_of_objective(o), o, effective, reason,
@@ -464,10 +478,10 @@ class OkrLedger(Application[UUID]):
                        start: float = 0.0, target: float = 1.0,
                        target_high: float | None = None, unit: str = "", weight: float = 1.0,
                        phases: list[Phase] | None = None, kpi: str | None = None,
-                       reason: str | None = None, actor: str | None = None,
+                       reason: str | None = None,
                        tolerance: float | None = None,
                        effective: datetime | None = None) -> KeyResult:
-        who = self._actor(actor)
+        who = self.principal
         obj = self.objective(objective)
         cyc = self.cycle_of_objective(obj)
         cyc.check_open("adding a key result")
@@ -489,10 +503,10 @@ class OkrLedger(Application[UUID]):
     def revise_key_result(self, key: str, *, start: float | None = None,
                           target: float | None = None, target_high: float | None = None,
                           weight: float | None = None, phases: list[Phase] | None = None,
-                          reason: str | None = None, actor: str | None = None,
+                          reason: str | None = None,
                           tolerance: float | None = None, clear_tolerance: bool = False,
                           effective: datetime | None = None) -> KeyResult:
-        who = self._actor(actor)
+        who = self.principal
 
         def change(kr: KeyResult) -> None:
             cyc = self.cycle_of_kr(kr)
@@ -507,9 +521,8 @@ class OkrLedger(Application[UUID]):
         return self._change(KeyResult, "key_result", key, change)
 
     def move_key_result(self, key: str, objective: str, reason: str | None = None,
-                        actor: str | None = None,
                         effective: datetime | None = None) -> KeyResult:
-        who = self._actor(actor)
+        who = self.principal
         target_obj = self.objective(objective)
 
         def change(kr: KeyResult) -> None:
@@ -524,9 +537,8 @@ class OkrLedger(Application[UUID]):
         return self._change(KeyResult, "key_result", key, change)
 
     def remove_key_result(self, key: str, reason: str | None = None,
-                          actor: str | None = None,
                           effective: datetime | None = None) -> KeyResult:
-        who = self._actor(actor)
+        who = self.principal
 
         def change(kr: KeyResult) -> None:
             cyc = self.cycle_of_kr(kr)
@@ -537,8 +549,8 @@ class OkrLedger(Application[UUID]):
         return self._change(KeyResult, "key_result", key, change)
 
     def link_kpi(self, key: str, kpi: str, reason: str | None = None,
-                 actor: str | None = None, effective: datetime | None = None) -> KeyResult:
-        who = self._actor(actor)
+                 effective: datetime | None = None) -> KeyResult:
+        who = self.principal
         self.kpi(kpi)
 
         def change(kr: KeyResult) -> None:
@@ -549,8 +561,8 @@ class OkrLedger(Application[UUID]):
         return self._change(KeyResult, "key_result", key, change)
 
     def unlink_kpi(self, key: str, reason: str | None = None,
-                   actor: str | None = None, effective: datetime | None = None) -> KeyResult:
-        who = self._actor(actor)
+                   effective: datetime | None = None) -> KeyResult:
+        who = self.principal
 
         def change(kr: KeyResult) -> None:
             eff = self._in_force(self.cycle_of_kr(kr), kr, effective, reason,
@@ -560,10 +572,10 @@ class OkrLedger(Application[UUID]):
         return self._change(KeyResult, "key_result", key, change)
 
     def check_in(self, key: str, value: float, confidence: float | None = None, note: str = "",
-                 at: datetime | None = None, actor: str | None = None,
+                 at: datetime | None = None,
                  source: str = "manual") -> KeyResult:
         """Record a check-in; `at` defaults to now and may be back-dated inside the cycle."""
-        who = self._actor(actor)
+        who = self.principal
 
         def change(kr: KeyResult) -> None:
             cyc = self.cycle_of_kr(kr)
@@ -576,9 +588,9 @@ class OkrLedger(Application[UUID]):
     # ---- initiatives --------------------------------------------------------------------
 
     def add_initiative(self, key: str, title: str, key_result: str, owner: str | None = None,
-                       actor: str | None = None, effective: datetime | None = None,
+                       effective: datetime | None = None,
                        reason: str | None = None) -> Initiative:
-        who = self._actor(actor)
+        who = self.principal
         kr = self.key_result(key_result)
         if kr.removed:
             raise DomainError(f"key result {key_result} was removed; pick a live one")
@@ -589,9 +601,8 @@ class OkrLedger(Application[UUID]):
                                         f"adding initiative {key}")))
 
     def set_initiative_status(self, key: str, status: str, reason: str | None = None,
-                              actor: str | None = None,
                               effective: datetime | None = None) -> Initiative:
-        who = self._actor(actor)
+        who = self.principal
 
         def change(i: Initiative) -> None:
             cyc = self.cycle_of_kr(self.load(KeyResult, "key_result", i.key_result, shared=True))
@@ -605,18 +616,17 @@ class OkrLedger(Application[UUID]):
     def add_kpi(self, key: str, name: str, *, unit: str = "", direction: str = "up",
                 target: float | None = None, green: float, red: float,
                 cadence: str = "weekly", tags: list[str] | None = None,
-                owner: str | None = None, actor: str | None = None,
+                owner: str | None = None,
                 effective: datetime | None = None, reason: str | None = None) -> Kpi:
-        who = self._actor(actor)
+        who = self.principal
         eff = in_force(effective, reason, planning=False, cycle_start=None, now=utc_now(),
                        latest=None, what=f"adding KPI {key}")
         return self._create("kpi", key, lambda: Kpi.add(
             key, name, unit, direction, target, green, red, cadence, tags or [],
             owner if owner is not None else who, who, effective_at=eff))
 
-    def update_kpi(self, key: str, changes: dict[str, Any], reason: str | None = None,
-                   actor: str | None = None) -> Kpi:
-        who = self._actor(actor)
+    def update_kpi(self, key: str, changes: dict[str, Any], reason: str | None = None) -> Kpi:
+        who = self.principal
         return self._change(Kpi, "kpi", key, lambda k: k.update(changes, who, reason))
 
     def reading_of(self, kpi: Kpi) -> Callable[[int], Reading]:
@@ -635,10 +645,9 @@ class OkrLedger(Application[UUID]):
         return at
 
     def record_reading(self, key: str, value: float, at: datetime | None = None,
-                       source: str = "manual", reading_id: str | None = None,
-                       actor: str | None = None) -> bool:
+                       source: str = "manual", reading_id: str | None = None) -> bool:
         """Record a KPI reading; False when its reading id was recorded before."""
-        who = self._actor(actor)
+        who = self.principal
         recorded: list[bool] = []
 
         def change(k: Kpi) -> None:
@@ -649,6 +658,6 @@ class OkrLedger(Application[UUID]):
         self._change(Kpi, "kpi", key, change)
         return recorded[0]
 
-    def retire_kpi(self, key: str, reason: str | None = None, actor: str | None = None) -> Kpi:
-        who = self._actor(actor)
+    def retire_kpi(self, key: str, reason: str | None = None) -> Kpi:
+        who = self.principal
         return self._change(Kpi, "kpi", key, lambda k: k.retire(who, reason))

@@ -151,8 +151,7 @@ def import_csv(app: OkrLedger, path: Path, kind: str, parse_time: ParseTime,
     rows = list(read_rows(path, kind))
     report.rows = len(rows)
     batch = _Batch(app)
-    # as every other write does (OkrLedger._actor): the OS user may be unknown, so blank
-    actor = check_text(app.settings.actor, "actor", max_len=100)
+    actor = app.principal  # who every write is recorded under (ledger/principal.py)
     now = utc_now()
     source = check_text(f"import:{path.name}", "source", max_len=200)  # which file it came from
     for done, (line, row) in enumerate(rows, 1):

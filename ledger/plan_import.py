@@ -208,7 +208,7 @@ class _Plan:
     def __init__(self, app: OkrLedger, parse_time: ParseTime, source: str) -> None:
         self.app, self.parse_time, self.source = app, parse_time, source
         self.now = utc_now()
-        self.actor = check_text(app.settings.actor, "actor", max_len=100)
+        self.actor = app.principal
         self.items: dict[tuple[str, str], Aggregate] = {}
         self.new: set[tuple[str, str]] = set()
         self.to_commit: list[str] = []

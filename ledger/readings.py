@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from okr.domain.errors import DomainError
 from okr.ledger.app import ConcurrencyError, OkrLedger
-from okr.settings import SettingsError
+from okr.ledger.principal import NoPrincipal
 
 # Clocks of other systems drift; a reading this little in the future is taken as "now".
 CLOCK_SKEW = timedelta(seconds=5)
@@ -91,13 +91,12 @@ def _reject_constant(name: str) -> float:
 
 def record(app: OkrLedger, msg: ReadingMessage, now: datetime) -> bool:
     """Record the reading (idempotent on its id); False when it was recorded before."""
-    if not app.settings.actor.strip():  # the installation's fault, not the message's
-        raise SettingsError("the actor cannot be blank; set OKR_ACTOR (the OS user is "
-                            "unknown)")
     try:
         return app.record_reading(msg.kpi, msg.value, min(msg.observed_at, now),
                                   source=msg.source, reading_id=msg.id)
     except ConcurrencyError:
         raise  # transient: the caller retries, the message is not bad
+    except NoPrincipal:
+        raise  # the installation's fault (no actor to record), not the message's
     except DomainError as exc:
         raise Rejected(str(exc)) from None

@@ -1,6 +1,5 @@
 """All settings in one place: defaults, then `okr.toml`, then environment variables."""
 
-import getpass
 import os
 import tomllib
 from pathlib import Path
@@ -11,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 # Environment variable → setting. KAFKA_* and POSTGRES_* keep the names those tools use.
 ENV = {
     "OKR_HOME": "home",
-    "OKR_ACTOR": "actor",
     "OKR_TZ": "timezone",
     "OKR_ORG_TZ": "org_timezone",
     "OKR_STORE": "store",
@@ -51,11 +49,13 @@ class SettingsError(ValueError):
     """The configuration is invalid; the message names the setting."""
 
 
-def _default_actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return ""
+# Settings that no longer exist and say why: a write is recorded under the authenticated
+# account (ledger/principal.py), which no setting may name.
+RETIRED = {
+    "actor": "the actor is no longer a setting: a write is recorded under who you are signed "
+             "in as (the operating-system account, or the PostgreSQL role)",
+}
+RETIRED_ENV = {"OKR_ACTOR": "actor"}
 
 
 class Settings(BaseModel):
@@ -67,8 +67,6 @@ class Settings(BaseModel):
     # docs/settings.md from them (a test keeps the two the same).
     home: Path = Field(Path(".okr"), description="The data directory: event store, DuckDB "
                        "files, signing key, broker state (created 0700).")
-    actor: str = Field(default_factory=_default_actor, description="Who is acting, recorded "
-                       "on every event (default: the OS user; never blank).")
     timezone: str | None = Field(None, description="Your zone (IANA name): how typed times "
                                  "are read and said back (default: $TZ, else the system's).")
     org_timezone: str = Field("UTC", description="The organisation's zone: named quarters, "
@@ -139,13 +137,6 @@ class Settings(BaseModel):
                                                 "(never printed).")
     postgres_schema: str | None = Field(None, description="PostgreSQL schema (default: the "
                                         "user's search path).")
-
-    @field_validator("actor")
-    @classmethod
-    def _actor_not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("the actor cannot be blank; set --actor or OKR_ACTOR")
-        return v.strip()
 
     @field_validator("org_timezone")
     @classmethod
@@ -226,11 +217,18 @@ def load_settings(overrides: dict[str, Any] | None = None,
             values.update(tomllib.loads(config.read_text(encoding="utf-8")))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise SettingsError(f"{config}: not valid TOML ({exc})") from None
+    for name, field in RETIRED_ENV.items():
+        if env.get(name):
+            raise SettingsError(f"{name} is not read any more: {RETIRED[field]}; unset it")
     values.update({field: env[name] for name, field in ENV.items() if env.get(name)})
     if "PERSISTENCE_MODULE" in env and "store" not in values:
         values["store"] = "postgres" if env["PERSISTENCE_MODULE"].endswith("postgres") else "sqlite"
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     values.setdefault("home", home)
+    for field, why in RETIRED.items():
+        if field in values:
+            where = "okr.toml" if field not in (overrides or {}) else "the settings given"
+            raise SettingsError(f"setting {field} ({where}): {why}")
     try:
         return Settings(**values)
     except ValidationError as exc:

@@ -31,7 +31,7 @@ def okr(*args: str, check: bool = True, quiet: bool = False
     if not quiet:
         print(f"\n$ okr {shlex.join(args)}", flush=True)
     proc = subprocess.run([OKR, *args], text=True, capture_output=True,
-                          env={**os.environ, "OKR_HOME": str(HOME), "OKR_ACTOR": "ana"})
+                          env={**os.environ, "OKR_HOME": str(HOME)})
     if not quiet:
         sys.stdout.write(proc.stdout)
         sys.stdout.write(proc.stderr)

@@ -55,7 +55,7 @@ def records() -> list[bytes]:
 
     rows = [json.loads(line) for line in (FIXTURES / SOURCE).read_text().splitlines()]
     with tempfile.TemporaryDirectory() as home:
-        app = OkrLedger(load_settings({"home": home, "actor": "vectors"}))
+        app = OkrLedger(load_settings({"home": home}))
         app.recorder.insert_events([
             StoredEvent(originator_id=UUID(r["originator_id"]),
                         originator_version=r["originator_version"], topic=r["topic"],

@@ -26,12 +26,12 @@ HEAD = """# Settings
 
 okr reads its settings in layers, each overriding the one before: the defaults below ←
 `okr.toml` in the data directory (or the file `$OKR_CONFIG` names) ← environment variables ←
-command-line flags (`--home`, `--actor`). Every key is validated: an unknown key or a bad
-value is one line naming it, exit 2, and nothing is written.
+the command-line flag `--home`. Every key is validated: an unknown key or a bad value is one
+line naming it, exit 2, and nothing is written. There is no actor setting: a write is recorded
+under who you are signed in as (`actor` in okr.toml and `OKR_ACTOR` are refused).
 
 ```toml
 # .okr/okr.toml
-actor = "ana"
 timezone = "Europe/Berlin"
 org_timezone = "Europe/Berlin"
 store = "postgres"

@@ -83,7 +83,7 @@ def okr(home: Path, *args: str, env: dict[str, str] | None = None) -> Result:
                            write_through=True)
     for name in [n for n in os.environ if n.startswith(_FOREIGN)]:
         del os.environ[name]
-    os.environ.update({"OKR_HOME": str(home), "OKR_ACTOR": "ana", "OKR_INLINE_PUBLISH": "off",
+    os.environ.update({"OKR_HOME": str(home), "OKR_INLINE_PUBLISH": "off",
                        "OKR_TZ": "Europe/Berlin", "COLUMNS": "120", **(env or {})})
     sys.argv = ["okr", *args]
     code, crash = 0, None

@@ -179,7 +179,7 @@ def proxied_broker(tmp_path: Path) -> Iterator[tuple[Broker, Proxy]]:
 def okr_environ(home: Path, bootstrap: str, tag: str | None = None) -> dict[str, str]:
     tag = tag or uuid.uuid4().hex[:10]
     return {**{k: v for k, v in os.environ.items() if not k.startswith(("OKR_", "KAFKA_"))},
-            "OKR_HOME": str(home), "OKR_ACTOR": "tester", "OKR_TZ": "UTC",
+            "OKR_HOME": str(home), "OKR_TZ": "UTC",
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "OKR_TOPIC_LEDGER": f"t{tag}.ledger", "OKR_TOPIC_CHECKPOINTS": f"t{tag}.checkpoints",
             "OKR_TOPIC_DEAD_LETTER": f"t{tag}.dead-letter",

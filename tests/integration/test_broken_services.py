@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 def environ(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OKR_", "KAFKA_"))}
-    return {**env, "OKR_HOME": str(home), "OKR_ACTOR": "tester", "OKR_TZ": "UTC", **extra}
+    return {**env, "OKR_HOME": str(home), "OKR_TZ": "UTC", **extra}
 
 
 def run(home: Path, *args: str, prefix: list[str] | None = None, **extra: str

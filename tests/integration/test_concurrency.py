@@ -94,7 +94,7 @@ if _gate and _log:
 def environ(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
     """okr settings for a fresh ledger: a SQLite file, or a private schema on 127.0.0.1:5432."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("OKR_", "POSTGRES_"))}
-    env = {**base, "OKR_HOME": str(tmp_path / "home"), "OKR_ACTOR": "tester", "OKR_TZ": "UTC",
+    env = {**base, "OKR_HOME": str(tmp_path / "home"), "OKR_TZ": "UTC",
            "OKR_INLINE_PUBLISH": "off"}
     if request.param == "sqlite":
         yield env

@@ -24,7 +24,7 @@ def t(text: str) -> datetime:
 
 
 def late_quarter() -> dict:
-    app = OkrLedger(load_settings({"actor": "ana"}), env={"PERSISTENCE_MODULE":
+    app = OkrLedger(load_settings({}), env={"PERSISTENCE_MODULE":
                                                           "eventsourcing.popo"})
     clock = [t("2026-07-20T09:00+00:00")]
 

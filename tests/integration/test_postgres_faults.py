@@ -92,7 +92,7 @@ class Ledger:
     def environ(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OKR_", "POSTGRES_"))}
         return {**env, **self.server.environ(self.dbname), "POSTGRES_PORT": str(self.port),
-                "OKR_HOME": str(self.home), "OKR_ACTOR": "tester", "OKR_TZ": "UTC",
+                "OKR_HOME": str(self.home), "OKR_TZ": "UTC",
                 "OKR_INLINE_PUBLISH": "off"}
 
     @property

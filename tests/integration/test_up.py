@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 def embedded_env(home: Path) -> dict[str, str]:
     """okr settings with no Kafka configured: the embedded broker is the one used."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("OKR_", "KAFKA_"))}
-    return {**base, "OKR_HOME": str(home), "OKR_ACTOR": "tester", "OKR_TZ": "UTC",
+    return {**base, "OKR_HOME": str(home), "OKR_TZ": "UTC",
             "OKR_INLINE_PUBLISH": "off"}
 
 

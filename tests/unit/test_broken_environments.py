@@ -97,7 +97,7 @@ def test_an_unwritable_data_dir_is_one_line_and_exit_4(readme_home: Path, workdi
     for path in [home, *home.iterdir()]:
         path.chmod(0o500 if path.is_dir() else 0o400)
     try:
-        env = {**os.environ, "OKR_HOME": str(home), "OKR_ACTOR": "ana",
+        env = {**os.environ, "OKR_HOME": str(home),
                "OKR_INLINE_PUBLISH": "off", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
         proc = subprocess.run([*drop_root_powers(), OKR, *args], capture_output=True,
                               text=True, env=env, timeout=120, cwd=workdir)
@@ -118,7 +118,7 @@ def stale_home(tmp_path: Path) -> tuple[Path, int, int]:
     from okr.settings import load_settings
     from tests.unit.test_read_access import project
 
-    settings = load_settings({"home": tmp_path / "home", "actor": "ana"}, environ={})
+    settings = load_settings({"home": tmp_path / "home"}, environ={})
     app = OkrLedger(settings)
     app.add_cycle("2026-Q4")
     app.add_objective("o1", "Grow revenue", cycle="2026-Q4", owner="ana")
@@ -167,7 +167,7 @@ def test_a_complete_projection_gives_no_warning(stale_home: tuple[Path, int, int
     from tests.unit.test_read_access import project
 
     home = stale_home[0]
-    settings = load_settings({"home": home, "actor": "ana"}, environ={})
+    settings = load_settings({"home": home}, environ={})
     app = OkrLedger(settings)
     project(app, settings)
     app.close()

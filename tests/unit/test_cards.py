@@ -24,7 +24,7 @@ MEASURED = ("value", "progress", "expected", "status", "confidence", "kpi_health
 def ledger(tmp_path: Path) -> OkrLedger:
     """A cycle under way with key results of every kind: checked in, KPI-linked, phased,
     late, untouched; a KPI gone stale and one fresh."""
-    app = OkrLedger(load_settings({"home": tmp_path / "home", "actor": "ana"}, environ={}))
+    app = OkrLedger(load_settings({"home": tmp_path / "home"}, environ={}))
     now = utc_now()
     cycle = app.add_cycle(LIVE_CYCLE, *live_window(now))  # under way on any date
     start, end = cycle.start, cycle.end

@@ -17,7 +17,7 @@ AT = datetime(2026, 10, 5, 9, tzinfo=UTC)
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> OkrLedger:
-    app = OkrLedger(load_settings({"home": tmp_path / "home", "actor": "ana"}, environ={}))
+    app = OkrLedger(load_settings({"home": tmp_path / "home"}, environ={}))
     app.add_kpi("wau", "Weekly active users", green=14000, red=12000)
     assert app.record_reading("wau", 13250, AT, source="bi", reading_id="r1")
     return app

@@ -19,7 +19,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 def restore(home: Path, name: str) -> OkrLedger:
     """A fresh SQLite store holding exactly the fixture's stored events."""
-    app = OkrLedger(load_settings({"home": home, "actor": "auditor"}))
+    app = OkrLedger(load_settings({"home": home}))
     rows = [json.loads(line) for line in (FIXTURES / name).read_text().splitlines()]
     app.recorder.insert_events([
         StoredEvent(originator_id=UUID(r["originator_id"]),

@@ -19,7 +19,7 @@ START = datetime(2026, 10, 1, tzinfo=UTC)
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> OkrLedger:
-    app = OkrLedger(load_settings({"home": tmp_path / "home", "actor": "ana"}, environ={}))
+    app = OkrLedger(load_settings({"home": tmp_path / "home"}, environ={}))
     app.add_cycle("2026-Q4")
     app.add_objective("o1", "Grow revenue", cycle="2026-Q4", owner="ana")
     return app

@@ -31,7 +31,7 @@ CASES = [
 
 
 def test_the_projection_and_the_replay_agree_on_extreme_numbers(tmp_path: Path) -> None:
-    app = OkrLedger(load_settings({"home": tmp_path / "home", "actor": "ana"}, environ={}))
+    app = OkrLedger(load_settings({"home": tmp_path / "home"}, environ={}))
     at = datetime(2026, 11, 2, 12, tzinfo=UTC)
     with recording_at(lambda: datetime(2026, 10, 2, tzinfo=UTC)):
         app.add_cycle("2026-Q4")
@@ -60,7 +60,7 @@ def test_the_projection_and_the_replay_agree_on_extreme_numbers(tmp_path: Path) 
 @pytest.mark.parametrize("start, target", [(-1e308, 1e308), (0.0, 1e301), (-1e301, 0.0)])
 def test_numbers_beyond_the_limit_are_refused_at_input(tmp_path: Path, start: float,
                                                        target: float) -> None:
-    app = OkrLedger(load_settings({"home": tmp_path / "home", "actor": "ana"}, environ={}))
+    app = OkrLedger(load_settings({"home": tmp_path / "home"}, environ={}))
     app.add_cycle("2026-Q4")
     app.add_objective("o1", "Extremes", cycle="2026-Q4", owner="ana")
     with pytest.raises(DomainError, match="at most 1e"):

@@ -71,7 +71,7 @@ class Chain(list[Envelope]):
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
     home: Path = tmp_path_factory.mktemp("chain")
-    app = OkrLedger(load_settings({"home": home, "actor": "ana"}))
+    app = OkrLedger(load_settings({"home": home}))
     every_event_type(app)
     envelopes = Chain(chained(app))
     app.close()
@@ -340,7 +340,7 @@ def test_records_that_once_crashed_decode_or_the_projection_are_rejected(
 
 def test_an_event_dated_before_the_year_1000_is_published_decoded_and_projected(
         tmp_path: Path) -> None:
-    app = OkrLedger(load_settings({"home": tmp_path, "actor": "ana"}))
+    app = OkrLedger(load_settings({"home": tmp_path}))
     app.add_kpi("wau", "Weekly active users", direction="up", green=14000, red=12000)
     app.record_reading("wau", 7, datetime(33, 4, 3, tzinfo=UTC), reading_id="old")
     envelopes = list(chained(app))

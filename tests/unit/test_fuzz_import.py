@@ -151,7 +151,7 @@ def fresh(readme_home: Path, workdir: Path, raw: bytes) -> tuple[Path, Path]:
 
 
 def run_import(home: Path, path: Path, kind: str, skip: bool) -> object:
-    app = OkrLedger(load_settings({"home": home, "actor": "ana", "timezone": ZONE}))
+    app = OkrLedger(load_settings({"home": home, "timezone": ZONE}))
     try:
         return import_csv(app, path, kind, lambda t: parse_when(t, ZONE), skip)
     except DomainError as exc:

@@ -101,7 +101,7 @@ def test_any_bytes_parse_or_are_rejected_with_one_line(raw: bytes) -> None:
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory) -> OkrLedger:
     home: Path = tmp_path_factory.mktemp("ingest")
-    app = OkrLedger(load_settings({"home": home, "actor": "ingest"}))
+    app = OkrLedger(load_settings({"home": home}))
     app.add_kpi("wau", "Weekly active users", direction="up", green=14000, red=12000)
     app.add_kpi("gone", "Retired KPI", direction="up", green=2, red=1)
     app.retire_kpi("gone", "replaced")

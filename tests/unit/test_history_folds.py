@@ -17,7 +17,7 @@ from tests.support.generator import Shape, generate
 @pytest.fixture(scope="module")
 def facts(tmp_path_factory: pytest.TempPathFactory) -> list[Fact]:
     home: Path = tmp_path_factory.mktemp("folds")
-    app = OkrLedger(load_settings({"home": home, "actor": "test"}))
+    app = OkrLedger(load_settings({"home": home}))
     generate(app, Shape(seed=17, teams=2, quarters=2, kpis=3, readings_per_day=3))
     return [e.fact() for e in chained(app)]
 

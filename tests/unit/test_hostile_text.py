@@ -36,7 +36,7 @@ def stored(text: str, limit: int) -> str:
 
 def project(home: Path) -> None:
     """Every stored event into the work file (as the consumer would), then the snapshot."""
-    settings = load_settings({"home": home, "actor": "ana"}, environ={})
+    settings = load_settings({"home": home}, environ={})
     app = OkrLedger(settings)
     try:
         with Projection(settings.projection_work_file) as proj:

@@ -68,7 +68,7 @@ def test_an_alignment_cycle_is_refused_in_one_line(home: Path) -> None:
 
 
 def test_a_chain_deeper_than_the_limit_is_refused(tmp_path: Path) -> None:
-    settings = load_settings({"home": tmp_path / "home", "actor": "ana"}, environ={})
+    settings = load_settings({"home": tmp_path / "home"}, environ={})
     app = OkrLedger(settings)
     try:
         app.add_cycle(CYCLE)

@@ -14,8 +14,8 @@ from okr.settings import load_settings
 from tests.support.clock import recording_at
 
 
-def ledger(home: Path, actor: str = "ana") -> OkrLedger:
-    return OkrLedger(load_settings({"home": home, "actor": actor}))
+def ledger(home: Path, principal: str | None = None) -> OkrLedger:
+    return OkrLedger(load_settings({"home": home}), principal=principal)
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_a_command_failing_halfway_leaves_the_cached_aggregate_untouched(app: Ok
 
 def test_a_conflicting_writer_is_decided_again_on_fresh_state(app: OkrLedger,
                                                               tmp_path: Path) -> None:
-    other = ledger(tmp_path, actor="ben")
+    other = ledger(tmp_path, principal="ben")
     app.key_result("k1")  # cached at version 1 in this process
     real = app.cycle_of_kr
     raced: list[bool] = []

@@ -21,7 +21,7 @@ from tests.support.generator import Shape, generate
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> OkrLedger:
     home = tmp_path_factory.mktemp("pages")
-    ledger = OkrLedger(load_settings({"home": home, "actor": "test"}))
+    ledger = OkrLedger(load_settings({"home": home}))
     generate(ledger, Shape(seed=13, teams=2, quarters=2, kpis=6, readings_per_day=12))
     return ledger
 
@@ -79,7 +79,7 @@ from okr.ledger.app import OkrLedger
 from okr.settings import load_settings
 from okr.record.watermark import START
 pages.WORKER_FROM = 1
-made = pages.pages(OkrLedger(load_settings({"home": sys.argv[1], "actor": "t"})), START, None)
+made = pages.pages(OkrLedger(load_settings({"home": sys.argv[1]})), START, None)
 next(made)  # the worker now waits on a full pipe, a page ahead
 print("ready", flush=True)
 time.sleep(60)

@@ -71,7 +71,7 @@ def test_a_plan_imported_today_reviews_as_of_inside_its_quarter(tmp_path: Path) 
     plan = tmp_path / "q3.yaml"
     plan.write_text(PLAN_YAML, encoding="utf-8")
     ok(home, "import", "plan", str(plan))
-    app = OkrLedger(load_settings({"home": home, "actor": "x"}))
+    app = OkrLedger(load_settings({"home": home}))
     facts = [e.fact() for e in chained(app)]
     imported_at = max(f.recorded_at for f in facts)
     aug = datetime(2026, 8, 20, tzinfo=UTC)

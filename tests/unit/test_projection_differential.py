@@ -46,7 +46,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Projection,
     # In memory: the events added below are recorded at past times after the generated
     # history, which a real event store refuses (recording time never goes back); the
     # projection must still agree with the reference on such a history.
-    app = OkrLedger(load_settings({"home": home, "actor": "test"}),
+    app = OkrLedger(load_settings({"home": home}),
                     env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     gen = generate(app, Shape(seed=11, teams=3, quarters=2, kpis=4))
     # A guardrail KPI read rarely: the reading in force when 2025-Q4 starts is months old, and
@@ -232,7 +232,7 @@ def test_a_review_from_the_facts_duckdb_selects_equals_one_from_the_whole_log(
 def _late_history(home: Path) -> list:
     """Two quarters planned late in two organisation zones, with back-dated check-ins,
     --effective revisions, a key result added after commit and one removed as of a date."""
-    app = OkrLedger(load_settings({"home": home, "actor": "test"}))
+    app = OkrLedger(load_settings({"home": home}))
     clock = [datetime(2026, 1, 1, tzinfo=UTC)]
 
     def at(t: str, action: object) -> None:

@@ -26,7 +26,7 @@ def project(app: OkrLedger, settings: Settings) -> None:
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> tuple[OkrLedger, Settings]:
-    settings = load_settings({"home": tmp_path / "home", "actor": "ana"}, environ={})
+    settings = load_settings({"home": tmp_path / "home"}, environ={})
     app = OkrLedger(settings)
     app.add_cycle("2026-Q4")
     app.add_objective("o1", "Grow revenue", cycle="2026-Q4", owner="ana")

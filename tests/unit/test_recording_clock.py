@@ -13,7 +13,7 @@ from tests.support.clock import recording_at
 
 
 def _ledger(tmp_path: Path) -> OkrLedger:
-    app = OkrLedger(load_settings({"home": tmp_path / "home", "actor": "ana"}, environ={}))
+    app = OkrLedger(load_settings({"home": tmp_path / "home"}, environ={}))
     app.add_cycle("2026-Q4")
     app.add_objective("o1", "Grow", cycle="2026-Q4", owner="ana")
     app.add_key_result("k1", "Leads", objective="o1", kind="increase", start=0, target=10)

@@ -19,7 +19,7 @@ def t(text: str) -> datetime:
 
 
 def history() -> list:
-    app = OkrLedger(load_settings({"actor": "ana"}), env={"PERSISTENCE_MODULE":
+    app = OkrLedger(load_settings({}), env={"PERSISTENCE_MODULE":
                                                           "eventsourcing.popo"})
 
     def at(when: str, action: Callable[[], Any]) -> None:

@@ -28,8 +28,8 @@ def d(month: int, day: int, hour: int = 0) -> datetime:
 
 @pytest.fixture(scope="module")
 def facts() -> list[Fact]:
-    app = OkrLedger(load_settings({"actor": "ana"}), env={"PERSISTENCE_MODULE":
-                                                          "eventsourcing.popo"})
+    app = OkrLedger(load_settings({}), env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
+                    principal="ana")
     clock = [d(3, 20)]
 
     def at(t: datetime, action: Callable[[], Any]) -> None:
@@ -55,13 +55,12 @@ def facts() -> list[Fact]:
                                                 kind="decrease", start=10, target=5))
         at(d(6, 22), lambda: app.add_objective("e1", "Fast checkout", cycle="2026-Q3",
                                                owner="ben", team="eng",
-                                               okr_type="aspirational", actor="ben"))
+                                               okr_type="aspirational"))
         at(d(6, 22), lambda: app.add_key_result("e1-p95", "p95 ms", objective="e1",
                                                 kind="decrease", start=1000, target=500,
-                                                weight=2, actor="ben"))
+                                                weight=2))
         at(d(6, 22), lambda: app.add_key_result("e1-docs", "Docs shipped", objective="e1",
-                                                kind="milestone", start=0, target=1,
-                                                actor="ben"))
+                                                kind="milestone", start=0, target=1))
         at(d(6, 23), lambda: app.add_kpi("uptime", "Uptime %", direction="up", green=99.9,
                                          red=99.5, cadence="monthly", tags=["guardrail"]))
         at(d(7, 1, 1), lambda: app.commit_cycle("2026-Q3"))
@@ -73,14 +72,13 @@ def facts() -> list[Fact]:
                                                        reason="market slowdown"))
         at(d(8, 15), lambda: app.check_in("s1-churn", 7, confidence=0.5))
         at(d(8, 20), lambda: app.add_key_result("e1-cache", "Cache hit rate", objective="e1",
-                                                start=0.5, target=0.9, reason="new idea",
-                                                actor="ben"))
+                                                start=0.5, target=0.9, reason="new idea"))
         at(d(9, 1, 1), lambda: app.record_reading("uptime", 99.7, at=d(9, 1)))
-        at(d(9, 10), lambda: app.check_in("e1-p95", 700, confidence=0.6, actor="ben"))
-        at(d(9, 15), lambda: app.check_in("e1-cache", 0.8, confidence=0.7, actor="ben"))
+        at(d(9, 10), lambda: app.check_in("e1-p95", 700, confidence=0.6))
+        at(d(9, 15), lambda: app.check_in("e1-cache", 0.8, confidence=0.7))
         at(d(9, 20), lambda: app.check_in("s1-deals", 25, confidence=0.9, at=d(9, 1)))
         at(d(9, 25), lambda: app.check_in("s1-churn", 5, confidence=0.7))
-        at(d(9, 30), lambda: app.check_in("e1-docs", 1, confidence=1.0, actor="ben"))
+        at(d(9, 30), lambda: app.check_in("e1-docs", 1, confidence=1.0))
     return [env.fact() for env in chained(app)]
 
 

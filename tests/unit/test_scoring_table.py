@@ -27,7 +27,7 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Fact], 
     """The table written into a ledger, its facts, and its projection (the CLI's work file,
     published as its snapshot, so `okr scorecard` reads it without refreshing)."""
     home = tmp_path_factory.mktemp("table") / "home"
-    settings = load_settings({"home": home, "actor": "ana"})
+    settings = load_settings({"home": home})
     app = OkrLedger(settings)
     T.build(app)
     envelopes = list(chained(app))

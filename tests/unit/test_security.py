@@ -215,7 +215,7 @@ def spawn(home: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
     shutil.copytree(home, own)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("OKR_", "KAFKA_",
                                                                         "POSTGRES_"))},
-           **SECRETS, "OKR_HOME": str(own), "OKR_ACTOR": "ana", "OKR_TZ": "UTC",
+           **SECRETS, "OKR_HOME": str(own), "OKR_TZ": "UTC",
            "OKR_INLINE_PUBLISH": "off", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", **extra}
     return subprocess.Popen([OKR, *args], env=env, text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)

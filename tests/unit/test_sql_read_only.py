@@ -34,7 +34,7 @@ def digest(path: Path) -> str:
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """README scenario, projected into okr.duckdb, with the writer lock held."""
     home = build_readme_scenario(tmp_path_factory.mktemp("sql") / "home")
-    settings = load_settings({"home": home, "actor": "ana"})
+    settings = load_settings({"home": home})
     app = OkrLedger(settings)
     envelopes = list(chained(app))
     app.close()
@@ -330,7 +330,7 @@ def test_ctrl_c_ends_a_query_in_one_line_with_exit_130(home: Path) -> None:
     import time
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OKR_", "KAFKA_"))}
-    env.update(OKR_HOME=str(home), OKR_ACTOR="ana", OKR_INLINE_PUBLISH="off")
+    env.update(OKR_HOME=str(home), OKR_INLINE_PUBLISH="off")
     proc = subprocess.Popen(
         [sys.executable, "-c", "from okr.cli.main import run; run()", "sql",
          "SELECT count(*) FROM range(1000000000) a, range(1000000000) b", "--timeout", "600"],

@@ -109,7 +109,7 @@ def test_the_projection_carries_the_tolerance_and_scores_it_as_the_domain_does(
     ok(home, "kr", "revise", "uptime", "--tolerance", "2")
     ok(home, "kr", "revise", "uptime", "--target", "101")
     ok(home, "kr", "revise", "uptime", "--clear-tolerance")
-    app = OkrLedger(load_settings({"home": home, "actor": "test"}))
+    app = OkrLedger(load_settings({"home": home}))
     envelopes = list(chained(app))
     app.close()
     proj = Projection(tmp_path / "p.duckdb")

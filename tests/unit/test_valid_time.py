@@ -22,7 +22,7 @@ def t(text: str) -> datetime:
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> OkrLedger:
-    return OkrLedger(load_settings({"home": tmp_path, "actor": "ana"}),
+    return OkrLedger(load_settings({"home": tmp_path}),
                      env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
 
 
@@ -41,11 +41,11 @@ def test_named_periods_run_local_midnight_to_local_midnight() -> None:
 
 
 def test_the_cycle_records_the_organisations_zone_and_keeps_it(tmp_path: Path) -> None:
-    app = OkrLedger(load_settings({"home": tmp_path, "actor": "ana",
+    app = OkrLedger(load_settings({"home": tmp_path,
                                    "org_timezone": "Europe/Berlin"}))
     at("2026-09-01T00:00+00:00", lambda: app.add_cycle("2026-Q4"))
     app.close()
-    later = OkrLedger(load_settings({"home": tmp_path, "actor": "ana"}))  # setting now UTC
+    later = OkrLedger(load_settings({"home": tmp_path}))  # setting now UTC
     cyc = later.cycle("2026-Q4")
     assert (cyc.timezone, cyc.start) == ("Europe/Berlin", t("2026-09-30T22:00+00:00"))
     at("2026-10-02T00:00+00:00", lambda: later.add_objective("o", "O", "2026-Q4", "ana"))

@@ -16,7 +16,7 @@ from okr.settings import load_settings
 def envelopes(tmp_path_factory: pytest.TempPathFactory) -> list[Envelope]:
     """A small real history, chained from the event store."""
     home: Path = tmp_path_factory.mktemp("verify")
-    app = OkrLedger(load_settings({"home": home, "actor": "ana"}))
+    app = OkrLedger(load_settings({"home": home}))
     app.add_cycle("2026-Q4")
     app.add_objective("o1", "Grow", cycle="2026-Q4", owner="ana")
     app.add_key_result("k1", "Signups", objective="o1", start=0, target=40)
