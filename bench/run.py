@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support: the generator
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench modules
 
+import bundle_bench
 import cli_bench
 import dataset
 import freshness_bench
@@ -39,6 +40,7 @@ STAGES: dict[str, Callable[[Run], list[Result]]] = {
     "memory": memory_bench.run,
     "freshness": freshness_bench.run,
     "cli": cli_bench.run,
+    "bundle": bundle_bench.run,
 }
 NEEDS = {"projection": ("relay",), "point-in-time": ("relay", "projection"),
          "review": ("relay", "projection"), "memory": ("relay",),

@@ -498,7 +498,9 @@ Exported {exported} from topic `{topic}`.
   results, linked and guardrail KPIs), one record per line, byte for byte as on Kafka |
 | `checkpoint.json` | the signed tree head they are proven against: {size} events up to
   position {head}, Merkle root `{root}` |
-| `proofs.jsonl` | per event: its leaf index and RFC 9162 inclusion proof in that tree |
+| `multiproof.json` | `tree_size`; `leaves`: each event's `[position, leaf index]`; `nodes`:
+  `[level, index, hash]` of every tree node their inclusion proofs need that they do not
+  derive themselves, each once — node (l, i) covers leaves i·2^l up to (i+1)·2^l |
 | `consistency.jsonl` | consistency proofs from the 32 signed tree heads before this one, for
   checkpoints you kept (`--trusted`; an older one is checked against the whole log) |
 | `public-key.pem` | the Ed25519 key the checkpoint verifies with — compare it with the copy
@@ -545,14 +547,11 @@ def _signed_log(st: State, quiet: bool) -> "tuple[list[Any], list[bytes], Callab
 def export(ctx: typer.Context, cycle: str = typer.Option(..., "--cycle"),
            out: Path = typer.Option(..., "--out", help="Directory to write the bundle to."),
            as_json: bool = JSON) -> None:
-    """Write an offline-verifiable bundle of a cycle's events with inclusion proofs against a
-    signed tree head (its size grows with the cycle, not the ledger)."""
-    from datetime import UTC, datetime
-
+    """Write an offline-verifiable bundle of a cycle's events with one multiproof against a
+    signed tree head (its proof grows with the cycle, not the ledger)."""
     from okr.domain.history import cycle_dependencies
     from okr.domain.periods import canonical_cycle_key
     from okr.record import merkle
-    from okr.record.envelope import canonical_json
     from okr.record.verify import tree_roots
 
     if str(out) == "-":
@@ -579,48 +578,67 @@ def export(ctx: typer.Context, cycle: str = typer.Option(..., "--cycle"),
         raise UserError(f"no signed tree head covers position {envs[mine[-1]].position} yet; "
                         "run `okr relay --checkpoint` first")
     size = max(covering)
-    head = heads[size]
-    tree = leaves[:size]
     with writing_out(out):
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "events.jsonl").write_bytes(b"".join(raws[i] + b"\n" for i in mine))
-        paths = merkle.inclusion_proofs(mine, tree)
-        (out / "proofs.jsonl").write_bytes(b"".join(canonical_json(
-            {"position": envs[i].position, "leaf_index": i,
-             "proof": [p.hex() for p in path]}) + b"\n"
-            for i, path in zip(mine, paths, strict=True)))
-        (out / "consistency.jsonl").write_bytes(b"".join(canonical_json(
-            {"count": n, "root": heads[n]["root"],
-             "proof": [p.hex() for p in merkle.consistency_proof(n, tree)]}) + b"\n"
-            for n in sorted(n for n in heads if n < size)[-CONSISTENCY_FROM:]))
-        (out / "checkpoint.json").write_bytes(canonical_json(head) + b"\n")
-        (out / "public-key.pem").write_text(_key_or_fail(st, None), encoding="utf-8")
-        (out / "README.md").write_text(BUNDLE_README.format(
-            cycle=key, exported=datetime.now(UTC).isoformat(timespec="seconds"),
-            topic=st.settings.topic_ledger, n_events=len(mine), head=head["position"], size=size,
-            root=head["root"], dirname=out.name), encoding="utf-8")
-    nbytes = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
-    emit({"out": str(out), "cycle": key, "events": len(mine), "tree_size": size,
-          "head_position": head["position"], "bytes": nbytes}, want_json(ctx, as_json),
-         f"wrote {len(mine)} events of {key} with inclusion proofs in the signed tree of "
-         f"{size} events to {out} ({nbytes} bytes)")
+        written = write_bundle(out, key, st.settings.topic_ledger, [e.position for e in envs],
+                               raws, leaves, mine, heads, size, _key_or_fail(st, None))
+    emit(written, want_json(ctx, as_json),
+         f"wrote {written['events']} events of {key} with a proof of {written['proof_nodes']} "
+         f"tree nodes against the signed tree of {size} events to {out} "
+         f"({written['bytes']} bytes)")
+
+
+def write_bundle(out: Path, cycle: str, topic: str, positions: list[int], raws: list[bytes],
+                 leaves: list[bytes], mine: list[int], heads: dict[int, dict[str, Any]],
+                 size: int, pem: str) -> dict[str, Any]:
+    """Write the bundle of the log's records at indices `mine` (in position order), proven by
+    one multiproof against the signed tree head of `size` leaves, with consistency proofs from
+    the signed heads before it; what was written."""
+    from datetime import UTC, datetime
+
+    from okr.record import merkle
+    from okr.record.envelope import canonical_json
+
+    head, tree = heads[size], leaves[:size]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "events.jsonl").write_bytes(b"".join(raws[i] + b"\n" for i in mine))
+    nodes = merkle.multiproof(mine, tree)
+    (out / "multiproof.json").write_bytes(canonical_json(
+        {"tree_size": size, "leaves": [[positions[i], i] for i in mine],
+         "nodes": [[level, index, h.hex()] for (level, index), h in sorted(nodes.items())]})
+        + b"\n")
+    (out / "consistency.jsonl").write_bytes(b"".join(canonical_json(
+        {"count": n, "root": heads[n]["root"],
+         "proof": [p.hex() for p in merkle.consistency_proof(n, tree)]}) + b"\n"
+        for n in sorted(n for n in heads if n < size)[-CONSISTENCY_FROM:]))
+    (out / "checkpoint.json").write_bytes(canonical_json(head) + b"\n")
+    (out / "public-key.pem").write_text(pem, encoding="utf-8")
+    (out / "README.md").write_text(BUNDLE_README.format(
+        cycle=cycle, exported=datetime.now(UTC).isoformat(timespec="seconds"), topic=topic,
+        n_events=len(mine), head=head["position"], size=size, root=head["root"],
+        dirname=out.name), encoding="utf-8")
+    return {"out": str(out), "cycle": cycle, "events": len(mine), "tree_size": size,
+            "head_position": head["position"], "proof_nodes": len(nodes),
+            "bytes": sum(f.stat().st_size for f in out.iterdir() if f.is_file())}
 
 
 def _verify_proof_bundle(bundle: Path, pem: str, trusted: list[dict[str, Any]]) -> "Verdict":
-    """A bundle of inclusion proofs: every event's hash over its bytes, its proof against the
-    signed tree head, and consistency with the checkpoints the auditor kept."""
-    from okr.record import merkle
+    """A bundle proven against a signed tree head: every event's hash over its bytes, the
+    events in that tree (one multiproof, or — bundles written before it — an inclusion proof
+    each), and the head's consistency with the checkpoints the auditor kept."""
     from okr.record.signing import verifier
-    from okr.record.verify import INCOMPLETE, Finding, Verdict
+    from okr.record.verify import Finding, Verdict
 
     try:
         head = json.loads((bundle / "checkpoint.json").read_text(encoding="utf-8"))
-        proofs = {int(p["position"]): p for p in (json.loads(line) for line in (
-            bundle / "proofs.jsonl").read_text(encoding="utf-8").splitlines() if line)}
         consistency = {int(c["count"]): c for c in (json.loads(line) for line in (
             bundle / "consistency.jsonl").read_text(encoding="utf-8").splitlines() if line)}
         events = [line for line in (bundle / "events.jsonl").read_bytes().splitlines() if line]
         size, root = int(head["count"]), bytes.fromhex(head["root"])
+        multi = (bundle / "multiproof.json").exists()
+        proof = (json.loads((bundle / "multiproof.json").read_text(encoding="utf-8")) if multi
+                 else {int(p["position"]): p for p in (json.loads(line) for line in (
+                     bundle / "proofs.jsonl").read_text(encoding="utf-8").splitlines()
+                     if line)})
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"not a readable bundle: {exc}") from None
     ok = verifier(pem)
@@ -630,6 +648,72 @@ def _verify_proof_bundle(bundle: Path, pem: str, trusted: list[dict[str, Any]]) 
         v.findings.append(Finding("bad-signature", v.head_position, None, "the bundle's tree "
                                   "head does not verify with the public key", where="bundle"))
         return v
+    if multi:
+        _check_multiproof(events, proof, size, root, v)
+    else:
+        _check_inclusion_proofs(events, proof, size, root, v)
+    _check_trusted(trusted, consistency, head, ok, v)
+    return v
+
+
+def _check_multiproof(events: list[bytes], proof: dict[str, Any], size: int, root: bytes,
+                      v: "Verdict") -> None:
+    """Each event's hash over its bytes; then the events' leaves and the multiproof's nodes
+    must recompute the signed root (docs/envelope.md, "Bundles")."""
+    from okr.record import merkle
+    from okr.record.verify import Finding
+
+    try:
+        if int(proof["tree_size"]) != size:
+            raise ValueError(f"it is for a tree of {proof['tree_size']}, the head's has {size}")
+        index = {int(p): int(i) for p, i in proof["leaves"]}
+        nodes = {(int(lv), int(i)): bytes.fromhex(h) for lv, i, h in proof["nodes"]}
+    except (KeyError, TypeError, ValueError) as exc:
+        v.findings.append(Finding("malformed", None, None, f"multiproof.json: {exc}",
+                                  where="bundle"))
+        return
+    leaves: dict[int, bytes] = {}
+    good, seen = 0, set()
+    for raw in events:
+        v.records += 1
+        env = _bundle_event(raw, v.findings)
+        if env is None:
+            continue
+        seen.add(env.position)
+        if env.position not in index:
+            v.findings.append(Finding("altered", env.position, env.aggregate_id, "the bundle "
+                                      "has no leaf index for it in the signed tree",
+                                      where="bundle"))
+            continue
+        leaves[index[env.position]] = merkle.envelope_leaf(env.hash)
+        if not env.hash_ok(raw):
+            v.findings.append(Finding("altered", env.position, env.aggregate_id, "the hash "
+                                      "does not match the record's bytes", where="bundle"))
+            continue
+        good += 1
+    for position in sorted(set(index) - seen):
+        v.findings.append(Finding("missing", position, None, "the bundle proves an event at "
+                                  "this position but does not hold it", where="bundle"))
+    if set(index) - seen:
+        return  # the root cannot be recomputed without that event: already said
+    try:
+        if len(set(index.values())) != len(index):
+            raise merkle.ProofError("two events share a leaf index")
+        if merkle.root_from_multiproof(size, leaves, nodes) != root:
+            raise merkle.ProofError("they lead to another root")
+    except merkle.ProofError as exc:
+        v.findings.append(Finding("altered", None, None, f"the bundle's events are not in the "
+                                  f"signed tree of {size} events: {exc}", where="bundle"))
+        return
+    v.events += good
+
+
+def _check_inclusion_proofs(events: list[bytes], proofs: dict[int, Any], size: int,
+                            root: bytes, v: "Verdict") -> None:
+    """Bundles written before the multiproof: an RFC 9162 inclusion proof per event."""
+    from okr.record import merkle
+    from okr.record.verify import Finding
+
     seen = set()
     for raw in events:
         v.records += 1
@@ -655,6 +739,15 @@ def _verify_proof_bundle(bundle: Path, pem: str, trusted: list[dict[str, Any]]) 
     for position in sorted(set(proofs) - seen):
         v.findings.append(Finding("missing", position, None, "the bundle proves an event at "
                                   "this position but does not hold it", where="bundle"))
+
+
+def _check_trusted(trusted: list[dict[str, Any]], consistency: dict[int, Any],
+                   head: dict[str, Any], ok: "Callable[..., bool]", v: "Verdict") -> None:
+    """The bundle's signed head must extend every checkpoint the auditor kept."""
+    from okr.record import merkle
+    from okr.record.verify import INCOMPLETE, Finding
+
+    size, root = int(head["count"]), bytes.fromhex(head["root"])
     for cp in trusted:
         count = int(cp.get("count", 0)) if str(cp.get("count", "")).isdigit() else -1
         if not ok(cp) or "root" not in cp:
@@ -683,7 +776,6 @@ def _verify_proof_bundle(bundle: Path, pem: str, trusted: list[dict[str, Any]]) 
                 v.findings.append(Finding("altered", int(cp.get("position", 0)), None,
                                           f"the bundle's log does not extend the tree of "
                                           f"{count} you trusted: {exc}", where="trusted"))
-    return v
 
 
 def register(app: typer.Typer) -> None:

@@ -97,6 +97,67 @@ def inclusion_proofs(indices: Sequence[int], leaves: Sequence[bytes]) -> list[li
     return out
 
 
+# A node of the tree is named (level, index): the hash over leaves
+# [index * 2**level, min((index + 1) * 2**level, size)). Level 0 holds the leaf hashes; each
+# level pairs the one below left to right, and a right-most node without a partner moves up
+# unchanged — the RFC's tree, so the node at the top level is the root.
+
+
+def multiproof(indices: Sequence[int], leaves: Sequence[bytes]) -> dict[tuple[int, int], bytes]:
+    """The nodes that, with the leaves at `indices`, recompute the root of the tree over
+    `leaves`: each sibling on their paths that is not itself on a path, each once (the
+    inclusion proofs of all those leaves, deduplicated and without what they derive)."""
+    tree = levels(leaves)
+    known = set(indices)
+    if any(not 0 <= i < len(leaves) for i in known):
+        raise ProofError(f"a leaf index is not in a tree of {len(leaves)}")
+    nodes: dict[tuple[int, int], bytes] = {}
+    for level, row in enumerate(tree[:-1]):
+        for i in known:
+            sibling = i ^ 1
+            if sibling < len(row) and sibling not in known:
+                nodes[(level, sibling)] = row[sibling]
+        known = {i >> 1 for i in known}
+    return nodes
+
+
+def root_from_multiproof(size: int, leaves: dict[int, bytes],
+                         nodes: dict[tuple[int, int], bytes]) -> bytes:
+    """The root that leaf hashes by index and a multiproof's nodes lead to. ProofError when a
+    node the paths need is missing, or a node is given that they do not need (one covering a
+    given leaf, or off every path): a multiproof holds exactly the nodes it must."""
+    if size < 1 or not leaves:
+        raise ProofError("a multiproof needs a tree of one leaf at least and a leaf in it")
+    if any(not 0 <= i < size for i in leaves):
+        raise ProofError(f"a leaf index is not in a tree of {size}")
+    for h in (*leaves.values(), *nodes.values()):
+        _check(h)
+    unused = dict(nodes)
+    known, width, level = dict(leaves), size, 0
+    while width > 1:
+        above: dict[int, bytes] = {}
+        for i in sorted(known):
+            if i >> 1 in above:
+                continue
+            sibling = i ^ 1
+            if sibling >= width:  # the right-most node without a partner moves up
+                above[i >> 1] = known[i]
+                continue
+            other = known.get(sibling)
+            if other is None:
+                other = unused.pop((level, sibling), None)
+                if other is None:
+                    raise ProofError(f"the multiproof lacks node ({level}, {sibling})")
+            left, right = (known[i], other) if i % 2 == 0 else (other, known[i])
+            above[i >> 1] = node_hash(left, right)
+        known, width, level = above, (width + 1) // 2, level + 1
+    if unused:
+        level, index = min(unused)
+        raise ProofError(f"the multiproof holds node ({level}, {index}), which the leaves' "
+                         "paths do not need")
+    return known[0]
+
+
 def consistency_proof(size1: int, leaves: Sequence[bytes]) -> list[bytes]:
     """PROOF(m, D[n]): shows the tree of the first `size1` leaves is a prefix of this one."""
     if not 0 <= size1 <= len(leaves):

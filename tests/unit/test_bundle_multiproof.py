@@ -1,0 +1,205 @@
+"""A cycle's audit bundle proves its events with one multiproof — each tree node it needs,
+once — so its proof grows with the cycle, not the ledger; it verifies offline, catches a
+forged or cut event and a padded proof, and bundles of the two earlier formats (an inclusion
+proof per event; the whole chain) still verify."""
+
+import json
+import random
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from okr.cli.audit_cmds import write_bundle
+from okr.domain.history import cycle_dependencies
+from okr.ledger.app import OkrLedger
+from okr.record import merkle, signing
+from okr.record.envelope import Envelope, canonical_json, chained_records
+from okr.settings import load_settings
+from tests.fuzzing import okr
+from tests.support.clock import recording_at
+
+
+def leaves_of(n: int) -> list[bytes]:
+    return [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(n)]
+
+
+@pytest.mark.parametrize("n", [*range(1, 40), 255, 256, 257, 1000])
+def test_a_multiproof_recomputes_the_root_for_any_set_of_leaves(n: int) -> None:
+    leaves = leaves_of(n)
+    root = merkle.root(leaves)
+    rng = random.Random(n)
+    for k in {min(k, n) for k in (1, 2, n // 3 or 1, n)}:
+        mine = sorted(rng.sample(range(n), k))
+        nodes = merkle.multiproof(mine, leaves)
+        assert merkle.root_from_multiproof(n, {i: leaves[i] for i in mine}, nodes) == root
+        # exactly the distinct siblings of the inclusion proofs that no path derives
+        paths = merkle.inclusion_proofs(mine, leaves)
+        assert set(nodes.values()) <= {h for p in paths for h in p}
+        assert len(nodes) <= sum(len(p) for p in paths)
+
+
+def test_a_multiproof_refuses_a_changed_leaf_a_missing_node_and_a_node_too_many() -> None:
+    leaves = leaves_of(100)
+    mine = [3, 4, 50]
+    nodes = merkle.multiproof(mine, leaves)
+    known = {i: leaves[i] for i in mine}
+    root = merkle.root(leaves)
+    assert merkle.root_from_multiproof(100, {**known, 4: leaves[5]}, nodes) != root
+    dropped = dict(nodes)
+    dropped.pop(min(dropped))
+    with pytest.raises(merkle.ProofError, match="lacks node"):
+        merkle.root_from_multiproof(100, known, dropped)
+    # a node over a leaf of the bundle would let a forged leaf hide under a true hash
+    with pytest.raises(merkle.ProofError, match="do not need"):
+        merkle.root_from_multiproof(100, known, {**nodes, (0, 4): leaves[4]})
+    with pytest.raises(merkle.ProofError, match="do not need"):
+        merkle.root_from_multiproof(100, known, {**nodes, (3, 9): leaves[0]})
+
+
+def test_the_proof_of_a_contiguous_cycle_grows_with_the_cycle_not_the_ledger() -> None:
+    """64 events typed together in a ledger of 4096, then of 65536: an inclusion proof each
+    would carry 64 × 12, then 64 × 16 hashes; the multiproof carries each node once — at most
+    two a level — and gains two hashes a doubling of the ledger, not one per event."""
+    sizes = {}
+    for n in (4096, 65536):
+        leaves = leaves_of(n)
+        mine = list(range(1000, 1064))
+        sizes[n] = len(merkle.multiproof(mine, leaves))
+        assert sizes[n] <= 2 * n.bit_length()
+        assert sum(len(p) for p in merkle.inclusion_proofs(mine, leaves)) >= 64 * 12
+    assert sizes[65536] - sizes[4096] <= 2 * 4
+
+
+def history(home: Path, check_ins: int) -> OkrLedger:
+    """A small cycle typed first, then a busy one: the ledger grows, the small cycle not."""
+    app = OkrLedger(load_settings({"home": home}, environ={}))
+    ticks = iter(range(10**7))
+    with recording_at(lambda: datetime(2026, 10, 2, tzinfo=UTC)
+                      + timedelta(microseconds=next(ticks))):
+        app.add_cycle("2026-Q3")
+        app.add_objective("small", "Small", cycle="2026-Q3", owner="ana")
+        app.add_key_result("k-small", "One", objective="small", start=0, target=10)
+        app.check_in("k-small", 3, at=datetime(2026, 7, 2, 12, tzinfo=UTC))
+        app.add_cycle("2026-Q4")
+        app.add_objective("busy", "Busy", cycle="2026-Q4", owner="bo")
+        app.add_key_result("k-busy", "Many", objective="busy", start=0, target=10_000)
+        for i in range(check_ins):
+            app.check_in("k-busy", i, at=datetime(2026, 10, 1, 12, tzinfo=UTC))
+    return app
+
+
+def export(app: OkrLedger, out: Path, cycle: str = "2026-Q3") -> dict:
+    """What `okr audit export` writes, from the store's records (byte for byte the topic's),
+    against a tree head signed with the ledger's key."""
+    raws = [r.value for r in chained_records(app)]
+    envs = [Envelope.from_bytes(r) for r in raws]
+    leaves = [merkle.envelope_leaf(e.hash) for e in envs]
+    wanted = cycle_dependencies([e.fact() for e in envs], cycle)
+    mine = [i for i, e in enumerate(envs) if e.aggregate_id in wanted]
+    key = app.settings.signing_key_file
+    heads = {n: signing.sign(key, {"position": envs[n - 1].position,
+                                   "head_hash": envs[n - 1].hash, "count": n,
+                                   "root": merkle.root(leaves[:n]).hex(),
+                                   "time": "2026-12-01T00:00:00.000000Z"})
+             for n in (mine[-1] + 1, len(envs))}
+    return write_bundle(out, cycle, "okr.ledger", [e.position for e in envs], raws, leaves,
+                        mine, heads, len(envs), signing.public_key_pem(key))
+
+
+def verify(bundle: Path, tmp_path: Path) -> tuple[int, dict]:
+    result = okr(tmp_path / "auditor", "audit", "verify", "--bundle", str(bundle), "--json")
+    assert result.crash is None, str(result)
+    return result.code, json.loads(result.stdout) if result.stdout.strip() else {}
+
+
+@pytest.fixture(scope="module")
+def ledgers(tmp_path_factory: pytest.TempPathFactory) -> dict[int, OkrLedger]:
+    base = tmp_path_factory.mktemp("bundles")
+    return {n: history(base / f"h{n}", n) for n in (40, 300)}
+
+
+def test_a_bundle_verifies_offline_and_its_proof_does_not_grow_with_the_ledger(
+        ledgers: dict[int, OkrLedger], tmp_path: Path) -> None:
+    small, large = (export(ledgers[n], tmp_path / f"b{n}") for n in (40, 300))
+    assert small["events"] == large["events"] == 4
+    assert large["tree_size"] > 5 * small["tree_size"]
+    # four events typed first: the rest of the tree is one node a level to their right
+    assert large["proof_nodes"] <= large["tree_size"].bit_length() + 2
+    code, verdict = verify(tmp_path / "b300", tmp_path)
+    assert code == 0, verdict
+    assert verdict["events"] == 4
+
+
+def test_a_forged_cut_or_padded_bundle_fails(ledgers: dict[int, OkrLedger],
+                                             tmp_path: Path) -> None:
+    good = tmp_path / "good"
+    export(ledgers[40], good)
+    lines = (good / "events.jsonl").read_bytes().splitlines()
+
+    def variant(name: str) -> Path:
+        copy = tmp_path / name
+        shutil.copytree(good, copy)
+        return copy
+
+    cut = variant("cut")
+    (cut / "events.jsonl").write_bytes(b"\n".join(lines[:-1]) + b"\n")
+    code, verdict = verify(cut, tmp_path)
+    assert code == 1 and verdict["first_problem"]["problem"] == "missing", verdict
+
+    forged = variant("forged")  # the value changed and the hash recomputed over the bytes
+    doc = json.loads(lines[-1])
+    doc["data"]["value"] = 777.0
+    del doc["hash"]
+    from okr.record.envelope import chain_hash
+    doc["hash"] = chain_hash(doc["prev_hash"], doc)
+    (forged / "events.jsonl").write_bytes(b"\n".join([*lines[:-1], canonical_json(doc)])
+                                          + b"\n")
+    code, verdict = verify(forged, tmp_path)
+    assert code == 1 and verdict["first_problem"]["problem"] == "altered", verdict
+    assert "not in the signed tree" in verdict["first_problem"]["detail"]
+
+    padded = variant("padded")  # a node over one of its own leaves
+    proof = json.loads((padded / "multiproof.json").read_text())
+    proof["nodes"].append([0, proof["leaves"][0][1], "00" * 32])
+    (padded / "multiproof.json").write_text(json.dumps(proof))
+    code, verdict = verify(padded, tmp_path)
+    assert code == 1 and "do not need" in verdict["first_problem"]["detail"], verdict
+
+
+def test_bundles_of_the_earlier_formats_still_verify(ledgers: dict[int, OkrLedger],
+                                                     tmp_path: Path) -> None:
+    """Bundles written before the multiproof (an inclusion proof per event, `proofs.jsonl`)
+    and before the Merkle tree (the whole chain, `chain.jsonl`) were handed to auditors."""
+    app = ledgers[40]
+    new = tmp_path / "new"
+    export(app, new)
+    proof = json.loads((new / "multiproof.json").read_text())
+    raws = [r.value for r in chained_records(app)]
+    leaves = [merkle.envelope_leaf(Envelope.from_bytes(r).hash) for r in raws]
+
+    per_event = tmp_path / "per-event"
+    shutil.copytree(new, per_event)
+    (per_event / "multiproof.json").unlink()
+    (per_event / "proofs.jsonl").write_bytes(b"".join(canonical_json(
+        {"position": p, "leaf_index": i,
+         "proof": [h.hex() for h in merkle.inclusion_proof(i, leaves)]}) + b"\n"
+        for p, i in proof["leaves"]))
+    assert verify(per_event, tmp_path)[0] == 0
+    (per_event / "events.jsonl").write_bytes(
+        (per_event / "events.jsonl").read_bytes().replace(b'"value":3.0', b'"value":7.0'))
+    assert verify(per_event, tmp_path)[0] == 1
+
+    chain = tmp_path / "chain"
+    chain.mkdir()
+    shutil.copy(new / "events.jsonl", chain / "events.jsonl")
+    shutil.copy(new / "public-key.pem", chain / "public-key.pem")
+    (chain / "chain.jsonl").write_bytes(b"".join(r + b"\n" for r in raws))
+    head = json.loads((new / "checkpoint.json").read_text())
+    (chain / "checkpoints.jsonl").write_bytes(canonical_json(head) + b"\n")
+    code, verdict = verify(chain, tmp_path)
+    assert code == 0, verdict
+    (chain / "events.jsonl").write_bytes(
+        (chain / "events.jsonl").read_bytes().replace(b'"value":3.0', b'"value":7.0'))
+    assert verify(chain, tmp_path)[0] == 1
