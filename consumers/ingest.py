@@ -50,13 +50,6 @@ class Ingest(PartitionConsumer[IngestProgress]):
         super().__init__(app.settings, servers, app.settings.topic_kpi_readings)
         self.app = app
 
-
-def feed_ledger(settings: Settings) -> OkrLedger:
-    """The ledger the ingest records through: readings a feed sent are recorded under
-    `ingest:<topic>`, not under the account that happens to run the ingest
-    (ledger/principal.py). The caller closes it."""
-    return OkrLedger(settings, principal=principal.feed(settings.topic_kpi_readings))
-
     def new_progress(self) -> IngestProgress:
         return IngestProgress()
 
@@ -90,3 +83,10 @@ def feed_ledger(settings: Settings) -> OkrLedger:
             except ConcurrencyError:
                 time.sleep(0.05 * (attempt + 1))
         return record(self.app, msg, now)
+
+
+def feed_ledger(settings: Settings) -> OkrLedger:
+    """The ledger the ingest records through: readings a feed sent are recorded under
+    `ingest:<topic>`, not under the account that happens to run the ingest
+    (ledger/principal.py). The caller closes it."""
+    return OkrLedger(settings, principal=principal.feed(settings.topic_kpi_readings))

@@ -12,6 +12,7 @@ import pytest
 from okr.adapters import kafka_client
 from okr.ledger import views
 from okr.ledger.app import OkrLedger
+from okr.record.envelope import chained
 from tests.integration.conftest import Env, readings_progress, wait_for_change
 from tests.integration.test_audit import produce
 
@@ -48,6 +49,13 @@ def test_mixed_stream_records_exactly_the_good_ones(env: Env) -> None:
     assert (out["recorded"], out["duplicates"], out["dead_letters"]) == (30, 10, len(BAD))
     got = readings(env, "wau")
     assert sorted(r["value"] for r in got) == [100.0 + i for i in range(10, 40)]
+    # recorded under the feed's principal, not the account that ran the ingest
+    app = OkrLedger(env.settings)
+    try:
+        actors = {e.actor for e in chained(app) if e.type == "KpiReadingRecorded"}
+    finally:
+        app.close()
+    assert actors == {f"ingest:{env.settings.topic_kpi_readings}"}
     s = env.settings
     letters = list(kafka_client.read_topic(s, s.kafka_bootstrap_servers or "",
                                            s.topic_dead_letter, idle=2.0))
