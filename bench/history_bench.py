@@ -85,7 +85,7 @@ def _pair(settings: Settings, what: str, write: Callable[[OkrLedger, str, int], 
 def run(run: Run) -> list[Result]:
     rounds = 30 if run.scale == "small" else 60
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings({"home": Path(tmp), "actor": "bench"}, environ={})
+        settings = load_settings({"home": Path(tmp)}, environ={})
         say(f"write cost: writing items with {LONG:,} and {SHORT} earlier events …")
         _history(settings)
         return [

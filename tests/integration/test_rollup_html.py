@@ -21,7 +21,7 @@ PURPLE = (0x7C, 0x3A, 0xED)  # report._ROLLUP_COLOUR
 
 
 def test_review_html_draws_team_and_department_rollups(tmp_path: Path) -> None:
-    app = OkrLedger(load_settings({"home": tmp_path / "home", "actor": "ana"}, environ={}))
+    app = OkrLedger(load_settings({"home": tmp_path / "home"}, environ={}))
     build(app)
     app.update_objective("web", team="<b>web</b>")  # stored text stays text in the page
     now = utc_now() + timedelta(seconds=1)

@@ -35,7 +35,7 @@ def okr_in_process(home: Path, *args: str) -> tuple[int, str, list[str]]:
             "print('HEAVY ' + ','.join(heavy), file=sys.stderr)\n"
             "sys.exit(rc)\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OKR_", "KAFKA_"))}
-    env.update(OKR_HOME=str(home), OKR_ACTOR="ana", OKR_TZ="UTC")
+    env.update(OKR_HOME=str(home), OKR_TZ="UTC")
     proc = subprocess.run([sys.executable, "-P", "-c", code], env=env, capture_output=True,
                           text=True, timeout=120)
     heavy = [line for line in proc.stderr.splitlines() if line.startswith("HEAVY")]
@@ -46,7 +46,7 @@ def okr_in_process(home: Path, *args: str) -> tuple[int, str, list[str]]:
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> tuple[OkrLedger, Settings]:
-    settings = load_settings({"home": tmp_path, "actor": "ana"}, environ={})
+    settings = load_settings({"home": tmp_path}, environ={})
     app = OkrLedger(settings)
     quarter = cycle_of(datetime.now(UTC))
     app.add_cycle(quarter)

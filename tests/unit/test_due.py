@@ -142,7 +142,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     planned for a cycle that began 60 days ago), k-kpi (linked to a red KPI), k-other (bo's
     team, 9 days ago); the KPI nps red, churn green and fresh, wau stale."""
     home = tmp_path_factory.mktemp("due") / "home"
-    app = OkrLedger(load_settings({"home": home, "actor": "ana"}, environ={}))
+    app = OkrLedger(load_settings({"home": home}, environ={}))
     now = utc_now()
     cycle = app.add_cycle(LIVE_CYCLE, *live_window(now))
     app.add_objective("o1", "Grow", cycle=cycle.key, owner="ana", team="web")

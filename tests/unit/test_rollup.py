@@ -104,7 +104,7 @@ def build(app: OkrLedger) -> None:
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> OkrLedger:
-    app = OkrLedger(load_settings({"home": tmp_path / "home", "actor": "ana"}, environ={}))
+    app = OkrLedger(load_settings({"home": tmp_path / "home"}, environ={}))
     build(app)
     return app
 

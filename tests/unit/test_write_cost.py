@@ -22,7 +22,7 @@ BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)  # the firs
 
 
 def settings(home: Path, env: dict[str, str] | None = None) -> Any:
-    return load_settings({"home": home, "actor": "ana"}, environ=env or {})
+    return load_settings({"home": home}, environ=env or {})
 
 
 def with_readings(home: Path, n: int, ids: bool, env: dict[str, str] | None = None) -> None:
