@@ -64,13 +64,13 @@ def _carried_before(app: OkrLedger, target: str) -> dict[tuple[str, str], str]:
 
 
 def carry(app: OkrLedger, source: str, target: str, *, unfinished_only: bool = False,
-          reason: str | None = None, actor: str | None = None) -> list[Carried]:
+          reason: str | None = None) -> list[Carried]:
     """Carry `source`'s objectives (not abandoned ones) and their live key results into
     `target`; with `unfinished_only`, only the key results unfinished at the end of `source`
     (or now, if earlier) and the objectives holding one. Plan copied as it stands now (start,
     target, kind, unit, weight, tolerance, KPI link; phased targets belong to their cycle's
     dates and are not copied); initiatives and check-ins stay with the origin."""
-    who = app._actor(actor)
+    who = app.principal
     src, dst = app.cycle(source), app.cycle(target)
     check_carry(src.key, src.window, dst.key, dst.window)
     dst.check_open("carrying items into it")

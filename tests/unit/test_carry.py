@@ -229,7 +229,7 @@ def test_snapshots_taken_before_carry_forward_load_as_carried_from_nothing(tmp_p
     from okr.ledger.app import SNAPSHOT_EVERY, OkrLedger
     from okr.settings import load_settings
 
-    settings = load_settings({"home": tmp_path / "home", "actor": "ana"}, environ={})
+    settings = load_settings({"home": tmp_path / "home"}, environ={})
     app = OkrLedger(settings)
     app.add_cycle("2026-Q4")
     app.add_objective("o", "Grow", cycle="2026-Q4", owner="ana")
