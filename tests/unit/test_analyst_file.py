@@ -23,7 +23,7 @@ from tests.fuzzing import fresh_copy, okr
 
 
 def _settings(home: Path) -> Settings:
-    return load_settings({"home": home, "actor": "ana"}, environ={})
+    return load_settings({"home": home}, environ={})
 
 
 def _fill(proj: Projection, settings: Settings) -> int:
