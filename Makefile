@@ -47,7 +47,7 @@ docs: $(STAMP)  ## regenerate docs/cli.md from the command's own help, docs/sett
 
 lint: $(STAMP)  ## ruff, mypy and the import-linter walls (pyproject.toml)
 	$(BIN)/ruff check .
-	$(BIN)/mypy -p okr.domain -p okr.ledger -p okr.record -p okr.adapters -p okr.projections -p okr.consumers -m okr.settings
+	$(BIN)/mypy -p okr.domain -p okr.ledger -p okr.record -p okr.adapters -p okr.projections -p okr.consumers -p okr.web -m okr.settings
 	$(BIN)/python -P scripts/lint_imports.py
 
 format: $(STAMP)  ## ruff format

@@ -81,6 +81,8 @@ def _register() -> None:
         projection_cmds,
         review_cmds,
         show_cmds,
+        user_cmds,
+        web_cmds,
     )
     plan_cmds.register(app)
     measure_cmds.register(app)
@@ -92,6 +94,8 @@ def _register() -> None:
     projection_cmds.register(app)
     audit_cmds.register(app)
     due_cmds.register(app)
+    user_cmds.register(app)
+    web_cmds.register(app)
 
 
 _register()

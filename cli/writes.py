@@ -47,6 +47,7 @@ def phases(st: State, items: list[str]) -> "list[Phase]":
         if not sep:
             raise UserError(f"phase {item!r} should look like 2026-10-31=2.1 (date=value)")
         t = when(st, at)
+        assert t is not None  # `at` is text: when() said it back as a time
         out.append({"at": t, "value": number(value, "phased target")})
     return out
 

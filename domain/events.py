@@ -18,7 +18,7 @@ class EventWord:
     """One event of the vocabulary."""
 
     type: str  # its name on okr.ledger, and its class's name on the aggregate
-    aggregate_type: str  # cycle, objective, key_result, initiative or kpi
+    aggregate_type: str  # cycle, objective, key_result, initiative, kpi or user
     data: tuple[str, ...]  # the fields its `data` must carry (the valid time is lifted out)
     creates: bool = False  # it starts an item
     valid_time: str | None = None  # a measurement: the event attribute holding its valid time
@@ -62,6 +62,8 @@ EVENTS: tuple[EventWord, ...] = (
     EventWord("KpiReadingRecorded", "kpi", ("reading_id", "source", "value"),
               valid_time="observed_at"),
     EventWord("KpiRetired", "kpi", ()),
+    EventWord("UserAdded", "user", ("key", "role", "team"), creates=True),
+    EventWord("UserTokenIssued", "user", ("token_hash", "token_id")),
 )
 
 BY_TYPE: dict[str, EventWord] = {w.type: w for w in EVENTS}

@@ -55,6 +55,7 @@ class World:
     key_results: dict[str, dict[str, Any]] = field(default_factory=dict)
     initiatives: dict[str, dict[str, Any]] = field(default_factory=dict)
     kpis: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # aggregate id → (table, key)
     latest_only: bool = False
 
@@ -62,7 +63,7 @@ class World:
         self._tables: dict[str, dict[str, dict[str, Any]]] = {
             "cycles": self.cycles, "objectives": self.objectives,
             "key_results": self.key_results, "initiatives": self.initiatives,
-            "kpis": self.kpis}
+            "kpis": self.kpis, "users": self.users}
 
     def table(self, name: str) -> dict[str, dict[str, Any]]:
         return self._tables[name]
@@ -89,6 +90,8 @@ def _created(table: str) -> Callable[[World, Fact], None]:
             row.update(retired=False, readings=[])
         elif table == "cycles":
             row.update(status="planning", committed_at=None)
+        elif table == "users":
+            row["tokens"] = []
         world.table(table)[row["key"]] = row
         world.keys[fact.aggregate_id] = (table, row["key"])
     return apply
@@ -156,6 +159,12 @@ def _reading(world: World, fact: Fact) -> None:
               "position": fact.position}, "observed_at", world.latest_only)
 
 
+def _token(world: World, fact: Fact) -> None:
+    """A user's new token, by its id (its hash is for the sign-in check only)."""
+    row = _row(world, fact)
+    row["tokens"] = [*row["tokens"], fact.data["token_id"]]
+
+
 KPI_FIELDS = ("name", "unit", "direction", "target", "green", "red", "cadence", "tags",
               "owner")
 
@@ -184,6 +193,8 @@ APPLY: dict[str, Callable[[World, Fact], None]] = {
     "KpiUpdated": _copy(*KPI_FIELDS),
     "KpiReadingRecorded": _reading,
     "KpiRetired": _mark(retired=True),
+    "UserAdded": _created("users"),
+    "UserTokenIssued": _token,
 }
 
 

@@ -15,7 +15,7 @@ from okr.domain.history import APPLY, Fact, World
 # Bookkeeping a change listing should not show.
 _HIDDEN = {"check_ins", "readings", "created_at", "plan_revision"}
 _SINGULAR = {"cycles": "cycle", "objectives": "objective", "key_results": "key_result",
-             "initiatives": "initiative", "kpis": "kpi"}
+             "initiatives": "initiative", "kpis": "kpi", "users": "user"}
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,18 @@ class Health(StrEnum):
     RED = "red"
 
 
+class Role(StrEnum):
+    """What a web/API user may do: viewers read; members also check in on their own team's
+    key results; planners change plans and check in anywhere; auditors read everything and
+    export evidence; admins do all of it."""
+
+    VIEWER = "viewer"
+    MEMBER = "member"
+    PLANNER = "planner"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
 class Status(StrEnum):
     ON_TRACK = "on-track"
     AT_RISK = "at-risk"

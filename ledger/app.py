@@ -34,6 +34,7 @@ from okr.domain.objective import Objective, check_alignment
 from okr.domain.periods import canonical_cycle_key
 from okr.domain.reading_ids import ReadingIds
 from okr.domain.shapes import Phase, Reading
+from okr.domain.user import User
 from okr.ledger import recording_time
 from okr.settings import Settings
 
@@ -42,10 +43,10 @@ A = TypeVar("A", bound=LedgerAggregate)
 # Kind name (as used in ids and by `okr show`) → aggregate class.
 KINDS: dict[str, type[LedgerAggregate]] = {
     "cycle": Cycle, "objective": Objective, "key_result": KeyResult,
-    "initiative": Initiative, "kpi": Kpi,
+    "initiative": Initiative, "kpi": Kpi, "user": User,
 }
 LABEL = {"cycle": "cycle", "objective": "objective", "key_result": "key result",
-         "initiative": "initiative", "kpi": "KPI"}
+         "initiative": "initiative", "kpi": "KPI", "user": "user"}
 
 # Concurrent writers on one aggregate: reload and decide again, a few times, then report.
 CONFLICT_ATTEMPTS = 5
@@ -201,6 +202,9 @@ class OkrLedger(Application[UUID]):
 
     def kpi(self, key: str) -> Kpi:
         return self.load(Kpi, "kpi", key)
+
+    def user(self, key: str) -> User:
+        return self.load(User, "user", key)
 
     def cycle_of_objective(self, objective: Objective) -> Cycle:
         """The objective's cycle, for reading only."""
@@ -661,3 +665,14 @@ class OkrLedger(Application[UUID]):
     def retire_kpi(self, key: str, reason: str | None = None) -> Kpi:
         who = self.principal
         return self._change(Kpi, "kpi", key, lambda k: k.retire(who, reason))
+
+    # ---- users of the web app and API ----------------------------------------------------
+
+    def add_user(self, key: str, role: str, team: str = "") -> User:
+        who = self.principal
+        return self._create("user", key, lambda: User.add(key, role, team, who))
+
+    def issue_token(self, key: str, token_id: str, token_hash: str) -> User:
+        """Record a sign-in token of a user by its id and SHA-256 (never the token)."""
+        who = self.principal
+        return self._change(User, "user", key, lambda u: u.issue_token(token_id, token_hash, who))

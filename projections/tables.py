@@ -58,6 +58,8 @@ VERSIONED = (
                ("red", "DOUBLE"), ("cadence", "VARCHAR"), ("tags", "VARCHAR[]"),
                ("owner", "VARCHAR")),
               (), (("retired", "KpiRetired"),)),
+    Versioned("user_versions", "user",
+              (("key", "VARCHAR"), ("role", "VARCHAR"), ("team", "VARCHAR"))),
 )
 # Cycles: the status follows from the lifecycle events, so it is derived, not copied.
 CYCLE_EXTRA = (("status", "VARCHAR"), ("committed_at", "TIMESTAMPTZ"))

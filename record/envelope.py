@@ -32,6 +32,7 @@ from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
 from okr.domain.objective import Objective
+from okr.domain.user import User
 from okr.record.revive import parse_time, revive_data
 
 SCHEMA = "okr.ledger/v1"
@@ -42,7 +43,7 @@ GENESIS_HASH = "0" * 64
 # aggregate named like it (eventsourcing's @event declares them, which mypy cannot see).
 AGGREGATE_CLASSES: dict[str, type] = {"cycle": Cycle, "objective": Objective,
                                       "key_result": KeyResult, "initiative": Initiative,
-                                      "kpi": Kpi}
+                                      "kpi": Kpi, "user": User}
 EVENT_TYPES: dict[type, tuple[str, str]] = {
     getattr(AGGREGATE_CLASSES[w.aggregate_type], w.type): (w.type, w.aggregate_type)
     for w in EVENTS}
@@ -209,6 +210,10 @@ SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
                   "a finite number above 0, or null"),
     "carried_from": (lambda v: v is None or (isinstance(v, str) and v != ""),
                      "the key it was carried from, or null"),
+    "role": (lambda v: v in ("viewer", "member", "planner", "auditor", "admin"),
+             "one of viewer, member, planner, auditor, admin"),
+    "token_hash": (lambda v: isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v) is not None,
+                   "a SHA-256 in lowercase hex"),
 }
 CYCLE_TIMES = ("start", "end")
 # Limits of the projection's BIGINT position and INTEGER version columns.

@@ -7,7 +7,8 @@ v1: the first published events. v2: CheckInRecorded version 2 (with `source`). v
 KeyResultAdded and KeyResultRevised version 2 (with `tolerance`); CycleAdded version 2 (with
 `timezone`); plan events with `effective_at` (typed while the cycle was in planning after
 its start, and a revision given --effective). v4: ObjectiveAdded version 2 and KeyResultAdded
-version 3 (with `carried_from`): 2026-Q3 carried forward into 2026-Q4."""
+version 3 (with `carried_from`): 2026-Q3 carried forward into 2026-Q4. v5: UserAdded and
+UserTokenIssued (users of the web app and API)."""
 
 import json
 import sys
@@ -22,7 +23,7 @@ from okr.ledger.carry import carry
 from okr.settings import load_settings
 from tests.support.clock import recording_at
 
-FIXTURE_VERSION = 4
+FIXTURE_VERSION = 5
 OUT = (Path(__file__).resolve().parent.parent / "tests" / "fixtures"
        / f"stored-events-v{FIXTURE_VERSION}.jsonl")
 
@@ -66,6 +67,8 @@ def build(app: OkrLedger) -> None:
     app.reopen_cycle("2026-Q3", reason="late numbers")
     app.add_cycle("2026-Q4")
     carry(app, "2026-Q3", "2026-Q4")
+    app.add_user("dee", "member", team="sales")
+    app.issue_token("dee", "0123456789abcdef", "a" * 64)
 
 
 def main() -> None:

@@ -155,7 +155,8 @@ def test_help_loads_no_heavy_library(tmp_path: Path) -> None:
     code = ("import sys; sys.argv=['okr','--help']\n"
             "from okr.cli.main import run\n"
             "try:\n    run()\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('kafka', 'duckdb', 'eventsourcing', 'pyarrow') "
+            "heavy = [m for m in ('kafka', 'duckdb', 'eventsourcing', 'pyarrow', 'fastapi', "
+            "'uvicorn', 'jinja2', 'starlette') "
             "if m in sys.modules]\n"
             "print('HEAVY', heavy)")
     proc = subprocess.run([sys.executable, "-P", "-c", code], text=True, capture_output=True,

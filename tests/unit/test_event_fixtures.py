@@ -34,14 +34,28 @@ FILES = sorted(p.name for p in FIXTURES.glob("stored-events-v*.jsonl"))
 
 def test_there_is_a_fixture_file_for_every_event_schema_so_far() -> None:
     assert FILES == ["stored-events-v1.jsonl", "stored-events-v2.jsonl",
-                     "stored-events-v3.jsonl", "stored-events-v4.jsonl"]
+                     "stored-events-v3.jsonl", "stored-events-v4.jsonl",
+                     "stored-events-v5.jsonl"]
+
+
+# Event types that came after the first fixture file: the fixture version that added them.
+ADDED_IN = {"UserAdded": 5, "UserTokenIssued": 5}
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_fixtures_cover_every_published_event_type(tmp_path: Path, name: str) -> None:
+def test_fixtures_cover_every_event_type_published_when_they_were_made(tmp_path: Path,
+                                                                        name: str) -> None:
+    version = int(name.removeprefix("stored-events-v").removesuffix(".jsonl"))
     app = restore(tmp_path, name)
     types = {env.type for env in chained(app)}
-    assert types == {t for t, _ in EVENT_TYPES.values()}
+    assert types == {t for t, _ in EVENT_TYPES.values() if ADDED_IN.get(t, 1) <= version}
+
+
+def test_v5_users_load_with_their_role_team_and_token_hash(tmp_path: Path) -> None:
+    app = restore(tmp_path, "stored-events-v5.jsonl")
+    dee = app.user("dee")
+    assert (dee.role, dee.team, dee.token_hashes) == ("member", "sales",
+                                                      {"0123456789abcdef": "a" * 64})
 
 
 def test_v1_events_load_into_todays_aggregates(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ def lint(root: Path) -> subprocess.CompletedProcess[str]:
 def copy_of_tree(into: Path) -> Path:
     """The package folders and pyproject.toml of this repository, copied to edit freely."""
     for folder in ("okr", "domain", "ledger", "record", "adapters", "projections",
-                   "consumers", "cli"):
+                   "consumers", "cli", "web"):
         shutil.copytree(ROOT / folder, into / folder,
                         ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", into / "pyproject.toml")
@@ -50,6 +50,10 @@ def test_the_tree_keeps_every_contract() -> None:
      "Consumers keep their own offsets, not the relay's watermark"),
     ("cli/audit_cmds.py", "from okr.cli.projection_cmds import history_cmd",
      "CLI command modules do not import one another"),
+    ("web/site.py", "import duckdb", "DuckDB is imported by the projections only"),
+    ("web/app.py", "from okr.consumers import projector",
+     "The web app writes through the ledger service and reads the projection"),
+    ("projections/store.py", "from okr.web import auth", "Layers"),
 ])
 def test_a_planted_import_breaks_its_contract_and_is_named(
         tmp_path: Path, module: str, planted: str, contract: str) -> None:

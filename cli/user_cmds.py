@@ -1,0 +1,41 @@
+"""Users of the web app and API (`okr user add`, `okr token create`): ledger events, audited."""
+
+import typer
+
+from okr.cli.context import state
+from okr.cli.writes import JSON, done
+
+user_app = typer.Typer(help="Users of the web app and API (okr serve).", no_args_is_help=True)
+token_app = typer.Typer(help="Sign-in tokens of web and API users.", no_args_is_help=True)
+
+
+@user_app.command("add")
+def user_add(ctx: typer.Context, name: str = typer.Argument(..., help="The user's name (a key: "
+                                                            "letters, digits, . _ : -)."),
+             role: str = typer.Option(..., "--role", help="viewer, member, planner, auditor "
+                                      "or admin."),
+             team: str = typer.Option("", "--team", help="The team whose key results a member "
+                                      "checks in on (required for members)."),
+             as_json: bool = JSON) -> None:
+    """Add a user of the web app and API with a role."""
+    u = state(ctx).ledger.add_user(name, role, team)
+    done(ctx, as_json, f"user {u.key} added: {u.role}" + (f" of team {u.team}" if u.team else ""),
+         {"name": u.key, "role": u.role, "team": u.team})
+
+
+@token_app.command("create")
+def token_create(ctx: typer.Context, name: str = typer.Argument(..., help="The user's name."),
+                 as_json: bool = JSON) -> None:
+    """Create a sign-in token for a user: shown once, only its SHA-256 is recorded."""
+    from okr.web.tokens import new_token
+
+    token = new_token(name)
+    state(ctx).ledger.issue_token(name, token.token_id, token.token_hash)
+    done(ctx, as_json, f"token {token.token_id} for {name} (shown once; keep it secret):\n"
+         f"{token.secret}", {"name": name, "token_id": token.token_id, "token": token.secret})
+
+
+def register(app: typer.Typer) -> None:
+    """Add `user` and `token` to the root app."""
+    app.add_typer(user_app, name="user")
+    app.add_typer(token_app, name="token")

@@ -1,0 +1,47 @@
+"""`okr serve`: the web app and JSON API (okr.web), on uvicorn."""
+
+import typer
+
+from okr.cli.context import state
+from okr.errors import BadInput
+
+INSTALL_HINT = ("okr serve needs the web extra: pip install 'okr-ledger[web]' (FastAPI, "
+                "uvicorn, Jinja2)")
+
+
+def web_libraries_missing() -> str | None:
+    """The web library that cannot be imported, or None when all can."""
+    import importlib
+    for module in ("fastapi", "uvicorn", "jinja2", "python_multipart"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return module
+    return None
+
+
+def serve(ctx: typer.Context,
+          host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+          port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port.")) -> None:
+    """Serve the web app and JSON API (/api/v1) until Ctrl-C."""
+    missing = web_libraries_missing()
+    if missing is not None:
+        raise BadInput(f"{INSTALL_HINT}; {missing} is not installed")
+    import uvicorn
+
+    from okr.web.app import create_app
+
+    st = state(ctx)
+    st.require_ledger()
+    app = create_app(st.settings)
+    print(f"okr: serving {st.settings.home} on http://{host}:{port}/ (Ctrl-C to stop)",
+          flush=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        app.state.site.close()
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve` to the root app."""
+    app.command("serve")(serve)

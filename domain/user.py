@@ -1,0 +1,55 @@
+"""A user of the web app and API: a name, a role, a team, and the hashes of their tokens.
+
+Users are the ledger's own events, so who was given which role, and when a token was issued
+and by whom, is on the audited record like every other change. Only a token's SHA-256 is
+recorded: a token is 32 random bytes, so its hash cannot be turned back into it.
+"""
+
+import re
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from okr.domain.base import LedgerAggregate, aggregate_id, check_key, check_text
+from okr.domain.errors import DomainError
+from okr.domain.vocab import Role, parse_choice
+
+_HASH = re.compile(r"[0-9a-f]{64}")
+_TOKEN_ID = re.compile(r"[0-9a-f]{8,32}")
+
+
+class User(LedgerAggregate):
+    """Someone who signs in to `okr serve`; the actor of what they write there."""
+
+    @staticmethod
+    def create_id(key: str, **_: object) -> UUID:
+        return aggregate_id("user", key)
+
+    @classmethod
+    def add(cls, key: str, role: str, team: str, actor: str) -> "User":
+        """Add a user with a role (and, for members, the team whose key results they own)."""
+        r = parse_choice(Role, role, "role").value
+        t = check_text(team, "team", max_len=100, blank_ok=True)
+        if r == Role.MEMBER and not t:
+            raise DomainError("a member checks in on their own team's key results: give "
+                              "--team TEAM")
+        return cls(key=check_key(key, "user"), role=r, team=t, actor=actor)
+
+    @event("UserAdded")
+    def __init__(self, key: str, role: str, team: str, actor: str) -> None:
+        self.key = key
+        self.role = role
+        self.team = team
+        self.token_hashes: dict[str, str] = {}  # token id → SHA-256 of the token
+
+    def issue_token(self, token_id: str, token_hash: str, actor: str) -> None:
+        """Record a new sign-in token by its id and hash (the token itself is never stored)."""
+        if not _TOKEN_ID.fullmatch(token_id) or not _HASH.fullmatch(token_hash):
+            raise DomainError("a token is recorded by a hex id and its SHA-256 in hex")
+        if token_id in self.token_hashes:
+            raise DomainError(f"user {self.key} already has a token {token_id}")
+        self._issue_token(token_id=token_id, token_hash=token_hash, actor=actor)
+
+    @event("UserTokenIssued")
+    def _issue_token(self, token_id: str, token_hash: str, actor: str) -> None:
+        self.token_hashes[token_id] = token_hash

@@ -1,0 +1,212 @@
+"""okr serve, pages: sign-in, the scorecard and key-result pages, the check-in form — with the
+signed-in user as the actor, CSRF on every form, roles, and stored text shown as data.
+
+One ledger and one app for the module (the projection is brought up to date through the
+session's broker, as `okr scorecard` does)."""
+
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from okr.ledger.app import OkrLedger  # noqa: E402
+from okr.settings import Settings, load_settings  # noqa: E402
+from okr.web.app import create_app  # noqa: E402
+from okr.web.tokens import new_token  # noqa: E402
+from tests.fuzzing import live_window  # noqa: E402
+from tests.integration.conftest import Broker, okr_environ  # noqa: E402
+from tests.support.hostile_text import CORPUS, raw_controls  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+HOSTILE_TITLE = CORPUS["html"] + " " + CORPUS["bidi override"] + " " + CORPUS["ansi colour"]
+HOSTILE_NOTE = CORPUS["markup link"] + " " + CORPUS["html"]
+
+
+@dataclass
+class Web:
+    settings: Settings
+    ledger: OkrLedger
+    tokens: dict[str, str]
+
+    def client(self) -> TestClient:
+        return TestClient(create_app(self.settings), follow_redirects=False)
+
+    def signed_in(self, name: str) -> TestClient:
+        c = self.client()
+        r = c.post("/signin", data={"token": self.tokens[name], "next": "/scorecard"})
+        assert r.status_code == 303, r.text
+        return c
+
+    def check_ins(self, key: str = "k-sales") -> list[dict[str, object]]:
+        return list(OkrLedger(self.settings).key_result(key).check_ins)
+
+
+def seed(settings: Settings) -> tuple[OkrLedger, dict[str, str]]:
+    app = OkrLedger(settings)
+    start, end = live_window()
+    app.add_cycle("live", start, end)
+    app.add_objective("o-sales", HOSTILE_TITLE, cycle="live", owner="ana", team="sales")
+    app.add_objective("o-eng", "Ship faster", cycle="live", owner="ben", team="eng")
+    app.add_key_result("k-sales", "Deals " + CORPUS["markup tags"], objective="o-sales",
+                       start=0, target=40, unit="deals")
+    app.add_key_result("k-eng", "Deploys", objective="o-eng", start=0, target=10)
+    app.commit_cycle("live")
+    tokens = {}
+    for name, role, team in [("ana", "admin", ""), ("mia", "member", "sales"),
+                             ("ben", "member", "eng"), ("vic", "viewer", ""),
+                             ("aud", "auditor", "")]:
+        app.add_user(name, role, team)
+        t = new_token(name)
+        app.issue_token(name, t.token_id, t.token_hash)
+        tokens[name] = t.secret
+    return app, tokens
+
+
+@pytest.fixture(scope="module")
+def web(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
+    home = tmp_path_factory.mktemp("web") / "home"
+    settings = load_settings(environ=okr_environ(home, broker.bootstrap))
+    ledger, tokens = seed(settings)
+    yield Web(settings, ledger, tokens)
+    ledger.close()
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]{64})"', html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+def test_pages_need_a_signed_in_user(web: Web) -> None:
+    c = web.client()
+    r = c.get("/scorecard")
+    assert r.status_code == 303 and r.headers["location"] == "/signin?next=/scorecard"
+    assert c.get("/kr/k-sales").status_code == 303
+
+
+def test_a_wrong_token_is_refused_and_a_right_one_gives_a_strict_httponly_session(
+        web: Web) -> None:
+    c = web.client()
+    bad = c.post("/signin", data={"token": web.tokens["mia"][:-2] + "xx"})
+    assert bad.status_code == 401 and "not valid" in bad.text
+    assert "okr_session" not in bad.headers.get("set-cookie", "")
+    good = c.post("/signin", data={"token": web.tokens["mia"], "next": "//evil.example/"})
+    cookie = good.headers["set-cookie"]
+    assert good.status_code == 303 and good.headers["location"] == "/"  # never off-site
+    assert "okr_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert c.get("/scorecard").status_code == 200
+
+
+def test_a_forged_session_cookie_is_not_a_session(web: Web) -> None:
+    c = web.client()
+    c.cookies.set("okr_session", "ana|99999999999|00|" + "0" * 64)
+    assert c.get("/scorecard").status_code == 303
+
+
+def test_every_page_sends_the_security_headers(web: Web) -> None:
+    c = web.signed_in("vic")
+    for path in ("/scorecard", "/kr/k-sales", "/signin", "/static/okr.css"):
+        h = c.get(path).headers
+        assert h["x-frame-options"] == "DENY" and h["x-content-type-options"] == "nosniff"
+        csp = h["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+        assert "script-src" not in csp and "default-src 'none'" in csp  # no script at all
+
+
+def test_the_scorecard_shows_objectives_key_results_and_filters_by_team(web: Web) -> None:
+    c = web.signed_in("vic")
+    page = c.get("/scorecard").text
+    assert 'id="objective-o-sales"' in page and 'id="kr-k-eng"' in page
+    only_eng = c.get("/scorecard", params={"team": "eng"}).text
+    assert 'id="objective-o-eng"' in only_eng and 'id="objective-o-sales"' not in only_eng
+
+
+def test_hostile_titles_and_notes_render_as_text(web: Web) -> None:
+    mia = web.signed_in("mia")
+    page = mia.get("/kr/k-sales").text
+    r = mia.post("/kr/k-sales/checkin", data={"csrf": csrf_of(page), "value": "1",
+                                              "note": HOSTILE_NOTE})
+    assert r.status_code == 303
+    for html in (mia.get("/scorecard").text, mia.get("/kr/k-sales").text):
+        assert "<script>" not in html and "<b>bold</b>" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert raw_controls(html.replace("\n", "")) == []  # ESC and U+202E made visible
+    assert "[link=https://evil.example/]click me[/link]" in mia.get("/kr/k-sales").text
+
+
+def test_a_member_checks_in_on_their_team_and_is_the_recorded_actor(web: Web) -> None:
+    mia = web.signed_in("mia")
+    page = mia.get("/kr/k-sales").text
+    assert 'id="checkin"' in page
+    r = mia.post("/kr/k-sales/checkin",
+                 data={"csrf": csrf_of(page), "value": "17", "confidence": "0.6",
+                       "note": "from the form", "actor": "ana", "on_behalf_of": "ana"})
+    assert r.status_code == 303 and r.headers["location"] == "/kr/k-sales"
+    last = web.check_ins()[-1]
+    assert (last["value"], last["confidence"], last["note"], last["actor"], last["source"]) \
+        == (17.0, 0.6, "from the form", "web:mia", "web")
+    shown = mia.get("/kr/k-sales").text
+    assert re.search(r'id="kr-value">17 deals<', shown)  # the projection caught up
+    assert "web:mia" in shown and "from the form" in shown
+
+
+def test_a_back_dated_check_in_shows_its_effective_and_recorded_times(web: Web) -> None:
+    ana = web.signed_in("ana")
+    page = ana.get("/kr/k-sales").text
+    day = (live_window()[0] + timedelta(days=1)).date().isoformat()
+    r = ana.post("/kr/k-sales/checkin", data={"csrf": csrf_of(page), "value": "3",
+                                              "at": f"{day}T12:00"})
+    assert r.status_code == 303
+    rows = ana.get("/kr/k-sales").text
+    assert f"{day}T12:00:00" in rows  # effective, said back in the zone (UTC here)
+
+
+def test_a_form_without_the_csrf_token_records_nothing(web: Web) -> None:
+    mia = web.signed_in("mia")
+    before = len(web.check_ins())
+    for data in ({"value": "5"}, {"value": "5", "csrf": "0" * 64}):
+        r = mia.post("/kr/k-sales/checkin", data=data)
+        assert r.status_code == 403 and "reload the page" in r.text
+    assert len(web.check_ins()) == before
+
+
+def test_viewers_auditors_and_other_teams_members_cannot_check_in(web: Web) -> None:
+    before = len(web.check_ins())
+    for name in ("vic", "aud", "ben"):
+        c = web.signed_in(name)
+        page = c.get("/kr/k-sales").text
+        assert 'id="checkin"' not in page and 'id="read-only"' in page
+        r = c.post("/kr/k-sales/checkin", data={"csrf": csrf_of(page), "value": "9"})
+        assert r.status_code == 403, name
+    assert len(web.check_ins()) == before
+
+
+def test_bad_input_answers_the_clis_one_line_and_records_nothing(web: Web) -> None:
+    mia = web.signed_in("mia")
+    page = mia.get("/kr/k-sales").text
+    before = len(web.check_ins())
+    r = mia.post("/kr/k-sales/checkin", data={"csrf": csrf_of(page), "value": "1_000"})
+    assert r.status_code == 400 and 'id="error"' in r.text and "1_000" in r.text
+    r = mia.post("/kr/k-sales/checkin", data={"csrf": csrf_of(page), "value": "2",
+                                              "confidence": "7"})
+    assert r.status_code == 400 and "between 0 and 1" in r.text
+    assert len(web.check_ins()) == before
+
+
+def test_an_unknown_key_result_is_404(web: Web) -> None:
+    r = web.signed_in("vic").get(f"/kr/nope-{uuid.uuid4().hex[:6]}")
+    assert r.status_code == 404 and "not found" in r.text
+
+
+def test_a_role_is_a_ledger_event_with_its_actor(web: Web, tmp_path: Path) -> None:
+    ana = OkrLedger(web.settings).user("ana")
+    assert (ana.role, ana.team, len(ana.token_hashes)) == ("admin", "", 1)
+    assert all(t not in str(ana.token_hashes) for t in web.tokens.values())

@@ -1,0 +1,67 @@
+"""`okr user add` and `okr token create`: users and roles are ledger events; a token is shown
+once and only its SHA-256 is recorded; `okr serve` without the web extra says how to get it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from okr.ledger.app import OkrLedger
+from okr.settings import load_settings
+from okr.web.tokens import digest, matches, user_of
+from tests.fuzzing import okr
+
+
+def test_user_add_records_the_role_and_team_with_the_actor(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    r = okr(home, "user", "add", "mia", "--role", "member", "--team", "sales", "--json")
+    assert r.code == 0, str(r)
+    assert json.loads(r.stdout)["role"] == "member"
+    app = OkrLedger(load_settings({"home": home}))
+    mia = app.user("mia")
+    assert (mia.role, mia.team) == ("member", "sales")
+    assert app.repository.get(mia.id, version=1).key == "mia"
+    events = app.recorder.select_events(mia.id)
+    assert b'"actor":"ana"' in events[0].state
+
+
+def test_bad_roles_and_members_without_a_team_are_refused_in_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    r = okr(home, "user", "add", "x", "--role", "root")
+    assert r.code == 2 and "role 'root' is not one of: viewer, member" in r.stderr
+    r = okr(home, "user", "add", "x", "--role", "member")
+    assert r.code == 2 and "--team" in r.stderr
+    okr(home, "user", "add", "x", "--role", "viewer")
+    r = okr(home, "user", "add", "x", "--role", "viewer")
+    assert r.code == 2 and "already exists" in r.stderr
+
+
+def test_a_token_is_shown_once_and_only_its_hash_is_recorded(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    okr(home, "user", "add", "vic", "--role", "viewer")
+    r = okr(home, "token", "create", "vic", "--json")
+    assert r.code == 0, str(r)
+    token = json.loads(r.stdout)["token"]
+    assert user_of(token) == "vic"
+    app = OkrLedger(load_settings({"home": home}))
+    hashes = app.user("vic").token_hashes
+    assert list(hashes.values()) == [digest(token)] and matches(token, hashes)
+    assert not matches(token + "x", hashes)
+    stored = b"".join(e.state for e in app.recorder.select_events(app.user("vic").id))
+    assert token.encode() not in stored
+    assert okr(home, "token", "create", "nobody").code == 2
+
+
+def test_serve_without_the_web_extra_says_how_to_install_it(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    okr(home, "user", "add", "vic", "--role", "viewer")
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    # Fault injection: a FastAPI that cannot be imported, as on an install without [web].
+    (shadow / "fastapi.py").write_text("raise ImportError('No module named fastapi')\n")
+    code = ("import sys; sys.path.insert(0, sys.argv.pop(1)); sys.argv = ['okr', '--home', "
+            "sys.argv.pop(1), 'serve', '--port', '1']\nfrom okr.cli.main import run\nrun()\n")
+    proc = subprocess.run([sys.executable, "-P", "-c", code, str(shadow), str(home)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "pip install 'okr-ledger[web]'" in proc.stderr

@@ -1,0 +1,198 @@
+"""The FastAPI application: server-rendered pages (Jinja2, autoescaped) and security headers.
+
+Every page reads the projection as the CLI does and every form writes through the ledger
+service as the CLI does; the actor of a write is the signed-in user (auth.Principal.actor),
+never a field of the request.
+"""
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from okr.cli.output import visible
+from okr.settings import Settings
+from okr.web import auth
+from okr.web.errors import failure
+from okr.web.site import Site
+from okr.web.views import said, tree
+
+HERE = Path(__file__).resolve().parent
+
+# No inline script or style anywhere: the page's own stylesheet is all it loads.
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+       "base-uri 'none'; frame-ancestors 'none'")
+HEADERS = {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY",
+           "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+           "Cross-Origin-Opener-Policy": "same-origin"}
+
+
+def templates() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["visible"] = visible  # controls, bidi and zero-width characters shown, not obeyed
+    env.filters["num"] = lambda x: "–" if x is None else f"{x:g}"
+    env.filters["pct"] = lambda x: "–" if x is None else f"{x:.2f}"
+    return env
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The web app over the ledger in `settings`' data directory."""
+    site = Site(settings)
+    env = templates()
+    app = FastAPI(title="okr-ledger", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.site = site
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request,
+                               call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers.update(HEADERS)
+        if not request.url.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def signed_in(request: Request) -> auth.Principal | None:
+        name = auth.session_user(site.secret, request.cookies.get(auth.SESSION_COOKIE))
+        return None if name is None else site.principal(name)
+
+    def page(request: Request, name: str, who: auth.Principal | None, status: int = 200,
+             **values: Any) -> HTMLResponse:
+        cookie = request.cookies.get(auth.SESSION_COOKIE)
+        csrf = auth.csrf_token(site.secret, cookie) if cookie and who else ""
+        html = env.get_template(name).render(who=who, csrf=csrf, zone=site.zone, **values)
+        return HTMLResponse(html, status_code=status)
+
+    def to_signin(request: Request) -> RedirectResponse:
+        return RedirectResponse(f"/signin?next={quote(request.url.path, safe='/')}", 303)
+
+    def problem(request: Request, who: auth.Principal | None, exc: Exception) -> HTMLResponse:
+        known = failure(exc)
+        if known is None:
+            raise exc
+        return page(request, "error.html", who, known.status, message=known.detail,
+                    title=known.title)
+
+    # ---- sign-in ----------------------------------------------------------------------
+
+    @app.get("/signin", response_class=HTMLResponse)
+    def signin_form(request: Request, next: str = "/") -> HTMLResponse:
+        return page(request, "signin.html", None, next=_local(next), error="")
+
+    @app.post("/signin", response_model=None)
+    async def signin(request: Request) -> Response:
+        form = await request.form()
+        address = request.client.host if request.client else "-"
+        nxt = _local(str(form.get("next", "/")))
+        if site.signin_blocked(address):
+            return page(request, "signin.html", None, 429, next=nxt,
+                        error="too many failed sign-ins from this address; wait a minute")
+        who = site.authenticate(str(form.get("token", "")))
+        if who is None:
+            site.signin_failed(address)
+            return page(request, "signin.html", None, 401, next=nxt,
+                        error="that token is not valid; ask an admin for one "
+                              "(okr token create NAME)")
+        response = RedirectResponse(nxt, 303)
+        response.set_cookie(auth.SESSION_COOKIE, auth.new_session(site.secret, who.name),
+                            max_age=auth.SESSION_SECONDS, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", path="/")
+        return response
+
+    @app.post("/signout", response_model=None)
+    async def signout(request: Request) -> Response:
+        form = await request.form()
+        cookie = request.cookies.get(auth.SESSION_COOKIE)
+        if not auth.csrf_ok(site.secret, cookie, str(form.get("csrf", ""))):
+            return page(request, "error.html", None, 403, title="Form refused",
+                        message="the form expired or came from another site; reload the page")
+        response = RedirectResponse("/signin", 303)
+        response.delete_cookie(auth.SESSION_COOKIE, path="/")
+        return response
+
+    # ---- pages ------------------------------------------------------------------------
+
+    @app.get("/", response_model=None)
+    def home() -> Response:
+        return RedirectResponse("/scorecard", 303)
+
+    @app.get("/scorecard", response_model=None)
+    def scorecard(request: Request, cycle: str = "", team: str = "",
+                  owner: str = "") -> Response:
+        who = signed_in(request)
+        if who is None:
+            return to_signin(request)
+        try:
+            now = site.now()
+            cards = site.scorecard(now, now)
+        except Exception as exc:
+            return problem(request, who, exc)
+        shown = [c for c in cards if (not cycle or c["cycle"] == cycle)
+                 and (not team or c["team"] == team) and (not owner or c["owner"] == owner)]
+        return page(request, "scorecard.html", who, rows=tree(shown),
+                    cycles=sorted({c["cycle"] for c in cards}),
+                    teams=sorted({c["team"] for c in cards if c["team"]}),
+                    owners=sorted({c["owner"] for c in cards}),
+                    chosen={"cycle": cycle, "team": team, "owner": owner},
+                    as_of=said(now, site.zone))
+
+    @app.get("/kr/{key}", response_model=None)
+    def key_result(request: Request, key: str) -> Response:
+        who = signed_in(request)
+        if who is None:
+            return to_signin(request)
+        return kr_page(request, who, key)
+
+    def kr_page(request: Request, who: auth.Principal, key: str, status: int = 200,
+                error: str = "", typed: dict[str, str] | None = None) -> HTMLResponse:
+        try:
+            now = site.now()
+            card, kr, revisions, check_ins = site.key_result(key, now, now)
+            may = site.may_check_in(who, key)
+        except Exception as exc:
+            return problem(request, who, exc)
+        return page(request, "key_result.html", who, status, card=card, kr=kr,
+                    revisions=[{**r, "when": said(r["at"], site.zone)} for r in revisions],
+                    check_ins=[{**c, "effective": said(c["effective_at"], site.zone),
+                                "recorded": said(c["recorded_at"], site.zone)}
+                               for c in reversed(check_ins)],
+                    may_check_in=may, error=error, typed=typed or {},
+                    as_of=said(now, site.zone))
+
+    @app.post("/kr/{key}/checkin", response_model=None)
+    async def check_in(request: Request, key: str) -> Response:
+        who = signed_in(request)
+        if who is None:
+            return to_signin(request)
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        if not auth.csrf_ok(site.secret, request.cookies.get(auth.SESSION_COOKIE),
+                            form.get("csrf")):
+            return page(request, "error.html", who, 403, title="Form refused",
+                        message="the form expired or came from another site; reload the page")
+        try:
+            site.check_in(who, key, site.typed_check_in(form.get("value", ""),
+                                                        form.get("confidence", ""),
+                                                        form.get("note", ""),
+                                                        form.get("at", "")))
+        except auth.Refused as exc:
+            return page(request, "error.html", who, 403, title="Not allowed", message=str(exc))
+        except Exception as exc:
+            known = failure(exc)
+            if known is None or known.status >= 500 or known.status == 404:
+                return problem(request, who, exc)
+            return kr_page(request, who, key, 400, error=known.detail, typed=form)
+        return RedirectResponse(f"/kr/{quote(key, safe='')}", 303)
+
+    return app
+
+
+def _local(path: str) -> str:
+    """Where to go after signing in: a path on this site only (no //host, no scheme)."""
+    return path if path.startswith("/") and not path.startswith("//") \
+        and "\\" not in path else "/"

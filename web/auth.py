@@ -1,0 +1,95 @@
+"""Who is asking, and may they: signed session cookies, CSRF tokens, and the role rules.
+
+A session cookie holds `NAME|EXPIRES|NONCE|MAC`, where MAC is an HMAC-SHA256 under the
+server's secret (a file in the data directory, made once, 0600), so it survives a restart and
+cannot be forged or extended. The CSRF token of a form is an HMAC of the session cookie: an
+attacker's page can neither read it (SameSite=Strict, HttpOnly) nor compute it.
+"""
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SESSION_COOKIE = "okr_session"
+SESSION_SECONDS = 12 * 3600
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in user: the actor of what they write."""
+
+    name: str
+    role: str
+    team: str
+
+    @property
+    def actor(self) -> str:
+        """The actor recorded on their events: the authenticated web/API user."""
+        return f"web:{self.name}"
+
+
+class Refused(Exception):
+    """The signed-in user's role does not allow this (HTTP 403); the message says why."""
+
+
+def load_secret(home: Path) -> bytes:
+    """The server's signing key, made on first use (32 random bytes, readable by us only)."""
+    path = home / "web-secret"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())
+
+
+def _mac(secret: bytes, text: str) -> str:
+    return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def new_session(secret: bytes, name: str, now: float | None = None) -> str:
+    body = f"{name}|{int((now or time.time()) + SESSION_SECONDS)}|{secrets.token_hex(8)}"
+    return f"{body}|{_mac(secret, body)}"
+
+
+def session_user(secret: bytes, cookie: str | None, now: float | None = None) -> str | None:
+    """The user name a session cookie vouches for, or None (absent, forged, expired)."""
+    if not cookie or cookie.count("|") < 3:
+        return None
+    body, _, mac = cookie.rpartition("|")
+    if not hmac.compare_digest(mac, _mac(secret, body)):
+        return None
+    name, expires, _nonce = body.rsplit("|", 2)
+    if not expires.isdigit() or int(expires) < (now or time.time()):
+        return None
+    return name
+
+
+def csrf_token(secret: bytes, cookie: str) -> str:
+    return _mac(secret, f"csrf|{cookie}")
+
+
+def csrf_ok(secret: bytes, cookie: str | None, token: str | None) -> bool:
+    return bool(cookie and token) and hmac.compare_digest(csrf_token(secret, cookie or ""),
+                                                          token or "")
+
+
+def check_may_check_in(who: Principal, kr_key: str, kr_team: str) -> None:
+    """Members check in on their own team's key results; planners and admins on any; viewers
+    and auditors read only."""
+    if who.role in ("admin", "planner"):
+        return
+    if who.role == "member":
+        if who.team and who.team == kr_team:
+            return
+        raise Refused(f"{who.name} is a member of team {who.team!r}; key result {kr_key} "
+                      f"belongs to team {kr_team!r}: members check in on their own team's "
+                      "key results")
+    raise Refused(f"{who.name} is a {who.role}: a {who.role} reads but does not check in")

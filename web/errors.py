@@ -1,0 +1,42 @@
+"""Failures as HTTP answers: okr's own classes (the CLI's one-line messages) → status codes.
+
+The API answers them as RFC 9457 problem details (application/problem+json), the pages as an
+error page; a failure okr does not know is a bug and answers 500 without details.
+"""
+
+from dataclasses import dataclass
+
+from okr.web.auth import Refused
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One failure as the web tells it."""
+
+    status: int
+    title: str
+    detail: str
+
+    def as_json(self, instance: str) -> dict[str, object]:
+        return {"type": "about:blank", "title": self.title, "status": self.status,
+                "detail": self.detail, "instance": instance}
+
+
+def failure(exc: BaseException) -> Problem | None:
+    """The Problem for `exc`, or None for a bug."""
+    from okr.cli.failures import translate
+    from okr.domain.errors import NotFound
+    from okr.errors import Incomplete, ServiceUnavailable
+
+    if isinstance(exc, Refused):
+        return Problem(403, "Forbidden", str(exc))
+    if isinstance(exc, NotFound):
+        return Problem(404, "Not found", str(exc))
+    known = translate(exc)
+    if known is None:
+        return None
+    if isinstance(known, ServiceUnavailable):
+        return Problem(503, "Service unavailable", str(known))
+    if isinstance(known, Incomplete):
+        return Problem(503, "Incomplete", str(known))
+    return Problem(400, "Bad request", str(known))
