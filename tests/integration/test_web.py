@@ -12,22 +12,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
-pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
-
-from okr.ledger.app import OkrLedger  # noqa: E402
-from okr.settings import Settings, load_settings  # noqa: E402
-from okr.web.app import create_app  # noqa: E402
-from okr.web.tokens import new_token  # noqa: E402
-from tests.fuzzing import live_window  # noqa: E402
-from tests.integration.conftest import Broker, okr_environ  # noqa: E402
-from tests.support.hostile_text import CORPUS, raw_controls  # noqa: E402
+from okr.ledger.app import OkrLedger
+from okr.settings import Settings, load_settings
+from okr.web.app import create_app
+from tests.fuzzing import live_window
+from tests.integration.conftest import Broker, okr_environ
+from tests.support.hostile_text import raw_controls
+from tests.support.web import HOSTILE_NOTE, seed
 
 pytestmark = pytest.mark.integration
-
-HOSTILE_TITLE = CORPUS["html"] + " " + CORPUS["bidi override"] + " " + CORPUS["ansi colour"]
-HOSTILE_NOTE = CORPUS["markup link"] + " " + CORPUS["html"]
 
 
 @dataclass
@@ -47,27 +42,6 @@ class Web:
 
     def check_ins(self, key: str = "k-sales") -> list[dict[str, object]]:
         return list(OkrLedger(self.settings).key_result(key).check_ins)
-
-
-def seed(settings: Settings) -> tuple[OkrLedger, dict[str, str]]:
-    app = OkrLedger(settings)
-    start, end = live_window()
-    app.add_cycle("live", start, end)
-    app.add_objective("o-sales", HOSTILE_TITLE, cycle="live", owner="ana", team="sales")
-    app.add_objective("o-eng", "Ship faster", cycle="live", owner="ben", team="eng")
-    app.add_key_result("k-sales", "Deals " + CORPUS["markup tags"], objective="o-sales",
-                       start=0, target=40, unit="deals")
-    app.add_key_result("k-eng", "Deploys", objective="o-eng", start=0, target=10)
-    app.commit_cycle("live")
-    tokens = {}
-    for name, role, team in [("ana", "admin", ""), ("mia", "member", "sales"),
-                             ("ben", "member", "eng"), ("vic", "viewer", ""),
-                             ("aud", "auditor", "")]:
-        app.add_user(name, role, team)
-        t = new_token(name)
-        app.issue_token(name, t.token_id, t.token_hash)
-        tokens[name] = t.secret
-    return app, tokens
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,157 @@
+"""okr serve in a real browser (Debian's headless Chromium through chromium-driver): sign in,
+check in through the form and see the scorecard change, a viewer gets no form, hostile titles
+stay text (no alert). One server for the module, in a thread on a free port.
+
+Screenshots of the main pages go to OKR_WEB_SCREENSHOTS when set (docs/img holds the ones
+shown in docs/web.md), else to the test's temporary directory.
+"""
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from okr.settings import load_settings
+from tests.integration.conftest import Broker, okr_environ
+from tests.support.web import HOSTILE_TITLE, seed
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+pytestmark = [pytest.mark.integration, pytest.mark.chromium]
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(broker: Broker, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[str, dict[str, str]]]:
+    import uvicorn
+
+    from okr.web.app import create_app
+
+    home = tmp_path_factory.mktemp("browser") / "home"
+    settings = load_settings(environ=okr_environ(home, broker.bootstrap))
+    ledger, tokens = seed(settings)
+    port = _free_port()
+    app = create_app(settings)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}", tokens
+    srv.should_exit = True
+    thread.join(timeout=10)
+    app.state.site.close()
+    ledger.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator["WebDriver"]:
+    if CHROMIUM is None or not Path(DRIVER).exists():  # in CI a failure (tests/conftest.py)
+        pytest.skip("chromium or chromium-driver not installed (apt-get install chromium "
+                    "chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,900",
+                "--disable-dev-shm-usage"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    where = os.environ.get("OKR_WEB_SCREENSHOTS")
+    path = Path(where) if where else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def sign_in(d: "WebDriver", base: str, token: str) -> None:
+    from selenium.webdriver.common.by import By
+    d.get(f"{base}/signin")
+    d.delete_all_cookies()  # whoever was signed in before
+    d.get(f"{base}/scorecard")
+    assert "/signin" in d.current_url
+    d.find_element(By.ID, "token").send_keys(token)
+    d.find_element(By.ID, "signin").click()
+    assert d.current_url.endswith("/scorecard")
+
+
+def kr_value_on_scorecard(d: "WebDriver") -> str:
+    from selenium.webdriver.common.by import By
+    return str(d.find_element(By.CSS_SELECTOR, "#kr-k-sales td.value").text)
+
+
+def test_sign_in_check_in_through_the_form_and_see_the_scorecard_change(
+        server: tuple[str, dict[str, str]], browser: "WebDriver", shots: Path) -> None:
+    from selenium.webdriver.common.by import By
+    base, tokens = server
+    d = browser
+    sign_in(d, base, tokens["mia"])
+    assert "mia · member · sales" in d.find_element(By.ID, "who").text
+    before = kr_value_on_scorecard(d)
+    d.find_element(By.LINK_TEXT, "k-sales").click()
+    d.find_element(By.ID, "value").send_keys("23")
+    d.find_element(By.ID, "confidence").send_keys("0.8")
+    d.find_element(By.ID, "note").send_keys("signed two pilots")
+    d.find_element(By.ID, "submit-checkin").click()
+    assert d.find_element(By.ID, "kr-value").text == "23 deals"
+    rows = d.find_element(By.ID, "check-ins").text
+    assert "web:mia" in rows and "signed two pilots" in rows
+    d.save_screenshot(str(shots / "key-result.png"))
+    d.get(f"{base}/scorecard")
+    after = kr_value_on_scorecard(d)
+    assert after.startswith("23 → 40") and after != before
+    d.save_screenshot(str(shots / "scorecard.png"))
+
+
+def test_a_viewer_gets_no_check_in_form(server: tuple[str, dict[str, str]],
+                                        browser: "WebDriver") -> None:
+    from selenium.webdriver.common.by import By
+    base, tokens = server
+    d = browser
+    sign_in(d, base, tokens["vic"])
+    d.get(f"{base}/kr/k-sales")
+    assert not d.find_elements(By.ID, "checkin")
+    assert "checking in is for its team's members" in d.find_element(By.ID, "read-only").text
+
+
+def test_hostile_titles_render_as_inert_text(server: tuple[str, dict[str, str]],
+                                             browser: "WebDriver", shots: Path) -> None:
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+    base, tokens = server
+    d = browser
+    sign_in(d, base, tokens["ana"])
+    title = d.find_element(
+        By.CSS_SELECTOR, "#objective-o-sales .title").text
+    assert "<script>alert(1)</script> & <b>bold</b>" in title
+    assert not d.find_elements(By.CSS_SELECTOR, "#objective-o-sales .title b")
+    assert "\u202e" not in title and "\\u202e" in title  # the bidi override shown, not obeyed
+    with pytest.raises(NoAlertPresentException):
+        d.switch_to.alert.text  # noqa: B018
+    assert HOSTILE_TITLE.startswith("<script>")
+    d.save_screenshot(str(shots / "hostile-titles.png"))

@@ -1,0 +1,32 @@
+"""A ledger for the web tests: a live cycle, two teams' objectives (one titled with hostile
+text), and a user of every role with a token."""
+
+from okr.ledger.app import OkrLedger
+from okr.settings import Settings
+from okr.web.tokens import new_token
+from tests.fuzzing import live_window
+from tests.support.hostile_text import CORPUS
+
+HOSTILE_TITLE = CORPUS["html"] + " " + CORPUS["bidi override"] + " " + CORPUS["ansi colour"]
+HOSTILE_NOTE = CORPUS["markup link"] + " " + CORPUS["html"]
+USERS = [("ana", "admin", ""), ("mia", "member", "sales"), ("ben", "member", "eng"),
+         ("vic", "viewer", ""), ("aud", "auditor", "")]
+
+
+def seed(settings: Settings) -> tuple[OkrLedger, dict[str, str]]:
+    app = OkrLedger(settings)
+    start, end = live_window()
+    app.add_cycle("live", start, end)
+    app.add_objective("o-sales", HOSTILE_TITLE, cycle="live", owner="ana", team="sales")
+    app.add_objective("o-eng", "Ship faster", cycle="live", owner="ben", team="eng")
+    app.add_key_result("k-sales", "Deals " + CORPUS["markup tags"], objective="o-sales",
+                       start=0, target=40, unit="deals")
+    app.add_key_result("k-eng", "Deploys", objective="o-eng", start=0, target=10)
+    app.commit_cycle("live")
+    tokens = {}
+    for name, role, team in USERS:
+        app.add_user(name, role, team)
+        t = new_token(name)
+        app.issue_token(name, t.token_id, t.token_hash)
+        tokens[name] = t.secret
+    return app, tokens
