@@ -25,6 +25,7 @@ import ledger_bench
 import memory_bench
 import pipeline_bench
 import query_bench
+import web_bench
 from common import Result, Run, load_now, report, say
 
 from okr.adapters import local_broker
@@ -41,10 +42,12 @@ STAGES: dict[str, Callable[[Run], list[Result]]] = {
     "freshness": freshness_bench.run,
     "cli": cli_bench.run,
     "bundle": bundle_bench.run,
+    "web": web_bench.run,
 }
 NEEDS = {"projection": ("relay",), "point-in-time": ("relay", "projection"),
          "review": ("relay", "projection"), "memory": ("relay",),
-         "freshness": ("relay", "projection"), "cli": ("relay", "projection")}
+         "freshness": ("relay", "projection"), "cli": ("relay", "projection"),
+         "web": ("relay", "projection")}
 
 
 def main() -> None:

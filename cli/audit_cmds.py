@@ -17,6 +17,9 @@ import typer
 from okr.cli.commands import Typer
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
+from okr.cli.log import progress as _progress
+from okr.cli.log import read_checkpoints, read_log
+from okr.cli.log import servers as _servers
 from okr.cli.output import (
     csv_cell,
     emit,
@@ -35,48 +38,6 @@ if TYPE_CHECKING:
 JSON = typer.Option(False, "--json", help="Print JSON.")
 audit_app = Typer(help="Audit: trail of changes, replay to an instant, verification, "
                   "offline bundles.", no_args_is_help=True)
-
-
-def _servers(st: State) -> str:
-    from okr.adapters import kafka_client
-    from okr.adapters.local_broker import BrokerError
-    try:
-        return kafka_client.bootstrap(st.settings, start_local=True)
-    except BrokerError as exc:
-        raise UserError(str(exc)) from None
-
-
-def _progress(label: str, quiet: bool) -> Any:
-    if quiet or not sys.stderr.isatty():
-        return None
-    return lambda n: print(f"\r{label} {n} records", end="", file=sys.stderr, flush=True)
-
-
-def read_log(st: State, quiet: bool) -> "list[Record]":
-    """Every record of okr.ledger, from the beginning, with a progress line."""
-    from okr.adapters import kafka_client
-    from okr.record.verify import Record
-    records = [Record(m.partition, m.offset, m.value or b"") for m in kafka_client.read_topic(
-        st.settings, _servers(st), st.settings.topic_ledger, idle=3.0,
-        progress=_progress("read", quiet))]
-    if not quiet and sys.stderr.isatty():
-        print(file=sys.stderr)
-    return records
-
-
-def read_checkpoints(st: State) -> list[dict[str, Any]]:
-    from okr.adapters import kafka_client
-    out = []
-    for m in kafka_client.read_topic(st.settings, _servers(st), st.settings.topic_checkpoints,
-                                     idle=2.0):
-        try:
-            cp = json.loads(m.value or b"")
-        except ValueError:
-            cp = {"position": 0, "malformed": True}
-        if isinstance(cp, dict) and cp.get("topic", st.settings.topic_ledger) == \
-                st.settings.topic_ledger:
-            out.append(cp)
-    return out
 
 
 # ---- trail -----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import typer
 
 from okr.cli.commands import Typer
 from okr.cli.context import State, state, want_json
+from okr.cli.errors import UserError
 from okr.cli.output import emit, first_line
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
@@ -163,14 +164,27 @@ def ingest_cmd(ctx: typer.Context,
          + (f"; {note}" if note else ""))
 
 
-def up_cmd(ctx: typer.Context, as_json: bool = JSON) -> None:
+def up_cmd(ctx: typer.Context, as_json: bool = JSON,
+           web: bool = typer.Option(False, "--web", help="Also serve the web app and JSON "
+                                    "API (okr serve; needs the web extra)."),
+           host: str = typer.Option("127.0.0.1", "--host", help="With --web: address."),
+           port: int = typer.Option(8000, "--port", min=1, max=65535,
+                                    help="With --web: port.")) -> None:
     """Run broker (if local), relay, projection consumer, KPI ingest and the reminders on
-    okr.notifications (what `okr due` lists, every notify_seconds) until Ctrl-C."""
-    from okr.cli.services import BROKER_WATCH, SERVICES, run_services
+    okr.notifications (what `okr due` lists, every notify_seconds) until Ctrl-C — and the web
+    app and JSON API with --web."""
+    from okr.cli.services import BROKER_WATCH, SERVICES, run_services, web_service
     st = state(ctx)
+    if web:
+        from importlib.util import find_spec
+        if find_spec("fastapi") is None or find_spec("uvicorn") is None:
+            raise UserError("okr up --web needs the web extra: pip install 'okr-ledger[web]' "
+                            "(FastAPI, uvicorn, Jinja2)")
+        st.require_ledger()  # the web app signs users of an existing ledger in
     _servers(st)
     local = [] if st.settings.kafka_bootstrap_servers else list(BROKER_WATCH)
-    run_services(st, [*local, *SERVICES], want_json(ctx, as_json))
+    run_services(st, [*local, *SERVICES], want_json(ctx, as_json),
+                 {"web": web_service(host, port)} if web else None)
 
 
 def register(app: typer.Typer) -> None:

@@ -201,6 +201,36 @@ def notify_service(st: State, stop: threading.Event, log: Log) -> None:
         notifier.close()
 
 
+def web_service(host: str, port: int) -> Callable[[State, threading.Event, Log], None]:
+    """`okr serve` beside the others (`okr up --web`), as a child process: the consumer in this
+    process owns the projection's work file, and DuckDB lets one process hold a file either
+    for writing or for reading — the web server reads it as any other reader does."""
+    def serve(st: State, stop: threading.Event, log: Log) -> None:
+        import subprocess
+
+        from okr.errors import ServiceUnavailable
+
+        cmd = [sys.executable, "-P", "-c", "from okr.cli.main import run; run()",
+               "--home", str(st.settings.home), "serve", "--host", host, "--port", str(port)]
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+        log("web", f"serving http://{host}:{port}/ (pid {proc.pid})",
+            {"url": f"http://{host}:{port}/", "pid": proc.pid})
+        try:
+            while not stop.wait(0.2):
+                code = proc.poll()
+                if code is not None:
+                    raise ServiceUnavailable(f"the web server stopped (exit {code})")
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+    return serve
+
+
 # Name → loop. `okr up` runs all of them; other modules add theirs here.
 SERVICES: dict[str, Callable[[State, threading.Event, Log], None]] = {
     "relay": relay_service,
@@ -212,12 +242,16 @@ SERVICES: dict[str, Callable[[State, threading.Event, Log], None]] = {
 BROKER_WATCH = {"broker": broker_service}
 
 
-def run_services(st: State, names: list[str], as_json: bool) -> None:
-    """Run the named services until Ctrl-C / SIGTERM, then stop them cleanly."""
+def run_services(st: State, names: list[str], as_json: bool,
+                 extra: dict[str, Callable[[State, threading.Event, Log], None]] | None = None
+                 ) -> None:
+    """Run the named services (and `extra` ones) until Ctrl-C / SIGTERM, then stop them
+    cleanly."""
     stop = threading.Event()
     log = make_log(as_json)
     errors: list[BaseException] = []
-    services = {**SERVICES, **BROKER_WATCH}
+    services = {**SERVICES, **BROKER_WATCH, **(extra or {})}
+    names = [*names, *(extra or {})]
 
     def guard(name: str) -> None:
         """Run one service; when a party it needs fails it (store, Kafka, the data directory,

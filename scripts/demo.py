@@ -127,9 +127,16 @@ def main() -> None:
     okr("cycle", "add", following)
     okr("cycle", "carry", cycle, following, "--unfinished-only")
     okr("list", "krs", "--cycle", following)
+    print("\n# Users of the web app are ledger events too; a token is shown once:")
+    okr("user", "add", "ana", "--role", "admin")
+    okr("user", "add", "ben", "--role", "member", "--team", "growth")
+    token = json.loads(okr("token", "create", "ana", "--json", quiet=True).stdout)["token"]
     okr("broker", "stop")
     print(f"\ndemo finished: data in {HOME}")
     print(f"review report: {report}")
+    print(f"web app: run  OKR_HOME={shlex.quote(str(HOME))} {OKR} up --web  then open "
+          "http://127.0.0.1:8000/ and sign in with this token (shown once):")
+    print(f"  {token}")
 
 
 if __name__ == "__main__":

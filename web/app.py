@@ -5,6 +5,7 @@ service as the CLI does; the actor of a write is the signed-in user (auth.Princi
 never a field of the request.
 """
 
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,16 @@ from urllib.parse import quote
 
 import jinja2
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from okr.cli.output import visible
 from okr.settings import Settings
 from okr.web import auth
-from okr.web.errors import failure
+from okr.web.api import ApiProblem, api_router, problem_response
+from okr.web.errors import Problem, failure
+from okr.web.idempotency import IdempotencyStore
 from okr.web.site import Site
 from okr.web.views import said, tree
 
@@ -45,15 +49,35 @@ def create_app(settings: Settings) -> FastAPI:
     """The web app over the ledger in `settings`' data directory."""
     site = Site(settings)
     env = templates()
-    app = FastAPI(title="okr-ledger", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="okr-ledger", version="1", docs_url=None, redoc_url=None,
+                  openapi_url="/api/v1/openapi.json",
+                  description="The okr-ledger JSON API (docs/web.md). Authenticate with "
+                              "'Authorization: Bearer NAME:SECRET' (okr token create NAME).")
     app.state.site = site
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(api_router(site, IdempotencyStore(settings.home
+                                                         / "web-idempotency.jsonl")))
+
+    @app.exception_handler(ApiProblem)
+    async def api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
+        return problem_response(exc.problem, request.url.path, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        detail = f"{where}: {first.get('msg', 'invalid')}" if where else \
+            str(first.get("msg", "the request is not valid"))
+        return problem_response(Problem(400, "Bad request", visible(detail)), request.url.path)
 
     @app.middleware("http")
     async def security_headers(request: Request,
                                call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        began = time.perf_counter()
         response = await call_next(request)
         response.headers.update(HEADERS)
+        # Time spent in the server (bench/web_bench.py reads it: p95 server-side).
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - began) * 1e3:.1f}"
         if not request.url.path.startswith("/static/"):
             response.headers["Cache-Control"] = "no-store"
         return response
@@ -122,15 +146,21 @@ def create_app(settings: Settings) -> FastAPI:
     def home() -> Response:
         return RedirectResponse("/scorecard", 303)
 
+    @app.get("/docs", response_class=HTMLResponse)
+    def docs(request: Request) -> HTMLResponse:
+        """The API's reference, rendered here from its OpenAPI document (no script, no CDN)."""
+        return page(request, "api_docs.html", signed_in(request),
+                    operations=operations(app.openapi()))
+
     @app.get("/scorecard", response_model=None)
-    def scorecard(request: Request, cycle: str = "", team: str = "",
-                  owner: str = "") -> Response:
+    def scorecard(request: Request, cycle: str = "", team: str = "", owner: str = "",
+                  as_of: str = "", known_at: str = "") -> Response:
         who = signed_in(request)
         if who is None:
             return to_signin(request)
         try:
-            now = site.now()
-            cards = site.scorecard(now, now)
+            a, k = site.instants(as_of, known_at)
+            cards = site.scorecard(a, k)
         except Exception as exc:
             return problem(request, who, exc)
         shown = [c for c in cards if (not cycle or c["cycle"] == cycle)
@@ -140,20 +170,22 @@ def create_app(settings: Settings) -> FastAPI:
                     teams=sorted({c["team"] for c in cards if c["team"]}),
                     owners=sorted({c["owner"] for c in cards}),
                     chosen={"cycle": cycle, "team": team, "owner": owner},
-                    as_of=said(now, site.zone))
+                    travel=travel(as_of, known_at, a, k, site.zone))
 
     @app.get("/kr/{key}", response_model=None)
-    def key_result(request: Request, key: str) -> Response:
+    def key_result(request: Request, key: str, as_of: str = "",
+                   known_at: str = "") -> Response:
         who = signed_in(request)
         if who is None:
             return to_signin(request)
-        return kr_page(request, who, key)
+        return kr_page(request, who, key, as_of=as_of, known_at=known_at)
 
     def kr_page(request: Request, who: auth.Principal, key: str, status: int = 200,
-                error: str = "", typed: dict[str, str] | None = None) -> HTMLResponse:
+                error: str = "", typed: dict[str, str] | None = None, as_of: str = "",
+                known_at: str = "") -> HTMLResponse:
         try:
-            now = site.now()
-            card, kr, revisions, check_ins = site.key_result(key, now, now)
+            a, k = site.instants(as_of, known_at)
+            card, kr, revisions, check_ins = site.key_result(key, a, k)
             may = site.may_check_in(who, key)
         except Exception as exc:
             return problem(request, who, exc)
@@ -163,7 +195,53 @@ def create_app(settings: Settings) -> FastAPI:
                                 "recorded": said(c["recorded_at"], site.zone)}
                                for c in reversed(check_ins)],
                     may_check_in=may, error=error, typed=typed or {},
-                    as_of=said(now, site.zone))
+                    travel=travel(as_of, known_at, a, k, site.zone))
+
+    @app.get("/restatement", response_model=None)
+    def restatement(request: Request, at: str = "") -> Response:
+        who = signed_in(request)
+        if who is None:
+            return to_signin(request)
+        rows: list[Any] = []
+        when = now = None
+        try:
+            if at.strip():
+                when, now = site.instants(at, "")
+                rows = site.restatement(when, now)
+        except Exception as exc:
+            return problem(request, who, exc)
+        return page(request, "restatement.html", who, at=at, rows=rows,
+                    differ=sum(1 for r in rows if r.changed),
+                    when=said(when, site.zone) if when else "",
+                    now=said(now, site.zone) if now else "")
+
+    @app.get("/trail/{key}", response_model=None)
+    def trail(request: Request, key: str) -> Response:
+        who = signed_in(request)
+        if who is None:
+            return to_signin(request)
+        try:
+            rows = site.trail(key)
+        except Exception as exc:
+            return problem(request, who, exc)
+        return page(request, "trail.html", who, key=key, rows=[
+            {**r, "recorded": said(r["recorded_at"], site.zone),
+             "effective": "" if r["effective_at"] == r["recorded_at"]
+             else said(r["effective_at"], site.zone),
+             "diff": [(k, cell(v["before"]), cell(v["after"]))
+                      for k, v in r["changes"].items()]} for r in rows])
+
+    @app.get("/verify", response_model=None)
+    def verify(request: Request) -> Response:
+        who = signed_in(request)
+        if who is None:
+            return to_signin(request)
+        try:
+            auth.check_may_audit(who)
+            verdict = site.verify()
+        except Exception as exc:
+            return problem(request, who, exc)
+        return page(request, "verify.html", who, v=verdict)
 
     @app.post("/kr/{key}/checkin", response_model=None)
     async def check_in(request: Request, key: str) -> Response:
@@ -190,6 +268,35 @@ def create_app(settings: Settings) -> FastAPI:
         return RedirectResponse(f"/kr/{quote(key, safe='')}", 303)
 
     return app
+
+
+def travel(as_of: str, known_at: str, a: Any, k: Any, zone: str | None) -> dict[str, Any]:
+    """What the as-of / known-at control shows: the typed values, the instants read, and
+    whether the view is in the past at all."""
+    return {"as_of": as_of, "known_at": known_at, "as_of_said": said(a, zone),
+            "known_at_said": said(k, zone), "past": bool(as_of.strip() or known_at.strip())}
+
+
+def cell(v: Any) -> str:
+    """A changed field's value as text (lists and objects as compact JSON)."""
+    import json
+    if v is None:
+        return ""
+    if isinstance(v, dict | list):
+        return json.dumps(v, default=str, ensure_ascii=False, separators=(",", ":"))
+    return str(v)
+
+
+def operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The API's operations from its OpenAPI document, for the /docs page."""
+    out = []
+    for path, methods in spec.get("paths", {}).items():
+        for method, op in methods.items():
+            out.append({"method": method.upper(), "path": path, "summary": op.get("summary", ""),
+                        "parameters": [p["name"] for p in op.get("parameters", [])
+                                       if p.get("in") in ("query", "path")],
+                        "body": "requestBody" in op})
+    return out
 
 
 def _local(path: str) -> str:

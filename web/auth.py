@@ -93,3 +93,10 @@ def check_may_check_in(who: Principal, kr_key: str, kr_team: str) -> None:
                       f"belongs to team {kr_team!r}: members check in on their own team's "
                       "key results")
     raise Refused(f"{who.name} is a {who.role}: a {who.role} reads but does not check in")
+
+
+def check_may_audit(who: Principal) -> None:
+    """Running the verification is for auditors and admins."""
+    if who.role not in ("auditor", "admin"):
+        raise Refused(f"{who.name} is a {who.role}: verifying the record is for auditors and "
+                      "admins")

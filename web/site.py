@@ -4,7 +4,8 @@ ledger service — the same ones the CLI uses, with the signed-in user as the ac
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -31,19 +32,59 @@ class CheckIn:
     at: datetime | None
 
 
+class SharedLock:
+    """Many readers at once, or one writer alone (no writer starves: a waiting writer stops
+    new readers)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._waiting_writers = 0
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._waiting_writers:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting_writers += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._waiting_writers -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
 class Site:
     """One ledger and one projection reader for the whole server.
 
-    Reads take turns (one lock): a read may first bring the projection up to date when no
-    consumer runs (publish, then consume, as `okr scorecard` does), and DuckDB lets a process
-    hold a file either for writing or for reading, not both at once.
+    DuckDB lets a process hold a file either for writing or for reading, not both at once: a
+    read that must first bring the projection up to date (no consumer runs) runs alone, reads
+    of a projection another process keeps current run side by side (SharedLock).
     """
 
     def __init__(self, settings: Settings) -> None:
         self.state = State(_settings=settings)
         self.state.require_ledger()
         self.secret = load_secret(settings.home)
-        self._read_lock = threading.Lock()
+        self._lock = SharedLock()
+        self._probe = threading.Lock()
         self._failures: dict[str, deque[float]] = {}
         self._failures_lock = threading.Lock()
 
@@ -59,6 +100,12 @@ class Site:
     def now(self) -> datetime:
         from okr.domain.base import utc_now
         return utc_now()
+
+    def instants(self, as_of: str | None, known_at: str | None) -> tuple[datetime, datetime]:
+        """The (valid, transaction) instants a view is read at, as `okr scorecard --as-of
+        --known-at` reads them (a bare date: the end of that day); blank means now."""
+        from okr.cli.times import view_instants
+        return view_instants(as_of or None, known_at or None, self.zone)
 
     def close(self) -> None:
         self.state.close()
@@ -103,12 +150,36 @@ class Site:
     # ---- reads ------------------------------------------------------------------------
 
     def read(self, fn: "Callable[[Any], T]") -> T:
-        """Run `fn` on the projection opened read-only, brought up to date first when no
-        consumer keeps it so (the CLI's own read path)."""
-        from okr.cli.reads import open_projection
+        """Run `fn` on the projection opened read-only.
 
-        with self._read_lock, open_projection(self.state) as proj:
+        When another process owns the projection (`okr up`, `okr consume`) it keeps it
+        current: reads open it side by side, as any reader does. Otherwise a read first brings
+        it up to date (the CLI's own read path: publish, then consume to the tail) — alone,
+        since that opens the file for writing in this process.
+        """
+        from okr.cli.reads import open_projection
+        from okr.projections.access import open_for_reading
+
+        with self._lock.shared():
+            if self._consumer_elsewhere():
+                proj = open_for_reading(self.settings)
+                if proj is not None:
+                    with proj:
+                        return fn(proj)
+        with self._lock.exclusive(), open_projection(self.state) as proj:
             return fn(proj)
+
+    def _consumer_elsewhere(self) -> bool:
+        """Whether another process holds the projection's writer lock now (this process
+        takes it only inside an exclusive read, never while shared reads run)."""
+        from okr.projections.access import ProjectionBusy, owning
+
+        with self._probe:
+            try:
+                with owning(self.settings):
+                    return False
+            except ProjectionBusy:
+                return True
 
     def scorecard(self, as_of: datetime, known_at: datetime) -> list[dict[str, Any]]:
         return self.read(lambda p: p.scorecard_at(as_of, known_at))
@@ -122,6 +193,8 @@ class Site:
             return p.scorecard_at(as_of, known_at), p.key_result_history(key)
 
         cards, (revisions, check_ins) = self.read(both)
+        check_ins = [c for c in check_ins  # what was known then, in force by then
+                     if c["recorded_at"] <= known_at and c["effective_at"] <= as_of]
         for card in cards:
             for kr in card["key_results"]:
                 if kr["key"] == key:
@@ -165,3 +238,81 @@ class Site:
         return {"key": kr.key, "value": last["value"], "confidence": last["confidence"],
                 "note": last["note"], "effective_at": last["effective_at"],
                 "recorded_at": last["recorded_at"], "actor": who.actor, "source": "web"}
+
+    # ---- time travel and audit ----------------------------------------------------------
+
+    def restatement(self, at: datetime, now: datetime) -> list["Restated"]:
+        """Each key result as the ledger believed it at `at` (as of `at`, known at `at`) and
+        as it knows `at` now (as of `at`, known at `now`)."""
+        def both(p: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            return p.scorecard_at(at, at), p.scorecard_at(at, now)
+
+        then, later = self.read(both)
+        return restate(then, later)
+
+    def trail(self, key: str) -> list[dict[str, Any]]:
+        """Every event of the item(s) with this key, oldest first, with the fields each
+        changed (what `okr audit trail KEY` lists)."""
+        from okr.domain.trail import changes
+
+        facts = self.read(lambda p: list(p.facts()))
+        ids = {f.aggregate_id for f in facts
+               if f.type.endswith("Added") and f.data.get("key") == key}
+        if not ids:
+            raise NotFound(f"nothing with key {key!r} in the ledger")
+        return [{"position": c.fact.position, "recorded_at": c.fact.recorded_at,
+                 "effective_at": c.fact.effective_at, "actor": c.fact.actor,
+                 "event": c.fact.type, "kind": c.kind, "key": c.key, "reason": c.fact.reason,
+                 "changes": {k: {"before": b, "after": a} for k, (b, a) in c.diff.items()}}
+                for _, c in changes(facts, lambda f: f.aggregate_id in ids)]
+
+    def verify(self) -> dict[str, Any]:
+        """`okr audit verify`'s verdict: the log in Kafka against its chain, its signed
+        checkpoints and the event store."""
+        from okr.cli.errors import UserError
+        from okr.cli.log import read_checkpoints, read_log
+        from okr.record.envelope import chained
+        from okr.record.signing import existing_public_key_pem, verifier
+        from okr.record.verify import verify
+
+        st = self.state
+        pem = existing_public_key_pem(st.settings.signing_key_file)
+        if pem is None:
+            raise UserError(f"no signing key at {st.settings.signing_key_file} yet: the relay "
+                            "makes it when it first publishes")
+        records = read_log(st, True)
+        verdict = verify(records, list(chained(st.ledger)), read_checkpoints(st), verifier(pem))
+        first = verdict.first()
+        return {**verdict.as_dict(), "first_line": None if first is None else first.line(),
+                "topic": st.settings.topic_ledger}
+
+
+@dataclass(frozen=True)
+class Restated:
+    """One key result then and now; `changed` names the fields that differ."""
+
+    objective: str
+    key: str
+    title: str
+    then: dict[str, Any] | None
+    now: dict[str, Any] | None
+    changed: frozenset[str]
+
+
+RESTATED_FIELDS = ("value", "target", "progress", "expected", "status", "confidence")
+
+
+def restate(then: list[dict[str, Any]], now: list[dict[str, Any]]) -> list[Restated]:
+    """Key results of two scorecards side by side, in the order of the later one."""
+    def krs(cards: list[dict[str, Any]]) -> dict[str, tuple[str, dict[str, Any]]]:
+        return {kr["key"]: (c["key"], kr) for c in cards for kr in c["key_results"]}
+
+    a, b = krs(then), krs(now)
+    out = []
+    for key in [*b, *(k for k in a if k not in b)]:
+        obj, kr = b.get(key) or a[key]
+        before, after = a.get(key, (obj, None))[1], b.get(key, (obj, None))[1]
+        changed = frozenset(f for f in RESTATED_FIELDS
+                            if (before or {}).get(f) != (after or {}).get(f))
+        out.append(Restated(obj, key, kr.get("title", ""), before, after, changed))
+    return out

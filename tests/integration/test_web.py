@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -184,3 +184,52 @@ def test_a_role_is_a_ledger_event_with_its_actor(web: Web, tmp_path: Path) -> No
     ana = OkrLedger(web.settings).user("ana")
     assert (ana.role, ana.team, len(ana.token_hashes)) == ("admin", "", 1)
     assert all(t not in str(ana.token_hashes) for t in web.tokens.values())
+
+
+def test_time_travel_shows_what_was_known_before_a_check_in(web: Web) -> None:
+    ana = web.signed_in("ana")
+    page = ana.get("/kr/k-eng").text
+    before = datetime.now(UTC).isoformat()
+    assert ana.post("/kr/k-eng/checkin", data={"csrf": csrf_of(page),
+                                               "value": "8"}).status_code == 303
+    now = ana.get("/kr/k-eng").text
+    then = ana.get("/kr/k-eng", params={"known_at": before}).text
+    assert re.search(r'id="kr-value">8 <', now)
+    assert not re.search(r'id="kr-value">8 <', then)
+    assert 'id="past-view"' in then and 'id="checkin"' not in then  # no form in the past
+    card = ana.get("/scorecard", params={"known_at": before}).text
+    assert 'id="as-of-said"' in card and "8 → 10" not in card
+    assert "8 → 10" in ana.get("/scorecard").text
+    bad = ana.get("/scorecard", params={"as_of": "someday"})
+    assert bad.status_code == 400 and "cannot read time &#39;someday&#39;" in bad.text
+
+
+def test_the_restatement_highlights_a_late_correction(web: Web) -> None:
+    ana = web.signed_in("ana")
+    day = (live_window()[0] + timedelta(days=2)).date().isoformat()
+    page = ana.get("/kr/k-eng").text
+    # A value for that day recorded now: the ledger did not know it on that day.
+    assert ana.post("/kr/k-eng/checkin", data={"csrf": csrf_of(page), "value": "2",
+                                               "at": day}).status_code == 303
+    html = ana.get("/restatement", params={"at": day}).text
+    row = re.search(r'<tr class="restated" id="restated-k-eng">(.*?)</tr>', html, re.S)
+    assert row, "k-eng should be restated"
+    assert '<td class="changed">–<br>2</td>' in row.group(1)
+    assert 'id="restated-k-sales"' in html
+
+
+def test_the_audit_trail_names_the_web_user_and_what_changed(web: Web) -> None:
+    mia = web.signed_in("mia")
+    page = mia.get("/kr/k-sales").text
+    assert mia.post("/kr/k-sales/checkin", data={"csrf": csrf_of(page),
+                                                 "value": "4"}).status_code == 303
+    html = web.signed_in("vic").get("/trail/k-sales").text
+    assert "KeyResultAdded" in html and "CheckInRecorded" in html and "web:mia" in html
+    assert web.signed_in("vic").get("/trail/nothing-here").status_code == 404
+
+
+def test_the_verify_page_is_for_auditors_and_admins(web: Web) -> None:
+    assert web.signed_in("vic").get("/verify").status_code == 403
+    web.signed_in("aud").get("/scorecard")  # a read publishes what waits, as the CLI's does
+    html = web.signed_in("aud").get("/verify").text
+    assert re.search(r'id="verdict">VERIFIED<', html), html

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -113,6 +114,7 @@ def test_sign_in_check_in_through_the_form_and_see_the_scorecard_change(
     sign_in(d, base, tokens["mia"])
     assert "mia · member · sales" in d.find_element(By.ID, "who").text
     before = kr_value_on_scorecard(d)
+    known_before = datetime.now(UTC).isoformat()
     d.find_element(By.LINK_TEXT, "k-sales").click()
     d.find_element(By.ID, "value").send_keys("23")
     d.find_element(By.ID, "confidence").send_keys("0.8")
@@ -126,6 +128,14 @@ def test_sign_in_check_in_through_the_form_and_see_the_scorecard_change(
     after = kr_value_on_scorecard(d)
     assert after.startswith("23 → 40") and after != before
     d.save_screenshot(str(shots / "scorecard.png"))
+    # Time travel: as the ledger knew it just before the check-in, the earlier value.
+    d.find_element(By.ID, "known_at").send_keys(known_before)
+    d.find_element(By.ID, "travel-go").click()
+    assert "known_at=" in d.current_url
+    assert kr_value_on_scorecard(d) == before
+    d.save_screenshot(str(shots / "time-travel.png"))
+    d.find_element(By.ID, "travel-now").click()
+    assert kr_value_on_scorecard(d) == after
 
 
 def test_a_viewer_gets_no_check_in_form(server: tuple[str, dict[str, str]],

@@ -59,6 +59,8 @@ def every_event_type(app: OkrLedger) -> None:
     app.close_cycle("2026-Q4")
     app.reopen_cycle("2026-Q4", "late numbers")
     app.retire_kpi("wau", "replaced by DAU")
+    app.add_user("vee", "member", team="growth")
+    app.issue_token("vee", "00112233aabbccdd", "b" * 64)
 
 
 class Chain(list[Envelope]):

@@ -1,0 +1,212 @@
+"""okr serve, JSON API (/api/v1): bearer tokens (401), roles (403), problem+json with the
+CLI's one-line messages, the actor taken from the token, time travel, and Idempotency-Key
+recording a retried POST once — also across a restart and under concurrent retries."""
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from okr.ledger.app import OkrLedger
+from okr.settings import Settings, load_settings
+from okr.web.app import create_app
+from tests.integration.conftest import Broker, okr_environ
+from tests.support.web import seed
+
+pytestmark = pytest.mark.integration
+
+PROBLEM = "application/problem+json"
+
+
+@dataclass
+class Api:
+    settings: Settings
+    tokens: dict[str, str]
+    client: TestClient
+
+    def auth(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+    def check_ins(self, key: str = "k-sales") -> list[dict[str, object]]:
+        return list(OkrLedger(self.settings).key_result(key).check_ins)
+
+
+@pytest.fixture(scope="module")
+def api(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    home = tmp_path_factory.mktemp("api") / "home"
+    settings = load_settings(environ=okr_environ(home, broker.bootstrap))
+    ledger, tokens = seed(settings)
+    app = create_app(settings)
+    yield Api(settings, tokens, TestClient(app))
+    app.state.site.close()
+    ledger.close()
+
+
+def is_problem(r: object, status: int) -> dict[str, object]:
+    assert r.status_code == status, r.text  # type: ignore[attr-defined]
+    assert r.headers["content-type"] == PROBLEM  # type: ignore[attr-defined]
+    body: dict[str, object] = r.json()  # type: ignore[attr-defined]
+    assert body["status"] == status and isinstance(body["detail"], str)
+    assert "\n" not in str(body["detail"])
+    return body
+
+
+@pytest.mark.parametrize("path", ["/api/v1/me", "/api/v1/scorecard",
+                                  "/api/v1/key-results/k-sales"])
+def test_reads_without_a_valid_token_are_401_problems(api: Api, path: str) -> None:
+    for headers in ({}, {"Authorization": "Bearer ana:" + "x" * 43},
+                    {"Authorization": f"Basic {api.tokens['ana']}"}):
+        r = api.client.get(path, headers=headers)
+        assert "okr token create" in str(is_problem(r, 401)["detail"])
+        assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_a_session_cookie_is_not_an_api_credential(api: Api) -> None:
+    web = TestClient(api.client.app, follow_redirects=False)
+    assert web.post("/signin", data={"token": api.tokens["ana"]}).status_code == 303
+    is_problem(web.get("/api/v1/me"), 401)
+
+
+def test_me_names_the_caller_and_the_actor_their_writes_record(api: Api) -> None:
+    assert api.client.get("/api/v1/me", headers=api.auth("mia")).json() == {
+        "name": "mia", "role": "member", "team": "sales", "actor": "web:mia"}
+
+
+def test_scorecard_and_key_result_reads(api: Api) -> None:
+    sc = api.client.get("/api/v1/scorecard", headers=api.auth("vic"),
+                        params={"team": "eng"}).json()
+    assert [c["key"] for c in sc["objectives"]] == ["o-eng"]
+    assert [kr["key"] for kr in sc["objectives"][0]["key_results"]] == ["k-eng"]
+    kr = api.client.get("/api/v1/key-results/k-eng", headers=api.auth("aud")).json()
+    assert kr["key_result"]["target"] == 10 and kr["objective"]["team"] == "eng"
+    assert {"check_ins", "revisions", "as_of", "known_at"} <= set(kr)
+    body = is_problem(api.client.get("/api/v1/key-results/nope", headers=api.auth("vic")), 404)
+    assert body["detail"] == "key result 'nope' not found"
+
+
+def test_a_check_in_records_the_token_holder_as_actor_whatever_the_body_says(api: Api) -> None:
+    r = api.client.post("/api/v1/key-results/k-sales/check-ins", headers=api.auth("mia"),
+                        json={"value": 7, "confidence": 0.5, "note": "api",
+                              "actor": "ana", "on_behalf_of": "ana"})
+    assert r.status_code == 201, r.text
+    assert r.json()["actor"] == "web:mia" and r.json()["value"] == 7
+    last = api.check_ins()[-1]
+    assert (last["value"], last["actor"], last["note"]) == (7.0, "web:mia", "api")
+
+
+@pytest.mark.parametrize("name", ["vic", "aud", "ben"])
+def test_roles_that_may_not_check_in_here_get_403(api: Api, name: str) -> None:
+    before = len(api.check_ins())
+    r = api.client.post("/api/v1/key-results/k-sales/check-ins", headers=api.auth(name),
+                        json={"value": 1})
+    assert name in str(is_problem(r, 403)["detail"])
+    assert len(api.check_ins()) == before
+
+
+@pytest.mark.parametrize(("body", "says"), [
+    ({"value": "1_000"}, "1_000"),
+    ({"value": 3, "confidence": 2}, "between 0 and 1"),
+    ({"value": 3, "at": "next tuesday"}, "cannot read time 'next tuesday'"),
+    ({"value": 3, "at": "2999-01-01"}, "in the future"),
+    ({"confidence": 0.5}, "value: Field required"),
+    ({"value": [1]}, "value"),
+])
+def test_bad_check_ins_are_400_problems_with_the_clis_line(api: Api, body: dict[str, object],
+                                                           says: str) -> None:
+    before = len(api.check_ins())
+    r = api.client.post("/api/v1/key-results/k-sales/check-ins", headers=api.auth("ana"),
+                        json=body)
+    assert says in str(is_problem(r, 400)["detail"])
+    assert len(api.check_ins()) == before
+
+
+def test_a_bad_as_of_is_a_400_problem(api: Api) -> None:
+    r = api.client.get("/api/v1/scorecard", headers=api.auth("vic"), params={"as_of": "soon"})
+    assert "cannot read time 'soon'" in str(is_problem(r, 400)["detail"])
+
+
+def test_known_at_shows_what_the_ledger_knew_before_a_check_in(api: Api) -> None:
+    r = api.client.post("/api/v1/key-results/k-eng/check-ins", headers=api.auth("ben"),
+                        json={"value": 4})
+    assert r.status_code == 201
+    recorded = datetime.fromisoformat(r.json()["recorded_at"])
+    before = (recorded.replace(microsecond=0)).isoformat()  # a moment before it was recorded
+    then = api.client.get("/api/v1/key-results/k-eng", headers=api.auth("vic"),
+                          params={"known_at": before}).json()
+    now = api.client.get("/api/v1/key-results/k-eng", headers=api.auth("vic")).json()
+    assert now["key_result"]["value"] == 4
+    assert then["key_result"]["value"] != 4
+    assert all(c["value"] != 4 or c["recorded_at"] <= before for c in then["check_ins"])
+
+
+def test_an_idempotency_key_records_a_retried_post_once(api: Api) -> None:
+    headers = {**api.auth("mia"), "Idempotency-Key": "retry-1"}
+    before = len(api.check_ins())
+    first = api.client.post("/api/v1/key-results/k-sales/check-ins", headers=headers,
+                            json={"value": 11})
+    again = api.client.post("/api/v1/key-results/k-sales/check-ins", headers=headers,
+                            json={"value": 11})
+    assert first.status_code == again.status_code == 201 and first.json() == again.json()
+    assert len(api.check_ins()) == before + 1
+    other = api.client.post("/api/v1/key-results/k-sales/check-ins", headers=headers,
+                            json={"value": 12})
+    assert "different request" in str(is_problem(other, 422)["detail"])
+    # Keys are the caller's own: ana's "retry-1" is another request.
+    ana = api.client.post("/api/v1/key-results/k-sales/check-ins",
+                          headers={**api.auth("ana"), "Idempotency-Key": "retry-1"},
+                          json={"value": 11})
+    assert ana.status_code == 201 and len(api.check_ins()) == before + 2
+
+
+def test_an_idempotency_key_is_kept_across_a_restart(api: Api) -> None:
+    headers = {**api.auth("mia"), "Idempotency-Key": "across-restart"}
+    first = api.client.post("/api/v1/key-results/k-sales/check-ins", headers=headers,
+                            json={"value": 13})
+    count = len(api.check_ins())
+    restarted = create_app(api.settings)  # a new server process would read the same file
+    try:
+        again = TestClient(restarted).post("/api/v1/key-results/k-sales/check-ins",
+                                           headers=headers, json={"value": 13})
+    finally:
+        restarted.state.site.close()
+    assert again.status_code == 201 and again.json() == first.json()
+    assert len(api.check_ins()) == count
+    lines = (api.settings.home / "web-idempotency.jsonl").read_text().splitlines()
+    assert sum(json.loads(x)["key"] == "across-restart" for x in lines) == 1
+
+
+def test_concurrent_retries_with_one_key_record_once(api: Api) -> None:
+    headers = {**api.auth("ana"), "Idempotency-Key": "burst"}
+    before = len(api.check_ins("k-eng"))
+    answers: list[int] = []
+
+    def post() -> None:
+        answers.append(api.client.post("/api/v1/key-results/k-eng/check-ins",
+                                       headers=headers, json={"value": 6}).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [201] * 8
+    assert len(api.check_ins("k-eng")) == before + 1
+
+
+def test_a_bad_idempotency_key_is_a_400_problem(api: Api) -> None:
+    r = api.client.post("/api/v1/key-results/k-sales/check-ins",
+                        headers={**api.auth("mia"), "Idempotency-Key": "x" * 201},
+                        json={"value": 1})
+    assert "Idempotency-Key" in str(is_problem(r, 400)["detail"])
+
+
+def test_the_api_reference_is_served_without_any_script(api: Api) -> None:
+    spec = api.client.get("/api/v1/openapi.json").json()
+    assert "/api/v1/key-results/{key}/check-ins" in spec["paths"]
+    page = api.client.get("/docs")
+    assert page.status_code == 200 and "<script" not in page.text
+    assert "/api/v1/key-results/{key}/check-ins" in page.text

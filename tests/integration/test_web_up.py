@@ -1,0 +1,80 @@
+"""`okr up --web`: the web app runs beside relay and consumer (as a child `okr serve`); a
+check-in posted to it reaches its own scorecard through relay → Kafka → consumer, and SIGTERM
+stops everything, the web server too."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from okr.settings import load_settings
+from tests.integration.conftest import OKR, Broker, okr_environ
+from tests.support.web import seed
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_up_with_web_serves_the_app_and_its_writes_reach_the_scorecard(
+        broker: Broker, tmp_path: Path) -> None:
+    environ = {**okr_environ(tmp_path / "home", broker.bootstrap), "OKR_INLINE_PUBLISH": "off"}
+    ledger, tokens = seed(load_settings(environ=environ))
+    ledger.close()
+    port = _free_port()
+    up = subprocess.Popen([OKR, "up", "--json", "--web", "--port", str(port)], text=True,
+                          env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          start_new_session=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(up.stdout or ()), daemon=True)
+    reader.start()
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {tokens['mia']}"}
+    web_pid = None
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/signin", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"okr up --web never served {base}: {lines}")
+        web_pid = next(json.loads(x)["pid"] for x in lines if '"service": "web"' in x)
+        r = httpx.post(f"{base}/api/v1/key-results/k-sales/check-ins", headers=auth,
+                       json={"value": 9}, timeout=30)
+        assert r.status_code == 201 and r.json()["actor"] == "web:mia", r.text
+
+        def shown() -> float | None:
+            card = httpx.get(f"{base}/api/v1/key-results/k-sales", headers=auth,
+                             timeout=30).json()
+            return card["key_result"]["value"]
+
+        deadline = time.monotonic() + 60
+        while shown() != 9 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert shown() == 9, "the check-in never reached the web app's scorecard"
+    finally:
+        os.killpg(up.pid, signal.SIGTERM)
+        up.wait(timeout=60)
+        reader.join(timeout=10)
+    assert up.returncode == 0, (lines, up.stderr.read() if up.stderr else "")
+    assert web_pid is not None
+    try:
+        os.kill(web_pid, 0)
+        alive = True
+    except ProcessLookupError:
+        alive = False
+    assert not alive, "the web server outlived okr up"

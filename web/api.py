@@ -1,0 +1,168 @@
+"""The JSON API under /api/v1: the reads and the check-in write of the pages, for programs.
+
+Authentication is a bearer token (`Authorization: Bearer NAME:SECRET`, from `okr token
+create`); no cookie is read here, so no cross-site request can ride on a browser's session
+and the API needs no CSRF token. Failures are RFC 9457 problem details
+(application/problem+json) carrying the CLI's one-line message. A POST with an
+`Idempotency-Key` header is recorded once however often it is sent (web/idempotency.py).
+"""
+
+from typing import Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from okr.web.auth import Principal, check_may_audit
+from okr.web.errors import Problem, failure
+from okr.web.idempotency import IdempotencyStore, KeyReused, Stored, check_key, fingerprint
+from okr.web.site import Site
+
+PROBLEM = "application/problem+json"
+
+
+class ApiProblem(Exception):
+    """A failure the API answers as problem+json."""
+
+    def __init__(self, problem: Problem, headers: dict[str, str] | None = None) -> None:
+        super().__init__(problem.detail)
+        self.problem, self.headers = problem, headers or {}
+
+
+def problem_response(problem: Problem, instance: str,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(problem.as_json(instance), problem.status, headers=headers,
+                        media_type=PROBLEM)
+
+
+class CheckInBody(BaseModel):
+    """A check-in, as `okr checkin` takes it."""
+
+    value: float | str = Field(description="The value now (or at `at`): a JSON number, or "
+                                           "text in ASCII decimal as the CLI reads it.")
+    confidence: float | str | None = Field(None, description="0–1: how sure the target will "
+                                                             "be hit.")
+    note: str = Field("", description="What happened.")
+    at: str | None = Field(None, description="Effective time, if not now: 2026-11-02, "
+                                             "2026-11-02T14:30 (the server's zone, OKR_TZ) "
+                                             "or with an offset/Z.")
+
+
+def _guard(fn: Any, *args: Any) -> Any:
+    """Run a read or write; okr's failures become problems, anything else is a bug (500)."""
+    try:
+        return fn(*args)
+    except ApiProblem:
+        raise
+    except Exception as exc:
+        known = failure(exc)
+        if known is None:
+            raise
+        raise ApiProblem(known) from None
+
+
+def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["api v1"])
+
+    def caller(authorization: str | None) -> Principal:
+        scheme, _, token = (authorization or "").partition(" ")
+        who = site.authenticate(token) if scheme.lower() == "bearer" and token else None
+        if who is None:
+            raise ApiProblem(Problem(401, "Unauthorized",
+                                     "a valid token is required: send 'Authorization: Bearer "
+                                     "NAME:SECRET' (okr token create NAME)"),
+                             {"WWW-Authenticate": 'Bearer realm="okr"'})
+        return who
+
+    @router.get("/me", summary="The signed-in user: name, role, team, and the actor their "
+                               "writes record.")
+    def me(authorization: str | None = Header(None)) -> dict[str, Any]:
+        who = caller(authorization)
+        return {"name": who.name, "role": who.role, "team": who.team, "actor": who.actor}
+
+    @router.get("/scorecard", summary="The scorecard (objectives with their key results) as of "
+                                      "a valid time, as known at a transaction time.")
+    def scorecard(cycle: str = "", team: str = "", owner: str = "",
+                  as_of: str | None = None, known_at: str | None = None,
+                  authorization: str | None = Header(None)) -> Any:
+        caller(authorization)
+        a, k = _guard(site.instants, as_of, known_at)
+        cards = _guard(site.scorecard, a, k)
+        shown = [c for c in cards if (not cycle or c["cycle"] == cycle)
+                 and (not team or c["team"] == team) and (not owner or c["owner"] == owner)]
+        return jsonable_encoder({"as_of": a, "known_at": k, "objectives": shown})
+
+    @router.get("/key-results/{key}", summary="One key result: its card, objective, "
+                                              "revisions and check-ins.")
+    def key_result(key: str, as_of: str | None = None, known_at: str | None = None,
+                   authorization: str | None = Header(None)) -> Any:
+        caller(authorization)
+        a, k = _guard(site.instants, as_of, known_at)
+        card, kr, revisions, check_ins = _guard(site.key_result, key, a, k)
+        objective = {n: v for n, v in card.items() if n != "key_results"}
+        return jsonable_encoder({"as_of": a, "known_at": k, "key_result": kr,
+                                 "objective": objective, "revisions": revisions,
+                                 "check_ins": check_ins})
+
+    @router.get("/restatement", summary="Each key result as believed at a past instant `at` "
+                                        "vs as known now about that instant.")
+    def restatement(at: str, authorization: str | None = Header(None)) -> Any:
+        caller(authorization)
+        when, now = _guard(site.instants, at, None)
+        rows = _guard(site.restatement, when, now)
+        return jsonable_encoder({"at": when, "known_now": now, "key_results": [
+            {"objective": r.objective, "key": r.key, "title": r.title, "then": r.then,
+             "now": r.now, "changed": sorted(r.changed)} for r in rows]})
+
+    @router.get("/trail/{key}", summary="Every event of an item: recorded and effective time, "
+                                        "actor, reason, the fields it changed.")
+    def trail(key: str, authorization: str | None = Header(None)) -> Any:
+        caller(authorization)
+        return jsonable_encoder(_guard(site.trail, key))
+
+    @router.get("/verify", summary="The verify verdict of the record (auditors and admins).")
+    def verify(authorization: str | None = Header(None)) -> Any:
+        who = caller(authorization)
+        _guard(check_may_audit, who)
+        return jsonable_encoder(_guard(site.verify))
+
+    @router.post("/key-results/{key}/check-ins", status_code=201,
+                 summary="Check in on a key result, as the caller (members: their own "
+                         "team's key results; planners and admins: any).")
+    async def check_in(key: str, body: CheckInBody, request: Request,
+                       authorization: str | None = Header(None),
+                       idempotency_key: str | None = Header(None)) -> Any:
+        who = caller(authorization)
+
+        def work() -> Stored:
+            typed = _guard(site.typed_check_in, _text(body.value),
+                           "" if body.confidence is None else _text(body.confidence),
+                           body.note, body.at or "")
+            return Stored(201, jsonable_encoder(_guard(site.check_in, who, key, typed)))
+
+        if idempotency_key is None:
+            answer = await _in_thread(work)
+        else:
+            why = check_key(idempotency_key)
+            if why is not None:
+                raise ApiProblem(Problem(400, "Bad request", why))
+            fp = fingerprint("POST", request.url.path, await request.body())
+            try:
+                answer = await _in_thread(idempotency.run, who.name, idempotency_key, fp, work)
+            except KeyReused as exc:
+                raise ApiProblem(Problem(422, "Idempotency-Key reused", str(exc))) from None
+        return JSONResponse(answer.body, answer.status)
+
+    return router
+
+
+def _text(value: float | str) -> str:
+    """A number as the CLI's parser reads it back exactly (repr keeps every digit)."""
+    return value if isinstance(value, str) else repr(float(value))
+
+
+async def _in_thread(fn: Any, *args: Any) -> Any:
+    """Blocking ledger work off the event loop (FastAPI runs sync routes so too)."""
+    from starlette.concurrency import run_in_threadpool
+    return await run_in_threadpool(fn, *args)
