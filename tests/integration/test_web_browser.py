@@ -90,6 +90,19 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def click_and_wait(d: "WebDriver", by: str, what: str) -> None:
+    """Click, then wait until the page it leads to has replaced this one (a click returns
+    before a form's answer has loaded, at times)."""
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = d.find_element("tag name", "html")
+    d.find_element(by, what).click()
+    WebDriverWait(d, 30).until(ec.staleness_of(old))
+    WebDriverWait(d, 30).until(
+        lambda drv: drv.execute_script("return document.readyState") == "complete")
+
+
 def sign_in(d: "WebDriver", base: str, token: str) -> None:
     from selenium.webdriver.common.by import By
     d.get(f"{base}/signin")
@@ -97,7 +110,7 @@ def sign_in(d: "WebDriver", base: str, token: str) -> None:
     d.get(f"{base}/scorecard")
     assert "/signin" in d.current_url
     d.find_element(By.ID, "token").send_keys(token)
-    d.find_element(By.ID, "signin").click()
+    click_and_wait(d, By.ID, "signin")
     assert d.current_url.endswith("/scorecard")
 
 
@@ -115,11 +128,11 @@ def test_sign_in_check_in_through_the_form_and_see_the_scorecard_change(
     assert "mia · member · sales" in d.find_element(By.ID, "who").text
     before = kr_value_on_scorecard(d)
     known_before = datetime.now(UTC).isoformat()
-    d.find_element(By.LINK_TEXT, "k-sales").click()
+    click_and_wait(d, By.LINK_TEXT, "k-sales")
     d.find_element(By.ID, "value").send_keys("23")
     d.find_element(By.ID, "confidence").send_keys("0.8")
     d.find_element(By.ID, "note").send_keys("signed two pilots")
-    d.find_element(By.ID, "submit-checkin").click()
+    click_and_wait(d, By.ID, "submit-checkin")
     assert d.find_element(By.ID, "kr-value").text == "23 deals"
     rows = d.find_element(By.ID, "check-ins").text
     assert "web:mia" in rows and "signed two pilots" in rows
@@ -130,11 +143,11 @@ def test_sign_in_check_in_through_the_form_and_see_the_scorecard_change(
     d.save_screenshot(str(shots / "scorecard.png"))
     # Time travel: as the ledger knew it just before the check-in, the earlier value.
     d.find_element(By.ID, "known_at").send_keys(known_before)
-    d.find_element(By.ID, "travel-go").click()
+    click_and_wait(d, By.ID, "travel-go")
     assert "known_at=" in d.current_url
     assert kr_value_on_scorecard(d) == before
     d.save_screenshot(str(shots / "time-travel.png"))
-    d.find_element(By.ID, "travel-now").click()
+    click_and_wait(d, By.ID, "travel-now")
     assert kr_value_on_scorecard(d) == after
 
 
