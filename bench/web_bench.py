@@ -32,6 +32,7 @@ from common import OKR, Result, Run, median, percentile, say
 
 from okr.domain.periods import cycle_of
 from okr.ledger.app import OkrLedger
+from okr.ledger.views import check_ins
 from okr.projections.access import open_for_reading
 from okr.settings import load_settings
 from okr.web.tokens import new_token
@@ -245,7 +246,7 @@ def _recorded_once(env: dict[str, str], notes: list[str]) -> dict[str, int]:
     try:
         seen: dict[str, int] = {}
         for t in range(TEAMS):
-            for c in app.key_result(f"web-k{t}").check_ins:
+            for c in check_ins(app, app.key_result(f"web-k{t}")):
                 if c["note"].startswith("load-"):
                     seen[c["note"]] = seen.get(c["note"], 0) + 1
     finally:

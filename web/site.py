@@ -170,16 +170,12 @@ class Site:
             return fn(proj)
 
     def _consumer_elsewhere(self) -> bool:
-        """Whether another process holds the projection's writer lock now (this process
-        takes it only inside an exclusive read, never while shared reads run)."""
-        from okr.projections.access import ProjectionBusy, owning
+        """Whether another process owns the projection now (this process takes its writer
+        lock only inside an exclusive read, never while shared reads run)."""
+        from okr.projections.access import consumer_running
 
         with self._probe:
-            try:
-                with owning(self.settings):
-                    return False
-            except ProjectionBusy:
-                return True
+            return consumer_running(self.settings)
 
     def scorecard(self, as_of: datetime, known_at: datetime) -> list[dict[str, Any]]:
         return self.read(lambda p: p.scorecard_at(as_of, known_at))
@@ -234,7 +230,8 @@ class Site:
         check_may_check_in(who, key, self.kr_team(key))
         kr = self.state.ledger.check_in(key, c.value, c.confidence, c.note, c.at,
                                         actor=who.actor, source="web")
-        last = kr.check_ins[-1]
+        last = kr.last_check_in
+        assert last is not None  # the check-in just recorded
         return {"key": kr.key, "value": last["value"], "confidence": last["confidence"],
                 "note": last["note"], "effective_at": last["effective_at"],
                 "recorded_at": last["recorded_at"], "actor": who.actor, "source": "web"}

@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from okr.ledger.app import OkrLedger
+from okr.ledger.views import check_ins
 from okr.settings import Settings, load_settings
 from okr.web.app import create_app
 from tests.fuzzing import live_window
@@ -41,7 +42,11 @@ class Web:
         return c
 
     def check_ins(self, key: str = "k-sales") -> list[dict[str, object]]:
-        return list(OkrLedger(self.settings).key_result(key).check_ins)
+        app = OkrLedger(self.settings)
+        try:  # in the order they were recorded
+            return sorted(check_ins(app, app.key_result(key)), key=lambda c: c["recorded_at"])
+        finally:
+            app.close()
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from okr.ledger.app import OkrLedger
+from okr.ledger.views import check_ins
 from okr.settings import Settings, load_settings
 from okr.web.app import create_app
 from tests.integration.conftest import Broker, okr_environ
@@ -32,7 +33,11 @@ class Api:
         return {"Authorization": f"Bearer {self.tokens[name]}"}
 
     def check_ins(self, key: str = "k-sales") -> list[dict[str, object]]:
-        return list(OkrLedger(self.settings).key_result(key).check_ins)
+        app = OkrLedger(self.settings)
+        try:  # in the order they were recorded
+            return sorted(check_ins(app, app.key_result(key)), key=lambda c: c["recorded_at"])
+        finally:
+            app.close()
 
 
 @pytest.fixture(scope="module")
