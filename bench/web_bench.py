@@ -172,7 +172,7 @@ def _baselines(settings: Any, krs: list[str], rounds: int) -> dict[str, list[flo
                 proj.scorecard_at(now, now)
             out["scorecard"].append((time.perf_counter() - began) * 1e3)
             began = time.perf_counter()
-            app.check_in(krs[1], i, note=f"base-{i}", actor="bench")
+            app.check_in(krs[1], i, note=f"base-{i}")
             out["check_in"].append((time.perf_counter() - began) * 1e3)
     finally:
         app.close()

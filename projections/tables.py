@@ -180,6 +180,11 @@ VERSION_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
         "cadence": "daily, weekly, monthly or quarterly: a reading older than that is stale.",
         "tags": "Tags (leading, lagging, guardrail, …).",
         "retired": "Whether the KPI was retired."}),
+    "user_versions": ("One row per change of a user of the web app and API (okr user add, "
+                      "okr token create): their role and team after the change.", {
+        "key": "The user's name.",
+        "role": "viewer, member, planner, auditor or admin.",
+        "team": "The team whose key results a member checks in on."}),
 }
 
 

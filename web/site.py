@@ -8,13 +8,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from okr.cli.context import State
 from okr.domain.errors import NotFound
 from okr.settings import Settings
 from okr.web import tokens
 from okr.web.auth import Principal, Refused, check_may_check_in, load_secret
+
+if TYPE_CHECKING:
+    from okr.ledger.app import OkrLedger
 
 T = TypeVar("T")
 
@@ -84,6 +87,8 @@ class Site:
         self.state.require_ledger()
         self.secret = load_secret(settings.home)
         self._lock = SharedLock()
+        self._ledgers: dict[str, OkrLedger] = {}  # one per signed-in user: its principal
+        self._ledgers_lock = threading.Lock()
         self._probe = threading.Lock()
         self._failures: dict[str, deque[float]] = {}
         self._failures_lock = threading.Lock()
@@ -108,6 +113,9 @@ class Site:
         return view_instants(as_of or None, known_at or None, self.zone)
 
     def close(self) -> None:
+        for ledger in self._ledgers.values():
+            ledger.close()
+        self._ledgers.clear()
         self.state.close()
 
     # ---- who --------------------------------------------------------------------------
@@ -203,6 +211,19 @@ class Site:
         ledger = self.state.ledger
         return ledger.objective(ledger.key_result(key).objective).team
 
+    def ledger_of(self, who: Principal) -> "OkrLedger":
+        """The ledger service opened for this signed-in user: every write through it is
+        recorded under `who.actor` (OkrLedger's principal, for trusted server components —
+        docs/architecture.md), never under a name the request carries."""
+        from okr.ledger.app import OkrLedger
+
+        with self._ledgers_lock:
+            ledger = self._ledgers.get(who.actor)
+            if ledger is None:
+                ledger = OkrLedger(self.settings, principal=who.actor)
+                self._ledgers[who.actor] = ledger
+            return ledger
+
     def may_check_in(self, who: Principal, key: str) -> bool:
         try:
             check_may_check_in(who, key, self.kr_team(key))
@@ -228,8 +249,8 @@ class Site:
         """Record a check-in as `who` (refused unless their role allows it on this key
         result); what was recorded."""
         check_may_check_in(who, key, self.kr_team(key))
-        kr = self.state.ledger.check_in(key, c.value, c.confidence, c.note, c.at,
-                                        actor=who.actor, source="web")
+        kr = self.ledger_of(who).check_in(key, c.value, c.confidence, c.note, c.at,
+                                          source="web")
         last = kr.last_check_in
         assert last is not None  # the check-in just recorded
         return {"key": kr.key, "value": last["value"], "confidence": last["confidence"],
