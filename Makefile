@@ -4,6 +4,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SCALE   ?= small
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-unit test-dates lint format bench soak docs clean mutate
@@ -24,7 +25,7 @@ demo: $(STAMP)  ## run the demo scenario end to end on the embedded defaults
 	$(BIN)/python -P scripts/demo.py
 
 test: $(STAMP)  ## run the whole test suite (starts its own broker); closing lines list the skips
-	$(BIN)/pytest -q --durations=25 tests
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=25 tests
 
 test-unit: $(STAMP)  ## unit tests only (no broker, no PostgreSQL)
 	$(BIN)/pytest -q tests/unit
