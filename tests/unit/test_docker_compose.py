@@ -17,7 +17,7 @@ def test_compose_parses_and_has_every_service_once() -> None:
     assert text.count("\n  kafka:\n") == 1  # a service block written twice once made 8 MB
     services = _compose()["services"]
     assert set(services) == {"kafka", "kafka-init", "postgres", "keys", "relay", "consume",
-                             "ingest", "cli"}
+                             "ingest", "cli", "web"}
     readme = (DOCKER / "README.md").read_text()
     for name in services:
         assert f"| `{name}` |" in readme
@@ -26,7 +26,7 @@ def test_compose_parses_and_has_every_service_once() -> None:
 def test_each_okr_service_authenticates_as_the_user_its_acls_name() -> None:
     services = _compose()["services"]
     users = {"relay": "okr-relay", "consume": "okr-reader", "ingest": "okr-ingest",
-             "cli": "okr-reader"}
+             "cli": "okr-reader", "web": "okr-reader"}
     init = (DOCKER / "kafka-init.sh").read_text()
     for name, user in users.items():
         env = services[name]["environment"]
@@ -133,3 +133,20 @@ def test_the_build_context_leaves_out_environments_data_and_history() -> None:
               if line.startswith("COPY ") for source in line.split()[1:-1]}
     assert {"pyproject.toml", "README.md", "okr", "cli"} <= copied
     assert not copied & set(ignore)
+
+
+def test_the_image_copies_every_package_and_installs_what_its_services_run() -> None:
+    """`pip install .` in the image fails on a package folder the Dockerfile did not copy (the
+    web app's once did), and `okr serve` needs the web extra."""
+    import tomllib
+
+    root = DOCKER.parent
+    folders = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+                  ["package-dir"].values())
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    copied = {source for line in dockerfile.splitlines()
+              if line.startswith("COPY ") for source in line.split()[1:-1]}
+    assert folders <= copied, f"the Dockerfile does not copy {sorted(folders - copied)}"
+    install = next(line for line in dockerfile.splitlines() if "pip install" in line)
+    assert "postgres" in install and "web" in install, install
+    assert _compose()["services"]["web"]["command"][0] == "serve"
