@@ -2,11 +2,12 @@
 
 import typer
 
+from okr.cli.commands import Typer
 from okr.cli.context import state
 from okr.cli.writes import JSON, done
 
-user_app = typer.Typer(help="Users of the web app and API (okr serve).", no_args_is_help=True)
-token_app = typer.Typer(help="Sign-in tokens of web and API users.", no_args_is_help=True)
+user_app = Typer(help="Users of the web app and API (okr serve).", no_args_is_help=True)
+token_app = Typer(help="Sign-in tokens of web and API users.", no_args_is_help=True)
 
 
 @user_app.command("add")

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import signal
 import socket
 import sqlite3
@@ -458,12 +459,18 @@ class Content:
         return out
 
 
+# The ingest records as `ingest:<topic>`, and each run's topics carry its own tag (okr_environ).
+INGEST_TOPIC = r"^ingest:t[0-9a-f]{10}\."
+INGEST_ACTOR = f"regexp_replace(\"actor\", '{INGEST_TOPIC}', 'ingest:t<tag>.')"
+
+
 def fact(e: Envelope) -> tuple[Any, ...]:
     """An event without what legitimately differs between runs: its position, its chain hashes
     and, for a live KPI reading, the wall-clock time it was recorded."""
     live = e.type == "KpiReadingRecorded" and e.data.get("source") == LIVE_SOURCE
+    actor = re.sub(INGEST_TOPIC, "ingest:t<tag>.", e.actor)
     return (e.aggregate_id, e.version, e.event_id, e.type, e.aggregate_type, e.effective_at,
-            None if live else e.recorded_at, e.actor, e.reason, canonical_json(e.data))
+            None if live else e.recorded_at, actor, e.reason, canonical_json(e.data))
 
 
 def store_envelopes(settings: Settings) -> list[Envelope]:
@@ -508,7 +515,7 @@ def duckdb_digests(path: Path) -> tuple[tuple[str, Digest], ...]:
             live = {"events": "type = 'KpiReadingRecorded' AND data->>'source' = $live",
                     "kpi_readings": "source = $live"}.get(t, "false")
             exprs = [f'CASE WHEN {live} THEN NULL ELSE "{c}" END' if c == "recorded_at"
-                     else f'"{c}"' for c in cols]
+                     else INGEST_ACTOR if c == "actor" else f'"{c}"' for c in cols]
             rows = con.execute(f"SELECT {', '.join(exprs)} FROM {t}",
                                {"live": LIVE_SOURCE} if "$live" in live else {}).fetchall()
             out.append((t, Digest.of(rows)))
