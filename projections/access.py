@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from okr.adapters.event_store import sqlite_head
+from okr.locks import held
 from okr.projections.store import Projection, ProjectionLocked
 from okr.settings import Settings
 
@@ -54,21 +55,7 @@ def owning(settings: Settings, wait: bool = False) -> Iterator[None]:
 def consumer_running(settings: Settings) -> bool:
     """Whether a consumer owns the work file now (`okr consume`, `okr up`): it keeps the file
     and the snapshot current, so a read needs neither to refresh nor to publish."""
-    try:
-        fd = os.open(settings.projection_lock, os.O_RDONLY)
-    except OSError:  # no consumer ever ran here
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
+    return held(settings.projection_lock)
 
 
 def move_legacy_work_file(settings: Settings) -> Path | None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from okr.locks import held
 from okr.settings import Settings
 
 
@@ -34,18 +35,4 @@ def relaying(settings: Settings, topic: str) -> Iterator[None]:
 
 def relay_running(settings: Settings, topic: str) -> bool:
     """Whether a relay holds the lock for this data directory and topic now."""
-    try:
-        fd = os.open(_path(settings, topic), os.O_RDONLY)
-    except OSError:  # never created (no relay ever ran here) or not readable
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
+    return held(_path(settings, topic))
