@@ -206,7 +206,9 @@ def guardrails(final: World, kpi_keys: set[str], window: Window, t_eval: datetim
     out = []
     span = (t_eval - window.start).total_seconds()
     for key in sorted(kpi_keys):
-        kpi = final.kpis[key]
+        kpi = final.kpis.get(key)
+        if kpi is None:  # linked by a key result in force then, but added to the ledger later
+            continue
         readings = sorted((r for r in kpi["readings"] if r["observed_at"] <= t_eval),
                           key=lambda r: (r["observed_at"], r["position"]))
         # The cycle's readings: the one in force when it started, and every one after it.

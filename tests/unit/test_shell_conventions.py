@@ -126,14 +126,17 @@ def test_an_unknown_choice_is_one_line_naming_the_choices(readme_home: Path,
 
 def test_a_negative_check_in_needs_no_double_dash(readme_home: Path, workdir: Path) -> None:
     home = fresh_copy(readme_home, workdir)
-    out = json.loads(ok(home, "checkin", "kr-conv", "-4.5", "--json").stdout)
+    # Check-ins inside the README's cycle (2026-Q4), so the test holds on any date.
+    out = json.loads(ok(home, "checkin", "kr-conv", "-4.5", "--at", "2026-11-18", "--json").stdout)
     assert out["value"] == -4.5
     out = json.loads(ok(home, "--json", "checkin", "kr-conv", "-1e-2", "--note", "dip",
                         "--at", "2026-11-20").stdout)
     assert (out["value"], out["note"]) == (-0.01, "dip")
-    out = json.loads(ok(home, "checkin", "--note", "n", "kr-conv", "-.5", "--json").stdout)
+    out = json.loads(ok(home, "checkin", "--note", "n", "kr-conv", "-.5", "--at", "2026-11-21",
+                        "--json").stdout)
     assert out["value"] == -0.5
-    out = json.loads(ok(home, "--json", "checkin", "kr-conv", "--", "-7").stdout)
+    out = json.loads(ok(home, "--json", "checkin", "--at", "2026-11-22", "kr-conv", "--",
+                        "-7").stdout)
     assert out["value"] == -7  # the old spelling still works
 
 
