@@ -15,13 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from okr.ledger.app import OkrLedger
-from okr.ledger.views import check_ins
 from okr.settings import Settings, load_settings
 from okr.web.app import create_app
 from tests.fuzzing import live_window
 from tests.integration.conftest import Broker, okr_environ
 from tests.support.hostile_text import raw_controls
-from tests.support.web import HOSTILE_NOTE, seed
+from tests.support.web import HOSTILE_NOTE, recorded_check_ins, seed
 
 pytestmark = pytest.mark.integration
 
@@ -42,11 +41,7 @@ class Web:
         return c
 
     def check_ins(self, key: str = "k-sales") -> list[dict[str, object]]:
-        app = OkrLedger(self.settings)
-        try:  # in the order they were recorded
-            return sorted(check_ins(app, app.key_result(key)), key=lambda c: c["recorded_at"])
-        finally:
-            app.close()
+        return recorded_check_ins(self.settings, key)
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,10 @@ from datetime import datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from okr.ledger.app import OkrLedger
-from okr.ledger.views import check_ins
 from okr.settings import Settings, load_settings
 from okr.web.app import create_app
 from tests.integration.conftest import Broker, okr_environ
-from tests.support.web import seed
+from tests.support.web import recorded_check_ins, seed
 
 pytestmark = pytest.mark.integration
 
@@ -33,11 +31,7 @@ class Api:
         return {"Authorization": f"Bearer {self.tokens[name]}"}
 
     def check_ins(self, key: str = "k-sales") -> list[dict[str, object]]:
-        app = OkrLedger(self.settings)
-        try:  # in the order they were recorded
-            return sorted(check_ins(app, app.key_result(key)), key=lambda c: c["recorded_at"])
-        finally:
-            app.close()
+        return recorded_check_ins(self.settings, key)
 
 
 @pytest.fixture(scope="module")

@@ -30,3 +30,14 @@ def seed(settings: Settings) -> tuple[OkrLedger, dict[str, str]]:
         app.issue_token(name, t.token_id, t.token_hash)
         tokens[name] = t.secret
     return app, tokens
+
+
+def recorded_check_ins(settings: Settings, key: str = "k-sales") -> list[dict[str, object]]:
+    """A key result's check-ins read back from the store, in the order they were recorded."""
+    from okr.ledger.views import check_ins
+
+    app = OkrLedger(settings)
+    try:
+        return sorted(check_ins(app, app.key_result(key)), key=lambda c: c["recorded_at"])
+    finally:
+        app.close()
