@@ -8,7 +8,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -405,6 +405,16 @@ def _bundle_event(line: bytes, findings: "list[Finding]") -> "Envelope | None":
         return None
 
 
+def _bundle_envelopes(events: list[bytes], v: "Verdict") -> "Iterator[tuple[bytes, Envelope]]":
+    """Each line of a proof bundle's events.jsonl with its envelope, counted as a record; a
+    line that is no envelope gets its "malformed" finding and is passed over."""
+    for raw in events:
+        v.records += 1
+        env = _bundle_event(raw, v.findings)
+        if env is not None:
+            yield raw, env
+
+
 def _verify_bundle(ctx: typer.Context, bundle: Path, pem: str | None, as_json: bool,
                    trusted: list[dict[str, Any]]) -> None:
     if (bundle / "checkpoint.json").exists():  # a bundle of inclusion proofs
@@ -635,11 +645,7 @@ def _check_multiproof(events: list[bytes], proof: dict[str, Any], size: int, roo
         return
     leaves: dict[int, bytes] = {}
     good, seen = 0, set()
-    for raw in events:
-        v.records += 1
-        env = _bundle_event(raw, v.findings)
-        if env is None:
-            continue
+    for raw, env in _bundle_envelopes(events, v):
         seen.add(env.position)
         if env.position not in index:
             v.findings.append(Finding("altered", env.position, env.aggregate_id, "the bundle "
@@ -676,11 +682,7 @@ def _check_inclusion_proofs(events: list[bytes], proofs: dict[int, Any], size: i
     from okr.record.verify import Finding
 
     seen = set()
-    for raw in events:
-        v.records += 1
-        env = _bundle_event(raw, v.findings)
-        if env is None:
-            continue
+    for raw, env in _bundle_envelopes(events, v):
         seen.add(env.position)
         proof = proofs.get(env.position)
         try:
