@@ -53,7 +53,8 @@ def trail(ctx: typer.Context, key: str = typer.Argument(..., help="Key of an obj
     """Every event touching KEY: recorded and effective time, actor, reason, field diff."""
     from okr.cli.reads import open_projection
     from okr.cli.times import parse_until, parse_when, say
-    from okr.domain.trail import changes
+    from okr.domain.actors import acting
+    from okr.domain.trail import trail_rows
 
     st = state(ctx)
     fmt = table_format("table" if fmt == "terminal" else fmt, want_json(ctx, as_json))
@@ -70,22 +71,18 @@ def trail(ctx: typer.Context, key: str = typer.Argument(..., help="Key of an obj
         return (f.aggregate_id in ids and (lo is None or f.recorded_at >= lo)
                 and (hi is None or f.recorded_at <= hi))
 
-    rows = [{"position": c.fact.position, "recorded_at": c.fact.recorded_at,
-             "effective_at": c.fact.effective_at, "actor": c.fact.actor, "event": c.fact.type,
-             "kind": c.kind, "key": c.key, "reason": c.fact.reason,
-             "changes": {k: {"before": b, "after": a} for k, (b, a) in c.diff.items()}}
-            for _, c in changes(facts, wanted)]
+    rows = trail_rows(facts, wanted)
     if fmt == "csv":
         out = io.StringIO()
         w = csv.writer(out)
-        w.writerow(["position", "recorded_at", "effective_at", "actor", "event", "kind", "key",
-                    "field", "before", "after", "reason"])
+        w.writerow(["position", "recorded_at", "effective_at", "actor", "on_behalf_of", "event",
+                    "kind", "key", "field", "before", "after", "reason"])
         for r in rows:
             for field, ch in (r["changes"] or {"": {"before": "", "after": ""}}).items():
                 w.writerow([csv_cell(c) for c in (
                     r["position"], _iso(r["recorded_at"]), _iso(r["effective_at"]), r["actor"],
-                    r["event"], r["kind"], r["key"], field, _cell(ch["before"]),
-                    _cell(ch["after"]), r["reason"] or "")])
+                    r["on_behalf_of"] or "", r["event"], r["kind"], r["key"], field,
+                    _cell(ch["before"]), _cell(ch["after"]), r["reason"] or "")])
         sys.stdout.write(out.getvalue())
         return
 
@@ -95,8 +92,9 @@ def trail(ctx: typer.Context, key: str = typer.Argument(..., help="Key of an obj
             diff = "; ".join(f"{k}: {_cell(v['before']) or '∅'} → {_cell(v['after'])}"
                              for k, v in r["changes"].items())
             eff = "" if r["effective_at"] == r["recorded_at"] else say(r["effective_at"], zone)
-            table.append([str(r["position"]), say(r["recorded_at"], zone), eff, r["actor"],
-                          r["event"], diff, r["reason"] or ""])
+            table.append([str(r["position"]), say(r["recorded_at"], zone), eff,
+                          acting(r["actor"], r["on_behalf_of"]), r["event"], diff,
+                          r["reason"] or ""])
         print_table(["pos", "recorded", "effective", "actor", "event", "changes", "reason"],
                     table, fmt, title=f"Audit trail of {key}")
     emit(rows, fmt == "json", human)

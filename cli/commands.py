@@ -9,6 +9,8 @@ after it is still read, and a mistyped one (-x, --notee) still fails in one line
 (tests/unit/test_shell_conventions.py walks the whole command tree to check).
 """
 
+import functools
+import inspect
 import re
 from collections.abc import Callable, Sequence
 from enum import StrEnum
@@ -46,6 +48,48 @@ class NumberGroup(NumberAware, TyperGroup):
     """A typer group that reads negative numbers as values."""
 
 
+def _remember_on_behalf_of(ctx: typer.Context, value: str | None) -> str | None:
+    """Keep a write's --on-behalf-of name on the invocation's state, checked before the
+    command runs (a bad one: one line, exit 2, nothing written)."""
+    if value is None:
+        return None
+    from okr.cli.context import State
+    from okr.domain.base import check_on_behalf_of
+    from okr.domain.errors import DomainError
+    try:
+        name = check_on_behalf_of(value)
+    except DomainError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--on-behalf-of'") from None
+    root = ctx.find_root().obj
+    if isinstance(root, State):
+        root.on_behalf_of = name
+    return name
+
+
+def _on_behalf_of_option() -> Any:
+    return typer.Option(None, "--on-behalf-of", metavar="NAME", callback=_remember_on_behalf_of,
+                        help="Whom you record this for (a person, a team): kept beside you, "
+                             "the actor, in the trail, history and reviews — a claim, never "
+                             "the actor.")
+
+
+def writes(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The command `f`, taking --on-behalf-of NAME as well (its value reaches the ledger
+    through the invocation's state, not through `f`)."""
+    sig = inspect.signature(f, eval_str=True)
+    extra = inspect.Parameter("on_behalf_of", inspect.Parameter.KEYWORD_ONLY,
+                              default=_on_behalf_of_option(), annotation=str | None)
+
+    @functools.wraps(f)
+    def command(*args: Any, on_behalf_of: str | None = None, **kwargs: Any) -> Any:
+        return f(*args, **kwargs)
+
+    command.__signature__ = sig.replace(  # type: ignore[attr-defined]  # read by typer
+        parameters=[*sig.parameters.values(), extra])
+    command.__annotations__ = {**f.__annotations__, "on_behalf_of": str | None}
+    return command
+
+
 class Typer(typer.Typer):
     """typer.Typer whose groups and commands are NumberGroup and NumberCommand."""
 
@@ -56,6 +100,11 @@ class Typer(typer.Typer):
     def command(self, name: str | None = None, *, cls: type[TyperCommand] | None = None,
                 **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return super().command(name, cls=cls or NumberCommand, **kwargs)
+
+    def write(self, name: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """A command that records events (it takes --on-behalf-of)."""
+        register = self.command(name, **kwargs)
+        return lambda f: register(writes(f))
 
 
 # ---- closed sets of choices ----------------------------------------------------------------

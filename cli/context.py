@@ -18,6 +18,7 @@ class State:
     json: bool = False
     reading: bool = False  # a read: it must find a ledger, never create one
     strict: bool = False  # a read lacking stored events fails (exit 3) instead of warning
+    on_behalf_of: str | None = None  # a write's --on-behalf-of (cli/commands.writes)
     _settings: "Settings | None" = None
     _ledger: "OkrLedger | None" = None
 
@@ -34,7 +35,7 @@ class State:
             if self.reading:
                 self.require_ledger()
             from okr.ledger.app import OkrLedger
-            self._ledger = OkrLedger(self.settings)
+            self._ledger = OkrLedger(self.settings, on_behalf_of=self.on_behalf_of)
         return self._ledger
 
     def require_ledger(self) -> None:

@@ -60,7 +60,7 @@ def _say(d: dict[str, object], path: Path, data: dict[str, object]) -> None:
         print(data["published"])
 
 
-@import_app.command("plan")
+@import_app.write("plan")
 def import_plan(ctx: typer.Context, path: Path = typer.Argument(..., help="YAML (sections "
                 "cycles, kpis, objectives, key_results, initiatives, checkins, readings) or CSV "
                 "(a 'section' column names each row's)."),
@@ -98,7 +98,7 @@ def import_plan(ctx: typer.Context, path: Path = typer.Argument(..., help="YAML 
         raise typer.Exit(2)
 
 
-@import_app.command("checkins")
+@import_app.write("checkins")
 def import_checkins(ctx: typer.Context, path: Path = typer.Argument(..., help="CSV with "
                     "columns kr,value[,confidence,note,at]."),
                     skip_invalid: bool = SKIP, as_json: bool = JSON) -> None:
@@ -106,7 +106,7 @@ def import_checkins(ctx: typer.Context, path: Path = typer.Argument(..., help="C
     _run(ctx, "checkins", path, skip_invalid, as_json)
 
 
-@import_app.command("readings")
+@import_app.write("readings")
 def import_readings(ctx: typer.Context, path: Path = typer.Argument(..., help="CSV with "
                     "columns kpi,value[,at,source,id]."),
                     skip_invalid: bool = SKIP, as_json: bool = JSON) -> None:

@@ -31,7 +31,8 @@ app = Typer(
 def main(
     ctx: typer.Context,
     actor: str | None = typer.Option(None, "--actor", hidden=True,
-                                     help="Refused: the actor is the authenticated account."),
+                                     help="Refused: the actor is the authenticated account; "
+                                     "see --on-behalf-of."),
     home: Path | None = typer.Option(None, "--home", help="Data directory (default $OKR_HOME, "
                                      "else ./.okr)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
@@ -52,7 +53,9 @@ def main(
     if actor is not None:  # it used to record any name given as the actor
         raise typer.BadParameter("--actor is not accepted any more: a write is recorded under "
                                  "who you are signed in as (the operating-system account, or "
-                                 "the PostgreSQL role)", param_hint="'--actor'")
+                                 "the PostgreSQL role); to record whom a write is for, give "
+                                 "the command --on-behalf-of NAME (okr checkin KR VALUE "
+                                 "--on-behalf-of NAME)", param_hint="'--actor'")
     overrides = {"home": home}
     ctx.obj = State(overrides={k: v for k, v in overrides.items() if v is not None},
                     json=json_out, reading=ctx.invoked_subcommand in READS, strict=strict)

@@ -47,7 +47,7 @@ def checkin(ctx: typer.Context, kr: str = typer.Argument(..., help="Key result k
 
 # ---- KPIs -------------------------------------------------------------------------------
 
-@kpi_app.command("add")
+@kpi_app.write("add")
 def kpi_add(ctx: typer.Context, key: str, name: str, unit: str = typer.Option(""),
             direction: str = choice("up", "--direction", values=Direction,
                                     help="up: higher is better; down: lower is better."),
@@ -75,7 +75,7 @@ def kpi_add(ctx: typer.Context, key: str, name: str, unit: str = typer.Option(""
          {"key": k.key, **k.definition()})
 
 
-@kpi_app.command("update")
+@kpi_app.write("update")
 def kpi_update(ctx: typer.Context, key: str, name: str | None = None, unit: str | None = None,
                direction: str | None = choice(None, "--direction", values=Direction),
                target: str | None = None,
@@ -100,7 +100,7 @@ def kpi_update(ctx: typer.Context, key: str, name: str | None = None, unit: str 
     done(ctx, as_json, f"KPI {k.key} updated", {"key": k.key, **k.definition()})
 
 
-@kpi_app.command("record")
+@kpi_app.write("record")
 def kpi_record(ctx: typer.Context, key: str, value: str,
                at: str | None = typer.Option(None, help="Observed at (local; default now)."),
                source: str = typer.Option("manual", help="Where the value came from."),
@@ -122,7 +122,7 @@ def kpi_record(ctx: typer.Context, key: str, value: str,
                               "recorded": new})
 
 
-@kpi_app.command("retire")
+@kpi_app.write("retire")
 def kpi_retire(ctx: typer.Context, key: str, reason: str | None = REASON,
                as_json: bool = JSON) -> None:
     """Retire a KPI (its history stays)."""
@@ -152,5 +152,5 @@ def kpi_list(ctx: typer.Context, all_: bool = typer.Option(False, "--all",
 
 def register(app: typer.Typer) -> None:
     """Add `checkin` and the KPI commands to the root app."""
-    app.command("checkin")(checkin)
+    app.write("checkin")(checkin)
     app.add_typer(kpi_app, name="kpi")

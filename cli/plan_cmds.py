@@ -28,7 +28,7 @@ initiative_app = Typer(help="Initiatives: add, set status.", no_args_is_help=Tru
 
 # ---- cycles -----------------------------------------------------------------------------
 
-@cycle_app.command("add")
+@cycle_app.write("add")
 def cycle_add(ctx: typer.Context, key: str = typer.Argument(..., help="2026-Q4, 2026-H2, 2026 "
                                                              "or a custom name."),
               start: str | None = typer.Option(None, help="Custom cycle start (a date in the "
@@ -50,7 +50,7 @@ def cycle_add(ctx: typer.Context, key: str = typer.Argument(..., help="2026-Q4, 
           "status": c.status})
 
 
-@cycle_app.command("commit")
+@cycle_app.write("commit")
 def cycle_commit(ctx: typer.Context, key: str, as_json: bool = JSON) -> None:
     """Commit (lock) the cycle's plan; later changes are recorded revisions."""
     c = state(ctx).ledger.commit_cycle(key)
@@ -58,7 +58,7 @@ def cycle_commit(ctx: typer.Context, key: str, as_json: bool = JSON) -> None:
          {"key": c.key, "status": c.status})
 
 
-@cycle_app.command("close")
+@cycle_app.write("close")
 def cycle_close(ctx: typer.Context, key: str, reason: str | None = REASON,
                 as_json: bool = JSON) -> None:
     """Close the cycle."""
@@ -66,7 +66,7 @@ def cycle_close(ctx: typer.Context, key: str, reason: str | None = REASON,
     done(ctx, as_json, f"cycle {c.key} closed", {"key": c.key, "status": c.status})
 
 
-@cycle_app.command("reopen")
+@cycle_app.write("reopen")
 def cycle_reopen(ctx: typer.Context, key: str, reason: str | None = REASON,
                  as_json: bool = JSON) -> None:
     """Reopen a closed cycle (needs --reason)."""
@@ -74,7 +74,7 @@ def cycle_reopen(ctx: typer.Context, key: str, reason: str | None = REASON,
     done(ctx, as_json, f"cycle {c.key} reopened ({c.status})", {"key": c.key, "status": c.status})
 
 
-@cycle_app.command("carry")
+@cycle_app.write("carry")
 def cycle_carry(ctx: typer.Context,
                 source: str = typer.Argument(..., metavar="FROM", help="The cycle to carry "
                                              "from, e.g. 2026-Q4."),
@@ -112,7 +112,7 @@ def cycle_carry(ctx: typer.Context,
 
 # ---- objectives -------------------------------------------------------------------------
 
-@objective_app.command("add")
+@objective_app.write("add")
 def objective_add(ctx: typer.Context, key: str, title: str,
                   cycle: str = typer.Option(..., "--cycle", "-c"),
                   owner: str | None = typer.Option(None, help="Default: the actor."),
@@ -135,7 +135,7 @@ def objective_add(ctx: typer.Context, key: str, title: str,
          {"key": o.key, "cycle": o.cycle, "type": o.okr_type, "owner": o.owner})
 
 
-@objective_app.command("update")
+@objective_app.write("update")
 def objective_update(ctx: typer.Context, key: str,
                      title: str | None = typer.Option(None), description: str | None = None,
                      owner: str | None = None, team: str | None = None,
@@ -157,7 +157,7 @@ def objective_update(ctx: typer.Context, key: str,
          {"key": o.key, "version": o.version})
 
 
-@objective_app.command("abandon")
+@objective_app.write("abandon")
 def objective_abandon(ctx: typer.Context, key: str, reason: str | None = REASON,
                       effective: str | None = EFFECTIVE, as_json: bool = JSON) -> None:
     """Abandon an objective (needs --reason)."""
@@ -166,7 +166,7 @@ def objective_abandon(ctx: typer.Context, key: str, reason: str | None = REASON,
     done(ctx, as_json, f"objective {o.key} abandoned", {"key": o.key, "status": o.status})
 
 
-@objective_app.command("close")
+@objective_app.write("close")
 def objective_close(ctx: typer.Context, key: str,
                     status: str = choice(..., "--status", values=CLOSED_AS),
                     effective: str | None = EFFECTIVE,
@@ -197,7 +197,7 @@ def _said(value: float | list[Any] | None) -> str:
     return "none" if value is None else f"{value:g}"
 
 
-@kr_app.command("add")
+@kr_app.write("add")
 def kr_add(ctx: typer.Context, key: str, title: str,
            objective: str = typer.Option(..., "--objective", "-o"),
            kind: str = choice("increase", "--kind", values=KrKind,
@@ -226,7 +226,7 @@ def kr_add(ctx: typer.Context, key: str, title: str,
           "unit": kr.unit, "weight": kr.weight, "kpi": kr.kpi})
 
 
-@kr_app.command("revise")
+@kr_app.write("revise")
 def kr_revise(ctx: typer.Context, key: str, start: str | None = None, target: str | None = None,
               target_high: str | None = None, weight: str | None = None,
               phase: list[str] = PHASE,
@@ -262,7 +262,7 @@ def kr_revise(ctx: typer.Context, key: str, start: str | None = None, target: st
           "reason": reason})
 
 
-@kr_app.command("move")
+@kr_app.write("move")
 def kr_move(ctx: typer.Context, key: str, objective: str = typer.Option(..., "--objective", "-o"),
             effective: str | None = EFFECTIVE,
             reason: str | None = REASON, as_json: bool = JSON) -> None:
@@ -273,7 +273,7 @@ def kr_move(ctx: typer.Context, key: str, objective: str = typer.Option(..., "--
          {"key": kr.key, "objective": kr.objective})
 
 
-@kr_app.command("remove")
+@kr_app.write("remove")
 def kr_remove(ctx: typer.Context, key: str, reason: str | None = REASON,
               effective: str | None = EFFECTIVE, as_json: bool = JSON) -> None:
     """Remove a key result from the plan (its history stays)."""
@@ -282,7 +282,7 @@ def kr_remove(ctx: typer.Context, key: str, reason: str | None = REASON,
     done(ctx, as_json, f"key result {kr.key} removed", {"key": kr.key, "removed": True})
 
 
-@kr_app.command("link")
+@kr_app.write("link")
 def kr_link(ctx: typer.Context, key: str, kpi: str, reason: str | None = REASON,
             effective: str | None = EFFECTIVE, as_json: bool = JSON) -> None:
     """Take the key result's value from a KPI's readings."""
@@ -291,7 +291,7 @@ def kr_link(ctx: typer.Context, key: str, kpi: str, reason: str | None = REASON,
     done(ctx, as_json, f"key result {kr.key} now follows KPI {kpi}", {"key": kr.key, "kpi": kpi})
 
 
-@kr_app.command("unlink")
+@kr_app.write("unlink")
 def kr_unlink(ctx: typer.Context, key: str, reason: str | None = REASON,
               effective: str | None = EFFECTIVE, as_json: bool = JSON) -> None:
     """Go back to manual check-ins."""
@@ -302,7 +302,7 @@ def kr_unlink(ctx: typer.Context, key: str, reason: str | None = REASON,
 
 # ---- initiatives ------------------------------------------------------------------------
 
-@initiative_app.command("add")
+@initiative_app.write("add")
 def initiative_add(ctx: typer.Context, key: str, title: str,
                    kr: str = typer.Option(..., "--kr", help="The key result it moves."),
                    owner: str | None = typer.Option(None, help="Default: the actor."),
@@ -316,7 +316,7 @@ def initiative_add(ctx: typer.Context, key: str, title: str,
          {"key": i.key, "key_result": i.key_result, "status": i.status, "owner": i.owner})
 
 
-@initiative_app.command("status")
+@initiative_app.write("status")
 def initiative_status(ctx: typer.Context, key: str,
                       status: str = choice_argument(..., values=InitiativeStatus,
                                                     help="The initiative's status now."),

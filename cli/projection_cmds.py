@@ -97,6 +97,7 @@ def history_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Key res
     """The check-ins and revisions of one key result over time."""
     from okr.cli.reads import open_projection
     from okr.cli.times import say
+    from okr.domain.actors import acting
 
     st = state(ctx)
     fmt = table_format(fmt, want_json(ctx, as_json))
@@ -110,7 +111,8 @@ def history_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Key res
         zone = st.settings.timezone
         print_table(["at", "change", "target", "weight", "by", "reason"],
                     [[say(r["at"], zone), r["change"], amount(r["target"]), f"{r['weight']:g}",
-                      r["actor"], r["reason"] or ""] for r in revisions],
+                      acting(r["actor"], r["on_behalf_of"]), r["reason"] or ""]
+                     for r in revisions],
                     fmt, title=f"Revisions of {key}", heading=True)
         print_table(["effective", "recorded", "value", "confidence", "by", "source", "note"],
                     [[say(r["effective_at"], zone),
@@ -118,7 +120,8 @@ def history_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Key res
                       + (" (late)" if (r["recorded_at"] - r["effective_at"]).days >= 1 else ""),
                       amount(r["value"]),
                       "-" if r["confidence"] is None else f"{r['confidence']:.2f}",
-                      r["actor"], r["source"] or "-", r["note"] or ""] for r in check_ins],
+                      acting(r["actor"], r["on_behalf_of"]), r["source"] or "-",
+                      r["note"] or ""] for r in check_ins],
                     fmt, title=f"Check-ins of {key}", heading=True)
     emit(data, fmt == "json", human)
 

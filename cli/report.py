@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from okr.cli.output import csv_cell, visible
+from okr.domain.actors import acting
 
 PCT = "{:.0%}"
 
@@ -168,8 +169,9 @@ def to_markdown(review: dict[str, Any]) -> str:
         flag = " **goalpost moved**" if r["goalpost_moved"] else ""
         if r["backdated"]:
             flag += f" *back-dated: in force from {day(r['effective_at'])}*"
-        out.append(f"- {day(r['at'])} {m(r['key'])}: {m(revision_text(r))} by {m(r['actor'])}"
-                   f" — {m(r['reason'] or 'no reason')}{flag}")
+        out.append(f"- {day(r['at'])} {m(r['key'])}: {m(revision_text(r))} by "
+                   f"{m(acting(r['actor'], r['on_behalf_of']))} — "
+                   f"{m(r['reason'] or 'no reason')}{flag}")
     out += ["", "## Confidence", "", "| owner | check-ins | mean confidence | hit rate | Brier |",
             "| --- | --- | --- | --- | --- |"]
     for c in review["calibration"]:
@@ -189,7 +191,7 @@ def to_markdown(review: dict[str, Any]) -> str:
     for b in review["backdated"]:
         out.append(f"- back-dated: {m(b['key'])} {num(b['value'])} for {day(b['effective_at'])}, "
                    f"recorded {day(b['recorded_at'])} ({b['late_by_days']} days late) by "
-                   f"{m(b['actor'])}")
+                   f"{m(acting(b['actor'], b['on_behalf_of']))}")
     return "\n".join(out) + "\n"
 
 
@@ -351,7 +353,8 @@ def to_html(review: dict[str, Any]) -> str:
         f"<td>{e(r['initiatives'])}</td></tr>"
         for r in score_rows(review))
     revs = "".join(
-        f"<li>{day(r['at'])} <b>{e(r['key'])}</b>: {e(revision_text(r))} by {e(r['actor'])} — "
+        f"<li>{day(r['at'])} <b>{e(r['key'])}</b>: {e(revision_text(r))} by "
+        f"{e(acting(r['actor'], r['on_behalf_of']))} — "
         f"{e(r['reason'] or 'no reason')}"
         f"{' <span class=flag>goalpost moved</span>' if r['goalpost_moved'] else ''}"
         f"{_backdated_html(r)}</li>"

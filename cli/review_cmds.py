@@ -114,6 +114,7 @@ def _print_review(st: State, r: dict[str, Any], fmt: str) -> None:
         score_rows,
     )
     from okr.cli.scorecard import print_summaries
+    from okr.domain.actors import acting
 
     c = console()
 
@@ -149,7 +150,7 @@ def _print_review(st: State, r: dict[str, Any], fmt: str) -> None:
             say(styled("  none: the plan stood as committed"))
             continue
         say(styled(f"  {day(rev['at'])} {rev['key']}: {revision_text(rev)} by "
-               f"{rev['actor']} — {rev['reason'] or 'no reason'}",
+               f"{acting(rev['actor'], rev['on_behalf_of'])} — {rev['reason'] or 'no reason'}",
                *([("  goalpost moved", "bold red")] if rev["goalpost_moved"] else []),
                *([(f"  back-dated: in force from {day(rev['effective_at'])}", "yellow")]
                  if rev["backdated"] else [])))
@@ -165,7 +166,7 @@ def _print_review(st: State, r: dict[str, Any], fmt: str) -> None:
     for b in r["backdated"]:
         say(styled(f"  back-dated: {b['key']} {num(b['value'])} for "
                f"{day(b['effective_at'])}, recorded {day(b['recorded_at'])} by "
-               f"{b['actor']}"))
+               f"{acting(b['actor'], b['on_behalf_of'])}"))
     for x in r.get("restatements", []):
         say(styled(f"  restated: {x['key']} {x['field']} {x['before']} → {x['after']}"))
 

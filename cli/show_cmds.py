@@ -20,6 +20,7 @@ from okr.cli.output import (
     visible,
 )
 from okr.cli.writes import JSON, said
+from okr.domain.actors import acting
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -99,7 +100,8 @@ def card(st: State, data: dict[str, Any]) -> "tuple[list[Text], list[str], list[
                         f"{num(data['value'])}")],
                 ["effective", "value", "confidence", "note", "by"],
                 [[said(st, c["effective_at"]), f"{c['value']:g}", pct(c["confidence"]),
-                  c["note"], c["actor"]] for c in data["check_ins"]])
+                  c["note"], acting(c["actor"], c.get("on_behalf_of"))]
+                 for c in data["check_ins"]])
     if data["kind"] == "kpi":
         return ([styled((data["key"], "bold"), f" {data['name']}  ({data['direction']}, "
                         f"green {data['green']:g}, red {data['red']:g}, {data['cadence']})"),

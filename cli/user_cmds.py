@@ -10,7 +10,7 @@ user_app = Typer(help="Users of the web app and API (okr serve).", no_args_is_he
 token_app = Typer(help="Sign-in tokens of web and API users.", no_args_is_help=True)
 
 
-@user_app.command("add")
+@user_app.write("add")
 def user_add(ctx: typer.Context, name: str = typer.Argument(..., help="The user's name (a key: "
                                                             "letters, digits, . _ : -)."),
              role: str = typer.Option(..., "--role", help="viewer, member, planner, auditor "
@@ -24,7 +24,7 @@ def user_add(ctx: typer.Context, name: str = typer.Argument(..., help="The user'
          {"name": u.key, "role": u.role, "team": u.team})
 
 
-@token_app.command("create")
+@token_app.write("create")
 def token_create(ctx: typer.Context, name: str = typer.Argument(..., help="The user's name."),
                  as_json: bool = JSON) -> None:
     """Create a sign-in token for a user: shown once, only its SHA-256 is recorded."""

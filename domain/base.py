@@ -3,7 +3,7 @@
 import re
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -47,6 +47,18 @@ def check_reason(reason: str | None) -> str | None:
         return None
     text = check_text(reason, "reason", blank_ok=True, max_len=1000)
     return text or None
+
+
+# The longest name a write may be recorded on behalf of (as long as an actor may be).
+MAX_NAME = 100
+
+
+def check_on_behalf_of(name: str | None) -> str | None:
+    """Whom a write is recorded for (--on-behalf-of): None for nobody, else a name that is
+    not blank and at most MAX_NAME characters long. Kept as typed: it is data, never markup."""
+    if name is None:
+        return None
+    return check_text(name, "the --on-behalf-of name", max_len=MAX_NAME)
 
 
 def revision_reason(plan_revision: bool, reason: str | None, what: str) -> str | None:
@@ -108,6 +120,12 @@ class LedgerAggregate(Aggregate):
     """
 
     class Event(Aggregate.Event):
+        # Whom the actor said they recorded the event for (--on-behalf-of): a claim, never
+        # the actor. The ledger stamps it on the events of a write that names someone
+        # (ledger/app.py), only then: events without it — all those stored before it
+        # existed — read back with this default, None.
+        on_behalf_of: ClassVar[str | None] = None
+
         @staticmethod
         def create_timestamp() -> datetime:
             return utc_now()

@@ -39,6 +39,7 @@ class Fact(NamedTuple):
     actor: str
     reason: str | None
     data: Mapping[str, Any]
+    on_behalf_of: str | None = None  # whom the actor recorded it for (--on-behalf-of)
 
 
 @dataclass

@@ -114,7 +114,8 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
         if not belongs:
             continue
         entry: dict[str, Any] = {
-            "at": fact.recorded_at, "actor": fact.actor, "reason": fact.reason,
+            "at": fact.recorded_at, "actor": fact.actor, "on_behalf_of": fact.on_behalf_of,
+            "reason": fact.reason,
             # A change given --effective: in force before it was recorded, flagged like a
             # back-dated check-in.
             "effective_at": fact.effective_at,
@@ -179,6 +180,7 @@ def backdated(facts: Sequence[Fact], krs: set[str], world: World, known_at: date
         if key in krs and f.recorded_at - f.effective_at > BACKDATED_AFTER:
             out.append({"key": key, "value": f.data["value"], "effective_at": f.effective_at,
                         "recorded_at": f.recorded_at, "actor": f.actor,
+                        "on_behalf_of": f.on_behalf_of,
                         "late_by_days": round((f.recorded_at - f.effective_at)
                                               / timedelta(days=1), 1)})
     return out

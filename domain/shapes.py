@@ -25,6 +25,7 @@ class CheckIn(TypedDict):
     position: NotRequired[int]  # the replay's tie-break: the later-recorded wins
     note: NotRequired[str | None]
     actor: NotRequired[str]
+    on_behalf_of: NotRequired[str | None]  # whom the actor checked in for (--on-behalf-of)
     source: NotRequired[str | None]
     recorded_at: NotRequired[datetime | None]
 

@@ -69,3 +69,15 @@ def _change(world: World, fact: Fact, before: dict[str, Any]) -> Change:
     table, key = scratch.keys[fact.aggregate_id]
     after = _visible(scratch.table(table)[key])
     return Change(fact, _SINGULAR[table], key, _diff(before, after))
+
+
+def trail_rows(facts: Iterable[Fact], wanted: Callable[[Fact], bool]) -> list[dict[str, Any]]:
+    """The audit trail of the facts `wanted`, oldest first: when each was recorded and took
+    effect, who recorded it and for whom, why, and the fields it changed (`okr audit trail`,
+    the web's trail page and its API)."""
+    return [{"position": c.fact.position, "recorded_at": c.fact.recorded_at,
+             "effective_at": c.fact.effective_at, "actor": c.fact.actor,
+             "on_behalf_of": c.fact.on_behalf_of, "event": c.fact.type, "kind": c.kind,
+             "key": c.key, "reason": c.fact.reason,
+             "changes": {k: {"before": b, "after": a} for k, (b, a) in c.diff.items()}}
+            for _, c in changes(facts, wanted)]

@@ -3,8 +3,9 @@
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
@@ -24,7 +25,15 @@ from eventsourcing.persistence import (
 )
 
 from okr.adapters.pg import one_table_creator_at_a_time
-from okr.domain.base import LedgerAggregate, aggregate_id, check_text, in_force, utc_now
+from okr.domain.base import (
+    MAX_NAME,
+    LedgerAggregate,
+    aggregate_id,
+    check_on_behalf_of,
+    check_text,
+    in_force,
+    utc_now,
+)
 from okr.domain.cycle import Cycle
 from okr.domain.errors import AlreadyExists, DomainError, NotFound
 from okr.domain.initiative import Initiative
@@ -122,14 +131,21 @@ class OkrLedger(Application[UUID]):
         cls: SNAPSHOT_EVERY for cls in KINDS.values()}
 
     def __init__(self, settings: Settings, env: dict[str, str] | None = None,
-                 principal: str | None = None) -> None:
+                 principal: str | None = None, on_behalf_of: str | None = None) -> None:
         """Open the ledger. `principal` is for a trusted component that authenticated the
         person or system it acts for (the KPI ingest, a web server's signed-in user): its
         writes are recorded under that name. Left out — always, for the CLI — writes are
-        recorded under the authenticated account (`principal`)."""
+        recorded under the authenticated account (`principal`).
+
+        `on_behalf_of` names whom this ledger's writes are made for (`okr --on-behalf-of`):
+        recorded beside the actor, never as it. `acting_for` names someone for some writes.
+        """
         self.settings = settings
         self._principal = (None if principal is None
-                           else check_text(principal, "principal", max_len=100))
+                           else check_text(principal, "principal", max_len=MAX_NAME))
+        # Per thread and task (the web server shares one ledger between requests).
+        self._on_behalf_of: ContextVar[str | None] = ContextVar("on_behalf_of", default=None)
+        self._named = check_on_behalf_of(on_behalf_of)  # this ledger's, unless acting_for
         self.overrides = dict(env or {})  # what a second process needs to open the same store
         if settings.store == "sqlite":
             settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -225,8 +241,24 @@ class OkrLedger(Application[UUID]):
             from okr.ledger import principal
             name = (principal.os_account() if self.settings.store == "sqlite"
                     else principal.session_role(self.recorder))
-            self._principal = check_text(name, "actor", max_len=100)
+            self._principal = check_text(name, "actor", max_len=MAX_NAME)
         return self._principal
+
+    @property
+    def on_behalf_of(self) -> str | None:
+        """Whom the writes made now are recorded for, beside the actor (None: nobody)."""
+        return self._on_behalf_of.get(self._named)
+
+    @contextmanager
+    def acting_for(self, name: str | None) -> Iterator[None]:
+        """Record the writes made inside the block (in this thread or task) on behalf of
+        `name` (None: of nobody); refuses a blank or overlong name before anything is
+        written."""
+        token = self._on_behalf_of.set(check_on_behalf_of(name))
+        try:
+            yield
+        finally:
+            self._on_behalf_of.reset(token)
 
     def _write(self, decide: Callable[[], Sequence[Aggregate]]) -> None:
         """Run `decide` (load, validate, mutate) and save; on a version conflict, decide again."""
@@ -298,6 +330,13 @@ class OkrLedger(Application[UUID]):
         for agg in aggregates:
             events.extend(agg.collect_events())
         ordered = sorted(events, key=lambda e: e.timestamp)  # type: ignore[attr-defined]  # stable: versions keep order
+        name = self.on_behalf_of
+        if name is not None:
+            # A claim about the write, not a decision of the aggregate: stamped on its events
+            # here (the events are frozen), stored beside the actor only when someone is named
+            # (domain/base.py LedgerAggregate.Event.on_behalf_of).
+            for e in ordered:
+                object.__setattr__(e, "on_behalf_of", name)
         return super().save(*ordered, *aggregates, **kwargs)
 
     def _refuse_if_clock_behind(self, exc: IntegrityError) -> None:

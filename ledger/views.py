@@ -37,8 +37,8 @@ def check_ins(app: OkrLedger, kr: KeyResult) -> list[CheckIn]:
     latest), by effective time (of equal ones, the earlier recorded first)."""
     found: list[CheckIn] = [
         {"value": e.value, "confidence": e.confidence, "note": e.note,
-         "effective_at": e.effective_at, "actor": e.actor, "source": e.source,
-         "recorded_at": e.timestamp}
+         "effective_at": e.effective_at, "actor": e.actor, "on_behalf_of": e.on_behalf_of,
+         "source": e.source, "recorded_at": e.timestamp}
         for e in app.events.get(kr.id, lte=kr.version)
         if isinstance(e, KeyResult.CheckInRecorded)]
     return sorted(found, key=lambda c: c["effective_at"])

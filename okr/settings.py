@@ -53,7 +53,8 @@ class SettingsError(ValueError):
 # account (ledger/principal.py), which no setting may name.
 RETIRED = {
     "actor": "the actor is no longer a setting: a write is recorded under who you are signed "
-             "in as (the operating-system account, or the PostgreSQL role)",
+             "in as (the operating-system account, or the PostgreSQL role); to record whom "
+             "a write is for, give the command --on-behalf-of NAME",
 }
 RETIRED_ENV = {"OKR_ACTOR": "actor"}
 

@@ -12,7 +12,8 @@ COMMENT ON COLUMN events.aggregate_id IS 'The item''s id (uuid5 of kind:key; the
 COMMENT ON COLUMN events.version IS 'The item''s version after this event (1 for the event that created it).';
 COMMENT ON COLUMN events.recorded_at IS 'Transaction time: when the ledger recorded the event (UTC).';
 COMMENT ON COLUMN events.effective_at IS 'Valid time: when the fact was true or in force (UTC).';
-COMMENT ON COLUMN events.actor IS 'Who recorded the event.';
+COMMENT ON COLUMN events.actor IS 'Who recorded the event: the authenticated account, web user or ingest:TOPIC.';
+COMMENT ON COLUMN events.on_behalf_of IS 'Whom the actor said they recorded the event for (--on-behalf-of): a claim, not an identity; NULL if nobody was named.';
 COMMENT ON COLUMN events.reason IS 'The reason given for the change (required for plan revisions after commit); NULL if none.';
 COMMENT ON COLUMN events.data IS 'The event''s fields as JSON (docs/envelope.md).';
 COMMENT ON COLUMN events.prev_hash IS 'Hash of the previous event in the chain (hex SHA-256).';
@@ -31,6 +32,7 @@ COMMENT ON COLUMN check_ins.value IS 'The key result''s value, in its unit.';
 COMMENT ON COLUMN check_ins.confidence IS 'The owner''s confidence 0-1 of reaching the target; NULL if not given.';
 COMMENT ON COLUMN check_ins.note IS 'Free text given with the check-in.';
 COMMENT ON COLUMN check_ins.actor IS 'Who checked in.';
+COMMENT ON COLUMN check_ins.on_behalf_of IS 'Whom the actor checked in for (--on-behalf-of); NULL if nobody was named.';
 COMMENT ON COLUMN check_ins.source IS 'How the value was obtained (manual, import:FILE, …); NULL before event version 2.';
 
 COMMENT ON TABLE kpi_readings IS 'One row per KPI reading: the value observed, when, and where it came from.';
@@ -44,6 +46,7 @@ COMMENT ON COLUMN kpi_readings.value IS 'The observed value, in the KPI''s unit.
 COMMENT ON COLUMN kpi_readings.source IS 'Where the reading came from (manual, a feed, import:FILE).';
 COMMENT ON COLUMN kpi_readings.reading_id IS 'The feed''s own id of the reading (deduplicates a feed''s resends); NULL if none.';
 COMMENT ON COLUMN kpi_readings.actor IS 'Who recorded the reading (ingest:TOPIC for a feed).';
+COMMENT ON COLUMN kpi_readings.on_behalf_of IS 'Whom the actor recorded the reading for (--on-behalf-of); NULL if nobody was named.';
 
 COMMENT ON TABLE consumer_offsets IS 'Bookkeeping of the projection consumer: the next okr.ledger offset per partition, committed with the rows.';
 COMMENT ON COLUMN consumer_offsets.topic IS 'The Kafka topic read (okr.ledger).';

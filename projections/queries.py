@@ -40,7 +40,7 @@ WITH carried AS (
       AND observed_at < $carry AND recorded_at <= $carry
     GROUP BY aggregate_id)
 SELECT position, aggregate_id, version, 'KpiReadingRecorded', recorded_at::TIMESTAMP,
-       observed_at::TIMESTAMP, actor, value, source, reading_id
+       observed_at::TIMESTAMP, actor, on_behalf_of, value, source, reading_id
 FROM kpi_readings r LEFT JOIN carried c USING (aggregate_id)
 WHERE aggregate_id IN (SELECT aggregate_id FROM review_items) AND recorded_at <= $known
   AND observed_at <= $until
@@ -51,11 +51,11 @@ ORDER BY position
 # `okr history KEY`: a key result's revisions and its check-ins.
 KR_REVISIONS = (
     "SELECT version, valid_from AS at, change, objective, kind, start, target, target_high, "
-    "weight, kpi, removed, plan_revision, actor, reason "
+    "weight, kpi, removed, plan_revision, actor, on_behalf_of, reason "
     "FROM key_result_versions WHERE key = ? ORDER BY version")
 KR_CHECK_INS = (
-    "SELECT effective_at, recorded_at, value, confidence, note, actor, source, position "
-    "FROM check_ins WHERE key_result = ? ORDER BY effective_at, position")
+    "SELECT effective_at, recorded_at, value, confidence, note, actor, on_behalf_of, source, "
+    "position FROM check_ins WHERE key_result = ? ORDER BY effective_at, position")
 
 # `okr due` and the reminders of `okr up` (domain/due.py decides what is due): every key
 # result in force now with its objective's owner, team and status, its cycle's window and

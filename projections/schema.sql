@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS events (
     recorded_at     TIMESTAMPTZ NOT NULL,
     effective_at    TIMESTAMPTZ NOT NULL,
     actor           VARCHAR NOT NULL,
+    on_behalf_of    VARCHAR,           -- whom the actor recorded it for; NULL: nobody named
     reason          VARCHAR,
     data            JSON NOT NULL,
     prev_hash       VARCHAR NOT NULL,
@@ -33,6 +34,7 @@ CREATE TABLE IF NOT EXISTS check_ins (
     confidence   DOUBLE,
     note         VARCHAR,
     actor        VARCHAR NOT NULL,
+    on_behalf_of VARCHAR,           -- whom the actor checked in for; NULL: nobody named
     source       VARCHAR            -- how the value was obtained; NULL before event version 2
 );
 
@@ -46,7 +48,8 @@ CREATE TABLE IF NOT EXISTS kpi_readings (
     value        DOUBLE NOT NULL,
     source       VARCHAR,
     reading_id   VARCHAR,
-    actor        VARCHAR NOT NULL
+    actor        VARCHAR NOT NULL,
+    on_behalf_of VARCHAR            -- whom the actor recorded it for; NULL: nobody named
 );
 
 CREATE TABLE IF NOT EXISTS consumer_offsets (

@@ -64,7 +64,8 @@ MEMORY_LIMIT = "192MB"
 _ENVELOPE = json.dumps({
     "position": "BIGINT", "event_id": "VARCHAR", "type": "VARCHAR", "aggregate_type": "VARCHAR",
     "aggregate_id": "VARCHAR", "version": "INTEGER", "recorded_at": "VARCHAR",
-    "effective_at": "VARCHAR", "actor": "VARCHAR", "reason": "VARCHAR", "data": "JSON",
+    "effective_at": "VARCHAR", "actor": "VARCHAR", "on_behalf_of": "VARCHAR",
+    "reason": "VARCHAR", "data": "JSON",
     "prev_hash": "VARCHAR", "hash": "VARCHAR"})
 _CREATED = ", ".join(f"'{t}'" for t in sorted(CREATED))
 _MEASURED = ", ".join(f"'{t}'" for t in MEASUREMENTS)
@@ -248,7 +249,8 @@ class Projection:
             SELECT * FROM (
                 SELECT e.position, e.event_id, e.type, e.aggregate_type, e.aggregate_id,
                        e.version, e.recorded_at::TIMESTAMPTZ AS recorded_at,
-                       e.effective_at::TIMESTAMPTZ AS effective_at, e.actor, e.reason, e.data,
+                       e.effective_at::TIMESTAMPTZ AS effective_at, e.actor, e.on_behalf_of,
+                       e.reason, e.data,
                        e.prev_hash, e.hash, kafka_partition, kafka_offset
                 FROM (SELECT from_json(value, '{_ENVELOPE}') AS e, kafka_partition,
                              kafka_offset FROM incoming)
@@ -269,13 +271,13 @@ class Projection:
                 SELECT n.aggregate_id, a.key, n.position, n.version, n.effective_at,
                        n.recorded_at, (n.data->>'value')::DOUBLE,
                        (n.data->>'confidence')::DOUBLE, n.data->>'note', n.actor,
-                       n.data->>'source'
+                       n.on_behalf_of, n.data->>'source'
                 FROM new_events n LEFT JOIN aggregates a USING (aggregate_id)
                 WHERE n.type = 'CheckInRecorded';
             INSERT INTO kpi_readings
                 SELECT n.aggregate_id, a.key, n.position, n.version, n.effective_at,
                        n.recorded_at, (n.data->>'value')::DOUBLE, n.data->>'source',
-                       n.data->>'reading_id', n.actor
+                       n.data->>'reading_id', n.actor, n.on_behalf_of
                 FROM new_events n LEFT JOIN aggregates a USING (aggregate_id)
                 WHERE n.type = 'KpiReadingRecorded';
         """)
@@ -393,14 +395,14 @@ class Projection:
 
         cur = self.con.execute(
             "SELECT position, aggregate_id, version, type, recorded_at::TIMESTAMP, "
-            "effective_at::TIMESTAMP, actor, reason, data FROM events WHERE position > ? "
-            "ORDER BY position", [since_position])
+            "effective_at::TIMESTAMP, actor, reason, data, on_behalf_of FROM events WHERE "
+            "position > ? ORDER BY position", [since_position])
         while rows := cur.fetchmany(10_000):
-            for pos, agg, ver, typ, rec, eff, actor, reason, data in rows:
+            for pos, agg, ver, typ, rec, eff, actor, reason, data, obo in rows:
                 yield Fact(position=pos, aggregate_id=agg, version=ver, type=typ,
                            recorded_at=rec.replace(tzinfo=UTC),
                            effective_at=eff.replace(tzinfo=UTC), actor=actor, reason=reason,
-                           data=revive_data(typ, json.loads(data)))
+                           data=revive_data(typ, json.loads(data)), on_behalf_of=obo)
 
     def review_facts(self, cycle: str, as_of: datetime, known_at: datetime) -> list[Fact]:
         """The facts a review of `cycle` at (as_of, known_at) reads, in position order:
@@ -432,13 +434,15 @@ class Projection:
         measured = {"known": known_at, "carry": carry_from, "until": until}
         parts = [self._facts(
             "SELECT position, aggregate_id, version, type, recorded_at::TIMESTAMP, "
-            "effective_at::TIMESTAMP, actor, reason, data FROM events WHERE aggregate_id IN "
+            "effective_at::TIMESTAMP, actor, reason, data, on_behalf_of FROM events WHERE "
+            "aggregate_id IN "
             "(SELECT aggregate_id FROM "
             f"review_items) AND type NOT IN ({_MEASURED}) AND "
             "recorded_at <= $known ORDER BY position", {"known": known_at}),
             self._measurements(
             "SELECT position, aggregate_id, version, 'CheckInRecorded', recorded_at::TIMESTAMP, "
-            "effective_at::TIMESTAMP, actor, value, confidence, note FROM check_ins WHERE "
+            "effective_at::TIMESTAMP, actor, on_behalf_of, value, confidence, note FROM check_ins "
+            "WHERE "
             "aggregate_id IN "
             "(SELECT aggregate_id FROM review_items) AND recorded_at <= $known ORDER BY "
             "position", {"known": known_at}, ("value", "confidence", "note")),
@@ -453,18 +457,20 @@ class Projection:
 
         return [Fact(position=pos, aggregate_id=agg, version=ver, type=typ,
                      recorded_at=rec.replace(tzinfo=UTC), effective_at=eff.replace(tzinfo=UTC),
-                     actor=actor, reason=reason, data=revive_data(typ, json.loads(data)))
-                for pos, agg, ver, typ, rec, eff, actor, reason, data
+                     actor=actor, reason=reason, data=revive_data(typ, json.loads(data)),
+                     on_behalf_of=obo)
+                for pos, agg, ver, typ, rec, eff, actor, reason, data, obo
                 in self.con.execute(sql, params).fetchall()]
 
     def _measurements(self, sql: str, params: dict[str, Any], fields: tuple[str, ...]
                       ) -> list[Fact]:
         """Check-ins or readings from their own tables (typed columns: no JSON to parse).
-        Tens of thousands for a review: made positionally (Fact's field order), not by name."""
+        Tens of thousands for a review: made positionally (Fact's field order), not by name;
+        the statement selects position … actor, on_behalf_of, then `fields`."""
         make = tuple.__new__
         return [make(Fact, (row[0], row[1], row[2], row[3], row[4].replace(tzinfo=UTC),
                             row[5].replace(tzinfo=UTC), row[6], None,
-                            dict(zip(fields, row[7:], strict=True))))
+                            dict(zip(fields, row[8:], strict=True)), row[7]))
                 for row in self.con.execute(sql, params).fetchall()]
 
     def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()

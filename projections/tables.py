@@ -87,7 +87,7 @@ def _columns(v: Versioned) -> list[tuple[str, str]]:
     if v.table == "cycle_versions":
         cols += CYCLE_EXTRA
     return [*cols, ("change", "VARCHAR"), ("plan_revision", "BOOLEAN"), ("actor", "VARCHAR"),
-            ("reason", "VARCHAR")]
+            ("on_behalf_of", "VARCHAR"), ("reason", "VARCHAR")]
 
 
 def ddl(v: Versioned) -> str:
@@ -121,7 +121,8 @@ def rebuild(v: Versioned) -> str:
         f"valid_from, lead(effective_at) OVER (PARTITION BY aggregate_id ORDER BY version) AS "
         f"valid_to, recorded_at, lead(recorded_at) OVER (PARTITION BY aggregate_id ORDER BY "
         f"version) AS recorded_to, {', '.join(outs)}, type AS change, "
-        f"(data->>'plan_revision')::BOOLEAN AS plan_revision, actor, reason FROM ("
+        f"(data->>'plan_revision')::BOOLEAN AS plan_revision, actor, on_behalf_of, reason "
+        f"FROM ("
         f"SELECT *, {', '.join(picks)} FROM events WHERE aggregate_type = '{v.aggregate_type}' "
         f"AND type NOT IN ({skip}) AND aggregate_id IN (SELECT aggregate_id FROM touched))")
 
@@ -139,6 +140,8 @@ _VERSION_COLUMNS = {
     "change": "The event type that made this version.",
     "plan_revision": "Whether the change revised a committed plan.",
     "actor": "Who made the change.",
+    "on_behalf_of": "Whom the actor made the change for (--on-behalf-of); NULL if nobody "
+                    "was named.",
     "reason": "The reason given for the change; NULL if none.",
 }
 _ITEM_COLUMNS = {

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from okr.domain.base import MAX_NAME
 from okr.domain.cycle import Cycle
 from okr.domain.events import DATED, EVENTS, VALID_TIME_FIELD
 from okr.domain.history import Fact
@@ -259,6 +260,9 @@ class Envelope(BaseModel):
     recorded_at: str
     effective_at: str
     actor: str = Field(min_length=1)
+    # Whom the actor recorded the event for (--on-behalf-of). Present only when someone was
+    # named — never null — so every envelope without it keeps its bytes and hash.
+    on_behalf_of: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
     reason: str | None
     data: dict[str, Any]
     prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -276,6 +280,13 @@ class Envelope(BaseModel):
     def _known_type(cls, v: str) -> str:
         if v not in KNOWN_TYPES:
             raise ValueError(f"unknown event type {v[:60]!r}")
+        return v
+
+    @field_validator("on_behalf_of", mode="before")
+    @classmethod
+    def _named(cls, v: Any) -> Any:
+        if v is None:  # only an explicit null reaches a validator (absent takes the default)
+            raise ValueError("on_behalf_of is left out when nobody was named, never null")
         return v
 
     @field_validator("recorded_at", "effective_at")
@@ -324,7 +335,8 @@ class Envelope(BaseModel):
             raise ValueError("data holds NaN or an infinity, which canonical JSON cannot carry")
         # A key given twice: this parser keeps the last value, DuckDB (which loads the record's
         # bytes) the first, so the projection would hold what was never validated.
-        if _key_count(raw) != len(cls.model_fields) + keys:
+        fields = len(cls.model_fields) - (env.on_behalf_of is None)
+        if _key_count(raw) != fields + keys:
             raise ValueError("a key appears more than once in one object")
         return env
 
@@ -335,7 +347,10 @@ class Envelope(BaseModel):
         return d
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True)
+        d = self.model_dump(by_alias=True)
+        if d["on_behalf_of"] is None:  # absent when nobody was named (see the field)
+            del d["on_behalf_of"]
+        return d
 
     def to_bytes(self) -> bytes:
         return canonical_json(self.to_dict())
@@ -358,7 +373,8 @@ class Envelope(BaseModel):
                     version=self.version, type=self.type,
                     recorded_at=parse_time(self.recorded_at),
                     effective_at=parse_time(self.effective_at), actor=self.actor,
-                    reason=self.reason, data=revive_data(self.type, self.data))
+                    reason=self.reason, data=revive_data(self.type, self.data),
+                    on_behalf_of=self.on_behalf_of)
 
 
 KNOWN_TYPES = frozenset(t for t, _ in EVENT_TYPES.values())
@@ -431,21 +447,26 @@ def published(mapper: Any, note: Any, prev_hash: str) -> Published:
         effective = (data.pop("effective_at", None) if type_ in IN_FORCE_TYPES
                      else None) or recorded
     actor, reason = data.pop("actor"), data.pop("reason", None)
+    named = data.pop("on_behalf_of", None)  # stored only when someone was named
     for internal in ("originator_topic", "class_version"):
         data.pop(internal, None)
     aggregate = str(note.originator_id)
-    body = canonical_json({
+    fields = {
         "schema": SCHEMA, "position": note.id,
         "event_id": event_id(note.originator_id, note.originator_version),
         "type": type_, "aggregate_type": aggregate_type, "aggregate_id": aggregate,
         "version": note.originator_version, "recorded_at": recorded,
         "effective_at": effective, "actor": actor, "reason": reason, "data": data,
         "prev_hash": prev_hash,
-    })
+    }
+    if named is not None:
+        fields["on_behalf_of"] = named
+    body = canonical_json(fields)
     digest = hashlib.sha256(prev_hash.encode("ascii") + body).hexdigest()
-    # The keys are sorted, so "hash" goes right before "position"; no string value can hold
-    # the raw text ',"position":' (its quotes would be escaped).
-    cut = body.rindex(b',"position":')
+    # The keys are sorted, so "hash" goes right before "on_behalf_of", or "position" when it
+    # is absent; no string value can hold the raw text ',"position":' (its quotes would be
+    # escaped), and "data", where keys are free, comes before both.
+    cut = body.rindex(b',"on_behalf_of":' if named is not None else b',"position":')
     value = body[:cut] + b',"hash":"' + digest.encode("ascii") + b'"' + body[cut:]
     return Published(note.id, aggregate, type_, digest, value, recorded)
 
@@ -485,6 +506,10 @@ def json_schema() -> dict[str, Any]:
     for name in ("recorded_at", "effective_at"):
         props[name]["format"] = "date-time"
     props["aggregate_id"]["format"] = "uuid"
+    props["on_behalf_of"] = {"type": "string", "minLength": 1, "maxLength": MAX_NAME,
+                             "title": "On Behalf Of",
+                             "description": "Whom the actor recorded the event for; absent "
+                                            "when nobody was named (never null)."}
     props["event_id"]["format"] = "uuid"
     optional = {"tolerance": {"type": ["number", "null"], "exclusiveMinimum": 0},
                 "carried_from": {"type": ["string", "null"], "minLength": 1}}

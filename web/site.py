@@ -271,18 +271,14 @@ class Site:
     def trail(self, key: str) -> list[dict[str, Any]]:
         """Every event of the item(s) with this key, oldest first, with the fields each
         changed (what `okr audit trail KEY` lists)."""
-        from okr.domain.trail import changes
+        from okr.domain.trail import trail_rows
 
         facts = self.read(lambda p: list(p.facts()))
         ids = {f.aggregate_id for f in facts
                if f.type.endswith("Added") and f.data.get("key") == key}
         if not ids:
             raise NotFound(f"nothing with key {key!r} in the ledger")
-        return [{"position": c.fact.position, "recorded_at": c.fact.recorded_at,
-                 "effective_at": c.fact.effective_at, "actor": c.fact.actor,
-                 "event": c.fact.type, "kind": c.kind, "key": c.key, "reason": c.fact.reason,
-                 "changes": {k: {"before": b, "after": a} for k, (b, a) in c.diff.items()}}
-                for _, c in changes(facts, lambda f: f.aggregate_id in ids)]
+        return trail_rows(facts, lambda f: f.aggregate_id in ids)
 
     def verify(self) -> dict[str, Any]:
         """`okr audit verify`'s verdict: the log in Kafka against its chain, its signed

@@ -80,6 +80,7 @@ def test_a_claimed_actor_is_refused_in_one_line_and_nothing_is_written(
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("okr: error: "), str(result)
     assert "actor" in lines[0] and "signed in as" in lines[0], str(result)
+    assert "--on-behalf-of" in lines[0], str(result)  # what to give instead
     assert event_count(home) == before
     assert "the-ceo" not in {a for _, a in stored_actors(home)}
 

@@ -71,8 +71,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ok(home, "kpi", "record", "--at=2026-10-05", f"--source={text[:200]}", f"m{i}", "5")
     ok(home, "cycle", "commit", CYCLE)
     for i, (_, text) in enumerate(ITEMS):
-        ok(home, "checkin", f"--note={text}", "--at=2026-11-02", f"k{i}", "2")
-        ok(home, "kr", "revise", "--target=12", f"--reason={text[:1000]}", f"k{i}")
+        ok(home, "checkin", f"--note={text}", "--at=2026-11-02",
+           f"--on-behalf-of={text[:100]}", f"k{i}", "2")
+        ok(home, "kr", "revise", "--target=12", f"--reason={text[:1000]}",
+           f"--on-behalf-of={text[:100]}", f"k{i}")
     project(home)
     return home
 
@@ -150,6 +152,9 @@ def test_json_keeps_the_exact_text(home: Path) -> None:
             stored(text, 200), stored(text, 100)), name
         trail = json.loads(ok(home, "audit", "trail", f"k{i}", "--format", "json").stdout)
         assert stored(text, 1000) in [r["reason"] for r in trail], name
+        assert [r["on_behalf_of"] for r in trail[-2:]] == [stored(text, 100)] * 2, name
+        history = json.loads(ok(home, "history", f"k{i}", "--json").stdout)
+        assert history["check_ins"][0]["on_behalf_of"] == stored(text, 100), name
         rows = json.loads(ok(home, "sql", f"SELECT note FROM check_ins WHERE key_result = "
                                           f"'k{i}'", "--json").stdout)
         assert rows == [{"note": stored(text, 2000)}], name
@@ -165,8 +170,8 @@ def test_csv_cells_are_never_formulas_and_keep_the_text_after_the_guard(home: Pa
         out = ok(home, "audit", "trail", f"k{i}", "--format", "csv").stdout
         cells = [c for row in csv.reader(io.StringIO(out)) for c in row]
         assert not [c for c in cells if formula(c)], name
-        want = stored(text, 1000)
-        assert ("'" + want if formula(want) else want) in cells, name
+        for want in (stored(text, 1000), stored(text, 100)):  # the reason, on_behalf_of
+            assert ("'" + want if formula(want) else want) in cells, name
 
 
 def test_listings_keep_the_exact_text_in_json_and_guard_csv_cells(home: Path) -> None:
@@ -209,6 +214,9 @@ def test_review_files_treat_text_as_data(home: Path, tmp_path: Path) -> None:
     review = json.loads(ok(home, "review", CYCLE, "--json").stdout)
     reasons = {r["key"]: r["reason"] for r in review["revisions"]}
     assert all(reasons[f"k{i}"] == stored(text, 1000) for i, (_, text) in enumerate(ITEMS))
+    named = {r["key"]: r["on_behalf_of"] for r in review["revisions"]}
+    assert all(named[f"k{i}"] == stored(text, 100) for i, (_, text) in enumerate(ITEMS))
+    assert page.count("(on behalf of ") >= len(ITEMS)
 
 
 def test_errors_and_confirmations_show_text_as_data(tmp_path: Path) -> None:

@@ -144,7 +144,7 @@ def test_weekly_progress_as_known_now(q3: dict[str, Any]) -> None:
 
 def test_late_check_ins_and_cadence(q3: dict[str, Any]) -> None:
     assert q3["backdated"] == [{"key": "s1-deals", "value": 25.0, "effective_at": d(9, 1),
-                                "recorded_at": d(9, 20), "actor": "ana",
+                                "recorded_at": d(9, 20), "actor": "ana", "on_behalf_of": None,
                                 "late_by_days": 19.0}]
     # Check-ins fall in weeks 4 (1 Aug) and 8 (1 Sep) of 14.
     assert q3["habits"]["s1-deals"] == {"check_ins": 2, "weeks": 14,
