@@ -10,7 +10,9 @@ from importlib import resources
 
 from okr.domain.events import MEASUREMENTS
 
-SCHEMA_VERSION = 3
+# Raised when a table's columns change: a file of an older layout is dropped and rebuilt from
+# Kafka (CREATE TABLE IF NOT EXISTS adds no column). 4: the on_behalf_of columns.
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)

@@ -196,3 +196,23 @@ def test_the_projection_trail_history_and_review_show_it_beside_the_actor(
     assert f"{ME} (on behalf of the CFO)" in shown and f"{ME} (on behalf of Dana)" in shown
     show = okr(home, "show", "kr-live", "--format", "table").stdout
     assert f"{ME} (on behalf of Dana)" in show
+
+
+def test_a_projection_file_of_the_layout_before_it_is_rebuilt_with_the_column(
+        tmp_path: Path) -> None:
+    import duckdb
+
+    from okr.projections.store import Projection
+
+    path = tmp_path / "p.duckdb"
+    with Projection(path):
+        pass
+    con = duckdb.connect(str(path))  # the layout before on_behalf_of, as its code left it
+    for table in ("events", "check_ins", "kpi_readings", "key_result_versions"):
+        con.execute(f"ALTER TABLE {table} DROP COLUMN on_behalf_of")
+    con.execute("UPDATE projection_meta SET schema_version = 3, digest = 'older'")
+    con.close()
+    with Projection(path) as proj:
+        cols = proj.query("SELECT table_name FROM duckdb_columns() WHERE column_name = "
+                          "'on_behalf_of' ORDER BY ALL")[1]
+    assert {"events", "check_ins", "kpi_readings", "key_result_versions"} <= {c for (c,) in cols}
