@@ -1,6 +1,5 @@
 """Measurement commands: key-result check-ins, and KPIs with their readings."""
 
-from typing import Any
 
 import typer
 
@@ -86,16 +85,12 @@ def kpi_update(ctx: typer.Context, key: str, name: str | None = None, unit: str 
                owner: str | None = None, reason: str | None = REASON,
                as_json: bool = JSON) -> None:
     """Change a KPI's definition."""
-    changes: dict[str, Any] = {k: v for k, v in {
-        "name": name, "unit": unit, "direction": direction, "cadence": cadence,
-        "owner": owner, "target": opt_number(target, "target"),
-        "green": opt_number(green, "green"), "red": opt_number(red, "red")}.items()
-        if v is not None}
-    if tag:
-        changes["tags"] = tag
-    if not changes:
-        raise UserError("nothing to update: give at least one of --name, --unit, --direction, "
-                        "--target, --green, --red, --cadence, --tag, --owner")
+    from okr.cli.writes import kpi_changes
+
+    changes = kpi_changes(name=name, unit=unit, direction=direction, cadence=cadence,
+                          owner=owner, target=opt_number(target, "target"),
+                          green=opt_number(green, "green"), red=opt_number(red, "red"),
+                          tags=tag)
     k = state(ctx).ledger.update_kpi(key, changes, reason)
     done(ctx, as_json, f"KPI {k.key} updated", {"key": k.key, **k.definition()})
 

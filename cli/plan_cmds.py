@@ -6,9 +6,8 @@ import typer
 
 from okr.cli.commands import Typer, choice, choice_argument
 from okr.cli.context import state
-from okr.cli.errors import UserError
 from okr.cli.output import amount
-from okr.cli.writes import JSON, REASON, done, number, opt_number, phases, when
+from okr.cli.writes import JSON, REASON, done, not_both, number, opt_number, phases, when
 from okr.domain.vocab import InitiativeStatus, KrKind, Level, ObjectiveStatus, OkrType
 
 CLOSED_AS = (ObjectiveStatus.ACHIEVED, ObjectiveStatus.MISSED)
@@ -146,8 +145,7 @@ def objective_update(ctx: typer.Context, key: str,
                      effective: str | None = EFFECTIVE,
                      reason: str | None = REASON, as_json: bool = JSON) -> None:
     """Retitle, change owner/team, re-align or change type (each its own event)."""
-    if parent is not None and no_parent:
-        raise UserError("give --parent or --no-parent, not both")
+    not_both(parent is not None, no_parent, "--parent", "--no-parent")
     st = state(ctx)
     o = st.ledger.update_objective(
         key, title=title, description=description, owner=owner, team=team, parent=parent,
@@ -240,10 +238,8 @@ def kr_revise(ctx: typer.Context, key: str, start: str | None = None, target: st
     """Revise start, target, weight, phased targets or tolerance (after commit: needs
     --reason)."""
     st = state(ctx)
-    if phase and clear_phases:
-        raise UserError("give --phase or --clear-phases, not both")
-    if tolerance is not None and clear_tolerance:
-        raise UserError("give --tolerance or --clear-tolerance, not both")
+    not_both(bool(phase), clear_phases, "--phase", "--clear-phases")
+    not_both(tolerance is not None, clear_tolerance, "--tolerance", "--clear-tolerance")
     kr = st.ledger.revise_key_result(
         key, start=opt_number(start, "start"), target=opt_number(target, "target"),
         target_high=opt_number(target_high, "target-high"), weight=opt_number(weight, "weight"),

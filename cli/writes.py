@@ -52,6 +52,23 @@ def phases(st: State, items: list[str]) -> "list[Phase]":
     return out
 
 
+def not_both(first: bool, second: bool, first_name: str, second_name: str) -> None:
+    """Two options that undo each other, given together: one line."""
+    if first and second:
+        raise UserError(f"give {first_name} or {second_name}, not both")
+
+
+def kpi_changes(*, tags: list[str], **fields: Any) -> dict[str, Any]:
+    """What `okr kpi update` changes: the fields given (tags when any), or a one-line error."""
+    changes = {k: v for k, v in fields.items() if v is not None}
+    if tags:
+        changes["tags"] = tags
+    if not changes:
+        raise UserError("nothing to update: give at least one of --name, --unit, --direction, "
+                        "--target, --green, --red, --cadence, --tag, --owner")
+    return changes
+
+
 # ---- output -----------------------------------------------------------------------------
 
 def done(ctx: typer.Context, as_json: bool, message: str, data: dict[str, Any]) -> None:

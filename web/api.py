@@ -1,4 +1,4 @@
-"""The JSON API under /api/v1: the reads and the check-in write of the pages, for programs.
+"""The JSON API under /api/v1: the reads of the pages and every write of the CLI, for programs.
 
 Authentication is a bearer token (`Authorization: Bearer NAME:SECRET`, from `okr token
 create`); no cookie is read here, so no cross-site request can ride on a browser's session
@@ -14,10 +14,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from okr.web.auth import Principal, check_may_audit
+from okr.web.api_writes import write_routes
+from okr.web.auth import Principal, check_may_audit, check_may_check_in
 from okr.web.errors import Problem, failure
-from okr.web.idempotency import IdempotencyStore, KeyReused, Stored, check_key, fingerprint
+from okr.web.idempotency import IdempotencyStore, KeyReused, check_key, fingerprint
 from okr.web.site import Site
+from okr.web.writes import Writes
 
 PROBLEM = "application/problem+json"
 
@@ -64,6 +66,7 @@ def _guard(fn: Any, *args: Any) -> Any:
 
 def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["api v1"])
+    writes = Writes(site, idempotency)
 
     def caller(authorization: str | None) -> Principal:
         scheme, _, token = (authorization or "").partition(" ")
@@ -127,6 +130,21 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
         _guard(check_may_audit, who)
         return jsonable_encoder(_guard(site.verify))
 
+    async def post(request: Request, who: Principal, kind: str, item: str, work: Any,
+                   idempotency_key: str | None) -> JSONResponse:
+        """Record `work` as `who` — once per Idempotency-Key — and answer what it recorded."""
+        if idempotency_key is not None:
+            why = check_key(idempotency_key)
+            if why is not None:
+                raise ApiProblem(Problem(400, "Bad request", why))
+        fp = fingerprint("POST", request.url.path, await request.body())
+        try:
+            answer = await _in_thread(_guard, writes.run, who, idempotency_key, fp, kind, item,
+                                      work)
+        except KeyReused as exc:
+            raise ApiProblem(Problem(422, "Idempotency-Key reused", str(exc))) from None
+        return JSONResponse(jsonable_encoder(answer.body), answer.status)
+
     @router.post("/key-results/{key}/check-ins", status_code=201,
                  summary="Check in on a key result, as the caller (members: their own "
                          "team's key results; planners and admins: any).")
@@ -134,26 +152,15 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
                        authorization: str | None = Header(None),
                        idempotency_key: str | None = Header(None)) -> Any:
         who = caller(authorization)
+        typed = _guard(site.typed_check_in, _text(body.value),
+                       "" if body.confidence is None else _text(body.confidence),
+                       body.note, body.at or "")
+        _guard(lambda: check_may_check_in(who, key, site.kr_team(key)))
+        return await post(request, who, "check-in", key, lambda ledger: ledger.check_in(
+            key, typed.value, typed.confidence, typed.note, typed.at, source="web"),
+            idempotency_key)
 
-        def work() -> Stored:
-            typed = _guard(site.typed_check_in, _text(body.value),
-                           "" if body.confidence is None else _text(body.confidence),
-                           body.note, body.at or "")
-            return Stored(201, jsonable_encoder(_guard(site.check_in, who, key, typed)))
-
-        if idempotency_key is None:
-            answer = await _in_thread(work)
-        else:
-            why = check_key(idempotency_key)
-            if why is not None:
-                raise ApiProblem(Problem(400, "Bad request", why))
-            fp = fingerprint("POST", request.url.path, await request.body())
-            try:
-                answer = await _in_thread(idempotency.run, who.name, idempotency_key, fp, work)
-            except KeyReused as exc:
-                raise ApiProblem(Problem(422, "Idempotency-Key reused", str(exc))) from None
-        return JSONResponse(answer.body, answer.status)
-
+    write_routes(router, site, caller, _guard, post)
     return router
 
 

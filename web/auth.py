@@ -84,15 +84,39 @@ def csrf_ok(secret: bytes, cookie: str | None, token: str | None) -> bool:
 def check_may_check_in(who: Principal, kr_key: str, kr_team: str) -> None:
     """Members check in on their own team's key results; planners and admins on any; viewers
     and auditors read only."""
+    check_may_work_on(who, kr_key, kr_team, "check in on")
+
+
+def check_may_work_on(who: Principal, kr_key: str, kr_team: str, doing: str) -> None:
+    """What members do on their own team's key results only (check in, run initiatives);
+    planners and admins on any; viewers and auditors read only."""
     if who.role in ("admin", "planner"):
         return
     if who.role == "member":
         if who.team and who.team == kr_team:
             return
         raise Refused(f"{who.name} is a member of team {who.team!r}; key result {kr_key} "
-                      f"belongs to team {kr_team!r}: members check in on their own team's "
+                      f"belongs to team {kr_team!r}: members {doing} their own team's "
                       "key results")
-    raise Refused(f"{who.name} is a {who.role}: a {who.role} reads but does not check in")
+    raise Refused(f"{who.name} is a {who.role}: a {who.role} reads but does not {doing} "
+                  "key results")
+
+
+def check_may_plan(who: Principal) -> None:
+    """Changing plans (cycles, objectives, key results, KPI definitions): planners and
+    admins."""
+    if who.role not in ("planner", "admin"):
+        raise Refused(f"{who.name} is a {who.role}: plans are changed by planners and admins")
+
+
+def check_may_record_reading(who: Principal, kpi_key: str, kpi_owner: str) -> None:
+    """KPI readings: planners and admins on any KPI, members on the KPIs they own."""
+    if who.role in ("admin", "planner"):
+        return
+    if who.role == "member" and kpi_owner in (who.name, who.actor):
+        return
+    raise Refused(f"{who.name} is a {who.role}: readings of KPI {kpi_key} (owner "
+                  f"{kpi_owner!r}) are recorded by its owner, planners and admins")
 
 
 def check_may_audit(who: Principal) -> None:

@@ -1,21 +1,25 @@
 """`Idempotency-Key` on the API's POSTs: a retried request is answered, not recorded again.
 
 Keys are kept per user in a JSON-lines file in the data directory (`web-idempotency.jsonl`,
-0600), each line written and fsynced after the write it answers was recorded, and read back
-when the server starts, so a retry after a restart is answered too. A key sent again with a
-different request is refused (422). One request per key at a time: a second one waits for
-the first and gets its answer.
+0600, every line fsynced), read back when the server starts. A key goes through two lines:
 
-The window left: a server that dies after the ledger recorded the write and before the key's
-line is on disk answers a retry by recording again. That window is one fsync long.
+1. `pending` — written *before* the ledger is asked to record anything, with the position of
+   the last event in the store then (`head`);
+2. the answer (status and body), written after the write was recorded — or `released` when
+   the write failed and recorded nothing.
+
+A server killed between the two leaves a pending key. It is settled from the ledger itself
+(web/writes.py): the events recorded after `head` under the user's actor are that request's
+— the server writes for one user at a time, so no other write of theirs can be among them —
+and the answer is rebuilt from them; none means nothing was recorded and the key is free.
+So a retry after a crash at any point is recorded exactly once. A key sent again with a
+different request is refused (422).
 """
 
 import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +38,16 @@ class Stored:
     body: Any
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A request that began to be recorded and has no answer on disk yet."""
+
+    fingerprint: str
+    head: int  # the store's last position before the write
+    kind: str  # how its answer is built from the events it recorded (web/writes.py)
+    key: str  # the item it was about
+
+
 def fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
 
@@ -46,48 +60,76 @@ def check_key(key: str) -> str | None:
 
 
 class IdempotencyStore:
-    """Answers already given, by (user, key)."""
+    """Answers given and requests begun, by (user, key). Callers take turns per user
+    (web/writes.py); the store only keeps what they tell it, in memory and on disk."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._answers: dict[tuple[str, str], tuple[str, Stored]] = {}
+        self._pending: dict[tuple[str, str], Pending] = {}
         self._lock = threading.Lock()
-        self._key_locks: dict[tuple[str, str], threading.Lock] = {}
         if path.exists():
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:
                     r = json.loads(line)
-                except ValueError:  # a line cut short by a crash: that write had no answer
+                except ValueError:  # a line cut short by a crash: its step never happened
                     continue
-                self._answers[(r["user"], r["key"])] = (r["fingerprint"],
-                                                        Stored(r["status"], r["body"]))
+                self._load(r)
 
-    @contextmanager
-    def _holding(self, user: str, key: str) -> Iterator[None]:
-        with self._lock:
-            lock = self._key_locks.setdefault((user, key), threading.Lock())
-        with lock:
-            yield
+    def _load(self, r: dict[str, Any]) -> None:
+        at = (r["user"], r["key"])
+        state = r.get("state", "answered")
+        if state == "pending":
+            self._pending[at] = Pending(r["fingerprint"], r["head"], r["kind"], r["item"])
+        elif state == "released":
+            self._pending.pop(at, None)
+        else:
+            self._pending.pop(at, None)
+            self._answers[at] = (r["fingerprint"], Stored(r["status"], r["body"]))
 
-    def run(self, user: str, key: str, fp: str, work: Callable[[], Stored]) -> Stored:
-        """The stored answer for (user, key), or `work`'s, stored when it succeeded
-        (status below 400); KeyReused when the key came with another request before."""
-        with self._holding(user, key):
-            seen = self._answers.get((user, key))
-            if seen is not None:
-                if seen[0] != fp:
-                    raise KeyReused(f"Idempotency-Key {key!r} was used before with a different "
-                                    "request; use a new key for a new request")
-                return seen[1]
-            answer = work()
-            if answer.status < 400:
-                self._append({"user": user, "key": key, "fingerprint": fp,
-                              "status": answer.status, "body": answer.body,
-                              "at": datetime.now(UTC).isoformat()})
-                self._answers[(user, key)] = (fp, answer)
-            return answer
+    def answered(self, user: str, key: str, fp: str) -> Stored | None:
+        """The answer given to (user, key) before, or None; KeyReused when it was given to
+        another request."""
+        seen = self._answers.get((user, key))
+        if seen is None:
+            pending = self._pending.get((user, key))
+            if pending is not None and pending.fingerprint != fp:
+                raise KeyReused(f"Idempotency-Key {key!r} was used before with a different "
+                                "request; use a new key for a new request")
+            return None
+        if seen[0] != fp:
+            raise KeyReused(f"Idempotency-Key {key!r} was used before with a different "
+                            "request; use a new key for a new request")
+        return seen[1]
+
+    def pending_of(self, user: str) -> list[tuple[str, Pending]]:
+        """The user's keys begun and not settled (after a crash, or a write of unknown outcome)."""
+        return [(k, p) for (u, k), p in self._pending.items() if u == user]
+
+    def users_pending(self) -> set[str]:
+        return {u for u, _ in self._pending}
+
+    def begin(self, user: str, key: str, pending: Pending) -> None:
+        """On disk before the write is recorded: a crash from here on is settled from the
+        ledger."""
+        self._append({"user": user, "key": key, "state": "pending",
+                      "fingerprint": pending.fingerprint, "head": pending.head,
+                      "kind": pending.kind, "item": pending.key})
+        self._pending[(user, key)] = pending
+
+    def answer(self, user: str, key: str, fp: str, answer: Stored) -> None:
+        self._append({"user": user, "key": key, "fingerprint": fp, "status": answer.status,
+                      "body": answer.body})
+        self._pending.pop((user, key), None)
+        self._answers[(user, key)] = (fp, answer)
+
+    def release(self, user: str, key: str) -> None:
+        """The write recorded nothing: the key may be used again."""
+        self._append({"user": user, "key": key, "state": "released"})
+        self._pending.pop((user, key), None)
 
     def _append(self, record: dict[str, Any]) -> None:
+        record["at"] = datetime.now(UTC).isoformat()
         line = (json.dumps(record, default=str, ensure_ascii=False) + "\n").encode("utf-8")
         with self._lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

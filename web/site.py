@@ -89,6 +89,10 @@ class Site:
         self._lock = SharedLock()
         self._ledgers: dict[str, OkrLedger] = {}  # one per signed-in user: its principal
         self._ledgers_lock = threading.Lock()
+        self._writers: dict[str, threading.RLock] = {}  # one write at a time per user
+        self._writing = threading.local()  # this thread's depth in each user's write
+        # Run before each write of a user (web/writes.py: settle their pending retries first).
+        self.before_write: Callable[[Principal], None] = lambda who: None
         self._probe = threading.Lock()
         self._failures: dict[str, deque[float]] = {}
         self._failures_lock = threading.Lock()
@@ -224,6 +228,22 @@ class Site:
                 self._ledgers[who.actor] = ledger
             return ledger
 
+    @contextmanager
+    def writing(self, who: Principal) -> "Iterator[OkrLedger]":
+        """The user's ledger, for their writes one at a time: what they record between two
+        positions is then one request's (web/writes.py answers and settles retries by it)."""
+        with self._ledgers_lock:
+            lock = self._writers.setdefault(who.name, threading.RLock())
+        with lock:
+            depth = getattr(self._writing, who.name, 0)
+            if not depth:
+                self.before_write(who)
+            setattr(self._writing, who.name, depth + 1)
+            try:
+                yield self.ledger_of(who)
+            finally:
+                setattr(self._writing, who.name, depth)
+
     def may_check_in(self, who: Principal, key: str) -> bool:
         try:
             check_may_check_in(who, key, self.kr_team(key))
@@ -249,8 +269,8 @@ class Site:
         """Record a check-in as `who` (refused unless their role allows it on this key
         result); what was recorded."""
         check_may_check_in(who, key, self.kr_team(key))
-        kr = self.ledger_of(who).check_in(key, c.value, c.confidence, c.note, c.at,
-                                          source="web")
+        with self.writing(who) as ledger:
+            kr = ledger.check_in(key, c.value, c.confidence, c.note, c.at, source="web")
         last = kr.last_check_in
         assert last is not None  # the check-in just recorded
         return {"key": kr.key, "value": last["value"], "confidence": last["confidence"],

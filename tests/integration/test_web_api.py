@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -175,7 +176,8 @@ def test_an_idempotency_key_is_kept_across_a_restart(api: Api) -> None:
     assert again.status_code == 201 and again.json() == first.json()
     assert len(api.check_ins()) == count
     lines = (api.settings.home / "web-idempotency.jsonl").read_text().splitlines()
-    assert sum(json.loads(x)["key"] == "across-restart" for x in lines) == 1
+    assert sum(json.loads(x)["key"] == "across-restart" and "status" in json.loads(x)
+               for x in lines) == 1
 
 
 def test_concurrent_retries_with_one_key_record_once(api: Api) -> None:
@@ -209,3 +211,115 @@ def test_the_api_reference_is_served_without_any_script(api: Api) -> None:
     page = api.client.get("/docs")
     assert page.status_code == 200 and "<script" not in page.text
     assert "/api/v1/key-results/{key}/check-ins" in page.text
+
+
+class Killed(BaseException):
+    """The server process dying at this point: nothing after it runs (no except, no cleanup
+    that catches Exception)."""
+
+
+KILLS: list[str] = []
+
+
+def dies(post: Any) -> None:
+    """Run a request the fault kills (the ASGI stack turns the death into errors of its own)."""
+    count = len(KILLS)
+    with pytest.raises(BaseException):  # noqa: B017 — whatever the stack makes of it
+        post()
+    assert len(KILLS) == count + 1, "the fault did not fire"
+
+
+def _die_on_answer_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault: the process dies just before an answer's line reaches the file — after the
+    ledger recorded the write."""
+    from okr.web.idempotency import IdempotencyStore
+
+    append = IdempotencyStore._append
+
+    def dying(self: IdempotencyStore, record: dict[str, object]) -> None:
+        if "status" in record:
+            KILLS.append("answer line")
+            raise Killed
+        append(self, record)
+
+    monkeypatch.setattr(IdempotencyStore, "_append", dying)
+
+
+def test_a_retry_after_a_crash_between_recording_and_keeping_the_key_records_once(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    headers = {**api.auth("mia"), "Idempotency-Key": "crash-after-record"}
+    before = len(api.check_ins())
+    crashing = create_app(api.settings)
+    _die_on_answer_line(monkeypatch)
+    dies(lambda: TestClient(crashing).post("/api/v1/key-results/k-sales/check-ins",
+                                           headers=headers, json={"value": 21, "note": "once"}))
+    crashing.state.site.close()
+    monkeypatch.undo()
+    assert len(api.check_ins()) == before + 1  # the ledger had recorded it
+    restarted = create_app(api.settings)
+    try:
+        client = TestClient(restarted)
+        again = client.post("/api/v1/key-results/k-sales/check-ins", headers=headers,
+                            json={"value": 21, "note": "once"})
+        other = client.post("/api/v1/key-results/k-sales/check-ins", headers=headers,
+                            json={"value": 22})
+    finally:
+        restarted.state.site.close()
+    assert again.status_code == 201, again.text
+    assert len(api.check_ins()) == before + 1
+    body = again.json()
+    assert (body["value"], body["note"], body["actor"]) == (21, "once", "web:mia")
+    assert [e["type"] for e in body["recorded"]] == ["CheckInRecorded"]
+    assert "different request" in str(is_problem(other, 422)["detail"])
+    assert len(api.check_ins()) == before + 1
+
+
+def test_a_retry_after_a_crash_before_recording_records_once(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from okr.ledger.app import OkrLedger
+
+    headers = {**api.auth("mia"), "Idempotency-Key": "crash-before-record"}
+    before = len(api.check_ins())
+    crashing = create_app(api.settings)
+
+    def dying(*args: object, **kwargs: object) -> None:
+        KILLS.append("before recording")
+        raise Killed  # the key's pending line is on disk, the ledger is not asked
+
+    monkeypatch.setattr(OkrLedger, "check_in", dying)
+    dies(lambda: TestClient(crashing).post("/api/v1/key-results/k-sales/check-ins",
+                                           headers=headers, json={"value": 23}))
+    crashing.state.site.close()
+    monkeypatch.undo()
+    restarted = create_app(api.settings)
+    try:
+        again = TestClient(restarted).post("/api/v1/key-results/k-sales/check-ins",
+                                           headers=headers, json={"value": 23})
+    finally:
+        restarted.state.site.close()
+    assert again.status_code == 201 and again.json()["value"] == 23
+    assert len(api.check_ins()) == before + 1
+
+
+def test_a_crashed_request_is_settled_before_the_users_next_write_in_the_same_server(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker dies after recording; the server lives on, the user writes something else
+    first, then retries: the retry is answered from its own write, not the later one."""
+    server = create_app(api.settings)
+    client = TestClient(server)
+    headers = {**api.auth("mia"), "Idempotency-Key": "crash-then-more"}
+    before = len(api.check_ins())
+    try:
+        _die_on_answer_line(monkeypatch)
+        dies(lambda: client.post("/api/v1/key-results/k-sales/check-ins", headers=headers,
+                                 json={"value": 31}))
+        monkeypatch.undo()
+        later = client.post("/api/v1/key-results/k-sales/check-ins", headers=api.auth("mia"),
+                            json={"value": 32})
+        again = client.post("/api/v1/key-results/k-sales/check-ins", headers=headers,
+                            json={"value": 31})
+    finally:
+        server.state.site.close()
+    assert later.status_code == again.status_code == 201
+    assert (again.json()["value"], later.json()["value"]) == (31, 32)
+    assert [c["value"] for c in api.check_ins()[before:]] == [31, 32]

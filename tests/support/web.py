@@ -10,7 +10,7 @@ from tests.support.hostile_text import CORPUS
 HOSTILE_TITLE = CORPUS["html"] + " " + CORPUS["bidi override"] + " " + CORPUS["ansi colour"]
 HOSTILE_NOTE = CORPUS["markup link"] + " " + CORPUS["html"]
 USERS = [("ana", "admin", ""), ("mia", "member", "sales"), ("ben", "member", "eng"),
-         ("vic", "viewer", ""), ("aud", "auditor", "")]
+         ("vic", "viewer", ""), ("aud", "auditor", ""), ("pat", "planner", "")]
 
 
 def seed(settings: Settings) -> tuple[OkrLedger, dict[str, str]]:

@@ -1,0 +1,243 @@
+"""okr serve, JSON API: every CLI write as a POST — recorded through the ledger service as the
+token's holder, refused with the CLI's line (400), without a token (401) and for a role that
+may not (403) with nothing written, answered from what it recorded, and recorded once per
+Idempotency-Key."""
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from okr.ledger.app import OkrLedger
+from okr.settings import load_settings
+from okr.web.app import create_app
+from tests.fuzzing import live_window
+from tests.integration.conftest import Broker, okr_environ
+from tests.support.web import seed
+
+pytestmark = pytest.mark.integration
+
+PROBLEM = "application/problem+json"
+_serial = itertools.count()
+
+
+@dataclass
+class Api:
+    ledger: OkrLedger
+    tokens: dict[str, str]
+    client: TestClient
+
+    def post(self, path: str, body: dict[str, Any], name: str | None,
+             **headers: str) -> Any:
+        auth = {} if name is None else {"Authorization": f"Bearer {self.tokens[name]}"}
+        return self.client.post(f"/api/v1{path}", json=body, headers={**auth, **headers})
+
+    def head(self) -> int:
+        return self.ledger.recorder.max_notification_id() or 0
+
+
+@pytest.fixture(scope="module")
+def api(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    home = tmp_path_factory.mktemp("api-writes") / "home"
+    settings = load_settings(environ=okr_environ(home, broker.bootstrap))
+    ledger, tokens = seed(settings)
+    ledger.add_kpi("kpi-mia", "Mia's KPI", green=10, red=5, owner="mia")
+    app = create_app(settings)
+    yield Api(ledger, tokens, TestClient(app))
+    app.state.site.close()
+    ledger.close()
+
+
+@dataclass
+class Case:
+    """One write: what it needs first, its POST, who may, and a bad body with its line."""
+
+    name: str
+    path: str  # with {u} for a fresh key
+    body: dict[str, Any]
+    events: list[str]  # the event types it records
+    setup: Callable[[OkrLedger, str], None] = lambda L, u: None
+    who: str = "pat"  # a planner
+    refused: list[str] = field(default_factory=lambda: ["vic", "aud", "mia"])
+    bad: dict[str, Any] = field(default_factory=lambda: {"effective": "next tuesday",
+                                                         "reason": "r"})
+    says: str = "cannot read time 'next tuesday'"
+
+
+def _cycle(L: OkrLedger, u: str, month: int = 1) -> None:
+    from datetime import UTC, datetime
+    L.add_cycle(f"c{month}-{u}", datetime(2026, month, 1, tzinfo=UTC),
+                datetime(2026, month + 1, 1, tzinfo=UTC))
+
+
+def _kr(L: OkrLedger, u: str) -> None:
+    L.add_key_result(f"kr-{u}", "A key result", objective="o-eng", target=5, reason="new")
+
+
+CASES = [
+    Case("cycle add", "/cycles", {"key": "c-{u}", "start": "2026-01-01", "end": "2026-04-01"},
+         ["CycleAdded"], bad={"key": "c-{u}", "start": "soon"}, says="cannot read time 'soon'"),
+    Case("cycle commit", "/cycles/c1-{u}/commit", {}, ["PlanCommitted"], _cycle,
+         bad={}, says=""),
+    Case("cycle close", "/cycles/c1-{u}/close", {"reason": "done"}, ["CycleClosed"], _cycle,
+         bad={}, says=""),
+    Case("cycle reopen", "/cycles/c1-{u}/reopen", {"reason": "one more week"},
+         ["CycleReopened"], lambda L, u: (_cycle(L, u), L.close_cycle(f"c1-{u}")),
+         bad={}, says="needs a reason (--reason)"),
+    Case("cycle carry", "/cycles/c1-{u}/carry", {"to": "c2-{u}"},
+         ["ObjectiveAdded", "KeyResultAdded"],
+         lambda L, u: (_cycle(L, u), _cycle(L, u, 2),
+                       L.add_objective(f"o-{u}", "Carried", cycle=f"c1-{u}", owner="ana"),
+                       L.add_key_result(f"kr-{u}", "KR", objective=f"o-{u}")),
+         bad={"to": "c1-{u}"}, says="into itself"),
+    Case("objective add", "/objectives",
+         {"key": "o-{u}", "title": "New", "cycle": "live", "team": "eng", "reason": "late"},
+         ["ObjectiveAdded"],
+         bad={"key": "o-{u}", "title": "New", "cycle": "live"},
+         says="is a plan revision and needs a reason (--reason)"),
+    Case("objective update", "/objectives/o-{u}/update", {"title": "Renamed", "reason": "why"},
+         ["ObjectiveRetitled"],
+         lambda L, u: L.add_objective(f"o-{u}", "Old", cycle="live", owner="ana", reason="r"),
+         bad={"parent": "o-eng", "no_parent": True},
+         says="give --parent or --no-parent, not both"),
+    Case("objective abandon", "/objectives/o-{u}/abandon", {"reason": "dropped"},
+         ["ObjectiveStatusChanged"],
+         lambda L, u: L.add_objective(f"o-{u}", "Old", cycle="live", owner="ana", reason="r")),
+    Case("objective close", "/objectives/o-{u}/close", {"status": "achieved", "reason": "met"},
+         ["ObjectiveStatusChanged"],
+         lambda L, u: L.add_objective(f"o-{u}", "Old", cycle="live", owner="ana", reason="r"),
+         bad={"status": "abandoned", "reason": "r"}, says="closes as 'achieved' or 'missed'"),
+    Case("key result add", "/key-results",
+         {"key": "kr-{u}", "title": "More", "objective": "o-eng", "target": 12,
+          "phase": [f"{(live_window()[0] + timedelta(days=1)).date()}=3"], "reason": "late"},
+         ["KeyResultAdded"],
+         bad={"key": "kr-{u}", "title": "More", "objective": "o-eng", "target": "1_000"},
+         says="1_000"),
+    Case("key result revise", "/key-results/kr-{u}/revise", {"target": "8", "reason": "lower"},
+         ["KeyResultRevised"], _kr,
+         bad={"tolerance": 1, "clear_tolerance": True},
+         says="give --tolerance or --clear-tolerance, not both"),
+    Case("key result move", "/key-results/kr-{u}/move",
+         {"objective": "o-sales", "reason": "belongs there"}, ["KeyResultMoved"], _kr,
+         bad={"objective": "o-sales", "reason": "r", "effective": "next tuesday"}),
+    Case("key result remove", "/key-results/kr-{u}/remove", {"reason": "moot"},
+         ["KeyResultRemoved"], _kr),
+    Case("key result link", "/key-results/kr-{u}/link", {"kpi": "kpi-mia", "reason": "auto"},
+         ["KpiLinked"], _kr,
+         bad={"kpi": "kpi-mia", "reason": "r", "effective": "next tuesday"}),
+    Case("key result unlink", "/key-results/kr-{u}/unlink", {"reason": "manual"},
+         ["KpiUnlinked"], lambda L, u: (_kr(L, u), L.link_kpi(f"kr-{u}", "kpi-mia", "r"))),
+    Case("initiative add", "/initiatives", {"key": "i-{u}", "title": "Do it", "kr": "k-eng"},
+         ["InitiativeAdded"], who="ben", refused=["vic", "aud", "mia"],
+         bad={"key": "i-{u}", "title": "Do it", "kr": "k-eng", "effective": "next tuesday",
+              "reason": "r"}),
+    Case("initiative status", "/initiatives/i-{u}/status", {"status": "in-progress"},
+         ["InitiativeStatusChanged"],
+         lambda L, u: L.add_initiative(f"i-{u}", "Do it", "k-eng"), who="ben",
+         refused=["vic", "aud", "mia"], bad={"status": "paused"}, says="paused"),
+    Case("kpi add", "/kpis", {"key": "kpi-{u}", "name": "Uptime", "green": 99.9, "red": 99,
+                              "tag": ["guardrail"]}, ["KpiAdded"],
+         bad={"key": "kpi-{u}", "name": "Uptime", "green": "9 9", "red": 1}, says="9 9"),
+    Case("kpi update", "/kpis/kpi-{u}/update", {"green": "20", "reason": "harder"},
+         ["KpiUpdated"], lambda L, u: L.add_kpi(f"kpi-{u}", "K", green=10, red=5),
+         bad={"reason": "r"}, says="nothing to update"),
+    Case("kpi reading", "/kpis/kpi-mia/readings", {"value": 7, "id": "r-{u}"},
+         ["KpiReadingRecorded"], who="mia", refused=["vic", "aud", "ben"],
+         bad={"value": 7, "at": "next tuesday"}),
+    Case("kpi retire", "/kpis/kpi-{u}/retire", {"reason": "unused"}, ["KpiRetired"],
+         lambda L, u: L.add_kpi(f"kpi-{u}", "K", green=10, red=5), bad={}, says=""),
+]
+IDS = [c.name for c in CASES]
+
+
+def fresh(api: Api, case: Case) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A new key, its items set up; the path and both bodies with the key filled in."""
+    u = f"{next(_serial)}-{case.name.replace(' ', '-')}"
+    case.setup(api.ledger, u)
+
+    def fill(v: Any) -> Any:
+        if isinstance(v, str):
+            return v.replace("{u}", u)
+        if isinstance(v, list):
+            return [fill(x) for x in v]
+        return v
+
+    return (case.path.replace("{u}", u), {k: fill(v) for k, v in case.body.items()},
+            {k: fill(v) for k, v in case.bad.items()})
+
+
+def problem(r: Any, status: int) -> str:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == PROBLEM
+    body = r.json()
+    assert body["status"] == status and body["instance"] == r.request.url.path
+    assert "\n" not in body["detail"]
+    return str(body["detail"])
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_a_write_records_as_the_caller_once_per_idempotency_key(api: Api, case: Case) -> None:
+    path, body, _ = fresh(api, case)
+    key = f"k-{path}"
+    first = api.post(path, {**body, "actor": "ana"}, case.who, **{"Idempotency-Key": key})
+    assert first.status_code == 201, first.text
+    recorded = first.json()["recorded"]
+    assert [e["type"] for e in recorded] == case.events or set(case.events) == {
+        e["type"] for e in recorded}
+    assert {e["actor"] for e in recorded} == {f"web:{case.who}"}
+    head = api.head()
+    again = api.post(path, {**body, "actor": "ana"}, case.who, **{"Idempotency-Key": key})
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert api.head() == head
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_a_bad_write_is_a_400_problem_with_the_clis_line_and_nothing_recorded(
+        api: Api, case: Case) -> None:
+    path, body, bad = fresh(api, case)
+    if not case.says:  # nothing to get wrong in the body: the second of two is refused
+        assert api.post(path, body, case.who).status_code == 201
+        bad = body
+    before = api.head()
+    detail = problem(api.post(path, bad, case.who, **{"Idempotency-Key": f"bad-{path}"}), 400)
+    assert case.says in detail
+    assert api.head() == before
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_a_write_without_a_token_is_401_and_by_a_role_that_may_not_403(api: Api,
+                                                                         case: Case) -> None:
+    path, body, _ = fresh(api, case)
+    before = api.head()
+    r = api.post(path, body, None)
+    assert "okr token create" in problem(r, 401)
+    assert r.headers["www-authenticate"].startswith("Bearer")
+    for name in case.refused:
+        assert name in problem(api.post(path, body, name), 403)
+    assert api.head() == before
+
+
+def test_a_reading_with_an_id_seen_before_records_nothing_and_says_so(api: Api) -> None:
+    first = api.post("/kpis/kpi-mia/readings", {"value": 3, "id": "seen"}, "pat")
+    assert first.status_code == 201
+    again = api.post("/kpis/kpi-mia/readings", {"value": 3, "id": "seen"}, "pat")
+    assert again.status_code == 200 and again.json()["recorded"] == []
+
+
+def test_an_unknown_item_is_a_404_problem(api: Api) -> None:
+    assert problem(api.post("/cycles/nope/commit", {}, "pat"), 404) == "cycle 'nope' not found"
+
+
+def test_these_cases_cover_every_post_of_the_api(api: Api) -> None:
+    spec = api.client.get("/api/v1/openapi.json").json()
+    posts = {p.removeprefix("/api/v1") for p, ops in spec["paths"].items()
+             if "post" in ops and p.startswith("/api/v1/")}
+    covered = {c.path.replace("kpi-mia", "{key}").replace("kpi-{u}", "{key}")
+               .replace("c1-{u}", "{key}")
+               .replace("o-{u}", "{key}").replace("kr-{u}", "{key}").replace("i-{u}", "{key}")
+               for c in CASES}
+    assert sorted(posts) == sorted(covered | {"/key-results/{key}/check-ins"})
