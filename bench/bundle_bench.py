@@ -16,7 +16,7 @@ from pathlib import Path
 
 from common import Result, Run, say
 
-from okr.cli.audit_cmds import write_bundle
+from okr.cli.bundles import write_bundle
 from okr.domain.history import cycle_dependencies
 from okr.domain.periods import cycle_of
 from okr.ledger.app import OkrLedger

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from okr.cli.bundles import export_bundle, key_or_fail
 from okr.cli.commands import Typer
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
@@ -199,16 +200,6 @@ def _read_trusted(path: Path | None) -> list[dict[str, Any]]:
     return cps
 
 
-def _key_or_fail(st: State, pem: str | None) -> str:
-    from okr.record.signing import existing_public_key_pem
-
-    pem = pem or existing_public_key_pem(st.settings.signing_key_file)
-    if pem is None:  # verifying never creates a key: one made now would vouch for nothing
-        raise UserError(f"no signing key at {st.settings.signing_key_file}: pass the "
-                        "auditor's copy with --public-key PEM (`okr keys export` prints it)")
-    return pem
-
-
 @audit_app.command("verify")
 def verify_cmd(ctx: typer.Context,
                bundle: Path | None = typer.Option(None, "--bundle", help="Verify an exported "
@@ -241,7 +232,7 @@ def verify_cmd(ctx: typer.Context,
     if not no_store:  # opened before Kafka starts: a store that cannot be read starts nothing
         st.require_ledger()
         st.ledger  # noqa: B018
-    pem = _key_or_fail(st, pem)
+    pem = key_or_fail(st, pem)
     quiet = want_json(ctx, as_json)
     records = read_log(st, quiet)
     store = None
@@ -310,7 +301,7 @@ def checkpoints_cmd(ctx: typer.Context,
     from okr.record.signing import verifier
 
     st = state(ctx)
-    ok = verifier(_key_or_fail(st, _read_public_key(public_key) if public_key else None))
+    ok = verifier(key_or_fail(st, _read_public_key(public_key) if public_key else None))
     good = sorted((cp for cp in read_checkpoints(st) if ok(cp)),
                   key=lambda cp: (int(cp.get("count", 0)), str(cp.get("time", ""))))
     if not good:
@@ -340,7 +331,7 @@ def prove_cmd(ctx: typer.Context,
     from okr.record.signing import verifier
 
     st = state(ctx)
-    ok = verifier(_key_or_fail(st, None))
+    ok = verifier(key_or_fail(st, None))
     envs: dict[int, Envelope] = {}
     for r in read_log(st, want_json(ctx, as_json)):
         try:
@@ -457,137 +448,20 @@ def _verify_bundle(ctx: typer.Context, bundle: Path, pem: str | None, as_json: b
 
 # ---- export ----------------------------------------------------------------------------
 
-BUNDLE_README = """# okr-ledger audit bundle — cycle {cycle}
-
-Exported {exported} from topic `{topic}`.
-
-| file | what |
-| --- | --- |
-| `events.jsonl` | the {n_events} events cycle {cycle} depends on (its cycle, objectives, key
-  results, linked and guardrail KPIs), one record per line, byte for byte as on Kafka |
-| `checkpoint.json` | the signed tree head they are proven against: {size} events up to
-  position {head}, Merkle root `{root}` |
-| `multiproof.json` | `tree_size`; `leaves`: each event's `[position, leaf index]`; `nodes`:
-  `[level, index, hash]` of every tree node their inclusion proofs need that they do not
-  derive themselves, each once — node (l, i) covers leaves i·2^l up to (i+1)·2^l |
-| `consistency.jsonl` | consistency proofs from the 32 signed tree heads before this one, for
-  checkpoints you kept (`--trusted`; an older one is checked against the whole log) |
-| `public-key.pem` | the Ed25519 key the checkpoint verifies with — compare it with the copy
-  you obtained independently (`okr keys export`) |
-
-Verify offline, with no broker and no event store:
-
-    okr audit verify --bundle {dirname} --public-key YOUR-COPY.pem [--trusted KEPT.jsonl]
-
-docs/envelope.md of okr-ledger specifies the hash (over each record's bytes as sent, its hash
-member cut out) and the tree: leaf = sha256(0x00 || hash bytes), node = sha256(0x01 || l || r).
-A bundle proves that each event it holds is in the signed log, unaltered; that it holds every
-event of the cycle is proven only by verifying the whole log.
-"""
-
-
-CONSISTENCY_FROM = 32  # earlier signed tree heads a bundle proves its head consistent with
-
-
-def _signed_log(st: State, quiet: bool) -> "tuple[list[Any], list[bytes], Callable[..., bool]]":
-    """The log's envelopes and raw records in position order (one valid record per position;
-    conflicting records refuse), and the checkpoint signature check."""
-    from okr.record.envelope import Envelope
-    from okr.record.signing import verifier
-
-    ok = verifier(_key_or_fail(st, None))
-    by_position: dict[int, tuple[Envelope, bytes]] = {}
-    for r in read_log(st, quiet):
-        try:
-            env = Envelope.from_bytes(r.value)
-        except ValueError:
-            continue
-        if not env.hash_ok(r.value):
-            continue
-        seen = by_position.setdefault(env.position, (env, r.value))
-        if seen[0].hash != env.hash:
-            raise UserError(f"{st.settings.topic_ledger} holds two different records at "
-                            f"position {env.position}: run `okr audit verify`")
-    ordered = [by_position[p] for p in sorted(by_position)]
-    return [e for e, _ in ordered], [raw for _, raw in ordered], ok
-
-
 @audit_app.command("export")
 def export(ctx: typer.Context, cycle: str = typer.Option(..., "--cycle"),
            out: Path = typer.Option(..., "--out", help="Directory to write the bundle to."),
            as_json: bool = JSON) -> None:
     """Write an offline-verifiable bundle of a cycle's events with one multiproof against a
     signed tree head (its proof grows with the cycle, not the ledger)."""
-    from okr.domain.history import cycle_dependencies
-    from okr.domain.periods import canonical_cycle_key
-    from okr.record import merkle
-    from okr.record.verify import tree_roots
-
     if str(out) == "-":
         raise UserError("--out names a folder for the bundle's files; '-' (stdout) cannot "
                         "hold them")
-    st = state(ctx)
-    key = canonical_cycle_key(cycle)
-    envs, raws, ok = _signed_log(st, want_json(ctx, as_json))
-    wanted = cycle_dependencies([e.fact() for e in envs], key)
-    if not wanted:
-        raise UserError(f"cycle {cycle!r} not found on {st.settings.topic_ledger}")
-    mine = [i for i, e in enumerate(envs) if e.aggregate_id in wanted]
-    leaves = [merkle.envelope_leaf(e.hash) for e in envs]
-    signed = [c for c in read_checkpoints(st) if "root" in c and ok(c)
-              and str(c.get("count", "")).isdigit() and 0 < int(c["count"]) <= len(leaves)]
-    roots = tree_roots({i: e.hash for i, e in enumerate(envs)},
-                       {int(c["count"]) for c in signed})
-    heads = {}  # signed tree heads that match this log, by size
-    for c in signed:
-        if roots.get(int(c["count"])) == c["root"]:
-            heads.setdefault(int(c["count"]), c)
-    covering = [n for n in heads if n > mine[-1]]
-    if not covering:
-        raise UserError(f"no signed tree head covers position {envs[mine[-1]].position} yet; "
-                        "run `okr relay --checkpoint` first")
-    size = max(covering)
-    with writing_out(out):
-        written = write_bundle(out, key, st.settings.topic_ledger, [e.position for e in envs],
-                               raws, leaves, mine, heads, size, _key_or_fail(st, None))
+    written = export_bundle(state(ctx), cycle, out, want_json(ctx, as_json))
     emit(written, want_json(ctx, as_json),
-         f"wrote {written['events']} events of {key} with a proof of {written['proof_nodes']} "
-         f"tree nodes against the signed tree of {size} events to {out} "
-         f"({written['bytes']} bytes)")
-
-
-def write_bundle(out: Path, cycle: str, topic: str, positions: list[int], raws: list[bytes],
-                 leaves: list[bytes], mine: list[int], heads: dict[int, dict[str, Any]],
-                 size: int, pem: str) -> dict[str, Any]:
-    """Write the bundle of the log's records at indices `mine` (in position order), proven by
-    one multiproof against the signed tree head of `size` leaves, with consistency proofs from
-    the signed heads before it; what was written."""
-    from datetime import UTC, datetime
-
-    from okr.record import merkle
-    from okr.record.envelope import canonical_json
-
-    head, tree = heads[size], leaves[:size]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "events.jsonl").write_bytes(b"".join(raws[i] + b"\n" for i in mine))
-    nodes = merkle.multiproof(mine, tree)
-    (out / "multiproof.json").write_bytes(canonical_json(
-        {"tree_size": size, "leaves": [[positions[i], i] for i in mine],
-         "nodes": [[level, index, h.hex()] for (level, index), h in sorted(nodes.items())]})
-        + b"\n")
-    (out / "consistency.jsonl").write_bytes(b"".join(canonical_json(
-        {"count": n, "root": heads[n]["root"],
-         "proof": [p.hex() for p in merkle.consistency_proof(n, tree)]}) + b"\n"
-        for n in sorted(n for n in heads if n < size)[-CONSISTENCY_FROM:]))
-    (out / "checkpoint.json").write_bytes(canonical_json(head) + b"\n")
-    (out / "public-key.pem").write_text(pem, encoding="utf-8")
-    (out / "README.md").write_text(BUNDLE_README.format(
-        cycle=cycle, exported=datetime.now(UTC).isoformat(timespec="seconds"), topic=topic,
-        n_events=len(mine), head=head["position"], size=size, root=head["root"],
-        dirname=out.name), encoding="utf-8")
-    return {"out": str(out), "cycle": cycle, "events": len(mine), "tree_size": size,
-            "head_position": head["position"], "proof_nodes": len(nodes),
-            "bytes": sum(f.stat().st_size for f in out.iterdir() if f.is_file())}
+         f"wrote {written['events']} events of {written['cycle']} with a proof of "
+         f"{written['proof_nodes']} tree nodes against the signed tree of "
+         f"{written['tree_size']} events to {out} ({written['bytes']} bytes)")
 
 
 def _verify_proof_bundle(bundle: Path, pem: str, trusted: list[dict[str, Any]]) -> "Verdict":

@@ -227,11 +227,17 @@ def _axes(start: datetime, end: datetime, lo_label: str, hi_label: str) -> str:
             f'<text x="4" y="{y1 + 4}" font-size="11">{_e(hi_label)}</text>')
 
 
-def kr_chart(review: dict[str, Any], key: str) -> str:
-    """Actual vs expected progress of one key result, with its target revisions marked."""
+def kr_chart(review: dict[str, Any], key: str, dots: frozenset[datetime] = frozenset()
+             ) -> str:
+    """Actual vs expected progress of one key result, with its target revisions marked (and a
+    dot at each point of the series `dots` names, such as its check-ins)."""
     start, end = review["start"], review["end"]
     series = review["progress"].get(key, [])
     actual = [(_x(p["at"], start, end), _y(p["progress"], 0, 1)) for p in series]
+    points = "".join(
+        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="#2563eb"><title>{day(p["at"])}: '
+        f'{_e(num(p["value"]))} ({pct(p["progress"])}, expected {pct(p["expected"])})'
+        '</title></circle>' for p, (x, y) in zip(series, actual, strict=True) if p["at"] in dots)
     expected = [(_x(p["at"], start, end), _y(p["expected"], 0, 1)) for p in series]
     marks = []
     for r in review["revisions"]:
@@ -245,8 +251,8 @@ def kr_chart(review: dict[str, Any], key: str) -> str:
                          f'fill="{color}">{label}</text>')
     return (f'<svg viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img" '
             f'aria-label="progress of {_e(key)}">{_axes(start, end, "0%", "100%")}'
-            f'{_poly(expected, "#8a8a8a", "6 4")}{_poly(actual, "#2563eb")}{"".join(marks)}'
-            '</svg>')
+            f'{_poly(expected, "#8a8a8a", "6 4")}{_poly(actual, "#2563eb")}{points}'
+            f'{"".join(marks)}</svg>')
 
 
 def _band(y0: float, y1: float, colour: str) -> str:

@@ -1,7 +1,6 @@
 """`okr review CYCLE` and `okr retro A B`: retrospectives from the ledger's history."""
 
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,39 +10,22 @@ from okr.cli.commands import choice
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
 from okr.cli.output import emit, format_option, table_format, to_json, visible, write_out
+from okr.cli.reviews import cycle_facts, review_of
 
 if TYPE_CHECKING:
     from rich.text import Text
 
-    from okr.domain.history import Fact
 
 FORMATS = ("table", "terminal", "tsv", "json", "csv", "md", "html")
 JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
-def cycle_facts(st: State, cycle: str, as_of: datetime, known_at: datetime) -> "list[Fact]":
-    """The facts a review of the cycle at (as_of, known_at) reads, from the projection."""
-    from okr.cli.reads import open_projection
-
-    with open_projection(st) as proj:
-        facts = proj.review_facts(cycle, as_of, known_at)
-    if not facts:
-        raise UserError(f"cycle {cycle!r} not found")
-    return facts
-
-
 def build(st: State, cycle: str, as_of: str | None, known_at: str | None) -> dict[str, Any]:
     """The review of a cycle at (as_of, known_at)."""
     from okr.cli.times import view_instants
-    from okr.domain.periods import canonical_cycle_key
-    from okr.domain.review import ReviewPoint, UnknownCycle, review
 
     a, k = view_instants(as_of, known_at, st.settings.timezone)
-    try:
-        key = canonical_cycle_key(cycle)
-        return review(cycle_facts(st, key, a, k), key, ReviewPoint(a, k))
-    except UnknownCycle as exc:
-        raise UserError(str(exc)) from None
+    return review_of(lambda key, a_, k_: cycle_facts(st, key, a_, k_), cycle, a, k)
 
 
 def review_cmd(ctx: typer.Context, cycle: str = typer.Argument(..., help="e.g. 2026-Q3"),

@@ -135,8 +135,10 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
 
 
 def weekly_progress(facts: Sequence[Fact], cycle: str, window: Window, t_eval: datetime,
-                    known_at: datetime) -> dict[str, list[dict[str, Any]]]:
-    """Per key result: actual vs expected progress at each week boundary, as known at known_at."""
+                    known_at: datetime, also: Sequence[datetime] = ()
+                    ) -> dict[str, list[dict[str, Any]]]:
+    """Per key result: actual vs expected progress at each week boundary (and at the instants
+    `also` names inside the cycle, such as check-ins' effective times), as known at known_at."""
     series: dict[str, list[dict[str, Any]]] = defaultdict(list)
     t = window.start
     instants = []
@@ -144,6 +146,7 @@ def weekly_progress(facts: Sequence[Fact], cycle: str, window: Window, t_eval: d
         instants.append(t)
         t += WEEK
     instants.append(t_eval)
+    instants = sorted(set(instants) | {a for a in also if window.start <= a <= t_eval})
     for at, world in worlds_at(facts, instants, known_at):
         for card in scorecard(world, at):
             if card["cycle"] != cycle:
@@ -245,8 +248,10 @@ def guardrails(final: World, kpi_keys: set[str], window: Window, t_eval: datetim
     return out
 
 
-def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint) -> dict[str, Any]:
-    """The whole review of one cycle as it looked at `point`."""
+def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
+           also: Sequence[datetime] = ()) -> dict[str, Any]:
+    """The whole review of one cycle as it looked at `point` (its progress series also at
+    the instants `also` names)."""
     facts = sorted(facts, key=lambda f: f.position)
     # What exists at the point (cycles, items, statuses): measurements play no part in it.
     known = world_at((f for f in facts if f.type not in MEASUREMENTS), point.as_of,
@@ -278,7 +283,7 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint) -> dict[str, A
         "objectives": cards,
         "summaries": summaries(cards),
         "revisions": revisions(facts, cycle, point.known_at),
-        "progress": weekly_progress(facts, cycle, window, t_eval, point.known_at),
+        "progress": weekly_progress(facts, cycle, window, t_eval, point.known_at, also),
         "habits": check_in_habits(final, live_krs, window, t_eval),
         "backdated": backdated(facts, krs, final, point.known_at),
         "calibration": calibration(final, cards),

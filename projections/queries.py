@@ -4,15 +4,17 @@ code that runs it (`store.py`)."""
 
 # The items a cycle's review depends on (domain.history.cycle_dependencies, in SQL, over the
 # version tables): the cycle, its objectives, every key result ever under them, every KPI
-# ever linked to those, and the KPIs ever tagged guardrail.
+# ever linked to those, and the KPIs ever tagged guardrail — and the initiatives ever on those
+# key results (the review's initiatives column).
 REVIEW_ITEMS = """
 CREATE OR REPLACE TEMP TABLE review_items AS
 WITH objectives AS (SELECT DISTINCT aggregate_id, key FROM objective_versions WHERE cycle = $1),
-krs AS (SELECT DISTINCT aggregate_id, kpi FROM key_result_versions
+krs AS (SELECT DISTINCT aggregate_id, key, kpi FROM key_result_versions
         WHERE objective IN (SELECT key FROM objectives))
 SELECT DISTINCT aggregate_id FROM cycle_versions WHERE key = $1
 UNION SELECT aggregate_id FROM objectives
 UNION SELECT aggregate_id FROM krs
+UNION SELECT aggregate_id FROM initiative_versions WHERE key_result IN (SELECT key FROM krs)
 UNION SELECT aggregate_id FROM kpi_versions WHERE key IN (SELECT kpi FROM krs)
 UNION SELECT aggregate_id FROM kpi_versions WHERE list_contains(tags, 'guardrail')
 """
@@ -56,6 +58,24 @@ KR_REVISIONS = (
 KR_CHECK_INS = (
     "SELECT effective_at, recorded_at, value, confidence, note, actor, on_behalf_of, source, "
     "position FROM check_ins WHERE key_result = ? ORDER BY effective_at, position")
+
+# A KPI's readings (the web's KPI page charts them), by observed time.
+KPI_READINGS = (
+    "SELECT observed_at, recorded_at, value, source, reading_id, actor, position "
+    "FROM kpi_readings WHERE kpi = ? ORDER BY observed_at, position")
+
+# The web's audit feed: a page of the latest events (newest first, before a position),
+# optionally of one kind of item or one actor, with the key of the item each is about.
+AUDIT_FEED = """
+SELECT e.position, e.aggregate_type, a.key FROM events e
+LEFT JOIN aggregates a USING (aggregate_id)
+WHERE e.position < $before
+  AND ($kind::VARCHAR IS NULL OR e.aggregate_type = $kind::VARCHAR)
+  AND ($actor::VARCHAR IS NULL OR e.actor = $actor::VARCHAR)
+ORDER BY e.position DESC
+LIMIT $limit
+"""
+AUDIT_ACTORS = "SELECT DISTINCT actor FROM events ORDER BY actor"
 
 # `okr due` and the reminders of `okr up` (domain/due.py decides what is due): every key
 # result in force now with its objective's owner, team and status, its cycle's window and

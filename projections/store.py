@@ -26,10 +26,13 @@ from okr.domain.history import Fact
 from okr.errors import ProjectionUnavailable
 from okr.projections.errors import ProjectionLocked
 from okr.projections.queries import (
+    AUDIT_ACTORS,
+    AUDIT_FEED,
     CARD_COLUMNS,
     CARRIED_FROM,
     DUE_KEY_RESULTS,
     DUE_KPIS,
+    KPI_READINGS,
     KR_CHECK_INS,
     KR_COLUMNS,
     KR_REVISIONS,
@@ -324,6 +327,22 @@ class Projection:
         revisions = [dict(zip(names, r, strict=True)) for r in rows]
         names, rows = self.query(KR_CHECK_INS, [key])
         return revisions, [dict(zip(names, r, strict=True)) for r in rows]
+
+    def kpi_history(self, key: str) -> list[dict[str, Any]]:
+        """The readings of one KPI (by observed time), each with its recording time."""
+        names, rows = self.query(KPI_READINGS, [key])
+        return [dict(zip(names, r, strict=True)) for r in rows]
+
+    def audit_page(self, before: int, limit: int, kind: str | None = None,
+                   actor: str | None = None) -> list[tuple[int, str, str | None]]:
+        """(position, aggregate type, key) of the latest events before `before`, newest
+        first, at most `limit`, of one kind of item and one actor when given."""
+        return [(int(p), t, k) for p, t, k in self.query(
+            AUDIT_FEED, {"before": before, "limit": limit, "kind": kind, "actor": actor})[1]]
+
+    def actors(self) -> list[str]:
+        """Every actor on the record."""
+        return [a for (a,) in self.query(AUDIT_ACTORS)[1]]
 
     def listing_at(self, kind: str, as_of: datetime, known_at: datetime
                    ) -> list[dict[str, Any]]:

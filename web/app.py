@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from markupsafe import Markup
 
 from okr.cli.output import visible
 from okr.settings import Settings
@@ -23,8 +24,8 @@ from okr.web import auth
 from okr.web.api import ApiProblem, api_router, problem_response
 from okr.web.errors import Problem, failure
 from okr.web.idempotency import IdempotencyStore
-from okr.web.site import Site
-from okr.web.views import said, tree
+from okr.web.site import FEED_PAGE, Site
+from okr.web.views import guardrail_chart, kpi_chart, kr_chart, said, tree
 
 HERE = Path(__file__).resolve().parent
 
@@ -187,15 +188,27 @@ def create_app(settings: Settings) -> FastAPI:
             a, k = site.instants(as_of, known_at)
             card, kr, revisions, check_ins = site.key_result(key, a, k)
             may = site.may_check_in(who, key)
+            chart, initiatives = kr_progress(card["cycle"], kr["key"], a, k, check_ins)
         except Exception as exc:
             return problem(request, who, exc)
         return page(request, "key_result.html", who, status, card=card, kr=kr,
+                    chart=chart, initiatives=initiatives,
                     revisions=[{**r, "when": said(r["at"], site.zone)} for r in revisions],
                     check_ins=[{**c, "effective": said(c["effective_at"], site.zone),
                                 "recorded": said(c["recorded_at"], site.zone)}
                                for c in reversed(check_ins)],
                     may_check_in=may, error=error, typed=typed or {},
                     travel=travel(as_of, known_at, a, k, site.zone))
+
+    def kr_progress(cycle: str, key: str, a: Any, k: Any, check_ins: list[dict[str, Any]]
+                    ) -> tuple[Markup, list[dict[str, Any]]]:
+        """The key result's chart over its cycle and its initiatives, from the cycle's review
+        (the same model `okr review` draws), at (a, k)."""
+        r = site.review(cycle, a, k, [c["effective_at"] for c in check_ins])
+        mine = next((kr for c in r["objectives"] for kr in c["key_results"]
+                     if kr["key"] == key), None)
+        return (Markup(kr_chart(r, key, check_ins)),
+                [] if mine is None else mine.get("initiatives", []))
 
     @app.get("/restatement", response_model=None)
     def restatement(request: Request, at: str = "") -> Response:
@@ -224,12 +237,8 @@ def create_app(settings: Settings) -> FastAPI:
             rows = site.trail(key)
         except Exception as exc:
             return problem(request, who, exc)
-        return page(request, "trail.html", who, key=key, rows=[
-            {**r, "recorded": said(r["recorded_at"], site.zone),
-             "effective": "" if r["effective_at"] == r["recorded_at"]
-             else said(r["effective_at"], site.zone),
-             "diff": [(k, cell(v["before"]), cell(v["after"]))
-                      for k, v in r["changes"].items()]} for r in rows])
+        return page(request, "trail.html", who, key=key,
+                    rows=[shown_event(r, site.zone) for r in rows])
 
     @app.get("/verify", response_model=None)
     def verify(request: Request) -> Response:
@@ -242,6 +251,133 @@ def create_app(settings: Settings) -> FastAPI:
         except Exception as exc:
             return problem(request, who, exc)
         return page(request, "verify.html", who, v=verdict)
+
+    # ---- pages of objectives, KPIs, initiatives, reviews and the audit feed -------------
+
+    def reading(request: Request, template: str,
+                build: Callable[[auth.Principal], dict[str, Any]]) -> Response:
+        """A read page: signed in, built (a known failure: its error page), rendered."""
+        who = signed_in(request)
+        if who is None:
+            return to_signin(request)
+        try:
+            values = build(who)
+        except Exception as exc:
+            return problem(request, who, exc)
+        return page(request, template, who, **values)
+
+    @app.get("/objective/{key}", response_model=None)
+    def objective(request: Request, key: str, as_of: str = "", known_at: str = "") -> Response:
+        def build(who: auth.Principal) -> dict[str, Any]:
+            a, k = site.instants(as_of, known_at)
+            return {**site.objective(key, a, k), "travel": travel(as_of, known_at, a, k,
+                                                                  site.zone)}
+        return reading(request, "objective.html", build)
+
+    @app.get("/kpi/{key}", response_model=None)
+    def kpi(request: Request, key: str, as_of: str = "", known_at: str = "") -> Response:
+        def build(who: auth.Principal) -> dict[str, Any]:
+            a, k = site.instants(as_of, known_at)
+            got = site.kpi(key, a, k)
+            return {**got, "chart": Markup(kpi_chart(got["kpi"], got["readings"], a)),
+                    "observed": said(got["kpi"]["observed_at"], site.zone)
+                    if got["kpi"]["observed_at"] else "",
+                    "rows": [{**r, "observed": said(r["observed_at"], site.zone),
+                              "recorded": said(r["recorded_at"], site.zone)}
+                             for r in reversed(got["readings"])],
+                    "travel": travel(as_of, known_at, a, k, site.zone)}
+        return reading(request, "kpi.html", build)
+
+    @app.get("/initiative/{key}", response_model=None)
+    def initiative(request: Request, key: str, as_of: str = "",
+                   known_at: str = "") -> Response:
+        def build(who: auth.Principal) -> dict[str, Any]:
+            a, k = site.instants(as_of, known_at)
+            return {**site.initiative(key, a, k),
+                    "travel": travel(as_of, known_at, a, k, site.zone)}
+        return reading(request, "initiative.html", build)
+
+    @app.get("/review", response_model=None)
+    def reviews(request: Request) -> Response:
+        def build(who: auth.Principal) -> dict[str, Any]:
+            now = site.now()
+            return {"cycles": site.cycles(now, now)}
+        return reading(request, "reviews.html", build)
+
+    @app.get("/review/{cycle}", response_model=None)
+    def review(request: Request, cycle: str, as_of: str = "", known_at: str = "") -> Response:
+        def build(who: auth.Principal) -> dict[str, Any]:
+            from okr.cli.report import FINAL_GRADES, revision_text, score_rows
+            from okr.domain.actors import acting
+            a, k = site.instants(as_of, known_at)
+            r = site.review(cycle, a, k)
+            krs = [kr for c in r["objectives"] for kr in c["key_results"]]
+            return {"r": r, "rows": score_rows(r), "final_grades": FINAL_GRADES,
+                    "revisions": [{**x, "text": revision_text(x),
+                                   "by": acting(x["actor"], x["on_behalf_of"]),
+                                   "when": said(x["at"], site.zone),
+                                   "effective": said(x["effective_at"], site.zone)}
+                                  for x in r["revisions"]],
+                    "charts": [(kr, Markup(kr_chart(r, kr["key"], []))) for kr in krs],
+                    "guardrails": [(g, Markup(guardrail_chart(r, g)))
+                                   for g in r["guardrails"]],
+                    "span": {n: said(r[n], site.zone) if r[n] else "–"
+                             for n in ("start", "end", "committed_at")},
+                    "travel": travel(as_of, known_at, a, k, site.zone)}
+        return reading(request, "review.html", build)
+
+    @app.get("/retro", response_model=None)
+    def retro(request: Request, a: str = "", b: str = "", team: str = "") -> Response:
+        def build(who: auth.Principal) -> dict[str, Any]:
+            from okr.cli.errors import UserError
+            from okr.domain.review import retro as compare
+            if not a.strip() or not b.strip():
+                raise UserError("a retro compares two cycles: give a= and b= "
+                                "(e.g. /retro?a=2026-Q3&b=2026-Q4)")
+            now = site.now()
+            return {"d": compare(site.review(a, now, now), site.review(b, now, now),
+                                 team or None)}
+        return reading(request, "retro.html", build)
+
+    @app.get("/audit", response_model=None)
+    def audit(request: Request, before: str = "", kind: str = "", actor: str = "",
+              limit: str = "") -> Response:
+        def build(who: auth.Principal) -> dict[str, Any]:
+            from okr.cli.errors import UserError
+            if before.strip() and not (before.isascii() and before.isdigit()):
+                raise UserError(f"before={before!r} is not a position (a whole number, as the "
+                                "feed's 'older' link gives)")
+            if limit.strip() and not (limit.isascii() and limit.isdigit()
+                                      and 1 <= int(limit) <= FEED_MAX):
+                raise UserError(f"limit={limit!r}: give a number of events from 1 to "
+                                f"{FEED_MAX}")
+            if kind and kind not in FEED_KINDS:
+                raise UserError(f"kind={kind!r} is not one of: {', '.join(FEED_KINDS)}")
+            feed = site.audit_feed(int(before) if before.strip() else None, kind or None,
+                                   actor or None, int(limit) if limit.strip() else FEED_PAGE)
+            return {"rows": [shown_event(r, site.zone) for r in feed.rows],
+                    "next_before": feed.next_before, "actors": feed.actors,
+                    "kinds": FEED_KINDS,
+                    "chosen": {"kind": kind, "actor": actor, "limit": limit.strip()},
+                    "may_export": who.role in ("auditor", "admin"),
+                    "cycles": [c["key"] for c in site.cycles(site.now(), site.now())]
+                    if who.role in ("auditor", "admin") else []}
+        return reading(request, "audit.html", build)
+
+    @app.get("/audit/bundle", response_model=None)
+    def bundle(request: Request, cycle: str = "") -> Response:
+        who = signed_in(request)
+        if who is None:
+            return to_signin(request)
+        try:
+            if not cycle.strip():
+                from okr.cli.errors import UserError
+                raise UserError("which cycle? /audit/bundle?cycle=2026-Q4")
+            name, data = site.bundle(who, cycle)
+        except Exception as exc:
+            return problem(request, who, exc)
+        return Response(data, media_type="application/gzip", headers={
+            "Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.post("/kr/{key}/checkin", response_model=None)
     async def check_in(request: Request, key: str) -> Response:
@@ -275,6 +411,19 @@ def travel(as_of: str, known_at: str, a: Any, k: Any, zone: str | None) -> dict[
     whether the view is in the past at all."""
     return {"as_of": as_of, "known_at": known_at, "as_of_said": said(a, zone),
             "known_at_said": said(k, zone), "past": bool(as_of.strip() or known_at.strip())}
+
+
+FEED_MAX = 500  # events a page of the audit feed may ask for
+FEED_KINDS = ("cycle", "objective", "key_result", "initiative", "kpi", "user")
+
+
+def shown_event(r: dict[str, Any], zone: str | None) -> dict[str, Any]:
+    """An event of a trail or the feed as the pages show it: times said, the effective time
+    only where it differs, each changed field before → after as text."""
+    return {**r, "recorded": said(r["recorded_at"], zone),
+            "effective": "" if r["effective_at"] == r["recorded_at"]
+            else said(r["effective_at"], zone),
+            "diff": [(k, cell(v["before"]), cell(v["after"])) for k, v in r["changes"].items()]}
 
 
 def cell(v: Any) -> str:

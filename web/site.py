@@ -17,12 +17,15 @@ from okr.web import tokens
 from okr.web.auth import Principal, Refused, check_may_check_in, load_secret
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from okr.ledger.app import OkrLedger
 
 T = TypeVar("T")
 
 SIGNIN_FAILURES = 10  # failed sign-ins from one address within SIGNIN_WINDOW seconds …
 SIGNIN_WINDOW = 60.0  # … and it must wait
+FEED_PAGE = 50  # events on a page of the audit feed
 
 
 @dataclass(frozen=True)
@@ -300,6 +303,108 @@ class Site:
             raise NotFound(f"nothing with key {key!r} in the ledger")
         return trail_rows(facts, lambda f: f.aggregate_id in ids)
 
+    def audit_feed(self, before: int | None, kind: str | None, actor: str | None,
+                   limit: int = FEED_PAGE) -> "Feed":
+        """The latest events across all items (newest first, before position `before`), of
+        one kind of item and one actor when given, each with the fields it changed."""
+        from itertools import takewhile
+
+        from okr.domain.trail import trail_rows
+
+        def get(p: Any) -> tuple[list[tuple[int, str, str | None]], list[str], list[Any]]:
+            page = p.audit_page(before if before is not None else 2 ** 62, limit + 1, kind,
+                                actor)
+            top = page[0][0] if page else 0  # the diffs need every event up to the newest
+            return page, p.actors(), list(takewhile(lambda f: f.position <= top, p.facts()))
+
+        page, actors, facts = self.read(get)
+        shown = {pos for pos, _, _ in page[:limit]}
+        rows = trail_rows(facts, lambda f: f.position in shown)
+        return Feed(rows[::-1], page[limit - 1][0] if len(page) > limit else None, actors)
+
+    # ---- pages of one item ------------------------------------------------------------
+
+    def objective(self, key: str, as_of: datetime, known_at: datetime) -> dict[str, Any]:
+        """One objective as the scorecard has it at (as_of, known_at), with its parent, the
+        objectives aligned under it and the initiatives on its key results."""
+        def get(p: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            return p.scorecard_at(as_of, known_at), p.listing_at("initiatives", as_of,
+                                                                 known_at)
+
+        cards, initiatives = self.read(get)
+        by_key = {c["key"]: c for c in cards}
+        if key not in by_key:
+            raise NotFound(f"objective {key!r} not found")
+        card = by_key[key]
+        return {"card": card, "parent": by_key.get(card["parent"] or ""),
+                "children": [c for c in cards if c["parent"] == key],
+                "initiatives": [i for i in initiatives if i["objective"] == key]}
+
+    def kpi(self, key: str, as_of: datetime, known_at: datetime) -> dict[str, Any]:
+        """One KPI at (as_of, known_at): its row as `okr list kpis` has it, its readings known
+        then and observed by then, and the key results linked to it."""
+        def get(p: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                 list[dict[str, Any]]]:
+            return (p.listing_at("kpis", as_of, known_at), p.kpi_history(key),
+                    p.scorecard_at(as_of, known_at))
+
+        kpis, readings, cards = self.read(get)
+        row = next((k for k in kpis if k["key"] == key), None)
+        if row is None:
+            raise NotFound(f"KPI {key!r} not found")
+        return {"kpi": row,
+                "readings": [r for r in readings
+                             if r["recorded_at"] <= known_at and r["observed_at"] <= as_of],
+                "linked": [{"objective": c, "kr": kr} for c in cards for kr in c["key_results"]
+                           if kr["kpi"] == key]}
+
+    def initiative(self, key: str, as_of: datetime, known_at: datetime) -> dict[str, Any]:
+        """One initiative at (as_of, known_at) and the key result it works on."""
+        def get(p: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            return p.listing_at("initiatives", as_of, known_at), p.scorecard_at(as_of, known_at)
+
+        rows, cards = self.read(get)
+        row = next((i for i in rows if i["key"] == key), None)
+        if row is None:
+            raise NotFound(f"initiative {key!r} not found")
+        kr = next((kr for c in cards for kr in c["key_results"]
+                   if kr["key"] == row["key_result"]), None)
+        return {"initiative": row, "kr": kr}
+
+    def cycles(self, as_of: datetime, known_at: datetime) -> list[dict[str, Any]]:
+        """The cycles at (as_of, known_at), as `okr list cycles` has them."""
+        return self.read(lambda p: p.listing_at("cycles", as_of, known_at))
+
+    def review(self, cycle: str, as_of: datetime, known_at: datetime,
+               also: "Sequence[datetime]" = ()) -> dict[str, Any]:
+        """`okr review CYCLE --as-of --known-at`: the same model, read from the same facts."""
+        from okr.cli.reviews import review_of
+
+        return review_of(lambda key, a, k: self.read(lambda p: p.review_facts(key, a, k)),
+                         cycle, as_of, known_at, also)
+
+    def bundle(self, who: Principal, cycle: str) -> tuple[str, bytes]:
+        """`okr audit export --cycle CYCLE` as a .tar.gz of its folder (auditors and admins
+        only): the file name and its bytes."""
+        import io
+        import re
+        import tarfile
+        import tempfile
+        from pathlib import Path
+
+        from okr.cli.bundles import export_bundle
+        from okr.domain.periods import canonical_cycle_key
+
+        check_may_export(who)
+        name = "okr-bundle-" + re.sub(r"[^A-Za-z0-9._-]", "_", canonical_cycle_key(cycle))
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / name
+            export_bundle(self.state, cycle, folder, True)
+            out = io.BytesIO()
+            with tarfile.open(fileobj=out, mode="w:gz") as tar:
+                tar.add(folder, arcname=name)
+        return f"{name}.tar.gz", out.getvalue()
+
     def verify(self) -> dict[str, Any]:
         """`okr audit verify`'s verdict: the log in Kafka against its chain, its signed
         checkpoints and the event store."""
@@ -319,6 +424,23 @@ class Site:
         first = verdict.first()
         return {**verdict.as_dict(), "first_line": None if first is None else first.line(),
                 "topic": st.settings.topic_ledger}
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A page of the audit feed: its rows (newest first), the position the next page starts
+    before (None on the last page), and every actor on the record (for the filter)."""
+
+    rows: list[dict[str, Any]]
+    next_before: int | None
+    actors: list[str]
+
+
+def check_may_export(who: Principal) -> None:
+    """Audit bundles are for auditors and admins (as the verify verdict is)."""
+    if who.role not in ("auditor", "admin"):
+        raise Refused(f"{who.name} is a {who.role}: exporting an audit bundle is for auditors "
+                      "and admins")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from okr.cli.audit_cmds import write_bundle
+from okr.cli.bundles import write_bundle
 from okr.domain.history import cycle_dependencies
 from okr.ledger.app import OkrLedger
 from okr.record import merkle, signing
