@@ -14,7 +14,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from okr.web.api_writes import write_routes
+from okr.domain.base import check_on_behalf_of
+from okr.web.api_writes import ON_BEHALF_OF, write_routes
 from okr.web.auth import Principal, check_may_audit, check_may_check_in
 from okr.web.errors import Problem, failure
 from okr.web.idempotency import IdempotencyStore, KeyReused, check_key, fingerprint
@@ -49,6 +50,7 @@ class CheckInBody(BaseModel):
     at: str | None = Field(None, description="Effective time, if not now: 2026-11-02, "
                                              "2026-11-02T14:30 (the server's zone, OKR_TZ) "
                                              "or with an offset/Z.")
+    on_behalf_of: str | None = ON_BEHALF_OF
 
 
 def _guard(fn: Any, *args: Any) -> Any:
@@ -131,8 +133,16 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
         return jsonable_encoder(_guard(site.verify))
 
     async def post(request: Request, who: Principal, kind: str, item: str, work: Any,
-                   idempotency_key: str | None) -> JSONResponse:
-        """Record `work` as `who` — once per Idempotency-Key — and answer what it recorded."""
+                   idempotency_key: str | None, on_behalf_of: str | None = None
+                   ) -> JSONResponse:
+        """Record `work` as `who` — once per Idempotency-Key — and answer what it recorded;
+        `on_behalf_of` (the body's, checked like --on-behalf-of) is recorded beside them."""
+        named = _guard(check_on_behalf_of, on_behalf_of)
+
+        def for_whom(ledger: Any) -> object:
+            with ledger.acting_for(named):
+                return work(ledger)
+
         if idempotency_key is not None:
             why = check_key(idempotency_key)
             if why is not None:
@@ -140,7 +150,7 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
         fp = fingerprint("POST", request.url.path, await request.body())
         try:
             answer = await _in_thread(_guard, writes.run, who, idempotency_key, fp, kind, item,
-                                      work)
+                                      for_whom)
         except KeyReused as exc:
             raise ApiProblem(Problem(422, "Idempotency-Key reused", str(exc))) from None
         return JSONResponse(jsonable_encoder(answer.body), answer.status)
@@ -158,7 +168,7 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
         _guard(lambda: check_may_check_in(who, key, site.kr_team(key)))
         return await post(request, who, "check-in", key, lambda ledger: ledger.check_in(
             key, typed.value, typed.confidence, typed.note, typed.at, source="web"),
-            idempotency_key)
+            idempotency_key, body.on_behalf_of)
 
     write_routes(router, site, caller, _guard, post)
     return router

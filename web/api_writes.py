@@ -24,10 +24,15 @@ Num = float | str
 EFFECTIVE = Field(None, description="When it took effect, if not when recorded (needs a "
                                     "reason; flagged in reviews).")
 REASON = Field(None, description="Why (required for plan revisions).")
+ON_BEHALF_OF = Field(None, description="Whom the caller records it for (a person, a team; "
+                                       "1–100 characters), as --on-behalf-of: kept beside the "
+                                       "actor, who is always the caller. Left out: nobody.")
 
 
 class _Body(BaseModel):
     """Unknown members (an `actor`, say) are ignored: the actor is the signed-in user."""
+
+    on_behalf_of: str | None = ON_BEHALF_OF
 
 
 class CycleAdd(_Body):
@@ -210,7 +215,8 @@ def _kpi_owner(site: Site, who: Principal, key: str, body: Any) -> None:
 def write_routes(router: APIRouter, site: Site, caller: Callable[[str | None], Principal],
                  guard: Callable[..., Any], post: Callable[..., Any]) -> None:
     """Add every write: `caller` reads the bearer token, `guard` turns okr's failures into
-    problems, `post(request, who, kind, item, work, idempotency_key)` records one."""
+    problems, `post(request, who, kind, item, work, idempotency_key, on_behalf_of)` records
+    one."""
     st = site.state
 
     def when(text: str | None) -> Any:
@@ -230,7 +236,8 @@ def write_routes(router: APIRouter, site: Site, caller: Callable[[str | None], P
             who = caller(authorization)
             item, work = guard(prepare, key, body)
             guard(may, site, who, item, body)
-            return await post(request, who, "events", item, work, idempotency_key)
+            return await post(request, who, "events", item, work, idempotency_key,
+                              body.on_behalf_of)
 
         if on_item:
             async def on(request: Request, key: str, body: model,  # type: ignore[valid-type]

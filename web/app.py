@@ -393,7 +393,9 @@ def create_app(settings: Settings) -> FastAPI:
             site.check_in(who, key, site.typed_check_in(form.get("value", ""),
                                                         form.get("confidence", ""),
                                                         form.get("note", ""),
-                                                        form.get("at", "")))
+                                                        form.get("at", ""),
+                                                        form.get("on_behalf_of", "").strip()
+                                                        or None))
         except auth.Refused as exc:
             return page(request, "error.html", who, 403, title="Not allowed", message=str(exc))
         except Exception as exc:

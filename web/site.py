@@ -36,6 +36,7 @@ class CheckIn:
     confidence: float | None
     note: str
     at: datetime | None
+    on_behalf_of: str | None = None  # whom the signed-in user records it for, if anyone
 
 
 class SharedLock:
@@ -254,11 +255,14 @@ class Site:
             return False
         return True
 
-    def typed_check_in(self, value: str, confidence: str, note: str, at: str) -> CheckIn:
-        """A check-in from a form's text, as the CLI reads `okr checkin` (BadInput if not)."""
+    def typed_check_in(self, value: str, confidence: str, note: str, at: str,
+                       on_behalf_of: str | None = None) -> CheckIn:
+        """A check-in from a form's text, as the CLI reads `okr checkin` (BadInput if not);
+        `on_behalf_of` as `--on-behalf-of` takes it (None or, from a form, empty: nobody)."""
         from okr.cli.errors import UserError
         from okr.cli.times import parse_when
         from okr.cli.writes import number
+        from okr.domain.base import check_on_behalf_of
 
         if not value.strip():
             raise UserError("value is required")
@@ -266,19 +270,22 @@ class Site:
         if conf is not None and not 0 <= conf <= 1:
             raise UserError(f"confidence {confidence} must be between 0 and 1")
         return CheckIn(number(value, "value"), conf, note,
-                       parse_when(at, self.zone) if at.strip() else None)
+                       parse_when(at, self.zone) if at.strip() else None,
+                       check_on_behalf_of(on_behalf_of))
 
     def check_in(self, who: Principal, key: str, c: CheckIn) -> dict[str, Any]:
         """Record a check-in as `who` (refused unless their role allows it on this key
         result); what was recorded."""
         check_may_check_in(who, key, self.kr_team(key))
-        with self.writing(who) as ledger:
+        # the actor stays the signed-in user; the name they gave goes beside it
+        with self.writing(who) as ledger, ledger.acting_for(c.on_behalf_of):
             kr = ledger.check_in(key, c.value, c.confidence, c.note, c.at, source="web")
         last = kr.last_check_in
         assert last is not None  # the check-in just recorded
         return {"key": kr.key, "value": last["value"], "confidence": last["confidence"],
                 "note": last["note"], "effective_at": last["effective_at"],
-                "recorded_at": last["recorded_at"], "actor": who.actor, "source": "web"}
+                "recorded_at": last["recorded_at"], "actor": who.actor,
+                "on_behalf_of": c.on_behalf_of, "source": "web"}
 
     # ---- time travel and audit ----------------------------------------------------------
 

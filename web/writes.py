@@ -51,7 +51,8 @@ def _check_in(item: str, events: list[dict[str, Any]]) -> dict[str, Any]:
     d = e["data"]
     return {"key": item, "value": d["value"], "confidence": d["confidence"],
             "note": d["note"], "effective_at": e["effective_at"],
-            "recorded_at": e["recorded_at"], "actor": e["actor"], "source": d.get("source"),
+            "recorded_at": e["recorded_at"], "actor": e["actor"],
+            "on_behalf_of": e.get("on_behalf_of"), "source": d.get("source"),
             "recorded": events}
 
 

@@ -19,7 +19,7 @@ from okr.settings import Settings, load_settings
 from okr.web.app import create_app
 from tests.fuzzing import live_window
 from tests.integration.conftest import Broker, okr_environ
-from tests.support.hostile_text import raw_controls
+from tests.support.hostile_text import CORPUS, raw_controls
 from tests.support.web import HOSTILE_NOTE, recorded_check_ins, seed
 
 pytestmark = pytest.mark.integration
@@ -106,10 +106,14 @@ def test_the_scorecard_shows_objectives_key_results_and_filters_by_team(web: Web
 def test_hostile_titles_and_notes_render_as_text(web: Web) -> None:
     mia = web.signed_in("mia")
     page = mia.get("/kr/k-sales").text
+    hostile_name = CORPUS["html"][:60] + CORPUS["ansi colour"] + CORPUS["bidi override"]
     r = mia.post("/kr/k-sales/checkin", data={"csrf": csrf_of(page), "value": "1",
-                                              "note": HOSTILE_NOTE})
+                                              "note": HOSTILE_NOTE,
+                                              "on_behalf_of": hostile_name})
     assert r.status_code == 303
-    for html in (mia.get("/scorecard").text, mia.get("/kr/k-sales").text):
+    assert web.check_ins()[-1]["on_behalf_of"] == hostile_name  # kept exactly, as data
+    for html in (mia.get("/scorecard").text, mia.get("/kr/k-sales").text,
+                 web.signed_in("vic").get("/trail/k-sales").text):
         assert "<script>" not in html and "<b>bold</b>" not in html
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
         assert raw_controls(html.replace("\n", "")) == []  # ESC and U+202E made visible
@@ -221,10 +225,11 @@ def test_the_restatement_highlights_a_late_correction(web: Web) -> None:
 def test_the_audit_trail_names_the_web_user_and_what_changed(web: Web) -> None:
     mia = web.signed_in("mia")
     page = mia.get("/kr/k-sales").text
-    assert mia.post("/kr/k-sales/checkin", data={"csrf": csrf_of(page),
-                                                 "value": "4"}).status_code == 303
+    assert mia.post("/kr/k-sales/checkin", data={"csrf": csrf_of(page), "value": "4",
+                                                 "on_behalf_of": "Dana"}).status_code == 303
     html = web.signed_in("vic").get("/trail/k-sales").text
     assert "KeyResultAdded" in html and "CheckInRecorded" in html and "web:mia" in html
+    assert "(on behalf of Dana)" in html  # beside the actor, who stays the signed-in user
     assert web.signed_in("vic").get("/trail/nothing-here").status_code == 404
 
 

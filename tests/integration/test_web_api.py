@@ -94,8 +94,10 @@ def test_a_check_in_records_the_token_holder_as_actor_whatever_the_body_says(api
                               "actor": "ana", "on_behalf_of": "ana"})
     assert r.status_code == 201, r.text
     assert r.json()["actor"] == "web:mia" and r.json()["value"] == 7
+    assert r.json()["on_behalf_of"] == "ana"  # a claim, recorded beside the actor
     last = api.check_ins()[-1]
-    assert (last["value"], last["actor"], last["note"]) == (7.0, "web:mia", "api")
+    assert (last["value"], last["actor"], last["note"], last["on_behalf_of"]) == (
+        7.0, "web:mia", "api", "ana")
 
 
 @pytest.mark.parametrize("name", ["vic", "aud", "ben"])
@@ -114,6 +116,8 @@ def test_roles_that_may_not_check_in_here_get_403(api: Api, name: str) -> None:
     ({"value": 3, "at": "2999-01-01"}, "in the future"),
     ({"confidence": 0.5}, "value: Field required"),
     ({"value": [1]}, "value"),
+    ({"value": 3, "on_behalf_of": "  "}, "--on-behalf-of name cannot be blank"),
+    ({"value": 3, "on_behalf_of": "x" * 101}, "at most 100 allowed"),
 ])
 def test_bad_check_ins_are_400_problems_with_the_clis_line(api: Api, body: dict[str, object],
                                                            says: str) -> None:

@@ -183,14 +183,16 @@ def problem(r: Any, status: int) -> str:
 def test_a_write_records_as_the_caller_once_per_idempotency_key(api: Api, case: Case) -> None:
     path, body, _ = fresh(api, case)
     key = f"k-{path}"
-    first = api.post(path, {**body, "actor": "ana"}, case.who, **{"Idempotency-Key": key})
+    claimed = {**body, "actor": "ana", "on_behalf_of": "Dana"}
+    first = api.post(path, claimed, case.who, **{"Idempotency-Key": key})
     assert first.status_code == 201, first.text
     recorded = first.json()["recorded"]
     assert [e["type"] for e in recorded] == case.events or set(case.events) == {
         e["type"] for e in recorded}
-    assert {e["actor"] for e in recorded} == {f"web:{case.who}"}
+    # the actor is the caller; whom they named is recorded beside it, never as it
+    assert {(e["actor"], e["on_behalf_of"]) for e in recorded} == {(f"web:{case.who}", "Dana")}
     head = api.head()
-    again = api.post(path, {**body, "actor": "ana"}, case.who, **{"Idempotency-Key": key})
+    again = api.post(path, claimed, case.who, **{"Idempotency-Key": key})
     assert (again.status_code, again.json()) == (201, first.json())
     assert api.head() == head
 
@@ -218,6 +220,15 @@ def test_a_write_without_a_token_is_401_and_by_a_role_that_may_not_403(api: Api,
     assert r.headers["www-authenticate"].startswith("Bearer")
     for name in case.refused:
         assert name in problem(api.post(path, body, name), 403)
+    assert api.head() == before
+
+
+@pytest.mark.parametrize("name", ["", "  ", "x" * 101])
+def test_a_blank_or_overlong_on_behalf_of_is_a_400_problem_and_nothing_recorded(
+        api: Api, name: str) -> None:
+    before = api.head()
+    r = api.post("/kpis/kpi-mia/readings", {"value": 3, "on_behalf_of": name}, "pat")
+    assert "--on-behalf-of name" in problem(r, 400)
     assert api.head() == before
 
 
