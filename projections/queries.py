@@ -61,8 +61,8 @@ KR_CHECK_INS = (
 
 # A KPI's readings (the web's KPI page charts them), by observed time.
 KPI_READINGS = (
-    "SELECT observed_at, recorded_at, value, source, reading_id, actor, position "
-    "FROM kpi_readings WHERE kpi = ? ORDER BY observed_at, position")
+    "SELECT observed_at, recorded_at, value, source, reading_id, actor, on_behalf_of, "
+    "position FROM kpi_readings WHERE kpi = ? ORDER BY observed_at, position")
 
 # The web's audit feed: a page of the latest events (newest first, before a position),
 # optionally of one kind of item or one actor, with the key of the item each is about.

@@ -107,6 +107,7 @@ def test_the_kpi_page_charts_readings_on_bands_and_names_linked_key_results(
     assert chart and chart.group(1).count("<rect") == 3  # green, amber and red bands
     assert chart.group(1).count("<circle") == 2  # both readings
     assert 'href="/kr/k-kpi"' in html
+    assert "(on behalf of ops &lt;script&gt;" in html  # beside the actor, escaped
 
 
 def test_the_key_result_chart_draws_actual_expected_check_ins_and_the_revision(

@@ -19,7 +19,9 @@ def seed_pages(app: OkrLedger) -> dict[str, datetime]:
     now = datetime.now(UTC)
     app.add_kpi("wau", "Weekly users " + HOSTILE, unit="users", green=100, red=50,
                 cadence="weekly", tags=["guardrail"])
-    app.record_reading("wau", 40, at=start + timedelta(days=1), source="import " + HOSTILE)
+    with app.acting_for("ops " + HOSTILE):  # recorded beside the actor, shown on the pages
+        app.record_reading("wau", 40, at=start + timedelta(days=1),
+                           source="import " + HOSTILE)
     app.add_objective("o-child", "Child " + HOSTILE, cycle="live", owner="ben", team="eng",
                       parent="o-eng", reason="split " + HOSTILE)
     app.add_key_result("k-kpi", "Users " + HOSTILE, objective="o-child", start=0, target=150,
@@ -27,7 +29,8 @@ def seed_pages(app: OkrLedger) -> dict[str, datetime]:
     app.add_initiative("i-chat", "Chat " + HOSTILE, key_result="k-eng", owner="ben")
     app.check_in("k-eng", 1, confidence=0.9, note="first " + HOSTILE,
                  at=now - timedelta(days=3))
-    app.revise_key_result("k-eng", target=5, reason="eased " + HOSTILE)
+    with app.acting_for("ops " + HOSTILE):
+        app.revise_key_result("k-eng", target=5, reason="eased " + HOSTILE)
     before_second = datetime.now(UTC)
     app.check_in("k-eng", 3, confidence=0.4, note="second")
     app.record_reading("wau", 80, at=now - timedelta(days=1))
