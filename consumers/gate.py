@@ -9,13 +9,16 @@ are released, in position order — the true history — and every other waiting
 below the checkpoint's position is a forgery (or a stale copy of another history): an alarm.
 Records beyond the newest checkpoint keep waiting; nothing unverified is ever applied, so a
 forged record can neither win nor displace the real one.
+
+A waiting record is kept as its chain link (position, hash, previous hash) and the caller's
+item, not as a decoded envelope: a consumer may hold thousands of them.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
-from okr.record.envelope import GENESIS_HASH, Envelope
+from okr.record.envelope import GENESIS_HASH
 
 T = TypeVar("T")
 
@@ -31,10 +34,29 @@ class Head(NamedTuple):
 START = Head(0, GENESIS_HASH, 0)
 
 
-@dataclass
-class Waiting(Generic[T]):
-    env: Envelope
-    item: T  # what the caller needs to apply or dead-letter it
+class Linked(Protocol):
+    """What the gate reads of a record (an Envelope has it)."""
+
+    @property
+    def position(self) -> int: ...
+    @property
+    def hash(self) -> str: ...
+    @property
+    def prev_hash(self) -> str: ...
+
+
+class Waiting(NamedTuple, Generic[T]):
+    """A held record: its link in the chain and what the caller needs to apply or
+    dead-letter it."""
+
+    position: int
+    hash: str
+    prev_hash: str
+    item: T
+
+
+def _no_details(_: Any) -> str:
+    return ""
 
 
 @dataclass
@@ -46,12 +68,19 @@ class Gate(Generic[T]):
     topic: str | None = None
     waiting: dict[str, list[Waiting[T]]] = field(default_factory=dict)  # by hash
     checkpoints: dict[int, dict[str, Any]] = field(default_factory=dict)  # verified, by count
+    # What a conflict's reason says about the record besides position and hash (its type,
+    # aggregate, actor), worked out only for a conflict.
+    describe: Callable[[T], str] = _no_details
 
-    def hold(self, env: Envelope, item: T) -> None:
-        self.waiting.setdefault(env.hash, []).append(Waiting(env, item))
+    def hold(self, env: Linked, item: T) -> None:
+        self.waiting.setdefault(env.hash, []).append(
+            Waiting(env.position, env.hash, env.prev_hash, item))
 
     def held(self) -> list[Waiting[T]]:
         return [w for ws in self.waiting.values() for w in ws]
+
+    def held_count(self) -> int:
+        return sum(len(ws) for ws in self.waiting.values())
 
     def offer(self, checkpoint: dict[str, Any]) -> bool:
         """Keep a checkpoint if its signature verifies and it lies beyond the head."""
@@ -84,23 +113,23 @@ class Gate(Generic[T]):
                 return released, conflicts
             cp = self.checkpoints[count]
             for w in path:
-                rest = [x for x in self.waiting[w.env.hash] if x is not w]
+                rest = [x for x in self.waiting[w.hash] if x is not w]
                 # identical copies of a released record are duplicates, not conflicts
                 if rest:
-                    self.waiting[w.env.hash] = rest
+                    self.waiting[w.hash] = rest
                 else:
-                    del self.waiting[w.env.hash]
+                    del self.waiting[w.hash]
             self.head = Head(int(cp["position"]), str(cp["head_hash"]), count)
             self.checkpoints = {c: v for c, v in self.checkpoints.items() if c > count}
             released += path
-            on_path = {r.env.hash for r in path}
+            on_path = {r.hash for r in path}
             for h, ws in list(self.waiting.items()):
-                stale = [w for w in ws if w.env.position <= self.head.position]
+                stale = [w for w in ws if w.position <= self.head.position]
                 if not stale:
                     continue
                 if h not in on_path:  # copies of a released record are duplicates
-                    conflicts += [(w, self._why(w.env, cp)) for w in stale]
-                rest = [w for w in ws if w.env.position > self.head.position]
+                    conflicts += [(w, self._why(w, cp)) for w in stale]
+                rest = [w for w in ws if w.position > self.head.position]
                 if rest:
                     self.waiting[h] = rest
                 else:
@@ -116,15 +145,13 @@ class Gate(Generic[T]):
             if not ws or len(path) >= want:
                 return None
             path.append(ws[0])
-            h = ws[0].env.prev_hash
-        if len(path) != want or (path and path[0].env.position != int(cp["position"])):
+            h = ws[0].prev_hash
+        if len(path) != want or (path and path[0].position != int(cp["position"])):
             return None
         path.reverse()
         return path
 
-    @staticmethod
-    def _why(env: Envelope, cp: dict[str, Any]) -> str:
-        return (f"forged or conflicting record: position {env.position} ({env.type}, "
-                f"{env.aggregate_id} v{env.version}, actor {env.actor[:40]!r}, hash "
-                f"{env.hash[:16]}…) is not on the chain of the signed checkpoint at position "
-                f"{cp['position']} (head {str(cp['head_hash'])[:16]}…)")
+    def _why(self, w: Waiting[T], cp: dict[str, Any]) -> str:
+        return (f"forged or conflicting record: position {w.position} ({self.describe(w.item)}"
+                f"hash {w.hash[:16]}…) is not on the chain of the signed checkpoint at "
+                f"position {cp['position']} (head {str(cp['head_hash'])[:16]}…)")

@@ -30,6 +30,7 @@ class PartitionConsumer(Generic[P]):
 
     name = "consumer"
     max_records = 500
+    poll_records = POLL  # records per poll, up to max_records per step
     # How long the broker may hold a fetch that finds nothing: 100 ms when following (fewer
     # empty round trips), 20 ms when catching up once (a CLI read waits for the answer).
     fetch_wait_ms = 100
@@ -57,6 +58,10 @@ class PartitionConsumer(Generic[P]):
 
     def after_step(self, read: int) -> None:
         """Called by the follow loop after every step (read = records in it)."""
+
+    def pace(self, polled: list[kafka_client.Message]) -> None:
+        """Called before every poll with the records the step polled so far: pause or resume
+        partitions (default: read them all)."""
 
     # ---- shared ------------------------------------------------------------------------
 
@@ -104,11 +109,13 @@ class PartitionConsumer(Generic[P]):
         assert self.reader is not None
         # Take what has arrived, up to max_records: one transaction for many records while
         # catching up, without waiting for more when following the tail.
+        self.pace([])
         messages = self.reader.poll(timeout_ms=wait_ms,
-                                    max_records=min(POLL, self.max_records))
+                                    max_records=min(self.poll_records, self.max_records))
         while messages and len(messages) < self.max_records:
-            more = self.reader.poll(timeout_ms=0,
-                                    max_records=min(POLL, self.max_records - len(messages)))
+            self.pace(messages)
+            more = self.reader.poll(timeout_ms=0, max_records=min(
+                self.poll_records, self.max_records - len(messages)))
             if not more:
                 break
             messages += more

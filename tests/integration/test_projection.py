@@ -271,3 +271,29 @@ def test_history_export_and_read_only_sql(env: Env, tmp_path: Path) -> None:
     rows = json.loads(env.ok("sql", "SELECT key_result, target FROM kr_progress('2026-Q4')",
                              "--json"))
     assert rows == [{"key_result": "k1", "target": 40.0}]
+
+
+def test_what_waits_at_the_gate_stays_a_window_however_unevenly_partitions_arrive(
+        env: Env) -> None:
+    """The gate holds each record until a signed checkpoint covers it, and a checkpoint covers
+    a record only once every record before it was read, from every partition. The client
+    hands out one partition's fetched records before the next one's, so without pacing the
+    gate held most of the history while the slowest partition caught up (593 MB at 97,086
+    events). A partition more than `window` positions ahead of the slowest one is not
+    fetched until the others caught up: what waits stays within a window, a batch and a
+    checkpoint's span, and every event is still applied."""
+    n = fill(env, Shape(seed=3, teams=2, quarters=1, kpis=12))
+    env.ok("relay", "--once", OKR_CHECKPOINT_EVERY="20")
+    s = env.settings
+    proj = Projection(s.projection_work_file)
+    batch, window = 40, 60
+    projector = Projector(s, s.kafka_bootstrap_servers or "", proj, batch=batch, window=window)
+    waiting: list[int] = []
+    try:
+        progress = projector.catch_up(lambda p: waiting.append(p.waiting))
+        assert progress.stored == n == proj.event_count() and progress.forged == 0
+    finally:
+        projector.close()
+        proj.close()
+    assert n > 10 * (window + batch + 20)
+    assert max(waiting) <= window + batch + 20, max(waiting)

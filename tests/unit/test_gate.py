@@ -62,8 +62,8 @@ def test_the_signed_chain_is_released_and_the_forgery_named(key: Path,
     assert g.release() == ([], [])  # no checkpoint yet: everything waits
     assert g.offer(checkpoint(key, 6))
     released, conflicts = g.release()
-    assert [w.env.hash for w in released] == [e.hash for e in REAL[:6]]
-    assert [(w.item, w.env.position) for w, _ in conflicts] == [("forged", 6)]
+    assert [w.hash for w in released] == [e.hash for e in REAL[:6]]
+    assert [(w.item, w.position) for w, _ in conflicts] == [("forged", 6)]
     assert "forged or conflicting" in conflicts[0][1] and g.held() == []
 
 
@@ -73,8 +73,8 @@ def test_records_beyond_the_newest_checkpoint_wait(key: Path) -> None:
         g.hold(env, "real")
     g.offer(checkpoint(key, 5))
     released, _ = g.release()
-    assert [w.env.position for w in released] == [1, 2, 3, 4, 5]
-    assert sorted(w.env.position for w in g.held()) == [6, 7, 8]
+    assert [w.position for w in released] == [1, 2, 3, 4, 5]
+    assert sorted(w.position for w in g.held()) == [6, 7, 8]
     assert g.head.position == 5
 
 
@@ -86,7 +86,7 @@ def test_a_missing_link_holds_everything_after_it(key: Path) -> None:
     g.offer(checkpoint(key, 6))
     assert g.release() == ([], [])
     g.hold(REAL[2], "real")  # the partition that lagged catches up
-    assert [w.env.position for w in g.release()[0]] == [1, 2, 3, 4, 5, 6]
+    assert [w.position for w in g.release()[0]] == [1, 2, 3, 4, 5, 6]
 
 
 def test_forged_or_foreign_checkpoints_release_nothing(key: Path, tmp_path: Path) -> None:
