@@ -19,6 +19,21 @@ UNION SELECT aggregate_id FROM kpi_versions WHERE key IN (SELECT kpi FROM krs)
 UNION SELECT aggregate_id FROM kpi_versions WHERE list_contains(tags, 'guardrail')
 """
 
+# The items one key result's review depends on (the web's key-result chart): the cycle, the
+# objectives it was ever under, the key result, the KPIs ever linked to it and its initiatives.
+REVIEW_ITEMS_OF_KR = """
+CREATE OR REPLACE TEMP TABLE review_items AS
+WITH kr AS (SELECT DISTINCT aggregate_id, objective, kpi FROM key_result_versions
+            WHERE key = $2 AND objective IN (SELECT key FROM objective_versions
+                                             WHERE cycle = $1))
+SELECT DISTINCT aggregate_id FROM cycle_versions WHERE key = $1
+UNION SELECT aggregate_id FROM objective_versions
+      WHERE cycle = $1 AND key IN (SELECT objective FROM kr)
+UNION SELECT aggregate_id FROM kr
+UNION SELECT aggregate_id FROM kpi_versions WHERE key IN (SELECT kpi FROM kr)
+UNION SELECT aggregate_id FROM initiative_versions WHERE key_result = $2
+"""
+
 # scorecard_at's columns → the keys of domain.history.scorecard's cards and key results.
 CARD_COLUMNS = {"key": "objective", "title": "objective_title", "cycle": "cycle",
                  "owner": "owner", "team": "team", "level": "level", "okr_type": "okr_type",

@@ -40,6 +40,7 @@ from okr.projections.queries import (
     LIST_INITIATIVES,
     LIST_KPIS,
     REVIEW_ITEMS,
+    REVIEW_ITEMS_OF_KR,
     REVIEW_READINGS,
 )
 from okr.projections.readonly import QueryFailed
@@ -423,9 +424,11 @@ class Projection:
                            effective_at=eff.replace(tzinfo=UTC), actor=actor, reason=reason,
                            data=revive_data(typ, json.loads(data)), on_behalf_of=obo)
 
-    def review_facts(self, cycle: str, as_of: datetime, known_at: datetime) -> list[Fact]:
+    def review_facts(self, cycle: str, as_of: datetime, known_at: datetime,
+                     key_result: str | None = None) -> list[Fact]:
         """The facts a review of `cycle` at (as_of, known_at) reads, in position order:
-        `domain.review.review` gives the same answer from these as from the whole log.
+        `domain.review.review` gives the same answer from these as from the whole log (for
+        `key_result` alone when given: the answer about that key result).
 
         The items are those of `domain.history.cycle_dependencies`. Of their KPI readings,
         only the ones that can be the latest at an instant the review scores are loaded: those
@@ -434,7 +437,8 @@ class Projection:
         latest one before that, and any recorded later for earlier times.
         """
         c = self.con
-        c.execute(REVIEW_ITEMS, [cycle])
+        c.execute(*(((REVIEW_ITEMS, [cycle]) if key_result is None
+                     else (REVIEW_ITEMS_OF_KR, [cycle, key_result]))))
         row = c.execute(
             "SELECT least(min(start), min(valid_from)), max(\"end\") FROM cycle_versions "
             "WHERE key = ?", [cycle]).fetchone()

@@ -204,7 +204,7 @@ def create_app(settings: Settings) -> FastAPI:
                     ) -> tuple[Markup, list[dict[str, Any]]]:
         """The key result's chart over its cycle and its initiatives, from the cycle's review
         (the same model `okr review` draws), at (a, k)."""
-        r = site.review(cycle, a, k, [c["effective_at"] for c in check_ins])
+        r = site.review(cycle, a, k, [c["effective_at"] for c in check_ins], key)
         mine = next((kr for c in r["objectives"] for kr in c["key_results"]
                      if kr["key"] == key), None)
         return (Markup(kr_chart(r, key, check_ins)),

@@ -383,12 +383,14 @@ class Site:
         return self.read(lambda p: p.listing_at("cycles", as_of, known_at))
 
     def review(self, cycle: str, as_of: datetime, known_at: datetime,
-               also: "Sequence[datetime]" = ()) -> dict[str, Any]:
-        """`okr review CYCLE --as-of --known-at`: the same model, read from the same facts."""
+               also: "Sequence[datetime]" = (), key_result: str | None = None
+               ) -> dict[str, Any]:
+        """`okr review CYCLE --as-of --known-at`: the same model, read from the same facts
+        (only those about `key_result`, when given: its chart needs no other)."""
         from okr.cli.reviews import review_of
 
-        return review_of(lambda key, a, k: self.read(lambda p: p.review_facts(key, a, k)),
-                         cycle, as_of, known_at, also)
+        return review_of(lambda key, a, k: self.read(
+            lambda p: p.review_facts(key, a, k, key_result)), cycle, as_of, known_at, also)
 
     def bundle(self, who: Principal, cycle: str) -> tuple[str, bytes]:
         """`okr audit export --cycle CYCLE` as a .tar.gz of its folder (auditors and admins

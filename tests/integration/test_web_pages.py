@@ -9,7 +9,7 @@ import re
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -229,3 +229,21 @@ def test_only_auditors_and_admins_download_a_bundle_and_it_verifies(site: Site,
                        str(tmp_path / "mine.pem"), "--json")
     assert proc.returncode == 1
     assert aud.get("/audit/bundle", params={"cycle": "nope"}).status_code == 404
+
+
+def test_a_key_results_chart_reads_only_its_facts_and_draws_what_the_whole_review_does(
+        site: Site) -> None:
+    """The key-result page reviews the facts of that key result alone (its cycle, objective,
+    KPI, initiatives): its series, revisions and initiatives are the cycle review's."""
+    s = site.app.app.state.site
+    now = datetime.now(UTC)
+    whole = s.review("live", now, now)
+    for key in ("k-eng", "k-kpi", "k-sales"):
+        alone = s.review("live", now, now, key_result=key)
+        assert alone["progress"][key] == whole["progress"][key], key
+        assert [r for r in alone["revisions"] if r["key"] == key] == \
+            [r for r in whole["revisions"] if r["key"] == key]
+        mine = [kr for c in alone["objectives"] for kr in c["key_results"]]
+        assert [kr["key"] for kr in mine] == [key]
+        assert mine == [kr for c in whole["objectives"] for kr in c["key_results"]
+                        if kr["key"] == key]
