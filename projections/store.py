@@ -437,8 +437,8 @@ class Projection:
         latest one before that, and any recorded later for earlier times.
         """
         c = self.con
-        c.execute(*(((REVIEW_ITEMS, [cycle]) if key_result is None
-                     else (REVIEW_ITEMS_OF_KR, [cycle, key_result]))))
+        c.execute(*((REVIEW_ITEMS, [cycle]) if key_result is None
+                     else (REVIEW_ITEMS_OF_KR, [cycle, key_result])))
         row = c.execute(
             "SELECT least(min(start), min(valid_from)), max(\"end\") FROM cycle_versions "
             "WHERE key = ?", [cycle]).fetchone()
