@@ -21,6 +21,7 @@ import pytest
 from okr.settings import load_settings
 from tests.integration.conftest import Broker, okr_environ
 from tests.support.web import HOSTILE_TITLE, seed
+from tests.support.web_pages import seed_pages
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -47,6 +48,7 @@ def server(broker: Broker, tmp_path_factory: pytest.TempPathFactory
     home = tmp_path_factory.mktemp("browser") / "home"
     settings = load_settings(environ=okr_environ(home, broker.bootstrap))
     ledger, tokens = seed(settings)
+    seed_pages(ledger)
     port = _free_port()
     app = create_app(settings)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -178,3 +180,58 @@ def test_hostile_titles_render_as_inert_text(server: tuple[str, dict[str, str]],
         d.switch_to.alert.text  # noqa: B018
     assert HOSTILE_TITLE.startswith("<script>")
     d.save_screenshot(str(shots / "hostile-titles.png"))
+
+
+def no_alert(d: "WebDriver") -> None:
+    from selenium.common.exceptions import NoAlertPresentException
+    with pytest.raises(NoAlertPresentException):
+        d.switch_to.alert.text  # noqa: B018
+
+
+def test_links_lead_from_the_scorecard_to_objective_key_result_kpi_review_and_audit(
+        server: tuple[str, dict[str, str]], browser: "WebDriver", shots: Path) -> None:
+    """The item pages, the review and the audit feed, reached by their links; charts drawn as
+    SVG; hostile text inert on each; and the objective page fits a phone's width."""
+    from selenium.webdriver.common.by import By
+    base, tokens = server
+    d = browser
+    sign_in(d, base, tokens["aud"])
+    click_and_wait(d, By.CSS_SELECTOR, "#objective-o-child a.key")
+    assert d.current_url.endswith("/objective/o-child")
+    assert "\\u202e" in d.find_element(By.ID, "objective-title").text  # shown, not obeyed
+    no_alert(d)
+    d.save_screenshot(str(shots / "objective.png"))
+    click_and_wait(d, By.ID, "parent-link")
+    click_and_wait(d, By.LINK_TEXT, "k-eng")
+    chart = d.find_element(By.CSS_SELECTOR, "#kr-chart svg")
+    assert chart.size["width"] > 300
+    assert len(chart.find_elements(By.TAG_NAME, "circle")) == 2  # the check-ins
+    d.save_screenshot(str(shots / "key-result-chart.png"))
+    d.get(f"{base}/objective/o-child")
+    click_and_wait(d, By.LINK_TEXT, "wau")
+    assert d.current_url.endswith("/kpi/wau")
+    assert len(d.find_elements(By.CSS_SELECTOR, "#kpi-chart svg rect")) == 3  # the bands
+    no_alert(d)
+    d.save_screenshot(str(shots / "kpi.png"))
+    click_and_wait(d, By.LINK_TEXT, "Reviews")
+    click_and_wait(d, By.LINK_TEXT, "live")
+    assert "goalpost moved" in d.find_element(By.ID, "revisions").text
+    no_alert(d)
+    d.save_screenshot(str(shots / "review.png"))
+    click_and_wait(d, By.LINK_TEXT, "Audit")
+    assert d.find_element(By.ID, "bundle-form")  # an auditor may download bundles
+    assert "KeyResultRevised" in d.find_element(By.ID, "feed").text
+    no_alert(d)
+    d.save_screenshot(str(shots / "audit.png"))
+    # A phone: nothing wider than the screen (tables scroll inside their own box).
+    d.set_window_size(390, 844)
+    try:
+        d.get(f"{base}/objective/o-eng")
+        width = d.execute_script("return document.documentElement.scrollWidth")
+        assert width <= d.execute_script("return window.innerWidth"), d.execute_script(
+            "return [...document.querySelectorAll('*')].filter(e => e.getBoundingClientRect()"
+            ".right > window.innerWidth).map(e => e.tagName + '#' + e.id + '.' + e.className)"
+            ".slice(0, 12).join(' ')")
+        d.save_screenshot(str(shots / "objective-phone.png"))
+    finally:
+        d.set_window_size(1200, 900)
