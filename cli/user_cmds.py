@@ -1,4 +1,5 @@
-"""Users of the web app and API (`okr user add`, `okr token create`): ledger events, audited."""
+"""Users of the web app and API (`okr user add`, `okr user password`, `okr token create`):
+ledger events, audited."""
 
 import typer
 
@@ -22,6 +23,33 @@ def user_add(ctx: typer.Context, name: str = typer.Argument(..., help="The user'
     u = state(ctx).ledger.add_user(name, role, team)
     done(ctx, as_json, f"user {u.key} added: {u.role}" + (f" of team {u.team}" if u.team else ""),
          {"name": u.key, "role": u.role, "team": u.team})
+
+
+@user_app.write("password")
+def user_password(ctx: typer.Context, name: str = typer.Argument(..., help="The user's name."),
+                  stdin: bool = typer.Option(False, "--stdin", help="Read the password from "
+                                             "the first line of stdin (for scripts) instead of "
+                                             "asking twice at a prompt."),
+                  as_json: bool = JSON) -> None:
+    """Set a user's password for web sign-in: asked at a prompt (twice, not echoed) or read
+    from stdin, never from the command line; only its argon2id hash is recorded."""
+    import sys
+
+    from okr.cli.errors import UserError
+    from okr.web.passwords import MIN_LENGTH, check_password, hash_password
+
+    ledger = state(ctx).ledger
+    ledger.user(name)  # an unknown user fails before anyone types a password
+    if stdin:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    else:
+        if not sys.stdin.isatty():
+            raise UserError("okr user password asks at a prompt; to pipe the password in, "
+                            "give --stdin")
+        password = typer.prompt(f"New password for {name} ({MIN_LENGTH}+ characters)",
+                                hide_input=True, confirmation_prompt=True)
+    u = ledger.set_password(name, hash_password(check_password(password)))
+    done(ctx, as_json, f"password set for {u.key}", {"name": u.key, "password": "set"})
 
 
 @token_app.write("create")

@@ -64,6 +64,7 @@ EVENTS: tuple[EventWord, ...] = (
     EventWord("KpiRetired", "kpi", ()),
     EventWord("UserAdded", "user", ("key", "role", "team"), creates=True),
     EventWord("UserTokenIssued", "user", ("token_hash", "token_id")),
+    EventWord("UserPasswordSet", "user", ("password_hash",)),
 )
 
 BY_TYPE: dict[str, EventWord] = {w.type: w for w in EVENTS}

@@ -196,6 +196,7 @@ APPLY: dict[str, Callable[[World, Fact], None]] = {
     "KpiRetired": _mark(retired=True),
     "UserAdded": _created("users"),
     "UserTokenIssued": _token,
+    "UserPasswordSet": _mark(password="set"),  # the hash is for the sign-in check only
 }
 
 

@@ -2,7 +2,9 @@
 
 Users are the ledger's own events, so who was given which role, and when a token was issued
 and by whom, is on the audited record like every other change. Only a token's SHA-256 is
-recorded: a token is 32 random bytes, so its hash cannot be turned back into it.
+recorded: a token is 32 random bytes, so its hash cannot be turned back into it. A password
+is recorded as its argon2id hash (slow and salted, since people choose passwords); views show
+that one was set, never the hash.
 """
 
 import re
@@ -16,6 +18,9 @@ from okr.domain.vocab import Role, parse_choice
 
 _HASH = re.compile(r"[0-9a-f]{64}")
 _TOKEN_ID = re.compile(r"[0-9a-f]{8,32}")
+# An argon2id hash in its PHC string form (web/passwords.py makes them; the domain only keeps).
+ARGON2ID = re.compile(r"\$argon2id\$v=19\$m=[0-9]{1,7},t=[0-9]{1,3},p=[0-9]{1,3}"
+                      r"\$[A-Za-z0-9+/]{11,64}\$[A-Za-z0-9+/]{16,128}")
 
 
 class User(LedgerAggregate):
@@ -41,6 +46,7 @@ class User(LedgerAggregate):
         self.role = role
         self.team = team
         self.token_hashes: dict[str, str] = {}  # token id → SHA-256 of the token
+        self.password_hash: str | None = None  # argon2id, for the sign-in check only
 
     def issue_token(self, token_id: str, token_hash: str, actor: str) -> None:
         """Record a new sign-in token by its id and hash (the token itself is never stored)."""
@@ -53,3 +59,14 @@ class User(LedgerAggregate):
     @event("UserTokenIssued")
     def _issue_token(self, token_id: str, token_hash: str, actor: str) -> None:
         self.token_hashes[token_id] = token_hash
+
+    def set_password(self, password_hash: str, actor: str) -> None:
+        """Record the argon2id hash of the user's new password (the password is never stored);
+        it replaces the one before."""
+        if not ARGON2ID.fullmatch(password_hash):
+            raise DomainError("a password is recorded as its argon2id hash ($argon2id$v=19$…)")
+        self._set_password(password_hash=password_hash, actor=actor)
+
+    @event("UserPasswordSet")
+    def _set_password(self, password_hash: str, actor: str) -> None:
+        self.password_hash = password_hash

@@ -711,6 +711,11 @@ class OkrLedger(Application[UUID]):
         who = self.principal
         return self._create("user", key, lambda: User.add(key, role, team, who))
 
+    def set_password(self, key: str, password_hash: str) -> User:
+        """Record the argon2id hash of a user's new password (never the password)."""
+        who = self.principal
+        return self._change(User, "user", key, lambda u: u.set_password(password_hash, who))
+
     def issue_token(self, key: str, token_id: str, token_hash: str) -> User:
         """Record a sign-in token of a user by its id and SHA-256 (never the token)."""
         who = self.principal

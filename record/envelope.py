@@ -33,7 +33,7 @@ from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
 from okr.domain.objective import Objective
-from okr.domain.user import User
+from okr.domain.user import ARGON2ID, User
 from okr.record.revive import parse_time, revive_data
 
 SCHEMA = "okr.ledger/v1"
@@ -215,6 +215,8 @@ SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
              "one of viewer, member, planner, auditor, admin"),
     "token_hash": (lambda v: isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v) is not None,
                    "a SHA-256 in lowercase hex"),
+    "password_hash": (lambda v: isinstance(v, str) and ARGON2ID.fullmatch(v) is not None,
+                      "an argon2id hash in PHC form ($argon2id$v=19$m=…,t=…,p=…$salt$hash)"),
 }
 CYCLE_TIMES = ("start", "end")
 # Limits of the projection's BIGINT position and INTEGER version columns.

@@ -8,7 +8,7 @@ KeyResultAdded and KeyResultRevised version 2 (with `tolerance`); CycleAdded ver
 `timezone`); plan events with `effective_at` (typed while the cycle was in planning after
 its start, and a revision given --effective). v4: ObjectiveAdded version 2 and KeyResultAdded
 version 3 (with `carried_from`): 2026-Q3 carried forward into 2026-Q4. v5: UserAdded and
-UserTokenIssued (users of the web app and API)."""
+UserTokenIssued (users of the web app and API). v6: UserPasswordSet (an argon2id hash)."""
 
 import json
 import sys
@@ -23,9 +23,15 @@ from okr.ledger.carry import carry
 from okr.settings import load_settings
 from tests.support.clock import recording_at
 
-FIXTURE_VERSION = 5
+FIXTURE_VERSION = 6
 OUT = (Path(__file__).resolve().parent.parent / "tests" / "fixtures"
        / f"stored-events-v{FIXTURE_VERSION}.jsonl")
+
+
+# A fixed argon2id hash (of "correct horse battery", salt "fixture-salt-16b"): a fixture is
+# reproducible, so no random salt.
+PASSWORD_HASH = ("$argon2id$v=19$m=65536,t=3,p=4$Zml4dHVyZS1zYWx0LTE2Yg$"
+                 "Wz40HkgtJL5hVN7X9+X66Vrmos5ZyFSEB2nJBsr88dg")
 
 
 def build(app: OkrLedger) -> None:
@@ -69,6 +75,7 @@ def build(app: OkrLedger) -> None:
     carry(app, "2026-Q3", "2026-Q4")
     app.add_user("dee", "member", team="sales")
     app.issue_token("dee", "0123456789abcdef", "a" * 64)
+    app.set_password("dee", PASSWORD_HASH)
 
 
 def main() -> None:

@@ -29,6 +29,10 @@ from okr.web.views import guardrail_chart, kpi_chart, kr_chart, said, tree
 
 HERE = Path(__file__).resolve().parent
 
+# One refusal for a wrong token, a wrong password and an unknown name alike.
+SIGNIN_REFUSED = ("that name and password, or that token, is not valid; ask an admin "
+                  "(okr user password NAME, okr token create NAME)")
+
 # No inline script or style anywhere: the page's own stylesheet is all it loads.
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "base-uri 'none'; frame-ancestors 'none'")
@@ -118,12 +122,12 @@ def create_app(settings: Settings) -> FastAPI:
         if site.signin_blocked(address):
             return page(request, "signin.html", None, 429, next=nxt,
                         error="too many failed sign-ins from this address; wait a minute")
-        who = site.authenticate(str(form.get("token", "")))
+        password = str(form.get("password", ""))
+        who = (site.authenticate_password(str(form.get("name", "")), password) if password
+               else site.authenticate(str(form.get("token", ""))))
         if who is None:
             site.signin_failed(address)
-            return page(request, "signin.html", None, 401, next=nxt,
-                        error="that token is not valid; ask an admin for one "
-                              "(okr token create NAME)")
+            return page(request, "signin.html", None, 401, next=nxt, error=SIGNIN_REFUSED)
         response = RedirectResponse(nxt, 303)
         response.set_cookie(auth.SESSION_COOKIE, auth.new_session(site.secret, who.name),
                             max_age=auth.SESSION_SECONDS, httponly=True, samesite="strict",

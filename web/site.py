@@ -150,6 +150,18 @@ class Site:
         return Principal(u.key, u.role, u.team) if tokens.matches(token, u.token_hashes) \
             else None
 
+    def authenticate_password(self, name: str, password: str) -> Principal | None:
+        """The user whose recorded argon2id hash the password matches, or None (unknown user,
+        no password set, wrong password — each costs one argon2 verification)."""
+        from okr.web.passwords import verify
+
+        try:
+            u = self.state.ledger.user(name.strip())
+        except (NotFound, ValueError):
+            u = None
+        ok = verify(password, None if u is None else u.password_hash)
+        return Principal(u.key, u.role, u.team) if ok and u is not None else None
+
     def signin_blocked(self, address: str) -> bool:
         """Whether this address failed to sign in too often lately."""
         with self._failures_lock:

@@ -238,3 +238,48 @@ def test_the_verify_page_is_for_auditors_and_admins(web: Web) -> None:
     web.signed_in("aud").get("/scorecard")  # a read publishes what waits, as the CLI's does
     html = web.signed_in("aud").get("/verify").text
     assert re.search(r'id="verdict">VERIFIED<', html), html
+
+
+def test_a_password_signs_in_like_a_token_and_a_wrong_one_is_refused_in_the_same_words(
+        web: Web) -> None:
+    from okr.web.passwords import hash_password
+
+    web.ledger.set_password("ben", hash_password("correct horse battery"))
+    c = web.client()
+    wrong_token = c.post("/signin", data={"token": web.tokens["ben"][:-2] + "xx"})
+    refusals = [c.post("/signin", data={"name": name, "password": password})
+                for name, password in (("ben", "correct horse batterY"), ("nobody", "x" * 20),
+                                       ("mia", "correct horse battery"))]  # mia has none
+    for r in [wrong_token, *refusals]:
+        assert r.status_code == 401 and "okr_session" not in r.headers.get("set-cookie", "")
+    said = {re.search(r'id="error">([^<]*)<', r.text).group(1)  # type: ignore[union-attr]
+            for r in [wrong_token, *refusals]}
+    assert len(said) == 1  # one refusal for all: a name cannot be told apart
+    good = c.post("/signin", data={"name": "ben", "password": "correct horse battery",
+                                   "next": "/kr/k-eng"})
+    cookie = good.headers["set-cookie"]
+    assert good.status_code == 303 and good.headers["location"] == "/kr/k-eng"
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert c.get("/scorecard").status_code == 200
+
+
+def test_wrong_passwords_count_towards_the_sign_in_rate_limit(web: Web) -> None:
+    c = TestClient(create_app(web.settings), follow_redirects=False,
+                   client=("198.51.100.7", 50000))
+    answers = [c.post("/signin", data={"name": "ana", "password": f"guess number {i}"})
+               .status_code for i in range(11)]
+    assert answers == [401] * 10 + [429]
+
+
+def test_the_trail_says_a_password_was_set_and_never_shows_its_hash(web: Web) -> None:
+    from okr.web.passwords import hash_password
+
+    web.ledger.set_password("vic", hash_password("another long password"))
+    c = web.signed_in("aud")
+    page = c.get("/trail/vic")
+    api = c.get("/api/v1/trail/vic", headers={"Authorization": f"Bearer {web.tokens['aud']}"})
+    assert page.status_code == api.status_code == 200
+    (row,) = [r for r in api.json() if r["event"] == "UserPasswordSet"]
+    assert row["changes"] == {"password": {"before": None, "after": "set"}}
+    for text in (page.text, api.text):
+        assert "argon2" not in text and "UserPasswordSet" in text

@@ -35,11 +35,11 @@ FILES = sorted(p.name for p in FIXTURES.glob("stored-events-v*.jsonl"))
 def test_there_is_a_fixture_file_for_every_event_schema_so_far() -> None:
     assert FILES == ["stored-events-v1.jsonl", "stored-events-v2.jsonl",
                      "stored-events-v3.jsonl", "stored-events-v4.jsonl",
-                     "stored-events-v5.jsonl"]
+                     "stored-events-v5.jsonl", "stored-events-v6.jsonl"]
 
 
 # Event types that came after the first fixture file: the fixture version that added them.
-ADDED_IN = {"UserAdded": 5, "UserTokenIssued": 5}
+ADDED_IN = {"UserAdded": 5, "UserTokenIssued": 5, "UserPasswordSet": 6}
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -56,6 +56,12 @@ def test_v5_users_load_with_their_role_team_and_token_hash(tmp_path: Path) -> No
     dee = app.user("dee")
     assert (dee.role, dee.team, dee.token_hashes) == ("member", "sales",
                                                       {"0123456789abcdef": "a" * 64})
+
+
+def test_v6_users_load_with_their_password_hash(tmp_path: Path) -> None:
+    app = restore(tmp_path, "stored-events-v6.jsonl")
+    assert app.user("dee").password_hash is not None
+    assert app.user("dee").password_hash.startswith("$argon2id$v=19$")
 
 
 def test_v1_events_load_into_todays_aggregates(tmp_path: Path) -> None:

@@ -61,6 +61,8 @@ def every_event_type(app: OkrLedger) -> None:
     app.retire_kpi("wau", "replaced by DAU")
     app.add_user("vee", "member", team="growth")
     app.issue_token("vee", "00112233aabbccdd", "b" * 64)
+    app.set_password("vee", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0c2FsdA$"
+                     "Wz40HkgtJL5hVN7X9+X66Vrmos5ZyFSEB2nJBsr88dg")
 
 
 class Chain(list[Envelope]):

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from okr.ledger.app import OkrLedger
 from okr.settings import load_settings
 from okr.web.tokens import digest, matches, user_of
@@ -65,3 +67,45 @@ def test_serve_without_the_web_extra_says_how_to_install_it(tmp_path: Path) -> N
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "pip install 'okr-ledger[web]'" in proc.stderr
+
+
+def test_a_password_from_stdin_is_recorded_only_as_its_argon2id_hash(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from okr.web.passwords import verify
+
+    home = tmp_path / "home"
+    okr(home, "user", "add", "dee", "--role", "viewer")
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    r = okr(home, "user", "password", "dee", "--stdin", "--json")
+    assert r.code == 0, str(r)
+    assert json.loads(r.stdout)["password"] == "set" and "correct horse" not in r.stdout
+    app = OkrLedger(load_settings({"home": home}))
+    recorded = app.user("dee").password_hash
+    assert recorded is not None and recorded.startswith("$argon2id$v=19$")
+    assert verify("correct horse battery", recorded) and not verify("correct horse batter",
+                                                                     recorded)
+    stored = b"".join(e.state for e in app.recorder.select_events(app.user("dee").id))
+    assert b"correct horse" not in stored
+
+
+def test_a_short_password_a_missing_prompt_and_an_unknown_user_are_one_line_refusals(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    home = tmp_path / "home"
+    okr(home, "user", "add", "dee", "--role", "viewer")
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    r = okr(home, "user", "password", "dee", "--stdin")
+    assert r.code == 2 and "12 characters at least" in r.stderr and "short" not in r.stderr
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))  # not a terminal
+    r = okr(home, "user", "password", "dee")
+    assert r.code == 2 and "--stdin" in r.stderr
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    r = okr(home, "user", "password", "nobody", "--stdin")
+    assert r.code == 2 and "user 'nobody' not found" in r.stderr
+    for err in (r.stderr,):
+        assert len(err.strip().splitlines()) == 1
+    app = OkrLedger(load_settings({"home": home}))
+    assert app.user("dee").password_hash is None
