@@ -270,36 +270,36 @@ def create_app(settings: Settings) -> FastAPI:
             return problem(request, who, exc)
         return page(request, template, who, **values)
 
+    def reading_at(request: Request, template: str, as_of: str, known_at: str,
+                   build: Callable[[Any, Any], dict[str, Any]]) -> Response:
+        """A read page with the as-of / known-at control: `build` gets the instants read."""
+        def built(who: auth.Principal) -> dict[str, Any]:
+            a, k = site.instants(as_of, known_at)
+            return {**build(a, k), "travel": travel(as_of, known_at, a, k, site.zone)}
+        return reading(request, template, built)
+
     @app.get("/objective/{key}", response_model=None)
     def objective(request: Request, key: str, as_of: str = "", known_at: str = "") -> Response:
-        def build(who: auth.Principal) -> dict[str, Any]:
-            a, k = site.instants(as_of, known_at)
-            return {**site.objective(key, a, k), "travel": travel(as_of, known_at, a, k,
-                                                                  site.zone)}
-        return reading(request, "objective.html", build)
+        return reading_at(request, "objective.html", as_of, known_at,
+                          lambda a, k: site.objective(key, a, k))
 
     @app.get("/kpi/{key}", response_model=None)
     def kpi(request: Request, key: str, as_of: str = "", known_at: str = "") -> Response:
-        def build(who: auth.Principal) -> dict[str, Any]:
-            a, k = site.instants(as_of, known_at)
+        def build(a: Any, k: Any) -> dict[str, Any]:
             got = site.kpi(key, a, k)
             return {**got, "chart": Markup(kpi_chart(got["kpi"], got["readings"], a)),
                     "observed": said(got["kpi"]["observed_at"], site.zone)
                     if got["kpi"]["observed_at"] else "",
                     "rows": [{**r, "observed": said(r["observed_at"], site.zone),
                               "recorded": said(r["recorded_at"], site.zone)}
-                             for r in reversed(got["readings"])],
-                    "travel": travel(as_of, known_at, a, k, site.zone)}
-        return reading(request, "kpi.html", build)
+                             for r in reversed(got["readings"])]}
+        return reading_at(request, "kpi.html", as_of, known_at, build)
 
     @app.get("/initiative/{key}", response_model=None)
     def initiative(request: Request, key: str, as_of: str = "",
                    known_at: str = "") -> Response:
-        def build(who: auth.Principal) -> dict[str, Any]:
-            a, k = site.instants(as_of, known_at)
-            return {**site.initiative(key, a, k),
-                    "travel": travel(as_of, known_at, a, k, site.zone)}
-        return reading(request, "initiative.html", build)
+        return reading_at(request, "initiative.html", as_of, known_at,
+                          lambda a, k: site.initiative(key, a, k))
 
     @app.get("/review", response_model=None)
     def reviews(request: Request) -> Response:
@@ -310,10 +310,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/review/{cycle}", response_model=None)
     def review(request: Request, cycle: str, as_of: str = "", known_at: str = "") -> Response:
-        def build(who: auth.Principal) -> dict[str, Any]:
+        def build(a: Any, k: Any) -> dict[str, Any]:
             from okr.cli.report import FINAL_GRADES, revision_text, score_rows
             from okr.domain.actors import acting
-            a, k = site.instants(as_of, known_at)
             r = site.review(cycle, a, k)
             krs = [kr for c in r["objectives"] for kr in c["key_results"]]
             return {"r": r, "rows": score_rows(r), "final_grades": FINAL_GRADES,
@@ -326,9 +325,8 @@ def create_app(settings: Settings) -> FastAPI:
                     "guardrails": [(g, Markup(guardrail_chart(r, g)))
                                    for g in r["guardrails"]],
                     "span": {n: said(r[n], site.zone) if r[n] else "–"
-                             for n in ("start", "end", "committed_at")},
-                    "travel": travel(as_of, known_at, a, k, site.zone)}
-        return reading(request, "review.html", build)
+                             for n in ("start", "end", "committed_at")}}
+        return reading_at(request, "review.html", as_of, known_at, build)
 
     @app.get("/retro", response_model=None)
     def retro(request: Request, a: str = "", b: str = "", team: str = "") -> Response:
@@ -415,8 +413,12 @@ def create_app(settings: Settings) -> FastAPI:
 def travel(as_of: str, known_at: str, a: Any, k: Any, zone: str | None) -> dict[str, Any]:
     """What the as-of / known-at control shows: the typed values, the instants read, and
     whether the view is in the past at all."""
+    from urllib.parse import urlencode
+    past = bool(as_of.strip() or known_at.strip())
     return {"as_of": as_of, "known_at": known_at, "as_of_said": said(a, zone),
-            "known_at_said": said(k, zone), "past": bool(as_of.strip() or known_at.strip())}
+            "known_at_said": said(k, zone), "past": past,
+            # what a link from a past view carries, so the page it leads to is of then too
+            "query": "?" + urlencode({"as_of": as_of, "known_at": known_at}) if past else ""}
 
 
 FEED_MAX = 500  # events a page of the audit feed may ask for
@@ -429,14 +431,19 @@ def shown_event(r: dict[str, Any], zone: str | None) -> dict[str, Any]:
     return {**r, "recorded": said(r["recorded_at"], zone),
             "effective": "" if r["effective_at"] == r["recorded_at"]
             else said(r["effective_at"], zone),
-            "diff": [(k, cell(v["before"]), cell(v["after"])) for k, v in r["changes"].items()]}
+            "diff": [(k, cell(v["before"], zone), cell(v["after"], zone))
+                     for k, v in r["changes"].items()]}
 
 
-def cell(v: Any) -> str:
-    """A changed field's value as text (lists and objects as compact JSON)."""
+def cell(v: Any, zone: str | None) -> str:
+    """A changed field's value as text (times said as every time on the page is, lists and
+    objects as compact JSON)."""
     import json
+    from datetime import datetime
     if v is None:
         return ""
+    if isinstance(v, datetime):
+        return said(v, zone)
     if isinstance(v, dict | list):
         return json.dumps(v, default=str, ensure_ascii=False, separators=(",", ":"))
     return str(v)

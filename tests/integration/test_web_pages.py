@@ -193,6 +193,11 @@ def test_the_audit_feed_is_newest_first_paged_and_filtered(site: Site) -> None:
     newest = vic.get("/audit?kind=key_result").text
     assert "CheckInRecorded" in newest and "UserAdded" not in newest
     assert 'href="/trail/k-eng"' in newest
+    readings = vic.get("/audit", params={"kind": "kpi"}).text
+    assert "KpiReadingRecorded" in readings  # a changed time said as the page says times:
+    assert not re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\+00:00", readings)
+    assert re.search(r"<strong>effective_at</strong>: .*?→ .*?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ",
+                     readings)
     mine = vic.get("/audit", params={"actor": "web:nobody"}).text
     assert "No events." in mine
 
