@@ -6,7 +6,8 @@ inclusion proofs need, once — and the consistency proofs). Baseline, the same 
 bundle with an RFC 9162 inclusion proof per event (`proofs.jsonl`, the format before), where a
 node shared by many events' paths was written once per event. The ratio is baseline / ours.
 The records and the signed head come from the event store (byte for byte what the relay
-publishes), so no broker is needed.
+publishes), so no broker is needed. The notes also give what the bundle held before it kept
+only the KPI readings a review of the cycle reads (`items_*`: every event of its items).
 """
 
 import shutil
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from common import Result, Run, say
 
-from okr.cli.bundles import write_bundle
+from okr.cli.bundles import cycle_records, write_bundle
 from okr.domain.history import cycle_dependencies
 from okr.domain.periods import cycle_of
 from okr.ledger.app import OkrLedger
@@ -43,8 +44,11 @@ def run(r: Run) -> list[Result]:
         envs = [Envelope.from_bytes(raw) for raw in raws]
         app.close()
         leaves = [merkle.envelope_leaf(e.hash) for e in envs]
+        mine = cycle_records(envs, cycle)
+        # Before bundles held only what a review reads: every event of the items it depends
+        # on, guardrail KPIs' readings of all time among them.
         wanted = cycle_dependencies([e.fact() for e in envs], cycle)
-        mine = [i for i, e in enumerate(envs) if e.aggregate_id in wanted]
+        items = [i for i, e in enumerate(envs) if e.aggregate_id in wanted]
         key = home / "signing-key.pem"
         size = len(envs)
         head = signing.sign(key, {"position": envs[-1].position, "head_hash": envs[-1].hash,
@@ -62,7 +66,9 @@ def run(r: Run) -> list[Result]:
     ours = written["bytes"] / 1e6
     baseline = (written["bytes"] - multiproof + per_event) / 1e6
     records = sum(len(raws[i]) + 1 for i in mine)
-    say(f"bundle: {len(mine):,} of {size:,} events, {records / 1e6:.1f} MB of records; "
+    item_records = sum(len(raws[i]) + 1 for i in items)
+    say(f"bundle: {len(mine):,} of {size:,} events, {records / 1e6:.1f} MB of records (every "
+        f"event of its items: {len(items):,}, {item_records / 1e6:.1f} MB); "
         f"multiproof {multiproof / 1e6:.2f} MB ({written['proof_nodes']:,} nodes), "
         f"per-event proofs {per_event / 1e6:.2f} MB")
     return [Result("cycle bundle (one KR, two check-ins)", "MB", round(ours, 2),
@@ -70,6 +76,8 @@ def run(r: Run) -> list[Result]:
                    lower_is_better=True,
                    notes={"events": len(mine), "tree_size": size,
                           "records_mb": round(records / 1e6, 2),
+                          "items_events": len(items),
+                          "items_records_mb": round(item_records / 1e6, 2),
                           "multiproof_mb": round(multiproof / 1e6, 3),
                           "proof_nodes": written["proof_nodes"],
                           "per_event_proofs_mb": round(per_event / 1e6, 3)})]

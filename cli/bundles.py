@@ -30,8 +30,10 @@ Exported {exported} from topic `{topic}`.
 
 | file | what |
 | --- | --- |
-| `events.jsonl` | the {n_events} events cycle {cycle} depends on (its cycle, objectives, key
-  results, linked and guardrail KPIs), one record per line, byte for byte as on Kafka |
+| `events.jsonl` | the {n_events} events a review of cycle {cycle} reads (its cycle,
+  objectives, key results, linked and guardrail KPIs — of their readings, those observed
+  during the cycle and the ones carried into it), one record per line, byte for byte as on
+  Kafka |
 | `checkpoint.json` | the signed tree head they are proven against: {size} events up to
   position {head}, Merkle root `{root}` |
 | `multiproof.json` | `tree_size`; `leaves`: each event's `[position, leaf index]`; `nodes`:
@@ -79,24 +81,32 @@ def signed_log(st: State, quiet: bool) -> "tuple[list[Any], list[bytes], Callabl
     return [e for e, _ in ordered], [raw for _, raw in ordered], ok
 
 
+def cycle_records(envs: "list[Any]", cycle: str) -> list[int]:
+    """The indices of the envelopes (in position order) a bundle of `cycle` holds: the facts
+    a review of it reads at any instant (domain.history.cycle_facts) — its items' events,
+    and of their KPI readings only those a review of the cycle can see. Empty: no such
+    cycle."""
+    from okr.domain.history import cycle_facts
+
+    keep = {f.position for f in cycle_facts([e.fact() for e in envs], cycle)}
+    return [i for i, e in enumerate(envs) if e.position in keep]
+
+
 def export_bundle(st: State, cycle: str, out: Path, quiet: bool) -> dict[str, Any]:
     """Write the bundle of a cycle to the folder `out` (read from Kafka, proven against the
     latest signed tree head covering it); what was written. `okr audit export` and the web's
     bundle download both write it here."""
-    from okr.domain.history import cycle_dependencies
     from okr.domain.periods import canonical_cycle_key
     from okr.record import merkle
     from okr.record.verify import tree_roots
 
     key = canonical_cycle_key(cycle)
     envs, raws, ok = signed_log(st, quiet)
-    facts = [e.fact() for e in envs]
-    wanted = cycle_dependencies(facts, key)
+    mine = cycle_records(envs, key)
     # (guardrail KPIs belong to every cycle's set: alone they do not make a cycle)
-    if not any(f.type == "CycleAdded" and f.data["key"] == key for f in facts):
+    if not mine:
         from okr.domain.errors import NotFound
         raise NotFound(f"cycle {cycle!r} not found on {st.settings.topic_ledger}")
-    mine = [i for i, e in enumerate(envs) if e.aggregate_id in wanted]
     leaves = [merkle.envelope_leaf(e.hash) for e in envs]
     signed = [c for c in read_checkpoints(st) if "root" in c and ok(c)
               and str(c.get("count", "")).isdigit() and 0 < int(c["count"]) <= len(leaves)]

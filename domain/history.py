@@ -338,3 +338,56 @@ def cycle_dependencies(facts: Iterable[Fact], cycle: str) -> set[str]:
     guardrails = {f.aggregate_id for f in facts
                   if f.type in ("KpiAdded", "KpiUpdated") and "guardrail" in f.data["tags"]}
     return ids | krs | {kpi_ids[k] for k in linked if k in kpi_ids} | guardrails
+
+
+def cycle_facts(facts: Iterable[Fact], cycle: str) -> list[Fact]:
+    """The facts a review of `cycle` reads, whatever its as_of and known_at (a cycle's audit
+    bundle holds these): every event of the items in `cycle_dependencies`, except the KPI
+    readings that no instant the review scores can see.
+
+    A review scores instants from the earliest moment the cycle existed or started (`carry`)
+    up to its end or its last target revision, if later (`until`): a guardrail's share of
+    the cycle, a linked key result's value at a week's end, its progress when its target was
+    revised; and it is known only from the cycle's recording on. Of a KPI's readings it sees
+    those observed in that span and, of the ones observed before it, the latest as known at
+    some moment from then on: the latest recorded before the cycle, and each recorded after
+    it that was later than every one recorded before. A reading observed after `until`, or
+    before `carry` behind one of those, is in no review. (Only readings pile up over the
+    years; every other event of the items is kept.)
+    """
+    facts = sorted(facts, key=lambda f: f.position)
+    added = next((f for f in facts if f.type == "CycleAdded" and f.data["key"] == cycle), None)
+    if added is None:
+        return []
+    wanted = cycle_dependencies(facts, cycle)
+    carry = min(added.data["start"], added.recorded_at, added.effective_at)
+    revised = [f.recorded_at for f in facts
+               if f.type == "KeyResultRevised" and f.aggregate_id in wanted]
+    until = max([added.data["end"], *revised])
+
+    def carried_in(f: Fact) -> bool:
+        return (f.aggregate_id in wanted and f.type == "KpiReadingRecorded"
+                and f.effective_at < carry)
+
+    latest: dict[str, tuple[datetime, int]] = {}  # per KPI: the latest carried in, so far
+    for f in facts:  # ... as known when the cycle was recorded
+        if f.position < added.position and carried_in(f):
+            latest[f.aggregate_id] = max(latest.get(f.aggregate_id, (f.effective_at, 0)),
+                                         (f.effective_at, f.position))
+    out = []
+    for f in facts:
+        if f.aggregate_id not in wanted:
+            continue
+        if f.type == "KpiReadingRecorded" and f.effective_at > until:
+            continue
+        if carried_in(f):
+            at = (f.effective_at, f.position)
+            if f.position < added.position:
+                if latest[f.aggregate_id] != at:
+                    continue
+            elif f.aggregate_id in latest and latest[f.aggregate_id] > at:
+                continue
+            else:
+                latest[f.aggregate_id] = at
+        out.append(f)
+    return out

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from okr.cli.bundles import write_bundle
-from okr.domain.history import cycle_dependencies
+from okr.cli.bundles import cycle_records, write_bundle
 from okr.ledger.app import OkrLedger
 from okr.record import merkle, signing
 from okr.record.envelope import Envelope, canonical_json, chained_records
@@ -96,8 +95,7 @@ def export(app: OkrLedger, out: Path, cycle: str = "2026-Q3") -> dict:
     raws = [r.value for r in chained_records(app)]
     envs = [Envelope.from_bytes(r) for r in raws]
     leaves = [merkle.envelope_leaf(e.hash) for e in envs]
-    wanted = cycle_dependencies([e.fact() for e in envs], cycle)
-    mine = [i for i, e in enumerate(envs) if e.aggregate_id in wanted]
+    mine = cycle_records(envs, cycle)
     key = app.settings.signing_key_file
     heads = {n: signing.sign(key, {"position": envs[n - 1].position,
                                    "head_hash": envs[n - 1].hash, "count": n,
@@ -203,3 +201,65 @@ def test_bundles_of_the_earlier_formats_still_verify(ledgers: dict[int, OkrLedge
     (chain / "events.jsonl").write_bytes(
         (chain / "events.jsonl").read_bytes().replace(b'"value":3.0', b'"value":7.0'))
     assert verify(chain, tmp_path)[0] == 1
+
+
+def guarded_history(home: Path) -> OkrLedger:
+    """A guardrail KPI read every day from June to November; cycle 2026-Q3 added on 30 June,
+    its key result measured by the KPI; two June readings arrive late, in July."""
+    app = OkrLedger(load_settings({"home": home}, environ={}))
+    clock = [datetime(2026, 6, 1, tzinfo=UTC)]
+
+    def at(t: datetime) -> None:
+        clock[0] = max(t, clock[0] + timedelta(microseconds=1))
+
+    def read(day: datetime, value: float, recorded: datetime | None = None) -> None:
+        at(recorded or day + timedelta(hours=1))
+        app.record_reading("uptime", value, at=day)
+
+    with recording_at(lambda: clock[0]):
+        app.add_kpi("uptime", "Uptime", green=99, red=95, cadence="daily", tags=["guardrail"])
+        days = [datetime(2026, 6, 1, 9, tzinfo=UTC) + timedelta(days=i) for i in range(183)]
+        for day in days[:30]:  # June
+            read(day, 98.0 + day.day / 100)
+        at(datetime(2026, 6, 30, 12, tzinfo=UTC))
+        app.add_cycle("2026-Q3")
+        app.add_objective("o", "Reliable", cycle="2026-Q3", owner="ana")
+        app.add_key_result("k", "Uptime held", objective="o", kind="stay-above", target=99,
+                           kpi="uptime")
+        for day in days[30:]:  # July to November
+            read(day, 99.5 if day.month != 8 else 96.0)
+            if day.day == 5 and day.month == 7:  # late: behind the 30 June one, then ahead
+                read(datetime(2026, 6, 15, 9, tzinfo=UTC), 90.0)
+                read(datetime(2026, 6, 30, 20, tzinfo=UTC), 94.0)
+    return app
+
+
+def test_a_cycle_bundle_holds_the_readings_its_review_reads_and_reviews_the_same(
+        tmp_path: Path) -> None:
+    """The bundle of a cycle held every reading of its guardrail KPIs ever made (3.5 MB of a
+    4.5 MB one-KR bundle in the benchmark history): now those observed during the cycle and
+    the ones carried into it, and a review from the bundle is the review from the log."""
+    from okr.domain.review import ReviewPoint, review
+
+    app = guarded_history(tmp_path / "h")
+    written = export(app, tmp_path / "b")
+    assert verify(tmp_path / "b", tmp_path)[0] == 0
+    bundled = [Envelope.from_bytes(line) for line in
+               (tmp_path / "b" / "events.jsonl").read_bytes().splitlines()]
+    envs = [Envelope.from_bytes(r.value) for r in chained_records(app)]
+    readings = [e for e in bundled if e.type == "KpiReadingRecorded"]
+    assert [e.effective_at for e in readings if e.effective_at < "2026-07"] == [
+        "2026-06-30T09:00:00.000000Z", "2026-06-30T20:00:00.000000Z"]
+    assert max(e.effective_at for e in readings) < "2026-10"  # nothing after the cycle
+    assert len(readings) == 2 + 92 and written["events"] == len(bundled)
+    assert sum(e.type == "KpiReadingRecorded" for e in envs) == 185
+    whole, kept = [e.fact() for e in envs], [e.fact() for e in bundled]
+    for as_of, known_at in [(datetime(2026, 10, 9, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)),
+                            (datetime(2026, 7, 3, tzinfo=UTC), datetime(2026, 7, 3, tzinfo=UTC)),
+                            (datetime(2026, 8, 20, tzinfo=UTC), datetime(2026, 7, 5, 10,
+                                                                         tzinfo=UTC)),
+                            (datetime(2026, 9, 30, tzinfo=UTC), datetime(2026, 11, 1,
+                                                                         tzinfo=UTC))]:
+        point = ReviewPoint(as_of, known_at)
+        assert review(kept, "2026-Q3", point) == review(whole, "2026-Q3", point)
+    assert cycle_records(envs, "2026-Q4") == []  # no such cycle

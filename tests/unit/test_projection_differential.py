@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from okr.domain.history import scorecard_at
+from okr.domain.history import cycle_dependencies, cycle_facts, scorecard_at
 from okr.domain.periods import named_window
 from okr.domain.review import ReviewPoint, UnknownCycle, review
 from okr.ledger.app import OkrLedger
@@ -72,6 +72,15 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Projection,
         kr.revise(start=None, target=kr.target * 0.9, target_high=None, weight=None,
                   phases=None, window=window, actor="test", plan_revision=True, reason="cut")
     app.save(kr)
+    # After the quarter ended (not closed), a reading and then a second cut: the review scores
+    # that revision as of its day, from the reading observed after the end.
+    with recording_at(lambda: datetime(2026, 1, 10, 12, tzinfo=UTC)):
+        app.record_reading("sparse", 55.0, at=datetime(2026, 1, 10, 9, tzinfo=UTC))
+    with recording_at(lambda: datetime(2026, 1, 20, 12, tzinfo=UTC)):
+        kr.revise(start=None, target=kr.target * 0.9, target_high=None, weight=None,
+                  phases=None, window=window, actor="test", plan_revision=True,
+                  reason="cut again")
+    app.save(kr)
     envelopes = list(chained(app))
     app.close()
     proj = Projection(home / "p.duckdb")
@@ -90,7 +99,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Projection,
 
 def test_projection_holds_every_event_once(history: tuple) -> None:
     facts, proj, gen = history
-    assert gen.events + 6 == len(facts) > 1000  # the generated history and the sparse KPI
+    assert gen.events + 8 == len(facts) > 1000  # the generated history and the sparse KPI
     assert proj.event_count() == len(facts)
     assert [f.position for f in proj.facts()] == [f.position for f in facts]
 
@@ -223,6 +232,45 @@ def test_a_review_from_the_facts_duckdb_selects_equals_one_from_the_whole_log(
             selected = proj.review_facts(cycle, as_of, known_at)
             assert len(selected) < len(facts)
             assert same(review(selected, cycle, point), want) == []
+            checked += 1
+    assert checked >= 8
+
+
+def test_a_review_from_a_cycle_bundles_facts_equals_one_from_the_whole_log(
+        history: tuple) -> None:
+    """`okr audit export --cycle Q` ships what any review of Q reads (cycle_facts), not every
+    reading of its guardrail KPIs ever made: a review from the bundle, at any as_of and
+    known_at, is the review from the whole log."""
+    facts, _, gen = history
+    rnd = random.Random(9)
+    checked = 0
+    for cycle in gen.cycles:
+        window = named_window(cycle)
+        assert window is not None
+        kept = cycle_facts(facts, cycle)
+        items = cycle_dependencies(facts, cycle)
+        readings = [f for f in facts if f.aggregate_id in items
+                    and f.type == "KpiReadingRecorded"]
+        assert 0 < sum(f.type == "KpiReadingRecorded" for f in kept) < len(readings)
+        assert {f.position for f in kept} == {f.position for f in facts
+                                              if f.aggregate_id in items} - {
+            f.position for f in readings if f not in kept}  # only readings are left out
+        for as_of, known_at in [
+                (window.end + timedelta(days=30), facts[-1].recorded_at),
+                (window.end, window.start + timedelta(days=10)),
+                (window.start + timedelta(days=40), window.start + timedelta(days=25)),
+                (window.start + timedelta(days=1), window.start + timedelta(days=1)),
+                (window.start + timedelta(days=20), window.end + timedelta(days=30)),
+                *((window.start + timedelta(days=rnd.uniform(0, 100)),
+                   window.start + timedelta(days=rnd.uniform(-20, 110))) for _ in range(6))]:
+            point = ReviewPoint(as_of, known_at)
+            try:
+                want = review(facts, cycle, point)
+            except UnknownCycle:
+                with pytest.raises(UnknownCycle):
+                    review(kept, cycle, point)
+                continue
+            assert same(review(kept, cycle, point), want) == [], (cycle, as_of, known_at)
             checked += 1
     assert checked >= 8
 
