@@ -31,7 +31,7 @@ test-unit: $(STAMP)  ## unit tests only (no broker, no PostgreSQL)
 	$(BIN)/pytest -q tests/unit
 
 test-dates: $(STAMP)  ## the unit tests under faketime at hard instants (quarter end, new year, 29 Feb, DST)
-	PYTEST=$(BIN)/pytest scripts/test_dates.sh
+	PYTEST=$(BIN)/pytest TEST_WORKERS=$(TEST_WORKERS) scripts/test_dates.sh
 
 bench: $(STAMP)  ## benchmarks against raw baselines (SCALE=small|full|0.3); results in bench/results/
 	$(BIN)/python bench/run.py --scale $(SCALE)

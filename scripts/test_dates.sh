@@ -8,12 +8,14 @@
 # Tests marked real_clock are left out: they time a wait on the monotonic clock, and under
 # libfaketime 0.9.10 such a wait (threading.Event.wait, sem_clockwait) never ends. Each instant
 # gets at most TEST_DATES_LIMIT seconds (default 1200), and the first instant that overruns ends
-# the run, so a new wait of that kind fails it in one line instead of hanging CI.
+# the run, so a new wait of that kind fails it in one line instead of hanging CI. The unit
+# suite runs on TEST_WORKERS processes (pytest-xdist; 2 by default, as make test).
 # Usage: scripts/test_dates.sh [pytest args…]   (PYTEST=… to use another pytest)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTEST=${PYTEST:-.venv/bin/pytest}
 LIMIT=${TEST_DATES_LIMIT:-1200}
+WORKERS=${TEST_WORKERS:-2}
 command -v faketime >/dev/null 2>&1 \
   || { echo "test-dates: faketime is missing (apt-get install faketime)" >&2; exit 2; }
 
@@ -39,7 +41,8 @@ print("ok" if 0 <= off < 300 else f"{off:.0f} s away from it")' "$at")
     exit 2
   fi
   TZ=UTC OKR_FUZZ_QUICK=1 timeout --kill-after=10 "$LIMIT" \
-    faketime "$at" "$PYTEST" -q -p no:cacheprovider -m "not real_clock" tests/unit "$@"
+    faketime "$at" "$PYTEST" -q -p no:cacheprovider -n "$WORKERS" -m "not real_clock" \
+    tests/unit "$@"
   rc=$?
   [ "$rc" -eq 0 ] || failed+=("$at")
   if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then  # the next instants would hang the same way
