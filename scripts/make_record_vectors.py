@@ -5,7 +5,7 @@ another language checks itself against (docs/envelope.md says how).
 The records are the envelopes of tests/fixtures/stored-events-v2.jsonl (one event of every
 type), chained from genesis; a test recomputes everything from the fixture and compares.
 Two hand-written records show that the hash covers the bytes as sent, whatever their layout,
-and two records without a hash show what is refused.
+a third one carries `on_behalf_of`, and two records without a hash show what is refused.
 
     .venv/bin/python -P scripts/make_record_vectors.py
 """
@@ -36,6 +36,16 @@ LAYOUTS = [
     '"value":2.0},"effective_at":"2026-11-02T10:00:00.000000Z",'
     '"event_id":"3f0cf2a8-2f08-5b36-9a4f-c7a1a09c4d93","position":1,'
     '"reason":null,"recorded_at":"2026-11-02T10:00:00.000000Z","schema":"okr.ledger/v1",'
+    '"type":"CheckInRecorded","version":2}',
+    # As the relay writes a record made --on-behalf-of someone: the member sorts between
+    # "hash" and "position", and is absent (never null) from every record that named nobody.
+    '{"actor":"ana","aggregate_id":"6c1f6f5e-0c0d-5f43-a6a9-1d8d4f3f0f11",'
+    '"aggregate_type":"key_result","data":{"confidence":null,"note":"","source":"manual",'
+    '"value":2.0},"effective_at":"2026-11-02T10:00:00.000000Z",'
+    '"event_id":"3f0cf2a8-2f08-5b36-9a4f-c7a1a09c4d93","hash":"{HASH}",'
+    '"on_behalf_of":"Dana (sales)","position":1,"prev_hash":'
+    '"0000000000000000000000000000000000000000000000000000000000000000","reason":null,'
+    '"recorded_at":"2026-11-02T10:00:00.000000Z","schema":"okr.ledger/v1",'
     '"type":"CheckInRecorded","version":2}',
 ]
 NO_HASH = [

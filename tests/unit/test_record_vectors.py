@@ -84,6 +84,16 @@ def test_the_hash_covers_the_bytes_as_sent_whatever_their_layout() -> None:
         assert not Envelope.from_bytes(changed).hash_ok(changed)
 
 
+def test_the_on_behalf_of_vector_is_a_canonical_record_with_the_member_in_key_order() -> None:
+    (rec,) = [r for r in VECTORS["layouts"] if "on_behalf_of" in r["value"]]
+    value = rec["value"].encode("utf-8")
+    env = Envelope.from_bytes(value)
+    assert (env.actor, env.on_behalf_of) == ("ana", "Dana (sales)")
+    assert env.to_bytes() == value and env.hash_ok()  # the relay's bytes, hashed canonically
+    # nobody named: no member at all, and the records of every earlier vector have none
+    assert all("on_behalf_of" not in r["value"] for r in VECTORS["records"])
+
+
 @pytest.mark.parametrize("case", VECTORS["no_hash"], ids=lambda c: c["why"])
 def test_a_record_that_spells_its_hash_otherwise_or_twice_has_none(case: dict) -> None:
     assert record_hash(case["value"].encode(), "0" * 64) is None
