@@ -47,20 +47,16 @@ def due_cmd(ctx: typer.Context,
     """What is due now: key results without a check-in within their cadence
     (setting checkin_cadence, default weekly) and KPIs that are red or stale, by owner and
     team, the longest overdue first."""
+    from okr.cli.answers import due_now
     from okr.cli.reads import open_projection
     from okr.cli.times import say
     from okr.domain.base import utc_now
-    from okr.domain.due import due_items
 
     st = state(ctx)
     fmt = table_format(fmt, want_json(ctx, as_json))
-    now = utc_now()
     with open_projection(st) as proj:
-        krs, kpis = proj.due_inputs(now)
-    cadence = st.settings.checkin_cadence
-    items = [i for i in due_items(krs, kpis, cadence, now)
-             if (owner is None or i["owner"] == owner) and (team is None or team in i["teams"])]
-    data = {"now": now, "checkin_cadence": cadence, "items": items}
+        data = due_now(proj, utc_now(), st.settings.checkin_cadence, owner, team)
+    items, now = data["items"], data["now"]
     zone = st.settings.timezone
 
     def when(t: datetime | None) -> str:

@@ -12,9 +12,20 @@ from typing import Any
 
 import typer
 
+from okr.cli.answers import (
+    CYCLE_STATUSES,
+    INITIATIVE_STATUSES,
+    KR_STATUSES,
+    OBJECTIVE_STATUSES,
+    check_status,
+    cycle_items,
+    initiative_items,
+    kpi_items,
+    kr_items,
+    objective_items,
+)
 from okr.cli.commands import Typer, choice
 from okr.cli.context import State, state, want_json
-from okr.cli.errors import UserError
 from okr.cli.kpis import KPI_STATUSES
 from okr.cli.kpis import STATUS_HELP as KPI_STATUS_HELP
 from okr.cli.output import amount, emit, format_option, print_table, table_format
@@ -37,19 +48,6 @@ def _status(words: tuple[str, ...], kind: str) -> Any:
     return choice(None, "--status", values=words, help=f"Only {kind} in this status.")
 
 
-# The statuses each kind has (domain/vocab.py): a cycle's lifecycle, an objective's and an
-# initiative's, and a key result's track against its expected progress.
-CYCLE_STATUSES = ("planning", "committed", "closed")
-OBJECTIVE_STATUSES = ("active", "achieved", "missed", "abandoned")
-KR_STATUSES = ("on-track", "at-risk", "off-track")
-INITIATIVE_STATUSES = ("planned", "in-progress", "done", "dropped")
-
-
-def _check_status(status: str | None, words: tuple[str, ...], kind: str) -> None:
-    if status is not None and status not in words:
-        raise UserError(f"--status {status!r} is not one of: {', '.join(words)} (for {kind})")
-
-
 def _read(st: State, as_of: str | None, known_at: str | None,
           read: "Callable[[Any, datetime, datetime], Any]") -> tuple[datetime, datetime, Any]:
     """(as_of, known_at) as typed, and what `read(projection, as_of, known_at)` returns."""
@@ -59,17 +57,6 @@ def _read(st: State, as_of: str | None, known_at: str | None,
     a, k = view_instants(as_of, known_at, st.settings.timezone)
     with open_projection(st) as proj:
         return a, k, read(proj, a, k)
-
-
-def _cycle_key(proj: Any, cycle: str | None, a: datetime, k: datetime) -> str | None:
-    """The canonical key of the --cycle filter; a one-line error for a cycle not there."""
-    if cycle is None:
-        return None
-    from okr.domain.periods import canonical_cycle_key
-    key = canonical_cycle_key(cycle)
-    if key not in {c["key"] for c in proj.listing_at("cycles", a, k)}:
-        raise UserError(f"cycle {key!r} not found (at that time); 'okr list cycles' lists them")
-    return key
 
 
 def _emit(ctx: typer.Context, st: State, kind: str, a: datetime, k: datetime,
@@ -95,6 +82,8 @@ def _day(t: datetime, zone: str, end: bool = False) -> str:
                                                                     ).date().isoformat()
 
 
+# ---- the commands -----------------------------------------------------------------------
+
 @list_app.command("cycles")
 def list_cycles(ctx: typer.Context,
                 status: str | None = _status(CYCLE_STATUSES, "cycles"),
@@ -103,33 +92,12 @@ def list_cycles(ctx: typer.Context,
     """Cycles: their days (in the zone each was added in), status and objectives."""
     st = state(ctx)
     fmt = table_format(fmt, want_json(ctx, as_json))
-    _check_status(status, CYCLE_STATUSES, "cycles")
-    a, k, rows = _read(st, as_of, known_at, lambda p, a, k: p.listing_at("cycles", a, k))
-    items = [r for r in rows if status is None or r["status"] == status]
+    check_status("cycles", status)
+    a, k, items = _read(st, as_of, known_at, lambda p, a, k: cycle_items(p, a, k, status))
     _emit(ctx, st, "cycles", a, k, items, fmt, lambda: print_table(
         ["cycle", "first day", "last day", "zone", "status", "objectives"],
         [[r["key"], _day(r["start"], r["timezone"]), _day(r["end"], r["timezone"], end=True),
           r["timezone"], r["status"], str(r["objectives"])] for r in items], fmt))
-
-
-def _cards(proj: Any, cycle: str | None, a: datetime, k: datetime
-           ) -> tuple[str | None, list[dict[str, Any]]]:
-    """The --cycle filter's key, and the scorecard with each objective and key result's
-    `carried_from` (the item of an earlier cycle it was carried forward from, or None)."""
-    key = _cycle_key(proj, cycle, a, k)
-    origin = proj.carried_from()
-    cards = proj.scorecard_at(a, k)
-    for c in cards:
-        c["carried_from"] = origin.get(("objective", c["key"]))
-        for kr in c["key_results"]:
-            kr["carried_from"] = origin.get(("key_result", kr["key"]))
-    return key, cards
-
-
-def _objective_filter(key: str | None, team: str | None, owner: str | None
-                      ) -> Callable[[dict[str, Any]], bool]:
-    return lambda c: ((key is None or c["cycle"] == key) and (team is None or c["team"] == team)
-                      and (owner is None or c["owner"] == owner))
 
 
 @list_app.command("objectives")
@@ -142,12 +110,9 @@ def list_objectives(ctx: typer.Context, cycle: str | None = CYCLE, team: str | N
     the objective it was carried from."""
     st = state(ctx)
     fmt = table_format(fmt, want_json(ctx, as_json))
-    _check_status(status, OBJECTIVE_STATUSES, "objectives")
-    a, k, (key, cards) = _read(st, as_of, known_at, lambda p, a, k: _cards(p, cycle, a, k))
-    wanted = _objective_filter(key, team, owner)
-    items = [{name: v for name, v in c.items() if name != "key_results"}
-             | {"key_results": len(c["key_results"])}
-             for c in cards if wanted(c) and (status is None or c["status"] == status)]
+    check_status("objectives", status)
+    a, k, items = _read(st, as_of, known_at, lambda p, a, k: objective_items(
+        p, a, k, cycle, team, owner, status))
     _emit(ctx, st, "objectives", a, k, items, fmt, lambda: print_table(
         ["objective", "title", "cycle", "owner", "team", "type", "status", "key results",
          "score", "track", "carried from"],
@@ -169,12 +134,9 @@ def list_krs(ctx: typer.Context, cycle: str | None = CYCLE,
     progress expected by then, and the key result each carried one was carried from."""
     st = state(ctx)
     fmt = table_format(fmt, want_json(ctx, as_json))
-    _check_status(status, KR_STATUSES, "key results")
-    a, k, (key, cards) = _read(st, as_of, known_at, lambda p, a, k: _cards(p, cycle, a, k))
-    wanted = _objective_filter(key, team, owner)
-    items = [kr | {"cycle": c["cycle"], "owner": c["owner"], "team": c["team"]}
-             for c in cards if wanted(c) for kr in c["key_results"]
-             if status is None or kr["status"] == status]
+    check_status("key results", status)
+    a, k, items = _read(st, as_of, known_at, lambda p, a, k: kr_items(
+        p, a, k, cycle, team, owner, status))
     _emit(ctx, st, "key results", a, k, items, fmt, lambda: print_table(
         ["key result", "title", "objective", "cycle", "kind", "target", "value", "progress",
          "expected", "status", "carried from"],
@@ -194,15 +156,9 @@ def list_initiatives(ctx: typer.Context, cycle: str | None = CYCLE,
     """Initiatives with the key result they move, its cycle and team, owner and status."""
     st = state(ctx)
     fmt = table_format(fmt, want_json(ctx, as_json))
-    _check_status(status, INITIATIVE_STATUSES, "initiatives")
-
-    def read(p: Any, a: datetime, k: datetime) -> tuple[str | None, list[dict[str, Any]]]:
-        return _cycle_key(p, cycle, a, k), p.listing_at("initiatives", a, k)
-
-    a, k, (key, rows) = _read(st, as_of, known_at, read)
-    items = [r for r in rows if (key is None or r["cycle"] == key)
-             and (team is None or r["team"] == team) and (owner is None or r["owner"] == owner)
-             and (status is None or r["status"] == status)]
+    check_status("initiatives", status)
+    a, k, items = _read(st, as_of, known_at, lambda p, a, k: initiative_items(
+        p, a, k, cycle, team, owner, status))
     _emit(ctx, st, "initiatives", a, k, items, fmt, lambda: print_table(
         ["initiative", "title", "key result", "cycle", "team", "owner", "status"],
         [[r["key"], r["title"], r["key_result"], r["cycle"] or "-", r["team"] or "",
@@ -218,14 +174,13 @@ def list_kpis(ctx: typer.Context,
               as_of: str | None = AS_OF, known_at: str | None = KNOWN_AT,
               fmt: str | None = format_option(), as_json: bool = JSON) -> None:
     """KPIs with their latest value, trend, health and staleness (as `okr kpi list`)."""
-    from okr.cli.kpis import check_kpi_status, kpi_rows, kpi_table
+    from okr.cli.kpis import kpi_table
 
     st = state(ctx)
     fmt = table_format(fmt, want_json(ctx, as_json))
-    check_kpi_status(status)
-    a, k, rows = _read(st, as_of, known_at, lambda p, a, k: p.listing_at("kpis", a, k))
-    items = kpi_rows([{"kind": "kpi", **r} for r in rows], all_=all_, owner=owner,
-                     status=status)
+    check_status("kpis", status)
+    a, k, items = _read(st, as_of, known_at, lambda p, a, k: kpi_items(p, a, k, all_, owner,
+                                                                       status))
     _emit(ctx, st, "kpis", a, k, items, fmt, lambda: kpi_table(st, items, fmt))
 
 

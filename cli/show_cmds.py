@@ -7,7 +7,6 @@ import typer
 
 from okr.cli.commands import choice
 from okr.cli.context import State, state, want_json
-from okr.cli.errors import UserError
 from okr.cli.output import (
     amount,
     bar,
@@ -25,8 +24,6 @@ from okr.domain.actors import acting
 if TYPE_CHECKING:
     from rich.text import Text
 
-KIND_NAMES = {"cycle": "cycle", "objective": "objective", "kr": "key_result",
-              "key-result": "key_result", "initiative": "initiative", "kpi": "kpi"}
 SHOWN_KINDS = ("cycle", "objective", "kr", "initiative", "kpi")  # key-result: kr, longer
 
 
@@ -37,28 +34,11 @@ def show(ctx: typer.Context, key: str,
                                          "table; csv: the table)"),
          as_json: bool = JSON) -> None:
     """Show anything by key, with its current state read from the ledger."""
-    from okr.domain.base import utc_now
-    from okr.ledger import views
-
     st = state(ctx)
     fmt = table_format(fmt, want_json(ctx, as_json))
-    kinds = list(KIND_NAMES.values()) if kind is None else [KIND_NAMES.get(kind, "")]
-    if "" in kinds:
-        raise UserError(f"--kind {kind!r} is not one of: {', '.join(KIND_NAMES)}")
-    if kinds[0] == "cycle":
-        from okr.domain.periods import canonical_cycle_key
-        key = canonical_cycle_key(key)
-    found = st.ledger.find(key, dict.fromkeys(kinds))
-    if not found and kind is None:
-        from okr.domain.periods import canonical_cycle_key
-        found = st.ledger.find(canonical_cycle_key(key), ["cycle"])
-    if not found:
-        raise UserError(f"nothing has the key {key!r}")
-    if len(found) > 1:
-        raise UserError(f"{key!r} is a key of several kinds ({', '.join(k for k, _ in found)}); "
-                        "add --kind")
-    found_kind, agg = found[0]
-    data = views.view(st.ledger, found_kind, agg, utc_now())
+    from okr.cli.answers import show_data
+
+    data = show_data(st.ledger, key, kind)
     emit(data, fmt == "json", lambda: render(st, data, fmt))
 
 

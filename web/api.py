@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from okr.domain.base import check_on_behalf_of
+from okr.web.api_reads import read_routes
 from okr.web.api_writes import ON_BEHALF_OF, write_routes
 from okr.web.auth import Principal, check_may_audit, check_may_check_in
 from okr.web.errors import Problem, failure
@@ -121,10 +122,18 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
              "now": r.now, "changed": sorted(r.changed)} for r in rows]})
 
     @router.get("/trail/{key}", summary="Every event of an item: recorded and effective time, "
-                                        "actor, reason, the fields it changed.")
-    def trail(key: str, authorization: str | None = Header(None)) -> Any:
+                                        "actor, reason, the fields it changed (okr audit trail; "
+                                        "since/until bound the recording time).")
+    def trail(key: str, since: str | None = None, until: str | None = None,
+              authorization: str | None = Header(None)) -> Any:
+        from okr.cli.times import parse_until, parse_when
+
         caller(authorization)
-        return jsonable_encoder(_guard(site.trail, key))
+        lo = _guard(parse_when, since, site.zone) if since else None
+        hi = _guard(parse_until, until, site.zone) if until else None
+        return jsonable_encoder([r for r in _guard(site.trail, key)
+                                 if (lo is None or r["recorded_at"] >= lo)
+                                 and (hi is None or r["recorded_at"] <= hi)])
 
     @router.get("/verify", summary="The verify verdict of the record (auditors and admins).")
     def verify(authorization: str | None = Header(None)) -> Any:
@@ -170,6 +179,7 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
             key, typed.value, typed.confidence, typed.note, typed.at, source="web"),
             idempotency_key, body.on_behalf_of)
 
+    read_routes(router, site, caller, _guard)
     write_routes(router, site, caller, _guard, post)
     return router
 

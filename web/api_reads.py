@@ -1,0 +1,153 @@
+"""The API's reads of the CLI: `okr list …`, `okr show`, `okr history`, `okr due`, `okr review`
+and `okr retro` — each answering what the command's `--json` prints, built by the same
+functions (cli/answers.py, the review model) from the same projection (or, for `show`, the
+ledger). Every role reads.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Header
+from fastapi.encoders import jsonable_encoder
+
+from okr.web.auth import Principal
+from okr.web.site import Site
+
+AS_OF = "Valid time (the server's zone; a date alone: the END of that day). Default now."
+KNOWN_AT = "What the ledger knew then (as --known-at). Default now."
+
+
+def read_routes(router: APIRouter, site: Site, caller: Callable[[str | None], Principal],
+                guard: Callable[..., Any]) -> None:
+    """Add the CLI's reads: `caller` reads the bearer token, `guard` turns okr's failures into
+    problems."""
+
+    def listing(kind: str, status: str | None, as_of: str | None, known_at: str | None,
+                items: Callable[[Any, datetime, datetime], list[dict[str, Any]]]) -> Any:
+        from okr.cli.answers import check_status
+
+        guard(check_status, kind, status or None)
+        a, k = guard(site.instants, as_of, known_at)
+        found = guard(site.read, lambda p: items(p, a, k))
+        return jsonable_encoder({"kind": kind, "as_of": a, "known_at": k, "items": found})
+
+    @router.get("/cycles", summary="Cycles: days, zone, status, objectives (okr list cycles).")
+    def cycles(status: str | None = None, as_of: str | None = None,
+               known_at: str | None = None, authorization: str | None = Header(None)) -> Any:
+        from okr.cli.answers import cycle_items
+
+        caller(authorization)
+        return listing("cycles", status, as_of, known_at,
+                       lambda p, a, k: cycle_items(p, a, k, status or None))
+
+    @router.get("/objectives", summary="Objectives with owner, team, type, status, score "
+                                       "(okr list objectives).")
+    def objectives(cycle: str | None = None, team: str | None = None,
+                   owner: str | None = None, status: str | None = None,
+                   as_of: str | None = None, known_at: str | None = None,
+                   authorization: str | None = Header(None)) -> Any:
+        from okr.cli.answers import objective_items
+
+        caller(authorization)
+        return listing("objectives", status, as_of, known_at, lambda p, a, k: objective_items(
+            p, a, k, cycle or None, team or None, owner or None, status or None))
+
+    @router.get("/key-results", summary="Key results with value, progress and status against "
+                                        "the progress expected (okr list krs).")
+    def key_results(cycle: str | None = None, team: str | None = None,
+                    owner: str | None = None, status: str | None = None,
+                    as_of: str | None = None, known_at: str | None = None,
+                    authorization: str | None = Header(None)) -> Any:
+        from okr.cli.answers import kr_items
+
+        caller(authorization)
+        return listing("key results", status, as_of, known_at, lambda p, a, k: kr_items(
+            p, a, k, cycle or None, team or None, owner or None, status or None))
+
+    @router.get("/initiatives", summary="Initiatives with their key result, cycle, team, owner "
+                                        "and status (okr list initiatives).")
+    def initiatives(cycle: str | None = None, team: str | None = None,
+                    owner: str | None = None, status: str | None = None,
+                    as_of: str | None = None, known_at: str | None = None,
+                    authorization: str | None = Header(None)) -> Any:
+        from okr.cli.answers import initiative_items
+
+        caller(authorization)
+        return listing("initiatives", status, as_of, known_at, lambda p, a, k: initiative_items(
+            p, a, k, cycle or None, team or None, owner or None, status or None))
+
+    @router.get("/kpis", summary="KPIs with latest value, trend, health and staleness (okr list "
+                                 "kpis; all=true includes retired ones).")
+    def kpis(all: bool = False, owner: str | None = None, status: str | None = None,
+             as_of: str | None = None, known_at: str | None = None,
+             authorization: str | None = Header(None)) -> Any:
+        from okr.cli.answers import kpi_items
+
+        caller(authorization)
+        return listing("kpis", status, as_of, known_at, lambda p, a, k: kpi_items(
+            p, a, k, all, owner or None, status or None))
+
+    @router.get("/items/{key}", summary="Anything by key, its state now, read from the ledger "
+                                        "(okr show; kind= cycle, objective, kr, initiative, kpi "
+                                        "when several kinds use the key).")
+    def show(key: str, kind: str | None = None, authorization: str | None = Header(None)) -> Any:
+        from okr.cli.answers import show_data
+
+        caller(authorization)
+        return jsonable_encoder(guard(show_data, site.state.ledger, key, kind or None))
+
+    @router.get("/key-results/{key}/history", summary="A key result's revisions and check-ins "
+                                                      "over time (okr history).")
+    def history(key: str, authorization: str | None = Header(None)) -> Any:
+        from okr.domain.errors import NotFound
+
+        caller(authorization)
+        revisions, check_ins = guard(site.read, lambda p: p.key_result_history(key))
+        if not revisions:
+            guard(_raise, NotFound(f"key result {key!r} not found in the projection"))
+        return jsonable_encoder({"key": key, "revisions": revisions, "check_ins": check_ins})
+
+    @router.get("/due", summary="What is due now: key results without a recent check-in, KPIs "
+                                "red or stale (okr due).")
+    def due(owner: str | None = None, team: str | None = None,
+            authorization: str | None = Header(None)) -> Any:
+        from okr.cli.answers import due_now
+
+        caller(authorization)
+        cadence = site.settings.checkin_cadence
+        return jsonable_encoder(guard(site.read, lambda p: due_now(
+            p, site.now(), cadence, owner or None, team or None)))
+
+    @router.get("/reviews/{cycle}", summary="Plan vs actual, revisions, progress, confidence "
+                                            "and KPI guardrails of a cycle (okr review --json; "
+                                            "compare_known_at lists restatements).")
+    def review(cycle: str, as_of: str | None = None, known_at: str | None = None,
+               compare_known_at: str | None = None,
+               authorization: str | None = Header(None)) -> Any:
+        from okr.domain.review import restatements
+
+        caller(authorization)
+        a, k = guard(site.instants, as_of, known_at)
+        data = guard(site.review, cycle, a, k)
+        if compare_known_at:
+            _, k0 = guard(site.instants, as_of, compare_known_at)
+            earlier = guard(site.review, cycle, a, k0)
+            data["restatements"] = restatements(earlier, data)
+            data["compared_known_at"] = earlier["known_at"]
+        return jsonable_encoder(data)
+
+    @router.get("/retro", summary="Two cycles compared: scores, hit rates, revisions, "
+                                  "calibration (okr retro A B [--team]).")
+    def retro(a: str, b: str, team: str | None = None,
+              authorization: str | None = Header(None)) -> Any:
+        from okr.domain.review import retro as compare
+
+        caller(authorization)
+        now, known = guard(site.instants, None, None)
+        return jsonable_encoder(compare(guard(site.review, a, now, known),
+                                        guard(site.review, b, now, known), team or None))
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
