@@ -18,6 +18,7 @@ from okr.ledger.app import OkrLedger
 from okr.record.envelope import Envelope, canonical_json, chained, chained_records
 from okr.settings import load_settings
 from tests.fuzzing import event_count, okr
+from tests.unit.test_actor import write_args
 from tests.unit.test_event_fixtures import FILES, restore
 from tests.unit.test_hostile_text import project
 
@@ -35,14 +36,6 @@ def home(readme_home: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "home"
     shutil.copytree(readme_home, copy)
     return copy
-
-
-def write_args(args: list[str], tmp_path: Path) -> list[str]:
-    csv = tmp_path / "c.csv"
-    csv.write_text("kr,value\nkr-live,2.21\n")
-    readings = tmp_path / "r.csv"
-    readings.write_text("kpi,value\nwau,13100\n")
-    return [a.format(csv=csv, readings=readings) for a in args]
 
 
 # A write of each kind: plan, measurement, import, user.

@@ -6,13 +6,14 @@ in the unit suite; tests/integration/test_projection.py repeats it through Kafka
 
 import math
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from okr.domain.history import cycle_dependencies, cycle_facts, scorecard_at
-from okr.domain.periods import named_window
+from okr.domain.periods import Window, named_window
 from okr.domain.review import ReviewPoint, UnknownCycle, review
 from okr.ledger.app import OkrLedger
 from okr.projections.store import ConsumedRecord, Projection
@@ -201,6 +202,42 @@ def test_the_generated_history_holds_every_kind_and_start(history: tuple) -> Non
     assert {None, 2.5, 10.0} <= revised
 
 
+def review_points(window: Window, last: datetime, rnd: random.Random
+                  ) -> list[tuple[datetime, datetime]]:
+    """(as_of, known_at) pairs to review a cycle at: after its end as known now, as known
+    early, mid-cycle, on its first day, and some at random."""
+    start, end = window.start, window.end
+    return [(end + timedelta(days=30), last), (end, start + timedelta(days=10)),
+            (start + timedelta(days=40), start + timedelta(days=25)),
+            (start + timedelta(days=1), start + timedelta(days=1)),
+            (start + timedelta(days=20), end + timedelta(days=30)),
+            (start + timedelta(days=9), end + timedelta(days=30)),
+            # as of before the cycle was planned: refused alike (UnknownCycle)
+            (start - timedelta(days=20), last), (start - timedelta(days=40), end),
+            *((start + timedelta(days=rnd.uniform(-5, 100)),
+               start + timedelta(days=rnd.uniform(-20, 110))) for _ in range(6))]
+
+
+def agreeing_reviews(facts: list, cycle: str, points: list[tuple[datetime, datetime]],
+                     select: Callable[[datetime, datetime], list]) -> int:
+    """Review `cycle` at each point from the facts `select` gives and from the whole log:
+    they must be the same, or both refused; how many were reviews."""
+    checked = 0
+    for as_of, known_at in points:
+        point = ReviewPoint(as_of, known_at)
+        try:
+            want = review(facts, cycle, point)
+        except UnknownCycle:
+            with pytest.raises(UnknownCycle):
+                review(select(as_of, known_at), cycle, point)
+            continue
+        selected = select(as_of, known_at)
+        assert len(selected) < len(facts)
+        assert same(review(selected, cycle, point), want) == [], (cycle, as_of, known_at)
+        checked += 1
+    return checked
+
+
 def test_a_review_from_the_facts_duckdb_selects_equals_one_from_the_whole_log(
         history: tuple) -> None:
     """`okr review` loads only what a review reads (its items; the readings that can be the
@@ -211,28 +248,9 @@ def test_a_review_from_the_facts_duckdb_selects_equals_one_from_the_whole_log(
     for cycle in gen.cycles:
         window = named_window(cycle)
         assert window is not None
-        fixed = [(window.end + timedelta(days=30), facts[-1].recorded_at),
-                 (window.end, window.start + timedelta(days=10)),
-                 (window.start + timedelta(days=40), window.start + timedelta(days=25)),
-                 (window.start + timedelta(days=20), window.end + timedelta(days=30)),
-                 (window.start + timedelta(days=9), window.end + timedelta(days=30)),
-                 # as of before the cycle was planned: refused alike (UnknownCycle)
-                 (window.start - timedelta(days=20), facts[-1].recorded_at),
-                 (window.start - timedelta(days=40), window.end)]
-        for as_of, known_at in fixed + [
-                (window.start + timedelta(days=rnd.uniform(-5, 100)),
-                 window.start + timedelta(days=rnd.uniform(0, 110))) for _ in range(6)]:
-            point = ReviewPoint(as_of, known_at)
-            try:
-                want = review(facts, cycle, point)
-            except UnknownCycle:
-                with pytest.raises(UnknownCycle):
-                    review(proj.review_facts(cycle, as_of, known_at), cycle, point)
-                continue
-            selected = proj.review_facts(cycle, as_of, known_at)
-            assert len(selected) < len(facts)
-            assert same(review(selected, cycle, point), want) == []
-            checked += 1
+        checked += agreeing_reviews(facts, cycle, review_points(window, facts[-1].recorded_at,
+                                                                rnd),
+                                    lambda a, k, c=cycle: proj.review_facts(c, a, k))
     assert checked >= 8
 
 
@@ -255,23 +273,9 @@ def test_a_review_from_a_cycle_bundles_facts_equals_one_from_the_whole_log(
         assert {f.position for f in kept} == {f.position for f in facts
                                               if f.aggregate_id in items} - {
             f.position for f in readings if f not in kept}  # only readings are left out
-        for as_of, known_at in [
-                (window.end + timedelta(days=30), facts[-1].recorded_at),
-                (window.end, window.start + timedelta(days=10)),
-                (window.start + timedelta(days=40), window.start + timedelta(days=25)),
-                (window.start + timedelta(days=1), window.start + timedelta(days=1)),
-                (window.start + timedelta(days=20), window.end + timedelta(days=30)),
-                *((window.start + timedelta(days=rnd.uniform(0, 100)),
-                   window.start + timedelta(days=rnd.uniform(-20, 110))) for _ in range(6))]:
-            point = ReviewPoint(as_of, known_at)
-            try:
-                want = review(facts, cycle, point)
-            except UnknownCycle:
-                with pytest.raises(UnknownCycle):
-                    review(kept, cycle, point)
-                continue
-            assert same(review(kept, cycle, point), want) == [], (cycle, as_of, known_at)
-            checked += 1
+        checked += agreeing_reviews(facts, cycle, review_points(window, facts[-1].recorded_at,
+                                                                rnd),
+                                    lambda a, k, kept=kept: kept)
     assert checked >= 8
 
 
