@@ -36,6 +36,7 @@ from okr.ledger.views import check_ins
 from okr.projections.access import open_for_reading
 from okr.settings import load_settings
 from okr.web.tokens import new_token
+from tests.support.generator import Shape
 
 SCORECARD_P95_MS = 150.0
 CHECKIN_P95_MS = 100.0
@@ -78,7 +79,7 @@ def _seed(env: dict[str, str]) -> tuple[str, dict[str, str], list[str]]:
 
 
 def _copy_history(run: Run, home: str) -> None:
-    from freshness_bench import _copy_history as copy
+    from freshness_bench import copy_history as copy
     copy(run, home)
 
 
@@ -104,6 +105,7 @@ def run(run: Run) -> list[Result]:
         _wait_until_current(client, boss, krs[0])
         say(f"web: okr up --web is serving {base} and following; measuring …")
         pages = _pages(client, tokens, quarter, krs, rounds)
+        more = _more_pages(str(client.base_url), tokens, run, max(5, rounds // 3))
         baselines = _baselines(settings, krs, rounds)
         load = _load(base, tokens, krs, seconds)
         exact = _recorded_once(env, load["accepted_notes"])
@@ -112,7 +114,7 @@ def run(run: Run) -> list[Result]:
         up.wait(timeout=60)
         log.close()
     shutil.rmtree(home, ignore_errors=True)
-    return _results(pages, baselines, load, exact, seconds)
+    return _results(pages, baselines, load, exact, seconds) + _more_results(more)
 
 
 def _wait_until_current(client: httpx.Client, auth: dict[str, str], kr: str,
@@ -155,6 +157,36 @@ def _pages(client: httpx.Client, tokens: dict[str, str], quarter: str, krs: list
         assert r.status_code == 201, r.text
         out["check_in"].append(_server_ms(r))
     return out
+
+
+def _more_pages(base: str, tokens: dict[str, str], run: Run, rounds: int
+                ) -> dict[str, list[float]]:
+    """Server-side milliseconds of the item, review and audit pages on the history's first
+    quarter (the generator's keys: an objective and its key result, a KPI read daily), one
+    request at a time. No target: the figures say what each costs beside the scorecard."""
+    q = run.cycles[0] if run.cycles else Shape.scaled(run.scale).first_quarter
+    paths = {"objective page (history)": f"/objective/{q}-team-00-o0",
+             "key-result page with chart (history)": f"/kr/{q}-team-00-o0-kr0",
+             "KPI page (history)": "/kpi/kpi-000",
+             "review page (history quarter)": f"/review/{q}",
+             "audit feed, first page": "/audit"}
+    browser = _signed_in(base, tokens["boss"])
+    out: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(rounds):
+        for name, path in paths.items():
+            r = browser.get(path)
+            assert r.status_code == 200, (path, r.text[:300])
+            out[name].append(_server_ms(r))
+    return out
+
+
+def _more_results(more: dict[str, list[float]]) -> list[Result]:
+    for name, ms in more.items():
+        say(f"web: {name}: server-side p50 {median(ms):.0f} ms, p95 {percentile(ms, 95):.0f} ms")
+    return [Result(f"web: {name}, server-side p95", "ms", percentile(ms, 95), None, "-", None,
+                   lower_is_better=True, notes={"median_ms": round(median(ms), 1),
+                                                "requests": len(ms)})
+            for name, ms in more.items()]
 
 
 def _baselines(settings: Any, krs: list[str], rounds: int) -> dict[str, list[float]]:

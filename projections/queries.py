@@ -82,7 +82,7 @@ KPI_READINGS = (
 # The web's audit feed: a page of the latest events (newest first, before a position),
 # optionally of one kind of item or one actor, with the key of the item each is about.
 AUDIT_FEED = """
-SELECT e.position, e.aggregate_type, a.key FROM events e
+SELECT e.position, e.aggregate_id, a.key FROM events e
 LEFT JOIN aggregates a USING (aggregate_id)
 WHERE e.position < $before
   AND ($kind::VARCHAR IS NULL OR e.aggregate_type = $kind::VARCHAR)
@@ -91,6 +91,8 @@ ORDER BY e.position DESC
 LIMIT $limit
 """
 AUDIT_ACTORS = "SELECT DISTINCT actor FROM events ORDER BY actor"
+# The aggregates with a key (an audit trail is of every item that ever had it).
+AGGREGATES_OF_KEY = "SELECT aggregate_id FROM aggregates WHERE key = ? ORDER BY aggregate_id"
 
 # `okr due` and the reminders of `okr up` (domain/due.py decides what is due): every key
 # result in force now with its objective's owner, team and status, its cycle's window and

@@ -26,6 +26,7 @@ from okr.domain.history import Fact
 from okr.errors import ProjectionUnavailable
 from okr.projections.errors import ProjectionLocked
 from okr.projections.queries import (
+    AGGREGATES_OF_KEY,
     AUDIT_ACTORS,
     AUDIT_FEED,
     CARD_COLUMNS,
@@ -336,10 +337,24 @@ class Projection:
 
     def audit_page(self, before: int, limit: int, kind: str | None = None,
                    actor: str | None = None) -> list[tuple[int, str, str | None]]:
-        """(position, aggregate type, key) of the latest events before `before`, newest
+        """(position, aggregate id, key) of the latest events before `before`, newest
         first, at most `limit`, of one kind of item and one actor when given."""
         return [(int(p), t, k) for p, t, k in self.query(
             AUDIT_FEED, {"before": before, "limit": limit, "kind": kind, "actor": actor})[1]]
+
+    def aggregates_of(self, key: str) -> list[str]:
+        """The ids of every item that has this key (of any kind)."""
+        return [a for (a,) in self.query(AGGREGATES_OF_KEY, [key])[1]]
+
+    def facts_of(self, aggregate_ids: Iterable[str], until: int | None = None) -> list[Fact]:
+        """The facts of these items (up to position `until`), in position order: all a
+        field-level trail of them needs, since a fact changes its own item only."""
+        return self._facts(
+            "SELECT position, aggregate_id, version, type, recorded_at::TIMESTAMP, "
+            "effective_at::TIMESTAMP, actor, reason, data, on_behalf_of FROM events WHERE "
+            "aggregate_id IN (SELECT unnest($ids::VARCHAR[])) AND position <= $until "
+            "ORDER BY position", {"ids": sorted(set(aggregate_ids)),
+                                  "until": until if until is not None else 2 ** 62})
 
     def actors(self) -> list[str]:
         """Every actor on the record."""

@@ -312,29 +312,28 @@ class Site:
 
     def trail(self, key: str) -> list[dict[str, Any]]:
         """Every event of the item(s) with this key, oldest first, with the fields each
-        changed (what `okr audit trail KEY` lists)."""
+        changed (what `okr audit trail KEY` lists) — from their own facts only (a fact
+        changes its own item: domain.history.APPLY)."""
         from okr.domain.trail import trail_rows
 
-        facts = self.read(lambda p: list(p.facts()))
-        ids = {f.aggregate_id for f in facts
-               if f.type.endswith("Added") and f.data.get("key") == key}
-        if not ids:
+        facts = self.read(lambda p: p.facts_of(p.aggregates_of(key)))
+        if not facts:
             raise NotFound(f"nothing with key {key!r} in the ledger")
-        return trail_rows(facts, lambda f: f.aggregate_id in ids)
+        return trail_rows(facts, lambda f: True)
 
     def audit_feed(self, before: int | None, kind: str | None, actor: str | None,
                    limit: int = FEED_PAGE) -> "Feed":
         """The latest events across all items (newest first, before position `before`), of
-        one kind of item and one actor when given, each with the fields it changed."""
-        from itertools import takewhile
-
+        one kind of item and one actor when given, each with the fields it changed (worked
+        out from the facts of the items on the page alone, up to the newest of them)."""
         from okr.domain.trail import trail_rows
 
         def get(p: Any) -> tuple[list[tuple[int, str, str | None]], list[str], list[Any]]:
             page = p.audit_page(before if before is not None else 2 ** 62, limit + 1, kind,
                                 actor)
-            top = page[0][0] if page else 0  # the diffs need every event up to the newest
-            return page, p.actors(), list(takewhile(lambda f: f.position <= top, p.facts()))
+            shown = page[:limit]
+            facts = p.facts_of({agg for _, agg, _ in shown}, shown[0][0]) if shown else []
+            return page, p.actors(), facts
 
         page, actors, facts = self.read(get)
         shown = {pos for pos, _, _ in page[:limit]}

@@ -164,6 +164,14 @@ def test_as_of_and_known_at_show_earlier_values_on_the_new_pages(site: Site) -> 
     assert "<td>1</td>" in review_then and "<td>3</td>" not in review_then
 
 
+def test_a_trail_links_back_to_its_items_page(site: Site) -> None:
+    vic = site.signed_in("vic")
+    for key, page in (("o-eng", "/objective/o-eng"), ("k-eng", "/kr/k-eng"),
+                      ("wau", "/kpi/wau"), ("i-chat", "/initiative/i-chat"),
+                      ("live", "/review/live")):
+        assert f'<a href="{page}" class="item-link">' in vic.get(f"/trail/{key}").text, key
+
+
 def test_unknown_keys_are_404_with_one_line(site: Site) -> None:
     vic = site.signed_in("vic")
     for path, line in (("/objective/nope", "objective &#39;nope&#39; not found"),
@@ -252,3 +260,22 @@ def test_a_key_results_chart_reads_only_its_facts_and_draws_what_the_whole_revie
         assert [kr["key"] for kr in mine] == [key]
         assert mine == [kr for c in whole["objectives"] for kr in c["key_results"]
                         if kr["key"] == key]
+
+
+def test_the_trail_and_the_feed_read_their_items_facts_alone_and_say_what_the_whole_log_does(
+        site: Site) -> None:
+    """A fact changes its own item only, so the diffs worked out from the facts of the items
+    shown are those of a walk over the whole log."""
+    from okr.domain.trail import trail_rows
+
+    s = site.app.app.state.site
+    s.scorecard(datetime.now(UTC), datetime.now(UTC))  # brought up to date
+    everything = s.read(lambda p: list(p.facts()))
+    for key in ("k-eng", "wau", "o-child", "live", "vic"):
+        ids = {f.aggregate_id for f in everything if f.data.get("key") == key}
+        assert s.trail(key) == trail_rows(everything, lambda f: f.aggregate_id in ids), key
+    for kind in (None, "key_result", "kpi"):
+        feed = s.audit_feed(None, kind, None, 7)
+        shown = {r["position"] for r in feed.rows}
+        assert len(shown) == (3 if kind == "kpi" else 7)  # wau: added, read twice
+        assert feed.rows == trail_rows(everything, lambda f: f.position in shown)[::-1]
