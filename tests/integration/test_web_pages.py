@@ -273,9 +273,9 @@ def test_the_trail_and_the_feed_read_their_items_facts_alone_and_say_what_the_wh
     everything = s.read(lambda p: list(p.facts()))
     for key in ("k-eng", "wau", "o-child", "live", "vic"):
         ids = {f.aggregate_id for f in everything if f.data.get("key") == key}
-        assert s.trail(key) == trail_rows(everything, lambda f: f.aggregate_id in ids), key
+        assert s.trail(key) == trail_rows(everything, lambda f, ids=ids: f.aggregate_id in ids), key
     for kind in (None, "key_result", "kpi"):
         feed = s.audit_feed(None, kind, None, 7)
         shown = {r["position"] for r in feed.rows}
         assert len(shown) == (3 if kind == "kpi" else 7)  # wau: added, read twice
-        assert feed.rows == trail_rows(everything, lambda f: f.position in shown)[::-1]
+        assert feed.rows == trail_rows(everything, lambda f, s=shown: f.position in s)[::-1]
