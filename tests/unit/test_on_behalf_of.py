@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import pwd
-import shutil
 import sqlite3
 import threading
 from pathlib import Path
@@ -17,7 +16,7 @@ from okr.domain.errors import DomainError
 from okr.ledger.app import OkrLedger
 from okr.record.envelope import Envelope, canonical_json, chained, chained_records
 from okr.settings import load_settings
-from tests.fuzzing import event_count, okr
+from tests.fuzzing import event_count, fresh_copy, okr
 from tests.unit.test_actor import write_args
 from tests.unit.test_event_fixtures import FILES, restore
 from tests.unit.test_hostile_text import project
@@ -33,9 +32,7 @@ def stored(home: Path) -> list[dict[str, object]]:
 
 @pytest.fixture
 def home(readme_home: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "home"
-    shutil.copytree(readme_home, copy)
-    return copy
+    return fresh_copy(readme_home, tmp_path)
 
 
 # A write of each kind: plan, measurement, import, user.

@@ -218,23 +218,27 @@ def review_points(window: Window, last: datetime, rnd: random.Random
                start + timedelta(days=rnd.uniform(-20, 110))) for _ in range(6))]
 
 
-def agreeing_reviews(facts: list, cycle: str, points: list[tuple[datetime, datetime]],
-                     select: Callable[[datetime, datetime], list]) -> int:
-    """Review `cycle` at each point from the facts `select` gives and from the whole log:
-    they must be the same, or both refused; how many were reviews."""
+def agreeing_reviews(facts: list, cycles: list[str], rnd: random.Random,
+                     select: Callable[[str, datetime, datetime], list]) -> int:
+    """Review each cycle at its `review_points` from the facts `select(cycle, as_of,
+    known_at)` gives and from the whole log: the same, or both refused; how many were
+    reviews."""
     checked = 0
-    for as_of, known_at in points:
-        point = ReviewPoint(as_of, known_at)
-        try:
-            want = review(facts, cycle, point)
-        except UnknownCycle:
-            with pytest.raises(UnknownCycle):
-                review(select(as_of, known_at), cycle, point)
-            continue
-        selected = select(as_of, known_at)
-        assert len(selected) < len(facts)
-        assert same(review(selected, cycle, point), want) == [], (cycle, as_of, known_at)
-        checked += 1
+    for cycle in cycles:
+        window = named_window(cycle)
+        assert window is not None
+        for as_of, known_at in review_points(window, facts[-1].recorded_at, rnd):
+            point = ReviewPoint(as_of, known_at)
+            try:
+                want = review(facts, cycle, point)
+            except UnknownCycle:
+                with pytest.raises(UnknownCycle):
+                    review(select(cycle, as_of, known_at), cycle, point)
+                continue
+            selected = select(cycle, as_of, known_at)
+            assert len(selected) < len(facts)
+            assert same(review(selected, cycle, point), want) == [], (cycle, as_of, known_at)
+            checked += 1
     return checked
 
 
@@ -243,15 +247,7 @@ def test_a_review_from_the_facts_duckdb_selects_equals_one_from_the_whole_log(
     """`okr review` loads only what a review reads (its items; the readings that can be the
     latest at an instant it scores): the review must not change."""
     facts, proj, gen = history
-    rnd = random.Random(8)
-    checked = 0
-    for cycle in gen.cycles:
-        window = named_window(cycle)
-        assert window is not None
-        checked += agreeing_reviews(facts, cycle, review_points(window, facts[-1].recorded_at,
-                                                                rnd),
-                                    lambda a, k, c=cycle: proj.review_facts(c, a, k))
-    assert checked >= 8
+    assert agreeing_reviews(facts, gen.cycles, random.Random(8), proj.review_facts) >= 8
 
 
 def test_a_review_from_a_cycle_bundles_facts_equals_one_from_the_whole_log(
@@ -260,23 +256,17 @@ def test_a_review_from_a_cycle_bundles_facts_equals_one_from_the_whole_log(
     reading of its guardrail KPIs ever made: a review from the bundle, at any as_of and
     known_at, is the review from the whole log."""
     facts, _, gen = history
-    rnd = random.Random(9)
-    checked = 0
-    for cycle in gen.cycles:
-        window = named_window(cycle)
-        assert window is not None
-        kept = cycle_facts(facts, cycle)
+    kept = {cycle: cycle_facts(facts, cycle) for cycle in gen.cycles}
+    for cycle, mine in kept.items():
         items = cycle_dependencies(facts, cycle)
         readings = [f for f in facts if f.aggregate_id in items
                     and f.type == "KpiReadingRecorded"]
-        assert 0 < sum(f.type == "KpiReadingRecorded" for f in kept) < len(readings)
-        assert {f.position for f in kept} == {f.position for f in facts
-                                              if f.aggregate_id in items} - {
-            f.position for f in readings if f not in kept}  # only readings are left out
-        checked += agreeing_reviews(facts, cycle, review_points(window, facts[-1].recorded_at,
-                                                                rnd),
-                                    lambda a, k, kept=kept: kept)
-    assert checked >= 8
+        assert 0 < sum(f.type == "KpiReadingRecorded" for f in mine) < len(readings)
+        left_out = {f.position for f in facts if f.aggregate_id in items} - {
+            f.position for f in mine}
+        assert left_out <= {f.position for f in readings}  # only readings are left out
+    assert agreeing_reviews(facts, gen.cycles, random.Random(9),
+                            lambda cycle, _a, _k: kept[cycle]) >= 8
 
 
 # ---- valid time of plan items: late planning, --effective, two zones --------------------------
