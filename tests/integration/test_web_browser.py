@@ -223,15 +223,18 @@ def test_links_lead_from_the_scorecard_to_objective_key_result_kpi_review_and_au
     assert "KeyResultRevised" in d.find_element(By.ID, "feed").text
     no_alert(d)
     d.save_screenshot(str(shots / "audit.png"))
-    # A phone: nothing wider than the screen (tables scroll inside their own box).
+    # A phone: no page wider than the screen (tables scroll inside their own box).
     d.set_window_size(390, 844)
     try:
-        d.get(f"{base}/objective/o-eng")
-        width = d.execute_script("return document.documentElement.scrollWidth")
-        assert width <= d.execute_script("return window.innerWidth"), d.execute_script(
-            "return [...document.querySelectorAll('*')].filter(e => e.getBoundingClientRect()"
-            ".right > window.innerWidth).map(e => e.tagName + '#' + e.id + '.' + e.className)"
-            ".slice(0, 12).join(' ')")
+        for path in ("/kr/k-eng", "/kpi/wau", "/initiative/i-chat", "/review/live",
+                     "/retro?a=live&b=live", "/audit", "/trail/k-eng", "/scorecard",
+                     "/objective/o-eng"):
+            d.get(f"{base}{path}")
+            width = d.execute_script("return document.documentElement.scrollWidth")
+            assert width <= d.execute_script("return window.innerWidth"), (path, d.execute_script(
+                "return [...document.querySelectorAll('*')].filter(e => e.getBoundingClientRect()"
+                ".right > window.innerWidth).map(e => e.tagName + '#' + e.id + '.' + e.className)"
+                ".slice(0, 12).join(' ')"))
         d.save_screenshot(str(shots / "objective-phone.png"))
     finally:
         d.set_window_size(1200, 900)
