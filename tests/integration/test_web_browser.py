@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.chromium]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+BEN_PASSWORD = "a long pass phrase"
 
 
 def _free_port() -> int:
@@ -49,6 +50,8 @@ def server(broker: Broker, tmp_path_factory: pytest.TempPathFactory
     settings = load_settings(environ=okr_environ(home, broker.bootstrap))
     ledger, tokens = seed(settings)
     seed_pages(ledger)
+    from okr.web.passwords import hash_password
+    ledger.set_password("ben", hash_password(BEN_PASSWORD))
     port = _free_port()
     app = create_app(settings)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -238,3 +241,21 @@ def test_links_lead_from_the_scorecard_to_objective_key_result_kpi_review_and_au
         d.save_screenshot(str(shots / "objective-phone.png"))
     finally:
         d.set_window_size(1200, 900)
+
+
+def test_sign_in_with_a_name_and_password_and_a_wrong_one_is_refused(
+        server: tuple[str, dict[str, str]], browser: "WebDriver") -> None:
+    from selenium.webdriver.common.by import By
+    base, _ = server
+    d = browser
+    d.get(f"{base}/signin")
+    d.delete_all_cookies()
+    for password, lands in (("a long pass phrasE", "/signin"), (BEN_PASSWORD, "/scorecard")):
+        d.get(f"{base}/scorecard")
+        d.find_element(By.ID, "name").send_keys("ben")
+        d.find_element(By.ID, "password").send_keys(password)
+        click_and_wait(d, By.ID, "signin-password")
+        assert d.current_url.endswith(lands)
+        if lands == "/signin":
+            assert "is not valid" in d.find_element(By.ID, "error").text
+    assert "ben · member · eng" in d.find_element(By.ID, "who").text

@@ -4,6 +4,7 @@ once and only its SHA-256 is recorded; `okr serve` without the web extra says ho
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,52 @@ def test_a_short_password_a_missing_prompt_and_an_unknown_user_are_one_line_refu
         assert len(err.strip().splitlines()) == 1
     app = OkrLedger(load_settings({"home": home}))
     assert app.user("dee").password_hash is None
+
+
+def test_the_password_prompt_asks_twice_and_never_echoes(tmp_path: Path) -> None:
+    """`okr user password NAME` at a terminal (a pseudo-terminal here): two prompts, the
+    characters typed not shown, a mismatch asked again, only the hash recorded."""
+    import os
+    import pty
+    import select
+    import time
+
+    home = tmp_path / "home"
+    okr(home, "user", "add", "dee", "--role", "viewer")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OKR_", "KAFKA_"))}
+    env.update(OKR_HOME=str(home), OKR_INLINE_PUBLISH="off")
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "okr"), "user", "password",
+                             "dee"], stdin=secondary, stdout=secondary, stderr=secondary,
+                            env=env, start_new_session=True)
+    os.close(secondary)
+    seen = b""
+    typing = (b"first long password", b"not the same one!!", b"correct horse battery",
+              b"correct horse battery")
+
+    def read_until(done: Callable[[bytes], bool]) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 60
+        while not done(seen):
+            assert time.monotonic() < deadline, seen
+            if select.select([primary], [], [], 1)[0]:
+                try:
+                    seen += os.read(primary, 4096)
+                except OSError:  # the other end closed: the command ended
+                    return
+
+    try:
+        for typed in typing:
+            mark = len(seen)
+            read_until(lambda b, m=mark: len(b) > m and b.endswith(b": "))  # a prompt waits
+            os.write(primary, typed + b"\n")
+        read_until(lambda b: b"password set for dee" in b)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(primary)
+    assert b"do not match" in seen and not any(t in seen for t in typing)
+    app = OkrLedger(load_settings({"home": home}))
+    from okr.web.passwords import verify
+    assert verify("correct horse battery", app.user("dee").password_hash)
