@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from markupsafe import Markup
 
 from okr.cli.output import visible
+from okr.domain.errors import NotFound
 from okr.settings import Settings
 from okr.web import auth
 from okr.web.api import ApiProblem, api_router, problem_response
@@ -275,7 +276,14 @@ def create_app(settings: Settings) -> FastAPI:
         """A read page with the as-of / known-at control: `build` gets the instants read."""
         def built(who: auth.Principal) -> dict[str, Any]:
             a, k = site.instants(as_of, known_at)
-            return {**build(a, k), "travel": travel(as_of, known_at, a, k, site.zone)}
+            try:
+                values = build(a, k)
+            except NotFound as exc:
+                if not (as_of.strip() or known_at.strip()):
+                    raise
+                raise NotFound(f"{exc} as of {said(a, site.zone)}, as known at "
+                               f"{said(k, site.zone)}") from None
+            return {**values, "travel": travel(as_of, known_at, a, k, site.zone)}
         return reading(request, template, built)
 
     @app.get("/objective/{key}", response_model=None)

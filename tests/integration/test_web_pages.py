@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from okr.record.signing import existing_public_key_pem
 from okr.settings import Settings, load_settings
 from okr.web.app import create_app
+from tests.fuzzing import live_window
 from tests.integration.conftest import Broker, Env, okr_environ
 from tests.support.hostile_text import raw_controls
 from tests.support.web import seed
@@ -181,6 +182,11 @@ def test_unknown_keys_are_404_with_one_line(site: Site) -> None:
         r = vic.get(path)
         assert r.status_code == 404, path
         assert text_of(r.text, "error") == line
+    # in force later than the view: not found then, and the line says when
+    day = live_window()[0].date().isoformat()
+    r = vic.get("/objective/o-child", params={"as_of": day})
+    assert r.status_code == 404
+    assert text_of(r.text, "error").startswith(f"objective &#39;o-child&#39; not found as of {day}")
     assert vic.get("/audit", params={"before": "x"}).status_code == 400
     assert vic.get("/audit", params={"kind": "nope"}).status_code == 400
 
