@@ -41,41 +41,25 @@ def read_routes(router: APIRouter, site: Site, caller: Callable[[str | None], Pr
         return listing("cycles", status, as_of, known_at,
                        lambda p, a, k: cycle_items(p, a, k, status or None))
 
-    @router.get("/objectives", summary="Objectives with owner, team, type, status, score "
-                                       "(okr list objectives).")
-    def objectives(cycle: str | None = None, team: str | None = None,
-                   owner: str | None = None, status: str | None = None,
-                   as_of: str | None = None, known_at: str | None = None,
-                   authorization: str | None = Header(None)) -> Any:
-        from okr.cli.answers import objective_items
+    def filtered(path: str, kind: str, summary: str,
+                 items: Callable[..., list[dict[str, Any]]]) -> None:
+        """A listing filtered by cycle, team, owner and status, at (as_of, known_at)."""
+        def read(cycle: str | None = None, team: str | None = None, owner: str | None = None,
+                 status: str | None = None, as_of: str | None = None,
+                 known_at: str | None = None, authorization: str | None = Header(None)) -> Any:
+            caller(authorization)
+            return listing(kind, status, as_of, known_at, lambda p, a, k: items(
+                p, a, k, cycle or None, team or None, owner or None, status or None))
+        router.get(path, summary=summary)(read)
 
-        caller(authorization)
-        return listing("objectives", status, as_of, known_at, lambda p, a, k: objective_items(
-            p, a, k, cycle or None, team or None, owner or None, status or None))
+    from okr.cli.answers import initiative_items, kr_items, objective_items
 
-    @router.get("/key-results", summary="Key results with value, progress and status against "
-                                        "the progress expected (okr list krs).")
-    def key_results(cycle: str | None = None, team: str | None = None,
-                    owner: str | None = None, status: str | None = None,
-                    as_of: str | None = None, known_at: str | None = None,
-                    authorization: str | None = Header(None)) -> Any:
-        from okr.cli.answers import kr_items
-
-        caller(authorization)
-        return listing("key results", status, as_of, known_at, lambda p, a, k: kr_items(
-            p, a, k, cycle or None, team or None, owner or None, status or None))
-
-    @router.get("/initiatives", summary="Initiatives with their key result, cycle, team, owner "
-                                        "and status (okr list initiatives).")
-    def initiatives(cycle: str | None = None, team: str | None = None,
-                    owner: str | None = None, status: str | None = None,
-                    as_of: str | None = None, known_at: str | None = None,
-                    authorization: str | None = Header(None)) -> Any:
-        from okr.cli.answers import initiative_items
-
-        caller(authorization)
-        return listing("initiatives", status, as_of, known_at, lambda p, a, k: initiative_items(
-            p, a, k, cycle or None, team or None, owner or None, status or None))
+    filtered("/objectives", "objectives", "Objectives with owner, team, type, status, score "
+             "(okr list objectives).", objective_items)
+    filtered("/key-results", "key results", "Key results with value, progress and status "
+             "against the progress expected (okr list krs).", kr_items)
+    filtered("/initiatives", "initiatives", "Initiatives with their key result, cycle, team, "
+             "owner and status (okr list initiatives).", initiative_items)
 
     @router.get("/kpis", summary="KPIs with latest value, trend, health and staleness (okr list "
                                  "kpis; all=true includes retired ones).")
