@@ -7,7 +7,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +14,7 @@ from fastapi.testclient import TestClient
 from okr.settings import Settings, load_settings
 from okr.web.app import create_app
 from tests.integration.conftest import Broker, okr_environ
+from tests.support.kill import KILLS, Killed, die_on_answer_line, dies
 from tests.support.web import recorded_check_ins, seed
 
 pytestmark = pytest.mark.integration
@@ -217,44 +217,12 @@ def test_the_api_reference_is_served_without_any_script(api: Api) -> None:
     assert "/api/v1/key-results/{key}/check-ins" in page.text
 
 
-class Killed(BaseException):
-    """The server process dying at this point: nothing after it runs (no except, no cleanup
-    that catches Exception)."""
-
-
-KILLS: list[str] = []
-
-
-def dies(post: Any) -> None:
-    """Run a request the fault kills (the ASGI stack turns the death into errors of its own)."""
-    count = len(KILLS)
-    with pytest.raises(BaseException):  # noqa: B017 — whatever the stack makes of it
-        post()
-    assert len(KILLS) == count + 1, "the fault did not fire"
-
-
-def _die_on_answer_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fault: the process dies just before an answer's line reaches the file — after the
-    ledger recorded the write."""
-    from okr.web.idempotency import IdempotencyStore
-
-    append = IdempotencyStore._append
-
-    def dying(self: IdempotencyStore, record: dict[str, object]) -> None:
-        if "status" in record:
-            KILLS.append("answer line")
-            raise Killed
-        append(self, record)
-
-    monkeypatch.setattr(IdempotencyStore, "_append", dying)
-
-
 def test_a_retry_after_a_crash_between_recording_and_keeping_the_key_records_once(
         api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     headers = {**api.auth("mia"), "Idempotency-Key": "crash-after-record"}
     before = len(api.check_ins())
     crashing = create_app(api.settings)
-    _die_on_answer_line(monkeypatch)
+    die_on_answer_line(monkeypatch)
     dies(lambda: TestClient(crashing).post("/api/v1/key-results/k-sales/check-ins",
                                            headers=headers, json={"value": 21, "note": "once"}))
     crashing.state.site.close()
@@ -314,7 +282,7 @@ def test_a_crashed_request_is_settled_before_the_users_next_write_in_the_same_se
     headers = {**api.auth("mia"), "Idempotency-Key": "crash-then-more"}
     before = len(api.check_ins())
     try:
-        _die_on_answer_line(monkeypatch)
+        die_on_answer_line(monkeypatch)
         dies(lambda: client.post("/api/v1/key-results/k-sales/check-ins", headers=headers,
                                  json={"value": 31}))
         monkeypatch.undo()

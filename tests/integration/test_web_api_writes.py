@@ -17,6 +17,7 @@ from okr.settings import load_settings
 from okr.web.app import create_app
 from tests.fuzzing import live_window
 from tests.integration.conftest import Broker, okr_environ
+from tests.support.kill import die_on_answer_line, dies
 from tests.support.web import seed
 
 pytestmark = pytest.mark.integration
@@ -252,3 +253,27 @@ def test_these_cases_cover_every_post_of_the_api(api: Api) -> None:
                .replace("o-{u}", "{key}").replace("kr-{u}", "{key}").replace("i-{u}", "{key}")
                for c in CASES}
     assert sorted(posts) == sorted(covered | {"/key-results/{key}/check-ins"})
+
+
+def test_a_plan_write_retried_after_a_crash_between_recording_and_its_answer_records_once(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before the fix the retry ran the command again: 'objective … already exists' (400),
+    the client never learning that its first attempt was the one recorded."""
+    settings = api.client.app.state.site.settings  # type: ignore[attr-defined]
+    body = {"key": "o-crash", "title": "Crashed once", "cycle": "live", "reason": "late"}
+    headers = {"Authorization": f"Bearer {api.tokens['pat']}", "Idempotency-Key": "o-crash"}
+    crashing = create_app(settings)
+    die_on_answer_line(monkeypatch)
+    dies(lambda: TestClient(crashing).post("/api/v1/objectives", json=body, headers=headers))
+    crashing.state.site.close()
+    monkeypatch.undo()
+    head = api.head()
+    restarted = create_app(settings)
+    try:
+        again = TestClient(restarted).post("/api/v1/objectives", json=body, headers=headers)
+    finally:
+        restarted.state.site.close()
+    assert again.status_code == 201, again.text
+    assert [(e["type"], e["actor"], e["data"]["title"]) for e in again.json()["recorded"]] == [
+        ("ObjectiveAdded", "web:pat", "Crashed once")]
+    assert api.head() == head
