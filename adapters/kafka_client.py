@@ -13,7 +13,12 @@ from typing import Any, NamedTuple
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.errors import (
+    KafkaError,
+    KafkaTimeoutError,
+    TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
+)
 from kafka.partitioner import DefaultPartitioner
 
 from okr.settings import Settings
@@ -21,7 +26,8 @@ from okr.settings import Settings
 __all__ = ["BOOTSTRAP_MS", "PRODUCER", "KafkaError", "KeyPartitioner", "Message",
            "PartitionReader", "admin", "bootstrap", "close_quietly", "consumer",
            "dead_letter", "ensure_topics", "holds_at_least", "list_topics", "producer",
-           "read_topic", "records_at", "security", "stop_orphaned_io", "topic_partitions"]
+           "read_topic", "records_at", "repartition_topic", "security", "stop_orphaned_io",
+           "topic_partitions"]
 
 MAX_VALUE = 1_000_000  # Apache Kafka's default message.max.bytes is ~1 MB
 # How long a new consumer or admin client looks for the cluster before giving up (kafka-python
@@ -153,6 +159,45 @@ def ensure_topics(settings: Settings, servers: str, names: list[str],
                                                           "cleanup.policy": "delete"})
                                   for n in wanted])
         return wanted
+    finally:
+        client.close()
+
+
+def repartition_topic(settings: Settings, servers: str, name: str, attempts: int = 5,
+                      bootstrap_ms: int = BOOTSTRAP_MS) -> bool:
+    """Make a topic have the configured partitions, deleting and creating it again, empty,
+    when it has another count; True when it did. Only for a topic that lost what the relay
+    published.
+
+    After a memory broker's restart the first metadata request for a topic creates it with
+    the broker's default partitions (Tansu: 4), and a producer that lived through the restart
+    may already have put records there by its old count: republishing into it would split an
+    aggregate across two partitions. A client's metadata request can create it again between
+    the delete and the create, so the count is checked again and the pair retried."""
+    client = admin(settings, servers, bootstrap_ms)
+
+    def count() -> int:
+        described = client.describe_topics([name])
+        return len(described[0].get("partitions") or ()) if described else 0
+
+    try:
+        if count() == settings.partitions:
+            return False
+        for _ in range(attempts):
+            with suppress(UnknownTopicOrPartitionError):  # already gone: fine
+                client.delete_topics([name])
+            deadline = time.monotonic() + 10.0  # deletion is asynchronous on Apache Kafka
+            while name in client.list_topics() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            with suppress(TopicAlreadyExistsError):
+                client.create_topics([NewTopic(name, settings.partitions, 1,
+                                               topic_configs={"retention.ms": "-1",
+                                                              "cleanup.policy": "delete"})])
+            if count() == settings.partitions:
+                return True
+        raise KafkaError(f"{name} could not be created again with {settings.partitions} "
+                         f"partitions in {attempts} attempts: a client keeps creating it "
+                         "with the broker's default")
     finally:
         client.close()
 

@@ -100,15 +100,23 @@ class Relay:
         behind our back: counting costs a consumer and a poll, so inline publishing after a
         CLI write skips it, and `okr relay` / `okr up` do it when they start."""
         s = self.settings
+        bootstrap_ms = self.timeouts.get("bootstrap_timeout_ms", kafka_client.BOOTSTRAP_MS)
         created = kafka_client.ensure_topics(
             s, self.servers, [s.topic_ledger, s.topic_checkpoints, s.topic_dead_letter],
-            bootstrap_ms=self.timeouts.get("bootstrap_timeout_ms", kafka_client.BOOTSTRAP_MS))
+            bootstrap_ms=bootstrap_ms)
         own = checkpoints.load_own(s, self.topic)
         self.signed = {int(cp["count"]): cp for cp in own}
         self.last_signed = max(own, key=lambda cp: int(cp["count"]), default=None)
         mark = self._checked_head(watermark.load(s, self.topic))
         if mark.position > 0 and (self.topic in created or (not self.inline and not
                                   self._topic_holds(mark))):
+            if self.topic not in created:
+                # Whoever created it (a metadata request after a memory broker's restart) may
+                # have chosen other partitions than ours, and a producer that lived through
+                # the restart may have put records in it by the old count: republishing into
+                # it would split an aggregate across two partitions.
+                kafka_client.repartition_topic(s, self.servers, self.topic,
+                                               bootstrap_ms=bootstrap_ms)
             mark = START  # the topic lost what we published: republish everything
             self.republished = True
             # Say so at once: a relay starting meanwhile (inline publishing does not count
