@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -138,7 +138,9 @@ def test_known_at_shows_what_the_ledger_knew_before_a_check_in(api: Api) -> None
                         json={"value": 4})
     assert r.status_code == 201
     recorded = datetime.fromisoformat(r.json()["recorded_at"])
-    before = (recorded.replace(microsecond=0)).isoformat()  # a moment before it was recorded
+    # A moment before it was recorded (not the second before: the key result itself may have
+    # been recorded within that second, when this test runs first on a fresh ledger).
+    before = (recorded - timedelta(microseconds=1)).isoformat()
     then = api.client.get("/api/v1/key-results/k-eng", headers=api.auth("vic"),
                           params={"known_at": before}).json()
     now = api.client.get("/api/v1/key-results/k-eng", headers=api.auth("vic")).json()
