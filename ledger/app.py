@@ -137,8 +137,9 @@ class OkrLedger(Application[UUID]):
         writes are recorded under that name. Left out — always, for the CLI — writes are
         recorded under the authenticated account (`principal`).
 
-        `on_behalf_of` names whom this ledger's writes are made for (`okr --on-behalf-of`):
-        recorded beside the actor, never as it. `acting_for` names someone for some writes.
+        `on_behalf_of` names whom this ledger's writes are made for (a write command's
+        `--on-behalf-of NAME`): recorded beside the actor, never as it. `acting_for` names
+        someone for some writes.
         """
         self.settings = settings
         self._principal = (None if principal is None
