@@ -191,9 +191,14 @@ def create_app(settings: Settings) -> FastAPI:
                 known_at: str = "") -> HTMLResponse:
         try:
             a, k = site.instants(as_of, known_at)
-            card, kr, revisions, check_ins = site.key_result(key, a, k)
+            v = site.key_result_view(key, a, k)
+            card, kr, revisions, check_ins = v.card, v.kr, v.revisions, v.check_ins
             may = site.may_check_in(who, key)
-            chart, initiatives = kr_progress(card["cycle"], kr["key"], a, k, check_ins)
+            assert v.review is not None  # asked for
+            mine = next((x for c in v.review["objectives"] for x in c["key_results"]
+                         if x["key"] == key), None)
+            chart = Markup(kr_chart(v.review, key, check_ins))
+            initiatives = [] if mine is None else mine.get("initiatives", [])
         except Exception as exc:
             return problem(request, who, exc)
         return page(request, "key_result.html", who, status, card=card, kr=kr,
@@ -204,16 +209,6 @@ def create_app(settings: Settings) -> FastAPI:
                                for c in reversed(check_ins)],
                     may_check_in=may, error=error, typed=typed or {},
                     travel=travel(as_of, known_at, a, k, site.zone))
-
-    def kr_progress(cycle: str, key: str, a: Any, k: Any, check_ins: list[dict[str, Any]]
-                    ) -> tuple[Markup, list[dict[str, Any]]]:
-        """The key result's chart over its cycle and its initiatives, from the cycle's review
-        (the same model `okr review` draws), at (a, k)."""
-        r = site.review(cycle, a, k, [c["effective_at"] for c in check_ins], key)
-        mine = next((kr for c in r["objectives"] for kr in c["key_results"]
-                     if kr["key"] == key), None)
-        return (Markup(kr_chart(r, key, check_ins)),
-                [] if mine is None else mine.get("initiatives", []))
 
     @app.get("/restatement", response_model=None)
     def restatement(request: Request, at: str = "") -> Response:

@@ -213,17 +213,31 @@ class Site:
                               list[dict[str, Any]]]:
         """(objective card, key-result card, revisions, check-ins) of one key result, or
         NotFound."""
-        def both(p: Any) -> tuple[list[dict[str, Any]], tuple[Any, Any]]:
-            return p.scorecard_at(as_of, known_at), p.key_result_history(key)
+        v = self.key_result_view(key, as_of, known_at, reviewed=False)
+        return v.card, v.kr, v.revisions, v.check_ins
 
-        cards, (revisions, check_ins) = self.read(both)
+    def key_result_view(self, key: str, as_of: datetime, known_at: datetime,
+                        reviewed: bool = True) -> "KrView":
+        """One key result at (as_of, known_at), and — `reviewed` — the review of its cycle
+        built from its own facts (its chart and initiatives), all in one read; NotFound."""
+        from okr.cli.reviews import review_of
+
+        def get(p: Any) -> tuple[Any, tuple[Any, Any], Any]:
+            found = next(((c, kr) for c in p.scorecard_at(as_of, known_at)
+                          for kr in c["key_results"] if kr["key"] == key), None)
+            facts = p.review_facts(found[0]["cycle"], as_of, known_at, key) \
+                if reviewed and found is not None else None
+            return found, p.key_result_history(key), facts
+
+        found, (revisions, check_ins), facts = self.read(get)
+        if found is None:
+            raise NotFound(f"key result {key!r} not found")
         check_ins = [c for c in check_ins  # what was known then, in force by then
                      if c["recorded_at"] <= known_at and c["effective_at"] <= as_of]
-        for card in cards:
-            for kr in card["key_results"]:
-                if kr["key"] == key:
-                    return card, kr, revisions, check_ins
-        raise NotFound(f"key result {key!r} not found")
+        review = None if facts is None else review_of(
+            lambda *_: facts, found[0]["cycle"], as_of, known_at,
+            [c["effective_at"] for c in check_ins])
+        return KrView(found[0], found[1], revisions, check_ins, review)
 
     # ---- writes -----------------------------------------------------------------------
 
@@ -394,14 +408,12 @@ class Site:
         return self.read(lambda p: p.listing_at("cycles", as_of, known_at))
 
     def review(self, cycle: str, as_of: datetime, known_at: datetime,
-               also: "Sequence[datetime]" = (), key_result: str | None = None
-               ) -> dict[str, Any]:
-        """`okr review CYCLE --as-of --known-at`: the same model, read from the same facts
-        (only those about `key_result`, when given: its chart needs no other)."""
+               also: "Sequence[datetime]" = ()) -> dict[str, Any]:
+        """`okr review CYCLE --as-of --known-at`: the same model, read from the same facts."""
         from okr.cli.reviews import review_of
 
-        return review_of(lambda key, a, k: self.read(
-            lambda p: p.review_facts(key, a, k, key_result)), cycle, as_of, known_at, also)
+        return review_of(lambda key, a, k: self.read(lambda p: p.review_facts(key, a, k)),
+                         cycle, as_of, known_at, also)
 
     def bundle(self, who: Principal, cycle: str) -> tuple[str, bytes]:
         """`okr audit export --cycle CYCLE` as a .tar.gz of its folder (auditors and admins
@@ -444,6 +456,18 @@ class Site:
         first = verdict.first()
         return {**verdict.as_dict(), "first_line": None if first is None else first.line(),
                 "topic": st.settings.topic_ledger}
+
+
+@dataclass(frozen=True)
+class KrView:
+    """A key result's page: its objective's card, its card, revisions, check-ins known then
+    and in force by then, and the review of its cycle from its own facts (or None)."""
+
+    card: dict[str, Any]
+    kr: dict[str, Any]
+    revisions: list[dict[str, Any]]
+    check_ins: list[dict[str, Any]]
+    review: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
