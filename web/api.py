@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from okr.domain.base import check_on_behalf_of
+from okr.web.api_imports import InvalidLines, import_routes
 from okr.web.api_reads import read_routes
 from okr.web.api_writes import ON_BEHALF_OF, write_routes
 from okr.web.auth import Principal, check_may_audit, check_may_check_in
@@ -29,15 +30,19 @@ PROBLEM = "application/problem+json"
 class ApiProblem(Exception):
     """A failure the API answers as problem+json."""
 
-    def __init__(self, problem: Problem, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, problem: Problem, headers: dict[str, str] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
         super().__init__(problem.detail)
-        self.problem, self.headers = problem, headers or {}
+        self.problem, self.headers, self.extra = problem, headers or {}, extra or {}
 
 
 def problem_response(problem: Problem, instance: str,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(problem.as_json(instance), problem.status, headers=headers,
-                        media_type=PROBLEM)
+                     headers: dict[str, str] | None = None,
+                     extra: dict[str, Any] | None = None) -> JSONResponse:
+    """The problem as RFC 9457 JSON; `extra` members (such as an import's `invalid` lines)
+    beside the standard ones."""
+    return JSONResponse(jsonable_encoder({**(extra or {}), **problem.as_json(instance)}),
+                        problem.status, headers=headers, media_type=PROBLEM)
 
 
 class CheckInBody(BaseModel):
@@ -60,6 +65,9 @@ def _guard(fn: Any, *args: Any) -> Any:
         return fn(*args)
     except ApiProblem:
         raise
+    except InvalidLines as exc:
+        raise ApiProblem(Problem(400, "Bad request", str(exc)),
+                         extra={"invalid": exc.invalid}) from None
     except Exception as exc:
         known = failure(exc)
         if known is None:
@@ -181,6 +189,7 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
 
     read_routes(router, site, caller, _guard)
     write_routes(router, site, caller, _guard, post)
+    import_routes(router, site, caller, _guard, post)
     return router
 
 

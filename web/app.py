@@ -66,7 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(ApiProblem)
     async def api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
-        return problem_response(exc.problem, request.url.path, exc.headers)
+        return problem_response(exc.problem, request.url.path, exc.headers, exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -60,10 +60,19 @@ def _events(item: str, events: list[dict[str, Any]]) -> dict[str, Any]:
     return {"key": item, "recorded": events}
 
 
+def _counted(item: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """An import's answer: how many events of each type it recorded (not each event: a file
+    can hold thousands)."""
+    from collections import Counter
+    return {"key": item, "recorded": len(events),
+            "types": dict(sorted(Counter(e["type"] for e in events).items()))}
+
+
 # How each kind of write is answered, from its events (the same before and after a crash).
 ANSWERS: dict[str, Callable[[str, list[dict[str, Any]]], dict[str, Any]]] = {
     "check-in": _check_in,
     "events": _events,
+    "import": _counted,
 }
 
 

@@ -252,7 +252,8 @@ def test_these_cases_cover_every_post_of_the_api(api: Api) -> None:
                .replace("c1-{u}", "{key}")
                .replace("o-{u}", "{key}").replace("kr-{u}", "{key}").replace("i-{u}", "{key}")
                for c in CASES}
-    assert sorted(posts) == sorted(covered | {"/key-results/{key}/check-ins"})
+    imports = {"/imports/plan", "/imports/checkins", "/imports/readings"}  # tested below
+    assert sorted(posts) == sorted(covered | imports | {"/key-results/{key}/check-ins"})
 
 
 def test_a_plan_write_retried_after_a_crash_between_recording_and_its_answer_records_once(
@@ -277,3 +278,65 @@ def test_a_plan_write_retried_after_a_crash_between_recording_and_its_answer_rec
     assert [(e["type"], e["actor"], e["data"]["title"]) for e in again.json()["recorded"]] == [
         ("ObjectiveAdded", "web:pat", "Crashed once")]
     assert api.head() == head
+
+
+# ---- okr import plan|checkins|readings as POST /imports/KIND -----------------------------
+
+PLAN = """\
+cycles:
+  - {key: imp-q, start: 2026-01-01, end: 2026-04-01}
+objectives:
+  - {key: imp-o, title: Imported goal, cycle: imp-q, team: eng}
+key_results:
+  - {key: imp-k, title: Imported result, objective: imp-o, target: 10}
+"""
+
+
+def _import(api: Api, kind: str, body: str, who: str | None = "pat",
+            headers: dict[str, str] | None = None, **params: str) -> Any:
+    auth = {} if who is None else {"Authorization": f"Bearer {api.tokens[who]}"}
+    return api.client.post(f"/api/v1/imports/{kind}", content=body.encode(),
+                           headers={**auth, **(headers or {})}, params=params)
+
+
+def test_a_plan_imported_through_the_api_is_recorded_once_as_the_caller(api: Api) -> None:
+    headers = {"Idempotency-Key": "plan-1"}
+    first = _import(api, "plan", PLAN, headers=headers)
+    assert first.status_code == 201, first.text
+    assert first.json() == {"key": "plan.yaml", "recorded": 3, "types": {
+        "CycleAdded": 1, "KeyResultAdded": 1, "ObjectiveAdded": 1}}
+    head = api.head()
+    assert _import(api, "plan", PLAN, headers=headers).json() == first.json()
+    assert api.head() == head
+    assert api.ledger.key_result("imp-k").objective == "imp-o"
+    events = api.ledger.recorder.select_events(api.ledger.objective("imp-o").id)
+    assert b'"actor":"web:pat"' in events[0].state
+
+
+def test_check_ins_imported_from_csv_and_bad_lines_refused_with_every_line_listed(
+        api: Api) -> None:
+    good = "kr,value,note\nk-eng,2,from the sheet\nk-eng,3,\n"
+    r = _import(api, "checkins", good, name="../sheet .csv")
+    assert r.status_code == 201 and r.json() == {"key": "_sheet_.csv", "recorded": 2,
+                                                 "types": {"CheckInRecorded": 2}}
+    before = api.head()
+    bad = "kr,value\nk-eng,4\nk-eng,four\nnope,1\n"
+    r = _import(api, "checkins", bad)
+    detail = problem(r, 400)
+    assert detail.startswith("2 of 3 lines invalid in checkins.csv, nothing was written; "
+                             "first: line 3: ")
+    assert [b["line"] for b in r.json()["invalid"]] == [3, 4]
+    assert "okr-import-" not in r.text  # the server's temporary file stays its own
+    assert api.head() == before
+    skipped = _import(api, "checkins", bad, skip_invalid="true")
+    assert skipped.status_code == 201 and skipped.json()["recorded"] == 1
+
+
+def test_imports_are_for_planners_and_admins_and_need_a_token(api: Api) -> None:
+    before = api.head()
+    problem(_import(api, "readings", "kpi,value\nkpi-mia,1\n", None), 401)
+    for name in ("mia", "vic", "aud"):
+        assert name in problem(_import(api, "readings", "kpi,value\nkpi-mia,1\n", name), 403)
+    assert "use a .yaml/.yml or .csv file" in problem(
+        _import(api, "plan", PLAN, name="plan.txt"), 400)
+    assert api.head() == before
