@@ -1,7 +1,7 @@
 """The API's reads of the CLI: `okr list …`, `okr show`, `okr history`, `okr due`, `okr review`
 and `okr retro` — each answering what the command's `--json` prints, built by the same
 functions (cli/answers.py, the review model) from the same projection (or, for `show`, the
-ledger). Every role reads.
+ledger). Every role reads; the audit bundle (`okr audit export`) is for auditors and admins.
 """
 
 from collections.abc import Callable
@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Header
 from fastapi.encoders import jsonable_encoder
+from fastapi.responses import Response
 
 from okr.web.auth import Principal
 from okr.web.site import Site
@@ -120,6 +121,17 @@ def read_routes(router: APIRouter, site: Site, caller: Callable[[str | None], Pr
             data["restatements"] = restatements(earlier, data)
             data["compared_known_at"] = earlier["known_at"]
         return jsonable_encoder(data)
+
+    @router.get("/bundles/{cycle}", summary="A cycle's audit bundle as a .tar.gz, verifiable "
+                                            "offline (okr audit export --cycle; auditors and "
+                                            "admins).",
+                response_class=Response,
+                responses={200: {"content": {"application/gzip": {}}}})
+    def bundle(cycle: str, authorization: str | None = Header(None)) -> Response:
+        who = caller(authorization)
+        name, data = guard(site.bundle, who, cycle)
+        return Response(data, media_type="application/gzip", headers={
+            "Content-Disposition": f'attachment; filename="{name}"'})
 
     @router.get("/retro", summary="Two cycles compared: scores, hit rates, revisions, "
                                   "calibration (okr retro A B [--team]).")

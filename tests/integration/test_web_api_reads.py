@@ -159,3 +159,21 @@ def test_unknown_items_are_problems_in_one_line(api: Api, path: str) -> None:
 def test_every_read_needs_a_token(api: Api, path: str) -> None:
     r = api.client.get(f"/api/v1{path}")
     assert r.status_code == 401 and r.headers["content-type"] == PROBLEM
+
+
+def test_a_cycles_audit_bundle_is_for_auditors_and_admins(api: Api) -> None:
+    import io
+    import tarfile
+
+    api.get("/cycles")  # publish what waits, so the bundle has signed tree heads to cite
+    for name in ("vic", "mia", "pat"):
+        r = api.get("/bundles/live", name)
+        assert r.status_code == 403 and r.headers["content-type"] == PROBLEM
+    assert api.get("/bundles/live", None).status_code == 401
+    assert "nope" in api.get("/bundles/nope", "aud").json()["detail"]
+    r = api.get("/bundles/live", "aud")
+    assert r.status_code == 200, r.text[:300]
+    assert r.headers["content-type"] == "application/gzip"
+    with tarfile.open(fileobj=io.BytesIO(r.content), mode="r:gz") as tar:
+        names = tar.getnames()
+    assert "okr-bundle-live/events.jsonl" in names
