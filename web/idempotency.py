@@ -67,7 +67,9 @@ class IdempotencyStore:
         self.path = path
         self._answers: dict[tuple[str, str], tuple[str, Stored]] = {}
         self._pending: dict[tuple[str, str], Pending] = {}
-        self._lock = threading.Lock()
+        # Writes of different users run at once: the maps change under this lock, and are
+        # read under it (a pending key begun by one user while another's are listed).
+        self._lock = threading.RLock()
         if path.exists():
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:
@@ -90,9 +92,10 @@ class IdempotencyStore:
     def answered(self, user: str, key: str, fp: str) -> Stored | None:
         """The answer given to (user, key) before, or None; KeyReused when it was given to
         another request."""
-        seen = self._answers.get((user, key))
-        if seen is None:
+        with self._lock:
+            seen = self._answers.get((user, key))
             pending = self._pending.get((user, key))
+        if seen is None:
             if pending is not None and pending.fingerprint != fp:
                 raise KeyReused(f"Idempotency-Key {key!r} was used before with a different "
                                 "request; use a new key for a new request")
@@ -104,29 +107,34 @@ class IdempotencyStore:
 
     def pending_of(self, user: str) -> list[tuple[str, Pending]]:
         """The user's keys begun and not settled (after a crash, or a write of unknown outcome)."""
-        return [(k, p) for (u, k), p in self._pending.items() if u == user]
+        with self._lock:
+            return [(k, p) for (u, k), p in self._pending.items() if u == user]
 
     def users_pending(self) -> set[str]:
-        return {u for u, _ in self._pending}
+        with self._lock:
+            return {u for u, _ in self._pending}
 
     def begin(self, user: str, key: str, pending: Pending) -> None:
         """On disk before the write is recorded: a crash from here on is settled from the
         ledger."""
-        self._append({"user": user, "key": key, "state": "pending",
-                      "fingerprint": pending.fingerprint, "head": pending.head,
-                      "kind": pending.kind, "item": pending.key})
-        self._pending[(user, key)] = pending
+        with self._lock:
+            self._append({"user": user, "key": key, "state": "pending",
+                          "fingerprint": pending.fingerprint, "head": pending.head,
+                          "kind": pending.kind, "item": pending.key})
+            self._pending[(user, key)] = pending
 
     def answer(self, user: str, key: str, fp: str, answer: Stored) -> None:
-        self._append({"user": user, "key": key, "fingerprint": fp, "status": answer.status,
-                      "body": answer.body})
-        self._pending.pop((user, key), None)
-        self._answers[(user, key)] = (fp, answer)
+        with self._lock:
+            self._append({"user": user, "key": key, "fingerprint": fp,
+                          "status": answer.status, "body": answer.body})
+            self._pending.pop((user, key), None)
+            self._answers[(user, key)] = (fp, answer)
 
     def release(self, user: str, key: str) -> None:
         """The write recorded nothing: the key may be used again."""
-        self._append({"user": user, "key": key, "state": "released"})
-        self._pending.pop((user, key), None)
+        with self._lock:
+            self._append({"user": user, "key": key, "state": "released"})
+            self._pending.pop((user, key), None)
 
     def _append(self, record: dict[str, Any]) -> None:
         record["at"] = datetime.now(UTC).isoformat()

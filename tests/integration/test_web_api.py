@@ -204,6 +204,26 @@ def test_concurrent_retries_with_one_key_record_once(api: Api) -> None:
     assert len(api.check_ins("k-eng")) == before + 1
 
 
+def test_keyed_posts_of_several_users_at_once_each_record_once(api: Api) -> None:
+    before = len(api.check_ins())
+    answers: list[int] = []
+
+    def post(name: str, n: int) -> None:
+        headers = {**api.auth(name), "Idempotency-Key": f"many-{n}"}  # the same keys, per user
+        for _ in range(2):  # and each sent twice
+            answers.append(api.client.post("/api/v1/key-results/k-sales/check-ins",
+                                           headers=headers, json={"value": n}).status_code)
+
+    threads = [threading.Thread(target=post, args=(name, n))
+               for name in ("ana", "mia", "pat") for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [201] * 24
+    assert len(api.check_ins()) == before + 12
+
+
 def test_a_bad_idempotency_key_is_a_400_problem(api: Api) -> None:
     r = api.client.post("/api/v1/key-results/k-sales/check-ins",
                         headers={**api.auth("mia"), "Idempotency-Key": "x" * 201},
