@@ -249,7 +249,9 @@ def test_a_password_signs_in_like_a_token_and_a_wrong_one_is_refused_in_the_same
     wrong_token = c.post("/signin", data={"token": web.tokens["ben"][:-2] + "xx"})
     refusals = [c.post("/signin", data={"name": name, "password": password})
                 for name, password in (("ben", "correct horse batterY"), ("nobody", "x" * 20),
-                                       ("mia", "correct horse battery"))]  # mia has none
+                                       ("mia", "correct horse battery"),  # mia has none
+                                       ("", "x" * 20), ("b\u202een", "x" * 20),
+                                       ("ben", "y" * 5000))]
     for r in [wrong_token, *refusals]:
         assert r.status_code == 401 and "okr_session" not in r.headers.get("set-cookie", "")
     said = {re.search(r'id="error">([^<]*)<', r.text).group(1)  # type: ignore[union-attr]
