@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from okr.domain.base import check_on_behalf_of
 from okr.web.api_imports import InvalidLines, import_routes
 from okr.web.api_reads import read_routes
-from okr.web.api_writes import ON_BEHALF_OF, write_routes
+from okr.web.api_writes import ON_BEHALF_OF, Num, number_text, write_routes
 from okr.web.auth import Principal, check_may_audit, check_may_check_in
 from okr.web.errors import Problem, failure
 from okr.web.idempotency import IdempotencyStore, KeyReused, check_key, fingerprint
@@ -48,9 +48,9 @@ def problem_response(problem: Problem, instance: str,
 class CheckInBody(BaseModel):
     """A check-in, as `okr checkin` takes it."""
 
-    value: float | str = Field(description="The value now (or at `at`): a JSON number, or "
+    value: Num = Field(description="The value now (or at `at`): a JSON number, or "
                                            "text in ASCII decimal as the CLI reads it.")
-    confidence: float | str | None = Field(None, description="0–1: how sure the target will "
+    confidence: Num | None = Field(None, description="0–1: how sure the target will "
                                                              "be hit.")
     note: str = Field("", description="What happened.")
     at: str | None = Field(None, description="Effective time, if not now: 2026-11-02, "
@@ -179,8 +179,8 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
                        authorization: str | None = Header(None),
                        idempotency_key: str | None = Header(None)) -> Any:
         who = caller(authorization)
-        typed = _guard(site.typed_check_in, _text(body.value),
-                       "" if body.confidence is None else _text(body.confidence),
+        typed = _guard(site.typed_check_in, number_text(body.value),
+                       "" if body.confidence is None else number_text(body.confidence),
                        body.note, body.at or "")
         _guard(lambda: check_may_check_in(who, key, site.kr_team(key)))
         return await post(request, who, "check-in", key, lambda ledger: ledger.check_in(
@@ -191,11 +191,6 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
     write_routes(router, site, caller, _guard, post)
     import_routes(router, site, caller, _guard, post)
     return router
-
-
-def _text(value: float | str) -> str:
-    """A number as the CLI's parser reads it back exactly (repr keeps every digit)."""
-    return value if isinstance(value, str) else repr(float(value))
 
 
 async def _in_thread(fn: Any, *args: Any) -> Any:

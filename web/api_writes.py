@@ -14,13 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Header, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat, StrictInt, StrictStr
 
 from okr.web import auth
 from okr.web.auth import Principal
 from okr.web.site import Site
 
-Num = float | str
+# A JSON number or text in ASCII decimal; not true/false (which pydantic would read as 1 and 0).
+Num = StrictInt | StrictFloat | StrictStr
 EFFECTIVE = Field(None, description="When it took effect, if not when recorded (needs a "
                                     "reason; flagged in reviews).")
 REASON = Field(None, description="Why (required for plan revisions).")
@@ -179,14 +180,17 @@ class KpiReading(_Body):
 
 # ---- reading input as the CLI does ------------------------------------------------------
 
-def _text(value: Num) -> str:
-    """A number as the CLI's parser reads it back exactly (repr keeps every digit)."""
-    return value if isinstance(value, str) else repr(float(value))
+def number_text(value: Num) -> str:
+    """A number as the CLI's parser reads it back exactly (repr keeps every digit of a float,
+    str every digit of an integer)."""
+    if isinstance(value, str):
+        return value
+    return str(value) if isinstance(value, int) else repr(value)
 
 
 def num(value: Num, what: str) -> float:
     from okr.cli.writes import number
-    return number(_text(value), what)
+    return number(number_text(value), what)
 
 
 def opt(value: Num | None, what: str) -> float | None:

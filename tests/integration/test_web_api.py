@@ -116,6 +116,8 @@ def test_roles_that_may_not_check_in_here_get_403(api: Api, name: str) -> None:
     ({"value": 3, "at": "2999-01-01"}, "in the future"),
     ({"confidence": 0.5}, "value: Field required"),
     ({"value": [1]}, "value"),
+    ({"value": True}, "value"),  # not 1
+    ({"value": 3, "confidence": False}, "confidence"),
     ({"value": 3, "on_behalf_of": "  "}, "--on-behalf-of name cannot be blank"),
     ({"value": 3, "on_behalf_of": "x" * 101}, "at most 100 allowed"),
 ])

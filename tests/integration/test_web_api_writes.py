@@ -148,7 +148,7 @@ CASES = [
          bad={"reason": "r"}, says="nothing to update"),
     Case("kpi reading", "/kpis/kpi-mia/readings", {"value": 7, "id": "r-{u}"},
          ["KpiReadingRecorded"], who="mia", refused=["vic", "aud", "ben"],
-         bad={"value": 7, "at": "next tuesday"}),
+         bad={"value": True}, says="value"),
     Case("kpi retire", "/kpis/kpi-{u}/retire", {"reason": "unused"}, ["KpiRetired"],
          lambda L, u: L.add_kpi(f"kpi-{u}", "K", green=10, red=5), bad={}, says=""),
 ]
