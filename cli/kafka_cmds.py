@@ -62,6 +62,7 @@ def relay_cmd(ctx: typer.Context,
             emit(data, want_json(ctx, as_json),
                  f"{'' if quiet else chr(10)}published {result.published} events; "
                  f"{st.settings.topic_ledger} holds positions up to {result.position}"
+                 + (f"; {result.said()}" if result.republished else "")
                  + (f"; checkpoint signed at position {cp['position']}" if cp else ""))
             return
         from okr.cli.services import run_services

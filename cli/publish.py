@@ -35,7 +35,7 @@ def after_write(st: State, kafka_errors: bool = False) -> str:
         result = relay.publish_pending()
         if result.published == 0:
             return ""
-        again = " (topic was empty: republished the whole log)" if result.republished else ""
+        again = f" ({result.said()})" if result.republished else ""
         return (f"published {result.published} event{'s' * (result.published != 1)} to "
                 f"{st.settings.topic_ledger}{again}")
     except (StoreDiverged, Backdated) as exc:  # an alarm: the write is recorded, not published

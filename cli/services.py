@@ -98,7 +98,7 @@ def relay_service(st: State, stop: threading.Event, log: Log) -> None:
 
     def done(r: Any) -> None:
         log("relay", f"published {r.published} events (position {r.position})"
-            + (" — topic was empty, republished the log" if r.republished else ""),
+            + (f" — {r.said()}" if r.republished else ""),
             r.as_dict())
 
 

@@ -54,11 +54,24 @@ class RelayResult:
     position: int = 0
     count: int = 0
     republished: bool = False
+    # the topic held fewer records than published and had other partitions than configured:
+    # deleted and created again before the republish
+    recreated: bool = False
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"published": self.published, "position": self.position, "count": self.count,
-                "republished": self.republished, "checkpoints": self.checkpoints}
+                "republished": self.republished, "recreated": self.recreated,
+                "checkpoints": self.checkpoints}
+
+    def said(self) -> str:
+        """What a person is told beyond the counts: a republish, and a topic created again."""
+        if not self.republished:
+            return ""
+        if self.recreated:
+            return ("the topic had lost what was published and had other partitions than "
+                    "configured: created it again and republished the log")
+        return "the topic had lost what was published: republished the log"
 
 
 def pending(app: OkrLedger, position: int, cap: int = 100_000) -> int:
@@ -89,6 +102,7 @@ class Relay:
         self.signed: dict[int, dict[str, Any]] = {}  # own checkpoints by event count
         self.last_signed: dict[str, Any] | None = None
         self.republished = False
+        self.recreated = False
 
     # ---- setup -----------------------------------------------------------------------------
 
@@ -96,9 +110,10 @@ class Relay:
         """Create the topics, load the watermark, and detect a wiped or recreated topic.
 
         A topic this relay had to create lost everything (a restarted memory broker). One that
-        exists but holds fewer records than the watermark counts was recreated or truncated
-        behind our back: counting costs a consumer and a poll, so inline publishing after a
-        CLI write skips it, and `okr relay` / `okr up` do it when they start."""
+        exists but holds fewer records than the watermark counts, or not this chain up to its
+        head, was recreated or truncated behind our back: counting costs a consumer and a
+        poll, so inline publishing after a CLI write skips it, and `okr relay` / `okr up` do
+        it when they start."""
         s = self.settings
         bootstrap_ms = self.timeouts.get("bootstrap_timeout_ms", kafka_client.BOOTSTRAP_MS)
         created = kafka_client.ensure_topics(
@@ -108,15 +123,19 @@ class Relay:
         self.signed = {int(cp["count"]): cp for cp in own}
         self.last_signed = max(own, key=lambda cp: int(cp["count"]), default=None)
         mark = self._checked_head(watermark.load(s, self.topic))
-        if mark.position > 0 and (self.topic in created or (not self.inline and not
-                                  self._topic_holds(mark))):
-            if self.topic not in created:
-                # Whoever created it (a metadata request after a memory broker's restart) may
-                # have chosen other partitions than ours, and a producer that lived through
-                # the restart may have put records in it by the old count: republishing into
-                # it would split an aggregate across two partitions.
-                kafka_client.repartition_topic(s, self.servers, self.topic,
-                                               bootstrap_ms=bootstrap_ms)
+        lost = mark.position > 0 and self.topic in created
+        if mark.position > 0 and not lost and not self.inline:
+            # Fewer records than published: the topic was wiped (a restarted memory broker)
+            # and whatever created it again — a client's metadata request, with the broker's
+            # default partitions (Tansu: 4) — may have let a producer that lived through the
+            # restart put records there by its old count; republishing into a topic of
+            # another count would split an aggregate across two partitions, so it is created
+            # again first. A topic that merely fails the chain walk is never deleted.
+            short = not kafka_client.holds_at_least(s, self.servers, self.topic, mark.count)
+            lost = short or not self._chain_holds(mark)
+            self.recreated = short and kafka_client.repartition_topic(
+                s, self.servers, self.topic, bootstrap_ms=bootstrap_ms)
+        if lost:
             mark = START  # the topic lost what we published: republish everything
             self.republished = True
             # Say so at once: a relay starting meanwhile (inline publishing does not count
@@ -194,13 +213,11 @@ class Relay:
                                 "audit verify)")
         return mark._replace(recorded_at=mark.recorded_at or rec.recorded_at)
 
-    def _topic_holds(self, mark: Watermark) -> bool:
+    def _chain_holds(self, mark: Watermark) -> bool:
         """Whether the topic holds every event up to the watermark: valid records of this
         chain, walked back from its head to genesis. Junk records, forged ones and records of
         another chain do not count, so they cannot stop a republish."""
         s = self.settings
-        if not kafka_client.holds_at_least(s, self.servers, self.topic, mark.count):
-            return False
         links: dict[str, tuple[int, str]] = {}  # hash → (position, prev_hash) of sound records
         for m in kafka_client.read_topic(s, self.servers, self.topic, idle=3.0):
             link = chain_link(m.value or b"")
@@ -230,6 +247,7 @@ class Relay:
         assert self.mark is not None
         self.mark = self._checked_head(self.mark)
         result = RelayResult(republished=self.republished)
+        result.recreated, self.recreated = self.recreated, False
         self.republished = False
         in_flight, signed = None, []
         try:

@@ -191,7 +191,8 @@ def test_a_wiped_topic_recreated_with_other_partitions_is_replaced_before_a_repu
     stray.flush()
     stray.close()
 
-    env.ok("relay", "--once")
+    out = json.loads(env.ok("relay", "--once", "--json"))
+    assert out["republished"] and out["recreated"]
     assert_log_complete(env)
     reader = kafka_client.consumer(s, servers)
     try:
