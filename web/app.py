@@ -123,6 +123,12 @@ def create_app(settings: Settings) -> FastAPI:
         if site.signin_blocked(address):
             return page(request, "signin.html", None, 429, next=nxt,
                         error="too many failed sign-ins from this address; wait a minute")
+        if not auth.same_origin(request.headers.get("origin"),
+                                request.headers.get("sec-fetch-site"),
+                                request.headers.get("host")):
+            # login CSRF: another site's form would sign the browser in as someone else
+            return page(request, "signin.html", None, 403, next=nxt,
+                        error="this sign-in form came from another site; sign in here")
         password = str(form.get("password", ""))
         who = (site.authenticate_password(str(form.get("name", "")), password) if password
                else site.authenticate(str(form.get("token", ""))))

@@ -81,6 +81,21 @@ def csrf_ok(secret: bytes, cookie: str | None, token: str | None) -> bool:
                                                           token or "")
 
 
+def same_origin(origin: str | None, fetch_site: str | None, host: str | None) -> bool:
+    """Whether a form post came from this site, by what browsers say of it: `Sec-Fetch-Site`
+    (same-origin; a user's own navigation is none), and an `Origin` naming this host. Our pages
+    send no referrer, so a browser says `Origin: null` for them; that alone decides nothing.
+    Without either header (a script, an old browser) it passes: SameSite cookies and CSRF
+    tokens cover the rest."""
+    from urllib.parse import urlsplit
+
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return False
+    if origin is None or origin == "null":
+        return True
+    return bool(host) and urlsplit(origin).netloc == host
+
+
 def check_may_check_in(who: Principal, kr_key: str, kr_team: str) -> None:
     """Members check in on their own team's key results; planners and admins on any; viewers
     and auditors read only."""

@@ -285,3 +285,18 @@ def test_the_trail_says_a_password_was_set_and_never_shows_its_hash(web: Web) ->
     assert row["changes"] == {"password": {"before": None, "after": "set"}}
     for text in (page.text, api.text):
         assert "argon2" not in text and "UserPasswordSet" in text
+
+
+def test_a_sign_in_form_posted_from_another_site_signs_nobody_in(web: Web) -> None:
+    """Login CSRF: an attacker's page must not sign the victim's browser in as the attacker."""
+    c = web.client()
+    for headers in ({"Origin": "https://evil.example"},
+                    {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+                    {"Sec-Fetch-Site": "same-site"}):  # a sibling subdomain is another site
+        r = c.post("/signin", data={"token": web.tokens["mia"]}, headers=headers)
+        assert r.status_code == 403 and "okr_session" not in r.headers.get("set-cookie", "")
+        assert "another site" in r.text
+    for headers in ({"Origin": "http://testserver"},
+                    {"Origin": "null", "Sec-Fetch-Site": "same-origin"}):  # our no-referrer page
+        ours = c.post("/signin", data={"token": web.tokens["mia"]}, headers=headers)
+        assert ours.status_code == 303 and "okr_session=" in ours.headers["set-cookie"]
