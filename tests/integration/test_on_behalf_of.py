@@ -10,6 +10,7 @@ import pytest
 
 from okr.adapters import kafka_client
 from okr.record.envelope import Envelope
+from tests.fuzzing import live_window
 from tests.integration.conftest import Env
 
 pytestmark = pytest.mark.integration
@@ -18,10 +19,12 @@ ME = pwd.getpwuid(os.geteuid()).pw_name
 
 
 def test_on_behalf_of_travels_store_relay_kafka_projection_to_every_view(env: Env) -> None:
-    env.ok("cycle", "add", "2026-Q4")
-    env.ok("objective", "add", "o1", "Grow revenue", "--cycle", "2026-Q4")
+    start, end = live_window()  # the check-in below is "now": a cycle around the real clock
+    env.ok("cycle", "add", "live", "--start", start.date().isoformat(), "--end",
+           end.date().isoformat())
+    env.ok("objective", "add", "o1", "Grow revenue", "--cycle", "live")
     env.ok("kr", "add", "k1", "Signups", "--objective", "o1", "--target", "40")
-    env.ok("cycle", "commit", "2026-Q4")
+    env.ok("cycle", "commit", "live")
     env.ok("kr", "revise", "k1", "--target", "25", "--reason", "hiring freeze",
            "--on-behalf-of", "the CFO")
     env.ok("checkin", "k1", "5", "--on-behalf-of", "Dana")
@@ -46,9 +49,9 @@ def test_on_behalf_of_travels_store_relay_kafka_projection_to_every_view(env: En
     history = json.loads(env.ok("history", "k1", "--json"))
     assert history["revisions"][-1]["on_behalf_of"] == "the CFO"
     assert history["check_ins"][-1]["on_behalf_of"] == "Dana"
-    review = json.loads(env.ok("review", "2026-Q4", "--json"))
+    review = json.loads(env.ok("review", "live", "--json"))
     assert [(r["actor"], r["on_behalf_of"]) for r in review["revisions"]] == [(ME, "the CFO")]
-    assert f"{ME} (on behalf of the CFO)" in env.ok("review", "2026-Q4", "--format", "md",
+    assert f"{ME} (on behalf of the CFO)" in env.ok("review", "live", "--format", "md",
                                                          "--out", "-")
 
     out = json.loads(env.ok("audit", "verify", "--json", "--projection"))
