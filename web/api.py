@@ -164,7 +164,7 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
             why = check_key(idempotency_key)
             if why is not None:
                 raise ApiProblem(Problem(400, "Bad request", why))
-        fp = fingerprint("POST", request.url.path, await request.body())
+        fp = fingerprint("POST", request.url.path, request.url.query, await request.body())
         try:
             answer = await _in_thread(_guard, writes.run, who, idempotency_key, fp, kind, item,
                                       for_whom)

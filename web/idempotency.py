@@ -48,8 +48,15 @@ class Pending:
     key: str  # the item it was about
 
 
-def fingerprint(method: str, path: str, body: bytes) -> str:
-    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
+def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
+    """What makes two requests the same: method, path, the query's parameters in canonical
+    (sorted) order — an import's name, skip_invalid and on_behalf_of are there — and body."""
+    from urllib.parse import parse_qsl, urlencode
+
+    canonical = urlencode(sorted(parse_qsl(query, keep_blank_values=True)))
+    # without a query, as keys recorded before the query counted were fingerprinted
+    target = f"{path}?{canonical}" if canonical else path
+    return hashlib.sha256(f"{method} {target}\n".encode() + body).hexdigest()
 
 
 def check_key(key: str) -> str | None:

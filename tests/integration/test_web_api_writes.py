@@ -340,3 +340,25 @@ def test_imports_are_for_planners_and_admins_and_need_a_token(api: Api) -> None:
     assert "use a .yaml/.yml or .csv file" in problem(
         _import(api, "plan", PLAN, name="plan.txt"), 400)
     assert api.head() == before
+
+
+def test_an_import_retried_with_another_query_parameter_is_422_and_records_nothing(
+        api: Api) -> None:
+    body = "kr,value\nk-eng,5\n"
+    headers = {"Idempotency-Key": "import-query",
+               "Authorization": f"Bearer {api.tokens['pat']}"}
+    url = "/api/v1/imports/checkins"
+    first = api.client.post(f"{url}?on_behalf_of=ana&name=a.csv", content=body.encode(),
+                            headers=headers)
+    assert first.status_code == 201, first.text
+    head = api.head()
+    for query in ("on_behalf_of=ben&name=a.csv", "on_behalf_of=ana&name=b.csv",
+                  "on_behalf_of=ana&name=a.csv&skip_invalid=true", "name=a.csv"):
+        r = api.client.post(f"{url}?{query}", content=body.encode(), headers=headers)
+        assert "different request" in problem(r, 422), query
+    assert api.head() == head
+    # the same parameters in another order are the same request: its answer again
+    again = api.client.post(f"{url}?name=a.csv&on_behalf_of=ana", content=body.encode(),
+                            headers=headers)
+    assert again.status_code == 201 and again.json() == first.json()
+    assert api.head() == head
