@@ -32,23 +32,31 @@ def hash_password(password: str) -> str:
     return str(_hasher().hash(check_password(password)))
 
 
-# Verified when the user is unknown or has no password, so that a wrong name costs as long as
-# a wrong password (no telling names apart by the time an answer takes).
-_DUMMY = None
+# Verified when the user is unknown, has no password or sent one over the bound, so that every
+# sign-in costs one argon2 verification (no telling names apart by the time an answer takes).
+# Made when the server starts (prepare), not by the first unknown name, whose answer would
+# then take a hash longer.
+_DUMMY: str | None = None
+
+
+def prepare() -> None:
+    """Make the dummy hash now, if not yet made."""
+    global _DUMMY
+    if _DUMMY is None:
+        _DUMMY = hash_password("x" * MIN_LENGTH)
 
 
 def verify(password: str, recorded: str | None) -> bool:
-    """Whether `password` matches the recorded hash (False when none is recorded)."""
+    """Whether `password` matches the recorded hash (False when none is recorded, or the
+    password is empty or too long) — always after exactly one argon2 verification."""
     from argon2.exceptions import InvalidHashError, VerificationError
 
-    global _DUMMY
-    if recorded is None:
-        if _DUMMY is None:
-            _DUMMY = hash_password("x" * MIN_LENGTH)
+    prepare()  # done at server start; here for callers outside a server
+    usable = recorded is not None and 0 < len(password) <= MAX_LENGTH
+    if not usable:
+        assert _DUMMY is not None
         recorded, password = _DUMMY, "y" * MIN_LENGTH
-    if not password or len(password) > MAX_LENGTH:
-        return False
     try:
-        return bool(_hasher().verify(recorded, password))
+        return bool(_hasher().verify(recorded, password)) and usable
     except (VerificationError, InvalidHashError):
         return False

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from okr.cli.context import State
 from okr.domain.errors import NotFound
 from okr.settings import Settings
-from okr.web import tokens
+from okr.web import passwords, tokens
 from okr.web.auth import Principal, Refused, check_may_check_in, load_secret
 
 if TYPE_CHECKING:
@@ -90,6 +90,7 @@ class Site:
         self.state = State(_settings=settings)
         self.state.require_ledger()
         self.secret = load_secret(settings.home)
+        passwords.prepare()  # the dummy hash, before the first sign-in rather than in it
         self._lock = SharedLock()
         self._ledgers: dict[str, OkrLedger] = {}  # one per signed-in user: its principal
         self._ledgers_lock = threading.Lock()
@@ -153,13 +154,11 @@ class Site:
     def authenticate_password(self, name: str, password: str) -> Principal | None:
         """The user whose recorded argon2id hash the password matches, or None (unknown user,
         no password set, wrong password — each costs one argon2 verification)."""
-        from okr.web.passwords import verify
-
         try:
             u = self.state.ledger.user(name.strip())
         except (NotFound, ValueError):
             u = None
-        ok = verify(password, None if u is None else u.password_hash)
+        ok = passwords.verify(password, None if u is None else u.password_hash)
         return Principal(u.key, u.role, u.team) if ok and u is not None else None
 
     def signin_blocked(self, address: str) -> bool:

@@ -273,6 +273,40 @@ def test_wrong_passwords_count_towards_the_sign_in_rate_limit(web: Web) -> None:
     assert answers == [401] * 10 + [429]
 
 
+def test_every_password_sign_in_costs_one_argon2_verification_whoever_is_named(
+        web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Known name or not, a password of normal length or over the bound: one verification
+    each and no hashing, so the time an answer takes tells no names apart (the dummy hash an
+    unknown name is checked against is made when the server starts, not at its first use)."""
+    from argon2 import PasswordHasher
+
+    from okr.web import passwords
+
+    web.ledger.set_password("ben", passwords.hash_password("correct horse battery"))
+    calls = {"verify": 0, "hash": 0}
+
+    def counted(name: str) -> object:
+        real = getattr(PasswordHasher, name)
+
+        def spy(self: PasswordHasher, *args: object, **kwargs: object) -> object:
+            calls[name] += 1
+            return real(self, *args, **kwargs)
+        return spy
+
+    monkeypatch.setattr(passwords, "_DUMMY", None)  # as in a server process just started
+    monkeypatch.setattr(PasswordHasher, "verify", counted("verify"))
+    monkeypatch.setattr(PasswordHasher, "hash", counted("hash"))
+    c = TestClient(create_app(web.settings), follow_redirects=False,
+                   client=("198.51.100.9", 50000))
+    calls.update(verify=0, hash=0)
+    for name in ("ben", "nobody"):
+        for password in ("correct horse batterY", "y" * (passwords.MAX_LENGTH + 1)):
+            r = c.post("/signin", data={"name": name, "password": password})
+            assert r.status_code == 401
+            assert calls == {"verify": 1, "hash": 0}, (name, len(password))
+            calls.update(verify=0, hash=0)
+
+
 def test_the_trail_says_a_password_was_set_and_never_shows_its_hash(web: Web) -> None:
     from okr.web.passwords import hash_password
 
