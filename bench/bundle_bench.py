@@ -74,8 +74,8 @@ def run(r: Run) -> list[Result]:
         f"bundle); "
         f"multiproof {multiproof / 1e6:.2f} MB ({written['proof_nodes']:,} nodes), "
         f"per-event proofs {per_event / 1e6:.2f} MB")
-    return [Result("cycle bundle (one KR, two check-ins)", "MB", round(ours, 2),
-                   round(baseline, 2), "proof grows with the cycle, not the ledger", None,
+    return [Result("cycle bundle (one KR, two check-ins)", "MB", round(ours, 3),
+                   round(baseline, 3), "proof grows with the cycle, not the ledger", None,
                    lower_is_better=True,
                    notes={"events": len(mine), "tree_size": size,
                           "records_mb": round(records / 1e6, 2),
