@@ -161,18 +161,26 @@ class Site:
         ok = passwords.verify(password, None if u is None else u.password_hash)
         return Principal(u.key, u.role, u.team) if ok and u is not None else None
 
-    def signin_blocked(self, address: str) -> bool:
-        """Whether this address failed to sign in too often lately."""
+    def signin_admitted(self, address: str) -> bool:
+        """Whether this address may try to sign in now; if so the attempt is counted as a
+        failure at once — in the same step, so attempts at once cannot all slip past the
+        limit — and taken back by signin_succeeded."""
         with self._failures_lock:
-            seen = self._failures.get(address)
+            seen = self._failures.setdefault(address, deque())
             now = time.monotonic()
             while seen and now - seen[0] > SIGNIN_WINDOW:
                 seen.popleft()
-            return seen is not None and len(seen) >= SIGNIN_FAILURES
+            if len(seen) >= SIGNIN_FAILURES:
+                return False
+            seen.append(now)
+            return True
 
-    def signin_failed(self, address: str) -> None:
+    def signin_succeeded(self, address: str) -> None:
+        """The admitted attempt was right: it does not count."""
         with self._failures_lock:
-            self._failures.setdefault(address, deque()).append(time.monotonic())
+            seen = self._failures.get(address)
+            if seen:
+                seen.pop()
 
     # ---- reads ------------------------------------------------------------------------
 

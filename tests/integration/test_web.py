@@ -5,6 +5,7 @@ One ledger and one app for the module (the projection is brought up to date thro
 session's broker, as `okr scorecard` does)."""
 
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -305,6 +306,73 @@ def test_every_password_sign_in_costs_one_argon2_verification_whoever_is_named(
             assert r.status_code == 401
             assert calls == {"verify": 1, "hash": 0}, (name, len(password))
             calls.update(verify=0, hash=0)
+
+
+def _counting_verify(monkeypatch: pytest.MonkeyPatch, hold: threading.Event | None = None,
+                     began: threading.Event | None = None) -> list[int]:
+    """Count argon2 verifications; given `hold`, each says it `began` and waits until `hold`
+    is set (fault injection: a check that takes as long as the test wants)."""
+    from argon2 import PasswordHasher
+
+    real = PasswordHasher.verify
+    seen: list[int] = []
+
+    def spy(self: PasswordHasher, *args: object) -> object:
+        seen.append(1)
+        if hold is not None and began is not None:
+            began.set()
+            hold.wait(60)
+        return real(self, *args)
+
+    monkeypatch.setattr(PasswordHasher, "verify", spy)
+    return seen
+
+
+def test_parallel_wrong_passwords_from_one_address_get_no_more_checks_than_the_limit(
+        web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    from okr.web.site import SIGNIN_FAILURES
+
+    checks = _counting_verify(monkeypatch)
+    # Without `with`, the test client runs each request on its own event loop and thread:
+    # the attempts are checked truly at once.
+    c = TestClient(create_app(web.settings), follow_redirects=False,
+                   client=("198.51.100.11", 50000))
+    answers: list[int] = []
+
+    def attempt(i: int) -> None:
+        answers.append(c.post("/signin", data={"name": "ana", "password": f"guess {i:08}"})
+                       .status_code)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(2 * SIGNIN_FAILURES)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [401] * SIGNIN_FAILURES + [429] * SIGNIN_FAILURES
+    assert len(checks) == SIGNIN_FAILURES
+
+
+def test_a_page_is_answered_while_a_password_is_being_checked(
+        web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One event loop, as under uvicorn: the slow argon2 check runs beside it, not in it."""
+    hold, began = threading.Event(), threading.Event()
+    checks = _counting_verify(monkeypatch, hold, began)
+    with TestClient(create_app(web.settings), follow_redirects=False,
+                    client=("198.51.100.12", 50000)) as c:
+        signin: list[int] = []
+        page: list[int] = []
+        t = threading.Thread(target=lambda: signin.append(c.post(
+            "/signin", data={"name": "ana", "password": "a wrong password"}).status_code))
+        t.start()
+        assert began.wait(60)
+        reader = threading.Thread(target=lambda: page.append(c.get("/signin").status_code))
+        reader.start()
+        reader.join(30)
+        answered_meanwhile = list(page)
+        hold.set()
+        t.join()
+        reader.join()
+    assert checks and answered_meanwhile == [200] and signin == [401]
 
 
 def test_the_trail_says_a_password_was_set_and_never_shows_its_hash(web: Web) -> None:
