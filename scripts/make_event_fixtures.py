@@ -8,7 +8,9 @@ KeyResultAdded and KeyResultRevised version 2 (with `tolerance`); CycleAdded ver
 `timezone`); plan events with `effective_at` (typed while the cycle was in planning after
 its start, and a revision given --effective). v4: ObjectiveAdded version 2 and KeyResultAdded
 version 3 (with `carried_from`): 2026-Q3 carried forward into 2026-Q4. v5: UserAdded and
-UserTokenIssued (users of the web app and API). v6: UserPasswordSet (an argon2id hash)."""
+UserTokenIssued (users of the web app and API). v6: UserPasswordSet (an argon2id hash), and a
+check-in recorded on behalf of someone (the stored state's `on_behalf_of`, which the envelope
+carries as a member present only when named)."""
 
 import json
 import sys
@@ -76,6 +78,8 @@ def build(app: OkrLedger) -> None:
     app.add_user("dee", "member", team="sales")
     app.issue_token("dee", "0123456789abcdef", "a" * 64)
     app.set_password("dee", PASSWORD_HASH)
+    with app.acting_for("Dana"):
+        app.check_in("k1", 14, at=datetime(2026, 8, 15, tzinfo=UTC))
 
 
 def main() -> None:

@@ -174,6 +174,18 @@ def test_committed_json_schema_is_current_and_accepts_real_envelopes(tmp_path: P
     assert not validator.is_valid(bad)
 
 
+def test_v6_names_whom_a_check_in_was_for_in_its_envelope(tmp_path: Path) -> None:
+    """The stored state's key for --on-behalf-of is fixed from v6 on: it loads, and publishes
+    as the envelope member, covered by the hash; events without it carry no member."""
+    envelopes = list(chained(restore(tmp_path, "stored-events-v6.jsonl")))
+    named = [e for e in envelopes if e.on_behalf_of is not None]
+    assert [(e.type, e.actor, e.on_behalf_of) for e in named] == [
+        ("CheckInRecorded", "ana", "Dana")]
+    raw = named[0].to_bytes()
+    assert b'"on_behalf_of":"Dana"' in raw and named[0].hash_ok(raw)
+    assert not any(b'"on_behalf_of"' in e.to_bytes() for e in envelopes if e is not named[0])
+
+
 def test_the_envelopes_of_stored_events_never_change(tmp_path: Path) -> None:
     """The chain is recomputed from the store by auditors and by a relay republishing a wiped
     topic: the bytes of an event's envelope are fixed the day it is stored, whatever the code

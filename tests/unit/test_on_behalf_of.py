@@ -143,7 +143,8 @@ def test_a_null_empty_overlong_or_repeated_on_behalf_of_is_refused(home: Path) -
     assert "more than once" in refused(twice)
 
 
-@pytest.mark.parametrize("name", FILES)
+# v6 on holds a check-in named on behalf of someone (test_event_fixtures checks it).
+@pytest.mark.parametrize("name", [f for f in FILES if int(f.split("-v")[1].split(".")[0]) < 6])
 def test_events_stored_before_it_read_back_with_nobody_named(tmp_path: Path,
                                                             name: str) -> None:
     app = restore(tmp_path, name)
