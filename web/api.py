@@ -19,21 +19,12 @@ from okr.web.api_imports import InvalidLines, import_routes
 from okr.web.api_reads import read_routes
 from okr.web.api_writes import ON_BEHALF_OF, Num, number_text, write_routes
 from okr.web.auth import Principal, check_may_audit, check_may_check_in
-from okr.web.errors import Problem, failure
+from okr.web.errors import ApiProblem, Problem, failure
 from okr.web.idempotency import IdempotencyStore, KeyReused, check_key, fingerprint
 from okr.web.site import Site
 from okr.web.writes import Writes
 
 PROBLEM = "application/problem+json"
-
-
-class ApiProblem(Exception):
-    """A failure the API answers as problem+json."""
-
-    def __init__(self, problem: Problem, headers: dict[str, str] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
-        super().__init__(problem.detail)
-        self.problem, self.headers, self.extra = problem, headers or {}, extra or {}
 
 
 def problem_response(problem: Problem, instance: str,
@@ -150,10 +141,11 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
         return jsonable_encoder(_guard(site.verify))
 
     async def post(request: Request, who: Principal, kind: str, item: str, work: Any,
-                   idempotency_key: str | None, on_behalf_of: str | None = None
-                   ) -> JSONResponse:
+                   idempotency_key: str | None, on_behalf_of: str | None = None,
+                   body: bytes | None = None) -> JSONResponse:
         """Record `work` as `who` — once per Idempotency-Key — and answer what it recorded;
-        `on_behalf_of` (the body's, checked like --on-behalf-of) is recorded beside them."""
+        `on_behalf_of` (the body's, checked like --on-behalf-of) is recorded beside them;
+        `body`, when the caller read it already (an import's, read with a cap)."""
         named = _guard(check_on_behalf_of, on_behalf_of)
 
         def for_whom(ledger: Any) -> object:
@@ -164,7 +156,9 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
             why = check_key(idempotency_key)
             if why is not None:
                 raise ApiProblem(Problem(400, "Bad request", why))
-        fp = fingerprint("POST", request.url.path, request.url.query, await request.body())
+        if body is None:
+            body = await request.body()
+        fp = fingerprint("POST", request.url.path, request.url.query, body)
         try:
             answer = await _in_thread(_guard, writes.run, who, idempotency_key, fp, kind, item,
                                       for_whom)

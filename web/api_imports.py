@@ -19,6 +19,7 @@ from fastapi import APIRouter, Header, Request
 
 from okr.web import auth
 from okr.web.auth import Principal
+from okr.web.errors import ApiProblem, Problem
 from okr.web.site import Site
 
 DEFAULT_NAME = {"plan": "plan.yaml", "checkins": "checkins.csv", "readings": "readings.csv"}
@@ -59,10 +60,8 @@ def run_import(site: Site, ledger: Any, kind: str, name: str, body: bytes,
     from okr.cli.times import parse_when
     from okr.domain.errors import DomainError
     from okr.ledger.imports import import_csv
-    from okr.ledger.plan_import import MAX_BYTES, import_plan
+    from okr.ledger.plan_import import import_plan
 
-    if len(body) > MAX_BYTES:
-        raise DomainError(f"{name}: {len(body)} bytes; at most {MAX_BYTES} — split the file")
     zone = site.zone
     with tempfile.TemporaryDirectory(prefix="okr-import-") as tmp:
         path = Path(tmp) / name
@@ -90,6 +89,29 @@ def run_import(site: Site, ledger: Any, kind: str, name: str, body: bytes,
                            f"{where}{first['error']}", bad)
 
 
+async def capped_body(request: Request) -> bytes:
+    """The request's body, refused (413) by its Content-Length before any of it is read, or
+    as soon as more than the importers take has arrived — never read whole when too big."""
+    from okr.ledger.plan_import import MAX_BYTES
+
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ApiProblem(Problem(400, "Bad request",
+                                     "Content-Length must be a number of bytes"))
+        if int(declared) > MAX_BYTES:
+            raise ApiProblem(Problem(413, "Content too large", f"the file has {declared} "
+                                     f"bytes; at most {MAX_BYTES} — split it"))
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise ApiProblem(Problem(413, "Content too large",
+                                     f"the file has more than {MAX_BYTES} bytes; split it"))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def import_routes(router: APIRouter, site: Site, caller: Callable[[str | None], Principal],
                   guard: Callable[..., Any], post: Callable[..., Any]) -> None:
     """Add `okr import plan|checkins|readings` as POST /imports/KIND."""
@@ -101,9 +123,10 @@ def import_routes(router: APIRouter, site: Site, caller: Callable[[str | None], 
             who = caller(authorization)
             guard(auth.check_may_plan, who)
             named = guard(file_name, kind, name)
-            body = await request.body()
+            body = await capped_body(request)
             return await post(request, who, "import", named, lambda ledger: run_import(
-                site, ledger, kind, named, body, skip_invalid), idempotency_key, on_behalf_of)
+                site, ledger, kind, named, body, skip_invalid), idempotency_key, on_behalf_of,
+                body)
 
         router.post(f"/imports/{kind}", status_code=201, summary=SUMMARY[kind],
                     openapi_extra={"requestBody": {"required": True, "content": {

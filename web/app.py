@@ -25,8 +25,8 @@ from okr.cli.output import visible
 from okr.domain.errors import NotFound
 from okr.settings import Settings
 from okr.web import auth
-from okr.web.api import ApiProblem, api_router, problem_response
-from okr.web.errors import Problem, failure
+from okr.web.api import api_router, problem_response
+from okr.web.errors import ApiProblem, Problem, failure
 from okr.web.idempotency import IdempotencyStore
 from okr.web.site import FEED_PAGE, Site
 from okr.web.views import guardrail_chart, kpi_chart, kr_chart, said, tree

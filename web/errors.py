@@ -5,6 +5,7 @@ error page; a failure okr does not know is a bug and answers 500 without details
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from okr.web.auth import Refused
 
@@ -20,6 +21,15 @@ class Problem:
     def as_json(self, instance: str) -> dict[str, object]:
         return {"type": "about:blank", "title": self.title, "status": self.status,
                 "detail": self.detail, "instance": instance}
+
+
+class ApiProblem(Exception):
+    """A failure the API answers as problem+json."""
+
+    def __init__(self, problem: Problem, headers: dict[str, str] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
+        super().__init__(problem.detail)
+        self.problem, self.headers, self.extra = problem, headers or {}, extra or {}
 
 
 def failure(exc: BaseException) -> Problem | None:

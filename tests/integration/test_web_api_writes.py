@@ -362,3 +362,59 @@ def test_an_import_retried_with_another_query_parameter_is_422_and_records_nothi
                             headers=headers)
     assert again.status_code == 201 and again.json() == first.json()
     assert api.head() == head
+
+
+def _raw_post(api: Api, path: str, chunks: int, length: int | None = None
+              ) -> tuple[int, int, dict[str, Any]]:
+    """POST `chunks` pieces of 1 MiB straight into the ASGI app (no test client, which reads
+    a body whole before the app sees any): its status, how many pieces the app read, its
+    body. `length` is sent as Content-Length, else the body is chunked."""
+    import asyncio
+    import json
+
+    piece = b"k-eng,1\n" * (2 ** 17)  # 1 MiB
+    headers = [(b"host", b"testserver"),
+               (b"authorization", f"Bearer {api.tokens['pat']}".encode())]
+    if length is not None:
+        headers.append((b"content-length", str(length).encode()))
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "root_path": "", "headers": headers,
+             "client": ("127.0.0.1", 50000), "server": ("testserver", 80)}
+    read = 0
+    answer: dict[str, Any] = {"body": b""}
+
+    async def receive() -> dict[str, Any]:
+        nonlocal read
+        if read < chunks:
+            read += 1
+            return {"type": "http.request", "body": piece, "more_body": read < chunks}
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+        else:
+            answer["body"] += message.get("body", b"")
+
+    asyncio.run(api.client.app(scope, receive, send))  # type: ignore[arg-type]
+    return answer["status"], read, json.loads(answer["body"])
+
+
+def test_an_oversized_import_is_refused_before_it_is_read_whole_and_records_nothing(
+        api: Api) -> None:
+    from okr.ledger.plan_import import MAX_BYTES
+
+    before = api.head()
+    most = MAX_BYTES // 2 ** 20 + 1  # pieces read before the body is known to be too big
+    status, read, body = _raw_post(api, "/api/v1/imports/checkins", 3 * most)
+    assert status == 413 and read <= most, (status, read)
+    assert body["detail"] == f"the file has more than {MAX_BYTES} bytes; split it"
+    status, read, body = _raw_post(api, "/api/v1/imports/checkins", 3 * most,
+                                   length=3 * most * 2 ** 20)
+    assert status == 413 and read == 0, (status, read)
+    assert body["detail"] == (f"the file has {3 * most * 2 ** 20} bytes; at most {MAX_BYTES}"
+                              " — split it")
+    status, read, body = _raw_post(api, "/api/v1/imports/checkins", 1, length=-1)
+    assert status == 400 and body["detail"] == "Content-Length must be a number of bytes"
+    assert api.head() == before
