@@ -28,6 +28,7 @@ ENV = {
     "OKR_CHECKIN_CADENCE": "checkin_cadence",
     "OKR_TOPIC_NOTIFICATIONS": "topic_notifications",
     "OKR_NOTIFY_SECONDS": "notify_seconds",
+    "OKR_IDEMPOTENCY_DAYS": "idempotency_days",
     "KAFKA_BOOTSTRAP_SERVERS": "kafka_bootstrap_servers",
     "KAFKA_SECURITY_PROTOCOL": "kafka_security_protocol",
     "KAFKA_SASL_MECHANISM": "kafka_sasl_mechanism",
@@ -117,6 +118,11 @@ class Settings(BaseModel):
                                      "`okr up` publishes the reminders (JSON messages).")
     notify_seconds: float = Field(default=3600.0, ge=1.0, le=86400.0 * 7, description="How "
                                   "often `okr up` looks for new reminders (seconds).")
+    idempotency_days: float = Field(default=7.0, gt=0, le=3650, description="How long `okr "
+                                    "serve` keeps the answer to an API request's "
+                                    "Idempotency-Key (days): a retry with an older key is "
+                                    "recorded anew. Older keys leave web-idempotency.jsonl "
+                                    "when the server starts.")
     kafka_bootstrap_servers: str | None = Field(None, description="host:port,… of Kafka "
                                                 "(unset: the embedded local broker).")
     kafka_security_protocol: str | None = Field(None, description="PLAINTEXT, SSL, "

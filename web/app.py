@@ -9,6 +9,7 @@ import asyncio
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -65,8 +66,9 @@ def create_app(settings: Settings) -> FastAPI:
                               "'Authorization: Bearer NAME:SECRET' (okr token create NAME).")
     app.state.site = site
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(api_router(site, IdempotencyStore(settings.home
-                                                         / "web-idempotency.jsonl")))
+    keys = IdempotencyStore(settings.home / "web-idempotency.jsonl",
+                            timedelta(days=settings.idempotency_days))
+    app.include_router(api_router(site, keys))
 
     @app.exception_handler(ApiProblem)
     async def api_problem(request: Request, exc: ApiProblem) -> JSONResponse:

@@ -14,6 +14,10 @@ A server killed between the two leaves a pending key. It is settled from the led
 and the answer is rebuilt from them; none means nothing was recorded and the key is free.
 So a retry after a crash at any point is recorded exactly once. A key sent again with a
 different request is refused (422).
+
+Answers are kept for `idempotency_days`: when the server starts it writes the file again with
+only the keys still kept (one line each) and renames it over the old one, so the file does not
+grow for ever and is read whole only once.
 """
 
 import hashlib
@@ -21,7 +25,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,31 +74,53 @@ class IdempotencyStore:
     """Answers given and requests begun, by (user, key). Callers take turns per user
     (web/writes.py); the store only keeps what they tell it, in memory and on disk."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, keep: timedelta) -> None:
         self.path = path
-        self._answers: dict[tuple[str, str], tuple[str, Stored]] = {}
+        self.keep = keep
+        self._answers: dict[tuple[str, str], tuple[str, Stored, datetime]] = {}
         self._pending: dict[tuple[str, str], Pending] = {}
         # Writes of different users run at once: the maps change under this lock, and are
         # read under it (a pending key begun by one user while another's are listed).
         self._lock = threading.RLock()
         if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    r = json.loads(line)
-                except ValueError:  # a line cut short by a crash: its step never happened
-                    continue
-                self._load(r)
+            self._compact()
+
+    def _compact(self) -> None:
+        """Read the file back, and write it again with only the keys still kept: each one's
+        last line (an answer younger than `keep`, or a pending key — settled from the ledger
+        however old), to a new file, fsynced, then renamed over the old one."""
+        last: dict[tuple[str, str], dict[str, Any]] = {}
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                r = json.loads(line)
+            except ValueError:  # a line cut short by a crash: its step never happened
+                continue
+            last[(r["user"], r["key"])] = r
+        oldest = datetime.now(UTC) - self.keep
+        kept = [r for r in last.values() if r.get("state") == "pending"
+                or (r.get("state") != "released" and _when(r) >= oldest)]
+        for r in kept:
+            self._load(r)
+        new = self.path.with_name(self.path.name + ".new")
+        fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, "".join(_line(r) for r in kept).encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(new, self.path)
+        folder = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)  # the rename itself survives a crash
+        finally:
+            os.close(folder)
 
     def _load(self, r: dict[str, Any]) -> None:
         at = (r["user"], r["key"])
-        state = r.get("state", "answered")
-        if state == "pending":
+        if r.get("state") == "pending":
             self._pending[at] = Pending(r["fingerprint"], r["head"], r["kind"], r["item"])
-        elif state == "released":
-            self._pending.pop(at, None)
         else:
-            self._pending.pop(at, None)
-            self._answers[at] = (r["fingerprint"], Stored(r["status"], r["body"]))
+            self._answers[at] = (r["fingerprint"], Stored(r["status"], r["body"]), _when(r))
 
     def answered(self, user: str, key: str, fp: str) -> Stored | None:
         """The answer given to (user, key) before, or None; KeyReused when it was given to
@@ -102,6 +128,9 @@ class IdempotencyStore:
         with self._lock:
             seen = self._answers.get((user, key))
             pending = self._pending.get((user, key))
+            if seen is not None and seen[2] < datetime.now(UTC) - self.keep:
+                del self._answers[(user, key)]  # expired while the server ran
+                seen = None
         if seen is None:
             if pending is not None and pending.fingerprint != fp:
                 raise KeyReused(f"Idempotency-Key {key!r} was used before with a different "
@@ -135,7 +164,7 @@ class IdempotencyStore:
             self._append({"user": user, "key": key, "fingerprint": fp,
                           "status": answer.status, "body": answer.body})
             self._pending.pop((user, key), None)
-            self._answers[(user, key)] = (fp, answer)
+            self._answers[(user, key)] = (fp, answer, datetime.now(UTC))
 
     def release(self, user: str, key: str) -> None:
         """The write recorded nothing: the key may be used again."""
@@ -145,7 +174,7 @@ class IdempotencyStore:
 
     def _append(self, record: dict[str, Any]) -> None:
         record["at"] = datetime.now(UTC).isoformat()
-        line = (json.dumps(record, default=str, ensure_ascii=False) + "\n").encode("utf-8")
+        line = _line(record).encode("utf-8")
         with self._lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
@@ -153,3 +182,13 @@ class IdempotencyStore:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+
+
+def _line(record: dict[str, Any]) -> str:
+    return json.dumps(record, default=str, ensure_ascii=False) + "\n"
+
+
+def _when(record: dict[str, Any]) -> datetime:
+    """When the line was written (lines from before `at` was kept count as now)."""
+    at = record.get("at")
+    return datetime.fromisoformat(at) if isinstance(at, str) else datetime.now(UTC)

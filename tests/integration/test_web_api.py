@@ -188,6 +188,37 @@ def test_an_idempotency_key_is_kept_across_a_restart(api: Api) -> None:
                for x in lines) == 1
 
 
+def test_keys_older_than_idempotency_days_leave_the_file_on_restart_and_are_recorded_anew(
+        api: Api) -> None:
+    path = api.settings.home / "web-idempotency.jsonl"
+    post = {"url": "/api/v1/key-results/k-sales/check-ins", "json": {"value": 21}}
+    for key in ("aged", "young"):
+        r = api.client.post(**post, headers={**api.auth("mia"), "Idempotency-Key": key})
+        assert r.status_code == 201
+    young = r.json()
+    # The lines of "aged" as a server wrote them a day more than idempotency_days ago.
+    then = (datetime.now().astimezone() - timedelta(days=api.settings.idempotency_days + 1))
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps({**x, "at": then.isoformat()} if x["key"] == "aged"
+                                       else x) + "\n" for x in lines))
+    count = len(api.check_ins())
+    restarted = create_app(api.settings)
+    try:
+        left = [json.loads(x) for x in path.read_text().splitlines()]
+        assert not [x for x in left if x["key"] == "aged"]
+        assert [x["status"] for x in left if x["key"] == "young"] == [201]  # its answer only
+        assert len(left) == len({(x["user"], x["key"]) for x in left})  # a line a key
+        assert path.stat().st_mode & 0o777 == 0o600
+        c = TestClient(restarted)
+        again = c.post(**post, headers={**api.auth("mia"), "Idempotency-Key": "young"})
+        assert again.status_code == 201 and again.json() == young
+        assert len(api.check_ins()) == count
+        anew = c.post(**post, headers={**api.auth("mia"), "Idempotency-Key": "aged"})
+        assert anew.status_code == 201 and len(api.check_ins()) == count + 1
+    finally:
+        restarted.state.site.close()
+
+
 def test_concurrent_retries_with_one_key_record_once(api: Api) -> None:
     headers = {**api.auth("ana"), "Idempotency-Key": "burst"}
     before = len(api.check_ins("k-eng"))
