@@ -73,8 +73,10 @@ class Gate(Generic[T]):
     describe: Callable[[T], str] = _no_details
 
     def hold(self, env: Linked, item: T) -> None:
-        self.waiting.setdefault(env.hash, []).append(
-            Waiting(env.position, env.hash, env.prev_hash, item))
+        self.keep(Waiting(env.position, env.hash, env.prev_hash, item))
+
+    def keep(self, w: Waiting[T]) -> None:
+        self.waiting.setdefault(w.hash, []).append(w)
 
     def held(self) -> list[Waiting[T]]:
         return [w for ws in self.waiting.values() for w in ws]

@@ -42,7 +42,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from okr.adapters import kafka_client
-from okr.consumers.gate import START, Gate, Head
+from okr.consumers.gate import START, Gate, Head, Waiting
 from okr.consumers.runtime import PartitionConsumer
 from okr.errors import ProjectionUnavailable
 from okr.projections.access import SNAPSHOT_EVERY, snapshot_due
@@ -245,7 +245,7 @@ class Projector(PartitionConsumer[Progress]):
             if reader.caught_up() or (not messages and time.monotonic() > deadline):
                 return
 
-    def _through_gate(self, held: list[tuple[Envelope, kafka_client.Message]],
+    def _through_gate(self, held: list[Waiting[kafka_client.Message]],
                       rejected: list[tuple[kafka_client.Message, str]],
                       progress: Progress) -> list[ConsumedRecord]:
         """Hold valid records until a verified checkpoint covers them; the records it covers,
@@ -253,19 +253,20 @@ class Projector(PartitionConsumer[Progress]):
         gate = self.gate
         assert gate is not None
         forged: list[tuple[kafka_client.Message, str]] = []
-        old = [(e, m) for e, m in held if e.position <= gate.head.position]
+        old = [w for w in held if w.position <= gate.head.position]
         if old:  # at or below the applied head: a duplicate, or a conflict with the truth
-            applied = self.projection.hashes_at(sorted({e.position for e, _ in old}))
-            for e, m in old:
-                if applied.get(e.position, e.hash) != e.hash:
-                    forged.append((m, f"forged or conflicting record: position {e.position} "
-                                      f"({e.type}, actor {e.actor[:40]!r}) differs from the "
-                                      "verified record applied there"))
+            applied = self.projection.hashes_at(sorted({w.position for w in old}))
+            for w in old:
+                if applied.get(w.position, w.hash) != w.hash:
+                    forged.append((w.item, f"forged or conflicting record: position "
+                                           f"{w.position} ({_describe(w.item)}hash "
+                                           f"{w.hash[:16]}…) differs from the verified record "
+                                           "applied there"))
                 else:
                     progress.duplicates += 1
-        for e, m in held:
-            if e.position > gate.head.position:
-                gate.hold(e, m)
+        for w in held:
+            if w.position > gate.head.position:
+                gate.keep(w)
         self._read_checkpoints()
         released, conflicts = gate.release()
         forged += [(w.item, why) for w, why in conflicts]
@@ -288,14 +289,15 @@ class Projector(PartitionConsumer[Progress]):
 
     def handle(self, messages: list[kafka_client.Message], progress: Progress) -> None:
         """Dead letters first, then rows and next offsets in one DuckDB transaction."""
-        held: list[tuple[Envelope, kafka_client.Message]] = []
+        # only the chain links of the batch's envelopes are kept (thousands of them wait)
+        held: list[Waiting[kafka_client.Message]] = []
         rejected: list[tuple[kafka_client.Message, str]] = []
         for m in messages:
             result = decode(m)
             if isinstance(result, str):
                 rejected.append((m, result))
             else:
-                held.append((result, m))
+                held.append(Waiting(result.position, result.hash, result.prev_hash, m))
                 self.reached[m.partition] = result.position
             self.read_to[m.partition] = max(self.read_to.get(m.partition, 0), m.offset + 1)
         self.settle()
