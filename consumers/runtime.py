@@ -13,6 +13,7 @@ from okr.adapters import kafka_client
 from okr.settings import Settings
 
 POLL = 5000  # records per poll
+REFILL_MS = 100  # how long a step waits for more records while partitions are behind
 
 
 class Counts(Protocol):
@@ -114,8 +115,11 @@ class PartitionConsumer(Generic[P]):
                                     max_records=min(self.poll_records, self.max_records))
         while messages and len(messages) < self.max_records:
             self.pace(messages)
-            more = self.reader.poll(timeout_ms=0, max_records=min(
-                self.poll_records, self.max_records - len(messages)))
+            # While a backlog lasts, wait a moment for the next fetch (a paused partition's
+            # peers are fetched only now) rather than write a small batch.
+            more = self.reader.poll(
+                timeout_ms=0 if self.reader.caught_up() else REFILL_MS,
+                max_records=min(self.poll_records, self.max_records - len(messages)))
             if not more:
                 break
             messages += more

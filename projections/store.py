@@ -62,8 +62,9 @@ if TYPE_CHECKING:
 
 # DuckDB's memory for the projection's writer: past it, DuckDB spills to disk (or reads the
 # file again) instead of growing with the history. What a batch's load needs is a few MB; the
-# rest is cached blocks of the file. 96 MB keeps `okr consume` under 300 MB peak (issue 20;
-# 192 MB cost ~30 MB more resident memory at 0.1 scale, for no measured gain in speed).
+# rest is cached blocks of the file. 192 MB cost ~30 MB more resident memory than 96 MB at 0.1
+# scale, for no measured gain in speed; 64 MB ran out of memory at 0.3 scale (a load needs
+# ~55 MB of it there).
 MEMORY_LIMIT = "96MB"
 
 
