@@ -8,6 +8,7 @@ that one was set, never the hash.
 """
 
 import re
+from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -47,6 +48,12 @@ class User(LedgerAggregate):
         self.team = team
         self.token_hashes: dict[str, str] = {}  # token id → SHA-256 of the token
         self.password_hash: str | None = None  # argon2id, for the sign-in check only
+
+    @property
+    def credentials_changed_at(self) -> datetime:
+        """When the user was added, or last given a token or a password: their latest event,
+        since every event of a user is about who they are and how they sign in."""
+        return self.modified_on
 
     def issue_token(self, token_id: str, token_hash: str, actor: str) -> None:
         """Record a new sign-in token by its id and hash (the token itself is never stored)."""

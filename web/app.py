@@ -97,8 +97,8 @@ def create_app(settings: Settings) -> FastAPI:
     checking = PerLoop(SIGNIN_CHECKS)
 
     def signed_in(request: Request) -> auth.Principal | None:
-        name = auth.session_user(site.secret, request.cookies.get(auth.SESSION_COOKIE))
-        return None if name is None else site.principal(name)
+        session = auth.session_of(site.secret, request.cookies.get(auth.SESSION_COOKIE))
+        return None if session is None else site.principal(session.name, session.issued)
 
     def page(request: Request, name: str, who: auth.Principal | None, status: int = 200,
              **values: Any) -> HTMLResponse:

@@ -2,13 +2,17 @@
 
 A session cookie holds `NAME|EXPIRES|NONCE|MAC`, where MAC is an HMAC-SHA256 under the
 server's secret (a file in the data directory, made once, 0600), so it survives a restart and
-cannot be forged or extended. The CSRF token of a form is an HMAC of the session cookie: an
-attacker's page can neither read it (SameSite=Strict, HttpOnly) nor compute it.
+cannot be forged or extended; EXPIRES (to the millisecond) also says when it was made, and a
+session made before the user's latest credential change is refused (web/site.py).
+The CSRF token of a form is an HMAC of the session cookie: an attacker's page can neither
+read it (SameSite=Strict, HttpOnly) nor compute it.
 """
 
 import hashlib
 import hmac
+import math
 import os
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -16,6 +20,7 @@ from pathlib import Path
 
 SESSION_COOKIE = "okr_session"
 SESSION_SECONDS = 12 * 3600
+_EXPIRES = re.compile(r"[0-9]{1,12}(\.[0-9]{3})?")
 
 
 @dataclass(frozen=True)
@@ -55,21 +60,33 @@ def _mac(secret: bytes, text: str) -> str:
 
 
 def new_session(secret: bytes, name: str, now: float | None = None) -> str:
-    body = f"{name}|{int((now or time.time()) + SESSION_SECONDS)}|{secrets.token_hex(8)}"
+    # Milliseconds (whole seconds before), so that the time it was made is known to the
+    # millisecond: a session made before the user's latest credential change is refused.
+    expires = math.floor(((now or time.time()) + SESSION_SECONDS) * 1000) / 1000
+    body = f"{name}|{expires:.3f}|{secrets.token_hex(8)}"
     return f"{body}|{_mac(secret, body)}"
 
 
-def session_user(secret: bytes, cookie: str | None, now: float | None = None) -> str | None:
-    """The user name a session cookie vouches for, or None (absent, forged, expired)."""
+@dataclass(frozen=True)
+class Session:
+    """Whom a session cookie vouches for, and when it was made (seconds since the epoch)."""
+
+    name: str
+    issued: float
+
+
+def session_of(secret: bytes, cookie: str | None, now: float | None = None
+               ) -> Session | None:
+    """The session a cookie holds, or None (absent, forged, expired)."""
     if not cookie or cookie.count("|") < 3:
         return None
     body, _, mac = cookie.rpartition("|")
     if not hmac.compare_digest(mac, _mac(secret, body)):
         return None
     name, expires, _nonce = body.rsplit("|", 2)
-    if not expires.isdigit() or int(expires) < (now or time.time()):
+    if not _EXPIRES.fullmatch(expires) or float(expires) < (now or time.time()):
         return None
-    return name
+    return Session(name, float(expires) - SESSION_SECONDS)
 
 
 def csrf_token(secret: bytes, cookie: str) -> str:

@@ -129,11 +129,15 @@ class Site:
 
     # ---- who --------------------------------------------------------------------------
 
-    def principal(self, name: str) -> Principal | None:
-        """The user of that name as the ledger knows them now, or None."""
+    def principal(self, name: str, signed_in_at: float | None = None) -> Principal | None:
+        """The user of that name as the ledger knows them now, or None — also when they signed
+        in (`signed_in_at`, seconds since the epoch) before their credentials last changed: a
+        new password, or a token, ends the sessions made before it."""
         try:
             u = self.state.ledger.user(name)
         except NotFound:
+            return None
+        if signed_in_at is not None and signed_in_at < u.credentials_changed_at.timestamp():
             return None
         return Principal(u.key, u.role, u.team)
 

@@ -375,6 +375,25 @@ def test_a_page_is_answered_while_a_password_is_being_checked(
     assert checks and answered_meanwhile == [200] and signin == [401]
 
 
+def test_a_new_password_ends_the_sessions_signed_in_before_it(web: Web) -> None:
+    from okr.web.passwords import hash_password
+
+    web.ledger.set_password("pat", hash_password("the first password"))
+    before = web.client()
+    assert before.post("/signin", data={"name": "pat", "password": "the first password"}
+                       ).status_code == 303
+    other = web.signed_in("mia")
+    assert before.get("/scorecard").status_code == 200
+    web.ledger.set_password("pat", hash_password("the second password"))  # okr user password
+    r = before.get("/scorecard")
+    assert r.status_code == 303 and r.headers["location"].startswith("/signin")
+    assert other.get("/scorecard").status_code == 200  # another user's session stays
+    after = web.client()
+    assert after.post("/signin", data={"name": "pat", "password": "the second password"}
+                      ).status_code == 303
+    assert after.get("/scorecard").status_code == 200
+
+
 def test_the_trail_says_a_password_was_set_and_never_shows_its_hash(web: Web) -> None:
     from okr.web.passwords import hash_password
 
