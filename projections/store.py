@@ -119,7 +119,6 @@ class Projection:
         self.memory_limit = memory_limit
         self._con: duckdb.DuckDBPyConnection | None = None
         self._ready = read_only
-        self._prepared = False
         if not read_only and self.path != ":memory:":
             Path(self.path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.connect()
@@ -154,7 +153,7 @@ class Projection:
             # Fewer automatic checkpoints while a backlog is loaded; the writer checkpoints
             # when it lets go of the file, so readers never replay a long WAL.
             con.execute("SET checkpoint_threshold = '256MB'")
-        self._con, self._prepared = con, False
+        self._con = con
         if not self._ready:
             self._setup()
             self._ready = True
@@ -382,24 +381,16 @@ class Projection:
         `cycle`, `team`, `owner` keep only those objectives (filtered inside the SQL, so only
         they are scored).
 
-        The macro's plans (whole organisation, filtered) are prepared once per connection
-        (docs/benchmarks.md, "Point in time", says why). EXECUTE takes no bound parameters,
-        so the values are written into the statement as literals (made here from datetimes
-        and strings).
+        The values are written into the statement as literals (made here from datetimes and
+        strings). Not prepared: DuckDB 2.0.1 binds and optimises a statement that calls a
+        table macro again on every EXECUTE, so preparing it only added a third plan to a
+        connection's first call (docs/benchmarks.md, issue 20).
         """
-        filtered = (cycle, team, owner) != (None, None, None)
-        if not self._prepared:
-            self.con.execute("PREPARE okr_scorecard_at AS SELECT * FROM "
-                             "scorecard_at($1::TIMESTAMPTZ, $2::TIMESTAMPTZ)")
-            self.con.execute("PREPARE okr_scorecard_of AS SELECT * FROM "
-                             "scorecard_at($1::TIMESTAMPTZ, $2::TIMESTAMPTZ, "
-                             "only_cycle := $3::VARCHAR, only_team := $4::VARCHAR, "
-                             "only_owner := $5::VARCHAR)")
-            self._prepared = True
-        instants = f"{_timestamp(as_of)}, {_timestamp(known_at)}"
-        cur = self.con.execute(
-            f"EXECUTE okr_scorecard_of({instants}, {_text(cycle)}, {_text(team)}, "
-            f"{_text(owner)})" if filtered else f"EXECUTE okr_scorecard_at({instants})")
+        filters = "".join(f", only_{name} := {_text(value)}" for name, value in
+                          (("cycle", cycle), ("team", team), ("owner", owner))
+                          if value is not None)
+        cur = self.con.execute(f"SELECT * FROM scorecard_at({_timestamp(as_of)}, "
+                               f"{_timestamp(known_at)}{filters})")
         names = [d[0] for d in cur.description]
         card_at = [names.index(column) for column in CARD_COLUMNS.values()]
         kr_at = [names.index(column) for column in KR_COLUMNS.values()]
