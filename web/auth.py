@@ -151,8 +151,12 @@ def check_may_record_reading(who: Principal, kpi_key: str, kpi_owner: str) -> No
                   f"{kpi_owner!r}) are recorded by its owner, planners and admins")
 
 
-def check_may_audit(who: Principal) -> None:
-    """Running the verification is for auditors and admins."""
+def check_may_audit(who: Principal, doing: str = "verifying the record") -> None:
+    """Running the verification, and what else is the audit's, is for auditors and admins."""
     if who.role not in ("auditor", "admin"):
-        raise Refused(f"{who.name} is a {who.role}: verifying the record is for auditors and "
-                      "admins")
+        raise Refused(f"{who.name} is a {who.role}: {doing} is for auditors and admins")
+
+
+def check_may_export(who: Principal) -> None:
+    """Audit bundles are for auditors and admins, as the verify verdict is."""
+    check_may_audit(who, "exporting an audit bundle")

@@ -14,7 +14,7 @@ from okr.cli.context import State
 from okr.domain.errors import NotFound
 from okr.settings import Settings
 from okr.web import passwords, tokens
-from okr.web.auth import Principal, Refused, check_may_check_in, load_secret
+from okr.web.auth import Principal, Refused, check_may_check_in, check_may_export, load_secret
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -489,13 +489,6 @@ class Feed:
     rows: list[dict[str, Any]]
     next_before: int | None
     actors: list[str]
-
-
-def check_may_export(who: Principal) -> None:
-    """Audit bundles are for auditors and admins (as the verify verdict is)."""
-    if who.role not in ("auditor", "admin"):
-        raise Refused(f"{who.name} is a {who.role}: exporting an audit bundle is for auditors "
-                      "and admins")
 
 
 @dataclass(frozen=True)

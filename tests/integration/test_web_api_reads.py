@@ -166,9 +166,11 @@ def test_a_cycles_audit_bundle_is_for_auditors_and_admins(api: Api) -> None:
     import tarfile
 
     api.get("/cycles")  # publish what waits, so the bundle has signed tree heads to cite
-    for name in ("vic", "mia", "pat"):
+    for name, role in (("vic", "viewer"), ("mia", "member"), ("pat", "planner")):
         r = api.get("/bundles/live", name)
         assert r.status_code == 403 and r.headers["content-type"] == PROBLEM
+        assert r.json()["detail"] == (f"{name} is a {role}: exporting an audit bundle is for "
+                                      "auditors and admins")
     assert api.get("/bundles/live", None).status_code == 401
     assert "nope" in api.get("/bundles/nope", "aud").json()["detail"]
     r = api.get("/bundles/live", "aud")

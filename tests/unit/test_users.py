@@ -97,17 +97,21 @@ def test_a_short_password_a_missing_prompt_and_an_unknown_user_are_one_line_refu
 
     home = tmp_path / "home"
     okr(home, "user", "add", "dee", "--role", "viewer")
+    said = []
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     r = okr(home, "user", "password", "dee", "--stdin")
     assert r.code == 2 and "12 characters at least" in r.stderr and "short" not in r.stderr
+    said.append(r.stderr)
     monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))  # not a terminal
     r = okr(home, "user", "password", "dee")
     assert r.code == 2 and "--stdin" in r.stderr
+    said.append(r.stderr)
     monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
     r = okr(home, "user", "password", "nobody", "--stdin")
     assert r.code == 2 and "user 'nobody' not found" in r.stderr
-    for err in (r.stderr,):
-        assert len(err.strip().splitlines()) == 1
+    said.append(r.stderr)
+    for err in said:
+        assert len(err.strip().splitlines()) == 1, err
     app = OkrLedger(load_settings({"home": home}))
     assert app.user("dee").password_hash is None
 
