@@ -185,6 +185,8 @@ class Site:
             seen = self._failures.get(address)
             if seen:
                 seen.pop()
+            if not seen:  # no failures kept for an address that signed in
+                self._failures.pop(address, None)
 
     # ---- reads ------------------------------------------------------------------------
 
