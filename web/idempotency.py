@@ -102,12 +102,10 @@ class IdempotencyStore:
         for r in kept:
             self._load(r)
         new = self.path.with_name(self.path.name + ".new")
-        fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, "".join(_line(r) for r in kept).encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with os.fdopen(os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+            f.write("".join(_line(r) for r in kept).encode("utf-8"))  # all of it, however long
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(new, self.path)
         folder = os.open(self.path.parent, os.O_RDONLY)
         try:
