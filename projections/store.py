@@ -61,11 +61,11 @@ if TYPE_CHECKING:
     from okr.projections.readonly import Answer
 
 # DuckDB's memory for the projection's writer: past it, DuckDB spills to disk (or reads the
-# file again) instead of growing with the history. What a batch's load needs is a few MB; the
-# rest is cached blocks of the file. 192 MB cost ~30 MB more resident memory than 96 MB at 0.1
-# scale, for no measured gain in speed; 64 MB ran out of memory at 0.3 scale (a load needs
-# ~55 MB of it there).
-MEMORY_LIMIT = "96MB"
+# file again) instead of growing with the history. What it needs grows with the file: 64 MB
+# ran out of memory at 0.3 scale (291,204 events) and 96 MB at full scale (970,327 events,
+# "failed to pin block", 87 of 91.5 MiB in use), so it stays at 192 MB (issue 20,
+# docs/benchmarks.md).
+MEMORY_LIMIT = "192MB"
 
 
 # The envelope's fields as DuckDB reads them out of the record (one JSON parse per record).
