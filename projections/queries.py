@@ -143,6 +143,16 @@ ORDER BY kpi.key
 _IN_FORCE = ("okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to, "
              "$as_of::TIMESTAMPTZ, $known::TIMESTAMPTZ)")
 
+# The cycles, teams and owners a scorecard at (as_of, known_at) can be filtered by: those of
+# the objectives scorecard_at shows (in force, in a cycle in force), without scoring them.
+SCORECARD_CHOICES = f"""
+SELECT DISTINCT v.cycle, v.team, v.owner FROM objective_versions v
+WHERE {_IN_FORCE}
+  AND v.cycle IN (SELECT c.key FROM cycle_versions c
+                  WHERE okr_in_force(c.valid_from, c.valid_to, c.recorded_at, c.recorded_to,
+                                     $as_of::TIMESTAMPTZ, $known::TIMESTAMPTZ))
+"""
+
 LIST_CYCLES = f"""
 WITH obj AS (SELECT v.cycle, count(*) AS n FROM objective_versions v WHERE {_IN_FORCE}
              GROUP BY v.cycle)

@@ -43,6 +43,7 @@ from okr.projections.queries import (
     REVIEW_ITEMS,
     REVIEW_ITEMS_OF_KR,
     REVIEW_READINGS,
+    SCORECARD_CHOICES,
 )
 from okr.projections.readonly import QueryFailed
 from okr.projections.tables import (
@@ -373,6 +374,14 @@ class Projection:
         """(aggregate type, key) → the key it was carried forward from, for every objective
         and key result carried from an earlier cycle."""
         return {(kind, key): origin for kind, key, origin in self.query(CARRIED_FROM)[1]}
+
+    def scorecard_choices(self, as_of: datetime, known_at: datetime) -> dict[str, list[str]]:
+        """The cycles, teams and owners of the objectives `scorecard_at(as_of, known_at)`
+        shows, each sorted (no team: left out), without scoring anything."""
+        rows = self.query(SCORECARD_CHOICES, {"as_of": as_of, "known": known_at})[1]
+        return {"cycles": sorted({c for c, _, _ in rows}),
+                "teams": sorted({t for _, t, _ in rows if t}),
+                "owners": sorted({o for _, _, o in rows})}
 
     def scorecard_at(self, as_of: datetime, known_at: datetime, cycle: str | None = None,
                      team: str | None = None, owner: str | None = None

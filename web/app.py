@@ -184,15 +184,12 @@ def create_app(settings: Settings) -> FastAPI:
             return to_signin(request)
         try:
             a, k = site.instants(as_of, known_at)
-            cards = site.scorecard(a, k)
+            shown, choices = site.scorecard_page(a, k, cycle or None, team or None,
+                                                 owner or None)
         except Exception as exc:
             return problem(request, who, exc)
-        shown = [c for c in cards if (not cycle or c["cycle"] == cycle)
-                 and (not team or c["team"] == team) and (not owner or c["owner"] == owner)]
         return page(request, "scorecard.html", who, rows=tree(shown),
-                    cycles=sorted({c["cycle"] for c in cards}),
-                    teams=sorted({c["team"] for c in cards if c["team"]}),
-                    owners=sorted({c["owner"] for c in cards}),
+                    cycles=choices["cycles"], teams=choices["teams"], owners=choices["owners"],
                     chosen={"cycle": cycle, "team": team, "owner": owner},
                     travel=travel(as_of, known_at, a, k, site.zone))
 

@@ -221,6 +221,15 @@ class Site:
     def scorecard(self, as_of: datetime, known_at: datetime) -> list[dict[str, Any]]:
         return self.read(lambda p: p.scorecard_at(as_of, known_at))
 
+    def scorecard_page(self, as_of: datetime, known_at: datetime, cycle: str | None,
+                       team: str | None, owner: str | None
+                       ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+        """(the objectives of that cycle, team and owner — None: any —, filtered and scored
+        in the SQL; the cycles, teams and owners to choose from, unscored), in one read."""
+        return self.read(lambda p: (
+            p.scorecard_at(as_of, known_at, cycle=cycle, team=team, owner=owner),
+            p.scorecard_choices(as_of, known_at)))
+
     def key_result(self, key: str, as_of: datetime, known_at: datetime
                    ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]],
                               list[dict[str, Any]]]:

@@ -9,7 +9,7 @@ import re
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -287,3 +287,28 @@ def test_the_trail_and_the_feed_read_their_items_facts_alone_and_say_what_the_wh
         shown = {r["position"] for r in feed.rows}
         assert len(shown) == (3 if kind == "kpi" else 7)  # wau: added, read twice
         assert feed.rows == trail_rows(everything, lambda f, s=shown: f.position in s)[::-1]
+
+
+def test_a_filtered_scorecard_page_scores_in_the_sql_and_shows_what_filtering_all_does(
+        site: Site) -> None:
+    """The scorecard page asks the SQL for one cycle, team or owner (scoring only those and the
+    objectives below them) and lists the choices without scoring: what it shows and offers is
+    what filtering the whole organisation's scorecard shows and offers, at several instants."""
+    s = site.app.app.state.site
+    now = datetime.now(UTC)
+    assert s.scorecard(now, now)  # brought up to date
+    checked = 0
+    for at in (now - timedelta(days=90), now - timedelta(days=20), now):
+        whole = s.scorecard(at, now)
+        _, choices = s.scorecard_page(at, now, None, None, None)
+        assert choices == {"cycles": sorted({c["cycle"] for c in whole}),
+                           "teams": sorted({c["team"] for c in whole if c["team"]}),
+                           "owners": sorted({c["owner"] for c in whole})}
+        for field, values in (("cycle", choices["cycles"]), ("team", choices["teams"]),
+                              ("owner", choices["owners"])):
+            for value in values:
+                wanted = {"cycle": None, "team": None, "owner": None, field: value}
+                shown, _ = s.scorecard_page(at, now, **wanted)
+                assert shown == [c for c in whole if c[field] == value], (at, field, value)
+                checked += 1
+    assert checked >= 5
