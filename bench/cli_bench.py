@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from common import OKR, Result, Run, median, percentile, say
-from freshness_bench import copy_history, wait_for
+from freshness_bench import history_home, wait_for
 
 from okr.domain.periods import cycle_of
 from okr.settings import load_settings
@@ -47,11 +47,7 @@ def _summary(walls: list[float], cpus: list[float]) -> dict[str, Any]:
 
 
 def run(run: Run) -> list[Result]:
-    home = str(run.work / "cli")
-    shutil.rmtree(home, ignore_errors=True)
-    os.makedirs(home)
-    copy_history(run, home)
-    env = run.environ(OKR_HOME=home, OKR_DUCKDB=os.path.join(home, run.settings.duckdb_file.name))
+    home, env = history_home(run, "cli")
     # As an installed okr runs: its modules compiled once (a wheel's install does that), not
     # from source on every command, as PYTHONDONTWRITEBYTECODE (set on some build machines)
     # would have it. The set-up commands below write the bytecode.

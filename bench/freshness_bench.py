@@ -26,6 +26,17 @@ from okr.settings import Settings, load_settings
 P95_SECONDS = 1.0
 
 
+def history_home(run: Run, name: str) -> tuple[str, dict[str, str]]:
+    """A fresh home `run.work/name` holding a copy of the run's history; (home, the
+    environment of an okr working in it, its analysts' snapshot beside the store)."""
+    home = str(run.work / name)
+    shutil.rmtree(home, ignore_errors=True)
+    os.makedirs(home)
+    copy_history(run, home)
+    return home, run.environ(OKR_HOME=home,
+                             OKR_DUCKDB=os.path.join(home, run.settings.duckdb_file.name))
+
+
 def copy_history(run: Run, home: str) -> None:
     """The run's store (a consistent SQLite backup) and projection files, in a new home."""
     src = sqlite3.connect(run.settings.event_store_path)
@@ -66,12 +77,7 @@ def wait_for(settings: Settings, note: str, timeout: float = 60
 
 def run(run: Run) -> list[Result]:
     n = 20 if run.scale == "small" else 30
-    home = str(run.work / "freshness")
-    shutil.rmtree(home, ignore_errors=True)
-    os.makedirs(home)
-    copy_history(run, home)
-    snapshot = os.path.join(home, run.settings.duckdb_file.name)
-    env = run.environ(OKR_HOME=home, OKR_DUCKDB=snapshot)
+    home, env = history_home(run, "freshness")
     settings = load_settings(environ=env)
 
     def okr(*args: str) -> None:

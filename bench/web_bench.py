@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 from common import OKR, Result, Run, median, percentile, say
+from freshness_bench import history_home
 
 from okr.domain.periods import cycle_of
 from okr.ledger.app import OkrLedger
@@ -79,20 +80,10 @@ def _seed(env: dict[str, str]) -> tuple[str, dict[str, str], list[str]]:
     return quarter, tokens, krs
 
 
-def _copy_history(run: Run, home: str) -> None:
-    from freshness_bench import copy_history as copy
-    copy(run, home)
-
-
 def run(run: Run) -> list[Result]:
     seconds = SECONDS if run.scale == "full" else float(os.environ.get("OKR_WEB_SECONDS", 20))
     rounds = 60 if run.scale == "full" else 30
-    home = str(run.work / "web")
-    shutil.rmtree(home, ignore_errors=True)
-    os.makedirs(home)
-    _copy_history(run, home)
-    snapshot = os.path.join(home, run.settings.duckdb_file.name)
-    env = run.environ(OKR_HOME=home, OKR_DUCKDB=snapshot)
+    home, env = history_home(run, "web")
     settings = load_settings(environ=env)
     quarter, tokens, krs = _seed(env)
     port = _free_port()

@@ -16,12 +16,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from okr.ledger.app import OkrLedger
-from okr.settings import Settings, load_settings
+from okr.settings import Settings
 from okr.web.app import create_app
 from tests.fuzzing import live_window
-from tests.integration.conftest import Broker, okr_environ
+from tests.integration.conftest import Broker
 from tests.support.hostile_text import CORPUS, raw_controls
-from tests.support.web import HOSTILE_NOTE, recorded_check_ins, seed
+from tests.support.web import HOSTILE_NOTE, recorded_check_ins, seeded_home
 
 pytestmark = pytest.mark.integration
 
@@ -47,9 +47,8 @@ class Web:
 
 @pytest.fixture(scope="module")
 def web(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
-    home = tmp_path_factory.mktemp("web") / "home"
-    settings = load_settings(environ=okr_environ(home, broker.bootstrap))
-    ledger, tokens = seed(settings)
+    _, settings, ledger, tokens = seeded_home(tmp_path_factory.mktemp("web") / "home",
+                                              broker.bootstrap)
     yield Web(settings, ledger, tokens)
     ledger.close()
 

@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from okr.settings import Settings, load_settings
+from okr.settings import Settings
 from okr.web.app import create_app
-from tests.integration.conftest import Broker, okr_environ
+from tests.integration.conftest import Broker
 from tests.support.kill import KILLS, Killed, die_on_answer_line, dies
-from tests.support.web import recorded_check_ins, seed
+from tests.support.web import recorded_check_ins, seeded_home
 
 pytestmark = pytest.mark.integration
 
@@ -37,9 +37,8 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    home = tmp_path_factory.mktemp("api") / "home"
-    settings = load_settings(environ=okr_environ(home, broker.bootstrap))
-    ledger, tokens = seed(settings)
+    _, settings, ledger, tokens = seeded_home(tmp_path_factory.mktemp("api") / "home",
+                                              broker.bootstrap)
     app = create_app(settings)
     yield Api(settings, tokens, TestClient(app))
     app.state.site.close()

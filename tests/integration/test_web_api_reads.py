@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from okr.settings import load_settings
 from okr.web.app import create_app
-from tests.integration.conftest import OKR, Broker, okr_environ
-from tests.support.web import seed
+from tests.integration.conftest import OKR, Broker
+from tests.support.web import seeded_home
 
 pytestmark = pytest.mark.integration
 
@@ -42,10 +41,8 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    home = tmp_path_factory.mktemp("api-reads") / "home"
-    environ = okr_environ(home, broker.bootstrap)
-    settings = load_settings(environ=environ)
-    ledger, tokens = seed(settings)
+    environ, settings, ledger, tokens = seeded_home(
+        tmp_path_factory.mktemp("api-reads") / "home", broker.bootstrap)
     ledger.add_kpi("nps", "NPS", green=40, red=20, owner="mia")
     ledger.record_reading("nps", 35)
     ledger.link_kpi("k-sales", "nps", reason="from the survey")

@@ -13,12 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from okr.ledger.app import OkrLedger
-from okr.settings import load_settings
 from okr.web.app import create_app
 from tests.fuzzing import live_window
-from tests.integration.conftest import Broker, okr_environ
+from tests.integration.conftest import Broker
 from tests.support.kill import die_on_answer_line, dies
-from tests.support.web import seed
+from tests.support.web import seeded_home
 
 pytestmark = pytest.mark.integration
 
@@ -43,9 +42,8 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    home = tmp_path_factory.mktemp("api-writes") / "home"
-    settings = load_settings(environ=okr_environ(home, broker.bootstrap))
-    ledger, tokens = seed(settings)
+    _, settings, ledger, tokens = seeded_home(tmp_path_factory.mktemp("api-writes") / "home",
+                                              broker.bootstrap)
     ledger.add_kpi("kpi-mia", "Mia's KPI", green=10, red=5, owner="mia")
     app = create_app(settings)
     yield Api(ledger, tokens, TestClient(app))

@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from okr.settings import load_settings
-from tests.integration.conftest import Broker, okr_environ
-from tests.support.web import HOSTILE_TITLE, seed
+from tests.integration.conftest import Broker
+from tests.support.web import HOSTILE_TITLE, seeded_home
 from tests.support.web_pages import seed_pages
 
 if TYPE_CHECKING:
@@ -46,9 +45,8 @@ def server(broker: Broker, tmp_path_factory: pytest.TempPathFactory
 
     from okr.web.app import create_app
 
-    home = tmp_path_factory.mktemp("browser") / "home"
-    settings = load_settings(environ=okr_environ(home, broker.bootstrap))
-    ledger, tokens = seed(settings)
+    _, settings, ledger, tokens = seeded_home(tmp_path_factory.mktemp("browser") / "home",
+                                              broker.bootstrap)
     seed_pages(ledger)
     from okr.web.passwords import hash_password
     ledger.set_password("ben", hash_password(BEN_PASSWORD))

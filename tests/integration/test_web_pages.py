@@ -16,12 +16,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from okr.record.signing import existing_public_key_pem
-from okr.settings import Settings, load_settings
+from okr.settings import Settings
 from okr.web.app import create_app
 from tests.fuzzing import live_window
-from tests.integration.conftest import Broker, Env, okr_environ
+from tests.integration.conftest import Broker, Env
 from tests.support.hostile_text import raw_controls
-from tests.support.web import seed
+from tests.support.web import seeded_home
 from tests.support.web_pages import seed_pages
 
 pytestmark = pytest.mark.integration
@@ -48,10 +48,8 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    home = tmp_path_factory.mktemp("pages") / "home"
-    environ = okr_environ(home, broker.bootstrap)
-    settings = load_settings(environ=environ)
-    ledger, tokens = seed(settings)
+    environ, settings, ledger, tokens = seeded_home(
+        tmp_path_factory.mktemp("pages") / "home", broker.bootstrap)
     times = seed_pages(ledger)
     app = create_app(settings)
     yield Site(settings, environ, tokens, TestClient(app), times)

@@ -1,8 +1,10 @@
 """A ledger for the web tests: a live cycle, two teams' objectives (one titled with hostile
 text), and a user of every role with a token."""
 
+from pathlib import Path
+
 from okr.ledger.app import OkrLedger
-from okr.settings import Settings
+from okr.settings import Settings, load_settings
 from okr.web.tokens import new_token
 from tests.fuzzing import live_window
 from tests.support.hostile_text import CORPUS
@@ -11,6 +13,17 @@ HOSTILE_TITLE = CORPUS["html"] + " " + CORPUS["bidi override"] + " " + CORPUS["a
 HOSTILE_NOTE = CORPUS["markup link"] + " " + CORPUS["html"]
 USERS = [("ana", "admin", ""), ("mia", "member", "sales"), ("ben", "member", "eng"),
          ("vic", "viewer", ""), ("aud", "auditor", ""), ("pat", "planner", "")]
+
+
+def seeded_home(home: Path, bootstrap: str
+                ) -> tuple[dict[str, str], Settings, OkrLedger, dict[str, str]]:
+    """A new data directory on the suite's broker, seeded: (its okr environment, its settings,
+    the open ledger, each user's token)."""
+    from tests.integration.conftest import okr_environ
+
+    environ = okr_environ(home, bootstrap)
+    settings = load_settings(environ=environ)
+    return (environ, settings, *seed(settings))
 
 
 def seed(settings: Settings) -> tuple[OkrLedger, dict[str, str]]:
