@@ -153,6 +153,20 @@ WHERE {_IN_FORCE}
                                      $as_of::TIMESTAMPTZ, $known::TIMESTAMPTZ))
 """
 
+# Where one key result sits at (as_of, known_at): its objective's cycle and team, for the
+# objectives scorecard_at shows (key result in force and not removed, objective in force, in
+# a cycle in force); no row: the scorecard has no such key result then.
+KEY_RESULT_PLACE = f"""
+SELECT o.cycle, o.team FROM key_result_versions v
+JOIN objective_versions o ON o.key = v.objective
+WHERE v.key = $key AND NOT v.removed AND {_IN_FORCE}
+  AND okr_in_force(o.valid_from, o.valid_to, o.recorded_at, o.recorded_to,
+                   $as_of::TIMESTAMPTZ, $known::TIMESTAMPTZ)
+  AND o.cycle IN (SELECT c.key FROM cycle_versions c
+                  WHERE okr_in_force(c.valid_from, c.valid_to, c.recorded_at, c.recorded_to,
+                                     $as_of::TIMESTAMPTZ, $known::TIMESTAMPTZ))
+"""
+
 LIST_CYCLES = f"""
 WITH obj AS (SELECT v.cycle, count(*) AS n FROM objective_versions v WHERE {_IN_FORCE}
              GROUP BY v.cycle)

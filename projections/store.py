@@ -33,6 +33,7 @@ from okr.projections.queries import (
     CARRIED_FROM,
     DUE_KEY_RESULTS,
     DUE_KPIS,
+    KEY_RESULT_PLACE,
     KPI_READINGS,
     KR_CHECK_INS,
     KR_COLUMNS,
@@ -415,6 +416,18 @@ class Projection:
             if row[key_result] is not None:
                 krs.append(dict(zip(KR_COLUMNS, [row[i] for i in kr_at], strict=True)))
         return cards
+
+    def key_result_at(self, key: str, as_of: datetime, known_at: datetime
+                      ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """(objective card, key-result card) of one key result as `scorecard_at(as_of,
+        known_at)` shows them, or None: only its objective's cycle and team are scored (its
+        card, and its objective's roll-up, are theirs in the whole organisation's scorecard)."""
+        rows = self.query(KEY_RESULT_PLACE, {"key": key, "as_of": as_of, "known": known_at})[1]
+        if not rows:
+            return None
+        cycle, team = rows[0]
+        return next(((c, kr) for c in self.scorecard_at(as_of, known_at, cycle=cycle, team=team)
+                     for kr in c["key_results"] if kr["key"] == key), None)
 
     def due_inputs(self, now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """What domain.due.due_items reads at `now`: the key results and the KPIs in force,

@@ -245,8 +245,7 @@ class Site:
         from okr.cli.reviews import review_of
 
         def get(p: Any) -> tuple[Any, tuple[Any, Any], Any]:
-            found = next(((c, kr) for c in p.scorecard_at(as_of, known_at)
-                          for kr in c["key_results"] if kr["key"] == key), None)
+            found = p.key_result_at(key, as_of, known_at)
             facts = p.review_facts(found[0]["cycle"], as_of, known_at, key) \
                 if reviewed and found is not None else None
             return found, p.key_result_history(key), facts

@@ -251,20 +251,23 @@ def test_only_auditors_and_admins_download_a_bundle_and_it_verifies(site: Site,
 def test_a_key_results_chart_reads_only_its_facts_and_draws_what_the_whole_review_does(
         site: Site) -> None:
     """The key-result page reviews the facts of that key result alone (its cycle, objective,
-    KPI, initiatives): its series, revisions and initiatives are the cycle review's."""
+    KPI, initiatives): its series, revisions and initiatives are the cycle review's; its cards
+    (scored for its cycle and team alone) are the whole organisation's scorecard's."""
     s = site.app.app.state.site
     now = datetime.now(UTC)
+    whole = {kr["key"]: (c, kr) for c in s.scorecard(now, now) for kr in c["key_results"]}
     for key in ("k-eng", "k-kpi", "k-sales"):
         v = s.key_result_view(key, now, now)
+        assert (v.card, v.kr) == whole[key]
         alone = v.review
         assert alone is not None
-        whole = s.review("live", now, now, [c["effective_at"] for c in v.check_ins])
-        assert alone["progress"][key] == whole["progress"][key], key
+        cycle = s.review("live", now, now, [c["effective_at"] for c in v.check_ins])
+        assert alone["progress"][key] == cycle["progress"][key], key
         assert [r for r in alone["revisions"] if r["key"] == key] == \
-            [r for r in whole["revisions"] if r["key"] == key]
+            [r for r in cycle["revisions"] if r["key"] == key]
         mine = [kr for c in alone["objectives"] for kr in c["key_results"]]
         assert [kr["key"] for kr in mine] == [key]
-        assert mine == [kr for c in whole["objectives"] for kr in c["key_results"]
+        assert mine == [kr for c in cycle["objectives"] for kr in c["key_results"]
                         if kr["key"] == key]
 
 

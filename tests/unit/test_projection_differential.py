@@ -172,6 +172,30 @@ def test_scorecard_at_filtered_in_sql_equals_the_whole_scorecard_filtered(histor
     assert checked > 15  # 31 non-empty answers compared when written
 
 
+def test_one_key_result_scored_alone_is_what_the_whole_scorecard_shows(history: tuple) -> None:
+    """The key-result page scores its key result's cycle and team only (`key_result_at`):
+    its objective card and key-result card are the whole organisation's, at any instant; a
+    key result not on the scorecard then (not yet added, removed, a key never used) is None."""
+    facts, proj, _ = history
+    first, last = facts[0].recorded_at, facts[-1].recorded_at
+    span = (last - first).total_seconds()
+    keys = sorted({f.data["key"] for f in facts if f.type == "KeyResultAdded"})
+    assert len(keys) > 20
+    rnd = random.Random(7)
+    shown = missing = 0
+    for _ in range(5):  # every key (moved and removed ones too) at each instant
+        as_of = first + timedelta(seconds=rnd.uniform(-86400, span + 86400))
+        known_at = first + timedelta(seconds=rnd.uniform(0, span + 86400))
+        whole = {kr["key"]: (c, kr) for c in proj.scorecard_at(as_of, known_at)
+                 for kr in c["key_results"]}
+        for key in [*keys, "no-such-kr"]:
+            got = proj.key_result_at(key, as_of, known_at)
+            assert same(got, whole.get(key)) == [], (as_of, known_at, key)
+            shown += got is not None
+            missing += got is None
+    assert shown > 30 and missing > 8
+
+
 def branch(kr: dict) -> tuple[str, str]:
     """Which branch of its kind's rule a scored key result took."""
     p = kr["progress"]
