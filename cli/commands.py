@@ -13,18 +13,59 @@ import functools
 import inspect
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import typer
+from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
 from typer.core import TyperCommand, TyperGroup
 
 # A word that reads as a negative number (domain/numbers.py decides whether it is a good one).
 NEGATIVE_NUMBER = re.compile(r"-(?:[0-9]|\.[0-9]|(?:inf|infinity|nan)$)", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class DeferredCoercion(RuntimeParam):
+    """typer's coercion of one parameter's value, built only for a value that needs it.
+
+    typer 0.29 builds a pydantic TypeAdapter per parameter the first time the parameter is
+    processed — for a value of None too, which it then returns untouched — and importing the
+    adapters' module loads most of pydantic: half of an `okr scorecard`'s start-up
+    (docs/benchmarks.md, issue 20). Here None (and an empty multi-value) is returned as typer
+    returns it, without the adapter; so are a word for a `str` parameter and a flag's bool,
+    which typer's adapters hand back unchanged. Any other value goes through typer's own
+    coercion, built then.
+    """
+
+    descriptor: TypeDescriptor
+
+    def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+        if (type(value) is self.annotation and self.annotation in (str, bool)
+                and self.parameter_info.parser is None):
+            return value
+        built = param._runtime_param = build_runtime_param(self.descriptor)
+        return built._coerce_value(value, param=param, ctx=ctx)
+
+
+def defer_coercion(params: Sequence[Any]) -> None:
+    """Give typer's parameters a DeferredCoercion (where typer has not built one yet)."""
+    for param in params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is not None and getattr(param, "_runtime_param", False) is None:
+            param._runtime_param = DeferredCoercion(
+                parameter_info=descriptor.parameter_info, annotation=descriptor.annotation,
+                descriptor=descriptor)
+
+
 class NumberAware:
-    """A command whose parser takes a word that reads as a negative number as a value."""
+    """A command whose parser takes a word that reads as a negative number as a value, and
+    whose parameters build typer's coercion only for values that need it."""
+
+    def get_params(self, ctx: Any) -> list[Any]:  # what parsing processes, --help included
+        params: list[Any] = super().get_params(ctx)  # type: ignore[misc]  # a click Command's
+        defer_coercion(params)
+        return params
 
     def make_parser(self, ctx: Any) -> Any:
         parser = super().make_parser(ctx)  # type: ignore[misc]  # mixed into a click Command

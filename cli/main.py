@@ -1,11 +1,13 @@
 """Entry point of `okr`: global options, command groups, failures as one line + exit code."""
 
 import sys
+from collections.abc import Iterable, Mapping
+from importlib import import_module
 from pathlib import Path
 
 import typer
 
-from okr.cli.commands import Typer
+from okr.cli.commands import NEGATIVE_NUMBER, Typer
 from okr.cli.context import State
 from okr.errors import exit_code_table
 
@@ -13,21 +15,90 @@ from okr.errors import exit_code_table
 READS = frozenset({"show", "review", "retro", "scorecard", "history", "sql", "export", "audit",
                    "list", "due"})
 
-app = Typer(
-    name="okr",
-    help="An event-sourced ledger of OKRs and KPIs with a full audit history.\n\n"
-         "Numbers are written in ASCII decimal (12, -0.5, 1e3), negative ones too without "
-         "anything before them (okr checkin kr-1 -4.5); other spellings, such as ١٢٣ or 1_000, "
-         "are refused. Piped, tables print whole: tab-separated, one row a line.",
-    no_args_is_help=True,
-    epilog=exit_code_table(),
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+# The module that adds each top-level command, in the order `okr --help` lists them: `okr NAME
+# …` imports and builds only NAME's module, `okr --help` (or any word that is not a command
+# here) all of them. Each module imports only typer at top level and the heavy libraries
+# inside the commands that need them (tests/unit/test_cli_latency.py keeps both true).
+COMMANDS = {
+    "plan_cmds": ("cycle", "objective", "kr", "initiative"),
+    "measure_cmds": ("checkin", "kpi"),
+    "show_cmds": ("show",),
+    "list_cmds": ("list",),
+    "import_cmds": ("import",),
+    "review_cmds": ("review", "retro"),
+    "kafka_cmds": ("relay", "broker", "keys", "ingest", "up"),
+    "projection_cmds": ("consume", "scorecard", "history", "export", "sql"),
+    "audit_cmds": ("audit",),
+    "due_cmds": ("due",),
+    "user_cmds": ("user", "token"),
+    "web_cmds": ("serve",),
+}
+MODULE_OF = {name: module for module, names in COMMANDS.items() for name in names}
 
 
-@app.callback(invoke_without_command=True)
+def build_app(modules: "Iterable[str]" = COMMANDS) -> Typer:
+    """The `okr` app with the commands of these modules of okr.cli (default: every one)."""
+    app = Typer(
+        name="okr",
+        help="An event-sourced ledger of OKRs and KPIs with a full audit history.\n\n"
+             "Numbers are written in ASCII decimal (12, -0.5, 1e3), negative ones too "
+             "without anything before them (okr checkin kr-1 -4.5); other spellings, such as "
+             "١٢٣ or 1_000, are refused. Piped, tables print whole: tab-separated, one row a "
+             "line.",
+        no_args_is_help=True,
+        epilog=exit_code_table(),
+        add_completion=True,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback(invoke_without_command=True)(main)
+    for module in modules:
+        import_module(f"okr.cli.{module}").register(app)
+    return app
+
+
+def __getattr__(name: str) -> Typer:
+    """`okr.cli.main.app`: the whole app (for the docs, the tests and `typer okr.cli.main`),
+    built when first asked for."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    app = globals()["app"] = build_app()
+    return app
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "app"})
+
+
+# Options of `okr` itself that take a value: the word after them is not the command.
+_VALUED = frozenset({"--home", "--actor"})
+
+
+def command_named(argv: list[str]) -> str | None:
+    """The top-level command `okr ARGV` runs, read as the root group reads it; None when it
+    runs none of COMMANDS (help, completion, no command, a mistyped one)."""
+    words = iter(argv)
+    for word in words:
+        if word in _VALUED:
+            next(words, None)
+        elif word == "--":
+            word = next(words, "")
+            return word if word in MODULE_OF else None
+        elif word.startswith("-") and not NEGATIVE_NUMBER.match(word):
+            if word in ("-h", "--help") or word.startswith(("--install-completion",
+                                                             "--show-completion")):
+                return None
+        else:
+            return word if word in MODULE_OF else None
+    return None
+
+
+def app_for(argv: list[str], environ: "Mapping[str, str]") -> Typer:
+    """The app `okr ARGV` needs: its command's module alone, else the whole app."""
+    name = None if "_OKR_COMPLETE" in environ else command_named(argv)
+    return build_app([MODULE_OF[name]]) if name is not None else build_app()
+
+
 def main(
     ctx: typer.Context,
     actor: str | None = typer.Option(None, "--actor", hidden=True,
@@ -68,40 +139,6 @@ def _print_version(as_json: bool) -> None:
     from okr.cli.output import emit
     name = "okr-ledger"
     emit({"name": name, "version": version(name)}, as_json, f"okr {version(name)}")
-
-
-def _register() -> None:
-    # Each command module only imports typer at top level; the heavy libraries load inside
-    # the commands that need them, so `okr --help` stays fast.
-    from okr.cli import (
-        audit_cmds,
-        due_cmds,
-        import_cmds,
-        kafka_cmds,
-        list_cmds,
-        measure_cmds,
-        plan_cmds,
-        projection_cmds,
-        review_cmds,
-        show_cmds,
-        user_cmds,
-        web_cmds,
-    )
-    plan_cmds.register(app)
-    measure_cmds.register(app)
-    show_cmds.register(app)
-    list_cmds.register(app)
-    import_cmds.register(app)
-    review_cmds.register(app)
-    kafka_cmds.register(app)
-    projection_cmds.register(app)
-    audit_cmds.register(app)
-    due_cmds.register(app)
-    user_cmds.register(app)
-    web_cmds.register(app)
-
-
-_register()
 
 
 def _not_utf8(argv: list[str], environ: dict[str, str]) -> str | None:
@@ -166,7 +203,7 @@ def _run() -> None:
         sys.exit(BAD_INPUT)
     failure, code = None, BAD_INPUT
     try:
-        rv = app(standalone_mode=False)
+        rv = app_for(sys.argv[1:], os.environ)(standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

@@ -1,6 +1,8 @@
 """What keeps the CLI quick (issue 20): a read of a projection that is up to date loads neither
 Kafka's client nor the event-sourcing library, and a write while a relay runs (`okr up`,
-`okr relay`) leaves publishing to it and starts no Kafka client. How fast: bench/cli_bench.py.
+`okr relay`) leaves publishing to it and starts no Kafka client. A command imports and builds
+only its own module of commands, and typer builds no pydantic adapter for an option left out.
+How fast: bench/cli_bench.py.
 """
 
 import json
@@ -11,8 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import typer.main
+from typer.core import TyperGroup
 
 from okr.adapters.event_store import sqlite_head
+from okr.cli.main import COMMANDS, MODULE_OF, build_app, command_named
 from okr.domain.periods import cycle_of
 from okr.ledger.app import OkrLedger
 from okr.projections.access import owning
@@ -21,7 +26,8 @@ from okr.record.running import relay_running, relaying
 from okr.settings import Settings, load_settings
 from tests.unit.test_read_access import project
 
-HEAVY = ("kafka", "eventsourcing", "duckdb", "pyarrow")
+HEAVY = ("kafka", "eventsourcing", "duckdb", "pyarrow", "fastapi", "rich",
+         "typer._adapters")  # the last: typer's pydantic adapter per parameter
 
 
 def okr_in_process(home: Path, *args: str) -> tuple[int, str, list[str]]:
@@ -32,6 +38,8 @@ def okr_in_process(home: Path, *args: str) -> tuple[int, str, list[str]]:
             "from okr.cli.main import run\n"
             "try:\n    run()\nexcept SystemExit as e:\n    rc = e.code\n"
             f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+            "cmds = sorted(m for m in sys.modules if m.endswith('_cmds'))\n"
+            "print('CMDS ' + ','.join(cmds), file=sys.stderr)\n"
             "print('HEAVY ' + ','.join(heavy), file=sys.stderr)\n"
             "sys.exit(rc)\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OKR_", "KAFKA_"))}
@@ -40,7 +48,9 @@ def okr_in_process(home: Path, *args: str) -> tuple[int, str, list[str]]:
                           text=True, timeout=120)
     heavy = [line for line in proc.stderr.splitlines() if line.startswith("HEAVY")]
     assert heavy, proc.stderr
-    okr_in_process.stderr = proc.stderr.rsplit("HEAVY", 1)[0]  # type: ignore[attr-defined]
+    okr_in_process.stderr = proc.stderr.rsplit("CMDS", 1)[0]  # type: ignore[attr-defined]
+    cmds = [line for line in proc.stderr.splitlines() if line.startswith("CMDS")][-1]
+    okr_in_process.cmds = [m for m in cmds[5:].split(",") if m]  # type: ignore[attr-defined]
     return proc.returncode, proc.stdout, [m for m in heavy[-1][6:].split(",") if m]
 
 
@@ -110,3 +120,55 @@ def test_the_head_read_without_the_library_is_the_recorders(
         ledger: tuple[OkrLedger, Settings]) -> None:
     app, settings = ledger
     assert sqlite_head(settings) == app.recorder.max_notification_id() == 4
+
+
+def test_a_command_builds_only_its_own_module_of_commands(
+        ledger: tuple[OkrLedger, Settings]) -> None:
+    app, settings = ledger
+    project(app, settings)
+    code, out, heavy = okr_in_process(settings.home, "--json", "scorecard", "--team", "")
+    assert (code, heavy) == (0, ["duckdb"])  # no pydantic adapter for the options, no rich
+    assert okr_in_process.cmds == ["okr.cli.projection_cmds"]  # type: ignore[attr-defined]
+    code, out, heavy = okr_in_process(settings.home, "--home", str(settings.home), "checkin",
+                                      "k1", "-5", "--note", "n", "--json")
+    assert code == 0 and json.loads(out)["value"] == -5
+    assert okr_in_process.cmds == ["okr.cli.measure_cmds"]  # type: ignore[attr-defined]
+
+
+def test_help_builds_every_command_and_loads_no_heavy_library(tmp_path: Path) -> None:
+    code, out, heavy = okr_in_process(tmp_path / "none", "--help")
+    assert (code, heavy) == (0, ["rich"])  # typer writes its help with rich
+    assert okr_in_process.cmds == sorted(  # type: ignore[attr-defined]
+        f"okr.cli.{m}" for m in COMMANDS)
+    for name in MODULE_OF:
+        assert f" {name} " in out  # listed, with its help beside it
+    assert not (tmp_path / "none").exists()
+
+
+def test_the_table_of_commands_is_the_one_each_module_adds() -> None:
+    whole = typer.main.get_command(build_app())
+    assert isinstance(whole, TyperGroup)
+    assert sorted(whole.commands) == sorted(MODULE_OF)
+    for module, names in COMMANDS.items():
+        alone = typer.main.get_command(build_app([module]))
+        assert isinstance(alone, TyperGroup)
+        assert sorted(alone.commands) == sorted(names), module
+        for name in names:  # the same command as in the whole app
+            a, w = alone.commands[name], whole.commands[name]
+            assert (a.help, [p.name for p in a.params]) == (w.help, [p.name for p in w.params])
+
+
+@pytest.mark.parametrize(("argv", "named"), [
+    (["scorecard"], "scorecard"),
+    (["--json", "--strict", "scorecard", "--team", "checkin"], "scorecard"),
+    (["--home", "checkin", "scorecard"], "scorecard"),  # a data directory named checkin
+    (["--home=/tmp/x", "--actor", "kr", "audit", "verify"], "audit"),
+    (["--", "checkin", "k", "1"], "checkin"),
+    (["-4", "scorecard"], None),  # a word, as the root reads it: no such command
+    (["scorcard"], None),  # mistyped: the whole app, which suggests the right one
+    (["--help", "scorecard"], None), (["-h"], None), (["--json"], None), ([], None),
+    (["--show-completion", "bash"], None), (["--install-completion"], None),
+])
+def test_the_command_is_read_as_the_root_group_reads_it(argv: list[str],
+                                                        named: str | None) -> None:
+    assert command_named(argv) == named
