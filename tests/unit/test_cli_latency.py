@@ -129,9 +129,11 @@ def test_a_command_builds_only_its_own_module_of_commands(
     code, out, heavy = okr_in_process(settings.home, "--json", "scorecard", "--team", "")
     assert (code, heavy) == (0, ["duckdb"])  # no pydantic adapter for the options, no rich
     assert okr_in_process.cmds == ["okr.cli.projection_cmds"]  # type: ignore[attr-defined]
-    code, out, heavy = okr_in_process(settings.home, "--home", str(settings.home), "checkin",
-                                      "k1", "-5", "--note", "n", "--json")
+    with relaying(settings, settings.topic_ledger):  # no Kafka client, no broker started
+        code, out, heavy = okr_in_process(settings.home, "--json", "checkin", "k1", "-5",
+                                          "--note", "n")
     assert code == 0 and json.loads(out)["value"] == -5
+    assert heavy == ["eventsourcing"]  # the ledger, and no pydantic adapter for the options
     assert okr_in_process.cmds == ["okr.cli.measure_cmds"]  # type: ignore[attr-defined]
 
 
