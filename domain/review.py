@@ -148,13 +148,20 @@ def weekly_progress(facts: Sequence[Fact], cycle: str, window: Window, t_eval: d
     instants.append(t_eval)
     instants = sorted(set(instants) | {a for a in also if window.start <= a <= t_eval})
     for at, world in worlds_at(facts, instants, known_at):
-        for card in scorecard(world, at):
-            if card["cycle"] != cycle:
-                continue
-            for kr in card["key_results"]:
-                series[kr["key"]].append({"at": at, "progress": kr["progress"],
-                                          "expected": kr["expected"], "value": kr["value"],
-                                          "target": kr["target"]})
+        # The cycle's key results as `scorecard` lists them (by objective, then key), each
+        # scored alone: the series reads no objective score or roll-up.
+        cyc = world.cycles.get(cycle)
+        if cyc is None:
+            continue
+        shown = {k for k, o in world.objectives.items() if o["cycle"] == cycle}
+        krs = sorted((kr for kr in world.key_results.values()
+                      if kr["objective"] in shown and not kr["removed"]),
+                     key=lambda kr: (kr["objective"], kr["key"]))
+        for kr in krs:
+            card = kr_card(world, kr, Window(cyc["start"], cyc["end"]), at)
+            series[kr["key"]].append({"at": at, "progress": card["progress"],
+                                      "expected": card["expected"], "value": card["value"],
+                                      "target": card["target"]})
     return dict(series)
 
 

@@ -43,9 +43,12 @@ def changes(facts: Iterable[Fact], only: Callable[[Fact], bool] | None = None
     (for the facts `only` selects, default all).
 
     The world before a fact is everything recorded earlier, so at a revision it is the state
-    the reviser saw (check-ins and readings are never effective later than recorded).
+    the reviser saw (check-ins and readings are never effective later than recorded). Each
+    item keeps only its latest check-in or reading (`latest_only`): a change never lists
+    them, scoring reads only the latest, and copying a row stays cheap however long its
+    history.
     """
-    world = World()
+    world = World(latest_only=True)
     for fact in sorted(facts, key=lambda f: f.position):
         if only is None or only(fact):
             table, key = world.keys.get(fact.aggregate_id, ("", ""))

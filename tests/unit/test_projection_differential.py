@@ -417,3 +417,33 @@ def test_a_plan_typed_late_is_the_quarters_plan_as_of_inside_it(late: tuple) -> 
     la = proj.scorecard_at(datetime(2026, 10, 1, 8, tzinfo=UTC), now)
     assert {k["key"]: k["value"] for c in la if c["key"] == "l1"
             for k in c["key_results"]} == {"l1-a": None, "l1-b": 9.0}
+
+
+def test_a_reviews_progress_series_is_the_replayed_scorecard_at_each_instant(
+        history: tuple) -> None:
+    """The review's series holds, at each of its instants, every key result's card of the
+    cycle in the scorecard replayed then (as known at the review's known_at), in the
+    scorecard's order: however the review computes it."""
+    facts, _, gen = history
+    rnd = random.Random(12)
+    points = 0
+    for cycle in gen.cycles:
+        window = named_window(cycle)
+        assert window is not None
+        for as_of, known_at in review_points(window, facts[-1].recorded_at, rnd)[:6]:
+            try:
+                got = review(facts, cycle, ReviewPoint(as_of, known_at))
+            except UnknownCycle:
+                continue
+            instants = sorted({p["at"] for series in got["progress"].values() for p in series})
+            want: dict[str, list[dict]] = {}
+            for at in instants:
+                for card in scorecard_at(facts, at, known_at):
+                    for kr in card["key_results"] if card["cycle"] == cycle else []:
+                        want.setdefault(kr["key"], []).append(
+                            {"at": at, "progress": kr["progress"], "expected": kr["expected"],
+                             "value": kr["value"], "target": kr["target"]})
+            assert list(got["progress"]) == list(want), (cycle, as_of, known_at)
+            assert same(got["progress"], want) == [], (cycle, as_of, known_at)
+            points += sum(len(series) for series in want.values())
+    assert points > 500
