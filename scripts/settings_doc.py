@@ -12,10 +12,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-from pydantic.fields import FieldInfo
-
-from okr.settings import ENV, Settings
+from okr.settings import ENV, SecretStr, Setting, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "settings.md"
@@ -50,7 +47,7 @@ selects `store = "postgres"` when `store` is not set. The PostgreSQL store needs
 """
 
 
-def _type(annotation: Any, info: FieldInfo) -> str:
+def _type(annotation: Any, info: Setting) -> str:
     args = typing.get_args(annotation)
     optional = typing.get_origin(annotation) in (typing.Union, types.UnionType) \
         and type(None) in args
@@ -61,16 +58,13 @@ def _type(annotation: Any, info: FieldInfo) -> str:
     else:
         text = {str: "text", int: "integer", float: "number", bool: "true or false",
                 Path: "path", SecretStr: "text (secret)"}[annotation]
-    for m in info.metadata:
-        for bound, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
-            if getattr(m, bound, None) is not None:
-                text += f", {sign} {getattr(m, bound)}"
+    for bound, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤")):
+        if getattr(info, bound) is not None:
+            text += f", {sign} {getattr(info, bound)}"
     return text + (" (optional)" if optional else "")
 
 
-def _default(info: FieldInfo) -> str:
-    if info.default_factory is not None:
-        return "computed (see meaning)"
+def _default(info: Setting) -> str:
     value = info.default
     if value is None:
         return "unset"

@@ -1,8 +1,9 @@
 """What keeps the CLI quick (issue 20): a read of a projection that is up to date loads neither
 Kafka's client nor the event-sourcing library, and a write while a relay runs (`okr up`,
 `okr relay`) leaves publishing to it and starts no Kafka client. A command imports and builds
-only its own module of commands, and typer builds no pydantic adapter for an option left out.
-How fast: bench/cli_bench.py.
+only its own module of commands, typer builds no pydantic adapter for an option left out, and
+the settings are checked without pydantic (tests/unit/test_settings_validation.py). How fast:
+bench/cli_bench.py.
 """
 
 import json
@@ -26,7 +27,7 @@ from okr.record.running import relay_running, relaying
 from okr.settings import Settings, load_settings
 from tests.unit.test_read_access import project
 
-HEAVY = ("kafka", "eventsourcing", "duckdb", "pyarrow", "fastapi", "rich",
+HEAVY = ("kafka", "eventsourcing", "duckdb", "pyarrow", "fastapi", "rich", "pydantic",
          "typer._adapters")  # the last: typer's pydantic adapter per parameter
 
 
