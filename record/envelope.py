@@ -172,16 +172,27 @@ def is_finite_number(value: Any) -> bool:
 def _keys_if_finite(value: Any) -> int | None:
     """How many object keys a parsed JSON value holds, or None if it holds NaN or an
     infinity (JSON has none; no hash can be computed over them)."""
-    if isinstance(value, float):
+    # Exact types: a parsed JSON value holds dicts, lists, str, int, float, bool and None only.
+    # Called on every record's data, which is mostly flat: only containers are recursed into.
+    kind = type(value)
+    if kind is float:
         return 0 if math.isfinite(value) else None
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) \
-        else ()
-    total = len(value) if isinstance(value, dict) else 0
+    if kind is dict:
+        total, items = len(value), value.values()
+    elif kind is list:
+        total, items = 0, value
+    else:
+        return 0
     for v in items:
-        n = _keys_if_finite(v)
-        if n is None:
-            return None
-        total += n
+        kind = type(v)
+        if kind is float:
+            if not math.isfinite(v):
+                return None
+        elif kind is dict or kind is list:
+            n = _keys_if_finite(v)
+            if n is None:
+                return None
+            total += n
     return total
 
 

@@ -312,6 +312,11 @@ def relabelled(raw: bytes, old: bytes, new: bytes) -> bytes:
     (lambda e: relabelled(e["CheckInRecorded"].to_bytes(), b'"note":"chat launched"',
                           b'"note":1e400'), "NaN or an infinity"),
     (lambda e: rehashed(e["CheckInRecorded"], data_value=10**400), "finite number"),
+    # deep inside the data: the key count and the finiteness check walk nested values
+    (lambda e: relabelled(e["CheckInRecorded"].to_bytes(), b'"note":"chat launched"',
+                          b'"note":{"a":[1,{"b":-Infinity}]}'), "NaN or an infinity"),
+    (lambda e: relabelled(e["CheckInRecorded"].to_bytes(), b'"note":"chat launched"',
+                          b'"note":[{"b":1,"b":2}]'), "more than once"),
     (lambda e: relabelled(e["CycleAdded"].to_bytes(), e["CycleAdded"].recorded_at.encode(),
                           b"9999-12-31T23:59:59-23:59"), "UTC time"),
     (lambda e: rehashed(e["KeyResultAdded"], version=2**40), "less than or equal"),
