@@ -384,12 +384,18 @@ class Projector(PartitionConsumer[Progress]):
 
     def after_step(self, read: int) -> None:
         """Once the tail is reached, let go of the work file so readers can open it (they
-        see every event projected so far); republish the snapshot when it is due."""
+        see every event projected so far) — before asking Kafka for the checkpoints that
+        release waiting records, so readers never wait on that; republish the snapshot when
+        it is due."""
+        self.settle()
+        at_tail = not read or (self.reader is not None and self.reader.caught_up())
+        if at_tail:
+            self.projection.release()
         self.release_waiting()
         self.settle()
         if self.snapshot_due():
             self.publish()
-        elif not read or (self.reader is not None and self.reader.caught_up()):
+        elif at_tail:
             self.projection.release()
 
     def snapshot_due(self) -> bool:

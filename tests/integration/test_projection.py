@@ -177,6 +177,52 @@ def test_a_reader_holding_the_work_file_holds_the_consumer_back_but_never_stops_
         assert reader.query("SELECT value FROM check_ins")[1] == [(12.0,)]
 
 
+def opens_elsewhere(path: Path) -> bool:
+    """Whether a reader in another process opens the file read-only at once (no waiting)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from okr.projections.store import Projection, "
+         "ProjectionLocked\ntry:\n    Projection(sys.argv[1], read_only=True, wait=0).close()"
+         "\nexcept ProjectionLocked:\n    sys.exit(3)", str(path)], capture_output=True,
+        text=True)
+    assert proc.returncode in (0, 3), proc.stderr
+    return proc.returncode == 0
+
+
+def test_at_the_tail_the_consumer_lets_go_of_the_work_file_before_it_asks_kafka(
+        env: Env, tmp_path: Path) -> None:
+    """Records waiting at the gate make the consumer read the checkpoints topic after every
+    step; at the tail it does so with the work file closed, so readers never wait on Kafka.
+    (Checkpoints here verify with no key the consumer trusts: the records wait throughout.)"""
+    env.ok("cycle", "add", "2026-Q4")
+    env.ok("objective", "add", "o1", "Grow revenue", "--cycle", "2026-Q4")
+    s = env.settings.model_copy(update={"public_key": tmp_path / "other.pem"})
+    (tmp_path / "other.pem").write_text(signing.public_key_pem(tmp_path / "other.key"))
+    proj = Projection(s.projection_work_file)
+    projector = Projector(s, s.kafka_bootstrap_servers or "", proj)
+    free_while_asking: list[bool] = []
+    ask = projector._read_checkpoints
+
+    def spied() -> None:
+        free_while_asking.append(opens_elsewhere(s.projection_work_file))
+        ask()
+
+    try:
+        progress = projector.new_progress()
+        read = 0
+        deadline = time.monotonic() + 30
+        while not read:  # the two events, in one step or more
+            assert time.monotonic() < deadline
+            read = projector.step(progress, wait_ms=500)
+        assert progress.waiting >= 1 and progress.stored == 0
+        projector._read_checkpoints = spied  # type: ignore[method-assign]
+        projector.after_step(read)
+        assert free_while_asking == [True]
+        assert opens_elsewhere(s.projection_work_file)
+    finally:
+        projector.close()
+        proj.close()
+
+
 def test_a_cli_read_shows_the_snapshot_when_a_reader_holds_the_work_file(env: Env) -> None:
     """No consumer runs, so the read would refresh the work file first; a reader holds it:
     after a few seconds the read says so and shows the last snapshot."""
