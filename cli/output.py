@@ -182,6 +182,14 @@ def _plain(cell: Any) -> str:
     return plain if isinstance(plain, str) else "" if cell is None else str(cell)
 
 
+def _tsv_line(cells: list[str]) -> str:
+    """One TSV line of these cells, each made `visible` (all at once when every character of
+    the row is printable already: the common case, a few hundred rows a scorecard)."""
+    if "".join(cells).isprintable():
+        return "\t".join(cells) + "\n"
+    return "\t".join(visible(c) for c in cells) + "\n"
+
+
 class _LfRecords:
     """stdout for a csv writer, each record ended by LF: the writer is told CRLF, because with
     an LF terminator it leaves a cell holding a lone CR unquoted, which splits the record."""
@@ -207,7 +215,7 @@ def print_table(columns: "list[str]", rows: "list[list[Any]]", fmt: str | None =
             writer.writerows([csv_cell(_plain(c)) for c in r] for r in rows)
         else:
             sys.stdout.write("\t".join(visible(c) for c in columns) + "\n")
-            sys.stdout.writelines("\t".join(visible(_plain(c)) for c in r) + "\n" for r in rows)
+            sys.stdout.writelines(_tsv_line([_plain(c) for c in r]) for r in rows)
         return
     from rich.table import Table
     from rich.text import Text

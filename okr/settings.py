@@ -11,7 +11,6 @@ import json
 import math
 import os
 import re
-import tomllib
 import types
 import typing
 from collections.abc import Callable
@@ -288,10 +287,10 @@ class Settings:
                           ensure_ascii=False)
 
 
+# f.type is the annotation itself: this module does not postpone annotations into strings.
 Settings.model_fields = {
-    f.name: Setting(f.name, typing.get_type_hints(Settings)[f.name], f.default,
-                    f.metadata["description"], f.metadata["ge"], f.metadata["gt"],
-                    f.metadata["le"])
+    f.name: Setting(f.name, f.type, f.default, f.metadata["description"], f.metadata["ge"],
+                    f.metadata["gt"], f.metadata["le"])
     for f in dataclasses.fields(Settings)}
 
 
@@ -423,6 +422,7 @@ def load_settings(overrides: dict[str, Any] | None = None,
     home = Path((overrides or {}).get("home") or env.get("OKR_HOME") or ".okr")
     config = Path(env["OKR_CONFIG"]) if env.get("OKR_CONFIG") else home / "okr.toml"
     if config.is_file():
+        import tomllib  # only then: most commands find no okr.toml
         try:
             values.update(tomllib.loads(config.read_text(encoding="utf-8")))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
