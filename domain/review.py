@@ -102,8 +102,19 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
     """Every recorded change to the committed plan, with from → to, who, why, and whether it
     moved the goalposts (eased a target while the key result was behind expectation)."""
     out = []
-    visible = (f for f in facts if f.recorded_at <= known_at)
-    for world, change in changes(visible, only=lambda f: bool(f.data.get("plan_revision"))):
+    visible = [f for f in facts if f.recorded_at <= known_at]
+    last = max((f.position for f in visible if f.data.get("plan_revision")), default=None)
+    if last is None:
+        return []
+    # A revision reads the structure before it and the latest check-in or reading of the key
+    # result it revises: the walk stops at the last revision and skips the readings of KPIs
+    # no key result ever links (guardrails alone: most of a cycle's readings).
+    linked = {f.data["kpi"] for f in visible if f.type == "KpiLinked"}
+    linked_ids = {f.aggregate_id for f in visible if f.type == "KpiAdded"
+                  and f.data["key"] in linked}
+    walked = (f for f in visible if f.position <= last
+              and (f.type != "KpiReadingRecorded" or f.aggregate_id in linked_ids))
+    for world, change in changes(walked, only=lambda f: bool(f.data.get("plan_revision"))):
         fact = change.fact
         belongs = (world.objectives.get(change.key, {}).get("cycle") == cycle
                    if change.kind == "objective" else

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from okr.domain.history import cycle_dependencies, cycle_facts, scorecard_at
+from okr.domain.history import cycle_dependencies, cycle_facts, kr_card, scorecard_at
 from okr.domain.periods import Window, named_window
 from okr.domain.review import ReviewPoint, UnknownCycle, review
+from okr.domain.trail import changes
 from okr.ledger.app import OkrLedger
 from okr.projections.store import ConsumedRecord, Projection
 from okr.record.envelope import chained
@@ -447,3 +448,37 @@ def test_a_reviews_progress_series_is_the_replayed_scorecard_at_each_instant(
             assert same(got["progress"], want) == [], (cycle, as_of, known_at)
             points += sum(len(series) for series in want.values())
     assert points > 500
+
+
+def test_a_reviews_revisions_score_as_a_walk_of_the_whole_log(history: tuple) -> None:
+    """A target revision's progress and expectation then are the revised key result's card
+    in the world of every fact recorded before it (as known at the review's known_at), its
+    KPI's readings included: however little of the log the review walks for them."""
+    facts, _, gen = history
+    rnd = random.Random(13)
+    checked = with_kpi = 0
+    for cycle in gen.cycles:
+        window = named_window(cycle)
+        assert window is not None
+        for as_of, known_at in review_points(window, facts[-1].recorded_at, rnd)[:6]:
+            try:
+                got = review(facts, cycle, ReviewPoint(as_of, known_at))
+            except UnknownCycle:
+                continue
+            want = {}
+            for world, change in changes([f for f in facts if f.recorded_at <= known_at],
+                                         only=lambda f: f.type == "KeyResultRevised"):
+                kr = world.key_results[change.key]
+                cyc = world.cycles[world.objectives[kr["objective"]]["cycle"]]
+                card = kr_card(world, kr, Window(cyc["start"], cyc["end"]),
+                               change.fact.recorded_at)
+                want[change.fact.recorded_at, change.key] = (card["progress"], card["expected"],
+                                                             card["kpi"])
+            for rev in got["revisions"]:
+                if rev["type"] == "KeyResultRevised":
+                    progress, expected, kpi = want[rev["at"], rev["key"]]
+                    assert same([rev["progress_then"], rev["expected_then"]],
+                                [progress, expected]) == [], rev
+                    checked += 1
+                    with_kpi += kpi is not None
+    assert checked > 20 and with_kpi > 0
