@@ -8,8 +8,8 @@ Version tables are rebuilt, per touched aggregate, from the `events` table with 
 functions, so they are a pure function of the events and cannot drift from them.
 """
 
-import heapq
 import json
+import operator
 import shutil
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -500,7 +500,8 @@ class Projection:
             "(SELECT aggregate_id FROM review_items) AND recorded_at <= $known ORDER BY "
             "position", {"known": known_at}, ("value", "confidence", "note")),
             self._measurements(REVIEW_READINGS, measured, ("value", "source", "reading_id"))]
-        return list(heapq.merge(*parts, key=lambda f: f.position))
+        # Three runs, each in position order: the sort merges them (timsort finds the runs).
+        return sorted(parts[0] + parts[1] + parts[2], key=_POSITION)
 
     # Times are selected as TIMESTAMP (UTC, the session's zone) and made aware here: much
     # cheaper than DuckDB handing over TIMESTAMPTZ values through pytz, row by row.
@@ -515,16 +516,17 @@ class Projection:
                 for pos, agg, ver, typ, rec, eff, actor, reason, data, obo
                 in self.con.execute(sql, params).fetchall()]
 
-    def _measurements(self, sql: str, params: dict[str, Any], fields: tuple[str, ...]
+    def _measurements(self, sql: str, params: dict[str, Any], fields: tuple[str, str, str]
                       ) -> list[Fact]:
         """Check-ins or readings from their own tables (typed columns: no JSON to parse).
         Tens of thousands for a review: made positionally (Fact's field order), not by name;
-        the statement selects position … actor, on_behalf_of, then `fields`."""
+        the statement selects position … actor, on_behalf_of, then the three `fields`."""
         make = tuple.__new__
-        return [make(Fact, (row[0], row[1], row[2], row[3], row[4].replace(tzinfo=UTC),
-                            row[5].replace(tzinfo=UTC), row[6], None,
-                            dict(zip(fields, row[8:], strict=True)), row[7]))
-                for row in self.con.execute(sql, params).fetchall()]
+        a, b, c = fields
+        return [make(Fact, (pos, agg, ver, typ, rec.replace(tzinfo=UTC), eff.replace(tzinfo=UTC),
+                            actor, None, {a: x, b: y, c: z}, obo))
+                for pos, agg, ver, typ, rec, eff, actor, obo, x, y, z
+                in self.con.execute(sql, params).fetchall()]
 
     def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()
               ) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -611,6 +613,9 @@ class Projection:
     def checkpoint(self) -> None:
         with _file_errors():
             self.con.execute("CHECKPOINT")
+
+
+_POSITION = operator.itemgetter(0)  # a Fact's position
 
 
 def _io_line(exc: duckdb.IOException) -> str:
