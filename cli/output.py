@@ -35,8 +35,25 @@ def to_json(data: Any, pretty: bool | None = None) -> str:
     files — Python's fast (C) encoder does not indent, and a review can be megabytes."""
     if pretty is None:
         pretty = sys.stdout.isatty()
-    return json.dumps(data, default=_default, indent=2 if pretty else None,
+    return json.dumps(data, default=_spelling_once(), indent=2 if pretty else None,
                       ensure_ascii=False, allow_nan=False)
+
+
+def _spelling_once() -> Callable[[Any], Any]:
+    """`_default`, each datetime spelled once per document: a full-scale review holds 44,562
+    of them but 3,547 distinct instants (series and readings share their times), and spelling
+    them took half of its JSON's time. Equal aware datetimes are one instant, so one
+    spelling (naive ones, equal across a DST fold, are spelled each time)."""
+    spelled: dict[datetime, str] = {}
+
+    def default(o: Any) -> Any:
+        if isinstance(o, datetime) and o.tzinfo is not None:
+            text = spelled.get(o)
+            if text is None:
+                text = spelled[o] = _default(o)
+            return text
+        return _default(o)
+    return default
 
 
 # What every JSON object this command prints carries besides its data (e.g. "stale": how far

@@ -22,3 +22,15 @@ def test_times_in_json_are_spelled_as_in_envelopes() -> None:
     spelled = [s for _, s in TIMES]
     assert json.loads(to_json({"t": times}, pretty=False)) == {"t": spelled}
     assert [iso(t) for t in times] == spelled  # and the envelope spells them the same
+
+
+def test_a_time_repeated_or_given_in_another_zone_is_spelled_the_same_each_time() -> None:
+    """A document spells each instant once and reuses the text: the same instant in UTC and
+    in +02:00 (equal datetimes), a repeat, and the others around them keep their spelling."""
+    utc = datetime(2026, 1, 1, tzinfo=UTC)
+    same_instant = utc.astimezone(timezone(timedelta(hours=2)))
+    times = [utc, same_instant, *(t for t, _ in TIMES), utc, same_instant]
+    doc = json.loads(to_json({"t": times, "also": {"x": [same_instant, (utc,)]}}, pretty=False))
+    assert doc["t"] == ["2026-01-01T00:00:00.000000Z"] * 2 + [s for _, s in TIMES] + [
+        "2026-01-01T00:00:00.000000Z"] * 2
+    assert doc["also"] == {"x": ["2026-01-01T00:00:00.000000Z", ["2026-01-01T00:00:00.000000Z"]]}
