@@ -168,12 +168,27 @@ def weekly_progress(facts: Sequence[Fact], cycle: str, window: Window, t_eval: d
         krs = sorted((kr for kr in world.key_results.values()
                       if kr["objective"] in shown and not kr["removed"]),
                      key=lambda kr: (kr["objective"], kr["key"]))
+        window = Window(cyc["start"], cyc["end"])
         for kr in krs:
-            card = kr_card(world, kr, Window(cyc["start"], cyc["end"]), at)
-            series[kr["key"]].append({"at": at, "progress": card["progress"],
-                                      "expected": card["expected"], "value": card["value"],
-                                      "target": card["target"]})
+            series[kr["key"]].append(_series_point(world, kr, window, at))
     return dict(series)
+
+
+def _series_point(world: World, kr: dict[str, Any], window: Window, at: datetime
+                  ) -> dict[str, Any]:
+    """A key result's value, progress and expectation at `at` as `kr_card` scores them (its
+    linked KPI's latest reading, else its latest check-in), without the status, confidence
+    and KPI health the series does not show. `world` keeps the latest measurement only
+    (`worlds_at`)."""
+    kpi = world.kpis.get(kr["kpi"]) if kr["kpi"] else None
+    latest = kr["check_ins"] if kpi is None else kpi["readings"]
+    value = latest[-1]["value"] if latest else None
+    return {"at": at,
+            "progress": scoring.progress(kr["kind"], kr["start"], kr["target"],
+                                         kr["target_high"], kr["tolerance"], value),
+            "expected": scoring.expected_progress(kr["kind"], kr["start"], kr["target"],
+                                                  kr["target_high"], kr["phases"], window, at),
+            "value": value, "target": kr["target"]}
 
 
 def check_in_habits(final: World, krs: set[str], window: Window, t_eval: datetime
