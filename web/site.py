@@ -413,15 +413,16 @@ class Site:
 
     def initiative(self, key: str, as_of: datetime, known_at: datetime) -> dict[str, Any]:
         """One initiative at (as_of, known_at) and the key result it works on."""
-        def get(p: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-            return p.listing_at("initiatives", as_of, known_at), p.scorecard_at(as_of, known_at)
+        def get(p: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+            row = next((i for i in p.listing_at("initiatives", as_of, known_at)
+                        if i["key"] == key), None)
+            found = None if row is None else p.key_result_at(row["key_result"], as_of,
+                                                             known_at)
+            return row, None if found is None else found[1]
 
-        rows, cards = self.read(get)
-        row = next((i for i in rows if i["key"] == key), None)
+        row, kr = self.read(get)
         if row is None:
             raise NotFound(f"initiative {key!r} not found")
-        kr = next((kr for c in cards for kr in c["key_results"]
-                   if kr["key"] == row["key_result"]), None)
         return {"initiative": row, "kr": kr}
 
     def cycles(self, as_of: datetime, known_at: datetime) -> list[dict[str, Any]]:

@@ -126,6 +126,13 @@ def test_the_initiative_page_names_status_owner_and_key_result(site: Site) -> No
     html = site.signed_in("vic").get("/initiative/i-chat").text
     assert text_of(html, "initiative-status") == "planned"
     assert 'id="kr-link"' in html and 'href="/trail/i-chat"' in html
+    # its key result scored alone (its cycle and team) is the whole scorecard's card
+    s = site.app.app.state.site
+    now = datetime.now(UTC)
+    page = s.initiative("i-chat", now, now)
+    assert page["kr"] is not None
+    assert page["kr"] == next(kr for c in s.scorecard(now, now) for kr in c["key_results"]
+                              if kr["key"] == page["initiative"]["key_result"])
 
 
 def test_the_review_page_says_what_okr_review_says(site: Site) -> None:
