@@ -76,17 +76,17 @@ def open_projection(st: State, refresh: bool = True) -> "Projection":
     st.reading = True
     st.require_ledger()
     settle_layout(st.settings)
-    if refresh:
+    # A running consumer (okr up, okr consume) brings the file up to date itself: read what
+    # it holds and say how far it lags, without opening the ledger or Kafka (and opening the
+    # file once: asking complete_for_reading first would open it twice when it lags).
+    if refresh and not consumer_running(st.settings):
         # Nothing to publish or consume (the work file holds every stored event): read it as
         # it is, without starting Kafka clients.
         ready = complete_for_reading(st.settings, SNAPSHOT_EVERY)
         if ready is not None:
             return ready
-        # A running consumer (okr up, okr consume) brings the file up to date itself: read
-        # what it holds and say how far it lags, without opening the ledger or Kafka.
-        if not consumer_running(st.settings):
-            st.ledger  # noqa: B018 — an unreachable or damaged store fails here, before Kafka
-            _refresh(st)
+        st.ledger  # noqa: B018 — an unreachable or damaged store fails here, before Kafka
+        _refresh(st)
     proj = open_for_reading(st.settings)
     if proj is None:
         raise UserError(f"no projection at {st.settings.duckdb_file} yet; run "

@@ -18,10 +18,14 @@ import typer.main
 from typer.core import TyperGroup
 
 from okr.adapters.event_store import sqlite_head
+from okr.cli.context import State
 from okr.cli.main import COMMANDS, MODULE_OF, build_app, command_named
+from okr.cli.output import NOTES
+from okr.cli.reads import open_projection
 from okr.domain.periods import cycle_of
 from okr.ledger.app import OkrLedger
 from okr.projections.access import owning
+from okr.projections.store import Projection
 from okr.record.relay import Relay
 from okr.record.running import relay_running, relaying
 from okr.settings import Settings, load_settings
@@ -175,3 +179,27 @@ def test_the_table_of_commands_is_the_one_each_module_adds() -> None:
 def test_the_command_is_read_as_the_root_group_reads_it(argv: list[str],
                                                         named: str | None) -> None:
     assert command_named(argv) == named
+
+
+def test_a_read_while_a_consumer_runs_opens_the_projection_once(
+        ledger: tuple[OkrLedger, Settings], monkeypatch: pytest.MonkeyPatch) -> None:
+    app, settings = ledger
+    project(app, settings)
+    opened: list[str] = []
+    connect = Projection.connect
+
+    def counted(proj: Projection) -> None:
+        opened.append(proj.path)
+        connect(proj)
+
+    monkeypatch.setattr(Projection, "connect", counted)
+    with owning(settings):  # a consumer runs (okr up) …
+        with open_projection(State(overrides={"home": settings.home})) as proj:
+            assert proj.event_positions() == (4, 4)
+        assert opened == [str(settings.projection_work_file)]
+        opened.clear()
+        app.check_in("k1", 30)  # … a moment behind the store: shown late, said so
+        with open_projection(State(overrides={"home": settings.home})) as proj:
+            assert proj.event_positions() == (4, 4)
+    assert opened == [str(settings.projection_work_file)]
+    assert NOTES.pop("stale")["missing_events"] == 1
