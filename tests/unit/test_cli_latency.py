@@ -194,12 +194,12 @@ def test_a_read_while_a_consumer_runs_opens_the_projection_once(
 
     monkeypatch.setattr(Projection, "connect", counted)
     with owning(settings):  # a consumer runs (okr up) …
-        with open_projection(State(overrides={"home": settings.home})) as proj:
+        with open_projection(State(_settings=settings)) as proj:
             assert proj.event_positions() == (4, 4)
         assert opened == [str(settings.projection_work_file)]
         opened.clear()
         app.check_in("k1", 30)  # … a moment behind the store: shown late, said so
-        with open_projection(State(overrides={"home": settings.home})) as proj:
+        with open_projection(State(_settings=settings)) as proj:
             assert proj.event_positions() == (4, 4)
     assert opened == [str(settings.projection_work_file)]
     assert NOTES.pop("stale")["missing_events"] == 1
