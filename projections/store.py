@@ -25,6 +25,7 @@ from okr.domain.events import CREATED, MEASUREMENTS
 from okr.domain.history import Fact
 from okr.errors import ProjectionUnavailable
 from okr.projections.errors import ProjectionLocked
+from okr.projections.lock_watch import wait_for_lock
 from okr.projections.queries import (
     AGGREGATES_OF_KEY,
     AUDIT_ACTORS,
@@ -149,7 +150,7 @@ class Projection:
                         "data directory's permissions and free space") from exc
                 if time.monotonic() >= deadline:
                     raise ProjectionLocked(str(exc).splitlines()[0]) from None
-                time.sleep(0.005)  # a writer lets go within tens of ms: look often
+                wait_for_lock(self.path, self.read_only, deadline)
         con.execute("SET TimeZone = 'UTC'")
         if not self.read_only:
             # Fewer automatic checkpoints while a backlog is loaded; the writer checkpoints
