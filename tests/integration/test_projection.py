@@ -25,6 +25,7 @@ from okr.record.envelope import Envelope
 from tests.integration.conftest import Env
 from tests.integration.test_relay import fill, topic_records
 from tests.support.generator import Shape
+from tests.support.holders import hold, let_go
 from tests.unit.test_projection_differential import same
 
 pytestmark = pytest.mark.integration
@@ -119,22 +120,6 @@ def test_readers_and_analysts_are_never_locked_out_by_a_running_consumer(env: En
     assert proc.returncode == 0
 
 
-def hold_read_only(path: Path) -> subprocess.Popen[str]:
-    """Another process with the DuckDB file open read-only until its stdin is closed."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1], "
-         "read_only=True); print('held', flush=True); sys.stdin.read()", str(path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline() == "held\n"
-    return proc
-
-
-def let_go(proc: subprocess.Popen[str]) -> None:
-    assert proc.stdin is not None
-    proc.stdin.close()
-    proc.wait(timeout=10)
-
-
 def test_a_reader_holding_the_work_file_holds_the_consumer_back_but_never_stops_it(
         env: Env) -> None:
     """An analyst (or a long export) with the work file open read-only: the following
@@ -147,7 +132,7 @@ def test_a_reader_holding_the_work_file_holds_the_consumer_back_but_never_stops_
     proj = Projection(s.projection_work_file, wait=0.5)
     projector = Projector(s, s.kafka_bootstrap_servers or "", proj)
     proj.release()
-    analyst = hold_read_only(s.projection_work_file)
+    analyst = hold(s.projection_work_file)
     # published inline: the consumer has work it cannot write
     env.ok("checkin", "k1", "12", "--at", "2026-11-02")
     errors: list[Exception] = []
@@ -229,7 +214,7 @@ def test_a_cli_read_shows_the_snapshot_when_a_reader_holds_the_work_file(env: En
     env.ok("cycle", "add", "2026-Q4")
     env.ok("objective", "add", "o1", "Grow revenue", "--cycle", "2026-Q4")
     env.ok("consume", "--once")
-    analyst = hold_read_only(env.settings.projection_work_file)
+    analyst = hold(env.settings.projection_work_file)
     try:
         env.ok("objective", "add", "o2", "Keep customers", "--cycle", "2026-Q4")
         started = time.monotonic()

@@ -13,27 +13,9 @@ import pytest
 from okr.projections import store
 from okr.projections.lock_watch import conflicting_lock
 from okr.projections.store import Projection, ProjectionLocked
+from tests.support.holders import hold, let_go
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="F_GETLK is asked on Linux")
-
-HOLD = ("import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == 'r'); "
-        "print('held', flush=True); sys.stdin.read()")
-
-
-def hold(path: Path, mode: str) -> subprocess.Popen[str]:
-    """Another process with the file open ('r': read-only, 'w': read-write) until its stdin
-    closes."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path), mode], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline() == "held\n"
-    return proc
-
-
-def let_go(proc: subprocess.Popen[str]) -> None:
-    assert proc.stdin is not None
-    proc.stdin.close()
-    proc.wait(timeout=10)
-
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
@@ -45,18 +27,14 @@ def db(tmp_path: Path) -> Path:
 def test_the_kernel_says_which_locks_refuse_which_open(db: Path) -> None:
     assert conflicting_lock(str(db), read_only=True) is False
     assert conflicting_lock(str(db), read_only=False) is False
-    writer = hold(db, "w")
-    try:
-        assert conflicting_lock(str(db), read_only=True) is True
-        assert conflicting_lock(str(db), read_only=False) is True
-    finally:
-        let_go(writer)
-    reader = hold(db, "r")
-    try:
-        assert conflicting_lock(str(db), read_only=True) is False
-        assert conflicting_lock(str(db), read_only=False) is True
-    finally:
-        let_go(reader)
+    # a writer elsewhere refuses every open; a reader elsewhere only a writer's
+    for mode, refuses_reading in (("w", True), ("r", False)):
+        other = hold(db, mode)
+        try:
+            assert conflicting_lock(str(db), read_only=True) is refuses_reading
+            assert conflicting_lock(str(db), read_only=False) is True
+        finally:
+            let_go(other)
     assert conflicting_lock(str(db), read_only=False) is False
 
 
