@@ -78,6 +78,7 @@ COMMENT ON MACRO kpi_period_us IS 'A KPI cadence''s period in microseconds: a re
 COMMENT ON MACRO okr_order_key IS 'Time, then position, as one number (for arg_max over the latest fact).';
 COMMENT ON MACRO okr_in_force IS 'Whether a version row is the one in force at valid time t as known at transaction time k.';
 COMMENT ON MACRO okr_version_preference IS 'Which version of an item a fact at t is scored against (the latest in force, else the first).';
+COMMENT ON MACRO TABLE scorecard_inputs IS 'What scorecard_at(as_of, known_at) scores, unscored: one row per key result in force with its objective and cycle, its latest check-in, and its KPI in force with that KPI''s latest reading; shown marks the objectives asked for.';
 COMMENT ON MACRO TABLE scorecard_at IS 'The scorecard as of as_of (valid time) as known at known_at (transaction time): one row per key result in force, with its objective.';
 COMMENT ON MACRO TABLE kr_progress IS 'Every check-in of a cycle''s key results, scored against the plan in force at its effective time.';
 COMMENT ON MACRO TABLE kpi_series IS 'A KPI''s readings, each with its health under the thresholds in force when observed.';

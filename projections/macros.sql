@@ -81,13 +81,15 @@ CREATE OR REPLACE MACRO okr_in_force(valid_from, valid_to, recorded_at, recorded
 CREATE OR REPLACE MACRO okr_version_preference(valid_from, version, t) AS
     CASE WHEN valid_from <= t THEN version ELSE -version END;
 
--- The scorecard as of `as_of` (valid time) as known at `known_at` (transaction time): one row
--- per key result in force, with its objective's columns (objectives without key results get
--- one row whose key-result columns are NULL). `only_cycle`, `only_team` and `only_owner`
--- (NULL: all) keep the objectives of one cycle, team or owner: only those and the objectives
--- aligned below them (whose scores their roll-ups read) are scored.
-CREATE OR REPLACE MACRO scorecard_at(as_of, known_at, only_cycle := NULL, only_team := NULL,
-                                     only_owner := NULL) AS TABLE
+-- What the scorecard as of `as_of` (valid time) as known at `known_at` (transaction time) is
+-- scored from, unscored: one row per key result in force, with its objective's and cycle's
+-- columns (objectives without key results get one row whose key-result columns are NULL), its
+-- latest check-in and its KPI in force with that KPI's latest reading. `only_cycle`,
+-- `only_team` and `only_owner` (NULL: all) keep the objectives of one cycle, team or owner
+-- (`shown`) and the objectives aligned below them, whose scores their roll-ups read.
+-- Projection.scorecard_at scores these rows with the domain's rules; `scorecard_at` in SQL.
+CREATE OR REPLACE MACRO scorecard_inputs(as_of, known_at, only_cycle := NULL,
+                                         only_team := NULL, only_owner := NULL) AS TABLE
 WITH RECURSIVE p AS (
     SELECT as_of::TIMESTAMPTZ AS t_as_of, known_at::TIMESTAMPTZ AS t_known
 ),
@@ -152,23 +154,45 @@ rd AS (SELECT * FROM rd_recent
        WHERE r.recorded_at <= known_at::TIMESTAMPTZ
          AND r.observed_at <= as_of::TIMESTAMPTZ - INTERVAL 8 DAY
          AND r.aggregate_id IN (SELECT aggregate_id FROM rd_missing)
-       GROUP BY r.aggregate_id),
-kc AS (SELECT kpi.key, rd.value, rd.observed_at,
-              kpi_health_of(kpi.direction, kpi.green, kpi.red, rd.value) AS health,
-              rd.observed_at IS NULL
-                  OR epoch_us(p.t_as_of) - epoch_us(rd.observed_at) > kpi_period_us(kpi.cadence)
-                  AS stale
-       FROM kpi CROSS JOIN p LEFT JOIN rd ON rd.aggregate_id = kpi.aggregate_id),
-krc AS (SELECT kr.key, kr.objective, kr.title, kr.kind, kr.start, kr.target, kr.target_high,
-               kr.tolerance, kr.unit, kr.weight, kr.phases, kr.kpi, cyc.start AS ws,
-               cyc."end" AS we,
-               CASE WHEN kc.key IS NOT NULL THEN kc.value ELSE ci.latest.value END AS value,
-               CASE WHEN kc.key IS NOT NULL THEN NULL ELSE ci.latest.confidence END
-                   AS confidence,
-               kc.key IS NOT NULL AS has_kpi, kc.health AS kpi_health, kc.stale AS kpi_stale
-        FROM kr JOIN obj ON kr.objective = obj.key JOIN cyc ON obj.cycle = cyc.key
-        LEFT JOIN ci ON ci.aggregate_id = kr.aggregate_id
-        LEFT JOIN kc ON kr.kpi = kc.key),
+       GROUP BY r.aggregate_id)
+SELECT obj.cycle, obj.key AS objective, obj.title AS objective_title, obj.owner, obj.team,
+       obj.level, obj.okr_type, obj.parent, obj.status AS objective_status,
+       obj.key IN (SELECT key FROM picked) AS shown, cyc.start AS ws, cyc."end" AS we,
+       kr.key AS key_result, kr.title AS kr_title, kr.kind, kr.start, kr.target,
+       kr.target_high, kr.tolerance, kr.unit, kr.weight, kr.phases, kr.kpi,
+       ci.latest.value AS check_in_value, ci.latest.confidence AS check_in_confidence,
+       kpi.key IS NOT NULL AS has_kpi, kpi.direction, kpi.green, kpi.red, kpi.cadence,
+       rd.value AS reading_value, rd.observed_at AS reading_observed_at
+FROM obj JOIN cyc ON obj.cycle = cyc.key
+LEFT JOIN kr ON kr.objective = obj.key
+LEFT JOIN ci ON ci.aggregate_id = kr.aggregate_id
+LEFT JOIN kpi ON kr.kpi = kpi.key
+LEFT JOIN rd ON rd.aggregate_id = kpi.aggregate_id
+ORDER BY obj.cycle, obj.key, kr.key NULLS FIRST;
+
+-- The scorecard as of `as_of` as known at `known_at`, scored (domain/scoring.py and
+-- domain/rollup.py, line for line): one row per key result in force, with its objective's
+-- columns and scores (objectives without key results get one row whose key-result columns are
+-- NULL); `only_cycle`, `only_team`, `only_owner` as `scorecard_inputs` takes them.
+CREATE OR REPLACE MACRO scorecard_at(as_of, known_at, only_cycle := NULL, only_team := NULL,
+                                     only_owner := NULL) AS TABLE
+WITH RECURSIVE p AS (
+    SELECT as_of::TIMESTAMPTZ AS t_as_of
+),
+inp AS (SELECT * FROM scorecard_inputs(as_of, known_at, only_cycle := only_cycle,
+                                       only_team := only_team, only_owner := only_owner)),
+obj AS (SELECT DISTINCT cycle, objective AS key, objective_title AS title, owner, team, level,
+               okr_type, parent, objective_status AS status FROM inp),
+picked AS (SELECT DISTINCT objective AS key FROM inp WHERE shown),
+krc AS (SELECT key_result AS key, objective, kr_title AS title, kind, start, target,
+               target_high, tolerance, unit, weight, phases, kpi, ws, we,
+               CASE WHEN has_kpi THEN reading_value ELSE check_in_value END AS value,
+               CASE WHEN has_kpi THEN NULL ELSE check_in_confidence END AS confidence,
+               has_kpi, kpi_health_of(direction, green, red, reading_value) AS kpi_health,
+               CASE WHEN has_kpi THEN reading_observed_at IS NULL
+                    OR epoch_us(p.t_as_of) - epoch_us(reading_observed_at)
+                       > kpi_period_us(cadence) END AS kpi_stale
+        FROM inp, p WHERE key_result IS NOT NULL),
 -- Staged so each expression is expanded once (nested macros would multiply the plan).
 pts AS (SELECT krc.*, p.t_as_of,
                CASE WHEN len(phases) > 0 THEN okr_plan_points(start, target, phases, ws, we)
@@ -200,7 +224,7 @@ card AS (SELECT obj.cycle, obj.key AS objective, obj.title AS objective_title, o
                 s.target_high, s.tolerance, s.unit, s.weight, s.value, s.progress, s.expected,
                 CASE WHEN s.key IS NOT NULL THEN okr_status(s.progress, s.expected) END AS status,
                 s.confidence, s.kpi, s.kpi_health, s.kpi_stale
-         FROM obj JOIN cyc ON obj.cycle = cyc.key
+         FROM obj
          LEFT JOIN scored s ON s.objective = obj.key
          WINDOW o AS (PARTITION BY obj.key)),
 -- Roll-ups (domain/rollup.py; docs/scoring.md): an objective's roll-up is the weighted mean of

@@ -34,6 +34,19 @@ UNION SELECT aggregate_id FROM kpi_versions WHERE key IN (SELECT kpi FROM kr)
 UNION SELECT aggregate_id FROM initiative_versions WHERE key_result = $2
 """
 
+# What Projection.scorecard_at scores, from the `scorecard_inputs` macro ({args}: its
+# arguments, as literals); times as TIMESTAMP (UTC) to be made aware in Python, which is much
+# cheaper than DuckDB handing over TIMESTAMPTZ values.
+SCORECARD_INPUTS = """
+SELECT cycle, objective, objective_title, owner, team, level, okr_type, parent,
+       objective_status, shown, ws::TIMESTAMP, we::TIMESTAMP, key_result, kr_title, kind, start,
+       target, target_high, tolerance, unit, weight,
+       phases::STRUCT("at" TIMESTAMP, value DOUBLE)[], kpi, check_in_value,
+       check_in_confidence, has_kpi, direction, green, red, cadence, reading_value,
+       reading_observed_at::TIMESTAMP
+FROM scorecard_inputs({args})
+"""
+
 # scorecard_at's columns → the keys of domain.history.scorecard's cards and key results.
 CARD_COLUMNS = {"key": "objective", "title": "objective_title", "cycle": "cycle",
                  "owner": "owner", "team": "team", "level": "level", "okr_type": "okr_type",

@@ -30,14 +30,12 @@ from okr.projections.queries import (
     AGGREGATES_OF_KEY,
     AUDIT_ACTORS,
     AUDIT_FEED,
-    CARD_COLUMNS,
     CARRIED_FROM,
     DUE_KEY_RESULTS,
     DUE_KPIS,
     KEY_RESULT_PLACE,
     KPI_READINGS,
     KR_CHECK_INS,
-    KR_COLUMNS,
     KR_REVISIONS,
     LIST_CYCLES,
     LIST_INITIATIVES,
@@ -46,6 +44,7 @@ from okr.projections.queries import (
     REVIEW_ITEMS_OF_KR,
     REVIEW_READINGS,
     SCORECARD_CHOICES,
+    SCORECARD_INPUTS,
 )
 from okr.projections.readonly import QueryFailed
 from okr.projections.tables import (
@@ -393,35 +392,68 @@ class Projection:
     def scorecard_at(self, as_of: datetime, known_at: datetime, cycle: str | None = None,
                      team: str | None = None, owner: str | None = None
                      ) -> list[dict[str, Any]]:
-        """The scorecard as `domain.history.scorecard` shapes it, from the `scorecard_at` macro;
-        `cycle`, `team`, `owner` keep only those objectives (filtered inside the SQL, so only
-        they are scored).
+        """The scorecard as `domain.history.scorecard` shapes it: what is in force then, as
+        the `scorecard_inputs` macro selects it, scored here by the domain's own rules
+        (domain/cards.py, domain/rollup.py); `cycle`, `team`, `owner` keep only those
+        objectives (filtered inside the SQL: only they, and the objectives aligned below them
+        whose scores their roll-ups read, are selected).
 
-        The values are written into the statement as literals (made here from datetimes and
-        strings). Not prepared: DuckDB 2.0.1 binds and optimises a statement that calls a
-        table macro again on every EXECUTE, so preparing it only added a third plan to a
-        connection's first call (docs/benchmarks.md, issue 20).
+        Scored in Python, not by the `scorecard_at` macro: DuckDB 2.0.1 binds and optimises a
+        statement on every call, prepared or not, and the macro's scoring and roll-ups made
+        that statement about twice as large (at full scale, median per call: organisation
+        89-134 vs 160-221 ms, one team 52-57 vs 58-131 ms; docs/benchmarks.md, issue 20). The
+        values are written into the statement as literals, so that DuckDB's zone maps pick
+        the recent readings' row groups.
         """
-        filters = "".join(f", only_{name} := {_text(value)}" for name, value in
-                          (("cycle", cycle), ("team", team), ("owner", owner))
-                          if value is not None)
-        cur = self.con.execute(f"SELECT * FROM scorecard_at({_timestamp(as_of)}, "
-                               f"{_timestamp(known_at)}{filters})")
-        names = [d[0] for d in cur.description]
-        card_at = [names.index(column) for column in CARD_COLUMNS.values()]
-        kr_at = [names.index(column) for column in KR_COLUMNS.values()]
-        objective, key_result = names.index("objective"), names.index("key_result")
+        from okr.domain.cards import kpi_now, measure_key_result, measure_objective
+        from okr.domain.periods import Window
+        from okr.domain.rollup import roll_up
+
+        args = "".join([_timestamp(as_of), ", ", _timestamp(known_at), *(
+            f", only_{name} := {_text(value)}" for name, value in
+            (("cycle", cycle), ("team", team), ("owner", owner)) if value is not None)])
         cards: list[dict[str, Any]] = []
-        last: str | None = None
+        shown: set[str] = set()
         krs: list[dict[str, Any]] = []
-        for row in cur.fetchall():  # ordered by objective; thousands of rows: kept lean
-            if row[objective] != last:
-                last, krs = row[objective], []
-                cards.append({**dict(zip(CARD_COLUMNS, [row[i] for i in card_at], strict=True)),
+        window = Window(as_of, as_of)
+        for (cyc, objective, title, obj_owner, obj_team, level, okr_type, parent, status,
+             is_shown, ws, we, key, kr_title, kind, start, target, target_high, tolerance,
+             unit, weight, phases, kpi, check_in_value, confidence, has_kpi, direction, green,
+             red, cadence, reading_value, observed_at
+             ) in self.con.execute(SCORECARD_INPUTS.format(args=args)).fetchall():
+            if not cards or cards[-1]["key"] != objective:  # rows come by objective
+                krs, window = [], Window(ws.replace(tzinfo=UTC), we.replace(tzinfo=UTC))
+                cards.append({"key": objective, "title": title, "cycle": cyc,
+                              "owner": obj_owner, "team": obj_team, "level": level,
+                              "okr_type": okr_type, "parent": parent, "status": status,
                               "key_results": krs})
-            if row[key_result] is not None:
-                krs.append(dict(zip(KR_COLUMNS, [row[i] for i in kr_at], strict=True)))
-        return cards
+                if is_shown:
+                    shown.add(objective)
+            if key is None:
+                continue
+            plan = {"kind": kind, "start": start, "target": target, "target_high": target_high,
+                    "tolerance": tolerance,
+                    "phases": [{"at": p["at"].replace(tzinfo=UTC), "value": p["value"]}
+                               for p in phases or ()]}
+            reading = None if reading_value is None else {
+                "value": reading_value, "observed_at": observed_at.replace(tzinfo=UTC)}
+            m = measure_key_result(
+                plan, window, as_of,
+                None if check_in_value is None else {"value": check_in_value,
+                                                     "confidence": confidence},
+                kpi_now({"direction": direction, "green": green, "red": red,
+                         "cadence": cadence}, reading, as_of) if has_kpi else None)
+            krs.append({"key": key, "objective": objective, "title": kr_title, "kind": kind,
+                        "start": start, "target": target, "target_high": target_high,
+                        "tolerance": tolerance, "unit": unit, "weight": weight,
+                        "value": m["value"], "progress": m["progress"], "expected": m["expected"],
+                        "status": m["status"], "confidence": m["confidence"], "kpi": kpi,
+                        "kpi_health": m["kpi_health"], "kpi_stale": m["kpi_stale"]})
+        rolled = roll_up(cards)
+        return [{**{k: v for k, v in c.items() if k != "key_results"},
+                 **measure_objective(c["okr_type"], c["key_results"]), **rolled[c["key"]],
+                 "key_results": c["key_results"]}
+                for c in cards if c["key"] in shown]
 
     def key_result_at(self, key: str, as_of: datetime, known_at: datetime
                       ) -> tuple[dict[str, Any], dict[str, Any]] | None:

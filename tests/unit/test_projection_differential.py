@@ -17,6 +17,7 @@ from okr.domain.periods import Window, named_window
 from okr.domain.review import ReviewPoint, UnknownCycle, review
 from okr.domain.trail import changes
 from okr.ledger.app import OkrLedger
+from okr.projections.queries import CARD_COLUMNS, KR_COLUMNS
 from okr.projections.store import ConsumedRecord, Projection
 from okr.record.envelope import chained
 from okr.settings import load_settings
@@ -482,3 +483,43 @@ def test_a_reviews_revisions_score_as_a_walk_of_the_whole_log(history: tuple) ->
                     checked += 1
                     with_kpi += kpi is not None
     assert checked > 20 and with_kpi > 0
+
+
+def random_points(facts: list, rnd: random.Random, n: int) -> list[tuple[datetime, datetime]]:
+    """`n` (as_of, known_at) pairs drawn over the history and the day after it."""
+    first = facts[0].recorded_at
+    span = (facts[-1].recorded_at - first).total_seconds() + 86400
+    return [(first + timedelta(seconds=rnd.uniform(0, span)),
+             first + timedelta(seconds=rnd.uniform(0, span))) for _ in range(n)]
+
+
+def macro_cards(proj: Projection, as_of: datetime, known_at: datetime, **only: str
+                ) -> list[dict]:
+    """The `scorecard_at` macro's rows (an analyst's `SELECT * FROM scorecard_at(…)`) as
+    cards, by the columns queries.CARD_COLUMNS and KR_COLUMNS name."""
+    args = ", ".join(["$as_of", "$known_at", *(f"only_{k} := ${k}" for k in only)])
+    names, rows = proj.query(f"SELECT * FROM scorecard_at({args})",
+                             {"as_of": as_of, "known_at": known_at, **only})
+    cards: list[dict] = []
+    for row in map(dict, (zip(names, r, strict=True) for r in rows)):
+        if not cards or cards[-1]["key"] != row["objective"]:
+            cards.append({**{k: row[c] for k, c in CARD_COLUMNS.items()}, "key_results": []})
+        if row["key_result"] is not None:
+            cards[-1]["key_results"].append({k: row[c] for k, c in KR_COLUMNS.items()})
+    return cards
+
+
+def test_the_scorecard_at_macro_scores_as_the_replay(history: tuple) -> None:
+    """Analysts and the Parquet export read the `scorecard_at` macro, which scores in SQL
+    what `scorecard_inputs` selects (Projection.scorecard_at scores it in Python): whole and
+    filtered, at random instants, it is the replay's scorecard."""
+    facts, proj, _ = history
+    checked = 0
+    for as_of, known_at in random_points(facts, random.Random(14), 10):
+        want = scorecard_at(facts, as_of, known_at)
+        assert same(macro_cards(proj, as_of, known_at), want) == []
+        for team in sorted({c["team"] for c in want})[:2]:
+            assert same(macro_cards(proj, as_of, known_at, team=team),
+                        [c for c in want if c["team"] == team]) == []
+        checked += len(want)
+    assert checked > 50
