@@ -400,10 +400,11 @@ class Projection:
 
         Scored in Python, not by the `scorecard_at` macro: DuckDB 2.0.1 binds and optimises a
         statement on every call, prepared or not, and the macro's scoring and roll-ups made
-        that statement about twice as large (at full scale, median per call: organisation
-        89-134 vs 160-221 ms, one team 52-57 vs 58-131 ms; docs/benchmarks.md, issue 20). The
-        values are written into the statement as literals, so that DuckDB's zone maps pick
-        the recent readings' row groups.
+        that statement about twice as large. At full scale one team's scorecard took half the
+        CPU (median 35-40 vs 69-74 ms); the organisation's about the same (132-151 vs 145-166
+        ms: scoring its 3,751 rows here costs what the smaller statement saves;
+        docs/benchmarks.md, issue 20). The values are written into the statement as literals,
+        so that DuckDB's zone maps pick the recent readings' row groups.
         """
         from okr.domain.cards import kpi_now, measure_key_result, measure_objective
         from okr.domain.periods import Window
