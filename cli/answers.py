@@ -2,7 +2,6 @@
 `okr list …`, `okr show` and `okr due` here, used by those commands and by the web API's reads
 (web/api_reads.py), so both say the same. Bad filters are the commands' one-line errors."""
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -45,24 +44,19 @@ def _cycle_key(proj: Any, cycle: str | None, a: datetime, k: datetime) -> str | 
     return key
 
 
-def _cards(proj: Any, cycle: str | None, a: datetime, k: datetime
-           ) -> tuple[str | None, list[dict[str, Any]]]:
-    """The --cycle filter's key, and the scorecard with each objective and key result's
+def _cards(proj: Any, a: datetime, k: datetime, cycle: str | None, team: str | None,
+           owner: str | None) -> list[dict[str, Any]]:
+    """The scorecard of the objectives of that --cycle, --team and --owner (None: any;
+    filtered inside the SQL, so only they are scored), with each objective and key result's
     `carried_from` (the item of an earlier cycle it was carried forward from, or None)."""
     key = _cycle_key(proj, cycle, a, k)
     origin = proj.carried_from()
-    cards = proj.scorecard_at(a, k)
+    cards = proj.scorecard_at(a, k, cycle=key, team=team, owner=owner)
     for c in cards:
         c["carried_from"] = origin.get(("objective", c["key"]))
         for kr in c["key_results"]:
             kr["carried_from"] = origin.get(("key_result", kr["key"]))
-    return key, cards
-
-
-def _objective_filter(key: str | None, team: str | None, owner: str | None
-                      ) -> Callable[[dict[str, Any]], bool]:
-    return lambda c: ((key is None or c["cycle"] == key) and (team is None or c["team"] == team)
-                      and (owner is None or c["owner"] == owner))
+    return cards
 
 
 def cycle_items(p: Any, a: datetime, k: datetime, status: str | None) -> list[dict[str, Any]]:
@@ -71,19 +65,16 @@ def cycle_items(p: Any, a: datetime, k: datetime, status: str | None) -> list[di
 
 def objective_items(p: Any, a: datetime, k: datetime, cycle: str | None, team: str | None,
                     owner: str | None, status: str | None) -> list[dict[str, Any]]:
-    key, cards = _cards(p, cycle, a, k)
-    wanted = _objective_filter(key, team, owner)
     return [{name: v for name, v in c.items() if name != "key_results"}
             | {"key_results": len(c["key_results"])}
-            for c in cards if wanted(c) and (status is None or c["status"] == status)]
+            for c in _cards(p, a, k, cycle, team, owner)
+            if status is None or c["status"] == status]
 
 
 def kr_items(p: Any, a: datetime, k: datetime, cycle: str | None, team: str | None,
              owner: str | None, status: str | None) -> list[dict[str, Any]]:
-    key, cards = _cards(p, cycle, a, k)
-    wanted = _objective_filter(key, team, owner)
     return [kr | {"cycle": c["cycle"], "owner": c["owner"], "team": c["team"]}
-            for c in cards if wanted(c) for kr in c["key_results"]
+            for c in _cards(p, a, k, cycle, team, owner) for kr in c["key_results"]
             if status is None or kr["status"] == status]
 
 
