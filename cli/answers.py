@@ -51,7 +51,7 @@ def _cards(proj: Any, a: datetime, k: datetime, cycle: str | None, team: str | N
     `carried_from` (the item of an earlier cycle it was carried forward from, or None)."""
     key = _cycle_key(proj, cycle, a, k)
     origin = proj.carried_from()
-    cards = proj.scorecard_at(a, k, cycle=key, team=team, owner=owner)
+    cards: list[dict[str, Any]] = proj.scorecard_at(a, k, cycle=key, team=team, owner=owner)
     for c in cards:
         c["carried_from"] = origin.get(("objective", c["key"]))
         for kr in c["key_results"]:
