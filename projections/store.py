@@ -30,12 +30,14 @@ from okr.projections.queries import (
     AGGREGATES_OF_KEY,
     AUDIT_ACTORS,
     AUDIT_FEED,
+    CARD_COLUMNS,
     CARRIED_FROM,
     DUE_KEY_RESULTS,
     DUE_KPIS,
     KEY_RESULT_PLACE,
     KPI_READINGS,
     KR_CHECK_INS,
+    KR_COLUMNS,
     KR_REVISIONS,
     LIST_CYCLES,
     LIST_INITIATIVES,
@@ -392,20 +394,26 @@ class Projection:
     def scorecard_at(self, as_of: datetime, known_at: datetime, cycle: str | None = None,
                      team: str | None = None, owner: str | None = None
                      ) -> list[dict[str, Any]]:
-        """The scorecard as `domain.history.scorecard` shapes it: what is in force then, as
-        the `scorecard_inputs` macro selects it, scored here by the domain's own rules
-        (domain/cards.py, domain/rollup.py); `cycle`, `team`, `owner` keep only those
-        objectives (filtered inside the SQL: only they, and the objectives aligned below them
-        whose scores their roll-ups read, are selected).
+        """The scorecard as `domain.history.scorecard` shapes it; `cycle`, `team`, `owner` keep
+        only those objectives (filtered inside the SQL: only they, and the objectives aligned
+        below them whose scores their roll-ups read, are selected).
 
-        Scored in Python, not by the `scorecard_at` macro: DuckDB 2.0.1 binds and optimises a
-        statement on every call, prepared or not, and the macro's scoring and roll-ups made
-        that statement about twice as large. At full scale one team's scorecard took half the
-        CPU (median 35-40 vs 69-74 ms); the organisation's about the same (132-151 vs 145-166
-        ms: scoring its 3,751 rows here costs what the smaller statement saves;
-        docs/benchmarks.md, issue 20). The values are written into the statement as literals,
-        so that DuckDB's zone maps pick the recent readings' row groups.
+        Two ways to the same answer, each held to the domain's replay
+        (tests/unit/test_projection_differential.py), chosen by what was measured at full scale
+        (docs/benchmarks.md, issue 20):
+        - filtered: what is in force, as the `scorecard_inputs` macro selects it, scored here by
+          the domain's own rules (domain/cards.py, domain/rollup.py). DuckDB 2.0.1 binds and
+          optimises a statement on every call, prepared or not, and the macro's scoring made it
+          about twice as large: one team's scorecard takes half the CPU (35-40 vs 69-74 ms).
+        - the whole organisation: the `scorecard_at` macro, scoring in DuckDB. Its thousands of
+          rows scored in Python cost what the smaller statement saves on one thread (214 vs
+          235-259 ms), and hold the GIL: eight threads at once (the web app's) were served at
+          4.8-5.3 per second against the macro's 8.2-9.1.
+        The values are written into the statement as literals, so that DuckDB's zone maps pick
+        the recent readings' row groups.
         """
+        if cycle is None and team is None and owner is None:
+            return self._scored_in_sql(as_of, known_at)
         from okr.domain.cards import kpi_now, measure_key_result, measure_objective
         from okr.domain.periods import Window
         from okr.domain.rollup import roll_up
@@ -455,6 +463,27 @@ class Projection:
                  **measure_objective(c["okr_type"], c["key_results"]), **rolled[c["key"]],
                  "key_results": c["key_results"]}
                 for c in cards if c["key"] in shown]
+
+    def _scored_in_sql(self, as_of: datetime, known_at: datetime) -> list[dict[str, Any]]:
+        """The whole organisation's scorecard from the `scorecard_at` macro, shaped into
+        cards."""
+        cur = self.con.execute(f"SELECT * FROM scorecard_at({_timestamp(as_of)}, "
+                               f"{_timestamp(known_at)})")
+        names = [d[0] for d in cur.description]
+        card_at = [names.index(column) for column in CARD_COLUMNS.values()]
+        kr_at = [names.index(column) for column in KR_COLUMNS.values()]
+        objective, key_result = names.index("objective"), names.index("key_result")
+        cards: list[dict[str, Any]] = []
+        last: str | None = None
+        krs: list[dict[str, Any]] = []
+        for row in cur.fetchall():  # ordered by objective; thousands of rows: kept lean
+            if row[objective] != last:
+                last, krs = row[objective], []
+                cards.append({**dict(zip(CARD_COLUMNS, [row[i] for i in card_at], strict=True)),
+                              "key_results": krs})
+            if row[key_result] is not None:
+                krs.append(dict(zip(KR_COLUMNS, [row[i] for i in kr_at], strict=True)))
+        return cards
 
     def key_result_at(self, key: str, as_of: datetime, known_at: datetime
                       ) -> tuple[dict[str, Any], dict[str, Any]] | None:

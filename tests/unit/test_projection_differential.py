@@ -35,7 +35,7 @@ def same(a: object, b: object, path: str = "") -> list[str]:
         if a.keys() != b.keys():
             return [f"{path}: keys {sorted(a)} != {sorted(b)}"]
         return [d for k in a for d in same(a[k], b[k], f"{path}.{k}")]
-    if isinstance(a, list) and isinstance(b, list):
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         if len(a) != len(b):
             return [f"{path}: {len(a)} items != {len(b)}"]
         return [d for i, (x, y) in enumerate(zip(a, b, strict=True))
