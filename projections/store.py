@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from okr.collector import paused
 from okr.domain.events import CREATED, MEASUREMENTS
 from okr.domain.history import Fact
 from okr.errors import ProjectionUnavailable
@@ -553,23 +554,23 @@ class Projection:
         # (as_of is never before carry_from: a review as of a moment before its cycle existed
         # is refused, UnknownCycle)
         measured = {"known": known_at, "carry": carry_from, "until": until}
-        parts = [self._facts(
-            "SELECT position, aggregate_id, version, type, recorded_at::TIMESTAMP, "
-            "effective_at::TIMESTAMP, actor, reason, data, on_behalf_of FROM events WHERE "
-            "aggregate_id IN "
-            "(SELECT aggregate_id FROM "
-            f"review_items) AND type NOT IN ({_MEASURED}) AND "
-            "recorded_at <= $known ORDER BY position", {"known": known_at}),
-            self._measurements(
-            "SELECT position, aggregate_id, version, 'CheckInRecorded', recorded_at::TIMESTAMP, "
-            "effective_at::TIMESTAMP, actor, on_behalf_of, value, confidence, note FROM check_ins "
-            "WHERE "
-            "aggregate_id IN "
-            "(SELECT aggregate_id FROM review_items) AND recorded_at <= $known ORDER BY "
-            "position", {"known": known_at}, ("value", "confidence", "note")),
-            self._measurements(REVIEW_READINGS, measured, ("value", "source", "reading_id"))]
-        # Three runs, each in position order: the sort merges them (timsort finds the runs).
-        return sorted(parts[0] + parts[1] + parts[2], key=_POSITION)
+        with paused():  # tens of thousands of facts, no cycles (okr/collector.py)
+            parts = [
+                self._facts(
+                    "SELECT position, aggregate_id, version, type, recorded_at::TIMESTAMP, "
+                    "effective_at::TIMESTAMP, actor, reason, data, on_behalf_of FROM events "
+                    "WHERE aggregate_id IN (SELECT aggregate_id FROM review_items) AND type NOT "
+                    f"IN ({_MEASURED}) AND recorded_at <= $known ORDER BY position",
+                    {"known": known_at}),
+                self._measurements(
+                    "SELECT position, aggregate_id, version, 'CheckInRecorded', "
+                    "recorded_at::TIMESTAMP, effective_at::TIMESTAMP, actor, on_behalf_of, value, "
+                    "confidence, note FROM check_ins WHERE aggregate_id IN (SELECT aggregate_id "
+                    "FROM review_items) AND recorded_at <= $known ORDER BY position",
+                    {"known": known_at}, ("value", "confidence", "note")),
+                self._measurements(REVIEW_READINGS, measured, ("value", "source", "reading_id"))]
+            # Three runs, each in position order: the sort merges them (timsort finds the runs).
+            return sorted(parts[0] + parts[1] + parts[2], key=_POSITION)
 
     # Times are selected as TIMESTAMP (UTC, the session's zone) and made aware here: much
     # cheaper than DuckDB handing over TIMESTAMPTZ values through pytz, row by row.
