@@ -12,10 +12,11 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from okr.adapters.event_store import sqlite_head
+from okr.errors import ProjectionUnavailable
 from okr.locks import held
 from okr.projections.store import Projection, ProjectionLocked
 from okr.settings import Settings
@@ -87,14 +88,23 @@ def settle_layout(settings: Settings) -> None:
 
 def open_for_reading(settings: Settings, wait: float = 2.0) -> Projection | None:
     """The projection, read-only: the work file, unless its writer holds it for longer than
-    `wait` seconds (a long batch), then the published snapshot; None when neither exists."""
+    `wait` seconds (a long batch), then the published snapshot; None when neither exists;
+    ProjectionUnavailable (one line) when the file was set up by another version of okr (its
+    tables and macros are not this code's: a reader cannot set it up)."""
     work, snapshot = settings.projection_work_file, settings.duckdb_file
+    proj = None
     if work.exists():
-        try:
-            return Projection(work, read_only=True, wait=wait)
-        except ProjectionLocked:
-            pass
-    return Projection(snapshot, read_only=True) if snapshot.exists() else None
+        with suppress(ProjectionLocked):
+            proj = Projection(work, read_only=True, wait=wait)
+    if proj is None and snapshot.exists():
+        proj = Projection(snapshot, read_only=True)
+    if proj is not None and not proj.set_up_by_this_code():
+        proj.close()  # a reader cannot set a file up: its writer, this version, does
+        raise ProjectionUnavailable(
+            f"the projection {proj.path} was set up by another version of okr (a consumer "
+            "started before an upgrade?): restart okr up / okr consume so that this version "
+            "sets it up, then read again")
+    return proj
 
 
 def snapshot_due(settings: Settings, every: float) -> bool:

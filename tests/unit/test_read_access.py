@@ -72,3 +72,32 @@ def test_a_due_snapshot_means_a_refresh(ledger: tuple[OkrLedger, Settings]) -> N
 def test_a_postgresql_store_always_refreshes(ledger: tuple[OkrLedger, Settings]) -> None:
     settings = ledger[1].model_copy(update={"store": "postgres"})
     assert not complete(settings)
+
+
+def test_a_read_beside_a_consumer_of_another_version_says_so_in_one_line(
+        ledger: tuple[OkrLedger, Settings]) -> None:
+    """A consumer of an older okr still running after an upgrade keeps its file as that
+    version set it up (without this version's macros): a read opens it as it is, so it must
+    refuse in one line — restart the consumer — rather than fail on a missing macro."""
+    import subprocess
+    import sys
+
+    from okr.errors import ProjectionUnavailable
+    from okr.projections.access import open_for_reading, owning
+
+    settings = ledger[1]
+    for path in (settings.projection_work_file, settings.duckdb_file):
+        with Projection(path) as proj:
+            proj.con.execute("DROP MACRO TABLE scorecard_inputs")
+            proj.con.execute("UPDATE projection_meta SET digest = 'older code'")
+    with owning(settings):  # the older consumer
+        with pytest.raises(ProjectionUnavailable, match=r"another version of okr.*restart"):
+            open_for_reading(settings)
+        done = subprocess.run(
+            [sys.executable, "-c", "from okr.cli.main import run; run()", "--home",
+             str(settings.home), "scorecard"],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "OKR_HOME": str(settings.home)})
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "another version of okr" in lines[0], done.stderr
