@@ -4,7 +4,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -42,12 +42,13 @@ def to_json(data: Any, pretty: bool | None = None) -> str:
 def _spelling_once() -> Callable[[Any], Any]:
     """`_default`, each datetime spelled once per document: a full-scale review holds 44,562
     of them but 3,547 distinct instants (series and readings share their times), and spelling
-    them took half of its JSON's time. Equal aware datetimes are one instant, so one
-    spelling (naive ones, equal across a DST fold, are spelled each time)."""
+    them took half of its JSON's time. Only UTC datetimes are remembered: two aware datetimes
+    in one zone that differ only in `fold` (the repeated hour of a DST change) compare equal
+    but are different instants; others, and naive ones, are spelled each time."""
     spelled: dict[datetime, str] = {}
 
     def default(o: Any) -> Any:
-        if isinstance(o, datetime) and o.tzinfo is not None:
+        if isinstance(o, datetime) and o.tzinfo is UTC:
             text = spelled.get(o)
             if text is None:
                 text = spelled[o] = _default(o)

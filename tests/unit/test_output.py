@@ -34,3 +34,15 @@ def test_a_time_repeated_or_given_in_another_zone_is_spelled_the_same_each_time(
     assert doc["t"] == ["2026-01-01T00:00:00.000000Z"] * 2 + [s for _, s in TIMES] + [
         "2026-01-01T00:00:00.000000Z"] * 2
     assert doc["also"] == {"x": ["2026-01-01T00:00:00.000000Z", ["2026-01-01T00:00:00.000000Z"]]}
+
+
+def test_the_two_instants_of_a_repeated_hour_are_spelled_apart() -> None:
+    """02:30 in Berlin on 2026-10-25 happens twice (fold 0: 00:30 UTC, fold 1: 01:30 UTC): the
+    two datetimes compare equal, but a document must not spell the second as the first."""
+    from zoneinfo import ZoneInfo
+
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    second = first.replace(fold=1)
+    assert first == second  # (Python's rule for one zone: wall times compared)
+    assert json.loads(to_json([first, second], pretty=False)) == [
+        "2026-10-25T00:30:00.000000Z", "2026-10-25T01:30:00.000000Z"]
