@@ -315,10 +315,16 @@ _RULES: dict[str, Callable[[Any], Any]] = {
     "org_timezone": _known_org_zone,
 }
 
-_INT = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*(?:\.0+)?")
-_FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+(?:_[0-9]+)*)?\.?[0-9]+(?:_[0-9]+)*(?:[eE][+-]?[0-9]+)?"
-                    r"|[0-9]+(?:_[0-9]+)*\.(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)",
-                    re.IGNORECASE)
+# What pydantic-core (Rust) trims off a number's text: Unicode White_Space. Python's str.strip()
+# also takes \x1c-\x1f, which pydantic refused.
+_SPACE = ("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+          "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_JSON_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_TOO_LONG = re.compile(r"-?[1-9][0-9]{4300}")  # more digits than pydantic (and CPython) read
+_RUST_FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[+-]?[0-9]+)?"
+                         r"|inf|infinity|nan)", re.IGNORECASE)
+_NOT_INT = "Input should be a valid integer, unable to parse string as an integer"
+_INT_SIZE = "Unable to parse input string as an integer, exceeded maximum size"
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 
@@ -396,20 +402,87 @@ def _integer(value: Any) -> int:
             raise Invalid("Input should be a valid integer, got a number with a fractional part")
         return int(value)
     if isinstance(value, str):
-        text = value.strip()
-        if _INT.fullmatch(text):
-            return int(text.split(".")[0])
-        raise Invalid("Input should be a valid integer, unable to parse string as an integer")
+        return _integer_text(value)
     raise Invalid("Input should be a valid integer")
+
+
+def _integer_text(text: str) -> int:
+    """`text` as an integer, read as pydantic-core's str_as_int does: the text itself as JSON
+    reads an integer (more than 4,300 digits being too many), else the text cleaned of white
+    space, a plus sign, leading zeros, a `.0…` ending and underscores between digits."""
+    if _TOO_LONG.match(text):
+        raise Invalid(_INT_SIZE)
+    if _JSON_INT.fullmatch(text):
+        return _whole(text)
+    cleaned = _cleaned_int(text)
+    if cleaned is not None and _JSON_INT.fullmatch(cleaned) and not _TOO_LONG.match(cleaned):
+        return _whole(cleaned)
+    raise Invalid(_NOT_INT)
+
+
+def _whole(digits: str) -> int:
+    try:
+        return int(digits)
+    except ValueError:  # fewer digits allowed than 4,300 (PYTHONINTMAXSTRDIGITS)
+        raise Invalid(_INT_SIZE) from None
+
+
+def _cleaned_int(text: str) -> str | None:
+    """pydantic-core's clean_int_str: None where the text cannot be an integer."""
+    s = text.strip(_SPACE)
+    if s.startswith("+"):
+        s = s[1:]
+        if s.startswith("-"):
+            return None
+    sign = ""
+    if s.startswith("-"):
+        s, sign = s[1:], "-"
+        if s.startswith(("-", "+")):
+            return None
+    digits = _without_leading_zeros(s)
+    if digits is None:
+        return None
+    point = digits.find(".")
+    if point >= 0 and digits[point + 1:] and not digits[point + 1:].strip("0"):
+        digits = digits[:point]
+    return sign + (_without_underscores(digits) or digits)
+
+
+def _without_leading_zeros(s: str) -> str | None:
+    """pydantic-core's strip_leading_zeros: one zero kept before a point or alone; None where
+    the text starts with no digit (or minus sign)."""
+    if not s or s[0] not in "0123456789-":
+        return None
+    if s[0] != "0":
+        return s
+    for i, c in enumerate(s[1:], 1):
+        if c in "123456789-":
+            return s[i:]
+        if c == ".":
+            return s[i - 1:]
+        if c not in "0_":
+            return None
+    return s[-1]
+
+
+def _without_underscores(s: str) -> str | None:
+    """`s` without its underscores, if there are some and each stands between two other
+    characters (pydantic-core's strip_underscores; None otherwise)."""
+    if "_" not in s or s.startswith("_") or s.endswith("_") or "__" in s:
+        return None
+    return s.replace("_", "")
 
 
 def _number(value: Any) -> float:
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str):
-        text = value.strip()
-        if _FLOAT.fullmatch(text):
-            return float(text)
+        # as pydantic-core's str_as_float: Rust's f64 syntax on the trimmed text, else on the
+        # untrimmed text without its underscores ("1e1_0" is 1e10, "1_0 " no number)
+        trimmed, bare = value.strip(_SPACE), _without_underscores(value)
+        for text in (trimmed, bare):
+            if text is not None and _RUST_FLOAT.fullmatch(text):
+                return float(text)
         raise Invalid("Input should be a valid number, unable to parse string as a number")
     raise Invalid("Input should be a valid number")
 
@@ -425,7 +498,7 @@ def load_settings(overrides: dict[str, Any] | None = None,
         import tomllib  # only then: most commands find no okr.toml
         try:
             values.update(tomllib.loads(config.read_text(encoding="utf-8")))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError) as exc:  # also an integer over 4,300 digits
             raise SettingsError(f"{config}: not valid TOML ({exc})") from None
     for name, field in RETIRED_ENV.items():
         if env.get(name):

@@ -18,7 +18,14 @@ TEXT = ["6", " 6 ", "+6", "-6", "06", "-0", "6.0", "6.00", "6.", "6.5", "1_000",
         "1", "0", "2", " true ", "true ", "sqlite", "postgres", "SQLITE", "daily", "weekly",
         "monthly", "quarterly", "hourly", "٣", "a/b", "~/x", "65535", "65536", "1000", "1001",
         "604800", "604801", "3650", "3650.5", "0.5", "99999999999999999999999", "\t7\n",
-        "+-6", "6 7", "Europe/Berlin"]
+        "+-6", "6 7", "Europe/Berlin",
+        # more digits than pydantic reads (a raw ValueError once), alone and hidden behind
+        # what cleaning takes off; white space Rust trims and Python's strip() also takes
+        # (\x1c-\x1f); underscores where pydantic's number reading takes them, or not
+        "9" * 5000, "-" + "9" * 4301, "9" * 4300, "9" * 4301 + ".0", "9" * 5000 + "x",
+        " " + "9" * 4301, "0" * 10 + "9" * 4301, "0" * 5000, "1" + "_1" * 4300,
+        "6\x1f", "\x1c6", "\x1d6\x1e", "\u30006\x85", "\xa06\u2028", "1e1_0", "1_0e1", "1._5",
+        "+_1", "1_1 ", " 1_000 ", "0-1", "00.0", "0_1", "-0_0", "1_000.0_0", "+nan", "infinity"]
 TOML = [0, 1, 2, -1, 6, 1000, 1001, 65536, 10**30, 1.0, 0.0, 0.5, 2.0, 6.5, 1e3,
         float("inf"), float("-inf"), float("nan"), True, False, None, [1], {"a": 1},
         datetime(2026, 1, 1)]
@@ -79,6 +86,14 @@ def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path, values: dict[str, A
     with pytest.raises(SettingsError) as exc:
         load_settings({"home": tmp_path, **values}, environ={})
     assert str(exc.value) == error
+
+
+def test_an_okr_toml_integer_too_long_to_read_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "okr.toml").write_text("partitions = " + "9" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(SettingsError) as exc:
+        load_settings({"home": tmp_path}, environ={})
+    assert str(exc.value).startswith(f"{tmp_path / 'okr.toml'}: not valid TOML (Exceeds the "
+                                     "limit (4300 digits)")
 
 
 def test_the_zone_rules_and_what_is_left_unset() -> None:
