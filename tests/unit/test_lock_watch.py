@@ -1,21 +1,25 @@
-"""A projection open that another process's lock refuses waits by asking the kernel (F_GETLK,
-no lock taken), not by trying DuckDB again and again; asking never drops this process's own
-DuckDB lock."""
+"""A projection open that another process's lock refuses waits by asking the kernel (its lock
+table, no descriptor of the file opened), not by trying DuckDB again and again; asking never
+drops this process's own DuckDB lock, and keeps no replaced file on disk."""
 
+import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
 from okr.projections import store
-from okr.projections.lock_watch import conflicting_lock
+from okr.projections.lock_watch import RETRY_EVERY, conflicting_lock
 from okr.projections.store import Projection, ProjectionLocked
 from tests.support.holders import hold, let_go
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="F_GETLK is asked on Linux")
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the lock table is Linux's")
+
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
@@ -38,27 +42,118 @@ def test_the_kernel_says_which_locks_refuse_which_open(db: Path) -> None:
     assert conflicting_lock(str(db), read_only=False) is False
 
 
+class Opens:
+    """Projection's DuckDB opens in this process, in order (True: opened, False: refused); the
+    first refusal lets `writer` go `after` seconds later, so a read always waits for it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.seen: list[bool] = []
+        self.writer: subprocess.Popen[str] | None = None
+        self.after = 0.0
+        self.ending: threading.Timer | None = None
+        self.guard = threading.Lock()
+        monkeypatch.setattr(store.duckdb, "connect", self.connect)
+
+    def connect(self, *args: Any, real: Callable[..., duckdb.DuckDBPyConnection] = duckdb.connect,
+                **kwargs: Any) -> duckdb.DuckDBPyConnection:
+        try:
+            con = real(*args, **kwargs)
+        except duckdb.IOException:
+            with self.guard:
+                self.seen.append(False)
+                if self.writer is not None and self.ending is None:
+                    self.ending = threading.Timer(self.after, let_go, [self.writer])
+                    self.ending.start()
+            raise
+        with self.guard:
+            self.seen.append(True)
+        return con
+
+    def writer_holds(self, db: Path, after: float) -> None:
+        self.seen, self.after, self.ending = [], after, None
+        self.writer = hold(db, "w")
+
+    def writer_gone(self) -> None:
+        if self.ending is not None:
+            self.ending.join()
+        elif self.writer is not None:  # no open was refused: let go here
+            let_go(self.writer)
+        self.writer = None
+
+
+@pytest.fixture
+def opens(monkeypatch: pytest.MonkeyPatch) -> Opens:
+    return Opens(monkeypatch)
+
+
 def test_a_read_waiting_for_the_writer_opens_duckdb_once_more_when_it_lets_go(
-        db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    opens: list[bool] = []
-    real = duckdb.connect
-
-    def counted(*args: object, **kwargs: object) -> duckdb.DuckDBPyConnection:
-        opens.append(True)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(store.duckdb, "connect", counted)
-    writer = hold(db, "w")
-    ending = threading.Timer(0.5, let_go, [writer])  # the writer's batch, half a second long
-    ending.start()
+        db: Path, opens: Opens) -> None:
+    opens.writer_holds(db, after=0.5)  # the writer's batch: half a second after the refusal
     try:
         with Projection(db, read_only=True, wait=10) as reader:
             assert reader.con.execute("SELECT 1").fetchone() == (1,)
     finally:
-        ending.join()
-    # refused once, then opened (a third if the writer came back in between): retrying DuckDB
-    # every 20 ms through the half second made a dozen or more
-    assert 2 <= len(opens) <= 3
+        opens.writer_gone()
+    # refused, then opened once the kernel no longer shows the lock: retrying DuckDB every
+    # 20 ms through the half second made some 25 opens
+    assert opens.seen[0] is False and opens.seen[-1] is True, opens.seen
+    assert opens.seen.count(True) == 1 and len(opens.seen) <= 5, opens.seen
+
+
+def test_waiting_keeps_no_descriptor_and_no_replaced_file(
+        db: Path, tmp_path: Path, opens: Opens) -> None:
+    # the snapshot's publish: a writer elsewhere holds it, two reads wait, the file is replaced
+    def read() -> None:
+        with Projection(db, read_only=True, wait=10) as reader:
+            reader.con.execute("SELECT 1").fetchone()
+
+    for _ in range(3):
+        opens.writer_holds(db, after=0.1)
+        readers = [threading.Thread(target=read) for _ in range(2)]
+        try:
+            for r in readers:
+                r.start()
+            for r in readers:
+                r.join()
+        finally:
+            opens.writer_gone()
+        assert False in opens.seen  # the reads did wait
+        fresh = tmp_path / "fresh.duckdb"
+        Projection(fresh).close()
+        os.replace(fresh, db)
+    # a descriptor kept for ever pinned each replaced file ("… (deleted)")
+    assert descriptors_in(tmp_path) == []
+
+
+def descriptors_in(folder: Path) -> list[str]:
+    """What this process's open descriptors name inside `folder`."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except FileNotFoundError:  # the listing's own descriptor, closed since
+            continue
+        if target.startswith(f"{folder}/"):
+            found.append(target)
+    return found
+
+
+def test_a_refusal_the_kernel_does_not_show_is_retried_at_the_plain_pace(
+        db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tries: list[bool] = []
+
+    def refused(*args: object, **kwargs: object) -> duckdb.DuckDBPyConnection:
+        tries.append(False)  # a lock the kernel's table cannot show (no lock on the file)
+        raise duckdb.IOException(f'IO Error: Could not set lock on file "{db}": Conflicting '
+                                 "lock is held in elsewhere (PID 1)")
+
+    monkeypatch.setattr(store.duckdb, "connect", refused)
+    with pytest.raises(ProjectionLocked):
+        Projection(db, read_only=True, wait=0.3)
+    # every retry waited RETRY_EVERY (a sleep never ends early), and none starts after the
+    # deadline: at most 16 opens for 0.3 s; going straight back to DuckDB when the kernel
+    # showed no lock made tens of thousands
+    assert 2 <= len(tries) <= round(0.3 / RETRY_EVERY) + 1
 
 
 def test_a_writer_that_never_lets_go_still_ends_the_wait(db: Path) -> None:
@@ -79,5 +174,18 @@ def test_asking_never_drops_this_process_own_lock(db: Path) -> None:
         with pytest.raises(subprocess.CalledProcessError):
             subprocess.run([sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1])",
                             str(db)], check=True, capture_output=True, timeout=60)
+    finally:
+        mine.close()
+
+
+def test_this_process_own_lock_is_no_conflict(db: Path) -> None:
+    mine = duckdb.connect(str(db))  # read-write: a write lock, this process's
+    try:
+        assert conflicting_lock(str(db), read_only=False) is False
+        other = subprocess.run([sys.executable, "-c", "import sys; from okr.projections."
+                                "lock_watch import conflicting_lock as c; "
+                                "print(c(sys.argv[1], True), c(sys.argv[1], False))", str(db)],
+                               check=True, capture_output=True, text=True, timeout=60)
+        assert other.stdout.split() == ["True", "True"]  # elsewhere, it refuses every open
     finally:
         mine.close()
