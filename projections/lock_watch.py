@@ -25,6 +25,11 @@ LOOK_EVERY = 0.002  # seconds between two looks at the kernel's lock table
 RETRY_EVERY = 0.02  # seconds between two DuckDB opens where the table does not show the lock
 _table: dict[int, tuple[int, bytes]] = {}  # pid → (descriptor of /proc/locks, the pid in it)
 _opening = threading.Lock()
+# The last answer per (device, inode, read-only), and when it was given: the web app's readers
+# wait in many threads at once, and each looking every LOOK_EVERY would read the table
+# thousands of times a second; an answer younger than half a look is shared instead.
+_answers: dict[tuple[int, int, bool], tuple[float, bool]] = {}
+_answering = threading.Lock()
 
 
 def _lock_table() -> tuple[bytes, bytes]:
@@ -52,9 +57,27 @@ def conflicting_lock(path: str, read_only: bool) -> bool | None:
         return None
     try:
         st = os.stat(path)
-        table, me = _lock_table()
     except OSError:
         return None
+    key = (st.st_dev, st.st_ino, read_only)
+    now = time.monotonic()
+    with _answering:
+        recent = _answers.get(key)
+        if recent is not None and now - recent[0] < LOOK_EVERY / 2:
+            return recent[1]
+        try:
+            table, me = _lock_table()
+        except OSError:
+            return None
+        held = _held(table, me, st, read_only)
+        if len(_answers) > 64:  # files replaced since (the snapshot): forget the old answers
+            _answers.clear()
+        _answers[key] = (now, held)
+        return held
+
+
+def _held(table: bytes, me: bytes, st: os.stat_result, read_only: bool) -> bool:
+    """Whether the table shows another process's lock on that file refusing the open."""
     # "1: POSIX  ADVISORY  WRITE 3785 fe:00:1474576 0 EOF": number, kind, advisory or
     # mandatory, mode, owner's pid, device (hex major:minor) and inode, range; a request
     # waiting for a lock has "->" after the number. DuckDB locks with fcntl (POSIX); an open

@@ -189,3 +189,38 @@ def test_this_process_own_lock_is_no_conflict(db: Path) -> None:
         assert other.stdout.split() == ["True", "True"]  # elsewhere, it refuses every open
     finally:
         mine.close()
+
+
+def test_readers_waiting_at_once_share_a_look_at_the_table(
+        db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The web app's readers wait in many threads at once: within half a look interval they
+    share one reading of the kernel's table instead of each reading it every LOOK_EVERY (a
+    clock held still makes it certain; after it moves on, the table is read again)."""
+    from okr.projections import lock_watch
+
+    reads: list[int] = []
+    table = lock_watch._lock_table
+
+    def counted() -> tuple[bytes, bytes]:
+        reads.append(1)
+        return table()
+
+    now = [1000.0]
+    monkeypatch.setattr(lock_watch, "_lock_table", counted)
+    monkeypatch.setattr(lock_watch.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(lock_watch, "_answers", {})
+    writer = hold(db, "w")
+    try:
+        answers: list[bool | None] = []
+        threads = [threading.Thread(target=lambda: answers.extend(
+            conflicting_lock(str(db), read_only=True) for _ in range(50))) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert answers == [True] * 400 and len(reads) == 1
+        now[0] += lock_watch.LOOK_EVERY
+        assert conflicting_lock(str(db), read_only=True) is True and len(reads) == 2
+        assert conflicting_lock(str(db), read_only=False) is True and len(reads) == 3
+    finally:
+        let_go(writer)
