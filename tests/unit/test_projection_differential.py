@@ -6,7 +6,7 @@ in the unit suite; tests/integration/test_projection.py repeats it through Kafka
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -427,28 +427,34 @@ def test_a_reviews_progress_series_is_the_replayed_scorecard_at_each_instant(
     cycle in the scorecard replayed then (as known at the review's known_at), in the
     scorecard's order: however the review computes it."""
     facts, _, gen = history
-    rnd = random.Random(12)
     points = 0
-    for cycle in gen.cycles:
+    for cycle, as_of, known_at, got in reviews_at_points(facts, gen.cycles, random.Random(12)):
+        instants = sorted({p["at"] for series in got["progress"].values() for p in series})
+        want: dict[str, list[dict]] = {}
+        for at in instants:
+            for card in scorecard_at(facts, at, known_at):
+                for kr in card["key_results"] if card["cycle"] == cycle else []:
+                    want.setdefault(kr["key"], []).append(
+                        {"at": at, "progress": kr["progress"], "expected": kr["expected"],
+                         "value": kr["value"], "target": kr["target"]})
+        assert list(got["progress"]) == list(want), (cycle, as_of, known_at)
+        assert same(got["progress"], want) == [], (cycle, as_of, known_at)
+        points += sum(len(series) for series in want.values())
+    assert points > 500
+
+
+def reviews_at_points(facts: list, cycles: list[str], rnd: random.Random
+                      ) -> Iterator[tuple[str, datetime, datetime, dict]]:
+    """(cycle, as_of, known_at, the review then) at six review points of each cycle (those
+    before the cycle existed left out)."""
+    for cycle in cycles:
         window = named_window(cycle)
         assert window is not None
         for as_of, known_at in review_points(window, facts[-1].recorded_at, rnd)[:6]:
             try:
-                got = review(facts, cycle, ReviewPoint(as_of, known_at))
+                yield cycle, as_of, known_at, review(facts, cycle, ReviewPoint(as_of, known_at))
             except UnknownCycle:
                 continue
-            instants = sorted({p["at"] for series in got["progress"].values() for p in series})
-            want: dict[str, list[dict]] = {}
-            for at in instants:
-                for card in scorecard_at(facts, at, known_at):
-                    for kr in card["key_results"] if card["cycle"] == cycle else []:
-                        want.setdefault(kr["key"], []).append(
-                            {"at": at, "progress": kr["progress"], "expected": kr["expected"],
-                             "value": kr["value"], "target": kr["target"]})
-            assert list(got["progress"]) == list(want), (cycle, as_of, known_at)
-            assert same(got["progress"], want) == [], (cycle, as_of, known_at)
-            points += sum(len(series) for series in want.values())
-    assert points > 500
 
 
 def test_a_reviews_revisions_score_as_a_walk_of_the_whole_log(history: tuple) -> None:
@@ -456,32 +462,23 @@ def test_a_reviews_revisions_score_as_a_walk_of_the_whole_log(history: tuple) ->
     in the world of every fact recorded before it (as known at the review's known_at), its
     KPI's readings included: however little of the log the review walks for them."""
     facts, _, gen = history
-    rnd = random.Random(13)
     checked = with_kpi = 0
-    for cycle in gen.cycles:
-        window = named_window(cycle)
-        assert window is not None
-        for as_of, known_at in review_points(window, facts[-1].recorded_at, rnd)[:6]:
-            try:
-                got = review(facts, cycle, ReviewPoint(as_of, known_at))
-            except UnknownCycle:
-                continue
-            want = {}
-            for world, change in changes([f for f in facts if f.recorded_at <= known_at],
-                                         only=lambda f: f.type == "KeyResultRevised"):
-                kr = world.key_results[change.key]
-                cyc = world.cycles[world.objectives[kr["objective"]]["cycle"]]
-                card = kr_card(world, kr, Window(cyc["start"], cyc["end"]),
-                               change.fact.recorded_at)
-                want[change.fact.recorded_at, change.key] = (card["progress"], card["expected"],
-                                                             card["kpi"])
-            for rev in got["revisions"]:
-                if rev["type"] == "KeyResultRevised":
-                    progress, expected, kpi = want[rev["at"], rev["key"]]
-                    assert same([rev["progress_then"], rev["expected_then"]],
-                                [progress, expected]) == [], rev
-                    checked += 1
-                    with_kpi += kpi is not None
+    for _, _, known_at, got in reviews_at_points(facts, gen.cycles, random.Random(13)):
+        want = {}
+        for world, change in changes([f for f in facts if f.recorded_at <= known_at],
+                                     only=lambda f: f.type == "KeyResultRevised"):
+            kr = world.key_results[change.key]
+            cyc = world.cycles[world.objectives[kr["objective"]]["cycle"]]
+            card = kr_card(world, kr, Window(cyc["start"], cyc["end"]), change.fact.recorded_at)
+            want[change.fact.recorded_at, change.key] = (card["progress"], card["expected"],
+                                                         card["kpi"])
+        for rev in got["revisions"]:
+            if rev["type"] == "KeyResultRevised":
+                progress, expected, kpi = want[rev["at"], rev["key"]]
+                assert same([rev["progress_then"], rev["expected_then"]],
+                            [progress, expected]) == [], rev
+                checked += 1
+                with_kpi += kpi is not None
     assert checked > 20 and with_kpi > 0
 
 
