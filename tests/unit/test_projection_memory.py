@@ -5,12 +5,14 @@ in proportion to the events already stored runs out of it once the history is lo
 (it did at 620,000 events with 96 MB: the dedupe built a hash table over every stored event).
 """
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from okr.ledger.app import OkrLedger
 from okr.projections.store import ConsumedRecord, Projection
 from okr.record.envelope import chained
 from okr.settings import load_settings
+from tests.support.clock import recording_at
 
 STORED = 600_000  # events already in the file: far more than the limit holds as a hash table
 LIMIT = "24MB"
@@ -34,11 +36,12 @@ def _store_many(proj: Projection, n: int) -> None:
 
 def test_a_batch_loads_within_a_small_memory_limit_after_a_long_history(tmp_path: Path) -> None:
     app = OkrLedger(load_settings({"home": tmp_path / "home"}))
-    app.add_cycle("2026-Q4")
-    app.add_objective("o1", "Grow revenue", cycle="2026-Q4", owner="ana")
-    app.add_key_result("k1", "Signups", objective="o1", start=0, target=40)
-    for value in range(1, 6):
-        app.check_in("k1", value)
+    with recording_at(lambda: datetime(2026, 10, 2, tzinfo=UTC)):  # any day: a pinned clock
+        app.add_cycle("2026-Q4")
+        app.add_objective("o1", "Grow revenue", cycle="2026-Q4", owner="ana")
+        app.add_key_result("k1", "Signups", objective="o1", start=0, target=40)
+        for value in range(1, 6):
+            app.check_in("k1", value)
     records = [e.to_bytes() for e in chained(app)]
     app.close()
     path = tmp_path / "work.duckdb"
