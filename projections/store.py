@@ -415,13 +415,16 @@ class Projection:
         """
         if cycle is None and team is None and owner is None:
             return self._scored_in_sql(as_of, known_at)
+        return self._scored_here(as_of, "".join([_timestamp(as_of), ", ", _timestamp(known_at), *(
+            f", only_{name} := {_text(value)}" for name, value in
+            (("cycle", cycle), ("team", team), ("owner", owner)) if value is not None)]))
+
+    def _scored_here(self, as_of: datetime, args: str) -> list[dict[str, Any]]:
+        """What `scorecard_inputs(args)` selects, scored by the domain's rules into cards."""
         from okr.domain.cards import kpi_now, measure_key_result, measure_objective
         from okr.domain.periods import Window
         from okr.domain.rollup import roll_up
 
-        args = "".join([_timestamp(as_of), ", ", _timestamp(known_at), *(
-            f", only_{name} := {_text(value)}" for name, value in
-            (("cycle", cycle), ("team", team), ("owner", owner)) if value is not None)])
         cards: list[dict[str, Any]] = []
         shown: set[str] = set()
         krs: list[dict[str, Any]] = []
