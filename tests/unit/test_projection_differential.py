@@ -4,6 +4,7 @@ Envelopes go straight from the event store into the projection here (no broker),
 in the unit suite; tests/integration/test_projection.py repeats it through Kafka.
 """
 
+import hashlib
 import math
 import random
 from collections.abc import Callable, Iterator
@@ -520,3 +521,38 @@ def test_the_scorecard_at_macro_scores_as_the_replay(history: tuple) -> None:
                         [c for c in want if c["team"] == team]) == []
         checked += len(want)
     assert checked > 50
+
+
+# The review's JSON (as `okr review --json` prints it), byte for byte, at each cycle's review
+# points, from the facts the projection selects: the sha256 of each cycle's reviews in turn,
+# recorded before the review was made faster (issue 20). A faster review must print exactly
+# what the old one printed; a deliberate change of what a review says updates these.
+REVIEW_DIGESTS = {
+    "2025-Q3": "913b64720450cb464015340b8797039559fe00a489b6813b1ad66c30eeccea86",
+    "2025-Q4": "ba10669c505d3a9bc739ff2fdb436fbd5cb3209b4acc606fb304630ae8d294a7",
+}
+
+
+def test_the_review_prints_what_it_printed_before_it_was_made_faster(history: tuple) -> None:
+    from okr.cli.output import to_json
+
+    facts, proj, gen = history
+    got = {}
+    for cycle in gen.cycles:
+        window = named_window(cycle)
+        assert window is not None
+        digest, reviews = hashlib.sha256(), 0
+        for i, (as_of, known_at) in enumerate(review_points(
+                window, facts[-1].recorded_at, random.Random(21))):
+            also = (window.start + timedelta(days=3, hours=7),
+                    window.start + timedelta(days=50)) if i % 3 == 0 else ()
+            try:
+                text = to_json(review(proj.review_facts(cycle, as_of, known_at), cycle,
+                                      ReviewPoint(as_of, known_at), also), pretty=False)
+                reviews += 1
+            except UnknownCycle as exc:
+                text = f"unknown: {exc}"
+            digest.update(text.encode() + b"\n")
+        assert reviews >= 8
+        got[cycle] = digest.hexdigest()
+    assert got == REVIEW_DIGESTS
