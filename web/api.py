@@ -10,11 +10,11 @@ and the API needs no CSRF token. Failures are RFC 9457 problem details
 from typing import Any
 
 from fastapi import APIRouter, Header, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from okr.domain.base import check_on_behalf_of
+from okr.web.answers import JsonAnswer
 from okr.web.api_imports import InvalidLines, import_routes
 from okr.web.api_reads import read_routes
 from okr.web.api_writes import ON_BEHALF_OF, Num, number_text, write_routes
@@ -32,8 +32,8 @@ def problem_response(problem: Problem, instance: str,
                      extra: dict[str, Any] | None = None) -> JSONResponse:
     """The problem as RFC 9457 JSON; `extra` members (such as an import's `invalid` lines)
     beside the standard ones."""
-    return JSONResponse(jsonable_encoder({**(extra or {}), **problem.as_json(instance)}),
-                        problem.status, headers=headers, media_type=PROBLEM)
+    return JsonAnswer({**(extra or {}), **problem.as_json(instance)}, problem.status,
+                      headers=headers, media_type=PROBLEM)
 
 
 class CheckInBody(BaseModel):
@@ -96,7 +96,7 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
         cards = _guard(site.scorecard, a, k)
         shown = [c for c in cards if (not cycle or c["cycle"] == cycle)
                  and (not team or c["team"] == team) and (not owner or c["owner"] == owner)]
-        return jsonable_encoder({"as_of": a, "known_at": k, "objectives": shown})
+        return JsonAnswer({"as_of": a, "known_at": k, "objectives": shown})
 
     @router.get("/key-results/{key}", summary="One key result: its card, objective, "
                                               "revisions and check-ins.")
@@ -106,7 +106,7 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
         a, k = _guard(site.instants, as_of, known_at)
         card, kr, revisions, check_ins = _guard(site.key_result, key, a, k)
         objective = {n: v for n, v in card.items() if n != "key_results"}
-        return jsonable_encoder({"as_of": a, "known_at": k, "key_result": kr,
+        return JsonAnswer({"as_of": a, "known_at": k, "key_result": kr,
                                  "objective": objective, "revisions": revisions,
                                  "check_ins": check_ins})
 
@@ -116,7 +116,7 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
         caller(authorization)
         when, now = _guard(site.instants, at, None)
         rows = _guard(site.restatement, when, now)
-        return jsonable_encoder({"at": when, "known_now": now, "key_results": [
+        return JsonAnswer({"at": when, "known_now": now, "key_results": [
             {"objective": r.objective, "key": r.key, "title": r.title, "then": r.then,
              "now": r.now, "changed": sorted(r.changed)} for r in rows]})
 
@@ -130,7 +130,7 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
         caller(authorization)
         lo = _guard(parse_when, since, site.zone) if since else None
         hi = _guard(parse_until, until, site.zone) if until else None
-        return jsonable_encoder([r for r in _guard(site.trail, key)
+        return JsonAnswer([r for r in _guard(site.trail, key)
                                  if (lo is None or r["recorded_at"] >= lo)
                                  and (hi is None or r["recorded_at"] <= hi)])
 
@@ -138,7 +138,7 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
     def verify(authorization: str | None = Header(None)) -> Any:
         who = caller(authorization)
         _guard(check_may_audit, who)
-        return jsonable_encoder(_guard(site.verify))
+        return JsonAnswer(_guard(site.verify))
 
     async def post(request: Request, who: Principal, kind: str, item: str, work: Any,
                    idempotency_key: str | None, on_behalf_of: str | None = None,
@@ -164,7 +164,7 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
                                       for_whom)
         except KeyReused as exc:
             raise ApiProblem(Problem(422, "Idempotency-Key reused", str(exc))) from None
-        return JSONResponse(jsonable_encoder(answer.body), answer.status)
+        return JsonAnswer(answer.body, answer.status)
 
     @router.post("/key-results/{key}/check-ins", status_code=201,
                  summary="Check in on a key result, as the caller (members: their own "

@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Header
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
 
+from okr.web.answers import JsonAnswer
 from okr.web.auth import Principal
 from okr.web.site import Site
 
@@ -31,7 +31,7 @@ def read_routes(router: APIRouter, site: Site, caller: Callable[[str | None], Pr
         guard(check_status, kind, status or None)
         a, k = guard(site.instants, as_of, known_at)
         found = guard(site.read, lambda p: items(p, a, k))
-        return jsonable_encoder({"kind": kind, "as_of": a, "known_at": k, "items": found})
+        return JsonAnswer({"kind": kind, "as_of": a, "known_at": k, "items": found})
 
     @router.get("/cycles", summary="Cycles: days, zone, status, objectives (okr list cycles).")
     def cycles(status: str | None = None, as_of: str | None = None,
@@ -80,7 +80,7 @@ def read_routes(router: APIRouter, site: Site, caller: Callable[[str | None], Pr
         from okr.cli.answers import show_data
 
         caller(authorization)
-        return jsonable_encoder(guard(show_data, site.state.ledger, key, kind or None))
+        return JsonAnswer(guard(show_data, site.state.ledger, key, kind or None))
 
     @router.get("/key-results/{key}/history", summary="A key result's revisions and check-ins "
                                                       "over time (okr history).")
@@ -91,7 +91,7 @@ def read_routes(router: APIRouter, site: Site, caller: Callable[[str | None], Pr
         revisions, check_ins = guard(site.read, lambda p: p.key_result_history(key))
         if not revisions:
             guard(_raise, NotFound(f"key result {key!r} not found in the projection"))
-        return jsonable_encoder({"key": key, "revisions": revisions, "check_ins": check_ins})
+        return JsonAnswer({"key": key, "revisions": revisions, "check_ins": check_ins})
 
     @router.get("/due", summary="What is due now: key results without a recent check-in, KPIs "
                                 "red or stale (okr due).")
@@ -101,7 +101,7 @@ def read_routes(router: APIRouter, site: Site, caller: Callable[[str | None], Pr
 
         caller(authorization)
         cadence = site.settings.checkin_cadence
-        return jsonable_encoder(guard(site.read, lambda p: due_now(
+        return JsonAnswer(guard(site.read, lambda p: due_now(
             p, site.now(), cadence, owner or None, team or None)))
 
     @router.get("/reviews/{cycle}", summary="Plan vs actual, revisions, progress, confidence "
@@ -120,7 +120,7 @@ def read_routes(router: APIRouter, site: Site, caller: Callable[[str | None], Pr
             earlier = guard(site.review, cycle, a, k0)
             data["restatements"] = restatements(earlier, data)
             data["compared_known_at"] = earlier["known_at"]
-        return jsonable_encoder(data)
+        return JsonAnswer(data)
 
     @router.get("/bundles/{cycle}", summary="A cycle's audit bundle as a .tar.gz, verifiable "
                                             "offline (okr audit export --cycle; auditors and "
@@ -141,8 +141,8 @@ def read_routes(router: APIRouter, site: Site, caller: Callable[[str | None], Pr
 
         caller(authorization)
         now, known = guard(site.instants, None, None)
-        return jsonable_encoder(compare(guard(site.review, a, now, known),
-                                        guard(site.review, b, now, known), team or None))
+        return JsonAnswer(compare(guard(site.review, a, now, known),
+                                  guard(site.review, b, now, known), team or None))
 
 
 def _raise(exc: Exception) -> None:
