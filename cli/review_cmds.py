@@ -46,8 +46,6 @@ def review_cmd(ctx: typer.Context, cycle: str = typer.Argument(..., help="e.g. 2
                                                "('-': stdout)."),
                as_json: bool = JSON) -> None:
     """Plan vs actual, revisions, progress over time, confidence and KPI guardrails."""
-    from okr.cli import report
-
     st = state(ctx)
     fmt = table_format("table" if fmt == "terminal" else fmt, want_json(ctx, as_json), FORMATS)
     if fmt in ("csv", "md", "html") and out is None:
@@ -58,16 +56,21 @@ def review_cmd(ctx: typer.Context, cycle: str = typer.Argument(..., help="e.g. 2
         earlier = build(st, cycle, as_of, compare_known_at)
         data["restatements"] = restatements(earlier, data)
         data["compared_known_at"] = earlier["known_at"]
-    text = {"json": lambda: to_json(data) + "\n", "csv": lambda: report.to_csv(data),
-            "md": lambda: report.to_markdown(data), "html": lambda: report.to_html(data)}
     if fmt in ("table", "tsv"):
         if out is not None:
             raise UserError("--out needs --format csv, md, html or json")
         _print_review(st, data, fmt)
         return
-    if write_out(text[fmt](), out):
+    if write_out(to_json(data) + "\n" if fmt == "json" else _report(data, fmt), out):
         assert out is not None
         print(visible(f"review of {data['cycle']} written to {out.resolve()}"))
+
+
+def _report(data: dict[str, Any], fmt: str) -> str:
+    """The review as a csv, md or html report (cli/report.py: imported only for these)."""
+    from okr.cli import report
+
+    return {"csv": report.to_csv, "md": report.to_markdown, "html": report.to_html}[fmt](data)
 
 
 def retro_cmd(ctx: typer.Context, cycle_a: str, cycle_b: str,

@@ -35,14 +35,15 @@ HEAVY = ("kafka", "eventsourcing", "duckdb", "pyarrow", "fastapi", "rich", "pyda
          "typer._adapters")  # the last: typer's pydantic adapter per parameter
 
 
-def okr_in_process(home: Path, *args: str) -> tuple[int, str, list[str]]:
-    """Run `okr ARGS` in a fresh interpreter; (exit code, stdout, heavy modules it loaded).
-    Its stderr, but for the last line, is left in `okr_in_process.stderr`."""
+def okr_in_process(home: Path, *args: str, probe: str = "") -> tuple[int, str, list[str]]:
+    """Run `okr ARGS` in a fresh interpreter; (exit code, stdout, heavy modules it loaded,
+    and `probe` if it loaded that module too). Its stderr, but for the last line, is left in
+    `okr_in_process.stderr`."""
     code = ("import sys\n"
             f"sys.argv = ['okr', *{list(args)!r}]\n"
             "from okr.cli.main import run\n"
             "try:\n    run()\nexcept SystemExit as e:\n    rc = e.code\n"
-            f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+            f"heavy = [m for m in {(*HEAVY, probe)!r} if m in sys.modules]\n"
             "cmds = sorted(m for m in sys.modules if m.endswith('_cmds'))\n"
             "print('CMDS ' + ','.join(cmds), file=sys.stderr)\n"
             "print('HEAVY ' + ','.join(heavy), file=sys.stderr)\n"
@@ -79,6 +80,16 @@ def test_a_scorecard_of_an_up_to_date_projection_loads_no_kafka_nor_eventsourcin
     assert code == 0
     assert [kr["value"] for o in json.loads(out)["objectives"] for kr in o["key_results"]] == [10]
     assert heavy == ["duckdb"]  # what a read of the projection needs, and nothing more
+
+
+def test_a_review_as_json_loads_neither_the_report_writers_nor_any_other_heavy_library(
+        ledger: tuple[OkrLedger, Settings]) -> None:
+    app, settings = ledger
+    project(app, settings)
+    code, out, heavy = okr_in_process(settings.home, "review", cycle_of(datetime.now(UTC)),
+                                      "--json", probe="okr.cli.report")
+    assert code == 0 and json.loads(out)["summary"]["key_results"] == 1
+    assert heavy == ["duckdb"]  # and not cli/report.py: it writes csv, md, html and tables
 
 
 def test_a_read_while_a_consumer_runs_neither_refreshes_nor_opens_the_ledger(
