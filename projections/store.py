@@ -581,12 +581,12 @@ class Projection:
     def _facts(self, sql: str, params: dict[str, Any]) -> list[Fact]:
         from okr.record.revive import revive_data
 
+        rows = self.con.execute(sql, params).fetchall()
+        utc = _aware(rows)
         return [Fact(position=pos, aggregate_id=agg, version=ver, type=typ,
-                     recorded_at=rec.replace(tzinfo=UTC), effective_at=eff.replace(tzinfo=UTC),
-                     actor=actor, reason=reason, data=revive_data(typ, json.loads(data)),
-                     on_behalf_of=obo)
-                for pos, agg, ver, typ, rec, eff, actor, reason, data, obo
-                in self.con.execute(sql, params).fetchall()]
+                     recorded_at=utc[rec], effective_at=utc[eff], actor=actor, reason=reason,
+                     data=revive_data(typ, json.loads(data)), on_behalf_of=obo)
+                for pos, agg, ver, typ, rec, eff, actor, reason, data, obo in rows]
 
     def _measurements(self, sql: str, params: dict[str, Any], fields: tuple[str, str, str]
                       ) -> list[Fact]:
@@ -595,10 +595,11 @@ class Projection:
         the statement selects position … actor, on_behalf_of, then the three `fields`."""
         make = tuple.__new__
         a, b, c = fields
-        return [make(Fact, (pos, agg, ver, typ, rec.replace(tzinfo=UTC), eff.replace(tzinfo=UTC),
-                            actor, None, {a: x, b: y, c: z}, obo))
-                for pos, agg, ver, typ, rec, eff, actor, obo, x, y, z
-                in self.con.execute(sql, params).fetchall()]
+        rows = self.con.execute(sql, params).fetchall()
+        utc = _aware(rows)
+        return [make(Fact, (pos, agg, ver, typ, utc[rec], utc[eff], actor, None,
+                            {a: x, b: y, c: z}, obo))
+                for pos, agg, ver, typ, rec, eff, actor, obo, x, y, z in rows]
 
     def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()
               ) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -688,6 +689,16 @@ class Projection:
 
 
 _POSITION = operator.itemgetter(0)  # a Fact's position
+_RECORDED_EFFECTIVE = operator.itemgetter(4, 5)  # a fact's row: its two times
+
+
+def _aware(rows: list[tuple[Any, ...]]) -> dict[datetime, datetime]:
+    """Each distinct naive UTC time of the rows' recording and effective times (columns 4
+    and 5), made aware once: a full-scale review's 42,913 facts hold a few thousand distinct
+    instants, and `datetime.replace(tzinfo=…)` costs about a microsecond a call (making the
+    34,000 readings' facts took 92 ms with a replace per time, 34 ms with this)."""
+    distinct = {t for pair in map(_RECORDED_EFFECTIVE, rows) for t in pair}
+    return {t: t.replace(tzinfo=UTC) for t in distinct}
 
 
 def _io_line(exc: duckdb.IOException) -> str:
