@@ -35,8 +35,11 @@ def to_json(data: Any, pretty: bool | None = None) -> str:
     files — Python's fast (C) encoder does not indent, and a review can be megabytes."""
     if pretty is None:
         pretty = sys.stdout.isatty()
+    # Without the circular-reference check (what is printed is a tree the command built):
+    # it keeps a dictionary of every list and dict being written, 10-15 % of a full-scale
+    # review's JSON time (129-139 -> 106-119 ms, same run).
     return json.dumps(data, default=_spelling_once(), indent=2 if pretty else None,
-                      ensure_ascii=False, allow_nan=False)
+                      ensure_ascii=False, allow_nan=False, check_circular=False)
 
 
 def _spelling_once() -> Callable[[Any], Any]:
