@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
+import msgspec
 from eventsourcing.utils import get_topic
 from pydantic import (
     BaseModel,
@@ -258,6 +259,27 @@ def _checks(type_: str) -> tuple[str, tuple[str, ...], list[tuple[str, bool]],
 _CHECKS = {t: _checks(t) for t in DATA_FIELDS}
 
 
+def _data_problem(type_: str, aggregate_type: str, data: dict[str, Any]) -> str | None:
+    """Why a known event type's aggregate type or data does not fit it, or None."""
+    belongs_to, fields, numbers, shapes, optional = _CHECKS[type_]
+    if belongs_to != aggregate_type:
+        return f"{type_} belongs to a {belongs_to}, not a {aggregate_type[:60]!r}"
+    missing = [f for f in fields if f not in data]
+    if missing:
+        return f"{type_} data lacks {', '.join(missing)}"
+    for name, nullable in numbers:
+        v = data[name]
+        if not (v is None and nullable) and not is_finite_number(v):
+            return f"{type_} data.{name} must be a finite number"
+    for name, ok, want in shapes:
+        if not ok(data[name]):
+            return f"{type_} data.{name} must be {want}"
+    for name, ok, want in optional:
+        if name in data and not ok(data[name]):
+            return f"{type_} data.{name} must be {want}"
+    return None
+
+
 class Envelope(BaseModel):
     """One record on okr.ledger, validated. Consumers parse with `Envelope.from_bytes`."""
 
@@ -312,24 +334,9 @@ class Envelope(BaseModel):
 
     @model_validator(mode="after")
     def _data_fits_type(self) -> "Envelope":
-        aggregate_type, fields, numbers, shapes, optional = _CHECKS[self.type]
-        if aggregate_type != self.aggregate_type:
-            raise ValueError(f"{self.type} belongs to a {aggregate_type}, "
-                             f"not a {self.aggregate_type[:60]!r}")
-        data = self.data
-        missing = [f for f in fields if f not in data]
-        if missing:
-            raise ValueError(f"{self.type} data lacks {', '.join(missing)}")
-        for name, nullable in numbers:
-            v = data[name]
-            if not (v is None and nullable) and not is_finite_number(v):
-                raise ValueError(f"{self.type} data.{name} must be a finite number")
-        for name, ok, want in shapes:
-            if not ok(data[name]):
-                raise ValueError(f"{self.type} data.{name} must be {want}")
-        for name, ok, want in optional:
-            if name in data and not ok(data[name]):
-                raise ValueError(f"{self.type} data.{name} must be {want}")
+        problem = _data_problem(self.type, self.aggregate_type, self.data)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @classmethod
@@ -393,6 +400,79 @@ class Envelope(BaseModel):
 KNOWN_TYPES = frozenset(t for t, _ in EVENT_TYPES.values())
 # Stored event topic (module:qualname, as eventsourcing stores it) → (type, aggregate type).
 TOPIC_TYPES = {get_topic(cls): types for cls, types in EVENT_TYPES.items()}
+
+
+class Checked(NamedTuple):
+    """What a consumer reads of a record found valid, its hash over its bytes included."""
+
+    position: int
+    hash: str
+    prev_hash: str
+    aggregate_id: str
+    version: int
+
+
+# The envelope's members, without and with on_behalf_of (present only when someone was named).
+_MEMBERS = frozenset(f.alias or name for name, f in Envelope.model_fields.items()
+                     if name != "on_behalf_of")
+_MEMBERS_NAMED = _MEMBERS | {"on_behalf_of"}
+_TEXTS = ("event_id", "aggregate_type", "aggregate_id", "actor")
+_HEX64_TEXT = re.compile("[0-9a-f]{64}")
+# A quote followed by white space: a key spelled `"key" :` (or a string starting with a space)
+_QUOTE_SPACE = re.compile(rb'"[ \t\r\n]')
+_JSON = msgspec.json.Decoder()
+
+
+def checked(raw: bytes) -> Checked | None:
+    """A record's chain link when it is a valid envelope whose hash covers its bytes, found by
+    one parse in C and the checks of `Envelope` done on the parsed values; None when this
+    reading cannot say so, and then `Envelope.from_bytes` and `hash_ok` decide (and say why).
+
+    It accepts only what they accept, with the same values (tests/unit/
+    test_decode_differential.py holds it to them): msgspec's parser refuses all JSON that
+    pydantic's refuses (NaN and Infinity too, which pydantic reads and the envelope then
+    refuses); every type is checked exactly (a bool is not an int, 5.0 is not one here though
+    pydantic would take it); and a key given twice is found by counting `":` in the bytes —
+    without a backslash every quote opens or closes a string, and without a quote followed by
+    white space every key is spelled `"key":`, so the count is at least the keys spelled out
+    (more when a string starts with a colon, which only sends a record to the slow path) and
+    equal to the keys parsed only when none is given twice."""
+    if b"\\" in raw or _QUOTE_SPACE.search(raw) is not None:
+        return None
+    try:
+        doc = _JSON.decode(raw)
+    except (msgspec.DecodeError, ValueError, RecursionError):  # not JSON, not UTF-8, too deep
+        return None
+    if type(doc) is not dict:
+        return None
+    members = doc.keys()
+    if members == _MEMBERS_NAMED:
+        named = doc["on_behalf_of"]
+        if type(named) is not str or not 1 <= len(named) <= MAX_NAME:
+            return None
+    elif members != _MEMBERS:
+        return None
+    position, version, type_, data = doc["position"], doc["version"], doc["type"], doc["data"]
+    reason, hash_, prev_hash = doc["reason"], doc["hash"], doc["prev_hash"]
+    if (type(position) is not int or not 1 <= position <= MAX_POSITION
+            or type(version) is not int or not 1 <= version <= MAX_VERSION
+            or doc["schema"] != SCHEMA or type(type_) is not str or type_ not in KNOWN_TYPES
+            or type(data) is not dict or (reason is not None and type(reason) is not str)
+            or type(hash_) is not str or not _HEX64_TEXT.fullmatch(hash_)
+            or type(prev_hash) is not str or not _HEX64_TEXT.fullmatch(prev_hash)
+            or not is_time(doc["recorded_at"]) or not is_time(doc["effective_at"])):
+        return None
+    for name in _TEXTS:
+        if type(doc[name]) is not str:
+            return None
+    if not doc["actor"] or _data_problem(type_, doc["aggregate_type"], data) is not None:
+        return None
+    keys = _keys_if_finite(data)
+    if keys is None or raw.count(b'":') != len(doc) + keys:
+        return None
+    if record_hash(raw, prev_hash) != hash_:
+        return None
+    return Checked(position, hash_, prev_hash, doc["aggregate_id"], version)
 
 
 @dataclass(frozen=True, slots=True)
