@@ -32,6 +32,8 @@ def problem_response(problem: Problem, instance: str,
                      extra: dict[str, Any] | None = None) -> JSONResponse:
     """The problem as RFC 9457 JSON; `extra` members (such as an import's `invalid` lines)
     beside the standard ones."""
+    if problem.retry_after is not None:
+        headers = {**(headers or {}), "Retry-After": str(problem.retry_after)}
     return JsonAnswer({**(extra or {}), **problem.as_json(instance)}, problem.status,
                       headers=headers, media_type=PROBLEM)
 

@@ -114,8 +114,11 @@ def create_app(settings: Settings) -> FastAPI:
         known = failure(exc)
         if known is None:
             raise exc
-        return page(request, "error.html", who, known.status, message=known.detail,
-                    title=known.title)
+        shown = page(request, "error.html", who, known.status, message=known.detail,
+                     title=known.title)
+        if known.retry_after is not None:
+            shown.headers["Retry-After"] = str(known.retry_after)
+        return shown
 
     # ---- sign-in ----------------------------------------------------------------------
 

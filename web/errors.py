@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from okr.web.auth import Refused
+from okr.web.turns import Busy
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class Problem:
     status: int
     title: str
     detail: str
+    retry_after: int | None = None  # seconds, for a refusal of an overloaded server
 
     def as_json(self, instance: str) -> dict[str, object]:
         return {"type": "about:blank", "title": self.title, "status": self.status,
@@ -42,6 +44,8 @@ def failure(exc: BaseException) -> Problem | None:
         return Problem(403, "Forbidden", str(exc))
     if isinstance(exc, NotFound):
         return Problem(404, "Not found", str(exc))
+    if isinstance(exc, Busy):
+        return Problem(503, "Service unavailable", str(exc), Busy.retry_after)
     known = translate(exc)
     if known is None:
         return None

@@ -1,6 +1,7 @@
 """What the web app does with the ledger: sign-in, reads of the projection, writes through the
 ledger service — the same ones the CLI uses, with the signed-in user as the actor."""
 
+import os
 import threading
 import time
 from collections import deque
@@ -15,6 +16,7 @@ from okr.domain.errors import NotFound
 from okr.settings import Settings
 from okr.web import passwords, tokens
 from okr.web.auth import Principal, Refused, check_may_check_in, check_may_export, load_secret
+from okr.web.turns import Turns
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -26,6 +28,8 @@ T = TypeVar("T")
 SIGNIN_FAILURES = 10  # failed sign-ins from one address within SIGNIN_WINDOW seconds …
 SIGNIN_WINDOW = 60.0  # … and it must wait
 FEED_PAGE = 50  # events on a page of the audit feed
+READS_AT_ONCE = max(2, os.cpu_count() or 2)  # projection reads running at once (web/turns.py)
+READ_WAIT = 20.0  # seconds a read waits for its turn at most, then 503 (clients give up at 30)
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ class Site:
         self.secret = load_secret(settings.home)
         passwords.prepare()  # the dummy hash, before the first sign-in rather than in it
         self._lock = SharedLock()
+        self.turns = Turns(READS_AT_ONCE, READ_WAIT)
         self._ledgers: dict[str, OkrLedger] = {}  # one per signed-in user: its principal
         self._ledgers_lock = threading.Lock()
         self._writers: dict[str, threading.RLock] = {}  # one write at a time per user
@@ -196,8 +201,13 @@ class Site:
         When another process owns the projection (`okr up`, `okr consume`) it keeps it
         current: reads open it side by side, as any reader does. Otherwise a read first brings
         it up to date (the CLI's own read path: publish, then consume to the tail) — alone,
-        since that opens the file for writing in this process.
+        since that opens the file for writing in this process. Reads take turns, a few at
+        once and first come first served (web/turns.py; Busy after READ_WAIT seconds).
         """
+        with self.turns.turn():
+            return self._read(fn)
+
+    def _read(self, fn: "Callable[[Any], T]") -> T:
         from okr.cli.reads import open_projection
         from okr.projections.access import open_for_reading
 
