@@ -2,6 +2,8 @@
 KPI guardrails — all computed from the facts with the reference semantics of history.py.
 """
 
+import bisect
+import operator
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from okr.domain.history import (
     Fact,
     World,
     kr_card,
+    position_of,
     scorecard,
     world_at,
     worlds_at,
@@ -27,6 +30,7 @@ WEEK = timedelta(days=7)
 BACKDATED_AFTER = timedelta(days=1)  # recorded more than a day after it was effective
 GUARDRAIL_TAG = "guardrail"
 _EPS = 1e-9
+_OBSERVED = operator.itemgetter("observed_at")
 
 
 class UnknownCycle(LookupError):
@@ -108,12 +112,8 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
         return []
     # A revision reads the structure before it and the latest check-in or reading of the key
     # result it revises: the walk stops at the last revision and skips the readings of KPIs
-    # no key result ever links (guardrails alone: most of a cycle's readings).
-    linked = {f.data["kpi"] for f in visible if f.type == "KpiLinked"}
-    linked_ids = {f.aggregate_id for f in visible if f.type == "KpiAdded"
-                  and f.data["key"] in linked}
-    walked = (f for f in visible if f.position <= last
-              and (f.type != "KpiReadingRecorded" or f.aggregate_id in linked_ids))
+    # no key result ever links.
+    walked = (f for f in _scored_by_key_results(visible) if f.position <= last)
     for world, change in changes(walked, only=lambda f: bool(f.data.get("plan_revision"))):
         fact = change.fact
         belongs = (world.objectives.get(change.key, {}).get("cycle") == cycle
@@ -145,6 +145,15 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
     return out
 
 
+def _scored_by_key_results(facts: Sequence[Fact]) -> list[Fact]:
+    """The facts without the readings of KPIs that no key result ever links (guardrails
+    alone: most of a cycle's readings), which no key result's score reads."""
+    linked = {f.data["kpi"] for f in facts if f.type == "KpiLinked"}
+    linked_ids = {f.aggregate_id for f in facts if f.type == "KpiAdded"
+                  and f.data["key"] in linked}
+    return [f for f in facts if f.type != "KpiReadingRecorded" or f.aggregate_id in linked_ids]
+
+
 def weekly_progress(facts: Sequence[Fact], cycle: str, window: Window, t_eval: datetime,
                     known_at: datetime, also: Sequence[datetime] = ()
                     ) -> dict[str, list[dict[str, Any]]]:
@@ -158,7 +167,7 @@ def weekly_progress(facts: Sequence[Fact], cycle: str, window: Window, t_eval: d
         t += WEEK
     instants.append(t_eval)
     instants = sorted(set(instants) | {a for a in also if window.start <= a <= t_eval})
-    for at, world in worlds_at(facts, instants, known_at):
+    for at, world in worlds_at(_scored_by_key_results(facts), instants, known_at):
         # The cycle's key results as `scorecard` lists them (by objective, then key), each
         # scored alone: the series reads no objective score or roll-up.
         cyc = world.cycles.get(cycle)
@@ -247,25 +256,30 @@ def guardrails(final: World, kpi_keys: set[str], window: Window, t_eval: datetim
         kpi = final.kpis.get(key)
         if kpi is None:  # linked by a key result in force then, but added to the ledger later
             continue
+        # By observed time, then position: a world's readings are in position order (the
+        # order of the fold), and a stable sort keeps that order among equal times.
         readings = sorted((r for r in kpi["readings"] if r["observed_at"] <= t_eval),
-                          key=lambda r: (r["observed_at"], r["position"]))
+                          key=_OBSERVED)
+        times = [r["observed_at"] for r in readings]
         # The cycle's readings: the one in force when it started, and every one after it.
-        carried = [i for i, r in enumerate(readings) if r["observed_at"] <= window.start]
-        readings = readings[carried[-1] if carried else 0:]
+        first = max(0, bisect.bisect_right(times, window.start) - 1)
+        readings, times = readings[first:], times[first:]
         shares = dict.fromkeys([h.value for h in Health] + ["none"], 0.0)
         stale = 0.0
         period = scoring.CADENCE_PERIOD[kpi["cadence"]]
-        # A reading holds until the next one; before the first there is no data.
-        edges = [(window.start, None)] + [(r["observed_at"], r) for r in readings]
-        for i, (t0, r) in enumerate(edges):
-            t1 = edges[i + 1][0] if i + 1 < len(edges) else t_eval
+        direction, green, red = kpi["direction"], kpi["green"], kpi["red"]
+        # A reading holds until the next one; before the first there is no data. Each span
+        # runs from its reading's time (the cycle's start for the first, "no data") to the
+        # next reading's, clipped to the cycle so far.
+        for t0, t1, r in zip([window.start, *times], [*times, t_eval], [None, *readings],
+                             strict=True):
             lo, hi = max(t0, window.start), min(t1, t_eval)
             if hi <= lo:
                 continue
-            health = None if r is None else scoring.kpi_health(
-                kpi["direction"], kpi["green"], kpi["red"], r["value"])
+            health = None if r is None else scoring.kpi_health(direction, green, red,
+                                                               r["value"])
             shares[health or "none"] += (hi - lo).total_seconds()
-            fresh_until = lo if r is None else max(lo, r["observed_at"] + period)
+            fresh_until = lo if r is None else max(lo, t0 + period)
             stale += max(0.0, (hi - max(lo, fresh_until)).total_seconds())
         last = readings[-1] if readings else None
         out.append({"key": key, "name": kpi["name"], "tags": kpi["tags"],
@@ -274,7 +288,7 @@ def guardrails(final: World, kpi_keys: set[str], window: Window, t_eval: datetim
                     "stale_at_end": scoring.kpi_stale(kpi["cadence"], None if last is None
                                                       else last["observed_at"], t_eval),
                     "health_at_end": None if last is None else scoring.kpi_health(
-                        kpi["direction"], kpi["green"], kpi["red"], last["value"]),
+                        direction, green, red, last["value"]),
                     "readings": [{"at": r["observed_at"], "value": r["value"]}
                                  for r in readings],
                     "green": kpi["green"], "red": kpi["red"], "direction": kpi["direction"]})
@@ -285,7 +299,7 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
            also: Sequence[datetime] = ()) -> dict[str, Any]:
     """The whole review of one cycle as it looked at `point` (its progress series also at
     the instants `also` names)."""
-    facts = sorted(facts, key=lambda f: f.position)
+    facts = sorted(facts, key=position_of)
     # What exists at the point (cycles, items, statuses): measurements play no part in it.
     known = world_at((f for f in facts if f.type not in MEASUREMENTS), point.as_of,
                      point.known_at)

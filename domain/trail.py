@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from okr.domain.events import MEASUREMENTS
-from okr.domain.history import APPLY, Fact, World
+from okr.domain.history import APPLY, Fact, World, position_of
 
 # Bookkeeping a change listing should not show.
 _HIDDEN = {"check_ins", "readings", "created_at", "plan_revision"}
@@ -49,7 +49,7 @@ def changes(facts: Iterable[Fact], only: Callable[[Fact], bool] | None = None
     history.
     """
     world = World(latest_only=True)
-    for fact in sorted(facts, key=lambda f: f.position):
+    for fact in sorted(facts, key=position_of):
         if only is None or only(fact):
             table, key = world.keys.get(fact.aggregate_id, ("", ""))
             before = copy.deepcopy(_visible(world.table(table).get(key))) if table else {}
