@@ -273,7 +273,7 @@ def worlds_at(facts: Iterable[Fact], instants: Sequence[datetime], known_at: dat
 
 def _latest(items: list[dict[str, Any]], time_field: str) -> dict[str, Any] | None:
     """Latest by valid time; among equal times the later-recorded (higher position) wins."""
-    return max(items, key=lambda i: (i[time_field], i["position"]), default=None)
+    return max(items, key=operator.itemgetter(time_field, "position"), default=None)
 
 
 def kpi_card(kpi: dict[str, Any], as_of: datetime) -> dict[str, Any]:

@@ -31,6 +31,7 @@ BACKDATED_AFTER = timedelta(days=1)  # recorded more than a day after it was eff
 GUARDRAIL_TAG = "guardrail"
 _EPS = 1e-9
 _OBSERVED = operator.itemgetter("observed_at")
+_OBJECTIVE_KEY = operator.itemgetter("objective", "key")
 
 
 class UnknownCycle(LookupError):
@@ -77,6 +78,9 @@ def plan_vs_actual(facts: Sequence[Fact], cycle: str, committed_at: datetime | N
     for i in sorted(final.initiatives.values(), key=lambda i: i["key"]):
         initiatives.setdefault(i["key_result"], []).append(
             {"key": i["key"], "title": i["title"], "status": i["status"]})
+    planned_under: dict[str, list[str]] = {}  # the plan's key results, by objective
+    for k in plan_krs:
+        planned_under.setdefault(plan.key_results[k]["objective"], []).append(k)
     out = []
     for card in cards:
         krs = []
@@ -93,8 +97,7 @@ def plan_vs_actual(facts: Sequence[Fact], cycle: str, committed_at: datetime | N
                         "target_changed": planned is not None
                         and (planned["target"], planned["target_high"])
                         != (kr["target"], kr["target_high"])})
-        removed = sorted(k for k in plan_krs if plan.key_results[k]["objective"] == card["key"]
-                         and k not in final_krs)
+        removed = sorted(k for k in planned_under.get(card["key"], ()) if k not in final_krs)
         out.append({**card, "key_results": krs, "in_plan": card["key"] in plan_objs,
                     "carried_from": final.objectives[card["key"]]["carried_from"],
                     "removed_after_commit": removed,
@@ -176,7 +179,7 @@ def weekly_progress(facts: Sequence[Fact], cycle: str, window: Window, t_eval: d
         shown = {k for k, o in world.objectives.items() if o["cycle"] == cycle}
         krs = sorted((kr for kr in world.key_results.values()
                       if kr["objective"] in shown and not kr["removed"]),
-                     key=lambda kr: (kr["objective"], kr["key"]))
+                     key=_OBJECTIVE_KEY)
         window = Window(cyc["start"], cyc["end"])
         for kr in krs:
             series[kr["key"]].append(_series_point(world, kr, window, at))
