@@ -251,19 +251,38 @@ _effective_at = operator.attrgetter("effective_at")
 def worlds_at(facts: Iterable[Fact], instants: Sequence[datetime], known_at: datetime
               ) -> Iterator[tuple[datetime, World]]:
     """The world at each instant (as known at known_at), with the latest check-in and reading
-    of each item only — what `scorecard` reads — for series of many instants: the
-    structural facts are folded per instant, measurements found by bisection."""
+    of each item only — what `scorecard` reads — for series of many instants: measurements
+    found by bisection, the structural facts folded once and the world carried forward from
+    one instant to the next, later one (read each world before asking for the next: it is
+    the same object, advanced).
+
+    Carrying forward folds the facts that came into force since the last instant after the
+    ones folded before; that is the fold in position order as long as no item gains a fact
+    earlier (by position) than one of its own already folded — only an item's own earlier
+    facts decide what a fact does (see Replay). When one does (a creation or change in force
+    later than a later-recorded change of that item), the world is folded afresh."""
     known = sorted((f for f in facts if f.recorded_at <= known_at), key=position_of)
     structural = [f for f in known if f.type not in MEASUREMENTS]
+    by_effect = sorted(structural, key=_effective_at)  # stable: by position among equals
+    in_force = [f.effective_at for f in by_effect]
     series: dict[str, list[Fact]] = {}
     # `known` is in position order and sorting is stable: by effective time, then position.
     for f in sorted((f for f in known if f.type in MEASUREMENTS), key=_effective_at):
         series.setdefault(f.aggregate_id, []).append(f)
     times = {agg: [f.effective_at for f in items] for agg, items in series.items()}
+    world, folded, last = World(latest_only=True), 0, None
+    reached: dict[str, int] = {}  # per item: the highest position of its facts folded so far
     for at in instants:
-        world = World(latest_only=True)
-        for fact in structural:
+        upto = bisect.bisect_right(in_force, at)
+        new = sorted(by_effect[folded:upto], key=position_of)
+        if last is None or at < last or any(reached.get(f.aggregate_id, 0) > f.position
+                                            for f in new):
+            world, reached = World(latest_only=True), {}
+            new = [f for f in structural if f.effective_at <= at]
+        for fact in new:
             _apply(world, fact, at, known_at)
+            reached[fact.aggregate_id] = max(reached.get(fact.aggregate_id, 0), fact.position)
+        folded, last = upto, at
         for agg, items in series.items():
             i = bisect.bisect_right(times[agg], at)
             if i and agg in world.keys:

@@ -80,3 +80,25 @@ def test_worlds_at_many_instants_score_as_the_reference(facts: list[Fact]) -> No
         at = sorted(a for a, _ in points)
         for t, world in worlds_at(facts, at, known_at):
             assert scorecard(world, t) == scorecard_at(facts, t, known_at)
+
+
+def test_worlds_at_items_whose_changes_come_into_force_out_of_order(facts: list[Fact]) -> None:
+    """A world carried from one instant to the next must still be the fold in position
+    order when an item's changes do not come into force in the order they were recorded (a
+    hostile or hand-written log: a revision in force before its key result, a creation in
+    force after the item's next change): then it is folded afresh."""
+    rnd = random.Random(5)
+    created: dict[str, datetime] = {}
+    hostile = []
+    for f in facts:
+        created.setdefault(f.aggregate_id, f.effective_at)
+        if f.type in ("KeyResultRevised", "ObjectiveRetitled", "KpiLinked") and rnd.random() < 0.5:
+            f = f._replace(effective_at=created[f.aggregate_id] - timedelta(days=rnd.uniform(0, 9)))
+        elif f.type == "KeyResultAdded" and rnd.random() < 0.3:
+            f = f._replace(effective_at=f.effective_at + timedelta(days=rnd.uniform(1, 40)))
+        hostile.append(f)
+    assert hostile != facts
+    known_at = facts[-1].recorded_at
+    at = sorted(a for a, _ in instants(hostile, 40, seed=6))
+    for t, world in worlds_at(hostile, at, known_at):
+        assert scorecard(world, t) == scorecard_at(hostile, t, known_at), t
