@@ -222,3 +222,18 @@ def test_every_near_miss_of_every_member_gets_the_old_verdict(chain: list[Envelo
             verdict = same_verdict(seal(spell(changed), changed.get("prev_hash")), None)
             seen.add(isinstance(verdict, str))
     assert seen == {True, False}
+
+
+@pytest.mark.parametrize("note", [":) shipped", ":", " : spaced", "a\":b"])
+def test_a_string_starting_with_a_colon_is_not_taken_for_a_key(chain: list[Envelope],
+                                                               note: str) -> None:
+    """A check-in noted ":) shipped", as the relay writes it: a valid record. Counting `":`
+    (or `"` and white space before a colon) took the note's opening quote for the end of a
+    key, so the record was dead-lettered as holding a key twice — and every record chained
+    after it waited at the gate for ever."""
+    env = next(e for e in chain if e.type == "CheckInRecorded")
+    doc = {**env.to_dict(), "data": {**env.data, "note": note}}
+    del doc["hash"]
+    raw = seal(spell(doc), env.prev_hash)
+    assert isinstance(decode(Message("okr.ledger", 0, 0, None, raw, ())), Checked)
+    assert Envelope.from_bytes(raw).data["note"] == note
