@@ -78,6 +78,9 @@ COMMENT ON MACRO kpi_period_us IS 'A KPI cadence''s period in microseconds: a re
 COMMENT ON MACRO okr_order_key IS 'Time, then position, as one number (for arg_max over the latest fact).';
 COMMENT ON MACRO okr_in_force IS 'Whether a version row is the one in force at valid time t as known at transaction time k.';
 COMMENT ON MACRO okr_version_preference IS 'Which version of an item a fact at t is scored against (the latest in force, else the first).';
+COMMENT ON MACRO TABLE objectives_at IS 'The objectives in force at as_of as known at known_at, in a cycle in force, with the cycle''s window; only_cycle, only_team, only_owner keep those asked for (shown) and the objectives aligned below them.';
+COMMENT ON MACRO TABLE key_result_inputs IS 'Every key result in force and not removed (under only_objectives, a list of keys), once, with its plan, its latest check-in, and its KPI in force with that KPI''s latest reading.';
+COMMENT ON MACRO TABLE key_results_at IS 'The key results in force under an objective in force in a cycle in force (under only_objectives), scored: the key-result columns of scorecard_at.';
 COMMENT ON MACRO TABLE scorecard_inputs IS 'What scorecard_at(as_of, known_at) scores, unscored: one row per key result in force with its objective and cycle, its latest check-in, and its KPI in force with that KPI''s latest reading; shown marks the objectives asked for.';
 COMMENT ON MACRO TABLE scorecard_at IS 'The scorecard as of as_of (valid time) as known at known_at (transaction time): one row per key result in force, with its objective.';
 COMMENT ON MACRO TABLE kr_progress IS 'Every check-in of a cycle''s key results, scored against the plan in force at its effective time.';

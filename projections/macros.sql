@@ -81,52 +81,62 @@ CREATE OR REPLACE MACRO okr_in_force(valid_from, valid_to, recorded_at, recorded
 CREATE OR REPLACE MACRO okr_version_preference(valid_from, version, t) AS
     CASE WHEN valid_from <= t THEN version ELSE -version END;
 
--- What the scorecard as of `as_of` (valid time) as known at `known_at` (transaction time) is
--- scored from, unscored: one row per key result in force, with its objective's and cycle's
--- columns (objectives without key results get one row whose key-result columns are NULL), its
--- latest check-in and its KPI in force with that KPI's latest reading. `only_cycle`,
--- `only_team` and `only_owner` (NULL: all) keep the objectives of one cycle, team or owner
--- (`shown`) and the objectives aligned below them, whose scores their roll-ups read.
--- Projection.scorecard_at scores these rows with the domain's rules; `scorecard_at` in SQL.
-CREATE OR REPLACE MACRO scorecard_inputs(as_of, known_at, only_cycle := NULL,
-                                         only_team := NULL, only_owner := NULL) AS TABLE
-WITH RECURSIVE p AS (
-    SELECT as_of::TIMESTAMPTZ AS t_as_of, known_at::TIMESTAMPTZ AS t_known
-),
-cyc AS (SELECT v.* FROM cycle_versions v, p
-        WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
-                           p.t_as_of, p.t_known)),
-obj_all AS (SELECT v.* FROM objective_versions v, p
+-- Point in time, in layers an analyst can call alone and `Projection.scorecard_at` calls in
+-- parts: the objectives in force (`objectives_at`), the key results in force with what they
+-- are scored from (`key_result_inputs`), those scored (`key_results_at`), and the scorecard
+-- (`scorecard_at`: objectives with their key results, scores and roll-ups). Times are written
+-- `as_of::TIMESTAMPTZ` where they are compared, so that literals fold into constants DuckDB
+-- can test against each row group's zone map.
+
+-- The objectives in force at `as_of` (valid time) as known at `known_at` (transaction time),
+-- in a cycle in force, with the cycle's window (ws, we). `only_cycle`, `only_team` and
+-- `only_owner` (NULL: all) keep the objectives of one cycle, team or owner (`shown`) and the
+-- objectives aligned below them, whose scores their roll-ups read (`shown` false).
+CREATE OR REPLACE MACRO objectives_at(as_of, known_at, only_cycle := NULL, only_team := NULL,
+                                      only_owner := NULL) AS TABLE
+WITH RECURSIVE cyc AS (
+    SELECT v.* FROM cycle_versions v
+    WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
+                       as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)),
+obj_all AS (SELECT v.* FROM objective_versions v
             WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
-                               p.t_as_of, p.t_known)
+                               as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
               AND v.cycle IN (SELECT key FROM cyc)),
--- The objectives asked for, and every objective aligned below them (UNION: each once, so a
--- stored alignment cycle ends): only these are scored.
 picked AS (SELECT key FROM obj_all
            WHERE (only_cycle IS NULL OR cycle = only_cycle)
              AND (only_team IS NULL OR team = only_team)
              AND (only_owner IS NULL OR owner = only_owner)),
+-- Every objective aligned below those (UNION: each once, so a stored alignment cycle ends).
 below AS (SELECT key FROM picked
           UNION
-          SELECT o.key FROM below JOIN obj_all o ON o.parent = below.key),
-obj AS (SELECT * FROM obj_all WHERE key IN (SELECT key FROM below)),
--- Key results in force under those objectives (others are never shown).
-kr AS (SELECT v.* FROM key_result_versions v, p
-       WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
-                          p.t_as_of, p.t_known)
-         AND NOT v.removed AND v.objective IN (SELECT key FROM obj)),
+          SELECT o.key FROM below JOIN obj_all o ON o.parent = below.key)
+SELECT o.cycle, o.key AS objective, o.title AS objective_title, o.owner, o.team, o.level,
+       o.okr_type, o.parent, o.status AS objective_status,
+       o.key IN (SELECT key FROM picked) AS shown, cyc.start AS ws, cyc."end" AS we
+FROM obj_all o JOIN cyc ON o.cycle = cyc.key
+WHERE o.key IN (SELECT key FROM below);
+
+-- The key results in force at (as_of, known_at), not removed, under the objectives listed in
+-- `only_objectives` (NULL: under any), each with its plan, its latest check-in and its KPI in
+-- force with that KPI's latest reading: what a key result is scored from.
+CREATE OR REPLACE MACRO key_result_inputs(as_of, known_at, only_objectives := NULL) AS TABLE
+WITH kr AS (SELECT v.* FROM key_result_versions v
+            WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
+                               as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
+              AND NOT v.removed
+              AND (only_objectives IS NULL OR list_contains(only_objectives, v.objective))),
 -- KPIs in force that measure one of those key results.
-kpi AS (SELECT v.* FROM kpi_versions v, p
+kpi AS (SELECT v.* FROM kpi_versions v
         WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
-                           p.t_as_of, p.t_known)
+                           as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
           AND v.key IN (SELECT kpi FROM kr)),
 -- The latest check-in and reading of each item (by effective time, then position): an
 -- aggregate, not a window (that would sort every reading of the history), over one number.
 ci AS (SELECT c.aggregate_id,
               arg_max({'value': c.value, 'confidence': c.confidence},
                       okr_order_key(c.effective_at, c.position)) AS latest
-       FROM check_ins c, p
-       WHERE c.recorded_at <= p.t_known AND c.effective_at <= p.t_as_of
+       FROM check_ins c
+       WHERE c.recorded_at <= known_at::TIMESTAMPTZ AND c.effective_at <= as_of::TIMESTAMPTZ
          AND c.aggregate_id IN (SELECT aggregate_id FROM kr)
        GROUP BY c.aggregate_id),
 -- Readings are stored in the order they were recorded, so their observation times rise
@@ -155,49 +165,42 @@ rd AS (SELECT * FROM rd_recent
          AND r.observed_at <= as_of::TIMESTAMPTZ - INTERVAL 8 DAY
          AND r.aggregate_id IN (SELECT aggregate_id FROM rd_missing)
        GROUP BY r.aggregate_id)
-SELECT obj.cycle, obj.key AS objective, obj.title AS objective_title, obj.owner, obj.team,
-       obj.level, obj.okr_type, obj.parent, obj.status AS objective_status,
-       obj.key IN (SELECT key FROM picked) AS shown, cyc.start AS ws, cyc."end" AS we,
-       kr.key AS key_result, kr.title AS kr_title, kr.kind, kr.start, kr.target,
+SELECT kr.key AS key_result, kr.objective, kr.title AS kr_title, kr.kind, kr.start, kr.target,
        kr.target_high, kr.tolerance, kr.unit, kr.weight, kr.phases, kr.kpi,
        ci.latest.value AS check_in_value, ci.latest.confidence AS check_in_confidence,
        kpi.key IS NOT NULL AS has_kpi, kpi.direction, kpi.green, kpi.red, kpi.cadence,
        rd.value AS reading_value, rd.observed_at AS reading_observed_at
-FROM obj JOIN cyc ON obj.cycle = cyc.key
-LEFT JOIN kr ON kr.objective = obj.key
+FROM kr
 LEFT JOIN ci ON ci.aggregate_id = kr.aggregate_id
 LEFT JOIN kpi ON kr.kpi = kpi.key
-LEFT JOIN rd ON rd.aggregate_id = kpi.aggregate_id
-ORDER BY obj.cycle, obj.key, kr.key NULLS FIRST;
+LEFT JOIN rd ON rd.aggregate_id = kpi.aggregate_id;
 
--- The scorecard as of `as_of` as known at `known_at`, scored (domain/scoring.py and
--- domain/rollup.py, line for line): one row per key result in force, with its objective's
--- columns and scores (objectives without key results get one row whose key-result columns are
--- NULL); `only_cycle`, `only_team`, `only_owner` as `scorecard_inputs` takes them.
-CREATE OR REPLACE MACRO scorecard_at(as_of, known_at, only_cycle := NULL, only_team := NULL,
-                                     only_owner := NULL) AS TABLE
-WITH RECURSIVE p AS (
-    SELECT as_of::TIMESTAMPTZ AS t_as_of
-),
-inp AS (SELECT * FROM scorecard_inputs(as_of, known_at, only_cycle := only_cycle,
-                                       only_team := only_team, only_owner := only_owner)),
-obj AS (SELECT DISTINCT cycle, objective AS key, objective_title AS title, owner, team, level,
-               okr_type, parent, objective_status AS status FROM inp),
-picked AS (SELECT DISTINCT objective AS key FROM inp WHERE shown),
-krc AS (SELECT key_result AS key, objective, kr_title AS title, kind, start, target,
-               target_high, tolerance, unit, weight, phases, kpi, ws, we,
-               CASE WHEN has_kpi THEN reading_value ELSE check_in_value END AS value,
-               CASE WHEN has_kpi THEN NULL ELSE check_in_confidence END AS confidence,
-               has_kpi, kpi_health_of(direction, green, red, reading_value) AS kpi_health,
-               CASE WHEN has_kpi THEN reading_observed_at IS NULL
-                    OR epoch_us(p.t_as_of) - epoch_us(reading_observed_at)
-                       > kpi_period_us(cadence) END AS kpi_stale
-        FROM inp, p WHERE key_result IS NOT NULL),
+-- The key results in force at (as_of, known_at) under an objective in force in a cycle in
+-- force (under `only_objectives`, NULL: any), scored (domain/scoring.py, line for line): value,
+-- progress, expected, status, confidence, KPI health and staleness.
+CREATE OR REPLACE MACRO key_results_at(as_of, known_at, only_objectives := NULL) AS TABLE
+WITH krc AS (
+    SELECT i.key_result AS key, i.objective, i.kr_title AS title, i.kind, i.start, i.target,
+           i.target_high, i.tolerance, i.unit, i.weight, i.phases, i.kpi, c.start AS ws,
+           c."end" AS we,
+           CASE WHEN i.has_kpi THEN i.reading_value ELSE i.check_in_value END AS value,
+           CASE WHEN i.has_kpi THEN NULL ELSE i.check_in_confidence END AS confidence,
+           kpi_health_of(i.direction, i.green, i.red, i.reading_value) AS kpi_health,
+           CASE WHEN i.has_kpi THEN i.reading_observed_at IS NULL
+                OR epoch_us(as_of::TIMESTAMPTZ) - epoch_us(i.reading_observed_at)
+                   > kpi_period_us(i.cadence) END AS kpi_stale
+    FROM key_result_inputs(as_of, known_at, only_objectives := only_objectives) i
+    JOIN objective_versions o ON o.key = i.objective
+    JOIN cycle_versions c ON c.key = o.cycle
+    WHERE okr_in_force(o.valid_from, o.valid_to, o.recorded_at, o.recorded_to,
+                       as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
+      AND okr_in_force(c.valid_from, c.valid_to, c.recorded_at, c.recorded_to,
+                       as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)),
 -- Staged so each expression is expanded once (nested macros would multiply the plan).
-pts AS (SELECT krc.*, p.t_as_of,
+pts AS (SELECT krc.*, as_of::TIMESTAMPTZ AS t_as_of,
                CASE WHEN len(phases) > 0 THEN okr_plan_points(start, target, phases, ws, we)
                END AS points
-        FROM krc, p),
+        FROM krc),
 seg AS (SELECT pts.*,
                list_filter(range(2, len(points) + 1), lambda i: t_as_of <= points[i].at)[1]
                    AS segment
@@ -211,22 +214,57 @@ scored AS (SELECT planned.*,
                        WHEN points IS NULL THEN okr_elapsed(ws, we, t_as_of)
                        ELSE kr_progress_of(kind, start, target, target_high, NULL, plan_value)
                   END AS expected
-           FROM planned),
-card AS (SELECT obj.cycle, obj.key AS objective, obj.title AS objective_title, obj.owner,
-                obj.team, obj.level, obj.okr_type, obj.parent, obj.status AS objective_status,
+           FROM planned)
+SELECT key AS key_result, objective, title AS kr_title, kind, start, target, target_high,
+       tolerance, unit, weight, value, progress, expected,
+       okr_status(progress, expected) AS status, confidence, kpi, kpi_health, kpi_stale
+FROM scored;
+
+-- What the scorecard as of `as_of` as known at `known_at` is scored from, unscored: one row
+-- per key result in force, with its objective's and cycle's columns (objectives without key
+-- results get one row whose key-result columns are NULL) — `objectives_at` with the
+-- `key_result_inputs` under each objective; `only_cycle`, `only_team`, `only_owner` as
+-- `objectives_at` takes them.
+CREATE OR REPLACE MACRO scorecard_inputs(as_of, known_at, only_cycle := NULL,
+                                         only_team := NULL, only_owner := NULL) AS TABLE
+WITH obj AS (SELECT * FROM objectives_at(as_of, known_at, only_cycle := only_cycle,
+                                         only_team := only_team, only_owner := only_owner))
+SELECT obj.cycle, obj.objective, obj.objective_title, obj.owner, obj.team, obj.level,
+       obj.okr_type, obj.parent, obj.objective_status, obj.shown, obj.ws, obj.we,
+       i.key_result, i.kr_title, i.kind, i.start, i.target, i.target_high, i.tolerance, i.unit,
+       i.weight, i.phases, i.kpi, i.check_in_value, i.check_in_confidence, i.has_kpi,
+       i.direction, i.green, i.red, i.cadence, i.reading_value, i.reading_observed_at
+FROM obj
+LEFT JOIN key_result_inputs(as_of, known_at,
+                            only_objectives := (SELECT list(objective) FROM obj)) i
+       ON i.objective = obj.objective
+ORDER BY obj.cycle, obj.objective, i.key_result NULLS FIRST;
+
+-- The scorecard as of `as_of` as known at `known_at`, scored (domain/scoring.py and
+-- domain/rollup.py, line for line): one row per key result in force, with its objective's
+-- columns and scores (objectives without key results get one row whose key-result columns are
+-- NULL); `only_cycle`, `only_team`, `only_owner` as `objectives_at` takes them.
+CREATE OR REPLACE MACRO scorecard_at(as_of, known_at, only_cycle := NULL, only_team := NULL,
+                                     only_owner := NULL) AS TABLE
+WITH RECURSIVE obj AS (
+    SELECT * FROM objectives_at(as_of, known_at, only_cycle := only_cycle,
+                                only_team := only_team, only_owner := only_owner)),
+s AS (SELECT * FROM key_results_at(as_of, known_at,
+                                   only_objectives := (SELECT list(objective) FROM obj))),
+card AS (SELECT obj.cycle, obj.objective, obj.objective_title, obj.owner, obj.team, obj.level,
+                obj.okr_type, obj.parent, obj.objective_status,
                 CASE WHEN sum(s.weight) OVER o > 0
                      THEN sum(s.progress * s.weight) OVER o / sum(s.weight) OVER o END
                     AS objective_score,
                 CASE WHEN sum(s.weight) OVER o > 0
                      THEN sum(s.expected * s.weight) OVER o / sum(s.weight) OVER o END
                     AS objective_expected,
-                s.key AS key_result, s.title AS kr_title, s.kind, s.start, s.target,
-                s.target_high, s.tolerance, s.unit, s.weight, s.value, s.progress, s.expected,
-                CASE WHEN s.key IS NOT NULL THEN okr_status(s.progress, s.expected) END AS status,
+                s.key_result, s.kr_title, s.kind, s.start, s.target, s.target_high,
+                s.tolerance, s.unit, s.weight, s.value, s.progress, s.expected, s.status,
                 s.confidence, s.kpi, s.kpi_health, s.kpi_stale
          FROM obj
-         LEFT JOIN scored s ON s.objective = obj.key
-         WINDOW o AS (PARTITION BY obj.key)),
+         LEFT JOIN s ON s.objective = obj.objective
+         WINDOW o AS (PARTITION BY obj.objective)),
 -- Roll-ups (domain/rollup.py; docs/scoring.md): an objective's roll-up is the weighted mean of
 -- its own key results (their weights) and its counted children's roll-ups (weight 1 each; a
 -- child counts when it has a roll-up and is neither learning nor abandoned). Unfolded: the
@@ -277,7 +315,7 @@ SELECT cycle, objective, objective_title, owner, team, level, okr_type, parent,
        progress,
        expected, status, confidence, kpi, kpi_health, kpi_stale
 FROM card LEFT JOIN rolled USING (objective)
-WHERE objective IN (SELECT key FROM picked)
+WHERE objective IN (SELECT objective FROM obj WHERE shown)
 ORDER BY cycle, objective, key_result NULLS FIRST;
 
 -- Every check-in of the cycle's key results, scored against the plan in force at its

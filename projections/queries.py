@@ -34,17 +34,31 @@ UNION SELECT aggregate_id FROM kpi_versions WHERE key IN (SELECT kpi FROM kr)
 UNION SELECT aggregate_id FROM initiative_versions WHERE key_result = $2
 """
 
-# What Projection.scorecard_at scores, from the `scorecard_inputs` macro ({args}: its
-# arguments, as literals); times as TIMESTAMP (UTC) to be made aware in Python, which is much
-# cheaper than DuckDB handing over TIMESTAMPTZ values.
-SCORECARD_INPUTS = """
-SELECT cycle, objective, objective_title, owner, team, level, okr_type, parent,
-       objective_status, shown, ws::TIMESTAMP, we::TIMESTAMP, key_result, kr_title, kind, start,
-       target, target_high, tolerance, unit, weight,
-       phases::STRUCT("at" TIMESTAMP, value DOUBLE)[], kpi, check_in_value,
+# Projection.scorecard_at reads the scorecard in two statements, values written as literals:
+# the objectives in force, then their key results. DuckDB binds and optimises every statement
+# on every call, prepared or not, at a cost that grows with the statement, and hands over
+# every value of every row: the one statement of both (`scorecard_at`) cost more than two
+# small ones, and repeated each objective's columns on every row of its key results. Times as
+# TIMESTAMP (UTC), made aware in Python: much cheaper than DuckDB handing over TIMESTAMPTZ.
+#
+# The objectives in force in a cycle in force: those `{picked}` (the filter, or true) and every
+# one aligned to a parent, among which Python walks down the alignment from the picked ones as
+# `objectives_at` does (a flat statement: the recursive one cost three times as much).
+PIT_OBJECTIVES = """
+SELECT o.cycle, o.key, o.title, o.owner, o.team, o.level, o.okr_type, o.parent, o.status,
+       {picked} AS picked, c.start::TIMESTAMP, c."end"::TIMESTAMP
+FROM objective_versions o JOIN cycle_versions c ON c.key = o.cycle
+WHERE okr_in_force(o.valid_from, o.valid_to, o.recorded_at, o.recorded_to, {as_of}, {known})
+  AND okr_in_force(c.valid_from, c.valid_to, c.recorded_at, c.recorded_to, {as_of}, {known})
+  AND ({picked} OR o.parent IS NOT NULL)
+"""
+# What a filtered scorecard's key results are scored from, scored in Python.
+PIT_KEY_RESULT_INPUTS = """
+SELECT key_result, objective, kr_title, kind, start, target, target_high, tolerance, unit,
+       weight, phases::STRUCT("at" TIMESTAMP, value DOUBLE)[], kpi, check_in_value,
        check_in_confidence, has_kpi, direction, green, red, cadence, reading_value,
        reading_observed_at::TIMESTAMP
-FROM scorecard_inputs({args})
+FROM key_result_inputs({args})
 """
 
 # scorecard_at's columns → the keys of domain.history.scorecard's cards and key results.
@@ -62,6 +76,12 @@ KR_COLUMNS = {"key": "key_result", "objective": "objective", "title": "kr_title"
                "value": "value", "progress": "progress", "expected": "expected",
                "status": "status", "confidence": "confidence", "kpi": "kpi",
                "kpi_health": "kpi_health", "kpi_stale": "kpi_stale"}
+
+# The whole organisation's key results, scored in DuckDB, in the order of KR_COLUMNS.
+PIT_KEY_RESULTS = f"""
+SELECT {", ".join(KR_COLUMNS.values())}
+FROM key_results_at({{args}})
+"""
 
 REVIEW_READINGS = """
 WITH carried AS (

@@ -31,7 +31,6 @@ from okr.projections.queries import (
     AGGREGATES_OF_KEY,
     AUDIT_ACTORS,
     AUDIT_FEED,
-    CARD_COLUMNS,
     CARRIED_FROM,
     DUE_KEY_RESULTS,
     DUE_KPIS,
@@ -43,11 +42,13 @@ from okr.projections.queries import (
     LIST_CYCLES,
     LIST_INITIATIVES,
     LIST_KPIS,
+    PIT_KEY_RESULT_INPUTS,
+    PIT_KEY_RESULTS,
+    PIT_OBJECTIVES,
     REVIEW_ITEMS,
     REVIEW_ITEMS_OF_KR,
     REVIEW_READINGS,
     SCORECARD_CHOICES,
-    SCORECARD_INPUTS,
 )
 from okr.projections.readonly import QueryFailed
 from okr.projections.tables import (
@@ -399,51 +400,70 @@ class Projection:
         only those objectives (filtered inside the SQL: only they, and the objectives aligned
         below them whose scores their roll-ups read, are selected).
 
-        Two ways to the same answer, each held to the domain's replay
-        (tests/unit/test_projection_differential.py), chosen by what was measured at full scale
-        (docs/benchmarks.md, issue 20):
-        - filtered: what is in force, as the `scorecard_inputs` macro selects it, scored here by
-          the domain's own rules (domain/cards.py, domain/rollup.py). DuckDB 2.0.1 binds and
-          optimises a statement on every call, prepared or not, and the macro's scoring made it
-          about twice as large: one team's scorecard takes half the CPU (35-40 vs 69-74 ms).
-        - the whole organisation: the `scorecard_at` macro, scoring in DuckDB. Its thousands of
-          rows scored in Python cost what the smaller statement saves on one thread (214 vs
-          235-259 ms), and hold the GIL: eight threads at once (the web app's) were served at
-          4.8-5.3 per second against the macro's 8.2-9.1.
-        The values are written into the statement as literals, so that DuckDB's zone maps pick
-        the recent readings' row groups.
+        Two statements (queries.PIT_*): the objectives, as `objectives_at` selects them,
+        then their key results; each objective's score and its roll-up over its subtree are
+        the domain's (domain/cards.py, domain/rollup.py), from its key results' cards. A filtered
+        scorecard's key results (tens) are scored here by the domain's rules from
+        `key_result_inputs`; the whole organisation's (thousands) by DuckDB
+        (`key_results_at`), faster than in Python and without holding the GIL while the web
+        app's other threads read. Each way is held to the domain's replay
+        (tests/unit/test_projection_differential.py); docs/benchmarks.md has the figures.
+        The values are written into the statements as literals, so that DuckDB's zone maps
+        pick the recent readings' row groups.
         """
-        if cycle is None and team is None and owner is None:
-            return self._scored_in_sql(as_of, known_at)
-        return self._scored_here(as_of, "".join([_timestamp(as_of), ", ", _timestamp(known_at), *(
-            f", only_{name} := {_text(value)}" for name, value in
-            (("cycle", cycle), ("team", team), ("owner", owner)) if value is not None)]))
-
-    def _scored_here(self, as_of: datetime, args: str) -> list[dict[str, Any]]:
-        """What `scorecard_inputs(args)` selects, scored by the domain's rules into cards."""
-        from okr.domain.cards import kpi_now, measure_key_result, measure_objective
-        from okr.domain.periods import Window
+        from okr.domain.cards import measure_objective
         from okr.domain.rollup import roll_up
 
-        cards: list[dict[str, Any]] = []
-        shown: set[str] = set()
+        args = {"as_of": _timestamp(as_of), "known": _timestamp(known_at)}
+        picked = " AND ".join([f"o.{name} = {_text(value)}" for name, value in
+                               (("cycle", cycle), ("team", team), ("owner", owner))
+                               if value is not None]) or "true"
+        cards: dict[str, dict[str, Any]] = {}
+        shown: list[str] = []
+        below: dict[str, list[str]] = {}
+        windows: dict[str, tuple[datetime, datetime]] = {}
+        for (cyc, key, title, obj_owner, obj_team, level, okr_type, parent, status, is_picked,
+             ws, we) in self.con.execute(PIT_OBJECTIVES.format(picked=picked, **args)).fetchall():
+            cards[key] = {"key": key, "title": title, "cycle": cyc, "owner": obj_owner,
+                          "team": obj_team, "level": level, "okr_type": okr_type,
+                          "parent": parent, "status": status, "key_results": []}
+            windows[key] = (ws, we)
+            below.setdefault(parent, []).append(key)
+            if is_picked:
+                shown.append(key)
+        scored = _below(shown, below)  # the objectives shown and those their roll-ups read
+        if not scored:
+            return []
+        times = f"{args['as_of']}, {args['known']}"
+        if picked != "true":
+            krs = self._scored_here(as_of, times, {k: windows[k] for k in scored})
+        else:
+            krs = [dict(zip(KR_COLUMNS, row, strict=True)) for row in self.con.execute(
+                PIT_KEY_RESULTS.format(args=times)).fetchall()]
+        for kr in sorted(krs, key=_KEY):
+            cards[kr["objective"]]["key_results"].append(kr)
+        rolled = roll_up([cards[k] for k in scored])
+        return [{**{k: v for k, v in c.items() if k != "key_results"},
+                 **measure_objective(c["okr_type"], c["key_results"]), **rolled[c["key"]],
+                 "key_results": c["key_results"]}
+                for c in sorted((cards[k] for k in shown), key=_CYCLE_AND_KEY)]
+
+    def _scored_here(self, as_of: datetime, times: str,
+                     windows: dict[str, tuple[datetime, datetime]]) -> list[dict[str, Any]]:
+        """The key results in force under these objectives (key → its cycle's window),
+        scored by the domain's rules into cards."""
+        from okr.domain.cards import kpi_now, measure_key_result
+        from okr.domain.periods import Window
+
+        keys = ", ".join(_text(key) for key in windows)
+        periods = {key: Window(ws.replace(tzinfo=UTC), we.replace(tzinfo=UTC))
+                   for key, (ws, we) in windows.items()}
         krs: list[dict[str, Any]] = []
-        window = Window(as_of, as_of)
-        for (cyc, objective, title, obj_owner, obj_team, level, okr_type, parent, status,
-             is_shown, ws, we, key, kr_title, kind, start, target, target_high, tolerance,
-             unit, weight, phases, kpi, check_in_value, confidence, has_kpi, direction, green,
-             red, cadence, reading_value, observed_at
-             ) in self.con.execute(SCORECARD_INPUTS.format(args=args)).fetchall():
-            if not cards or cards[-1]["key"] != objective:  # rows come by objective
-                krs, window = [], Window(ws.replace(tzinfo=UTC), we.replace(tzinfo=UTC))
-                cards.append({"key": objective, "title": title, "cycle": cyc,
-                              "owner": obj_owner, "team": obj_team, "level": level,
-                              "okr_type": okr_type, "parent": parent, "status": status,
-                              "key_results": krs})
-                if is_shown:
-                    shown.add(objective)
-            if key is None:
-                continue
+        for (key, objective, kr_title, kind, start, target, target_high, tolerance, unit, weight,
+             phases, kpi, check_in_value, confidence, has_kpi, direction, green, red, cadence,
+             reading_value, observed_at
+             ) in self.con.execute(PIT_KEY_RESULT_INPUTS.format(
+                 args=f"{times}, only_objectives := [{keys}]")).fetchall():
             plan = {"kind": kind, "start": start, "target": target, "target_high": target_high,
                     "tolerance": tolerance,
                     "phases": [{"at": p["at"].replace(tzinfo=UTC), "value": p["value"]}
@@ -451,7 +471,7 @@ class Projection:
             reading = None if reading_value is None else {
                 "value": reading_value, "observed_at": observed_at.replace(tzinfo=UTC)}
             m = measure_key_result(
-                plan, window, as_of,
+                plan, periods[objective], as_of,
                 None if check_in_value is None else {"value": check_in_value,
                                                      "confidence": confidence},
                 kpi_now({"direction": direction, "green": green, "red": red,
@@ -462,32 +482,7 @@ class Projection:
                         "value": m["value"], "progress": m["progress"], "expected": m["expected"],
                         "status": m["status"], "confidence": m["confidence"], "kpi": kpi,
                         "kpi_health": m["kpi_health"], "kpi_stale": m["kpi_stale"]})
-        rolled = roll_up(cards)
-        return [{**{k: v for k, v in c.items() if k != "key_results"},
-                 **measure_objective(c["okr_type"], c["key_results"]), **rolled[c["key"]],
-                 "key_results": c["key_results"]}
-                for c in cards if c["key"] in shown]
-
-    def _scored_in_sql(self, as_of: datetime, known_at: datetime) -> list[dict[str, Any]]:
-        """The whole organisation's scorecard from the `scorecard_at` macro, shaped into
-        cards."""
-        cur = self.con.execute(f"SELECT * FROM scorecard_at({_timestamp(as_of)}, "
-                               f"{_timestamp(known_at)})")
-        names = [d[0] for d in cur.description]
-        card_at = [names.index(column) for column in CARD_COLUMNS.values()]
-        kr_at = [names.index(column) for column in KR_COLUMNS.values()]
-        objective, key_result = names.index("objective"), names.index("key_result")
-        cards: list[dict[str, Any]] = []
-        last: str | None = None
-        krs: list[dict[str, Any]] = []
-        for row in cur.fetchall():  # ordered by objective; thousands of rows: kept lean
-            if row[objective] != last:
-                last, krs = row[objective], []
-                cards.append({**dict(zip(CARD_COLUMNS, [row[i] for i in card_at], strict=True)),
-                              "key_results": krs})
-            if row[key_result] is not None:
-                krs.append(dict(zip(KR_COLUMNS, [row[i] for i in kr_at], strict=True)))
-        return cards
+        return krs
 
     def key_result_at(self, key: str, as_of: datetime, known_at: datetime
                       ) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -699,6 +694,23 @@ def _aware(rows: list[tuple[Any, ...]]) -> dict[datetime, datetime]:
     34,000 readings' facts took 92 ms with a replace per time, 34 ms with this)."""
     distinct = {t for pair in map(_RECORDED_EFFECTIVE, rows) for t in pair}
     return {t: t.replace(tzinfo=UTC) for t in distinct}
+
+
+_KEY = operator.itemgetter("key")
+_CYCLE_AND_KEY = operator.itemgetter("cycle", "key")
+
+
+def _below(tops: list[str], children: dict[str, list[str]]) -> set[str]:
+    """These objectives and every one aligned below them (each once: a stored alignment
+    cycle ends), as `objectives_at` selects them."""
+    found: set[str] = set()
+    stack = list(tops)
+    while stack:
+        key = stack.pop()
+        if key not in found:
+            found.add(key)
+            stack.extend(children.get(key, ()))
+    return found
 
 
 def _io_line(exc: duckdb.IOException) -> str:

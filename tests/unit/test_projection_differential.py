@@ -558,3 +558,36 @@ def test_the_review_prints_what_it_printed_before_it_was_made_faster(history: tu
         assert reviews >= 8
         got[cycle] = digest.hexdigest()
     assert got == REVIEW_DIGESTS
+
+
+def test_the_layers_of_scorecard_at_are_the_replays_objectives_and_key_results(
+        history: tuple) -> None:
+    """`objectives_at` and `key_results_at`, which analysts may call alone (and
+    Projection.scorecard_at reads the whole organisation's key results from), are the
+    replay's objectives and scored key-result cards at random instants; `key_result_inputs`
+    gives one row for each key result in force (those under an objective in force, and any
+    other), once."""
+    facts, proj, _ = history
+    checked = 0
+    for as_of, known_at in random_points(facts, random.Random(15), 12):
+        want = scorecard_at(facts, as_of, known_at)
+        args = {"as_of": as_of, "known_at": known_at}
+        names, rows = proj.query("SELECT * FROM objectives_at($as_of, $known_at)", args)
+        objectives = sorted((r["cycle"], r["objective"], r["objective_title"], r["owner"],
+                             r["team"], r["level"], r["okr_type"], r["parent"],
+                             r["objective_status"], r["shown"])
+                            for r in (dict(zip(names, row, strict=True)) for row in rows))
+        assert objectives == [(c["cycle"], c["key"], c["title"], c["owner"], c["team"],
+                               c["level"], c["okr_type"], c["parent"], c["status"], True)
+                              for c in want]
+        names, rows = proj.query(f"SELECT {', '.join(KR_COLUMNS.values())} FROM "
+                                 "key_results_at($as_of, $known_at)", args)
+        got = sorted((dict(zip(KR_COLUMNS, row, strict=True)) for row in rows),
+                     key=lambda kr: kr["key"])
+        krs = sorted((kr for c in want for kr in c["key_results"]), key=lambda kr: kr["key"])
+        assert same(got, krs) == []
+        inputs = [k for (k,) in proj.query(
+            "SELECT key_result FROM key_result_inputs($as_of, $known_at)", args)[1]]
+        assert len(inputs) == len(set(inputs)) and {kr["key"] for kr in krs} <= set(inputs)
+        checked += len(krs)
+    assert checked > 100
