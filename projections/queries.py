@@ -89,8 +89,8 @@ WITH carried AS (
     WHERE aggregate_id IN (SELECT aggregate_id FROM review_items)
       AND observed_at < $carry AND recorded_at <= $carry
     GROUP BY aggregate_id)
-SELECT position, aggregate_id, version, 'KpiReadingRecorded', recorded_at::TIMESTAMP,
-       observed_at::TIMESTAMP, actor, on_behalf_of, value, source, reading_id
+SELECT position, aggregate_id, version, recorded_at::TIMESTAMP, observed_at::TIMESTAMP, actor,
+       on_behalf_of, value, source, reading_id
 FROM kpi_readings r LEFT JOIN carried c USING (aggregate_id)
 WHERE aggregate_id IN (SELECT aggregate_id FROM review_items) AND recorded_at <= $known
   AND observed_at <= $until
