@@ -131,10 +131,11 @@ kpi AS (SELECT v.* FROM kpi_versions v
                            as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
           AND v.key IN (SELECT kpi FROM kr)),
 -- The latest check-in and reading of each item (by effective time, then position): an
--- aggregate, not a window (that would sort every reading of the history), over one number.
+-- aggregate, not a window (that would sort every reading of the history), over one number
+-- (unique: both arg_max pick the same check-in; two of them cost less than one of a struct).
 ci AS (SELECT c.aggregate_id,
-              arg_max({'value': c.value, 'confidence': c.confidence},
-                      okr_order_key(c.effective_at, c.position)) AS latest
+              arg_max(c.value, okr_order_key(c.effective_at, c.position)) AS value,
+              arg_max(c.confidence, okr_order_key(c.effective_at, c.position)) AS confidence
        FROM check_ins c
        WHERE c.recorded_at <= known_at::TIMESTAMPTZ AND c.effective_at <= as_of::TIMESTAMPTZ
          AND c.aggregate_id IN (SELECT aggregate_id FROM kr)
@@ -167,7 +168,7 @@ rd AS (SELECT * FROM rd_recent
        GROUP BY r.aggregate_id)
 SELECT kr.key AS key_result, kr.objective, kr.title AS kr_title, kr.kind, kr.start, kr.target,
        kr.target_high, kr.tolerance, kr.unit, kr.weight, kr.phases, kr.kpi,
-       ci.latest.value AS check_in_value, ci.latest.confidence AS check_in_confidence,
+       ci.value AS check_in_value, ci.confidence AS check_in_confidence,
        kpi.key IS NOT NULL AS has_kpi, kpi.direction, kpi.green, kpi.red, kpi.cadence,
        rd.value AS reading_value, rd.observed_at AS reading_observed_at
 FROM kr
