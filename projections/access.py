@@ -98,7 +98,13 @@ def open_for_reading(settings: Settings, wait: float = 2.0) -> Projection | None
             proj = Projection(work, read_only=True, wait=wait)
     if proj is None and snapshot.exists():
         proj = Projection(snapshot, read_only=True)
-    if proj is not None and not proj.set_up_by_this_code():
+    return None if proj is None else set_up_here(proj)
+
+
+def set_up_here(proj: Projection) -> Projection:
+    """`proj`, if this code set its file up; else closed, and ProjectionUnavailable (one
+    line: its tables and macros are not this code's, and a reader cannot set it up)."""
+    if not proj.set_up_by_this_code():
         proj.close()  # a reader cannot set a file up: its writer, this version, does
         raise ProjectionUnavailable(
             f"the projection {proj.path} was set up by another version of okr (a consumer "

@@ -16,6 +16,7 @@ namespace's process, a file system whose device numbers stat() reports different
 is the plain retry of before: DuckDB again after RETRY_EVERY.
 """
 
+import fcntl
 import os
 import sys
 import threading
@@ -110,3 +111,25 @@ def wait_for_lock(path: str, read_only: bool, deadline: float) -> None:
             return
         seen = True
         time.sleep(LOOK_EVERY)
+
+
+def waiting_flag(path: str) -> str:
+    """The file a writer refused by readers holds an flock on while it retries: readers that
+    keep the file open (projections/kept.py) let go when they see it held."""
+    return f"{path}.waiting"
+
+
+def raise_flag(path: str) -> int | None:
+    """Hold the writer's waiting flag of `path`: the descriptor to close to lower it, or None
+    when it cannot be taken this moment (a reader looking at it; try again on the next
+    retry) or at all (a folder without write permission: readers then let go when idle)."""
+    try:
+        fd = os.open(waiting_flag(path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd

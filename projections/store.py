@@ -10,6 +10,7 @@ functions, so they are a pure function of the events and cannot drift from them.
 
 import json
 import operator
+import os
 import shutil
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -26,7 +27,7 @@ from okr.domain.events import CREATED, MEASUREMENTS
 from okr.domain.history import Fact
 from okr.errors import ProjectionUnavailable
 from okr.projections.errors import ProjectionLocked
-from okr.projections.lock_watch import wait_for_lock
+from okr.projections.lock_watch import raise_flag, wait_for_lock
 from okr.projections.queries import (
     AGGREGATES_OF_KEY,
     AUDIT_ACTORS,
@@ -142,18 +143,25 @@ class Projection:
         deadline = time.monotonic() + self.wait
         config: dict[str, str | bool | int | float | list[str]] = (
             {"memory_limit": self.memory_limit} if self.memory_limit else {})
-        while True:
-            try:
-                con = duckdb.connect(self.path, read_only=self.read_only, config=config)
-                break
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc):  # no permission, a missing directory, damaged
-                    raise ProjectionUnavailable(
-                        f"the DuckDB projection cannot be opened ({_io_line(exc)}); check the "
-                        "data directory's permissions and free space") from exc
-                if time.monotonic() >= deadline:
-                    raise ProjectionLocked(str(exc).splitlines()[0]) from None
-                wait_for_lock(self.path, self.read_only, deadline)
+        flag: int | None = None  # a writer refused by readers says it waits (kept.py)
+        try:
+            while True:
+                try:
+                    con = duckdb.connect(self.path, read_only=self.read_only, config=config)
+                    break
+                except duckdb.IOException as exc:
+                    if "lock" not in str(exc):  # no permission, a missing directory, damaged
+                        raise ProjectionUnavailable(
+                            f"the DuckDB projection cannot be opened ({_io_line(exc)}); check "
+                            "the data directory's permissions and free space") from exc
+                    if time.monotonic() >= deadline:
+                        raise ProjectionLocked(str(exc).splitlines()[0]) from None
+                    if flag is None and not self.read_only:
+                        flag = raise_flag(self.path)
+                    wait_for_lock(self.path, self.read_only, deadline)
+        finally:
+            if flag is not None:
+                os.close(flag)  # lowers the flag
         con.execute("SET TimeZone = 'UTC'")
         if not self.read_only:
             # Fewer automatic checkpoints while a backlog is loaded; the writer checkpoints
@@ -163,6 +171,20 @@ class Projection:
         if not self._ready:
             self._setup()
             self._ready = True
+
+    @contextmanager
+    def cursor(self) -> Iterator["Projection"]:
+        """This read-only projection through a cursor of its connection: one thread's reads,
+        beside other threads' (projections/kept.py)."""
+        view = object.__new__(Projection)
+        view.path, view.read_only, view.wait, view.memory_limit = self.path, True, 0.0, None
+        view._ready = True
+        view._con = self.con.cursor()
+        try:
+            view._con.execute("SET TimeZone = 'UTC'")
+            yield view
+        finally:
+            view.release()
 
     def release(self) -> None:
         """Close the connection, letting readers open the file; the next use reopens it."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from okr.cli.context import State
 from okr.domain.errors import NotFound
+from okr.projections.kept import KeptReader
 from okr.settings import Settings
 from okr.web import passwords, tokens
 from okr.web.auth import Principal, Refused, check_may_check_in, check_may_export, load_secret
@@ -97,6 +98,7 @@ class Site:
         passwords.prepare()  # the dummy hash, before the first sign-in rather than in it
         self._lock = SharedLock()
         self.turns = Turns(READS_AT_ONCE, READ_WAIT)
+        self._kept = KeptReader(settings.projection_work_file)  # reads beside a consumer
         self._ledgers: dict[str, OkrLedger] = {}  # one per signed-in user: its principal
         self._ledgers_lock = threading.Lock()
         self._writers: dict[str, threading.RLock] = {}  # one write at a time per user
@@ -127,6 +129,7 @@ class Site:
         return view_instants(as_of or None, known_at or None, self.zone)
 
     def close(self) -> None:
+        self._kept.close()
         for ledger in self._ledgers.values():
             ledger.close()
         self._ledgers.clear()
@@ -213,12 +216,19 @@ class Site:
 
         with self._lock.shared():
             if self._consumer_elsewhere():
-                proj = open_for_reading(self.settings)
+                if self.settings.projection_work_file.exists():
+                    with self._kept.reading() as kept:
+                        if kept is not None:
+                            return fn(kept)
+                # the writer held the work file past the wait: the last snapshot
+                proj = open_for_reading(self.settings, wait=0.0)
                 if proj is not None:
                     with proj:
                         return fn(proj)
-        with self._lock.exclusive(), open_projection(self.state) as proj:
-            return fn(proj)
+        with self._lock.exclusive():
+            self._kept.close()  # this process is about to open the file for writing
+            with open_projection(self.state) as proj:
+                return fn(proj)
 
     def _consumer_elsewhere(self) -> bool:
         """Whether another process owns the projection now (this process takes its writer

@@ -1,0 +1,119 @@
+"""A reader that keeps the work file open across reads (projections/kept.py) lets a writer in
+as soon as the writer says it waits, and every read after the write sees what it wrote — never
+the file as it was before."""
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from okr.projections import kept
+from okr.projections.kept import KeptReader
+from okr.projections.store import Projection
+
+pytestmark = pytest.mark.real_clock  # a writer in another process, waits on the clock
+
+WRITER = """
+import sys, time
+from okr.projections.store import Projection
+began = time.monotonic()
+with Projection(sys.argv[1], wait=float(sys.argv[2])) as p:
+    p.con.execute("CREATE TABLE IF NOT EXISTS marks (n INTEGER)")
+    p.con.execute("INSERT INTO marks VALUES (?)", [int(sys.argv[3])])
+print(round(time.monotonic() - began, 3))
+"""
+
+BARE_WRITER = """
+import sys, time, duckdb
+deadline = time.monotonic() + float(sys.argv[2])
+while True:
+    try:
+        con = duckdb.connect(sys.argv[1])
+        break
+    except duckdb.IOException:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.01)
+con.execute("CREATE TABLE IF NOT EXISTS marks (n INTEGER)")
+con.execute("INSERT INTO marks VALUES (?)", [int(sys.argv[3])])
+con.close()
+"""
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    path = tmp_path / "okr.work.duckdb"
+    with Projection(path) as p:  # set up by this code, as the consumer does
+        p.con.execute("CREATE TABLE marks (n INTEGER)")
+    return path
+
+
+def write(script: str, path: Path, wait: float, mark: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", script, str(path), str(wait), str(mark)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def marks(reader: KeptReader) -> list[int]:
+    with reader.reading() as p:
+        assert p is not None
+        return [n for (n,) in p.query("SELECT n FROM marks ORDER BY n")[1]]
+
+
+def test_a_waiting_writer_gets_in_and_the_next_read_sees_what_it_wrote(
+        work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kept, "KEEP_IDLE", 600.0)  # only the writer's flag may let it in
+    reader = KeptReader(work)
+    try:
+        assert marks(reader) == []  # the file is kept open from here on
+        for n in (1, 2, 3):
+            done = write(WRITER, work, 5.0, n)
+            assert done.returncode == 0, done.stderr
+            assert float(done.stdout) < 2.0  # let in once it said it waits, not at its limit
+            assert marks(reader) == list(range(1, n + 1))
+    finally:
+        reader.close()
+
+
+def test_a_writer_waits_for_the_reads_in_progress_and_later_reads_see_its_rows(
+        work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kept, "KEEP_IDLE", 600.0)
+    reader = KeptReader(work)
+    reading, seen = threading.Event(), []
+
+    def long_read() -> None:
+        with reader.reading() as p:
+            assert p is not None
+            reading.set()
+            while not kept.writer_waiting(work):  # the writer came and was refused
+                time.sleep(0.005)
+            time.sleep(0.3)
+            seen.append(p.query("SELECT count(*) FROM marks")[1][0][0])
+
+    t = threading.Thread(target=long_read)
+    t.start()
+    reading.wait()
+    try:
+        done = write(WRITER, work, 5.0, 7)
+        t.join(10)
+        assert done.returncode == 0, done.stderr
+        assert 0.3 <= float(done.stdout) < 2.5  # it waited for the read, then went in
+        assert seen == [0]  # the read in progress saw the file as it was while it ran
+        assert marks(reader) == [7]
+    finally:
+        reader.close()
+
+
+def test_a_writer_that_does_not_say_it_waits_gets_in_once_the_reader_is_idle(
+        work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kept, "KEEP_IDLE", 0.2)
+    reader = KeptReader(work)
+    try:
+        assert marks(reader) == []
+        done = write(BARE_WRITER, work, 5.0, 4)
+        assert done.returncode == 0, done.stderr
+        assert marks(reader) == [4]
+    finally:
+        reader.close()
