@@ -273,17 +273,27 @@ def guardrails(final: World, kpi_keys: set[str], window: Window, t_eval: datetim
         direction, green, red = kpi["direction"], kpi["green"], kpi["red"]
         # A reading holds until the next one; before the first there is no data. Each span
         # runs from its reading's time (the cycle's start for the first, "no data") to the
-        # next reading's, clipped to the cycle so far.
-        for t0, t1, r in zip([window.start, *times], [*times, t_eval], [None, *readings],
+        # next reading's, clipped to the cycle so far; it is stale from its reading's time
+        # plus the cadence on. (Tens of thousands of spans: comparisons written out rather
+        # than min/max calls, and a span fresh to its end adds nothing.)
+        start = window.start
+        for t0, t1, r in zip([start, *times], [*times, t_eval], [None, *readings],
                              strict=True):
-            lo, hi = max(t0, window.start), min(t1, t_eval)
+            lo = t0 if t0 > start else start
+            hi = t1 if t1 < t_eval else t_eval
             if hi <= lo:
                 continue
-            health = None if r is None else scoring.kpi_health(direction, green, red,
-                                                               r["value"])
+            if r is None:  # no data: not fresh either
+                shares["none"] += (hi - lo).total_seconds()
+                stale += (hi - lo).total_seconds()
+                continue
+            health = scoring.kpi_health(direction, green, red, r["value"])
             shares[health or "none"] += (hi - lo).total_seconds()
-            fresh_until = lo if r is None else max(lo, t0 + period)
-            stale += max(0.0, (hi - max(lo, fresh_until)).total_seconds())
+            fresh_until = t0 + period
+            if fresh_until < lo:
+                fresh_until = lo
+            if hi > fresh_until:
+                stale += (hi - fresh_until).total_seconds()
         last = readings[-1] if readings else None
         out.append({"key": key, "name": kpi["name"], "tags": kpi["tags"],
                     "shares": {k: (v / span if span > 0 else 0.0) for k, v in shares.items()},

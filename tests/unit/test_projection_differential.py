@@ -65,6 +65,16 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Projection,
                 app.add_kpi("sparse", "Rare guardrail", green=70, red=30, tags=["guardrail"])
             app.record_reading("sparse", value,
                                at=datetime.fromisoformat(observed + "T09:00:00+00:00"))
+    # A guardrail KPI added in mid-October and first read ten days later (no data until then),
+    # then read far apart (stale in between).
+    for observed, value in [("2025-10-20", 10.0), ("2025-11-02", 90.0), ("2025-11-03", 50.0)]:
+        with recording_at(lambda t=observed: datetime.fromisoformat(t + "T10:00:00+00:00")):
+            if not app.exists("kpi", "late-guard"):
+                with recording_at(lambda: datetime(2025, 10, 10, 12, tzinfo=UTC)):
+                    app.add_kpi("late-guard", "Late guardrail", green=70, red=30,
+                                cadence="daily", tags=["guardrail"])
+            app.record_reading("late-guard", value,
+                               at=datetime.fromisoformat(observed + "T09:00:00+00:00"))
     # A 2025-Q4 key result measured by it, whose target is cut on 1 November: a review as of
     # early October still scores that revision as of the day it was made. (Written on the
     # aggregate, as the generator writes, since the ledger's cycle is closed by now.)
@@ -105,7 +115,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Projection,
 
 def test_projection_holds_every_event_once(history: tuple) -> None:
     facts, proj, gen = history
-    assert gen.events + 9 == len(facts) > 1000  # the generated history and the sparse KPI
+    assert gen.events + 13 == len(facts) > 1000  # the generated history and the sparse KPI
     assert proj.event_count() == len(facts)
     assert [f.position for f in proj.facts()] == [f.position for f in facts]
 
@@ -531,7 +541,7 @@ def test_the_scorecard_at_macro_scores_as_the_replay(history: tuple) -> None:
 # what the old one printed; a deliberate change of what a review says updates these.
 REVIEW_DIGESTS = {
     "2025-Q3": "913b64720450cb464015340b8797039559fe00a489b6813b1ad66c30eeccea86",
-    "2025-Q4": "46423f02356a74e13c6fbf00f32a2e57f877455132ea04ab90c9299c8f3fc30f",
+    "2025-Q4": "82332e188a693ff99ca05ae80d82a778d8db4e78ef3f384ecfb4d8db205b7c09",
 }
 
 
