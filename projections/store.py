@@ -564,24 +564,24 @@ class Projection:
         if row is None or row[0] is None:
             return []
         carry_from, end = row
-        # The latest instant the review scores: the end of the cycle (or as_of before it), or
-        # the last target revision, which it scores as of the moment it was made.
-        revised = c.execute(
-            "SELECT max(recorded_at) FROM events WHERE type = 'KeyResultRevised' AND "
-            "recorded_at <= ? AND aggregate_id IN (SELECT aggregate_id FROM review_items)",
-            [known_at]).fetchone()
-        until = max(min(as_of, end), (revised or [None])[0] or min(as_of, end))
-        # (as_of is never before carry_from: a review as of a moment before its cycle existed
-        # is refused, UnknownCycle)
-        measured = {"known": known_at, "carry": carry_from, "until": until}
         with paused():  # tens of thousands of facts, no cycles (okr/collector.py)
+            items = self._facts(
+                "SELECT position, aggregate_id, version, type, recorded_at::TIMESTAMP, "
+                "effective_at::TIMESTAMP, actor, reason, data, on_behalf_of FROM events "
+                "WHERE aggregate_id IN (SELECT aggregate_id FROM review_items) AND type NOT "
+                f"IN ({_MEASURED}) AND recorded_at <= $known ORDER BY position",
+                {"known": known_at})
+            # The latest instant the review scores: the end of the cycle (or as_of before it),
+            # or the last target revision (among the items' facts just read), which it scores
+            # as of the moment it was made.
+            scored = min(as_of, end)
+            until = max(scored, max((f.recorded_at for f in items
+                                     if f.type == "KeyResultRevised"), default=scored))
+            # (as_of is never before carry_from: a review as of a moment before its cycle
+            # existed is refused, UnknownCycle)
+            measured = {"known": known_at, "carry": carry_from, "until": until}
             parts = [
-                self._facts(
-                    "SELECT position, aggregate_id, version, type, recorded_at::TIMESTAMP, "
-                    "effective_at::TIMESTAMP, actor, reason, data, on_behalf_of FROM events "
-                    "WHERE aggregate_id IN (SELECT aggregate_id FROM review_items) AND type NOT "
-                    f"IN ({_MEASURED}) AND recorded_at <= $known ORDER BY position",
-                    {"known": known_at}),
+                items,
                 self._measurements(
                     "SELECT position, aggregate_id, version, recorded_at::TIMESTAMP, "
                     "effective_at::TIMESTAMP, actor, on_behalf_of, value, confidence, note FROM "
