@@ -1,9 +1,10 @@
 """Reads of the history: the scorecard at any instant, and a quarter's review.
 
-- point in time: `Projection.scorecard_at` (the `scorecard_at` macro, rows shaped into cards,
-  as `okr scorecard --as-of … --known-at …` reads them) at random instants over the whole
-  history, vs replaying the log in Python to the same instant (`domain.history.scorecard_at`
-  over every fact, already in memory — the most generous baseline). Both answers must agree.
+- point in time: `Projection.scorecard_at` (the objectives in force, then their key results
+  scored, shaped into cards, as `okr scorecard --as-of … --known-at …` reads them) at random
+  instants over the whole history, vs replaying the log in Python to the same instant
+  (`domain.history.scorecard_at` over every fact, already in memory — the most generous
+  baseline). Both answers must agree.
 - quarter review: `okr review QUARTER --json` as a user runs it, end to end.
 """
 
