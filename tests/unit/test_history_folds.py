@@ -1,5 +1,6 @@
 """The faster folds of domain/history.py give exactly the reference `world_at` answers."""
 
+import copy
 import random
 import zlib
 from datetime import datetime, timedelta
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from okr.domain.history import Fact, Replay, scorecard, scorecard_at, worlds_at
+from okr.domain.history import Fact, Replay, scorecard, scorecard_at, world_at, worlds_at
 from okr.ledger.app import OkrLedger
 from okr.record.envelope import chained
 from okr.settings import load_settings
@@ -102,3 +103,27 @@ def test_worlds_at_items_whose_changes_come_into_force_out_of_order(facts: list[
     at = sorted(a for a, _ in instants(hostile, 40, seed=6))
     for t, world in worlds_at(hostile, at, known_at):
         assert scorecard(world, t) == scorecard_at(hostile, t, known_at), t
+
+
+def test_a_changes_copy_of_a_row_is_a_deep_copy(facts: list[Fact]) -> None:
+    """domain/trail copies rows with `_copied` instead of copy.deepcopy: the same value, and
+    no list or dict shared with the row (the fold changes some in place)."""
+    from okr.domain.trail import _copied
+
+    def containers(x: object) -> list[int]:
+        if isinstance(x, dict):
+            return [id(x), *(i for v in x.values() for i in containers(v))]
+        if isinstance(x, list):
+            return [id(x), *(i for v in x for i in containers(v))]
+        return []
+
+    end = facts[-1].recorded_at
+    world = world_at(facts, end, end)
+    rows = [row for name in ("cycles", "objectives", "key_results", "initiatives", "kpis")
+            for row in world.table(name).values()]
+    assert sum(bool(r.get("phases")) for r in rows) > 0 and sum(
+        len(r.get("check_ins", ())) for r in rows) > 100
+    for row in rows:
+        copied = _copied(row)
+        assert copied == copy.deepcopy(row)
+        assert not set(containers(copied)) & set(containers(row))
