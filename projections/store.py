@@ -464,7 +464,9 @@ class Projection:
                 PIT_KEY_RESULTS.format(args=times)).fetchall()]
         for kr in sorted(krs, key=_KEY):
             cards[kr["objective"]]["key_results"].append(kr)
-        rolled = roll_up([cards[k] for k in scored])
+        # In the replay's order (DuckDB's rows come in any order): a roll-up sums its terms
+        # in the order of the cards, so the same call gives the same digits every time.
+        rolled = roll_up(sorted((cards[k] for k in scored), key=_CYCLE_AND_KEY))
         return [{**{k: v for k, v in c.items() if k != "key_results"},
                  **measure_objective(c["okr_type"], c["key_results"]), **rolled[c["key"]],
                  "key_results": c["key_results"]}

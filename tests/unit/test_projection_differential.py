@@ -182,7 +182,8 @@ def test_scorecard_at_filtered_in_sql_equals_the_whole_scorecard_filtered(histor
                         and (owner is None or c["owner"] == owner))
             got = proj.scorecard_at(as_of, known_at, cycle=cycle, team=team, owner=owner)
             assert same(got, [c for c in whole if keep(c)]) == []
-            assert same(got, [c for c in want if keep(c)]) == []
+            # Scored by the domain's own rules, in the replay's order: digit for digit.
+            assert got == [c for c in want if keep(c)]
             checked += bool(got)
     assert checked > 15  # 31 non-empty answers compared when written
 

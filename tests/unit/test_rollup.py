@@ -219,9 +219,35 @@ def test_a_filtered_scorecard_keeps_the_rollups_of_the_whole_tree(ledger: OkrLed
         whole = proj.scorecard_at(now, now)
         teams = sorted({c["team"] for c in whole})
         assert {"eng", "sales", ""} <= set(teams)
+        replay = scorecard_at(list(proj.facts()), now, now)
         for team in teams:
-            assert alike(proj.scorecard_at(now, now, team=team),
-                         [c for c in whole if c["team"] == team]), team
+            mine = proj.scorecard_at(now, now, team=team)
+            assert alike(mine, [c for c in whole if c["team"] == team]), team
+            # scored by the domain's rules, rolled up in the replay's order: digit for digit
+            assert mine == [c for c in replay if c["team"] == team], team
         assert alike(proj.scorecard_at(now, now, owner="ana", cycle=LIVE_CYCLE), whole)
         (eng,) = proj.scorecard_at(now, now, team="eng")
     assert eng["rollup"] == pytest.approx(0.66)  # own 0.625 with eng-web's 0.8 below
+
+
+def test_a_rollup_sums_its_terms_in_the_replays_order(tmp_path: Path) -> None:
+    """A float sum depends on its order ((0.1 + 0.2) + 0.3 is not 0.3 + (0.2 + 0.1)): the
+    projection rolls the cards up in the replay's order, whatever order DuckDB hands the
+    objectives over in, so a scorecard has the replay's digits, every time."""
+    app = OkrLedger(load_settings({"home": tmp_path / "home"}, environ={}))
+    now = utc_now()
+    cycle = app.add_cycle(LIVE_CYCLE, *live_window(now))
+    app.add_objective("top", "Top", cycle=cycle.key, owner="ana", team="t", level="company")
+    for key, progress in (("a", 0.1), ("b", 0.2), ("c", 0.3)):
+        app.add_objective(key, key.title(), cycle=cycle.key, owner="ana", team="t",
+                          parent="top")
+        app.add_key_result(f"{key}-0", "KR", objective=key, start=0, target=100)
+        app.check_in(f"{key}-0", progress * 100, at=now - timedelta(hours=1))
+    now = utc_now()
+    with project(app, tmp_path / "p.duckdb") as proj:
+        replay = scorecard_at(list(proj.facts()), now, now)
+        assert replay[-1]["key"] == "top" and replay[-1]["rollup"] != sum(
+            c["rollup"] for c in reversed(replay[:-1])) / 3  # the order shows in the digits
+        for _ in range(3):
+            assert proj.scorecard_at(now, now, team="t") == replay
+            assert proj.scorecard_at(now, now) == replay
