@@ -13,9 +13,11 @@ watcher thread looks at that flag every LOOK_EVERY seconds; once it is up, no ne
 cursor, the connection is closed when the reads in progress are done, and reads wait (at most
 `wait` seconds, as any read waits for a writer) until the writer has had its turn. A writer
 that does not say so (an older okr) still gets in once the reader has been idle for
-KEEP_IDLE seconds.
+KEEP_IDLE seconds. A file replaced under it (another inode at the path) is let go as soon as
+seen, so no read goes on reading a file that nobody writes any more.
 """
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -50,6 +52,7 @@ class KeptReader:
         self._yielding = False  # a writer waits: no new cursors, close when the last is done
         self._last_use = 0.0
         self._watcher: threading.Thread | None = None
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file kept open
 
     @contextmanager
     def reading(self) -> Iterator[Projection | None]:
@@ -89,6 +92,7 @@ class KeptReader:
                     self._yielding = False  # the writer has had its turn
         kept = None
         try:  # one thread opens; the others wait for it above
+            identity = _identity(self.path)
             kept = set_up_here(Projection(self.path, read_only=True,
                                           wait=max(0.0, deadline - time.monotonic())))
         except ProjectionLocked:
@@ -98,6 +102,7 @@ class KeptReader:
                 self._opening = False
                 if kept is not None:
                     self._kept, self._users = kept, self._users + 1
+                    self._identity = identity
                     self._last_use = time.monotonic()
                     self._watch()
                 self._cond.notify_all()
@@ -111,11 +116,13 @@ class KeptReader:
             self._watcher.start()
 
     def _watching(self) -> None:
-        """Until the connection is let go: let it go when a writer waits (once the reads in
-        progress are done), or after KEEP_IDLE seconds without a read."""
+        """Until the connection is let go: let it go when a writer waits or the file was
+        replaced (once the reads in progress are done), or after KEEP_IDLE seconds without a
+        read."""
         while True:
             time.sleep(LOOK_EVERY)
             wants = writer_waiting(self.path)
+            replaced = _identity(self.path) != self._identity
             with self._cond:
                 if self._kept is None:
                     self._yielding = self._yielding and wants
@@ -125,8 +132,8 @@ class KeptReader:
                         return  # starts another
                     continue
                 idle = not self._users and time.monotonic() - self._last_use > KEEP_IDLE
-                if wants or idle:
-                    self._yielding = wants
+                if wants or idle or replaced:  # replaced: the next read opens the new file
+                    self._yielding = wants or replaced
                     if not self._users:
                         self._let_go()
                     self._cond.notify_all()
@@ -146,3 +153,12 @@ class KeptReader:
             self._let_go()
             self._yielding = False
             self._cond.notify_all()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path` now, or None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino

@@ -117,3 +117,22 @@ def test_a_writer_that_does_not_say_it_waits_gets_in_once_the_reader_is_idle(
         assert marks(reader) == [4]
     finally:
         reader.close()
+
+
+def test_a_file_replaced_under_the_reader_is_let_go_and_the_new_one_read(
+        work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kept, "KEEP_IDLE", 600.0)
+    other = tmp_path / "other.duckdb"
+    with Projection(other) as p:  # another file set up by this code, with a mark in it
+        p.con.execute("CREATE TABLE marks (n INTEGER)")
+        p.con.execute("INSERT INTO marks VALUES (9)")
+    reader = KeptReader(work)
+    try:
+        assert marks(reader) == []  # kept open from here on
+        other.replace(work)  # a new inode at the path (no writer waited for the old one)
+        deadline = time.monotonic() + 5
+        while marks(reader) != [9]:
+            assert time.monotonic() < deadline, "the replaced file was kept and read on"
+            time.sleep(0.01)
+    finally:
+        reader.close()
