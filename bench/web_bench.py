@@ -253,6 +253,7 @@ def _load(base: str, tokens: dict[str, str], krs: list[str], seconds: float
     stop_at = time.monotonic() + seconds
     lock = threading.Lock()
     latencies: list[float] = []
+    by_kind: dict[str, list[float]] = {"scorecard": [], "key_result": [], "check_in": []}
     statuses: dict[int, int] = {}
     accepted: list[str] = []
     errors: list[str] = []
@@ -265,6 +266,7 @@ def _load(base: str, tokens: dict[str, str], krs: list[str], seconds: float
             while time.monotonic() < stop_at:
                 i += 1
                 path = ("/api/v1/scorecard", f"/api/v1/key-results/{krs[team]}")[i % 2]
+                kind = ("scorecard", "key_result")[i % 2]
                 answers = []
                 for _ in range(3):
                     try:
@@ -285,9 +287,10 @@ def _load(base: str, tokens: dict[str, str], krs: list[str], seconds: float
                         with lock:
                             errors.append(f"POST {type(exc).__name__}: sent again")
                 with lock:
-                    for status, ms in answers:
+                    for j, (status, ms) in enumerate(answers):
                         statuses[status] = statuses.get(status, 0) + 1
                         latencies.append(ms)
+                        by_kind["check_in" if j >= 3 else kind].append(ms)
                     if answers[-1][0] == 201:
                         accepted.append(note)
 
@@ -297,8 +300,8 @@ def _load(base: str, tokens: dict[str, str], krs: list[str], seconds: float
         t.start()
     for t in threads:
         t.join(timeout=seconds + 120)
-    return {"latencies_ms": latencies, "statuses": statuses, "accepted_notes": accepted,
-            "transport_errors": errors}
+    return {"latencies_ms": latencies, "by_kind": by_kind, "statuses": statuses,
+            "accepted_notes": accepted, "transport_errors": errors}
 
 
 def _timed(c: httpx.Client, method: str, path: str, headers: dict[str, str],
@@ -335,9 +338,13 @@ def _results(pages: dict[str, list[float]], base: dict[str, list[float]],
         f"check-in POST {p95['check_in']:.0f} ms ({p95['check_in_keyed']:.0f} ms with an "
         f"Idempotency-Key; ledger alone "
         f"{percentile(base['check_in'], 95):.0f} ms)")
+    kinds = {k: {"requests": len(v), "p50_ms": round(percentile(v, 50)),
+                 "p95_ms": round(percentile(v, 95)), "max_ms": round(max(v))}
+             for k, v in load["by_kind"].items() if v}
     say(f"web: load {CLIENTS} clients × {seconds:.0f} s: {len(lat)} requests, p50 "
         f"{percentile(lat, 50):.0f} ms, p95 {percentile(lat, 95):.0f} ms, p99 "
-        f"{percentile(lat, 99):.0f} ms; statuses {load['statuses']}; check-ins {exact}")
+        f"{percentile(lat, 99):.0f} ms, max {max(lat):.0f} ms; statuses {load['statuses']}; "
+        f"check-ins {exact}; by kind {kinds}")
     ok_once = exact["once"] == exact["accepted"] and not exact["recorded_not_accepted"]
     return [
         Result("web: team scorecard page, server-side p95", "ms", p95["scorecard"],
@@ -364,6 +371,8 @@ def _results(pages: dict[str, list[float]], base: dict[str, list[float]],
                notes={"seconds": seconds, "requests": len(lat),
                       "p50_ms": round(percentile(lat, 50), 1),
                       "p99_ms": round(percentile(lat, 99), 1),
+                      "max_ms": round(max(lat), 1), "by_kind": kinds,
+                      "refused_busy_503": load["statuses"].get(503, 0),
                       "statuses": {str(k): v for k, v in load["statuses"].items()},
                       "transport_errors": len(load["transport_errors"]), **exact}),
     ]
