@@ -357,30 +357,20 @@ def test_a_read_that_waited_too_long_for_its_turn_is_an_honest_503(api: Api) -> 
     Retry-After, as a problem on the API and as the error page on a page — never a 5xx bug,
     never a hang."""
     from okr.web.turns import Turns
+    from tests.support.turns import one_holding
 
     site = api.client.app.state.site  # type: ignore[attr-defined]
     kept, site.turns = site.turns, Turns(1, longest_wait=0.05)
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with site.turns.turn():
-            held.set()
-            release.wait()
-
-    t = threading.Thread(target=hold, daemon=True)
-    t.start()
-    held.wait()
     try:
-        r = api.client.get("/api/v1/scorecard", headers=api.auth("vic"))
-        assert "busy" in str(is_problem(r, 503)["detail"])
-        assert r.headers["retry-after"] == "2"
-        web = TestClient(api.client.app, follow_redirects=False)
-        assert web.post("/signin", data={"token": api.tokens["vic"]}).status_code == 303
-        page = web.get("/kr/k-sales")
-        assert page.status_code == 503 and page.headers["retry-after"] == "2"
-        assert "busy" in page.text
+        with one_holding(site.turns):
+            r = api.client.get("/api/v1/scorecard", headers=api.auth("vic"))
+            assert "busy" in str(is_problem(r, 503)["detail"])
+            assert r.headers["retry-after"] == "2"
+            web = TestClient(api.client.app, follow_redirects=False)
+            assert web.post("/signin", data={"token": api.tokens["vic"]}).status_code == 303
+            page = web.get("/kr/k-sales")
+            assert page.status_code == 503 and page.headers["retry-after"] == "2"
+            assert "busy" in page.text
     finally:
-        release.set()
-        t.join(10)
         site.turns = kept
     assert api.client.get("/api/v1/scorecard", headers=api.auth("vic")).status_code == 200

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,20 @@ def write(script: str, path: Path, wait: float, mark: int) -> subprocess.Complet
                           capture_output=True, text=True, timeout=60)
 
 
+@contextmanager
+def kept_open(work: Path, monkeypatch: pytest.MonkeyPatch, idle: float = 600.0
+              ) -> Iterator[KeptReader]:
+    """A reader of `work` that let go after `idle` seconds without a read (by default only a
+    writer's flag or a replaced file let it go), having read it once: kept open from here."""
+    monkeypatch.setattr(kept, "KEEP_IDLE", idle)
+    reader = KeptReader(work)
+    try:
+        assert marks(reader) == []
+        yield reader
+    finally:
+        reader.close()
+
+
 def marks(reader: KeptReader) -> list[int]:
     with reader.reading() as p:
         assert p is not None
@@ -64,75 +80,56 @@ def marks(reader: KeptReader) -> list[int]:
 
 def test_a_waiting_writer_gets_in_and_the_next_read_sees_what_it_wrote(
         work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kept, "KEEP_IDLE", 600.0)  # only the writer's flag may let it in
-    reader = KeptReader(work)
-    try:
-        assert marks(reader) == []  # the file is kept open from here on
+    with kept_open(work, monkeypatch) as reader:  # only the writer's flag may let it in
         for n in (1, 2, 3):
             done = write(WRITER, work, 5.0, n)
             assert done.returncode == 0, done.stderr
             assert float(done.stdout) < 2.0  # let in once it said it waits, not at its limit
             assert marks(reader) == list(range(1, n + 1))
-    finally:
-        reader.close()
 
 
 def test_a_writer_waits_for_the_reads_in_progress_and_later_reads_see_its_rows(
         work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kept, "KEEP_IDLE", 600.0)
-    reader = KeptReader(work)
     reading, seen = threading.Event(), []
+    with kept_open(work, monkeypatch) as reader:
 
-    def long_read() -> None:
-        with reader.reading() as p:
-            assert p is not None
-            reading.set()
-            while not kept.writer_waiting(work):  # the writer came and was refused
-                time.sleep(0.005)
-            time.sleep(0.3)
-            seen.append(p.query("SELECT count(*) FROM marks")[1][0][0])
+        def long_read() -> None:
+            with reader.reading() as p:
+                assert p is not None
+                reading.set()
+                while not kept.writer_waiting(work):  # the writer came and was refused
+                    time.sleep(0.005)
+                time.sleep(0.3)
+                seen.append(p.query("SELECT count(*) FROM marks")[1][0][0])
 
-    t = threading.Thread(target=long_read)
-    t.start()
-    reading.wait()
-    try:
+        t = threading.Thread(target=long_read)
+        t.start()
+        reading.wait()
         done = write(WRITER, work, 5.0, 7)
         t.join(10)
         assert done.returncode == 0, done.stderr
         assert 0.3 <= float(done.stdout) < 2.5  # it waited for the read, then went in
         assert seen == [0]  # the read in progress saw the file as it was while it ran
         assert marks(reader) == [7]
-    finally:
-        reader.close()
 
 
 def test_a_writer_that_does_not_say_it_waits_gets_in_once_the_reader_is_idle(
         work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kept, "KEEP_IDLE", 0.2)
-    reader = KeptReader(work)
-    try:
-        assert marks(reader) == []
+    with kept_open(work, monkeypatch, idle=0.2) as reader:
         done = write(BARE_WRITER, work, 5.0, 4)
         assert done.returncode == 0, done.stderr
         assert marks(reader) == [4]
-    finally:
-        reader.close()
 
 
 def test_a_file_replaced_under_the_reader_is_let_go_and_the_new_one_read(
         work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kept, "KEEP_IDLE", 600.0)
     other = tmp_path / "other.duckdb"
     with Projection(other) as p:  # another file set up by this code, with a mark in it
         p.con.execute("CREATE TABLE marks (n INTEGER)")
         p.con.execute("INSERT INTO marks VALUES (9)")
-    reader = KeptReader(work)
-    try:
-        assert marks(reader) == []  # kept open from here on
+    with kept_open(work, monkeypatch) as reader:
         other.replace(work)  # a new inode at the path (no writer waited for the old one)
         deadline = time.monotonic() + 5
         while marks(reader) != [9]:
             assert time.monotonic() < deadline, "the replaced file was kept and read on"
             time.sleep(0.01)
-    finally:
-        reader.close()

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from okr.web.turns import Busy, Turns
+from tests.support.turns import one_holding
 
 
 def queue_up(turns: Turns, n: int, entered: list[int], inside: threading.Event | None = None
@@ -32,20 +33,9 @@ def queue_up(turns: Turns, n: int, entered: list[int], inside: threading.Event |
 def test_waiting_reads_go_in_in_the_order_they_came() -> None:
     turns = Turns(1, longest_wait=60)
     entered: list[int] = []
-    held = threading.Event()
-    release = threading.Event()
-
-    def first() -> None:
-        with turns.turn():
-            held.set()
-            release.wait()
-
-    t = threading.Thread(target=first, daemon=True)
-    t.start()
-    held.wait()
-    threads = queue_up(turns, 12, entered)
-    release.set()
-    for x in [t, *threads]:
+    with one_holding(turns):
+        threads = queue_up(turns, 12, entered)
+    for x in threads:
         x.join(10)
     assert entered == list(range(12))
 
@@ -85,23 +75,12 @@ def test_a_read_inside_a_read_does_not_wait_for_itself() -> None:
 def test_a_read_that_waited_its_longest_is_busy_and_leaves_the_line() -> None:
     turns = Turns(1, longest_wait=0.05)
     entered: list[int] = []
-    held = threading.Event()
-    release = threading.Event()
-
-    def first() -> None:
-        with turns.turn():
-            held.set()
-            release.wait()
-
-    t = threading.Thread(target=first, daemon=True)
-    t.start()
-    held.wait()
-    with pytest.raises(Busy, match="busy"), turns.turn():
-        pass
-    assert turns.waiting() == 0
-    turns.longest_wait = 60
-    behind = queue_up(turns, 2, entered)
-    release.set()
-    for x in [t, *behind]:
+    with one_holding(turns):
+        with pytest.raises(Busy, match="busy"), turns.turn():
+            pass
+        assert turns.waiting() == 0
+        turns.longest_wait = 60
+        behind = queue_up(turns, 2, entered)
+    for x in behind:
         x.join(10)
     assert entered == [0, 1]  # the one that gave up holds nobody up
