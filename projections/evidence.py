@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
+from okr.projections import engine
 from okr.projections.store import ConsumedRecord, Projection, ProjectionLocked
 
 # Columns that depend on the topic's incarnation (a republish gives other offsets), and tables
@@ -48,7 +47,7 @@ def first_difference(path: Path, fresh: Projection) -> Difference | None:
     con = fresh.con
     try:
         con.execute(f"ATTACH '{_quote(path)}' AS claimed (READ_ONLY)")
-    except duckdb.IOException as exc:
+    except engine.IOException as exc:
         raise ProjectionLocked(str(exc).splitlines()[0]) from None
     try:
         tables = [t for (t,) in con.execute(
@@ -66,7 +65,7 @@ def first_difference(path: Path, fresh: Projection) -> Difference | None:
                     row = con.execute(
                         f"SELECT {picked} FROM {a}.main.{table} EXCEPT ALL "
                         f"SELECT {picked} FROM {b}.main.{table} ORDER BY ALL LIMIT 1").fetchone()
-                except duckdb.CatalogException:  # a table or column dropped from the file
+                except engine.CatalogException:  # a table or column dropped from the file
                     return Difference(table, {}, "missing (the table or a column is gone)")
                 if row is not None:
                     return Difference(table, dict(zip(cols, row, strict=True)), problem)

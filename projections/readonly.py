@@ -20,13 +20,11 @@ from typing import Any
 
 import duckdb
 
+from okr.projections.errors import QueryFailed
+
 
 class QueryRefused(ValueError):
     """The SQL is not a single read of the projection; the message says why, in one line."""
-
-
-class QueryFailed(RuntimeError):
-    """DuckDB refused or failed the query (its message, first line), or it ran out of time."""
 
 
 # Table and scalar functions that read files, the network or the environment, or run SQL

@@ -1,4 +1,5 @@
-"""The DuckDB projection (duckdb is imported here and by readonly.py, the `okr sql` guard).
+"""The DuckDB projection (DuckDB's engine is imported here, through engine.py, and by readonly.py,
+the `okr sql` guard).
 
 `Projection.apply` loads one batch of envelopes (through Arrow) and, in the same transaction,
 the derived rows and the consumed offsets: a batch is in the tables with its offsets or not at
@@ -20,13 +21,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from okr.collector import paused
 from okr.domain.events import CREATED, MEASUREMENTS
 from okr.domain.history import Fact
 from okr.errors import ProjectionUnavailable
-from okr.projections.errors import ProjectionLocked
+from okr.projections import engine
+from okr.projections.errors import ProjectionLocked, QueryFailed
 from okr.projections.lock_watch import raise_flag, wait_for_lock
 from okr.projections.queries import (
     AGGREGATES_OF_KEY,
@@ -51,7 +51,6 @@ from okr.projections.queries import (
     REVIEW_READINGS,
     SCORECARD_CHOICES,
 )
-from okr.projections.readonly import QueryFailed
 from okr.projections.tables import (
     EXPORT_SQL,
     EXPORTS,
@@ -104,7 +103,7 @@ def _file_errors() -> Iterator[None]:
     ProjectionUnavailable with DuckDB's line; its error is the cause."""
     try:
         yield
-    except duckdb.IOException as exc:
+    except engine.IOException as exc:
         raise ProjectionUnavailable(
             f"the DuckDB projection cannot be opened or written ({_io_line(exc)}); check the "
             "data directory's permissions and free space, then try again") from exc
@@ -124,14 +123,14 @@ class Projection:
         self.read_only = read_only
         self.wait = wait  # also for each reopen after release()
         self.memory_limit = memory_limit
-        self._con: duckdb.DuckDBPyConnection | None = None
+        self._con: engine.DuckDBPyConnection | None = None
         self._ready = read_only
         if not read_only and self.path != ":memory:":
             Path(self.path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.connect()
 
     @property
-    def con(self) -> duckdb.DuckDBPyConnection:
+    def con(self) -> engine.DuckDBPyConnection:
         if self._con is None:
             self.connect()
         assert self._con is not None
@@ -147,9 +146,9 @@ class Projection:
         try:
             while True:
                 try:
-                    con = duckdb.connect(self.path, read_only=self.read_only, config=config)
+                    con = engine.connect(self.path, read_only=self.read_only, config=config)
                     break
-                except duckdb.IOException as exc:
+                except engine.IOException as exc:
                     if "lock" not in str(exc):  # no permission, a missing directory, damaged
                         raise ProjectionUnavailable(
                             f"the DuckDB projection cannot be opened ({_io_line(exc)}); check "
@@ -209,7 +208,7 @@ class Projection:
         c = self.con
         try:
             row = c.execute("SELECT schema_version, digest FROM projection_meta").fetchone()
-        except duckdb.Error:  # a new file, or one set up before the digest was kept
+        except engine.Error:  # a new file, or one set up before the digest was kept
             row = None
         if row == (SCHEMA_VERSION, setup_digest()):
             return
@@ -235,7 +234,7 @@ class Projection:
         try:
             row = self.con.execute("SELECT schema_version, digest FROM projection_meta"
                                    ).fetchone()
-        except duckdb.Error:
+        except engine.Error:
             return False
         return row == (SCHEMA_VERSION, setup_digest())
 
@@ -631,7 +630,7 @@ class Projection:
         try:
             cur = self.con.execute(sql, params if isinstance(params, dict) else list(params))
             return [d[0] for d in cur.description or []], cur.fetchall()
-        except duckdb.Error as exc:
+        except engine.Error as exc:
             line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise QueryFailed(f"SQL: {line}") from exc
 
@@ -738,12 +737,12 @@ def _below(tops: list[str], children: dict[str, list[str]]) -> set[str]:
     return found
 
 
-def _io_line(exc: duckdb.IOException) -> str:
+def _io_line(exc: engine.IOException) -> str:
     """The first line of DuckDB's I/O error, for a one-line failure."""
     return (str(exc).strip().splitlines() or ["IO Error"])[0]
 
 
-def _scalar(cursor: duckdb.DuckDBPyConnection) -> Any:
+def _scalar(cursor: engine.DuckDBPyConnection) -> Any:
     """The first column of the one row a statement that always answers one row gave."""
     row = cursor.fetchone()
     assert row is not None, "an aggregate query answers one row"

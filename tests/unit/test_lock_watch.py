@@ -55,7 +55,7 @@ class Opens:
         self.after = 0.0
         self.ending: threading.Timer | None = None
         self.guard = threading.Lock()
-        monkeypatch.setattr(store.duckdb, "connect", self.connect)
+        monkeypatch.setattr(store.engine, "connect", self.connect)
 
     def connect(self, *args: Any, real: Callable[..., duckdb.DuckDBPyConnection] = duckdb.connect,
                 **kwargs: Any) -> duckdb.DuckDBPyConnection:
@@ -150,7 +150,7 @@ def test_a_refusal_the_kernel_does_not_show_is_retried_at_the_plain_pace(
         raise duckdb.IOException(f'IO Error: Could not set lock on file "{db}": Conflicting '
                                  "lock is held in elsewhere (PID 1)")
 
-    monkeypatch.setattr(store.duckdb, "connect", refused)
+    monkeypatch.setattr(store.engine, "connect", refused)
     with pytest.raises(ProjectionLocked):
         Projection(db, read_only=True, wait=0.3)
     # every retry waited RETRY_EVERY (a sleep never ends early), and none starts after the
