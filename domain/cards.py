@@ -50,8 +50,8 @@ def measure_key_result(kr: Mapping[str, Any], window: Window, as_of: datetime,
 def measure_objective(okr_type: str, krs: Sequence[Mapping[str, Any]]) -> ObjectiveMeasure:
     """An objective's score and expectation (its key results' weighted means), its track and
     whether it succeeded by its type's threshold."""
-    score = scoring.objective_score([(k["progress"], k["weight"]) for k in krs])
-    expected = scoring.objective_score([(k["expected"], k["weight"]) for k in krs])
+    sum_score, sum_expected, total = scoring.weighted_sums(krs)
+    score, expected = (None, None) if total <= 0 else (sum_score / total, sum_expected / total)
     return {"score": score, "expected": expected,
             "track": None if score is None or expected is None
             else scoring.status(score, expected),

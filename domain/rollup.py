@@ -59,17 +59,16 @@ def roll_up(cards: Sequence[Mapping[str, Any]]) -> dict[str, RollUp]:
             on_path.discard(key)
             if key in done:
                 continue
-            krs = by_key[key]["key_results"]
-            scores = [(k["progress"], k["weight"]) for k in krs]
-            expected = [(k["expected"], k["weight"]) for k in krs]
+            # Its key results' terms, then its children's, each sum in that order (as
+            # scoring.objective_score sums the pairs).
+            score, exp, total = scoring.weighted_sums(by_key[key]["key_results"])
             for c in children[key]:
                 got = done.get(c)
                 if got is not None and counts_in_parent(by_key[c]):
-                    scores.append((got[0], CHILD_WEIGHT))
-                    expected.append((got[1], CHILD_WEIGHT))
-            score = scoring.objective_score(scores)
-            exp = scoring.objective_score(expected)
-            done[key] = None if score is None or exp is None else (score, exp)
+                    score += got[0] * CHILD_WEIGHT
+                    exp += got[1] * CHILD_WEIGHT
+                    total += CHILD_WEIGHT
+            done[key] = None if total <= 0 else (score / total, exp / total)
 
     for c in cards:
         if c["key"] not in done:
