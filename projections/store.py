@@ -45,6 +45,7 @@ from okr.projections.queries import (
     PIT_KEY_RESULT_INPUTS,
     PIT_KEY_RESULTS,
     PIT_OBJECTIVES,
+    PIT_WINDOW,
     REVIEW_ITEMS,
     REVIEW_ITEMS_OF_KR,
     REVIEW_READINGS,
@@ -443,7 +444,9 @@ class Projection:
         below: dict[str, list[str]] = {}
         windows: dict[str, tuple[datetime, datetime]] = {}
         for (cyc, key, title, obj_owner, obj_team, level, okr_type, parent, status, is_picked,
-             ws, we) in self.con.execute(PIT_OBJECTIVES.format(picked=picked, **args)).fetchall():
+             ws, we) in self.con.execute(PIT_OBJECTIVES.format(
+                 picked=picked, window="NULL, NULL" if picked == "true" else PIT_WINDOW,
+                 **args)).fetchall():
             cards[key] = {"key": key, "title": title, "cycle": cyc, "owner": obj_owner,
                           "team": obj_team, "level": level, "okr_type": okr_type,
                           "parent": parent, "status": status, "key_results": []}
