@@ -191,7 +191,6 @@ def run() -> None:
 def _run() -> None:
     import os
 
-    from okr.cli.failures import translate
     from okr.errors import BAD_INPUT, INTERRUPTED, exit_code
 
     # Everything okr creates is private (files 0600, directories 0700) whatever the umask:
@@ -216,6 +215,7 @@ def _run() -> None:
         hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
         failure = f"{exc.format_message()}{hint}"
     except Exception as exc:  # expected failures speak to people; anything else is a bug
+        from okr.cli.failures import translate  # a command that succeeds does without it
         known = translate(exc)
         if known is None:
             raise

@@ -85,6 +85,16 @@ def test_a_scorecard_of_an_up_to_date_projection_loads_no_kafka_nor_eventsourcin
     assert heavy == ["_duckdb"]
 
 
+@pytest.mark.parametrize("module", ["okr.cli.failures", "importlib.resources"])
+def test_a_scorecard_that_succeeds_loads_neither_the_failure_table_nor_importlib_resources(
+        ledger: tuple[OkrLedger, Settings], module: str) -> None:
+    app, settings = ledger
+    project(app, settings)
+    code, out, heavy = okr_in_process(settings.home, "scorecard", probe=module)
+    assert (code, heavy) == (0, ["_duckdb"])  # a failure imports the table; the SQL is files
+    assert out.startswith("kind\tkey")
+
+
 def test_a_review_as_json_loads_neither_the_report_writers_nor_any_other_heavy_library(
         ledger: tuple[OkrLedger, Settings]) -> None:
     app, settings = ledger
