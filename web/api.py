@@ -7,6 +7,9 @@ and the API needs no CSRF token. Failures are RFC 9457 problem details
 `Idempotency-Key` header is recorded once however often it is sent (web/idempotency.py).
 """
 
+import asyncio
+import functools
+import weakref
 from typing import Any
 
 from fastapi import APIRouter, Header, Request
@@ -189,7 +192,20 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
     return router
 
 
+WRITE_THREADS = 16  # API writes at once, each in a thread of the writes' own
+_write_threads: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = \
+    weakref.WeakKeyDictionary()
+
+
 async def _in_thread(fn: Any, *args: Any) -> Any:
-    """Blocking ledger work off the event loop (FastAPI runs sync routes so too)."""
-    from starlette.concurrency import run_in_threadpool
-    return await run_in_threadpool(fn, *args)
+    """Blocking ledger work off the event loop, in threads of the writes' own: FastAPI runs
+    the sync routes (every read) in anyio's shared 40, and under load those are all reads
+    waiting for their turn (web/turns.py) — a write must not queue behind them."""
+    import anyio
+    import anyio.to_thread
+
+    loop = asyncio.get_running_loop()
+    limiter = _write_threads.get(loop)
+    if limiter is None:
+        limiter = _write_threads[loop] = anyio.CapacityLimiter(WRITE_THREADS)
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=limiter)

@@ -374,3 +374,42 @@ def test_a_read_that_waited_too_long_for_its_turn_is_an_honest_503(api: Api) -> 
     finally:
         site.turns = kept
     assert api.client.get("/api/v1/scorecard", headers=api.auth("vic")).status_code == 200
+
+
+@pytest.mark.real_clock
+def test_a_check_in_is_answered_while_every_read_thread_waits_for_its_turn(api: Api) -> None:
+    """Under load every one of the server's 40 threads for sync routes can be a read waiting
+    for its turn (web/turns.py); a write runs in threads of its own, so it is not queued
+    behind them."""
+    import time
+
+    from okr.web.turns import Turns
+    from tests.support.turns import one_holding
+
+    site = api.client.app.state.site  # type: ignore[attr-defined]
+    # the reads give up after 20 s (503) whatever happens, so a failure cannot hang the test
+    kept, site.turns = site.turns, Turns(1, longest_wait=20)
+    try:
+        with TestClient(api.client.app) as c:  # one event loop for every request, as uvicorn
+            with one_holding(site.turns):
+                readers = [threading.Thread(target=c.get, args=("/api/v1/scorecard",),
+                                            kwargs={"headers": api.auth("vic")})
+                           for _ in range(40)]
+                for t in readers:
+                    t.start()
+                deadline = time.monotonic() + 30
+                while site.turns.waiting() < 40:  # every one of the 40 threads waits
+                    assert time.monotonic() < deadline
+                    time.sleep(0.01)
+                answers: list[object] = []
+                writer = threading.Thread(target=lambda: answers.append(c.post(
+                    "/api/v1/key-results/k-sales/check-ins", headers=api.auth("mia"),
+                    json={"value": 3, "note": "while reads wait"})))
+                writer.start()
+                writer.join(10)
+                assert answers, "the check-in waited behind the reads"
+                assert answers[0].status_code == 201  # type: ignore[attr-defined]
+            for t in readers:
+                t.join(30)
+    finally:
+        site.turns = kept
