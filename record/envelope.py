@@ -170,9 +170,10 @@ def is_finite_number(value: Any) -> bool:
         return False
 
 
-def _keys_if_finite(value: Any) -> int | None:
+def _keys_if_finite(value: Any, room: int = 255) -> int | None:
     """How many object keys a parsed JSON value holds, or None if it holds NaN or an
-    infinity (JSON has none; no hash can be computed over them)."""
+    infinity (JSON has none; no hash can be computed over them) or containers nested more than
+    `room` levels below it (the default is above the 200 levels pydantic's parser reads)."""
     # Exact types: a parsed JSON value holds dicts, lists, str, int, float, bool and None only.
     # Called on every record's data, which is mostly flat: only containers are recursed into.
     kind = type(value)
@@ -190,7 +191,7 @@ def _keys_if_finite(value: Any) -> int | None:
             if not math.isfinite(v):
                 return None
         elif kind is dict or kind is list:
-            n = _keys_if_finite(v)
+            n = _keys_if_finite(v, room - 1) if room else None
             if n is None:
                 return None
             total += n
@@ -419,6 +420,9 @@ _HEX64_TEXT = re.compile("[0-9a-f]{64}")
 # A quote followed by white space: a key spelled `"key" :` (or a string starting with a space)
 _QUOTE_SPACE = re.compile(rb'"[ \t\r\n]')
 _JSON = msgspec.json.Decoder()
+# Containers nested deeper than this in a record's data are left to the old decoder: msgspec
+# reads about a thousand levels, pydantic's parser refuses a text over 200 (and says so).
+QUICK_DEPTH = 64
 
 
 def checked(raw: bytes) -> Checked | None:
@@ -434,7 +438,9 @@ def checked(raw: bytes) -> Checked | None:
     without a backslash every quote opens or closes a string, and without a quote followed by
     white space every key is spelled `"key":`, so the count is at least the keys spelled out
     (more when a string starts with a colon, which only sends a record to the slow path) and
-    equal to the keys parsed only when none is given twice."""
+    equal to the keys parsed only when none is given twice. Data nested deeper than
+    `QUICK_DEPTH` levels also goes to the old decoder, which refuses a text over 200 levels deep
+    where msgspec reads about a thousand."""
     if b"\\" in raw or _QUOTE_SPACE.search(raw) is not None:
         return None
     try:
@@ -465,7 +471,7 @@ def checked(raw: bytes) -> Checked | None:
             return None
     if not doc["actor"] or _data_problem(type_, doc["aggregate_type"], data) is not None:
         return None
-    keys = _keys_if_finite(data)
+    keys = _keys_if_finite(data, QUICK_DEPTH)
     if keys is None or raw.count(b'":') != len(doc) + keys:
         return None
     if record_hash(raw, prev_hash) != hash_:

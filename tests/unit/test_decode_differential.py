@@ -237,3 +237,25 @@ def test_a_string_starting_with_a_colon_is_not_taken_for_a_key(chain: list[Envel
     raw = seal(spell(doc), env.prev_hash)
     assert isinstance(decode(Message("okr.ledger", 0, 0, None, raw, ())), Checked)
     assert Envelope.from_bytes(raw).data["note"] == note
+
+
+@pytest.mark.parametrize("depth", [64, 65, 199, 200, 201, 990])
+@pytest.mark.parametrize("opener", ["[", '{"a":'])
+def test_deep_nesting_inside_a_valid_record_gets_the_old_verdict(
+        chain: list[Envelope], depth: int, opener: str) -> None:
+    """A sealed record whose data holds a member nested `depth` levels deep. pydantic's parser
+    stops at 200 levels and msgspec's at about a thousand: the quick path must not accept
+    what the old decoder refuses for depth (nor recurse into it), so it leaves every deep
+    record to the old decoder."""
+    env = next(e for e in chain if e.type == "CheckInRecorded")
+    doc = env.to_dict()
+    del doc["hash"]
+    closer = "]" if opener == "[" else "}"
+    body = spell({**doc, "data": {**env.data, "x": 0}}).replace(
+        b'"x":0', b'"x":' + (opener * depth + "0" + closer * depth).encode())
+    raw = seal(body, env.prev_hash)
+    verdict = same_verdict(raw, None)
+    if depth > 64:
+        assert checked(raw) is None, depth
+    if depth >= 200:
+        assert isinstance(verdict, str) and "recursion" in verdict, verdict
