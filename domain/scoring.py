@@ -114,11 +114,16 @@ def status(actual: float, expected: float) -> str:
 
 
 def objective_score(krs: Sequence[tuple[float, float]]) -> float | None:
-    """Weighted mean of (progress, weight) pairs; None when there is nothing to score."""
-    total = sum(w for _, w in krs)
+    """Weighted mean of (progress, weight) pairs; None when there is nothing to score.
+    Summed left to right from 0, as `weighted_sums` sums: not by sum(), which from Python 3.12
+    on compensates float rounding and so would give other last digits on another Python."""
+    score = total = 0
+    for p, w in krs:
+        score += p * w
+        total += w
     if total <= 0:
         return None
-    return sum(p * w for p, w in krs) / total
+    return score / total
 
 
 def weighted_sums(krs: Iterable[Mapping[str, Any]]) -> tuple[float, float, float]:

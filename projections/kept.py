@@ -14,7 +14,8 @@ cursor, the connection is closed when the reads in progress are done, and reads 
 `wait` seconds, as any read waits for a writer) until the writer has had its turn. A writer
 that does not say so (an older okr) still gets in once the reader has been idle for
 KEEP_IDLE seconds. A file replaced under it (another inode at the path) is let go as soon as
-seen, so no read goes on reading a file that nobody writes any more.
+seen: each read compares the file at the path with the one kept before taking a cursor, so no
+read begins on a file that nobody writes any more (a read already in progress finishes on it).
 """
 
 import os
@@ -79,8 +80,15 @@ class KeptReader:
         with self._cond:
             while True:
                 if self._kept is not None and not self._yielding:
-                    self._users += 1
-                    return self._kept
+                    if _identity(self.path) == self._identity:
+                        self._users += 1
+                        return self._kept
+                    # Replaced under it (the watcher has not looked yet): no read takes a cursor
+                    # of the old file from now on; it is let go once the reads on it are done.
+                    self._yielding = bool(self._users)
+                    if not self._users:
+                        self._let_go()
+                    continue
                 if not self._yielding and not self._opening:
                     self._opening = True
                     break

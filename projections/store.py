@@ -72,6 +72,9 @@ if TYPE_CHECKING:
 # full history (970,327 events) projects within 64 MB, and `okr consume --once` over it peaks
 # at ~296 MB instead of ~420 MB with 192 MB (issue 20, docs/benchmarks.md).
 MEMORY_LIMIT = "64MB"
+# Seconds a writer refused by readers waits before raising its waiting flag again, while it
+# could not (lock_watch.raise_flag gave None).
+FLAG_RETRY = 0.05
 
 
 # The envelope's fields as DuckDB reads them out of the record (one JSON parse per record).
@@ -157,7 +160,12 @@ class Projection:
                         raise ProjectionLocked(str(exc).splitlines()[0]) from None
                     if flag is None and not self.read_only:
                         flag = raise_flag(self.path)
-                    wait_for_lock(self.path, self.read_only, deadline)
+                    # A writer whose flag is not up yet (a reader was looking at it that very
+                    # moment) waits a little and raises it again: readers that keep the file
+                    # open let go only for the flag.
+                    wait_for_lock(self.path, self.read_only, deadline if flag is not None
+                                  or self.read_only else min(deadline, time.monotonic()
+                                                              + FLAG_RETRY))
         finally:
             if flag is not None:
                 os.close(flag)  # lowers the flag

@@ -60,7 +60,9 @@ def test_no_more_than_size_at_once_and_all_get_in() -> None:
         t.start()
     for t in threads:
         t.join(10)
-    assert most[0] == 2 and now[0] == 0 and turns.waiting() == 0
+    # At most two at once; exactly two is up to the scheduler (a busy machine may run each
+    # read to its end before the next thread starts), so it is not asserted.
+    assert 1 <= most[0] <= 2 and now[0] == 0 and turns.waiting() == 0
 
 
 def test_a_read_inside_a_read_does_not_wait_for_itself() -> None:
