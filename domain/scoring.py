@@ -117,7 +117,8 @@ def objective_score(krs: Sequence[tuple[float, float]]) -> float | None:
     """Weighted mean of (progress, weight) pairs; None when there is nothing to score.
     Summed left to right from 0, as `weighted_sums` sums: not by sum(), which from Python 3.12
     on compensates float rounding and so would give other last digits on another Python."""
-    score = total = 0
+    score: float = 0
+    total: float = 0
     for p, w in krs:
         score += p * w
         total += w
