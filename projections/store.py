@@ -69,9 +69,10 @@ if TYPE_CHECKING:
 # DuckDB's memory for the projection's writer: past it, DuckDB spills to disk (or reads the
 # file again) instead of growing with the history. Once a load's duplicate check stopped
 # hashing every stored event (`_load`), what a load needs no longer grows with the file: the
-# full history (970,327 events) projects within 64 MB, and `okr consume --once` over it peaks
-# at ~296 MB instead of ~420 MB with 192 MB (issue 20, docs/benchmarks.md).
-MEMORY_LIMIT = "64MB"
+# full history (970,327 events) projects within 48 MB: `okr consume --once` over it peaked at
+# 287 MB in 82.7 s with 48 MB, 303 MB in 84.0 s with 64 MB (quiet machine, 2026-12-03), and
+# ~420 MB with 192 MB before (issue 20, docs/benchmarks.md).
+MEMORY_LIMIT = "48MB"
 # Seconds a writer refused by readers waits before raising its waiting flag again, while it
 # could not (lock_watch.raise_flag gave None).
 FLAG_RETRY = 0.05
