@@ -1,5 +1,5 @@
 """The projector's quick decoder (`record.envelope.checked`, one parse in C) against the decoder
-it replaced (tests/support/old_decode.py: pydantic, the hash, the key), record by record.
+it falls back to (`envelope_of`: pydantic, the hash, the key), record by record.
 
 The quick path may only ever accept what the old decoder accepts, with the same chain link;
 everything else falls back to the old decoder, so a rejection's one-line reason (what the
@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from okr.adapters.kafka_client import Message
 from okr.consumers.projector import decode
+from okr.consumers.projector import envelope_of as old_decode
 from okr.record.envelope import GENESIS_HASH, MAX_NAME, Checked, Envelope, checked
 from tests.fuzzing import fuzz
-from tests.support.old_decode import old_decode
 from tests.unit.test_fuzz_envelope import HOSTILE, chain, damaged, field_changes, values
 
 __all__ = ["chain"]  # the module's fixture: the envelopes of every event type
