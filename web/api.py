@@ -98,9 +98,7 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
                   authorization: str | None = Header(None)) -> Any:
         caller(authorization)
         a, k = _guard(site.instants, as_of, known_at)
-        cards = _guard(site.scorecard, a, k)
-        shown = [c for c in cards if (not cycle or c["cycle"] == cycle)
-                 and (not team or c["team"] == team) and (not owner or c["owner"] == owner)]
+        shown = _guard(site.scorecard, a, k, cycle or None, team or None, owner or None)
         return JsonAnswer({"as_of": a, "known_at": k, "objectives": shown})
 
     @router.get("/key-results/{key}", summary="One key result: its card, objective, "

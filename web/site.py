@@ -238,8 +238,11 @@ class Site:
         with self._probe:
             return consumer_running(self.settings)
 
-    def scorecard(self, as_of: datetime, known_at: datetime) -> list[dict[str, Any]]:
-        return self.read(lambda p: p.scorecard_at(as_of, known_at))
+    def scorecard(self, as_of: datetime, known_at: datetime, cycle: str | None = None,
+                  team: str | None = None, owner: str | None = None) -> list[dict[str, Any]]:
+        """The objectives of that cycle, team and owner (None: any), filtered in the SQL."""
+        return self.read(lambda p: p.scorecard_at(as_of, known_at, cycle=cycle, team=team,
+                                                  owner=owner))
 
     def scorecard_page(self, as_of: datetime, known_at: datetime, cycle: str | None,
                        team: str | None, owner: str | None
