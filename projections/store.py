@@ -445,16 +445,16 @@ class Projection:
         from okr.domain.rollup import roll_up
 
         args = {"as_of": _timestamp(as_of), "known": _timestamp(known_at)}
-        picked = " AND ".join([f"o.{name} = {_text(value)}" for name, value in
-                               (("cycle", cycle), ("team", team), ("owner", owner))
-                               if value is not None]) or "true"
+        filters = [f"o.{name} = {_text(value)}" for name, value in
+                   (("cycle", cycle), ("team", team), ("owner", owner)) if value is not None]
+        picked = " AND ".join(filters) or "true"
         cards: dict[str, dict[str, Any]] = {}
         shown: list[str] = []
         below: dict[str, list[str]] = {}
         windows: dict[str, tuple[datetime, datetime]] = {}
         for (cyc, key, title, obj_owner, obj_team, level, okr_type, parent, status, is_picked,
              ws, we) in self.con.execute(PIT_OBJECTIVES.format(
-                 picked=picked, window="NULL, NULL" if picked == "true" else PIT_WINDOW,
+                 picked=picked, window=PIT_WINDOW if filters else "NULL, NULL",
                  **args)).fetchall():
             cards[key] = {"key": key, "title": title, "cycle": cyc, "owner": obj_owner,
                           "team": obj_team, "level": level, "okr_type": okr_type,
@@ -467,7 +467,7 @@ class Projection:
         if not scored:
             return []
         times = f"{args['as_of']}, {args['known']}"
-        if picked != "true":
+        if filters:
             krs = self._scored_here(as_of, times, {k: windows[k] for k in scored})
         else:
             # A dict display per row: twice as fast as dict(zip(KR_COLUMNS, row)) for 4,500.
