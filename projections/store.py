@@ -360,6 +360,14 @@ class Projection:
                                 "(SELECT unnest(?))", [positions]).fetchall()
         return {int(p): str(h) for p, h in rows}
 
+    def positions_held(self, positions: Iterable[int]) -> set[int]:
+        """Which of these positions the file holds an event at."""
+        listed = ", ".join(str(int(p)) for p in positions)  # literals: the zone maps prune
+        if not listed:
+            return set()
+        return {int(p) for (p,) in self.con.execute(
+            f"SELECT position FROM events WHERE position IN ({listed})").fetchall()}
+
     def has_event(self, aggregate_id: str, version: int) -> bool:
         """Whether the event (aggregate id, version) is stored."""
         return bool(self.query("SELECT 1 FROM events WHERE aggregate_id = ? AND version = ?",

@@ -83,6 +83,7 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
                                      "a valid token is required: send 'Authorization: Bearer "
                                      "NAME:SECRET' (okr token create NAME)"),
                              {"WWW-Authenticate": 'Bearer realm="okr"'})
+        site.reading_as(who)
         return who
 
     @router.get("/me", summary="The signed-in user: name, role, team, and the actor their "

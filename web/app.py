@@ -98,7 +98,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     def signed_in(request: Request) -> auth.Principal | None:
         session = auth.session_of(site.secret, request.cookies.get(auth.SESSION_COOKIE))
-        return None if session is None else site.principal(session.name, session.issued)
+        who = None if session is None else site.principal(session.name, session.issued)
+        site.reading_as(who)
+        return who
 
     def page(request: Request, name: str, who: auth.Principal | None, status: int = 200,
              **values: Any) -> HTMLResponse:

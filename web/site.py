@@ -15,9 +15,10 @@ from okr.cli.context import State
 from okr.domain.errors import NotFound
 from okr.projections.kept import KeptReader
 from okr.settings import Settings
-from okr.web import passwords, tokens
+from okr.web import own_writes, passwords, tokens
 from okr.web.auth import Principal, Refused, check_may_check_in, check_may_export, load_secret
-from okr.web.turns import Turns
+from okr.web.own_writes import OwnWrites
+from okr.web.turns import Busy, Turns
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -105,6 +106,7 @@ class Site:
         self._writing = threading.local()  # this thread's depth in each user's write
         # Run before each write of a user (web/writes.py: settle their pending retries first).
         self.before_write: Callable[[Principal], None] = lambda who: None
+        self.own_writes = OwnWrites()  # what each user's next read waits for (own_writes.py)
         self._probe = threading.Lock()
         self._failures: dict[str, deque[float]] = {}
         self._failures_lock = threading.Lock()
@@ -207,8 +209,45 @@ class Site:
         since that opens the file for writing in this process. Reads take turns, a few at
         once and first come first served (web/turns.py; Busy after READ_WAIT seconds).
         """
+        self._await_own_writes()
         with self.turns.turn():
             return self._read(fn)
+
+    def reading_as(self, who: Principal | None) -> None:
+        """The signed-in user this request reads for: their reads wait for their own writes
+        (web/own_writes.py)."""
+        own_writes.reading_as(None if who is None else who.name)
+
+    def _await_own_writes(self) -> None:
+        """Beside a consumer, wait (outside any turn) until the projection holds what this
+        request's user wrote through this server; Busy after own_writes.WAIT seconds."""
+        user = own_writes.reader()
+        if user is None:
+            return
+        deadline = time.monotonic() + own_writes.WAIT
+        while awaited := self.own_writes.awaited(user):
+            held = self._held(awaited)
+            if held is None:  # no consumer elsewhere: the read brings the projection up to date
+                held = set(awaited)
+            self.own_writes.seen(user, held)
+            if held >= set(awaited):
+                return
+            if time.monotonic() >= deadline:
+                raise Busy(f"your last write is not readable yet: the projection's consumer "
+                           f"has not applied it within {own_writes.WAIT:g} s; try again in "
+                           f"{Busy.retry_after} s")
+            time.sleep(own_writes.LOOK_EVERY)
+
+    def _held(self, positions: "Sequence[int]") -> set[int] | None:
+        """Which of these positions the work file a consumer keeps holds now (none while its
+        writer holds the file past the kept reader's wait); None when no consumer runs."""
+        with self._lock.shared():
+            if not self._consumer_elsewhere() or not self.settings.projection_work_file.exists():
+                return None
+            with self._kept.reading() as kept:
+                if kept is None:
+                    return set()
+                return kept.positions_held(positions)
 
     def _read(self, fn: "Callable[[Any], T]") -> T:
         from okr.cli.reads import open_projection
@@ -312,11 +351,15 @@ class Site:
             depth = getattr(self._writing, who.name, 0)
             if not depth:
                 self.before_write(who)
+            ledger = self.ledger_of(who)
+            before = 0 if depth else ledger.recorder.max_notification_id() or 0
             setattr(self._writing, who.name, depth + 1)
             try:
-                yield self.ledger_of(who)
+                yield ledger
             finally:
                 setattr(self._writing, who.name, depth)
+                if not depth:  # the user's next read waits for what this write recorded
+                    self.own_writes.recorded(who.name, ledger, before)
 
     def may_check_in(self, who: Principal, key: str) -> bool:
         try:

@@ -78,3 +78,50 @@ def test_up_with_web_serves_the_app_and_its_writes_reach_the_scorecard(
     except ProcessLookupError:
         alive = False
     assert not alive, "the web server outlived okr up"
+
+
+def test_up_with_web_a_read_after_an_accepted_check_in_shows_it(
+        broker: Broker, tmp_path: Path) -> None:
+    """Read your writes beside a consumer: once the server has answered 201 to a user's
+    check-in, that user's next read (API or page) shows it — it does not read the projection
+    as it stood before the consumer applied it."""
+    environ = {**okr_environ(tmp_path / "home", broker.bootstrap), "OKR_INLINE_PUBLISH": "off"}
+    ledger, tokens = seed(load_settings(environ=environ))
+    ledger.close()
+    port = _free_port()
+    up = subprocess.Popen([OKR, "up", "--web", "--port", str(port)], env=environ,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {tokens['mia']}"}
+    try:
+        api = httpx.Client(base_url=base, timeout=30)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # served, and the seeded items projected
+            try:
+                if api.get("/api/v1/key-results/k-sales", headers=auth).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"okr up --web never served {base}")
+        browser = httpx.Client(base_url=base, timeout=30)
+        assert browser.post("/signin", data={"token": tokens["mia"]}).status_code == 303
+        for i in range(6):
+            value = 11 + i
+            r = api.post("/api/v1/key-results/k-sales/check-ins", headers=auth,
+                         json={"value": value, "note": f"mine-{i}"})
+            assert r.status_code == 201, r.text
+            if i % 2:
+                page = browser.get("/kr/k-sales")
+                assert page.status_code == 200
+                assert f"mine-{i}" in page.text, f"round {i}: the page missed the check-in"
+            else:
+                card = api.get("/api/v1/key-results/k-sales", headers=auth).json()
+                assert card["key_result"]["value"] == value, f"round {i}: {card['key_result']}"
+        api.close()
+        browser.close()
+    finally:
+        os.killpg(up.pid, signal.SIGTERM)
+        up.wait(timeout=60)

@@ -1,0 +1,80 @@
+"""Read your own writes beside a consumer: a user's read waits until the projection holds the
+events their writes through this server recorded.
+
+Beside a consumer (`okr up --web`) a write reaches the projection through the relay, Kafka and
+the consumer's next batch — a fifth of a second or more after its 201. A read in between
+would show the user the projection from before their own check-in. So each write remembers,
+per user, the position of the last event it recorded on each item it touched (the relay
+keeps one item's events in order on one partition, so the last one held means all of them
+are); that user's next read waits until the projection holds those positions, looking every
+LOOK_EVERY seconds, and forgets the ones it saw. Other users' reads do not wait for them.
+
+Which user is reading is said once per request (`reading_as`, from the signed-in session or
+the API token) into a context variable: FastAPI runs each request in a context of its own,
+copied into the thread that runs its route.
+"""
+
+import threading
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from okr.ledger.app import OkrLedger
+
+LOOK_EVERY = 0.005  # seconds between two looks at the projection while a read waits
+WAIT = 10.0  # seconds a read waits for its user's writes at most, then 503 (Busy)
+PAGE = 500  # notifications read at once after a write
+
+_reader: ContextVar[str | None] = ContextVar("okr_web_reader", default=None)
+
+
+def reading_as(name: str | None) -> None:
+    """The user this request reads for (None: nobody signed in)."""
+    _reader.set(name)
+
+
+def reader() -> str | None:
+    """The user this request reads for, if said."""
+    return _reader.get()
+
+
+class OwnWrites:
+    """Per user: item → the position of the last event their writes recorded on it that the
+    projection was not yet seen to hold."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._awaited: dict[str, dict[str, int]] = {}
+
+    def recorded(self, user: str, ledger: "OkrLedger", after: int) -> None:
+        """Remember the events stored after position `after` (the store's head before the
+        user's write) — the write's own, and any other written meanwhile, which the
+        projection will hold as well."""
+        last: dict[str, int] = {}
+        start = after
+        while True:
+            notes = ledger.recorder.select_notifications(start, PAGE, inclusive_of_start=False)
+            for n in notes:
+                last[str(n.originator_id)] = n.id
+            if len(notes) < PAGE:
+                break
+            start = notes[-1].id
+        if last:
+            with self._lock:
+                self._awaited.setdefault(user, {}).update(last)
+
+    def awaited(self, user: str) -> list[int]:
+        """The positions the user's next read waits for."""
+        with self._lock:
+            return sorted(self._awaited.get(user, {}).values())
+
+    def seen(self, user: str, positions: "set[int]") -> None:
+        """The projection holds these positions: reads no longer wait for them."""
+        with self._lock:
+            mine = self._awaited.get(user)
+            if mine is None:
+                return
+            for item in [i for i, p in mine.items() if p in positions]:
+                del mine[item]
+            if not mine:
+                del self._awaited[user]
