@@ -19,6 +19,7 @@ counts (wiped broker, recreated topic), is republished from the start of the sto
 """
 
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from okr.record.running import relaying
 from okr.record.watermark import START, Watermark
 
 Progress = Callable[[int, int], None]  # (published so far, position)
+STORE_LOOK = 0.01  # seconds between two looks at a SQLite store's files while idle (Relay._idle)
 
 
 class RelayError(RuntimeError):
@@ -397,7 +399,7 @@ class Relay:
                 if result.published or result.checkpoints:
                     on_result(result)
                 else:
-                    time.sleep(idle)
+                    self._idle(idle, stop)
             except (kafka_client.KafkaError, RelayError, PagesError, OSError,
                     PersistenceError) as exc:
                 # Kafka or the event store is away: back off, rebuild the producer, go on.
@@ -405,6 +407,38 @@ class Relay:
                 on_error(exc, backoff)
                 _sleep_unless(stop, backoff)
                 backoff = min(backoff * 2, 10.0)
+
+
+    def _idle(self, idle: float, stop: Callable[[], bool]) -> None:
+        """Nothing to publish: wait `idle` seconds, or less when a SQLite store's files change
+        (a commit grows or rewrites its WAL): a web check-in is published within STORE_LOOK
+        instead of up to `idle` later, and its writer's next read waits that much less
+        (web/own_writes.py). A look is two stat() calls; PostgreSQL stores wait `idle`."""
+        before = _store_state(self.settings)
+        if before is None:
+            time.sleep(idle)
+            return
+        deadline = time.monotonic() + idle
+        while time.monotonic() < deadline and not stop():
+            time.sleep(STORE_LOOK)
+            if _store_state(self.settings) != before:
+                return
+
+
+def _store_state(settings: Any) -> tuple[tuple[int, int, int], ...] | None:
+    """(inode, size, mtime) of a SQLite store's file and its WAL, or None for another store."""
+    if settings.store != "sqlite":
+        return None
+    out = []
+    for path in (settings.event_store_path, settings.event_store_path.with_name(
+            settings.event_store_path.name + "-wal")):
+        try:
+            st = os.stat(path)
+        except OSError:
+            out.append((0, 0, 0))
+        else:
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(out)
 
 
 def chain_link(raw: bytes) -> tuple[int, str, str] | None:
