@@ -118,7 +118,8 @@ WHERE o.key IN (SELECT key FROM below);
 
 -- The key results in force at (as_of, known_at), not removed, under the objectives listed in
 -- `only_objectives` (NULL: under any), each with its plan, its latest check-in and its KPI in
--- force with that KPI's latest reading: what a key result is scored from.
+-- force with that KPI's latest reading: what a key result is scored from; `kr_position` is the
+-- position of the event that made the key result's version in force.
 CREATE OR REPLACE MACRO key_result_inputs(as_of, known_at, only_objectives := NULL) AS TABLE
 WITH kr AS (SELECT v.* FROM key_result_versions v
             WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
@@ -170,7 +171,8 @@ SELECT kr.key AS key_result, kr.objective, kr.title AS kr_title, kr.kind, kr.sta
        kr.target_high, kr.tolerance, kr.unit, kr.weight, kr.phases, kr.kpi,
        ci.value AS check_in_value, ci.confidence AS check_in_confidence,
        kpi.key IS NOT NULL AS has_kpi, kpi.direction, kpi.green, kpi.red, kpi.cadence,
-       rd.value AS reading_value, rd.observed_at AS reading_observed_at
+       rd.value AS reading_value, rd.observed_at AS reading_observed_at,
+       kr.position AS kr_position
 FROM kr
 LEFT JOIN ci ON ci.aggregate_id = kr.aggregate_id
 LEFT JOIN kpi ON kr.kpi = kpi.key
@@ -178,10 +180,12 @@ LEFT JOIN rd ON rd.aggregate_id = kpi.aggregate_id;
 
 -- The key results in force at (as_of, known_at) under an objective in force in a cycle in
 -- force (under `only_objectives`, NULL: any), scored (domain/scoring.py, line for line): value,
--- progress, expected, status, confidence, KPI health and staleness.
+-- progress, expected, status, confidence, KPI health and staleness; `kr_position` as
+-- `key_result_inputs` gives it.
 CREATE OR REPLACE MACRO key_results_at(as_of, known_at, only_objectives := NULL) AS TABLE
 WITH krc AS (
-    SELECT i.key_result AS key, i.objective, i.kr_title AS title, i.kind, i.start, i.target,
+    SELECT i.kr_position, i.key_result AS key, i.objective, i.kr_title AS title, i.kind, i.start,
+           i.target,
            i.target_high, i.tolerance, i.unit, i.weight, i.phases, i.kpi, c.start AS ws,
            c."end" AS we,
            CASE WHEN i.has_kpi THEN i.reading_value ELSE i.check_in_value END AS value,
@@ -218,7 +222,8 @@ scored AS (SELECT planned.*,
            FROM planned)
 SELECT key AS key_result, objective, title AS kr_title, kind, start, target, target_high,
        tolerance, unit, weight, value, progress, expected,
-       okr_status(progress, expected) AS status, confidence, kpi, kpi_health, kpi_stale
+       okr_status(progress, expected) AS status, confidence, kpi, kpi_health, kpi_stale,
+       kr_position
 FROM scored;
 
 -- What the scorecard as of `as_of` as known at `known_at` is scored from, unscored: one row

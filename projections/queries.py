@@ -34,27 +34,24 @@ UNION SELECT aggregate_id FROM kpi_versions WHERE key IN (SELECT kpi FROM kr)
 UNION SELECT aggregate_id FROM initiative_versions WHERE key_result = $2
 """
 
-# Projection.scorecard_at reads the scorecard in two statements, values written as literals:
-# the objectives in force, then their key results. DuckDB binds and optimises every statement
-# on every call, prepared or not, at a cost that grows with the statement, and hands over
-# every value of every row: the one statement of both (`scorecard_at`) cost more than two
+# Projection.scorecard_at reads the scorecard's objectives from the objective and cycle
+# versions, read once per connection (PIT_*_VERSIONS; a few thousand rows, which cannot change
+# while a read-only connection is open), selecting those in force in Python; then their key
+# results in one statement, values written as literals. DuckDB binds and optimises every
+# statement on every call, prepared or not, at a cost that grows with the statement, and hands
+# over every value of every row: the one statement of both (`scorecard_at`) cost more than two
 # small ones, and repeated each objective's columns on every row of its key results. Times as
 # TIMESTAMP (UTC), made aware in Python: much cheaper than DuckDB handing over TIMESTAMPTZ.
-#
-# The objectives in force in a cycle in force: those `{picked}` (the filter, or true) and every
-# one aligned to a parent, among which Python walks down the alignment from the picked ones as
-# `objectives_at` does (a flat statement: the recursive one cost three times as much). The
-# cycle's window is `{window}`: PIT_WINDOW when key results are scored in Python, else two
-# NULLs (the whole organisation's are scored in SQL; 2,100 TIMESTAMPs handed over cost ~0.7 ms).
-PIT_OBJECTIVES = """
-SELECT o.cycle, o.key, o.title, o.owner, o.team, o.level, o.okr_type, o.parent, o.status,
-       {picked} AS picked, {window}
-FROM objective_versions o JOIN cycle_versions c ON c.key = o.cycle
-WHERE okr_in_force(o.valid_from, o.valid_to, o.recorded_at, o.recorded_to, {as_of}, {known})
-  AND okr_in_force(c.valid_from, c.valid_to, c.recorded_at, c.recorded_to, {as_of}, {known})
-  AND ({picked} OR o.parent IS NOT NULL)
+PIT_OBJECTIVE_VERSIONS = """
+SELECT valid_from::TIMESTAMP, valid_to::TIMESTAMP, recorded_at::TIMESTAMP,
+       recorded_to::TIMESTAMP, cycle, key, title, owner, team, level, okr_type, parent, status
+FROM objective_versions
 """
-PIT_WINDOW = 'c.start::TIMESTAMP, c."end"::TIMESTAMP'
+PIT_CYCLE_VERSIONS = """
+SELECT valid_from::TIMESTAMP, valid_to::TIMESTAMP, recorded_at::TIMESTAMP,
+       recorded_to::TIMESTAMP, key, start::TIMESTAMP, "end"::TIMESTAMP
+FROM cycle_versions
+"""
 # What a filtered scorecard's key results are scored from, scored in Python.
 PIT_KEY_RESULT_INPUTS = """
 SELECT key_result, objective, kr_title, kind, start, target, target_high, tolerance, unit,
@@ -80,10 +77,20 @@ KR_COLUMNS = {"key": "key_result", "objective": "objective", "title": "kr_title"
                "status": "status", "confidence": "confidence", "kpi": "kpi",
                "kpi_health": "kpi_health", "kpi_stale": "kpi_stale"}
 
-# The whole organisation's key results, scored in DuckDB, in the order of KR_COLUMNS.
-PIT_KEY_RESULTS = f"""
-SELECT {", ".join(KR_COLUMNS.values())}
-FROM key_results_at({{args}})
+# The whole organisation's key results, scored in DuckDB: which version of each key result
+# (the position of the event that made it) and what it scores; the version's plan (key,
+# objective, title, kind, start, target, target_high, tolerance, unit, weight, kpi: the other
+# KR_COLUMNS) is read once per connection by that position (PIT_KEY_RESULT_PLANS), since a
+# version row is a function of its item's events up to that position. Handing those eleven
+# values over on every call cost two thirds of the rows' fetch (docs/benchmarks.md).
+PIT_KEY_RESULTS = """
+SELECT kr_position, value, progress, expected, status, confidence, kpi_health, kpi_stale
+FROM key_results_at({args})
+"""
+PIT_KEY_RESULT_PLANS = """
+SELECT position, key, objective, title, kind, start, target, target_high, tolerance, unit,
+       weight, kpi
+FROM key_result_versions WHERE position IN (SELECT unnest($positions::BIGINT[]))
 """
 
 REVIEW_READINGS = """

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from okr.collector import paused
 from okr.domain.events import CREATED, MEASUREMENTS
@@ -42,10 +42,11 @@ from okr.projections.queries import (
     LIST_CYCLES,
     LIST_INITIATIVES,
     LIST_KPIS,
+    PIT_CYCLE_VERSIONS,
     PIT_KEY_RESULT_INPUTS,
+    PIT_KEY_RESULT_PLANS,
     PIT_KEY_RESULTS,
-    PIT_OBJECTIVES,
-    PIT_WINDOW,
+    PIT_OBJECTIVE_VERSIONS,
     REVIEW_ITEMS,
     REVIEW_ITEMS_OF_KR,
     REVIEW_READINGS,
@@ -128,6 +129,10 @@ class Projection:
         self.wait = wait  # also for each reopen after release()
         self.memory_limit = memory_limit
         self._con: engine.DuckDBPyConnection | None = None
+        # What this connection has read of the version tables for scorecard_at (`_memo`): a
+        # read-only connection's file cannot change while it is open (DuckDB lets nobody write
+        # it meanwhile), and this one's writes (`apply`) and letting go of it start a new one.
+        self._memo: dict[str, Any] = {}
         self._ready = read_only
         if not read_only and self.path != ":memory:":
             Path(self.path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -188,6 +193,7 @@ class Projection:
         view.path, view.read_only, view.wait, view.memory_limit = self.path, True, 0.0, None
         view._ready = True
         view._con = self.con.cursor()
+        view._memo = self._memo  # the same connection, so the same file
         try:
             view._con.execute("SET TimeZone = 'UTC'")
             yield view
@@ -199,6 +205,7 @@ class Projection:
         if self._con is not None:
             self._con.close()
             self._con = None
+        self._memo = {}  # the file may change before the next connection
 
     def close(self) -> None:
         self.release()
@@ -276,6 +283,8 @@ class Projection:
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
+        if added:
+            self._memo = {}
         return added
 
     def _load(self, batch: Sequence[ConsumedRecord]) -> int:
@@ -435,49 +444,62 @@ class Projection:
                      team: str | None = None, owner: str | None = None
                      ) -> list[dict[str, Any]]:
         """The scorecard as `domain.history.scorecard` shapes it; `cycle`, `team`, `owner` keep
-        only those objectives (filtered inside the SQL: only they, and the objectives aligned
-        below them whose scores their roll-ups read, are selected).
+        only those objectives (and score only them, and the objectives aligned below them whose
+        scores their roll-ups read).
 
-        Two statements (queries.PIT_*): the objectives, as `objectives_at` selects them,
-        then their key results; each objective's score and its roll-up over its subtree are
-        the domain's (domain/cards.py, domain/rollup.py), from its key results' cards. A filtered
-        scorecard's key results (tens) are scored here by the domain's rules from
-        `key_result_inputs`; the whole organisation's (thousands) by DuckDB
+        The objectives in force, as `objectives_at` selects them, are picked in Python from the
+        objective and cycle versions this connection read once (`_plans`); then one statement
+        (queries.PIT_*) gives their key results; each objective's score and its roll-up over
+        its subtree are the domain's (domain/cards.py, domain/rollup.py), from its key results'
+        cards. A filtered scorecard's key results (tens) are scored here by the domain's rules
+        from `key_result_inputs`; the whole organisation's (thousands) by DuckDB
         (`key_results_at`), faster than in Python and without holding the GIL while the web
-        app's other threads read. Each way is held to the domain's replay
+        app's other threads read, each row naming its version, whose plan this connection
+        read once (`_key_result_plans`). Each way is held to the domain's replay
         (tests/unit/test_projection_differential.py); docs/benchmarks.md has the figures.
-        The values are written into the statements as literals, so that DuckDB's zone maps
+        The times are written into the statements as literals, so that DuckDB's zone maps
         pick the recent readings' row groups.
         """
         from okr.domain.cards import measure_objective
         from okr.domain.rollup import roll_up
 
-        args = {"as_of": _timestamp(as_of), "known": _timestamp(known_at)}
-        filters = [f"o.{name} = {_text(value)}" for name, value in
-                   (("cycle", cycle), ("team", team), ("owner", owner)) if value is not None]
-        picked = " AND ".join(filters) or "true"
+        at, known = _naive(as_of), _naive(known_at)
+        objective_rows, cycle_rows = self._plans()
+        # At most one version of an item is in force at (t, k) (okr_in_force in macros.sql).
+        in_force = {key: (start, end) for (vf, vt, ra, rt, key, start, end) in cycle_rows
+                    if _in_force(vf, vt, ra, rt, at, known)}
+        filtered = cycle is not None or team is not None or owner is not None
         cards: dict[str, dict[str, Any]] = {}
         shown: list[str] = []
         below: dict[str, list[str]] = {}
         windows: dict[str, tuple[datetime, datetime]] = {}
-        for (cyc, key, title, obj_owner, obj_team, level, okr_type, parent, status, is_picked,
-             ws, we) in self.con.execute(PIT_OBJECTIVES.format(
-                 picked=picked, window=PIT_WINDOW if filters else "NULL, NULL",
-                 **args)).fetchall():
+        for (vf, vt, ra, rt, cyc, key, title, obj_owner, obj_team, level, okr_type, parent,
+             status) in objective_rows:
+            if not _in_force(vf, vt, ra, rt, at, known):
+                continue
+            window = in_force.get(cyc)
+            if window is None:
+                continue
+            is_picked = ((cycle is None or cyc == cycle) and (team is None or obj_team == team)
+                         and (owner is None or obj_owner == owner))
+            if not is_picked and parent is None:
+                continue  # neither asked for nor below one that was
             cards[key] = {"key": key, "title": title, "cycle": cyc, "owner": obj_owner,
                           "team": obj_team, "level": level, "okr_type": okr_type,
                           "parent": parent, "status": status, "key_results": []}
-            windows[key] = (ws, we)
+            windows[key] = window
             below.setdefault(parent, []).append(key)
             if is_picked:
                 shown.append(key)
         scored = _below(shown, below)  # the objectives shown and those their roll-ups read
         if not scored:
             return []
-        times = f"{args['as_of']}, {args['known']}"
-        if filters:
+        times = f"{_timestamp(as_of)}, {_timestamp(known_at)}"
+        if filtered:
             krs = self._scored_here(as_of, times, {k: windows[k] for k in scored})
         else:
+            rows = self.con.execute(PIT_KEY_RESULTS.format(args=times)).fetchall()
+            plans = self._key_result_plans(rows)
             # A dict display per row: twice as fast as dict(zip(KR_COLUMNS, row)) for 4,500.
             krs = [{"key": key, "objective": objective, "title": title, "kind": kind,
                     "start": start, "target": target, "target_high": target_high,
@@ -485,10 +507,10 @@ class Projection:
                     "progress": progress, "expected": expected, "status": status,
                     "confidence": confidence, "kpi": kpi, "kpi_health": kpi_health,
                     "kpi_stale": kpi_stale}
+                   for (position, value, progress, expected, status, confidence, kpi_health,
+                        kpi_stale) in rows
                    for (key, objective, title, kind, start, target, target_high, tolerance,
-                        unit, weight, value, progress, expected, status, confidence, kpi,
-                        kpi_health, kpi_stale) in self.con.execute(
-                       PIT_KEY_RESULTS.format(args=times)).fetchall()]
+                        unit, weight, kpi) in (plans[position],)]
         for kr in sorted(krs, key=_KEY):
             cards[kr["objective"]]["key_results"].append(kr)
         # In the replay's order (DuckDB's rows come in any order): a roll-up sums its terms
@@ -498,6 +520,30 @@ class Projection:
                  **measure_objective(c["okr_type"], c["key_results"]), **rolled[c["key"]],
                  "key_results": c["key_results"]}
                 for c in sorted((cards[k] for k in shown), key=_CYCLE_AND_KEY)]
+
+    def _plans(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Every objective version and every cycle version (times naive UTC), read once per
+        connection (see `_memo`): a few thousand rows, which each scorecard picks from."""
+        got = self._memo.get("plans")
+        if got is None:
+            got = (self.con.execute(PIT_OBJECTIVE_VERSIONS).fetchall(),
+                   self.con.execute(PIT_CYCLE_VERSIONS).fetchall())
+            self._memo["plans"] = got
+        return cast(tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]], got)
+
+    def _key_result_plans(self, rows: list[tuple[Any, ...]]) -> dict[int, tuple[Any, ...]]:
+        """Position → (key, objective, title, kind, start, target, target_high, tolerance,
+        unit, weight, kpi) of the key-result version made by the event at that position, for
+        the versions these rows (position first) name: read from DuckDB the first time this
+        connection meets them (see `_memo`). A version row is a function of its item's events
+        up to that position, so what was read stays true."""
+        plans: dict[int, tuple[Any, ...]] = self._memo.setdefault("key_result_plans", {})
+        missing = [row[0] for row in rows if row[0] not in plans]
+        if missing:
+            for position, *plan in self.con.execute(PIT_KEY_RESULT_PLANS,
+                                                     {"positions": missing}).fetchall():
+                plans[position] = tuple(plan)
+        return plans
 
     def _scored_here(self, as_of: datetime, times: str,
                      windows: dict[str, tuple[datetime, datetime]]) -> list[dict[str, Any]]:
@@ -782,6 +828,21 @@ def _timestamp(t: datetime) -> str:
     if t.tzinfo is None:
         raise ValueError(f"{t!r} has no time zone")
     return f"TIMESTAMPTZ '{t.isoformat()}'"
+
+
+def _in_force(valid_from: datetime, valid_to: datetime | None, recorded_at: datetime,
+              recorded_to: datetime | None, at: datetime, known: datetime) -> bool:
+    """okr_in_force (macros.sql): whether a version row is the one in force at valid time
+    `at` as known at transaction time `known`."""
+    return valid_from <= at and recorded_at <= known and (
+        valid_to is None or valid_to > at or (recorded_to is not None and recorded_to > known))
+
+
+def _naive(t: datetime) -> datetime:
+    """An aware datetime as naive UTC, as DuckDB hands a TIMESTAMP over (TimeZone UTC)."""
+    if t.tzinfo is None:
+        raise ValueError(f"{t!r} has no time zone")
+    return t.astimezone(UTC).replace(tzinfo=None)
 
 
 def _text(value: str | None) -> str:

@@ -602,3 +602,52 @@ def test_the_layers_of_scorecard_at_are_the_replays_objectives_and_key_results(
         assert len(inputs) == len(set(inputs)) and {kr["key"] for kr in krs} <= set(inputs)
         checked += len(krs)
     assert checked > 100
+
+
+def test_a_scorecard_read_after_more_events_arrive_on_the_same_projection_has_them(
+        tmp_path: Path) -> None:
+    """`scorecard_at` keeps what its connection read of the version tables (the objectives'
+    and the key results' plans): the writer's own next batch, and a reader that let go of the
+    file while the writer wrote, must still read the new objectives, key results and plan
+    revisions (fails when either keeps what it read before)."""
+    app = OkrLedger(load_settings({"home": tmp_path}),
+                    env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    generate(app, Shape(seed=23, teams=2, quarters=2, kpis=2))
+    envelopes = list(chained(app))
+    app.close()
+    facts = [e.fact() for e in envelopes]
+    # Cut before the second quarter's plan: its objectives and key results, and changes to
+    # items read before (a title, a key result moved, another removed), come after.
+    cut = next(i for i, f in enumerate(facts) if f.type == "ObjectiveAdded"
+               and i > len(facts) // 3)
+    assert {"ObjectiveAdded", "KeyResultAdded", "ObjectiveRetitled", "KeyResultMoved",
+            "KeyResultRemoved"} <= {f.type for f in facts[cut:]}
+    end = facts[-1].recorded_at
+    path = tmp_path / "p.duckdb"
+
+    def load(proj: Projection, part: list) -> None:
+        proj.apply("t", [ConsumedRecord(e.to_bytes(), 0, e.position) for e in part],
+                   {0: part[-1].position})
+
+    writer = Projection(path)
+    load(writer, envelopes[:cut])
+    assert same(writer.scorecard_at(end, end), scorecard_at(facts[:cut], end, end)) == []
+    load(writer, envelopes[cut:])
+    for as_of, known_at in [(end, end), *random_points(facts, random.Random(24), 6)]:
+        assert same(writer.scorecard_at(as_of, known_at),
+                    scorecard_at(facts, as_of, known_at)) == []
+    writer.close()
+
+    reader_path = tmp_path / "r.duckdb"
+    first = Projection(reader_path)
+    load(first, envelopes[:cut])
+    first.close()
+    reader = Projection(reader_path, read_only=True)
+    before = reader.scorecard_at(end, end)
+    assert before and same(before, scorecard_at(facts[:cut], end, end)) == []
+    reader.release()  # let go, as the kept reader does when a writer waits
+    second = Projection(reader_path)
+    load(second, envelopes[cut:])
+    second.close()
+    assert same(reader.scorecard_at(end, end), scorecard_at(facts, end, end)) == []
+    reader.close()
