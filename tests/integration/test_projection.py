@@ -328,3 +328,44 @@ def test_what_waits_at_the_gate_stays_a_window_however_unevenly_partitions_arriv
         proj.close()
     assert n > 10 * (window + batch + 20)
     assert max(waiting) <= window + batch + 20, max(waiting)
+
+
+def test_a_paced_read_never_sleeps_while_a_partition_it_may_read_is_behind(
+        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kafka-python sleeps out a poll's timeout when it finds nothing to hand out and nothing
+    to fetch. Pausing and resuming partitions left resumed partitions' fetched records parked
+    where its next poll did not look, and those partitions unfetched: the poll slept while
+    they had records to read (~10 s of a 35 s read of 300,000 records, docs/benchmarks.md).
+    Spied here: no such sleep while a partition not paused is behind its high watermark."""
+    import kafka.consumer.group as kafka_group
+
+    n = fill(env, Shape(seed=3, teams=2, quarters=1, kpis=12))
+    env.ok("relay", "--once", OKR_CHECKPOINT_EVERY="20")
+    s = env.settings
+    proj = Projection(s.projection_work_file)
+    projector = Projector(s, s.kafka_bootstrap_servers or "", proj, batch=40, window=60)
+    stalls: list[list[int]] = []
+    real_time = kafka_group.time
+
+    class SpiedTime:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real_time, name)
+
+        def sleep(self, seconds: float) -> None:
+            reader = projector.reader
+            if reader is not None:
+                paused = {tp.partition for tp in reader.client.paused()}
+                behind = [p for p in reader.partitions if p not in paused
+                          and not reader.at_tail(p)]
+                if behind:
+                    stalls.append(behind)
+            real_time.sleep(seconds)
+
+    monkeypatch.setattr(kafka_group, "time", SpiedTime())
+    try:
+        progress = projector.catch_up()
+        assert progress.stored == n == proj.event_count()
+    finally:
+        projector.close()
+        proj.close()
+    assert stalls == [], f"{len(stalls)} polls slept while partitions were behind: {stalls[:5]}"
