@@ -36,9 +36,12 @@ from okr.record.merkle import CompactRange, envelope_leaf
 from okr.record.pages import PagesError, after, page_of, pages
 from okr.record.running import relaying
 from okr.record.watermark import START, Watermark
+from okr.settings import Settings
 
 Progress = Callable[[int, int], None]  # (published so far, position)
 STORE_LOOK = 0.01  # seconds between two looks at a SQLite store's files while idle (Relay._idle)
+# (inode, size, mtime) of a SQLite store's file and its WAL; None for another store
+StoreState = tuple[tuple[int, int, int], ...] | None
 
 
 class RelayError(RuntimeError):
@@ -387,6 +390,8 @@ class Relay:
                     last_health = time.monotonic()
                     if self.topic not in kafka_client.list_topics(self.settings, self.servers):
                         self.close()  # topic gone (broker restarted): prepare() republishes
+                # the store's state before reading it: a commit from now on ends the idle wait
+                before = _store_state(self.settings)
                 result = self.publish_pending()
                 backoff = 0.5
                 if result.checkpoints:
@@ -399,7 +404,7 @@ class Relay:
                 if result.published or result.checkpoints:
                     on_result(result)
                 else:
-                    self._idle(idle, stop)
+                    self._idle(idle, stop, before)
             except (kafka_client.KafkaError, RelayError, PagesError, OSError,
                     PersistenceError) as exc:
                 # Kafka or the event store is away: back off, rebuild the producer, go on.
@@ -408,13 +413,12 @@ class Relay:
                 _sleep_unless(stop, backoff)
                 backoff = min(backoff * 2, 10.0)
 
-
-    def _idle(self, idle: float, stop: Callable[[], bool]) -> None:
+    def _idle(self, idle: float, stop: Callable[[], bool],
+              before: StoreState) -> None:
         """Nothing to publish: wait `idle` seconds, or less when a SQLite store's files change
         (a commit grows or rewrites its WAL): a web check-in is published within STORE_LOOK
         instead of up to `idle` later, and its writer's next read waits that much less
         (web/own_writes.py). A look is two stat() calls; PostgreSQL stores wait `idle`."""
-        before = _store_state(self.settings)
         if before is None:
             time.sleep(idle)
             return
@@ -425,7 +429,7 @@ class Relay:
                 return
 
 
-def _store_state(settings: Any) -> tuple[tuple[int, int, int], ...] | None:
+def _store_state(settings: Settings) -> StoreState:
     """(inode, size, mtime) of a SQLite store's file and its WAL, or None for another store."""
     if settings.store != "sqlite":
         return None
