@@ -7,7 +7,8 @@ would show the user the projection from before their own check-in. So each write
 per user, the position of the last event it recorded on each item it touched (the relay
 keeps one item's events in order on one partition, so the last one held means all of them
 are); that user's next read waits until the projection holds those positions, looking every
-LOOK_EVERY seconds, and forgets the ones it saw. Other users' reads do not wait for them.
+LOOK_EVERY seconds, and is served only by a projection that holds them (not by a snapshot from
+before them); a read so served forgets them. Other users' reads do not wait for them.
 
 Which user is reading is said once per request (`reading_as`, from the signed-in session or
 the API token) into a context variable: FastAPI runs each request in a context of its own,
@@ -69,7 +70,8 @@ class OwnWrites:
             return sorted(self._awaited.get(user, {}).values())
 
     def seen(self, user: str, positions: "set[int]") -> None:
-        """The projection holds these positions: reads no longer wait for them."""
+        """A read was served by a projection holding these positions: reads no longer wait
+        for them."""
         with self._lock:
             mine = self._awaited.get(user)
             if mine is None:

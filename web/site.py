@@ -6,7 +6,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,6 +32,10 @@ SIGNIN_WINDOW = 60.0  # … and it must wait
 FEED_PAGE = 50  # events on a page of the audit feed
 READS_AT_ONCE = max(2, os.cpu_count() or 2)  # projection reads running at once (web/turns.py)
 READ_WAIT = 20.0  # seconds a read waits for its turn at most, then 503 (clients give up at 30)
+
+
+class _NotHeldYet(Exception):
+    """The projection at hand does not hold the reading user's own writes yet."""
 
 
 @dataclass(frozen=True)
@@ -208,35 +212,44 @@ class Site:
         it up to date (the CLI's own read path: publish, then consume to the tail) — alone,
         since that opens the file for writing in this process. Reads take turns, a few at
         once and first come first served (web/turns.py; Busy after READ_WAIT seconds).
+        A signed-in user's read is served only by a projection that holds what they wrote
+        through this server (web/own_writes.py): it waits for one, outside any turn, and is
+        Busy after own_writes.WAIT seconds.
         """
-        self._await_own_writes()
-        with self.turns.turn():
-            return self._read(fn)
+        user = own_writes.reader()
+        deadline = time.monotonic() + own_writes.WAIT
+        while True:
+            awaited = self._await_own_writes(user, deadline)
+            with suppress(_NotHeldYet), self.turns.turn():
+                return self._read(fn, user, awaited)
+            self._wait_a_little(deadline)  # the projection at hand lacked them (the snapshot)
 
     def reading_as(self, who: Principal | None) -> None:
         """The signed-in user this request reads for: their reads wait for their own writes
         (web/own_writes.py)."""
         own_writes.reading_as(None if who is None else who.name)
 
-    def _await_own_writes(self) -> None:
-        """Beside a consumer, wait (outside any turn) until the projection holds what this
-        request's user wrote through this server; Busy after own_writes.WAIT seconds."""
-        user = own_writes.reader()
+    def _await_own_writes(self, user: str | None, deadline: float) -> list[int]:
+        """Beside a consumer, wait (outside any turn) until the work file it keeps holds what
+        this request's user wrote through this server; Busy at `deadline`. The positions to
+        check on the projection that serves the read (forgotten only there)."""
         if user is None:
-            return
-        deadline = time.monotonic() + own_writes.WAIT
+            return []
         while awaited := self.own_writes.awaited(user):
             held = self._held(awaited)
-            if held is None:  # no consumer elsewhere: the read brings the projection up to date
-                held = set(awaited)
-            self.own_writes.seen(user, held)
-            if held >= set(awaited):
-                return
-            if time.monotonic() >= deadline:
-                raise Busy(f"your last write is not readable yet: the projection's consumer "
-                           f"has not applied it within {own_writes.WAIT:g} s; try again in "
-                           f"{Busy.retry_after} s")
-            time.sleep(own_writes.LOOK_EVERY)
+            if held is None or held >= set(awaited):  # None: the read brings it up to date
+                return awaited
+            self._wait_a_little(deadline)
+        return []
+
+    @staticmethod
+    def _wait_a_little(deadline: float) -> None:
+        """Look again in own_writes.LOOK_EVERY seconds; Busy once past `deadline`."""
+        if time.monotonic() >= deadline:
+            raise Busy(f"your last write is not readable yet: the projection's consumer "
+                       f"has not applied it within {own_writes.WAIT:g} s; try again in "
+                       f"{Busy.retry_after} s")
+        time.sleep(own_writes.LOOK_EVERY)
 
     def _held(self, positions: "Sequence[int]") -> set[int] | None:
         """Which of these positions the work file a consumer keeps holds now (none while its
@@ -249,7 +262,18 @@ class Site:
                     return set()
                 return kept.positions_held(positions)
 
-    def _read(self, fn: "Callable[[Any], T]") -> T:
+    def _serve(self, proj: Any, fn: "Callable[[Any], T]", user: str | None,
+               awaited: list[int]) -> T:
+        """`fn` on `proj` if it holds every awaited position of `user` (then forgotten), else
+        _NotHeldYet."""
+        if user is not None and awaited:
+            held = proj.positions_held(awaited)
+            if not held >= set(awaited):
+                raise _NotHeldYet
+            self.own_writes.seen(user, held)
+        return fn(proj)
+
+    def _read(self, fn: "Callable[[Any], T]", user: str | None, awaited: list[int]) -> T:
         from okr.cli.reads import open_projection
         from okr.projections.access import open_for_reading
 
@@ -258,15 +282,18 @@ class Site:
                 if self.settings.projection_work_file.exists():
                     with self._kept.reading() as kept:
                         if kept is not None:
-                            return fn(kept)
-                # the writer held the work file past the wait: the last snapshot
+                            return self._serve(kept, fn, user, awaited)
+                # the writer held the work file past the wait: the last snapshot, if it
+                # holds the user's writes
                 proj = open_for_reading(self.settings, wait=0.0)
                 if proj is not None:
                     with proj:
-                        return fn(proj)
+                        return self._serve(proj, fn, user, awaited)
         with self._lock.exclusive():
             self._kept.close()  # this process is about to open the file for writing
-            with open_projection(self.state) as proj:
+            with open_projection(self.state) as proj:  # up to date: holds the user's writes
+                if user is not None and awaited:
+                    self.own_writes.seen(user, set(awaited))
                 return fn(proj)
 
     def _consumer_elsewhere(self) -> bool:

@@ -1,8 +1,15 @@
 """What a user's next read waits for (web/own_writes.py): per user, the last position each of
 their writes recorded on each item, forgotten once the projection is seen to hold it."""
 
+import contextvars
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from okr.web.own_writes import PAGE, OwnWrites, reader, reading_as
 
@@ -56,3 +63,82 @@ def test_the_reader_is_said_per_context() -> None:
 
     assert contextvars.copy_context().run(inside) == "mia"
     assert reader() is None  # a request's context ends with it
+
+
+class _Proj:
+    """A projection that holds events at `holds`."""
+
+    def __init__(self, name: str, holds: set[int]) -> None:
+        self.name, self.holds = name, holds
+
+    def positions_held(self, positions: Any) -> set[int]:
+        return {p for p in positions if p in self.holds}
+
+    def __enter__(self) -> "_Proj":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+class _Kept:
+    """The kept reader of the work file (which holds the write): open for the first look, then
+    its writer holds the file past the reader's wait for `held_for` looks."""
+
+    def __init__(self, held_for: int) -> None:
+        self.held_for, self.looks = held_for, 0
+
+    @contextmanager
+    def reading(self) -> Iterator[_Proj | None]:
+        self.looks += 1
+        yield None if 1 < self.looks <= 1 + self.held_for else _Proj("work file", {7})
+
+
+def _site_beside_a_consumer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kept: _Kept) -> Any:
+    """A Site beside a consumer whose snapshot is from before mia's write at position 7."""
+    import okr.projections.access as access
+    from okr.web.site import SharedLock, Site
+    from okr.web.turns import Turns
+
+    work = tmp_path / "work.duckdb"
+    work.touch()
+    s = object.__new__(Site)
+    s.state = SimpleNamespace(settings=SimpleNamespace(projection_work_file=work))
+    s._lock, s.turns, s._kept, s.own_writes = SharedLock(), Turns(2, 1.0), kept, OwnWrites()
+    s._consumer_elsewhere = lambda: True
+    s._probe = threading.Lock()
+    monkeypatch.setattr(access, "open_for_reading",
+                        lambda settings, wait=2.0: _Proj("snapshot", set()))
+    s.own_writes.recorded("mia", _ledger([(6, "obj"), (7, "kr")]), after=6)
+    return s
+
+
+def test_a_read_after_ones_write_is_not_served_by_a_snapshot_without_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the wait sees the work file hold the write; when the read comes, its writer holds the
+    # file (a long batch), and then lets go
+    s = _site_beside_a_consumer(tmp_path, monkeypatch, _Kept(held_for=1))
+
+    def as_mia() -> tuple[str, set[int]]:
+        reading_as("mia")
+        return s.read(lambda p: (p.name, p.positions_held([7])))
+
+    assert contextvars.copy_context().run(as_mia) == ("work file", {7})
+    assert s.own_writes.awaited("mia") == []  # forgotten once a read was served with it
+
+
+def test_a_read_whose_write_no_projection_at_hand_holds_is_busy_and_still_waits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from okr.web import own_writes
+    from okr.web.turns import Busy
+
+    monkeypatch.setattr(own_writes, "WAIT", 0.2)
+    s = _site_beside_a_consumer(tmp_path, monkeypatch, _Kept(held_for=10**9))
+
+    def as_mia() -> object:
+        reading_as("mia")
+        return s.read(lambda p: p.name)
+
+    with pytest.raises(Busy):
+        contextvars.copy_context().run(as_mia)
+    assert s.own_writes.awaited("mia") == [7]  # mia's next read still waits for it
