@@ -410,6 +410,12 @@ def create_app(settings: Settings) -> FastAPI:
         if who is None:
             return to_signin(request)
         form = {k: str(v) for k, v in (await request.form()).items()}
+        # the write, and the page a refused one shows (a read that may wait for the user's
+        # own writes), beside the event loop, as every other page runs
+        return await run_in_threadpool(checked_in, request, who, key, form)
+
+    def checked_in(request: Request, who: auth.Principal, key: str,
+                   form: dict[str, str]) -> Response:
         if not auth.csrf_ok(site.secret, request.cookies.get(auth.SESSION_COOKIE),
                             form.get("csrf")):
             return page(request, "error.html", who, 403, title="Form refused",

@@ -374,6 +374,41 @@ def test_a_page_is_answered_while_a_password_is_being_checked(
     assert checks and answered_meanwhile == [200] and signin == [401]
 
 
+def test_a_page_is_answered_while_a_refused_check_in_reads_its_page(
+        web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One event loop, as under uvicorn: the read behind a refused form check-in's page (one
+    that may wait up to own_writes.WAIT s for the user's own writes) runs beside the loop."""
+    hold, began = threading.Event(), threading.Event()
+    app = create_app(web.settings)
+    site = app.state.site
+    real = site.key_result_view
+
+    def slow(*args: object, **kwargs: object) -> object:  # a read that waits
+        began.set()
+        hold.wait(60)
+        return real(*args, **kwargs)
+
+    with TestClient(app, follow_redirects=False) as c:
+        assert c.post("/signin", data={"token": web.tokens["mia"], "next": "/"}
+                      ).status_code == 303
+        csrf = csrf_of(c.get("/kr/k-sales").text)
+        monkeypatch.setattr(site, "key_result_view", slow)
+        refused: list[int] = []
+        page: list[int] = []
+        t = threading.Thread(target=lambda: refused.append(c.post(
+            "/kr/k-sales/checkin", data={"csrf": csrf, "value": "1_000"}).status_code))
+        t.start()
+        assert began.wait(60)
+        reader = threading.Thread(target=lambda: page.append(c.get("/signin").status_code))
+        reader.start()
+        reader.join(10)
+        answered_meanwhile = list(page)
+        hold.set()
+        t.join()
+        reader.join()
+    assert answered_meanwhile == [200] and refused == [400]
+
+
 def test_a_new_password_ends_the_sessions_signed_in_before_it(web: Web) -> None:
     from okr.web.passwords import hash_password
 
