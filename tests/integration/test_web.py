@@ -7,10 +7,11 @@ session's broker, as `okr scorecard` does)."""
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -358,20 +359,9 @@ def test_a_page_is_answered_while_a_password_is_being_checked(
     checks = _counting_verify(monkeypatch, hold, began)
     with TestClient(create_app(web.settings), follow_redirects=False,
                     client=("198.51.100.12", 50000)) as c:
-        signin: list[int] = []
-        page: list[int] = []
-        t = threading.Thread(target=lambda: signin.append(c.post(
-            "/signin", data={"name": "ana", "password": "a wrong password"}).status_code))
-        t.start()
-        assert began.wait(60)
-        reader = threading.Thread(target=lambda: page.append(c.get("/signin").status_code))
-        reader.start()
-        reader.join(30)
-        answered_meanwhile = list(page)
-        hold.set()
-        t.join()
-        reader.join()
-    assert checks and answered_meanwhile == [200] and signin == [401]
+        answered_meanwhile, signin = _meanwhile(c, lambda: c.post(
+            "/signin", data={"name": "ana", "password": "a wrong password"}), began, hold, 30)
+    assert checks and answered_meanwhile == [200] and signin == 401
 
 
 def test_a_page_is_answered_while_a_refused_check_in_reads_its_page(
@@ -393,20 +383,28 @@ def test_a_page_is_answered_while_a_refused_check_in_reads_its_page(
                       ).status_code == 303
         csrf = csrf_of(c.get("/kr/k-sales").text)
         monkeypatch.setattr(site, "key_result_view", slow)
-        refused: list[int] = []
-        page: list[int] = []
-        t = threading.Thread(target=lambda: refused.append(c.post(
-            "/kr/k-sales/checkin", data={"csrf": csrf, "value": "1_000"}).status_code))
-        t.start()
-        assert began.wait(60)
-        reader = threading.Thread(target=lambda: page.append(c.get("/signin").status_code))
-        reader.start()
-        reader.join(10)
-        answered_meanwhile = list(page)
-        hold.set()
-        t.join()
-        reader.join()
-    assert answered_meanwhile == [200] and refused == [400]
+        answered_meanwhile, refused = _meanwhile(c, lambda: c.post(
+            "/kr/k-sales/checkin", data={"csrf": csrf, "value": "1_000"}), began, hold, 10)
+    assert answered_meanwhile == [200] and refused == 400
+
+
+def _meanwhile(c: TestClient, slow: Callable[[], Any], began: threading.Event,
+               hold: threading.Event, wait: float) -> tuple[list[int], int]:
+    """Send `slow` (held at `hold` once it `began`), then GET /signin: the statuses answered
+    within `wait` seconds while it was held, and `slow`'s own status once let go."""
+    held: list[int] = []
+    page: list[int] = []
+    t = threading.Thread(target=lambda: held.append(slow().status_code))
+    t.start()
+    assert began.wait(60)
+    reader = threading.Thread(target=lambda: page.append(c.get("/signin").status_code))
+    reader.start()
+    reader.join(wait)
+    answered = list(page)
+    hold.set()
+    t.join()
+    reader.join()
+    return answered, held[0]
 
 
 def test_a_new_password_ends_the_sessions_signed_in_before_it(web: Web) -> None:
