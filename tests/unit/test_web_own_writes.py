@@ -55,8 +55,6 @@ def test_every_page_of_a_large_write_is_read() -> None:
 
 
 def test_the_reader_is_said_per_context() -> None:
-    import contextvars
-
     def inside() -> str | None:
         reading_as("mia")
         return reader()
