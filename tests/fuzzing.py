@@ -99,11 +99,24 @@ def okr(home: Path, *args: str, env: dict[str, str] | None = None) -> Result:
                 print(crash, file=sys.stderr, end="")
     finally:
         sys.argv = saved_argv
-        os.environ.clear()
-        os.environ.update(saved_env)
+        _restore_environ(saved_env)
         os.chdir(saved_cwd)
     return Result(tuple(args), code, out_bytes.getvalue().decode("utf-8"),
                   err_bytes.getvalue().decode("utf-8"), crash)
+
+
+def _restore_environ(saved: dict[str, str]) -> None:
+    """Put the environment back as `saved`, touching only the variables that differ.
+
+    Never clear it and refill it: libfaketime (make test-dates) re-reads FAKETIME from the
+    environment every few seconds from whichever thread asks the time, and a clear leaves a
+    window in which the clock goes real (tests/unit/test_fuzz_cli.py says how it showed).
+    """
+    for name in [n for n in os.environ if n not in saved]:
+        del os.environ[name]
+    for name, value in saved.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
 
 
 def event_count(home: Path) -> int:

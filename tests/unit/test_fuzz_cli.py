@@ -7,6 +7,7 @@ a committed plan, an initiative and a KPI). `okr` runs in-process; see tests/fuz
 """
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -232,3 +233,31 @@ def test_the_in_process_runner_reports_an_escaping_exception_as_a_crash(
     ok = okr(home, "checkin", "kr-live", "2.25", "--json")
     assert ok.code == 0 and json.loads(ok.stdout)["value"] == 2.25
     assert event_count(home) == event_count(readme_home) + 1
+
+
+def test_the_in_process_runner_never_unsets_a_variable_it_did_not_set(
+        readme_home: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner restores the environment without unsetting what the process runs under.
+
+    Under `make test-dates` the clock is libfaketime's, which re-reads FAKETIME from the
+    environment every few seconds, from whichever thread asks the time. Restoring the
+    environment by clearing it opened a window in which a thread (pytest-xdist's) found no
+    FAKETIME and the clock went real for seconds: a check-in "now" landed in 2026 while the
+    suite ran in 2028 (CI, 29 Feb 2028). Only what the runner itself set or removed may change.
+    """
+    unset: list[str] = []
+    real_unsetenv = os.unsetenv
+
+    def spy(key: str | bytes) -> None:
+        unset.append(os.fsdecode(key))
+        real_unsetenv(key)
+
+    monkeypatch.setenv("FAKETIME_LIKE_PROBE", "@2028-02-29 11:00:00")
+    monkeypatch.setenv("OKR_FROM_THE_OUTSIDE", "1")
+    before = dict(os.environ)
+    monkeypatch.setattr(os, "unsetenv", spy)
+    home = fresh_copy(readme_home, workdir)
+    assert okr(home, "checkin", "kr-live", "2.3").code == 0
+    monkeypatch.setattr(os, "unsetenv", real_unsetenv)
+    assert "FAKETIME_LIKE_PROBE" not in unset and "LD_PRELOAD" not in unset, unset
+    assert dict(os.environ) == before  # and all is back as it was, OKR_ included
