@@ -40,7 +40,10 @@ print("ok" if 0 <= off < 300 else f"{off:.0f} s away from it")' "$at")
     echo "test-dates: faketime did not set the clock to $at UTC (${seen:-no answer})" >&2
     exit 2
   fi
-  TZ=UTC OKR_FUZZ_QUICK=1 timeout --kill-after=10 "$LIMIT" \
+  # FAKETIME_NO_CACHE=1: libfaketime reads FAKETIME at every clock call instead of every few
+  # seconds, so a test that unsets it even for a moment (a cleared environment) fails at once
+  # instead of now and then in CI (tests/unit/test_fuzz_cli.py tells how that happened).
+  TZ=UTC FAKETIME_NO_CACHE=1 OKR_FUZZ_QUICK=1 timeout --kill-after=10 "$LIMIT" \
     faketime "$at" "$PYTEST" -q -p no:cacheprovider -n "$WORKERS" -m "not real_clock" \
     tests/unit "$@"
   rc=$?
