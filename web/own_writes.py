@@ -8,7 +8,10 @@ per user, the position of the last event it recorded on each item it touched (th
 keeps one item's events in order on one partition, so the last one held means all of them
 are); that user's next read waits until the projection holds those positions, looking every
 LOOK_EVERY seconds, and is served only by a projection that holds them (not by a snapshot from
-before them); a read so served forgets them. Other users' reads do not wait for them.
+before them). A read served by the work file forgets them for the work file, which only grows,
+but keeps them for snapshots until one is seen to hold them: while the consumer's writer holds
+the work file a read falls back to the last snapshot, which may be from before the write.
+Other users' reads do not wait for them.
 
 Which user is reading is said once per request (`reading_as`, from the signed-in session or
 the API token) into a context variable: FastAPI runs each request in a context of its own,
@@ -46,6 +49,8 @@ class OwnWrites:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._awaited: dict[str, dict[str, int]] = {}
+        # seen held by the work file, not yet by a snapshot: a snapshot serves only if it does
+        self._unsnapped: dict[str, dict[str, int]] = {}
 
     def recorded(self, user: str, ledger: "OkrLedger", after: int) -> None:
         """Remember the events stored after position `after` (the store's head before the
@@ -69,14 +74,27 @@ class OwnWrites:
         with self._lock:
             return sorted(self._awaited.get(user, {}).values())
 
-    def seen(self, user: str, positions: "set[int]") -> None:
-        """A read was served by a projection holding these positions: reads no longer wait
-        for them."""
+    def for_snapshot(self, user: str) -> list[int]:
+        """The positions a snapshot must hold to serve the user's read: those awaited, and
+        those the work file was seen to hold that no snapshot was yet."""
         with self._lock:
-            mine = self._awaited.get(user)
-            if mine is None:
-                return
+            return sorted({*self._awaited.get(user, {}).values(),
+                           *self._unsnapped.get(user, {}).values()})
+
+    def seen(self, user: str, positions: "set[int]", snapshot: bool = False) -> None:
+        """A read was served by a projection holding these positions: reads no longer wait
+        for them — a snapshot's reads, only once a snapshot held them (`snapshot`)."""
+        with self._lock:
+            mine = self._awaited.get(user, {})
+            unsnapped = self._unsnapped.setdefault(user, {})
             for item in [i for i, p in mine.items() if p in positions]:
-                del mine[item]
+                position = mine.pop(item)
+                if not snapshot:
+                    unsnapped[item] = position  # later than any it had on the item
+            if snapshot:
+                for item in [i for i, p in unsnapped.items() if p in positions]:
+                    del unsnapped[item]
             if not mine:
-                del self._awaited[user]
+                self._awaited.pop(user, None)
+            if not unsnapped:
+                del self._unsnapped[user]

@@ -263,14 +263,14 @@ class Site:
                 return kept.positions_held(positions)
 
     def _serve(self, proj: Any, fn: "Callable[[Any], T]", user: str | None,
-               awaited: list[int]) -> T:
-        """`fn` on `proj` if it holds every awaited position of `user` (then forgotten), else
-        _NotHeldYet."""
+               awaited: list[int], snapshot: bool = False) -> T:
+        """`fn` on `proj` if it holds every awaited position of `user` (then forgotten for
+        it: own_writes.OwnWrites.seen), else _NotHeldYet."""
         if user is not None and awaited:
             held = proj.positions_held(awaited)
             if not held >= set(awaited):
                 raise _NotHeldYet
-            self.own_writes.seen(user, held)
+            self.own_writes.seen(user, held, snapshot=snapshot)
         return fn(proj)
 
     def _read(self, fn: "Callable[[Any], T]", user: str | None, awaited: list[int]) -> T:
@@ -284,11 +284,12 @@ class Site:
                         if kept is not None:
                             return self._serve(kept, fn, user, awaited)
                 # the writer held the work file past the wait: the last snapshot, if it
-                # holds the user's writes
+                # holds the user's writes, also those a read already saw in the work file
                 proj = open_for_reading(self.settings, wait=0.0)
                 if proj is not None:
                     with proj:
-                        return self._serve(proj, fn, user, awaited)
+                        return self._serve(proj, fn, user, self.own_writes.for_snapshot(user)
+                                           if user is not None else [], snapshot=True)
         with self._lock.exclusive():
             self._kept.close()  # this process is about to open the file for writing
             with open_projection(self.state) as proj:  # up to date: holds the user's writes

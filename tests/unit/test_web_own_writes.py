@@ -140,3 +140,54 @@ def test_a_read_whose_write_no_projection_at_hand_holds_is_busy_and_still_waits(
     with pytest.raises(Busy):
         contextvars.copy_context().run(as_mia)
     assert s.own_writes.awaited("mia") == [7]  # mia's next read still waits for it
+
+
+class _KeptOnSchedule(_Kept):
+    """The kept reader of the work file (which holds the write), open or held by its writer
+    past the reader's wait (None) look by look as `schedule` says; open after it."""
+
+    def __init__(self, schedule: list[bool]) -> None:
+        super().__init__(held_for=0)
+        self.schedule = schedule
+
+    @contextmanager
+    def reading(self) -> Iterator[_Proj | None]:
+        self.looks += 1
+        is_open = self.schedule[self.looks - 1] if self.looks <= len(self.schedule) else True
+        yield _Proj("work file", {7}) if is_open else None
+
+
+def test_a_later_read_is_not_served_by_a_snapshot_from_before_ones_write(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # mia's first read after her write is served by the work file; her next one comes while
+    # the consumer's writer holds that file (a long batch): the snapshot at hand is from
+    # before her write, so it must not serve her — she waits until the work file is free
+    kept = _KeptOnSchedule([True, True, False, False, True])
+    s = _site_beside_a_consumer(tmp_path, monkeypatch, kept)
+
+    def as_mia() -> str:
+        reading_as("mia")
+        return s.read(lambda p: p.name)
+
+    assert contextvars.copy_context().run(as_mia) == "work file"
+    assert contextvars.copy_context().run(as_mia) == "work file"
+    assert kept.looks == 5  # the second read looked again until the writer let go
+
+
+def test_a_write_seen_in_the_work_file_is_forgotten_once_a_snapshot_holds_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import okr.projections.access as access
+
+    kept = _KeptOnSchedule([True, True, False])
+    s = _site_beside_a_consumer(tmp_path, monkeypatch, kept)
+    monkeypatch.setattr(access, "open_for_reading",
+                        lambda settings, wait=2.0: _Proj("snapshot", {6, 7}))
+
+    def as_mia() -> str:
+        reading_as("mia")
+        return s.read(lambda p: p.name)
+
+    assert contextvars.copy_context().run(as_mia) == "work file"
+    assert s.own_writes.awaited("mia") == [] and s.own_writes.for_snapshot("mia") == [7]
+    assert contextvars.copy_context().run(as_mia) == "snapshot"  # a newer snapshot holds it
+    assert s.own_writes.for_snapshot("mia") == []
