@@ -60,8 +60,8 @@ def token_create(ctx: typer.Context, name: str = typer.Argument(..., help="The u
 
     token = new_token(name)
     state(ctx).ledger.issue_token(name, token.token_id, token.token_hash)
-    done(ctx, as_json, f"token {token.token_id} for {name} (shown once; keep it secret):\n"
-         f"{token.secret}", {"name": name, "token_id": token.token_id, "token": token.secret})
+    done(ctx, as_json, f"token {token.token_id} for {name} (shown once; keep it secret):",
+         {"name": name, "token_id": token.token_id, "token": token.secret}, then=[token.secret])
 
 
 def register(app: typer.Typer) -> None:

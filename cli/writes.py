@@ -4,6 +4,7 @@ Every write goes through the ledger Application (validated, one event or more, o
 then is published to Kafka best effort; the write never fails because Kafka is away.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -71,17 +72,20 @@ def kpi_changes(*, tags: list[str], **fields: Any) -> dict[str, Any]:
 
 # ---- output -----------------------------------------------------------------------------
 
-def done(ctx: typer.Context, as_json: bool, message: str, data: dict[str, Any]) -> None:
+def done(ctx: typer.Context, as_json: bool, message: str, data: dict[str, Any],
+         then: Sequence[str] = ()) -> None:
     """Report a successful write, then publish it to Kafka best effort (or leave that to a
-    running relay)."""
+    running relay). `message` is one line (a newline in it is shown as ␊: it may hold stored
+    text); `then` are lines of their own after it."""
     st = state(ctx)
     if st.settings.inline_publish:
         from okr.cli.publish import after_write_unless_relaying
         published = after_write_unless_relaying(st)
     else:
         published = "not published now (OKR_INLINE_PUBLISH is off): run 'okr relay --once'"
+    lines = [visible(line) for line in (message, *then)]
     emit({**data, "published": published}, want_json(ctx, as_json),
-         f"{visible(message)}\n{published}" if published else visible(message))
+         "\n".join([*lines, published] if published else lines))
 
 
 def said(st: State, t: datetime) -> str:

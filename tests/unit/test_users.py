@@ -55,6 +55,20 @@ def test_a_token_is_shown_once_and_only_its_hash_is_recorded(tmp_path: Path) -> 
     assert okr(home, "token", "create", "nobody").code == 2
 
 
+def test_a_token_shown_on_the_terminal_stands_on_a_line_of_its_own(tmp_path: Path) -> None:
+    """The secret is the line after the prose, as it is (it was glued to the prose by a
+    visible ␊ once: the newline went through the escaping meant for stored text)."""
+    home = tmp_path / "home"
+    okr(home, "user", "add", "vic", "--role", "viewer")
+    r = okr(home, "token", "create", "vic")
+    assert r.code == 0, str(r)
+    lines = r.stdout.splitlines()
+    assert lines[0].endswith("for vic (shown once; keep it secret):"), lines
+    assert user_of(lines[1]) == "vic" and "\u240a" not in r.stdout, lines
+    stored = OkrLedger(load_settings({"home": home})).user("vic").token_hashes
+    assert matches(lines[1], stored)
+
+
 def test_serve_without_the_web_extra_says_how_to_install_it(tmp_path: Path) -> None:
     home = tmp_path / "home"
     okr(home, "user", "add", "vic", "--role", "viewer")
