@@ -1,5 +1,6 @@
 """The ledger Application: one command method per write, optimistic concurrency per aggregate."""
 
+import os
 import random
 import threading
 import time
@@ -7,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -123,6 +125,18 @@ class ReadingIdsAsText(Transcoding):
         return ReadingIds(data)
 
 
+def _private_store(dbname: str) -> None:
+    """Create the SQLite store's directory 0700 and its file 0600 if missing, whatever the
+    umask (the CLI narrows its own; a program using this API may not). SQLite gives the WAL
+    and shared-memory files the database file's mode."""
+    if dbname == ":memory:" or dbname.startswith("file:"):
+        return
+    path = Path(dbname)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class OkrLedger(Application[UUID]):
     """Commands over cycles, objectives, key results, initiatives and KPIs."""
 
@@ -148,13 +162,14 @@ class OkrLedger(Application[UUID]):
         self._on_behalf_of: ContextVar[str | None] = ContextVar("on_behalf_of", default=None)
         self._named = check_on_behalf_of(on_behalf_of)  # this ledger's, unless acting_for
         self.overrides = dict(env or {})  # what a second process needs to open the same store
-        if settings.store == "sqlite":
-            settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         # A cache of aggregates, fast-forwarded from the store on every read, spares the
         # replay of a key result's whole history on each check-in (docs/benchmarks.md).
         cache = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
+        library_env = {**cache, **settings.eventsourcing_env(), **(env or {})}
+        if library_env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+            _private_store(library_env["SQLITE_DBNAME"])
         with one_table_creator_at_a_time(settings):
-            super().__init__(env={**cache, **settings.eventsourcing_env(), **(env or {})})
+            super().__init__(env=library_env)
             recording_time.guard(self.recorder, settings.store)
         # Writes change cached aggregates in place: threads sharing this ledger take turns, so
         # none reads or extends another's unsaved change (versions out of order, a failed

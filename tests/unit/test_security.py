@@ -86,6 +86,31 @@ def test_the_key_is_0600_and_its_directory_private_even_with_a_permissive_umask(
     assert dir_mode & 0o022 == 0, oct(dir_mode)
 
 
+def test_the_python_api_keeps_the_store_private_even_with_a_permissive_umask(
+        tmp_path: Path, umask: None) -> None:
+    """The README's Python API, not only the CLI (which sets its own umask), creates the data
+    directory 0700 and the event store with its WAL files 0600."""
+    from datetime import UTC, datetime
+
+    from okr.ledger.app import OkrLedger
+    from okr.settings import load_settings
+
+    home = tmp_path / "api"
+    ledger = OkrLedger(load_settings({"home": home}))
+    ledger.add_cycle("2026-H2")
+    ledger.add_objective("nps-up", "Customers recommend us", cycle="2026-H2", owner="ana",
+                         team="support")
+    ledger.add_key_result("kr-nps", "NPS from 31 to 45", objective="nps-up", kind="increase",
+                          start=31, target=45)
+    ledger.check_in("kr-nps", 38, at=datetime(2026, 11, 2, tzinfo=UTC))
+    store = [p for p in home.iterdir() if p.name.startswith("events.sqlite")]
+    assert {p.name for p in store} >= {"events.sqlite", "events.sqlite-wal"}, store
+    modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in store}
+    assert set(modes.values()) == {"0o600"}, modes
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    ledger.close()
+
+
 def test_a_leftover_world_readable_temp_file_does_not_make_the_key_readable(
         tmp_path: Path) -> None:
     """A crash (or another user) may have left signing-key.tmp behind, mode 0644."""
