@@ -61,10 +61,18 @@ def initiatives_text(kr: dict[str, Any] | None) -> str:
 
 
 def revision_text(r: dict[str, Any]) -> str:
-    """'target 40 → 25' style summary of a revision's changes."""
-    parts = [f"{k} {num(v['from']) if isinstance(v['from'], float) else v['from']} → "
-             f"{num(v['to']) if isinstance(v['to'], float) else v['to']}"
-             for k, v in r["changes"].items()]
+    """'target 40 → 25' style summary of a revision's changes; an item added after the
+    commit reads 'added: kind increase, objective e1, …' (what it was added as, less its key
+    and cycle, which the line says already, and fields left empty)."""
+    def shown(v: Any) -> Any:
+        return num(v) if isinstance(v, float) else v
+
+    changes = r["changes"]
+    if changes and all(v["from"] is None for v in changes.values()):
+        parts = [f"{k} {shown(v['to'])}" for k, v in changes.items()
+                 if k not in ("key", "cycle") and v["to"] not in (None, "", [], False)]
+        return "added: " + ", ".join(parts)
+    parts = [f"{k} {shown(v['from'])} → {shown(v['to'])}" for k, v in changes.items()]
     return ", ".join(parts) or r["type"]
 
 

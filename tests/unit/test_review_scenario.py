@@ -205,3 +205,14 @@ def test_retro_compares_two_quarters_for_one_team(facts: list[Fact],
     assert r["b"]["goalposts_moved"] == 1
     assert r["a"]["brier"] == pytest.approx(0.25)  # 0.5 confidence on a missed KR
     assert r["change"]["hit_rate"] == 1.0
+
+
+def test_a_key_result_added_after_commit_reads_as_added_not_as_a_diff_from_nothing(
+        q3: dict[str, Any]) -> None:
+    from okr.cli.report import revision_text
+
+    _, added = q3["revisions"]
+    text = revision_text(added)
+    assert text.startswith("added: ") and "None" not in text and " → " not in text, text
+    assert "target 0.9" in text and "objective e1" in text, text  # what it was added as
+    assert "key e1-cache" not in text and "cycle" not in text, text  # said by the line already
