@@ -22,6 +22,7 @@ from okr.cli.log import progress as _progress
 from okr.cli.log import read_checkpoints, read_log
 from okr.cli.log import servers as _servers
 from okr.cli.output import (
+    counted,
     csv_cell,
     emit,
     format_option,
@@ -169,9 +170,11 @@ def _report(ctx: typer.Context, verdict: "Verdict", as_json: bool, source: str) 
     data = {"source": source, **verdict.as_dict()}
     first = verdict.first()
     if verdict.ok:
-        text = (f"OK: {verdict.events} events verified ({verdict.duplicates} identical "
-                f"duplicates), chain head at position {verdict.head_position} "
-                f"{verdict.head_hash[:16]}…, {verdict.checkpoints} signed checkpoints match")
+        text = (f"OK: {counted(verdict.events, 'event')} verified ({verdict.duplicates} "
+                f"identical duplicate{'' if verdict.duplicates == 1 else 's'}), chain head at "
+                f"position {verdict.head_position} {verdict.head_hash[:16]}…, "
+                f"{counted(verdict.checkpoints, 'signed checkpoint')} "
+                f"{'matches' if verdict.checkpoints == 1 else 'match'}")
     elif verdict.status == "incomplete":
         assert first is not None
         text = (f"INCOMPLETE: the topic lacks {len(verdict.findings)} event(s) the event store "

@@ -7,7 +7,7 @@ import typer
 from okr.cli.commands import Typer
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
-from okr.cli.output import emit, first_line
+from okr.cli.output import counted, emit, first_line
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
 broker_app = Typer(help="The embedded local broker (used when KAFKA_BOOTSTRAP_SERVERS "
@@ -42,7 +42,7 @@ def relay_cmd(ctx: typer.Context,
     err = Console(stderr=True)
     quiet = want_json(ctx, as_json) or not err.is_terminal
     progress = None if quiet else (lambda n, pos: err.print(
-        f"\rpublished {n} events (position {pos})", end=""))
+        f"\rpublished {counted(n, 'event')} (position {pos})", end=""))
     relay = Relay(st.ledger, _servers(st), progress=progress)
     try:
         if once or checkpoint:
@@ -60,7 +60,7 @@ def relay_cmd(ctx: typer.Context,
                 raise typer.Exit(1) from None
             data = {**result.as_dict(), "checkpoint": cp}
             emit(data, want_json(ctx, as_json),
-                 f"{'' if quiet else chr(10)}published {result.published} events; "
+                 f"{'' if quiet else chr(10)}published {counted(result.published, 'event')}; "
                  f"{st.settings.topic_ledger} holds positions up to {result.position}"
                  + (f"; {result.said()}" if result.republished else "")
                  + (f"; checkpoint signed at position {cp['position']}" if cp else ""))

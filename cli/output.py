@@ -78,6 +78,11 @@ def emit(data: Any, as_json: bool, human: Callable[[], None] | str | None = None
         print("\n".join(visible(line) for line in human.split("\n")))
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 event', '3 events': a count with its noun in the right number."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an error's message (its type name when it has none)."""
     text = str(exc).strip()

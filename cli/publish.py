@@ -1,7 +1,7 @@
 """Best-effort publishing right after a CLI write: the write never fails because of Kafka."""
 
 from okr.cli.context import State
-from okr.cli.output import first_line
+from okr.cli.output import counted, first_line
 from okr.record.running import relay_running
 
 RELAY_PUBLISHES = "left to the running relay (okr up / okr relay) to publish"
@@ -53,7 +53,8 @@ def after_write(st: State, kafka_errors: bool = False) -> str:
             waiting = pending(st.ledger, load(st.settings, st.settings.topic_ledger).position)
         except PersistenceError:
             return f"not published now (Kafka unreachable: {reason}); run 'okr relay' later"
-        return (f"{waiting} event{'s' * (waiting != 1)} wait to be published (Kafka "
+        return (f"{counted(waiting, 'event')} {'waits' if waiting == 1 else 'wait'} to be "
+                f"published (Kafka "
                 f"unreachable: {reason}); run 'okr relay' when it is back")
     finally:
         if relay is not None:

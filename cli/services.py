@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from okr.cli.context import State
-from okr.cli.output import first_line, visible
+from okr.cli.output import counted, first_line, visible
 
 Log = Callable[[str, str, dict[str, Any]], None]
 
@@ -97,7 +97,7 @@ def relay_service(st: State, stop: threading.Event, log: Log) -> None:
     log("relay", f"publishing to {st.settings.topic_ledger} on {relay.servers}", {})
 
     def done(r: Any) -> None:
-        log("relay", f"published {r.published} events (position {r.position})"
+        log("relay", f"published {counted(r.published, 'event')} (position {r.position})"
             + (f" — {r.said()}" if r.republished else ""),
             r.as_dict())
 

@@ -63,7 +63,7 @@ def check_read_only(sql: str) -> str:
         raise QueryRefused("okr sql runs one statement at a time")
     kind = str(statements[0].type).rsplit(".", 1)[-1]
     if kind != "SELECT":
-        raise QueryRefused(f"okr sql is read-only: a {kind} statement is not allowed; "
+        raise QueryRefused(f"okr sql is read-only: {kind} statements are not allowed; "
                            f"use {SELECT_WORDS}")
     for i, (tkind, word) in enumerate(tokens):
         bare = word.strip('"')

@@ -99,7 +99,7 @@ def test_broker_restart_republishes_and_outage_writes_wait(private_env: Env,
     private_broker.stop()  # type: ignore[attr-defined]
     proc = env.run("kr", "add", "k1", "Signups", "--objective", "o1", "--target", "40")
     assert proc.returncode == 0, proc.stderr
-    assert "wait to be published" in proc.stdout + proc.stderr
+    assert "1 event waits to be published" in proc.stdout + proc.stderr
     private_broker.start()  # type: ignore[attr-defined]  # memory engine: topics are gone
     out = json.loads(env.ok("relay", "--once", "--json"))
     assert out["republished"] is True and out["published"] == 3

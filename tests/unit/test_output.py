@@ -46,3 +46,9 @@ def test_the_two_instants_of_a_repeated_hour_are_spelled_apart() -> None:
     assert first == second  # (Python's rule for one zone: wall times compared)
     assert json.loads(to_json([first, second], pretty=False)) == [
         "2026-10-25T00:30:00.000000Z", "2026-10-25T01:30:00.000000Z"]
+
+
+def test_a_count_says_its_noun_in_the_right_number() -> None:
+    from okr.cli.output import counted
+
+    assert [counted(n, "event") for n in (0, 1, 2)] == ["0 events", "1 event", "2 events"]
