@@ -114,15 +114,25 @@ def _on_behalf_of_option() -> Any:
                              "the actor.")
 
 
-def writes(f: Callable[..., Any]) -> Callable[..., Any]:
+def writes(f: Callable[..., Any], starts_ledger: bool = False) -> Callable[..., Any]:
     """The command `f`, taking --on-behalf-of NAME as well (its value reaches the ledger
-    through the invocation's state, not through `f`)."""
+    through the invocation's state, not through `f`).
+
+    Unless it `starts_ledger` (what can be recorded first: a cycle, a KPI, a user, a plan),
+    the write needs a ledger: in a data directory without one it is refused in one line,
+    exit 2, before anything is opened or created — as a read is."""
     sig = inspect.signature(f, eval_str=True)
     extra = inspect.Parameter("on_behalf_of", inspect.Parameter.KEYWORD_ONLY,
                               default=_on_behalf_of_option(), annotation=str | None)
 
     @functools.wraps(f)
     def command(*args: Any, on_behalf_of: str | None = None, **kwargs: Any) -> Any:
+        if not starts_ledger:
+            from okr.cli.context import State
+            ctx = next(a for a in (*args, *kwargs.values()) if hasattr(a, "find_root"))
+            root = ctx.find_root().obj
+            if isinstance(root, State):
+                root.needs_ledger = True
         return f(*args, **kwargs)
 
     command.__signature__ = sig.replace(  # type: ignore[attr-defined]  # read by typer
@@ -142,10 +152,12 @@ class Typer(typer.Typer):
                 **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return super().command(name, cls=cls or NumberCommand, **kwargs)
 
-    def write(self, name: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """A command that records events (it takes --on-behalf-of)."""
+    def write(self, name: str, *, starts_ledger: bool = False,
+              **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """A command that records events (it takes --on-behalf-of); only one that
+        `starts_ledger` runs where there is no ledger yet (`writes`)."""
         register = self.command(name, **kwargs)
-        return lambda f: register(writes(f))
+        return lambda f: register(writes(f, starts_ledger))
 
 
 # ---- closed sets of choices ----------------------------------------------------------------

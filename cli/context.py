@@ -17,6 +17,9 @@ class State:
     overrides: dict[str, Any] = field(default_factory=dict)
     json: bool = False
     reading: bool = False  # a read: it must find a ledger, never create one
+    # A write that needs something recorded before it (all but those that can start a
+    # ledger, cli/commands.writes): refused like a read where there is no ledger.
+    needs_ledger: bool = False
     strict: bool = False  # a read lacking stored events fails (exit 3) instead of warning
     on_behalf_of: str | None = None  # a write's --on-behalf-of (cli/commands.writes)
     _settings: "Settings | None" = None
@@ -32,7 +35,7 @@ class State:
     @property
     def ledger(self) -> "OkrLedger":
         if self._ledger is None:
-            if self.reading:
+            if self.reading or self.needs_ledger:
                 self.require_ledger()
             from okr.ledger.app import OkrLedger
             self._ledger = OkrLedger(self.settings, on_behalf_of=self.on_behalf_of)

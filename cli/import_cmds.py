@@ -60,7 +60,7 @@ def _say(d: dict[str, object], path: Path, data: dict[str, object]) -> None:
         print(data["published"])
 
 
-@import_app.write("plan")
+@import_app.write("plan", starts_ledger=True)
 def import_plan(ctx: typer.Context, path: Path = typer.Argument(..., help="YAML (sections "
                 "cycles, kpis, objectives, key_results, initiatives, checkins, readings) or CSV "
                 "(a 'section' column names each row's)."),

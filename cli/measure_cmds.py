@@ -46,7 +46,7 @@ def checkin(ctx: typer.Context, kr: str = typer.Argument(..., help="Key result k
 
 # ---- KPIs -------------------------------------------------------------------------------
 
-@kpi_app.write("add")
+@kpi_app.write("add", starts_ledger=True)
 def kpi_add(ctx: typer.Context, key: str, name: str, unit: str = typer.Option(""),
             direction: str = choice("up", "--direction", values=Direction,
                                     help="up: higher is better; down: lower is better."),

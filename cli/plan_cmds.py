@@ -27,7 +27,7 @@ initiative_app = Typer(help="Initiatives: add, set status.", no_args_is_help=Tru
 
 # ---- cycles -----------------------------------------------------------------------------
 
-@cycle_app.write("add")
+@cycle_app.write("add", starts_ledger=True)
 def cycle_add(ctx: typer.Context, key: str = typer.Argument(..., help="2026-Q4, 2026-H2, 2026 "
                                                              "or a custom name."),
               start: str | None = typer.Option(None, help="Custom cycle start (a date in the "

@@ -11,7 +11,7 @@ user_app = Typer(help="Users of the web app and API (okr serve).", no_args_is_he
 token_app = Typer(help="Sign-in tokens of web and API users.", no_args_is_help=True)
 
 
-@user_app.write("add")
+@user_app.write("add", starts_ledger=True)
 def user_add(ctx: typer.Context, name: str = typer.Argument(..., help="The user's name (a key: "
                                                             "letters, digits, . _ : -)."),
              role: str = typer.Option(..., "--role", help="viewer, member, planner, auditor "

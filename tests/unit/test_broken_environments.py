@@ -86,6 +86,32 @@ def test_a_read_without_a_ledger_says_so_and_creates_nothing(tmp_path: Path,
     assert not home.exists()
 
 
+# Writes that need something recorded before them (a cycle, an objective, a key result, a KPI,
+# a user): in a directory without a ledger they are refused as a read is, before anything is
+# opened. Only `cycle add`, `kpi add`, `user add` and `import plan` can start a ledger.
+NEEDS_A_LEDGER = [["checkin", "NOPE", "5"], ["objective", "add", "x", "t", "--cycle", "NOPE"],
+                  ["kr", "add", "k", "t", "--objective", "NOPE", "--target", "1"],
+                  ["initiative", "add", "i", "t", "--kr", "NOPE"], ["kpi", "record", "NOPE", "1"],
+                  ["cycle", "commit", "2026-Q4"], ["cycle", "carry", "2026-Q3", "2026-Q4"],
+                  ["user", "password", "NOPE"], ["token", "create", "NOPE"],
+                  ["import", "checkins", "checkins.csv"]]
+
+
+@pytest.mark.parametrize("args", NEEDS_A_LEDGER, ids=" ".join)
+def test_a_write_that_cannot_start_a_ledger_says_so_and_creates_nothing(
+        tmp_path: Path, args: list[str]) -> None:
+    home = tmp_path / "fresh2"
+    (tmp_path / "checkins.csv").write_text("kr,value,at\nNOPE,5,2026-11-02\n")
+    result = okr(home, *args)
+    assert result.code == BAD_INPUT, str(result)
+    line = one_line(result.stderr)
+    assert "no ledger in" in line and "okr cycle add" in line, line
+    assert result.stdout == ""
+    assert not home.exists()
+    # and a read there still finds no ledger (the refused write left none behind)
+    assert "no ledger in" in okr(home, "scorecard").stderr
+
+
 
 @pytest.mark.parametrize("args", [*READS[:2], *WRITES, ["keys", "export"], ["consume", "--once"]],
                          ids=" ".join)
