@@ -127,12 +127,11 @@ def writes(f: Callable[..., Any], starts_ledger: bool = False) -> Callable[..., 
 
     @functools.wraps(f)
     def command(*args: Any, on_behalf_of: str | None = None, **kwargs: Any) -> Any:
-        if not starts_ledger:
-            from okr.cli.context import State
-            ctx = next(a for a in (*args, *kwargs.values()) if hasattr(a, "find_root"))
-            root = ctx.find_root().obj
-            if isinstance(root, State):
-                root.needs_ledger = True
+        from okr.cli.context import State
+        ctx = next(a for a in (*args, *kwargs.values()) if hasattr(a, "find_root"))
+        root = ctx.find_root().obj
+        if isinstance(root, State):
+            root.needs_ledger, root.starts_ledger = not starts_ledger, starts_ledger
         return f(*args, **kwargs)
 
     command.__signature__ = sig.replace(  # type: ignore[attr-defined]  # read by typer

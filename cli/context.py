@@ -20,6 +20,7 @@ class State:
     # A write that needs something recorded before it (all but those that can start a
     # ledger, cli/commands.writes): refused like a read where there is no ledger.
     needs_ledger: bool = False
+    starts_ledger: bool = False  # a write that can start one: the store is created on saving
     strict: bool = False  # a read lacking stored events fails (exit 3) instead of warning
     on_behalf_of: str | None = None  # a write's --on-behalf-of (cli/commands.writes)
     _settings: "Settings | None" = None
@@ -38,7 +39,8 @@ class State:
             if self.reading or self.needs_ledger:
                 self.require_ledger()
             from okr.ledger.app import OkrLedger
-            self._ledger = OkrLedger(self.settings, on_behalf_of=self.on_behalf_of)
+            self._ledger = OkrLedger(self.settings, on_behalf_of=self.on_behalf_of,
+                                     create_on_save=self.starts_ledger)
         return self._ledger
 
     def require_ledger(self) -> None:

@@ -145,7 +145,8 @@ class OkrLedger(Application[UUID]):
         cls: SNAPSHOT_EVERY for cls in KINDS.values()}
 
     def __init__(self, settings: Settings, env: dict[str, str] | None = None,
-                 principal: str | None = None, on_behalf_of: str | None = None) -> None:
+                 principal: str | None = None, on_behalf_of: str | None = None, *,
+                 create_on_save: bool = False) -> None:
         """Open the ledger. `principal` is for a trusted component that authenticated the
         person or system it acts for (the KPI ingest, a web server's signed-in user): its
         writes are recorded under that name. Left out — always, for the CLI — writes are
@@ -154,6 +155,11 @@ class OkrLedger(Application[UUID]):
         `on_behalf_of` names whom this ledger's writes are made for (a write command's
         `--on-behalf-of NAME`): recorded beside the actor, never as it. `acting_for` names
         someone for some writes.
+
+        `create_on_save`: where the SQLite store does not exist yet, decide against an empty
+        store in memory and create the data directory and the store only when events are
+        saved — a command refused there leaves nothing behind (a command that can start a
+        ledger: `okr cycle add`, `kpi add`, `user add`, `import plan`).
         """
         self.settings = settings
         self._principal = (None if principal is None
@@ -162,19 +168,29 @@ class OkrLedger(Application[UUID]):
         self._on_behalf_of: ContextVar[str | None] = ContextVar("on_behalf_of", default=None)
         self._named = check_on_behalf_of(on_behalf_of)  # this ledger's, unless acting_for
         self.overrides = dict(env or {})  # what a second process needs to open the same store
+        self._unopened = (create_on_save and settings.store == "sqlite"
+                          and not settings.event_store_path.is_file())
+        if self._unopened:  # nothing recorded yet: nothing to read, nothing created
+            super().__init__(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+        else:
+            self._open_store()
+        # Writes change cached aggregates in place: threads sharing this ledger take turns, so
+        # none reads or extends another's unsaved change (versions out of order, a failed
+        # command's event saved by someone else).
+        self._cache_lock = threading.RLock()
+
+    def _open_store(self) -> None:
+        """Open (creating if need be) the configured event store."""
+        settings = self.settings
         # A cache of aggregates, fast-forwarded from the store on every read, spares the
         # replay of a key result's whole history on each check-in (docs/benchmarks.md).
         cache = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
-        library_env = {**cache, **settings.eventsourcing_env(), **(env or {})}
+        library_env = {**cache, **settings.eventsourcing_env(), **self.overrides}
         if library_env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
             _private_store(library_env["SQLITE_DBNAME"])
         with one_table_creator_at_a_time(settings):
             super().__init__(env=library_env)
             recording_time.guard(self.recorder, settings.store)
-        # Writes change cached aggregates in place: threads sharing this ledger take turns, so
-        # none reads or extends another's unsaved change (versions out of order, a failed
-        # command's event saved by someone else).
-        self._cache_lock = threading.RLock()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -341,6 +357,13 @@ class OkrLedger(Application[UUID]):
         """Save, putting the events in the order of their recording time: the store refuses an
         event recorded earlier than the one before it (ledger/recording_time.py), and one
         command or batch can touch several aggregates in any order."""
+        if self._unopened:
+            # The first events of a new ledger, decided against an empty store: now the real
+            # store is created. A writer that started it meanwhile and recorded the same key
+            # makes this save collide (IntegrityError): the command is decided again there.
+            self._unopened = False
+            super().close()
+            self._open_store()
         events = [o for o in objs if isinstance(o, DomainEventProtocol)]
         aggregates = [o for o in objs if o is not None and not isinstance(o, DomainEventProtocol)]
         for agg in aggregates:

@@ -86,6 +86,33 @@ def test_a_read_without_a_ledger_says_so_and_creates_nothing(tmp_path: Path,
     assert not home.exists()
 
 
+@pytest.mark.parametrize("args", [["keys", "export"], ["audit", "prove", "kr-conv"],
+                                  ["audit", "export", "--cycle", "2026-Q4", "--out", "bundle"],
+                                  ["audit", "checkpoints", "--out", "checkpoints"]],
+                         ids=" ".join)
+def test_keys_and_audits_without_a_ledger_say_so_and_create_no_key(tmp_path: Path,
+                                                                  args: list[str]) -> None:
+    home = tmp_path / "mistyped"
+    result = okr(home, *args)
+    assert result.code == BAD_INPUT, str(result)
+    line = one_line(result.stderr)
+    assert "no ledger in" in line, line
+    assert result.stdout == ""  # no public key of a key made now, unrelated to any ledger
+    assert not home.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_keys_export_of_a_configured_key_needs_no_ledger(tmp_path: Path) -> None:
+    from okr.record.signing import private_key, public_key_pem
+    key = tmp_path / "keys" / "relay.pem"
+    key.parent.mkdir(mode=0o700)
+    private_key(key)
+    result = okr(tmp_path / "no-ledger", "keys", "export", env={"OKR_SIGNING_KEY": str(key)})
+    assert result.code == 0, str(result)
+    assert result.stdout.strip() == public_key_pem(key).strip()
+    assert not (tmp_path / "no-ledger").exists()
+
+
 # Writes that need something recorded before them (a cycle, an objective, a key result, a KPI,
 # a user): in a directory without a ledger they are refused as a read is, before anything is
 # opened. Only `cycle add`, `kpi add`, `user add` and `import plan` can start a ledger.
@@ -95,6 +122,33 @@ NEEDS_A_LEDGER = [["checkin", "NOPE", "5"], ["objective", "add", "x", "t", "--cy
                   ["cycle", "commit", "2026-Q4"], ["cycle", "carry", "2026-Q3", "2026-Q4"],
                   ["user", "password", "NOPE"], ["token", "create", "NOPE"],
                   ["import", "checkins", "checkins.csv"]]
+
+
+# What can start a ledger, refused: the refusal leaves no directory and no store behind.
+REFUSED_STARTS = [["cycle", "add", "NOPE"], ["kpi", "add", "k", "K", "--green", "1", "--red", "2"],
+                  ["user", "add", "u", "--role", "bogus"], ["import", "plan", "bad.yaml"]]
+
+
+@pytest.mark.parametrize("args", REFUSED_STARTS, ids=" ".join)
+def test_a_refused_first_write_leaves_no_ledger_behind(tmp_path: Path, args: list[str]) -> None:
+    home = tmp_path / "fresh2"
+    (tmp_path / "bad.yaml").write_text("cycles: [{key: NOPE}]\n")
+    result = okr(home, *args)
+    assert result.code == BAD_INPUT, str(result)
+    assert "no ledger" not in result.stderr  # these may start one: the input was what was wrong
+    assert not home.exists()
+    assert "no ledger in" in okr(home, "scorecard").stderr
+
+
+def test_a_first_write_that_succeeds_starts_the_ledger(tmp_path: Path) -> None:
+    home = tmp_path / "fresh2"
+    assert okr(home, "cycle", "add", "2026-Q4").code == 0
+    assert (home / "events.sqlite").is_file()
+    assert event_count(home) == 1
+    added = okr(home, "kpi", "add", "wau", "Weekly users", "--green", "2", "--red", "1")
+    assert added.code == 0, str(added)
+    assert okr(home, "cycle", "add", "2026-Q4").code == BAD_INPUT  # it is there now
+    assert event_count(home) == 2
 
 
 @pytest.mark.parametrize("args", NEEDS_A_LEDGER, ids=" ".join)
