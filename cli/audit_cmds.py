@@ -235,7 +235,7 @@ def verify_cmd(ctx: typer.Context,
     if not no_store:  # opened before Kafka starts: a store that cannot be read starts nothing
         st.require_ledger()
         st.ledger  # noqa: B018
-    pem = key_or_fail(st, pem)
+    pem = key_or_fail(st, pem, beside_a_ledger=not no_store)
     quiet = want_json(ctx, as_json)
     records = read_log(st, quiet)
     store = None

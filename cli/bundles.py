@@ -12,13 +12,16 @@ from okr.cli.log import read_checkpoints, read_log
 from okr.cli.output import writing_out
 
 
-def key_or_fail(st: State, pem: str | None) -> str:
+def key_or_fail(st: State, pem: str | None, beside_a_ledger: bool = True) -> str:
     """The signing key's public half: the one given, else the data directory's (never made
-    here: a key made now would vouch for nothing)."""
+    here: a key made now would vouch for nothing). Where there is no key and a ledger was
+    expected beside it but there is none either (a mistyped --home), that is what is said."""
     from okr.record.signing import existing_public_key_pem
 
     pem = pem or existing_public_key_pem(st.settings.signing_key_file)
     if pem is None:  # verifying never creates a key: one made now would vouch for nothing
+        if beside_a_ledger:
+            st.require_ledger()
         raise UserError(f"no signing key at {st.settings.signing_key_file}: pass the "
                         "auditor's copy with --public-key PEM (`okr keys export` prints it)")
     return pem

@@ -119,9 +119,15 @@ def broker_status(ctx: typer.Context, as_json: bool = JSON) -> None:
 
 @keys_app.command("export")
 def keys_export(ctx: typer.Context, as_json: bool = JSON) -> None:
-    """Print the public key that verifies checkpoint signatures (for auditors)."""
+    """Print the public key that verifies checkpoint signatures (for auditors).
+
+    The key is made on first use beside a ledger only: where there is none (a mistyped
+    --home), a key made now would be unrelated to any ledger."""
     from okr.record.signing import public_key_pem
-    pem = public_key_pem(state(ctx).settings.signing_key_file)
+    st = state(ctx)
+    if not st.settings.signing_key_file.exists():
+        st.require_ledger()
+    pem = public_key_pem(st.settings.signing_key_file)
     emit({"algorithm": "Ed25519", "public_key_pem": pem}, want_json(ctx, as_json), pem.strip())
 
 

@@ -63,8 +63,15 @@ def key_modes(home: Path) -> tuple[int, int]:
             stat.S_IMODE(home.stat().st_mode))
 
 
+def a_ledger_in(home: Path) -> Path:
+    """`home` with a ledger in it (`okr keys export` makes a key beside a ledger only)."""
+    started = okr(home, "cycle", "add", "2026-Q4")
+    assert started.code == 0, str(started)
+    return home
+
+
 def test_keys_export_creates_the_key_0600_and_prints_only_the_public_key(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+    home = a_ledger_in(tmp_path / "home")
     result = okr(home, "keys", "export")
     assert result.code == 0 and "BEGIN PUBLIC KEY" in result.stdout, str(result)
     as_json = okr(home, "keys", "export", "--json")
@@ -79,7 +86,7 @@ def test_keys_export_creates_the_key_0600_and_prints_only_the_public_key(tmp_pat
 
 def test_the_key_is_0600_and_its_directory_private_even_with_a_permissive_umask(
         tmp_path: Path, umask: None) -> None:
-    home = tmp_path / "fresh"
+    home = a_ledger_in(tmp_path / "fresh")
     assert okr(home, "keys", "export").code == 0
     file_mode, dir_mode = key_modes(home)
     assert file_mode == 0o600, oct(file_mode)
@@ -139,8 +146,7 @@ def test_a_second_first_signer_never_replaces_the_key_the_first_one_signs_with(
 
 def test_a_key_is_not_created_in_a_world_writable_directory(tmp_path: Path) -> None:
     """Anyone could replace the key there (or plant their own before us)."""
-    home = tmp_path / "shared"
-    home.mkdir()
+    home = a_ledger_in(tmp_path / "shared")
     home.chmod(0o777)
     result = okr(home, "keys", "export")
     assert result.code == 2 and result.stderr.startswith("okr: error: "), str(result)
@@ -151,7 +157,7 @@ def test_a_key_is_not_created_in_a_world_writable_directory(tmp_path: Path) -> N
 def test_the_key_lives_where_okr_signing_key_says_outside_the_data_directory(
         tmp_path: Path) -> None:
     """Whoever can write the data directory (store, DuckDB) must not hold the key too."""
-    home, keys = tmp_path / "home", tmp_path / "keys"
+    home, keys = a_ledger_in(tmp_path / "home"), tmp_path / "keys"
     keys.mkdir(mode=0o700)
     result = okr(home, "keys", "export", env={"OKR_SIGNING_KEY": str(keys / "relay.pem")})
     assert result.code == 0, str(result)
