@@ -33,7 +33,7 @@ def check_status(kind: str, status: str | None) -> None:
         _check_status(status, STATUSES[kind], kind)
 
 
-def _cycle_key(proj: Any, cycle: str | None, a: datetime, k: datetime) -> str | None:
+def known_cycle_key(proj: Any, cycle: str | None, a: datetime, k: datetime) -> str | None:
     """The canonical key of the --cycle filter; a one-line error for a cycle not there."""
     if cycle is None:
         return None
@@ -49,7 +49,7 @@ def _cards(proj: Any, a: datetime, k: datetime, cycle: str | None, team: str | N
     """The scorecard of the objectives of that --cycle, --team and --owner (None: any;
     filtered inside the SQL, so only they are scored), with each objective and key result's
     `carried_from` (the item of an earlier cycle it was carried forward from, or None)."""
-    key = _cycle_key(proj, cycle, a, k)
+    key = known_cycle_key(proj, cycle, a, k)
     origin = proj.carried_from()
     cards: list[dict[str, Any]] = proj.scorecard_at(a, k, cycle=key, team=team, owner=owner)
     for c in cards:
@@ -80,7 +80,7 @@ def kr_items(p: Any, a: datetime, k: datetime, cycle: str | None, team: str | No
 
 def initiative_items(p: Any, a: datetime, k: datetime, cycle: str | None, team: str | None,
                      owner: str | None, status: str | None) -> list[dict[str, Any]]:
-    key = _cycle_key(p, cycle, a, k)
+    key = known_cycle_key(p, cycle, a, k)
     return [r for r in p.listing_at("initiatives", a, k) if (key is None or r["cycle"] == key)
             and (team is None or r["team"] == team) and (owner is None or r["owner"] == owner)
             and (status is None or r["status"] == status)]

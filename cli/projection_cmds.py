@@ -66,17 +66,19 @@ def scorecard_cmd(ctx: typer.Context,
     Shows each key result's progress bar, score, expected vs actual, status, confidence and
     linked KPI health; each parent objective's roll-up over the objectives aligned below it;
     then team and department summaries (docs/scoring.md)."""
+    from okr.cli.answers import known_cycle_key
     from okr.cli.reads import open_projection
     from okr.cli.scorecard import print_scorecard, print_summaries, scorecard_rows
     from okr.cli.times import say, view_instants
-    from okr.domain.periods import canonical_cycle_key
     from okr.domain.rollup import summaries
 
     st = state(ctx)
     fmt = table_format(fmt, want_json(ctx, as_json))
     a, k = view_instants(as_of, known_at, st.settings.timezone)
     with open_projection(st) as proj:
-        cards = proj.scorecard_at(a, k, cycle=canonical_cycle_key(cycle) if cycle else None,
+        # an unknown --cycle is refused as `okr list` and `okr review` refuse it; an unknown
+        # team or owner (free text on objectives) is an empty scorecard
+        cards = proj.scorecard_at(a, k, cycle=known_cycle_key(proj, cycle or None, a, k),
                                   team=team or None, owner=owner or None)
     sums = summaries(cards)
     data = {"as_of": a, "known_at": k, "objectives": cards, "summaries": sums}

@@ -197,3 +197,27 @@ def test_a_listing_where_there_is_no_ledger_says_so_and_creates_nothing(tmp_path
     result = okr(home, "list", "objectives")
     assert result.code == 2 and "no ledger" in result.stderr, str(result)
     assert not home.exists()
+
+
+@pytest.mark.parametrize("args", [["scorecard", "--cycle", "NOPE"],
+                                  ["list", "objectives", "--cycle", "NOPE"],
+                                  ["review", "NOPE"]], ids=" ".join)
+def test_an_unknown_cycle_is_refused_alike_by_every_read(readme_home: Path, tmp_path: Path,
+                                                         args: list[str]) -> None:
+    home = fresh_copy(readme_home, tmp_path)
+    result = okr(home, *args)
+    assert result.code == 2, str(result)
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "okr: error: cycle 'NOPE' not found"), result.stderr
+    assert result.stdout == ""  # not an empty scorecard
+
+
+def test_an_unknown_team_or_owner_is_an_empty_scorecard(readme_home: Path,
+                                                        tmp_path: Path) -> None:
+    """Teams and owners are free text on objectives, not recorded items: none matching is
+    an empty answer, as in `okr list objectives --team`."""
+    home = fresh_copy(readme_home, tmp_path)
+    for flag in ("--team", "--owner"):
+        result = okr(home, "--json", "scorecard", flag, "nobody")
+        assert result.code == 0, str(result)
+        assert json.loads(result.stdout)["objectives"] == []
