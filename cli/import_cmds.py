@@ -45,15 +45,15 @@ def _run(ctx: typer.Context, kind: str, path: Path, skip_invalid: bool, as_json:
 def _say(d: dict[str, object], path: Path, data: dict[str, object]) -> None:
     invalid = d["invalid"]
     assert isinstance(invalid, list)
-    for bad in invalid:
-        print(visible(f"{path}:{bad['line']}: {bad['error']}"))
+    for bad in invalid:  # refusals: on stderr, the file's text echoed as data
+        print(visible(f"{path}:{bad['line']}: {bad['error']}"), file=sys.stderr)
     if d["written"]:
         print(visible(f"recorded {d['recorded']} of {d['rows']} lines from {path}"
               + (f" ({d['duplicates']} already recorded)" if d["duplicates"] else "")
               + (f"; skipped {len(invalid)} invalid" if invalid else "")))
     elif invalid:
-        print(f"{len(invalid)} of {d['rows']} lines are invalid; nothing was written "
-              "(fix them, or use --skip-invalid)")
+        print(f"okr: error: {len(invalid)} of {d['rows']} lines are invalid; nothing was "
+              "written (fix them, or use --skip-invalid)", file=sys.stderr)
     else:
         print(visible(f"nothing new to record from {path}"))
     if data.get("published"):

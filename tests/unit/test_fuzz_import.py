@@ -243,17 +243,22 @@ def test_okr_import_says_what_it_did_in_one_place_and_exits_0_or_2(
     assert result.crash is None and "Traceback" not in result.stderr, str(result)
     assert result.code in (0, 2), str(result)
     written = event_count(home) - before
-    if result.stderr:  # a whole-file refusal: one line, nothing written
-        lines = result.stderr.splitlines()
-        assert len(lines) == 1 and lines[0].startswith("okr: error: "), str(result)
+    errors = result.stderr.splitlines()
+    refused = [int(m) for m in re.findall(rf"^{re.escape(str(path))}:(\d+): ", result.stderr,
+                                          re.MULTILINE)]
+    if errors and not refused:  # a whole-file refusal: one line, nothing written
+        assert len(errors) == 1 and errors[0].startswith("okr: error: "), str(result)
         assert result.code == 2 and written == 0
         return
-    if as_json:
-        data = json.loads(result.stdout)
-        invalid = [b["line"] for b in data["invalid"]]
-    else:
-        invalid = [int(m) for m in re.findall(rf"^{re.escape(str(path))}:(\d+): ",
-                                                result.stdout, re.MULTILINE)]
+    if as_json:  # the lines refused are in the JSON, and nothing on stderr
+        assert not errors, str(result)
+        invalid = [b["line"] for b in json.loads(result.stdout)["invalid"]]
+    else:  # each line refused on stderr; refused without --skip-invalid: one error line last
+        invalid = refused
+        closing = 1 if invalid and not skip else 0
+        assert len(errors) == len(invalid) + closing, str(result)
+        assert not closing or errors[-1].startswith("okr: error: "), str(result)
+        assert not re.search(rf"^{re.escape(str(path))}:\d+: ", result.stdout, re.MULTILINE)
     if invalid and not skip:
         assert result.code == 2 and written == 0, str(result)
     else:

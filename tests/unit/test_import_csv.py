@@ -39,11 +39,12 @@ def test_a_bad_line_anywhere_writes_nothing_and_every_bad_line_is_named(
     before = event_count(scenario)
     proc = run(scenario, "import", "checkins", str(f))
     assert proc.returncode == 2
-    lines = proc.stdout.splitlines()
+    assert proc.stdout == ""  # refusals are diagnostics: stderr, the summary an error line
+    lines = proc.stderr.splitlines()
     assert [ln.split(":")[1] for ln in lines[:4]] == ["3", "4", "5", "6"]
     assert "'kr-nope' not found" in lines[0] and "not a number" in lines[1]
     assert "between 0 and 1" in lines[2] and "in the future" in lines[3]
-    assert "nothing was written" in lines[4]
+    assert lines[4].startswith("okr: error: 4 of ") and "nothing was written" in lines[4]
     assert event_count(scenario) == before
 
 

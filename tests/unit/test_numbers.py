@@ -91,5 +91,5 @@ def test_an_import_refuses_a_number_in_another_spelling(readme_home: Path, workd
     before = event_count(home)
     result = okr(home, "import", "checkins", str(path))
     assert result.code == 2, str(result)
-    assert f":3: value {text!r} is not a number" in result.stdout, str(result)
+    assert f":3: value {text!r} is not a number" in result.stderr, str(result)
     assert event_count(home) == before
