@@ -74,14 +74,6 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.0%}"
 
 
-def _day(t: datetime, zone: str, end: bool = False) -> str:
-    """The local day of an instant in the cycle's zone (an exclusive end: the day before)."""
-    from datetime import timedelta
-    from zoneinfo import ZoneInfo
-    return (t - timedelta(microseconds=1 if end else 0)).astimezone(ZoneInfo(zone)
-                                                                    ).date().isoformat()
-
-
 # ---- the commands -----------------------------------------------------------------------
 
 @list_app.command("cycles")
@@ -90,13 +82,16 @@ def list_cycles(ctx: typer.Context,
                 as_of: str | None = AS_OF, known_at: str | None = KNOWN_AT,
                 fmt: str | None = format_option(), as_json: bool = JSON) -> None:
     """Cycles: their days (in the zone each was added in), status and objectives."""
+    from okr.cli.times import local_day
+
     st = state(ctx)
     fmt = table_format(fmt, want_json(ctx, as_json))
     check_status("cycles", status)
     a, k, items = _read(st, as_of, known_at, lambda p, a, k: cycle_items(p, a, k, status))
     _emit(ctx, st, "cycles", a, k, items, fmt, lambda: print_table(
         ["cycle", "first day", "last day", "zone", "status", "objectives"],
-        [[r["key"], _day(r["start"], r["timezone"]), _day(r["end"], r["timezone"], end=True),
+        [[r["key"], local_day(r["start"], r["timezone"]),
+          local_day(r["end"], r["timezone"], end=True),
           r["timezone"], r["status"], str(r["objectives"])] for r in items], fmt))
 
 

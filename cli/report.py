@@ -24,8 +24,16 @@ def num(x: float | None) -> str:
     return "-" if x is None else f"{x:g}"
 
 
-def day(t: datetime | None) -> str:
-    return "-" if t is None else t.strftime("%Y-%m-%d")
+def day(t: datetime | None, zone: str | None, *, end: bool = False) -> str:
+    """An instant's calendar day in `zone` (the cycle's: the days `okr list cycles` says), or
+    '-'; an exclusive `end` says the last day before it."""
+    from okr.cli.times import local_day
+    return "-" if t is None else local_day(t, zone, end=end)
+
+
+def span(review: dict[str, Any], zone: str) -> str:
+    """'2026-07-01 – 2026-09-30 (Europe/Berlin)': a reviewed cycle's first and last day."""
+    return f"{day(review['start'], zone)} – {day(review['end'], zone, end=True)} ({zone})"
 
 
 def grade(card: dict[str, Any], final: bool = True) -> str:
@@ -41,11 +49,11 @@ def grade(card: dict[str, Any], final: bool = True) -> str:
 FINAL_GRADES = frozenset({"reached", "missed"})  # the grades the HTML review colours
 
 
-def _backdated_html(r: dict[str, Any]) -> str:
+def _backdated_html(r: dict[str, Any], zone: str) -> str:
     """The flag of a revision given --effective (in force before it was recorded)."""
     if not r["backdated"]:
         return ""
-    return f" <span class=flag>back-dated: in force from {day(r['effective_at'])}</span>"
+    return f" <span class=flag>back-dated: in force from {day(r['effective_at'], zone)}</span>"
 
 
 def bounds(low: float | None, high: float | None) -> str:
@@ -130,14 +138,14 @@ def _md(text: Any) -> str:
     return visible(text).translate(_MD_SPECIAL)
 
 
-def to_markdown(review: dict[str, Any]) -> str:
+def to_markdown(review: dict[str, Any], zone: str) -> str:
     """The review as Markdown, for a wiki page or a pull request."""
     s = review["summary"]
     m = _md
     out = [f"# Review of {m(review['cycle'])}",
-           f"{day(review['start'])} – {day(review['end'])}, status {m(review['status'])}; "
-           f"plan committed {day(review['committed_at'])}; as of {day(review['as_of'])}, "
-           f"as known at {day(review['known_at'])}.", "",
+           f"{span(review, zone)}, status {m(review['status'])}; "
+           f"plan committed {day(review['committed_at'], zone)}; as of "
+           f"{day(review['as_of'], zone)}, as known at {day(review['known_at'], zone)}.", "",
            f"{s['succeeded']} of {s['graded']} graded objectives succeeded; mean score "
            f"{pct(s['mean_score'])} over {s['objectives']} objectives and {s['key_results']} "
            "key results.", "", "## Plan vs actual", "",
@@ -176,8 +184,8 @@ def to_markdown(review: dict[str, Any]) -> str:
     for r in review["revisions"]:
         flag = " **goalpost moved**" if r["goalpost_moved"] else ""
         if r["backdated"]:
-            flag += f" *back-dated: in force from {day(r['effective_at'])}*"
-        out.append(f"- {day(r['at'])} {m(r['key'])}: {m(revision_text(r))} by "
+            flag += f" *back-dated: in force from {day(r['effective_at'], zone)}*"
+        out.append(f"- {day(r['at'], zone)} {m(r['key'])}: {m(revision_text(r))} by "
                    f"{m(acting(r['actor'], r['on_behalf_of']))} — "
                    f"{m(r['reason'] or 'no reason')}{flag}")
     out += ["", "## Confidence", "", "| owner | check-ins | mean confidence | hit rate | Brier |",
@@ -197,8 +205,9 @@ def to_markdown(review: dict[str, Any]) -> str:
         out.append(f"- {m(key)}: {h['check_ins']} check-ins, {h['weeks_without_check_in']} of "
                    f"{h['weeks']} weeks without one")
     for b in review["backdated"]:
-        out.append(f"- back-dated: {m(b['key'])} {num(b['value'])} for {day(b['effective_at'])}, "
-                   f"recorded {day(b['recorded_at'])} ({b['late_by_days']} days late) by "
+        out.append(f"- back-dated: {m(b['key'])} {num(b['value'])} for "
+                   f"{day(b['effective_at'], zone)}, recorded {day(b['recorded_at'], zone)} "
+                   f"({b['late_by_days']} days late) by "
                    f"{m(acting(b['actor'], b['on_behalf_of']))}")
     return "\n".join(out) + "\n"
 
@@ -225,25 +234,27 @@ def _poly(points: list[tuple[float, float]], color: str, dash: str = "") -> str:
     return f'<polyline fill="none" stroke="{color}" stroke-width="2"{extra} points="{pts}"/>'
 
 
-def _axes(start: datetime, end: datetime, lo_label: str, hi_label: str) -> str:
+def _axes(start: datetime, end: datetime, lo_label: str, hi_label: str,
+          zone: str | None) -> str:
     x0, x1, y0, y1 = _PAD, _W - _PAD, _H - _PAD, _PAD
     return (f'<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y0}" stroke="#999"/>'
             f'<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y1}" stroke="#999"/>'
-            f'<text x="{x0}" y="{_H - 10}" font-size="11">{day(start)}</text>'
-            f'<text x="{x1}" y="{_H - 10}" font-size="11" text-anchor="end">{day(end)}</text>'
+            f'<text x="{x0}" y="{_H - 10}" font-size="11">{day(start, zone)}</text>'
+            f'<text x="{x1}" y="{_H - 10}" font-size="11" text-anchor="end">'
+            f'{day(end, zone, end=True)}</text>'
             f'<text x="4" y="{y0}" font-size="11">{_e(lo_label)}</text>'
             f'<text x="4" y="{y1 + 4}" font-size="11">{_e(hi_label)}</text>')
 
 
-def kr_chart(review: dict[str, Any], key: str, dots: frozenset[datetime] = frozenset()
-             ) -> str:
+def kr_chart(review: dict[str, Any], key: str, zone: str,
+             dots: frozenset[datetime] = frozenset()) -> str:
     """Actual vs expected progress of one key result, with its target revisions marked (and a
-    dot at each point of the series `dots` names, such as its check-ins)."""
+    dot at each point of the series `dots` names, such as its check-ins); days in `zone`."""
     start, end = review["start"], review["end"]
     series = review["progress"].get(key, [])
     actual = [(_x(p["at"], start, end), _y(p["progress"], 0, 1)) for p in series]
     points = "".join(
-        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="#2563eb"><title>{day(p["at"])}: '
+        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="#2563eb"><title>{day(p["at"], zone)}: '
         f'{_e(num(p["value"]))} ({pct(p["progress"])}, expected {pct(p["expected"])})'
         '</title></circle>' for p, (x, y) in zip(series, actual, strict=True) if p["at"] in dots)
     expected = [(_x(p["at"], start, end), _y(p["expected"], 0, 1)) for p in series]
@@ -258,7 +269,7 @@ def kr_chart(review: dict[str, Any], key: str, dots: frozenset[datetime] = froze
                          f'<text x="{x + 3:.1f}" y="{_PAD + 10}" font-size="10" '
                          f'fill="{color}">{label}</text>')
     return (f'<svg viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img" '
-            f'aria-label="progress of {_e(key)}">{_axes(start, end, "0%", "100%")}'
+            f'aria-label="progress of {_e(key)}">{_axes(start, end, "0%", "100%", zone)}'
             f'{_poly(expected, "#8a8a8a", "6 4")}{_poly(actual, "#2563eb")}{points}'
             f'{"".join(marks)}</svg>')
 
@@ -268,8 +279,9 @@ def _band(y0: float, y1: float, colour: str) -> str:
             f'height="{abs(y1 - y0):.1f}" fill="{colour}" opacity="0.15"/>')
 
 
-def kpi_chart(review: dict[str, Any], g: dict[str, Any]) -> str:
-    """A KPI's readings over the cycle, on its green/amber/red threshold bands."""
+def kpi_chart(review: dict[str, Any], g: dict[str, Any], zone: str | None) -> str:
+    """A KPI's readings over the cycle, on its green/amber/red threshold bands; days in
+    `zone`."""
     start, end = review["start"], review["end"]
     values = [r["value"] for r in g["readings"]] + [g["green"], g["red"]]
     lo, hi = min(values), max(values)
@@ -290,7 +302,7 @@ def kpi_chart(review: dict[str, Any], g: dict[str, Any]) -> str:
     dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#111"/>' for x, y in pts)
     return (f'<svg viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img" '
             f'aria-label="KPI {_e(g["key"])}">{bands}'
-            f'{_axes(start, end, num(round(lo, 2)), num(round(hi, 2)))}'
+            f'{_axes(start, end, num(round(lo, 2)), num(round(hi, 2)), zone)}'
             f'{_poly(steps, "#111")}{dots}</svg>')
 
 
@@ -349,7 +361,7 @@ def summaries_html(summary: dict[str, list[dict[str, Any]]]) -> str:
     return out
 
 
-def to_html(review: dict[str, Any]) -> str:
+def to_html(review: dict[str, Any], zone: str) -> str:
     """The review as one self-contained HTML page (inline CSS and SVG, no scripts, no CDN)."""
     e = _e
     s = review["summary"]
@@ -367,17 +379,17 @@ def to_html(review: dict[str, Any]) -> str:
         f"<td>{e(r['initiatives'])}</td></tr>"
         for r in score_rows(review))
     revs = "".join(
-        f"<li>{day(r['at'])} <b>{e(r['key'])}</b>: {e(revision_text(r))} by "
+        f"<li>{day(r['at'], zone)} <b>{e(r['key'])}</b>: {e(revision_text(r))} by "
         f"{e(acting(r['actor'], r['on_behalf_of']))} — "
         f"{e(r['reason'] or 'no reason')}"
         f"{' <span class=flag>goalpost moved</span>' if r['goalpost_moved'] else ''}"
-        f"{_backdated_html(r)}</li>"
+        f"{_backdated_html(r, zone)}</li>"
         for r in review["revisions"]) or "<li>None: the plan stood as committed.</li>"
     krs = [kr for c in review["objectives"] for kr in c["key_results"]]
-    kr_figs = "".join(f"<figure>{kr_chart(review, kr['key'])}<figcaption>{e(kr['key'])} — "
+    kr_figs = "".join(f"<figure>{kr_chart(review, kr['key'], zone)}<figcaption>{e(kr['key'])} — "
                       f"{e(kr['title'])}</figcaption></figure>" for kr in krs)
     kpi_figs = "".join(
-        f"<figure>{kpi_chart(review, g)}<figcaption>{e(g['key'])} — {e(g['name'])}: green "
+        f"<figure>{kpi_chart(review, g, zone)}<figcaption>{e(g['key'])} — {e(g['name'])}: green "
         f"{pct(g['shares']['green'])}, amber {pct(g['shares']['amber'])}, red "
         f"{pct(g['shares']['red'])}, stale {pct(g['stale_share'])}</figcaption></figure>"
         for g in review["guardrails"])
@@ -388,9 +400,9 @@ def to_html(review: dict[str, Any]) -> str:
 <html lang="en"><head><meta charset="utf-8">
 <title>Review of {e(review['cycle'])}</title><style>{_CSS}</style></head><body>
 <h1>Review of {e(review['cycle'])}</h1>
-<p class="muted">{day(review['start'])} – {day(review['end'])} · status {e(review['status'])} ·
-plan committed {day(review['committed_at'])} · as of {day(review['as_of'])}, as known at
-{day(review['known_at'])}</p>
+<p class="muted">{e(span(review, zone))} · status {e(review['status'])} ·
+plan committed {day(review['committed_at'], zone)} · as of {day(review['as_of'], zone)}, as known
+at {day(review['known_at'], zone)}</p>
 <p><b>{s['succeeded']} of {s['graded']}</b> graded objectives succeeded · mean score
 <b>{pct(s['mean_score'])}</b> · {s['objectives']} objectives, {s['key_results']} key results</p>
 {summaries_html(review["summaries"])}

@@ -10,7 +10,7 @@ from okr.cli.commands import choice
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
 from okr.cli.output import emit, format_option, table_format, to_json, visible, write_out
-from okr.cli.reviews import cycle_facts, review_of
+from okr.cli.reviews import cycle_facts, zoned_review
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -22,10 +22,16 @@ JSON = typer.Option(False, "--json", help="Print JSON.")
 
 def build(st: State, cycle: str, as_of: str | None, known_at: str | None) -> dict[str, Any]:
     """The review of a cycle at (as_of, known_at)."""
+    return build_zoned(st, cycle, as_of, known_at)[0]
+
+
+def build_zoned(st: State, cycle: str, as_of: str | None, known_at: str | None
+                ) -> tuple[dict[str, Any], str]:
+    """The review of a cycle at (as_of, known_at), and the zone its days are said in."""
     from okr.cli.times import view_instants
 
     a, k = view_instants(as_of, known_at, st.settings.timezone)
-    return review_of(lambda key, a_, k_: cycle_facts(st, key, a_, k_), cycle, a, k)
+    return zoned_review(lambda key, a_, k_: cycle_facts(st, key, a_, k_), cycle, a, k)
 
 
 def review_cmd(ctx: typer.Context, cycle: str = typer.Argument(..., help="e.g. 2026-Q3"),
@@ -50,7 +56,7 @@ def review_cmd(ctx: typer.Context, cycle: str = typer.Argument(..., help="e.g. 2
     fmt = table_format("table" if fmt == "terminal" else fmt, want_json(ctx, as_json), FORMATS)
     if fmt in ("csv", "md", "html") and out is None:
         raise UserError(f"--format {fmt} needs --out FILE (or --out - for stdout)")
-    data = build(st, cycle, as_of, known_at)
+    data, zone = build_zoned(st, cycle, as_of, known_at)
     if compare_known_at:
         from okr.domain.review import restatements
         earlier = build(st, cycle, as_of, compare_known_at)
@@ -59,18 +65,21 @@ def review_cmd(ctx: typer.Context, cycle: str = typer.Argument(..., help="e.g. 2
     if fmt in ("table", "tsv"):
         if out is not None:
             raise UserError("--out needs --format csv, md, html or json")
-        _print_review(st, data, fmt)
+        _print_review(st, data, fmt, zone)
         return
-    if write_out(to_json(data) + "\n" if fmt == "json" else _report(data, fmt), out):
+    if write_out(to_json(data) + "\n" if fmt == "json" else _report(data, fmt, zone), out):
         assert out is not None
         print(visible(f"review of {data['cycle']} written to {out.resolve()}"))
 
 
-def _report(data: dict[str, Any], fmt: str) -> str:
-    """The review as a csv, md or html report (cli/report.py: imported only for these)."""
+def _report(data: dict[str, Any], fmt: str, zone: str) -> str:
+    """The review as a csv, md or html report (cli/report.py: imported only for these), its
+    days in the cycle's zone."""
     from okr.cli import report
 
-    return {"csv": report.to_csv, "md": report.to_markdown, "html": report.to_html}[fmt](data)
+    if fmt == "csv":
+        return report.to_csv(data)
+    return {"md": report.to_markdown, "html": report.to_html}[fmt](data, zone)
 
 
 def retro_cmd(ctx: typer.Context, cycle_a: str, cycle_b: str,
@@ -87,7 +96,8 @@ def retro_cmd(ctx: typer.Context, cycle_a: str, cycle_b: str,
 
 # ---- terminal rendering ------------------------------------------------------------------
 
-def _print_review(st: State, r: dict[str, Any], fmt: str) -> None:
+def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str) -> None:
+    """The review as tables; its days are the cycle's, in its zone (`okr list cycles`)."""
     from okr.cli.output import console, print_table, styled
     from okr.cli.report import (
         bounds,
@@ -97,6 +107,7 @@ def _print_review(st: State, r: dict[str, Any], fmt: str) -> None:
         pct,
         revision_text,
         score_rows,
+        span,
     )
     from okr.cli.scorecard import print_summaries
     from okr.domain.actors import acting
@@ -111,9 +122,8 @@ def _print_review(st: State, r: dict[str, Any], fmt: str) -> None:
 
     s = r["summary"]
     say(styled((f"Review of {r['cycle']}", "bold"),
-        f"  {day(r['start'])} – {day(r['end'])}, {r['status']}, plan committed "
-        f"{day(r['committed_at'])}; as of {day(r['as_of'])}, as known at "
-        f"{day(r['known_at'])}"))
+        f"  {span(r, zone)}, {r['status']}, plan committed {day(r['committed_at'], zone)}; "
+        f"as of {day(r['as_of'], zone)}, as known at {day(r['known_at'], zone)}"))
     say(styled(f"{s['succeeded']} of {s['graded']} graded objectives succeeded · mean "
         f"score {pct(s['mean_score'])}"))
     print_table(["objective", "key result", "planned", "final", "value", "progress",
@@ -134,10 +144,10 @@ def _print_review(st: State, r: dict[str, Any], fmt: str) -> None:
         if rev is None:
             say(styled("  none: the plan stood as committed"))
             continue
-        say(styled(f"  {day(rev['at'])} {rev['key']}: {revision_text(rev)} by "
+        say(styled(f"  {day(rev['at'], zone)} {rev['key']}: {revision_text(rev)} by "
                f"{acting(rev['actor'], rev['on_behalf_of'])} — {rev['reason'] or 'no reason'}",
                *([("  goalpost moved", "bold red")] if rev["goalpost_moved"] else []),
-               *([(f"  back-dated: in force from {day(rev['effective_at'])}", "yellow")]
+               *([(f"  back-dated: in force from {day(rev['effective_at'], zone)}", "yellow")]
                  if rev["backdated"] else [])))
     print_table(["KPI", "green", "amber", "red", "no data", "stale", "at end"],
                 [[k["key"], pct(k["shares"]["green"]), pct(k["shares"]["amber"]),
@@ -150,7 +160,7 @@ def _print_review(st: State, r: dict[str, Any], fmt: str) -> None:
                 fmt, title="Confidence vs outcome", heading=True)
     for b in r["backdated"]:
         say(styled(f"  back-dated: {b['key']} {num(b['value'])} for "
-               f"{day(b['effective_at'])}, recorded {day(b['recorded_at'])} by "
+               f"{day(b['effective_at'], zone)}, recorded {day(b['recorded_at'], zone)} by "
                f"{acting(b['actor'], b['on_behalf_of'])}"))
     for x in r.get("restatements", []):
         say(styled(f"  restated: {x['key']} {x['field']} {x['before']} → {x['after']}"))

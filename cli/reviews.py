@@ -25,6 +25,14 @@ def review_of(facts_of: "Callable[[str, datetime, datetime], list[Fact]]", cycle
     """The review of a cycle at (as_of, known_at) from the facts `facts_of(cycle key, as_of,
     known_at)` gives (the projection's review_facts); NotFound for a cycle unknown then. The
     web's review page reads it through here too, so both say the same."""
+    return zoned_review(facts_of, cycle, as_of, known_at, also)[0]
+
+
+def zoned_review(facts_of: "Callable[[str, datetime, datetime], list[Fact]]", cycle: str,
+                 as_of: datetime, known_at: datetime, also: "Sequence[datetime]" = ()
+                 ) -> tuple[dict[str, Any], str]:
+    """`review_of`, and the zone the cycle was added in: the one its days are said in (as
+    `okr list cycles` says them). The review itself, printed as JSON, keeps UTC instants."""
     from okr.collector import paused
     from okr.domain.errors import NotFound
     from okr.domain.periods import canonical_cycle_key
@@ -36,6 +44,16 @@ def review_of(facts_of: "Callable[[str, datetime, datetime], list[Fact]]", cycle
         raise NotFound(f"cycle {cycle!r} not found")
     try:
         with paused():
-            return review(facts, key, ReviewPoint(as_of, known_at), also)
+            return (review(facts, key, ReviewPoint(as_of, known_at), also),
+                    cycle_zone(facts, key))
     except UnknownCycle as exc:
         raise NotFound(str(exc)) from None
+
+
+def cycle_zone(facts: "Sequence[Fact]", cycle: str) -> str:
+    """The organisation's zone recorded on the cycle when it was added (UTC for a cycle
+    added before cycles recorded one)."""
+    for f in facts:
+        if f.type == "CycleAdded" and f.data.get("key") == cycle:
+            return str(f.data.get("timezone") or "UTC")
+    return "UTC"

@@ -84,3 +84,11 @@ def say(t: datetime, zone_name: str | None = None) -> str:
         return utc.isoformat(timespec="seconds").replace("+00:00", "Z")
     return (f"{local.isoformat(timespec='seconds')} "
             f"({utc.isoformat(timespec='seconds').replace('+00:00', 'Z')})")
+
+
+def local_day(t: datetime, zone_name: str | None, *, end: bool = False) -> str:
+    """The calendar day of an instant in a zone (a cycle's), as YYYY-MM-DD; an exclusive
+    `end` (a cycle's end, local midnight after its last day) says the day before it."""
+    if end:
+        t -= timedelta(microseconds=1)
+    return t.astimezone(local_zone(zone_name)).date().isoformat()

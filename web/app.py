@@ -217,7 +217,7 @@ def create_app(settings: Settings) -> FastAPI:
             assert v.review is not None  # asked for
             mine = next((x for c in v.review["objectives"] for x in c["key_results"]
                          if x["key"] == key), None)
-            chart = Markup(kr_chart(v.review, key, check_ins))
+            chart = Markup(kr_chart(v.review, key, check_ins, v.zone))
             initiatives = [] if mine is None else mine.get("initiatives", [])
         except Exception as exc:
             return problem(request, who, exc)
@@ -310,7 +310,8 @@ def create_app(settings: Settings) -> FastAPI:
     def kpi(request: Request, key: str, as_of: str = "", known_at: str = "") -> Response:
         def build(a: Any, k: Any) -> dict[str, Any]:
             got = site.kpi(key, a, k)
-            return {**got, "chart": Markup(kpi_chart(got["kpi"], got["readings"], a)),
+            return {**got, "chart": Markup(kpi_chart(got["kpi"], got["readings"], a,
+                                                     site.zone)),
                     "observed": said(got["kpi"]["observed_at"], site.zone)
                     if got["kpi"]["observed_at"] else "",
                     "rows": [{**r, "observed": said(r["observed_at"], site.zone),
@@ -327,8 +328,11 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/review", response_model=None)
     def reviews(request: Request) -> Response:
         def build(who: auth.Principal) -> dict[str, Any]:
-            now = site.now()
-            return {"cycles": site.cycles(now, now)}
+            from okr.cli.times import local_day
+            now = site.now()  # each cycle's days in its own zone, as `okr list cycles`
+            return {"cycles": [{**c, "first_day": local_day(c["start"], c["timezone"]),
+                                "last_day": local_day(c["end"], c["timezone"], end=True)}
+                               for c in site.cycles(now, now)]}
         return reading(request, "reviews.html", build)
 
     @app.get("/review/{cycle}", response_model=None)
@@ -336,7 +340,7 @@ def create_app(settings: Settings) -> FastAPI:
         def build(a: Any, k: Any) -> dict[str, Any]:
             from okr.cli.report import FINAL_GRADES, revision_text, score_rows
             from okr.domain.actors import acting
-            r = site.review(cycle, a, k)
+            r, zone = site.zoned_review(cycle, a, k)
             krs = [kr for c in r["objectives"] for kr in c["key_results"]]
             return {"r": r, "rows": score_rows(r), "final_grades": FINAL_GRADES,
                     "revisions": [{**x, "text": revision_text(x),
@@ -344,8 +348,8 @@ def create_app(settings: Settings) -> FastAPI:
                                    "when": said(x["at"], site.zone),
                                    "effective": said(x["effective_at"], site.zone)}
                                   for x in r["revisions"]],
-                    "charts": [(kr, Markup(kr_chart(r, kr["key"], []))) for kr in krs],
-                    "guardrails": [(g, Markup(guardrail_chart(r, g)))
+                    "charts": [(kr, Markup(kr_chart(r, kr["key"], [], zone))) for kr in krs],
+                    "guardrails": [(g, Markup(guardrail_chart(r, g, zone)))
                                    for g in r["guardrails"]],
                     "span": {n: said(r[n], site.zone) if r[n] else "–"
                              for n in ("start", "end", "committed_at")}}

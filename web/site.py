@@ -332,7 +332,7 @@ class Site:
                         reviewed: bool = True) -> "KrView":
         """One key result at (as_of, known_at), and — `reviewed` — the review of its cycle
         built from its own facts (its chart and initiatives), all in one read; NotFound."""
-        from okr.cli.reviews import review_of
+        from okr.cli.reviews import cycle_zone, review_of
 
         def get(p: Any) -> tuple[Any, tuple[Any, Any], Any]:
             found = p.key_result_at(key, as_of, known_at)
@@ -348,7 +348,8 @@ class Site:
         review = None if facts is None else review_of(
             lambda *_: facts, found[0]["cycle"], as_of, known_at,
             [c["effective_at"] for c in check_ins])
-        return KrView(found[0], found[1], revisions, check_ins, review)
+        return KrView(found[0], found[1], revisions, check_ins, review,
+                      cycle_zone(facts or [], found[0]["cycle"]))
 
     # ---- writes -----------------------------------------------------------------------
 
@@ -526,10 +527,15 @@ class Site:
     def review(self, cycle: str, as_of: datetime, known_at: datetime,
                also: "Sequence[datetime]" = ()) -> dict[str, Any]:
         """`okr review CYCLE --as-of --known-at`: the same model, read from the same facts."""
-        from okr.cli.reviews import review_of
+        return self.zoned_review(cycle, as_of, known_at, also)[0]
 
-        return review_of(lambda key, a, k: self.read(lambda p: p.review_facts(key, a, k)),
-                         cycle, as_of, known_at, also)
+    def zoned_review(self, cycle: str, as_of: datetime, known_at: datetime,
+                     also: "Sequence[datetime]" = ()) -> tuple[dict[str, Any], str]:
+        """`review`, and the cycle's zone: the one its days are said in."""
+        from okr.cli.reviews import zoned_review
+
+        return zoned_review(lambda key, a, k: self.read(lambda p: p.review_facts(key, a, k)),
+                            cycle, as_of, known_at, also)
 
     def bundle(self, who: Principal, cycle: str) -> tuple[str, bytes]:
         """`okr audit export --cycle CYCLE` as a .tar.gz of its folder (auditors and admins
@@ -584,6 +590,7 @@ class KrView:
     revisions: list[dict[str, Any]]
     check_ins: list[dict[str, Any]]
     review: dict[str, Any] | None
+    zone: str = "UTC"  # the cycle's: the zone its review's days are said in
 
 
 @dataclass(frozen=True)

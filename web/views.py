@@ -32,19 +32,22 @@ def tree(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def kr_chart(review: dict[str, Any], key: str, check_ins: list[dict[str, Any]]) -> str:
+def kr_chart(review: dict[str, Any], key: str, check_ins: list[dict[str, Any]], zone: str
+             ) -> str:
     """The key result's actual vs expected progress over its cycle, as the HTML review draws
-    it (inline SVG: no script, no style attribute), with a dot at each check-in in force."""
+    it (inline SVG: no script, no style attribute), with a dot at each check-in in force;
+    days in `zone`, the cycle's."""
     from okr.cli.report import kr_chart as draw
-    return draw(review, key, frozenset(c["effective_at"] for c in check_ins))
+    return draw(review, key, zone, frozenset(c["effective_at"] for c in check_ins))
 
 
 KPI_CHART_DAYS = 90  # the KPI page charts at least this many days back from its as-of
 
 
-def kpi_chart(kpi: dict[str, Any], readings: list[dict[str, Any]], as_of: datetime) -> str:
+def kpi_chart(kpi: dict[str, Any], readings: list[dict[str, Any]], as_of: datetime,
+              zone: str | None) -> str:
     """A KPI's readings up to `as_of` on its green/amber/red bands, as the HTML review draws
-    a guardrail (inline SVG)."""
+    a guardrail (inline SVG); days in `zone`."""
     from datetime import timedelta
 
     from okr.cli.report import kpi_chart as draw
@@ -54,10 +57,12 @@ def kpi_chart(kpi: dict[str, Any], readings: list[dict[str, Any]], as_of: dateti
     return draw({"start": start, "end": as_of, "evaluated_at": as_of},
                 {"key": kpi["key"], "green": kpi["green"], "red": kpi["red"],
                  "direction": kpi["direction"],
-                 "readings": [{"at": r["observed_at"], "value": r["value"]} for r in readings]})
+                 "readings": [{"at": r["observed_at"], "value": r["value"]} for r in readings]},
+                zone)
 
 
-def guardrail_chart(review: dict[str, Any], g: dict[str, Any]) -> str:
-    """A guardrail KPI over the reviewed cycle, as the HTML review draws it."""
+def guardrail_chart(review: dict[str, Any], g: dict[str, Any], zone: str) -> str:
+    """A guardrail KPI over the reviewed cycle, as the HTML review draws it (days in `zone`,
+    the cycle's)."""
     from okr.cli.report import kpi_chart as draw
-    return draw(review, g)
+    return draw(review, g, zone)

@@ -62,7 +62,7 @@ def test_a_late_plans_review_draws_actual_and_expected_for_every_key_result(
     assert all(len(s) >= 13 for s in r["progress"].values())
     def pixels(review_: dict, name: str) -> tuple[int, int]:
         page = tmp_path / f"{name}.html"
-        page.write_text(to_html(review_), encoding="utf-8")
+        page.write_text(to_html(review_, "UTC"), encoding="utf-8")
         png = tmp_path / f"{name}.png"
         screenshot(page, png, tmp_path / f"profile-{name}")
         img = PIL.open(png).convert("RGB")

@@ -37,7 +37,7 @@ def count(img: Any, rgb: tuple[int, int, int], tol: int = 40) -> int:
 def test_review_html_is_self_contained_and_renders_its_charts(q3: dict[str, Any],
                                                               tmp_path: Path) -> None:
     page = tmp_path / "review.html"
-    page.write_text(to_html(q3), encoding="utf-8")
+    page.write_text(to_html(q3, "UTC"), encoding="utf-8")
     text = page.read_text(encoding="utf-8")
     assert "<script" not in text and "http://" not in text and "https://" not in text
     png = tmp_path / "review.png"

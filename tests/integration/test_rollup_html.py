@@ -29,7 +29,7 @@ def test_review_html_draws_team_and_department_rollups(tmp_path: Path) -> None:
         data = review(list(proj.facts()), LIVE_CYCLE, ReviewPoint(now, now))
     app.close()
     page = tmp_path / "review.html"
-    text = to_html(data)
+    text = to_html(data, "UTC")
     page.write_text(text, encoding="utf-8")
     assert "Departments (roll-ups)" in text and "&lt;b&gt;web&lt;/b&gt;" in text
     assert "<b>web</b>" not in text

@@ -63,11 +63,11 @@ def test_a_cycle_closed_early_grades_final_and_reopened_grades_open() -> None:
 def test_review_tables_show_titles_initiatives_and_range_bounds() -> None:
     r = review(history(), "2026-Q3", ReviewPoint(t("2026-08-20T00:00+00:00"),
                                                  t("2026-12-01T00:00+00:00")))
-    md = to_markdown(r)
+    md = to_markdown(r, "UTC")
     assert "| win Win the market | committed | deals Close deals |" in md
     assert "| 40–60 | 40–60 |" in md
     assert "calls Cold calls (done)" in md
-    page = to_html(r)
+    page = to_html(r, "UTC")
     assert "Latency band" in page and "calls Cold calls (done)" in page and "40–60" in page
     band = next(k for c in r["objectives"] for k in c["key_results"] if k["key"] == "band")
     assert target_text(band) == "40–60"
