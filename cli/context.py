@@ -29,8 +29,10 @@ class State:
     @property
     def settings(self) -> "Settings":
         if self._settings is None:
+            from okr.cli.times import PERSON_ZONE
             from okr.settings import load_settings
             self._settings = load_settings(self.overrides)
+            PERSON_ZONE.set(self._settings.timezone)
         return self._settings
 
     @property

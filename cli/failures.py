@@ -9,6 +9,8 @@ adapters/local_broker.BrokerError), or translate their library's
 (adapters/event_store.failure); kafka-python's own errors are its classes, asked last.
 """
 
+from typing import TYPE_CHECKING
+
 from okr.cli.output import first_line
 from okr.errors import (
     BadInput,
@@ -18,6 +20,9 @@ from okr.errors import (
     ProjectionUnavailable,
     StoreUnavailable,
 )
+
+if TYPE_CHECKING:
+    from okr.domain.errors import DomainError
 
 
 def _os_error(exc: OSError) -> OkrError:
@@ -37,6 +42,16 @@ def _store_failure(exc: BaseException) -> OkrError:
                             "was written")
 
 
+def _said_here(exc: "DomainError") -> str:
+    """A refusal's message with its times in the person's zone, or in UTC when that zone
+    cannot be read (the message must still be said)."""
+    from okr.cli.times import said_briefly
+    try:
+        return exc.said(said_briefly)
+    except BadInput:  # OKR_TZ names no zone: str() says the times in UTC
+        return str(exc)
+
+
 def translate(exc: BaseException) -> OkrError | None:
     """okr's failure for `exc` (itself if it already is one), or None for a bug."""
     from okr.cli.errors import UserError
@@ -45,7 +60,9 @@ def translate(exc: BaseException) -> OkrError | None:
 
     if isinstance(exc, OkrError):
         return exc
-    if isinstance(exc, DomainError | UserError | SettingsError):
+    if isinstance(exc, DomainError):  # its times said in the person's zone (OKR_TZ)
+        return BadInput(_said_here(exc))
+    if isinstance(exc, UserError | SettingsError):
         return BadInput(str(exc))
     from eventsourcing.persistence import PersistenceError
 

@@ -1,10 +1,16 @@
 """Times typed by a person: read in their local zone, said back explicitly in ISO 8601."""
 
 import os
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from okr.cli.errors import UserError
+
+# The zone this invocation's settings name (`timezone`: OKR_TZ or okr.toml), kept when they
+# are read (cli/context.State) so that a refusal, translated far from the command, says its
+# times where the command's own answers do.
+PERSON_ZONE: ContextVar[str | None] = ContextVar("PERSON_ZONE", default=None)
 
 
 def local_zone(name: str | None = None) -> tzinfo:
@@ -74,6 +80,13 @@ def view_instants(as_of: str | None, known_at: str | None, zone_name: str | None
     now = utc_now()
     return (parse_until(as_of, zone_name) if as_of else now,
             parse_until(known_at, zone_name) if known_at else now)
+
+
+def said_briefly(t: datetime, zone_name: str | None = None) -> str:
+    """A time inside a sentence (an error's): local ISO 8601 with its offset, to the second
+    (`2026-10-15T00:00:00+02:00`); the offset makes it exact without UTC beside it."""
+    zone = local_zone(zone_name or PERSON_ZONE.get())
+    return t.astimezone(zone).isoformat(timespec="seconds")
 
 
 def say(t: datetime, zone_name: str | None = None) -> str:

@@ -101,11 +101,11 @@ def in_force(effective: datetime | None, reason: str | None, *, planning: bool,
             raise DomainError(f"{what} with --effective needs a reason (--reason); a "
                               "back-dated change is flagged in reviews")
         if effective > now:
-            raise DomainError(f"--effective {effective.isoformat()} is in the future (now is "
-                              f"{now.isoformat()})")
+            raise DomainError("--effective {effective} is in the future (now is {now})",
+                              effective=effective, now=now)
         if latest is not None and effective < latest:
-            raise DomainError(f"--effective {effective.isoformat()} is before the item's "
-                              f"latest change took effect ({latest.isoformat()})")
+            raise DomainError("--effective {effective} is before the item's latest change "
+                              "took effect ({latest})", effective=effective, latest=latest)
         return effective
     if planning and cycle_start is not None and cycle_start < now:
         return cycle_start if latest is None else max(cycle_start, latest)

@@ -1,8 +1,32 @@
 """Errors the domain raises when a command is not allowed; each message speaks to a person."""
 
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+
+def _utc(t: datetime) -> str:
+    return t.isoformat(timespec="seconds")
+
 
 class DomainError(ValueError):
-    """A command was rejected; the message says what was wrong and what would be right."""
+    """A command was rejected; the message says what was wrong and what would be right.
+
+    A message that names times keeps them as data, and then every value it names (a key a
+    person typed stays out of the template): `DomainError("check-in time {at} is in the
+    future", at=t)`. The domain knows no person's zone, so `str()` says the times in UTC; the
+    CLI and the web say them in the person's (`said`)."""
+
+    def __init__(self, message: str, /, **values: Any) -> None:
+        self.template, self.values = message, values
+        super().__init__(self.said(_utc))
+
+    def said(self, when: Callable[[datetime], str]) -> str:
+        """The message with each time it names written by `when`."""
+        if not self.values:
+            return self.template
+        return self.template.format(**{k: when(v) if isinstance(v, datetime) else v
+                                       for k, v in self.values.items()})
 
 
 class NotFound(DomainError):

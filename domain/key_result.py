@@ -77,7 +77,7 @@ def check_plan(kind: str, start: float, target: float, target_high: float | None
     for phase in phases:
         check_finite(phase["value"], "phased target")
         if window is not None and not window.contains(phase["at"]):
-            raise DomainError(f"phased target at {phase['at'].isoformat()} lies outside the cycle")
+            raise DomainError("phased target at {at} lies outside the cycle", at=phase["at"])
         if last is not None and phase["at"] <= last:
             raise DomainError("phased targets must be in time order, one per instant")
         last = phase["at"]
@@ -313,14 +313,15 @@ class KeyResult(LedgerAggregate):
             if not 0.0 <= confidence <= 1.0:
                 raise DomainError(f"confidence {confidence:g} must be between 0 and 1")
         if effective_at > now:
-            raise DomainError(f"check-in time {effective_at.isoformat()} is in the future "
-                              f"(now is {now.isoformat()})")
+            raise DomainError("check-in time {at} is in the future (now is {now})",
+                              at=effective_at, now=now)
         if not window.contains(effective_at):
-            raise DomainError(f"check-in time {effective_at.isoformat()} is outside the cycle "
-                              f"({window.start.isoformat()} – {window.end.isoformat()})")
+            raise DomainError("check-in time {at} is outside the cycle ({start} – {end})",
+                              at=effective_at, start=window.start, end=window.end)
         if effective_at < self.in_force_since:
-            raise DomainError(f"check-in time {effective_at.isoformat()} is before key result "
-                              f"{self.key} was in force ({self.in_force_since.isoformat()})")
+            raise DomainError("check-in time {at} is before key result {key} was in force "
+                              "({since})", at=effective_at, key=self.key,
+                              since=self.in_force_since)
         self._check_in(value=float(value), confidence=confidence,
                        note=check_text(note, "note", max_len=2000, blank_ok=True),
                        effective_at=effective_at, actor=actor,

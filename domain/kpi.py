@@ -127,8 +127,8 @@ class Kpi(LedgerAggregate):
             raise DomainError(f"KPI {self.key} is retired; it takes no more readings")
         check_finite(value, "value")
         if observed_at > now:
-            raise DomainError(f"reading time {observed_at.isoformat()} is in the future "
-                              f"(now is {now.isoformat()})")
+            raise DomainError("reading time {at} is in the future (now is {now})",
+                              at=observed_at, now=now)
         if reading_id is not None:
             reading_id = check_text(reading_id, "reading id", max_len=200)
             if reading_id in self.reading_ids:
@@ -149,10 +149,11 @@ class Kpi(LedgerAggregate):
         moved = abs(was["observed_at"] - observed_at) > SAME_INSTANT
         if was["value"] != value or was["source"] != source.strip() or moved:
             raise DomainError(
-                f"conflicting duplicate: reading id {reading_id!r} of KPI {self.key} was "
-                f"recorded as {was['value']!r} observed at {was['observed_at'].isoformat()} "
-                f"from {was['source']!r}; this one says {value!r} at {observed_at.isoformat()} "
-                f"from {source.strip()!r}")
+                "conflicting duplicate: reading id {id!r} of KPI {kpi} was recorded as "
+                "{was!r} observed at {was_at} from {was_source!r}; this one says {value!r} at "
+                "{at} from {source!r}", id=reading_id, kpi=self.key, was=was["value"],
+                was_at=was["observed_at"], was_source=was["source"], value=value,
+                at=observed_at, source=source.strip())
 
     class KpiReadingRecorded(LedgerAggregate.Event):
         """A reading of the KPI."""

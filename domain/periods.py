@@ -100,8 +100,8 @@ def cycle_window(key: str, start: datetime | None, end: datetime | None,
     if start is None or end is None:
         raise DomainError(f"custom cycle {key!r} needs both a start and an end date")
     if end <= start:
-        raise DomainError(f"cycle {key!r} ends ({end.isoformat()}) before it starts "
-                          f"({start.isoformat()})")
+        raise DomainError("cycle {key!r} ends ({end}) before it starts ({start})",
+                          key=key, end=end, start=start)
     if end - start > timedelta(days=3 * 366):
         raise DomainError(f"cycle {key!r} spans more than three years; split it")
     return Window(start.astimezone(UTC), end.astimezone(UTC))
