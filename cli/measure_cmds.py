@@ -9,7 +9,7 @@ from okr.cli.errors import UserError
 from okr.cli.kpis import KPI_STATUSES
 from okr.cli.kpis import STATUS_HELP as KPI_STATUS_HELP
 from okr.cli.output import amount, emit, format_option, table_format
-from okr.cli.writes import JSON, REASON, done, number, opt_number, said, when
+from okr.cli.writes import JSON, REASON, done, in_force, number, opt_number, said, when
 from okr.domain.vocab import Cadence, Direction
 
 TAGS = ("leading", "lagging", "guardrail")  # suggested; a tag is any word
@@ -71,7 +71,7 @@ def kpi_add(ctx: typer.Context, key: str, name: str, unit: str = typer.Option(""
         green=number(green, "green"), red=number(red, "red"), cadence=cadence, tags=tag,
         owner=owner, effective=when(st, effective), reason=reason)
     done(ctx, as_json, f"KPI {k.key} added: {k.name} ({k.direction}, {k.cadence})",
-         {"key": k.key, **k.definition()})
+         {"key": k.key, **k.definition()}, in_force=in_force(k, effective))
 
 
 @kpi_app.write("update")

@@ -7,7 +7,17 @@ import typer
 from okr.cli.commands import Typer, choice, choice_argument
 from okr.cli.context import state
 from okr.cli.output import amount
-from okr.cli.writes import JSON, REASON, done, not_both, number, opt_number, phases, when
+from okr.cli.writes import (
+    JSON,
+    REASON,
+    done,
+    in_force,
+    not_both,
+    number,
+    opt_number,
+    phases,
+    when,
+)
 from okr.domain.vocab import InitiativeStatus, KrKind, Level, ObjectiveStatus, OkrType
 
 CLOSED_AS = (ObjectiveStatus.ACHIEVED, ObjectiveStatus.MISSED)
@@ -131,7 +141,8 @@ def objective_add(ctx: typer.Context, key: str, title: str,
                                 okr_type, description, parent, reason,
                                 effective=when(st, effective))
     done(ctx, as_json, f"objective {o.key} added to {o.cycle} ({o.okr_type}, owner {o.owner})",
-         {"key": o.key, "cycle": o.cycle, "type": o.okr_type, "owner": o.owner})
+         {"key": o.key, "cycle": o.cycle, "type": o.okr_type, "owner": o.owner},
+         in_force=in_force(o, effective))
 
 
 @objective_app.write("update")
@@ -152,7 +163,8 @@ def objective_update(ctx: typer.Context, key: str,
         clear_parent=no_parent, okr_type=okr_type, reason=reason,
         effective=when(st, effective))
     done(ctx, as_json, f"objective {o.key} updated (version {o.version})",
-         {"key": o.key, "version": o.version})
+         {"key": o.key, "version": o.version},
+         in_force=in_force(o, effective))
 
 
 @objective_app.write("abandon")
@@ -161,7 +173,8 @@ def objective_abandon(ctx: typer.Context, key: str, reason: str | None = REASON,
     """Abandon an objective (needs --reason)."""
     st = state(ctx)
     o = st.ledger.abandon_objective(key, reason, effective=when(st, effective))
-    done(ctx, as_json, f"objective {o.key} abandoned", {"key": o.key, "status": o.status})
+    done(ctx, as_json, f"objective {o.key} abandoned", {"key": o.key, "status": o.status},
+         in_force=in_force(o, effective))
 
 
 @objective_app.write("close")
@@ -173,7 +186,8 @@ def objective_close(ctx: typer.Context, key: str,
     st = state(ctx)
     o = st.ledger.close_objective(key, status, reason, effective=when(st, effective))
     done(ctx, as_json, f"objective {o.key} closed: {o.status}", {"key": o.key,
-                                                                  "status": o.status})
+                                                                  "status": o.status},
+         in_force=in_force(o, effective))
 
 
 # ---- key results ------------------------------------------------------------------------
@@ -221,7 +235,8 @@ def kr_add(ctx: typer.Context, key: str, title: str,
          f"{kr.start:g} → {amount(kr.target, kr.unit)}",
          {"key": kr.key, "objective": kr.objective, "kind": kr.kind, "start": kr.start,
           "target": kr.target, "target_high": kr.target_high, "tolerance": kr.tolerance,
-          "unit": kr.unit, "weight": kr.weight, "kpi": kr.kpi})
+          "unit": kr.unit, "weight": kr.weight, "kpi": kr.kpi},
+         in_force=in_force(kr, effective))
 
 
 @kr_app.write("revise")
@@ -255,7 +270,8 @@ def kr_revise(ctx: typer.Context, key: str, start: str | None = None, target: st
         or "nothing changed"
     done(ctx, as_json, f"key result {kr.key} revised: {text}",
          {"key": kr.key, "changes": {k: {"from": a, "to": b} for k, (a, b) in changes.items()},
-          "reason": reason})
+          "reason": reason},
+         in_force=in_force(kr, effective) if changes else None)
 
 
 @kr_app.write("move")
@@ -266,7 +282,8 @@ def kr_move(ctx: typer.Context, key: str, objective: str = typer.Option(..., "--
     st = state(ctx)
     kr = st.ledger.move_key_result(key, objective, reason, effective=when(st, effective))
     done(ctx, as_json, f"key result {kr.key} moved to {kr.objective}",
-         {"key": kr.key, "objective": kr.objective})
+         {"key": kr.key, "objective": kr.objective},
+         in_force=in_force(kr, effective))
 
 
 @kr_app.write("remove")
@@ -275,7 +292,8 @@ def kr_remove(ctx: typer.Context, key: str, reason: str | None = REASON,
     """Remove a key result from the plan (its history stays)."""
     st = state(ctx)
     kr = st.ledger.remove_key_result(key, reason, effective=when(st, effective))
-    done(ctx, as_json, f"key result {kr.key} removed", {"key": kr.key, "removed": True})
+    done(ctx, as_json, f"key result {kr.key} removed", {"key": kr.key, "removed": True},
+         in_force=in_force(kr, effective))
 
 
 @kr_app.write("link")
@@ -284,7 +302,8 @@ def kr_link(ctx: typer.Context, key: str, kpi: str, reason: str | None = REASON,
     """Take the key result's value from a KPI's readings."""
     st = state(ctx)
     kr = st.ledger.link_kpi(key, kpi, reason, effective=when(st, effective))
-    done(ctx, as_json, f"key result {kr.key} now follows KPI {kpi}", {"key": kr.key, "kpi": kpi})
+    done(ctx, as_json, f"key result {kr.key} now follows KPI {kpi}", {"key": kr.key, "kpi": kpi},
+         in_force=in_force(kr, effective))
 
 
 @kr_app.write("unlink")
@@ -293,7 +312,8 @@ def kr_unlink(ctx: typer.Context, key: str, reason: str | None = REASON,
     """Go back to manual check-ins."""
     st = state(ctx)
     kr = st.ledger.unlink_kpi(key, reason, effective=when(st, effective))
-    done(ctx, as_json, f"key result {kr.key} unlinked from its KPI", {"key": kr.key, "kpi": None})
+    done(ctx, as_json, f"key result {kr.key} unlinked from its KPI", {"key": kr.key, "kpi": None},
+         in_force=in_force(kr, effective))
 
 
 # ---- initiatives ------------------------------------------------------------------------
@@ -309,7 +329,8 @@ def initiative_add(ctx: typer.Context, key: str, title: str,
     i = st.ledger.add_initiative(key, title, kr, owner, effective=when(st, effective),
                                  reason=reason)
     done(ctx, as_json, f"initiative {i.key} added for {i.key_result} (planned)",
-         {"key": i.key, "key_result": i.key_result, "status": i.status, "owner": i.owner})
+         {"key": i.key, "key_result": i.key_result, "status": i.status, "owner": i.owner},
+         in_force=in_force(i, effective))
 
 
 @initiative_app.write("status")
@@ -322,7 +343,8 @@ def initiative_status(ctx: typer.Context, key: str,
     st = state(ctx)
     i = st.ledger.set_initiative_status(key, status, reason, effective=when(st, effective))
     done(ctx, as_json, f"initiative {i.key} is now {i.status}", {"key": i.key,
-                                                                  "status": i.status})
+                                                                  "status": i.status},
+         in_force=in_force(i, effective))
 
 
 def register(app: typer.Typer) -> None:

@@ -73,11 +73,15 @@ def kpi_changes(*, tags: list[str], **fields: Any) -> dict[str, Any]:
 # ---- output -----------------------------------------------------------------------------
 
 def done(ctx: typer.Context, as_json: bool, message: str, data: dict[str, Any],
-         then: Sequence[str] = ()) -> None:
+         then: Sequence[str] = (), *, in_force: datetime | None = None) -> None:
     """Report a successful write, then publish it to Kafka best effort (or leave that to a
     running relay). `message` is one line (a newline in it is shown as ␊: it may hold stored
-    text); `then` are lines of their own after it."""
+    text); `then` are lines of their own after it; `in_force`: when a write given
+    --effective took effect, said back."""
     st = state(ctx)
+    if in_force is not None:
+        message = f"{message}, in force from {said(st, in_force)}"
+        data = {**data, "effective_at": in_force}
     if st.settings.inline_publish:
         from okr.cli.publish import after_write_unless_relaying
         published = after_write_unless_relaying(st)
@@ -89,5 +93,11 @@ def done(ctx: typer.Context, as_json: bool, message: str, data: dict[str, Any],
 
 
 def said(st: State, t: datetime) -> str:
+    """A time said back in the person's zone, with UTC beside it."""
     from okr.cli.times import say
     return say(t, st.settings.timezone)
+
+
+def in_force(item: Any, effective: str | None) -> datetime | None:
+    """When a write given --effective took effect (the item's latest change), else None."""
+    return None if effective is None else item.in_force_from
