@@ -561,7 +561,7 @@ class Site:
 
     def verify(self) -> dict[str, Any]:
         """`okr audit verify`'s verdict: the log in Kafka against its chain, its signed
-        checkpoints and the event store."""
+        checkpoints and the event store — after publishing what waits when no relay runs."""
         from okr.cli.errors import UserError
         from okr.cli.log import read_checkpoints, read_log
         from okr.record.envelope import chained
@@ -569,6 +569,14 @@ class Site:
         from okr.record.verify import verify
 
         st = self.state
+        if st.settings.inline_publish:
+            from okr.cli.publish import after_write_unless_relaying
+
+            # No relay runs beside `okr serve` alone: what this server recorded waits in the
+            # store until a read publishes it (Site.read). Publish it first, as a read does;
+            # alone, like a read that brings the projection up to date.
+            with self._lock.exclusive():
+                after_write_unless_relaying(st)
         pem = existing_public_key_pem(st.settings.signing_key_file)
         if pem is None:
             raise UserError(f"no signing key at {st.settings.signing_key_file} yet: the relay "

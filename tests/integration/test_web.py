@@ -241,6 +241,18 @@ def test_the_verify_page_is_for_auditors_and_admins(web: Web) -> None:
     assert re.search(r'id="verdict">VERIFIED<', html), html
 
 
+def test_the_verify_page_right_after_a_write_publishes_what_waits_first(web: Web) -> None:
+    """`okr serve` alone publishes what waits when a page reads (no relay runs): the verify
+    verdict did not, and said "incomplete (run okr relay)" after a check-in made through the
+    server itself (a new user's trial)."""
+    mia = web.signed_in("mia")
+    page = mia.get("/kr/k-sales").text
+    assert mia.post("/kr/k-sales/checkin",
+                    data={"csrf": csrf_of(page), "value": "5"}).status_code == 303
+    verdict = web.signed_in("aud").get("/verify").text  # no read in between
+    assert re.search(r'id="verdict">VERIFIED<', verdict), verdict
+
+
 def test_a_password_signs_in_like_a_token_and_a_wrong_one_is_refused_in_the_same_words(
         web: Web) -> None:
     from okr.web.passwords import hash_password
