@@ -34,13 +34,15 @@ def check_status(kind: str, status: str | None) -> None:
 
 
 def known_cycle_key(proj: Any, cycle: str | None, a: datetime, k: datetime) -> str | None:
-    """The canonical key of the --cycle filter; a one-line error for a cycle not there."""
+    """The canonical key of the --cycle filter; for a cycle not there, NotFound in one line
+    (the CLI: exit 2; the API: 404) — never an empty answer, as if the cycle were empty."""
     if cycle is None:
         return None
+    from okr.domain.errors import NotFound
     from okr.domain.periods import canonical_cycle_key
     key = canonical_cycle_key(cycle)
     if key not in {c["key"] for c in proj.listing_at("cycles", a, k)}:
-        raise UserError(f"cycle {key!r} not found (at that time); 'okr list cycles' lists them")
+        raise NotFound(f"cycle {key!r} not found (at that time); 'okr list cycles' lists them")
     return key
 
 

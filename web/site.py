@@ -307,17 +307,24 @@ class Site:
 
     def scorecard(self, as_of: datetime, known_at: datetime, cycle: str | None = None,
                   team: str | None = None, owner: str | None = None) -> list[dict[str, Any]]:
-        """The objectives of that cycle, team and owner (None: any), filtered in the SQL."""
-        return self.read(lambda p: p.scorecard_at(as_of, known_at, cycle=cycle, team=team,
-                                                  owner=owner))
+        """The objectives of that cycle, team and owner (None: any), filtered in the SQL;
+        NotFound for a cycle not there (as `okr scorecard --cycle`), none for a team or owner
+        nothing has."""
+        from okr.cli.answers import known_cycle_key
+        return self.read(lambda p: p.scorecard_at(
+            as_of, known_at, cycle=known_cycle_key(p, cycle, as_of, known_at), team=team,
+            owner=owner))
 
     def scorecard_page(self, as_of: datetime, known_at: datetime, cycle: str | None,
                        team: str | None, owner: str | None
                        ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
         """(the objectives of that cycle, team and owner — None: any —, filtered and scored
-        in the SQL; the cycles, teams and owners to choose from, unscored), in one read."""
+        in the SQL; the cycles, teams and owners to choose from, unscored), in one read;
+        NotFound for a cycle not there."""
+        from okr.cli.answers import known_cycle_key
         return self.read(lambda p: (
-            p.scorecard_at(as_of, known_at, cycle=cycle, team=team, owner=owner),
+            p.scorecard_at(as_of, known_at, cycle=known_cycle_key(p, cycle, as_of, known_at),
+                           team=team, owner=owner),
             p.scorecard_choices(as_of, known_at)))
 
     def key_result(self, key: str, as_of: datetime, known_at: datetime

@@ -129,6 +129,21 @@ def test_bad_check_ins_are_400_problems_with_the_clis_line(api: Api, body: dict[
     assert len(api.check_ins()) == before
 
 
+def test_an_unknown_cycle_is_a_404_problem_and_an_unknown_team_an_empty_scorecard(
+        api: Api) -> None:
+    """As `okr scorecard --cycle NOPE` (exit 2) and `--team nobody` (empty) answer."""
+    r = api.client.get("/api/v1/scorecard", headers=api.auth("vic"), params={"cycle": "NOPE"})
+    assert is_problem(r, 404)["detail"] == ("cycle 'NOPE' not found (at that time); "
+                                            "'okr list cycles' lists them")
+    for name in ("team", "owner"):
+        r = api.client.get("/api/v1/scorecard", headers=api.auth("vic"), params={name: "nobody"})
+        assert r.status_code == 200 and r.json()["objectives"] == [], r.text
+    web = TestClient(api.client.app, follow_redirects=False)
+    assert web.post("/signin", data={"token": api.tokens["vic"]}).status_code == 303
+    page = web.get("/scorecard", params={"cycle": "NOPE"})
+    assert page.status_code == 404 and "cycle &#39;NOPE&#39; not found" in page.text, page.text
+
+
 def test_a_bad_as_of_is_a_400_problem(api: Api) -> None:
     r = api.client.get("/api/v1/scorecard", headers=api.auth("vic"), params={"as_of": "soon"})
     assert "cannot read time 'soon'" in str(is_problem(r, 400)["detail"])

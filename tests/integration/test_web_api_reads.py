@@ -129,7 +129,6 @@ def test_the_trail_keeps_to_since_and_until(api: Api) -> None:
 
 @pytest.mark.parametrize(("path", "params", "says"), [
     ("/key-results", {"status": "late"}, "--status 'late' is not one of: on-track"),
-    ("/objectives", {"cycle": "nope"}, "cycle 'nope' not found (at that time)"),
     ("/kpis", {"status": "blue"}, "--status 'blue' is not one of: green"),
     ("/cycles", {"as_of": "soon"}, "cannot read time 'soon'"),
     ("/reviews/live", {"known_at": "soon"}, "cannot read time 'soon'"),
@@ -141,6 +140,15 @@ def test_bad_read_input_is_a_400_problem_with_the_clis_line(api: Api, path: str,
     r = api.get(path, **params)
     assert r.status_code == 400 and r.headers["content-type"] == PROBLEM
     assert says in r.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/objectives", "/key-results", "/scorecard"])
+def test_an_unknown_cycle_filter_is_a_404_problem_with_the_clis_line(api: Api,
+                                                                      path: str) -> None:
+    r = api.get(path, cycle="nope")
+    assert r.status_code == 404 and r.headers["content-type"] == PROBLEM
+    assert r.json()["detail"] == ("cycle 'nope' not found (at that time); "
+                                  "'okr list cycles' lists them")
 
 
 @pytest.mark.parametrize("path", ["/items/nope", "/key-results/nope/history", "/reviews/nope"])
