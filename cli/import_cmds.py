@@ -22,7 +22,7 @@ def _run(ctx: typer.Context, kind: str, path: Path, skip_invalid: bool, as_json:
     from rich.markup import escape
     from rich.progress import Progress
 
-    from okr.cli.times import parse_when
+    from okr.cli.times import parse_when, said_briefly
     from okr.ledger.imports import import_csv
 
     st = state(ctx)
@@ -32,7 +32,8 @@ def _run(ctx: typer.Context, kind: str, path: Path, skip_invalid: bool, as_json:
         # the progress line reads markup in its description: the file's name is data
         task = bar.add_task(f"checking {escape(visible(path.name))}", total=None)
         report = import_csv(st.ledger, path, kind, lambda t: parse_when(t, zone), skip_invalid,
-                            lambda done, total: bar.update(task, completed=done, total=total))
+                            lambda done, total: bar.update(task, completed=done, total=total),
+                            lambda t: said_briefly(t, zone))
     data = report.as_dict()
     if report.written and st.settings.inline_publish:
         from okr.cli.publish import after_write_unless_relaying
@@ -69,12 +70,13 @@ def import_plan(ctx: typer.Context, path: Path = typer.Argument(..., help="YAML 
     import:FILE; plan items of a new cycle are in force from its start (or their `effective`
     date), check-ins and readings keep their times. Times without a zone are local; a date
     alone is the start of that day."""
-    from okr.cli.times import parse_when
+    from okr.cli.times import parse_when, said_briefly
     from okr.ledger.plan_import import import_plan as run_import
 
     st = state(ctx)
     zone = st.settings.timezone
-    report = run_import(st.ledger, path, lambda t: parse_when(t, zone))
+    report = run_import(st.ledger, path, lambda t: parse_when(t, zone),
+                        lambda t: said_briefly(t, zone))
     data = report.as_dict()
     if report.written and st.settings.inline_publish:
         from okr.cli.publish import after_write_unless_relaying

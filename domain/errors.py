@@ -29,6 +29,11 @@ class DomainError(ValueError):
                                        for k, v in self.values.items()})
 
 
+def said(exc: Exception, when: Callable[[datetime], str] | None = None) -> str:
+    """An error's message, a DomainError's times written by `when` (default: UTC)."""
+    return exc.said(when or _utc) if isinstance(exc, DomainError) else str(exc)
+
+
 class NotFound(DomainError):
     """The key names nothing of that kind."""
 

@@ -16,7 +16,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from okr.domain.base import check_text, utc_now
-from okr.domain.errors import DomainError
+from okr.domain.errors import DomainError, said
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
 from okr.domain.numbers import parse_number
@@ -24,6 +24,7 @@ from okr.ledger.app import OkrLedger
 
 Progress = Callable[[int, int], None]
 ParseTime = Callable[[str], datetime]
+SayTime = Callable[[datetime], str]  # how a refused line says its times (the person's zone)
 
 COLUMNS = {
     "checkins": (("kr", "value"), ("confidence", "note", "at")),
@@ -145,7 +146,8 @@ APPLY = {"checkins": _apply_checkin, "readings": _apply_reading}
 
 
 def import_csv(app: OkrLedger, path: Path, kind: str, parse_time: ParseTime,
-               skip_invalid: bool = False, progress: Progress | None = None) -> ImportReport:
+               skip_invalid: bool = False, progress: Progress | None = None,
+               say_time: SayTime | None = None) -> ImportReport:
     """Validate every line of the file, then record the valid ones in one transaction."""
     report = ImportReport(kind)
     rows = list(read_rows(path, kind))
@@ -166,7 +168,7 @@ def import_csv(app: OkrLedger, path: Path, kind: str, parse_time: ParseTime,
             else:
                 report.duplicates += 1
         except (DomainError, ValueError) as exc:
-            report.invalid.append({"line": line, "error": str(exc)})
+            report.invalid.append({"line": line, "error": said(exc, say_time)})
         if progress is not None and (done % 500 == 0 or done == len(rows)):
             progress(done, len(rows))
     if report.invalid and not skip_invalid:

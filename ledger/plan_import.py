@@ -24,7 +24,7 @@ from eventsourcing.domain import Aggregate
 
 from okr.domain.base import check_text, in_force, utc_now
 from okr.domain.cycle import Cycle
-from okr.domain.errors import DomainError
+from okr.domain.errors import DomainError, said
 from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
@@ -32,7 +32,7 @@ from okr.domain.numbers import parse_number
 from okr.domain.objective import Objective
 from okr.domain.periods import canonical_cycle_key
 from okr.ledger.app import OkrLedger
-from okr.ledger.imports import ParseTime
+from okr.ledger.imports import ParseTime, SayTime
 
 # Section → (required fields, optional fields). Applied in this order, whatever the file's.
 SECTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -331,8 +331,10 @@ def _rows(path: Path) -> Iterator[Row]:
         raise DomainError(f"{path}: use a .yaml/.yml or .csv file")
 
 
-def import_plan(app: OkrLedger, path: Path, parse_time: ParseTime) -> PlanImport:
-    """Check every line of the file, then record all of it in one transaction, or nothing."""
+def import_plan(app: OkrLedger, path: Path, parse_time: ParseTime,
+                say_time: SayTime | None = None) -> PlanImport:
+    """Check every line of the file, then record all of it in one transaction, or nothing
+    (a refused line's times said by `say_time`, default UTC)."""
     report = PlanImport(str(path))
     rows = list(_rows(path))
     order = {name: i for i, name in enumerate(SECTIONS)}
@@ -353,14 +355,14 @@ def import_plan(app: OkrLedger, path: Path, parse_time: ParseTime) -> PlanImport
             getattr(plan, section)(row)
             report.counts[section] = report.counts.get(section, 0) + 1
         except (DomainError, ValueError) as exc:
-            report.invalid.append({"line": line, "error": str(exc)})
+            report.invalid.append({"line": line, "error": said(exc, say_time)})
             if len(report.invalid) >= MAX_ERRORS:
                 break
     if not report.invalid:
         try:
             plan.finish()
         except DomainError as exc:
-            report.invalid.append({"line": 0, "error": str(exc)})
+            report.invalid.append({"line": 0, "error": said(exc, say_time)})
     if report.invalid:
         report.invalid.sort(key=lambda bad: bad["line"])
         return report

@@ -57,7 +57,7 @@ def file_name(kind: str, name: str | None) -> str:
 def run_import(site: Site, ledger: Any, kind: str, name: str, body: bytes,
                skip_invalid: bool) -> None:
     """Import `body` as the file `name`, through the CLI's importers."""
-    from okr.cli.times import parse_when
+    from okr.cli.times import parse_when, said_briefly
     from okr.domain.errors import DomainError
     from okr.ledger.imports import import_csv
     from okr.ledger.plan_import import import_plan
@@ -72,11 +72,12 @@ def run_import(site: Site, ledger: Any, kind: str, name: str, body: bytes,
 
         try:
             if kind == "plan":
-                report: Any = import_plan(ledger, path, lambda t: parse_when(t, zone))
+                report: Any = import_plan(ledger, path, lambda t: parse_when(t, zone),
+                                          lambda t: said_briefly(t, zone))
                 rows = None
             else:
                 report = import_csv(ledger, path, kind, lambda t: parse_when(t, zone),
-                                    skip_invalid)
+                                    skip_invalid, say_time=lambda t: said_briefly(t, zone))
                 rows = report.rows
         except DomainError as exc:
             raise DomainError(ours(str(exc))) from None

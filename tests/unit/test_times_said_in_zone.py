@@ -188,3 +188,20 @@ def test_an_effective_time_is_said_back_on_success(home: Path, args: list[str]) 
     data = json.loads(ok(home, *[a if a != args[2] else args[2] + "-2" for a in args],
                          "--json").stdout)
     assert data["effective_at"] == "2026-10-31T23:00:00.000000Z", data
+
+
+def test_an_imports_refused_lines_say_their_times_in_the_persons_zone(home: Path) -> None:
+    """A file's lines are refused with the same words as the commands, times included."""
+    later = (datetime.now(UTC) + timedelta(days=400)).date().isoformat()
+    f = home.parent / "late.csv"
+    f.write_text(f"kr,value,at\nkr-conv,2.3,{later}\nkr-conv,2.3,2026-09-20\n", encoding="utf-8")
+    result = okr(home, "import", "checkins", str(f), env=BERLIN)
+    assert result.code == 2 and result.crash is None, str(result)
+    lines = result.stderr.splitlines()
+    said_in_berlin(lines[0], f"check-in time {later}T00:00:00+0", "is in the future")
+    said_in_berlin(lines[1], "check-in time 2026-09-20T00:00:00+02:00 is outside the cycle")
+    plan = home.parent / "late.yaml"
+    plan.write_text(f"checkins: [{{kr: kr-conv, value: 2, at: '{later}'}}]\n", encoding="utf-8")
+    result = okr(home, "import", "plan", str(plan), env=BERLIN)
+    assert result.code == 2 and result.crash is None, str(result)
+    said_in_berlin(result.stderr, f"check-in time {later}T00:00:00+0", "is in the future")
