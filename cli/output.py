@@ -254,29 +254,52 @@ def print_table(columns: "list[str]", rows: "list[list[Any]]", fmt: str | None =
 
 
 def write_out(text: str, out: "Path | None") -> bool:
-    """Write `text` to the file `out` (its folder made); '-' or None means stdout. True when
-    it went to a file."""
+    """Write `text` to the file `out`, in a folder that exists (check_out); '-' or None means
+    stdout. True when it went to a file."""
     if out is None or str(out) == "-":
         sys.stdout.write(text)
         return False
+    check_out(out)
     with writing_out(out):
-        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
     return True
 
 
+def check_out(out: "Path | None", what: str = "--out") -> None:
+    """A one-line error when the folder of the path the user named does not exist: it is not
+    made (as most tools do not), so a typo in the path is said, not silently created."""
+    if out is None or str(out) == "-":
+        return
+    from okr.cli.errors import UserError
+    folder = out.absolute().parent
+    if not folder.is_dir():
+        raise UserError(f"cannot write {what} {out}: the folder {folder} does not exist; "
+                        "create it first, or choose a file in a folder that does")
+
+
+def check_out_dir(out: "Path", what: str) -> None:
+    """A one-line error for an output directory the user named that cannot be one: an
+    existing file, or a path whose parent folder does not exist (the directory itself is
+    made)."""
+    from okr.cli.errors import UserError
+    if out.exists() and not out.is_dir():
+        raise UserError(f"cannot write {what} {out}: it is not a directory; name a directory "
+                        "(made if missing, in a folder that exists)")
+    check_out(out, what)
+
+
 @contextmanager
-def writing_out(out: "Path") -> Iterator[None]:
-    """Writes to a file the user named with --out: one that cannot be written (a directory,
-    a folder that is a file, no permission, a full disk) is bad input naming that path, not
-    the data directory (exit 2)."""
+def writing_out(out: "Path", what: str = "--out") -> Iterator[None]:
+    """Writes to a file the user named with --out (or `what`): one that cannot be written (a
+    directory, a folder that is a file, no permission, a full disk) is bad input naming that
+    path, not the data directory (exit 2)."""
     from okr.cli.errors import UserError
     try:
         yield
     except OSError as exc:
         reason = exc.strerror or first_line(exc)
         where = exc.filename if exc.filename else out
-        raise UserError(f"cannot write --out {out} ({reason}: {where}); choose a file in a "
+        raise UserError(f"cannot write {what} {out} ({reason}: {where}); choose a file in a "
                         "folder you may write") from None
 
 

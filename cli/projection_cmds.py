@@ -133,9 +133,13 @@ def export_parquet(ctx: typer.Context, out: Path = typer.Argument(..., help="Dir
                    as_json: bool = JSON) -> None:
     """Every projection table as Parquet (check-ins and versions partitioned by cycle), with
     the scorecard now and each key result's weekly scores (scorecard.parquet, kr_weekly.parquet)."""
+    from okr.cli.output import check_out_dir, writing_out
     from okr.cli.reads import open_projection
     from okr.domain.base import utc_now
+    check_out_dir(out, "OUT")  # before anything is read: an output path that cannot be one
     st = state(ctx)
+    with writing_out(out, "OUT"):
+        out.mkdir(mode=0o700, exist_ok=True)
     with open_projection(st) as proj:
         counts = proj.export_parquet(out, utc_now())
     emit({"out": str(out), "rows": counts}, want_json(ctx, as_json),

@@ -9,7 +9,15 @@ import typer
 from okr.cli.commands import choice
 from okr.cli.context import State, state, want_json
 from okr.cli.errors import UserError
-from okr.cli.output import emit, format_option, table_format, to_json, visible, write_out
+from okr.cli.output import (
+    check_out,
+    emit,
+    format_option,
+    table_format,
+    to_json,
+    visible,
+    write_out,
+)
 from okr.cli.reviews import cycle_facts, zoned_review
 
 if TYPE_CHECKING:
@@ -56,6 +64,7 @@ def review_cmd(ctx: typer.Context, cycle: str = typer.Argument(..., help="e.g. 2
     fmt = table_format("table" if fmt == "terminal" else fmt, want_json(ctx, as_json), FORMATS)
     if fmt in ("csv", "md", "html") and out is None:
         raise UserError(f"--format {fmt} needs --out FILE (or --out - for stdout)")
+    check_out(out)  # before the review is read: a folder that does not exist is not made
     data, zone = build_zoned(st, cycle, as_of, known_at)
     if compare_known_at:
         from okr.domain.review import restatements

@@ -66,6 +66,33 @@ def test_review_out_to_a_directory_is_bad_input_naming_the_out_path(projected: P
     assert blocked.read_text(encoding="utf-8") == "kept"
 
 
+def test_review_out_into_a_missing_folder_is_refused_and_makes_no_folder(
+        projected: Path, tmp_path: Path) -> None:
+    """It made the missing folders (a typo in the path went unnoticed)."""
+    out = tmp_path / "no-such" / "dir" / "r.html"
+    result = okr(projected, "review", "2026-Q4", "--format", "html", "--out", str(out))
+    refused(result, "--out", str(out.parent), "does not exist")
+    assert not (tmp_path / "no-such").exists()
+
+
+def test_export_parquet_to_a_file_is_bad_input_naming_the_output_path(
+        projected: Path, tmp_path: Path) -> None:
+    """It was 'data directory not usable (File exists: afile); check … (--home, OKR_HOME)',
+    exit 4: blaming the data directory for the output path."""
+    afile = tmp_path / "afile"
+    afile.write_text("kept", encoding="utf-8")
+    result = okr(projected, "export", "parquet", str(afile))
+    refused(result, str(afile), "not a directory")
+    assert "OKR_HOME" not in result.stderr and "data directory" not in result.stderr
+    assert afile.read_text(encoding="utf-8") == "kept"
+    missing = tmp_path / "no-such" / "out"
+    refused(okr(projected, "export", "parquet", str(missing)), str(missing.parent),
+            "does not exist")
+    assert not (tmp_path / "no-such").exists()
+    made = okr(projected, "export", "parquet", str(tmp_path / "out"))
+    assert made.code == 0 and (tmp_path / "out" / "scorecard.parquet").is_file(), str(made)
+
+
 def test_import_plan_problems_go_to_stderr_with_echoed_text_as_data(home: Path,
                                                                      tmp_path: Path) -> None:
     plan = tmp_path / "plan.yaml"
