@@ -41,3 +41,20 @@ def test_readme_scenario_on_postgres(tmp_path: Path, pg_env: dict[str, str]) -> 
     proc = run(tmp_path, "checkin", "kr-conv", "2.25", "--confidence", "3", env=pg_env)
     assert proc.returncode == 2
     assert stored(pg_env) == before
+
+
+def test_a_refused_write_on_an_empty_postgres_store_records_nothing_and_makes_no_directory(
+        tmp_path: Path, pg_env: dict[str, str]) -> None:
+    """On PostgreSQL the ledger is the database the operator points okr at, not a file a write
+    creates: "no ledger" does not apply, the command's own refusal is said, and nothing is
+    recorded — and the data directory (DuckDB files, logs) is not made by a refused write."""
+    home = tmp_path / "fresh2"
+    for args, said in ((["checkin", "NOPE", "5"], "key result 'NOPE' not found"),
+                       (["objective", "add", "x", "t", "--cycle", "NOPE"],
+                        "cycle 'NOPE' not found"),
+                       (["cycle", "add", "NOPE"], "needs both a start and an end date")):
+        proc = run(home, *args, env=pg_env)
+        assert proc.returncode == 2 and said in proc.stderr, proc.stderr
+        assert len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert stored(pg_env) == 0
+    assert not home.exists()
