@@ -4,7 +4,8 @@ A file brings cycles, KPIs, objectives, key results, initiatives, check-ins and 
 typically last quarter's, from a spreadsheet or another tool. Everything is recorded now, by
 the importing actor, with the source `import:<file name>`; plan items are added while their
 new cycle is in planning, so they are in force from the cycle's start (or from the line's
-`effective` date), and check-ins and readings keep their own times. A quarter imported today
+`effective` date); a KPI from the start of the earliest cycle the file brings or its first
+reading in the file (`_Plan.kpi_since`); check-ins and readings keep their own times. A quarter imported today
 therefore reviews as if it had been entered on time when viewed as of a date inside it,
 while `--known-at` views show honestly that it became known today.
 
@@ -15,6 +16,7 @@ with its line number and nothing is written. The good file is saved in ONE trans
 import csv
 import io
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -38,7 +40,7 @@ from okr.ledger.imports import ParseTime, SayTime
 SECTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "cycles": (("key",), ("start", "end", "timezone", "committed", "closed")),
     "kpis": (("key", "name", "green", "red"),
-             ("unit", "direction", "target", "cadence", "tags", "owner")),
+             ("unit", "direction", "target", "cadence", "tags", "owner", "effective")),
     "objectives": (("key", "title", "cycle"),
                    ("owner", "team", "level", "type", "description", "parent", "effective")),
     "key_results": (("key", "title", "objective"),
@@ -213,6 +215,7 @@ class _Plan:
         self.new: set[tuple[str, str]] = set()
         self.to_commit: list[str] = []
         self.to_close: list[str] = []
+        self.rows: list[Row] = []  # the file's, for what a line reads of later ones
 
     def get(self, kind: str, key: str) -> Any:
         if (kind, key) not in self.items:
@@ -249,12 +252,30 @@ class _Plan:
             self.to_close.append(key)
 
     def kpis(self, row: dict[str, str]) -> None:
-        self.create("kpi", row["key"], lambda: Kpi.add(
-            row["key"], row["name"], row.get("unit", ""), row.get("direction") or "up",
+        key = row["key"]
+        effective = self.time(row, "effective")
+        eff = (self.kpi_since(key) if effective is None else
+               in_force(effective, self.source, planning=False, cycle_start=None, now=self.now,
+                        latest=None, what=f"adding KPI {key}"))
+        self.create("kpi", key, lambda: Kpi.add(
+            key, row["name"], row.get("unit", ""), row.get("direction") or "up",
             _opt_number(row, "target"), parse_number(row["green"], "green"),
             parse_number(row["red"], "red"), row.get("cadence") or "weekly",
             [t for t in row.get("tags", "").split(",") if t.strip()],
-            row.get("owner") or self.actor, self.actor))
+            row.get("owner") or self.actor, self.actor, effective_at=eff))
+
+    def kpi_since(self, key: str) -> datetime | None:
+        """When a KPI the file brings without `effective` is in force from: the earliest of
+        the starts of the cycles the file brings (applied before KPIs) and the KPI's readings
+        in the file — it guarded that quarter — if before now; else when recorded."""
+        times = [agg.start for item, agg in self.items.items()
+                 if isinstance(agg, Cycle) and item in self.new]
+        for _, section, row in self.rows:
+            if section == "readings" and row.get("kpi") == key and row.get("at"):
+                with suppress(DomainError, ValueError):  # a bad time is its own line's error
+                    times.append(self.parse_time(row["at"]))
+        since = min(times, default=None)
+        return since if since is not None and since < self.now else None
 
     def objectives(self, row: dict[str, str]) -> None:
         cyc = self.get("cycle", canonical_cycle_key(row["cycle"]))
@@ -339,6 +360,7 @@ def import_plan(app: OkrLedger, path: Path, parse_time: ParseTime,
     rows = list(_rows(path))
     order = {name: i for i, name in enumerate(SECTIONS)}
     plan = _Plan(app, parse_time, check_text(f"import:{path.name}", "source", max_len=200))
+    plan.rows = rows
     for line, section, row in sorted(rows, key=lambda r: (order.get(r[1], -1), r[0])):
         try:
             if "__error__" in row:

@@ -85,6 +85,51 @@ def test_a_plan_imported_today_reviews_as_of_inside_its_quarter(tmp_path: Path) 
     assert scorecard_at(facts, aug, datetime(2026, 9, 1, tzinfo=UTC)) == []
 
 
+def test_a_kpi_of_an_imported_quarter_guards_its_review_as_of_inside_it(
+        tmp_path: Path) -> None:
+    """The file's KPI is in force from the start of the quarter it comes with (or from its
+    first reading there, if earlier), so the quarter's review as of a day inside it shows the
+    guardrail; recorded now, it was in force only from today and the guardrails were empty
+    (a new user's trial of README's q3.yaml)."""
+    from okr.domain.review import ReviewPoint, review
+    from okr.ledger.app import OkrLedger
+    from okr.record.envelope import chained
+    from okr.settings import load_settings
+
+    home = tmp_path / "home"
+    plan = tmp_path / "q3.yaml"
+    plan.write_text(PLAN_YAML, encoding="utf-8")
+    ok(home, "import", "plan", str(plan))
+    facts = [e.fact() for e in chained(OkrLedger(load_settings({"home": home})))]
+    imported_at = max(f.recorded_at for f in facts)
+    q3 = review(facts, "2026-Q3", ReviewPoint(datetime(2026, 9, 30, 12, tzinfo=UTC),
+                                              imported_at))
+    guard = {k["key"]: k for k in q3["guardrails"]}
+    assert set(guard) == {"nps"}, q3["guardrails"]
+    assert guard["nps"]["health_at_end"] == "green"  # 41 on 20 September; green from 40
+    added = next(f for f in facts if f.type == "KpiAdded")
+    assert added.effective_at == datetime(2026, 6, 30, 22, tzinfo=UTC)  # 1 July in Berlin
+
+
+def test_a_kpi_line_may_say_when_it_took_effect(tmp_path: Path) -> None:
+    from okr.ledger.app import OkrLedger
+    from okr.record.envelope import chained
+    from okr.settings import load_settings
+
+    home = tmp_path / "home"
+    plan = tmp_path / "q3.yaml"
+    plan.write_text(PLAN_YAML.replace("tags: [guardrail]}", "tags: [guardrail], "
+                                      "effective: 2026-08-01}"), encoding="utf-8")
+    ok(home, "import", "plan", str(plan))
+    facts = [e.fact() for e in chained(OkrLedger(load_settings({"home": home})))]
+    added = next(f for f in facts if f.type == "KpiAdded")
+    assert added.effective_at == datetime(2026, 7, 31, 22, tzinfo=UTC)  # 1 August in Berlin
+    plan.write_text(PLAN_YAML.replace("tags: [guardrail]}", "tags: [guardrail], "
+                                      "effective: 2999-01-01}"), encoding="utf-8")
+    proc = run(tmp_path / "other", "import", "plan", str(plan))
+    assert proc.returncode == 2 and "future" in proc.stderr, proc.stderr
+
+
 @pytest.mark.parametrize("text, line, message", [
     (PLAN_YAML.replace("target: 100}", "target: lots}"), 16, "target 'lots' is not a number"),
     (PLAN_YAML.replace("{kr: leads, value: 70", "{kr: nope, value: 70"), 24,

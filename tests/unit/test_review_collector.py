@@ -5,6 +5,7 @@ is left as the first pause found it, also when two reviews overlap (okr/collecto
 import gc
 import threading
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ def test_the_read_runs_with_the_collector_on_and_the_review_with_it_paused(
 
     def facts_of(cycle: str, as_of: datetime, known_at: datetime) -> list:
         seen["read"] = gc.isenabled()
-        return ["a fact"]
+        return [SimpleNamespace(type="CycleAdded", data={"key": cycle, "timezone": "UTC"})]
 
     def review(*_: Any) -> dict[str, Any]:
         seen["review"] = gc.isenabled()
