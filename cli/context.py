@@ -45,15 +45,21 @@ class State:
                                      create_on_save=self.starts_ledger)
         return self._ledger
 
+    def has_ledger(self) -> bool:
+        """Whether the data directory holds an event store (always, for PostgreSQL: its
+        database is the ledger, provisioned rather than created by a command)."""
+        s = self.settings
+        return s.store != "sqlite" or s.event_store_path.is_file()
+
     def require_ledger(self) -> None:
         """Raise NoLedger when the data directory holds no event store (a read creates none).
 
         Only the SQLite store is a file that can be missing; a PostgreSQL store that cannot
         be reached says so when it is opened.
         """
-        s = self.settings
-        if s.store == "sqlite" and not s.event_store_path.is_file():
+        if not self.has_ledger():
             from okr.errors import NoLedger
+            s = self.settings
             raise NoLedger(f"no ledger in {s.home} (no {s.event_store_path.name} there); start "
                            "one with 'okr cycle add 2026-Q4', or point --home / OKR_HOME at an "
                            "existing data directory")

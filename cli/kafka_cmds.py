@@ -118,16 +118,26 @@ def broker_status(ctx: typer.Context, as_json: bool = JSON) -> None:
 
 
 @keys_app.command("export")
-def keys_export(ctx: typer.Context, as_json: bool = JSON) -> None:
+def keys_export(ctx: typer.Context,
+                create: bool = typer.Option(False, "--create", help="Make the key if there is "
+                                            "none, even where there is no ledger (a volume "
+                                            "that holds only the key)."),
+                as_json: bool = JSON) -> None:
     """Print the public key that verifies checkpoint signatures (for auditors).
 
-    The key is made on first use beside a ledger only: where there is none (a mistyped
-    --home), a key made now would be unrelated to any ledger."""
+    A missing key is made beside a ledger; where there is none (a mistyped --home or
+    OKR_SIGNING_KEY) the command refuses rather than hand out a new key of no ledger, unless
+    --create says to make one."""
     from okr.record.signing import public_key_pem
     st = state(ctx)
-    if not st.settings.signing_key_file.exists():
-        st.require_ledger()
-    pem = public_key_pem(st.settings.signing_key_file)
+    key = st.settings.signing_key_file
+    if not key.exists() and not create and not st.has_ledger():
+        from okr.errors import NoLedger
+        raise NoLedger(f"no ledger in {st.settings.home} and no signing key at {key}: a key "
+                       "made now would belong to no ledger; point --home / OKR_HOME (or "
+                       "OKR_SIGNING_KEY) at the ledger's, or give --create to make a new key "
+                       "there")
+    pem = public_key_pem(key)
     emit({"algorithm": "Ed25519", "public_key_pem": pem}, want_json(ctx, as_json), pem.strip())
 
 

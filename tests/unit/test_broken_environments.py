@@ -102,6 +102,20 @@ def test_keys_and_audits_without_a_ledger_say_so_and_create_no_key(tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+def test_keys_export_makes_a_key_without_a_ledger_only_when_told_to(tmp_path: Path) -> None:
+    """A mistyped OKR_SIGNING_KEY is refused as a mistyped --home is; --create (a volume that
+    holds only the key, docker/compose.yaml) makes it."""
+    key = tmp_path / "keys" / "relay.pem"
+    key.parent.mkdir(mode=0o700)
+    env = {"OKR_SIGNING_KEY": str(key)}
+    refused = okr(tmp_path / "no-ledger", "keys", "export", env=env)
+    assert refused.code == BAD_INPUT and "--create" in one_line(refused.stderr), str(refused)
+    assert not key.exists() and not (tmp_path / "no-ledger").exists()
+    made = okr(tmp_path / "no-ledger", "keys", "export", "--create", env=env)
+    assert made.code == 0 and "BEGIN PUBLIC KEY" in made.stdout, str(made)
+    assert key.is_file()
+
+
 def test_keys_export_of_a_configured_key_needs_no_ledger(tmp_path: Path) -> None:
     from okr.record.signing import private_key, public_key_pem
     key = tmp_path / "keys" / "relay.pem"
