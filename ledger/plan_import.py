@@ -5,9 +5,9 @@ typically last quarter's, from a spreadsheet or another tool. Everything is reco
 the importing actor, with the source `import:<file name>`; plan items are added while their
 new cycle is in planning, so they are in force from the cycle's start (or from the line's
 `effective` date); a KPI from the start of the earliest cycle the file brings or its first
-reading in the file (`_Plan.kpi_since`); check-ins and readings keep their own times. A quarter imported today
-therefore reviews as if it had been entered on time when viewed as of a date inside it,
-while `--known-at` views show honestly that it became known today.
+reading in the file (`_Plan.kpi_since`); check-ins and readings keep their own times. A
+quarter imported today therefore reviews as if it had been entered on time when viewed as of
+a date inside it, while `--known-at` views show honestly that it became known today.
 
 Every line is checked against the ledger and the lines before it; any bad line is reported
 with its line number and nothing is written. The good file is saved in ONE transaction.
