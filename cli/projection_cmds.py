@@ -138,9 +138,9 @@ def export_parquet(ctx: typer.Context, out: Path = typer.Argument(..., help="Dir
     from okr.domain.base import utc_now
     check_out_dir(out, "OUT")  # before anything is read: an output path that cannot be one
     st = state(ctx)
-    with writing_out(out, "OUT"):
-        out.mkdir(mode=0o700, exist_ok=True)
-    with open_projection(st) as proj:
+    with open_projection(st) as proj:  # a missing ledger refuses before OUT is made
+        with writing_out(out, "OUT"):
+            out.mkdir(mode=0o700, exist_ok=True)
         counts = proj.export_parquet(out, utc_now())
     emit({"out": str(out), "rows": counts}, want_json(ctx, as_json),
          f"wrote {sum(counts.values())} rows in {len(counts)} tables to {out}")

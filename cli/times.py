@@ -86,12 +86,21 @@ def said_briefly(t: datetime, zone_name: str | None = None) -> str:
     """A time inside a sentence (an error's): local ISO 8601 with its offset, to the second
     (`2026-10-15T00:00:00+02:00`); the offset makes it exact without UTC beside it."""
     zone = local_zone(zone_name or PERSON_ZONE.get())
-    return t.astimezone(zone).isoformat(timespec="seconds")
+    return _in_zone(t, zone).isoformat(timespec="seconds")
+
+
+def _in_zone(t: datetime, zone: tzinfo) -> datetime:
+    """`t` in that zone, or in UTC where the zone's calendar cannot write it (an instant of
+    year 1 or 9999 in UTC may lie outside years 1–9999 there: OverflowError)."""
+    try:
+        return t.astimezone(zone)
+    except OverflowError:
+        return t.astimezone(UTC)
 
 
 def say(t: datetime, zone_name: str | None = None) -> str:
     """A time said back explicitly: local ISO 8601 with offset, and UTC."""
-    local = t.astimezone(local_zone(zone_name))
+    local = _in_zone(t, local_zone(zone_name))
     utc = t.astimezone(UTC)
     if local.utcoffset() == timedelta(0):
         return utc.isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from okr.cli.context import State
@@ -283,13 +284,16 @@ class Site:
                     with self._kept.reading() as kept:
                         if kept is not None:
                             return self._serve(kept, fn, user, awaited)
-                # the writer held the work file past the wait: the last snapshot, if it
-                # holds the user's writes, also those a read already saw in the work file
+                # the writer held the work file past the wait: the work file if it has just
+                # let go, else the last snapshot — which serves only if it holds the user's
+                # writes, also those a read already saw in the work file
                 proj = open_for_reading(self.settings, wait=0.0)
                 if proj is not None:
                     with proj:
-                        return self._serve(proj, fn, user, self.own_writes.for_snapshot(user)
-                                           if user is not None else [], snapshot=True)
+                        snapshot = Path(proj.path) == Path(self.settings.duckdb_file)
+                        wanted = (self.own_writes.for_snapshot(user)
+                                  if snapshot and user is not None else awaited)
+                        return self._serve(proj, fn, user, wanted, snapshot=snapshot)
         with self._lock.exclusive():
             self._kept.close()  # this process is about to open the file for writing
             with open_projection(self.state) as proj:  # up to date: holds the user's writes

@@ -91,6 +91,11 @@ def test_export_parquet_to_a_file_is_bad_input_naming_the_output_path(
     assert not (tmp_path / "no-such").exists()
     made = okr(projected, "export", "parquet", str(tmp_path / "out"))
     assert made.code == 0 and (tmp_path / "out" / "scorecard.parquet").is_file(), str(made)
+    # refused for want of a ledger (a mistyped --home): OUT is not made either (a reviewer's
+    # finding: it was made before the ledger was looked for)
+    nowhere = okr(tmp_path / "mistyped", "export", "parquet", str(tmp_path / "out2"))
+    assert nowhere.code == 2 and "no ledger in" in nowhere.stderr, str(nowhere)
+    assert not (tmp_path / "out2").exists()
 
 
 def test_import_plan_problems_go_to_stderr_with_echoed_text_as_data(home: Path,

@@ -205,3 +205,47 @@ def test_an_imports_refused_lines_say_their_times_in_the_persons_zone(home: Path
     result = okr(home, "import", "plan", str(plan), env=BERLIN)
     assert result.code == 2 and result.crash is None, str(result)
     said_in_berlin(result.stderr, f"check-in time {later}T00:00:00+0", "is in the future")
+
+
+# ---- the person's zone and the cycle's are two zones --------------------------------------
+
+NEW_YORK = {**BERLIN, "OKR_TZ": "America/New_York"}
+
+
+def test_a_person_elsewhere_reads_the_cycles_days_and_is_refused_in_their_own_zone(
+        berlin: Path, home: Path) -> None:
+    """The tests above run as a person in Berlin on Berlin's cycles, so they could not tell
+    the two zones apart (a reviewer's finding): here the person is in New York."""
+    table = okr(berlin, "review", "2026-Q3", env=NEW_YORK)
+    assert table.code == 0, str(table)
+    assert "Review of 2026-Q3  2026-07-01 – 2026-09-30 (Europe/Berlin)" in table.stdout
+    assert "back-dated: leads 70 for 2026-08-31" in table.stdout  # Berlin's day, not NY's 30th
+    result = okr(home, "checkin", "kr-conv", "1", "--at", "2026-09-20", env=NEW_YORK)
+    assert result.code == 2, str(result)
+    assert ("check-in time 2026-09-20T00:00:00-04:00 is outside the cycle "
+            "(2026-09-30T18:00:00-04:00 – 2026-12-31T18:00:00-05:00)") in result.stderr, str(result)
+
+
+@pytest.mark.parametrize("zone, args", [
+    ("America/New_York", ["checkin", "kr-conv", "3", "--at", "0001-01-01T01:00Z"]),
+    ("Asia/Tokyo", ["kr", "revise", "kr-conv", "--target", "2.5", "--reason", "r",
+                    "--effective", "9999-12-31T23:00Z"]),
+], ids=["year 1 in New York", "year 9999 in Tokyo"])
+def test_a_time_the_persons_zone_cannot_write_is_refused_in_one_line(
+        home: Path, zone: str, args: list[str]) -> None:
+    """An instant valid in UTC can lie before year 1 or after 9999 in the person's zone:
+    saying it there raised OverflowError, a traceback instead of the refusal (a reviewer's
+    finding). Such a time is said in UTC."""
+    result = okr(home, *args, env={**BERLIN, "OKR_TZ": zone})
+    assert result.crash is None and result.code == 2, str(result)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("okr: error: "), str(result)
+    assert "+00:00" in lines[0], lines[0]  # the time that cannot be said locally, in UTC
+
+
+def test_an_import_line_with_such_a_time_is_refused_by_number(home: Path) -> None:
+    f = home.parent / "edge.csv"
+    f.write_text("kr,value,at\nkr-conv,3,0001-01-01T01:00Z\n", encoding="utf-8")
+    result = okr(home, "import", "checkins", str(f), env=NEW_YORK)
+    assert result.crash is None and result.code == 2, str(result)
+    assert ":2: " in result.stderr, str(result)

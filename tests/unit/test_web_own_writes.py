@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from okr.web import own_writes
 from okr.web.own_writes import PAGE, OwnWrites, reader, reading_as
+from okr.web.turns import Busy
 
 
 class _Recorder:
@@ -64,10 +66,12 @@ def test_the_reader_is_said_per_context() -> None:
 
 
 class _Proj:
-    """A projection that holds events at `holds`."""
+    """A projection that holds events at `holds`; its file is the snapshot unless it is the
+    work file (the name says which)."""
 
-    def __init__(self, name: str, holds: set[int]) -> None:
+    def __init__(self, name: str, holds: set[int], path: Path | None = None) -> None:
         self.name, self.holds = name, holds
+        self.path = str(path or (WORK if name.startswith("work") else SNAPSHOT))
 
     def positions_held(self, positions: Any) -> set[int]:
         return {p for p in positions if p in self.holds}
@@ -92,6 +96,9 @@ class _Kept:
         yield None if 1 < self.looks <= 1 + self.held_for else _Proj("work file", {7})
 
 
+WORK, SNAPSHOT = Path("/data/okr.work.duckdb"), Path("/data/okr.duckdb")
+
+
 def _site_beside_a_consumer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kept: _Kept) -> Any:
     """A Site beside a consumer whose snapshot is from before mia's write at position 7."""
     import okr.projections.access as access
@@ -101,7 +108,8 @@ def _site_beside_a_consumer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kep
     work = tmp_path / "work.duckdb"
     work.touch()
     s = object.__new__(Site)
-    s.state = SimpleNamespace(settings=SimpleNamespace(projection_work_file=work))
+    s.state = SimpleNamespace(settings=SimpleNamespace(projection_work_file=work,
+                                                       duckdb_file=SNAPSHOT))
     s._lock, s.turns, s._kept, s.own_writes = SharedLock(), Turns(2, 1.0), kept, OwnWrites()
     s._consumer_elsewhere = lambda: True
     s._probe = threading.Lock()
@@ -191,3 +199,29 @@ def test_a_write_seen_in_the_work_file_is_forgotten_once_a_snapshot_holds_it(
     assert s.own_writes.awaited("mia") == [] and s.own_writes.for_snapshot("mia") == [7]
     assert contextvars.copy_context().run(as_mia) == "snapshot"  # a newer snapshot holds it
     assert s.own_writes.for_snapshot("mia") == []
+
+
+def test_a_work_file_opened_in_the_fallback_does_not_stand_in_for_a_snapshot(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback (`open_for_reading`) opens the work file when its writer has just let go,
+    else the snapshot: a read it served from the work file must not count as a snapshot's
+    (the write was forgotten for snapshots, and the next fallback served a stale one — a
+    reviewer's finding)."""
+    import okr.projections.access as access
+
+    kept = _KeptOnSchedule([True, True] + [False] * 10**6)  # then the writer holds it on
+    s = _site_beside_a_consumer(tmp_path, monkeypatch, kept)
+    opened = iter([_Proj("work file", {7}), _Proj("stale snapshot", set())])
+    monkeypatch.setattr(access, "open_for_reading",
+                        lambda settings, wait=2.0: next(opened, _Proj("stale snapshot", set())))
+    monkeypatch.setattr(own_writes, "WAIT", 0.2)
+
+    def as_mia() -> str:
+        reading_as("mia")
+        return s.read(lambda p: p.name)
+
+    assert contextvars.copy_context().run(as_mia) == "work file"  # the kept reader
+    assert contextvars.copy_context().run(as_mia) == "work file"  # the fallback's
+    with pytest.raises(Busy):  # never the stale snapshot
+        contextvars.copy_context().run(as_mia)
+    assert s.own_writes.for_snapshot("mia") == [7]
