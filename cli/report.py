@@ -31,6 +31,13 @@ def day(t: datetime | None, zone: str | None, *, end: bool = False) -> str:
     return "-" if t is None else local_day(t, zone, end=end)
 
 
+def moment(t: datetime | None, zone: str | None) -> str:
+    """An instant said exactly in `zone` (the cycle's), with its offset, to the second — a
+    typed `--as-of 2026-09-30` in New York is Berlin's 1 October, and the offset says so."""
+    from okr.cli.times import said_briefly
+    return "-" if t is None else said_briefly(t, zone)
+
+
 def span(review: dict[str, Any], zone: str) -> str:
     """'2026-07-01 – 2026-09-30 (Europe/Berlin)': a reviewed cycle's first and last day."""
     return f"{day(review['start'], zone)} – {day(review['end'], zone, end=True)} ({zone})"
@@ -145,7 +152,8 @@ def to_markdown(review: dict[str, Any], zone: str) -> str:
     out = [f"# Review of {m(review['cycle'])}",
            f"{span(review, zone)}, status {m(review['status'])}; "
            f"plan committed {day(review['committed_at'], zone)}; as of "
-           f"{day(review['as_of'], zone)}, as known at {day(review['known_at'], zone)}.", "",
+           f"{moment(review['as_of'], zone)}, as known at {moment(review['known_at'], zone)}.",
+           "",
            f"{s['succeeded']} of {s['graded']} graded objectives succeeded; mean score "
            f"{pct(s['mean_score'])} over {s['objectives']} objectives and {s['key_results']} "
            "key results.", "", "## Plan vs actual", "",
@@ -401,8 +409,8 @@ def to_html(review: dict[str, Any], zone: str) -> str:
 <title>Review of {e(review['cycle'])}</title><style>{_CSS}</style></head><body>
 <h1>Review of {e(review['cycle'])}</h1>
 <p class="muted">{e(span(review, zone))} · status {e(review['status'])} ·
-plan committed {day(review['committed_at'], zone)} · as of {day(review['as_of'], zone)}, as known
-at {day(review['known_at'], zone)}</p>
+plan committed {day(review['committed_at'], zone)} · as of {moment(review['as_of'], zone)}, as
+known at {moment(review['known_at'], zone)}</p>
 <p><b>{s['succeeded']} of {s['graded']}</b> graded objectives succeeded · mean score
 <b>{pct(s['mean_score'])}</b> · {s['objectives']} objectives, {s['key_results']} key results</p>
 {summaries_html(review["summaries"])}

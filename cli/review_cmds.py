@@ -112,6 +112,7 @@ def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str) -> None:
         bounds,
         carried_text,
         day,
+        moment,
         num,
         pct,
         revision_text,
@@ -132,7 +133,7 @@ def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str) -> None:
     s = r["summary"]
     say(styled((f"Review of {r['cycle']}", "bold"),
         f"  {span(r, zone)}, {r['status']}, plan committed {day(r['committed_at'], zone)}; "
-        f"as of {day(r['as_of'], zone)}, as known at {day(r['known_at'], zone)}"))
+        f"as of {moment(r['as_of'], zone)}, as known at {moment(r['known_at'], zone)}"))
     say(styled(f"{s['succeeded']} of {s['graded']} graded objectives succeeded · mean "
         f"score {pct(s['mean_score'])}"))
     print_table(["objective", "key result", "planned", "final", "value", "progress",
