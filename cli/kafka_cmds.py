@@ -39,6 +39,8 @@ def relay_cmd(ctx: typer.Context,
     from okr.record.relay import Relay, RelayError, StoreDiverged
 
     st = state(ctx)
+    if once or checkpoint:
+        st.require_ledger()  # nothing to publish: no store made, no broker started
     err = Console(stderr=True)
     quiet = want_json(ctx, as_json) or not err.is_terminal
     progress = None if quiet else (lambda n, pos: err.print(
@@ -161,6 +163,7 @@ def ingest_cmd(ctx: typer.Context,
         run_services(st, ["ingest", "relay"] if relay else ["ingest"],
                      want_json(ctx, as_json))
         return
+    st.require_ledger()  # readings go to KPIs it holds: no store made, no broker started
     err = Console(stderr=True)
     quiet = want_json(ctx, as_json) or not err.is_terminal
     app = feed_ledger(st.settings)

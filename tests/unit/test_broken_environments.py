@@ -74,12 +74,15 @@ def test_an_unreachable_postgres_store_is_one_line_and_exit_4(
     assert not (home / "broker.json").exists()
 
 
-KEYS_AND_AUDITS = [["keys", "export"], ["audit", "prove", "kr-conv"],
-                   ["audit", "export", "--cycle", "2026-Q4", "--out", "bundle"],
-                   ["audit", "checkpoints", "--out", "checkpoints"]]
+# Besides reads: what reads the ledger to publish or to check against it (relay and ingest
+# --once made a store and started a broker in an empty directory: a reviewer's finding).
+LEDGER_USERS = [["keys", "export"], ["audit", "prove", "kr-conv"],
+                ["audit", "export", "--cycle", "2026-Q4", "--out", "bundle"],
+                ["audit", "checkpoints", "--out", "checkpoints"],
+                ["relay", "--once"], ["relay", "--checkpoint"], ["ingest", "--once"]]
 
 
-@pytest.mark.parametrize("args", READS + KEYS_AND_AUDITS, ids=" ".join)
+@pytest.mark.parametrize("args", READS + LEDGER_USERS, ids=" ".join)
 def test_a_read_key_or_audit_without_a_ledger_says_so_and_creates_nothing(
         tmp_path: Path, args: list[str]) -> None:
     home = tmp_path / "mistyped"
