@@ -4,10 +4,10 @@ A file brings cycles, KPIs, objectives, key results, initiatives, check-ins and 
 typically last quarter's, from a spreadsheet or another tool. Everything is recorded now, by
 the importing actor, with the source `import:<file name>`; plan items are added while their
 new cycle is in planning, so they are in force from the cycle's start (or from the line's
-`effective` date); a KPI from the start of the earliest cycle the file brings or its first
-reading in the file (`_Plan.kpi_since`); check-ins and readings keep their own times. A
-quarter imported today therefore reviews as if it had been entered on time when viewed as of
-a date inside it, while `--known-at` views show honestly that it became known today.
+`effective` date); a KPI from the start of the quarter it guarded (`_Plan.kpi_since`);
+check-ins and readings keep their own times. A quarter imported today therefore reviews as if
+it had been entered on time when viewed as of a date inside it, while `--known-at` views show
+honestly that it became known today.
 
 Every line is checked against the ledger and the lines before it; any bad line is reported
 with its line number and nothing is written. The good file is saved in ONE transaction.
@@ -265,15 +265,29 @@ class _Plan:
             row.get("owner") or self.actor, self.actor, effective_at=eff))
 
     def kpi_since(self, key: str) -> datetime | None:
-        """When a KPI the file brings without `effective` is in force from: the earliest of
-        the starts of the cycles the file brings (applied before KPIs) and the KPI's readings
-        in the file — it guarded that quarter — if before now; else when recorded."""
-        times = [agg.start for item, agg in self.items.items()
-                 if isinstance(agg, Cycle) and item in self.new]
+        """When a KPI the file brings without `effective` is in force from: the start of the
+        quarters of the file it guarded — the one its first reading in the file falls in, and
+        those whose key results in the file it measures — or that first reading, whichever
+        is earliest, if before now; else when recorded. (Any other quarter the file brings,
+        an archive one, does not move it.)"""
+        cycles = {item[1]: agg for item, agg in self.items.items()
+                  if isinstance(agg, Cycle) and item in self.new}
+        read: list[datetime] = []
+        objectives: dict[str, str] = {}  # objective → its cycle, as the file says
+        measured: set[str] = set()  # objectives whose key results (in the file) it measures
         for _, section, row in self.rows:
             if section == "readings" and row.get("kpi") == key and row.get("at"):
                 with suppress(DomainError, ValueError):  # a bad time is its own line's error
-                    times.append(self.parse_time(row["at"]))
+                    read.append(self.parse_time(row["at"]))
+            elif section == "objectives" and row.get("key") and row.get("cycle"):
+                with suppress(DomainError, ValueError):
+                    objectives[row["key"]] = canonical_cycle_key(row["cycle"])
+            elif section == "key_results" and row.get("kpi") == key and row.get("objective"):
+                measured.add(row["objective"])
+        guarded = {objectives[o] for o in measured if o in objectives}
+        if read:
+            guarded |= {k for k, c in cycles.items() if c.window.contains(min(read))}
+        times = [*read, *(cycles[k].start for k in guarded if k in cycles)]
         since = min(times, default=None)
         return since if since is not None and since < self.now else None
 

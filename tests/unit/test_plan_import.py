@@ -111,6 +111,36 @@ def test_a_kpi_of_an_imported_quarter_guards_its_review_as_of_inside_it(
     assert added.effective_at == datetime(2026, 6, 30, 22, tzinfo=UTC)  # 1 July in Berlin
 
 
+def test_a_kpi_is_back_dated_only_to_the_quarter_it_guarded_not_to_any_in_the_file(
+        tmp_path: Path) -> None:
+    """A file that also brings an old archive quarter (2024-Q1) must not put a KPI read only
+    in 2026-Q3 in force from 2024 (a reviewer's finding): the quarters that count are the one
+    its first reading falls in and those whose key results it measures."""
+    from okr.ledger.app import OkrLedger
+    from okr.record.envelope import chained
+    from okr.settings import load_settings
+
+    def since(text: str) -> datetime | None:
+        """When the file's KPI is in force from; None: when recorded."""
+        home = tmp_path / str(len(list(tmp_path.iterdir())))
+        (home.parent / f"{home.name}.yaml").write_text(text, encoding="utf-8")
+        ok(home, "import", "plan", str(home.parent / f"{home.name}.yaml"))
+        facts = [e.fact() for e in chained(OkrLedger(load_settings({"home": home})))]
+        added = next(f for f in facts if f.type == "KpiAdded")
+        return None if added.effective_at == added.recorded_at else added.effective_at
+
+    archive = PLAN_YAML.replace("cycles:\n",
+                                "cycles:\n  - {key: 2024-Q1, timezone: Europe/Berlin}\n")
+    assert since(archive) == datetime(2026, 6, 30, 22, tzinfo=UTC)  # Q3, where nps was read
+    unread = archive[:archive.index("readings:")]  # the file without its readings
+    linked = (unread.replace("objectives:\n",
+                             "objectives:\n  - {key: old, title: Old, cycle: 2024-Q1}\n")
+              .replace("key_results:\n", "key_results:\n  - {key: old-nps, title: NPS, "
+                       "objective: old, kpi: nps}\n"))
+    assert since(linked) == datetime(2023, 12, 31, 23, tzinfo=UTC)  # it measured 2024-Q1's
+    assert since(unread) is None  # neither read nor used there: in force when recorded
+
+
 def test_a_kpi_line_may_say_when_it_took_effect(tmp_path: Path) -> None:
     from okr.ledger.app import OkrLedger
     from okr.record.envelope import chained
