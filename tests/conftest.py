@@ -6,7 +6,9 @@ On a laptop such a test skips with its reason (no server, no browser) and the cl
 a choice, not a missing service, and stays a skip in CI too.
 """
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -47,3 +49,17 @@ def pytest_make_collect_report(collector: pytest.Collector) -> "pytest.CollectRe
         report.outcome = "failed"
         report.longrepr = f"CI must run {collector.nodeid}, but it skipped: {_reason(report)}"
     return report
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_broker_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A command a test runs starts its data directory's local broker in the background, as
+    `okr` does for a person, and the broker outlives the test: a run of the suite left about
+    40 of them. At the end of the session (of each worker) every broker whose data directory
+    lies under this run's temporary directory is stopped."""
+    yield
+    from okr.adapters.local_broker import STATE_FILE, stop
+
+    for state in tmp_path_factory.getbasetemp().rglob(STATE_FILE):
+        with contextlib.suppress(OSError):
+            stop(state.parent)
