@@ -113,4 +113,4 @@ def local_day(t: datetime, zone_name: str | None, *, end: bool = False) -> str:
     `end` (a cycle's end, local midnight after its last day) says the day before it."""
     if end:
         t -= timedelta(microseconds=1)
-    return t.astimezone(local_zone(zone_name)).date().isoformat()
+    return _in_zone(t, local_zone(zone_name)).date().isoformat()

@@ -216,6 +216,7 @@ class _Plan:
         self.to_commit: list[str] = []
         self.to_close: list[str] = []
         self.rows: list[Row] = []  # the file's, for what a line reads of later ones
+        self._uses: dict[str, tuple[datetime | None, set[str]]] | None = None  # _kpi_uses
 
     def get(self, kind: str, key: str) -> Any:
         if (kind, key) not in self.items:
@@ -270,26 +271,39 @@ class _Plan:
         those whose key results in the file it measures — or that first reading, whichever
         is earliest, if before now; else when recorded. (Any other quarter the file brings,
         an archive one, does not move it.)"""
+        first_read, cycles_measured = self._kpi_uses().get(key, (None, set()))
         cycles = {item[1]: agg for item, agg in self.items.items()
                   if isinstance(agg, Cycle) and item in self.new}
-        read: list[datetime] = []
+        guarded = set(cycles_measured)
+        if first_read is not None:
+            guarded |= {k for k, c in cycles.items() if c.window.contains(first_read)}
+        times = [*([first_read] if first_read else []),
+                 *(cycles[k].start for k in guarded if k in cycles)]
+        since = min(times, default=None)
+        return since if since is not None and since < self.now else None
+
+    def _kpi_uses(self) -> dict[str, tuple[datetime | None, set[str]]]:
+        """KPI → (its first reading in the file, the cycles whose key results in the file
+        measure it): one pass over the file's rows, made once for all its KPIs."""
+        if self._uses is not None:
+            return self._uses
+        first: dict[str, datetime] = {}
         objectives: dict[str, str] = {}  # objective → its cycle, as the file says
-        measured: set[str] = set()  # objectives whose key results (in the file) it measures
+        measuring: dict[str, set[str]] = {}  # KPI → objectives whose key results measure it
         for _, section, row in self.rows:
-            if section == "readings" and row.get("kpi") == key and row.get("at"):
+            if section == "readings" and row.get("kpi") and row.get("at"):
                 with suppress(DomainError, ValueError):  # a bad time is its own line's error
-                    read.append(self.parse_time(row["at"]))
+                    t = self.parse_time(row["at"])
+                    first[row["kpi"]] = min(t, first.get(row["kpi"], t))
             elif section == "objectives" and row.get("key") and row.get("cycle"):
                 with suppress(DomainError, ValueError):
                     objectives[row["key"]] = canonical_cycle_key(row["cycle"])
-            elif section == "key_results" and row.get("kpi") == key and row.get("objective"):
-                measured.add(row["objective"])
-        guarded = {objectives[o] for o in measured if o in objectives}
-        if read:
-            guarded |= {k for k, c in cycles.items() if c.window.contains(min(read))}
-        times = [*read, *(cycles[k].start for k in guarded if k in cycles)]
-        since = min(times, default=None)
-        return since if since is not None and since < self.now else None
+            elif section == "key_results" and row.get("kpi") and row.get("objective"):
+                measuring.setdefault(row["kpi"], set()).add(row["objective"])
+        self._uses = {kpi: (first.get(kpi), {objectives[o] for o in measuring.get(kpi, ())
+                                               if o in objectives})
+                      for kpi in first.keys() | measuring.keys()}
+        return self._uses
 
     def objectives(self, row: dict[str, str]) -> None:
         cyc = self.get("cycle", canonical_cycle_key(row["cycle"]))
