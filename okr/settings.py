@@ -487,19 +487,35 @@ def _number(value: Any) -> float:
     raise Invalid("Input should be a valid number")
 
 
+def _toml_file(config: Path, what: str) -> dict[str, Any]:
+    """The settings a TOML file holds; one that is missing or unreadable is bad settings."""
+    import tomllib  # only here: most commands find no okr.toml
+    try:
+        text = config.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(f"{what} {config}, which does not exist") from None
+    except IsADirectoryError:
+        raise SettingsError(f"{what} {config}, which is a directory, not a file") from None
+    except OSError as exc:
+        raise SettingsError(f"{what} {config}, which cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"{config}: not valid TOML ({exc})") from None
+    try:
+        return tomllib.loads(text)
+    except ValueError as exc:  # also an integer over 4,300 digits
+        raise SettingsError(f"{config}: not valid TOML ({exc})") from None
+
+
 def load_settings(overrides: dict[str, Any] | None = None,
                   environ: dict[str, str] | None = None) -> Settings:
     """Defaults ← okr.toml (in $OKR_HOME, or $OKR_CONFIG) ← environment ← explicit overrides."""
     env = dict(os.environ if environ is None else environ)
     values: dict[str, Any] = {}
     home = Path((overrides or {}).get("home") or env.get("OKR_HOME") or ".okr")
-    config = Path(env["OKR_CONFIG"]) if env.get("OKR_CONFIG") else home / "okr.toml"
-    if config.is_file():
-        import tomllib  # only then: most commands find no okr.toml
-        try:
-            values.update(tomllib.loads(config.read_text(encoding="utf-8")))
-        except (ValueError, UnicodeDecodeError) as exc:  # also an integer over 4,300 digits
-            raise SettingsError(f"{config}: not valid TOML ({exc})") from None
+    named = bool(env.get("OKR_CONFIG"))
+    config = Path(env["OKR_CONFIG"]) if named else home / "okr.toml"
+    if named or config.exists():  # a file named on purpose must be there; okr.toml may not be
+        values.update(_toml_file(config, "OKR_CONFIG names" if named else "the settings file"))
     for name, field in RETIRED_ENV.items():
         if env.get(name):
             raise SettingsError(f"{name} is not read any more: {RETIRED[field]}; unset it")

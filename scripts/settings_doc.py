@@ -24,7 +24,9 @@ HEAD = """# Settings
 okr reads its settings in layers, each overriding the one before: the defaults below ←
 `okr.toml` in the data directory (or the file `$OKR_CONFIG` names) ← environment variables ←
 the command-line flag `--home`. Every key is validated: an unknown key or a bad value is one
-line naming it, exit 2, and nothing is written. There is no actor setting: a write is recorded
+line naming it, exit 2, and nothing is written. So is a settings file that cannot be read: a
+file `$OKR_CONFIG` names must exist (okr does not fall back to the defaults without it), and an
+`okr.toml` that is there must be a readable file. There is no actor setting: a write is recorded
 under who you are signed in as (`actor` in okr.toml and `OKR_ACTOR` are refused).
 
 ```toml
