@@ -69,7 +69,7 @@ def import_plan(ctx: typer.Context, path: Path = typer.Argument(..., help="YAML 
     """Import a quarter's plan and results, all or nothing: recorded now with source
     import:FILE; plan items of a new cycle are in force from its start (or their `effective`
     date), check-ins and readings keep their times. Times without a zone are local; a date
-    alone is the start of that day."""
+    alone is the start of that day. A file with no entries is refused (nothing to import)."""
     from okr.cli.times import parse_when, said_briefly
     from okr.ledger.plan_import import import_plan as run_import
 
@@ -104,7 +104,8 @@ def import_plan(ctx: typer.Context, path: Path = typer.Argument(..., help="YAML 
 def import_checkins(ctx: typer.Context, path: Path = typer.Argument(..., help="CSV with "
                     "columns kr,value[,confidence,note,at]."),
                     skip_invalid: bool = SKIP, as_json: bool = JSON) -> None:
-    """Import check-ins (times without a zone are local)."""
+    """Import check-ins (times without a zone are local); a file with a header and no lines
+    is refused (nothing to import)."""
     _run(ctx, "checkins", path, skip_invalid, as_json)
 
 
@@ -112,7 +113,8 @@ def import_checkins(ctx: typer.Context, path: Path = typer.Argument(..., help="C
 def import_readings(ctx: typer.Context, path: Path = typer.Argument(..., help="CSV with "
                     "columns kpi,value[,at,source,id]."),
                     skip_invalid: bool = SKIP, as_json: bool = JSON) -> None:
-    """Import KPI readings; an `id` already recorded is skipped, not doubled."""
+    """Import KPI readings; an `id` already recorded is skipped, not doubled; a file with a
+    header and no lines is refused (nothing to import)."""
     _run(ctx, "readings", path, skip_invalid, as_json)
 
 

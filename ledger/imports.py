@@ -151,6 +151,9 @@ def import_csv(app: OkrLedger, path: Path, kind: str, parse_time: ParseTime,
     """Validate every line of the file, then record the valid ones in one transaction."""
     report = ImportReport(kind)
     rows = list(read_rows(path, kind))
+    if not rows:
+        raise DomainError(f"{path}: nothing to import (no lines under the header); nothing "
+                          "was written")
     report.rows = len(rows)
     batch = _Batch(app)
     actor = app.principal  # who every write is recorded under (ledger/principal.py)

@@ -386,6 +386,9 @@ def import_plan(app: OkrLedger, path: Path, parse_time: ParseTime,
     (a refused line's times said by `say_time`, default UTC)."""
     report = PlanImport(str(path))
     rows = list(_rows(path))
+    if not rows:
+        raise DomainError(f"{path}: nothing to import (no entries in any section); nothing "
+                          "was written")
     order = {name: i for i, name in enumerate(SECTIONS)}
     plan = _Plan(app, parse_time, check_text(f"import:{path.name}", "source", max_len=200))
     plan.rows = rows

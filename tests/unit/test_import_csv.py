@@ -78,3 +78,14 @@ def test_wrong_header_is_one_line_and_exit_2(scenario: Path, tmp_path: Path) -> 
     assert proc.stderr.count("\n") == 1 and "header must name kr, value" in proc.stderr
     proc = run(scenario, "import", "checkins", str(tmp_path / "missing.csv"))
     assert proc.returncode == 2 and "not found" in proc.stderr
+
+
+def test_a_file_with_a_header_and_no_lines_is_refused(scenario: Path, tmp_path: Path) -> None:
+    for kind, header in (("checkins", "kr,value\n"), ("readings", "kpi,value,at\n\n")):
+        f = write(tmp_path / f"{kind}.csv", header)
+        before = event_count(scenario)
+        proc = run(scenario, "import", kind, str(f))
+        assert proc.returncode == 2, proc.stdout
+        assert proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stderr
+        assert proc.stderr.startswith("okr: error: ") and "nothing to import" in proc.stderr
+        assert event_count(scenario) == before

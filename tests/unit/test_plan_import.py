@@ -218,3 +218,23 @@ def test_past_check_ins_and_readings_imported_name_their_file(tmp_path: Path) ->
     assert leads["check_ins"][-1]["source"] == "import:september.csv"
     nps = json.loads(ok(home, "show", "nps", "--json"))
     assert nps["readings"][-1]["source"] == "import:nps.csv"
+
+
+@pytest.mark.parametrize("name, text", [
+    ("g.csv", "section,key\n"),
+    ("g.csv", "section,key,title\n\n"),
+    ("g.yaml", "{}\n"),
+    ("g.yaml", "cycles: []\nobjectives: []\n"),
+])
+def test_a_plan_with_nothing_to_import_is_refused(tmp_path: Path, name: str,
+                                                  text: str) -> None:
+    home = tmp_path / "home"
+    ok(home, "cycle", "add", "2026-Q4")
+    before = event_count(home)
+    plan = tmp_path / name
+    plan.write_text(text, encoding="utf-8")
+    proc = run(home, "import", "plan", str(plan))
+    assert proc.returncode == 2, proc.stdout
+    assert proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("okr: error: ") and "nothing to import" in proc.stderr
+    assert event_count(home) == before
