@@ -308,6 +308,11 @@ class KeyResult(LedgerAggregate):
             raise DomainError(f"{self.key} is measured by KPI {self.kpi}; record a reading "
                               f"(okr kpi record {self.kpi} …)")
         check_finite(value, "value")
+        if self.kind == KrKind.MILESTONE and value not in (self.start, self.target):
+            # done or not: no partial credit. Only the command refuses; a value recorded
+            # before this rule still replays and scores its share (docs/scoring.md).
+            raise DomainError(f"a milestone is done or not: check in {self.start:g} (not done) "
+                              f"or {self.target:g} (done), not {value:g}")
         if confidence is not None:
             check_finite(confidence, "confidence")
             if not 0.0 <= confidence <= 1.0:

@@ -69,7 +69,10 @@ PROGRESS = [
     # milestone: from 0 (not done) to 1 (done)
     P("milestone", 0, 1, None, None, 0, 0.0, "off-track", "not done"),
     P("milestone", 0, 1, None, None, 1, 1.0, "on-track", "done"),
+    # values a milestone check-in refuses now, as an earlier version recorded them
     P("milestone", 0, 1, None, None, 2, 1.0, "on-track", "past done: clamped"),
+    P("milestone", 0, 1, None, None, 0.5, 0.5, "on-track", "half: its share"),
+    P("milestone", 0, 1, None, None, -1, 0.0, "off-track", "below: clamped"),
     # stay-above 70: met 1, breached 0, start irrelevant
     P("stay-above", 60, 70, None, None, 75, 1.0, "on-track", "start below, met"),
     P("stay-above", 60, 70, None, None, 70, 1.0, "on-track", "exactly at the threshold"),
@@ -341,8 +344,10 @@ def build(app: OkrLedger) -> None:
         later.append((t, f"h{i}", partial(app.record_reading, f"health-{i}", h.value, at=t)))
     for i, p in enumerate(PROGRESS):
         if p.value is not None:
-            later.append((CHECKED_IN, f"p{i}",
-                          partial(app.check_in, f"p{i}-kr", p.value, at=CHECKED_IN)))
+            old = p.kind == "milestone" and p.value not in (p.start, p.target)
+            later.append((CHECKED_IN, f"p{i}", partial(
+                recorded_before_milestones_were_done_or_not if old else app.check_in,
+                *((app,) if old else ()), f"p{i}-kr", p.value, at=CHECKED_IN)))
     for i, g in enumerate(OBJECTIVES):
         for j, (value, _) in enumerate(g.krs):
             later.append((CHECKED_IN, f"g{i}",
@@ -354,6 +359,16 @@ def build(app: OkrLedger) -> None:
     for t, _, write in sorted(later, key=lambda w: (w[0], w[1])):
         with recording_at(lambda t=t: t):  # type: ignore[misc]
             write()
+
+
+def recorded_before_milestones_were_done_or_not(app: OkrLedger, key: str, value: float,
+                                                at: datetime) -> None:
+    """A milestone check-in the command refuses today, recorded as its event (as an earlier
+    version did): ledgers holding one must replay and score it."""
+    kr = app.key_result(key)
+    kr._check_in(value=float(value), confidence=None, note="", effective_at=at, actor="ana",
+                 source="manual")
+    app.save(kr)
 
 
 def mismatches(cards: list[dict[str, Any]], read_at: float) -> list[str]:
