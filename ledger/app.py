@@ -47,6 +47,7 @@ from okr.domain.reading_ids import ReadingIds
 from okr.domain.shapes import Phase, Reading
 from okr.domain.user import User
 from okr.ledger import recording_time
+from okr.ledger.arguments import check_public_methods
 from okr.settings import Settings
 
 A = TypeVar("A", bound=LedgerAggregate)
@@ -759,3 +760,8 @@ class OkrLedger(Application[UUID]):
         """Record a sign-in token of a user by its id and SHA-256 (never the token)."""
         who = self.principal
         return self._change(User, "user", key, lambda u: u.issue_token(token_id, token_hash, who))
+
+
+# The Python API's boundary: every public method refuses a wrong type or a datetime without a
+# zone (DomainError, one line) before it runs (ledger/arguments.py).
+check_public_methods(OkrLedger)

@@ -1,0 +1,130 @@
+"""The Python API's boundary: every public method of the ledger checks its arguments against
+its own type hints before it runs, so a caller's wrong type or a datetime without a zone is a
+DomainError of one line naming the method and the argument — never a TypeError from deep
+inside, and never anything recorded. The CLI and the web reach the same methods with values
+they already parsed, so they never see these refusals."""
+
+import functools
+import inspect
+import types
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints, is_typeddict
+
+from okr.domain.errors import DomainError
+
+Hint = Any
+
+
+def _is(value: Any, hint: Hint) -> bool:
+    """Whether `value` is of the type `hint` names (containers and typed dicts to the end)."""
+    origin: Any = get_origin(hint)
+    args = get_args(hint)
+    if hint is Any or isinstance(hint, TypeVar):
+        return True
+    if origin in (Union, types.UnionType):
+        return any(_is(value, a) for a in args)
+    if hint is None or hint is type(None):
+        return value is None
+    if origin is Literal:
+        return value in args
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if is_typeddict(hint):
+        fields = get_type_hints(hint)
+        return (isinstance(value, dict) and set(value) == set(fields)
+                and all(_is(value[k], h) for k, h in fields.items()))
+    if origin is list:
+        return isinstance(value, list) and all(_is(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+    if origin is not None:  # type[...], Iterable[...], Callable[...]: the container itself
+        return isinstance(value, origin if isinstance(origin, type) else object)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+NAMES: dict[Any, str] = {float: "a number", int: "a whole number", str: "text",
+                         bool: "True or False", datetime: "a datetime with a time zone",
+                         type(None): "None"}
+
+
+def _expected(hint: Hint) -> str:
+    """What an argument of type `hint` must be, in words."""
+    origin: Any = get_origin(hint)
+    args = get_args(hint)
+    if origin in (Union, types.UnionType):
+        return " or ".join(_expected(a) for a in args)
+    if origin is list:
+        return f"a list of {_expected(args[0]).removeprefix('a ')}"
+    if origin is dict or origin is Mapping:
+        return "a mapping of names to values"
+    if is_typeddict(hint):
+        fields = ", ".join(f"{k!r}: {_expected(h)}" for k, h in get_type_hints(hint).items())
+        return f"phased targets {{{fields}}}" if hint.__name__ == "Phase" else \
+            f"a mapping {{{fields}}}"
+    return NAMES.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _naive(value: Any) -> datetime | None:
+    """A datetime without a zone in the value (itself, or in a list of mappings), if any."""
+    if isinstance(value, datetime):
+        return value if value.utcoffset() is None else None
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                found = next((v for v in map(_naive, item.values()) if v is not None), None)
+                if found is not None:
+                    return found
+    return None
+
+
+def _refusal(method: str, name: str, hint: Hint, value: Any) -> DomainError | None:
+    if not _is(value, hint):
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return DomainError(f"{method}(): {name} must be {_expected(hint)}, not "
+                           f"{type(value).__name__} {shown}")
+    naive = _naive(value)
+    if naive is not None:
+        return DomainError(f"{method}(): {name} {naive.isoformat()} has no time zone; pass an "
+                           "aware datetime, e.g. datetime(2026, 11, 3, tzinfo=UTC)")
+    return None
+
+
+def checked(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`f`, refusing (DomainError) an argument that is not of its hinted type, or a datetime
+    without a zone, before it runs."""
+    @functools.cache
+    def signature() -> tuple[dict[str, Hint], list[tuple[str, Hint]], Hint]:
+        # read at the first call, not at import: the CLI's start-up does not pay for it
+        hints = get_type_hints(f)
+        params = list(inspect.signature(f).parameters.values())
+        positional = [(p.name, hints.get(p.name, Any)) for p in params
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        star = next((hints.get(p.name, Any) for p in params if p.kind == p.VAR_POSITIONAL),
+                    Any)
+        return hints, positional, star
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        hints, positional, star = signature()
+        for i, value in enumerate(args):
+            name, hint = positional[i] if i < len(positional) else ("arguments", star)
+            if i and (exc := _refusal(f.__name__, name, hint, value)) is not None:
+                raise exc  # args[0] is self
+        for name, value in kwargs.items():
+            if (exc := _refusal(f.__name__, name, hints.get(name, Any), value)) is not None:
+                raise exc
+        return f(*args, **kwargs)
+
+    wrapper.__checked__ = True  # type: ignore[attr-defined]  # test_api_arguments looks
+    return wrapper
+
+
+def check_public_methods(cls: type, skip: Iterable[str] = ()) -> None:
+    """Put `checked` around every public method `cls` defines."""
+    for name, f in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.isfunction(f) and name not in skip:
+            setattr(cls, name, checked(f))
