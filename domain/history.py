@@ -345,7 +345,8 @@ def scorecard_at(facts: Iterable[Fact], as_of: datetime, known_at: datetime
 
 def cycle_dependencies(facts: Iterable[Fact], cycle: str) -> set[str]:
     """Aggregate ids a cycle's review depends on: the cycle, its objectives, every key result
-    that was ever under them, and every KPI ever linked to those or tagged 'guardrail'."""
+    that was ever under them and the initiatives on those, and every KPI ever linked to those
+    key results or tagged 'guardrail'."""
     facts = list(facts)
     ids: set[str] = set()
     objectives: set[str] = set()
@@ -357,11 +358,14 @@ def cycle_dependencies(facts: Iterable[Fact], cycle: str) -> set[str]:
             objectives.add(f.data["key"])
     krs = {f.aggregate_id for f in facts
            if f.type in ("KeyResultAdded", "KeyResultMoved") and f.data["objective"] in objectives}
+    kr_keys = {f.data["key"] for f in facts if f.type == "KeyResultAdded" and f.aggregate_id in krs}
+    initiatives = {f.aggregate_id for f in facts
+                   if f.type == "InitiativeAdded" and f.data["key_result"] in kr_keys}
     kpi_ids = {f.data["key"]: f.aggregate_id for f in facts if f.type == "KpiAdded"}
     linked = {f.data["kpi"] for f in facts if f.type == "KpiLinked" and f.aggregate_id in krs}
     guardrails = {f.aggregate_id for f in facts
                   if f.type in ("KpiAdded", "KpiUpdated") and "guardrail" in f.data["tags"]}
-    return ids | krs | {kpi_ids[k] for k in linked if k in kpi_ids} | guardrails
+    return ids | krs | initiatives | {kpi_ids[k] for k in linked if k in kpi_ids} | guardrails
 
 
 def cycle_facts(facts: Iterable[Fact], cycle: str) -> list[Fact]:
