@@ -34,7 +34,8 @@ Exported {exported} from topic `{topic}`.
 | file | what |
 | --- | --- |
 | `events.jsonl` | the {n_events} events a review of cycle {cycle} reads (its cycle,
-  objectives, key results, linked and guardrail KPIs — of their readings, those observed
+  objectives, key results and their initiatives, linked and guardrail KPIs — of their
+  readings, those observed
   during the cycle and the ones carried into it), one record per line, byte for byte as on
   Kafka |
 | `checkpoint.json` | the signed tree head they are proven against: {size} events up to

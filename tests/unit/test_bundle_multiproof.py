@@ -263,3 +263,53 @@ def test_a_cycle_bundle_holds_the_readings_its_review_reads_and_reviews_the_same
         point = ReviewPoint(as_of, known_at)
         assert review(kept, "2026-Q3", point) == review(whole, "2026-Q3", point)
     assert cycle_records(envs, "2026-Q4") == []  # no such cycle
+
+
+def readme_history(home: Path) -> OkrLedger:
+    """README.md's "Using it" quarter, 2026-Q4: an initiative on kr-conv, a KPI, a commit, a
+    check-in and a revision; and a Q3 before it with an initiative already done."""
+    app = OkrLedger(load_settings({"home": home}, environ={}))
+    ticks = iter(range(10**7))
+    with recording_at(lambda: datetime(2026, 11, 20, tzinfo=UTC)
+                      + timedelta(seconds=next(ticks))):
+        app.add_cycle("2026-Q3")
+        app.add_objective("grow", "Grow the funnel", cycle="2026-Q3", owner="ana")
+        app.add_key_result("leads", "Qualified leads", objective="grow", target=100)
+        app.add_initiative("webinars", "Monthly webinars", "leads")
+        app.set_initiative_status("webinars", "done")
+        app.add_cycle("2026-Q4")
+        app.add_objective("rev-2x", "Double revenue by year's end", cycle="2026-Q4",
+                          owner="ana", team="sales", okr_type="committed")
+        app.add_key_result("kr-conv", "Website conversion up 20%", objective="rev-2x",
+                           start=2.0, target=2.4, unit="%")
+        app.add_key_result("kr-intl", "Close 2 international contracts", objective="rev-2x",
+                           start=0, target=2)
+        app.add_initiative("live-chat", "Implement live chat on website", "kr-conv")
+        app.add_kpi("wau", "Weekly active users", unit="users", target=15000, green=14000,
+                    red=12000)
+        app.record_reading("wau", 13250, at=datetime(2026, 10, 5, tzinfo=UTC))
+        app.commit_cycle("2026-Q4")
+        app.check_in("kr-conv", 2.2, confidence=0.6, note="chat launched",
+                     at=datetime(2026, 11, 2, tzinfo=UTC))
+        app.revise_key_result("kr-conv", target=2.3, reason="market slowdown")
+    return app
+
+
+def test_a_cycle_bundle_holds_its_initiatives_and_reviews_as_the_log(tmp_path: Path) -> None:
+    """README.md promises a review from a bundle is the review from the whole log: the
+    initiatives column too (a bundle left out every InitiativeAdded)."""
+    from okr.domain.review import ReviewPoint, review
+
+    app = readme_history(tmp_path / "h")
+    whole = [Envelope.from_bytes(r.value).fact() for r in chained_records(app)]
+    point = ReviewPoint(datetime(2026, 12, 31, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+    for cycle, initiative in [("2026-Q4", "live-chat"), ("2026-Q3", "webinars")]:
+        export(app, tmp_path / cycle, cycle)
+        assert verify(tmp_path / cycle, tmp_path)[0] == 0
+        kept = [Envelope.from_bytes(line).fact() for line in
+                (tmp_path / cycle / "events.jsonl").read_bytes().splitlines()]
+        assert "InitiativeAdded" in {f.type for f in kept}
+        want = review(whole, cycle, point)
+        assert initiative in json.dumps(want, default=str)
+        assert review(kept, cycle, point) == want
+
