@@ -386,30 +386,80 @@ def _read_public_key(path: Path) -> str:
     return pem
 
 
-def _bundle_event(line: bytes, findings: "list[Finding]") -> "Envelope | None":
-    """The envelope on a line of a bundle's events.jsonl, or None with a "malformed" finding."""
+def _not_an_event(exc: ValueError) -> str:
+    """One line saying why a line is no event record (pydantic's own report runs to several
+    lines, echoes the input and ends in a link)."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return f"not an event record: {str(exc).splitlines()[0] if str(exc) else exc!r}"
+    errors = exc.errors()
+    first = errors[0]
+    if first["type"] == "json_invalid":  # one record a line: its line is always line 1
+        return "not JSON: " + first["msg"].removeprefix("Invalid JSON: ").replace(
+            "at line 1 column", "at column")
+    where = " ".join(".".join(str(p) for p in first["loc"]).split())[:60]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"not an event record: {where + ': ' if where else ''}{first['msg']}{more}"
+
+
+def _bundle_event(line: bytes, number: int, findings: "list[Finding]") -> "Envelope | None":
+    """The envelope on line `number` of a bundle's events.jsonl, or None with a "malformed"
+    finding naming the line."""
     from okr.record.envelope import Envelope
     from okr.record.verify import Finding
     try:
         return Envelope.from_bytes(line)
     except ValueError as exc:
-        findings.append(Finding("malformed", None, None, f"events.jsonl: {exc}", where="bundle"))
+        findings.append(Finding("malformed", None, None,
+                                f"events.jsonl line {number}: {_not_an_event(exc)}",
+                                where="bundle"))
         return None
 
 
 def _bundle_envelopes(events: list[bytes], v: "Verdict") -> "Iterator[tuple[bytes, Envelope]]":
-    """Each line of a proof bundle's events.jsonl with its envelope, counted as a record; a
-    line that is no envelope gets its "malformed" finding and is passed over."""
-    for raw in events:
+    """Each non-empty line of a proof bundle's events.jsonl (all its lines, in order) with its
+    envelope, counted as a record; a line that is no envelope gets its "malformed" finding and
+    is passed over."""
+    for number, raw in enumerate(events, 1):
+        if not raw:
+            continue
         v.records += 1
-        env = _bundle_event(raw, v.findings)
+        env = _bundle_event(raw, number, v.findings)
         if env is not None:
             yield raw, env
 
 
+def _bundle_bytes(bundle: Path, name: str) -> bytes:
+    """A file of a bundle; a missing one is named."""
+    try:
+        return (bundle / name).read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"not a readable bundle: {bundle} has no {name}") from None
+    except OSError as exc:
+        raise UserError(f"not a readable bundle: cannot read {bundle / name}: "
+                        f"{exc.strerror or exc}") from None
+
+
+def _bundle_json(name: str, parse: "Callable[[], Any]") -> Any:
+    """What `parse` makes of the bundle's file `name`; a file it cannot read is named."""
+    try:
+        return parse()
+    except KeyError as exc:
+        raise UserError(f"not a readable bundle: {name} has no {exc.args[0]!r}") from None
+    except (ValueError, TypeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"not a readable bundle: {name}: {first}") from None
+
+
 def _verify_bundle(ctx: typer.Context, bundle: Path, pem: str | None, as_json: bool,
                    trusted: list[dict[str, Any]]) -> None:
-    if (bundle / "checkpoint.json").exists():  # a bundle of inclusion proofs
+    if not bundle.is_dir():
+        raise UserError(f"no bundle at {bundle}" + (
+            ": that is a file; a bundle is the folder `okr audit export --out` wrote"
+            if bundle.exists() else ""))
+    if (bundle / "checkpoint.json").exists() or not (bundle / "chain.jsonl").exists():
+        # this version's bundle: a tree head and one multiproof (or, older, one proof an event)
         pem = pem or _read_public_key(bundle / "public-key.pem")
         _report(ctx, _verify_proof_bundle(bundle, pem, trusted), as_json, str(bundle))
         return
@@ -417,14 +467,13 @@ def _verify_bundle(ctx: typer.Context, bundle: Path, pem: str | None, as_json: b
     from okr.record.signing import verifier
     from okr.record.verify import Finding, Record, verify
 
-    try:
-        chain = (bundle / "chain.jsonl").read_bytes().splitlines()
-        events = (bundle / "events.jsonl").read_bytes().splitlines()
-        cps = [json.loads(line) for line in
-               (bundle / "checkpoints.jsonl").read_text(encoding="utf-8").splitlines() if line]
-        pem = pem or _read_public_key(bundle / "public-key.pem")
-    except (OSError, ValueError) as exc:
-        raise UserError(f"not a readable bundle: {exc}") from None
+    # the oldest bundles: the whole chain and the signed checkpoints
+    chain = _bundle_bytes(bundle, "chain.jsonl").splitlines()
+    events = _bundle_bytes(bundle, "events.jsonl").splitlines()
+    checkpoints = _bundle_bytes(bundle, "checkpoints.jsonl")
+    cps = _bundle_json("checkpoints.jsonl", lambda: [
+        json.loads(line) for line in checkpoints.decode("utf-8").splitlines() if line])
+    pem = pem or _read_public_key(bundle / "public-key.pem")
     verdict = verify([Record(0, i, v) for i, v in enumerate(chain) if v], None, cps,
                      verifier(pem), trusted)
     by_position: dict[int, bytes] = {}
@@ -433,10 +482,10 @@ def _verify_bundle(ctx: typer.Context, bundle: Path, pem: str | None, as_json: b
             by_position.setdefault(Envelope.from_bytes(v).position, v)
         except ValueError:
             continue
-    for line in events:
+    for number, line in enumerate(events, 1):
         if not line:
             continue
-        env = _bundle_event(line, verdict.findings)
+        env = _bundle_event(line, number, verdict.findings)
         if env is None:
             continue
         if by_position.get(env.position) != line:
@@ -474,19 +523,23 @@ def _verify_proof_bundle(bundle: Path, pem: str, trusted: list[dict[str, Any]]) 
     from okr.record.signing import verifier
     from okr.record.verify import Finding, Verdict
 
-    try:
-        head = json.loads((bundle / "checkpoint.json").read_text(encoding="utf-8"))
-        consistency = {int(c["count"]): c for c in (json.loads(line) for line in (
-            bundle / "consistency.jsonl").read_text(encoding="utf-8").splitlines() if line)}
-        events = [line for line in (bundle / "events.jsonl").read_bytes().splitlines() if line]
-        size, root = int(head["count"]), bytes.fromhex(head["root"])
-        multi = (bundle / "multiproof.json").exists()
-        proof = (json.loads((bundle / "multiproof.json").read_text(encoding="utf-8")) if multi
-                 else {int(p["position"]): p for p in (json.loads(line) for line in (
-                     bundle / "proofs.jsonl").read_text(encoding="utf-8").splitlines()
-                     if line)})
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"not a readable bundle: {exc}") from None
+    # Bundles written before the multiproof hold `proofs.jsonl` instead; one with neither
+    # lacks this version's file, and is told so.
+    multi = (bundle / "multiproof.json").exists() or not (bundle / "proofs.jsonl").exists()
+    files = {name: _bundle_bytes(bundle, name) for name in (
+        "checkpoint.json", "events.jsonl", "multiproof.json" if multi else "proofs.jsonl",
+        "consistency.jsonl")}
+    head = _bundle_json("checkpoint.json", lambda: json.loads(files["checkpoint.json"]))
+    size, root = _bundle_json("checkpoint.json", lambda: (int(head["count"]),
+                                                          bytes.fromhex(head["root"])))
+    consistency = _bundle_json("consistency.jsonl", lambda: {
+        int(c["count"]): c for c in (json.loads(line) for line in
+                                     files["consistency.jsonl"].splitlines() if line)})
+    events = files["events.jsonl"].splitlines()
+    proof = (_bundle_json("multiproof.json", lambda: json.loads(files["multiproof.json"]))
+             if multi else _bundle_json("proofs.jsonl", lambda: {
+                 int(p["position"]): p for p in (json.loads(line) for line in
+                                                 files["proofs.jsonl"].splitlines() if line)}))
     ok = verifier(pem)
     v = Verdict(checkpoints=1, head_position=int(head.get("position", 0)),
                 head_hash=str(head.get("head_hash", "")))

@@ -313,3 +313,43 @@ def test_a_cycle_bundle_holds_its_initiatives_and_reviews_as_the_log(tmp_path: P
         assert initiative in json.dumps(want, default=str)
         assert review(kept, cycle, point) == want
 
+
+def test_a_bad_line_in_a_bundle_is_named_by_file_and_line_in_one_line(
+        ledgers: dict[int, OkrLedger], tmp_path: Path) -> None:
+    bundle = tmp_path / "b"
+    export(ledgers[40], bundle)
+    n = len((bundle / "events.jsonl").read_bytes().splitlines())
+    with (bundle / "events.jsonl").open("ab") as f:
+        f.write(b"garbage\n")
+    for args in (["--json"], []):
+        result = okr(tmp_path / "auditor", "audit", "verify", "--bundle", str(bundle), *args)
+        assert result.crash is None and result.code == 1, str(result)
+        text = (result.stdout + result.stderr).strip()
+        assert "pydantic" not in text and "validation error" not in text, text
+        if args:
+            detail = json.loads(result.stdout)["first_problem"]["detail"]
+            assert "\n" not in detail
+            assert detail.startswith(f"events.jsonl line {n + 1}: "), detail
+            assert "not JSON" in detail, detail
+        else:
+            assert f"events.jsonl line {n + 1}" in text, text
+
+
+def test_a_bundle_missing_a_file_names_the_file_this_version_writes(
+        ledgers: dict[int, OkrLedger], tmp_path: Path) -> None:
+    good = tmp_path / "good"
+    export(ledgers[40], good)
+    for name in ("multiproof.json", "events.jsonl", "consistency.jsonl", "checkpoint.json"):
+        copy = tmp_path / name.replace(".", "-")
+        shutil.copytree(good, copy)
+        (copy / name).unlink()
+        result = okr(tmp_path / "auditor", "audit", "verify", "--bundle", str(copy),
+                     "--public-key", str(good / "public-key.pem"))
+        assert result.crash is None and result.code == 2, str(result)
+        assert result.stderr.strip() == (f"okr: error: not a readable bundle: {copy} has no "
+                                         f"{name}"), result.stderr
+    result = okr(tmp_path / "auditor", "audit", "verify", "--bundle", str(tmp_path / "nosuch"),
+                 "--public-key", str(good / "public-key.pem"))
+    assert result.code == 2 and result.stderr.strip() == (
+        f"okr: error: no bundle at {tmp_path / 'nosuch'}"), result.stderr
+
