@@ -43,8 +43,7 @@ Exported {exported} from topic `{topic}`.
 | `multiproof.json` | `tree_size`; `leaves`: each event's `[position, leaf index]`; `nodes`:
   `[level, index, hash]` of every tree node their inclusion proofs need that they do not
   derive themselves, each once — node (l, i) covers leaves i·2^l up to (i+1)·2^l |
-| `consistency.jsonl` | consistency proofs from the 32 signed tree heads before this one, for
-  checkpoints you kept (`--trusted`; an older one is checked against the whole log) |
+| `consistency.jsonl` | {consistency} |
 | `public-key.pem` | the Ed25519 key the checkpoint verifies with — compare it with the copy
   you obtained independently (`okr keys export`) |
 
@@ -60,6 +59,18 @@ event of the cycle is proven only by verifying the whole log.
 
 
 CONSISTENCY_FROM = 32  # earlier signed tree heads a bundle proves its head consistent with
+
+
+def _consistency_held(n: int) -> str:
+    """What the bundle's consistency.jsonl holds, in its README's words."""
+    if n == 0:
+        return ("no consistency proofs (no signed tree head precedes this one): a checkpoint "
+                "you kept (`--trusted`) is checked against the whole log")
+    heads = "head" if n == 1 else "heads"
+    latest = f" (the latest {CONSISTENCY_FROM} at most)" if n == CONSISTENCY_FROM else ""
+    return (f"consistency proofs from the {n} signed tree {heads} before this one{latest}, "
+            "for checkpoints you kept (`--trusted`; an older one is checked against the "
+            "whole log)")
 
 
 def signed_log(st: State, quiet: bool) -> "tuple[list[Any], list[bytes], Callable[..., bool]]":
@@ -149,16 +160,17 @@ def write_bundle(out: Path, cycle: str, topic: str, positions: list[int], raws: 
         {"tree_size": size, "leaves": [[positions[i], i] for i in mine],
          "nodes": [[level, index, h.hex()] for (level, index), h in sorted(nodes.items())]})
         + b"\n")
+    earlier = sorted(n for n in heads if n < size)[-CONSISTENCY_FROM:]
     (out / "consistency.jsonl").write_bytes(b"".join(canonical_json(
         {"count": n, "root": heads[n]["root"],
          "proof": [p.hex() for p in merkle.consistency_proof(n, tree)]}) + b"\n"
-        for n in sorted(n for n in heads if n < size)[-CONSISTENCY_FROM:]))
+        for n in earlier))
     (out / "checkpoint.json").write_bytes(canonical_json(head) + b"\n")
     (out / "public-key.pem").write_text(pem, encoding="utf-8")
     (out / "README.md").write_text(BUNDLE_README.format(
         cycle=cycle, exported=datetime.now(UTC).isoformat(timespec="seconds"), topic=topic,
         n_events=len(mine), head=head["position"], size=size, root=head["root"],
-        dirname=out.name), encoding="utf-8")
+        dirname=out.name, consistency=_consistency_held(len(earlier))), encoding="utf-8")
     return {"out": str(out), "cycle": cycle, "events": len(mine), "tree_size": size,
             "head_position": head["position"], "proof_nodes": len(nodes),
             "bytes": sum(f.stat().st_size for f in out.iterdir() if f.is_file())}

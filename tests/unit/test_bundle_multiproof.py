@@ -353,3 +353,31 @@ def test_a_bundle_missing_a_file_names_the_file_this_version_writes(
     assert result.code == 2 and result.stderr.strip() == (
         f"okr: error: no bundle at {tmp_path / 'nosuch'}"), result.stderr
 
+
+def test_a_bundles_readme_says_how_many_consistency_proofs_it_holds(
+        ledgers: dict[int, OkrLedger], tmp_path: Path) -> None:
+    app = ledgers[40]
+    raws = [r.value for r in chained_records(app)]
+    envs = [Envelope.from_bytes(r) for r in raws]
+    leaves = [merkle.envelope_leaf(e.hash) for e in envs]
+    mine = cycle_records(envs, "2026-Q3")
+    key = app.settings.signing_key_file
+    for n_heads in (1, 2, 17, 40):
+        sizes = range(len(envs) - n_heads + 1, len(envs) + 1)
+        heads = {n: signing.sign(key, {"position": envs[n - 1].position,
+                                       "head_hash": envs[n - 1].hash, "count": n,
+                                       "root": merkle.root(leaves[:n]).hex(),
+                                       "time": "2026-12-01T00:00:00.000000Z"}) for n in sizes}
+        out = tmp_path / f"b{n_heads}"
+        write_bundle(out, "2026-Q3", "okr.ledger", [e.position for e in envs], raws, leaves,
+                     mine, heads, len(envs), signing.public_key_pem(key))
+        held = len((out / "consistency.jsonl").read_bytes().splitlines())
+        assert held == min(n_heads - 1, 32)
+        readme = " ".join((out / "README.md").read_text().split())
+        if held:
+            heads_word = "head" if held == 1 else "heads"
+            assert f"consistency proofs from the {held} signed tree {heads_word} before " \
+                   "this one" in readme, readme
+        else:
+            assert "no consistency proofs" in readme, readme
+        assert "from the 32 signed" not in readme or held == 32
