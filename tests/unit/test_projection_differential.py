@@ -106,15 +106,16 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Projection,
         assert window is not None
         for t in range(3):
             kr_key = f"{q}-team-0{t}-o{t % 2}-kr{t}"
-            with recording_at(lambda d=5 + t: window.start + timedelta(days=d)):
+            with recording_at(lambda at=window.start + timedelta(days=5 + t): at):
                 ini = Initiative.add(f"{kr_key}-i", f"Work on {kr_key}", kr_key, "ana", "test")
                 app.save(ini)
             for days, status in [(30 + t, "in-progress"), (60 + t, "dropped" if t else "done")]:
-                with recording_at(lambda d=days: window.start + timedelta(days=d)):
+                with recording_at(lambda at=window.start + timedelta(days=days): at):
                     ini.set_status(status, "test")
                     app.save(ini)
-        with recording_at(lambda: window.end + timedelta(days=3)):
-            app.save(Initiative.add(f"{q}-late", "Wrap-up", f"{q}-team-01-o1-kr1", "bo", "test"))
+        with recording_at(lambda at=window.end + timedelta(days=3): at):
+            app.save(Initiative.add(f"{q}-late", "Wrap-up", f"{q}-team-01-o1-kr1", "bo",
+                                    "test"))
     envelopes = list(chained(app))
     app.close()
     proj = Projection(home / "p.duckdb")
