@@ -35,9 +35,8 @@ Exported {exported} from topic `{topic}`.
 | --- | --- |
 | `events.jsonl` | the {n_events} events a review of cycle {cycle} reads (its cycle,
   objectives, key results and their initiatives, linked and guardrail KPIs — of their
-  readings, those observed
-  during the cycle and the ones carried into it), one record per line, byte for byte as on
-  Kafka |
+  readings, those observed during the cycle and the ones carried into it), one record per
+  line, byte for byte as on Kafka |
 | `checkpoint.json` | the signed tree head they are proven against: {size} events up to
   position {head}, Merkle root `{root}` |
 | `multiproof.json` | `tree_size`; `leaves`: each event's `[position, leaf index]`; `nodes`:
