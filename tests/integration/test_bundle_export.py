@@ -13,18 +13,17 @@ from tests.integration.conftest import Env
 
 pytestmark = pytest.mark.integration
 
-README_Q4 = """\
-cycle add 2026-Q4
-objective add rev-2x "Double revenue by year's end" --cycle 2026-Q4 --owner ana --team sales --type committed
-kr add kr-conv "Website conversion up 20%" --objective rev-2x --kind increase --start 2.0 --target 2.4 --unit %
-kr add kr-intl "Close 2 international contracts" --objective rev-2x --kind increase --start 0 --target 2
-initiative add live-chat "Implement live chat on website" --kr kr-conv
-kpi add wau "Weekly active users" --unit users --direction up --target 15000 --green 14000 --red 12000 --cadence weekly
-kpi record wau 13250 --at 2026-10-05
-cycle commit 2026-Q4
-checkin kr-conv 2.2 --confidence 0.6 --note "chat launched" --at 2026-11-02
-kr revise kr-conv --target 2.3 --reason "market slowdown"
-"""
+def readme_q4() -> list[list[str]]:
+    """The commands of README.md's "Using it" quarter, from `okr cycle add 2026-Q4` up to its
+    revision after the commit, as the reader types them."""
+    from tests.support.readme import steps
+
+    texts = [s.text for s in steps() if s.kind == "sh" and s.skip is None]
+    start = texts.index("okr cycle add 2026-Q4")
+    end = next(i for i, t in enumerate(texts) if i > start and t.startswith("okr kr revise"))
+    cmds = [shlex.split(t) for t in texts[start:end + 1]]
+    assert ["okr", "initiative", "add", "live-chat"] in [c[:4] for c in cmds]
+    return [c[1:] for c in cmds]
 
 
 def initiatives(r: dict) -> dict[str, list[str]]:
@@ -35,8 +34,8 @@ def initiatives(r: dict) -> dict[str, list[str]]:
 def test_the_readme_quarters_bundle_reviews_as_okr_review(env: Env, tmp_path: Path) -> None:
     """A bundle left out every InitiativeAdded: its review listed kr-conv with no initiatives,
     `okr review` with live-chat."""
-    for line in README_Q4.splitlines():
-        env.ok(*shlex.split(line))
+    for args in readme_q4():
+        env.ok(*args)
     env.ok("relay", "--once", "--checkpoint")
     out = tmp_path / "qb"
     env.ok("audit", "export", "--cycle", "2026-Q4", "--out", str(out))
