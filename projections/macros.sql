@@ -133,10 +133,13 @@ kpi AS (SELECT v.* FROM kpi_versions v
           AND v.key IN (SELECT kpi FROM kr)),
 -- The latest check-in and reading of each item (by effective time, then position): an
 -- aggregate, not a window (that would sort every reading of the history), over one number
--- (unique: both arg_max pick the same check-in; two of them cost less than one of a struct).
+-- (unique: both pick the same check-in; two of them cost less than one of a struct). A
+-- check-in's confidence may be NULL: arg_max skips NULL values and would take an older
+-- check-in's confidence instead, arg_max_null keeps the latest one's NULL.
 ci AS (SELECT c.aggregate_id,
               arg_max(c.value, okr_order_key(c.effective_at, c.position)) AS value,
-              arg_max(c.confidence, okr_order_key(c.effective_at, c.position)) AS confidence
+              arg_max_null(c.confidence, okr_order_key(c.effective_at, c.position))
+                  AS confidence
        FROM check_ins c
        WHERE c.recorded_at <= known_at::TIMESTAMPTZ AND c.effective_at <= as_of::TIMESTAMPTZ
          AND c.aggregate_id IN (SELECT aggregate_id FROM kr)

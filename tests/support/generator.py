@@ -332,9 +332,13 @@ def _kr_life(rnd: random.Random, world: _World, key: str, krs: dict[str, KeyResu
         late = rnd.random() < shape.backdated_share
         rec = eff + (timedelta(days=rnd.randrange(2, 9), hours=1) if late else timedelta())
         rec = min(rec, e + 4 * DAY)
-        conf = round(rnd.uniform(0.2, 0.95), 2)
+        # About one check-in in five says no confidence (a person skipped it): the latest
+        # check-in's missing confidence must not be filled from an older one. Taken from the
+        # same draw, so the rest of the history stays as it was.
+        drawn = round(rnd.uniform(0.2, 0.95), 2)
+        conf = None if drawn < 0.35 else drawn
 
-        def check(key: str = key, value: float = value, conf: float = conf,
+        def check(key: str = key, value: float = value, conf: float | None = conf,
                   eff: datetime = eff, rec: datetime = rec) -> list[Aggregate]:
             kr = krs.get(key)
             if kr is None or kr.removed or kr.kpi is not None:

@@ -91,3 +91,20 @@ def test_a_key_result_view_takes_the_latest_effective_check_in(ledger: OkrLedger
     card = views.view(ledger, "key_result", ledger.key_result("k1"), now)
     assert (card["value"], card["confidence"]) == (12, 0.6)
     assert card["progress"] == pytest.approx(12 / 40)
+
+
+def test_a_latest_check_in_without_confidence_shows_none_everywhere(ledger: OkrLedger) -> None:
+    """k2's older check-in said 0.4; its latest says nothing: the SQL macro must not fill the
+    gap from the older one (DuckDB's arg_max skips NULLs), as the view and replay do not."""
+    ledger.check_in("k2", 70)
+    now = utc_now()
+    with Projection(ledger.settings.projection_work_file) as proj:
+        proj.apply("t", [ConsumedRecord(r.value, 0, i)
+                         for i, r in enumerate(chained_records(ledger))], {0: 1})
+        sql = by_key(by_key(proj.scorecard_at(now, now))["o1"]["key_results"])["k2"]
+        replay = by_key(by_key(scorecard_at(list(proj.facts()), now, now))["o1"]
+                        ["key_results"])["k2"]
+    shown = views.view(ledger, "key_result", ledger.key_result("k2"), now)
+    assert (shown["value"], shown["confidence"]) == (70, None)
+    assert (replay["value"], replay["confidence"]) == (70, None)
+    assert (sql["value"], sql["confidence"]) == (70, None)
