@@ -197,6 +197,9 @@ class Projector(PartitionConsumer[Progress]):
         self.checkpoint_reader: kafka_client.PartitionReader | None = None
         self.read_to: dict[int, int] = {}  # next offset to read per partition
         self.reached: dict[int, int] = {}  # position of the last valid record per partition
+        # Offsets per partition of the records dead-lettered at or past the stored offset:
+        # read again (from a record waiting before them), they are not sent again.
+        self.sent: dict[int, set[int]] = {}
 
     def new_progress(self) -> Progress:
         return Progress()
@@ -211,6 +214,7 @@ class Projector(PartitionConsumer[Progress]):
         consumer does this every few seconds; readers should not wait for it)."""
         self.settle()
         stored = self.projection.offsets(self.topic)
+        self.sent = self.projection.dead_lettered(self.topic)
         if self.gate is None:
             self.gate = Gate(self._applied_head(), None, self.topic, describe=_describe)
         self.gate.waiting.clear()  # read again from the stored offsets
@@ -227,6 +231,8 @@ class Projector(PartitionConsumer[Progress]):
                      if not self.projection.has_event(env.aggregate_id, env.version)}
         finally:
             self.projection.release()
+        for p in wiped:  # another incarnation of the partition: its offsets name other records
+            self.sent.pop(p, None)
         return {p: 0 if p in wiped else o for p, o in stored.items()}
 
     def _applied_head(self) -> Head:
@@ -291,6 +297,7 @@ class Projector(PartitionConsumer[Progress]):
         self._read_checkpoints()
         released, conflicts = gate.release()
         forged += [(w.item, why) for w, why in conflicts]
+        forged = self._not_sent(forged, progress)
         for _, why in forged:
             log.error("ALARM: %s — dead-lettered; run `okr audit verify`", why)
         rejected += forged
@@ -298,6 +305,15 @@ class Projector(PartitionConsumer[Progress]):
         progress.waiting = gate.held_count()
         return [ConsumedRecord(w.item.value or b"", w.item.partition, w.item.offset)
                 for w in released]
+
+    def _not_sent(self, rejected: list[tuple[kafka_client.Message, str]], progress: Progress
+                  ) -> list[tuple[kafka_client.Message, str]]:
+        """The rejected records not dead-lettered already (a record waiting at the gate before
+        them in their partition made this consumer read them again)."""
+        fresh = [(m, why) for m, why in rejected
+                 if m.offset not in self.sent.get(m.partition, ())]
+        progress.duplicates += len(rejected) - len(fresh)
+        return fresh
 
     def _offsets(self) -> dict[int, int]:
         """The next offsets to store: never past a record still waiting at the gate."""
@@ -348,11 +364,19 @@ class Projector(PartitionConsumer[Progress]):
     def _apply(self, good: list[ConsumedRecord], rejected: list[tuple[kafka_client.Message,
                str]], progress: Progress) -> None:
         offsets = self._offsets()
+        rejected = self._not_sent(rejected, progress)
         self.dead_letters(rejected, progress)
+        for m, _ in rejected:
+            self.sent.setdefault(m.partition, set()).add(m.offset)
+        # Kept only at or past the offset stored: below it nothing is read again.
+        self.sent = {p: {o for o in os_ if o >= offsets.get(p, 0)}
+                     for p, os_ in self.sent.items()}
+        marks = {p: sorted(os_) for p, os_ in self.sent.items() if os_}
         self.settle()
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="okr-duckdb")
-        self._inflight = (self._writer.submit(self.projection.apply, self.topic, good, offsets),
+        self._inflight = (self._writer.submit(self.projection.apply, self.topic, good, offsets,
+                                              marks),
                           progress, len(good))
 
     def settle(self) -> None:

@@ -53,6 +53,10 @@ COMMENT ON COLUMN consumer_offsets.topic IS 'The Kafka topic read (okr.ledger).'
 COMMENT ON COLUMN consumer_offsets.partition IS 'Partition of the topic.';
 COMMENT ON COLUMN consumer_offsets.next_offset IS 'The next offset to read in that partition.';
 COMMENT ON COLUMN consumer_offsets.updated_at IS 'When the offset was last committed.';
+COMMENT ON TABLE consumer_dead_letters IS 'Bookkeeping of the projection consumer: the records it sent to okr.dead-letter at or past its stored next offset (a record still waiting at the gate before them keeps that offset back), so it does not send them again when it reads them again.';
+COMMENT ON COLUMN consumer_dead_letters.topic IS 'The Kafka topic read (okr.ledger).';
+COMMENT ON COLUMN consumer_dead_letters.partition IS 'Partition of the topic.';
+COMMENT ON COLUMN consumer_dead_letters.kafka_offset IS 'Offset of the dead-lettered record in that partition.';
 
 COMMENT ON TABLE aggregates IS 'The key of every item, by id.';
 COMMENT ON COLUMN aggregates.aggregate_id IS 'The item''s id (uuid5 of kind:key).';

@@ -19,7 +19,7 @@ from okr.projections.store import ConsumedRecord, Projection, ProjectionLocked
 # Columns that depend on the topic's incarnation (a republish gives other offsets), and tables
 # that hold the consumer's bookkeeping rather than content.
 RUN_COLUMNS = ("kafka_partition", "kafka_offset")
-BOOKKEEPING = ("consumer_offsets", "projection_meta")
+BOOKKEEPING = ("consumer_offsets", "consumer_dead_letters", "projection_meta")
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,15 @@ CREATE TABLE IF NOT EXISTS consumer_offsets (
     PRIMARY KEY (topic, partition)
 );
 
+-- Records a consumer sent to the dead-letter topic at or past its stored next offset (one
+-- waiting at the gate before them keeps that offset back): read again, they are not sent again.
+CREATE TABLE IF NOT EXISTS consumer_dead_letters (
+    topic        VARCHAR NOT NULL,
+    partition    INTEGER NOT NULL,
+    kafka_offset BIGINT NOT NULL,
+    PRIMARY KEY (topic, partition, kafka_offset)
+);
+
 -- The key of every aggregate (ids are uuid5 of kind:key; this table spares the hashing).
 CREATE TABLE IF NOT EXISTS aggregates (
     aggregate_id   VARCHAR PRIMARY KEY,

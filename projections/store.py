@@ -267,8 +267,20 @@ class Projection:
             "SELECT partition, next_offset FROM consumer_offsets WHERE topic = ?",
             [topic]).fetchall())
 
-    def apply(self, topic: str, batch: Sequence[ConsumedRecord], offsets: dict[int, int]) -> int:
-        """Load a batch and the next offsets in one transaction; returns new events stored."""
+    def dead_lettered(self, topic: str) -> dict[int, set[int]]:
+        """The offsets per partition of the records sent to the dead-letter topic at or past
+        the stored next offset, as committed with the rows."""
+        out: dict[int, set[int]] = {}
+        for partition, offset in self.con.execute(
+                "SELECT partition, kafka_offset FROM consumer_dead_letters WHERE topic = ?",
+                [topic]).fetchall():
+            out.setdefault(partition, set()).add(offset)
+        return out
+
+    def apply(self, topic: str, batch: Sequence[ConsumedRecord], offsets: dict[int, int],
+              dead_lettered: dict[int, list[int]] | None = None) -> int:
+        """Load a batch and the next offsets in one transaction; returns new events stored.
+        `dead_lettered` (when given) replaces the topic's dead-lettered offsets."""
         c = self.con
         with _file_errors():
             c.execute("BEGIN TRANSACTION")
@@ -279,6 +291,13 @@ class Projection:
                               "now() ON CONFLICT (topic, partition) DO UPDATE SET next_offset = "
                               "excluded.next_offset, updated_at = excluded.updated_at",
                               [topic, list(offsets), list(offsets.values())])
+                if dead_lettered is not None:
+                    c.execute("DELETE FROM consumer_dead_letters WHERE topic = ?", [topic])
+                    marks = [(p, o) for p, os_ in dead_lettered.items() for o in os_]
+                    if marks:
+                        c.execute("INSERT INTO consumer_dead_letters SELECT ?, unnest(?), "
+                                  "unnest(?)", [topic, [p for p, _ in marks],
+                                                [o for _, o in marks]])
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")

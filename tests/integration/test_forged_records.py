@@ -77,3 +77,35 @@ def test_records_no_checkpoint_covers_are_not_applied(env: Env) -> None:
     env.ok("kr", "add", "k1", "Signups", "--objective", "o1", "--target", "40")
     forge_next_check_in(env, "k1", 777.0)
     assert values(env) == []
+
+
+def test_a_forged_record_behind_a_waiting_one_is_dead_lettered_once(env: Env) -> None:
+    """A forgery at the next position waits at the gate (no checkpoint covers it), so its
+    partition's stored offset stays before it; a conflicting copy of an applied record
+    produced after it in the same partition is dead-lettered — once, not again by every
+    consumer run that reads the partition from the waiting record."""
+    env.ok("cycle", "add", "2026-Q4")
+    env.ok("objective", "add", "o1", "Grow revenue", "--cycle", "2026-Q4")
+    env.ok("kr", "add", "k1", "Signups", "--objective", "o1", "--target", "40")
+    env.ok("checkin", "k1", "5")
+    assert values(env) == [5.0]
+    forge_next_check_in(env, "k1", 777.0)
+    real = next(e for e in (Envelope.from_bytes(m.value or b"") for m in topic_records(env))
+                if e.type == "CheckInRecorded")
+    doc = {**json.loads(real.to_bytes()), "hash": "0" * 64}
+    doc["data"] = {**doc["data"], "value": 2.4}
+    doc["hash"] = record_hash(canonical_json(doc), doc["prev_hash"]) or ""
+    raw = canonical_json(doc)
+    assert Envelope.from_bytes(raw).hash_ok(raw)
+    produce(env, env.settings.topic_ledger, [(real.aggregate_id.encode(), raw)])
+    s = env.settings
+    for _ in range(3):
+        proc = env.run("consume", "--once")
+        assert proc.returncode == 0, proc.stderr
+    letters = list(kafka_client.read_topic(s, s.kafka_bootstrap_servers or "",
+                                           s.topic_dead_letter, idle=2.0))
+    sources = [(dict(m.headers)["source.partition"], dict(m.headers)["source.offset"])
+               for m in letters]
+    assert len(letters) == 1, sources
+    assert f"position {real.position}" in dict(letters[0].headers)["reason"].decode()
+    assert values(env) == [5.0]
