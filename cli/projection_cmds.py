@@ -131,8 +131,9 @@ def history_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Key res
 @export_app.command("parquet")
 def export_parquet(ctx: typer.Context, out: Path = typer.Argument(..., help="Directory."),
                    as_json: bool = JSON) -> None:
-    """Every projection table as Parquet (check-ins and versions partitioned by cycle), with
-    the scorecard now and each key result's weekly scores (scorecard.parquet, kr_weekly.parquet)."""
+    """Every projection table as Parquet but the consumer's bookkeeping (check-ins and versions
+    partitioned by cycle), with the scorecard now and each key result's weekly scores
+    (scorecard.parquet, kr_weekly.parquet)."""
     from okr.cli.output import check_out_dir, writing_out
     from okr.cli.reads import open_projection
     from okr.domain.base import utc_now

@@ -422,7 +422,7 @@ LIVE_SOURCE = "live-feed"
 # Columns that depend on how writers interleaved or where Kafka put a record, not on what
 # happened: positions (and the chain hashes over them), partitions and offsets.
 RUN_DEPENDENT_COLUMNS = ("position", "prev_hash", "hash", "kafka_partition", "kafka_offset")
-NOT_CONTENT_TABLES = ("consumer_offsets", "projection_meta")
+NOT_CONTENT_TABLES = ("consumer_offsets", "consumer_dead_letters", "projection_meta")
 
 
 @dataclass(frozen=True)

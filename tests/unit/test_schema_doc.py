@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from okr.projections.store import Projection
+from okr.projections.store import ConsumedRecord, Projection
 
 ROOT = Path(__file__).resolve().parents[2]
 CALL = re.compile(r"`([a-z_]+)\(([^`]*)\)`")
@@ -50,3 +50,58 @@ def test_the_scalar_examples_of_schema_md_run_and_give_what_it_says(tmp_path: Pa
                proj.con.execute(f"SELECT {name}({args})").fetchone()[0]  # type: ignore[index]
                for name, args in examples}
     assert got["kr_progress_of('increase', 0, 10, NULL, NULL, 5)"] == 0.5
+
+
+# Consumer bookkeeping: where the projection consumer is in one incarnation of okr.ledger, and
+# which code set the file up. Nothing an analyst queries; the export leaves them out.
+BOOKKEEPING = {"consumer_offsets", "consumer_dead_letters", "projection_meta"}
+
+
+def test_schema_md_lists_every_table_of_the_file(tmp_path: Path) -> None:
+    text = (ROOT / "docs/schema.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| `([a-z_]+)` \|", text, re.MULTILINE))
+    with Projection(tmp_path / "p.duckdb") as proj:
+        tables = {t for (t,) in proj.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
+            "AND NOT temporary").fetchall()}
+    assert tables - listed == set()
+
+
+def test_the_parquet_export_writes_every_table_but_the_bookkeeping_schema_md_names(
+        tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from okr.domain.base import utc_now
+    from okr.ledger.app import OkrLedger
+    from okr.record.envelope import chained_records
+    from okr.settings import load_settings
+    from tests.fuzzing import LIVE_CYCLE, live_window
+
+    app = OkrLedger(load_settings({"home": tmp_path / "home"}, environ={}))
+    now = utc_now()
+    cycle = app.add_cycle(LIVE_CYCLE, *live_window(now))
+    app.add_objective("o1", "Grow", cycle=cycle.key, owner="ana")
+    app.add_kpi("nps", "NPS", green=40, red=20)
+    app.add_key_result("k1", "Deals", objective="o1", start=0, target=40)
+    app.add_initiative("i1", "Call", key_result="k1")
+    app.check_in("k1", 12, at=cycle.start + timedelta(days=1))
+    app.record_reading("nps", 45.0, at=now - timedelta(hours=1))
+    app.add_user("ana", "member", team="sales")
+    records = list(chained_records(app))
+    app.close()
+    with Projection(tmp_path / "p.duckdb") as proj:
+        proj.apply("t", [ConsumedRecord(r.value, 0, i) for i, r in enumerate(records)],
+                   {0: len(records)})
+        tables = {t for (t,) in proj.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
+            "AND NOT temporary").fetchall()}
+        counts = proj.export_parquet(tmp_path / "out", now)
+        empty = {t for t in tables - BOOKKEEPING
+                 if proj.con.execute(f"SELECT count(*) FROM {t}").fetchone() == (0,)}
+    written = {p.name.removesuffix(".parquet") for p in (tmp_path / "out").iterdir()}
+    assert empty == set()  # every exported table has rows, so each is really written
+    assert tables >= BOOKKEEPING
+    assert written == set(counts) == tables - BOOKKEEPING | {"scorecard", "kr_weekly"}
+    section = (ROOT / "docs/schema.md").read_text(encoding="utf-8").split("## Parquet export")[1]
+    section = section.split("\n## ")[0]
+    assert all(f"`{t}`" in section for t in BOOKKEEPING), "schema.md names what is left out"
