@@ -4,6 +4,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from importlib import import_module
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
@@ -188,6 +189,40 @@ def run() -> None:
         signal.signal(signal.SIGINT, previous)
 
 
+def _closed_pipe(exc: BaseException) -> bool:
+    """Whether `exc` is, or was raised while handling, a write to a pipe whose reader has gone
+    (`okr … | head -1`): typer answers that with sys.exit(1) — which says "verification
+    failed" here — so the exit it raises is told by the error it handled."""
+    import errno
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.EPIPE:
+            return True
+        seen = seen.__context__
+    return False
+
+
+def _end_on_closed_pipe() -> "NoReturn":
+    """End quietly with the exit code a shell gives a process killed by SIGPIPE (non-zero, so
+    `okr audit verify | head` cut short does not pass under pipefail). What is still buffered
+    for stdout goes to /dev/null: flushed to the closed pipe at exit, it would fail again and
+    Python would say so on stderr."""
+    import os
+
+    from okr.errors import PIPE_CLOSED
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):  # a stdout without a descriptor (tests write to memory)
+        pass
+    if "kafka" in sys.modules:
+        from okr.adapters.kafka_client import stop_orphaned_io
+        stop_orphaned_io()
+    sys.exit(PIPE_CLOSED)
+
+
 def _run() -> None:
     import os
 
@@ -203,8 +238,13 @@ def _run() -> None:
     failure, code = None, BAD_INPUT
     try:
         rv = app_for(sys.argv[1:], os.environ)(standalone_mode=False)
+        sys.stdout.flush()  # here, where a reader that has gone is still ours to answer
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except (SystemExit, BrokenPipeError) as exc:
+        if _closed_pipe(exc):
+            _end_on_closed_pipe()
+        raise
     except typer.Abort:
         print("okr: aborted", file=sys.stderr)
         sys.exit(INTERRUPTED)

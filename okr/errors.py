@@ -12,6 +12,7 @@ says what to do. Anything else is a bug and keeps its traceback.
 | 3 | incomplete or stale: the projection lacks events the store holds and `--strict` was given |
 | 4 | a service is unavailable: event store, Kafka, the data directory, the projection |
 | 130 | interrupted (Ctrl-C) |
+| 141 | the output pipe was closed early (a reader such as `head` stopped): okr stops quietly |
 
 This module imports nothing of okr's, so every layer may raise these.
 """
@@ -22,6 +23,7 @@ BAD_INPUT = 2
 INCOMPLETE = 3
 UNAVAILABLE = 4
 INTERRUPTED = 130  # Ctrl-C, as shells report a process ended by SIGINT
+PIPE_CLOSED = 141  # the reader of stdout went away, as shells report a process ended by SIGPIPE
 
 
 class OkrError(Exception):
@@ -90,6 +92,9 @@ MEANINGS: dict[int, str] = {
     UNAVAILABLE: "service unavailable (event store, Kafka, data directory or projection; "
                  "the message names it and what to do)",
     INTERRUPTED: "interrupted (Ctrl-C: `okr: interrupted` on stderr)",
+    PIPE_CLOSED: "output pipe closed early (a reader such as head -1 stopped reading: the rest "
+                 "is not printed, nothing is said on stderr; non-zero, as a shell reports "
+                 "SIGPIPE, so a cut-off okr audit verify does not pass under pipefail)",
 }
 
 
