@@ -9,6 +9,7 @@ import io
 import json
 import sys
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from okr.cli.log import servers as _servers
 from okr.cli.output import (
     counted,
     csv_cell,
+    datum,
     emit,
     format_option,
     print_table,
@@ -91,8 +93,8 @@ def trail(ctx: typer.Context, key: str = typer.Argument(..., help="Key of an obj
     def human() -> None:
         table = []
         for r in rows:
-            diff = "; ".join(f"{k}: {_cell(v['before']) or '∅'} → {_cell(v['after'])}"
-                             for k, v in r["changes"].items())
+            diff = "; ".join(f"{k}: {_cell(v['before'], True, zone) or '∅'} → "
+                             f"{_cell(v['after'], True, zone)}" for k, v in r["changes"].items())
             eff = "" if r["effective_at"] == r["recorded_at"] else say(r["effective_at"], zone)
             table.append([str(r["position"]), say(r["recorded_at"], zone), eff,
                           acting(r["actor"], r["on_behalf_of"]), r["event"], diff,
@@ -107,11 +109,16 @@ def _iso(t: Any) -> str:
     return iso(t)
 
 
-def _cell(v: Any) -> str:
+def _cell(v: Any, for_people: bool = False, zone: str | None = None) -> str:
+    """A changed field's value as text; an instant in ISO 8601: said in the person's `zone`
+    with UTC beside it in a table (`for_people`), in UTC (Z) as JSON says it in CSV."""
     if v is None:
         return ""
     if isinstance(v, str):
         return v
+    if isinstance(v, datetime):
+        from okr.cli.times import say
+        return say(v, zone) if for_people else datum(v)
     return to_json(v, pretty=False) if isinstance(v, dict | list) else str(v)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 import typer
 
 from okr.cli.context import state, want_json
-from okr.cli.output import emit, format_option, print_table, table_format
+from okr.cli.output import NONE, emit, format_option, print_table, table_format
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
 COLUMNS = ["owner", "team", "item", "title", "why", "last", "due since", "overdue"]
@@ -60,13 +60,13 @@ def due_cmd(ctx: typer.Context,
     zone = st.settings.timezone
 
     def when(t: datetime | None) -> str:
-        return "-" if t is None else say(t, zone)
+        return NONE if t is None else say(t, zone)
 
     def human() -> None:
         if not items and fmt == "table":
             print(f"nothing due as of {say(now, zone)}")
             return
-        print_table(COLUMNS, [[i["owner"] or "-", i["team"] or "-",
+        print_table(COLUMNS, [[i["owner"] or NONE, i["team"] or NONE,
                                f"{'KR' if i['kind'] == 'key_result' else 'KPI'} {i['key']}",
                                i["title"], why_text(dict(i)), when(i["last_at"]),
                                when(i["due_at"]), overdue_text(i["overdue_seconds"])]

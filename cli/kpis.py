@@ -5,7 +5,7 @@ from typing import Any
 
 from okr.cli.context import State
 from okr.cli.errors import UserError
-from okr.cli.output import amount
+from okr.cli.output import NONE, amount
 from okr.cli.writes import said
 
 KPI_STATUSES = ("green", "amber", "red", "no-data", "stale")
@@ -34,11 +34,11 @@ def kpi_table(st: State, rows: list[dict[str, Any]], fmt: str) -> None:
     """KPI rows (as ledger.views.kpi_list shapes them) as a table, TSV or CSV."""
     from okr.cli.output import print_table, styled  # rich: only when a table is printed
 
-    arrows = {"better": "↗ better", "worse": "↘ worse", "flat": "→ flat", None: "-"}
+    arrows = {"better": "↗ better", "worse": "↘ worse", "flat": "→ flat", None: NONE}
     colours = {"green": "green", "amber": "yellow", "red": "red", None: "dim"}
     print_table(["KPI", "name", "latest", "observed", "trend", "health", "cadence"],
                 [[r["key"], r["name"], amount(r["value"], r["unit"]),
-                  "-" if r["observed_at"] is None else said(st, r["observed_at"]),
+                  NONE if r["observed_at"] is None else said(st, r["observed_at"]),
                   arrows[r["trend"]],
                   styled((r["health"] or "no data", colours[r["health"]]),
                          *([(" STALE", "bold red")] if r["stale"] else [])),

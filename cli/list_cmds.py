@@ -28,7 +28,15 @@ from okr.cli.commands import Typer, choice
 from okr.cli.context import State, state, want_json
 from okr.cli.kpis import KPI_STATUSES
 from okr.cli.kpis import STATUS_HELP as KPI_STATUS_HELP
-from okr.cli.output import amount, emit, format_option, print_table, table_format
+from okr.cli.output import (
+    NONE,
+    amount,
+    emit,
+    format_option,
+    print_table,
+    table_format,
+    target_amount,
+)
 from okr.cli.writes import JSON
 
 list_app = Typer(help="Browse cycles, objectives, key results, initiatives and KPIs "
@@ -71,7 +79,7 @@ def _emit(ctx: typer.Context, st: State, kind: str, a: datetime, k: datetime,
 
 
 def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:.0%}"
+    return NONE if x is None else f"{x:.0%}"
 
 
 # ---- the commands -----------------------------------------------------------------------
@@ -112,7 +120,7 @@ def list_objectives(ctx: typer.Context, cycle: str | None = CYCLE, team: str | N
         ["objective", "title", "cycle", "owner", "team", "type", "status", "key results",
          "score", "track", "carried from"],
         [[r["key"], r["title"], r["cycle"], r["owner"], r["team"], r["okr_type"], r["status"],
-          str(r["key_results"]), _pct(r["score"]), r["track"] or "-",
+          str(r["key_results"]), _pct(r["score"]), r["track"] or NONE,
           r["carried_from"] or ""] for r in items], fmt))
 
 
@@ -136,7 +144,8 @@ def list_krs(ctx: typer.Context, cycle: str | None = CYCLE,
         ["key result", "title", "objective", "cycle", "kind", "target", "value", "progress",
          "expected", "status", "carried from"],
         [[r["key"], r["title"], r["objective"], r["cycle"], r["kind"],
-          amount(r["target"], r["unit"]), amount(r["value"], r["unit"]), _pct(r["progress"]),
+          target_amount(r["target"], r.get("target_high"), r["unit"]),
+          amount(r["value"], r["unit"]), _pct(r["progress"]),
           _pct(r["expected"]), r["status"], r["carried_from"] or ""] for r in items], fmt))
 
 
@@ -156,7 +165,7 @@ def list_initiatives(ctx: typer.Context, cycle: str | None = CYCLE,
         p, a, k, cycle, team, owner, status))
     _emit(ctx, st, "initiatives", a, k, items, fmt, lambda: print_table(
         ["initiative", "title", "key result", "cycle", "team", "owner", "status"],
-        [[r["key"], r["title"], r["key_result"], r["cycle"] or "-", r["team"] or "",
+        [[r["key"], r["title"], r["key_result"], r["cycle"] or NONE, r["team"] or "",
           r["owner"], r["status"]] for r in items], fmt))
 
 

@@ -4,7 +4,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -78,6 +78,13 @@ def emit(data: Any, as_json: bool, human: Callable[[], None] | str | None = None
         print("\n".join(visible(line) for line in human.split("\n")))
 
 
+def target_amount(low: float | None, high: float | None, unit: str = "") -> str:
+    """A target with its unit, or a range's two bounds ('40–60%'), '-' (NONE) when none."""
+    if high is None:
+        return amount(low, unit)
+    return f"{amount(low, '')}–{amount(high, unit)}"
+
+
 def counted(n: int, noun: str) -> str:
     """'1 event', '3 events': a count with its noun in the right number."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
@@ -97,10 +104,25 @@ def bar(fraction: float | None, width: int = 20) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
+class Blank(str):
+    """The text a table shows where there is no value: '-' to a person, an empty cell in CSV
+    (a stored text that is '-' is a plain str, and stays in CSV, guarded)."""
+
+    __slots__ = ()
+
+
+NONE = Blank("-")
+
+
+def or_none(text: str | None) -> str:
+    """`text`, or the NONE mark when it is None or empty."""
+    return text or NONE
+
+
 def amount(value: float | None, unit: str = "") -> str:
-    """A value with its unit: '2.2%', '13250 users', '-' when there is none."""
+    """A value with its unit: '2.2%', '13250 users', '-' (NONE) when there is none."""
     if value is None:
-        return "-"
+        return NONE
     if not unit:
         return f"{value:g}"
     return f"{value:g}{unit}" if unit in ("%", "‰", "€", "$", "£") else f"{value:g} {unit}"
@@ -109,8 +131,8 @@ def amount(value: float | None, unit: str = "") -> str:
 # ---- stored text is data ----------------------------------------------------------------
 # Titles, notes, reasons and keys are whatever a person (or an import, or a Kafka message)
 # typed. On a terminal they are shown, never obeyed: no rich markup is read in them, and
-# control, bidi and zero-width characters are made visible. JSON keeps them exact; CSV cells
-# that a spreadsheet would run as a formula are neutralised.
+# control, bidi and zero-width characters are made visible — in tables, TSV and CSV alike.
+# JSON keeps them exact; CSV cells that a spreadsheet would run as a formula are neutralised.
 
 _CONTROL_PICTURES = {c: chr(0x2400 + c) for c in range(0x20)} | {0x7F: "␡"}
 
@@ -143,14 +165,33 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: Any) -> Any:
-    """A CSV cell a spreadsheet will not run: text starting with = + - @ TAB or CR gets a
-    leading apostrophe (OWASP's advice); numbers (-4.5 too, even as text) and None pass."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    """A CSV cell: text made `visible` as on a terminal (a file gets opened in one too), the
+    NONE mark empty, and what a spreadsheet would run not runnable — text starting with
+    = + - @ TAB or CR gets a leading apostrophe (OWASP's advice); numbers (-4.5 too, even as
+    text) and None pass."""
+    if isinstance(value, datetime):
+        value = datum(value)
+    if not isinstance(value, str):
+        return value
+    if isinstance(value, Blank):
+        return ""
+    value = visible(value)
+    if value.startswith(_FORMULA_START):
         try:
             float(value)
         except ValueError:
             return "'" + value
     return value
+
+
+def datum(value: Any) -> str:
+    """A value of a query's answer as a cell's text: an instant in ISO 8601 as JSON says it
+    (UTC, with Z), a date-time without a zone or a date in ISO 8601, anything else as str."""
+    if isinstance(value, datetime):
+        return _default(value) if value.tzinfo is not None else value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value)
 
 
 def console(stderr: bool = False) -> "Console":
@@ -178,7 +219,8 @@ def styled(*parts: "str | tuple[str, str]") -> "Text":
 # On a terminal a table is drawn by rich; piped (or with --format tsv) it prints whole: a
 # header line, then one row a line, cells tab-separated and made visible, never truncated or
 # wrapped, so `okr audit trail KR | grep …` sees every character. --format csv writes RFC 4180
-# CSV with formula-safe cells.
+# CSV with the same visible text in formula-safe cells, and an empty cell where a table says
+# '-' (NONE).
 
 TABLE_FORMATS = ("table", "tsv", "csv", "json")
 
@@ -205,7 +247,9 @@ def _plain(cell: Any) -> str:
     """A cell as plain text: a rich Text's characters, else the value (None: empty). Told by
     its `plain` text rather than isinstance, so a piped table does not import rich for it."""
     plain = getattr(cell, "plain", None)
-    return plain if isinstance(plain, str) else "" if cell is None else str(cell)
+    if isinstance(plain, str):
+        return plain
+    return cell if isinstance(cell, str) else "" if cell is None else str(cell)
 
 
 def _tsv_line(cells: list[str]) -> str:
@@ -237,7 +281,7 @@ def print_table(columns: "list[str]", rows: "list[list[Any]]", fmt: str | None =
         if fmt == "csv":
             import csv
             writer = csv.writer(_LfRecords(), lineterminator="\r\n")
-            writer.writerow(columns)
+            writer.writerow([csv_cell(c) for c in columns])
             writer.writerows([csv_cell(_plain(c)) for c in r] for r in rows)
         else:
             sys.stdout.write("\t".join(visible(c) for c in columns) + "\n")

@@ -6,7 +6,7 @@ import typer
 
 from okr.cli.commands import Typer, choice, choice_argument
 from okr.cli.context import state
-from okr.cli.output import amount
+from okr.cli.output import target_amount
 from okr.cli.writes import (
     JSON,
     REASON,
@@ -232,7 +232,7 @@ def kr_add(ctx: typer.Context, key: str, title: str,
         phases(st, phase), kpi, reason, effective=when(st, effective),
         tolerance=opt_number(tolerance, "tolerance"))
     done(ctx, as_json, f"key result {kr.key} added to {kr.objective}: {kr.kind} "
-         f"{kr.start:g} → {amount(kr.target, kr.unit)}",
+         f"{kr.start:g} → {target_amount(kr.target, kr.target_high, kr.unit)}",
          {"key": kr.key, "objective": kr.objective, "kind": kr.kind, "start": kr.start,
           "target": kr.target, "target_high": kr.target_high, "tolerance": kr.tolerance,
           "unit": kr.unit, "weight": kr.weight, "kpi": kr.kpi},

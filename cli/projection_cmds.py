@@ -14,7 +14,15 @@ import typer
 from okr.cli.commands import Typer
 from okr.cli.context import state, want_json
 from okr.cli.errors import UserError
-from okr.cli.output import amount, emit, format_option, print_table, table_format
+from okr.cli.output import (
+    NONE,
+    amount,
+    datum,
+    emit,
+    format_option,
+    print_table,
+    table_format,
+)
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
 export_app = Typer(help="Export the projection for analysts.", no_args_is_help=True)
@@ -121,8 +129,8 @@ def history_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Key res
                       say(r["recorded_at"], zone)
                       + (" (late)" if (r["recorded_at"] - r["effective_at"]).days >= 1 else ""),
                       amount(r["value"]),
-                      "-" if r["confidence"] is None else f"{r['confidence']:.2f}",
-                      acting(r["actor"], r["on_behalf_of"]), r["source"] or "-",
+                      NONE if r["confidence"] is None else f"{r['confidence']:.2f}",
+                      acting(r["actor"], r["on_behalf_of"]), r["source"] or NONE,
                       r["note"] or ""] for r in check_ins],
                     fmt, title=f"Check-ins of {key}", heading=True)
     emit(data, fmt == "json", human)
@@ -207,7 +215,7 @@ def sql_cmd(ctx: typer.Context, query: str = typer.Argument(..., help="A SELECT 
         data = [dict(zip(names, (plain(v) for v in r), strict=True)) for r in rows]
         emit(data, True)
     else:
-        print_table(names, [["NULL" if v is None else str(v) for v in r] for r in rows], fmt)
+        print_table(names, [["NULL" if v is None else datum(v) for v in r] for r in rows], fmt)
         if fmt == "table":
             print(f"{len(rows)} row{'s' * (len(rows) != 1)}")
     if cut:

@@ -10,32 +10,41 @@ import io
 from datetime import datetime
 from typing import Any
 
-from okr.cli.output import csv_cell, visible
+from okr.cli.output import NONE, csv_cell, visible
 from okr.domain.actors import acting
 
 PCT = "{:.0%}"
 
 
 def pct(x: float | None) -> str:
-    return "-" if x is None else PCT.format(x)
+    return NONE if x is None else PCT.format(x)
 
 
 def num(x: float | None) -> str:
-    return "-" if x is None else f"{x:g}"
+    return NONE if x is None else f"{x:g}"
+
+
+def mean_score(summary: dict[str, Any]) -> str:
+    """'mean score 62%', or 'nothing to score' for a cycle none of whose objectives has a
+    score (none at all: it says so) — not 'mean score 0%'."""
+    if summary["mean_score"] is None:
+        return "nothing to score" + (": no objectives" if not summary["objectives"] else "")
+    return f"mean score {pct(summary['mean_score'])}"
 
 
 def day(t: datetime | None, zone: str | None, *, end: bool = False) -> str:
     """An instant's calendar day in `zone` (the cycle's: the days `okr list cycles` says), or
     '-'; an exclusive `end` says the last day before it."""
     from okr.cli.times import local_day
-    return "-" if t is None else local_day(t, zone, end=end)
+    return NONE if t is None else local_day(t, zone, end=end)
 
 
-def moment(t: datetime | None, zone: str | None) -> str:
-    """An instant said exactly in `zone` (the cycle's), with its offset, to the second — a
-    typed `--as-of 2026-09-30` in New York is Berlin's 1 October, and the offset says so."""
-    from okr.cli.times import said_briefly
-    return "-" if t is None else said_briefly(t, zone)
+def moment(t: datetime | None, person: str | None = None) -> str:
+    """An instant (a review's as-of and known-at) said as every answer says one: in the
+    person's zone (`person`, else this invocation's setting) with UTC beside it, to the
+    second — while the review's DAYS are the cycle's, in the zone it names."""
+    from okr.cli.times import PERSON_ZONE, say
+    return NONE if t is None else say(t, person or PERSON_ZONE.get())
 
 
 def span(review: dict[str, Any], zone: str) -> str:
@@ -47,7 +56,7 @@ def grade(card: dict[str, Any], final: bool = True) -> str:
     """'reached' / 'missed' once the cycle is over or closed; 'reached so far' / 'open' while it
     runs; learning OKRs are not graded."""
     if card["succeeded"] is None:
-        return "not graded" if card["okr_type"] == "learning" else "-"
+        return "not graded" if card["okr_type"] == "learning" else NONE
     if not final:
         return "reached so far" if card["succeeded"] else "open"
     return "reached" if card["succeeded"] else "missed"
@@ -71,7 +80,7 @@ def bounds(low: float | None, high: float | None) -> str:
 def initiatives_text(kr: dict[str, Any] | None) -> str:
     """'live-chat Implement live chat (done); …' — the work on a key result."""
     if kr is None or not kr.get("initiatives"):
-        return "-"
+        return NONE
     return "; ".join(f"{i['key']} {i['title']} ({i['status']})" for i in kr["initiatives"])
 
 
@@ -145,18 +154,20 @@ def _md(text: Any) -> str:
     return visible(text).translate(_MD_SPECIAL)
 
 
-def to_markdown(review: dict[str, Any], zone: str) -> str:
-    """The review as Markdown, for a wiki page or a pull request."""
+def to_markdown(review: dict[str, Any], zone: str, person: str | None = None) -> str:
+    """The review as Markdown, for a wiki page or a pull request: days in the cycle's `zone`,
+    instants in the `person`'s."""
     s = review["summary"]
     m = _md
     out = [f"# Review of {m(review['cycle'])}",
            f"{span(review, zone)}, status {m(review['status'])}; "
            f"plan committed {day(review['committed_at'], zone)}; as of "
-           f"{moment(review['as_of'], zone)}, as known at {moment(review['known_at'], zone)}.",
+           f"{moment(review['as_of'], person)}, as known at "
+           f"{moment(review['known_at'], person)}.",
            "",
-           f"{s['succeeded']} of {s['graded']} graded objectives succeeded; mean score "
-           f"{pct(s['mean_score'])} over {s['objectives']} objectives and {s['key_results']} "
-           "key results.", "", "## Plan vs actual", "",
+           f"{s['succeeded']} of {s['graded']} graded objectives succeeded; {mean_score(s)} "
+           f"over {s['objectives']} objectives and {s['key_results']} key results.", "",
+           "## Plan vs actual", "",
            "| objective | type | key result | planned target | final target | value | "
            "progress | expected | status | grade | initiatives |",
            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -369,8 +380,9 @@ def summaries_html(summary: dict[str, list[dict[str, Any]]]) -> str:
     return out
 
 
-def to_html(review: dict[str, Any], zone: str) -> str:
-    """The review as one self-contained HTML page (inline CSS and SVG, no scripts, no CDN)."""
+def to_html(review: dict[str, Any], zone: str, person: str | None = None) -> str:
+    """The review as one self-contained HTML page (inline CSS and SVG, no scripts, no CDN):
+    days in the cycle's `zone`, instants in the `person`'s."""
     e = _e
     s = review["summary"]
     rows = "".join(
@@ -409,10 +421,10 @@ def to_html(review: dict[str, Any], zone: str) -> str:
 <title>Review of {e(review['cycle'])}</title><style>{_CSS}</style></head><body>
 <h1>Review of {e(review['cycle'])}</h1>
 <p class="muted">{e(span(review, zone))} · status {e(review['status'])} ·
-plan committed {day(review['committed_at'], zone)} · as of {moment(review['as_of'], zone)}, as
-known at {moment(review['known_at'], zone)}</p>
-<p><b>{s['succeeded']} of {s['graded']}</b> graded objectives succeeded · mean score
-<b>{pct(s['mean_score'])}</b> · {s['objectives']} objectives, {s['key_results']} key results</p>
+plan committed {day(review['committed_at'], zone)} · as of {moment(review['as_of'], person)},
+as known at {moment(review['known_at'], person)}</p>
+<p><b>{s['succeeded']} of {s['graded']}</b> graded objectives succeeded · {e(mean_score(s))}
+· {s['objectives']} objectives, {s['key_results']} key results</p>
 {summaries_html(review["summaries"])}
 <h2>Plan vs actual</h2>
 <table><tr><th>objective</th><th>type</th><th>key result</th><th>planned target</th>

@@ -76,19 +76,20 @@ def review_cmd(ctx: typer.Context, cycle: str = typer.Argument(..., help="e.g. 2
             raise UserError("--out needs --format csv, md, html or json")
         _print_review(st, data, fmt, zone)
         return
-    if write_out(to_json(data) + "\n" if fmt == "json" else _report(data, fmt, zone), out):
+    if write_out(to_json(data) + "\n" if fmt == "json"
+                 else _report(data, fmt, zone, st.settings.timezone), out):
         assert out is not None
         print(visible(f"review of {data['cycle']} written to {out.resolve()}"))
 
 
-def _report(data: dict[str, Any], fmt: str, zone: str) -> str:
+def _report(data: dict[str, Any], fmt: str, zone: str, person: str | None) -> str:
     """The review as a csv, md or html report (cli/report.py: imported only for these), its
-    days in the cycle's zone."""
+    days in the cycle's zone, its instants in the person's."""
     from okr.cli import report
 
     if fmt == "csv":
         return report.to_csv(data)
-    return {"md": report.to_markdown, "html": report.to_html}[fmt](data, zone)
+    return {"md": report.to_markdown, "html": report.to_html}[fmt](data, zone, person)
 
 
 def retro_cmd(ctx: typer.Context, cycle_a: str, cycle_b: str,
@@ -106,12 +107,14 @@ def retro_cmd(ctx: typer.Context, cycle_a: str, cycle_b: str,
 # ---- terminal rendering ------------------------------------------------------------------
 
 def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str) -> None:
-    """The review as tables; its days are the cycle's, in its zone (`okr list cycles`)."""
-    from okr.cli.output import console, print_table, styled
+    """The review as tables; its days are the cycle's, in its zone (`okr list cycles`), its
+    instants the person's, with UTC beside them."""
+    from okr.cli.output import NONE, console, print_table, styled
     from okr.cli.report import (
         bounds,
         carried_text,
         day,
+        mean_score,
         moment,
         num,
         pct,
@@ -123,6 +126,7 @@ def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str) -> None:
     from okr.domain.actors import acting
 
     c = console()
+    person = st.settings.timezone
 
     def say(line: "Text") -> None:  # piped (tsv): a '# ' line between the tables
         if fmt == "tsv":
@@ -133,9 +137,9 @@ def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str) -> None:
     s = r["summary"]
     say(styled((f"Review of {r['cycle']}", "bold"),
         f"  {span(r, zone)}, {r['status']}, plan committed {day(r['committed_at'], zone)}; "
-        f"as of {moment(r['as_of'], zone)}, as known at {moment(r['known_at'], zone)}"))
-    say(styled(f"{s['succeeded']} of {s['graded']} graded objectives succeeded · mean "
-        f"score {pct(s['mean_score'])}"))
+        f"as of {moment(r['as_of'], person)}, as known at {moment(r['known_at'], person)}"))
+    say(styled(f"{s['succeeded']} of {s['graded']} graded objectives succeeded · "
+               f"{mean_score(s)}"))
     print_table(["objective", "key result", "planned", "final", "value", "progress",
                  "expected", "status", "grade", "initiatives"],
                 [[styled(f"{row['objective']} {row['objective_title']}",
@@ -145,7 +149,7 @@ def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str) -> None:
                          (carried_text(row["carried_from"]), "cyan")),
                   bounds(row["planned_target"], row["planned_target_high"]),
                   bounds(row["final_target"], row["final_target_high"]), num(row["value"]),
-                  pct(row["progress"]), pct(row["expected"]), row["status"] or "-",
+                  pct(row["progress"]), pct(row["expected"]), row["status"] or NONE,
                   row["grade"], row["initiatives"]] for row in score_rows(r)],
                 fmt, title="Plan vs actual", heading=True)
     print_summaries(r["summaries"], fmt)
@@ -162,7 +166,7 @@ def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str) -> None:
     print_table(["KPI", "green", "amber", "red", "no data", "stale", "at end"],
                 [[k["key"], pct(k["shares"]["green"]), pct(k["shares"]["amber"]),
                   pct(k["shares"]["red"]), pct(k["shares"]["none"]), pct(k["stale_share"]),
-                  k["health_at_end"] or "-"] for k in r["guardrails"]], fmt,
+                  k["health_at_end"] or NONE] for k in r["guardrails"]], fmt,
                 title="KPI guardrails", heading=True)
     print_table(["owner", "check-ins", "mean confidence", "hit rate", "Brier"],
                 [[x["owner"], str(x["check_ins"]), pct(x["mean_confidence"]),
@@ -177,12 +181,12 @@ def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str) -> None:
 
 
 def _print_retro(d: dict[str, Any], fmt: str) -> None:
-    from okr.cli.output import print_table
+    from okr.cli.output import NONE, print_table
     from okr.cli.report import pct
 
     fields = [("objectives", str), ("graded", str), ("succeeded", str), ("hit_rate", pct),
               ("mean_score", pct), ("kr_done", str), ("revisions", str),
-              ("goalposts_moved", str), ("brier", lambda x: "-" if x is None else f"{x:.3f}")]
+              ("goalposts_moved", str), ("brier", lambda x: NONE if x is None else f"{x:.3f}")]
     print_table(["", d["a"]["cycle"], d["b"]["cycle"]],
                 [[name.replace("_", " "), show(d["a"][name]), show(d["b"][name])]
                  for name, show in fields], fmt,

@@ -44,10 +44,13 @@ def zoned_review(facts_of: "Callable[[str, datetime, datetime], list[Fact]]", cy
         raise NotFound(f"cycle {cycle!r} not found")
     try:
         with paused():
-            return (review(facts, key, ReviewPoint(as_of, known_at), also),
-                    cycle_zone(facts, key))
+            said = review(facts, key, ReviewPoint(as_of, known_at), also)
     except UnknownCycle as exc:
         raise NotFound(str(exc)) from None
+    summary = said.get("summary")
+    if summary is not None and all(c["score"] is None for c in said["objectives"]):
+        summary["mean_score"] = None  # nothing to score: not a score of 0 (domain's mean)
+    return said, cycle_zone(facts, key)
 
 
 def cycle_zone(facts: "Sequence[Fact]", cycle: str) -> str:

@@ -3,12 +3,12 @@
 
 from typing import Any
 
-from okr.cli.output import amount, bar, console, styled
+from okr.cli.output import NONE, amount, bar, console, styled, target_amount
 
 SCORECARD_COLUMNS = ["kind", "key", "parent", "title", "cycle", "type", "owner", "team",
                      "status", "score_or_progress", "expected", "track", "value", "target",
-                     "unit", "confidence", "kpi", "kpi_health", "rollup", "rollup_expected",
-                     "rollup_track"]
+                     "target_high", "unit", "confidence", "kpi", "kpi_health", "rollup",
+                     "rollup_expected", "rollup_track"]
 
 
 def scorecard_rows(cards: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
@@ -20,13 +20,13 @@ def scorecard_rows(cards: list[dict[str, Any]]) -> tuple[list[str], list[list[An
     for c in cards:
         rows.append(["objective", c["key"], c["parent"] or "", c["title"], c["cycle"],
                      c["okr_type"], c["owner"], c["team"], c["status"], num(c["score"]),
-                     num(c["expected"]), c["track"] or "", "", "", "", "", "", "",
+                     num(c["expected"]), c["track"] or "", "", "", "", "", "", "", "",
                      num(c.get("rollup")), num(c.get("rollup_expected")),
                      c.get("rollup_track") or ""])
         rows.extend(["key_result", kr["key"], c["key"], kr.get("title", ""), c["cycle"],
                      c["okr_type"], c["owner"], c["team"], kr["status"], num(kr["progress"]),
                      num(kr["expected"]), kr["status"], num(kr["value"]), num(kr["target"]),
-                     kr["unit"], num(kr["confidence"]), kr["kpi"] or "",
+                     num(kr.get("target_high")), kr["unit"], num(kr["confidence"]), kr["kpi"] or "",
                      kr["kpi_health"] or "", "", "", ""] for kr in c["key_results"])
     return SCORECARD_COLUMNS, rows
 
@@ -36,9 +36,7 @@ TREE_DEPTH = 8  # levels of alignment the scorecard indents before it starts aga
 
 def target_text(kr: dict[str, Any]) -> str:
     """The target, or a range's two bounds (the upper one was dropped before)."""
-    if kr.get("target_high") is None:
-        return amount(kr["target"], kr["unit"])
-    return f"{amount(kr['target'], '')}–{amount(kr['target_high'], kr['unit'])}"
+    return target_amount(kr["target"], kr.get("target_high"), kr["unit"])
 
 
 def print_scorecard(cards: list[dict[str, Any]], as_of: str, known_at: str) -> None:
@@ -109,7 +107,7 @@ def print_scorecard(cards: list[dict[str, Any]], as_of: str, known_at: str) -> N
 
 
 def _score(x: float | None) -> str:
-    return "-" if x is None else f"{x:.2f}"
+    return NONE if x is None else f"{x:.2f}"
 
 
 def print_summaries(summary: dict[str, list[dict[str, Any]]], fmt: str | None = None) -> None:
@@ -118,16 +116,16 @@ def print_summaries(summary: dict[str, list[dict[str, Any]]], fmt: str | None = 
 
     print_table(["team", "objectives", "scored", "key results", "score", "expected", "track",
                  "on-track", "at-risk", "off-track"],
-                [[t["team"] or "-", str(t["objectives"]), str(t["scored_objectives"]),
+                [[t["team"] or NONE, str(t["objectives"]), str(t["scored_objectives"]),
                   str(t["key_results"]), _score(t["score"]), _score(t["expected"]),
-                  t["track"] or "-", str(t["on-track"]), str(t["at-risk"]),
+                  t["track"] or NONE, str(t["on-track"]), str(t["at-risk"]),
                   str(t["off-track"])] for t in summary["teams"]],
                 fmt, title="Teams", heading=True)
     if summary["departments"]:
         print_table(["objective", "level", "team", "own score", "roll-up", "expected", "track",
                      "objectives below", "teams"],
-                    [[f"{d['key']} {d['title']}", d["level"], d["team"] or "-",
+                    [[f"{d['key']} {d['title']}", d["level"], d["team"] or NONE,
                       _score(d["score"]), _score(d["rollup"]), _score(d["rollup_expected"]),
-                      d["rollup_track"] or "-", str(d["objectives_below"]),
-                      ", ".join(d["teams"]) or "-"] for d in summary["departments"]],
+                      d["rollup_track"] or NONE, str(d["objectives_below"]),
+                      ", ".join(d["teams"]) or NONE] for d in summary["departments"]],
                     fmt, title="Departments (roll-ups)", heading=True)

@@ -8,6 +8,7 @@ import typer
 from okr.cli.commands import choice
 from okr.cli.context import State, state, want_json
 from okr.cli.output import (
+    NONE,
     amount,
     bar,
     console,
@@ -16,6 +17,7 @@ from okr.cli.output import (
     print_table,
     styled,
     table_format,
+    target_amount,
     visible,
 )
 from okr.cli.writes import JSON, said
@@ -59,8 +61,8 @@ def render(st: State, data: dict[str, Any], fmt: str = "table") -> None:
 def card(st: State, data: dict[str, Any]) -> "tuple[list[Text], list[str], list[list[Any]]]":
     """What `show` prints: summary lines, and a table's columns and rows (none for kinds
     without one)."""
-    pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
-    num = lambda x: "-" if x is None else f"{x:g}"  # noqa: E731
+    pct = lambda x: NONE if x is None else f"{x:.0%}"  # noqa: E731
+    num = lambda x: NONE if x is None else f"{x:g}"  # noqa: E731
     if data["kind"] == "objective":
         return ([styled((data["key"], "bold"), f" {data['title']}  ({data['cycle']}, "
                         f"{data['okr_type']}, owner {data['owner']}, {data['status']}"
@@ -70,7 +72,8 @@ def card(st: State, data: dict[str, Any]) -> "tuple[list[Text], list[str], list[
                 ["key result", "progress", "value", "target", "expected", "status",
                  "confidence"],
                 [[kr["key"], f"{bar(kr['progress'], 10)} {pct(kr['progress'])}",
-                  num(kr["value"]), amount(kr["target"], kr["unit"]), pct(kr["expected"]),
+                  num(kr["value"]), target_amount(kr["target"], kr.get("target_high"), kr["unit"]),
+                  pct(kr["expected"]),
                   kr["status"], pct(kr["confidence"])] for kr in data["key_results"]])
     if data["kind"] == "key_result":
         return ([styled((data["key"], "bold"), f" {data['title']}  (objective "

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from okr.cli.output import csv_cell, visible
+from okr.cli.output import NONE, amount, csv_cell, visible
 from okr.ledger.app import OkrLedger
 from okr.projections.store import ConsumedRecord, Projection
 from okr.record.envelope import chained_records
@@ -171,7 +171,7 @@ def test_csv_cells_are_never_formulas_and_keep_the_text_after_the_guard(home: Pa
         cells = [c for row in csv.reader(io.StringIO(out)) for c in row]
         assert not [c for c in cells if formula(c)], name
         for want in (stored(text, 1000), stored(text, 100)):  # the reason, on_behalf_of
-            assert ("'" + want if formula(want) else want) in cells, name
+            assert csv_cell(want) in cells, name  # made visible, then guarded
 
 
 def test_listings_keep_the_exact_text_in_json_and_guard_csv_cells(home: Path) -> None:
@@ -194,8 +194,7 @@ def test_listings_keep_the_exact_text_in_json_and_guard_csv_cells(home: Path) ->
         cells = [c for row in csv.reader(io.StringIO(listed(kind, "csv"))) for c in row]
         assert not [c for c in cells if formula(c)], kind
         for _, text in ITEMS:
-            want = stored(text, 200)
-            assert ("'" + want if formula(want) else want) in cells, kind
+            assert csv_cell(stored(text, 200)) in cells, kind
 
 
 def test_review_files_treat_text_as_data(home: Path, tmp_path: Path) -> None:
@@ -239,10 +238,22 @@ def test_visible_makes_every_invisible_character_visible() -> None:
 
 
 def test_csv_cell_neutralises_formulas_but_keeps_numbers() -> None:
-    assert [csv_cell(v) for v in ("=1+1", "+cmd", "-2+3", "@SUM(A1)", "\t=1", "\r=1")] == [
-        "'=1+1", "'+cmd", "'-2+3", "'@SUM(A1)", "'\t=1", "'\r=1"]
+    assert [csv_cell(v) for v in ("=1+1", "+cmd", "-2+3", "@SUM(A1)", "-")] == [
+        "'=1+1", "'+cmd", "'-2+3", "'@SUM(A1)", "'-"]
     assert [csv_cell(v) for v in ("-4.5", "+1", "kr-1", 3.0, None)] == [
         "-4.5", "+1", "kr-1", 3.0, None]
+
+
+def test_csv_cell_shows_what_a_terminal_shows_then_guards_it() -> None:
+    """CSV kept raw ESC, U+202E and zero-width characters that tables and TSV show."""
+    assert [csv_cell(v) for v in ("\t=1", "\r=1", "a\x1b[2J\u202e\u200b", "=\x1b")] == [
+        "␉=1", "␍=1", "a␛[2J\\u202e\\u200b", "'=␛"]
+    for text in CORPUS.values():
+        assert raw_controls(csv_cell(text)) == [] and not formula(csv_cell(text))
+
+
+def test_csv_cell_leaves_a_tables_no_value_mark_empty() -> None:
+    assert csv_cell(NONE) == "" and csv_cell(amount(None)) == "" and csv_cell("-") == "'-"
 
 
 def test_an_import_file_named_like_markup_shows_its_name_as_typed_on_a_terminal(

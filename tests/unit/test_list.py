@@ -166,7 +166,8 @@ def test_every_listing_prints_every_format(scene: tuple[Path, datetime], kind: s
     assert out() == tsv  # piped: TSV, one row a line
     assert "┃" in out("--format", "table")
     parsed = list(csv.reader(io.StringIO(out("--format", "csv"))))
-    assert parsed == [[csv_cell(c) for c in line.split("\t")] for line in tsv.splitlines()]
+    assert parsed == [["" if c == "-" else csv_cell(c) for c in line.split("\t")]
+                      for line in tsv.splitlines()]  # ('-': no value, an empty CSV cell)
     data = json.loads(out("--format", "json"))
     assert data == json.loads(out("--json")) | {"as_of": data["as_of"],
                                                 "known_at": data["known_at"]}

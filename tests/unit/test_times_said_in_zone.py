@@ -220,11 +220,12 @@ def test_a_person_elsewhere_reads_the_cycles_days_and_is_refused_in_their_own_zo
     assert table.code == 0, str(table)
     assert "Review of 2026-Q3  2026-07-01 – 2026-09-30 (Europe/Berlin)" in table.stdout
     assert "back-dated: leads 70 for 2026-08-31" in table.stdout  # Berlin's day, not NY's 30th
-    # the day typed in New York is said back as the exact instant, in the cycle's zone: the
-    # end of 30 September in New York is early on 1 October in Berlin (a reviewer's finding:
-    # the header said "as of 2026-10-01" for a typed 2026-09-30)
+    # the day typed in New York is said back as the exact instant (a reviewer's finding: the
+    # header said "as of 2026-10-01" for a typed 2026-09-30), in the person's zone with UTC
+    # beside it, as every answer says an instant: only the review's days are the cycle's
     typed = okr(berlin, "review", "2026-Q3", "--as-of", "2026-09-30", env=NEW_YORK)
-    assert "as of 2026-10-01T05:59:59+02:00, as known at " in typed.stdout, str(typed)
+    assert ("as of 2026-09-30T23:59:59-04:00 (2026-10-01T03:59:59Z), as known at "
+            in typed.stdout), str(typed)
     result = okr(home, "checkin", "kr-conv", "1", "--at", "2026-09-20", env=NEW_YORK)
     assert result.code == 2, str(result)
     assert ("check-in time 2026-09-20T00:00:00-04:00 is outside the cycle "
