@@ -108,7 +108,8 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
                    authorization: str | None = Header(None)) -> Any:
         caller(authorization)
         a, k = _guard(site.instants, as_of, known_at)
-        card, kr, revisions, check_ins = _guard(site.key_result, key, a, k)
+        card, kr, revisions, check_ins = _guard(site.in_view, lambda: site.key_result(
+            key, a, k), as_of, known_at, a, k)
         objective = {n: v for n, v in card.items() if n != "key_results"}
         return JsonAnswer({"as_of": a, "known_at": k, "key_result": kr,
                                  "objective": objective, "revisions": revisions,

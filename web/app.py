@@ -23,7 +23,6 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from okr.cli.output import visible
-from okr.domain.errors import NotFound
 from okr.settings import Settings
 from okr.web import auth
 from okr.web.api import api_router, problem_response
@@ -211,7 +210,7 @@ def create_app(settings: Settings) -> FastAPI:
                 known_at: str = "") -> HTMLResponse:
         try:
             a, k = site.instants(as_of, known_at)
-            v = site.key_result_view(key, a, k)
+            v = site.in_view(lambda: site.key_result_view(key, a, k), as_of, known_at, a, k)
             card, kr, revisions, check_ins = v.card, v.kr, v.revisions, v.check_ins
             may = site.may_check_in(who, key)
             assert v.review is not None  # asked for
@@ -291,13 +290,7 @@ def create_app(settings: Settings) -> FastAPI:
         """A read page with the as-of / known-at control: `build` gets the instants read."""
         def built(who: auth.Principal) -> dict[str, Any]:
             a, k = site.instants(as_of, known_at)
-            try:
-                values = build(a, k)
-            except NotFound as exc:
-                if not (as_of.strip() or known_at.strip()):
-                    raise
-                raise NotFound(f"{exc} as of {said(a, site.zone)}, as known at "
-                               f"{said(k, site.zone)}") from None
+            values = site.in_view(lambda: build(a, k), as_of, known_at, a, k)
             return {**values, "travel": travel(as_of, known_at, a, k, site.zone)}
         return reading(request, template, built)
 

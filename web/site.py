@@ -135,6 +135,19 @@ class Site:
         from okr.cli.times import view_instants
         return view_instants(as_of or None, known_at or None, self.zone)
 
+    def in_view(self, read: Callable[[], T], as_of: str | None, known_at: str | None,
+                a: datetime, k: datetime) -> T:
+        """`read()`; in a past view (as_of or known_at given) its NotFound says which view —
+        an item added later is not there yet (docs/web.md), on every page and in the API."""
+        try:
+            return read()
+        except NotFound as exc:
+            if not ((as_of or "").strip() or (known_at or "").strip()):
+                raise
+            from okr.cli.times import say
+            raise NotFound(f"{exc} as of {say(a, self.zone)}, as known at "
+                           f"{say(k, self.zone)}") from None
+
     def close(self) -> None:
         self._kept.close()
         for ledger in self._ledgers.values():

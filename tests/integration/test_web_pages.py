@@ -192,6 +192,18 @@ def test_unknown_keys_are_404_with_one_line(site: Site) -> None:
     r = vic.get("/objective/o-child", params={"as_of": day})
     assert r.status_code == 404
     assert text_of(r.text, "error").startswith(f"objective &#39;o-child&#39; not found as of {day}")
+    assert "as known at" in text_of(r.text, "error")
+    r = vic.get("/kr/k-kpi", params={"as_of": day})  # its key result, added with it
+    assert r.status_code == 404
+    assert text_of(r.text, "error").startswith(f"key result &#39;k-kpi&#39; not found as of {day}")
+    assert "as known at" in text_of(r.text, "error")
+    api = site.app.get("/api/v1/key-results/k-kpi", params={"as_of": day},
+                       headers={"Authorization": f"Bearer {site.tokens['vic']}"})
+    assert api.status_code == 404, api.text
+    assert api.json()["detail"].startswith(f"key result 'k-kpi' not found as of {day}")
+    assert "as known at" in api.json()["detail"]
+    assert vic.get("/kr/nope").status_code == 404  # now: the plain line
+    assert text_of(vic.get("/kr/nope").text, "error") == "key result &#39;nope&#39; not found"
     assert vic.get("/audit", params={"before": "x"}).status_code == 400
     assert vic.get("/audit", params={"kind": "nope"}).status_code == 400
 
