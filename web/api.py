@@ -71,18 +71,34 @@ def _guard(fn: Any, *args: Any) -> Any:
         raise ApiProblem(known) from None
 
 
+def bearer(site: Site, authorization: str | None) -> Principal:
+    """Who the `Authorization: Bearer NAME:SECRET` header names, or a 401 problem."""
+    scheme, _, token = (authorization or "").partition(" ")
+    who = site.authenticate(token) if scheme.lower() == "bearer" and token else None
+    if who is None:
+        raise ApiProblem(Problem(401, "Unauthorized",
+                                 "a valid token is required: send 'Authorization: Bearer "
+                                 "NAME:SECRET' (okr token create NAME)"),
+                         {"WWW-Authenticate": 'Bearer realm="okr"'})
+    return who
+
+
+def invalid_request(first: dict[str, Any]) -> str:
+    """The first thing wrong with a request FastAPI refused before the route ran."""
+    if first.get("type") == "json_invalid":
+        why, at = first.get("ctx", {}).get("error", "not JSON"), first.get("loc", ("", ""))[-1]
+        return f"the body is not JSON: {why} at character {at}"
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    return f"{where}: {first.get('msg', 'invalid')}" if where else \
+        str(first.get("msg", "the request is not valid"))
+
+
 def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["api v1"])
     writes = Writes(site, idempotency)
 
     def caller(authorization: str | None) -> Principal:
-        scheme, _, token = (authorization or "").partition(" ")
-        who = site.authenticate(token) if scheme.lower() == "bearer" and token else None
-        if who is None:
-            raise ApiProblem(Problem(401, "Unauthorized",
-                                     "a valid token is required: send 'Authorization: Bearer "
-                                     "NAME:SECRET' (okr token create NAME)"),
-                             {"WWW-Authenticate": 'Bearer realm="okr"'})
+        who = bearer(site, authorization)
         site.reading_as(who)
         return who
 

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from okr.cli.output import visible
 from okr.settings import Settings
 from okr.web import auth
-from okr.web.api import api_router, problem_response
+from okr.web.api import api_router, bearer, invalid_request, problem_response
 from okr.web.errors import ApiProblem, Problem, failure
 from okr.web.idempotency import IdempotencyStore
 from okr.web.site import FEED_PAGE, Site
@@ -75,11 +75,14 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if request.url.path.startswith("/api/"):  # the token first (docs/web.md: 401)
+            try:
+                await run_in_threadpool(bearer, site, request.headers.get("authorization"))
+            except ApiProblem as refused:
+                return problem_response(refused.problem, request.url.path, refused.headers)
         first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        detail = f"{where}: {first.get('msg', 'invalid')}" if where else \
-            str(first.get("msg", "the request is not valid"))
-        return problem_response(Problem(400, "Bad request", visible(detail)), request.url.path)
+        return problem_response(Problem(400, "Bad request", visible(invalid_request(first))),
+                                request.url.path)
 
     @app.middleware("http")
     async def security_headers(request: Request,

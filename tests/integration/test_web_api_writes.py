@@ -222,6 +222,26 @@ def test_a_write_without_a_token_is_401_and_by_a_role_that_may_not_403(api: Api,
     assert api.head() == before
 
 
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_a_body_that_is_not_json_or_not_valid_is_401_without_a_token_and_400_with_one(
+        api: Api, case: Case) -> None:
+    """The token is checked first: a caller without one learns nothing about the body."""
+    path, _, _ = fresh(api, case)
+    before = api.head()
+    url, json_type = f"/api/v1{path}", {"Content-Type": "application/json"}
+    for body, headers in ((b"not json", json_type), (b'{"value": [1, 2', json_type),
+                          (b'{"value": {"a": 1}}', json_type)):
+        r = api.client.post(url, content=body, headers=headers)
+        assert "okr token create" in problem(r, 401), body
+        wrong = api.client.post(url, content=body, headers={
+            **headers, "Authorization": "Bearer pat:wrong"})
+        assert "okr token create" in problem(wrong, 401), body
+    r = api.client.post(url, content=b"not json", headers={
+        **json_type, "Authorization": f"Bearer {api.tokens[case.who]}"})
+    assert problem(r, 400).startswith("the body is not JSON: Expecting value at character 0")
+    assert api.head() == before
+
+
 @pytest.mark.parametrize("name", ["", "  ", "x" * 101])
 def test_a_blank_or_overlong_on_behalf_of_is_a_400_problem_and_nothing_recorded(
         api: Api, name: str) -> None:
