@@ -124,7 +124,8 @@ def checked(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def check_public_methods(cls: type, skip: Iterable[str] = ()) -> None:
-    """Put `checked` around every public method `cls` defines."""
+    """Put `checked` around every public method `cls` defines, and its `__init__`."""
     for name, f in list(vars(cls).items()):
-        if not name.startswith("_") and inspect.isfunction(f) and name not in skip:
+        public = not name.startswith("_") or name == "__init__"
+        if public and inspect.isfunction(f) and name not in skip:
             setattr(cls, name, checked(f))

@@ -77,6 +77,19 @@ def test_a_wrong_argument_is_a_domain_error_and_records_nothing(
     assert event_count(tmp_path) == before
 
 
+def test_opening_the_ledger_checks_its_arguments(tmp_path: Path, ledger: OkrLedger) -> None:
+    settings = load_settings({"home": tmp_path})
+    for kwargs, argument in (({"principal": 5}, "principal"),
+                             ({"on_behalf_of": ["Dana"]}, "on_behalf_of")):
+        with pytest.raises(DomainError, match=argument):
+            OkrLedger(settings, **kwargs)
+    with pytest.raises(DomainError, match="settings"):
+        OkrLedger({"home": tmp_path})  # type: ignore[arg-type]
+    with pytest.raises(DomainError, match="name must be text or None"):
+        with ledger.acting_for(5):  # type: ignore[arg-type]
+            pass
+
+
 def test_aware_datetimes_and_whole_numbers_are_taken(ledger: OkrLedger) -> None:
     with recording_at(lambda: datetime(2026, 11, 5, tzinfo=UTC)):
         kr = ledger.check_in("kr-nps", 38, confidence=1, note="ok", at=AT)
