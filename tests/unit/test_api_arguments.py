@@ -85,9 +85,9 @@ def test_opening_the_ledger_checks_its_arguments(tmp_path: Path, ledger: OkrLedg
             OkrLedger(settings, **kwargs)
     with pytest.raises(DomainError, match="settings"):
         OkrLedger({"home": tmp_path})  # type: ignore[arg-type]
-    with pytest.raises(DomainError, match="name must be text or None"):
-        with ledger.acting_for(5):  # type: ignore[arg-type]
-            pass
+    with pytest.raises(DomainError, match="name must be text or None"), \
+            ledger.acting_for(5):  # type: ignore[arg-type]
+        pass
 
 
 def test_aware_datetimes_and_whole_numbers_are_taken(ledger: OkrLedger) -> None:
