@@ -48,6 +48,7 @@ from okr.domain.shapes import Phase, Reading
 from okr.domain.user import User
 from okr.ledger import recording_time
 from okr.ledger.arguments import check_public_methods
+from okr.ledger.unreadable import unreadable
 from okr.settings import Settings
 
 A = TypeVar("A", bound=LedgerAggregate)
@@ -87,9 +88,30 @@ class EventTooLarge(DomainError):
     """The command would record an event larger than MAX_EVENT_BYTES; nothing was recorded."""
 
 
+# What every stored event of every version holds (the library's own fields): a state
+# without them is not an event okr wrote. Fields of okr's own come and go across versions
+# (upcasters and defaults fill them in), so they are not asked for here.
+_ALWAYS_STORED = frozenset({"timestamp"})
+
+
 class BoundedMapper(Mapper[UUID]):
     """The library's mapper, refusing an event too large for the log where it is serialised
-    anyway (no second encoding, nothing saved: the refusal comes before the transaction)."""
+    anyway (no second encoding, nothing saved: the refusal comes before the transaction), and
+    reading a stored event that was edited outside okr as a one-line StoredEventUnreadable,
+    not a traceback."""
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        try:
+            event = super().to_domain_event(stored_event)
+            lacking = _ALWAYS_STORED - vars(event).keys()
+        except Exception as exc:  # the stored bytes, their JSON or their topic: all edits
+            raise unreadable(getattr(stored_event, "id", None), stored_event.originator_id,
+                             stored_event.originator_version, exc) from None
+        if lacking:
+            raise unreadable(getattr(stored_event, "id", None), stored_event.originator_id,
+                             stored_event.originator_version,
+                             f"it lacks {', '.join(sorted(lacking))}")
+        return event
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         stored = super().to_stored_event(domain_event)

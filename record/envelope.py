@@ -34,6 +34,7 @@ from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
 from okr.domain.objective import Objective
 from okr.domain.user import ARGON2ID, User
+from okr.ledger.unreadable import unreadable
 from okr.record.revive import parse_time, revive_data
 
 SCHEMA = "okr.ledger/v1"
@@ -534,19 +535,23 @@ def published(mapper: Any, note: Any, prev_hash: str) -> Published:
     """
     try:
         type_, aggregate_type = TOPIC_TYPES[note.topic]
-    except KeyError:
-        raise TypeError(f"stored topic {note.topic} has no published type; add its class to "
-                        "EVENT_TYPES") from None
-    data = decode_state(mapper, note.state)
-    recorded = data.pop("timestamp")
-    effective_field = EFFECTIVE_FIELD.get(type_)
-    if effective_field:
-        effective = data.pop(effective_field)
-    else:
-        effective = (data.pop("effective_at", None) if type_ in IN_FORCE_TYPES
-                     else None) or recorded
-    actor, reason = data.pop("actor"), data.pop("reason", None)
-    named = data.pop("on_behalf_of", None)  # stored only when someone was named
+        data = decode_state(mapper, note.state)
+        recorded = data.pop("timestamp")
+        effective_field = EFFECTIVE_FIELD.get(type_)
+        if effective_field:
+            effective = data.pop(effective_field)
+        else:
+            effective = (data.pop("effective_at", None) if type_ in IN_FORCE_TYPES
+                         else None) or recorded
+        actor, reason = data.pop("actor"), data.pop("reason", None)
+        named = data.pop("on_behalf_of", None)  # stored only when someone was named
+    except Exception as exc:
+        why: BaseException | str = exc
+        if isinstance(exc, KeyError) and note.topic not in TOPIC_TYPES:
+            why = f"its topic {str(note.topic)[:80]!r} names no event okr publishes"
+        elif isinstance(exc, KeyError):
+            why = f"it lacks {exc}"
+        raise unreadable(note.id, note.originator_id, note.originator_version, why) from None
     for internal in ("originator_topic", "class_version"):
         data.pop(internal, None)
     aggregate = str(note.originator_id)
