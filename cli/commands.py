@@ -120,7 +120,8 @@ def writes(f: Callable[..., Any], starts_ledger: bool = False) -> Callable[..., 
 
     Unless it `starts_ledger` (what can be recorded first: a cycle, a KPI, a user, a plan),
     the write needs a ledger: in a data directory without one it is refused in one line,
-    exit 2, before anything is opened or created — as a read is."""
+    exit 2, before anything is opened or created — as a read is. A write whose own inline
+    publishing would be refused for the signing key's set-up is refused before it saves."""
     sig = inspect.signature(f, eval_str=True)
     extra = inspect.Parameter("on_behalf_of", inspect.Parameter.KEYWORD_ONLY,
                               default=_on_behalf_of_option(), annotation=str | None)
@@ -132,6 +133,8 @@ def writes(f: Callable[..., Any], starts_ledger: bool = False) -> Callable[..., 
         root = ctx.find_root().obj
         if isinstance(root, State):
             root.needs_ledger, root.starts_ledger = not starts_ledger, starts_ledger
+            from okr.cli.publish import check_before_write
+            check_before_write(root)  # refused for its publishing's set-up: nothing saved
         return f(*args, **kwargs)
 
     command.__signature__ = sig.replace(  # type: ignore[attr-defined]  # read by typer

@@ -1,10 +1,27 @@
-"""Best-effort publishing right after a CLI write: the write never fails because of Kafka."""
+"""Best-effort publishing right after a CLI write: the write never fails because of Kafka.
+
+What the write's own publishing needs of this machine's set-up (a signing key only its owner
+can read) is asked before the write saves anything (`check_before_write`): a write refused
+for it writes nothing. Whatever fails after the save is said as what it is — the write was
+recorded, and was not published — never as a failed write.
+"""
 
 from okr.cli.context import State
 from okr.cli.output import counted, first_line
 from okr.record.running import relay_running
 
 RELAY_PUBLISHES = "left to the running relay (okr up / okr relay) to publish"
+
+
+def check_before_write(st: State) -> None:
+    """Refuse a write (SettingsError, nothing saved yet) whose own inline publishing would be
+    refused for the signing key's mode or directory; a write a running relay publishes, or
+    one not published inline, needs nothing of the key here."""
+    s = st.settings
+    if not s.inline_publish or relay_running(s, s.topic_ledger):
+        return
+    from okr.record.key_file import check_usable
+    check_usable(s.signing_key_file)
 
 
 def after_write_unless_relaying(st: State) -> str:
@@ -18,15 +35,20 @@ def after_write_unless_relaying(st: State) -> str:
 
 def after_write(st: State, kafka_errors: bool = False) -> str:
     """Publish what waits in the event store; one line saying what happened (Kafka's own
-    failures are raised instead when `kafka_errors`: a read needs Kafka next anyway)."""
+    failures are raised instead when `kafka_errors`: a read needs Kafka next anyway). Any
+    other failure is said in that line too: the write before it is recorded whatever happens
+    here."""
     from eventsourcing.persistence import PersistenceError
 
     from okr.adapters import kafka_client
     from okr.adapters.local_broker import BrokerError
+    from okr.errors import OkrError
+    from okr.ledger.unreadable import StoredEventUnreadable
     from okr.record.checkpoints import HistoryContradiction
     from okr.record.pages import Backdated, PagesError
     from okr.record.relay import Relay, RelayError, StoreDiverged, pending
     from okr.record.watermark import load
+    from okr.settings import SettingsError
 
     relay = None
     try:
@@ -38,7 +60,8 @@ def after_write(st: State, kafka_errors: bool = False) -> str:
         again = f" ({result.said()})" if result.republished else ""
         return (f"published {result.published} event{'s' * (result.published != 1)} to "
                 f"{st.settings.topic_ledger}{again}")
-    except (StoreDiverged, Backdated) as exc:  # an alarm: the write is recorded, not published
+    except (StoreDiverged, Backdated, StoredEventUnreadable) as exc:  # an alarm: recorded,
+        # not published
         return f"NOT PUBLISHED: {first_line(exc)}"
     except HistoryContradiction as exc:  # recorded, but the relay signs no contradicting history
         return f"ALARM, not published: {first_line(exc)}"
@@ -56,6 +79,15 @@ def after_write(st: State, kafka_errors: bool = False) -> str:
         return (f"{counted(waiting, 'event')} {'waits' if waiting == 1 else 'wait'} to be "
                 f"published (Kafka "
                 f"unreachable: {reason}); run 'okr relay' when it is back")
+    except (OkrError, SettingsError) as exc:  # the set-up changed since the write was checked
+        if kafka_errors:
+            raise
+        return f"recorded, but NOT PUBLISHED: {first_line(exc)}; then run 'okr relay'"
+    except Exception as exc:
+        if kafka_errors:
+            raise
+        return (f"recorded, but NOT PUBLISHED ({type(exc).__name__}: {first_line(exc)}); run "
+                "'okr relay'")
     finally:
         if relay is not None:
             relay.close()

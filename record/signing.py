@@ -12,7 +12,6 @@ import base64
 import contextlib
 import os
 import secrets
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +20,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from okr.record.envelope import canonical_json
+from okr.record.key_file import check_directory, check_file
 from okr.settings import SettingsError
 
 KEY_FILE = "signing-key.pem"
 SIGNED_FIELDS = ("position", "head_hash", "count", "time")
-_OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
-
-
-def _check_directory(directory: Path) -> None:
-    """Refuse a key directory others can write: they could swap the key, or plant theirs."""
-    if directory.stat().st_mode & _OTHERS_WRITE:
-        raise SettingsError(f"{directory} is writable by others: the signing key cannot be "
-                            f"kept there (chmod go-w {directory}, or set OKR_SIGNING_KEY)")
 
 
 def _create(path: Path) -> None:
@@ -43,7 +35,7 @@ def _create(path: Path) -> None:
     wins and the other process uses the key that won."""
     home = path.parent
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _check_directory(home)
+    check_directory(home)
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption())
@@ -63,11 +55,8 @@ def _create(path: Path) -> None:
 
 def _load(path: Path) -> Ed25519PrivateKey:
     """The key in a file that only its owner can read, in a directory only its owner writes."""
-    _check_directory(path.parent)
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        raise SettingsError(f"{path} is readable or writable by others (mode {mode:o}): "
-                            f"chmod 600 {path}")
+    check_directory(path.parent)
+    check_file(path)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise SettingsError(f"{path} does not hold an Ed25519 private key")
