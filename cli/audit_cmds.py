@@ -184,7 +184,8 @@ def _report(ctx: typer.Context, verdict: "Verdict", as_json: bool, source: str) 
                 f"{'matches' if verdict.checkpoints == 1 else 'match'}")
     elif verdict.status == "incomplete":
         assert first is not None
-        text = (f"INCOMPLETE: the topic lacks {len(verdict.findings)} event(s) the event store "
+        lacking = {f.position for f in verdict.findings if f.where == "log"}
+        text = (f"INCOMPLETE: the topic lacks {counted(len(lacking), 'event')} the event store "
                 f"holds, from position {first.position} — run `okr relay`, then verify again")
     else:
         assert first is not None
@@ -245,14 +246,57 @@ def verify_cmd(ctx: typer.Context,
     pem = key_or_fail(st, pem, beside_a_ledger=not no_store)
     quiet = want_json(ctx, as_json)
     records = read_log(st, quiet)
-    store = None
+    store, unreadable, own = None, [], []
     if not no_store:
-        from okr.record.envelope import chained
-        store = list(chained(st.ledger))
-    verdict = verify(records, store, read_checkpoints(st), verifier(pem), kept)
+        from okr.record.verify import store_envelopes
+        store, unreadable = store_envelopes(st.ledger, _log_hashes(records))
+        own = _own_checkpoints(st)
+    verdict = verify(records, store, read_checkpoints(st), verifier(pem), kept,
+                     unreadable=unreadable, own=own)
     if projection:
         verdict.findings += projection_findings(st, records)
     _report(ctx, verdict, as_json, st.settings.topic_ledger)
+
+
+def _log_hashes(records: "list[Record]") -> "Callable[[int], str | None]":
+    """The log's hash at a position, read from the records on first use (only when a stored
+    event cannot be read, to go on with the chain after it)."""
+    from okr.record.envelope import Envelope
+    hashes: dict[int, str] = {}
+
+    def at(position: int) -> str | None:
+        if not hashes:
+            for rec in records:
+                try:
+                    env = Envelope.from_bytes(rec.value)
+                except ValueError:
+                    continue
+                if env.hash_ok(rec.value):
+                    hashes.setdefault(env.position, env.hash)
+            hashes.setdefault(0, "")
+        return hashes.get(position) or None
+    return at
+
+
+def _own_checkpoints(st: State) -> list[dict[str, Any]]:
+    """The checkpoints the relay kept in its own file, where this machine has it (the store
+    must pass through them; a line that is not a checkpoint is skipped: the topic's checks
+    and the relay say so)."""
+    from okr.record.checkpoints import own_file, public
+    path = own_file(st.settings, st.settings.topic_ledger)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    out = []
+    for line in lines:
+        try:
+            cp = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(cp, dict):
+            out.append(public(cp, st.settings.topic_ledger))
+    return out
 
 
 def projection_findings(st: State, records: "list[Record]") -> "list[Finding]":

@@ -20,7 +20,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from okr.record.envelope import GENESIS_HASH, Envelope
+from okr.ledger.unreadable import StoredEventUnreadable
+from okr.record.envelope import GENESIS_HASH, Envelope, published
 from okr.record.merkle import CompactRange, envelope_leaf
 
 # Findings that say the log is behind the store, not that anything was altered.
@@ -195,13 +196,70 @@ def _skipped(position: int, by_position: dict[int, Envelope],
     return i > 0 and expected[i - 1] not in by_position
 
 
+def store_envelopes(app: Any, log_hash: Callable[[int], str | None]
+                    ) -> tuple[list[Envelope], list[Finding]]:
+    """The event store's events as chained envelopes, and an "altered" finding for each one
+    that cannot be read as okr wrote it (edited outside okr: its state not JSON bytes, the
+    wrong shape, an unknown topic). The chain goes on after such an event from the log's hash
+    at its position (`log_hash`), so only the edited event is named."""
+    out: list[Envelope] = []
+    bad: list[Finding] = []
+    prev, start, page = GENESIS_HASH, None, 5_000
+    while True:
+        notes = app.recorder.select_notifications(start, page, inclusive_of_start=False)
+        for note in notes:
+            try:
+                rec = published(app.mapper, note, prev)
+                env = Envelope.from_bytes(rec.value)
+            except (StoredEventUnreadable, ValidationError, ValueError) as exc:
+                detail = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                bad.append(Finding("altered", note.id, str(note.originator_id),
+                                   detail[:300], where="store"))
+                prev = log_hash(note.id) or prev
+                continue
+            prev = rec.hash
+            out.append(env)
+        if len(notes) < page:
+            return out, bad
+        start = notes[-1].id
+
+
+def check_store_checkpoints(store: Sequence[Envelope], checkpoints: Sequence[dict[str, Any]],
+                            signature_ok: Callable[[dict[str, Any]], bool],
+                            verdict: Verdict, where: str) -> None:
+    """The event store's chain must pass through every checkpoint the relay signed (from the
+    topic, the relay's own file or the auditor's trusted file) within the store's reach. A
+    store that contradicts one was edited, cut or rolled back — tampered, whatever the topic
+    holds (after a wipe the relay refuses to republish it, so "run okr relay" would never
+    help). Only the first contradicted checkpoint is named: every later one follows."""
+    heads = {e.position: e.hash for e in store}
+    store_head = max(heads, default=0)
+    for cp in sorted((cp for cp in checkpoints if isinstance(cp, dict) and signature_ok(cp)),
+                     key=lambda cp: _int(cp, "position")):
+        position = _int(cp, "position")
+        if position <= 0 or position > store_head:
+            continue
+        if heads.get(position) != cp.get("head_hash"):
+            verdict.findings.append(Finding(
+                "altered", position, None,
+                f"the event store's history up to here differs from the checkpoint the relay "
+                f"signed over {cp.get('count')} events ({where}): an event at or before this "
+                "position was edited, inserted or removed in the store", where="store"))
+            return
+
+
 def compare_with_store(by_position: dict[int, Envelope], store: Sequence[Envelope],
-                       verdict: Verdict) -> None:
-    """The log must hold exactly the store's events, byte for byte."""
+                       verdict: Verdict, unreadable: Sequence[Finding] = ()) -> None:
+    """The log must hold exactly the store's events, byte for byte (an event of the store
+    that cannot be read is a finding of its own, `unreadable`)."""
     stored = {e.position: e for e in store}
     check_recording_times(sorted(store, key=lambda e: e.position), verdict, "store")
     log_head = max(by_position, default=0)
+    skip = {f.position for f in unreadable}
+    verdict.findings.extend(unreadable)
     for position in sorted(set(stored) | set(by_position)):
+        if position in skip:
+            continue
         s, k = stored.get(position), by_position.get(position)
         if k is None and s is not None:
             verdict.findings.append(Finding(
@@ -297,17 +355,28 @@ def check_checkpoints(checkpoints: Sequence[dict[str, Any]], heads: dict[int, st
 def verify(records: Iterable[Record], store: Sequence[Envelope] | None,
            checkpoints: Sequence[dict[str, Any]],
            signature_ok: Callable[[dict[str, Any]], bool],
-           trusted: Sequence[dict[str, Any]] = ()) -> Verdict:
+           trusted: Sequence[dict[str, Any]] = (), *,
+           unreadable: Sequence[Finding] = (),
+           own: Sequence[dict[str, Any]] = ()) -> Verdict:
     """Run every check; the verdict lists each finding with its position. `trusted` are
-    checkpoints the auditor kept: today's log must extend every one of them."""
+    checkpoints the auditor kept: today's log must extend every one of them. With the store:
+    `unreadable` are its events that cannot be read (store_envelopes), and the store must
+    pass through every signed checkpoint — the topic's, the relay's own file's (`own`) and
+    the trusted ones."""
     verdict = Verdict()
     by_position = parse_records(records, verdict)
-    expected = None if store is None else sorted(e.position for e in store)
+    expected = None if store is None else sorted(
+        {e.position for e in store} | {f.position for f in unreadable if f.position})
     heads = check_chain(by_position, verdict, expected)
     store_head = None
     if store is not None:
-        compare_with_store(by_position, store, verdict)
-        store_head = max((e.position for e in store), default=0)
+        compare_with_store(by_position, store, verdict, unreadable)
+        store_head = max([e.position for e in store]
+                         + [f.position for f in unreadable if f.position], default=0)
     check_checkpoints(checkpoints, heads, signature_ok, verdict, store_head)
     check_checkpoints(trusted, heads, signature_ok, verdict, store_head, where="trusted")
+    if store is not None:
+        for source, cps in (("on the checkpoints topic", checkpoints),
+                            ("in the relay's own file", own), ("you trusted", trusted)):
+            check_store_checkpoints(store, cps, signature_ok, verdict, source)
     return verdict
