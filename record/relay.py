@@ -10,9 +10,13 @@ Order of a step, and why:
    event store, and publish the signed checkpoints that fell inside it;
 5. a flush that published events ends with a signed checkpoint over the chain head and the
    Merkle tree head, written to the relay's own file first, then to okr.checkpoints.
-Before sending an event, the relay compares the history with every checkpoint it signed
-before (its own file): an event store that contradicts one — edited, or an older copy put
-back — stops it with HistoryContradiction, and nothing is signed.
+What is read again from the store, so that a write's publishing costs the same however long
+the history is (docs/envelope.md, "What the relay re-reads"): before every publish, the event
+at the watermark (`_checked_head`: StoreDiverged); when the relay starts, the events after its
+last own checkpoint up to the watermark (`_tree_at`: HistoryContradiction); on a republish
+from the start, every event, each signed count compared with the checkpoint signed there
+before that event is sent (`_send_page`: HistoryContradiction, nothing signed). An edit further
+back is left to `okr audit verify` and the next republish.
 A crash anywhere re-sends from the last watermark: duplicates, which consumers drop by
 (aggregate id, version). A topic found missing, or holding fewer records than the watermark
 counts (wiped broker, recreated topic), is republished from the start of the store.
