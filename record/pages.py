@@ -11,6 +11,7 @@ chain head. (What the worker gains: docs/benchmarks.md, "Relay".)
 from collections.abc import Iterator
 from typing import Any
 
+from okr.ledger.unreadable import StoredEventUnreadable
 from okr.record.envelope import Published, published
 from okr.record.watermark import Watermark
 from okr.record.worker import Failure, Worker, WorkerError, requests_from_parent, send_to_parent
@@ -86,6 +87,8 @@ def _from_worker(app: Any, head: Watermark, limit: int | None) -> Iterator[list[
     try:
         worker.send((app.settings, app.overrides, head, limit))
         while (page := worker.receive()) is not None:
+            if isinstance(page, StoredEventUnreadable | Backdated):  # an alarm, as made here
+                raise page
             yield page
     except WorkerError as exc:
         raise PagesError(str(exc)) from None
@@ -102,6 +105,8 @@ def _work() -> None:
         try:
             for page in _made_here(OkrLedger(settings, env), head, limit):
                 send_to_parent(page)
+        except (StoredEventUnreadable, Backdated) as exc:  # the store's, not the worker's
+            send_to_parent(exc)
         except Exception as exc:  # the relay reports it and publishes nothing of this run
             send_to_parent(Failure(f"the envelope worker failed: {type(exc).__name__}: {exc}"))
         else:

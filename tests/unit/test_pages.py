@@ -105,3 +105,23 @@ def alive(pid: int) -> bool:
                 not in ("Z", "X"))
     except OSError:
         return False
+
+
+def test_an_unreadable_stored_event_is_the_same_alarm_from_a_worker(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stored event edited outside okr so it cannot be read: the worker hands the relay the
+    same one-line StoredEventUnreadable as pages made here, not a worker failure (which the
+    relay would report as Kafka being unavailable)."""
+    import sqlite3
+
+    from okr.ledger.unreadable import StoredEventUnreadable
+
+    ledger = OkrLedger(load_settings({"home": tmp_path}))
+    generate(ledger, Shape(seed=3, teams=1, quarters=1, kpis=1, readings_per_day=1))
+    with sqlite3.connect(tmp_path / "events.sqlite") as conn:
+        conn.execute("UPDATE stored_events SET state=replace(state, 'a', 'b') WHERE rowid=5")
+    with pytest.raises(StoredEventUnreadable, match="position 5"):
+        list(pages.pages(ledger, START, None))
+    monkeypatch.setattr(pages, "WORKER_FROM", 1)
+    with pytest.raises(StoredEventUnreadable, match="position 5"):
+        list(pages.pages(ledger, START, None))
