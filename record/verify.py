@@ -83,8 +83,11 @@ class Verdict:
         return "tampered"
 
     def first(self) -> Finding | None:
-        return min(self.findings, key=lambda f: (f.position is None, f.position or 0),
-                   default=None)
+        """The first finding by position — of those that are not merely incomplete, when
+        there are any (a tampered verdict names what was tampered with, not a missing event
+        at the same position)."""
+        bad = [f for f in self.findings if f.problem != INCOMPLETE] or self.findings
+        return min(bad, key=lambda f: (f.position is None, f.position or 0), default=None)
 
     def as_dict(self) -> dict[str, Any]:
         first = self.first()

@@ -143,9 +143,11 @@ def test_verify_after_a_wipe_names_an_edited_store_tampered_and_counts_missing_e
     assert relay.returncode == 1 and "ALARM" in relay.stderr, relay
     proc = env.run("audit", "verify")
     assert proc.returncode == 1 and proc.stdout.startswith("FAILED"), proc
+    assert "(store): altered" in proc.stdout and "run `okr relay`" not in proc.stdout, proc
     out = json.loads(env.run("audit", "verify", "--json").stdout)
     assert out["status"] == "tampered"
-    assert any(f["where"] == "store" and f["problem"] == "altered" for f in out["findings"])
+    assert out["first_problem"]["where"] == "store", out["first_problem"]
+    assert out["first_problem"]["problem"] == "altered"
 
 
 def test_incomplete_counts_the_events_the_topic_lacks_not_the_findings(
