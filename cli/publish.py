@@ -60,8 +60,7 @@ def after_write(st: State, kafka_errors: bool = False) -> str:
         again = f" ({result.said()})" if result.republished else ""
         return (f"published {result.published} event{'s' * (result.published != 1)} to "
                 f"{st.settings.topic_ledger}{again}")
-    except (StoreDiverged, Backdated, StoredEventUnreadable) as exc:  # an alarm: recorded,
-        # not published
+    except (StoreDiverged, Backdated, StoredEventUnreadable) as exc:  # an alarm: recorded
         return f"NOT PUBLISHED: {first_line(exc)}"
     except HistoryContradiction as exc:  # recorded, but the relay signs no contradicting history
         return f"ALARM, not published: {first_line(exc)}"
@@ -83,7 +82,7 @@ def after_write(st: State, kafka_errors: bool = False) -> str:
         if kafka_errors:
             raise
         return f"recorded, but NOT PUBLISHED: {first_line(exc)}; then run 'okr relay'"
-    except Exception as exc:
+    except Exception as exc:  # a bug here; still, the write before it is recorded: say so
         if kafka_errors:
             raise
         return (f"recorded, but NOT PUBLISHED ({type(exc).__name__}: {first_line(exc)}); run "
