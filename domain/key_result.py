@@ -275,6 +275,11 @@ class KeyResult(LedgerAggregate):
                  effective_at: datetime | None = None) -> None:
         """Take the current value from a KPI's readings from now on."""
         self._check_live("link it")
+        if self.kind == KrKind.MILESTONE:
+            # done or not (check_in): a KPI's readings would give partial credit. Only the
+            # command refuses; a link recorded before this rule still replays (docs/scoring.md).
+            raise DomainError(f"{self.key} is a milestone, done or not: check in "
+                              f"{self.start:g} or {self.target:g}; a KPI cannot measure it")
         if self.kpi == kpi:
             raise DomainError(f"key result {self.key} is already linked to KPI {kpi}")
         self._link_kpi(kpi=kpi, actor=actor, reason=check_reason(reason),

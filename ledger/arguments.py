@@ -7,7 +7,7 @@ they already parsed, so they never see these refusals."""
 import functools
 import inspect
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints, is_typeddict
 
@@ -36,10 +36,11 @@ def _is(value: Any, hint: Hint) -> bool:
         fields = get_type_hints(hint)
         return (isinstance(value, dict) and set(value) == set(fields)
                 and all(_is(value[k], h) for k, h in fields.items()))
-    if origin is list:
-        return isinstance(value, list) and all(_is(v, args[0]) for v in value)
-    if origin is dict:
-        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+    if origin is list:  # any sequence but text (a tuple is taken as the list it holds)
+        return (isinstance(value, Sequence) and not isinstance(value, str | bytes)
+                and all(_is(v, args[0]) for v in value))
+    if origin is dict:  # any mapping (os.environ, a MappingProxyType)
+        return isinstance(value, Mapping) and all(isinstance(k, str) for k in value)
     if origin is not None:  # type[...], Iterable[...], Callable[...]: the container itself
         return isinstance(value, origin if isinstance(origin, type) else object)
     return isinstance(value, hint) if isinstance(hint, type) else True
@@ -71,13 +72,28 @@ def _naive(value: Any) -> datetime | None:
     """A datetime without a zone in the value (itself, or in a list of mappings), if any."""
     if isinstance(value, datetime):
         return value if value.utcoffset() is None else None
-    if isinstance(value, list):
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
         for item in value:
-            if isinstance(item, dict):
+            if isinstance(item, Mapping):
                 found = next((v for v in map(_naive, item.values()) if v is not None), None)
                 if found is not None:
                     return found
     return None
+
+
+def _as_hinted(value: Any, hint: Hint) -> Any:
+    """A sequence or mapping that `_is` took for a list or dict hint, as that list or dict
+    (the method stores or changes what it is given as the type it names)."""
+    if isinstance(value, list | dict | str | bytes):
+        return value
+    origin: Any = get_origin(hint)
+    hints = get_args(hint) if origin in (Union, types.UnionType) else (hint,)
+    origins = {get_origin(h) for h in hints}
+    if list in origins and isinstance(value, Sequence):
+        return list(value)
+    if dict in origins and isinstance(value, Mapping):
+        return dict(value)
+    return value
 
 
 def _refusal(method: str, name: str, hint: Hint, value: Any) -> DomainError | None:
@@ -110,14 +126,18 @@ def checked(f: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         hints, positional, star = signature()
-        for i, value in enumerate(args):
+        given = list(args)
+        for i, value in enumerate(args[1:], 1):  # args[0] is self
             name, hint = positional[i] if i < len(positional) else ("arguments", star)
-            if i and (exc := _refusal(f.__name__, name, hint, value)) is not None:
-                raise exc  # args[0] is self
-        for name, value in kwargs.items():
-            if (exc := _refusal(f.__name__, name, hints.get(name, Any), value)) is not None:
+            if (exc := _refusal(f.__name__, name, hint, value)) is not None:
                 raise exc
-        return f(*args, **kwargs)
+            given[i] = _as_hinted(value, hint)
+        for name, value in kwargs.items():
+            hint = hints.get(name, Any)
+            if (exc := _refusal(f.__name__, name, hint, value)) is not None:
+                raise exc
+            kwargs[name] = _as_hinted(value, hint)
+        return f(*given, **kwargs)
 
     wrapper.__checked__ = True  # type: ignore[attr-defined]  # test_api_arguments looks
     return wrapper

@@ -200,6 +200,8 @@ def _quarter(rnd: random.Random, world: _World, q: str, window: Any, kpis: dict[
                 phased = kind in ("increase", "decrease") and rnd.random() < 0.3
                 link = kpi_keys[rnd.randrange(len(kpi_keys))] if kpi_keys and \
                     rnd.random() < 0.15 else None
+                if kind == "milestone":
+                    link = None  # done or not: a KPI cannot measure one (same draws as before)
 
                 def add_kr(kkey: str = kkey, okey: str = okey, kind: str = kind,
                            start: float = start, target: float = target,

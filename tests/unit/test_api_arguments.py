@@ -104,3 +104,24 @@ def test_every_public_method_checks_its_arguments() -> None:
             and len(inspect.signature(f).parameters) > 1]
     unchecked = [n for n in mine if not getattr(getattr(OkrLedger, n), "__checked__", False)]
     assert mine and unchecked == [], unchecked
+
+
+def test_any_sequence_and_mapping_is_taken_as_the_list_or_dict_it_holds(
+        ledger: OkrLedger, tmp_path: Path) -> None:
+    """A tuple where a list is hinted and any mapping where a dict is (os.environ, a
+    MappingProxyType), as the ledger took them before it checked its arguments; what is
+    recorded is the list or dict they hold."""
+    import os
+    from types import MappingProxyType
+    OkrLedger(load_settings({"home": tmp_path}), os.environ).close()
+    OkrLedger(load_settings({"home": tmp_path}), MappingProxyType({})).close()
+    with recording_at(lambda: datetime(2026, 10, 1, tzinfo=UTC)):
+        kpi = ledger.add_kpi("k", "K", green=10, red=5, tags=("guardrail", "sales"))
+        kr = ledger.add_key_result("k2", "K", "nps-up", target=45,
+                                   phases=({"at": AT, "value": 40.0},))
+    assert kpi.tags == ["guardrail", "sales"]
+    assert ledger.kpi("k").tags == ["guardrail", "sales"]
+    assert kr.phases == [{"at": AT, "value": 40.0}]
+    with pytest.raises(DomainError, match="time zone"):
+        ledger.add_key_result("k3", "K", "nps-up", target=45,
+                              phases=({"at": NAIVE, "value": 40.0},))

@@ -69,3 +69,15 @@ def test_a_partial_milestone_value_recorded_earlier_still_replays_and_scores_its
     assert (shown["value"], shown["progress"]) == (0.5, 0.5)
     ok(home, "checkin", "m", "1", "--at", "2026-11-04")  # and the key result takes new ones
     assert json.loads(ok(home, "show", "m", "--json"))["progress"] == 1
+
+
+def test_a_kpi_cannot_measure_a_milestone(home: Path) -> None:
+    """A KPI's readings would give a milestone partial credit (a reading of 0.5 scored 50 %):
+    linking one is refused, with nothing written."""
+    ok(home, "kpi", "add", "done-flag", "Done flag", "--green", "1", "--red", "0")
+    before = event_count(home)
+    proc = run(home, "kr", "link", "m", "done-flag")
+    assert proc.returncode == 2, proc.stdout
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("okr: error: "), proc.stderr
+    assert "milestone" in proc.stderr and "KPI cannot measure it" in proc.stderr
+    assert event_count(home) == before
