@@ -47,9 +47,6 @@ def zoned_review(facts_of: "Callable[[str, datetime, datetime], list[Fact]]", cy
             said = review(facts, key, ReviewPoint(as_of, known_at), also)
     except UnknownCycle as exc:
         raise NotFound(str(exc)) from None
-    summary = said.get("summary")
-    if summary is not None and all(c["score"] is None for c in said["objectives"]):
-        summary["mean_score"] = None  # nothing to score: not a score of 0 (domain's mean)
     return said, cycle_zone(facts, key)
 
 

@@ -331,6 +331,7 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
     kpis = {final.key_results[k]["kpi"] for k in live_krs if final.key_results[k]["kpi"]}
     kpis |= {k for k, kpi in final.kpis.items() if GUARDRAIL_TAG in kpi["tags"]}
     graded = [c for c in cards if c["succeeded"] is not None]
+    scores = [c["score"] for c in cards if c["score"] is not None]
     return {
         "cycle": cycle, "start": window.start, "end": window.end, "status": cyc["status"],
         "committed_at": committed_at, "as_of": point.as_of, "known_at": point.known_at,
@@ -338,8 +339,8 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
         "summary": {"objectives": len(cards), "graded": len(graded),
                     "succeeded": sum(1 for c in graded if c["succeeded"]),
                     "key_results": len(live_krs),
-                    "mean_score": (sum(c["score"] for c in cards if c["score"] is not None)
-                                   / max(1, sum(1 for c in cards if c["score"] is not None)))},
+                    # None when nothing has a score (no objectives): not a score of 0
+                    "mean_score": sum(scores) / len(scores) if scores else None},
         "objectives": cards,
         "summaries": summaries(cards),
         "revisions": revisions(facts, cycle, point.known_at),

@@ -135,6 +135,25 @@ def test_the_initiative_page_names_status_owner_and_key_result(site: Site) -> No
                               if kr["key"] == page["initiative"]["key_result"])
 
 
+def test_the_review_of_a_cycle_with_no_objectives_says_there_is_nothing_to_score(
+        tmp_path: Path, broker: Broker) -> None:
+    """As `okr review` says it: not "mean score –" (a score of nothing)."""
+    _, settings, ledger, tokens = seeded_home(tmp_path / "home", broker.bootstrap)
+    start, end = live_window()
+    ledger.add_cycle("empty", start, end)
+    ledger.close()
+    app = create_app(settings)
+    try:
+        c = TestClient(app, follow_redirects=False)
+        assert c.post("/signin", data={"token": tokens["vic"], "next": "/"}).status_code == 303
+        found = re.search(r'id="review-summary">(.*?)</p>', c.get("/review/empty").text, re.S)
+        assert found, "no review summary on the page"
+        summary = found.group(1)
+        assert "nothing to score: no objectives" in summary and "mean score" not in summary
+    finally:
+        app.state.site.close()
+
+
 def test_the_review_page_says_what_okr_review_says(site: Site) -> None:
     from okr.cli.context import State
     from okr.cli.report import revision_text, score_rows
