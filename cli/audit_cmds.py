@@ -492,6 +492,16 @@ def _bundle_bytes(bundle: Path, name: str) -> bytes:
                         f"{exc.strerror or exc}") from None
 
 
+def _bundle_key(bundle: Path) -> str:
+    """The bundle's own copy of the public key (no --public-key given), once the folder holds
+    what a bundle holds: an empty or wrong folder is named as not a bundle, not as a key."""
+    for name in ("events.jsonl", "checkpoint.json", "public-key.pem"):
+        if not (bundle / name).is_file():
+            raise UserError(f"not a readable bundle: {bundle} has no {name}"
+                            + (" (or give --public-key)" if name == "public-key.pem" else ""))
+    return _read_public_key(bundle / "public-key.pem")
+
+
 def _bundle_json(name: str, parse: "Callable[[], Any]") -> Any:
     """What `parse` makes of the bundle's file `name`; a file it cannot read is named."""
     try:
@@ -511,7 +521,7 @@ def _verify_bundle(ctx: typer.Context, bundle: Path, pem: str | None, as_json: b
             if bundle.exists() else ""))
     if (bundle / "checkpoint.json").exists() or not (bundle / "chain.jsonl").exists():
         # this version's bundle: a tree head and one multiproof (or, older, one proof an event)
-        pem = pem or _read_public_key(bundle / "public-key.pem")
+        pem = pem or _bundle_key(bundle)
         _report(ctx, _verify_proof_bundle(bundle, pem, trusted), as_json, str(bundle))
         return
     from okr.record.envelope import Envelope

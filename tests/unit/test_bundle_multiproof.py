@@ -352,6 +352,20 @@ def test_a_bundle_missing_a_file_names_the_file_this_version_writes(
                  "--public-key", str(good / "public-key.pem"))
     assert result.code == 2 and result.stderr.strip() == (
         f"okr: error: no bundle at {tmp_path / 'nosuch'}"), result.stderr
+    # without --public-key the bundle's own copy is read, but only once it looks like a bundle
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for folder, missing in ((empty, "events.jsonl"), (tmp_path / "events-jsonl", "events.jsonl")):
+        result = okr(tmp_path / "auditor", "audit", "verify", "--bundle", str(folder))
+        assert result.code == 2 and result.stderr.strip() == (
+            f"okr: error: not a readable bundle: {folder} has no {missing}"), result.stderr
+    keyless = tmp_path / "keyless"
+    shutil.copytree(good, keyless)
+    (keyless / "public-key.pem").unlink()
+    result = okr(tmp_path / "auditor", "audit", "verify", "--bundle", str(keyless))
+    assert result.code == 2 and result.stderr.strip() == (
+        f"okr: error: not a readable bundle: {keyless} has no public-key.pem (or give "
+        "--public-key)"), result.stderr
 
 
 def test_a_bundles_readme_says_how_many_consistency_proofs_it_holds(
