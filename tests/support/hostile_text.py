@@ -43,3 +43,14 @@ FORBIDDEN_ON_SCREEN = (
 def raw_controls(text: str) -> list[str]:
     """The forbidden characters found in `text`, as escapes (empty when it is clean)."""
     return sorted({repr(ch) for ch in text if ch in FORBIDDEN_ON_SCREEN})
+
+
+def guarded(shown: str) -> str:
+    """A table's cell as its CSV cell must be (README, "Shell"), written out apart from
+    cli/output.py: the same text, with an apostrophe before what a spreadsheet would run
+    (= + - @ first, not a number)."""
+    try:
+        float(shown)
+        return shown
+    except ValueError:
+        return "'" + shown if shown.startswith(("=", "+", "-", "@")) else shown

@@ -23,7 +23,7 @@ from okr.projections.store import ConsumedRecord, Projection
 from okr.record.envelope import chained_records
 from okr.settings import load_settings
 from tests.fuzzing import Result, okr
-from tests.support.hostile_text import CORPUS, raw_controls
+from tests.support.hostile_text import CORPUS, guarded, raw_controls
 
 CYCLE = "2026-Q4"
 ITEMS = list(CORPUS.items())
@@ -164,14 +164,20 @@ def formula(cell: str) -> bool:
     return cell.startswith(("=", "+", "-", "@", "\t", "\r")) and csv_cell(cell) != cell
 
 
+def cells_of(out: str, sep: str) -> list[str]:
+    if sep == ",":
+        return [c for row in csv.reader(io.StringIO(out)) for c in row]
+    return [c for line in out.splitlines() for c in line.split(sep)]
+
+
 def test_csv_cells_are_never_formulas_and_keep_the_text_after_the_guard(home: Path) -> None:
     """Notes starting with = + - @ came out unescaped in `okr audit trail --format csv`."""
     for i, (name, text) in enumerate(ITEMS):
-        out = ok(home, "audit", "trail", f"k{i}", "--format", "csv").stdout
-        cells = [c for row in csv.reader(io.StringIO(out)) for c in row]
-        assert not [c for c in cells if formula(c)], name
+        cells = cells_of(ok(home, "audit", "trail", f"k{i}", "--format", "csv").stdout, ",")
+        # no raw control, bidi or zero-width character in any cell (tests/support's own list)
+        assert not [c for c in cells if formula(c) or raw_controls(c)], name
         for want in (stored(text, 1000), stored(text, 100)):  # the reason, on_behalf_of
-            assert csv_cell(want) in cells, name  # made visible, then guarded
+            assert guarded(visible(want)) in cells, name  # as a table shows it, then guarded
 
 
 def test_listings_keep_the_exact_text_in_json_and_guard_csv_cells(home: Path) -> None:
@@ -191,10 +197,10 @@ def test_listings_keep_the_exact_text_in_json_and_guard_csv_cells(home: Path) ->
             stored(text, 200), stored(text, 100)), name
         assert kpis[f"m{i}"]["name"] == stored(text, 200), name
     for kind in ("objectives", "krs", "initiatives", "kpis"):
-        cells = [c for row in csv.reader(io.StringIO(listed(kind, "csv"))) for c in row]
-        assert not [c for c in cells if formula(c)], kind
-        for _, text in ITEMS:
-            assert csv_cell(stored(text, 200)) in cells, kind
+        cells = cells_of(listed(kind, "csv"), ",")
+        assert not [c for c in cells if formula(c) or raw_controls(c)], kind
+        shown = cells_of(listed(kind, "tsv"), "\t")
+        assert cells == ["" if c == "-" else guarded(c) for c in shown], kind
 
 
 def test_review_files_treat_text_as_data(home: Path, tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from okr.cli.output import csv_cell
 from tests.fuzzing import LIVE_CYCLE, Result, event_count, fresh_copy, okr
+from tests.support.hostile_text import guarded
 from tests.unit.test_hostile_text import project
 
 
@@ -166,7 +166,7 @@ def test_every_listing_prints_every_format(scene: tuple[Path, datetime], kind: s
     assert out() == tsv  # piped: TSV, one row a line
     assert "┃" in out("--format", "table")
     parsed = list(csv.reader(io.StringIO(out("--format", "csv"))))
-    assert parsed == [["" if c == "-" else csv_cell(c) for c in line.split("\t")]
+    assert parsed == [["" if c == "-" else guarded(c) for c in line.split("\t")]
                       for line in tsv.splitlines()]  # ('-': no value, an empty CSV cell)
     data = json.loads(out("--format", "json"))
     assert data == json.loads(out("--json")) | {"as_of": data["as_of"],
