@@ -155,7 +155,7 @@ def ingest_cmd(ctx: typer.Context,
     dead-letter topic with the reason and their original bytes."""
     from rich.console import Console
 
-    from okr.consumers.ingest import Ingest, feed_ledger
+    from okr.consumers.ingest import Ingest, IngestBusy, feed_ledger, reading_alone
 
     st = state(ctx)
     if not once:
@@ -166,14 +166,18 @@ def ingest_cmd(ctx: typer.Context,
     st.require_ledger()  # readings go to KPIs it holds: no store made, no broker started
     err = Console(stderr=True)
     quiet = want_json(ctx, as_json) or not err.is_terminal
-    app = feed_ledger(st.settings)
-    ingest = Ingest(app, _servers(st))
     try:
-        progress = ingest.catch_up(None if quiet else lambda p: err.print(
-            f"\rread {p.read} messages ({p.recorded} recorded)", end=""))
-    finally:
-        ingest.close()
-        app.close()
+        with reading_alone(st.settings, st.settings.topic_kpi_readings):
+            app = feed_ledger(st.settings)
+            ingest = Ingest(app, _servers(st))
+            try:
+                progress = ingest.catch_up(None if quiet else lambda p: err.print(
+                    f"\rread {p.read} messages ({p.recorded} recorded)", end=""))
+            finally:
+                ingest.close()
+                app.close()
+    except IngestBusy as exc:
+        raise UserError(str(exc)) from None
     note = ""
     if progress.recorded and relay and st.settings.inline_publish:
         from okr.cli.publish import after_write_unless_relaying

@@ -142,22 +142,29 @@ def consume_service(st: State, stop: threading.Event, log: Log) -> None:
 def ingest_service(st: State, stop: threading.Event, log: Log) -> None:
     """Turn messages of the KPI readings topic into ledger readings until stopped."""
     from okr.adapters import kafka_client
-    from okr.consumers.ingest import Ingest, feed_ledger
+    from okr.consumers.ingest import Ingest, feed_ledger, reading_alone
 
-    app = feed_ledger(st.settings)
-    ingest = Ingest(app, kafka_client.bootstrap(st.settings, start_local=True))
-    log("ingest", f"reading KPI readings from {st.settings.topic_kpi_readings}", {})
+    topic = st.settings.topic_kpi_readings
+    with reading_alone(st.settings, topic, stop.is_set, lambda holder: log(
+            "ingest", f"another ingest is reading {topic} here (pid {holder}); waiting for it",
+            {"waiting_for": holder})) as ours:
+        if not ours:
+            return
+        app = feed_ledger(st.settings)
+        ingest = Ingest(app, kafka_client.bootstrap(st.settings, start_local=True))
+        log("ingest", f"reading KPI readings from {topic}", {})
 
-    def batch(p: Any) -> None:
-        log("ingest", f"read {p.read} messages: {p.recorded} recorded, {p.duplicates} "
-            f"duplicates, {p.dead_letters} dead letters", p.as_dict())
+        def batch(p: Any) -> None:
+            log("ingest", f"read {p.read} messages: {p.recorded} recorded, {p.duplicates} "
+                f"duplicates, {p.dead_letters} dead letters"
+                + (f"; partitions {p.wiped} were refilled, reading them again" if p.wiped
+                   else ""), p.as_dict())
 
-
-    try:
-        ingest.run(stop.is_set, batch, retrying(log, "ingest"))
-    finally:
-        ingest.close()
-        app.close()
+        try:
+            ingest.run(stop.is_set, batch, retrying(log, "ingest"))
+        finally:
+            ingest.close()
+            app.close()
 
 
 NOTIFY_RETRY = (1.0, 60.0)  # a failed reminder round is tried again after 1 s, doubling

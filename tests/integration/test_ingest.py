@@ -13,7 +13,7 @@ from okr.adapters import kafka_client
 from okr.ledger import views
 from okr.ledger.app import OkrLedger
 from okr.record.envelope import chained
-from tests.integration.conftest import Env, readings_progress, wait_for_change
+from tests.integration.conftest import Broker, Env, readings_progress, wait_for_change
 from tests.integration.test_audit import produce
 
 pytestmark = pytest.mark.integration
@@ -113,3 +113,51 @@ def test_a_conflicting_duplicate_reading_goes_to_the_dead_letter_topic(env: Env)
     for m in letters:
         reason = dict(m.headers)["reason"].decode()
         assert reason.startswith("conflicting duplicate: reading id 'm7'"), reason
+
+
+def test_a_broker_restart_while_no_ingest_runs_loses_no_reading_of_the_refilled_topic(
+        private_env: Env, private_broker: Broker) -> None:
+    """The memory broker restarts, and the feed refills the readings topic past the offsets
+    the ingest stored before: those offsets name records of the old topic, so the ingest
+    must read the new one from its start, not skip what the feed sent first."""
+    env = private_env
+    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    topic = env.settings.topic_kpi_readings
+    produce(env, topic, [(b"wau", message(i)) for i in range(20)])
+    assert json.loads(env.ok("ingest", "--once", "--json"))["recorded"] == 20
+    private_broker.restart()
+    produce(env, topic, [(b"wau", message(i)) for i in range(100, 140)])  # past offset 20
+    out = json.loads(env.ok("ingest", "--once", "--json"))
+    assert (out["read"], out["recorded"]) == (40, 40)
+    values = sorted(r["value"] for r in readings(env, "wau"))
+    assert values == [100.0 + i for i in [*range(20), *range(100, 140)]]
+
+
+def test_two_ingests_at_once_record_and_dead_letter_each_message_once(env: Env) -> None:
+    """Two `okr ingest` started together (a second terminal, a second `okr up`): one reads,
+    the other waits for it, so no bad message is dead-lettered twice; `--once` beside a
+    running ingest is refused in one line and reads nothing."""
+    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    s = env.settings
+    produce(env, s.topic_kpi_readings,
+            [(b"wau", v) for v in [message(i) for i in range(300)] + BAD])
+    procs = [env.spawn("ingest", "--no-relay", "--json") for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 60
+        while len(readings(env, "wau")) < 300 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        refused = env.run("ingest", "--once", "--json")
+        letters = list(kafka_client.read_topic(s, s.kafka_bootstrap_servers or "",
+                                               s.topic_dead_letter, idle=3.0))
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+        outs = [proc.communicate(timeout=30) for proc in procs]
+    assert len(readings(env, "wau")) == 300
+    assert sorted(m.value for m in letters) == sorted(BAD)
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.startswith("okr: error: another ingest is reading "), refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert not refused.stdout
+    waited = [out for out, _ in outs if "waiting for it" in out]
+    assert len(waited) == 1, outs
