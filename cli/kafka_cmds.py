@@ -1,4 +1,5 @@
-"""Kafka commands: `okr relay`, `okr broker start|stop|status`, `okr keys export`, `okr up`."""
+"""Kafka commands: `okr relay`, `okr broker start|stop|status`, `okr keys export`, `okr ingest`,
+`okr notify`, `okr up`."""
 
 import sys
 
@@ -188,6 +189,15 @@ def ingest_cmd(ctx: typer.Context,
          + (f"; {note}" if note else ""))
 
 
+def notify_cmd(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Publish the reminders `okr due` lists to okr.notifications every notify_seconds, each
+    once per item per overdue period, until Ctrl-C (what `okr up` runs beside the consumer).
+
+    Reads the readers' snapshot a running `okr consume` keeps current (docs/notifications.md)."""
+    from okr.cli.services import run_services
+    run_services(state(ctx), ["notify"], want_json(ctx, as_json))
+
+
 def up_cmd(ctx: typer.Context, as_json: bool = JSON,
            web: bool = typer.Option(False, "--web", help="Also serve the web app and JSON "
                                     "API (okr serve; needs the web extra)."),
@@ -217,4 +227,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(broker_app, name="broker")
     app.add_typer(keys_app, name="keys")
     app.command("ingest")(ingest_cmd)
+    app.command("notify")(notify_cmd)
     app.command("up")(up_cmd)

@@ -27,7 +27,7 @@ COMMANDS = {
     "list_cmds": ("list",),
     "import_cmds": ("import",),
     "review_cmds": ("review", "retro"),
-    "kafka_cmds": ("relay", "broker", "keys", "ingest", "up"),
+    "kafka_cmds": ("relay", "broker", "keys", "ingest", "notify", "up"),
     "projection_cmds": ("consume", "scorecard", "history", "export", "sql"),
     "audit_cmds": ("audit",),
     "due_cmds": ("due",),

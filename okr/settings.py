@@ -174,9 +174,11 @@ class Settings:
         "a check-in: without one for longer, `okr due` lists it and `okr up` reminds its "
         "owner (docs/notifications.md).")
     topic_notifications: str = setting("okr.notifications", description="Kafka topic where "
-                                     "`okr up` publishes the reminders (JSON messages).")
+                                     "`okr up` (or `okr notify`) publishes the reminders "
+                                     "(JSON messages).")
     notify_seconds: float = setting(default=3600.0, ge=1.0, le=86400.0 * 7, description="How "
-                                  "often `okr up` looks for new reminders (seconds).")
+                                  "often `okr up` (or `okr notify`) looks for new reminders "
+                                  "(seconds).")
     idempotency_days: float = setting(default=7.0, gt=0, le=3650, description="How long `okr "
                                     "serve` keeps the answer to an API request's "
                                     "Idempotency-Key (days): a retry with an older key is "

@@ -75,3 +75,34 @@ def test_up_publishes_each_reminder_once_as_the_schema_says(env: Env) -> None:
     assert got[0]["due_at"] == (now - timedelta(days=3)).isoformat(timespec="seconds") \
         .replace("+00:00", "Z")
     assert any('"service": "notify"' in line and "sent 1 reminders" in line for line in lines)
+
+
+def test_notify_alone_publishes_from_the_snapshot_a_consumer_keeps(env: Env) -> None:
+    """`okr notify` is `okr up`'s notify loop on its own (the docker `notify` service): it
+    reads the snapshot `okr consume` published and publishes the reminder, then stops cleanly
+    on SIGTERM."""
+    topic = f"{env.environ['OKR_TOPIC_LEDGER']}.notifications"
+    env.environ.update({"OKR_TOPIC_NOTIFICATIONS": topic, "OKR_NOTIFY_SECONDS": "1",
+                        "OKR_INLINE_PUBLISH": "off"})
+    app = OkrLedger(env.settings)
+    now = utc_now()
+    cycle = app.add_cycle(LIVE_CYCLE, *live_window(now))
+    app.add_objective("o1", "Grow", cycle=cycle.key, owner="ana", team="web")
+    app.add_key_result("k1", "Signups", objective="o1", start=0, target=10)
+    app.check_in("k1", 3, at=now - timedelta(days=10))
+    app.close()
+    env.ok("relay", "--once")
+    env.ok("consume", "--once")  # the snapshot a running consumer keeps
+    notify = env.spawn("notify", "--json")
+    try:
+        deadline = time.monotonic() + 60
+        got: list[dict[str, object]] = []
+        while not got and time.monotonic() < deadline and notify.poll() is None:
+            time.sleep(0.5)
+            got = read(env, topic)
+    finally:
+        os.killpg(notify.pid, signal.SIGTERM)
+        out, err = notify.communicate(timeout=60)
+    assert notify.returncode == 0, (out, err)
+    assert [(m["kind"], m["key"]) for m in got] == [("key_result", "k1")], (out, err)
+    assert '"service": "notify"' in out and "sent 1 reminders" in out

@@ -1,9 +1,18 @@
 """docker/compose.yaml is read, not run, here (no Docker engine): it must parse, name every
-service the README table lists, and give each okr service the Kafka user kafka-init.sh grants."""
+service the README table lists, and give each okr service the Kafka user kafka-init.sh grants.
+kafka-init.sh is run, with stand-ins for the Kafka tools that only note what they were asked."""
 
+import dataclasses
+import os
+import re
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import yaml
+
+from okr.settings import Settings
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
 
@@ -17,7 +26,7 @@ def test_compose_parses_and_has_every_service_once() -> None:
     assert text.count("\n  kafka:\n") == 1  # a service block written twice once made 8 MB
     services = _compose()["services"]
     assert set(services) == {"kafka", "kafka-init", "postgres", "keys", "relay", "consume",
-                             "ingest", "cli", "web"}
+                             "ingest", "notify", "cli", "web"}
     readme = (DOCKER / "README.md").read_text()
     for name in services:
         assert f"| `{name}` |" in readme
@@ -26,7 +35,7 @@ def test_compose_parses_and_has_every_service_once() -> None:
 def test_each_okr_service_authenticates_as_the_user_its_acls_name() -> None:
     services = _compose()["services"]
     users = {"relay": "okr-relay", "consume": "okr-reader", "ingest": "okr-ingest",
-             "cli": "okr-reader", "web": "okr-reader"}
+             "notify": "okr-notify", "cli": "okr-reader", "web": "okr-reader"}
     init = (DOCKER / "kafka-init.sh").read_text()
     for name, user in users.items():
         env = services[name]["environment"]
@@ -150,3 +159,121 @@ def test_the_image_copies_every_package_and_installs_what_its_services_run() -> 
     install = next(line for line in dockerfile.splitlines() if "pip install" in line)
     assert "postgres" in install and "web" in install, install
     assert _compose()["services"]["web"]["command"][0] == "serve"
+
+
+# ---- every process `okr up` runs has its service; every topic okr uses is created -----------
+
+def _okr_up_services() -> list[str]:
+    """What `okr up` runs (cli/kafka_cmds.up_cmd): every loop of cli/services.SERVICES (the
+    local broker's watch only when the broker is the embedded one: compose runs Kafka)."""
+    from okr.cli.services import SERVICES
+
+    return list(SERVICES)
+
+
+def test_every_process_okr_up_runs_has_a_service_running_it_as_documented() -> None:
+    """Run apart, each of `okr up`'s loops is the documented command of the same name
+    (docs/cli.md), following (no --once), restarted and started after what it needs like the
+    other okr services."""
+    import typer.main
+
+    from okr.cli.main import app
+
+    compose = _compose()
+    services, okr = compose["services"], compose["x-okr"]
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    documented = (DOCKER.parent / "docs" / "cli.md").read_text()
+    runs = {svc["command"][0]: name for name, svc in services.items()
+            if svc.get("image") == okr["image"] and name != "cli" and "command" in svc}
+    for loop in [*_okr_up_services(), "serve"]:  # `okr up --web` serves beside them
+        assert loop in runs, f"`okr up` runs {loop!r}, but no compose service runs `okr {loop}`"
+        svc = services[runs[loop]]
+        command = svc["command"]
+        assert f"## `okr {loop}`" in documented, f"`okr {loop}` is not in docs/cli.md"
+        commands[loop].make_context(loop, list(command[1:]))  # its options, as documented
+        assert "--once" not in command
+        assert svc["restart"] == "unless-stopped"
+        assert svc["depends_on"] == okr["depends_on"]
+        assert svc["environment"]["OKR_STORE"] == "postgres"
+        readme = (DOCKER / "README.md").read_text()
+        assert f"| `{runs[loop]}` |" in readme and f"`okr {loop}" in readme
+
+
+def _topic_settings() -> dict[str, str]:
+    """Every Kafka topic okr uses: the topic_* settings, by their defaults."""
+    return {f.name: f.default for f in dataclasses.fields(Settings)
+            if f.name.startswith("topic_")}
+
+
+@pytest.fixture
+def kafka_init(tmp_path: Path) -> Callable[..., list[list[str]]]:
+    """Run kafka-init.sh with stand-ins for /opt/kafka/bin's tools that write down their
+    arguments; returns the calls, one list of arguments each (tool name first)."""
+    script = (DOCKER / "kafka-init.sh").read_text()
+    assert script.count("BIN=/opt/kafka/bin\n") == 1
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    calls = tmp_path / "calls"
+    for tool in ("kafka-configs.sh", "kafka-topics.sh", "kafka-acls.sh"):
+        (bin_ / tool).write_text(f'#!/bin/sh\nprintf "%s\\0" {tool} "$@" >> {calls}\n'
+                                 f'printf "\\n" >> {calls}\n')
+        (bin_ / tool).chmod(0o755)
+    copy = tmp_path / "kafka-init.sh"
+    copy.write_text(script.replace("BIN=/opt/kafka/bin\n", f"BIN={bin_}\n"))
+    passwords = {k: "secret" for k in _compose()["services"]["kafka-init"]["environment"]
+                 if k.endswith("_PASSWORD")}
+
+    def run(**environ: str) -> list[list[str]]:
+        calls.write_text("")
+        subprocess.run(["bash", str(copy)], check=True, capture_output=True, text=True,
+                       env={"PATH": os.environ["PATH"], **passwords, **environ})
+        return [line.rstrip("\0").split("\0") for line in calls.read_text().splitlines()]
+    return run
+
+
+def _created(calls: list[list[str]]) -> dict[str, int]:
+    """Topic → partitions, of the `kafka-topics.sh --create` calls."""
+    out = {}
+    for call in calls:
+        if call[0] == "kafka-topics.sh" and "--create" in call:
+            out[call[call.index("--topic") + 1]] = int(call[call.index("--partitions") + 1])
+    return out
+
+
+def test_kafka_init_creates_every_topic_okr_uses_with_the_partitions_okr_gives_them(
+        kafka_init: Callable[..., list[list[str]]]) -> None:
+    """Kafka does not create topics here (KAFKA_AUTO_CREATE_TOPICS_ENABLE false), so a topic
+    kafka-init.sh leaves out is one okr's clients cannot use. okr creates each of its topics
+    with `partitions` (adapters/kafka_client.py); kafka-init must give them that count, the
+    one compose gives the okr services."""
+    compose = _compose()
+    kafka_client = (DOCKER.parent / "adapters" / "kafka_client.py").read_text()
+    counts = re.findall(r"NewTopic\(\w+, ([\w.]+),", kafka_client)
+    assert counts and set(counts) == {"settings.partitions"}  # one count for every topic
+    default = next(f.default for f in dataclasses.fields(Settings) if f.name == "partitions")
+    partitions = compose["services"]["kafka-init"]["environment"]["OKR_PARTITIONS"]
+    assert partitions == compose["x-okr-env"]["OKR_PARTITIONS"] == f"${{OKR_PARTITIONS:-{default}}}"
+    topics = _topic_settings()
+    assert _created(kafka_init()) == {t: default for t in topics.values()}
+    assert _created(kafka_init(OKR_PARTITIONS="3")) == {t: 3 for t in topics.values()}
+
+
+def test_the_notify_service_may_publish_reminders_and_readers_may_read_them(
+        kafka_init: Callable[..., list[list[str]]]) -> None:
+    """The reminders' topic is written by the notify service's own user (it may do nothing
+    else) and read by okr-reader (a chat or mail bridge on the host, docker/README.md)."""
+    topic = _topic_settings()["topic_notifications"]
+    grants: dict[str, set[tuple[str, str]]] = {}
+    for call in kafka_init():
+        if call[0] != "kafka-acls.sh":
+            continue
+        ops = [call[i + 1] for i, a in enumerate(call) if a == "--operation"]
+        where = call[call.index("--topic") + 1]
+        for i, a in enumerate(call):
+            if a == "--allow-principal":
+                grants.setdefault(call[i + 1], set()).update((op, where) for op in ops)
+    user = _compose()["services"]["notify"]["environment"]["KAFKA_SASL_USERNAME"]
+    assert grants[f"User:{user}"] == {("Write", topic), ("Describe", topic)}
+    assert {("Read", topic), ("Describe", topic)} <= grants["User:okr-reader"]
+    assert not any(op == "Write" and where == topic for principal, ops in grants.items()
+                   if principal != f"User:{user}" for op, where in ops)
