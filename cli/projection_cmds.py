@@ -44,16 +44,14 @@ def consume_cmd(ctx: typer.Context,
     err = Console(stderr=True)
     quiet = want_json(ctx, as_json) or not err.is_terminal
     show = None if quiet else (lambda p: err.print(
-        f"\rprojected {p.read} records ({p.stored} new events)", end=""))
+        f"\rread {p.read} records, {p.stored} applied so far", end=""))
     progress = catch_up(st, publish_first=False, publish=True, on_progress=show)
     if progress is None:
         raise UserError("a projection consumer is already running (okr consume / okr up); "
                         "it keeps the projection current")
     data = {**progress.as_dict(), "duckdb": str(st.settings.duckdb_file)}
     emit(data, want_json(ctx, as_json),
-         f"{'' if quiet else chr(10)}read {progress.read} records: {progress.stored} new "
-         f"events, {progress.duplicates} duplicates, {progress.dead_letters} dead letters; "
-         f"snapshot {st.settings.duckdb_file}")
+         f"{'' if quiet else chr(10)}{progress.said()}; snapshot {st.settings.duckdb_file}")
 
 
 def scorecard_cmd(ctx: typer.Context,

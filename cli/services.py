@@ -124,10 +124,7 @@ def consume_service(st: State, stop: threading.Event, log: Log) -> None:
             {})
 
         def batch(p: Any) -> None:
-            log("consume", f"projected {p.read} records ({p.stored} new events"
-                + (f", {p.dead_letters} dead letters" if p.dead_letters else "")
-                + (f"; partitions {p.wiped} were wiped, reading them again" if p.wiped else "")
-                + ")", p.as_dict())
+            log("consume", p.said(), p.as_dict())
 
 
         try:

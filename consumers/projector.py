@@ -66,18 +66,33 @@ CHECKPOINT_WAIT = 1.0
 
 @dataclass
 class Progress:
-    read: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    dead_letters: int = 0
+    """What a catch-up or a step did. The counts are of different records: `stored` events
+    applied include records read in an earlier step that waited at the gate until a signed
+    checkpoint covered them, so they do not add up to `read`."""
+
+    read: int = 0  # records read from the ledger topic
+    stored: int = 0  # events applied: new rows in the projection
+    duplicates: int = 0  # records the projection already held (or already dead-lettered)
+    dead_letters: int = 0  # records sent to the dead-letter topic (`forged` ones among them)
     wiped: list[int] = field(default_factory=list)
     forged: int = 0  # records conflicting with the signed chain (dead-lettered, alarmed)
-    waiting: int = 0  # records no verified checkpoint covers yet
+    waiting: int = 0  # records held now because no verified checkpoint covers them yet
 
     def as_dict(self) -> dict[str, Any]:
-        return {"read": self.read, "stored": self.stored, "duplicates": self.duplicates,
-                "dead_letters": self.dead_letters, "wiped_partitions": self.wiped,
-                "forged": self.forged, "waiting": self.waiting}
+        return {"read": self.read, "stored": self.stored, "applied": self.stored,
+                "duplicates": self.duplicates, "dead_letters": self.dead_letters,
+                "wiped_partitions": self.wiped, "forged": self.forged,
+                "waiting": self.waiting}
+
+    def said(self) -> str:
+        """One line for people, each count named for what it is (the applied ones are not
+        necessarily among the records read: see the class)."""
+        forged = f" ({self.forged} forged)" if self.forged else ""
+        wiped = (f"; partitions {', '.join(map(str, self.wiped))} were wiped, reading them "
+                 "again" if self.wiped else "")
+        return (f"read {self.read} records; {self.stored} applied, {self.duplicates} "
+                f"duplicates, {self.dead_letters} dead letters{forged}; {self.waiting} waiting "
+                f"for a signed checkpoint{wiped}")
 
 
 def reject_reason(exc: Exception) -> str:
@@ -399,16 +414,18 @@ class Projector(PartitionConsumer[Progress]):
         self.settle()
         return progress
 
-    def release_waiting(self, progress: Progress | None = None) -> None:
-        """Apply waiting records a checkpoint published meanwhile now covers."""
+    def release_waiting(self, progress: Progress | None = None) -> bool:
+        """Apply waiting records a checkpoint published meanwhile now covers (counted in
+        `progress`); True when some were applied or rejected."""
         if self.gate is None or not self.gate.waiting or self.reader is None:
-            return
-        progress = progress or Progress()
+            return False
+        progress = Progress() if progress is None else progress
         rejected: list[tuple[kafka_client.Message, str]] = []
         self.settle()
         good = self._through_gate([], rejected, progress)
         if good or rejected:
             self._apply(good, rejected, progress)
+        return bool(good or rejected)
 
     def close(self) -> None:
         try:
@@ -423,21 +440,23 @@ class Projector(PartitionConsumer[Progress]):
             self.read_to, self.reached = {}, {}
             super().close()
 
-    def after_step(self, read: int) -> None:
+    def after_step(self, read: int, progress: Progress | None = None) -> bool:
         """Once the tail is reached, let go of the work file so readers can open it (they
         see every event projected so far) — before asking Kafka for the checkpoints that
         release waiting records, so readers never wait on that; republish the snapshot when
-        it is due."""
+        it is due. The records released count in the step's `progress`: those read in an
+        earlier step are applied in this one (True when there were some)."""
         self.settle()
         at_tail = not read or (self.reader is not None and self.reader.caught_up())
         if at_tail:
             self.projection.release()
-        self.release_waiting()
+        released = self.release_waiting(progress)
         self.settle()
         if self.snapshot_due():
             self.publish()
         elif at_tail:
             self.projection.release()
+        return released
 
     def snapshot_due(self) -> bool:
         """The snapshot is missing, or older than the work file by `snapshot_every` seconds."""

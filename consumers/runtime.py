@@ -57,8 +57,11 @@ class PartitionConsumer(Generic[P]):
     def handle(self, messages: list[kafka_client.Message], progress: P) -> None:
         raise NotImplementedError
 
-    def after_step(self, read: int) -> None:
-        """Called by the follow loop after every step (read = records in it)."""
+    def after_step(self, read: int, progress: P | None = None) -> bool:
+        """Called by the follow loop after every step (read = records in it); what it does
+        counts in the step's `progress`. True when it did something worth saying in a step
+        that read nothing (the follow loop reports such a step too)."""
+        return False
 
     def pace(self, polled: list[kafka_client.Message]) -> None:
         """Called before every poll with the records the step polled so far: pause or resume
@@ -178,8 +181,8 @@ class PartitionConsumer(Generic[P]):
             try:
                 progress = self.new_progress()
                 n = self.step(progress)
-                self.after_step(n)  # the batch's effects are complete after this
-                if n:
+                acted = self.after_step(n, progress)  # the batch's effects are complete now
+                if n or acted:
                     on_batch(progress)
                 if not n and time.monotonic() - last_health > health_every:
                     last_health = time.monotonic()

@@ -22,7 +22,7 @@ from okr.domain.history import scorecard_at
 from okr.projections.store import Projection, ProjectionLocked
 from okr.record import signing
 from okr.record.envelope import Envelope
-from tests.integration.conftest import Env
+from tests.integration.conftest import Env, Service
 from tests.integration.test_relay import fill, topic_records
 from tests.support.generator import Shape
 from tests.support.holders import hold, let_go
@@ -369,3 +369,73 @@ def test_a_paced_read_never_sleeps_while_a_partition_it_may_read_is_behind(
         projector.close()
         proj.close()
     assert stalls == [], f"{len(stalls)} polls slept while partitions were behind: {stalls[:5]}"
+
+
+# ---- what the consumer says it did ----------------------------------------------------------
+
+def _withhold_checkpoints(env: Env) -> int:
+    """A ledger published to its topic while its signed checkpoint went elsewhere: every
+    record waits at the consumer's gate until `okr relay --checkpoint` signs it onto the
+    consumer's topic (the relay's checkpoint arriving later than its records, for as long as
+    the test likes). Returns the events."""
+    n = fill(env, Shape(seed=5, teams=1, quarters=1, kpis=2))
+    s = env.settings
+    env.ok("relay", "--once", OKR_TOPIC_CHECKPOINTS=f"{s.topic_checkpoints}.elsewhere")
+    kafka_client.ensure_topics(s, s.kafka_bootstrap_servers or "", [s.topic_checkpoints])
+    return n
+
+
+def _projected(env: Env) -> int:
+    rows = json.loads(env.ok("sql", "SELECT count(*) AS n FROM events", "--json"))
+    return int(rows[0]["n"])
+
+
+def test_consume_once_says_how_many_records_wait_for_a_signed_checkpoint(env: Env) -> None:
+    """`okr consume --once` that applied nothing because no signed checkpoint covers the
+    records yet says so, and once one does, how many it applied: the counts are what the
+    projection holds."""
+    n = _withhold_checkpoints(env)
+    proc = env.run("consume", "--once")
+    assert proc.returncode == 0, proc.stderr
+    assert f"read {n} records; 0 applied" in proc.stdout, proc.stdout
+    assert f"{n} waiting for a signed checkpoint" in proc.stdout, proc.stdout
+    out = json.loads(env.ok("consume", "--once", "--json"))  # read again: they still wait
+    assert (out["read"], out["stored"], out["applied"], out["waiting"]) == (n, 0, 0, n)
+    env.ok("relay", "--once", "--checkpoint")
+    out = json.loads(env.ok("consume", "--once", "--json"))
+    assert (out["stored"], out["applied"], out["waiting"], out["dead_letters"]) == (n, n, 0, 0)
+    assert _projected(env) == n
+
+
+def test_the_running_consumers_log_counts_every_event_it_applies(env: Env,
+                                                                  tmp_path: Path) -> None:
+    """Records read before their checkpoint arrives are applied in a later step, when it
+    does. The log must count them there: it said "projected N records (0 new events)" for
+    the step that read them and nothing for the one that applied them, so the applied events
+    it reported fell short of what the projection holds."""
+    n = _withhold_checkpoints(env)
+    consume = Service(env, "consume", "--json", log=tmp_path / "consume.log")
+    consume.start()
+
+    def said() -> list[dict[str, object]]:
+        lines = [json.loads(line) for line in list(consume.lines)]
+        return [d for d in lines if d["service"] == "consume" and "read" in d]
+    try:
+        deadline = time.monotonic() + 60
+        while sum(int(d["read"]) for d in said()) < n and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sum(int(d["read"]) for d in said()) == n, consume.lines
+        assert said()[-1]["waiting"] == n and not any(d["stored"] for d in said())
+        env.ok("relay", "--once", "--checkpoint")  # the checkpoint arrives: all are applied
+        deadline = time.monotonic() + 60
+        while _projected(env) < n and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        assert consume.stop() == 0, (tmp_path / "consume.log").read_text()
+    lines = said()
+    assert _projected(env) == n
+    assert sum(int(d["stored"]) for d in lines) == n, [d["message"] for d in lines]
+    assert sum(int(d["applied"]) for d in lines) == n
+    assert lines[-1]["waiting"] == 0
+    assert f"{n} waiting for a signed checkpoint" in str(lines[0]["message"])
+    assert any(f"; {n} applied" in str(d["message"]) for d in lines), lines
