@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from okr import ports
+
 STATE_FILE = "broker.json"
 LOG_FILE = "broker.log"
 LOCK_FILE = "broker.lock"  # held while a process checks for, and starts, the broker
@@ -171,7 +173,8 @@ def _previous_port(home: Path) -> int | None:
 def start(home: Path, port: int | None = None, cache_dir: Path | None = None,
           announce: bool = False) -> tuple[BrokerState, bool]:
     """Start the local broker unless it runs; returns its state and whether it was started
-    (said on stderr when `announce`: a broker started on the way is never a surprise)."""
+    (said on stderr when `announce`: a broker started on the way is never a surprise).
+    okr.errors.PortInUse when `port` is given and another program holds it."""
     running = status(home)
     if running is not None:
         return running, False
@@ -179,9 +182,17 @@ def start(home: Path, port: int | None = None, cache_dir: Path | None = None,
         running = status(home)  # started by another process while this one waited
         if running is not None:
             return running, False
+        # A port another program holds would pass for the broker: the broker that cannot
+        # bind it stays alive, and the other program answers wait_ready's connections.
+        if port is not None:
+            ports.check("127.0.0.1", port)
         port = port or _previous_port(home) or free_port()
         proc = spawn(port, home / LOG_FILE, cache_dir or home / "cache")
-        wait_ready(port, proc)
+        try:
+            wait_ready(port, proc)
+        except BrokerError:
+            _end(proc)  # a broker that never listened must not linger unrecorded
+            raise
         state = BrokerState(pid=proc.pid, port=port, started_at=time.time())
         tmp = home / (STATE_FILE + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -192,6 +203,11 @@ def start(home: Path, port: int | None = None, cache_dir: Path | None = None,
         print(f"okr: started the local broker on {state.bootstrap} (pid {state.pid}; it keeps "
               "data in memory only); 'okr broker stop' stops it", file=sys.stderr)
     return state, True
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    proc.kill()
+    proc.wait()
 
 
 def stop(home: Path, timeout: float = 5.0) -> BrokerState | None:

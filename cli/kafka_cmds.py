@@ -79,11 +79,14 @@ def broker_start(ctx: typer.Context, port: int | None = typer.Option(None, help=
                  "(default: a free one)."), as_json: bool = JSON) -> None:
     """Start the local broker in the background."""
     from okr.adapters import local_broker
+    from okr.errors import KafkaUnavailable, PortInUse
+    from okr.ports import CHOOSE_ANOTHER
     st = state(ctx)
     try:
         b, started = local_broker.start(st.settings.home, port, st.settings.cache_dir)
+    except PortInUse as exc:
+        raise PortInUse(f"the local broker cannot be started: {exc}; {CHOOSE_ANOTHER}") from None
     except local_broker.BrokerError as exc:
-        from okr.errors import KafkaUnavailable
         raise KafkaUnavailable(f"the local broker cannot be started: {exc}") from None
     emit({"running": True, "started": started, "pid": b.pid, "port": b.port,
           "bootstrap": b.bootstrap}, want_json(ctx, as_json),

@@ -10,7 +10,7 @@ says what to do. Anything else is a bug and keeps its traceback.
 | 1 | a verification failed (`okr audit verify`: the record does not check out) |
 | 2 | bad input: arguments, settings, a refused command, no ledger in the data directory |
 | 3 | incomplete or stale: the projection lacks events the store holds and `--strict` was given |
-| 4 | a service is unavailable: event store, Kafka, the data directory, the projection |
+| 4 | a service is unavailable: event store, Kafka, the data directory, the projection, a port |
 | 130 | interrupted (Ctrl-C) |
 | 141 | the output pipe was closed early (a reader such as `head` stopped): okr stops quietly |
 
@@ -80,6 +80,15 @@ class ProjectionUnavailable(ServiceUnavailable):
     """The DuckDB projection cannot be opened or written (held, unwritable, damaged)."""
 
 
+class PortInUse(ServiceUnavailable):
+    """A port okr would listen on (the local broker's, the web server's) is held by another
+    program."""
+
+
+class WebUnavailable(ServiceUnavailable):
+    """The web server `okr up --web` runs beside the others stopped."""
+
+
 # What each exit code means, as docs/cli.md and `okr --help` say it.
 MEANINGS: dict[int, str] = {
     OK: "ok (a read whose projection lags the store too: it says how far on stderr and "
@@ -89,8 +98,9 @@ MEANINGS: dict[int, str] = {
                "directory)",
     INCOMPLETE: "incomplete or stale (with --strict: the projection lacks events the store "
                 "holds)",
-    UNAVAILABLE: "service unavailable (event store, Kafka, data directory or projection; "
-                 "the message names it and what to do)",
+    UNAVAILABLE: "service unavailable (event store, Kafka, data directory, projection, or a "
+                 "port to listen on that another program holds; the message names it and what "
+                 "to do)",
     INTERRUPTED: "interrupted (Ctrl-C: `okr: interrupted` on stderr)",
     PIPE_CLOSED: "output pipe closed early (a reader such as head -1 stopped reading: the rest "
                  "is not printed, nothing is said on stderr; non-zero, as a shell reports "
@@ -115,6 +125,8 @@ EXIT_CODES: tuple[tuple[type[OkrError], int, str], ...] = (
     (DataDirUnavailable, UNAVAILABLE, "data directory not usable"),
     (KafkaUnavailable, UNAVAILABLE, "Kafka unreachable or failing"),
     (ProjectionUnavailable, UNAVAILABLE, "projection not usable"),
+    (PortInUse, UNAVAILABLE, "a port to listen on is taken"),
+    (WebUnavailable, UNAVAILABLE, "the web server stopped"),
 )
 
 

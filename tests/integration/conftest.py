@@ -228,6 +228,42 @@ class Env:
         return kills
 
 
+def running(pid: int) -> bool:
+    """Whether the process runs (a zombie, dead but not yet reaped by whoever adopted it,
+    does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def pids_running(*args: str) -> list[int]:
+    """The running processes whose command line holds all of `args` (one of them each)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        words = [a.decode(errors="replace") for a in argv]
+        if all(a in words for a in args) and running(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def until(check: Callable[[], bool], timeout: float) -> bool:
+    """Poll `check` until it holds (True) or `timeout` seconds passed (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
 @pytest.fixture
 def env(broker: Broker, tmp_path: Path) -> Env:
     return Env(tmp_path / "home", okr_environ(tmp_path / "home", broker.bootstrap))

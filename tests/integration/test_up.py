@@ -7,6 +7,7 @@ readings topic is recorded by the ingest."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -20,7 +21,7 @@ from okr.adapters import kafka_client
 from okr.errors import UNAVAILABLE
 from okr.settings import load_settings
 from tests.fuzzing import live_window
-from tests.integration.conftest import OKR
+from tests.integration.conftest import OKR, pids_running
 
 pytestmark = pytest.mark.integration
 
@@ -83,6 +84,30 @@ def test_broker_start_status_stop(home: Path) -> None:
     assert eventually(lambda: not alive(started["pid"]), 20)
     assert okr(env, "broker", "status").returncode == UNAVAILABLE
     assert json.loads(ok(env, "broker", "stop", "--json"))["stopped"] is False
+
+
+def test_broker_start_on_a_port_another_program_holds_says_so_and_claims_no_broker(
+        home: Path) -> None:
+    """A port held by some other program is not a broker that started: one line, exit 4, no
+    broker.json saying a broker runs there, and no broker process left behind."""
+    env = embedded_env(home)
+    listener = f"tcp://127.0.0.1:{{port}}"
+    with socket.create_server(("127.0.0.1", 0)) as taken:  # a plain program on the port
+        port = taken.getsockname()[1]
+        try:
+            proc = okr(env, "broker", "start", "--port", str(port))
+            status = okr(env, "broker", "status", "--json")
+            left = pids_running("--listener-url", listener.format(port=port))
+        finally:
+            for pid in pids_running("--listener-url", listener.format(port=port)):
+                os.kill(pid, signal.SIGKILL)
+    assert (proc.returncode, proc.stdout) == (UNAVAILABLE, ""), proc
+    assert proc.stderr.splitlines() == [
+        f"okr: error: the local broker cannot be started: port {port} on 127.0.0.1 is in use "
+        "by another program; choose another with --port"], proc.stderr
+    assert not (home / "broker.json").exists()
+    assert status.returncode == UNAVAILABLE and json.loads(status.stdout)["running"] is False
+    assert left == [], "a broker that could not listen was left running"
 
 
 def test_up_runs_relay_consumer_and_ingest_on_the_embedded_broker(home: Path) -> None:
