@@ -218,10 +218,20 @@ def up_cmd(ctx: typer.Context, as_json: bool = JSON,
             raise UserError("okr up --web needs the web extra: pip install 'okr-ledger[web]' "
                             "(FastAPI, uvicorn, Jinja2)")
         st.require_ledger()  # the web app signs users of an existing ledger in
-    _servers(st)
-    local = [] if st.settings.kafka_bootstrap_servers else list(BROKER_WATCH)
-    run_services(st, [*local, *SERVICES], want_json(ctx, as_json),
-                 {"web": web_service(host, port)} if web else None)
+        from okr.errors import PortInUse
+        from okr.ports import CHOOSE_ANOTHER, listen
+        try:  # held from now on: a taken port is said before anything starts
+            listener = listen(host, port)
+        except PortInUse as exc:
+            raise PortInUse(f"{exc}; {CHOOSE_ANOTHER}") from None
+    try:
+        _servers(st)
+        local = [] if st.settings.kafka_bootstrap_servers else list(BROKER_WATCH)
+        run_services(st, [*local, *SERVICES], want_json(ctx, as_json),
+                     {"web": web_service(listener, host, port)} if web else None)
+    finally:
+        if web:
+            listener.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -7,6 +7,7 @@ returns; then the clients are closed and the process exits 0.
 
 import json
 import signal
+import socket
 import sys
 import threading
 import time
@@ -50,7 +51,13 @@ def _trouble(exc: Exception) -> str:
     imported these modules already)."""
     from eventsourcing.persistence import PersistenceError
 
-    from okr.errors import DataDirUnavailable, ProjectionUnavailable, StoreUnavailable
+    from okr.errors import (
+        DataDirUnavailable,
+        PortInUse,
+        ProjectionUnavailable,
+        StoreUnavailable,
+        WebUnavailable,
+    )
     from okr.ledger.app import ConcurrencyError
     from okr.projections.store import ProjectionLocked
 
@@ -58,6 +65,10 @@ def _trouble(exc: Exception) -> str:
         return "event store trouble"
     if isinstance(exc, ProjectionUnavailable):
         return "projection file not usable"
+    if isinstance(exc, WebUnavailable):
+        return "web server trouble"
+    if isinstance(exc, PortInUse):
+        return "port taken"
     if isinstance(exc, ProjectionLocked):
         return "projection file busy"
     if isinstance(exc, DataDirUnavailable) or (isinstance(exc, OSError)
@@ -205,26 +216,37 @@ def notify_service(st: State, stop: threading.Event, log: Log) -> None:
         notifier.close()
 
 
-def web_service(host: str, port: int) -> Callable[[State, threading.Event, Log], None]:
+def web_service(listener: socket.socket, host: str, port: int
+                ) -> Callable[[State, threading.Event, Log], None]:
     """`okr serve` beside the others (`okr up --web`), as a child process: the consumer in this
     process owns the projection's work file, and DuckDB lets one process hold a file either
-    for writing or for reading — the web server reads it as any other reader does."""
+    for writing or for reading — the web server reads it as any other reader does.
+
+    `listener` is the web port, bound by okr up before anything started (a port another program
+    holds is said then, in one line): each child serves on it, so it is "serving" once it runs,
+    and a restarted child finds the port still its own. The child ends when okr up does, even
+    by SIGKILL (cli/lifeline.py)."""
     def serve(st: State, stop: threading.Event, log: Log) -> None:
+        import os
         import subprocess
 
-        from okr.errors import ServiceUnavailable
+        from okr.errors import WebUnavailable
 
-        cmd = [sys.executable, "-P", "-c", "from okr.cli.main import run; run()",
-               "--home", str(st.settings.home), "serve", "--host", host, "--port", str(port)]
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+        fd = listener.fileno()
+        cmd = [sys.executable, "-P", "-c",
+               f"from okr.cli.lifeline import end_with; end_with({os.getpid()}); "
+               "from okr.cli.main import run; run()",
+               "--home", str(st.settings.home), "serve", "--host", host, "--port", str(port),
+               "--listen-fd", str(fd)]
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, pass_fds=(fd,))
         log("web", f"serving http://{host}:{port}/ (pid {proc.pid})",
             {"url": f"http://{host}:{port}/", "pid": proc.pid})
         try:
             while not stop.wait(0.2):
                 code = proc.poll()
                 if code is not None:
-                    raise ServiceUnavailable(f"the web server stopped (exit {code})")
-        finally:
+                    raise WebUnavailable(f"the web server stopped (exit {code})")
+        finally:  # the child never outlives this thread (see cli/lifeline.py)
             if proc.poll() is None:
                 proc.terminate()
                 try:

@@ -22,24 +22,41 @@ def web_libraries_missing() -> str | None:
 
 def serve(ctx: typer.Context,
           host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-          port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port.")) -> None:
+          port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port."),
+          listen_fd: int | None = typer.Option(None, "--listen-fd", hidden=True,
+                                               help="A socket bound to --host/--port already "
+                                               "(okr up --web passes its own).")) -> None:
     """Serve the web app and JSON API (/api/v1) until Ctrl-C."""
     missing = web_libraries_missing()
     if missing is not None:
         raise BadInput(f"{INSTALL_HINT}; {missing} is not installed")
+    import socket
+
     import uvicorn
 
+    from okr.errors import PortInUse
+    from okr.ports import CHOOSE_ANOTHER, listen
     from okr.web.app import create_app
 
     st = state(ctx)
     st.require_ledger()
+    if listen_fd is not None:
+        sock = socket.socket(fileno=listen_fd)
+    else:
+        try:  # bound here, not by uvicorn: "serving" is said only once it is true
+            sock = listen(host, port)
+        except PortInUse as exc:
+            raise PortInUse(f"{exc}; {CHOOSE_ANOTHER}") from None
     app = create_app(st.settings)
     print(f"okr: serving {st.settings.home} on http://{host}:{port}/ (Ctrl-C to stop)",
           flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                           access_log=False))
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        server.run(sockets=[sock])
     finally:
         app.state.site.close()
+        sock.close()
 
 
 def register(app: typer.Typer) -> None:

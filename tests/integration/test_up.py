@@ -91,7 +91,7 @@ def test_broker_start_on_a_port_another_program_holds_says_so_and_claims_no_brok
     """A port held by some other program is not a broker that started: one line, exit 4, no
     broker.json saying a broker runs there, and no broker process left behind."""
     env = embedded_env(home)
-    listener = f"tcp://127.0.0.1:{{port}}"
+    listener = "tcp://127.0.0.1:{port}"
     with socket.create_server(("127.0.0.1", 0)) as taken:  # a plain program on the port
         port = taken.getsockname()[1]
         try:

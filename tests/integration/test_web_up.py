@@ -1,7 +1,9 @@
 """`okr up --web`: the web app runs beside relay and consumer (as a child `okr serve`); a
 check-in posted to it reaches its own scorecard through relay → Kafka → consumer, and SIGTERM
-stops everything, the web server too."""
+stops everything, the web server too; a SIGKILL of `okr up` takes the web server with it; a web
+port another program holds is said to be taken, in one line, and nothing starts."""
 
+import contextlib
 import json
 import os
 import signal
@@ -10,12 +12,22 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
 
+from okr.errors import UNAVAILABLE
 from okr.settings import load_settings
-from tests.integration.conftest import OKR, Broker, okr_environ
+from tests.integration.conftest import (
+    OKR,
+    Broker,
+    Env,
+    okr_environ,
+    pids_running,
+    running,
+    until,
+)
 from tests.support.web import seed
 
 pytestmark = pytest.mark.integration
@@ -125,3 +137,91 @@ def test_up_with_web_a_read_after_an_accepted_check_in_shows_it(
     finally:
         os.killpg(up.pid, signal.SIGTERM)
         up.wait(timeout=60)
+
+
+def _read_lines(stream: IO[str] | None, into: list[str]) -> None:
+    """Collect a child's output lines in the background (a full pipe would stall it)."""
+    threading.Thread(target=lambda: into.extend(stream or ()), daemon=True).start()
+
+
+def _accepting(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _end_all(proc: subprocess.Popen[str], port: int) -> list[int]:
+    """SIGKILL `okr up`'s process group (its web server is in it) and any `okr serve` on the
+    port; returns the web servers that were still running."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    left = pids_running("serve", "--port", str(port))
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return left
+
+
+def test_up_with_web_killed_takes_its_web_server_with_it(env: Env) -> None:
+    """SIGKILL of `okr up --web` (its process alone, as `kill -9 PID` does) leaves no `okr
+    serve` behind holding the port; and the log says "serving" only once the port is bound."""
+    ledger, _ = seed(env.settings)
+    ledger.close()
+    port = _free_port()
+    up = env.spawn("up", "--json", "--web", "--port", str(port))
+    lines: list[str] = []
+    errors: list[str] = []
+    _read_lines(up.stdout, lines)
+    _read_lines(up.stderr, errors)
+    try:
+        def web_said() -> list[dict[str, object]]:
+            return [e for e in map(json.loads, list(lines)) if e["service"] == "web"]
+
+        assert until(lambda: bool(web_said()) or up.poll() is not None, 60), (lines, errors)
+        said = web_said()
+        assert said, (lines, errors)
+        assert _accepting(port), f"said {said[0]['message']!r} before the port was bound"
+        web_pid = int(str(said[0]["pid"]))
+        assert running(web_pid)
+        os.kill(up.pid, signal.SIGKILL)
+        assert until(lambda: not running(web_pid), 30), \
+            "the web server outlived okr up (SIGKILL)"
+    finally:
+        left = _end_all(up, port)
+    assert left == [], f"okr serve left running: {left}"
+
+
+def test_up_with_web_on_a_port_another_program_holds_says_so_and_starts_nothing(
+        env: Env) -> None:
+    ledger, _ = seed(env.settings)
+    ledger.close()
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        up = env.spawn("up", "--web", "--port", str(port))
+        try:
+            out, err = up.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            _end_all(up, port)
+            out, err = up.communicate()
+            pytest.fail(f"okr up --web kept running on a taken port: {err}")
+        finally:
+            left = _end_all(up, port)
+    assert (up.returncode, out) == (UNAVAILABLE, ""), (up.returncode, out, err)
+    assert err.splitlines() == [f"okr: error: port {port} on 127.0.0.1 is in use by another "
+                                "program; choose another with --port"], err
+    assert left == []
+
+
+def test_serve_on_a_port_another_program_holds_says_so_and_never_says_serving(
+        env: Env) -> None:
+    ledger, _ = seed(env.settings)
+    ledger.close()
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        proc = env.run("serve", "--port", str(port), timeout=60)
+    assert (proc.returncode, proc.stdout) == (UNAVAILABLE, ""), proc
+    assert proc.stderr.splitlines() == [f"okr: error: port {port} on 127.0.0.1 is in use by "
+                                        "another program; choose another with --port"], proc
