@@ -251,6 +251,9 @@ def check_store_checkpoints(store: Sequence[Envelope], checkpoints: Sequence[dic
             return
 
 
+_ABSENT = object()  # a member one envelope lacks: unequal to any value, None too
+
+
 def compare_with_store(by_position: dict[int, Envelope], store: Sequence[Envelope],
                        verdict: Verdict, unreadable: Sequence[Finding] = ()) -> None:
     """The log must hold exactly the store's events, byte for byte (an event of the store
@@ -274,7 +277,10 @@ def compare_with_store(by_position: dict[int, Envelope], store: Sequence[Envelop
                                             f"{k.type} v{k.version} is on the topic but not in "
                                             "the event store"))
         elif s is not None and k is not None and s != k:
-            fields = sorted(n for n in s.to_dict() if s.to_dict()[n] != k.to_dict()[n])
+            # A member on one side only (an `on_behalf_of` added or removed) differs too.
+            ours, theirs = s.to_dict(), k.to_dict()
+            fields = sorted(n for n in ours.keys() | theirs.keys()
+                            if ours.get(n, _ABSENT) != theirs.get(n, _ABSENT))
             verdict.findings.append(Finding("altered", position, s.aggregate_id,
                                             f"topic and event store differ in "
                                             f"{', '.join(fields)}", where="store"))

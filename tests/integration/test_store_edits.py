@@ -211,3 +211,35 @@ def test_an_edit_of_the_last_published_event_stops_the_next_write_publishing(env
     assert stored(env) == 3
     relay = env.run("relay", "--once")
     assert relay.returncode == 1 and "position 2" in one_line_error(relay)
+
+
+@pytest.mark.parametrize("change", ["added", "removed"])
+def test_a_member_added_to_or_removed_from_a_stored_event_is_altered_and_named(
+        env: Env, change: str) -> None:
+    """An auditor's trial: a check-in recorded for nobody was given an `on_behalf_of` in the
+    store (a member its envelope lacks); verify crashed comparing the two (KeyError). Either
+    way round, the verdict is `altered` at that position, naming the member, in one line."""
+    env.ok("cycle", "add", "2026-Q4")
+    env.ok("objective", "add", "o1", "Grow", "--cycle", "2026-Q4")
+    env.ok("kr", "add", "k1", "Signups", "--objective", "o1", "--target", "40")
+    env.ok("checkin", "k1", "3", "--on-behalf-of", "Dana")
+    env.ok("checkin", "k1", "4")
+    env.ok("relay", "--once", "--checkpoint")
+    assert env.run("audit", "verify").returncode == 0
+    if change == "added":
+        edit(env, "UPDATE stored_events SET state=CAST(replace(CAST(state AS TEXT),"
+                  "'\"class_version\"','\"on_behalf_of\":\"Mallory\",\"class_version\"') AS "
+                  "BLOB) WHERE rowid=5")
+    else:
+        edit(env, "UPDATE stored_events SET state=CAST(replace(CAST(state AS TEXT),"
+                  "',\"on_behalf_of\":\"Dana\"','') AS BLOB) WHERE rowid=4")
+    proc = env.run("audit", "verify", "--json")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    verdict = json.loads(proc.stdout)
+    assert verdict["status"] == "tampered"
+    position = 5 if change == "added" else 4
+    altered = [f for f in verdict["findings"]
+               if f["position"] == position and f["problem"] == "altered"]
+    assert altered and "on_behalf_of" in altered[0]["detail"], verdict["findings"]
+    text = env.run("audit", "verify")
+    assert text.returncode == 1 and "Traceback" not in text.stderr, text.stderr
