@@ -331,7 +331,7 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
     kpis = {final.key_results[k]["kpi"] for k in live_krs if final.key_results[k]["kpi"]}
     kpis |= {k for k, kpi in final.kpis.items() if GUARDRAIL_TAG in kpi["tags"]}
     graded = [c for c in cards if c["succeeded"] is not None]
-    scores = [c["score"] for c in cards if c["score"] is not None]
+    scores = graded_scores(graded)
     return {
         "cycle": cycle, "start": window.start, "end": window.end, "status": cyc["status"],
         "committed_at": committed_at, "as_of": point.as_of, "known_at": point.known_at,
@@ -339,7 +339,8 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
         "summary": {"objectives": len(cards), "graded": len(graded),
                     "succeeded": sum(1 for c in graded if c["succeeded"]),
                     "key_results": len(live_krs),
-                    # None when nothing has a score (no objectives): not a score of 0
+                    # of the graded objectives (learning ones are not graded); None when
+                    # none has a score: not a score of 0
                     "mean_score": sum(scores) / len(scores) if scores else None},
         "objectives": cards,
         "summaries": summaries(cards),
@@ -350,6 +351,12 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
         "calibration": calibration(final, cards),
         "guardrails": guardrails(final, kpis, window, t_eval),
     }
+
+
+def graded_scores(graded: list[dict[str, Any]]) -> list[float]:
+    """The scores a mean score averages: the graded objectives' (a learning objective is not
+    graded, so its score is no measure of success), as the team summaries count them."""
+    return [c["score"] for c in graded if c["score"] is not None]
 
 
 def restatements(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
@@ -379,7 +386,7 @@ def team_summary(review: dict[str, Any], team: str | None = None) -> dict[str, A
     cards = [c for c in review["objectives"] if team is None or c["team"] == team]
     keys = {c["key"] for c in cards} | {kr["key"] for c in cards for kr in c["key_results"]}
     graded = [c for c in cards if c["succeeded"] is not None]
-    scores = [c["score"] for c in cards if c["score"] is not None]
+    scores = graded_scores(graded)
     krs = [kr for c in cards for kr in c["key_results"]]
     owners = {c["owner"] for c in cards}
     calib = [c for c in review["calibration"] if c["owner"] in owners]

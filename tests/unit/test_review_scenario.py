@@ -216,3 +216,28 @@ def test_a_key_result_added_after_commit_reads_as_added_not_as_a_diff_from_nothi
     assert text.startswith("added: ") and "None" not in text and " → " not in text, text
     assert "target 0.9" in text and "objective e1" in text, text  # what it was added as
     assert "key e1-cache" not in text and "cycle" not in text, text  # said by the line already
+
+
+def test_learning_objectives_are_left_out_of_the_mean_score_as_out_of_the_grades() -> None:
+    """A PostgreSQL trial: "1 of 2 graded objectives succeeded · mean score 49%" where the
+    graded two scored 0.717 and 0.75 — the learning objective's 0 was averaged in. The mean
+    is of the graded objectives, as the team summaries count them (docs/scoring.md)."""
+    app = OkrLedger(load_settings({}), env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
+                    principal="ana")
+    clock = [d(6, 20)]
+    with recording_at(lambda: clock[0]):
+        app.add_cycle("2026-Q3")
+        app.add_objective("c", "Ship", cycle="2026-Q3", owner="ana",
+                         team="t", okr_type="committed")
+        app.add_key_result("c-kr", "Shipped", objective="c", start=0, target=10)
+        app.add_objective("l", "Learn", cycle="2026-Q3", owner="ana",
+                         team="t", okr_type="learning")
+        app.add_key_result("l-kr", "Interviews", objective="l", start=0, target=10)
+        clock[0] = d(9, 1)
+        app.check_in("c-kr", 8)  # c scores 0.8; l has no check-in: 0
+    facts = [env.fact() for env in chained(app)]
+    r = review(facts, "2026-Q3", ReviewPoint(d(10, 5), d(10, 5)))
+    assert card(r, "l")["score"] == pytest.approx(0.0) and card(r, "l")["succeeded"] is None
+    assert r["summary"]["graded"] == 1
+    assert r["summary"]["mean_score"] == pytest.approx(0.8)
+    assert retro(r, r)["a"]["mean_score"] == pytest.approx(0.8)
