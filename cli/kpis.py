@@ -34,12 +34,18 @@ def kpi_table(st: State, rows: list[dict[str, Any]], fmt: str) -> None:
     """KPI rows (as ledger.views.kpi_list shapes them) as a table, TSV or CSV."""
     from okr.cli.output import print_table, styled  # rich: only when a table is printed
 
-    arrows = {"better": "↗ better", "worse": "↘ worse", "flat": "→ flat", None: NONE}
+    def trend(r: dict[str, Any]) -> str:
+        """The arrow the way the value moved, the word whether that is good for the KPI."""
+        if r["trend"] in (None, "flat"):
+            return "→ flat" if r["trend"] else NONE
+        rose = (r["trend"] == "better") == (r["direction"] == "up")
+        return f"{'↗' if rose else '↘'} {r['trend']}"
+
     colours = {"green": "green", "amber": "yellow", "red": "red", None: "dim"}
     print_table(["KPI", "name", "latest", "observed", "trend", "health", "cadence"],
                 [[r["key"], r["name"], amount(r["value"], r["unit"]),
                   NONE if r["observed_at"] is None else said(st, r["observed_at"]),
-                  arrows[r["trend"]],
+                  trend(r),
                   styled((r["health"] or "no data", colours[r["health"]]),
                          *([(" STALE", "bold red")] if r["stale"] else [])),
                   r["cadence"]] for r in rows], fmt)
