@@ -7,6 +7,7 @@ import typer
 
 from okr.cli.context import state, want_json
 from okr.cli.output import NONE, emit, format_option, print_table, table_format
+from okr.domain.numbers import figure
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
 COLUMNS = ["owner", "team", "item", "title", "why", "last", "due since", "overdue"]
@@ -31,7 +32,7 @@ def why_text(item: dict[str, Any]) -> str:
         if reason == "no-check-in":
             parts.append(f"no check-in within its cadence ({item['cadence']})")
         elif reason == "red":
-            parts.append(f"red at {item['value']:g}")
+            parts.append(f"red at {figure(item['value'])}")
         else:
             parts.append(f"stale (no reading within its cadence, {item['cadence']})")
     return "; ".join(parts)

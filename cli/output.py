@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from okr.domain.numbers import figure
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -124,8 +126,9 @@ def amount(value: float | None, unit: str = "") -> str:
     if value is None:
         return NONE
     if not unit:
-        return f"{value:g}"
-    return f"{value:g}{unit}" if unit in ("%", "‰", "€", "$", "£") else f"{value:g} {unit}"
+        return figure(value)
+    text = figure(value)
+    return f"{text}{unit}" if unit in ("%", "‰", "€", "$", "£") else f"{text} {unit}"
 
 
 # ---- stored text is data ----------------------------------------------------------------

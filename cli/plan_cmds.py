@@ -18,6 +18,7 @@ from okr.cli.writes import (
     phases,
     when,
 )
+from okr.domain.numbers import figure
 from okr.domain.vocab import InitiativeStatus, KrKind, Level, ObjectiveStatus, OkrType
 
 CLOSED_AS = (ObjectiveStatus.ACHIEVED, ObjectiveStatus.MISSED)
@@ -206,7 +207,7 @@ def _said(value: float | list[Any] | None) -> str:
     """A revised value in a sentence: a number, 'none', or how many phased targets."""
     if isinstance(value, list):
         return str(len(value)) if value else "none"
-    return "none" if value is None else f"{value:g}"
+    return "none" if value is None else figure(value)
 
 
 @kr_app.write("add")
@@ -232,7 +233,7 @@ def kr_add(ctx: typer.Context, key: str, title: str,
         phases(st, phase), kpi, reason, effective=when(st, effective),
         tolerance=opt_number(tolerance, "tolerance"))
     done(ctx, as_json, f"key result {kr.key} added to {kr.objective}: {kr.kind} "
-         f"{kr.start:g} → {target_amount(kr.target, kr.target_high, kr.unit)}",
+         f"{figure(kr.start)} → {target_amount(kr.target, kr.target_high, kr.unit)}",
          {"key": kr.key, "objective": kr.objective, "kind": kr.kind, "start": kr.start,
           "target": kr.target, "target_high": kr.target_high, "tolerance": kr.tolerance,
           "unit": kr.unit, "weight": kr.weight, "kpi": kr.kpi},

@@ -23,6 +23,7 @@ from okr.cli.output import (
     print_table,
     table_format,
 )
+from okr.domain.numbers import figure
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
 export_app = Typer(help="Export the projection for analysts.", no_args_is_help=True)
@@ -118,7 +119,7 @@ def history_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Key res
     def human() -> None:
         zone = st.settings.timezone
         print_table(["at", "change", "target", "weight", "by", "reason"],
-                    [[say(r["at"], zone), r["change"], amount(r["target"]), f"{r['weight']:g}",
+                    [[say(r["at"], zone), r["change"], amount(r["target"]), figure(r['weight']),
                       acting(r["actor"], r["on_behalf_of"]), r["reason"] or ""]
                      for r in revisions],
                     fmt, title=f"Revisions of {key}", heading=True)

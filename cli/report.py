@@ -12,6 +12,7 @@ from typing import Any
 
 from okr.cli.output import NONE, csv_cell, visible
 from okr.domain.actors import acting
+from okr.domain.numbers import figure
 
 PCT = "{:.0%}"
 
@@ -21,7 +22,7 @@ def pct(x: float | None) -> str:
 
 
 def num(x: float | None) -> str:
-    return NONE if x is None else f"{x:g}"
+    return NONE if x is None else figure(x)
 
 
 def mean_score(summary: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@
 from typing import Any
 
 from okr.cli.output import NONE, amount, bar, console, styled, target_amount
+from okr.domain.numbers import figure
 
 SCORECARD_COLUMNS = ["kind", "key", "parent", "title", "cycle", "type", "owner", "team",
                      "status", "score_or_progress", "expected", "track", "value", "target",
@@ -15,7 +16,7 @@ def scorecard_rows(cards: list[dict[str, Any]]) -> tuple[list[str], list[list[An
     """The scorecard flat: a row per objective (with its roll-up), then a row per key result
     under it."""
     def num(x: float | None) -> str:
-        return "" if x is None else f"{x:g}"
+        return "" if x is None else figure(x)
     rows: list[list[Any]] = []
     for c in cards:
         rows.append(["objective", c["key"], c["parent"] or "", c["title"], c["cycle"],

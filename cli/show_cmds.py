@@ -22,6 +22,7 @@ from okr.cli.output import (
 )
 from okr.cli.writes import JSON, said
 from okr.domain.actors import acting
+from okr.domain.numbers import figure
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -62,7 +63,7 @@ def card(st: State, data: dict[str, Any]) -> "tuple[list[Text], list[str], list[
     """What `show` prints: summary lines, and a table's columns and rows (none for kinds
     without one)."""
     pct = lambda x: NONE if x is None else f"{x:.0%}"  # noqa: E731
-    num = lambda x: NONE if x is None else f"{x:g}"  # noqa: E731
+    num = lambda x: NONE if x is None else figure(x)  # noqa: E731
     if data["kind"] == "objective":
         return ([styled((data["key"], "bold"), f" {data['title']}  ({data['cycle']}, "
                         f"{data['okr_type']}, owner {data['owner']}, {data['status']}"
@@ -82,16 +83,17 @@ def card(st: State, data: dict[str, Any]) -> "tuple[list[Text], list[str], list[
                         f"{pct(data['expected'])}  {data['status']}  value "
                         f"{num(data['value'])}")],
                 ["effective", "value", "confidence", "note", "by"],
-                [[said(st, c["effective_at"]), f"{c['value']:g}", pct(c["confidence"]),
+                [[said(st, c["effective_at"]), figure(c['value']), pct(c["confidence"]),
                   c["note"], acting(c["actor"], c.get("on_behalf_of"))]
                  for c in data["check_ins"]])
     if data["kind"] == "kpi":
         return ([styled((data["key"], "bold"), f" {data['name']}  ({data['direction']}, "
-                        f"green {data['green']:g}, red {data['red']:g}, {data['cadence']})"),
+                        f"green {figure(data['green'])}, red {figure(data['red'])}, "
+                        f"{data['cadence']})"),
                  styled(f"latest {amount(data['value'], data['unit'])}  health "
                         f"{data['health'] or '-'}{'  STALE' if data['stale'] else ''}")],
                 ["observed", "value", "source"],
-                [[said(st, r["observed_at"]), f"{r['value']:g}", r["source"]]
+                [[said(st, r["observed_at"]), figure(r['value']), r["source"]]
                  for r in data["readings"][-10:]])
     return [], ["field", "value"], [[k, v] for k, v in data.items()]
 
@@ -106,12 +108,12 @@ def plan_text(kr: dict[str, Any]) -> str:
     threshold to hold (with its tolerance band)."""
     kind, unit = kr["kr_kind"], kr["unit"]
     if kind == "range":
-        text = f"range {kr['target']:g}–{amount(kr['target_high'], unit)}"
+        text = f"range {figure(kr['target'])}–{amount(kr['target_high'], unit)}"
     elif kind in ("stay-above", "stay-below"):
         text = f"{kind} {amount(kr['target'], unit)}"
     else:
-        return f"{kind} {kr['start']:g} → {amount(kr['target'], unit)}"
-    return text if kr["tolerance"] is None else f"{text}, tolerance {kr['tolerance']:g}"
+        return f"{kind} {figure(kr['start'])} → {amount(kr['target'], unit)}"
+    return text if kr["tolerance"] is None else f"{text}, tolerance {figure(kr['tolerance'])}"
 
 
 def register(app: typer.Typer) -> None:

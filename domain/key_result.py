@@ -22,6 +22,7 @@ from okr.domain.base import (
     revision_reason,
 )
 from okr.domain.errors import DomainError
+from okr.domain.numbers import figure
 from okr.domain.periods import Window
 from okr.domain.shapes import CheckIn, Phase
 from okr.domain.vocab import KrKind, parse_choice
@@ -42,13 +43,13 @@ def check_plan(kind: str, start: float, target: float, target_high: float | None
     check_finite(target, "target")
     check_finite(weight, "weight")
     if not 0 < weight <= 100:
-        raise DomainError(f"weight {weight:g} must be above 0 and at most 100")
+        raise DomainError(f"weight {figure(weight)} must be above 0 and at most 100")
     if kind == KrKind.INCREASE and target <= start:
         raise DomainError(f"an 'increase' key result needs target above start "
-                          f"(start {start:g}, target {target:g}); use --kind decrease?")
+                          f"(start {figure(start)}, target {figure(target)}); use --kind decrease?")
     if kind == KrKind.DECREASE and target >= start:
         raise DomainError(f"a 'decrease' key result needs target below start "
-                          f"(start {start:g}, target {target:g}); use --kind increase?")
+                          f"(start {figure(start)}, target {figure(target)}); use --kind increase?")
     if kind == KrKind.MILESTONE and target <= start:
         raise DomainError("a milestone goes from start (default 0) up to target (default 1)")
     if kind == KrKind.RANGE:
@@ -57,8 +58,8 @@ def check_plan(kind: str, start: float, target: float, target_high: float | None
                               "--target LOW --target-high HIGH")
         check_finite(target_high, "target-high")
         if target_high <= target:
-            raise DomainError(f"range bounds are reversed: low {target:g} must be below "
-                              f"high {target_high:g}")
+            raise DomainError(f"range bounds are reversed: low {figure(target)} must be below "
+                              f"high {figure(target_high)}")
     elif target_high is not None:
         raise DomainError("--target-high is only for the 'range' kind")
     if len(phases) > MAX_PHASES:
@@ -70,7 +71,7 @@ def check_plan(kind: str, start: float, target: float, target_high: float | None
                               f"stay-below, range), not {kind!r}")
         check_finite(tolerance, "tolerance")
         if tolerance <= 0:
-            raise DomainError(f"tolerance {tolerance:g} must be above 0 (the width of the "
+            raise DomainError(f"tolerance {figure(tolerance)} must be above 0 (the width of the "
                               "partial-credit band past the threshold, in the key result's "
                               "unit); leave it out for none")
     last: datetime | None = None
@@ -279,7 +280,8 @@ class KeyResult(LedgerAggregate):
             # done or not (check_in): a KPI's readings would give partial credit. Only the
             # command refuses; a link recorded before this rule still replays (docs/scoring.md).
             raise DomainError(f"{self.key} is a milestone, done or not: check in "
-                              f"{self.start:g} or {self.target:g}; a KPI cannot measure it")
+                              f"{figure(self.start)} or {figure(self.target)}; a KPI cannot "
+                              "measure it")
         if self.kpi == kpi:
             raise DomainError(f"key result {self.key} is already linked to KPI {kpi}")
         self._link_kpi(kpi=kpi, actor=actor, reason=check_reason(reason),
@@ -316,12 +318,13 @@ class KeyResult(LedgerAggregate):
         if self.kind == KrKind.MILESTONE and value not in (self.start, self.target):
             # done or not: no partial credit. Only the command refuses; a value recorded
             # before this rule still replays and scores its share (docs/scoring.md).
-            raise DomainError(f"a milestone is done or not: check in {self.start:g} (not done) "
-                              f"or {self.target:g} (done), not {value:g}")
+            raise DomainError(f"a milestone is done or not: check in {figure(self.start)} "
+                              "(not done) "
+                              f"or {figure(self.target)} (done), not {figure(value)}")
         if confidence is not None:
             check_finite(confidence, "confidence")
             if not 0.0 <= confidence <= 1.0:
-                raise DomainError(f"confidence {confidence:g} must be between 0 and 1")
+                raise DomainError(f"confidence {figure(confidence)} must be between 0 and 1")
         if effective_at > now:
             raise DomainError("check-in time {at} is in the future (now is {now})",
                               at=effective_at, now=now)

@@ -24,6 +24,7 @@ from okr.domain.base import (
     check_text,
 )
 from okr.domain.errors import DomainError
+from okr.domain.numbers import figure
 from okr.domain.reading_ids import ReadingIds
 from okr.domain.shapes import Reading
 from okr.domain.vocab import Cadence, Direction, parse_choice
@@ -45,9 +46,11 @@ def check_definition(name: str, unit: str, direction: str, target: float | None,
     if target is not None:
         check_finite(target, "target")
     if d == Direction.UP and green < red:
-        raise DomainError(f"direction 'up' needs green ({green:g}) at or above red ({red:g})")
+        raise DomainError(f"direction 'up' needs green ({figure(green)}) at or above red "
+                          f"({figure(red)})")
     if d == Direction.DOWN and green > red:
-        raise DomainError(f"direction 'down' needs green ({green:g}) at or below red ({red:g})")
+        raise DomainError(f"direction 'down' needs green ({figure(green)}) at or below red "
+                          f"({figure(red)})")
     clean_tags = sorted({check_text(t, "tag", max_len=40).lower() for t in tags})
     if len(clean_tags) > _TAG_MAX:
         raise DomainError(f"a KPI takes at most {_TAG_MAX} tags")

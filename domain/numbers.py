@@ -29,3 +29,12 @@ def parse_number(text: str, what: str) -> float:
     if not math.isfinite(value):
         raise DomainError(f"{what} must be a finite number, not {text!r}")
     return value
+
+
+def figure(x: float) -> str:
+    """A number as text for people, in one place: every significant digit a person typed (up
+    to 12), positional below 10^12 — 1000000, 1234567.5, 0.25 — and in exponent notation only
+    beyond (1e+300). Python's `:g` keeps 6 digits: it said 1,000,000 as '1e+06' and
+    1,234,567.5 as '1.23457e+06', a figure an auditor cannot check against the record. JSON
+    keeps every number exact; this is for text."""
+    return f"{x:.12g}"

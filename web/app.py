@@ -23,6 +23,7 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from okr.cli.output import visible
+from okr.domain.numbers import figure
 from okr.settings import Settings
 from okr.web import auth
 from okr.web.api import api_router, bearer, invalid_request, problem_response
@@ -50,7 +51,7 @@ def templates() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["visible"] = visible  # controls, bidi and zero-width characters shown, not obeyed
-    env.filters["num"] = lambda x: "–" if x is None else f"{x:g}"
+    env.filters["num"] = lambda x: "–" if x is None else figure(x)
     env.filters["pct"] = lambda x: "–" if x is None else f"{x:.2f}"
     return env
 
