@@ -212,6 +212,7 @@ def up_cmd(ctx: typer.Context, as_json: bool = JSON,
     app and JSON API with --web."""
     from okr.cli.services import BROKER_WATCH, SERVICES, run_services, web_service
     st = state(ctx)
+    _not_running_already(st)
     if web:
         from importlib.util import find_spec
         if find_spec("fastapi") is None or find_spec("uvicorn") is None:
@@ -232,6 +233,21 @@ def up_cmd(ctx: typer.Context, as_json: bool = JSON,
     finally:
         if web:
             listener.close()
+
+
+def _not_running_already(st: State) -> None:
+    """Refuse, before anything starts, an `okr up` beside one that runs for this data
+    directory (or an `okr consume`): its consumer would be refused the projection, after its
+    relay and reminders had started. The lock file holds the running one's pid."""
+    from okr.locks import held
+    lock = st.settings.projection_lock
+    if held(lock):
+        try:
+            pid = lock.read_text().strip() or "?"
+        except OSError:
+            pid = "?"
+        raise UserError(f"okr up or okr consume already runs for this data directory (pid "
+                        f"{pid}); it keeps the ledger published and projected — stop it first")
 
 
 def register(app: typer.Typer) -> None:

@@ -156,3 +156,30 @@ def test_up_runs_relay_consumer_and_ingest_on_the_embedded_broker(home: Path) ->
         reader.join(timeout=10)
     assert up.returncode == 0, (lines, up.stderr.read() if up.stderr else "")
     assert any("stopped" in line for line in lines[-3:]), lines
+
+
+def test_a_second_up_on_one_data_directory_is_refused_before_it_starts_anything(
+        home: Path) -> None:
+    """A trial: a second `okr up` beside a running one started a relay and the reminders
+    (one reminder sent), then stopped with 'a projection consumer is running', exit 1. It is
+    refused up front, in one line naming the running one's pid, with nothing started."""
+    env = embedded_env(home)
+    ok(env, "cycle", "add", "2026-Q4")
+    up = subprocess.Popen([OKR, "up", "--json"], text=True, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, start_new_session=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(up.stdout or ()), daemon=True)
+    reader.start()
+    try:
+        assert eventually(lambda: any('"consume"' in line for line in lines)), lines
+        second = okr(env, "up", "--json")
+        assert up.poll() is None, lines
+    finally:
+        os.killpg(up.pid, signal.SIGTERM)
+        up.wait(timeout=60)
+        reader.join(timeout=10)
+    assert second.returncode == 2, second
+    assert second.stdout == "", second.stdout  # no service logged a line: none started
+    assert second.stderr.startswith("okr: error: okr up or okr consume already runs for this "
+                                    f"data directory (pid {up.pid})"), second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1, second.stderr
