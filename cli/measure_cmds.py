@@ -1,6 +1,8 @@
 """Measurement commands: key-result check-ins, and KPIs with their readings."""
 
 
+import sys
+
 import typer
 
 from okr.cli.commands import Typer, choice, completer
@@ -113,8 +115,13 @@ def kpi_record(ctx: typer.Context, key: str, value: str,
     assert r is not None
     text = (f"KPI {key}: {amount(val, k.unit)} observed {said(st, r['observed_at'])}" if new
             else f"KPI {key}: reading {reading_id} was already recorded; nothing written")
+    early = r["observed_at"] < k.in_force_since
+    if new and early:  # recorded, but no view as of a time will ever show it: say so
+        print(f"okr: warning: observed before KPI {key} was in force (since "
+              f"{said(st, k.in_force_since)}): this reading counts in no as-of view; a KPI "
+              "that carries history is added with --effective", file=sys.stderr)
     done(ctx, as_json, text, {"key": key, "value": val, "observed_at": r["observed_at"],
-                              "recorded": new})
+                              "recorded": new, "before_in_force": early})
 
 
 @kpi_app.write("retire")
