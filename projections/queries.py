@@ -248,7 +248,7 @@ SELECT v.key, v.name, v.unit, v.direction, v.target, v.green, v.red, v.cadence, 
        rd.observed_at IS NULL
            OR epoch_us($as_of::TIMESTAMPTZ) - epoch_us(rd.observed_at)
               > kpi_period_us(v.cadence) AS stale,
-       CASE WHEN len(rd.last_two) < 2 THEN NULL
+       CASE WHEN coalesce(len(rd.last_two), 0) < 2 THEN NULL  -- none or one reading
             WHEN rd.last_two[1] = rd.last_two[2] THEN 'flat'
             WHEN (rd.last_two[1] > rd.last_two[2]) = (v.direction = 'up') THEN 'better'
             ELSE 'worse' END AS trend,

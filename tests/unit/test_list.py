@@ -147,9 +147,10 @@ def test_as_of_and_known_at_list_what_was_in_force_and_known_then(
                "kr-conv"]
     # The target was revised to 2.3 now, in force from now: on 3 November it was still 2.4.
     assert (conv["value"], conv["target"]) == ("2.2%", "2.4%")
-    # A KPI is in force from when it was defined (unless added with --effective): README's
-    # wau, defined now, is not there on 4 October though its reading is for 5 October.
-    assert keys(home, "kpis", "--as-of", "2026-10-04") == []
+    # A KPI is in force from when it was defined, or from --effective: README's wau, added
+    # with --effective 2026-10-01, is there on 4 October and not on 30 September.
+    assert keys(home, "kpis", "--as-of", "2026-10-04") == ["wau"]
+    assert keys(home, "kpis", "--as-of", "2026-09-30") == []
 
 
 @pytest.mark.parametrize("kind", ["cycles", "objectives", "krs", "initiatives", "kpis"])
@@ -222,3 +223,16 @@ def test_an_unknown_team_or_owner_is_an_empty_scorecard(readme_home: Path,
         result = okr(home, "--json", "scorecard", flag, "nobody")
         assert result.code == 0, str(result)
         assert json.loads(result.stdout)["objectives"] == []
+
+
+def test_a_kpi_without_readings_has_no_trend_in_either_list(tmp_path: Path) -> None:
+    """A trial: `okr list kpis` said '↘ worse' for a KPI with no reading (NULL < 2 is NULL in
+    SQL, so the CASE fell through to 'worse'); `okr kpi list` said nothing, as it should."""
+    home = tmp_path / "home"
+    ok(home, "kpi", "add", "race", "Race", "--direction", "up", "--green", "10", "--red", "5")
+    ok(home, "kpi", "add", "one", "One", "--direction", "up", "--green", "10", "--red", "5")
+    ok(home, "kpi", "record", "one", "7")
+    project(home)
+    listed = json.loads(ok(home, "list", "kpis", "--json").stdout)["items"]
+    assert {r["key"]: r["trend"] for r in listed} == {"race": None, "one": None}
+    assert ok(home, "list", "kpis").stdout == ok(home, "kpi", "list").stdout
