@@ -161,31 +161,29 @@ def _not_utf8(argv: list[str], environ: dict[str, str]) -> str | None:
     return None
 
 
-class Interrupted(BaseException):
-    """Ctrl-C. Not a KeyboardInterrupt, which click would catch and answer with an empty line
-    and 'Aborted!': run() ends every command on it in one line, exit 130."""
-
-
-def _interrupted(signum: int, frame: object) -> None:
-    raise Interrupted
-
-
 def run() -> None:
     """Console-script entry point."""
     import signal
 
-    previous = signal.signal(signal.SIGINT, _interrupted)
+    from okr.cli import interrupts
+
+    interrupts.reset()
+    previous = signal.signal(signal.SIGINT, interrupts.interrupted)
     try:
         _run()
-    except Interrupted:
+    except interrupts.Interrupted:
         # Stop the clients' IO threads first: the process must end now, not hang on them.
         if "kafka" in sys.modules:
             from okr.adapters.kafka_client import stop_orphaned_io
             stop_orphaned_io()
+        if interrupts.after_save():  # a second Ctrl-C: the write stands all the same
+            print(interrupts.AFTER_SAVE, file=sys.stderr)
+            sys.exit(0)
         from okr.errors import INTERRUPTED
         print("okr: interrupted", file=sys.stderr)
         sys.exit(INTERRUPTED)
     finally:
+        interrupts.said_after_save()
         signal.signal(signal.SIGINT, previous)
 
 

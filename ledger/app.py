@@ -376,10 +376,16 @@ class OkrLedger(Application[UUID]):
                                    "nothing was written — run the import again") from None
         return True
 
+    # Called before every save (the CLI: from then on Ctrl-C lets the write finish and say
+    # what it recorded, cli/interrupts.py).
+    before_save: Callable[[], None] | None = None
+
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Save, putting the events in the order of their recording time: the store refuses an
         event recorded earlier than the one before it (ledger/recording_time.py), and one
         command or batch can touch several aggregates in any order."""
+        if self.before_save is not None:
+            self.before_save()
         if self._unopened:
             # The first events of a new ledger, decided against an empty store: now the real
             # store is created. A writer that started it meanwhile and recorded the same key
