@@ -72,6 +72,27 @@ def sqlite_head(settings: Settings) -> int | None:
         conn.close()
 
 
+# eventsourcing names the PostgreSQL events table after the application (OkrLedger.name "okr")
+# and creates it in the configured schema, else in `public`.
+POSTGRES_EVENTS_TABLE = "okr_events"
+
+
+def postgres_has_events(settings: Settings) -> bool:
+    """Whether the PostgreSQL schema of the event store holds its events table: a ledger was
+    started there. Asked of the catalog only — nothing is created, nothing locked."""
+    with pg.connect(settings) as conn:
+        row = conn.execute("SELECT to_regclass(format('%%I.%%I', %s::text, %s::text))",
+                           (settings.postgres_schema_used, POSTGRES_EVENTS_TABLE)).fetchone()
+        return row is not None and row[0] is not None
+
+
+def postgres_session_user(settings: Settings) -> str:
+    """The PostgreSQL role okr's connections authenticate as (ledger/principal.py), asked
+    before the event store is opened."""
+    with pg.connect(settings) as conn:
+        return str(conn.execute("SELECT session_user").fetchone()[0])
+
+
 def failure(exc: BaseException) -> OkrError | None:
     """okr's failure for an error the SQLite driver raised about the event store file (the
     only SQLite file okr has), else None."""

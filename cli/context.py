@@ -24,6 +24,7 @@ class State:
     strict: bool = False  # a read lacking stored events fails (exit 3) instead of warning
     on_behalf_of: str | None = None  # a write's --on-behalf-of (cli/commands.writes)
     _settings: "Settings | None" = None
+    _pg_ledger: bool = False  # a PostgreSQL ledger was found (a missing one is asked again)
     _ledger: "OkrLedger | None" = None
 
     @property
@@ -48,23 +49,32 @@ class State:
         return self._ledger
 
     def has_ledger(self) -> bool:
-        """Whether the data directory holds an event store (always, for PostgreSQL: its
-        database is the ledger, provisioned rather than created by a command)."""
+        """Whether a ledger was started: the data directory holds the SQLite event store, or
+        the PostgreSQL schema holds the events table (asked of the database; an unreachable
+        one says so)."""
         s = self.settings
-        return s.store != "sqlite" or s.event_store_path.is_file()
+        if s.store == "sqlite":
+            return s.event_store_path.is_file()
+        if not self._pg_ledger:
+            from okr.adapters.event_store import postgres_has_events  # psycopg: postgres only
+            self._pg_ledger = postgres_has_events(s)
+        return self._pg_ledger
 
     def require_ledger(self) -> None:
-        """Raise NoLedger when the data directory holds no event store (a read creates none).
-
-        Only the SQLite store is a file that can be missing; a PostgreSQL store that cannot
-        be reached says so when it is opened.
-        """
+        """Raise NoLedger where no ledger was started (a read creates none)."""
         if not self.has_ledger():
             from okr.errors import NoLedger
             s = self.settings
-            raise NoLedger(f"no ledger in {s.home} (no {s.event_store_path.name} there); start "
-                           "one with 'okr cycle add 2026-Q4', or point --home / OKR_HOME at an "
-                           "existing data directory")
+            if s.store == "sqlite":
+                raise NoLedger(f"no ledger in {s.home} (no {s.event_store_path.name} there); "
+                               "start one with 'okr cycle add 2026-Q4', or point --home / "
+                               "OKR_HOME at an existing data directory")
+            from okr.adapters.event_store import POSTGRES_EVENTS_TABLE
+            raise NoLedger(f"no ledger in PostgreSQL schema {s.postgres_schema_used} of "
+                           f"database {s.postgres_dbname} on {s.postgres_host}:{s.postgres_port} "
+                           f"(no {POSTGRES_EVENTS_TABLE} table there); start one with 'okr cycle "
+                           "add 2026-Q4', or point POSTGRES_SCHEMA / POSTGRES_DBNAME at an "
+                           "existing ledger")
 
     def close(self) -> None:
         if self._ledger is not None:

@@ -26,6 +26,7 @@ from eventsourcing.persistence import (
     Transcoding,
 )
 
+from okr.adapters.event_store import postgres_has_events, postgres_session_user
 from okr.adapters.pg import one_table_creator_at_a_time
 from okr.domain.base import (
     MAX_NAME,
@@ -160,6 +161,14 @@ def _private_store(dbname: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
+def _store_started(settings: Settings) -> bool:
+    """Whether the configured event store exists: the SQLite file, or the PostgreSQL events
+    table (asked of the catalog; nothing created)."""
+    if settings.store == "sqlite":
+        return settings.event_store_path.is_file()
+    return postgres_has_events(settings)
+
+
 class OkrLedger(Application[UUID]):
     """Commands over cycles, objectives, key results, initiatives and KPIs."""
 
@@ -179,10 +188,11 @@ class OkrLedger(Application[UUID]):
         `--on-behalf-of NAME`): recorded beside the actor, never as it. `acting_for` names
         someone for some writes.
 
-        `create_on_save`: where the SQLite store does not exist yet, decide against an empty
-        store in memory and create the data directory and the store only when events are
-        saved — a command refused there leaves nothing behind (a command that can start a
-        ledger: `okr cycle add`, `kpi add`, `user add`, `import plan`).
+        `create_on_save`: where the store does not exist yet (no SQLite file, no PostgreSQL
+        events table), decide against an empty store in memory and create the data directory
+        and the store only when events are saved — a command refused there leaves nothing
+        behind (a command that can start a ledger: `okr cycle add`, `kpi add`, `user add`,
+        `import plan`).
         """
         self.settings = settings
         self._principal = (None if principal is None
@@ -191,8 +201,7 @@ class OkrLedger(Application[UUID]):
         self._on_behalf_of: ContextVar[str | None] = ContextVar("on_behalf_of", default=None)
         self._named = check_on_behalf_of(on_behalf_of)  # this ledger's, unless acting_for
         self.overrides = dict(env or {})  # what a second process needs to open the same store
-        self._unopened = (create_on_save and settings.store == "sqlite"
-                          and not settings.event_store_path.is_file())
+        self._unopened = create_on_save and not _store_started(settings)
         if self._unopened:  # nothing recorded yet: nothing to read, nothing created
             super().__init__(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
         else:
@@ -294,8 +303,12 @@ class OkrLedger(Application[UUID]):
         role on PostgreSQL (ledger/principal.py). Asked of the store once."""
         if self._principal is None:
             from okr.ledger import principal
-            name = (principal.os_account() if self.settings.store == "sqlite"
-                    else principal.session_role(self.recorder))
+            if self.settings.store == "sqlite":
+                name = principal.os_account()
+            elif self._unopened:  # no store opened yet: a connection of our own asks
+                name = postgres_session_user(self.settings)
+            else:
+                name = principal.session_role(self.recorder)
             self._principal = check_text(name, "actor", max_len=MAX_NAME)
         return self._principal
 

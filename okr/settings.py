@@ -203,8 +203,14 @@ class Settings:
     postgres_user: str = setting("postgres", description="PostgreSQL user.")
     postgres_password: SecretStr | None = setting(None, description="PostgreSQL password "
                                                 "(never printed).")
-    postgres_schema: str | None = setting(None, description="PostgreSQL schema (default: the "
-                                        "user's search path).")
+    postgres_schema: str | None = setting(None, description="PostgreSQL schema of the event "
+                                        "store's tables (unset or empty: public).")
+
+    @property
+    def postgres_schema_used(self) -> str:
+        """The schema the PostgreSQL event store is in: eventsourcing takes `public` when none
+        is set (an empty POSTGRES_SCHEMA is none)."""
+        return self.postgres_schema or "public"
 
     @property
     def event_store_path(self) -> Path:

@@ -111,3 +111,10 @@ def test_settings_are_frozen_and_copied_with_changes() -> None:
     t = s.model_copy(update={"store": "postgres"})
     assert (s.store, t.store, t.partitions) == ("sqlite", "postgres", 3)
     assert t.model_dump()["store"] == "postgres" and t.public()["home"] == ".okr"
+
+
+def test_an_empty_postgres_schema_is_public(tmp_path: Path) -> None:
+    """POSTGRES_SCHEMA= sets no schema: the event store is in eventsourcing's `public`."""
+    s = load_settings({"home": tmp_path}, environ={"OKR_STORE": "postgres", "POSTGRES_SCHEMA": ""})
+    assert (s.postgres_schema, s.postgres_schema_used) == (None, "public")
+    assert "POSTGRES_SCHEMA" not in s.eventsourcing_env()
