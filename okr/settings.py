@@ -204,7 +204,9 @@ class Settings:
     postgres_password: SecretStr | None = setting(None, description="PostgreSQL password "
                                                 "(never printed).")
     postgres_schema: str | None = setting(None, description="PostgreSQL schema of the event "
-                                        "store's tables (unset or empty: public).")
+                                        "store's tables (unset or empty: public): lower-case "
+                                        "letters a-z, digits and _, not starting with a digit, "
+                                        "at most 63 characters, no reserved word.")
 
     @property
     def postgres_schema_used(self) -> str:
@@ -317,10 +319,47 @@ def _known_org_zone(v: str) -> str:
     return _known_zone(v.strip()) or "UTC"
 
 
+# A schema name that works end to end: eventsourcing looks its composite type up by the name
+# unquoted ("{schema}.stored_event_uuid"), where PostgreSQL folds case and parses keywords — so
+# only its unquoted identifiers, lower case, and none of the words it does not take as a name
+# there (pg_get_keywords() other than unreserved: PostgreSQL 15, and those 16 and 17 added).
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_RESERVED = """
+    all analyse analyze and any array as asc asymmetric authorization between bigint binary
+    bit boolean both case cast char character check coalesce collate collation column
+    concurrently constraint create cross current_catalog current_date current_role
+    current_schema current_time current_timestamp current_user dec decimal default deferrable
+    desc distinct do else end except exists extract false fetch float for foreign freeze from
+    full grant greatest group grouping having ilike in initially inner inout int integer
+    intersect interval into is isnull join lateral leading least left like limit localtime
+    localtimestamp national natural nchar none normalize not notnull null nullif numeric
+    offset on only or order out outer overlaps overlay placing position precision primary
+    real references returning right row select session_user setof similar smallint some
+    substring symmetric table tablesample then time timestamp to trailing treat trim true
+    union unique user using values varchar variadic verbose when where window with
+    xmlattributes xmlconcat xmlelement xmlexists xmlforest xmlnamespaces xmlparse xmlpi
+    xmlroot xmlserialize xmltable
+    system_user json json_array json_arrayagg json_object json_objectagg json_scalar
+    json_serialize json_exists json_query json_value json_table merge_action
+"""
+_NOT_A_NAME = frozenset(_RESERVED.split())
+SCHEMA_RULE = ("lower-case letters a-z, digits and _, not starting with a digit, at most 63 "
+               "characters, and no word PostgreSQL reserves (its unquoted identifiers)")
+
+
+def _schema_name(v: str) -> str | None:
+    if not v:
+        return None  # no schema: eventsourcing's public
+    if not _SCHEMA_NAME.fullmatch(v) or v in _NOT_A_NAME:
+        raise Invalid(f"Value error, {v!r} cannot name the schema: {SCHEMA_RULE}")
+    return v
+
+
 # After the type: what a field's own rule makes of its value.
 _RULES: dict[str, Callable[[Any], Any]] = {
     "timezone": _known_zone,
     "org_timezone": _known_org_zone,
+    "postgres_schema": _schema_name,
 }
 
 # What pydantic-core (Rust) trims off a number's text: Unicode White_Space. Python's str.strip()

@@ -1,6 +1,7 @@
 """The `okr` entry point against a PostgreSQL event store (127.0.0.1:5432, database `test`)."""
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,3 +121,30 @@ def test_a_refused_first_write_on_an_empty_postgres_store_records_nothing_and_ma
         assert len(proc.stderr.splitlines()) == 1, proc.stderr
     assert "okr_events" not in held(pg_env["POSTGRES_SCHEMA"])
     assert not home.exists()
+
+
+@pytest.mark.parametrize("prefix", ["TrialPg2Case", "okr_semi;x", 'okr_quote"x'])
+def test_a_schema_name_the_store_cannot_use_is_refused_and_creates_nothing(
+        tmp_path: Path, prefix: str) -> None:
+    """A mixed-case name failed after creating the tables ("Composite type
+    'stored_event_uuid' not found", exit 4); one with `;` was a SQL syntax error. Now the
+    setting is refused in one line (exit 2) before PostgreSQL is asked: the schema — made
+    here, under that exact name — stays empty, and no data directory is made."""
+    schema, home = f"{prefix}_{uuid.uuid4().hex[:8]}", tmp_path / "fresh"
+    quoted = '"' + schema.replace('"', '""') + '"'
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {quoted}")
+    try:
+        env = {"OKR_STORE": "postgres", "POSTGRES_DBNAME": "test", "POSTGRES_HOST": "127.0.0.1",
+               "POSTGRES_SCHEMA": schema}
+        proc = run(home, "cycle", "add", "2026-Q4", env=env)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.splitlines() == [
+            f"okr: error: setting postgres_schema: Value error, {schema!r} cannot name the "
+            "schema: lower-case letters a-z, digits and _, not starting with a digit, at most "
+            "63 characters, and no word PostgreSQL reserves (its unquoted identifiers)"]
+        assert held(schema) == []
+        assert not home.exists()
+    finally:
+        with psycopg.connect(DSN, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {quoted} CASCADE")

@@ -29,7 +29,8 @@ TEXT = ["6", " 6 ", "+6", "-6", "06", "-0", "6.0", "6.00", "6.", "6.5", "1_000",
 TOML = [0, 1, 2, -1, 6, 1000, 1001, 65536, 10**30, 1.0, 0.0, 0.5, 2.0, 6.5, 1e3,
         float("inf"), float("-inf"), float("nan"), True, False, None, [1], {"a": 1},
         datetime(2026, 1, 1)]
-RULED = {"timezone", "org_timezone"}  # a rule of their own after the type (tested below)
+# a rule of their own after the type (tested below)
+RULED = {"timezone", "org_timezone", "postgres_schema"}
 
 
 def pydantic_field(name: str) -> Any:
@@ -118,3 +119,28 @@ def test_an_empty_postgres_schema_is_public(tmp_path: Path) -> None:
     s = load_settings({"home": tmp_path}, environ={"OKR_STORE": "postgres", "POSTGRES_SCHEMA": ""})
     assert (s.postgres_schema, s.postgres_schema_used) == (None, "public")
     assert "POSTGRES_SCHEMA" not in s.eventsourcing_env()
+
+
+SCHEMA_RULE = ("lower-case letters a-z, digits and _, not starting with a digit, at most 63 "
+               "characters, and no word PostgreSQL reserves (its unquoted identifiers)")
+
+
+@pytest.mark.parametrize("name", ["TrialPg2Case", "okr;x", 'okr"x', "okr x", "okr-x", "1okr",
+                                  "a" * 64, "ökr", "select", "user", "int", "public.x", " okr"])
+def test_a_postgres_schema_that_would_not_work_is_refused(tmp_path: Path, name: str) -> None:
+    """A name the event store cannot use end to end (mixed case, `;`, a keyword: eventsourcing
+    looks its type up by the name unquoted) is refused before anything is opened."""
+    with pytest.raises(SettingsError) as exc:
+        load_settings({"home": tmp_path}, environ={"POSTGRES_SCHEMA": name})
+    assert str(exc.value) == (f"setting postgres_schema: Value error, {name!r} cannot name the "
+                              f"schema: {SCHEMA_RULE}")
+
+
+@pytest.mark.parametrize("name", ["okr", "_x", "okr_2026", "a" * 63, "trial_bac1bd08", "admin"])
+def test_a_postgres_schema_of_an_unquoted_identifier_is_taken(name: str) -> None:
+    assert Settings.validate({"postgres_schema": name}).postgres_schema == name
+
+
+def test_a_postgres_schema_of_another_type_is_refused_as_pydantic_did() -> None:
+    with pytest.raises(ValueError, match="Input should be a valid string"):
+        Settings.validate({"postgres_schema": 3})
