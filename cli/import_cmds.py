@@ -71,6 +71,7 @@ def import_plan(ctx: typer.Context, path: Path = typer.Argument(..., help="YAML 
     date), check-ins and readings keep their times. Times without a zone are local; a date
     alone is the start of that day. A file with no entries is refused (nothing to import)."""
     from okr.cli.times import parse_when, said_briefly
+    from okr.ledger.plan_import import MAX_ERRORS
     from okr.ledger.plan_import import import_plan as run_import
 
     st = state(ctx)
@@ -87,8 +88,10 @@ def import_plan(ctx: typer.Context, path: Path = typer.Argument(..., help="YAML 
             print(visible(f"{path}:{bad['line']}: {bad['error']}" if bad["line"] else
                           f"{path}: {bad['error']}"), file=sys.stderr)
         if report.invalid:
-            print(visible(f"okr: error: {len(report.invalid)} problem(s) in {path}; nothing "
-                          "was written"), file=sys.stderr)
+            stopped = (f" (it stopped looking after the first {MAX_ERRORS})"
+                       if len(report.invalid) >= MAX_ERRORS else "")
+            print(visible(f"okr: error: {len(report.invalid)} problem(s) in {path}{stopped}; "
+                          "nothing was written"), file=sys.stderr)
         else:
             print(f"imported {path}: " + ", ".join(f"{n} {k.replace('_', ' ')}"
                                                    for k, n in report.counts.items()))
