@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,6 +60,23 @@ def eventually(check: Callable[[], bool], timeout: float = 60) -> bool:
             return True
         time.sleep(0.5)
     return False
+
+
+@contextmanager
+def up_running(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """`okr up --json` in a process group of its own, its log lines gathered as they come;
+    SIGTERMed and waited for afterwards (its exit code is then `up.returncode`)."""
+    up = subprocess.Popen([OKR, "up", "--json"], text=True, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, start_new_session=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(up.stdout or ()), daemon=True)
+    reader.start()
+    try:
+        yield up, lines
+    finally:
+        os.killpg(up.pid, signal.SIGTERM)
+        up.wait(timeout=60)
+        reader.join(timeout=10)
 
 
 @pytest.fixture
@@ -118,12 +136,7 @@ def test_up_runs_relay_consumer_and_ingest_on_the_embedded_broker(home: Path) ->
     ok(env, "objective", "add", "o1", "Grow", "--cycle", "live")
     ok(env, "kr", "add", "k1", "Signups", "--objective", "o1", "--start", "0", "--target", "10")
     ok(env, "kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
-    up = subprocess.Popen([OKR, "up", "--json"], text=True, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, start_new_session=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(up.stdout or ()), daemon=True)
-    reader.start()
-    try:
+    with up_running(env) as (up, lines):
         assert eventually(lambda: any("running" in line for line in lines)), lines
         broker = json.loads(ok(env, "broker", "status", "--json"))
         assert broker["running"] and broker["external"] is None
@@ -150,10 +163,6 @@ def test_up_runs_relay_consumer_and_ingest_on_the_embedded_broker(home: Path) ->
 
         assert eventually(reading_recorded), "the ingest never recorded the reading"
         assert up.poll() is None, lines
-    finally:
-        os.killpg(up.pid, signal.SIGTERM)
-        up.wait(timeout=60)
-        reader.join(timeout=10)
     assert up.returncode == 0, (lines, up.stderr.read() if up.stderr else "")
     assert any("stopped" in line for line in lines[-3:]), lines
 
@@ -165,19 +174,10 @@ def test_a_second_up_on_one_data_directory_is_refused_before_it_starts_anything(
     refused up front, in one line naming the running one's pid, with nothing started."""
     env = embedded_env(home)
     ok(env, "cycle", "add", "2026-Q4")
-    up = subprocess.Popen([OKR, "up", "--json"], text=True, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, start_new_session=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(up.stdout or ()), daemon=True)
-    reader.start()
-    try:
+    with up_running(env) as (up, lines):
         assert eventually(lambda: any('"consume"' in line for line in lines)), lines
         second = okr(env, "up", "--json")
         assert up.poll() is None, lines
-    finally:
-        os.killpg(up.pid, signal.SIGTERM)
-        up.wait(timeout=60)
-        reader.join(timeout=10)
     assert second.returncode == 2, second
     assert second.stdout == "", second.stdout  # no service logged a line: none started
     assert second.stderr.startswith("okr: error: okr up or okr consume already runs for this "
