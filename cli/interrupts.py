@@ -20,6 +20,7 @@ AFTER_SAVE = "okr: interrupted after the write was saved: it stands as recorded 
 
 _saving = False  # a write's save has begun in this process
 _pending = False  # Ctrl-C came after that, and was let pass
+_raised = False  # Ctrl-C ended the command (see came)
 
 
 def hold() -> None:
@@ -30,11 +31,19 @@ def hold() -> None:
 
 def interrupted(signum: int, frame: object) -> None:
     """The SIGINT handler."""
-    global _pending
+    global _pending, _raised
     if _saving and not _pending:
         _pending = True
         return
+    _raised = True
     raise Interrupted
+
+
+def came() -> bool:
+    """Whether Ctrl-C has ended this command. DuckDB runs the handler in the middle of a query
+    and answers its Interrupted with an error of its own (`RuntimeError: Query interrupted`):
+    an error that follows a Ctrl-C is the interrupt's doing, and ends as one."""
+    return _raised
 
 
 def after_save() -> bool:
@@ -50,5 +59,5 @@ def said_after_save() -> None:
 
 def reset() -> None:
     """For a new command in the same process (tests run several)."""
-    global _saving, _pending
-    _saving = _pending = False
+    global _saving, _pending, _raised
+    _saving = _pending = _raised = False

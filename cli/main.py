@@ -224,6 +224,7 @@ def _end_on_closed_pipe() -> "NoReturn":
 def _run() -> None:
     import os
 
+    from okr.cli import interrupts
     from okr.errors import BAD_INPUT, INTERRUPTED, exit_code
 
     # Everything okr creates is private (files 0600, directories 0700) whatever the umask:
@@ -253,12 +254,15 @@ def _run() -> None:
         hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
         failure = f"{exc.format_message()}{hint}"
     except Exception as exc:  # expected failures speak to people; anything else is a bug
-        from okr.cli.failures import translate  # a command that succeeds does without it
-        known = translate(exc)
-        if known is None:
-            raise
-        failure, code = str(known), exit_code(known)
-        del known  # it may be the failure itself: its traceback must not outlive this block
+        if not interrupts.came():
+            from okr.cli.failures import translate  # a command that succeeds does without it
+            known = translate(exc)
+            if known is None:
+                raise
+            failure, code = str(known), exit_code(known)
+            del known  # it may be the failure itself: its traceback must not outlive this block
+    if interrupts.came():  # (raised out here, for the reason given below)
+        raise interrupts.Interrupted
     if failure is not None:
         # Exit outside the except block: an exit raised in it would keep the failure's
         # traceback (and the DuckDB objects in its frames) alive until the interpreter shuts

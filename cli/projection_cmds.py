@@ -144,12 +144,13 @@ def export_parquet(ctx: typer.Context, out: Path = typer.Argument(..., help="Dir
     from okr.cli.output import check_out_dir, writing_out
     from okr.cli.reads import open_projection
     from okr.domain.base import utc_now
+    from okr.files import new_folder
     check_out_dir(out, "OUT")  # before anything is read: an output path that cannot be one
     st = state(ctx)
-    with open_projection(st) as proj:  # a missing ledger refuses before OUT is made
-        with writing_out(out, "OUT"):
-            out.mkdir(mode=0o700, exist_ok=True)
-        counts = proj.export_parquet(out, utc_now())
+    # A missing ledger refuses before anything is made; then all or nothing: the export is
+    # written beside OUT and moved into it at the end (okr/files.py).
+    with open_projection(st) as proj, writing_out(out, "OUT"), new_folder(out) as folder:
+        counts = proj.export_parquet(folder, utc_now())
     emit({"out": str(out), "rows": counts}, want_json(ctx, as_json),
          f"wrote {sum(counts.values())} rows in {len(counts)} tables to {out}")
 

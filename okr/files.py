@@ -1,0 +1,86 @@
+"""Files and folders written whole or not at all: the writing goes to a temporary sibling (in
+the same folder, so on the same filesystem) that is renamed into place at the end, and removed
+on any failure or Ctrl-C — an export cut short leaves nothing a reader could take for one.
+
+Imports nothing of okr's, so every layer may use it."""
+
+import errno
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def new_file(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path` to write instead; it replaces `path` when the block ends
+    without an error, and is removed when it does not. A `path` that exists but is no regular
+    file (/dev/stdout, a pipe, a directory) is written as it is: there is nothing to replace."""
+    if path.is_symlink():
+        path = path.resolve()  # the file the link names is replaced, the link kept
+    if path.exists() and not path.is_file():
+        yield path
+        return
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                dir=path.absolute().parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def new_folder(path: Path) -> Iterator[Path]:
+    """A temporary folder beside `path` to write into instead (private, 0700). When the block
+    ends without an error it becomes `path` — or, where `path` is a folder that holds files
+    already, each of its entries replaces the one of that name there and the others stay;
+    otherwise it is removed with whatever was written."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp",
+                                dir=path.absolute().parent))
+    try:
+        yield tmp
+        with _ctrl_c_held():
+            _move_into(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _move_into(tmp: Path, path: Path) -> None:
+    try:
+        os.rename(tmp, path)  # `path` missing or empty: all of it at once
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+    # A folder in use: the old entries of the same names go aside into `tmp` (removed after).
+    entries = sorted(tmp.iterdir())
+    aside = Path(tempfile.mkdtemp(prefix=".replaced.", dir=tmp))
+    for new in entries:
+        old = path / new.name
+        if old.is_dir() and not old.is_symlink():
+            os.rename(old, aside / new.name)
+        os.replace(new, old)
+
+
+@contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """A Ctrl-C during the block acts when it ends: the renames that put a result in place
+    are not cut in half. Only the main thread receives signals; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught and callable(previous):
+        previous(signal.SIGINT, None)
