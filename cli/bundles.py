@@ -111,6 +111,7 @@ def export_bundle(st: State, cycle: str, out: Path, quiet: bool) -> dict[str, An
     latest signed tree head covering it); what was written. `okr audit export` and the web's
     bundle download both write it here."""
     from okr.domain.periods import canonical_cycle_key
+    from okr.files import new_folder
     from okr.record import merkle
     from okr.record.verify import tree_roots
 
@@ -135,17 +136,23 @@ def export_bundle(st: State, cycle: str, out: Path, quiet: bool) -> dict[str, An
         raise UserError(f"no signed tree head covers position {envs[mine[-1]].position} yet; "
                         "run `okr relay --checkpoint` first")
     size = max(covering)
+    # All or nothing: written beside `out`, moved into it at the end (okr/files.py).
     with writing_out(out):
-        return write_bundle(out, key, st.settings.topic_ledger, [e.position for e in envs],
-                            raws, leaves, mine, heads, size, key_or_fail(st, None))
+        out.absolute().parent.mkdir(parents=True, exist_ok=True)  # as `--out a/b/bundle` did
+    with writing_out(out), new_folder(out) as folder:
+        written = write_bundle(folder, key, st.settings.topic_ledger,
+                               [e.position for e in envs], raws, leaves, mine, heads, size,
+                               key_or_fail(st, None), out.name)
+    return {**written, "out": str(out)}
 
 
 def write_bundle(out: Path, cycle: str, topic: str, positions: list[int], raws: list[bytes],
                  leaves: list[bytes], mine: list[int], heads: dict[int, dict[str, Any]],
-                 size: int, pem: str) -> dict[str, Any]:
+                 size: int, pem: str, dirname: str | None = None) -> dict[str, Any]:
     """Write the bundle of the log's records at indices `mine` (in position order), proven by
     one multiproof against the signed tree head of `size` leaves, with consistency proofs from
-    the signed heads before it; what was written."""
+    the signed heads before it; what was written. `dirname`: the folder's name as its README
+    gives it (`out`'s own, unless it is written elsewhere first)."""
     from datetime import UTC, datetime
 
     from okr.record import merkle
@@ -169,7 +176,7 @@ def write_bundle(out: Path, cycle: str, topic: str, positions: list[int], raws: 
     (out / "README.md").write_text(BUNDLE_README.format(
         cycle=cycle, exported=datetime.now(UTC).isoformat(timespec="seconds"), topic=topic,
         n_events=len(mine), head=head["position"], size=size, root=head["root"],
-        dirname=out.name, consistency=_consistency_held(len(earlier))), encoding="utf-8")
+        dirname=dirname or out.name, consistency=_consistency_held(len(earlier))), encoding="utf-8")
     return {"out": str(out), "cycle": cycle, "events": len(mine), "tree_size": size,
             "head_position": head["position"], "proof_nodes": len(nodes),
             "bytes": sum(f.stat().st_size for f in out.iterdir() if f.is_file())}

@@ -11,6 +11,7 @@ begun to write (its folder, or the temporary one beside it, appears), never afte
 import hashlib
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -98,3 +99,39 @@ def test_ctrl_c_during_export_parquet_leaves_nothing_half_written(env: Env, when
     if when == "scores":
         assert (out_dir / "notes.txt").read_text(encoding="utf-8") == "mine"
     assert sorted(p.name for p in env.home.parent.iterdir()) == ["home", "pq"]
+
+
+# `okr audit export` writes its files within a few hundred milliseconds, too short a while to
+# hit from outside on a loaded machine: this holds it after events.jsonl is written, before
+# the proof (the state the trial saw interrupted), until the test's Ctrl-C arrives.
+HELD_AFTER_EVENTS = """
+import signal
+from okr.record import merkle
+proof = merkle.multiproof
+def held(*args, **kwargs):
+    signal.pause()  # returns, or raises, once a signal's handler has run
+    return proof(*args, **kwargs)
+merkle.multiproof = held
+from okr.cli.main import run
+run()
+"""
+
+
+def test_ctrl_c_during_audit_export_leaves_no_bundle(env: Env) -> None:
+    fill(env, SHAPE)
+    env.ok("relay", "--once", "--checkpoint")
+    bundle = env.home.parent / "bundle"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HELD_AFTER_EVENTS, "audit", "export", "--cycle", "2025-Q3",
+         "--out", str(bundle)], env=env.environ, text=True, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    out, err = interrupted(proc, lambda: any(
+        (p / "events.jsonl").exists() for p in env.home.parent.iterdir()))
+    assert_interrupted(proc, out, err)
+    assert [p.name for p in env.home.parent.iterdir()] == ["home"]
+    env.ok("audit", "export", "--cycle", "2025-Q3", "--out", str(bundle))
+    assert {p.name for p in bundle.iterdir()} == {
+        "events.jsonl", "multiproof.json", "consistency.jsonl", "checkpoint.json",
+        "public-key.pem", "README.md"}
+    assert "--bundle bundle " in (bundle / "README.md").read_text(encoding="utf-8")
+    assert sorted(p.name for p in env.home.parent.iterdir()) == ["bundle", "home"]
