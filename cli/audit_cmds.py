@@ -31,7 +31,7 @@ from okr.cli.output import (
     print_table,
     table_format,
     to_json,
-    writing_out,
+    write_file,
 )
 
 if TYPE_CHECKING:
@@ -368,8 +368,7 @@ def checkpoints_cmd(ctx: typer.Context,
         print(f"okr: {len(good)} signed checkpoints; the latest covers {last['count']} events "
               f"up to position {last['position']}", file=sys.stderr)
         return
-    with writing_out(out):
-        out.write_bytes(lines)
+    write_file(out, lines)
     emit({"out": str(out), "checkpoints": len(good), "latest": last}, want_json(ctx, as_json),
          f"wrote {len(good)} signed checkpoints to {out}; the latest covers {last['count']} "
          f"events up to position {last['position']}")

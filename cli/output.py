@@ -307,9 +307,17 @@ def write_out(text: str, out: "Path | None") -> bool:
         sys.stdout.write(text)
         return False
     check_out(out)
-    with writing_out(out):
-        out.write_text(text, encoding="utf-8")
+    write_file(out, text.encode("utf-8"))
     return True
+
+
+def write_file(out: "Path", data: bytes, what: str = "--out") -> None:
+    """Write `data` to the file the user named with --out (or `what`), all or nothing: a
+    temporary file beside it replaces it at the end (okr/files.py), so a Ctrl-C or a full disk
+    leaves the file as it was."""
+    from okr.files import new_file
+    with writing_out(out, what), new_file(out) as tmp:
+        tmp.write_bytes(data)
 
 
 def check_out(out: "Path | None", what: str = "--out") -> None:

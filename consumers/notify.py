@@ -11,7 +11,6 @@ succeeded: a crash between the two sends a reminder again (at least once; a brid
 """
 
 import json
-import os
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -86,9 +85,9 @@ class Notifier:
             return set()  # a damaged file: reminders go out again rather than never
 
     def _save(self, ids: set[str]) -> None:
-        tmp = self.state.with_name(self.state.name + ".tmp")
-        tmp.write_text(json.dumps({"sent": sorted(ids)}), encoding="utf-8")
-        os.replace(tmp, self.state)
+        from okr.files import new_file
+        with new_file(self.state) as tmp:
+            tmp.write_text(json.dumps({"sent": sorted(ids)}), encoding="utf-8")
 
     def due_now(self, now: datetime) -> list[DueItem] | None:
         """What is due at `now` by the snapshot; None when there is no snapshot yet."""

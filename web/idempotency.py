@@ -101,12 +101,11 @@ class IdempotencyStore:
                 or (r.get("state") != "released" and _when(r) >= oldest)]
         for r in kept:
             self._load(r)
-        new = self.path.with_name(self.path.name + ".new")
-        with os.fdopen(os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+        from okr.files import new_file
+        with new_file(self.path) as new, new.open("wb") as f:  # private (0600)
             f.write("".join(_line(r) for r in kept).encode("utf-8"))  # all of it, however long
             f.flush()
             os.fsync(f.fileno())
-        os.replace(new, self.path)
         folder = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(folder)  # the rename itself survives a crash

@@ -9,6 +9,7 @@ The commands run as real processes on real files. The Ctrl-C is sent once the co
 begun to write (its folder, or the temporary one beside it, appears), never after a sleep."""
 
 import hashlib
+import resource
 import signal
 import subprocess
 import sys
@@ -135,3 +136,38 @@ def test_ctrl_c_during_audit_export_leaves_no_bundle(env: Env) -> None:
         "public-key.pem", "README.md"}
     assert "--bundle bundle " in (bundle / "README.md").read_text(encoding="utf-8")
     assert sorted(p.name for p in env.home.parent.iterdir()) == ["bundle", "home"]
+
+
+def too_large_after(size: int) -> Callable[[], None]:
+    """A process whose files cannot grow past `size` bytes: a write beyond fails (EFBIG) as on
+    a full disk (Python ignores SIGXFSZ, so the write fails instead of killing it)."""
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+
+LIMIT = 48 * 1024  # past what a read writes elsewhere (SQLite's 32 KiB shared-memory file)
+
+
+@pytest.mark.parametrize("args", [
+    ["review", "2025-Q3", "--format", "html", "--out"],
+    ["audit", "checkpoints", "--out"],
+])
+def test_an_out_file_that_fails_half_way_leaves_the_earlier_one(env: Env,
+                                                                args: list[str]) -> None:
+    """Written in place, a write that failed half-way (a full disk) left the file cut short:
+    the earlier one was gone, and the new one not whole."""
+    env.environ["OKR_CHECKPOINT_EVERY"] = "2"  # many checkpoints: a file of some size
+    fill(env, Shape(seed=11, teams=8, quarters=1, kpis=2))
+    env.ok("relay", "--once", "--checkpoint")
+    env.ok("consume", "--once")
+    okr = [sys.executable, "-c", "from okr.cli.main import run; run()", *args]
+    whole = subprocess.run([*okr, "-"], env=env.environ, capture_output=True)
+    assert whole.returncode == 0 and len(whole.stdout) > LIMIT * 3 // 2, whole.stderr
+    target = env.home.parent / "kept.out"
+    target.write_bytes(b"the earlier one\n")
+    proc = subprocess.run([*okr, str(target)], env=env.environ, capture_output=True, text=True,
+                          preexec_fn=too_large_after(LIMIT))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("okr: error: cannot write --out ") and \
+        proc.stderr.count("\n") == 1, proc.stderr
+    assert target.read_bytes() == b"the earlier one\n"
+    assert sorted(p.name for p in env.home.parent.iterdir()) == ["home", "kept.out"]
