@@ -38,17 +38,19 @@ def _run(ctx: typer.Context, kind: str, path: Path, skip_invalid: bool, as_json:
     if report.written and st.settings.inline_publish:
         from okr.cli.publish import after_write_unless_relaying
         data["published"] = after_write_unless_relaying(st)
-    emit(data, want_json(ctx, as_json), lambda: _say(report.as_dict(), path, data))
+    emit(data, want_json(ctx, as_json), lambda: _say(report.as_dict(), path, data,
+                                                     skip_invalid))
     if report.invalid and not skip_invalid:
         raise typer.Exit(2)
 
 
-def _say(d: dict[str, object], path: Path, data: dict[str, object]) -> None:
+def _say(d: dict[str, object], path: Path, data: dict[str, object], skip: bool) -> None:
     invalid = d["invalid"]
     assert isinstance(invalid, list)
     for bad in invalid:  # refusals: on stderr, the file's text echoed as data
         print(visible(f"{path}:{bad['line']}: {bad['error']}"), file=sys.stderr)
-    if d["written"]:
+    # With --skip-invalid the invalid lines are skipped, also when no other line is left.
+    if d["written"] or (invalid and skip):
         print(visible(f"recorded {d['recorded']} of {d['rows']} lines from {path}"
               + (f" ({d['duplicates']} already recorded)" if d["duplicates"] else "")
               + (f"; skipped {len(invalid)} invalid" if invalid else "")))
