@@ -4,8 +4,10 @@ on any failure or Ctrl-C — an export cut short leaves nothing a reader could t
 
 Imports nothing of okr's, so every layer may use it."""
 
+import contextlib
 import errno
 import os
+import secrets
 import shutil
 import signal
 import tempfile
@@ -13,6 +15,25 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def create_once(path: Path, data: bytes) -> None:
+    """Write `data` to `path` if nothing is there yet: complete or absent, 0600 whatever the
+    umask, never over another's file. A private temporary file beside it is linked into
+    place; when another process got there first (two servers, a write and a relay at once),
+    theirs stands and this one's is dropped."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never a leftover
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        with contextlib.suppress(FileExistsError):  # another process's file won: it stands
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -9,9 +9,6 @@ public key from `okr keys export`.
 """
 
 import base64
-import contextlib
-import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from okr.files import create_once
 from okr.record.envelope import canonical_json
 from okr.record.key_file import check_directory, check_file
 from okr.settings import SettingsError
@@ -39,18 +37,7 @@ def _create(path: Path) -> None:
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption())
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never a leftover
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o600)
-            f.write(pem)
-            f.flush()
-            os.fsync(f.fileno())
-        with contextlib.suppress(FileExistsError):  # another process's key won: use it
-            os.link(tmp, path)  # complete or absent, and never over another's key
-    finally:
-        tmp.unlink(missing_ok=True)
+    create_once(path, pem)  # complete or absent, and never over another's key
 
 
 def _load(path: Path) -> Ed25519PrivateKey:

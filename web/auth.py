@@ -11,12 +11,14 @@ read it (SameSite=Strict, HttpOnly) nor compute it.
 import hashlib
 import hmac
 import math
-import os
 import re
 import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from okr.errors import DataDirUnavailable
+from okr.files import create_once
 
 SESSION_COOKIE = "okr_session"
 SESSION_SECONDS = 12 * 3600
@@ -44,15 +46,19 @@ class Refused(Exception):
 def load_secret(home: Path) -> bytes:
     """The server's signing key, made on first use (32 random bytes, readable by us only)."""
     path = home / "web-secret"
+    if not path.exists():
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Whole or absent: an empty secret would sign every session with an empty key.
+        create_once(path, secrets.token_hex(32).encode())
     try:
-        return bytes.fromhex(path.read_text().strip())
-    except FileNotFoundError:
-        pass
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32))
-    return bytes.fromhex(path.read_text().strip())
+        key = bytes.fromhex(path.read_text().strip())
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise DataDirUnavailable(f"the web server's {path.name} at {path} is not a 32-byte key "
+                                 "(empty or damaged); remove it and a new one is made (everyone "
+                                 "signs in again)")
+    return key
 
 
 def _mac(secret: bytes, text: str) -> str:

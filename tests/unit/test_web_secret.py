@@ -1,0 +1,36 @@
+"""The web server's session-signing secret is made whole or not at all (a reviewer of the
+interrupt work: it was created empty and filled in a second step, so a server stopped in
+between — or a second server reading it meanwhile — signed sessions with an empty key)."""
+
+import secrets
+import stat
+from pathlib import Path
+
+import pytest
+
+from okr.errors import DataDirUnavailable
+from okr.web.auth import load_secret
+
+
+def test_a_failure_while_making_the_secret_leaves_no_empty_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Stopped(Exception):
+        pass
+
+    def stop(*_: object) -> str:
+        raise Stopped
+
+    with monkeypatch.context() as m:
+        m.setattr(secrets, "token_hex", stop)
+        with pytest.raises(Stopped):
+            load_secret(tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no empty or partial web-secret, no leftover
+    key = load_secret(tmp_path)
+    assert len(key) == 32 and key == load_secret(tmp_path)
+    assert stat.S_IMODE((tmp_path / "web-secret").stat().st_mode) == 0o600
+
+
+def test_a_damaged_secret_is_refused_in_words_not_used(tmp_path: Path) -> None:
+    (tmp_path / "web-secret").write_text("")
+    with pytest.raises(DataDirUnavailable, match=r"web-secret at .* is not a 32-byte key"):
+        load_secret(tmp_path)
