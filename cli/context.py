@@ -44,8 +44,9 @@ class State:
             from okr.ledger.app import OkrLedger
             self._ledger = OkrLedger(self.settings, on_behalf_of=self.on_behalf_of,
                                      create_on_save=self.starts_ledger)
-            from okr.cli.interrupts import hold
-            self._ledger.before_save = hold  # Ctrl-C from then on lets the write finish
+            if not self.reading:  # Ctrl-C waits for a save's transaction to end
+                from okr.cli.interrupts import saving
+                self._ledger.save_guard = saving
         return self._ledger
 
     def has_ledger(self) -> bool:

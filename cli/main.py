@@ -176,12 +176,7 @@ def run() -> None:
         if "kafka" in sys.modules:
             from okr.adapters.kafka_client import stop_orphaned_io
             stop_orphaned_io()
-        if interrupts.after_save():  # a second Ctrl-C: the write stands all the same
-            print(interrupts.AFTER_SAVE, file=sys.stderr)
-            sys.exit(0)
-        from okr.errors import INTERRUPTED
-        print("okr: interrupted", file=sys.stderr)
-        sys.exit(INTERRUPTED)
+        sys.exit(interrupts.ended_by_interrupt())
     finally:
         interrupts.said_after_save()
         signal.signal(signal.SIGINT, previous)

@@ -5,7 +5,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
@@ -389,16 +389,14 @@ class OkrLedger(Application[UUID]):
                                    "nothing was written — run the import again") from None
         return True
 
-    # Called before every save (the CLI: from then on Ctrl-C lets the write finish and say
-    # what it recorded, cli/interrupts.py).
-    before_save: Callable[[], None] | None = None
+    # Entered around every save's transaction (the CLI: a Ctrl-C meanwhile waits for it to
+    # end, and after a commit lets the command say what it recorded, cli/interrupts.py).
+    save_guard: Callable[[], AbstractContextManager[None]] = nullcontext
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Save, putting the events in the order of their recording time: the store refuses an
         event recorded earlier than the one before it (ledger/recording_time.py), and one
         command or batch can touch several aggregates in any order."""
-        if self.before_save is not None:
-            self.before_save()
         if self._unopened:
             # The first events of a new ledger, decided against an empty store: now the real
             # store is created. A writer that started it meanwhile and recorded the same key
@@ -418,7 +416,8 @@ class OkrLedger(Application[UUID]):
             # (domain/base.py LedgerAggregate.Event.on_behalf_of).
             for e in ordered:
                 object.__setattr__(e, "on_behalf_of", name)
-        return super().save(*ordered, *aggregates, **kwargs)
+        with self.save_guard():
+            return super().save(*ordered, *aggregates, **kwargs)
 
     def _refuse_if_clock_behind(self, exc: IntegrityError) -> None:
         """Raise ClockBehind when the store refused a recording time (ledger/recording_time.py)

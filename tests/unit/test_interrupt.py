@@ -79,7 +79,63 @@ def test_ctrl_c_after_the_save_committed_says_recorded_and_exits_0(
     assert result.crash is None, result.crash
     assert result.code == 0, result
     assert result.stdout.strip(), result  # what it recorded
-    assert result.stderr.strip().splitlines()[-1] == (
-        "okr: interrupted after the write was saved: it stands as recorded above"), result
+    assert result.stderr.splitlines() == [
+        "okr: interrupted after the write was saved: it stands as recorded above"], result
     assert event_count(home) == before + 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+def test_ctrl_c_twice_inside_the_saves_transaction_waits_for_it_and_says_the_truth(
+        readme_home: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: a second Ctrl-C inside the store's transaction ended the command saying the
+    write was saved when it had been rolled back. Ctrl-C while the transaction runs is only
+    remembered: the save commits, and the command says so."""
+    from eventsourcing.application import Application
+
+    home = fresh_copy(readme_home, workdir)
+    before = event_count(home)
+    original = Application.save
+
+    def twice_then_save(self: Any, *args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Application, "save", twice_then_save)
+    result = okr(home, "checkin", "kr-conv", "2.25")
+    assert result.crash is None, result.crash
+    assert result.code == 0 and result.stdout.strip(), result
+    assert result.stderr.splitlines() == [
+        "okr: interrupted after the write was saved: it stands as recorded above"], result
+    assert event_count(home) == before + 1
+
+
+def test_ctrl_c_during_a_save_that_fails_ends_as_interrupted_with_nothing_written(
+        readme_home: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from eventsourcing.application import Application
+    from eventsourcing.persistence import OperationalError
+
+    home = fresh_copy(readme_home, workdir)
+    before = event_count(home)
+
+    def interrupted_then_failing(self: Any, *args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGINT)
+        raise OperationalError("injected: the store went away")
+
+    monkeypatch.setattr(Application, "save", interrupted_then_failing)
+    result = okr(home, "checkin", "kr-conv", "2.25")
+    assert result.crash is None, result.crash
+    assert (result.code, result.stdout, result.stderr) == (130, "", "okr: interrupted\n")
+    assert event_count(home) == before
+
+
+def test_a_read_is_interrupted_at_once_even_after_a_write_in_the_same_process(
+        readme_home: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guard is for writes only, and each command starts afresh (tests and the web
+    run several in one process)."""
+    home = fresh_copy(readme_home, workdir)
+    assert okr(home, "checkin", "kr-conv", "2.25").code == 0
+    monkeypatch.setattr("okr.ledger.views.kpi_list",
+                        interrupting(_resolve("okr.ledger.views.kpi_list")))
+    result = okr(home, "kpi", "list")
+    assert (result.code, result.stdout, result.stderr) == (130, "", "okr: interrupted\n")
