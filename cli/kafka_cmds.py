@@ -239,15 +239,12 @@ def _not_running_already(st: State) -> None:
     """Refuse, before anything starts, an `okr up` beside one that runs for this data
     directory (or an `okr consume`): its consumer would be refused the projection, after its
     relay and reminders had started. The lock file holds the running one's pid."""
-    from okr.locks import held
-    lock = st.settings.projection_lock
+    from okr.locks import held, holder
+    lock = st.settings.consumer_lock
     if held(lock):
-        try:
-            pid = lock.read_text().strip() or "?"
-        except OSError:
-            pid = "?"
         raise UserError(f"okr up or okr consume already runs for this data directory (pid "
-                        f"{pid}); it keeps the ledger published and projected — stop it first")
+                        f"{holder(lock)}); it keeps the ledger published and projected — "
+                        "stop it first")
 
 
 def register(app: typer.Typer) -> None:

@@ -124,27 +124,34 @@ def consume_service(st: State, stop: threading.Event, log: Log) -> None:
     """Project okr.ledger into DuckDB until stopped (owns the projection's work file)."""
     from okr.adapters import kafka_client
     from okr.consumers.projector import Projector
+    from okr.locks import exclusive
     from okr.projections.access import owning
     from okr.projections.store import MEMORY_LIMIT, Projection
 
-    with owning(st.settings, wait=False):
-        proj = Projection(st.settings.projection_work_file, memory_limit=MEMORY_LIMIT)
-        projector = Projector(st.settings, kafka_client.bootstrap(st.settings, start_local=True),
-                              proj)
-        log("consume", f"projecting {st.settings.topic_ledger} into {st.settings.duckdb_file}",
-            {})
+    # The long-running consumer's own lock (a second `okr up` is refused on it, a second
+    # `okr consume` waits); the projection's lock is also taken briefly by reads.
+    with exclusive(st.settings.consumer_lock, stop.is_set, lambda holder: log(
+            "consume", f"another consumer runs for this data directory (pid {holder}); "
+            "waiting for it", {"waiting_for": holder})) as ours:
+        if not ours:
+            return
+        with owning(st.settings, wait=False):
+            proj = Projection(st.settings.projection_work_file, memory_limit=MEMORY_LIMIT)
+            projector = Projector(st.settings,
+                                  kafka_client.bootstrap(st.settings, start_local=True), proj)
+            log("consume", f"projecting {st.settings.topic_ledger} into "
+                f"{st.settings.duckdb_file}", {})
 
-        def batch(p: Any) -> None:
-            log("consume", p.said(), p.as_dict())
+            def batch(p: Any) -> None:
+                log("consume", p.said(), p.as_dict())
 
-
-        try:
-            projector.run(stop.is_set, batch, retrying(log, "consume"))
-            if projector.snapshot_due():
-                projector.publish()
-        finally:
-            projector.close()
-            proj.close()
+            try:
+                projector.run(stop.is_set, batch, retrying(log, "consume"))
+                if projector.snapshot_due():
+                    projector.publish()
+            finally:
+                projector.close()
+                proj.close()
 
 
 def ingest_service(st: State, stop: threading.Event, log: Log) -> None:

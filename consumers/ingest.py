@@ -15,8 +15,6 @@ message twice. A second `okr ingest --once` is refused; a second follower (`okr 
 `okr ingest`) waits for the first to stop.
 """
 
-import fcntl
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +31,7 @@ from okr.domain.base import utc_now
 from okr.ledger import principal
 from okr.ledger.app import ConcurrencyError, OkrLedger
 from okr.ledger.readings import Rejected, parse_message, record
+from okr.locks import Busy, exclusive
 from okr.settings import Settings
 
 NAME = "ingest"
@@ -123,32 +122,11 @@ class IngestBusy(RuntimeError):
 @contextmanager
 def reading_alone(settings: Settings, topic: str, stop: Callable[[], bool] | None = None,
                   waiting: Callable[[str], None] | None = None) -> Iterator[bool]:
-    """Hold the ingest's lock on `topic` for the block. Without `stop`, raise IngestBusy when
-    another process holds it; with `stop`, wait for it (telling `waiting` once, with the
-    holder's pid) and yield False if stopped before it was free. The lock ends with the
-    process, however it ends."""
-    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(settings.home / f"ingest.{topic}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    """Hold the ingest's lock on `topic` for the block (okr.locks.exclusive): without `stop`,
+    IngestBusy when another process holds it; with `stop`, wait for it."""
     try:
-        told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-                if stop is None:
-                    raise IngestBusy(f"another ingest is reading {topic} here (pid {holder}: "
-                                     "okr ingest or okr up); it records the readings") from None
-                if not told and waiting is not None:
-                    waiting(holder)
-                    told = True
-                if stop():
-                    yield False
-                    return
-                time.sleep(0.5)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield True
-    finally:
-        os.close(fd)  # closing releases the lock
+        with exclusive(settings.home / f"ingest.{topic}.lock", stop, waiting) as ours:
+            yield ours
+    except Busy as exc:
+        raise IngestBusy(f"another ingest is reading {topic} here (pid {exc.holder}: okr "
+                         "ingest or okr up); it records the readings") from None

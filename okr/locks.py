@@ -1,9 +1,13 @@
-"""Whether another process holds an advisory lock file (the projection's, a relay's).
+"""Advisory lock files: whether another process holds one (the projection's, a relay's), and
+holding one alone with its pid in it (the long-running consumer's, an ingest's).
 
 Imports nothing of okr's, so every layer may ask."""
 
 import fcntl
 import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -25,3 +29,52 @@ def held(path: Path) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+class Busy(RuntimeError):
+    """Another process holds the lock; `holder` is its pid as it wrote it ('?' unknown)."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(f"held by pid {holder}")
+        self.holder = holder
+
+
+def holder(path: Path) -> str:
+    """The pid the lock's holder wrote into it, or '?'."""
+    try:
+        return path.read_text().strip() or "?"
+    except OSError:
+        return "?"
+
+
+@contextmanager
+def exclusive(path: Path, stop: Callable[[], bool] | None = None,
+              waiting: Callable[[str], None] | None = None) -> Iterator[bool]:
+    """Hold an exclusive flock on `path` for the block, with this process's pid in it.
+    Without `stop`, raise Busy when another process holds it; with `stop`, wait for it
+    (telling `waiting` once, with the holder's pid) and yield False if stopped first. The
+    lock ends with the process, however it ends."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                who = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                if stop is None:
+                    raise Busy(who) from None
+                if not told and waiting is not None:
+                    waiting(who)
+                    told = True
+                if stop():
+                    yield False
+                    return
+                time.sleep(0.5)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield True
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -241,6 +241,12 @@ class Settings:
         return snap.with_name(snap.stem + ".work" + (snap.suffix or ".duckdb"))
 
     @property
+    def consumer_lock(self) -> Path:
+        """Held by the long-running projection consumer (`okr up`, `okr consume`) while it
+        runs; the projection's own lock is also taken briefly by reads that catch up."""
+        return self.home / "consumer.lock"
+
+    @property
     def projection_lock(self) -> Path:
         return self.home / "projection.lock"
 

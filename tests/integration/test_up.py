@@ -183,3 +183,18 @@ def test_a_second_up_on_one_data_directory_is_refused_before_it_starts_anything(
     assert second.stderr.startswith("okr: error: okr up or okr consume already runs for this "
                                     f"data directory (pid {up.pid})"), second.stderr
     assert len(second.stderr.strip().splitlines()) == 1, second.stderr
+
+
+def test_up_is_not_refused_while_a_read_holds_the_projection_for_a_moment(
+        home: Path) -> None:
+    """A review: the check above read the projection's lock, which every read that catches
+    up (a cron `okr scorecard`, a web read) also takes for a moment — so `okr up` was refused
+    at random, naming the reader. Only the long-running consumer's own lock refuses it."""
+    from okr.projections.access import owning
+
+    env = embedded_env(home)
+    ok(env, "cycle", "add", "2026-Q4")
+    with owning(load_settings(environ=env)), up_running(env) as (up, lines):
+        assert eventually(lambda: any("running" in line for line in lines)
+                          or up.poll() is not None), lines
+        assert up.poll() is None, (lines, up.stderr.read() if up.stderr else "")
