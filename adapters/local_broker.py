@@ -189,8 +189,8 @@ def start(home: Path, port: int | None = None, cache_dir: Path | None = None,
         proc = spawn(port, home / LOG_FILE, cache_dir or home / "cache")
         try:
             wait_ready(port, proc)
-        except BrokerError:
-            _end(proc)  # a broker that never listened must not linger unrecorded
+        except BaseException:  # BrokerError, Ctrl-C while it waited: never left unrecorded
+            _end(proc)  # a broker that never listened must not linger
             raise
         state = BrokerState(pid=proc.pid, port=port, started_at=time.time())
         from okr.files import new_file

@@ -190,11 +190,25 @@ def notify_service(st: State, stop: threading.Event, log: Log) -> None:
     (consumers/notify.py: each once per item per overdue period) until stopped."""
     from okr.adapters import kafka_client
     from okr.consumers.notify import Notifier
+    from okr.locks import exclusive
+
+    s = st.settings
+    # One notifier per data directory: two would send each reminder twice and lose ids of
+    # the sent ones (notifications.json, last writer wins). A second one waits.
+    with exclusive(s.home / "notify.lock", stop.is_set, lambda holder: log(
+            "notify", f"another notifier runs for this data directory (pid {holder}); waiting "
+            "for it", {"waiting_for": holder})) as ours:
+        if ours:
+            _notify(st, stop, log, Notifier(s, kafka_client.bootstrap(s, start_local=True)))
+
+
+def _notify(st: State, stop: threading.Event, log: Log, notifier: Any) -> None:
+    """The notifier's rounds until stopped (notify_service holds its lock)."""
+    from okr.adapters import kafka_client
     from okr.errors import ProjectionUnavailable
     from okr.projections.store import ProjectionLocked
 
     s = st.settings
-    notifier = Notifier(s, kafka_client.bootstrap(s, start_local=True))
     log("notify", f"reminders to {s.topic_notifications} every {s.notify_seconds:g} s "
         f"(check-in cadence {s.checkin_cadence})", {})
     failed = retrying(log, "notify")
@@ -246,9 +260,9 @@ def web_service(listener: socket.socket, host: str, port: int
                "--home", str(st.settings.home), "serve", "--host", host, "--port", str(port),
                "--listen-fd", str(fd)]
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, pass_fds=(fd,))
-        log("web", f"serving http://{host}:{port}/ (pid {proc.pid})",
-            {"url": f"http://{host}:{port}/", "pid": proc.pid})
-        try:
+        try:  # from the start: a log line that fails must not leave the child behind
+            log("web", f"serving http://{host}:{port}/ (pid {proc.pid})",
+                {"url": f"http://{host}:{port}/", "pid": proc.pid})
             while not stop.wait(0.2):
                 code = proc.poll()
                 if code is not None:

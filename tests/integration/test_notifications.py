@@ -93,16 +93,24 @@ def test_notify_alone_publishes_from_the_snapshot_a_consumer_keeps(env: Env) -> 
     app.close()
     env.ok("relay", "--once")
     env.ok("consume", "--once")  # the snapshot a running consumer keeps
-    notify = env.spawn("notify", "--json")
+    # Two at once (a second terminal, a docker `run`): one sends, the other waits (a review:
+    # both sent every reminder and overwrote each other's record of what was sent).
+    notifiers = [env.spawn("notify", "--json") for _ in range(2)]
     try:
         deadline = time.monotonic() + 60
         got: list[dict[str, object]] = []
-        while not got and time.monotonic() < deadline and notify.poll() is None:
+        while not got and time.monotonic() < deadline and notifiers[0].poll() is None:
             time.sleep(0.5)
             got = read(env, topic)
+        time.sleep(3)  # three more rounds of a notifier that would send again
+        got = read(env, topic)
     finally:
-        os.killpg(notify.pid, signal.SIGTERM)
-        out, err = notify.communicate(timeout=60)
-    assert notify.returncode == 0, (out, err)
-    assert [(m["kind"], m["key"]) for m in got] == [("key_result", "k1")], (out, err)
-    assert '"service": "notify"' in out and "sent 1 reminders" in out
+        for notify in notifiers:
+            os.killpg(notify.pid, signal.SIGTERM)
+        outs = [notify.communicate(timeout=60) for notify in notifiers]
+    assert [n.returncode for n in notifiers] == [0, 0], outs
+    assert [(m["kind"], m["key"]) for m in got] == [("key_result", "k1")], outs
+    sent = [out for out, _ in outs if "sent 1 reminders" in out]
+    waited = [out for out, _ in outs if "waiting for it" in out]
+    assert len(sent) == 1 and len(waited) == 1, outs
+    assert '"service": "notify"' in sent[0]
