@@ -91,7 +91,7 @@ def import_plan(ctx: typer.Context, path: Path = typer.Argument(..., help="YAML 
                           f"{path}: {bad['error']}"), file=sys.stderr)
         if report.invalid:
             stopped = (f" (it stopped looking after the first {MAX_ERRORS})"
-                       if len(report.invalid) >= MAX_ERRORS else "")
+                       if report.stopped else "")
             print(visible(f"okr: error: {len(report.invalid)} problem(s) in {path}{stopped}; "
                           "nothing was written"), file=sys.stderr)
         else:

@@ -32,9 +32,10 @@ def parse_number(text: str, what: str) -> float:
 
 
 def figure(x: float) -> str:
-    """A number as text for people, in one place: every significant digit a person typed (up
-    to 12), positional below 10^12 — 1000000, 1234567.5, 0.25 — and in exponent notation only
-    beyond (1e+300). Python's `:g` keeps 6 digits: it said 1,000,000 as '1e+06' and
-    1,234,567.5 as '1.23457e+06', a figure an auditor cannot check against the record. JSON
-    keeps every number exact; this is for text."""
+    """A number as text for people, in one place: up to 12 significant digits (what people
+    type), positional from 10^-4 to below 10^12 — 1000000, 1234567.5, 0.25 — and in exponent
+    notation outside (1e-05, 1e+12). Python's `:g` keeps 6 digits: it said 1,000,000 as
+    '1e+06' and 1,234,567.5 as '1.23457e+06', a figure an auditor cannot check against the
+    record. A value with more than 12 significant digits is rounded to 12 here; JSON keeps
+    every number exact."""
     return f"{x:.12g}"

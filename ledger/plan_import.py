@@ -67,10 +67,11 @@ class PlanImport:
     counts: dict[str, int] = field(default_factory=dict)
     invalid: list[dict[str, Any]] = field(default_factory=list)
     written: bool = False
+    stopped: bool = False  # more than MAX_ERRORS problems: it stopped looking after those
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.path, "counts": self.counts, "invalid": self.invalid,
-                "written": self.written}
+                "written": self.written, "stopped_after": MAX_ERRORS if self.stopped else None}
 
 
 Row = tuple[int, str, dict[str, str]]  # line, section, fields as text
@@ -408,9 +409,10 @@ def import_plan(app: OkrLedger, path: Path, parse_time: ParseTime,
             getattr(plan, section)(row)
             report.counts[section] = report.counts.get(section, 0) + 1
         except (DomainError, ValueError) as exc:
-            report.invalid.append({"line": line, "error": said(exc, say_time)})
-            if len(report.invalid) >= MAX_ERRORS:
+            if len(report.invalid) == MAX_ERRORS:  # one more: there are more than listed
+                report.stopped = True
                 break
+            report.invalid.append({"line": line, "error": said(exc, say_time)})
     if not report.invalid:
         try:
             plan.finish()

@@ -350,13 +350,15 @@ _RESERVED = """
 """
 _NOT_A_NAME = frozenset(_RESERVED.split())
 SCHEMA_RULE = ("lower-case letters a-z, digits and _, not starting with a digit, at most 63 "
-               "characters, and no word PostgreSQL reserves (its unquoted identifiers)")
+               "characters, no word PostgreSQL reserves (its unquoted identifiers), and not a "
+               "system schema (pg_…, information_schema)")
 
 
 def _schema_name(v: str) -> str | None:
     if not v:
         return None  # no schema: eventsourcing's public
-    if not _SCHEMA_NAME.fullmatch(v) or v in _NOT_A_NAME:
+    if (not _SCHEMA_NAME.fullmatch(v) or v in _NOT_A_NAME or v.startswith("pg_")
+            or v == "information_schema"):
         raise Invalid(f"Value error, {v!r} cannot name the schema: {SCHEMA_RULE}")
     return v
 

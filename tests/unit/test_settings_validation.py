@@ -122,11 +122,13 @@ def test_an_empty_postgres_schema_is_public(tmp_path: Path) -> None:
 
 
 SCHEMA_RULE = ("lower-case letters a-z, digits and _, not starting with a digit, at most 63 "
-               "characters, and no word PostgreSQL reserves (its unquoted identifiers)")
+               "characters, no word PostgreSQL reserves (its unquoted identifiers), and not a "
+               "system schema (pg_…, information_schema)")
 
 
 @pytest.mark.parametrize("name", ["TrialPg2Case", "okr;x", 'okr"x', "okr x", "okr-x", "1okr",
-                                  "a" * 64, "ökr", "select", "user", "int", "public.x", " okr"])
+                                  "a" * 64, "ökr", "select", "user", "int", "public.x", " okr",
+                                  "pg_catalog", "pg_toast", "pg_okr", "information_schema"])
 def test_a_postgres_schema_that_would_not_work_is_refused(tmp_path: Path, name: str) -> None:
     """A name the event store cannot use end to end (mixed case, `;`, a keyword: eventsourcing
     looks its type up by the name unquoted) is refused before anything is opened."""
