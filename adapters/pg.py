@@ -74,5 +74,5 @@ def one_table_creator_at_a_time(settings: Settings) -> Iterator[None]:
     with connect(settings) as conn:
         conn.autocommit = True
         conn.execute("SELECT pg_advisory_lock(hashtext(%s))",
-                     (f"okr event store tables in {settings.postgres_schema or 'public'}",))
+                     (f"okr event store tables in {settings.postgres_schema_used}",))
         yield  # closing the connection ends the session and with it the lock

@@ -437,5 +437,7 @@ def test_the_running_consumers_log_counts_every_event_it_applies(env: Env,
     assert sum(int(d["stored"]) for d in lines) == n, [d["message"] for d in lines]
     assert sum(int(d["applied"]) for d in lines) == n
     assert lines[-1]["waiting"] == 0
-    assert f"{n} waiting for a signed checkpoint" in str(lines[0]["message"])
+    # (the first step may have read only part of them: the last one before the checkpoint
+    # holds them all)
+    assert any(f"{n} waiting for a signed checkpoint" in str(d["message"]) for d in lines)
     assert any(f"; {n} applied" in str(d["message"]) for d in lines), lines
