@@ -187,9 +187,7 @@ def ingest_cmd(ctx: typer.Context,
         from okr.cli.publish import after_write_unless_relaying
         note = after_write_unless_relaying(st)
     emit({**progress.as_dict(), "published": note}, want_json(ctx, as_json),
-         f"{'' if quiet else chr(10)}read {progress.read} messages: {progress.recorded} "
-         f"recorded, {progress.duplicates} duplicates, {progress.dead_letters} dead letters"
-         + (f"; {note}" if note else ""))
+         f"{'' if quiet else chr(10)}{progress.said()}" + (f"; {note}" if note else ""))
 
 
 def notify_cmd(ctx: typer.Context, as_json: bool = JSON) -> None:

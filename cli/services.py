@@ -170,10 +170,7 @@ def ingest_service(st: State, stop: threading.Event, log: Log) -> None:
         log("ingest", f"reading KPI readings from {topic}", {})
 
         def batch(p: Any) -> None:
-            log("ingest", f"read {p.read} messages: {p.recorded} recorded, {p.duplicates} "
-                f"duplicates, {p.dead_letters} dead letters"
-                + (f"; partitions {p.wiped} were refilled, reading them again" if p.wiped
-                   else ""), p.as_dict())
+            log("ingest", p.said(), p.as_dict())
 
         try:
             ingest.run(stop.is_set, batch, retrying(log, "ingest"))

@@ -49,6 +49,13 @@ class IngestProgress:
         return {"read": self.read, "recorded": self.recorded, "duplicates": self.duplicates,
                 "dead_letters": self.dead_letters, "wiped_partitions": self.wiped}
 
+    def said(self) -> str:
+        """One line for people (`okr ingest --once` and the running ingest's log)."""
+        wiped = (f"; partitions {', '.join(map(str, self.wiped))} were refilled, reading them "
+                 "again" if self.wiped else "")
+        return (f"read {self.read} messages: {self.recorded} recorded, {self.duplicates} "
+                f"duplicates, {self.dead_letters} dead letters{wiped}")
+
 
 class Ingest(PartitionConsumer[IngestProgress]):
     """Consumes the readings topic into the ledger. Use from one thread."""
