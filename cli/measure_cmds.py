@@ -115,7 +115,7 @@ def kpi_record(ctx: typer.Context, key: str, value: str,
     assert r is not None
     text = (f"KPI {key}: {amount(val, k.unit)} observed {said(st, r['observed_at'])}" if new
             else f"KPI {key}: reading {reading_id} was already recorded; nothing written")
-    early = r["observed_at"] < k.in_force_since
+    early = not k.counts_at(r["observed_at"])
     if new and early:  # recorded, but no view as of a time will ever show it: say so
         print(f"okr: warning: observed before KPI {key} was in force (since "
               f"{said(st, k.in_force_since)}): this reading counts in no as-of view; a KPI "

@@ -119,6 +119,11 @@ class Kpi(LedgerAggregate):
                 actor: str, reason: str | None) -> None:
         self._define(name, unit, direction, target, green, red, cadence, tags, owner)
 
+    def counts_at(self, observed_at: datetime) -> bool:
+        """Whether a reading observed then counts in the views as of a time: only once the
+        KPI was in force (docs/scoring.md); one before is recorded, and shown in none."""
+        return observed_at >= self.in_force_since
+
     def record(self, value: float, observed_at: datetime, source: str, reading_id: str | None,
                now: datetime, actor: str, *, earlier: Callable[[int], Reading]) -> bool:
         """Record a reading; a reading id seen before records nothing and returns False.
