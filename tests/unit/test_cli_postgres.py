@@ -142,7 +142,8 @@ def test_a_schema_name_the_store_cannot_use_is_refused_and_creates_nothing(
         assert proc.stderr.splitlines() == [
             f"okr: error: setting postgres_schema: Value error, {schema!r} cannot name the "
             "schema: lower-case letters a-z, digits and _, not starting with a digit, at most "
-            "63 characters, and no word PostgreSQL reserves (its unquoted identifiers)"]
+            "63 characters, no word PostgreSQL reserves (its unquoted identifiers), and not a "
+            "system schema (pg_…, information_schema)"]
         assert held(schema) == []
         assert not home.exists()
     finally:
