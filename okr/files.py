@@ -12,6 +12,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,15 +47,18 @@ def new_file(path: Path) -> Iterator[Path]:
     if path.exists() and not path.is_file():
         yield path
         return
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                dir=path.absolute().parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp: Path | None = None
     try:
+        with _ctrl_c_held():  # made and named as one step: a Ctrl-C between would leave it
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                        dir=path.absolute().parent)
+            os.close(fd)
+            tmp = Path(name)
         yield tmp
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -63,14 +67,27 @@ def new_folder(path: Path) -> Iterator[Path]:
     ends without an error it becomes `path` — or, where `path` is a folder that holds files
     already, each of its entries replaces the one of that name there and the others stay;
     otherwise it is removed with whatever was written."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp",
-                                dir=path.absolute().parent))
+    tmp: Path | None = None
     try:
+        with _ctrl_c_held():  # made and named as one step: a Ctrl-C between would leave it
+            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp",
+                                        dir=path.absolute().parent))
         yield tmp
         with _ctrl_c_held():
             _move_into(tmp, path)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            _remove(tmp)
+
+
+def _remove(folder: Path) -> None:
+    """Remove a temporary folder, also while a writer that was interrupted (DuckDB's threads
+    finishing a COPY) may still add a file to it for a moment."""
+    for _ in range(20):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            return
+        time.sleep(0.05)
 
 
 def _move_into(tmp: Path, path: Path) -> None:
