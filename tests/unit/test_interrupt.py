@@ -62,7 +62,7 @@ def interrupted_after(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@pytest.mark.parametrize("args", [["checkin", "kr-conv", "2.25"],
+@pytest.mark.parametrize("args", [["checkin", "kr-conv", "2.25", "--at", "2026-11-20"],
                                   ["kpi", "record", "wau", "14100"]])
 def test_ctrl_c_after_the_save_committed_says_recorded_and_exits_0(
         readme_home: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch,
@@ -102,7 +102,7 @@ def test_ctrl_c_twice_inside_the_saves_transaction_waits_for_it_and_says_the_tru
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(Application, "save", twice_then_save)
-    result = okr(home, "checkin", "kr-conv", "2.25")
+    result = okr(home, "checkin", "kr-conv", "2.25", "--at", "2026-11-20")
     assert result.crash is None, result.crash
     assert result.code == 0 and result.stdout.strip(), result
     assert result.stderr.splitlines() == [
@@ -123,7 +123,7 @@ def test_ctrl_c_during_a_save_that_fails_ends_as_interrupted_with_nothing_writte
         raise OperationalError("injected: the store went away")
 
     monkeypatch.setattr(Application, "save", interrupted_then_failing)
-    result = okr(home, "checkin", "kr-conv", "2.25")
+    result = okr(home, "checkin", "kr-conv", "2.25", "--at", "2026-11-20")
     assert result.crash is None, result.crash
     assert (result.code, result.stdout, result.stderr) == (130, "", "okr: interrupted\n")
     assert event_count(home) == before
@@ -134,7 +134,7 @@ def test_a_read_is_interrupted_at_once_even_after_a_write_in_the_same_process(
     """The guard is for writes only, and each command starts afresh (tests and the web
     run several in one process)."""
     home = fresh_copy(readme_home, workdir)
-    assert okr(home, "checkin", "kr-conv", "2.25").code == 0
+    assert okr(home, "checkin", "kr-conv", "2.25", "--at", "2026-11-20").code == 0
     monkeypatch.setattr("okr.ledger.views.kpi_list",
                         interrupting(_resolve("okr.ledger.views.kpi_list")))
     result = okr(home, "kpi", "list")

@@ -21,7 +21,7 @@ def test_show_and_the_scorecard_say_the_recorded_numbers(tmp_path: Path) -> None
                  ("objective", "add", "o1", "Revenue", "--cycle", "2026-Q4"),
                  ("kr", "add", "k1", "ARR", "--objective", "o1", "--start", "600000",
                   "--target", "1000000", "--unit", "EUR"),
-                 ("checkin", "k1", "1234567.5")):
+                 ("checkin", "k1", "1234567.5", "--at", "2026-11-20")):
         done = okr(home, *args)
         assert done.code == 0, done
     shown = okr(home, "show", "k1")
