@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from okr import ports
+from okr.errors import OkrError
 
 STATE_FILE = "broker.json"
 LOG_FILE = "broker.log"
@@ -158,13 +159,9 @@ def _previous_port(home: Path) -> int | None:
         port = int(json.loads((home / STATE_FILE).read_text(encoding="utf-8"))["port"])
     except (OSError, ValueError, TypeError, KeyError):
         return None
-    try:
-        with socket.socket() as s:
-            # As the broker binds (SO_REUSEADDR): connections of its predecessor's clients
-            # linger in TIME_WAIT on the port for a minute and must not keep it away.
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", port))
-    except (OSError, OverflowError):
+    try:  # as the broker binds (SO_REUSEADDR: its predecessor's TIME_WAIT does not count)
+        ports.check("127.0.0.1", port)
+    except OkrError:
         return None
     return port
 
