@@ -3,6 +3,7 @@
 import typer
 
 from okr.cli.context import state
+from okr.cli.errors import UserError
 from okr.errors import BadInput
 
 INSTALL_HINT = ("okr serve needs the web extra: pip install 'okr-ledger[web]' (FastAPI, "
@@ -41,7 +42,11 @@ def serve(ctx: typer.Context,
     st = state(ctx)
     st.require_ledger()
     if listen_fd is not None:
-        sock = socket.socket(fileno=listen_fd)
+        try:  # the listening socket okr up bound and handed over
+            sock = socket.socket(fileno=listen_fd)
+        except OSError as exc:
+            raise UserError(f"--listen-fd {listen_fd} is not an open socket ({exc.strerror}); "
+                            "it is for okr up, which passes the port it bound") from None
     else:
         try:  # bound here, not by uvicorn: "serving" is said only once it is true
             sock = listen(host, port)

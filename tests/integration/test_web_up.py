@@ -225,3 +225,15 @@ def test_serve_on_a_port_another_program_holds_says_so_and_never_says_serving(
     assert (proc.returncode, proc.stdout) == (UNAVAILABLE, ""), proc
     assert proc.stderr.splitlines() == [f"okr: error: port {port} on 127.0.0.1 is in use by "
                                         "another program; choose another with --port"], proc
+
+
+def test_serve_with_a_listen_fd_that_is_no_socket_is_one_line_and_exit_2(env: Env) -> None:
+    """The hidden option okr up passes its bound port with: a wrong one (typed by hand) was a
+    traceback (Bad file descriptor)."""
+    ledger, _ = seed(env.settings)
+    ledger.close()
+    proc = env.run("serve", "--listen-fd", "999", timeout=60)
+    assert proc.returncode == 2, proc
+    assert proc.stderr.splitlines() == [
+        "okr: error: --listen-fd 999 is not an open socket (Bad file descriptor); it is for okr "
+        "up, which passes the port it bound"], proc.stderr
