@@ -96,9 +96,16 @@ def broker_start(ctx: typer.Context, port: int | None = typer.Option(None, help=
 
 @broker_app.command("stop")
 def broker_stop(ctx: typer.Context, as_json: bool = JSON) -> None:
-    """Stop the local broker (memory only: its topics are gone; the relay republishes)."""
+    """Stop the local broker (memory only: its topics are gone; the relay republishes).
+    Refused while `okr up` runs for this data directory: it would start the broker again."""
     from okr.adapters import local_broker
-    b = local_broker.stop(state(ctx).settings.home)
+    from okr.locks import held, holder
+    settings = state(ctx).settings
+    if held(settings.broker_watch_lock):
+        raise UserError(f"okr up (pid {holder(settings.broker_watch_lock)}) watches this data "
+                        "directory's broker and would start it again at once (its topics "
+                        "emptied): stop okr up first")
+    b = local_broker.stop(settings.home)
     emit({"stopped": b is not None, "pid": None if b is None else b.pid},
          want_json(ctx, as_json),
          "local broker was not running" if b is None else f"local broker stopped (pid {b.pid})")
@@ -208,7 +215,10 @@ def up_cmd(ctx: typer.Context, as_json: bool = JSON,
     """Run broker (if local), relay, projection consumer, KPI ingest and the reminders on
     okr.notifications (what `okr due` lists, every notify_seconds) until Ctrl-C — and the web
     app and JSON API with --web."""
+    from contextlib import nullcontext
+
     from okr.cli.services import BROKER_WATCH, SERVICES, run_services, web_service
+    from okr.locks import exclusive
     st = state(ctx)
     _not_running_already(st)
     if web:
@@ -226,8 +236,10 @@ def up_cmd(ctx: typer.Context, as_json: bool = JSON,
     try:
         _servers(st)
         local = [] if st.settings.kafka_bootstrap_servers else list(BROKER_WATCH)
-        run_services(st, [*local, *SERVICES], want_json(ctx, as_json),
-                     {"web": web_service(listener, host, port)} if web else None)
+        # Held while okr up watches the local broker (`okr broker stop` is refused on it).
+        with exclusive(st.settings.broker_watch_lock) if local else nullcontext():
+            run_services(st, [*local, *SERVICES], want_json(ctx, as_json),
+                         {"web": web_service(listener, host, port)} if web else None)
     finally:
         if web:
             listener.close()

@@ -247,6 +247,12 @@ class Settings:
         return self.home / "consumer.lock"
 
     @property
+    def broker_watch_lock(self) -> Path:
+        """Held by `okr up` while it keeps the local broker running (it starts a stopped one
+        again): `okr broker stop` is refused meanwhile."""
+        return self.home / "broker-watch.lock"
+
+    @property
     def projection_lock(self) -> Path:
         return self.home / "projection.lock"
 

@@ -198,3 +198,25 @@ def test_up_is_not_refused_while_a_read_holds_the_projection_for_a_moment(
         assert eventually(lambda: any("running" in line for line in lines)
                           or up.poll() is not None), lines
         assert up.poll() is None, (lines, up.stderr.read() if up.stderr else "")
+
+
+def test_broker_stop_while_up_watches_the_broker_is_refused(home: Path) -> None:
+    """A trial: `okr broker stop` beside a running `okr up` said "local broker stopped"
+    (exit 0), and `okr up` started it again within a second — the stop undone without a word
+    (and, the broker being memory only, every topic emptied). It is refused in one line naming
+    `okr up`'s pid, and the broker keeps running, the same process."""
+    env = embedded_env(home)
+    ok(env, "cycle", "add", "2026-Q4")
+    with up_running(env) as (up, lines):
+        assert eventually(lambda: any('"broker"' in line or "running" in line
+                                      for line in lines)), lines
+        before = json.loads(ok(env, "broker", "status", "--json"))
+        stop = okr(env, "broker", "stop")
+        after = json.loads(ok(env, "broker", "status", "--json"))
+        assert up.poll() is None, lines
+    assert stop.returncode == 2, stop
+    assert stop.stdout == "", stop.stdout
+    assert stop.stderr.startswith(f"okr: error: okr up (pid {up.pid}) watches this data "
+                                  "directory's broker"), stop.stderr
+    assert len(stop.stderr.strip().splitlines()) == 1, stop.stderr
+    assert after["pid"] == before["pid"] and alive(before["pid"])
