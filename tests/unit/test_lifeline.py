@@ -2,6 +2,7 @@
 that watches the parent pid, the only way on macOS, must end the child by itself when its
 parent is SIGKILLed. Real processes: a parent that starts a child and is killed."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -72,8 +73,6 @@ def test_the_child_ends_with_its_parent_killed(tmp_path: Path, start: str) -> No
     try:
         assert _gone(child, 10), "the child outlived its SIGKILLed parent"
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(child, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     assert ended.read_text() == "SIGTERM"  # stopped as `okr serve` stops cleanly
