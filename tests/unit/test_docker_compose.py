@@ -277,3 +277,45 @@ def test_the_notify_service_may_publish_reminders_and_readers_may_read_them(
     assert {("Read", topic), ("Describe", topic)} <= grants["User:okr-reader"]
     assert not any(op == "Write" and where == topic for principal, ops in grants.items()
                    if principal != f"User:{user}" for op, where in ops)
+
+
+def _compose_tool() -> list[str] | None:
+    """`docker compose` (v2) where installed, else Debian's `docker-compose` 1.29 (.ci/run
+    installs it), which checks the same schema, interpolation and references but predates the
+    top-level `name:`."""
+    for tool in (["docker", "compose"], ["docker-compose"]):
+        try:
+            if subprocess.run([*tool, "version"], capture_output=True, timeout=60).returncode == 0:
+                return tool
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+    return None
+
+
+def test_compose_config_accepts_the_file_with_the_passwords_docker_readme_says_to_set(
+        tmp_path: Path) -> None:
+    """What `docker compose config` says of the file, run where a compose tool is installed:
+    every `${VAR:?…}` the README tells the user to set, set; nothing else."""
+    tool = _compose_tool()
+    if tool is None:
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed")
+    text = (DOCKER / "compose.yaml").read_text()
+    required = sorted(set(re.findall(r"\$\{([A-Z_]+):\?", text)))
+    # docker/README.md's one line that writes docker/.env sets each of them
+    users = re.search(r'for u in ([A-Z ]+); do echo "OKR_\$\{u\}_PASSWORD=',
+                      (DOCKER / "README.md").read_text())
+    assert users is not None
+    assert required == sorted(f"OKR_{u}_PASSWORD" for u in users.group(1).split()), required
+    compose = DOCKER / "compose.yaml"
+    if tool == ["docker-compose"]:  # 1.29 refuses `name:`, which Compose v2 reads
+        compose = tmp_path / "compose.yaml"
+        compose.write_text(re.sub(r"(?m)^name: .*\n", "", text))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OKR_", "POSTGRES_"))}
+    proc = subprocess.run([*tool, "--project-directory", str(DOCKER), "-f", str(compose),
+                           "config", "-q"], capture_output=True, text=True, timeout=120,
+                          env={**env, **{name: "secret" for name in required}})
+    assert proc.returncode == 0, proc.stderr
+    missing = subprocess.run([*tool, "--project-directory", str(DOCKER), "-f", str(compose),
+                              "config", "-q"], capture_output=True, text=True, timeout=120,
+                             env=env)
+    assert missing.returncode != 0 and required[0] in missing.stderr + missing.stdout, missing
