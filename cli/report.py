@@ -63,7 +63,85 @@ def grade(card: dict[str, Any], final: bool = True) -> str:
     return "reached" if card["succeeded"] else "missed"
 
 
-FINAL_GRADES = frozenset({"reached", "missed"})  # the grades the HTML review colours
+FINAL_GRADES = frozenset({"reached", "missed"})  # the verdicts the HTML review colours
+
+
+def score_text(x: float | None) -> str:
+    """A 0–1 score as a grade is said: '0.70' (none: '-')."""
+    return NONE if x is None else f"{x:.2f}"
+
+
+def objective_grade(card: dict[str, Any], final: bool = True) -> str:
+    """'0.85 missed': an objective's grade — its score, the weighted mean of its key results'
+    grades — and its verdict by its type's threshold (`grade`)."""
+    verdict = grade(card, final)
+    if card["score"] is None:
+        return verdict
+    return score_text(card["score"]) + ("" if verdict == NONE else f" {verdict}")
+
+
+def commitment(review: dict[str, Any], zone: str | None) -> str:
+    """'plan committed 2026-07-12', or 'plan not committed yet' when no commit was in force at
+    the review's as-of (as known at its known-at)."""
+    if review["committed_at"] is None:
+        return "plan not committed yet"
+    return f"plan committed {day(review['committed_at'], zone)}"
+
+
+def kr_text(row: dict[str, Any]) -> str:
+    """A plan-vs-actual row's key-result cell: 'leads Qualified leads'; on an objective's own
+    line, 'all key results' (or '-' for an objective without any)."""
+    if row["row"] == OBJECTIVE_ROW:
+        return "all key results" if row["progress"] is not None else NONE
+    return f"{row['key_result']} {row['kr_title'] or ''}".rstrip()
+
+
+def late_text(b: dict[str, Any]) -> str:
+    """'97 days late', or '97–156 days late' for a batch."""
+    if "late_by_days" in b:
+        return f"{b['late_by_days']} days late"
+    lo, hi = b["late_by_days_min"], b["late_by_days_max"]
+    return f"{lo} days late" if hi == lo else f"{lo}–{hi} days late"
+
+
+def backdated_total(review: dict[str, Any]) -> str:
+    """'121 back-dated check-ins (recorded more than a day after the time they are for)'."""
+    n = len(review["backdated"])
+    return (f"{n:,} back-dated check-in{'' if n == 1 else 's'} (recorded more than a day after "
+            "the time they are for)")
+
+
+def backdated_lines(review: dict[str, Any], zone: str, every: bool = False) -> list[str]:
+    """The back-dated check-ins as lines: one per batch (`backdated_batches`: one actor, one
+    source, one day recorded), a batch of one as that check-in; with `every`, one per
+    check-in. Stored text is returned as it is: each format makes it visible or escapes it."""
+    out = []
+    if every:
+        for b in review["backdated"]:
+            out.append(f"back-dated: {b['key']} {num(b['value'])} for "
+                       f"{day(b['effective_at'], zone)}, recorded {day(b['recorded_at'], zone)} "
+                       f"by {acting(b['actor'], b['on_behalf_of'])}"
+                       f"{_source(b['source'])}, {late_text(b)}")
+        return out
+    for b in review["backdated_batches"]:
+        who = f"by {acting(b['actor'], b['on_behalf_of'])}{_source(b['source'])}"
+        late = late_text(b)
+        if b["check_ins"] == 1:
+            out.append(f"back-dated: {b['key_results'][0]} {num(b['value'])} for "
+                       f"{day(b['effective_from'], zone)}, recorded {b['recorded_on']} {who}, "
+                       f"{late}")
+            continue
+        n = len(b["key_results"])
+        on = b["key_results"][0] if n == 1 else f"{n} key results"
+        first, last = day(b["effective_from"], zone), day(b["effective_until"], zone)
+        out.append(f"back-dated: {b['check_ins']:,} check-ins on {on} for "
+                   f"{first if first == last else f'{first} – {last}'}, recorded "
+                   f"{b['recorded_on']} {who}, {late}")
+    return out
+
+
+def _source(source: str | None) -> str:
+    return "" if source is None else f" (source {source})"
 
 
 def _backdated_html(r: dict[str, Any], zone: str) -> str:
@@ -108,31 +186,40 @@ def carried_text(origin: str | None) -> str:
     return f" (carried from {origin})" if origin else ""
 
 
+KR_ROW, OBJECTIVE_ROW = "key result", "objective"  # a plan-vs-actual row's `row`
+
+
 def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per key result with its objective: the plan-vs-actual table."""
+    """The plan-vs-actual table: per objective, a row per key result graded by its own 0–1
+    score, then the objective's own row — its score (the weighted mean of those grades),
+    expectation, track and grade with its verdict — so the objective's grade is said once."""
     rows = []
     # Final once the cycle is over, or closed (early, too); reopening makes it open again.
     final = review["evaluated_at"] >= review["end"] or review["status"] == "closed"
     for card in review["objectives"]:
-        for kr in card["key_results"] or [None]:
+        verdict = grade(card, final)
+        common = {"objective": card["key"], "objective_title": card["title"],
+                  "type": card["okr_type"], "owner": card["owner"], "team": card["team"],
+                  "objective_score": card["score"], "objective_grade": verdict,
+                  "objective_carried_from": card["carried_from"]}
+        for kr in card["key_results"]:
             rows.append({
-                "objective": card["key"], "objective_title": card["title"],
-                "type": card["okr_type"], "owner": card["owner"],
-                "team": card["team"], "objective_score": card["score"], "grade": grade(card, final),
-                "key_result": None if kr is None else kr["key"],
-                "kr_title": None if kr is None else kr["title"],
-                "planned_target": None if kr is None else kr["planned_target"],
-                "planned_target_high": None if kr is None else kr["planned_target_high"],
-                "final_target": None if kr is None else kr["target"],
-                "final_target_high": None if kr is None else kr["target_high"],
-                "initiatives": initiatives_text(kr),
-                "value": None if kr is None else kr["value"],
-                "progress": None if kr is None else kr["progress"],
-                "expected": None if kr is None else kr["expected"],
-                "status": None if kr is None else kr["status"],
-                "added_after_commit": None if kr is None else kr["added_after_commit"],
-                "objective_carried_from": card["carried_from"],
-                "carried_from": None if kr is None else kr["carried_from"]})
+                "row": KR_ROW, **common, "grade": score_text(kr["progress"]),
+                "key_result": kr["key"], "kr_title": kr["title"],
+                "planned_target": kr["planned_target"],
+                "planned_target_high": kr["planned_target_high"],
+                "final_target": kr["target"], "final_target_high": kr["target_high"],
+                "initiatives": initiatives_text(kr), "value": kr["value"],
+                "progress": kr["progress"], "expected": kr["expected"], "status": kr["status"],
+                "added_after_commit": kr["added_after_commit"],
+                "carried_from": kr["carried_from"]})
+        rows.append({
+            "row": OBJECTIVE_ROW, **common, "grade": objective_grade(card, final),
+            "key_result": None, "kr_title": None, "planned_target": None,
+            "planned_target_high": None, "final_target": None, "final_target_high": None,
+            "initiatives": NONE, "value": None, "progress": card["score"],
+            "expected": card["expected"], "status": card["track"], "added_after_commit": None,
+            "carried_from": None})
     return rows
 
 
@@ -155,14 +242,15 @@ def _md(text: Any) -> str:
     return visible(text).translate(_MD_SPECIAL)
 
 
-def to_markdown(review: dict[str, Any], zone: str, person: str | None = None) -> str:
+def to_markdown(review: dict[str, Any], zone: str, person: str | None = None,
+                every: bool = False) -> str:
     """The review as Markdown, for a wiki page or a pull request: days in the cycle's `zone`,
-    instants in the `person`'s."""
+    instants in the `person`'s; back-dated check-ins in batches (`every`: one a line)."""
     s = review["summary"]
     m = _md
     out = [f"# Review of {m(review['cycle'])}",
            f"{span(review, zone)}, status {m(review['status'])}; "
-           f"plan committed {day(review['committed_at'], zone)}; as of "
+           f"{commitment(review, zone)}; as of "
            f"{moment(review['as_of'], person)}, as known at "
            f"{moment(review['known_at'], person)}.",
            "",
@@ -175,7 +263,7 @@ def to_markdown(review: dict[str, Any], zone: str, person: str | None = None) ->
     for r in score_rows(review):
         out.append(f"| {m(r['objective'])} {m(r['objective_title'])}"
                    f"{m(carried_text(r['objective_carried_from']))} | {m(r['type'])} | "
-                   f"{m(r['key_result'] or '-')} {m(r['kr_title'] or '')}"
+                   f"{m(kr_text(r))}"
                    f"{' (added after commit)' if r['added_after_commit'] else ''}"
                    f"{m(carried_text(r['carried_from']))} | "
                    f"{bounds(r['planned_target'], r['planned_target_high'])} | "
@@ -224,11 +312,9 @@ def to_markdown(review: dict[str, Any], zone: str, person: str | None = None) ->
     for key, h in review["habits"].items():
         out.append(f"- {m(key)}: {h['check_ins']} check-ins, {h['weeks_without_check_in']} of "
                    f"{h['weeks']} weeks without one")
-    for b in review["backdated"]:
-        out.append(f"- back-dated: {m(b['key'])} {num(b['value'])} for "
-                   f"{day(b['effective_at'], zone)}, recorded {day(b['recorded_at'], zone)} "
-                   f"({b['late_by_days']} days late) by "
-                   f"{m(acting(b['actor'], b['on_behalf_of']))}")
+    if review["backdated"]:
+        out += ["", "## Back-dated check-ins", "", m(backdated_total(review)) + ":", ""]
+        out += [f"- {m(line)}" for line in backdated_lines(review, zone, every)]
     return "\n".join(out) + "\n"
 
 
@@ -338,6 +424,12 @@ th{background:#f4f4f4}
 """
 
 
+def _verdict_class(row: dict[str, Any]) -> str:
+    """The colour class of an objective's row's grade: its final verdict, if any."""
+    verdict = row["objective_grade"] if row["row"] == OBJECTIVE_ROW else None
+    return verdict if verdict in FINAL_GRADES else ""
+
+
 def _e(text: Any) -> str:
     """Stored text as HTML text: escaped, with control and bidi characters made visible."""
     return html.escape(visible(text))
@@ -381,22 +473,24 @@ def summaries_html(summary: dict[str, list[dict[str, Any]]]) -> str:
     return out
 
 
-def to_html(review: dict[str, Any], zone: str, person: str | None = None) -> str:
+def to_html(review: dict[str, Any], zone: str, person: str | None = None,
+            every: bool = False) -> str:
     """The review as one self-contained HTML page (inline CSS and SVG, no scripts, no CDN):
-    days in the cycle's `zone`, instants in the `person`'s."""
+    days in the cycle's `zone`, instants in the `person`'s; back-dated check-ins in batches
+    (`every`: one a line)."""
     e = _e
     s = review["summary"]
     rows = "".join(
         f"<tr><td>{e(r['objective'])} {e(r['objective_title'])}"
         f"{e(carried_text(r['objective_carried_from']))}</td><td>{e(r['type'])}</td>"
-        f"<td>{e(r['key_result'] or '-')} {e(r['kr_title'] or '')}"
+        f"<td>{e(kr_text(r))}"
         f"{' <span class=flag>added after commit</span>' if r['added_after_commit'] else ''}"
         f"{e(carried_text(r['carried_from']))}"
         f"</td><td>{bounds(r['planned_target'], r['planned_target_high'])}</td>"
         f"<td>{bounds(r['final_target'], r['final_target_high'])}</td>"
         f"<td>{num(r['value'])}</td><td>{pct(r['progress'])}</td><td>{pct(r['expected'])}</td>"
         f"<td>{e(r['status'] or '-')}</td>"
-        f"<td class=\"{r['grade'] if r['grade'] in FINAL_GRADES else ''}\">{e(r['grade'])}</td>"
+        f"<td class=\"{_verdict_class(r)}\">{e(r['grade'])}</td>"
         f"<td>{e(r['initiatives'])}</td></tr>"
         for r in score_rows(review))
     revs = "".join(
@@ -414,6 +508,9 @@ def to_html(review: dict[str, Any], zone: str, person: str | None = None) -> str
         f"{pct(g['shares']['green'])}, amber {pct(g['shares']['amber'])}, red "
         f"{pct(g['shares']['red'])}, stale {pct(g['stale_share'])}</figcaption></figure>"
         for g in review["guardrails"])
+    late = "".join(f"<li>{e(line)}</li>" for line in backdated_lines(review, zone, every))
+    late_html = (f"<h2>Back-dated check-ins</h2><p>{e(backdated_total(review))}:</p>"
+                 f"<ul>{late}</ul>" if late else "")
     calib = "".join(f"<tr><td>{e(c['owner'])}</td><td>{c['check_ins']}</td>"
                     f"<td>{pct(c['mean_confidence'])}</td><td>{pct(c['hit_rate'])}</td>"
                     f"<td>{c['brier']:.3f}</td></tr>" for c in review["calibration"])
@@ -422,7 +519,7 @@ def to_html(review: dict[str, Any], zone: str, person: str | None = None) -> str
 <title>Review of {e(review['cycle'])}</title><style>{_CSS}</style></head><body>
 <h1>Review of {e(review['cycle'])}</h1>
 <p class="muted">{e(span(review, zone))} · status {e(review['status'])} ·
-plan committed {day(review['committed_at'], zone)} · as of {moment(review['as_of'], person)},
+{commitment(review, zone)} · as of {moment(review['as_of'], person)},
 as known at {moment(review['known_at'], person)}</p>
 <p><b>{s['succeeded']} of {s['graded']}</b> graded objectives succeeded · {e(mean_score(s))}
 · {s['objectives']} objectives, {s['key_results']} key results</p>
@@ -439,5 +536,6 @@ as known at {moment(review['known_at'], person)}</p>
 <h2>Confidence vs outcome</h2>
 <table><tr><th>owner</th><th>check-ins</th><th>mean confidence</th><th>hit rate</th>
 <th>Brier score</th></tr>{calib}</table>
+{late_html}
 </body></html>
 """

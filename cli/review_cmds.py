@@ -58,6 +58,10 @@ def review_cmd(ctx: typer.Context, cycle: str = typer.Argument(..., help="e.g. 2
                    "terminal, tsv when piped)."),
                out: Path | None = typer.Option(None, "--out", "-o", help="Write to FILE "
                                                "('-': stdout)."),
+               every: bool = typer.Option(False, "--all", help="List every back-dated "
+                                          "check-in, one a line (default: one line per batch "
+                                          "— one actor, source and day recorded — with its "
+                                          "count; --json holds both)."),
                as_json: bool = JSON) -> None:
     """Plan vs actual, revisions, progress over time, confidence and KPI guardrails."""
     st = state(ctx)
@@ -74,22 +78,23 @@ def review_cmd(ctx: typer.Context, cycle: str = typer.Argument(..., help="e.g. 2
     if fmt in ("table", "tsv"):
         if out is not None:
             raise UserError("--out needs --format csv, md, html or json")
-        _print_review(st, data, fmt, zone)
+        _print_review(st, data, fmt, zone, every)
         return
     if write_out(to_json(data) + "\n" if fmt == "json"
-                 else _report(data, fmt, zone, st.settings.timezone), out):
+                 else _report(data, fmt, zone, st.settings.timezone, every), out):
         assert out is not None
         print(visible(f"review of {data['cycle']} written to {out.resolve()}"))
 
 
-def _report(data: dict[str, Any], fmt: str, zone: str, person: str | None) -> str:
+def _report(data: dict[str, Any], fmt: str, zone: str, person: str | None,
+            every: bool = False) -> str:
     """The review as a csv, md or html report (cli/report.py: imported only for these), its
     days in the cycle's zone, its instants in the person's."""
     from okr.cli import report
 
     if fmt == "csv":
         return report.to_csv(data)
-    return {"md": report.to_markdown, "html": report.to_html}[fmt](data, zone, person)
+    return {"md": report.to_markdown, "html": report.to_html}[fmt](data, zone, person, every)
 
 
 def retro_cmd(ctx: typer.Context, cycle_a: str, cycle_b: str,
@@ -106,14 +111,19 @@ def retro_cmd(ctx: typer.Context, cycle_a: str, cycle_b: str,
 
 # ---- terminal rendering ------------------------------------------------------------------
 
-def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str) -> None:
+def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str,
+                  every: bool = False) -> None:
     """The review as tables; its days are the cycle's, in its zone (`okr list cycles`), its
     instants the person's, with UTC beside them."""
     from okr.cli.output import NONE, console, print_table, styled
     from okr.cli.report import (
+        backdated_lines,
+        backdated_total,
         bounds,
         carried_text,
+        commitment,
         day,
+        kr_text,
         mean_score,
         moment,
         num,
@@ -136,7 +146,7 @@ def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str) -> None:
 
     s = r["summary"]
     say(styled((f"Review of {r['cycle']}", "bold"),
-        f"  {span(r, zone)}, {r['status']}, plan committed {day(r['committed_at'], zone)}; "
+        f"  {span(r, zone)}, {r['status']}, {commitment(r, zone)}; "
         f"as of {moment(r['as_of'], person)}, as known at {moment(r['known_at'], person)}"))
     say(styled(f"{s['succeeded']} of {s['graded']} graded objectives succeeded · "
                f"{mean_score(s)}"))
@@ -144,7 +154,7 @@ def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str) -> None:
                  "expected", "status", "grade", "initiatives"],
                 [[styled(f"{row['objective']} {row['objective_title']}",
                          (carried_text(row["objective_carried_from"]), "cyan")),
-                  styled(f"{row['key_result'] or '-'} {row['kr_title'] or ''}".rstrip(),
+                  styled(kr_text(row),
                          *([(" (added)", "yellow")] if row["added_after_commit"] else []),
                          (carried_text(row["carried_from"]), "cyan")),
                   bounds(row["planned_target"], row["planned_target_high"]),
@@ -172,10 +182,10 @@ def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str) -> None:
                 [[x["owner"], str(x["check_ins"]), pct(x["mean_confidence"]),
                   pct(x["hit_rate"]), f"{x['brier']:.3f}"] for x in r["calibration"]],
                 fmt, title="Confidence vs outcome", heading=True)
-    for b in r["backdated"]:
-        say(styled(f"  back-dated: {b['key']} {num(b['value'])} for "
-               f"{day(b['effective_at'], zone)}, recorded {day(b['recorded_at'], zone)} by "
-               f"{acting(b['actor'], b['on_behalf_of'])}"))
+    if r["backdated"]:
+        say(styled((backdated_total(r), "bold")))
+    for line in backdated_lines(r, zone, every):
+        say(styled(f"  {line}"))
     for x in r.get("restatements", []):
         say(styled(f"  restated: {x['key']} {x['field']} {x['before']} → {x['after']}"))
 

@@ -21,7 +21,7 @@ from okr.domain.history import (
     world_at,
     worlds_at,
 )
-from okr.domain.periods import Window
+from okr.domain.periods import Window, zone
 from okr.domain.rollup import summaries
 from okr.domain.trail import changes
 from okr.domain.vocab import Health, KrKind
@@ -32,6 +32,7 @@ GUARDRAIL_TAG = "guardrail"
 _EPS = 1e-9
 _OBSERVED = operator.itemgetter("observed_at")
 _OBJECTIVE_KEY = operator.itemgetter("objective", "key")
+_RECORDED_FROM = operator.itemgetter("recorded_from")
 
 
 class UnknownCycle(LookupError):
@@ -219,8 +220,10 @@ def check_in_habits(final: World, krs: set[str], window: Window, t_eval: datetim
 
 def backdated(facts: Sequence[Fact], krs: set[str], world: World, known_at: datetime
               ) -> list[dict[str, Any]]:
-    """Check-ins recorded long after the moment they speak for."""
+    """Check-ins recorded long after the moment they speak for, every one, in position
+    order."""
     out = []
+    day = timedelta(days=1)
     for f in facts:
         if f.type != "CheckInRecorded" or f.recorded_at > known_at:
             continue
@@ -228,9 +231,55 @@ def backdated(facts: Sequence[Fact], krs: set[str], world: World, known_at: date
         if key in krs and f.recorded_at - f.effective_at > BACKDATED_AFTER:
             out.append({"key": key, "value": f.data["value"], "effective_at": f.effective_at,
                         "recorded_at": f.recorded_at, "actor": f.actor,
-                        "on_behalf_of": f.on_behalf_of,
-                        "late_by_days": round((f.recorded_at - f.effective_at)
-                                              / timedelta(days=1), 1)})
+                        "on_behalf_of": f.on_behalf_of, "source": f.data.get("source"),
+                        "late_by_days": round((f.recorded_at - f.effective_at) / day, 1)})
+    return out
+
+
+def backdated_batches(items: Sequence[dict[str, Any]], tz: str) -> list[dict[str, Any]]:
+    """The back-dated check-ins (`backdated`) counted in batches: those one actor (for one
+    `on_behalf_of`) recorded from one source (an import's file, `manual`, a feed) on one day
+    of the cycle's zone `tz` are one batch — an import of a quarter's history is one, however
+    many lines it had. Each says how many, on which key results, the span of the times they
+    speak for and of their recording, and how late; the counts add up to the list. One pass,
+    in order of first recording."""
+    where = zone(tz)
+    batches: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for b in items:
+        recorded = b["recorded_at"]
+        on = recorded.astimezone(where).date().isoformat()
+        group = (b["actor"], b["on_behalf_of"], b["source"], on)
+        batch = batches.get(group)
+        if batch is None:
+            batches[group] = {"actor": b["actor"], "on_behalf_of": b["on_behalf_of"],
+                              "source": b["source"], "recorded_on": on, "check_ins": 1,
+                              "key_results": {b["key"]},
+                              "effective_from": b["effective_at"],
+                              "effective_until": b["effective_at"],
+                              "recorded_from": recorded, "recorded_until": recorded,
+                              "late_by_days_min": b["late_by_days"],
+                              "late_by_days_max": b["late_by_days"], "first": b}
+            continue
+        batch["check_ins"] += 1
+        batch["key_results"].add(b["key"])
+        if b["effective_at"] < batch["effective_from"]:
+            batch["effective_from"] = b["effective_at"]
+        if b["effective_at"] > batch["effective_until"]:
+            batch["effective_until"] = b["effective_at"]
+        if recorded < batch["recorded_from"]:
+            batch["recorded_from"] = recorded
+        if recorded > batch["recorded_until"]:
+            batch["recorded_until"] = recorded
+        if b["late_by_days"] < batch["late_by_days_min"]:
+            batch["late_by_days_min"] = b["late_by_days"]
+        if b["late_by_days"] > batch["late_by_days_max"]:
+            batch["late_by_days_max"] = b["late_by_days"]
+    out = []
+    for batch in sorted(batches.values(), key=_RECORDED_FROM):
+        first = batch.pop("first")
+        # A batch of one is that check-in: its value said as a line of the list says it.
+        out.append({**batch, "key_results": sorted(batch["key_results"]),
+                    "value": first["value"] if batch["check_ins"] == 1 else None})
     return out
 
 
@@ -321,8 +370,11 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
     cyc = known.cycles[cycle]
     window = Window(cyc["start"], cyc["end"])
     t_eval = min(point.as_of, window.end)
+    # The plan as first committed — if that was in force at as_of (as known at known_at),
+    # as the cycle's status is: a review as of a day before the commit says nothing of it.
     committed_at = next((f.recorded_at for f in facts if f.type == "PlanCommitted"
                          and f.recorded_at <= point.known_at
+                         and f.effective_at <= point.as_of
                          and known.keys.get(f.aggregate_id) == ("cycles", cycle)), None)
     final = world_at(facts, t_eval, point.known_at)
     cards = plan_vs_actual(facts, cycle, committed_at, final, t_eval)
@@ -332,6 +384,7 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
     kpis |= {k for k, kpi in final.kpis.items() if GUARDRAIL_TAG in kpi["tags"]}
     graded = [c for c in cards if c["succeeded"] is not None]
     scores = graded_scores(graded)
+    late = backdated(facts, krs, final, point.known_at)
     return {
         "cycle": cycle, "start": window.start, "end": window.end, "status": cyc["status"],
         "committed_at": committed_at, "as_of": point.as_of, "known_at": point.known_at,
@@ -347,7 +400,8 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
         "revisions": revisions(facts, cycle, point.known_at),
         "progress": weekly_progress(facts, cycle, window, t_eval, point.known_at, also),
         "habits": check_in_habits(final, live_krs, window, t_eval),
-        "backdated": backdated(facts, krs, final, point.known_at),
+        "backdated": late,
+        "backdated_batches": backdated_batches(late, cyc.get("timezone") or "UTC"),
         "calibration": calibration(final, cards),
         "guardrails": guardrails(final, kpis, window, t_eval),
     }

@@ -678,10 +678,11 @@ class Projection:
                 items,
                 self._measurements(
                     "SELECT position, aggregate_id, version, recorded_at::TIMESTAMP, "
-                    "effective_at::TIMESTAMP, actor, on_behalf_of, value, confidence, note FROM "
-                    "check_ins WHERE aggregate_id IN (SELECT aggregate_id FROM review_items) AND "
-                    "recorded_at <= $known ORDER BY position",
-                    {"known": known_at}, "CheckInRecorded", ("value", "confidence", "note")),
+                    "effective_at::TIMESTAMP, actor, on_behalf_of, value, confidence, note, "
+                    "source FROM check_ins WHERE aggregate_id IN (SELECT aggregate_id FROM "
+                    "review_items) AND recorded_at <= $known ORDER BY position",
+                    {"known": known_at}, "CheckInRecorded",
+                    ("value", "confidence", "note", "source")),
                 self._measurements(REVIEW_READINGS, measured, "KpiReadingRecorded",
                                    ("value", "source", "reading_id"))]
             # Three runs, each in position order: the sort merges them (timsort finds the runs).
@@ -701,16 +702,21 @@ class Projection:
                 for pos, agg, ver, typ, rec, eff, actor, reason, data, obo in rows]
 
     def _measurements(self, sql: str, params: dict[str, Any], typ: str,
-                      fields: tuple[str, str, str]) -> list[Fact]:
+                      fields: tuple[str, str, str] | tuple[str, str, str, str]) -> list[Fact]:
         """Check-ins or readings (`typ`) from their own tables (typed columns: no JSON to
         parse). Tens of thousands for a review: made positionally (Fact's field order), not by
         name; the statement selects position, aggregate_id, version, the two times, actor,
-        on_behalf_of, then the three `fields` (not the type: a column DuckDB hands over value
-        by value costs ~8 ms per 34,000 rows)."""
+        on_behalf_of, then the three or four `fields` (not the type: a column DuckDB hands
+        over value by value costs ~8 ms per 34,000 rows)."""
         make = tuple.__new__
-        a, b, c = fields
         rows = self.con.execute(sql, params).fetchall()
         utc = _aware(rows, 3)
+        if len(fields) == 4:  # (unpacked by name, not zipped: a call less per row)
+            a, b, c, d = fields
+            return [make(Fact, (pos, agg, ver, typ, utc[rec], utc[eff], actor, None,
+                                {a: x, b: y, c: z, d: w}, obo))
+                    for pos, agg, ver, rec, eff, actor, obo, x, y, z, w in rows]
+        a, b, c = fields[:3]
         return [make(Fact, (pos, agg, ver, typ, utc[rec], utc[eff], actor, None,
                             {a: x, b: y, c: z}, obo))
                 for pos, agg, ver, rec, eff, actor, obo, x, y, z in rows]

@@ -50,7 +50,7 @@ SO_FAR = {"try": "reached so far", "win": "reached so far"}  # open grades
 
 def grades(facts: list, as_of: str) -> dict[str, str]:
     r = review(facts, "2026-Q3", ReviewPoint(t(as_of), t("2026-12-01T00:00+00:00")))
-    return {row["objective"]: row["grade"] for row in score_rows(r)}
+    return {row["objective"]: row["objective_grade"] for row in score_rows(r)}
 
 
 def test_a_cycle_closed_early_grades_final_and_reopened_grades_open() -> None:

@@ -145,7 +145,13 @@ def test_weekly_progress_as_known_now(q3: dict[str, Any]) -> None:
 def test_late_check_ins_and_cadence(q3: dict[str, Any]) -> None:
     assert q3["backdated"] == [{"key": "s1-deals", "value": 25.0, "effective_at": d(9, 1),
                                 "recorded_at": d(9, 20), "actor": "ana", "on_behalf_of": None,
-                                "late_by_days": 19.0}]
+                                "source": "manual", "late_by_days": 19.0}]
+    # A batch of one: that check-in (one actor, source and day recorded).
+    assert q3["backdated_batches"] == [
+        {"actor": "ana", "on_behalf_of": None, "source": "manual", "recorded_on": "2026-09-20",
+         "check_ins": 1, "key_results": ["s1-deals"], "effective_from": d(9, 1),
+         "effective_until": d(9, 1), "recorded_from": d(9, 20), "recorded_until": d(9, 20),
+         "late_by_days_min": 19.0, "late_by_days_max": 19.0, "value": 25.0}]
     # Check-ins fall in weeks 4 (1 Aug) and 8 (1 Sep) of 14.
     assert q3["habits"]["s1-deals"] == {"check_ins": 2, "weeks": 14,
                                         "weeks_without_check_in": 12}
