@@ -46,6 +46,7 @@ class Message(NamedTuple):
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
+    timestamp: int | None = None  # the record's timestamp, ms since the epoch (Kafka's)
 
 
 def bootstrap(settings: Settings, start_local: bool = True) -> str:
@@ -277,7 +278,7 @@ def read_topic(settings: Settings, servers: str, topic: str, idle: float = 1.0,
                     for r in records:
                         seen += 1
                         yield Message(tp.topic, tp.partition, r.offset, r.key, r.value,
-                                      tuple(r.headers or ()))
+                                      tuple(r.headers or ()), r.timestamp)
                 if progress is not None:
                     progress(seen)
             if len(tails) == len(parts) and all(client.position(tp) >= tails[tp]
@@ -323,9 +324,10 @@ def holds_at_least(settings: Settings, servers: str, topic: str, count: int,
 
 
 def records_at(settings: Settings, servers: str, topic: str, offsets: dict[int, int],
-               timeout: float = 2.0) -> dict[int, Message]:
-    """The record at each partition's given offset; a partition that does not reach it (or
-    does not answer in time) is left out."""
+               timeout: float = 2.0) -> dict[int, Message | None]:
+    """The record at each partition's given offset, None where the partition answered but
+    does not reach it (its high watermark is at or below it); a partition that does not answer
+    within `timeout` seconds is left out."""
     if not offsets:
         return {}
     client = consumer(settings, servers, group_id=None)
@@ -334,17 +336,20 @@ def records_at(settings: Settings, servers: str, topic: str, offsets: dict[int, 
         client.assign(list(parts.values()))
         for p, tp in parts.items():
             client.seek(tp, offsets[p])
-        found: dict[int, Message] = {}
+        found: dict[int, Message | None] = {}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for tp, records in client.poll(timeout_ms=100).items():
                 for r in records:
                     if r.offset == offsets[tp.partition]:
                         found[tp.partition] = Message(topic, tp.partition, r.offset, r.key,
-                                                      r.value, tuple(r.headers or []))
-            short = {p for p, tp in parts.items()
-                     if (hw := client.highwater(tp)) is not None and hw <= offsets[p]}
-            if set(parts) <= set(found) | short:
+                                                      r.value, tuple(r.headers or []),
+                                                      r.timestamp)
+            for p, tp in parts.items():
+                if p not in found and (hw := client.highwater(tp)) is not None \
+                        and hw <= offsets[p]:
+                    found[p] = None
+            if set(parts) <= set(found):
                 break
         return found
     finally:
@@ -396,7 +401,7 @@ class PartitionReader:
         out: list[Message] = []
         for tp, records in polled.items():
             out.extend(Message(tp.topic, tp.partition, r.offset, r.key, r.value,
-                               tuple(r.headers or ())) for r in records)
+                               tuple(r.headers or ()), r.timestamp) for r in records)
         return out
 
     def highwater(self, partition: int) -> int | None:
@@ -422,6 +427,18 @@ class PartitionReader:
             self.client.resume(*(TopicPartition(self.topic, p) for p in now - partitions))
         if partitions - now:
             self.client.pause(*(TopicPartition(self.topic, p) for p in partitions - now))
+
+    def connections(self) -> frozenset[object]:
+        """The client's broker connections now, to compare with an earlier answer by identity:
+        a connection that closed (a broker restarted, the network dropped it) is replaced by a
+        new object, so an answer that differs means the client may have reconnected since — to
+        a broker that may hold another incarnation of the topic. kafka-python 3.0.12 keeps them
+        in its connection manager's `_conns`; where its internals differ, every answer differs
+        (a caller verifying on each change verifies on every call: slower, never wrong)."""
+        conns = getattr(getattr(self.client, "_manager", None), "_conns", None)
+        if not isinstance(conns, dict):
+            return frozenset({object()})
+        return frozenset(conns.values())
 
     def close(self) -> None:
         close_quietly(self.client)

@@ -9,6 +9,13 @@ record just before it is not the one we handled there (a memory broker restarted
 refilled the topic past our offset), is read again from the start: the offsets named records
 of a topic that is gone.
 
+That record is checked (consumers/offsets.py, `okr_ingest_marks`) before the first records
+fetched over a new connection are handled: when the partitions are assigned, and whenever the
+reader's connections to the broker changed since the last check — a restarted broker is
+reached over a new connection, and its refilled topic could otherwise be read on from the old
+offset within one poll. Where that record does not answer in `CHECK_WAIT` seconds, the
+partition is not trusted: it is read from 0 and the ingest says so (`unchecked_partitions`).
+
 One ingest reads a topic per data directory at a time (an exclusive lock file beside the
 store, `ingest.<topic>.lock`): two would read the same batches and dead-letter every bad
 message twice. A second `okr ingest --once` is refused; a second follower (`okr up`,
@@ -25,7 +32,7 @@ from eventsourcing.persistence import PersistenceError
 
 from okr.adapters import kafka_client
 from okr.consumers import offsets as ingest_offsets
-from okr.consumers.offsets import Stored, digest
+from okr.consumers.offsets import Stored, digest, same_record
 from okr.consumers.runtime import PartitionConsumer
 from okr.domain.base import utc_now
 from okr.ledger import principal
@@ -35,6 +42,7 @@ from okr.locks import Busy, exclusive
 from okr.settings import Settings
 
 NAME = "ingest"
+CHECK_WAIT = 2.0  # seconds the record before a stored offset may take to answer
 
 
 @dataclass
@@ -44,17 +52,22 @@ class IngestProgress:
     duplicates: int = 0
     dead_letters: int = 0
     wiped: list[int] = field(default_factory=list)
+    unchecked: list[int] = field(default_factory=list)  # read from 0: no answer to check
 
     def as_dict(self) -> dict[str, Any]:
         return {"read": self.read, "recorded": self.recorded, "duplicates": self.duplicates,
-                "dead_letters": self.dead_letters, "wiped_partitions": self.wiped}
+                "dead_letters": self.dead_letters, "wiped_partitions": self.wiped,
+                "unchecked_partitions": self.unchecked}
 
     def said(self) -> str:
         """One line for people (`okr ingest --once` and the running ingest's log)."""
         wiped = (f"; partitions {', '.join(map(str, self.wiped))} were refilled, reading them "
                  "again" if self.wiped else "")
+        unchecked = (f"; partitions {', '.join(map(str, self.unchecked))} could not be checked "
+                     f"(the record before the stored offset did not answer in {CHECK_WAIT:g} s), "
+                     "reading them again from 0" if self.unchecked else "")
         return (f"read {self.read} messages: {self.recorded} recorded, {self.duplicates} "
-                f"duplicates, {self.dead_letters} dead letters{wiped}")
+                f"duplicates, {self.dead_letters} dead letters{wiped}{unchecked}")
 
 
 class Ingest(PartitionConsumer[IngestProgress]):
@@ -67,29 +80,65 @@ class Ingest(PartitionConsumer[IngestProgress]):
     def __init__(self, app: OkrLedger, servers: str) -> None:
         super().__init__(app.settings, servers, app.settings.topic_kpi_readings)
         self.app = app
-        self.wiped: list[int] = []  # partitions found refilled when they were assigned
+        # The reader's broker connections when its marks were last checked (None: not yet).
+        self.checked_over: frozenset[object] | None = None
 
     def new_progress(self) -> IngestProgress:
         return IngestProgress()
 
+    def close(self) -> None:
+        self.checked_over = None
+        super().close()
+
     def stored_offsets(self) -> dict[int, int]:
-        """The stored offsets, except where the record before one is not the record we
-        handled there: that partition is another topic's now (see the module's docstring)
-        and is read from 0; readings read twice are recognised by their ids."""
+        """The stored offsets, as they are: the marks are checked before the first records
+        fetched from them are handled (`checked`)."""
         kafka_client.ensure_topics(self.settings, self.servers,
                                    [self.topic, self.settings.topic_dead_letter])
+        return {p: s.next_offset for p, s in ingest_offsets.load(self.settings, self.topic).items()}
+
+    def checked(self, polled: list[kafka_client.Message], progress: IngestProgress
+                ) -> list[kafka_client.Message]:
+        """Before handling records fetched over connections not seen at the last check (the
+        first fetch after the partitions were assigned, or after a reconnect: perhaps to a
+        restarted broker whose feed refilled the topic past our offsets), check the record
+        before each stored offset. A partition where it is another record, or none, or gives
+        no answer, is read from 0 (readings read twice are recognised by their ids): its
+        offset is stored as 0 and its polled records are dropped."""
+        assert self.reader is not None
+        now = self.reader.connections()
+        if now == self.checked_over or not (now or polled or self.checked_over is not None):
+            return polled  # (the latter: just assigned, not connected, nothing fetched yet)
+        wiped, unchecked = self._check_marks()
+        self.checked_over = now
+        again = {*wiped, *unchecked}
+        if again:  # decided once: the next check (a reopen while idle) finds offset 0 here
+            ingest_offsets.save(self.settings, self.topic, {p: Stored(0, None) for p in again})
+        for p in again & set(self.reader.partitions):
+            self.reader.seek(p, 0)
+        progress.wiped += wiped
+        progress.unchecked += unchecked
+        return [m for m in polled if m.partition not in again] if again else polled
+
+    def _check_marks(self) -> tuple[list[int], list[int]]:
+        """(partitions whose record before the stored offset is another one or gone, those
+        whose record did not answer in CHECK_WAIT seconds)."""
         stored = ingest_offsets.load(self.settings, self.topic)
-        marked = {p: s.next_offset - 1 for p, s in stored.items()
-                  if s.next_offset > 0 and s.last_sha256 is not None}
-        last = kafka_client.records_at(self.settings, self.servers, self.topic, marked)
-        self.wiped = [p for p, m in last.items() if digest(m.value) != stored[p].last_sha256]
-        return {p: 0 if p in self.wiped else s.next_offset for p, s in stored.items()}
+        marks = {p: s.last_sha256 for p, s in stored.items()
+                 if s.next_offset > 0 and s.last_sha256 is not None}
+        last = kafka_client.records_at(self.settings, self.servers, self.topic,
+                                       {p: stored[p].next_offset - 1 for p in marks},
+                                       timeout=CHECK_WAIT)
+        wiped = sorted(p for p, mark in marks.items()
+                       if p in last and ((m := last[p]) is None or not same_record(mark, m)))
+        return wiped, sorted(p for p in marks if p not in last)
+
+    def after_step(self, read: int, progress: IngestProgress | None = None) -> bool:
+        """A step that read nothing is still reported when it found partitions to read again."""
+        return progress is not None and bool(progress.wiped or progress.unchecked)
 
     def handle(self, messages: list[kafka_client.Message], progress: IngestProgress) -> None:
         """Readings into the ledger, rejects to dead letters, and only then the offsets."""
-        if self.wiped:  # found when the partitions were assigned (stored_offsets)
-            progress.wiped += self.wiped
-            self.wiped = []
         offsets: dict[int, Stored] = {}
         rejected: list[tuple[kafka_client.Message, str]] = []
         for m in messages:
@@ -102,7 +151,7 @@ class Ingest(PartitionConsumer[IngestProgress]):
                     progress.duplicates += 1
             except Rejected as exc:
                 rejected.append((m, str(exc)))
-            offsets[m.partition] = Stored(m.offset + 1, digest(m.value))
+            offsets[m.partition] = Stored(m.offset + 1, digest(m))
         self.dead_letters(rejected, progress)
         ingest_offsets.save(self.settings, self.topic, offsets)
 

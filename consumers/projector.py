@@ -238,7 +238,8 @@ class Projector(PartitionConsumer[Progress]):
         last = kafka_client.records_at(self.settings, self.servers, self.topic,
                                        {p: o - 1 for p, o in stored.items() if o > 0})
         # (a record we dead-lettered has nothing to compare with: its offset stands)
-        events = {p: env for p, m in last.items() if not isinstance(env := decode(m), str)}
+        events = {p: env for p, m in last.items()
+                  if m is not None and not isinstance(env := decode(m), str)}
         if not events:
             return stored
         try:

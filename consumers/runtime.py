@@ -67,6 +67,12 @@ class PartitionConsumer(Generic[P]):
         """Called before every poll with the records the step polled so far: pause or resume
         partitions (default: read them all)."""
 
+    def checked(self, polled: list[kafka_client.Message], progress: P
+                ) -> list[kafka_client.Message]:
+        """Called with a step's records before they are handled: the ones to handle (default:
+        all). A subclass may verify its positions here and seek partitions elsewhere."""
+        return polled
+
     # ---- shared ------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -126,6 +132,7 @@ class PartitionConsumer(Generic[P]):
             if not more:
                 break
             messages += more
+        messages = self.checked(messages, progress)
         self._seek_wiped(progress)
         if not messages:
             return 0

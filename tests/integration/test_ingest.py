@@ -1,5 +1,6 @@
 """KPI ingest against a real broker: good, bad and duplicate messages; a killed consumer."""
 
+import hashlib
 import json
 import os
 import random
@@ -10,9 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from okr.adapters import kafka_client
+from okr.consumers import offsets as ingest_offsets
+from okr.consumers.ingest import Ingest, IngestProgress, feed_ledger
 from okr.ledger import views
 from okr.ledger.app import OkrLedger
 from okr.record.envelope import chained
+from okr.settings import Settings
 from tests.integration.conftest import Broker, Env, readings_progress, wait_for_change
 from tests.integration.test_audit import produce
 
@@ -161,3 +165,163 @@ def test_two_ingests_at_once_record_and_dead_letter_each_message_once(env: Env) 
     assert not refused.stdout
     waited = [out for out, _ in outs if "waiting for it" in out]
     assert len(waited) == 1, outs
+
+
+def ingest_until_idle(ingest: Ingest, progress: IngestProgress, idle: float = 3.0,
+                      limit: float = 60.0) -> None:
+    """Step a running ingest (as its follow loop does) until it read nothing for `idle` s."""
+    quiet, deadline = time.monotonic(), time.monotonic() + limit
+    while time.monotonic() - quiet < idle and time.monotonic() < deadline:
+        if ingest.step(progress):
+            quiet = time.monotonic()
+
+
+def test_a_running_ingest_skips_no_reading_when_the_broker_restarts_and_refills_in_one_poll(
+        private_env: Env, private_broker: Broker) -> None:
+    """The follow loop's own reader, at the stored offset, goes on fetching after the restart:
+    its next fetch finds the refilled topic past that offset (no error, no idle reopen in
+    between), so its partitions were checked only when they were assigned. It must read the
+    refilled topic from its start, not skip the readings the feed sent first."""
+    env, s = private_env, private_env.settings
+    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    # Created as the feed's owner would, with the same partitions in both incarnations (a
+    # producer's auto-created topic has Tansu's 4).
+    kafka_client.ensure_topics(s, private_broker.bootstrap, [s.topic_kpi_readings])
+    produce(env, s.topic_kpi_readings, [(b"wau", message(i)) for i in range(20)])
+    app = feed_ledger(s)
+    ingest = Ingest(app, private_broker.bootstrap)
+    try:
+        before = ingest.new_progress()
+        ingest_until_idle(ingest, before, idle=1.0)
+        assert before.recorded == 20
+        private_broker.restart()
+        kafka_client.ensure_topics(s, private_broker.bootstrap, [s.topic_kpi_readings])
+        produce(env, s.topic_kpi_readings, [(b"wau", message(i)) for i in range(100, 140)])
+        after = ingest.new_progress()
+        ingest_until_idle(ingest, after)
+    finally:
+        ingest.close()
+        app.close()
+    values = sorted(r["value"] for r in readings(env, "wau"))
+    assert values == [100.0 + i for i in [*range(20), *range(100, 140)]]
+    assert (after.recorded, after.wiped) == (40, [kafka_partition(s, private_broker)])
+
+
+def kafka_partition(s: Settings, broker: Broker) -> int:
+    """The partition of the readings topic that holds the test's readings (key b"wau")."""
+    (m, *_) = kafka_client.read_topic(s, broker.bootstrap, s.topic_kpi_readings, idle=1.0)
+    return m.partition
+
+
+def test_a_mark_that_cannot_be_checked_is_not_trusted_the_partition_is_read_from_0(
+        private_env: Env, private_broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The record before the stored offset does not answer in time (fault injection: the
+    ingest waits 0 s for it) after a restart refilled the topic past that offset: the stored
+    offset must not be used unchecked; the partition is read from 0 and the ingest says so."""
+    env, s = private_env, private_env.settings
+    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    kafka_client.ensure_topics(s, private_broker.bootstrap, [s.topic_kpi_readings])
+    produce(env, s.topic_kpi_readings, [(b"wau", message(i)) for i in range(20)])
+    assert json.loads(env.ok("ingest", "--once", "--json"))["recorded"] == 20
+    private_broker.restart()
+    kafka_client.ensure_topics(s, private_broker.bootstrap, [s.topic_kpi_readings])
+    produce(env, s.topic_kpi_readings, [(b"wau", message(i)) for i in range(100, 140)])
+    found = kafka_client.records_at
+
+    def unanswered(*args: object, **kwargs: object) -> object:
+        return found(*args, **{**kwargs, "timeout": 0.0})  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kafka_client, "records_at", unanswered)
+    app = feed_ledger(s)
+    ingest = Ingest(app, private_broker.bootstrap)
+    try:
+        progress = ingest.catch_up()
+    finally:
+        ingest.close()
+        app.close()
+    values = sorted(r["value"] for r in readings(env, "wau"))
+    assert values == [100.0 + i for i in [*range(20), *range(100, 140)]]
+    p = kafka_partition(s, private_broker)
+    assert progress.as_dict()["unchecked_partitions"] == [p]
+    assert f"partitions {p} could not be checked" in progress.said(), progress.said()
+
+
+def send(env: Env, records: list[tuple[bytes, bytes, int | None]]) -> None:
+    """(key, value, timestamp ms or None for now) records, in order, to partition 0."""
+    s = env.settings
+    prod = kafka_client.producer(s, s.kafka_bootstrap_servers or "")
+    for key, value, at in records:
+        prod.send(s.topic_kpi_readings, key=key, value=value, partition=0, timestamp_ms=at)
+    prod.flush()
+    prod.close()
+
+
+T0 = 1_790_000_000_000  # a fixed CreateTime (ms) a feed may give its records
+
+
+@pytest.mark.parametrize("again", ["re-sent later", "same time, another key"])
+def test_a_refill_whose_record_before_the_offset_has_the_same_value_is_read_from_0(
+        again: str, private_env: Env, private_broker: Broker) -> None:
+    """After a restart the feed sends new readings first, then re-sends an old one, which
+    lands just before the stored offset: its value bytes are the ones the mark was taken of,
+    but it is another record (sent later, or under another key): the partition is another
+    one and is read from 0, not from the stored offset past the new readings."""
+    env, s = private_env, private_env.settings
+    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    kafka_client.ensure_topics(s, private_broker.bootstrap, [s.topic_kpi_readings])
+    send(env, [(b"wau", message(i), T0 + i) for i in range(20)])
+    assert json.loads(env.ok("ingest", "--once", "--json"))["recorded"] == 20
+    private_broker.restart()
+    kafka_client.ensure_topics(s, private_broker.bootstrap, [s.topic_kpi_readings])
+    resent = ((b"wau", message(19), None) if again == "re-sent later"
+              else (b"wau-2", message(19), T0 + 19))
+    send(env, [*[(b"wau", message(i), None) for i in range(100, 119)], resent,
+               *[(b"wau", message(i), None) for i in range(120, 140)]])
+    out = json.loads(env.ok("ingest", "--once", "--json"))
+    assert (out["read"], out["recorded"], out["wiped_partitions"]) == (40, 39, [0])
+    values = sorted(r["value"] for r in readings(env, "wau"))
+    assert values == [100.0 + i for i in [*range(20), *range(100, 119), *range(120, 140)]]
+
+
+def test_a_mark_kept_before_marks_named_the_key_is_still_compared_by_its_value(
+        private_env: Env, private_broker: Broker) -> None:
+    """Marks stored by an earlier version hold the SHA-256 of the value only: an unchanged
+    topic is not read again, a refilled one is."""
+    env, s = private_env, private_env.settings
+    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    kafka_client.ensure_topics(s, private_broker.bootstrap, [s.topic_kpi_readings])
+    send(env, [(b"wau", message(i), T0 + i) for i in range(20)])
+    assert json.loads(env.ok("ingest", "--once", "--json"))["recorded"] == 20
+    old = hashlib.sha256(message(19)).hexdigest()
+    ingest_offsets.save(s, s.topic_kpi_readings, {0: ingest_offsets.Stored(20, old)})
+    out = json.loads(env.ok("ingest", "--once", "--json"))
+    assert (out["read"], out["wiped_partitions"]) == (0, [])
+    other = hashlib.sha256(message(18)).hexdigest()
+    ingest_offsets.save(s, s.topic_kpi_readings, {0: ingest_offsets.Stored(20, other)})
+    out = json.loads(env.ok("ingest", "--once", "--json"))
+    assert (out["read"], out["duplicates"], out["wiped_partitions"]) == (20, 20, [0])
+
+
+def test_a_partition_found_refilled_is_said_once_not_at_every_reopen(
+        private_env: Env, private_broker: Broker) -> None:
+    """After a restart the topic stays empty for a while: the running ingest says once that
+    the partition is read from 0, not again at each idle reopen (every few seconds)."""
+    env, s = private_env, private_env.settings
+    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    kafka_client.ensure_topics(s, private_broker.bootstrap, [s.topic_kpi_readings])
+    send(env, [(b"wau", message(i), None) for i in range(20)])
+    app = feed_ledger(s)
+    ingest = Ingest(app, private_broker.bootstrap)
+    try:
+        ingest_until_idle(ingest, ingest.new_progress(), idle=1.0)
+        private_broker.restart()
+        said = []
+        for _ in range(3):
+            progress = ingest.new_progress()
+            ingest_until_idle(ingest, progress, idle=1.0)
+            said.append(progress.wiped)
+            ingest.close()  # what the follow loop does while idle
+    finally:
+        ingest.close()
+        app.close()
+    assert said == [[0], [], []]
