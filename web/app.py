@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -333,13 +333,22 @@ def create_app(settings: Settings) -> FastAPI:
         return reading(request, "reviews.html", build)
 
     @app.get("/review/{cycle}", response_model=None)
-    def review(request: Request, cycle: str, as_of: str = "", known_at: str = "") -> Response:
+    def review(request: Request, cycle: str, as_of: str = "", known_at: str = "",
+               every: str = Query("", alias="all")) -> Response:
         def build(a: Any, k: Any) -> dict[str, Any]:
-            from okr.cli.report import FINAL_GRADES, revision_text, score_rows
+            from okr.cli.report import (
+                FINAL_GRADES,
+                backdated_lines,
+                backdated_total,
+                revision_text,
+                score_rows,
+            )
             from okr.domain.actors import acting
             r, zone = site.zoned_review(cycle, a, k)
             krs = [kr for c in r["objectives"] for kr in c["key_results"]]
             return {"r": r, "rows": score_rows(r), "final_grades": FINAL_GRADES,
+                    "late": {"total": backdated_total(r), "every": bool(every.strip()),
+                             "lines": backdated_lines(r, zone, bool(every.strip()))},
                     "revisions": [{**x, "text": revision_text(x),
                                    "by": acting(x["actor"], x["on_behalf_of"]),
                                    "when": said(x["at"], site.zone),

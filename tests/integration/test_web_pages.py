@@ -351,3 +351,30 @@ def test_a_filtered_scorecard_page_scores_in_the_sql_and_shows_what_filtering_al
                 assert shown == [c for c in whole if c[field] == value], (at, field, value)
                 checked += 1
     assert checked >= 5
+
+
+def test_the_review_page_counts_back_dated_check_ins_as_okr_review_does(site: Site) -> None:
+    """The web review page listed no back-dated check-in at all (the terminal, Markdown and
+    HTML reviews do): it says the total and one line per batch, as `okr review` does."""
+    from markupsafe import escape
+
+    from okr.cli.context import State
+    from okr.cli.output import visible
+    from okr.cli.report import backdated_lines, backdated_total
+    from okr.cli.review_cmds import build
+
+    html = site.signed_in("vic").get("/review/live").text
+    model = build(State(_settings=site.settings), "live", None, None)
+    assert model["backdated"], "the seed has a check-in recorded days after its time"
+    section = re.search(r'<section id="backdated">(.*?)</section>', html, re.S)
+    assert section, "no back-dated section on the review page"
+    _, zone = site.app.app.state.site.zoned_review("live", datetime.now(UTC),
+                                                  datetime.now(UTC))
+    assert backdated_total(model) in section.group(1)
+    items = re.findall(r"<li>(.*?)</li>", section.group(1), re.S)
+    assert items == [str(escape(visible(line))) for line in backdated_lines(model, zone)]
+    assert items and all(line.startswith("back-dated: ") for line in items)
+    each = site.signed_in("vic").get("/review/live", params={"all": "1"}).text  # as --all
+    section = re.search(r'<section id="backdated">(.*?)</section>', each, re.S)
+    assert section and re.findall(r"<li>(.*?)</li>", section.group(1), re.S) == [
+        str(escape(visible(line))) for line in backdated_lines(model, zone, every=True)]
