@@ -2,6 +2,7 @@
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -44,11 +45,29 @@ def _run(ctx: typer.Context, kind: str, path: Path, skip_invalid: bool, as_json:
         raise typer.Exit(2)
 
 
-def _say(d: dict[str, object], path: Path, data: dict[str, object], skip: bool) -> None:
+def _noted(path: Path, lines: list[dict[str, Any]], count: int, summary: str) -> None:
+    """Warnings of recorded lines (what counts in no as-of view): each listed one on stderr
+    as `FILE:LINE: warning: …`, then one line saying how many."""
+    from okr.ledger.imports import MAX_NOTED
+
+    for noted in lines:
+        print(visible(f"{path}:{noted['line']}: warning: {noted['warning']}"), file=sys.stderr)
+    if count:
+        listed = (f" (the first {MAX_NOTED} are listed above)" if count > len(lines)
+                  else "")
+        print(visible(f"okr: warning: {summary}{listed}"), file=sys.stderr)
+
+
+def _say(d: dict[str, Any], path: Path, data: dict[str, object], skip: bool) -> None:
     invalid = d["invalid"]
     assert isinstance(invalid, list)
     for bad in invalid:  # refusals: on stderr, the file's text echoed as data
         print(visible(f"{path}:{bad['line']}: {bad['error']}"), file=sys.stderr)
+    n = d["before_in_force"]
+    _noted(path, d["before_in_force_lines"], n,
+           f"{n} reading was observed before its KPI was in force: it counts in no as-of view"
+           if n == 1 else f"{n} readings were observed before their KPI was in force: they "
+           "count in no as-of view")
     # With --skip-invalid the invalid lines are skipped, also when no other line is left.
     if d["written"] or (invalid and skip):
         print(visible(f"recorded {d['recorded']} of {d['rows']} lines from {path}"
@@ -97,6 +116,11 @@ def import_plan(ctx: typer.Context, path: Path = typer.Argument(..., help="YAML 
         else:
             print(f"imported {path}: " + ", ".join(f"{n} {k.replace('_', ' ')}"
                                                    for k, n in report.counts.items()))
+            n = report.before_in_force
+            _noted(path, report.before_in_force_lines, n,
+                   f"{n} {'line records what counts' if n == 1 else 'lines record what count'}"
+                   " in no as-of view at its own time (readings before their KPI was in "
+                   "force, key results before their objective or cycle)")
         if data.get("published"):
             print(data["published"])
 

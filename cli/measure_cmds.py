@@ -1,8 +1,6 @@
 """Measurement commands: key-result check-ins, and KPIs with their readings."""
 
 
-import sys
-
 import typer
 
 from okr.cli.commands import Typer, choice, completer
@@ -11,7 +9,7 @@ from okr.cli.errors import UserError
 from okr.cli.kpis import KPI_STATUSES
 from okr.cli.kpis import STATUS_HELP as KPI_STATUS_HELP
 from okr.cli.output import amount, emit, format_option, table_format
-from okr.cli.writes import JSON, REASON, done, in_force, number, opt_number, said, when
+from okr.cli.writes import JSON, REASON, done, in_force, number, opt_number, said, warn, when
 from okr.domain.vocab import Cadence, Direction
 
 TAGS = ("leading", "lagging", "guardrail")  # suggested; a tag is any word
@@ -104,6 +102,8 @@ def kpi_record(ctx: typer.Context, key: str, value: str,
                reading_id: str | None = typer.Option(None, "--id", help="Idempotency id."),
                as_json: bool = JSON) -> None:
     """Record a KPI reading."""
+    from okr.domain.notices import early_reading
+
     st = state(ctx)
     val = number(value, "value")
     observed = when(st, at)
@@ -115,11 +115,10 @@ def kpi_record(ctx: typer.Context, key: str, value: str,
     assert r is not None
     text = (f"KPI {key}: {amount(val, k.unit)} observed {said(st, r['observed_at'])}" if new
             else f"KPI {key}: reading {reading_id} was already recorded; nothing written")
-    early = not k.counts_at(r["observed_at"])
-    if new and early:  # recorded, but no view as of a time will ever show it: say so
-        print(f"okr: warning: observed before KPI {key} was in force (since "
-              f"{said(st, k.in_force_since)}): this reading counts in no as-of view; a KPI "
-              "that carries history is added with --effective", file=sys.stderr)
+    notice = early_reading(k, r["observed_at"])
+    early = notice is not None
+    if new and notice is not None:  # recorded, but no view as of a time will show it: say so
+        warn(st, notice)
     done(ctx, as_json, text, {"key": key, "value": val, "observed_at": r["observed_at"],
                               "recorded": new, "before_in_force": early})
 

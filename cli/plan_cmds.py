@@ -16,6 +16,7 @@ from okr.cli.writes import (
     number,
     opt_number,
     phases,
+    warn,
     when,
 )
 from okr.domain.numbers import figure
@@ -232,11 +233,16 @@ def kr_add(ctx: typer.Context, key: str, title: str,
         opt_number(target_high, "target-high"), unit, number(weight, "weight"),
         phases(st, phase), kpi, reason, effective=when(st, effective),
         tolerance=opt_number(tolerance, "tolerance"))
+    notice = st.ledger.key_result_notice(kr.key, kr.objective, kr.in_force_since)
+    if notice is not None:  # recorded, but no as-of view shows it until later: say so
+        warn(st, notice)
     done(ctx, as_json, f"key result {kr.key} added to {kr.objective}: {kr.kind} "
          f"{figure(kr.start)} → {target_amount(kr.target, kr.target_high, kr.unit)}",
          {"key": kr.key, "objective": kr.objective, "kind": kr.kind, "start": kr.start,
           "target": kr.target, "target_high": kr.target_high, "tolerance": kr.tolerance,
-          "unit": kr.unit, "weight": kr.weight, "kpi": kr.kpi},
+          "unit": kr.unit, "weight": kr.weight, "kpi": kr.kpi,
+          "before_in_force": notice is not None,
+          "counts_from": kr.in_force_since if notice is None else notice.since},
          in_force=in_force(kr, effective))
 
 

@@ -15,6 +15,7 @@ from okr.cli.errors import UserError
 from okr.cli.output import emit, visible
 
 if TYPE_CHECKING:
+    from okr.domain.notices import Notice
     from okr.domain.shapes import Phase
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
@@ -96,6 +97,13 @@ def said(st: State, t: datetime) -> str:
     """A time said back in the person's zone, with UTC beside it."""
     from okr.cli.times import say
     return say(t, st.settings.timezone)
+
+
+def warn(st: State, notice: "Notice") -> None:
+    """Say a write's warning (domain/notices.py) in one line on stderr, its times in the
+    person's zone with UTC beside them."""
+    import sys
+    print(visible(f"okr: warning: {notice.said(lambda t: said(st, t))}"), file=sys.stderr)
 
 
 def in_force(item: Any, effective: str | None) -> datetime | None:

@@ -23,10 +23,15 @@ class DomainError(ValueError):
 
     def said(self, when: Callable[[datetime], str]) -> str:
         """The message with each time it names written by `when`."""
-        if not self.values:
-            return self.template
-        return self.template.format(**{k: when(v) if isinstance(v, datetime) else v
-                                       for k, v in self.values.items()})
+        return filled(self.template, self.values, when)
+
+
+def filled(template: str, values: dict[str, Any], when: Callable[[datetime], str]) -> str:
+    """`template` with its values, each time among them written by `when`."""
+    if not values:
+        return template
+    return template.format(**{k: when(v) if isinstance(v, datetime) else v
+                              for k, v in values.items()})
 
 
 def said(exc: Exception, when: Callable[[datetime], str] | None = None) -> str:

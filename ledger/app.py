@@ -42,6 +42,7 @@ from okr.domain.errors import AlreadyExists, DomainError, NotFound
 from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
+from okr.domain.notices import Notice, early_key_result, early_reading
 from okr.domain.objective import Objective, check_alignment
 from okr.domain.periods import canonical_cycle_key
 from okr.domain.reading_ids import ReadingIds
@@ -293,6 +294,19 @@ class OkrLedger(Application[UUID]):
     def cycle_of_kr(self, kr: KeyResult) -> Cycle:
         """The key result's cycle, for reading only."""
         return self.load(Cycle, "cycle", kr.cycle, shared=True)
+
+    # ---- what a write recorded that counts in no as-of view (domain/notices.py) ----------
+
+    def reading_notice(self, kpi: str, observed_at: datetime) -> Notice | None:
+        """The warning for a reading of `kpi` observed then, if it counts in no as-of view."""
+        return early_reading(self.load(Kpi, "kpi", kpi, shared=True), observed_at)
+
+    def key_result_notice(self, key: str, objective: str, in_force_since: datetime
+                          ) -> Notice | None:
+        """The warning for key result `key`, in force since then under `objective`, if no
+        as-of view shows it until its objective or their cycle is in force."""
+        obj = self.load(Objective, "objective", objective, shared=True)
+        return early_key_result(key, in_force_since, obj, self.cycle_of_objective(obj))
 
     # ---- the write path ----------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from okr.domain.base import check_text, utc_now
 from okr.domain.errors import DomainError, said
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
+from okr.domain.notices import Notice, early_reading
 from okr.domain.numbers import parse_number
 from okr.ledger.app import OkrLedger
 
@@ -31,6 +32,8 @@ COLUMNS = {
     "readings": (("kpi", "value"), ("at", "source", "id")),
 }
 MAX_ROWS = 1_000_000
+MAX_NOTED = 200  # lines listed with a warning, as a plan import lists at most 200 problems
+Applied = tuple[bool, Notice | None]  # (recorded, what counts in no as-of view)
 
 
 @dataclass
@@ -43,11 +46,21 @@ class ImportReport:
     duplicates: int = 0
     invalid: list[dict[str, Any]] = field(default_factory=list)
     written: bool = False
+    before_in_force: int = 0  # lines recorded that count in no as-of view (domain/notices.py)
+    before_in_force_lines: list[dict[str, Any]] = field(default_factory=list)  # the first ones
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "rows": self.rows, "recorded": self.recorded,
                 "duplicates": self.duplicates, "invalid": self.invalid,
-                "written": self.written}
+                "written": self.written, "before_in_force": self.before_in_force,
+                "before_in_force_lines": self.before_in_force_lines}
+
+
+def note(lines: list[dict[str, Any]], line: int, notice: Notice,
+         say_time: "SayTime | None") -> None:
+    """Keep a line's warning, as long as fewer than MAX_NOTED are kept."""
+    if len(lines) < MAX_NOTED:
+        lines.append({"line": line, "warning": notice.said(say_time)})
 
 
 def read_rows(path: Path, kind: str) -> Iterator[tuple[int, dict[str, str]]]:
@@ -125,21 +138,22 @@ def _when(row: dict[str, str], parse_time: ParseTime, now: datetime) -> datetime
 
 
 def _apply_checkin(batch: _Batch, row: dict[str, str], parse_time: ParseTime,
-                   now: datetime, actor: str, source: str) -> bool:
+                   now: datetime, actor: str, source: str) -> Applied:
     kr = batch.key_result(row["kr"])
     confidence = _optional_number(row.get("confidence", ""), "confidence")
     at = _when(row, parse_time, now)
     kr.check_in(parse_number(row["value"], "value"), confidence, row.get("note", ""), at, now,
                 batch.windows[row["kr"]], actor, source=source)
-    return True
+    return True, None  # a check-in before its key result was in force is refused
 
 
 def _apply_reading(batch: _Batch, row: dict[str, str], parse_time: ParseTime,
-                   now: datetime, actor: str, source: str) -> bool:
+                   now: datetime, actor: str, source: str) -> Applied:
     kpi = batch.kpi(row["kpi"])
     at = _when(row, parse_time, now)
-    return kpi.record(parse_number(row["value"], "value"), at, row.get("source") or source,
-                      row.get("id") or None, now, actor, earlier=batch.app.reading_of(kpi))
+    new = kpi.record(parse_number(row["value"], "value"), at, row.get("source") or source,
+                     row.get("id") or None, now, actor, earlier=batch.app.reading_of(kpi))
+    return new, early_reading(kpi, at) if new else None
 
 
 APPLY = {"checkins": _apply_checkin, "readings": _apply_reading}
@@ -166,16 +180,21 @@ def import_csv(app: OkrLedger, path: Path, kind: str, parse_time: ParseTime,
             missing = [c for c in COLUMNS[kind][0] if not row.get(c)]
             if missing:
                 raise DomainError(f"missing {', '.join(missing)}")
-            if APPLY[kind](batch, row, parse_time, now, actor, source):
+            new, notice = APPLY[kind](batch, row, parse_time, now, actor, source)
+            if new:
                 report.recorded += 1
             else:
                 report.duplicates += 1
+            if notice is not None:
+                report.before_in_force += 1
+                note(report.before_in_force_lines, line, notice, say_time)
         except (DomainError, ValueError) as exc:
             report.invalid.append({"line": line, "error": said(exc, say_time)})
         if progress is not None and (done % 500 == 0 or done == len(rows)):
             progress(done, len(rows))
     if report.invalid and not skip_invalid:
-        report.recorded = 0
+        report.recorded = report.before_in_force = 0
+        report.before_in_force_lines = []
         return report
     report.written = app.save_checked(list(batch.loaded.values()))
     return report

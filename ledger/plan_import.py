@@ -30,11 +30,12 @@ from okr.domain.errors import DomainError, said
 from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
+from okr.domain.notices import Notice, early_key_result, early_reading
 from okr.domain.numbers import parse_number
 from okr.domain.objective import Objective
 from okr.domain.periods import canonical_cycle_key
 from okr.ledger.app import OkrLedger
-from okr.ledger.imports import ParseTime, SayTime
+from okr.ledger.imports import MAX_NOTED, ParseTime, SayTime, note
 
 # Section → (required fields, optional fields). Applied in this order, whatever the file's.
 SECTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -68,10 +69,16 @@ class PlanImport:
     invalid: list[dict[str, Any]] = field(default_factory=list)
     written: bool = False
     stopped: bool = False  # more than MAX_ERRORS problems: it stopped looking after those
+    # Readings and key results recorded that count in no as-of view at their own time
+    # (domain/notices.py), and the first MAX_NOTED of their lines with the warning.
+    before_in_force: int = 0
+    before_in_force_lines: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.path, "counts": self.counts, "invalid": self.invalid,
-                "written": self.written, "stopped_after": MAX_ERRORS if self.stopped else None}
+                "written": self.written, "stopped_after": MAX_ERRORS if self.stopped else None,
+                "before_in_force": self.before_in_force,
+                "before_in_force_lines": self.before_in_force_lines}
 
 
 Row = tuple[int, str, dict[str, str]]  # line, section, fields as text
@@ -318,7 +325,7 @@ class _Plan:
             row.get("description", ""), row.get("parent") or None, self.actor,
             plan_revision=cyc.plan_committed, reason=self.source, effective_at=eff))
 
-    def key_results(self, row: dict[str, str]) -> None:
+    def key_results(self, row: dict[str, str]) -> Notice | None:
         obj = self.get("objective", row["objective"])
         cyc = self.get("cycle", obj.cycle)
         cyc.check_open("adding a key result")
@@ -337,7 +344,8 @@ class _Plan:
                 kr.link_kpi(kpi.key, self.actor, self.source, effective_at=eff)
             return kr
 
-        self.create("key_result", row["key"], build)
+        kr = self.create("key_result", row["key"], build)
+        return early_key_result(kr.key, kr.in_force_since, obj, cyc)
 
     def initiatives(self, row: dict[str, str]) -> None:
         kr = self.get("key_result", row["kr"])
@@ -357,11 +365,13 @@ class _Plan:
                     row.get("note", ""), self.time(row, "at") or self.now, self.now,
                     cyc.window, self.actor, source=self.source)
 
-    def readings(self, row: dict[str, str]) -> None:
+    def readings(self, row: dict[str, str]) -> Notice | None:
         kpi = self.get("kpi", row["kpi"])
-        kpi.record(parse_number(row["value"], "value"), self.time(row, "at") or self.now,
-                   self.source, row.get("id") or None, self.now, self.actor,
-                   earlier=self.app.reading_of(kpi))
+        at = self.time(row, "at") or self.now
+        new = kpi.record(parse_number(row["value"], "value"), at, self.source,
+                         row.get("id") or None, self.now, self.actor,
+                         earlier=self.app.reading_of(kpi))
+        return early_reading(kpi, at) if new else None
 
     def finish(self) -> None:
         """Commit and close the cycles the file says are, after their items are in."""
@@ -406,8 +416,11 @@ def import_plan(app: OkrLedger, path: Path, parse_time: ParseTime,
             if missing or extra:
                 raise DomainError(f"{section}: " + (f"missing {', '.join(missing)}" if missing
                                                     else f"no field(s) {', '.join(extra)}"))
-            getattr(plan, section)(row)
+            notice = getattr(plan, section)(row)
             report.counts[section] = report.counts.get(section, 0) + 1
+            if notice is not None:
+                report.before_in_force += 1
+                note(report.before_in_force_lines, line, notice, say_time)
         except (DomainError, ValueError) as exc:
             if len(report.invalid) == MAX_ERRORS:  # one more: there are more than listed
                 report.stopped = True
@@ -420,6 +433,8 @@ def import_plan(app: OkrLedger, path: Path, parse_time: ParseTime,
             report.invalid.append({"line": 0, "error": said(exc, say_time)})
     if report.invalid:
         report.invalid.sort(key=lambda bad: bad["line"])
+        report.before_in_force, report.before_in_force_lines = 0, []  # nothing was written
         return report
+    report.before_in_force_lines.sort(key=lambda noted: noted["line"])
     report.written = app.save_checked(list(plan.items.values()))
     return report
