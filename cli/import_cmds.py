@@ -143,7 +143,8 @@ def import_readings(ctx: typer.Context, path: Path = typer.Argument(..., help="C
                     "columns kpi,value[,at,source,id]."),
                     skip_invalid: bool = SKIP, as_json: bool = JSON) -> None:
     """Import KPI readings; an `id` already recorded is skipped, not doubled; a file with a
-    header and no lines is refused (nothing to import)."""
+    header and no lines is refused (nothing to import). A reading observed before its KPI was
+    in force is recorded with a warning naming its line (it counts in no as-of view)."""
     _run(ctx, "readings", path, skip_invalid, as_json)
 
 

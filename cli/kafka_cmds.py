@@ -163,9 +163,11 @@ def ingest_cmd(ctx: typer.Context,
     """Record KPI readings from the readings topic (follows unless --once).
 
     Messages are JSON {kpi, value, observed_at, source, id}; invalid ones go to the
-    dead-letter topic with the reason and their original bytes."""
+    dead-letter topic with the reason and their original bytes. A reading observed before
+    its KPI was in force is recorded with a warning line (it counts in no as-of view)."""
     from rich.console import Console
 
+    from okr.cli.services import ingest_warning
     from okr.consumers.ingest import Ingest, IngestBusy, feed_ledger, reading_alone
 
     st = state(ctx)
@@ -180,7 +182,9 @@ def ingest_cmd(ctx: typer.Context,
     try:
         with reading_alone(st.settings, st.settings.topic_kpi_readings):
             app = feed_ledger(st.settings)
-            ingest = Ingest(app, _servers(st))
+            ingest = Ingest(app, _servers(st), lambda notice, msg: print(
+                f"{'' if quiet else chr(10)}okr: warning: {ingest_warning(st, notice, msg)}",
+                file=sys.stderr))
             try:
                 progress = ingest.catch_up(None if quiet else lambda p: err.print(
                     f"\rread {p.read} messages ({p.recorded} recorded)", end=""))

@@ -101,7 +101,8 @@ def kpi_record(ctx: typer.Context, key: str, value: str,
                source: str = typer.Option("manual", help="Where the value came from."),
                reading_id: str | None = typer.Option(None, "--id", help="Idempotency id."),
                as_json: bool = JSON) -> None:
-    """Record a KPI reading."""
+    """Record a KPI reading (one observed before the KPI was in force is recorded with a
+    warning: it counts in no as-of view)."""
     from okr.domain.notices import early_reading
 
     st = state(ctx)

@@ -226,7 +226,8 @@ def kr_add(ctx: typer.Context, key: str, title: str,
            tolerance: str | None = typer.Option(None, help=TOLERANCE_HELP),
            effective: str | None = EFFECTIVE,
            reason: str | None = REASON, as_json: bool = JSON) -> None:
-    """Add a key result to an objective."""
+    """Add a key result to an objective (one in force before its objective is recorded with
+    a warning saying when it counts from)."""
     st = state(ctx)
     kr = st.ledger.add_key_result(
         key, title, objective, kind, number(start, "start"), number(target, "target"),

@@ -154,6 +154,14 @@ def consume_service(st: State, stop: threading.Event, log: Log) -> None:
                 proj.close()
 
 
+def ingest_warning(st: State, notice: Any, msg: Any) -> str:
+    """What the ingest says of a reading recorded that counts in no as-of view: which message
+    (its reading id and source, data from the feed) and why, in the person's zone."""
+    from okr.cli.times import say
+    return visible(f"reading {msg.id!r} from {msg.source!r}: "
+                   f"{notice.said(lambda t: say(t, st.settings.timezone))}")
+
+
 def ingest_service(st: State, stop: threading.Event, log: Log) -> None:
     """Turn messages of the KPI readings topic into ledger readings until stopped."""
     from okr.adapters import kafka_client
@@ -166,7 +174,11 @@ def ingest_service(st: State, stop: threading.Event, log: Log) -> None:
         if not ours:
             return
         app = feed_ledger(st.settings)
-        ingest = Ingest(app, kafka_client.bootstrap(st.settings, start_local=True))
+        ingest = Ingest(app, kafka_client.bootstrap(st.settings, start_local=True),
+                        lambda notice, msg: log(
+                            "ingest", f"warning: {ingest_warning(st, notice, msg)}",
+                            {"warning": notice.said(), "kpi": msg.kpi, "reading_id": msg.id,
+                             "before_in_force": True}))
         log("ingest", f"reading KPI readings from {topic}", {})
 
         def batch(p: Any) -> None:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import PersistenceError
@@ -35,9 +36,10 @@ from okr.consumers import offsets as ingest_offsets
 from okr.consumers.offsets import Stored, digest, same_record
 from okr.consumers.runtime import PartitionConsumer
 from okr.domain.base import utc_now
+from okr.domain.notices import Notice
 from okr.ledger import principal
 from okr.ledger.app import ConcurrencyError, OkrLedger
-from okr.ledger.readings import Rejected, parse_message, record
+from okr.ledger.readings import ReadingMessage, Rejected, parse_message, record
 from okr.locks import Busy, exclusive
 from okr.settings import Settings
 
@@ -53,11 +55,13 @@ class IngestProgress:
     dead_letters: int = 0
     wiped: list[int] = field(default_factory=list)
     unchecked: list[int] = field(default_factory=list)  # read from 0: no answer to check
+    before_in_force: int = 0  # recorded, observed before their KPI was in force (warned)
 
     def as_dict(self) -> dict[str, Any]:
         return {"read": self.read, "recorded": self.recorded, "duplicates": self.duplicates,
                 "dead_letters": self.dead_letters, "wiped_partitions": self.wiped,
-                "unchecked_partitions": self.unchecked}
+                "unchecked_partitions": self.unchecked,
+                "before_in_force": self.before_in_force}
 
     def said(self) -> str:
         """One line for people (`okr ingest --once` and the running ingest's log)."""
@@ -66,8 +70,15 @@ class IngestProgress:
         unchecked = (f"; partitions {', '.join(map(str, self.unchecked))} could not be checked "
                      f"(the record before the stored offset did not answer in {CHECK_WAIT:g} s), "
                      "reading them again from 0" if self.unchecked else "")
-        return (f"read {self.read} messages: {self.recorded} recorded, {self.duplicates} "
-                f"duplicates, {self.dead_letters} dead letters{wiped}{unchecked}")
+        early = (f" ({self.before_in_force} observed before their KPI was in force: they "
+                 "count in no as-of view)" if self.before_in_force else "")
+        return (f"read {self.read} messages: {self.recorded} recorded{early}, "
+                f"{self.duplicates} duplicates, {self.dead_letters} dead letters{wiped}"
+                f"{unchecked}")
+
+
+# Told of each reading recorded that counts in no as-of view: (the warning, the message).
+Warn = Callable[[Notice, ReadingMessage], None]
 
 
 class Ingest(PartitionConsumer[IngestProgress]):
@@ -77,9 +88,10 @@ class Ingest(PartitionConsumer[IngestProgress]):
     # It writes to the event store too: an outage of the store is waited out like Kafka's.
     transient = (*PartitionConsumer.transient, PersistenceError)
 
-    def __init__(self, app: OkrLedger, servers: str) -> None:
+    def __init__(self, app: OkrLedger, servers: str, warn: Warn | None = None) -> None:
         super().__init__(app.settings, servers, app.settings.topic_kpi_readings)
         self.app = app
+        self.warn = warn  # a reading recorded is never refused for its time: it is said
         # The reader's broker connections when its marks were last checked (None: not yet).
         self.checked_over: frozenset[object] | None = None
 
@@ -147,6 +159,7 @@ class Ingest(PartitionConsumer[IngestProgress]):
                 msg = parse_message(m.value, now)
                 if self._record(msg, now):
                     progress.recorded += 1
+                    self._say_if_early(msg, now, progress)
                 else:
                     progress.duplicates += 1
             except Rejected as exc:
@@ -154,6 +167,15 @@ class Ingest(PartitionConsumer[IngestProgress]):
             offsets[m.partition] = Stored(m.offset + 1, digest(m))
         self.dead_letters(rejected, progress)
         ingest_offsets.save(self.settings, self.topic, offsets)
+
+    def _say_if_early(self, msg: ReadingMessage, now: datetime,
+                      progress: IngestProgress) -> None:
+        """Count and say a reading observed before its KPI was in force (domain/notices.py)."""
+        notice = self.app.reading_notice(msg.kpi, min(msg.observed_at, now))
+        if notice is not None:
+            progress.before_in_force += 1
+            if self.warn is not None:
+                self.warn(notice, msg)
 
     def _record(self, msg: Any, now: Any) -> bool:
         for attempt in range(5):

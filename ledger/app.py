@@ -308,6 +308,20 @@ class OkrLedger(Application[UUID]):
         obj = self.load(Objective, "objective", objective, shared=True)
         return early_key_result(key, in_force_since, obj, self.cycle_of_objective(obj))
 
+    def notice_of(self, event_type: str, aggregate: UUID, effective_at: datetime,
+                  data: dict[str, Any]) -> Notice | None:
+        """The warning a recorded event gives, from its envelope's members (type, aggregate
+        id, effective time, data): a reading before its KPI was in force, a key result added
+        before its objective or cycle; else None."""
+        if event_type == "KpiReadingRecorded":
+            with self._cache_lock:
+                kpi: Any = self.repository.get(aggregate, deepcopy_from_cache=False)
+            assert isinstance(kpi, Kpi)
+            return early_reading(kpi, effective_at)
+        if event_type == "KeyResultAdded":
+            return self.key_result_notice(data["key"], data["objective"], effective_at)
+        return None
+
     # ---- the write path ----------------------------------------------------------------
 
     @property

@@ -35,7 +35,7 @@ from okr.domain.numbers import parse_number
 from okr.domain.objective import Objective
 from okr.domain.periods import canonical_cycle_key
 from okr.ledger.app import OkrLedger
-from okr.ledger.imports import MAX_NOTED, ParseTime, SayTime, note
+from okr.ledger.imports import ParseTime, SayTime, note
 
 # Section → (required fields, optional fields). Applied in this order, whatever the file's.
 SECTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

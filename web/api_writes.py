@@ -233,14 +233,16 @@ def write_routes(router: APIRouter, site: Site, caller: Callable[[str | None], P
 
     def route(path: str, model: type[_Body], summary: str,
               may: Callable[[Site, Principal, str, Any], None],
-              prepare: Callable[[str, Any], Work], on_item: bool = True) -> None:
-        """One POST: read the caller, the body (as the CLI reads it), check the role, record."""
+              prepare: Callable[[str, Any], Work], on_item: bool = True,
+              kind: str = "events") -> None:
+        """One POST: read the caller, the body (as the CLI reads it), check the role, record;
+        `kind`: how its answer is built (web/writes.py ANSWERS)."""
         async def run(request: Request, key: str, body: Any, authorization: str | None,
                       idempotency_key: str | None) -> Any:
             who = caller(authorization)
             item, work = guard(prepare, key, body)
             guard(may, site, who, item, body)
-            return await post(request, who, "events", item, work, idempotency_key,
+            return await post(request, who, kind, item, work, idempotency_key,
                               body.on_behalf_of)
 
         if on_item:
@@ -336,8 +338,9 @@ def write_routes(router: APIRouter, site: Site, caller: Callable[[str | None], P
                     clear_tolerance=b.clear_tolerance, effective=when(b.effective))
         return key, lambda L: L.revise_key_result(key, **args)
 
-    route("/key-results", KeyResultAdd, "Add a key result (okr kr add).", _plans, kr_add,
-          on_item=False)
+    route("/key-results", KeyResultAdd, "Add a key result (okr kr add); `before_in_force` and "
+          "`warning` say when it counts only once its objective or cycle is in force.", _plans,
+          kr_add, on_item=False, kind="warned")
     route("/key-results/{key}/revise", KeyResultRevise, "Revise start, target, weight, phased "
           "targets or tolerance (okr kr revise).", _plans, kr_revise)
     route("/key-results/{key}/move", KeyResultMove, "Move a key result to another objective "
@@ -386,8 +389,9 @@ def write_routes(router: APIRouter, site: Site, caller: Callable[[str | None], P
     route("/kpis", KpiAdd, "Define a KPI (okr kpi add).", _plans, kpi_add, on_item=False)
     route("/kpis/{key}/update", KpiUpdate, "Change a KPI's definition (okr kpi update).",
           _plans, kpi_update)
-    route("/kpis/{key}/readings", KpiReading, "Record a KPI reading (okr kpi record).",
-          _kpi_owner, kpi_record)
+    route("/kpis/{key}/readings", KpiReading, "Record a KPI reading (okr kpi record); "
+          "`before_in_force` and `warning` say when it was observed before its KPI was in "
+          "force (it counts in no as-of view).", _kpi_owner, kpi_record, kind="warned")
     route("/kpis/{key}/retire", Reason, "Retire a KPI (okr kpi retire).", _plans,
           lambda key, b: (key, lambda L: L.retire_kpi(key, b.reason)))
 

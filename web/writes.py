@@ -9,7 +9,9 @@ Idempotency-Key is settled (web/idempotency.py).
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from okr.web.auth import Principal
 from okr.web.idempotency import IdempotencyStore, Pending, Stored
@@ -45,7 +47,27 @@ def recorded_since(ledger: "OkrLedger", after: int, actor: str) -> list[dict[str
         start = notes[-1].id
 
 
-def _check_in(item: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+Events = list[dict[str, Any]]
+Warnings = Callable[[], list[str]]  # what the events recorded that counts in no as-of view
+
+
+def warnings(ledger: "OkrLedger", events: Events, say: Callable[[datetime], str]
+             ) -> list[str]:
+    """Each warning the recorded events give (domain/notices.py: a reading before its KPI was
+    in force, a key result before its objective or cycle), its times said by `say`."""
+    from okr.record.revive import parse_time
+
+    out = []
+    for e in events:
+        if e["type"] in ("KpiReadingRecorded", "KeyResultAdded"):
+            notice = ledger.notice_of(e["type"], UUID(e["aggregate_id"]),
+                                      parse_time(e["effective_at"]), e["data"])
+            if notice is not None:
+                out.append(notice.said(say))
+    return out
+
+
+def _check_in(item: str, events: Events, warned: Warnings) -> dict[str, Any]:
     """A check-in's answer: what was recorded, in the check-in's own words."""
     (e,) = [e for e in events if e["type"] == "CheckInRecorded"]
     d = e["data"]
@@ -56,30 +78,47 @@ def _check_in(item: str, events: list[dict[str, Any]]) -> dict[str, Any]:
             "recorded": events}
 
 
-def _events(item: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+def _events(item: str, events: Events, warned: Warnings) -> dict[str, Any]:
     return {"key": item, "recorded": events}
 
 
-def _counted(item: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+def _warned(item: str, events: Events, warned: Warnings) -> dict[str, Any]:
+    """A reading's or a new key result's answer: its events, and whether it counts in no
+    as-of view at its own time, with the warning `okr kpi record` / `okr kr add` say."""
+    said = warned()
+    return {"key": item, "recorded": events, "before_in_force": bool(said),
+            "warning": said[0] if said else None}
+
+
+def _counted(item: str, events: Events, warned: Warnings) -> dict[str, Any]:
     """An import's answer: how many events of each type it recorded (not each event: a file
-    can hold thousands)."""
+    can hold thousands), and how many count in no as-of view at their own time, with the
+    first MAX_NOTED warnings."""
     from collections import Counter
+
+    from okr.ledger.imports import MAX_NOTED
+
+    said = warned()
     return {"key": item, "recorded": len(events),
-            "types": dict(sorted(Counter(e["type"] for e in events).items()))}
+            "types": dict(sorted(Counter(e["type"] for e in events).items())),
+            "before_in_force": len(said), "warnings": said[:MAX_NOTED]}
 
 
 # How each kind of write is answered, from its events (the same before and after a crash).
-ANSWERS: dict[str, Callable[[str, list[dict[str, Any]]], dict[str, Any]]] = {
+ANSWERS: dict[str, Callable[[str, Events, Warnings], dict[str, Any]]] = {
     "check-in": _check_in,
     "events": _events,
+    "warned": _warned,
     "import": _counted,
 }
 
 
-def answer_of(kind: str, item: str, events: list[dict[str, Any]]) -> Stored:
+def answer_of(kind: str, item: str, events: Events, ledger: "OkrLedger",
+              say: Callable[[datetime], str]) -> Stored:
     """201 when the write recorded something; 200 when it had nothing to record (a carry
     done before, a reading id seen before)."""
-    return Stored(201 if events else 200, ANSWERS[kind](item, events))
+    return Stored(201 if events else 200, ANSWERS[kind](
+        item, events, lambda: warnings(ledger, events, say)))
 
 
 class Writes:
@@ -90,6 +129,11 @@ class Writes:
         for user in sorted(store.users_pending()):  # left by a server that was killed
             self._settle(Principal(user, "", ""), strict=False)
         site.before_write = self._settle
+
+    def _say(self, t: datetime) -> str:
+        """A time in a write's warning, as the CLI says it (the server's zone, UTC beside)."""
+        from okr.web.views import said
+        return said(t, self.site.zone)
 
     def run(self, who: Principal, key: str | None, fp: str, kind: str, item: str,
             work: "Callable[[OkrLedger], object]") -> Stored:
@@ -108,7 +152,8 @@ class Writes:
                 if key is not None:
                     self._settle(who, strict=False)
                 raise
-            answer = answer_of(kind, item, recorded_since(ledger, before, who.actor))
+            answer = answer_of(kind, item, recorded_since(ledger, before, who.actor), ledger,
+                               self._say)
             if key is not None:
                 self.store.answer(who.name, key, fp, answer)
             return answer
@@ -126,6 +171,7 @@ class Writes:
                     raise
                 continue
             if events:
-                self.store.answer(who.name, key, p.fingerprint, answer_of(p.kind, p.key, events))
+                self.store.answer(who.name, key, p.fingerprint, answer_of(
+                    p.kind, p.key, events, self.site.state.ledger, self._say))
             else:
                 self.store.release(who.name, key)

@@ -31,6 +31,13 @@ def readings(env: Env, kpi: str) -> list[dict]:
         app.close()
 
 
+def add_wau(env: Env) -> None:
+    """The feed's KPI, in force before the messages' times (2025-10), so their readings count
+    (one observed before its KPI was in force is recorded with a warning line: tested below)."""
+    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110",
+           "--effective", "2025-09-01T00:00:00Z", "--reason", "the feed's history")
+
+
 def message(i: int, **over: object) -> bytes:
     t = datetime(2025, 10, 1, tzinfo=UTC) + timedelta(minutes=i)
     return json.dumps({"kpi": "wau", "value": 100 + i, "observed_at": t.isoformat(),
@@ -44,7 +51,7 @@ BAD = [b"{not json", b"[]", message(1, kpi="nope"), message(2, value="12"),
 
 
 def test_mixed_stream_records_exactly_the_good_ones(env: Env) -> None:
-    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    add_wau(env)
     good = [message(i) for i in range(10, 40)]
     stream = good + BAD + good[:10]  # the last ten are duplicates by id
     random.Random(1).shuffle(stream)
@@ -76,7 +83,7 @@ def test_mixed_stream_records_exactly_the_good_ones(env: Env) -> None:
 def test_killed_ingest_loses_and_duplicates_nothing(env: Env) -> None:
     """SIGKILLed right after it recorded a reading (a progress probe on the event store), so
     every kill lands mid-stream; then a last run catches up."""
-    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    add_wau(env)
     n = 1500
     produce(env, env.settings.topic_kpi_readings,
             [(b"wau", message(i)) for i in range(n)])
@@ -102,7 +109,7 @@ def test_killed_ingest_loses_and_duplicates_nothing(env: Env) -> None:
 
 
 def test_a_conflicting_duplicate_reading_goes_to_the_dead_letter_topic(env: Env) -> None:
-    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    add_wau(env)
     first, same, other = message(7), message(7), message(7, value=999)
     moved, elsewhere = message(7, observed_at="2025-09-01T00:00:00Z"), message(7, source="x")
     produce(env, env.settings.topic_kpi_readings,
@@ -125,7 +132,7 @@ def test_a_broker_restart_while_no_ingest_runs_loses_no_reading_of_the_refilled_
     the ingest stored before: those offsets name records of the old topic, so the ingest
     must read the new one from its start, not skip what the feed sent first."""
     env = private_env
-    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    add_wau(env)
     topic = env.settings.topic_kpi_readings
     produce(env, topic, [(b"wau", message(i)) for i in range(20)])
     assert json.loads(env.ok("ingest", "--once", "--json"))["recorded"] == 20
@@ -141,7 +148,7 @@ def test_two_ingests_at_once_record_and_dead_letter_each_message_once(env: Env) 
     """Two `okr ingest` started together (a second terminal, a second `okr up`): one reads,
     the other waits for it, so no bad message is dead-lettered twice; `--once` beside a
     running ingest is refused in one line and reads nothing."""
-    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    add_wau(env)
     s = env.settings
     produce(env, s.topic_kpi_readings,
             [(b"wau", v) for v in [message(i) for i in range(300)] + BAD])
@@ -183,7 +190,7 @@ def test_a_running_ingest_skips_no_reading_when_the_broker_restarts_and_refills_
     between), so its partitions were checked only when they were assigned. It must read the
     refilled topic from its start, not skip the readings the feed sent first."""
     env, s = private_env, private_env.settings
-    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    add_wau(env)
     # Created as the feed's owner would, with the same partitions in both incarnations (a
     # producer's auto-created topic has Tansu's 4).
     kafka_client.ensure_topics(s, private_broker.bootstrap, [s.topic_kpi_readings])
@@ -219,7 +226,7 @@ def test_a_mark_that_cannot_be_checked_is_not_trusted_the_partition_is_read_from
     ingest waits 0 s for it) after a restart refilled the topic past that offset: the stored
     offset must not be used unchecked; the partition is read from 0 and the ingest says so."""
     env, s = private_env, private_env.settings
-    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    add_wau(env)
     kafka_client.ensure_topics(s, private_broker.bootstrap, [s.topic_kpi_readings])
     produce(env, s.topic_kpi_readings, [(b"wau", message(i)) for i in range(20)])
     assert json.loads(env.ok("ingest", "--once", "--json"))["recorded"] == 20
@@ -267,7 +274,7 @@ def test_a_refill_whose_record_before_the_offset_has_the_same_value_is_read_from
     but it is another record (sent later, or under another key): the partition is another
     one and is read from 0, not from the stored offset past the new readings."""
     env, s = private_env, private_env.settings
-    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    add_wau(env)
     kafka_client.ensure_topics(s, private_broker.bootstrap, [s.topic_kpi_readings])
     send(env, [(b"wau", message(i), T0 + i) for i in range(20)])
     assert json.loads(env.ok("ingest", "--once", "--json"))["recorded"] == 20
@@ -288,7 +295,7 @@ def test_a_mark_kept_before_marks_named_the_key_is_still_compared_by_its_value(
     """Marks stored by an earlier version hold the SHA-256 of the value only: an unchanged
     topic is not read again, a refilled one is."""
     env, s = private_env, private_env.settings
-    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    add_wau(env)
     kafka_client.ensure_topics(s, private_broker.bootstrap, [s.topic_kpi_readings])
     send(env, [(b"wau", message(i), T0 + i) for i in range(20)])
     assert json.loads(env.ok("ingest", "--once", "--json"))["recorded"] == 20
@@ -307,7 +314,7 @@ def test_a_partition_found_refilled_is_said_once_not_at_every_reopen(
     """After a restart the topic stays empty for a while: the running ingest says once that
     the partition is read from 0, not again at each idle reopen (every few seconds)."""
     env, s = private_env, private_env.settings
-    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110")
+    add_wau(env)
     kafka_client.ensure_topics(s, private_broker.bootstrap, [s.topic_kpi_readings])
     send(env, [(b"wau", message(i), None) for i in range(20)])
     app = feed_ledger(s)
@@ -325,3 +332,24 @@ def test_a_partition_found_refilled_is_said_once_not_at_every_reopen(
         ingest.close()
         app.close()
     assert said == [[0], [], []]
+
+
+def test_a_reading_observed_before_its_kpi_was_in_force_is_recorded_with_a_warning(
+        env: Env) -> None:
+    """Before: recorded silently (the CLI warned, the feed did not); a warning line per such
+    reading, counted in the summary. Nothing goes to dead letters: it is a warning."""
+    env.ok("kpi", "add", "wau", "Weekly active users", "--green", "140", "--red", "110",
+           "--effective", "2026-10-15T00:00:00Z", "--reason", "tracked since mid-October")
+    early = message(1, observed_at="2026-10-10T00:00:00Z")
+    fine = message(2, observed_at="2026-10-20T00:00:00Z")
+    produce(env, env.settings.topic_kpi_readings, [(b"wau", early), (b"wau", fine)])
+    proc = env.run("ingest", "--once", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["recorded"], out["dead_letters"], out["before_in_force"]) == (2, 0, 1)
+    warned = [line for line in proc.stderr.splitlines() if "warning" in line]
+    assert len(warned) == 1, proc.stderr
+    assert "observed before KPI wau was in force" in warned[0]
+    assert "m1" in warned[0]  # which message: its reading id
+    said = env.run("ingest", "--once")  # nothing new: no warning again
+    assert said.returncode == 0 and "warning" not in said.stderr, said.stderr

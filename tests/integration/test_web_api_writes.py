@@ -322,7 +322,8 @@ def test_a_plan_imported_through_the_api_is_recorded_once_as_the_caller(api: Api
     first = _import(api, "plan", PLAN, headers=headers)
     assert first.status_code == 201, first.text
     assert first.json() == {"key": "plan.yaml", "recorded": 3, "types": {
-        "CycleAdded": 1, "KeyResultAdded": 1, "ObjectiveAdded": 1}}
+        "CycleAdded": 1, "KeyResultAdded": 1, "ObjectiveAdded": 1},
+        "before_in_force": 0, "warnings": []}
     head = api.head()
     assert _import(api, "plan", PLAN, headers=headers).json() == first.json()
     assert api.head() == head
@@ -336,7 +337,8 @@ def test_check_ins_imported_from_csv_and_bad_lines_refused_with_every_line_liste
     good = "kr,value,note\nk-eng,2,from the sheet\nk-eng,3,\n"
     r = _import(api, "checkins", good, name="../sheet .csv")
     assert r.status_code == 201 and r.json() == {"key": "_sheet_.csv", "recorded": 2,
-                                                 "types": {"CheckInRecorded": 2}}
+                                                 "types": {"CheckInRecorded": 2},
+                                                 "before_in_force": 0, "warnings": []}
     before = api.head()
     bad = "kr,value\nk-eng,4\nk-eng,four\nnope,1\n"
     r = _import(api, "checkins", bad)
@@ -436,3 +438,51 @@ def test_an_oversized_import_is_refused_before_it_is_read_whole_and_records_noth
     status, read, body = _raw_post(api, "/api/v1/imports/checkins", 1, length=-1)
     assert status == 400 and body["detail"] == "Content-Length must be a number of bytes"
     assert api.head() == before
+
+
+# ---- what counts in no as-of view is said, not refused (as `okr kpi record` says it) -------
+
+def test_a_reading_observed_before_its_kpi_was_in_force_is_answered_with_a_warning(
+        api: Api) -> None:
+    """Before: 201 with the events only; the caller never learned that the reading shows in
+    no as-of view (the CLI said so in a warning line)."""
+    from datetime import UTC, datetime
+    api.ledger.add_kpi("kpi-oct", "Since mid-October", green=10, red=5,
+                       effective=datetime(2026, 10, 15, tzinfo=UTC), reason="tracked since")
+    early = api.post("/kpis/kpi-oct/readings", {"value": 4, "at": "2026-10-10T12:00:00Z"}, "pat")
+    assert early.status_code == 201, early.text
+    assert early.json()["before_in_force"] is True
+    assert early.json()["warning"].startswith("observed before KPI kpi-oct was in force (since "
+                                              "2026-10-15T"), early.json()
+    assert "counts in no as-of view" in early.json()["warning"]
+    later = api.post("/kpis/kpi-oct/readings", {"value": 6, "at": "2026-10-20T12:00:00Z"}, "pat")
+    assert later.status_code == 201, later.text
+    assert (later.json()["before_in_force"], later.json()["warning"]) == (False, None)
+
+
+def test_a_key_result_effective_before_its_objective_is_answered_with_a_warning(
+        api: Api) -> None:
+    from datetime import UTC, datetime
+    api.ledger.add_objective("o-lately", "Added lately", cycle="live", owner="ben",
+                             reason="late")  # committed plan: in force from now
+    before = (datetime.now(UTC) - timedelta(days=2)).isoformat(timespec="seconds")
+    r = api.post("/key-results", {"key": "kr-early", "title": "Early", "objective": "o-lately",
+                                  "effective": before, "reason": "measured before"}, "pat")
+    assert r.status_code == 201, r.text
+    assert r.json()["before_in_force"] is True
+    assert r.json()["warning"].startswith("key result kr-early counts from "), r.json()
+    assert "when its objective o-lately is in force" in r.json()["warning"]
+
+
+def test_an_import_of_readings_before_their_kpi_says_how_many(api: Api) -> None:
+    from datetime import UTC, datetime
+    api.ledger.add_kpi("kpi-imp", "Since mid-October", green=10, red=5,
+                       effective=datetime(2026, 10, 15, tzinfo=UTC), reason="tracked since")
+    sheet = "kpi,value,at\nkpi-imp,1,2026-10-01\nkpi-imp,2,2026-10-20\nkpi-imp,3,2026-10-02\n"
+    r = _import(api, "readings", sheet)
+    assert r.status_code == 201, r.text
+    assert r.json()["recorded"] == 3
+    assert r.json()["before_in_force"] == 2
+    assert len(r.json()["warnings"]) == 2
+    assert all(w.startswith("observed before KPI kpi-imp was in force")
+               for w in r.json()["warnings"])
