@@ -222,6 +222,9 @@ def create_app(settings: Settings) -> FastAPI:
                          if x["key"] == key), None)
             chart = Markup(kr_chart(v.review, key, check_ins, v.zone))
             initiatives = [] if mine is None else mine.get("initiatives", [])
+            # Why a check-in would be refused, in the refusal's words: no form then.
+            no_check_in = ({"closed": card["cycle"]} if v.review["status"] == "closed"
+                           else {"kpi": kr["kpi"]} if kr.get("kpi") else None)
         except Exception as exc:
             return problem(request, who, exc)
         return page(request, "key_result.html", who, status, card=card, kr=kr,
@@ -230,7 +233,8 @@ def create_app(settings: Settings) -> FastAPI:
                     check_ins=[{**c, "effective": said(c["effective_at"], site.zone),
                                 "recorded": said(c["recorded_at"], site.zone)}
                                for c in reversed(check_ins)],
-                    may_check_in=may, error=error, typed=typed or {},
+                    may_check_in=may, no_check_in=no_check_in, error=error,
+                    typed=typed or {},
                     travel=travel(as_of, known_at, a, k, site.zone))
 
     @app.get("/restatement", response_model=None)
