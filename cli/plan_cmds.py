@@ -137,13 +137,19 @@ def objective_add(ctx: typer.Context, key: str, title: str,
                   parent: str | None = typer.Option(None, help="Parent objective (alignment)."),
                   effective: str | None = EFFECTIVE,
                   reason: str | None = REASON, as_json: bool = JSON) -> None:
-    """Add an objective to a cycle."""
+    """Add an objective to a cycle (one in force before its cycle is recorded with a warning
+    saying when it counts from)."""
     st = state(ctx)
     o = st.ledger.add_objective(key, title, cycle, owner or st.ledger.principal, team, level,
                                 okr_type, description, parent, reason,
                                 effective=when(st, effective))
+    notice = st.ledger.objective_notice(o.key, o.cycle, o.in_force_since)
+    if notice is not None:  # recorded, but no as-of view shows it until later: say so
+        warn(st, notice)
     done(ctx, as_json, f"objective {o.key} added to {o.cycle} ({o.okr_type}, owner {o.owner})",
-         {"key": o.key, "cycle": o.cycle, "type": o.okr_type, "owner": o.owner},
+         {"key": o.key, "cycle": o.cycle, "type": o.okr_type, "owner": o.owner,
+          "before_in_force": notice is not None,
+          "counts_from": o.in_force_since if notice is None else notice.since},
          in_force=in_force(o, effective))
 
 

@@ -1,12 +1,13 @@
 """What a write records that no as-of view will show where a person expects it: said, never
 refused (docs/scoring.md, "Valid time of the plan").
 
-An as-of view shows a KPI's reading only once the KPI is in force (`Kpi.counts_at`), and a key
-result only while its objective and that objective's cycle are in force too (the scorecard
+An as-of view shows a KPI's reading only once the KPI is in force (`Kpi.counts_at`), an
+objective only while its cycle is in force too, and a key result only while its objective and
+that objective's cycle are in force too (the scorecard
 lists key results under the objectives in force, those under the cycles in force:
 domain/history.py `scorecard`, projections/macros.sql `objectives_at`). Every edge that
-records readings or key results — the CLI, the API, the imports, the ingest — asks here and
-says the notice in its person's zone.
+records readings, objectives or key results — the CLI, the API, the imports, the ingest —
+asks here and says the notice in its person's zone.
 """
 
 from collections.abc import Callable
@@ -49,6 +50,18 @@ def early_reading(kpi: Kpi, observed_at: datetime) -> Notice | None:
                   "counts in no as-of view; a KPI that carries history is added with "
                   "--effective", {"kpi": kpi.key, "since": kpi.in_force_since},
                   kpi.in_force_since)
+
+
+def early_objective(key: str, in_force_since: datetime, cycle: Cycle) -> Notice | None:
+    """A notice when objective `key`, in force since then in `cycle`, shows in no as-of view
+    until later (its cycle comes into force later: a quarter is in force from its start),
+    else None."""
+    since = max(in_force_since, cycle.in_force_since)
+    if since == in_force_since:
+        return None
+    return Notice("objective {objective} counts from {since}, when its cycle {cycle} is in "
+                  "force: no as-of view shows it before then",
+                  {"objective": key, "since": since, "cycle": cycle.key}, since)
 
 
 def key_result_counts_from(in_force_since: datetime, objective: Objective, cycle: Cycle

@@ -42,7 +42,7 @@ from okr.domain.errors import AlreadyExists, DomainError, NotFound
 from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
-from okr.domain.notices import Notice, early_key_result, early_reading
+from okr.domain.notices import Notice, early_key_result, early_objective, early_reading
 from okr.domain.objective import Objective, check_alignment
 from okr.domain.periods import canonical_cycle_key
 from okr.domain.reading_ids import ReadingIds
@@ -308,11 +308,18 @@ class OkrLedger(Application[UUID]):
         obj = self.load(Objective, "objective", objective, shared=True)
         return early_key_result(key, in_force_since, obj, self.cycle_of_objective(obj))
 
+    def objective_notice(self, key: str, cycle: str, in_force_since: datetime
+                         ) -> Notice | None:
+        """The warning for objective `key`, in force since then in `cycle`, if no as-of view
+        shows it until its cycle is in force."""
+        cyc = self.load(Cycle, "cycle", canonical_cycle_key(cycle), shared=True)
+        return early_objective(key, in_force_since, cyc)
+
     def notice_of(self, event_type: str, aggregate: UUID, effective_at: datetime,
                   data: dict[str, Any]) -> Notice | None:
         """The warning a recorded event gives, from its envelope's members (type, aggregate
-        id, effective time, data): a reading before its KPI was in force, a key result added
-        before its objective or cycle; else None."""
+        id, effective time, data): a reading before its KPI was in force, an objective added
+        before its cycle, a key result added before its objective or cycle; else None."""
         if event_type == "KpiReadingRecorded":
             with self._cache_lock:
                 kpi: Any = self.repository.get(aggregate, deepcopy_from_cache=False)
@@ -320,6 +327,8 @@ class OkrLedger(Application[UUID]):
             return early_reading(kpi, effective_at)
         if event_type == "KeyResultAdded":
             return self.key_result_notice(data["key"], data["objective"], effective_at)
+        if event_type == "ObjectiveAdded":
+            return self.objective_notice(data["key"], data["cycle"], effective_at)
         return None
 
     # ---- the write path ----------------------------------------------------------------

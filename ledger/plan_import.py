@@ -30,7 +30,7 @@ from okr.domain.errors import DomainError, said
 from okr.domain.initiative import Initiative
 from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
-from okr.domain.notices import Notice, early_key_result, early_reading
+from okr.domain.notices import Notice, early_key_result, early_objective, early_reading
 from okr.domain.numbers import parse_number
 from okr.domain.objective import Objective
 from okr.domain.periods import canonical_cycle_key
@@ -313,17 +313,18 @@ class _Plan:
                       for kpi in first.keys() | measuring.keys()}
         return self._uses
 
-    def objectives(self, row: dict[str, str]) -> None:
+    def objectives(self, row: dict[str, str]) -> Notice | None:
         cyc = self.get("cycle", canonical_cycle_key(row["cycle"]))
         cyc.check_open("adding an objective")
         if row.get("parent"):
             self.get("objective", row["parent"])
         eff = self.in_force(cyc, row, f"adding objective {row['key']}")
-        self.create("objective", row["key"], lambda: Objective.add(
+        obj = self.create("objective", row["key"], lambda: Objective.add(
             row["key"], row["title"], cyc.key, row.get("owner") or self.actor,
             row.get("team", ""), row.get("level") or "team", row.get("type") or "committed",
             row.get("description", ""), row.get("parent") or None, self.actor,
             plan_revision=cyc.plan_committed, reason=self.source, effective_at=eff))
+        return early_objective(obj.key, obj.in_force_since, cyc)
 
     def key_results(self, row: dict[str, str]) -> Notice | None:
         obj = self.get("objective", row["objective"])

@@ -306,8 +306,9 @@ def write_routes(router: APIRouter, site: Site, caller: Callable[[str | None], P
             return key, lambda L: do(L, key, b, eff)
         return prepare
 
-    route("/objectives", ObjectiveAdd, "Add an objective (okr objective add).", _plans,
-          objective_add, on_item=False)
+    route("/objectives", ObjectiveAdd, "Add an objective (okr objective add); "
+          "`before_in_force` and `warning` say when it counts only once its cycle is in force.",
+          _plans, objective_add, on_item=False, kind="warned")
     route("/objectives/{key}/update", ObjectiveUpdate, "Retitle, change owner/team, re-align "
           "or change type (okr objective update).", _plans, objective_update)
     route("/objectives/{key}/abandon", Dated, "Abandon an objective (okr objective abandon).",

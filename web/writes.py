@@ -54,12 +54,13 @@ Warnings = Callable[[], list[str]]  # what the events recorded that counts in no
 def warnings(ledger: "OkrLedger", events: Events, say: Callable[[datetime], str]
              ) -> list[str]:
     """Each warning the recorded events give (domain/notices.py: a reading before its KPI was
-    in force, a key result before its objective or cycle), its times said by `say`."""
+    in force, an objective before its cycle, a key result before its objective or cycle), its
+    times said by `say`."""
     from okr.record.revive import parse_time
 
     out = []
     for e in events:
-        if e["type"] in ("KpiReadingRecorded", "KeyResultAdded"):
+        if e["type"] in ("KpiReadingRecorded", "ObjectiveAdded", "KeyResultAdded"):
             notice = ledger.notice_of(e["type"], UUID(e["aggregate_id"]),
                                       parse_time(e["effective_at"]), e["data"])
             if notice is not None:

@@ -474,6 +474,19 @@ def test_a_key_result_effective_before_its_objective_is_answered_with_a_warning(
     assert "when its objective o-lately is in force" in r.json()["warning"]
 
 
+def test_an_objective_effective_before_its_cycle_is_answered_with_a_warning(
+        api: Api) -> None:
+    r = api.post("/cycles", {"key": "later", "start": "2026-11-01", "end": "2026-11-30"}, "pat")
+    assert r.status_code == 201, r.text
+    r = api.post("/objectives", {"key": "o-early", "title": "Early", "cycle": "later",
+                                 "effective": "2026-10-20T00:00:00+00:00",
+                                 "reason": "planned before"}, "pat")
+    assert r.status_code == 201, r.text
+    assert r.json()["before_in_force"] is True
+    assert r.json()["warning"].startswith("objective o-early counts from "), r.json()
+    assert "when its cycle later is in force" in r.json()["warning"]
+
+
 def test_an_import_of_readings_before_their_kpi_says_how_many(api: Api) -> None:
     from datetime import UTC, datetime
     api.ledger.add_kpi("kpi-imp", "Since mid-October", green=10, red=5,

@@ -91,3 +91,35 @@ def test_a_key_result_effective_before_its_objective_is_recorded_and_says_when_i
                "--effective", "2026-11-02", "--reason", "from November", "--json")
     assert fine.code == 0 and fine.stderr == "", fine
     assert json.loads(fine.stdout)["before_in_force"] is False
+
+
+def test_an_objective_effective_before_its_cycle_is_recorded_and_says_when_it_counts(
+        tmp_path: Path) -> None:
+    """An objective given --effective before its cycle is in force (a quarter is in force from
+    its start) shows in no as-of view until the cycle is: said as for a key result, in the
+    CLI and a plan import."""
+    home = tmp_path / "home"
+    assert okr(home, "cycle", "add", "2026-Q4").code == 0
+    obj = okr(home, "objective", "add", "early", "Early goal", "--cycle", "2026-Q4",
+              "--owner", "ana", "--effective", "2026-09-01", "--reason", "planned in Q3",
+              "--json")
+    assert obj.code == 0, obj
+    got = json.loads(obj.stdout)
+    assert got["before_in_force"] is True
+    assert got["counts_from"] == "2026-10-01T00:00:00.000000Z"  # the quarter's start (UTC)
+    assert obj.stderr.strip() == (
+        "okr: warning: objective early counts from 2026-10-01T02:00:00+02:00 "
+        "(2026-10-01T00:00:00Z), when its cycle 2026-Q4 is in force: no as-of view shows "
+        "it before then"), obj.stderr
+    fine = okr(home, "objective", "add", "on-time", "On time", "--cycle", "2026-Q4",
+               "--owner", "ana", "--effective", "2026-10-02", "--reason", "in Q4", "--json")
+    assert fine.code == 0 and fine.stderr == "", fine
+    assert json.loads(fine.stdout)["before_in_force"] is False
+    plan = tmp_path / "more.yaml"
+    plan.write_text("objectives: [{key: early-too, title: Early too, cycle: 2026-Q4,"
+                    " effective: 2026-09-15}]\n")
+    out = okr(home, "import", "plan", str(plan), "--json")
+    assert out.code == 0, out
+    (line,) = json.loads(out.stdout)["before_in_force_lines"]
+    assert line["line"] == 1 and line["warning"].startswith(
+        "objective early-too counts from 2026-10-01T02:00:00+02:00"), line
