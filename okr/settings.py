@@ -129,7 +129,8 @@ class Settings:
     home: Path = setting(Path(".okr"), description="The data directory: event store, DuckDB "
                        "files, signing key, broker state (created 0700).")
     timezone: str | None = setting(None, description="Your zone (IANA name): how typed times "
-                                 "are read and said back (default: $TZ, else the system's).")
+                                 "are read and said back (default: $TZ, else the system's "
+                                 "zone, /etc/localtime).")
     org_timezone: str = setting("UTC", description="The organisation's zone: named quarters, "
                               "halves and years run from local midnight to local midnight in "
                               "it; recorded on each cycle when it is added.")
