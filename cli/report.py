@@ -140,6 +140,19 @@ def backdated_lines(review: dict[str, Any], zone: str, every: bool = False) -> l
     return out
 
 
+def habit_text(h: dict[str, Any], review: dict[str, Any], zone: str) -> str:
+    """'2 check-ins, 3 of 5 weeks without one (in force from 2026-09-01)'; a key result linked
+    to a KPI is counted by the KPI's readings."""
+    what = (f"{h['check_ins']} check-ins" if h["kpi"] is None else
+            f"{h['readings']} readings of KPI {h['kpi']}"
+            + (f" and {h['check_ins']} check-ins" if h["check_ins"] else ""))
+    span = [f"from {day(h['since'], zone)}"] if h["since"] > review["start"] else []
+    if h["until"] < review["evaluated_at"]:
+        span.append(f"until {day(h['until'], zone)}")
+    return (f"{what}, {h['weeks_without']} of {h['weeks']} weeks without one"
+            + (f" (in force {' '.join(span)})" if span else ""))
+
+
 def _source(source: str | None) -> str:
     return "" if source is None else f" (source {source})"
 
@@ -189,10 +202,22 @@ def carried_text(origin: str | None) -> str:
 KR_ROW, OBJECTIVE_ROW = "key result", "objective"  # a plan-vs-actual row's `row`
 
 
+def call_text(card: dict[str, Any]) -> str:
+    """' · closed as achieved (disagrees)': the team's recorded close of an objective, said
+    beside its computed grade ('' when none)."""
+    closed = card.get("closed")
+    if not closed:
+        return ""
+    return f" · closed as {closed['status']}{' (disagrees)' if closed['disagrees'] else ''}"
+
+
 def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
     """The plan-vs-actual table: per objective, a row per key result graded by its own 0–1
-    score, then the objective's own row — its score (the weighted mean of those grades),
-    expectation, track and grade with its verdict — so the objective's grade is said once."""
+    score, a row per key result of the plan removed after commit (its value, progress and
+    expectation when removed, status 'removed', no grade), then the objective's own row — its
+    score (the weighted mean of its live key results' grades), expectation, track and grade
+    with its verdict, and the team's recorded close beside it — so the objective's grade is
+    said once."""
     rows = []
     # Final once the cycle is over, or closed (early, too); reopening makes it open again.
     final = review["evaluated_at"] >= review["end"] or review["status"] == "closed"
@@ -201,7 +226,8 @@ def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
         common = {"objective": card["key"], "objective_title": card["title"],
                   "type": card["okr_type"], "owner": card["owner"], "team": card["team"],
                   "objective_score": card["score"], "objective_grade": verdict,
-                  "objective_carried_from": card["carried_from"]}
+                  "objective_carried_from": card["carried_from"],
+                  "closed_as": (card.get("closed") or {}).get("status")}
         for kr in card["key_results"]:
             rows.append({
                 "row": KR_ROW, **common, "grade": score_text(kr["progress"]),
@@ -211,15 +237,25 @@ def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
                 "final_target": kr["target"], "final_target_high": kr["target_high"],
                 "initiatives": initiatives_text(kr), "value": kr["value"],
                 "progress": kr["progress"], "expected": kr["expected"], "status": kr["status"],
-                "added_after_commit": kr["added_after_commit"],
+                "added_after_commit": kr["added_after_commit"], "removed_after_commit": False,
                 "carried_from": kr["carried_from"]})
+        for kr in card.get("removed_key_results", ()):
+            rows.append({
+                "row": KR_ROW, **common, "grade": NONE,
+                "key_result": kr["key"], "kr_title": kr["title"],
+                "planned_target": kr["planned_target"],
+                "planned_target_high": kr["planned_target_high"],
+                "final_target": None, "final_target_high": None, "initiatives": NONE,
+                "value": kr["value"], "progress": kr["progress"], "expected": kr["expected"],
+                "status": "removed", "added_after_commit": False, "removed_after_commit": True,
+                "carried_from": None})
         rows.append({
-            "row": OBJECTIVE_ROW, **common, "grade": objective_grade(card, final),
+            "row": OBJECTIVE_ROW, **common, "grade": objective_grade(card, final) + call_text(card),
             "key_result": None, "kr_title": None, "planned_target": None,
             "planned_target_high": None, "final_target": None, "final_target_high": None,
             "initiatives": NONE, "value": None, "progress": card["score"],
             "expected": card["expected"], "status": card["track"], "added_after_commit": None,
-            "carried_from": None})
+            "removed_after_commit": None, "carried_from": None})
     return rows
 
 
@@ -265,6 +301,7 @@ def to_markdown(review: dict[str, Any], zone: str, person: str | None = None,
                    f"{m(carried_text(r['objective_carried_from']))} | {m(r['type'])} | "
                    f"{m(kr_text(r))}"
                    f"{' (added after commit)' if r['added_after_commit'] else ''}"
+                   f"{' (removed)' if r['removed_after_commit'] else ''}"
                    f"{m(carried_text(r['carried_from']))} | "
                    f"{bounds(r['planned_target'], r['planned_target_high'])} | "
                    f"{bounds(r['final_target'], r['final_target_high'])} | {num(r['value'])} | "
@@ -310,8 +347,7 @@ def to_markdown(review: dict[str, Any], zone: str, person: str | None = None,
                    f"{g['health_at_end'] or '-'}{' (stale)' if g['stale_at_end'] else ''} |")
     out += ["", "## Check-in habits", ""]
     for key, h in review["habits"].items():
-        out.append(f"- {m(key)}: {h['check_ins']} check-ins, {h['weeks_without_check_in']} of "
-                   f"{h['weeks']} weeks without one")
+        out.append(f"- {m(key)}: {habit_text(h, review, zone)}")
     if review["backdated"]:
         out += ["", "## Back-dated check-ins", "", m(backdated_total(review)) + ":", ""]
         out += [f"- {m(line)}" for line in backdated_lines(review, zone, every)]
@@ -485,6 +521,7 @@ def to_html(review: dict[str, Any], zone: str, person: str | None = None,
         f"{e(carried_text(r['objective_carried_from']))}</td><td>{e(r['type'])}</td>"
         f"<td>{e(kr_text(r))}"
         f"{' <span class=flag>added after commit</span>' if r['added_after_commit'] else ''}"
+        f"{' <span class=flag>removed after commit</span>' if r['removed_after_commit'] else ''}"
         f"{e(carried_text(r['carried_from']))}"
         f"</td><td>{bounds(r['planned_target'], r['planned_target_high'])}</td>"
         f"<td>{bounds(r['final_target'], r['final_target_high'])}</td>"

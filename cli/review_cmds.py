@@ -156,6 +156,7 @@ def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str,
                          (carried_text(row["objective_carried_from"]), "cyan")),
                   styled(kr_text(row),
                          *([(" (added)", "yellow")] if row["added_after_commit"] else []),
+                         *([(" (removed)", "yellow")] if row["removed_after_commit"] else []),
                          (carried_text(row["carried_from"]), "cyan")),
                   bounds(row["planned_target"], row["planned_target_high"]),
                   bounds(row["final_target"], row["final_target_high"]), num(row["value"]),
@@ -196,7 +197,8 @@ def _print_retro(d: dict[str, Any], fmt: str) -> None:
 
     fields = [("objectives", str), ("graded", str), ("succeeded", str), ("hit_rate", pct),
               ("mean_score", pct), ("kr_done", str), ("revisions", str),
-              ("goalposts_moved", str), ("brier", lambda x: NONE if x is None else f"{x:.3f}")]
+              ("goalposts_moved", str), ("calls_disagreeing", str),
+              ("brier", lambda x: NONE if x is None else f"{x:.3f}")]
     print_table(["", d["a"]["cycle"], d["b"]["cycle"]],
                 [[name.replace("_", " "), show(d["a"][name]), show(d["b"][name])]
                  for name, show in fields], fmt,

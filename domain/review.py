@@ -5,7 +5,7 @@ KPI guardrails — all computed from the facts with the reference semantics of h
 import bisect
 import operator
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +15,6 @@ from okr.domain.events import MEASUREMENTS
 from okr.domain.history import (
     Fact,
     World,
-    kr_card,
     position_of,
     scorecard,
     world_at,
@@ -24,7 +23,7 @@ from okr.domain.history import (
 from okr.domain.periods import Window, zone
 from okr.domain.rollup import summaries
 from okr.domain.trail import changes
-from okr.domain.vocab import Health, KrKind
+from okr.domain.vocab import Health, KrKind, ObjectiveStatus
 
 WEEK = timedelta(days=7)
 BACKDATED_AFTER = timedelta(days=1)  # recorded more than a day after it was effective
@@ -33,6 +32,7 @@ _EPS = 1e-9
 _OBSERVED = operator.itemgetter("observed_at")
 _OBJECTIVE_KEY = operator.itemgetter("objective", "key")
 _RECORDED_FROM = operator.itemgetter("recorded_from")
+_effective_at = operator.attrgetter("effective_at")
 
 
 class UnknownCycle(LookupError):
@@ -66,9 +66,16 @@ def _cycle_keys(world: World, cycle: str) -> tuple[set[str], set[str]]:
 
 
 def plan_vs_actual(facts: Sequence[Fact], cycle: str, committed_at: datetime | None,
-                   final: World, t_eval: datetime) -> list[dict[str, Any]]:
+                   final: World, t_eval: datetime,
+                   removals: Mapping[str, dict[str, Any]] | None = None,
+                   calls: Mapping[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Per objective: the plan as committed, the final plan (`final`, the world at t_eval),
-    values, scores and grades."""
+    values, scores and grades; the key results of the plan removed since, each with its plan
+    and, from its removal's revision (`removals`, by key result: `revisions`), its value,
+    progress and expectation when the removal took effect; and the team's recorded close of
+    the objective (`calls`, by objective: `team_calls`) beside its computed grade."""
+    removals = removals or {}
+    calls = calls or {}
     # The plan is targets and structure: measurements play no part in it.
     plan = world_at((f for f in facts if f.type not in MEASUREMENTS), committed_at,
                     committed_at) if committed_at else World()
@@ -99,33 +106,92 @@ def plan_vs_actual(facts: Sequence[Fact], cycle: str, committed_at: datetime | N
                         and (planned["target"], planned["target_high"])
                         != (kr["target"], kr["target_high"])})
         removed = sorted(k for k in planned_under.get(card["key"], ()) if k not in final_krs)
+        call = calls.get(card["key"])
         out.append({**card, "key_results": krs, "in_plan": card["key"] in plan_objs,
                     "carried_from": final.objectives[card["key"]]["carried_from"],
                     "removed_after_commit": removed,
+                    "removed_key_results": [_removed(plan.key_results[k], final.key_results[k],
+                                                     removals.get(k)) for k in removed],
+                    "closed": None if call is None else {
+                        **call, "disagrees": None if card["succeeded"] is None
+                        else (call["status"] == ObjectiveStatus.ACHIEVED) != card["succeeded"]},
                     "success_threshold": scoring.success_threshold(card["okr_type"])})
     return out
 
 
+def _removed(planned: dict[str, Any], last: dict[str, Any], removal: dict[str, Any] | None
+             ) -> dict[str, Any]:
+    """A key result of the plan removed after commit: its plan, the targets it was removed
+    with, and its value, progress and expectation when the removal took effect (`removal`:
+    its revision, None if the review does not list it)."""
+    def then(name: str) -> Any:
+        return None if removal is None else removal[name]
+    return {"key": last["key"], "title": last["title"], "kind": last["kind"],
+            "unit": last["unit"], "start": last["start"],
+            "planned_target": planned["target"], "planned_target_high": planned["target_high"],
+            "planned_weight": planned["weight"], "target": last["target"],
+            "target_high": last["target_high"], "weight": last["weight"], "kpi": last["kpi"],
+            "removed_at": then("effective_at"), "removal_recorded_at": then("at"),
+            "actor": then("actor"), "on_behalf_of": then("on_behalf_of"),
+            "reason": then("reason"), "value": then("value_then"),
+            "progress": then("progress_then"), "expected": then("expected_then")}
+
+
+def team_calls(facts: Sequence[Fact], final: World, cycle: str, point: ReviewPoint,
+               end: datetime) -> dict[str, dict[str, Any]]:
+    """The team's recorded call on each objective of the cycle: its close as achieved or
+    missed (`okr objective close`), as known at the review's known_at. A close in force by
+    the review's as_of counts; so does, in a review of the whole cycle (as of its end or
+    later), a close that took effect after the end — the call a team types at its retro
+    speaks for the quarter it judges. The call is shown beside the computed grade, never
+    instead of it."""
+    mine = {agg: key for agg, (table, key) in final.keys.items()
+            if table == "objectives" and final.objectives[key]["cycle"] == cycle}
+    whole = point.as_of >= end
+    out: dict[str, dict[str, Any]] = {}
+    for f in facts:
+        if (f.type != "ObjectiveStatusChanged" or f.aggregate_id not in mine
+                or f.recorded_at > point.known_at
+                or f.data["status"] not in (ObjectiveStatus.ACHIEVED, ObjectiveStatus.MISSED)
+                or (f.effective_at > point.as_of and not whole)):
+            continue
+        out[mine[f.aggregate_id]] = {
+            "status": f.data["status"], "recorded_at": f.recorded_at,
+            "effective_at": f.effective_at, "after_end": f.effective_at > end,
+            "actor": f.actor, "on_behalf_of": f.on_behalf_of, "reason": f.reason}
+    return out
+
+
 def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dict[str, Any]]:
-    """Every recorded change to the committed plan, with from → to, who, why, and whether it
-    moved the goalposts (eased a target while the key result was behind expectation)."""
+    """Every recorded change to the committed plan, with from → to, who, why, the objective it
+    belongs to, and whether it moved the goalposts (eased a target while the key result was
+    behind expectation).
+
+    A change to a key result (a revision, a removal) is judged when it took effect — its
+    valid time, `effective_at`, or the cycle's end if it took effect after it — as known at
+    `known_at`: the key result as it stood just before the change, its latest check-in (or
+    its linked KPI's reading) by then, as every as-of view reads it. A target cut typed at
+    the retro for a week-6 agreement is judged at week 6, not at the retro."""
     out = []
     visible = [f for f in facts if f.recorded_at <= known_at]
     last = max((f.position for f in visible if f.data.get("plan_revision")), default=None)
     if last is None:
         return []
-    # A revision reads the structure before it and the latest check-in or reading of the key
-    # result it revises: the walk stops at the last revision and skips the readings of KPIs
-    # no key result ever links.
-    walked = (f for f in _scored_by_key_results(visible) if f.position <= last)
+    # The structure before each revision: an item's in-force times never go backwards, so
+    # the item as its earlier facts (by position) left it is the item just before the change
+    # took effect. Measurements play no part in it: they are read at the change's time below.
+    walked = (f for f in visible if f.position <= last and f.type not in MEASUREMENTS)
+    judged = _Measured(visible)
     for world, change in changes(walked, only=lambda f: bool(f.data.get("plan_revision"))):
         fact = change.fact
-        belongs = (world.objectives.get(change.key, {}).get("cycle") == cycle
-                   if change.kind == "objective" else
-                   world.objectives.get(world.key_results.get(change.key, {}).get(
-                       "objective", fact.data.get("objective", "")), {}).get("cycle") == cycle)
-        if change.kind == "objective" and fact.type == "ObjectiveAdded":
-            belongs = fact.data.get("cycle") == cycle
+        if change.kind == "objective":
+            objective = change.key
+            belongs = (fact.data.get("cycle") if fact.type == "ObjectiveAdded"
+                       else world.objectives.get(change.key, {}).get("cycle")) == cycle
+        else:
+            objective = world.key_results.get(change.key, {}).get(
+                "objective", fact.data.get("objective", ""))
+            belongs = world.objectives.get(objective, {}).get("cycle") == cycle
         if not belongs:
             continue
         entry: dict[str, Any] = {
@@ -135,18 +201,58 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
             # back-dated check-in.
             "effective_at": fact.effective_at,
             "backdated": fact.effective_at < fact.recorded_at,
-            "type": fact.type, "kind": change.kind, "key": change.key,
+            "type": fact.type, "kind": change.kind, "key": change.key, "objective": objective,
             "changes": {k: {"from": a, "to": b} for k, (a, b) in change.diff.items()},
-            "goalpost_moved": False, "progress_then": None, "expected_then": None}
-        if fact.type == "KeyResultRevised":
+            "goalpost_moved": False, "judged_at": None, "value_then": None,
+            "progress_then": None, "expected_then": None}
+        if fact.type in ("KeyResultRevised", "KeyResultRemoved"):
             kr = world.key_results[change.key]
             cyc = world.cycles[world.objectives[kr["objective"]]["cycle"]]
-            then = kr_card(world, kr, Window(cyc["start"], cyc["end"]), fact.recorded_at)
-            entry["progress_then"], entry["expected_then"] = then["progress"], then["expected"]
-            behind = then["progress"] < then["expected"] - _EPS
-            entry["goalpost_moved"] = behind and easing(kr["kind"], kr, dict(fact.data))
+            window = Window(cyc["start"], cyc["end"])
+            at = min(fact.effective_at, window.end)
+            value = judged.value(kr, at)
+            entry["judged_at"], entry["value_then"] = at, value
+            entry["progress_then"] = scoring.progress(
+                kr["kind"], kr["start"], kr["target"], kr["target_high"], kr["tolerance"], value)
+            entry["expected_then"] = scoring.expected_progress(
+                kr["kind"], kr["start"], kr["target"], kr["target_high"], kr["phases"], window,
+                at)
+            if fact.type == "KeyResultRevised":
+                behind = entry["progress_then"] < entry["expected_then"] - _EPS
+                entry["goalpost_moved"] = behind and easing(kr["kind"], kr, dict(fact.data))
         out.append(entry)
     return out
+
+
+class _Measured:
+    """The check-ins and KPI readings among `facts`, each item's by effective time: what a
+    key result's value was at an instant, as `world_at` folds them (the latest by effective
+    time, then position; a KPI's only once the KPI was in force)."""
+
+    def __init__(self, facts: Sequence[Fact]) -> None:
+        ordered = sorted((f for f in facts if f.type in MEASUREMENTS), key=_effective_at)
+        self.series: dict[str, list[Fact]] = defaultdict(list)
+        for f in ordered:  # stable: by position among equal times
+            self.series[f.aggregate_id].append(f)
+        self.times = {agg: [f.effective_at for f in items] for agg, items in self.series.items()}
+        self.kr_ids = {f.data["key"]: f.aggregate_id for f in facts
+                       if f.type == "KeyResultAdded"}
+        self.kpis = {f.data["key"]: (f.aggregate_id, f.effective_at) for f in facts
+                     if f.type == "KpiAdded"}
+
+    def latest(self, aggregate: str | None, at: datetime) -> float | None:
+        if aggregate is None or aggregate not in self.series:
+            return None
+        i = bisect.bisect_right(self.times[aggregate], at)
+        return self.series[aggregate][i - 1].data["value"] if i else None
+
+    def value(self, kr: dict[str, Any], at: datetime) -> float | None:
+        """`kr`'s value at `at`: its linked KPI's latest reading if the KPI was in force then,
+        else its latest check-in."""
+        kpi = self.kpis.get(kr["kpi"]) if kr["kpi"] else None
+        if kpi is not None and kpi[1] <= at:
+            return self.latest(kpi[0], at)
+        return self.latest(self.kr_ids.get(kr["key"]), at)
 
 
 def _scored_by_key_results(facts: Sequence[Fact]) -> list[Fact]:
@@ -204,17 +310,52 @@ def _series_point(world: World, kr: dict[str, Any], window: Window, at: datetime
             "value": value, "target": kr["target"]}
 
 
-def check_in_habits(final: World, krs: set[str], window: Window, t_eval: datetime
-                    ) -> dict[str, dict[str, Any]]:
-    """Per key result: weeks without a check-in, and the back-dated check-ins."""
-    weeks = max(1, -(-int((t_eval - window.start).total_seconds()) // int(WEEK.total_seconds())))
+def in_force_spans(facts: Sequence[Fact], final: World, krs: set[str], window: Window,
+                   t_eval: datetime, known_at: datetime
+                   ) -> dict[str, tuple[datetime, datetime]]:
+    """Per key result of `krs`: the part of the cycle so far (window start to t_eval) it was
+    in force — from its addition's valid time until its removal's, if removed by t_eval, as
+    known at known_at; those never in force in it are left out."""
+    added: dict[str, datetime] = {}
+    removed: dict[str, datetime] = {}
+    for f in facts:
+        if f.recorded_at > known_at or f.effective_at > t_eval:
+            continue
+        if f.type == "KeyResultAdded":
+            added[f.aggregate_id] = f.effective_at
+        elif f.type == "KeyResultRemoved":
+            removed[f.aggregate_id] = f.effective_at
     out = {}
-    for key in sorted(krs):
+    for agg, (table, key) in final.keys.items():
+        if table != "key_results" or key not in krs or agg not in added:
+            continue
+        since = max(window.start, added[agg])
+        until = min(t_eval, removed.get(agg, t_eval))
+        if until > since:
+            out[key] = (since, until)
+    return out
+
+
+def check_in_habits(final: World, spans: Mapping[str, tuple[datetime, datetime]]
+                    ) -> dict[str, dict[str, Any]]:
+    """Per key result, over the weeks it was in force (`spans`: `in_force_spans`; weeks
+    counted from the day it came into force): its check-ins and, for one linked to a KPI
+    (which takes readings, not check-ins), that KPI's readings, and the weeks with neither."""
+    out = {}
+    for key in sorted(spans):
+        since, until = spans[key]
         kr = final.key_results[key]
-        seen = {int((c["effective_at"] - window.start) / WEEK) for c in kr["check_ins"]
-                if window.start <= c["effective_at"] < t_eval}
-        out[key] = {"check_ins": len(kr["check_ins"]), "weeks": weeks,
-                    "weeks_without_check_in": weeks - len(seen)}
+        weeks = max(1, -(-int((until - since).total_seconds()) // int(WEEK.total_seconds())))
+        check_ins = [c["effective_at"] for c in kr["check_ins"]
+                     if since <= c["effective_at"] <= until]
+        kpi = final.kpis.get(kr["kpi"]) if kr["kpi"] else None
+        readings = None if kpi is None else [r["observed_at"] for r in kpi["readings"]
+                                             if since <= r["observed_at"] <= until]
+        seen = {int((t - since) / WEEK) for t in [*check_ins, *(readings or [])] if t < until}
+        out[key] = {"since": since, "until": until, "weeks": weeks,
+                    "check_ins": len(check_ins), "kpi": None if kpi is None else kr["kpi"],
+                    "readings": None if readings is None else len(readings),
+                    "weeks_without": weeks - len(seen)}
     return out
 
 
@@ -377,7 +518,10 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
                          and f.effective_at <= point.as_of
                          and known.keys.get(f.aggregate_id) == ("cycles", cycle)), None)
     final = world_at(facts, t_eval, point.known_at)
-    cards = plan_vs_actual(facts, cycle, committed_at, final, t_eval)
+    revised = revisions(facts, cycle, point.known_at)
+    removals = {r["key"]: r for r in revised if r["type"] == "KeyResultRemoved"}
+    cards = plan_vs_actual(facts, cycle, committed_at, final, t_eval, removals,
+                           team_calls(facts, final, cycle, point, window.end))
     _, krs = _cycle_keys(final, cycle)
     live_krs = {kr["key"] for c in cards for kr in c["key_results"]}
     kpis = {final.key_results[k]["kpi"] for k in live_krs if final.key_results[k]["kpi"]}
@@ -394,12 +538,16 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
                     "key_results": len(live_krs),
                     # of the graded objectives (learning ones are not graded); None when
                     # none has a score: not a score of 0
-                    "mean_score": sum(scores) / len(scores) if scores else None},
+                    "mean_score": sum(scores) / len(scores) if scores else None,
+                    # objectives the team closed as achieved / missed against their grade
+                    "calls_disagreeing": sum(1 for c in cards
+                                             if c["closed"] and c["closed"]["disagrees"])},
         "objectives": cards,
         "summaries": summaries(cards),
-        "revisions": revisions(facts, cycle, point.known_at),
+        "revisions": revised,
         "progress": weekly_progress(facts, cycle, window, t_eval, point.known_at, also),
-        "habits": check_in_habits(final, live_krs, window, t_eval),
+        "habits": check_in_habits(final, in_force_spans(facts, final, krs, window, t_eval,
+                                                        point.known_at)),
         "backdated": late,
         "backdated_batches": backdated_batches(late, cyc.get("timezone") or "UTC"),
         "calibration": calibration(final, cards),
@@ -438,13 +586,15 @@ def restatements(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str
 def team_summary(review: dict[str, Any], team: str | None = None) -> dict[str, Any]:
     """Headline figures of a review, optionally for one team: for retrospectives across cycles."""
     cards = [c for c in review["objectives"] if team is None or c["team"] == team]
-    keys = {c["key"] for c in cards} | {kr["key"] for c in cards for kr in c["key_results"]}
+    keys = {c["key"] for c in cards}
     graded = [c for c in cards if c["succeeded"] is not None]
     scores = graded_scores(graded)
     krs = [kr for c in cards for kr in c["key_results"]]
     owners = {c["owner"] for c in cards}
     calib = [c for c in review["calibration"] if c["owner"] in owners]
-    revs = [r for r in review["revisions"] if r["key"] in keys]
+    # Every revision the review lists, by the objective it belongs to: a key result removed
+    # (or added and removed) after commit counts, as the review lists it.
+    revs = [r for r in review["revisions"] if r["objective"] in keys]
     n_conf = sum(c["check_ins"] for c in calib)
     return {
         "cycle": review["cycle"], "team": team, "objectives": len(cards),
@@ -454,6 +604,8 @@ def team_summary(review: dict[str, Any], team: str | None = None) -> dict[str, A
         "mean_score": sum(scores) / len(scores) if scores else None,
         "kr_done": sum(1 for kr in krs if kr["progress"] >= 1.0 - _EPS),
         "revisions": len(revs), "goalposts_moved": sum(1 for r in revs if r["goalpost_moved"]),
+        "calls_disagreeing": sum(1 for c in cards if c.get("closed")
+                                 and c["closed"]["disagrees"]),
         "brier": (sum(c["brier"] * c["check_ins"] for c in calib) / n_conf) if n_conf else None,
     }
 

@@ -666,11 +666,12 @@ class Projection:
                 f"IN ({_MEASURED}) AND recorded_at <= $known ORDER BY position",
                 {"known": known_at})
             # The latest instant the review scores: the end of the cycle (or as_of before it),
-            # or the last target revision (among the items' facts just read), which it scores
-            # as of the moment it was made.
+            # or the last target revision or removal of a key result (among the items' facts
+            # just read), which it judges when it took effect (never after its recording).
             scored = min(as_of, end)
             until = max(scored, max((f.recorded_at for f in items
-                                     if f.type == "KeyResultRevised"), default=scored))
+                                     if f.type in ("KeyResultRevised", "KeyResultRemoved")),
+                                    default=scored))
             # (as_of is never before carry_from: a review as of a moment before its cycle
             # existed is refused, UnknownCycle)
             measured = {"known": known_at, "carry": carry_from, "until": until}

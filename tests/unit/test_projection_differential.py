@@ -13,11 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from okr.domain.history import cycle_dependencies, cycle_facts, kr_card, scorecard_at
+from okr.domain.history import (
+    cycle_dependencies,
+    cycle_facts,
+    kr_card,
+    scorecard_at,
+    world_at,
+)
 from okr.domain.initiative import Initiative
 from okr.domain.periods import Window, named_window
 from okr.domain.review import ReviewPoint, UnknownCycle, review
-from okr.domain.trail import changes
 from okr.ledger.app import OkrLedger
 from okr.projections.queries import CARD_COLUMNS, KR_COLUMNS
 from okr.projections.store import ConsumedRecord, Projection
@@ -496,28 +501,40 @@ def reviews_at_points(facts: list, cycles: list[str], rnd: random.Random
                 continue
 
 
-def test_a_reviews_revisions_score_as_a_walk_of_the_whole_log(history: tuple) -> None:
-    """A target revision's progress and expectation then are the revised key result's card
-    in the world of every fact recorded before it (as known at the review's known_at), its
-    KPI's readings included: however little of the log the review walks for them."""
+def test_a_reviews_revisions_are_judged_as_the_replay_at_their_effective_time(
+        history: tuple) -> None:
+    """A target revision's (or a removal's) value, progress and expectation then are the
+    revised key result's card in the world replayed as of the moment it took effect (the
+    cycle's end if later), as known at the review's known_at, without the change itself and
+    its item's later changes: its check-ins and its KPI's readings as every as-of view reads
+    them, however little of the log the review walks for them."""
     facts, _, gen = history
     checked = with_kpi = 0
+    judged = ("KeyResultRevised", "KeyResultRemoved")
     for _, _, known_at, got in reviews_at_points(facts, gen.cycles, random.Random(13)):
-        want = {}
-        for world, change in changes([f for f in facts if f.recorded_at <= known_at],
-                                     only=lambda f: f.type == "KeyResultRevised"):
-            kr = world.key_results[change.key]
-            cyc = world.cycles[world.objectives[kr["objective"]]["cycle"]]
-            card = kr_card(world, kr, Window(cyc["start"], cyc["end"]), change.fact.recorded_at)
-            want[change.fact.recorded_at, change.key] = (card["progress"], card["expected"],
-                                                         card["kpi"])
+        ids = {f.data["key"]: f.aggregate_id for f in facts if f.type == "KeyResultAdded"}
+        waiting: dict[tuple, list] = {}  # the changes, in the order the review lists them
+        for f in facts:
+            if f.type in judged and f.recorded_at <= known_at and f.data.get("plan_revision"):
+                waiting.setdefault((f.aggregate_id, f.type, f.recorded_at), []).append(f)
         for rev in got["revisions"]:
-            if rev["type"] == "KeyResultRevised":
-                progress, expected, kpi = want[rev["at"], rev["key"]]
-                assert same([rev["progress_then"], rev["expected_then"]],
-                            [progress, expected]) == [], rev
-                checked += 1
-                with_kpi += kpi is not None
+            if rev["type"] not in judged:
+                continue
+            fact = waiting[ids[rev["key"]], rev["type"], rev["at"]].pop(0)
+            before = [f for f in facts if f.recorded_at <= known_at and not (
+                f.aggregate_id == fact.aggregate_id and f.position >= fact.position
+                and f.type not in ("CheckInRecorded",))]
+            end = world_at(before, fact.effective_at, known_at)
+            cyc = end.cycles[end.objectives[end.key_results[rev["key"]]["objective"]]["cycle"]]
+            window = Window(cyc["start"], cyc["end"])
+            at = min(fact.effective_at, window.end)
+            world = world_at(before, at, known_at)
+            card = kr_card(world, world.key_results[rev["key"]], window, at)
+            assert rev["judged_at"] == at
+            assert same([rev["value_then"], rev["progress_then"], rev["expected_then"]],
+                        [card["value"], card["progress"], card["expected"]]) == [], rev
+            checked += 1
+            with_kpi += card["kpi"] is not None
     assert checked > 20 and with_kpi > 0
 
 
@@ -569,10 +586,14 @@ def test_the_scorecard_at_macro_scores_as_the_replay(history: tuple) -> None:
 # reviews list, and when some of its check-ins gave no confidence; and when the mean score
 # left learning objectives out, as the grades do; and when back-dated check-ins gained their
 # source and batches, and a review as of a moment before the commit stopped naming it — with
-# those two undone, the reviews hashed as before).
+# those two undone, the reviews hashed as before; and when revisions were judged at their
+# effective time and named their objective, removed key results and the teams' closes joined
+# the objectives, and check-in habits counted weeks in force and KPI readings — with the
+# revisions, habits and those card fields of the earlier review put back, the reviews hashed
+# as before, each of the three alone changing them).
 REVIEW_DIGESTS = {
-    "2025-Q3": "5c161c428739174fdcbc1f35027fc10b309efa3d4a9ae2cfcc1f527b5afbed8e",
-    "2025-Q4": "ffd75b1de67e0b77208b336d93da82c6a5efed8345af9176376833ba57d00e20",
+    "2025-Q3": "d946c8c4d820e4a4e065efe4da45b61b03fba8fe0bd20ad80dea13b289fda249",
+    "2025-Q4": "dea2a47e26576e49089e0a649cce0ba0e19f0901b41d5908b68c1e161b827db9",
 }
 
 

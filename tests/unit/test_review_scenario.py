@@ -112,7 +112,8 @@ def test_plan_vs_actual_scores_and_grades(q3: dict[str, Any]) -> None:
     assert kr(q3, "e1-cache")["added_after_commit"] is True
     assert kr(q3, "e1-cache")["planned_target"] is None
     assert q3["summary"] == {"objectives": 2, "graded": 2, "succeeded": 2, "key_results": 5,
-                             "mean_score": pytest.approx((1.0 + 0.7375) / 2)}
+                             "mean_score": pytest.approx((1.0 + 0.7375) / 2),
+                             "calls_disagreeing": 0}
     assert q3["committed_at"] == d(7, 1, 1)
 
 
@@ -153,8 +154,9 @@ def test_late_check_ins_and_cadence(q3: dict[str, Any]) -> None:
          "effective_until": d(9, 1), "recorded_from": d(9, 20), "recorded_until": d(9, 20),
          "late_by_days_min": 19.0, "late_by_days_max": 19.0, "value": 25.0}]
     # Check-ins fall in weeks 4 (1 Aug) and 8 (1 Sep) of 14.
-    assert q3["habits"]["s1-deals"] == {"check_ins": 2, "weeks": 14,
-                                        "weeks_without_check_in": 12}
+    assert q3["habits"]["s1-deals"] == {"check_ins": 2, "weeks": 14, "weeks_without": 12,
+                                        "kpi": None, "readings": None,
+                                        "since": Q3_START, "until": d(10, 1)}
 
 
 def test_confidence_calibration_per_owner(q3: dict[str, Any]) -> None:
