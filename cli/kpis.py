@@ -7,6 +7,7 @@ from okr.cli.context import State
 from okr.cli.errors import UserError
 from okr.cli.output import NONE, amount
 from okr.cli.writes import said
+from okr.domain.numbers import figure
 
 KPI_STATUSES = ("green", "amber", "red", "no-data", "stale")
 STATUS_HELP = ("Only KPIs whose health is green, amber or red, that have no reading yet "
@@ -41,6 +42,15 @@ def kpi_table(st: State, rows: list[dict[str, Any]], fmt: str) -> None:
         rose = (r["trend"] == "better") == (r["direction"] == "up")
         return f"{'↗' if rose else '↘'} {r['trend']}"
 
+    if fmt == "csv":  # plain data: the value a number, its unit, time and staleness apart
+        from okr.cli.output import datum
+        print_table(["KPI", "name", "latest", "unit", "observed", "trend", "health", "stale",
+                     "cadence"],
+                    [[r["key"], r["name"], "" if r["value"] is None else figure(r["value"]),
+                      r["unit"], "" if r["observed_at"] is None else datum(r["observed_at"]),
+                      r["trend"] or "", r["health"] or "", str(bool(r["stale"])).lower(),
+                      r["cadence"]] for r in rows], fmt)
+        return
     colours = {"green": "green", "amber": "yellow", "red": "red", None: "dim"}
     print_table(["KPI", "name", "latest", "observed", "trend", "health", "cadence"],
                 [[r["key"], r["name"], amount(r["value"], r["unit"]),

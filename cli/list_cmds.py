@@ -38,6 +38,7 @@ from okr.cli.output import (
     target_amount,
 )
 from okr.cli.writes import JSON
+from okr.domain.numbers import figure
 
 list_app = Typer(help="Browse cycles, objectives, key results, initiatives and KPIs "
                  "(filters, --as-of/--known-at, --format table|tsv|csv|json).",
@@ -82,6 +83,11 @@ def _pct(x: float | None) -> str:
     return NONE if x is None else f"{x:.0%}"
 
 
+def _number(x: float | None) -> str:
+    """A number in a CSV cell (`figure`: 12 significant digits; a 0–1 fraction stays one)."""
+    return NONE if x is None else figure(x)
+
+
 # ---- the commands -----------------------------------------------------------------------
 
 @list_app.command("cycles")
@@ -116,11 +122,12 @@ def list_objectives(ctx: typer.Context, cycle: str | None = CYCLE, team: str | N
     check_status("objectives", status)
     a, k, items = _read(st, as_of, known_at, lambda p, a, k: objective_items(
         p, a, k, cycle, team, owner, status))
+    score = _number if fmt == "csv" else _pct
     _emit(ctx, st, "objectives", a, k, items, fmt, lambda: print_table(
         ["objective", "title", "cycle", "owner", "team", "type", "status", "key results",
          "score", "track", "carried from"],
         [[r["key"], r["title"], r["cycle"], r["owner"], r["team"], r["okr_type"], r["status"],
-          str(r["key_results"]), _pct(r["score"]), r["track"] or NONE,
+          str(r["key_results"]), score(r["score"]), r["track"] or NONE,
           r["carried_from"] or ""] for r in items], fmt))
 
 
@@ -140,6 +147,17 @@ def list_krs(ctx: typer.Context, cycle: str | None = CYCLE,
     check_status("key results", status)
     a, k, items = _read(st, as_of, known_at, lambda p, a, k: kr_items(
         p, a, k, cycle, team, owner, status))
+    if fmt == "csv":  # plain data: numbers as numbers, the unit in a column of its own
+        _emit(ctx, st, "key results", a, k, items, fmt, lambda: print_table(
+            ["key result", "title", "objective", "cycle", "kind", "start", "target",
+             "target_high", "tolerance", "weight", "unit", "value", "progress", "expected",
+             "status", "carried from"],
+            [[r["key"], r["title"], r["objective"], r["cycle"], r["kind"],
+              _number(r.get("start")), _number(r["target"]), _number(r.get("target_high")),
+              _number(r.get("tolerance")), _number(r.get("weight")), r["unit"],
+              _number(r["value"]), _number(r["progress"]), _number(r["expected"]),
+              r["status"], r["carried_from"] or ""] for r in items], fmt))
+        return
     _emit(ctx, st, "key results", a, k, items, fmt, lambda: print_table(
         ["key result", "title", "objective", "cycle", "kind", "target", "value", "progress",
          "expected", "status", "carried from"],

@@ -116,6 +116,10 @@ def history_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Key res
         raise UserError(f"key result {key!r} not found in the projection")
     data = {"key": key, "revisions": revisions, "check_ins": check_ins}
 
+    if fmt == "csv":  # one table: a spreadsheet imports one sheet a file
+        print_table(*history_csv(revisions, check_ins), fmt)
+        return
+
     def human() -> None:
         zone = st.settings.timezone
         print_table(["at", "change", "target", "weight", "by", "reason"],
@@ -133,6 +137,29 @@ def history_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Key res
                       r["note"] or ""] for r in check_ins],
                     fmt, title=f"Check-ins of {key}", heading=True)
     emit(data, fmt == "json", human)
+
+
+HISTORY_CSV_COLUMNS = ["record", "effective", "recorded", "change", "target", "target_high",
+                       "weight", "value", "confidence", "by", "source", "reason", "note"]
+
+
+def history_csv(revisions: list[dict[str, Any]], check_ins: list[dict[str, Any]]
+                ) -> tuple[list[str], list[list[Any]]]:
+    """`okr history --format csv`: the revisions, then the check-ins, as ONE table told apart
+    by its `record` column ('revision', 'check-in'), the fields one kind lacks empty; times in
+    ISO 8601 UTC, numbers as numbers (`figure`), confidence a 0–1 fraction."""
+    from okr.domain.actors import acting
+
+    def num(x: float | None) -> str:
+        return "" if x is None else figure(x)
+    rows: list[list[Any]] = [
+        ["revision", datum(r["at"]), "", r["change"], num(r["target"]),
+         num(r.get("target_high")), num(r["weight"]), "", "",
+         acting(r["actor"], r["on_behalf_of"]), "", r["reason"] or "", ""] for r in revisions]
+    rows += [["check-in", datum(c["effective_at"]), datum(c["recorded_at"]), "", "", "", "",
+              num(c["value"]), num(c["confidence"]), acting(c["actor"], c["on_behalf_of"]),
+              c["source"] or "", "", c["note"] or ""] for c in check_ins]
+    return HISTORY_CSV_COLUMNS, rows
 
 
 @export_app.command("parquet")

@@ -7,30 +7,65 @@ offline, prints, and can be archived next to the audit bundle.
 import csv
 import html
 import io
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from okr.cli.output import NONE, csv_cell, visible
+from okr.cli.output import NONE, csv_cell, datum, visible
 from okr.domain.actors import acting
 from okr.domain.numbers import figure
 
-PCT = "{:.0%}"
+
+def rounded(x: float, places: int) -> Decimal:
+    """`x` to `places` decimals, half up, from its 12-significant-digit figure (the noise of
+    binary floating point taken off first): 0.925 is 0.93 and 93%, never 0.93 in one place and
+    92% in another (Python's own formats round 0.925 both ways)."""
+    return Decimal(figure(x)).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
 
 
 def pct(x: float | None) -> str:
-    return NONE if x is None else PCT.format(x)
+    """A 0–1 fraction as a whole percentage: '93%' (none: '-')."""
+    return NONE if x is None else f"{rounded(x * 100, 0)}%"
 
 
 def num(x: float | None) -> str:
     return NONE if x is None else figure(x)
 
 
-def mean_score(summary: dict[str, Any]) -> str:
-    """'mean score 62%', or 'nothing to score' for a cycle none of whose objectives has a
-    score (none at all: it says so) — not 'mean score 0%'."""
+def mean_score(summary: dict[str, Any], final: bool = True) -> str:
+    """'mean score 62%' ('mean score so far 62%' while the cycle runs), or 'nothing to score'
+    for a cycle none of whose objectives has a score (none at all: it says so) — not
+    'mean score 0%'."""
     if summary["mean_score"] is None:
         return "nothing to score" + (": no objectives" if not summary["objectives"] else "")
-    return f"mean score {pct(summary['mean_score'])}"
+    return f"mean score {'' if final else 'so far '}{pct(summary['mean_score'])}"
+
+
+def is_final(review: dict[str, Any]) -> bool:
+    """Whether the review's grades are final: its cycle is over at the review's as-of, or
+    closed (early, too); reopening makes them open again (docs/scoring.md#grades)."""
+    return bool(review["evaluated_at"] >= review["end"] or review["status"] == "closed")
+
+
+def headline(review: dict[str, Any], zone: str) -> str:
+    """'3 of 5 graded objectives succeeded · mean score 85% · 6 objectives, 9 key results'; for
+    a cycle not over at the review's as-of, '2 of 4 graded objectives reached so far (2026-Q4
+    runs until 2026-12-31, Europe/Berlin) · mean score so far 62% · …' — not 'succeeded'."""
+    s, final = review["summary"], is_final(review)
+    counted = (f"{s['succeeded']} of {s['graded']} graded objectives "
+               + ("succeeded" if final else f"reached so far ({review['cycle']} runs until "
+                  f"{day(review['end'], zone, end=True)}, {zone})"))
+    return (f"{counted} · {mean_score(s, final)} · {s['objectives']} objectives, "
+            f"{s['key_results']} key results")
+
+
+def header(review: dict[str, Any], zone: str, person: str | None = None) -> str:
+    """The review's first line: the cycle's days in its zone (named), its status, the commit
+    and the review's as-of and known-at as instants (the person's zone, UTC beside)."""
+    return (f"{span(review, zone)}, status {review['status']}; {commitment(review, person)}; "
+            f"as of {moment(review['as_of'], person)}, as known at "
+            f"{moment(review['known_at'], person)}")
 
 
 def day(t: datetime | None, zone: str | None, *, end: bool = False) -> str:
@@ -67,8 +102,8 @@ FINAL_GRADES = frozenset({"reached", "missed"})  # the verdicts the HTML review 
 
 
 def score_text(x: float | None) -> str:
-    """A 0–1 score as a grade is said: '0.70' (none: '-')."""
-    return NONE if x is None else f"{x:.2f}"
+    """A 0–1 score as a grade is said: '0.70' (none: '-'), rounded as `pct` rounds."""
+    return NONE if x is None else str(rounded(x, 2))
 
 
 def objective_grade(card: dict[str, Any], final: bool = True) -> str:
@@ -80,12 +115,13 @@ def objective_grade(card: dict[str, Any], final: bool = True) -> str:
     return score_text(card["score"]) + ("" if verdict == NONE else f" {verdict}")
 
 
-def commitment(review: dict[str, Any], zone: str | None) -> str:
-    """'plan committed 2026-07-12', or 'plan not committed yet' when no commit was in force at
-    the review's as-of (as known at its known-at)."""
+def commitment(review: dict[str, Any], person: str | None = None) -> str:
+    """'plan committed 2026-07-12T09:30:00+02:00 (2026-07-12T07:30:00Z)' — an instant, said as
+    the review's as-of is — or 'plan not committed yet' when no commit was in force at the
+    review's as-of (as known at its known-at)."""
     if review["committed_at"] is None:
         return "plan not committed yet"
-    return f"plan committed {day(review['committed_at'], zone)}"
+    return f"plan committed {moment(review['committed_at'], person)}"
 
 
 def kr_text(row: dict[str, Any]) -> str:
@@ -111,15 +147,19 @@ def backdated_total(review: dict[str, Any]) -> str:
             "the time they are for)")
 
 
-def backdated_lines(review: dict[str, Any], zone: str, every: bool = False) -> list[str]:
+def backdated_lines(review: dict[str, Any], zone: str, every: bool = False,
+                    person: str | None = None) -> list[str]:
     """The back-dated check-ins as lines: one per batch (`backdated_batches`: one actor, one
-    source, one day recorded), a batch of one as that check-in; with `every`, one per
-    check-in. Stored text is returned as it is: each format makes it visible or escapes it."""
+    source, one day recorded in the cycle's `zone`), a batch of one as that check-in; with
+    `every`, one per check-in. A check-in's times are instants, said in the `person`'s zone
+    with UTC beside; a batch's days are the cycle's, its zone named. Stored text is returned
+    as it is: each format makes it visible or escapes it."""
     out = []
     if every:
         for b in review["backdated"]:
             out.append(f"back-dated: {b['key']} {num(b['value'])} for "
-                       f"{day(b['effective_at'], zone)}, recorded {day(b['recorded_at'], zone)} "
+                       f"{moment(b['effective_at'], person)}, recorded "
+                       f"{moment(b['recorded_at'], person)} "
                        f"by {acting(b['actor'], b['on_behalf_of'])}"
                        f"{_source(b['source'])}, {late_text(b)}")
         return out
@@ -128,15 +168,15 @@ def backdated_lines(review: dict[str, Any], zone: str, every: bool = False) -> l
         late = late_text(b)
         if b["check_ins"] == 1:
             out.append(f"back-dated: {b['key_results'][0]} {num(b['value'])} for "
-                       f"{day(b['effective_from'], zone)}, recorded {b['recorded_on']} {who}, "
-                       f"{late}")
+                       f"{moment(b['effective_from'], person)}, recorded "
+                       f"{moment(b['recorded_from'], person)} {who}, {late}")
             continue
         n = len(b["key_results"])
         on = b["key_results"][0] if n == 1 else f"{n} key results"
         first, last = day(b["effective_from"], zone), day(b["effective_until"], zone)
         out.append(f"back-dated: {b['check_ins']:,} check-ins on {on} for "
-                   f"{first if first == last else f'{first} – {last}'}, recorded "
-                   f"{b['recorded_on']} {who}, {late}")
+                   f"{first if first == last else f'{first} – {last}'} ({zone}), recorded "
+                   f"{b['recorded_on']} ({zone}) {who}, {late}")
     return out
 
 
@@ -155,13 +195,6 @@ def habit_text(h: dict[str, Any], review: dict[str, Any], zone: str) -> str:
 
 def _source(source: str | None) -> str:
     return "" if source is None else f" (source {source})"
-
-
-def _backdated_html(r: dict[str, Any], zone: str) -> str:
-    """The flag of a revision given --effective (in force before it was recorded)."""
-    if not r["backdated"]:
-        return ""
-    return f" <span class=flag>back-dated: in force from {day(r['effective_at'], zone)}</span>"
 
 
 def bounds(low: float | None, high: float | None) -> str:
@@ -217,10 +250,10 @@ def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
     expectation when removed, status 'removed', no grade), then the objective's own row — its
     score (the weighted mean of its live key results' grades), expectation, track and grade
     with its verdict, and the team's recorded close beside it — so the objective's grade is
-    said once."""
+    said once. A key result's row carries what its score is computed from (kind, start,
+    targets, tolerance, weight, unit: docs/scoring.md)."""
     rows = []
-    # Final once the cycle is over, or closed (early, too); reopening makes it open again.
-    final = review["evaluated_at"] >= review["end"] or review["status"] == "closed"
+    final = is_final(review)
     for card in review["objectives"]:
         verdict = grade(card, final)
         common = {"objective": card["key"], "objective_title": card["title"],
@@ -232,9 +265,11 @@ def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append({
                 "row": KR_ROW, **common, "grade": score_text(kr["progress"]),
                 "key_result": kr["key"], "kr_title": kr["title"],
+                "kr_kind": kr.get("kind"), "unit": kr.get("unit"), "start": kr.get("start"),
                 "planned_target": kr["planned_target"],
                 "planned_target_high": kr["planned_target_high"],
                 "final_target": kr["target"], "final_target_high": kr["target_high"],
+                "tolerance": kr.get("tolerance"), "weight": kr.get("weight"),
                 "initiatives": initiatives_text(kr), "value": kr["value"],
                 "progress": kr["progress"], "expected": kr["expected"], "status": kr["status"],
                 "added_after_commit": kr["added_after_commit"], "removed_after_commit": False,
@@ -243,30 +278,165 @@ def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append({
                 "row": KR_ROW, **common, "grade": NONE,
                 "key_result": kr["key"], "kr_title": kr["title"],
+                "kr_kind": kr.get("kind"), "unit": kr.get("unit"), "start": kr.get("start"),
                 "planned_target": kr["planned_target"],
                 "planned_target_high": kr["planned_target_high"],
-                "final_target": None, "final_target_high": None, "initiatives": NONE,
+                "final_target": None, "final_target_high": None,
+                "tolerance": kr.get("tolerance"), "weight": kr.get("planned_weight",
+                                                                   kr.get("weight")),
+                "initiatives": NONE,
                 "value": kr["value"], "progress": kr["progress"], "expected": kr["expected"],
                 "status": "removed", "added_after_commit": False, "removed_after_commit": True,
                 "carried_from": None})
         rows.append({
             "row": OBJECTIVE_ROW, **common, "grade": objective_grade(card, final) + call_text(card),
-            "key_result": None, "kr_title": None, "planned_target": None,
-            "planned_target_high": None, "final_target": None, "final_target_high": None,
-            "initiatives": NONE, "value": None, "progress": card["score"],
+            "key_result": None, "kr_title": None, "kr_kind": None, "unit": None,
+            "start": None, "planned_target": None, "planned_target_high": None,
+            "final_target": None, "final_target_high": None, "tolerance": None,
+            "weight": None, "initiatives": NONE, "value": None, "progress": card["score"],
             "expected": card["expected"], "status": card["track"], "added_after_commit": None,
             "removed_after_commit": None, "carried_from": None})
     return rows
 
 
+def csv_number(x: Any) -> Any:
+    """A number in a CSV cell: to 12 significant digits, as `figure` says it in text — the
+    value with the noise of binary floating point (0.5999999999999943) taken off; JSON keeps
+    every digit. Anything else as it is."""
+    if isinstance(x, float):
+        return figure(x)
+    return x
+
+
 def to_csv(review: dict[str, Any]) -> str:
-    """The plan-vs-actual table as CSV (one row per key result)."""
+    """The plan-vs-actual table as CSV: one row per key result, then its objective's row;
+    numbers as numbers (csv_number), no unit or percent sign in them."""
     rows = score_rows(review)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["objective"])
     writer.writeheader()
-    writer.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
+    writer.writerows({k: csv_cell(csv_number(v)) for k, v in r.items()} for r in rows)
     return buf.getvalue()
+
+
+# ---- one content, several renderings ------------------------------------------------------
+# Every format (terminal, TSV, Markdown, the HTML file and the web page) shows these sections,
+# in this order, with these texts: a format only chooses how to draw them.
+
+@dataclass(frozen=True)
+class Line:
+    """A line of a listed section, and its flags (drawn as badges where a format can)."""
+
+    text: str
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Section:
+    """A section of the review: a table (`columns`, `rows` of text), or a list of `lines`;
+    `intro` said before it, `empty` said when it holds nothing. `bars` names the columns
+    whose cells the HTML also draws as a score bar (their 0–1 values, one per row)."""
+
+    key: str
+    title: str
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    lines: tuple[Line, ...] = ()
+    intro: str = ""
+    empty: str = ""
+    bars: tuple[tuple[int, tuple[float | None, ...]], ...] = ()
+
+
+PLAN_COLUMNS = ("objective", "type", "key result", "planned target", "final target", "value",
+                "progress", "expected", "status", "grade", "initiatives")
+
+
+def plan_cells(r: dict[str, Any]) -> tuple[str, ...]:
+    """A plan-vs-actual row (score_rows) as the text of its cells."""
+    return (f"{r['objective']} {r['objective_title']}{carried_text(r['objective_carried_from'])}",
+            r["type"],
+            f"{kr_text(r)}{' (added after commit)' if r['added_after_commit'] else ''}"
+            f"{' (removed after commit)' if r['removed_after_commit'] else ''}"
+            f"{carried_text(r['carried_from'])}",
+            bounds(r["planned_target"], r["planned_target_high"]),
+            bounds(r["final_target"], r["final_target_high"]), num(r["value"]),
+            pct(r["progress"]), pct(r["expected"]), r["status"] or NONE, r["grade"],
+            r["initiatives"])
+
+
+def revision_line(r: dict[str, Any], person: str | None = None) -> Line:
+    """A revision after commit: when it was recorded (an instant), what changed, who, why,
+    and its flags."""
+    flags = (("goalpost moved",) if r["goalpost_moved"] else ()) + (
+        (f"back-dated: in force from {moment(r['effective_at'], person)}",)
+        if r["backdated"] else ())
+    return Line(f"{moment(r['at'], person)} {r['key']}: {revision_text(r)} by "
+                f"{acting(r['actor'], r['on_behalf_of'])} — {r['reason'] or 'no reason'}",
+                flags)
+
+
+def sections(review: dict[str, Any], zone: str, person: str | None = None,
+             every: bool = False) -> list[Section]:
+    """The review's sections, as every format shows them: days in the cycle's `zone` (named),
+    instants in the `person`'s with UTC beside; back-dated check-ins in batches (`every`: one
+    a line)."""
+    out = []
+    teams = review["summaries"]["teams"]
+    out.append(Section(
+        "teams", "Teams", ("team", "objectives", "scored", "key results", "score", "expected",
+                           "track", "on-track", "at-risk", "off-track"),
+        tuple((t["team"] or NONE, str(t["objectives"]), str(t["scored_objectives"]),
+               str(t["key_results"]), pct(t["score"]), pct(t["expected"]), t["track"] or NONE,
+               str(t["on-track"]), str(t["at-risk"]), str(t["off-track"])) for t in teams),
+        empty="No objectives.", bars=((4, tuple(t["score"] for t in teams)),)))
+    deps = review["summaries"]["departments"]
+    if deps:
+        out.append(Section(
+            "departments", "Departments (roll-ups)",
+            ("objective", "level", "team", "own score", "roll-up", "expected", "track",
+             "objectives below", "teams"),
+            tuple((f"{d['key']} {d['title']}", d["level"], d["team"] or NONE, pct(d["score"]),
+                   pct(d["rollup"]), pct(d["rollup_expected"]), d["rollup_track"] or NONE,
+                   str(d["objectives_below"]), ", ".join(d["teams"]) or NONE) for d in deps),
+            bars=((4, tuple(d["rollup"] for d in deps)),)))
+    out.append(Section("plan", "Plan vs actual", PLAN_COLUMNS,
+                       tuple(plan_cells(r) for r in score_rows(review)),
+                       empty="No objectives."))
+    out.append(Section("revisions", "Revisions after commit",
+                       lines=tuple(revision_line(r, person) for r in review["revisions"]),
+                       empty="None: the plan stood as committed."))
+    out.append(Section(
+        "guardrails", "KPI guardrails",
+        ("KPI", "green", "amber", "red", "no data", "stale", "at end"),
+        tuple((g["key"], pct(g["shares"]["green"]), pct(g["shares"]["amber"]),
+               pct(g["shares"]["red"]), pct(g["shares"]["none"]), pct(g["stale_share"]),
+               (g["health_at_end"] or "no reading") + (" (stale)" if g["stale_at_end"] else ""))
+              for g in review["guardrails"]),
+        empty="No guardrail KPIs."))
+    out.append(Section(
+        "calibration", "Confidence vs outcome",
+        ("owner", "check-ins", "mean confidence", "hit rate", "Brier"),
+        tuple((c["owner"], str(c["check_ins"]), pct(c["mean_confidence"]), pct(c["hit_rate"]),
+               f"{c['brier']:.3f}") for c in review["calibration"]),
+        empty="No check-ins with a confidence."))
+    out.append(Section(
+        "habits", "Check-in habits",
+        ("key result", "habit"),
+        tuple((key, habit_text(h, review, zone)) for key, h in review["habits"].items()),
+        empty="No key results."))
+    out.append(Section(
+        "backdated", "Back-dated check-ins",
+        lines=tuple(Line(x) for x in backdated_lines(review, zone, every, person)),
+        intro=backdated_total(review) + ":" if review["backdated"] else "",
+        empty="None: every check-in was recorded within a day of the time it is for."))
+    if "restatements" in review:
+        out.append(Section(
+            "restatements", "Restatements",
+            lines=tuple(Line(f"{x['key']} {x['field']} {x['before']} → {x['after']}")
+                        for x in review["restatements"]),
+            intro=f"what changed since {moment(review['compared_known_at'], person)}:",
+            empty="None: the same as known then."))
+    return out
 
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|~"})
@@ -280,77 +450,24 @@ def _md(text: Any) -> str:
 
 def to_markdown(review: dict[str, Any], zone: str, person: str | None = None,
                 every: bool = False) -> str:
-    """The review as Markdown, for a wiki page or a pull request: days in the cycle's `zone`,
-    instants in the `person`'s; back-dated check-ins in batches (`every`: one a line)."""
-    s = review["summary"]
+    """The review as Markdown, for a wiki page or a pull request: its sections (`sections`)
+    as headings, tables and lists."""
     m = _md
-    out = [f"# Review of {m(review['cycle'])}",
-           f"{span(review, zone)}, status {m(review['status'])}; "
-           f"{commitment(review, zone)}; as of "
-           f"{moment(review['as_of'], person)}, as known at "
-           f"{moment(review['known_at'], person)}.",
-           "",
-           f"{s['succeeded']} of {s['graded']} graded objectives succeeded; {mean_score(s)} "
-           f"over {s['objectives']} objectives and {s['key_results']} key results.", "",
-           "## Plan vs actual", "",
-           "| objective | type | key result | planned target | final target | value | "
-           "progress | expected | status | grade | initiatives |",
-           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for r in score_rows(review):
-        out.append(f"| {m(r['objective'])} {m(r['objective_title'])}"
-                   f"{m(carried_text(r['objective_carried_from']))} | {m(r['type'])} | "
-                   f"{m(kr_text(r))}"
-                   f"{' (added after commit)' if r['added_after_commit'] else ''}"
-                   f"{' (removed)' if r['removed_after_commit'] else ''}"
-                   f"{m(carried_text(r['carried_from']))} | "
-                   f"{bounds(r['planned_target'], r['planned_target_high'])} | "
-                   f"{bounds(r['final_target'], r['final_target_high'])} | {num(r['value'])} | "
-                   f"{pct(r['progress'])} | {pct(r['expected'])} | {m(r['status'] or '-')} | "
-                   f"{r['grade']} | {m(r['initiatives'])} |")
-    out += ["", "## Teams", "", "| team | objectives | key results | score | expected | "
-            "track | on-track | at-risk | off-track |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for t in review["summaries"]["teams"]:
-        out.append(f"| {m(t['team'] or '-')} | {t['objectives']} | {t['key_results']} | "
-                   f"{pct(t['score'])} | {pct(t['expected'])} | {t['track'] or '-'} | "
-                   f"{t['on-track']} | {t['at-risk']} | {t['off-track']} |")
-    if review["summaries"]["departments"]:
-        out += ["", "## Departments (roll-ups)", "", "| objective | level | own score | "
-                "roll-up | expected | track | objectives below | teams |",
-                "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for d in review["summaries"]["departments"]:
-        out.append(f"| {m(d['key'])} {m(d['title'])} | {d['level']} | {pct(d['score'])} | "
-                   f"{pct(d['rollup'])} | {pct(d['rollup_expected'])} | "
-                   f"{d['rollup_track'] or '-'} | {d['objectives_below']} | "
-                   f"{m(', '.join(d['teams']) or '-')} |")
-    out += ["", "## Revisions after commit", ""]
-    if not review["revisions"]:
-        out.append("None: the plan stood as committed.")
-    for r in review["revisions"]:
-        flag = " **goalpost moved**" if r["goalpost_moved"] else ""
-        if r["backdated"]:
-            flag += f" *back-dated: in force from {day(r['effective_at'], zone)}*"
-        out.append(f"- {day(r['at'], zone)} {m(r['key'])}: {m(revision_text(r))} by "
-                   f"{m(acting(r['actor'], r['on_behalf_of']))} — "
-                   f"{m(r['reason'] or 'no reason')}{flag}")
-    out += ["", "## Confidence", "", "| owner | check-ins | mean confidence | hit rate | Brier |",
-            "| --- | --- | --- | --- | --- |"]
-    for c in review["calibration"]:
-        out.append(f"| {m(c['owner'])} | {c['check_ins']} | {pct(c['mean_confidence'])} | "
-                   f"{pct(c['hit_rate'])} | {c['brier']:.3f} |")
-    out += ["", "## KPI guardrails", "", "| KPI | green | amber | red | no data | stale | "
-            "at end |", "| --- | --- | --- | --- | --- | --- | --- |"]
-    for g in review["guardrails"]:
-        sh = g["shares"]
-        out.append(f"| {m(g['key'])} | {pct(sh['green'])} | {pct(sh['amber'])} | {pct(sh['red'])} "
-                   f"| {pct(sh['none'])} | {pct(g['stale_share'])} | "
-                   f"{g['health_at_end'] or '-'}{' (stale)' if g['stale_at_end'] else ''} |")
-    out += ["", "## Check-in habits", ""]
-    for key, h in review["habits"].items():
-        out.append(f"- {m(key)}: {habit_text(h, review, zone)}")
-    if review["backdated"]:
-        out += ["", "## Back-dated check-ins", "", m(backdated_total(review)) + ":", ""]
-        out += [f"- {m(line)}" for line in backdated_lines(review, zone, every)]
+    out = [f"# Review of {m(review['cycle'])}", f"{m(header(review, zone, person))}.", "",
+           f"{m(headline(review, zone))}."]
+    for sec in sections(review, zone, person, every):
+        out += ["", f"## {sec.title}", ""]
+        if sec.intro:
+            out += [m(sec.intro), ""]
+        if sec.columns and sec.rows:
+            out.append("| " + " | ".join(sec.columns) + " |")
+            out.append("|" + " --- |" * len(sec.columns))
+            out += ["| " + " | ".join(m(c) for c in row) + " |" for row in sec.rows]
+        elif sec.lines:
+            out += [f"- {m(x.text)}" + "".join(f" **{m(f)}**" for f in x.flags)
+                    for x in sec.lines]
+        else:
+            out.append(m(sec.empty))
     return "\n".join(out) + "\n"
 
 
@@ -460,12 +577,6 @@ th{background:#f4f4f4}
 """
 
 
-def _verdict_class(row: dict[str, Any]) -> str:
-    """The colour class of an objective's row's grade: its final verdict, if any."""
-    verdict = row["objective_grade"] if row["row"] == OBJECTIVE_ROW else None
-    return verdict if verdict in FINAL_GRADES else ""
-
-
 def _e(text: Any) -> str:
     """Stored text as HTML text: escaped, with control and bidi characters made visible."""
     return html.escape(visible(text))
@@ -485,58 +596,42 @@ def _score_bar(x: float | None) -> str:
             f"{pct(x)}")
 
 
-def summaries_html(summary: dict[str, list[dict[str, Any]]]) -> str:
-    """The team and department summaries as two HTML tables with score bars."""
+def _cell_html(sec: Section, i: int, j: int, text: str) -> str:
+    """A table cell of a section: a score bar where the section draws one, a final grade
+    coloured, else the escaped text."""
+    for column, values in sec.bars:
+        if column == j:
+            return f"<td>{_score_bar(values[i])}</td>"
+    verdict = text.rsplit(" ", 1)[-1]
+    if sec.key == "plan" and PLAN_COLUMNS[j] == "grade" and verdict in FINAL_GRADES:
+        return f'<td class="{verdict}">{_e(text)}</td>'
+    return f"<td>{_e(text)}</td>"
+
+
+def section_html(sec: Section) -> str:
+    """A section (without its heading) as HTML: intro, then its table or list, or what it
+    says when empty."""
     e = _e
-    teams = "".join(
-        f"<tr><td>{e(t['team'] or '-')}</td><td>{t['objectives']}</td>"
-        f"<td>{t['key_results']}</td><td>{_score_bar(t['score'])}</td>"
-        f"<td>{pct(t['expected'])}</td><td>{e(t['track'] or '-')}</td><td>{t['on-track']}</td>"
-        f"<td>{t['at-risk']}</td><td>{t['off-track']}</td></tr>" for t in summary["teams"])
-    deps = "".join(
-        f"<tr><td>{e(d['key'])} {e(d['title'])}</td><td>{e(d['level'])}</td>"
-        f"<td>{pct(d['score'])}</td><td>{_score_bar(d['rollup'])}</td>"
-        f"<td>{pct(d['rollup_expected'])}</td><td>{e(d['rollup_track'] or '-')}</td>"
-        f"<td>{d['objectives_below']}</td><td>{e(', '.join(d['teams']) or '-')}</td></tr>"
-        for d in summary["departments"])
-    out = ("<h2>Teams</h2><table><tr><th>team</th><th>objectives</th><th>key results</th>"
-           "<th>score</th><th>expected</th><th>track</th><th>on-track</th><th>at-risk</th>"
-           f"<th>off-track</th></tr>{teams}</table>")
-    if deps:
-        out += ("<h2>Departments (roll-ups)</h2><table><tr><th>objective</th><th>level</th>"
-                "<th>own score</th><th>roll-up</th><th>expected</th><th>track</th>"
-                f"<th>objectives below</th><th>teams</th></tr>{deps}</table>")
-    return out
+    out = f"<p>{e(sec.intro)}</p>" if sec.intro else ""
+    if sec.columns and sec.rows:
+        head = "".join(f"<th>{e(c)}</th>" for c in sec.columns)
+        body = "".join("<tr>" + "".join(_cell_html(sec, i, j, c) for j, c in enumerate(row))
+                       + "</tr>" for i, row in enumerate(sec.rows))
+        return f"{out}<table><tr>{head}</tr>{body}</table>"
+    if sec.lines:
+        items = "".join(f"<li>{e(x.text)}"
+                        + "".join(f" <span class=flag>{e(f)}</span>" for f in x.flags)
+                        + "</li>" for x in sec.lines)
+        return f"{out}<ul>{items}</ul>"
+    return f"{out}<p>{e(sec.empty)}</p>"
 
 
 def to_html(review: dict[str, Any], zone: str, person: str | None = None,
             every: bool = False) -> str:
     """The review as one self-contained HTML page (inline CSS and SVG, no scripts, no CDN):
-    days in the cycle's `zone`, instants in the `person`'s; back-dated check-ins in batches
-    (`every`: one a line)."""
+    its sections (`sections`), with charts of each key result's progress after the
+    revisions and of each guardrail KPI in its section."""
     e = _e
-    s = review["summary"]
-    rows = "".join(
-        f"<tr><td>{e(r['objective'])} {e(r['objective_title'])}"
-        f"{e(carried_text(r['objective_carried_from']))}</td><td>{e(r['type'])}</td>"
-        f"<td>{e(kr_text(r))}"
-        f"{' <span class=flag>added after commit</span>' if r['added_after_commit'] else ''}"
-        f"{' <span class=flag>removed after commit</span>' if r['removed_after_commit'] else ''}"
-        f"{e(carried_text(r['carried_from']))}"
-        f"</td><td>{bounds(r['planned_target'], r['planned_target_high'])}</td>"
-        f"<td>{bounds(r['final_target'], r['final_target_high'])}</td>"
-        f"<td>{num(r['value'])}</td><td>{pct(r['progress'])}</td><td>{pct(r['expected'])}</td>"
-        f"<td>{e(r['status'] or '-')}</td>"
-        f"<td class=\"{_verdict_class(r)}\">{e(r['grade'])}</td>"
-        f"<td>{e(r['initiatives'])}</td></tr>"
-        for r in score_rows(review))
-    revs = "".join(
-        f"<li>{day(r['at'], zone)} <b>{e(r['key'])}</b>: {e(revision_text(r))} by "
-        f"{e(acting(r['actor'], r['on_behalf_of']))} — "
-        f"{e(r['reason'] or 'no reason')}"
-        f"{' <span class=flag>goalpost moved</span>' if r['goalpost_moved'] else ''}"
-        f"{_backdated_html(r, zone)}</li>"
-        for r in review["revisions"]) or "<li>None: the plan stood as committed.</li>"
     krs = [kr for c in review["objectives"] for kr in c["key_results"]]
     kr_figs = "".join(f"<figure>{kr_chart(review, kr['key'], zone)}<figcaption>{e(kr['key'])} — "
                       f"{e(kr['title'])}</figcaption></figure>" for kr in krs)
@@ -545,34 +640,105 @@ def to_html(review: dict[str, Any], zone: str, person: str | None = None,
         f"{pct(g['shares']['green'])}, amber {pct(g['shares']['amber'])}, red "
         f"{pct(g['shares']['red'])}, stale {pct(g['stale_share'])}</figcaption></figure>"
         for g in review["guardrails"])
-    late = "".join(f"<li>{e(line)}</li>" for line in backdated_lines(review, zone, every))
-    late_html = (f"<h2>Back-dated check-ins</h2><p>{e(backdated_total(review))}:</p>"
-                 f"<ul>{late}</ul>" if late else "")
-    calib = "".join(f"<tr><td>{e(c['owner'])}</td><td>{c['check_ins']}</td>"
-                    f"<td>{pct(c['mean_confidence'])}</td><td>{pct(c['hit_rate'])}</td>"
-                    f"<td>{c['brier']:.3f}</td></tr>" for c in review["calibration"])
+    body = []
+    for sec in sections(review, zone, person, every):
+        body.append(f"<h2>{e(sec.title)}</h2>{section_html(sec)}")
+        if sec.key == "guardrails" and kpi_figs:
+            body.append(f'<div class="charts">{kpi_figs}</div>')
+        if sec.key == "revisions":
+            body.append("<h2>Progress over time</h2>\n<p class=\"legend\"><span>━ actual</span>"
+                        "<span>╌ expected</span><span>┆ target revision</span></p>\n"
+                        f'<div class="charts">{kr_figs}</div>')
+    sections_html = "\n".join(body)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Review of {e(review['cycle'])}</title><style>{_CSS}</style></head><body>
 <h1>Review of {e(review['cycle'])}</h1>
-<p class="muted">{e(span(review, zone))} · status {e(review['status'])} ·
-{commitment(review, zone)} · as of {moment(review['as_of'], person)},
-as known at {moment(review['known_at'], person)}</p>
-<p><b>{s['succeeded']} of {s['graded']}</b> graded objectives succeeded · {e(mean_score(s))}
-· {s['objectives']} objectives, {s['key_results']} key results</p>
-{summaries_html(review["summaries"])}
-<h2>Plan vs actual</h2>
-<table><tr><th>objective</th><th>type</th><th>key result</th><th>planned target</th>
-<th>final target</th><th>value</th><th>progress</th><th>expected</th><th>status</th>
-<th>grade</th><th>initiatives</th></tr>{rows}</table>
-<h2>Revisions after commit</h2><ul>{revs}</ul>
-<h2>Progress over time</h2>
-<p class="legend"><span>━ actual</span><span>╌ expected</span><span>┆ target revision</span></p>
-<div class="charts">{kr_figs}</div>
-<h2>KPI guardrails</h2><div class="charts">{kpi_figs or '<p>No guardrail KPIs.</p>'}</div>
-<h2>Confidence vs outcome</h2>
-<table><tr><th>owner</th><th>check-ins</th><th>mean confidence</th><th>hit rate</th>
-<th>Brier score</th></tr>{calib}</table>
-{late_html}
+<p class="muted">{e(header(review, zone, person))}</p>
+<p>{e(headline(review, zone))}</p>
+{sections_html}
 </body></html>
 """
+
+
+# ---- the retro: two cycles side by side ----------------------------------------------------
+
+def retro_of(a: tuple[dict[str, Any], str], b: tuple[dict[str, Any], str],
+             team: str | None = None) -> dict[str, Any]:
+    """`okr retro`'s figures (domain/review.retro) of two (review, zone) pairs, each cycle's
+    with its days (in its zone, named), whether it is over at the review's as-of, and the
+    instant its figures are as of."""
+    from okr.domain.review import retro
+
+    data = retro(a[0], b[0], team)
+    for side, (review, zone) in (("a", a), ("b", b)):
+        data[side] = {**data[side], "first_day": day(review["start"], zone),
+                      "last_day": day(review["end"], zone, end=True), "timezone": zone,
+                      "over": is_final(review), "evaluated_at": review["evaluated_at"]}
+    return data
+
+
+# (measure, how a cycle's figure is said, how the change is said, said 'so far' while running)
+_COUNT, _POINTS, _BRIER = "count", "points", "brier"
+RETRO_MEASURES = (("objectives", _COUNT, False), ("graded", _COUNT, False),
+                  ("succeeded", _COUNT, True), ("hit_rate", _POINTS, True),
+                  ("mean_score", _POINTS, True), ("kr_done", _COUNT, True),
+                  ("revisions", _COUNT, False), ("goalposts_moved", _COUNT, False),
+                  ("calls_disagreeing", _COUNT, False),
+                  ("brier", _BRIER, True))
+
+
+def _retro_figure(x: float | None, how: str) -> str:
+    if x is None:
+        return NONE
+    if how == _POINTS:
+        return pct(x)
+    return f"{x:.3f}" if how == _BRIER else str(x)
+
+
+def _retro_change(x: float | None, how: str) -> str:
+    """A change: '+2', '-10 pp' (percentage points: 60% → 50%), '+0.192'."""
+    if x is None:
+        return NONE
+    if how == _POINTS:
+        points = round(x * 100)
+        return f"{points:+d} pp" if points else "0 pp"
+    if how == _BRIER:
+        return f"{x:+.3f}"
+    return f"{x:+d}" if x else "0"
+
+
+def retro_rows(d: dict[str, Any], person: str | None = None
+               ) -> tuple[list[str], list[list[str]]]:
+    """The retro as a person reads it (terminal, TSV, the web page): each cycle's days and
+    whether it is over, its figures ('so far' for one still running) and the change."""
+    a, b = d["a"], d["b"]
+
+    def over(side: dict[str, Any]) -> str:
+        return "yes" if side["over"] else f"no: as of {moment(side['evaluated_at'], person)}"
+
+    rows = [["days", *(f"{s['first_day']} – {s['last_day']} ({s['timezone']})" for s in (a, b)),
+             NONE],
+            ["over", over(a), over(b), NONE]]
+    for name, how, so_far in RETRO_MEASURES:
+        rows.append([name.replace("_", " "),
+                     *(_retro_figure(s[name], how)
+                       + (" so far" if so_far and not s["over"] and s[name] is not None
+                          else "") for s in (a, b)),
+                     _retro_change(d["change"].get(name), how)])
+    return ["", a["cycle"], b["cycle"], "change"], rows
+
+
+def retro_csv_rows(d: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """The retro as CSV: one measure a row, plain data — days as dates, `over` true/false,
+    `evaluated_at` in ISO 8601 UTC, rates and scores as 0–1 fractions and their change as
+    the difference of those (-0.1: ten percentage points down)."""
+    a, b = d["a"], d["b"]
+    rows: list[list[Any]] = [[name, a[name], b[name], None]
+                             for name in ("first_day", "last_day", "timezone")]
+    rows += [["over", str(a["over"]).lower(), str(b["over"]).lower(), None],
+             ["evaluated_at", datum(a["evaluated_at"]), datum(b["evaluated_at"]), None]]
+    for name, _, _ in RETRO_MEASURES:
+        rows.append([name, csv_number(a[name]), csv_number(b[name]),
+                     csv_number(d["change"].get(name))])
+    return ["measure", a["cycle"], b["cycle"], "change"], rows

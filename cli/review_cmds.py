@@ -99,41 +99,29 @@ def _report(data: dict[str, Any], fmt: str, zone: str, person: str | None,
 
 def retro_cmd(ctx: typer.Context, cycle_a: str, cycle_b: str,
               team: str | None = typer.Option(None, help="Only this team's objectives."),
-              fmt: str | None = format_option(), as_json: bool = JSON) -> None:
-    """Compare two cycles: scores, hit rates, revisions, calibration."""
-    from okr.domain.review import retro
+              fmt: str | None = format_option(" (csv: plain data, rates as 0–1 fractions)"),
+              as_json: bool = JSON) -> None:
+    """Compare two cycles: their days and whether each is over, scores, hit rates, revisions,
+    calibration, and the change (percentage points for rates). A cycle still running is said
+    'so far'."""
+    from okr.cli.report import retro_of
 
     st = state(ctx)
     fmt = table_format(fmt, want_json(ctx, as_json))
-    data = retro(build(st, cycle_a, None, None), build(st, cycle_b, None, None), team)
-    emit(data, fmt == "json", lambda: _print_retro(data, fmt))
+    data = retro_of(build_zoned(st, cycle_a, None, None), build_zoned(st, cycle_b, None, None),
+                    team)
+    emit(data, fmt == "json", lambda: _print_retro(data, fmt, st.settings.timezone))
 
 
 # ---- terminal rendering ------------------------------------------------------------------
 
 def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str,
                   every: bool = False) -> None:
-    """The review as tables; its days are the cycle's, in its zone (`okr list cycles`), its
-    instants the person's, with UTC beside them."""
-    from okr.cli.output import NONE, console, print_table, styled
-    from okr.cli.report import (
-        backdated_lines,
-        backdated_total,
-        bounds,
-        carried_text,
-        commitment,
-        day,
-        kr_text,
-        mean_score,
-        moment,
-        num,
-        pct,
-        revision_text,
-        score_rows,
-        span,
-    )
-    from okr.cli.scorecard import print_summaries
-    from okr.domain.actors import acting
+    """The review's sections (cli/report.sections, as every format has them) as tables and
+    lists; its days are the cycle's, in its zone (named), its instants the person's, with UTC
+    beside them."""
+    from okr.cli.output import console, print_table, styled
+    from okr.cli.report import header, headline, sections
 
     c = console()
     person = st.settings.timezone
@@ -144,65 +132,31 @@ def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str,
         else:
             c.print(line)
 
-    s = r["summary"]
-    say(styled((f"Review of {r['cycle']}", "bold"),
-        f"  {span(r, zone)}, {r['status']}, {commitment(r, zone)}; "
-        f"as of {moment(r['as_of'], person)}, as known at {moment(r['known_at'], person)}"))
-    say(styled(f"{s['succeeded']} of {s['graded']} graded objectives succeeded · "
-               f"{mean_score(s)}"))
-    print_table(["objective", "key result", "planned", "final", "value", "progress",
-                 "expected", "status", "grade", "initiatives"],
-                [[styled(f"{row['objective']} {row['objective_title']}",
-                         (carried_text(row["objective_carried_from"]), "cyan")),
-                  styled(kr_text(row),
-                         *([(" (added)", "yellow")] if row["added_after_commit"] else []),
-                         *([(" (removed)", "yellow")] if row["removed_after_commit"] else []),
-                         (carried_text(row["carried_from"]), "cyan")),
-                  bounds(row["planned_target"], row["planned_target_high"]),
-                  bounds(row["final_target"], row["final_target_high"]), num(row["value"]),
-                  pct(row["progress"]), pct(row["expected"]), row["status"] or NONE,
-                  row["grade"], row["initiatives"]] for row in score_rows(r)],
-                fmt, title="Plan vs actual", heading=True)
-    print_summaries(r["summaries"], fmt)
-    say(styled(("Revisions after commit", "bold")))
-    for rev in r["revisions"] or [None]:
-        if rev is None:
-            say(styled("  none: the plan stood as committed"))
+    say(styled((f"Review of {r['cycle']}", "bold"), f"  {header(r, zone, person)}"))
+    say(styled(headline(r, zone)))
+    for sec in sections(r, zone, person, every):
+        if sec.columns and sec.rows:
+            if sec.intro:
+                say(styled(sec.intro))
+            print_table(list(sec.columns), [list(row) for row in sec.rows], fmt,
+                        title=sec.title, heading=True)
             continue
-        say(styled(f"  {day(rev['at'], zone)} {rev['key']}: {revision_text(rev)} by "
-               f"{acting(rev['actor'], rev['on_behalf_of'])} — {rev['reason'] or 'no reason'}",
-               *([("  goalpost moved", "bold red")] if rev["goalpost_moved"] else []),
-               *([(f"  back-dated: in force from {day(rev['effective_at'], zone)}", "yellow")]
-                 if rev["backdated"] else [])))
-    print_table(["KPI", "green", "amber", "red", "no data", "stale", "at end"],
-                [[k["key"], pct(k["shares"]["green"]), pct(k["shares"]["amber"]),
-                  pct(k["shares"]["red"]), pct(k["shares"]["none"]), pct(k["stale_share"]),
-                  k["health_at_end"] or NONE] for k in r["guardrails"]], fmt,
-                title="KPI guardrails", heading=True)
-    print_table(["owner", "check-ins", "mean confidence", "hit rate", "Brier"],
-                [[x["owner"], str(x["check_ins"]), pct(x["mean_confidence"]),
-                  pct(x["hit_rate"]), f"{x['brier']:.3f}"] for x in r["calibration"]],
-                fmt, title="Confidence vs outcome", heading=True)
-    if r["backdated"]:
-        say(styled((backdated_total(r), "bold")))
-    for line in backdated_lines(r, zone, every):
-        say(styled(f"  {line}"))
-    for x in r.get("restatements", []):
-        say(styled(f"  restated: {x['key']} {x['field']} {x['before']} → {x['after']}"))
+        say(styled((sec.title, "bold")))
+        if sec.intro:
+            say(styled(f"  {sec.intro}"))
+        for line in sec.lines:
+            say(styled(f"  {line.text}", *((f"  {f}", "bold red" if f == "goalpost moved"
+                                             else "yellow") for f in line.flags)))
+        if not sec.lines and not sec.rows:
+            say(styled(f"  {sec.empty}"))
 
 
-def _print_retro(d: dict[str, Any], fmt: str) -> None:
-    from okr.cli.output import NONE, print_table
-    from okr.cli.report import pct
+def _print_retro(d: dict[str, Any], fmt: str, person: str | None) -> None:
+    from okr.cli.output import print_table
+    from okr.cli.report import retro_csv_rows, retro_rows
 
-    fields = [("objectives", str), ("graded", str), ("succeeded", str), ("hit_rate", pct),
-              ("mean_score", pct), ("kr_done", str), ("revisions", str),
-              ("goalposts_moved", str), ("calls_disagreeing", str),
-              ("brier", lambda x: NONE if x is None else f"{x:.3f}")]
-    print_table(["", d["a"]["cycle"], d["b"]["cycle"]],
-                [[name.replace("_", " "), show(d["a"][name]), show(d["b"][name])]
-                 for name, show in fields], fmt,
-                title=f"Retro{' of team ' + d['team'] if d['team'] else ''}")
+    columns, rows = retro_csv_rows(d) if fmt == "csv" else retro_rows(d, person)
+    print_table(columns, rows, fmt, title=f"Retro{' of team ' + d['team'] if d['team'] else ''}")
 
 
 def register(app: typer.Typer) -> None:

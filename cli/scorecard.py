@@ -9,12 +9,14 @@ from okr.domain.numbers import figure
 SCORECARD_COLUMNS = ["kind", "key", "parent", "title", "cycle", "type", "owner", "team",
                      "status", "score_or_progress", "expected", "track", "value", "target",
                      "target_high", "unit", "confidence", "kpi", "kpi_health", "rollup",
-                     "rollup_expected", "rollup_track"]
+                     "rollup_expected", "rollup_track", "kr_kind", "start", "tolerance",
+                     "weight"]
 
 
 def scorecard_rows(cards: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     """The scorecard flat: a row per objective (with its roll-up), then a row per key result
-    under it."""
+    under it with what its progress is computed from (kind, start, target(s), tolerance,
+    weight, unit: docs/scoring.md). Numbers as `figure` says them (12 significant digits)."""
     def num(x: float | None) -> str:
         return "" if x is None else figure(x)
     rows: list[list[Any]] = []
@@ -23,12 +25,14 @@ def scorecard_rows(cards: list[dict[str, Any]]) -> tuple[list[str], list[list[An
                      c["okr_type"], c["owner"], c["team"], c["status"], num(c["score"]),
                      num(c["expected"]), c["track"] or "", "", "", "", "", "", "", "",
                      num(c.get("rollup")), num(c.get("rollup_expected")),
-                     c.get("rollup_track") or ""])
+                     c.get("rollup_track") or "", "", "", "", ""])
         rows.extend(["key_result", kr["key"], c["key"], kr.get("title", ""), c["cycle"],
                      c["okr_type"], c["owner"], c["team"], kr["status"], num(kr["progress"]),
                      num(kr["expected"]), kr["status"], num(kr["value"]), num(kr["target"]),
                      num(kr.get("target_high")), kr["unit"], num(kr["confidence"]), kr["kpi"] or "",
-                     kr["kpi_health"] or "", "", "", ""] for kr in c["key_results"])
+                     kr["kpi_health"] or "", "", "", "", kr.get("kind") or "",
+                     num(kr.get("start")), num(kr.get("tolerance")), num(kr.get("weight"))]
+                    for kr in c["key_results"])
     return SCORECARD_COLUMNS, rows
 
 

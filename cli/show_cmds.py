@@ -12,6 +12,7 @@ from okr.cli.output import (
     amount,
     bar,
     console,
+    datum,
     emit,
     format_option,
     print_table,
@@ -55,6 +56,8 @@ def render(st: State, data: dict[str, Any], fmt: str = "table") -> None:
         out = console()
         for line in lines:
             out.print(line)
+    if fmt == "csv":
+        columns, rows = csv_card(data)
     if columns:
         print_table(columns, rows, fmt)
 
@@ -96,6 +99,35 @@ def card(st: State, data: dict[str, Any]) -> "tuple[list[Text], list[str], list[
                 [[said(st, r["observed_at"]), figure(r['value']), r["source"]]
                  for r in data["readings"][-10:]])
     return [], ["field", "value"], [[k, v] for k, v in data.items()]
+
+
+def csv_card(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """What `show --format csv` writes: the table of `card` as plain data — numbers as
+    numbers (`figure`: 12 significant digits; progress, expected and confidence as 0–1
+    fractions), the unit in a column of its own, instants in ISO 8601 UTC; no bars, no units
+    or percent signs in a cell."""
+    def num(x: float | None) -> str:
+        return "" if x is None else figure(x)
+    if data["kind"] == "objective":
+        return (["key result", "title", "kind", "progress", "value", "start", "target",
+                 "target_high", "unit", "tolerance", "weight", "expected", "status",
+                 "confidence"],
+                [[kr["key"], kr.get("title", ""), kr.get("kr_kind") or "", num(kr["progress"]),
+                  num(kr["value"]), num(kr.get("start")), num(kr["target"]),
+                  num(kr.get("target_high")), kr["unit"], num(kr.get("tolerance")),
+                  num(kr.get("weight")), num(kr["expected"]), kr["status"],
+                  num(kr["confidence"])] for kr in data["key_results"]])
+    if data["kind"] == "key_result":
+        return (["effective", "recorded", "value", "confidence", "note", "by", "source"],
+                [[datum(c["effective_at"]), datum(c["recorded_at"]) if c.get("recorded_at")
+                  else "", num(c["value"]), num(c["confidence"]), c["note"] or "",
+                  acting(c["actor"], c.get("on_behalf_of")), c.get("source") or ""]
+                 for c in data["check_ins"]])
+    if data["kind"] == "kpi":
+        return (["observed", "value", "unit", "source"],
+                [[datum(r["observed_at"]), num(r["value"]), data["unit"], r["source"]]
+                 for r in data["readings"][-10:]])
+    return ["field", "value"], [[k, v] for k, v in data.items()]
 
 
 def carried(data: dict[str, Any]) -> str:
