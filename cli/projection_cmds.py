@@ -102,7 +102,9 @@ def scorecard_cmd(ctx: typer.Context,
 
 
 def history_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Key result key."),
-                fmt: str | None = format_option(), as_json: bool = JSON) -> None:
+                fmt: str | None = format_option(" (csv: one table, a record column saying "
+                                                "revision or check-in)"),
+                as_json: bool = JSON) -> None:
     """The check-ins and revisions of one key result over time."""
     from okr.cli.reads import open_projection
     from okr.cli.times import say

@@ -151,14 +151,15 @@ def backdated_lines(review: dict[str, Any], zone: str, every: bool = False,
                     person: str | None = None) -> list[str]:
     """The back-dated check-ins as lines: one per batch (`backdated_batches`: one actor, one
     source, one day recorded in the cycle's `zone`), a batch of one as that check-in; with
-    `every`, one per check-in. A check-in's times are instants, said in the `person`'s zone
-    with UTC beside; a batch's days are the cycle's, its zone named. Stored text is returned
+    `every`, one per check-in. The time a check-in is for is said as the cycle's day, its
+    zone named (the day it counts on); when it was recorded, as an instant in the `person`'s
+    zone with UTC beside (a batch: its day of recording, zone named). Stored text is returned
     as it is: each format makes it visible or escapes it."""
     out = []
     if every:
         for b in review["backdated"]:
             out.append(f"back-dated: {b['key']} {num(b['value'])} for "
-                       f"{moment(b['effective_at'], person)}, recorded "
+                       f"{day(b['effective_at'], zone)} ({zone}), recorded "
                        f"{moment(b['recorded_at'], person)} "
                        f"by {acting(b['actor'], b['on_behalf_of'])}"
                        f"{_source(b['source'])}, {late_text(b)}")
@@ -168,7 +169,7 @@ def backdated_lines(review: dict[str, Any], zone: str, every: bool = False,
         late = late_text(b)
         if b["check_ins"] == 1:
             out.append(f"back-dated: {b['key_results'][0]} {num(b['value'])} for "
-                       f"{moment(b['effective_from'], person)}, recorded "
+                       f"{day(b['effective_from'], zone)} ({zone}), recorded "
                        f"{moment(b['recorded_from'], person)} {who}, {late}")
             continue
         n = len(b["key_results"])
@@ -364,11 +365,12 @@ def plan_cells(r: dict[str, Any]) -> tuple[str, ...]:
             r["initiatives"])
 
 
-def revision_line(r: dict[str, Any], person: str | None = None) -> Line:
-    """A revision after commit: when it was recorded (an instant), what changed, who, why,
-    and its flags."""
+def revision_line(r: dict[str, Any], zone: str, person: str | None = None) -> Line:
+    """A revision after commit: when it was recorded (an instant, in the `person`'s zone with
+    UTC beside), what changed, who, why, and its flags — a back-dated one's day in force
+    from, in the cycle's `zone` (named)."""
     flags = (("goalpost moved",) if r["goalpost_moved"] else ()) + (
-        (f"back-dated: in force from {moment(r['effective_at'], person)}",)
+        (f"back-dated: in force from {day(r['effective_at'], zone)} ({zone})",)
         if r["backdated"] else ())
     return Line(f"{moment(r['at'], person)} {r['key']}: {revision_text(r)} by "
                 f"{acting(r['actor'], r['on_behalf_of'])} — {r['reason'] or 'no reason'}",
@@ -403,7 +405,7 @@ def sections(review: dict[str, Any], zone: str, person: str | None = None,
                        tuple(plan_cells(r) for r in score_rows(review)),
                        empty="No objectives."))
     out.append(Section("revisions", "Revisions after commit",
-                       lines=tuple(revision_line(r, person) for r in review["revisions"]),
+                       lines=tuple(revision_line(r, zone, person) for r in review["revisions"]),
                        empty="None: the plan stood as committed."))
     out.append(Section(
         "guardrails", "KPI guardrails",

@@ -63,7 +63,8 @@ def review_cmd(ctx: typer.Context, cycle: str = typer.Argument(..., help="e.g. 2
                                           "— one actor, source and day recorded — with its "
                                           "count; --json holds both)."),
                as_json: bool = JSON) -> None:
-    """Plan vs actual, revisions, progress over time, confidence and KPI guardrails."""
+    """Teams, plan vs actual, revisions, KPI guardrails, confidence, check-in habits and
+    back-dated check-ins: the same sections in every format (html: with charts)."""
     st = state(ctx)
     fmt = table_format("table" if fmt == "terminal" else fmt, want_json(ctx, as_json), FORMATS)
     if fmt in ("csv", "md", "html") and out is None:
@@ -102,8 +103,8 @@ def retro_cmd(ctx: typer.Context, cycle_a: str, cycle_b: str,
               fmt: str | None = format_option(" (csv: plain data, rates as 0–1 fractions)"),
               as_json: bool = JSON) -> None:
     """Compare two cycles: their days and whether each is over, scores, hit rates, revisions,
-    calibration, and the change (percentage points for rates). A cycle still running is said
-    'so far'."""
+    calibration, and the change (percentage points for rates); a running cycle's figures are
+    said so far."""
     from okr.cli.report import retro_of
 
     st = state(ctx)

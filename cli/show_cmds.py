@@ -35,7 +35,7 @@ def show(ctx: typer.Context, key: str,
          kind: str | None = choice(None, "--kind", values=SHOWN_KINDS,
                                    help="What KEY names, when several kinds use it."),
          fmt: str | None = format_option(" (tsv: the summary as '# ' lines, then the "
-                                         "table; csv: the table)"),
+                                         "table; csv: the table as plain data)"),
          as_json: bool = JSON) -> None:
     """Show anything by key, with its current state read from the ledger."""
     st = state(ctx)

@@ -342,40 +342,45 @@ def create_app(settings: Settings) -> FastAPI:
         def build(a: Any, k: Any) -> dict[str, Any]:
             from okr.cli.report import (
                 FINAL_GRADES,
-                backdated_lines,
-                backdated_total,
-                revision_text,
+                header,
+                headline,
+                revision_line,
                 score_rows,
+                sections,
             )
-            from okr.domain.actors import acting
             r, zone = site.zoned_review(cycle, a, k)
+            every_one = bool(every.strip())
+            shown = sections(r, zone, site.zone, every_one)  # as `okr review` says them
+            plan = next(sec for sec in shown if sec.key == "plan")
+            revisions = []
+            for x in r["revisions"]:
+                line = revision_line(x, zone, site.zone)
+                when, _, rest = line.text.partition(f" {x['key']}: ")
+                revisions.append((when, x["key"], rest, line.flags))
             krs = [kr for c in r["objectives"] for kr in c["key_results"]]
-            return {"r": r, "rows": score_rows(r), "final_grades": FINAL_GRADES,
-                    "late": {"total": backdated_total(r), "every": bool(every.strip()),
-                             "lines": backdated_lines(r, zone, bool(every.strip()))},
-                    "revisions": [{**x, "text": revision_text(x),
-                                   "by": acting(x["actor"], x["on_behalf_of"]),
-                                   "when": said(x["at"], site.zone),
-                                   "effective": said(x["effective_at"], site.zone)}
-                                  for x in r["revisions"]],
+            return {"r": r, "sections": shown, "final_grades": FINAL_GRADES,
+                    "plan": list(zip(plan.rows, score_rows(r), strict=True)),
+                    "said_header": header(r, zone, site.zone),
+                    "said_headline": headline(r, zone), "late_every": every_one,
+                    "revisions": revisions,
                     "charts": [(kr, Markup(kr_chart(r, kr["key"], [], zone))) for kr in krs],
                     "guardrails": [(g, Markup(guardrail_chart(r, g, zone)))
-                                   for g in r["guardrails"]],
-                    "span": {n: said(r[n], site.zone) if r[n] else "–"
-                             for n in ("start", "end", "committed_at")}}
+                                   for g in r["guardrails"]]}
         return reading_at(request, "review.html", as_of, known_at, build)
 
     @app.get("/retro", response_model=None)
     def retro(request: Request, a: str = "", b: str = "", team: str = "") -> Response:
         def build(who: auth.Principal) -> dict[str, Any]:
             from okr.cli.errors import UserError
-            from okr.domain.review import retro as compare
+            from okr.cli.report import retro_of, retro_rows
             if not a.strip() or not b.strip():
                 raise UserError("a retro compares two cycles: give a= and b= "
                                 "(e.g. /retro?a=2026-Q3&b=2026-Q4)")
             now = site.now()
-            return {"d": compare(site.review(a, now, now), site.review(b, now, now),
-                                 team or None)}
+            d = retro_of(site.zoned_review(a, now, now), site.zoned_review(b, now, now),
+                         team or None)
+            columns, rows = retro_rows(d, site.zone)  # as `okr retro` prints them
+            return {"d": d, "columns": columns, "rows": rows}
         return reading(request, "retro.html", build)
 
     @app.get("/audit", response_model=None)

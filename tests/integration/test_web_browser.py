@@ -217,8 +217,18 @@ def test_links_lead_from_the_scorecard_to_objective_key_result_kpi_review_and_au
     click_and_wait(d, By.LINK_TEXT, "Reviews")
     click_and_wait(d, By.LINK_TEXT, "live")
     assert "goalpost moved" in d.find_element(By.ID, "revisions").text
+    # the sections `okr review` prints, said as it says them (93%, not 0.93)
+    for table in ("teams", "habits", "calibration"):
+        assert d.find_element(By.ID, table).is_displayed(), table
+    assert "%" in d.find_element(By.ID, "teams").text
+    assert d.find_element(By.ID, "backdated").is_displayed()
     no_alert(d)
     d.save_screenshot(str(shots / "review.png"))
+    d.get(f"{base}/retro?a=live&b=live")  # the change column and each cycle's days
+    retro = d.find_element(By.ID, "retro")
+    assert "change" in retro.find_element(By.TAG_NAME, "thead").text
+    assert retro.find_element(By.XPATH, ".//tbody/tr[1]/td[1]").text == "days"
+    assert retro.find_element(By.XPATH, ".//tbody/tr[2]/td[2]").text.startswith("no: as of ")
     click_and_wait(d, By.LINK_TEXT, "Audit")
     assert d.find_element(By.ID, "bundle-form")  # an auditor may download bundles
     assert "KeyResultRevised" in d.find_element(By.ID, "feed").text

@@ -156,13 +156,12 @@ def test_the_review_of_a_cycle_with_no_objectives_says_there_is_nothing_to_score
 
 def test_the_review_page_says_what_okr_review_says(site: Site) -> None:
     from okr.cli.context import State
-    from okr.cli.report import revision_text, score_rows
-    from okr.cli.review_cmds import build
+    from okr.cli.report import headline, revision_text, score_rows
+    from okr.cli.review_cmds import build_zoned
 
     html = site.signed_in("vic").get("/review/live").text
-    model = build(State(_settings=site.settings), "live", None, None)
-    s = model["summary"]
-    assert f"{s['succeeded']} of {s['graded']}</strong> graded" in html
+    model, zone = build_zoned(State(_settings=site.settings), "live", None, None)
+    assert f'id="review-summary">{headline(model, zone)}</p>' in html
     # the initiatives column, read through the projection (review_facts held none before)
     (eng,) = [r for r in score_rows(model) if r["key_result"] == "k-eng"]
     assert eng["initiatives"].startswith("i-chat Chat ")
@@ -378,3 +377,35 @@ def test_the_review_page_counts_back_dated_check_ins_as_okr_review_does(site: Si
     section = re.search(r'<section id="backdated">(.*?)</section>', each, re.S)
     assert section and re.findall(r"<li>(.*?)</li>", section.group(1), re.S) == [
         str(escape(visible(line))) for line in backdated_lines(model, zone, every=True)]
+
+
+def test_the_review_page_shows_the_sections_of_okr_review_as_it_says_them(site: Site) -> None:
+    """The page lacked the team and department tables and check-in habits, said its
+    percentages as 0.93 where `okr review` says 93%, and the cycle as instants with an
+    exclusive end where the CLI says its days in its zone: one content, said alike."""
+    from markupsafe import escape
+
+    from okr.cli.output import visible
+    from okr.cli.report import header, sections, span
+
+    s = site.app.app.state.site
+    html = site.signed_in("vic").get("/review/live").text
+    now = datetime.now(UTC)
+    r, zone = s.zoned_review("live", now, now)
+    said = sections(r, zone, s.zone)
+    assert re.findall(r"<h2>(.*?)</h2>", html) == [
+        t for sec in said for t in (sec.title, *(("Progress over time",)
+                                                  if sec.key == "revisions" else ()))]
+    when = re.search(r'<p class="when">(.*?)</p>', html, re.S)
+    assert when and when.group(1).startswith(str(escape(span(r, zone)))), when
+    assert when.group(1).split("; as of ")[0] == str(escape(header(r, zone, s.zone))).split(
+        "; as of ")[0]
+    for sec in said:
+        if sec.key in ("teams", "departments", "calibration", "habits", "guardrails") \
+                and sec.rows:
+            table = re.search(rf'<table class="list" id="{sec.key}">(.*?)</table>', html, re.S)
+            assert table, sec.key
+            cells = [re.findall(r"<td>(.*?)</td>", row)
+                     for row in re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)[1:]]
+            assert cells == [[str(escape(visible(c))) for c in row] for row in sec.rows], sec.key
+    assert any(sec.key == "habits" and sec.rows for sec in said)

@@ -54,3 +54,25 @@ def guarded(shown: str) -> str:
         return shown
     except ValueError:
         return "'" + shown if shown.startswith(("=", "+", "-", "@")) else shown
+
+
+# A CSV listing is plain data (numbers as numbers, units in a column of their own: docs/schema.md
+# "CSV exports"), so only its text columns say what the table says.
+TEXT_COLUMNS = frozenset({"objective", "title", "cycle", "owner", "team", "type", "status",
+                          "key result", "KPI", "name", "carried from", "kind", "cadence",
+                          "track", "initiative", "zone", "first day", "last day"})
+
+
+def text_cells(csv_text: str, tsv_text: str) -> tuple[list[str], list[str]]:
+    """The cells of the text columns a CSV listing and its TSV share (by name): the CSV's, and
+    the TSV's as their CSV cells must be (`guarded`, '-' empty)."""
+    import csv
+    import io
+    rows = list(csv.reader(io.StringIO(csv_text)))
+    lines = [line.split("\t") for line in tsv_text.splitlines()]
+    shared = [c for c in rows[0] if c in TEXT_COLUMNS and c in lines[0]]
+    assert len(rows) == len(lines), (len(rows), len(lines))
+    got = [r[rows[0].index(c)] for r in rows[1:] for c in shared]
+    want = ["" if line[lines[0].index(c)] == "-" else guarded(line[lines[0].index(c)])
+            for line in lines[1:] for c in shared]
+    return got, want

@@ -82,8 +82,7 @@ def test_a_back_dated_check_in_and_revision_review_on_the_days_typed(berlin: Pat
         out = ok(berlin, "review", "2026-Q4", "--format", fmt,
                  *(["--out", "-"] if fmt != "tsv" else [])).stdout
         assert "2026-10-01 – 2026-12-31 (Europe/Berlin)" in out, fmt
-        if fmt != "html":  # (the HTML review lists no back-dated check-ins)
-            assert "kr-conv 2.2 for 2026-11-02" in out, fmt
+        assert "kr-conv 2.2 for 2026-11-02 (Europe/Berlin)" in out, fmt  # the HTML too
         assert "in force from 2026-11-01" in out, fmt
         assert "2026-10-31" not in out and "2026-09-30" not in out, fmt
 
