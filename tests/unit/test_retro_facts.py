@@ -178,7 +178,7 @@ def test_a_removed_key_result_has_its_plan_vs_actual_row(q3: dict[str, Any]) -> 
     assert [r["key_result"] for r in score_rows(q3) if r["objective"] == "sales"] == [
         "leads", "deals", None]
     assert "deals" in to_csv(q3)
-    assert "deals Deals (removed)" in to_markdown(q3, "UTC")
+    assert "deals Deals (removed after commit)" in to_markdown(q3, "UTC")
     assert "removed after commit" in to_html(q3, "UTC")
 
 
@@ -189,7 +189,8 @@ def test_habits_count_a_linked_key_result_by_its_readings(q3: dict[str, Any]) ->
     # Readings on 5 Jul, 5 Aug and 5 Sep: weeks 0, 5 and 9 of 14.
     assert (up["kpi"], up["readings"], up["check_ins"]) == ("uptime", 3, 0)
     assert (up["weeks"], up["weeks_without"]) == (14, 11)
-    assert "up: 3 readings of KPI uptime, 11 of 14 weeks without one" in to_markdown(q3, "UTC")
+    assert "| up | 3 readings of KPI uptime, 11 of 14 weeks without one |" in to_markdown(
+        q3, "UTC")
 
 
 def test_habits_count_weeks_while_the_key_result_was_in_force(q3: dict[str, Any]) -> None:
@@ -285,13 +286,15 @@ def test_a_review_from_the_projection_judges_a_removal_after_its_as_of_alike(
 def test_the_printed_review_and_retro_show_the_removed_row_the_call_and_its_count(
         q3: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     from okr.cli.context import State
+    from okr.cli.report import retro_of
     from okr.cli.review_cmds import _print_retro, _print_review
 
     _print_review(State(_settings=load_settings({})), q3, "tsv", "UTC")
     lines = capsys.readouterr().out.splitlines()
     deals = next(line for line in lines if "\tdeals Deals" in line).split("\t")
-    assert deals[1:8] == ["deals Deals (removed)", "4", "-", "1", "25%", "55%", "removed"]
-    plat = next(line for line in lines if line.startswith("plat Stay up\tall key results"))
-    assert plat.split("\t")[8] == "0.70 missed · closed as achieved (disagrees)"
-    _print_retro(retro(q3, q3), "tsv")
-    assert "calls disagreeing\t1\t1" in capsys.readouterr().out
+    assert deals[2:9] == ["deals Deals (removed after commit)", "4", "-", "1", "25%", "55%",
+                          "removed"]
+    plat = next(line for line in lines if line.startswith("plat Stay up\tcommitted\tall key"))
+    assert plat.split("\t")[9] == "0.70 missed · closed as achieved (disagrees)"
+    _print_retro(retro_of((q3, "UTC"), (q3, "UTC")), "tsv", "UTC")
+    assert "calls disagreeing\t1\t1\t0" in capsys.readouterr().out
