@@ -1,0 +1,158 @@
+"""A data directory serves one ledger, and a relay's watermark belongs to the broker it
+published to: two defects a trial found with OKR_STORE / POSTGRES_SCHEMA.
+
+1. Pointing a data directory at another event store showed the other ledger's projection and
+   made `okr audit verify` cry tampering: now it is refused up front, naming both ledgers.
+2. Two data directories on one PostgreSQL schema shared the relay's watermark (kept in the
+   store, per topic only): one directory's relay took the other's broker for its own, and
+   writes never reached its projection. Now the watermark is kept per destination (the Kafka
+   cluster it published to; each local broker has a cluster id of its own).
+"""
+
+import json
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Env, okr_environ
+from tests.pg import DSN, private_schema
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+
+
+@pytest.fixture
+def pg() -> Iterator[dict[str, str]]:
+    """A private PostgreSQL schema, dropped afterwards."""
+    with private_schema("okr_storeid") as env:
+        yield env
+
+
+def tables_in(schema: str) -> list[str]:
+    psycopg = pytest.importorskip("psycopg")
+    with psycopg.connect(DSN) as conn:
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s",
+                            (schema,)).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def objectives(env: Env, **extra: str) -> list[str]:
+    """The objectives the data directory's projection shows, complete (--strict: a projection
+    lacking stored events fails the read)."""
+    out = env.ok("--strict", "list", "objectives", "--json", **extra)
+    return sorted(o["key"] for o in json.loads(out)["items"])
+
+
+def refused(proc: subprocess.CompletedProcess[str]) -> str:
+    """The one line a refusal says (exit 2, nothing on stdout)."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and proc.stdout == "", proc.stderr
+    return lines[0]
+
+
+def test_a_data_directory_pointed_at_another_store_is_refused_and_writes_nothing(
+        env: Env, tmp_path: Path, pg: dict[str, str]) -> None:
+    """Given a data directory that served a SQLite ledger, when OKR_STORE points it at
+    PostgreSQL, then every command is refused in one line naming both ledgers — a write creates
+    nothing in the schema, a read shows no projection of the other ledger, and `okr audit
+    verify` says no "tampered" — and the directory works as before with its own store."""
+    schema = pg["POSTGRES_SCHEMA"]
+    env.ok("cycle", "add", "2026-Q4")
+    env.ok("objective", "add", "o-sqlite", "On SQLite", "--cycle", "2026-Q4")
+    assert objectives(env) == ["o-sqlite"]
+
+    line = refused(env.run("cycle", "add", "2027-Q1", **pg))
+    sqlite_id = json.loads((env.home / "ledger.json").read_text())["ledger"]
+    assert line.startswith("okr: error: this data directory") and sqlite_id in line
+    assert f"postgres schema {schema}" in line and "holds no ledger" in line
+    assert tables_in(schema) == []  # nothing written there
+
+    # A ledger is started in that schema through another data directory …
+    bootstrap = env.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    other = Env(tmp_path / "other", {**okr_environ(tmp_path / "other", bootstrap), **pg})
+    other.ok("cycle", "add", "2027-Q1")
+    other.ok("objective", "add", "o-pg", "On PostgreSQL", "--cycle", "2027-Q1")
+    pg_id = json.loads((other.home / "ledger.json").read_text())["ledger"]
+    assert pg_id != sqlite_id
+    # … and this directory, pointed at it, still refuses: reads, writes, the audit, the relay.
+    for args in (("list", "objectives"), ("scorecard",), ("audit", "verify"),
+                 ("objective", "add", "o-x", "X", "--cycle", "2027-Q1"), ("relay", "--once")):
+        line = refused(env.run(*args, **pg))
+        assert sqlite_id in line and pg_id in line, line
+        assert f"(sqlite {env.home / 'events.sqlite'})" in line and schema in line, line
+    assert objectives(other) == ["o-pg"]  # the other ledger's own directory is fine
+
+    assert objectives(env) == ["o-sqlite"]  # and this one, with its own store again
+    assert env.run("audit", "verify").returncode == 0
+
+
+def local_brokers_env(home: Path, pg: dict[str, str]) -> Env:
+    """A data directory with its own local broker (no KAFKA_BOOTSTRAP_SERVERS), on `pg`."""
+    environ = {**okr_environ(home, "", tag="storeid"), **pg}
+    del environ["KAFKA_BOOTSTRAP_SERVERS"]
+    return Env(home, environ)
+
+
+def test_two_data_directories_on_one_postgres_schema_each_get_every_event(
+        tmp_path: Path, pg: dict[str, str]) -> None:
+    """Given two data directories, each with its own local broker, on one PostgreSQL schema,
+    when each writes, then both projections hold both writes and both audits verify: a relay's
+    watermark is that of the broker it published to, not one shared through the store."""
+    a = local_brokers_env(tmp_path / "a", pg)
+    b = local_brokers_env(tmp_path / "b", pg)
+    try:
+        a.ok("cycle", "add", "2026-Q4")
+        b.ok("objective", "add", "o-b", "Written through B", "--cycle", "2026-Q4")
+        a.ok("objective", "add", "o-a", "Written through A", "--cycle", "2026-Q4")
+        assert objectives(b) == ["o-a", "o-b"]
+        assert objectives(a) == ["o-a", "o-b"]
+        for env in (a, b):
+            proc = env.run("audit", "verify")
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+    finally:
+        for env in (a, b):
+            env.run("broker", "stop")
+
+
+def test_a_data_directory_and_store_from_before_keep_working(env: Env, tmp_path: Path,
+                                                             pg: dict[str, str]) -> None:
+    """Given a data directory and SQLite store as the previous version left them — no ledger
+    identity in the store, none in the directory, the relay's watermark one row per topic —
+    when this version uses them, then writes and reads go on without a republish (the old
+    watermark is used for the broker that holds what it counts), the directory is bound to its
+    ledger from then on, and another store is refused."""
+    env.ok("cycle", "add", "2026-Q4")
+    env.ok("objective", "add", "o-old", "From before", "--cycle", "2026-Q4")
+    assert objectives(env) == ["o-old"]
+    make_it_as_before(env)
+
+    out = json.loads(env.ok("relay", "--once", "--json"))
+    assert (out["published"], out["republished"]) == (0, False)
+    env.ok("objective", "add", "o-new", "After the upgrade", "--cycle", "2026-Q4")
+    assert objectives(env) == ["o-new", "o-old"]
+    assert env.run("audit", "verify").returncode == 0
+    assert (env.home / "ledger.json").exists()
+    with sqlite3.connect(env.home / "events.sqlite") as conn:
+        assert conn.execute("SELECT count(*) FROM okr_ledger").fetchone() == (1,)
+    line = refused(env.run("list", "objectives", **pg))
+    assert "this data directory" in line and pg["POSTGRES_SCHEMA"] in line
+
+
+def make_it_as_before(env: Env) -> None:
+    """Turn the data directory and its store back into what the previous version left: no
+    ledger identity and the watermark in its old table, keyed by topic alone."""
+    (env.home / "ledger.json").unlink()
+    conn = sqlite3.connect(env.home / "events.sqlite")
+    with conn:
+        conn.execute("DROP TABLE okr_ledger")
+        conn.execute("CREATE TABLE okr_relay_watermark (topic TEXT PRIMARY KEY, position "
+                     "BIGINT NOT NULL, head_hash TEXT NOT NULL, count BIGINT NOT NULL, "
+                     "updated_at TEXT NOT NULL, prev_hash TEXT NOT NULL DEFAULT '', "
+                     "recorded_at TEXT NOT NULL DEFAULT '')")
+        conn.execute("INSERT INTO okr_relay_watermark SELECT topic, position, head_hash, count, "
+                     "updated_at, prev_hash, recorded_at FROM okr_relay_watermarks")
+        conn.execute("DROP TABLE okr_relay_watermarks")
+    conn.close()
