@@ -7,7 +7,7 @@ tail found by poll + highwater (Tansu's end_offsets is wrong).
 """
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from typing import Any, NamedTuple
 
@@ -25,9 +25,9 @@ from okr.settings import Settings
 
 __all__ = ["BOOTSTRAP_MS", "PRODUCER", "KafkaError", "KeyPartitioner", "Message",
            "PartitionReader", "admin", "bootstrap", "close_quietly", "consumer",
-           "dead_letter", "ensure_topics", "holds_at_least", "list_topics", "producer",
-           "read_topic", "records_at", "repartition_topic", "security", "stop_orphaned_io",
-           "topic_partitions"]
+           "dead_letter", "destination", "ensure_topics", "holds_at_least", "list_topics",
+           "producer", "read_topic", "records_at", "repartition_topic", "security",
+           "stop_orphaned_io", "topic_partitions"]
 
 MAX_VALUE = 1_000_000  # Apache Kafka's default message.max.bytes is ~1 MB
 # How long a new consumer or admin client looks for the cluster before giving up (kafka-python
@@ -150,18 +150,28 @@ def list_topics(settings: Settings, servers: str) -> set[str]:
 def ensure_topics(settings: Settings, servers: str, names: list[str],
                   bootstrap_ms: int = BOOTSTRAP_MS) -> list[str]:
     """Create the missing topics (final partition count, retention forever); return created."""
+    return destination(settings, servers, names, bootstrap_ms)[1]
+
+
+def destination(settings: Settings, servers: str, names: Sequence[str] = (),
+                bootstrap_ms: int = BOOTSTRAP_MS) -> tuple[str, list[str]]:
+    """Which cluster `servers` reach — its cluster id (`servers` themselves for a cluster too
+    old to say) — after creating the missing topics of `names` (as ensure_topics); returns
+    (cluster, created). The relay keeps a watermark per cluster: each local broker has an id
+    of its own (adapters/local_broker.py), Apache Kafka one per cluster."""
     client = admin(settings, servers, bootstrap_ms)
     try:
+        cluster = str(client.describe_cluster().get("cluster_id") or f"servers {servers}")
         existing = set(client.list_topics())
         wanted = [n for n in names if n not in existing]
         if not wanted:
-            return []
+            return cluster, []
         with suppress(TopicAlreadyExistsError):  # created by someone else meanwhile: fine
             client.create_topics([NewTopic(n, settings.partitions, 1,
                                            topic_configs={"retention.ms": "-1",
                                                           "cleanup.policy": "delete"})
                                   for n in wanted])
-        return wanted
+        return cluster, wanted
     finally:
         client.close()
 

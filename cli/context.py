@@ -25,6 +25,7 @@ class State:
     on_behalf_of: str | None = None  # a write's --on-behalf-of (cli/commands.writes)
     _settings: "Settings | None" = None
     _pg_ledger: bool = False  # a PostgreSQL ledger was found (a missing one is asked again)
+    _home_checked: bool = False  # the data directory serves the configured store's ledger
     _ledger: "OkrLedger | None" = None
 
     @property
@@ -41,6 +42,8 @@ class State:
         if self._ledger is None:
             if self.reading or self.needs_ledger:
                 self.require_ledger()
+            else:
+                self.check_home()
             from okr.ledger.app import OkrLedger
             self._ledger = OkrLedger(self.settings, on_behalf_of=self.on_behalf_of,
                                      create_on_save=self.starts_ledger)
@@ -61,8 +64,53 @@ class State:
             self._pg_ledger = postgres_has_events(s)
         return self._pg_ledger
 
+    def check_home(self) -> None:
+        """Refuse (one line, nothing written) a data directory that serves another ledger than
+        the configured store holds, or a store that holds none while the directory serves
+        one (ledger/home.py); record the store's ledger in a directory that serves none yet."""
+        if self._home_checked:
+            return
+        from okr.adapters.event_store import ledger_id
+        from okr.ledger import home
+        home.check(self.settings, ledger_id(self.settings), self._projection_agrees)
+        self._home_checked = True
+
+    def _projection_agrees(self) -> bool:
+        """Whether the projection a data directory of an older version holds is of the
+        configured store's ledger: its last event, hashed again from the store, is the one it
+        holds. A projection that cannot be read now, or holds nothing, does not say no."""
+        from okr.errors import ProjectionUnavailable
+        from okr.ledger.app import OkrLedger
+        from okr.projections.access import open_for_reading
+        from okr.projections.store import ProjectionLocked
+        from okr.record.envelope import published
+
+        try:
+            proj = open_for_reading(self.settings)
+        except (ProjectionLocked, ProjectionUnavailable):
+            return True
+        if proj is None:
+            return True
+        try:
+            link = proj.last_link()
+        finally:
+            proj.close()
+        if link is None:
+            return True
+        position, prev_hash, hash_ = link
+        app = OkrLedger(self.settings)
+        try:
+            notes = app.recorder.select_notifications(position, 1, stop=position)
+            return bool(notes) and published(app.mapper, notes[0], prev_hash).hash == hash_
+        except Exception:  # not an event this chain can hash: not this ledger's projection
+            return False
+        finally:
+            app.close()
+
     def require_ledger(self) -> None:
-        """Raise NoLedger where no ledger was started (a read creates none)."""
+        """Raise NoLedger where no ledger was started (a read creates none), OtherLedger where
+        the data directory serves another ledger (check_home)."""
+        self.check_home()
         if not self.has_ledger():
             from okr.errors import NoLedger
             s = self.settings
@@ -81,6 +129,23 @@ class State:
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None
+            self._bind_started_ledger()
+
+    def _bind_started_ledger(self) -> None:
+        """A write that started the ledger (checked before its store existed): record it in the
+        data directory now, so the directory is never used with another store. Best effort —
+        the write is recorded; the next command records it otherwise."""
+        if not (self._home_checked and self.starts_ledger):
+            return
+        from contextlib import suppress
+
+        from okr.adapters.event_store import ledger_id
+        from okr.errors import OkrError
+        from okr.ledger import home
+        with suppress(OkrError, OSError):
+            if home.bound(self.settings) is None and (made := ledger_id(
+                    self.settings, create=False)):
+                home.bind(self.settings, made)
 
 
 def state(ctx: typer.Context) -> State:

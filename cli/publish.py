@@ -47,7 +47,7 @@ def after_write(st: State, kafka_errors: bool = False) -> str:
     from okr.record.checkpoints import HistoryContradiction
     from okr.record.pages import Backdated, PagesError
     from okr.record.relay import Relay, RelayError, StoreDiverged, pending
-    from okr.record.watermark import load
+    from okr.record.watermark import START, latest, load
     from okr.settings import SettingsError
 
     relay = None
@@ -71,8 +71,11 @@ def after_write(st: State, kafka_errors: bool = False) -> str:
         if kafka_errors and not isinstance(exc, RelayError):
             raise
         reason = first_line(exc)
-        try:
-            waiting = pending(st.ledger, load(st.settings, st.settings.topic_ledger).position)
+        topic = st.settings.topic_ledger
+        try:  # the destination's watermark; when it could not be asked, the one written last
+            mark = (load(st.settings, topic, relay.destination) if relay and relay.destination
+                    else latest(st.settings, topic)) or START
+            waiting = pending(st.ledger, mark.position)
         except PersistenceError:
             return f"not published now (Kafka unreachable: {reason}); run 'okr relay' later"
         return (f"{counted(waiting, 'event')} {'waits' if waiting == 1 else 'wait'} to be "

@@ -303,6 +303,7 @@ def run_services(st: State, names: list[str], as_json: bool,
                  ) -> None:
     """Run the named services (and `extra` ones) until Ctrl-C / SIGTERM, then stop them
     cleanly."""
+    st.check_home()  # a data directory serving another ledger: refused before anything runs
     stop = threading.Event()
     log = make_log(as_json)
     errors: list[BaseException] = []

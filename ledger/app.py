@@ -26,7 +26,7 @@ from eventsourcing.persistence import (
     Transcoding,
 )
 
-from okr.adapters.event_store import postgres_has_events, postgres_session_user
+from okr.adapters.event_store import ledger_id, postgres_has_events, postgres_session_user
 from okr.adapters.pg import one_table_creator_at_a_time
 from okr.domain.base import (
     MAX_NAME,
@@ -224,6 +224,8 @@ class OkrLedger(Application[UUID]):
         with one_table_creator_at_a_time(settings):
             super().__init__(env=library_env)
             recording_time.guard(self.recorder, settings.store)
+            if not self.overrides:  # the configured store: its ledger's identity beside it
+                ledger_id(settings, lock_held=True)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

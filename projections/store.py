@@ -382,6 +382,12 @@ class Projection:
                                "ORDER BY position DESC LIMIT 1").fetchone()
         return None if row is None else (int(row[0]), str(row[1]), int(row[2]))
 
+    def last_link(self) -> tuple[int, str, str] | None:
+        """The stored event at the highest position: (position, prev_hash, hash)."""
+        row = self.con.execute("SELECT position, prev_hash, hash FROM events "
+                               "ORDER BY position DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
     def hashes_at(self, positions: list[int]) -> dict[int, str]:
         """The hash of the stored event at each of these positions (where one is stored)."""
         rows = self.con.execute("SELECT position, hash FROM events WHERE position IN "

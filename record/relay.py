@@ -106,6 +106,7 @@ class Relay:
                               delivery_timeout_ms=6000, bootstrap_timeout_ms=3000)
                          if inline else {})
         self.producer: Any = None
+        self.destination: str | None = None  # the cluster's id (record/watermark.py)
         self.mark: Watermark | None = None
         self.tree: CompactRange | None = None  # the Merkle tree's compact range at the mark
         self.signed: dict[int, dict[str, Any]] = {}  # own checkpoints by event count
@@ -125,15 +126,20 @@ class Relay:
         it when they start."""
         s = self.settings
         bootstrap_ms = self.timeouts.get("bootstrap_timeout_ms", kafka_client.BOOTSTRAP_MS)
-        created = kafka_client.ensure_topics(
+        self.destination, created = kafka_client.destination(
             s, self.servers, [s.topic_ledger, s.topic_checkpoints, s.topic_dead_letter],
             bootstrap_ms=bootstrap_ms)
         own = checkpoints.load_own(s, self.topic)
         self.signed = {int(cp["count"]): cp for cp in own}
         self.last_signed = max(own, key=lambda cp: int(cp["count"]), default=None)
-        mark = self._checked_head(watermark.load(s, self.topic))
+        found = watermark.load(s, self.topic, self.destination)
+        # The one watermark per topic of an older version may be another destination's (data
+        # directories sharing a store): it is taken only once this topic is found to hold what
+        # it counts, inline too.
+        adopted = found is None and (found := watermark.legacy(s, self.topic)) is not None
+        mark = self._checked_head(found or START)
         lost = mark.position > 0 and self.topic in created
-        if mark.position > 0 and not lost and not self.inline:
+        if mark.position > 0 and not lost and (adopted or not self.inline):
             # Fewer records than published: the topic was wiped (a restarted memory broker)
             # and whatever created it again — a client's metadata request, with the broker's
             # default partitions (Tansu: 4) — may have let a producer that lived through the
@@ -147,9 +153,10 @@ class Relay:
         if lost:
             mark = START  # the topic lost what we published: republish everything
             self.republished = True
+        if lost or adopted:
             # Say so at once: a relay starting meanwhile (inline publishing does not count
             # the topic) must not resume after the old watermark, ahead of the republish.
-            watermark.save(s, self.topic, START)
+            watermark.save(s, self.topic, self.destination, mark)
         self.tree = self._tree_at(mark)
         self.mark = mark
         if self.producer is None:
@@ -318,7 +325,8 @@ class Relay:
             except kafka_client.KafkaError as exc:
                 raise RelayError(f"Kafka did not acknowledge an event: {exc}") from exc
         self.mark = mark
-        watermark.save(self.settings, self.topic, mark)
+        assert self.destination is not None
+        watermark.save(self.settings, self.topic, self.destination, mark)
         if self.progress is not None:
             self.progress(result.published, mark.position)
         return [self._send_checkpoint(head) for head in due]

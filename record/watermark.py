@@ -1,8 +1,15 @@
-"""The relay's durable watermark, kept next to the event store (same SQLite file or database).
+"""The relay's durable watermarks, kept next to the event store (same SQLite file or database).
 
-It records the last position known to be flushed to Kafka, the chain head hash there and the
-event count, per topic. It is written only after the producer's flush succeeded, so a relay
-killed at any moment resumes after it and at worst sends a few events again.
+A watermark records, for one topic on one destination (the Kafka cluster it was published to,
+by the cluster's id), the last position known to be flushed there, the chain head hash at it
+and the event count. It is written only after the producer's flush succeeded, so a relay
+killed at any moment resumes after it and at worst sends a few events again. Several data
+directories may share one store (a PostgreSQL schema), each with its own local broker: each
+broker has its own watermark, so none takes another's for its own.
+
+Before destinations were kept there was one watermark per topic (table okr_relay_watermark):
+a relay finding none for its destination takes that one, once it checked that the destination
+holds what it counts (record/relay.py); it is never written again.
 """
 
 from collections.abc import Iterator
@@ -14,12 +21,16 @@ from okr.adapters.event_store import connect, sql
 from okr.record.envelope import GENESIS_HASH
 from okr.settings import Settings
 
-TABLE = "okr_relay_watermark"
-_DDL = (f"CREATE TABLE IF NOT EXISTS {TABLE} (topic TEXT PRIMARY KEY, position BIGINT NOT NULL,"
-        " head_hash TEXT NOT NULL, count BIGINT NOT NULL, updated_at TEXT NOT NULL)")
-# Added later (a watermark written before lacks them: ''): the head's previous hash, so the
-# head's hash can be recomputed from its stored event alone, and the head's recording time.
-_ADDED = (("prev_hash", "TEXT NOT NULL DEFAULT ''"), ("recorded_at", "TEXT NOT NULL DEFAULT ''"))
+TABLE = "okr_relay_watermarks"
+_DDL = (f"CREATE TABLE IF NOT EXISTS {TABLE} (topic TEXT NOT NULL, destination TEXT NOT NULL, "
+        "position BIGINT NOT NULL, head_hash TEXT NOT NULL, count BIGINT NOT NULL, "
+        "updated_at TEXT NOT NULL, prev_hash TEXT NOT NULL, recorded_at TEXT NOT NULL, "
+        "PRIMARY KEY (topic, destination))")
+_COLUMNS = "position, head_hash, count, prev_hash, recorded_at"
+# One watermark per topic, as written before destinations were kept; read, never written.
+LEGACY = "okr_relay_watermark"
+# Added to the legacy table later (a watermark written before lacks them: '').
+_ADDED = ("prev_hash", "recorded_at")
 
 
 class Watermark(NamedTuple):
@@ -35,41 +46,62 @@ START = Watermark(0, GENESIS_HASH, 0)
 
 @contextmanager
 def _connect(settings: Settings) -> Iterator[Any]:
-    """The event store's database with the watermark table, its later columns added."""
+    """The event store's database with the watermarks' table."""
     with connect(settings, _DDL) as conn:
-        if settings.store == "sqlite":
-            have = {r[1] for r in conn.execute(f"PRAGMA table_info({TABLE})")}
-            with conn:
-                for name, decl in _ADDED:
-                    if name not in have:
-                        conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {decl}")
-        else:
-            for name, decl in _ADDED:
-                conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {name} {decl}")
-            conn.commit()
         yield conn
 
 
-def load(settings: Settings, topic: str) -> Watermark:
-    """The watermark for a topic (the start of the log if none was written)."""
+def _mark(row: Any) -> Watermark:
+    return Watermark(int(row[0]), str(row[1]), int(row[2]), str(row[3]), str(row[4]))
+
+
+def load(settings: Settings, topic: str, destination: str) -> Watermark | None:
+    """The watermark of a topic on a destination (None: nothing was published there yet)."""
     with _connect(settings) as conn:
-        row = conn.execute(sql(settings, f"SELECT position, head_hash, count, prev_hash, "
-                                         f"recorded_at FROM {TABLE} WHERE topic = ?"),
+        row = conn.execute(sql(settings, f"SELECT {_COLUMNS} FROM {TABLE} WHERE topic = ? AND "
+                                         "destination = ?"), (topic, destination)).fetchone()
+    return None if row is None else _mark(row)
+
+
+def latest(settings: Settings, topic: str) -> Watermark | None:
+    """The watermark of a topic written last, whatever the destination (to say how many events
+    wait when the destination cannot be asked)."""
+    with _connect(settings) as conn:
+        row = conn.execute(sql(settings, f"SELECT {_COLUMNS} FROM {TABLE} WHERE topic = ? "
+                                         "ORDER BY updated_at DESC LIMIT 1"),
                            (topic,)).fetchone()
-    return START if row is None else Watermark(int(row[0]), str(row[1]), int(row[2]),
-                                               str(row[3]), str(row[4]))
+    return None if row is None else _mark(row)
 
 
-def save(settings: Settings, topic: str, mark: Watermark) -> None:
-    """Record a new watermark (after a successful flush only)."""
+def legacy(settings: Settings, topic: str) -> Watermark | None:
+    """The one watermark per topic an older version kept (None where there is none)."""
+    with connect(settings) as conn:
+        if settings.store == "sqlite":
+            have = {r[1] for r in conn.execute(f"PRAGMA table_info({LEGACY})")}
+        else:
+            have = {r[0] for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                "current_schema() AND table_name = %s", (LEGACY,))}
+        if not have:
+            return None
+        columns = ", ".join(c if c in have or c not in _ADDED else "''"
+                            for c in _COLUMNS.split(", "))
+        row = conn.execute(sql(settings, f"SELECT {columns} FROM {LEGACY} WHERE topic = ?"),
+                           (topic,)).fetchone()
+    return None if row is None else _mark(row)
+
+
+def save(settings: Settings, topic: str, destination: str, mark: Watermark) -> None:
+    """Record a new watermark of a topic on a destination (after a successful flush only)."""
     now = datetime.now(UTC).isoformat()
     with _connect(settings) as conn:
-        conn.execute(sql(settings, f"INSERT INTO {TABLE} (topic, position, head_hash, count, "
-                                   "updated_at, prev_hash, recorded_at) VALUES (?, ?, ?, ?, ?, "
-                                   "?, ?) ON CONFLICT (topic) DO UPDATE SET position = "
-                                   "excluded.position, head_hash = excluded.head_hash, count = "
-                                   "excluded.count, updated_at = excluded.updated_at, prev_hash "
-                                   "= excluded.prev_hash, recorded_at = excluded.recorded_at"),
-                     (topic, mark.position, mark.head_hash, mark.count, now, mark.prev_hash,
-                      mark.recorded_at))
+        conn.execute(sql(settings, f"INSERT INTO {TABLE} (topic, destination, position, "
+                                   "head_hash, count, updated_at, prev_hash, recorded_at) VALUES "
+                                   "(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (topic, destination) DO "
+                                   "UPDATE SET position = excluded.position, head_hash = "
+                                   "excluded.head_hash, count = excluded.count, updated_at = "
+                                   "excluded.updated_at, prev_hash = excluded.prev_hash, "
+                                   "recorded_at = excluded.recorded_at"),
+                     (topic, destination, mark.position, mark.head_hash, mark.count, now,
+                      mark.prev_hash, mark.recorded_at))
         conn.commit()

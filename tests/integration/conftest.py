@@ -40,6 +40,8 @@ class Broker:
     log: Path
     proc: subprocess.Popen[bytes] | None = None
     advertised: int | None = None  # a port clients are sent to instead (a proxy's)
+    # kept across restarts, as a data directory's local broker keeps it (and Apache Kafka)
+    cluster_id: str = field(default_factory=local_broker.new_cluster_id)
 
     @property
     def bootstrap(self) -> str:
@@ -47,14 +49,14 @@ class Broker:
 
     def start(self) -> None:
         if self.advertised is None:
-            self.proc = local_broker.spawn(self.port, self.log)
+            self.proc = local_broker.spawn(self.port, self.log, cluster_id=self.cluster_id)
         else:
             with self.log.open("ab") as out:
                 self.proc = subprocess.Popen(
                     [local_broker.binary(), "broker",
                      "--listener-url", f"tcp://127.0.0.1:{self.port}",
                      "--advertised-listener-url", f"tcp://127.0.0.1:{self.advertised}",
-                     "--storage-engine", "memory://tansu/"],
+                     "--storage-engine", "memory://tansu/", "--cluster-id", self.cluster_id],
                     stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
         local_broker.wait_ready(self.port, self.proc)
 
@@ -419,9 +421,9 @@ def store_progress(settings: Settings) -> Probe:
 
 
 def relay_progress(settings: Settings) -> Probe:
-    """Changes when the relay writes its watermark."""
-    return _store_probe(settings, "SELECT position FROM okr_relay_watermark WHERE topic = ?",
-                        settings.topic_ledger)
+    """Changes when the relay writes its watermark (on any destination)."""
+    return _store_probe(settings, "SELECT max(position) FROM okr_relay_watermarks WHERE "
+                        "topic = ?", settings.topic_ledger)
 
 
 def readings_progress(settings: Settings, kpis: list[str]) -> Probe:

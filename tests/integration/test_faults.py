@@ -700,10 +700,11 @@ def slow_watermark(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, th
     flushed, go_on = threading.Event(), threading.Event()
     save = watermark.save
 
-    def slow(settings: Settings, topic: str, mark: watermark.Watermark) -> None:
+    def slow(settings: Settings, topic: str, destination: str,
+             mark: watermark.Watermark) -> None:
         if mark.position:  # a page's watermark, after its flush
             flushed.set()
             go_on.wait(timeout=60)
-        save(settings, topic, mark)
+        save(settings, topic, destination, mark)
     monkeypatch.setattr(watermark, "save", slow)
     return flushed, go_on

@@ -246,7 +246,7 @@ class WatermarkWriter:
             self.holding.clear()
             i += 1
             try:
-                watermark.save(self.settings, "okr.ledger", mark(i))
+                watermark.save(self.settings, "okr.ledger", DESTINATION, mark(i))
             except Exception:
                 self.failures += 1
                 self.tried_after_last_ok.append(i)
@@ -256,9 +256,13 @@ class WatermarkWriter:
 
     def left_in_store(self) -> str | None:
         """None when the stored watermark is the last one saved or one tried after it."""
-        stored = watermark.load(self.settings, "okr.ledger").position
+        found = watermark.load(self.settings, "okr.ledger", DESTINATION)
+        stored = (found or watermark.START).position
         allowed = (self.last_ok, *self.tried_after_last_ok)
         return None if stored in allowed else f"watermark {stored}, expected one of {allowed}"
+
+
+DESTINATION = "okr-test-cluster"  # the Kafka cluster a watermark is of (none runs here)
 
 
 def mark(i: int) -> watermark.Watermark:
@@ -310,7 +314,8 @@ def test_writes_during_crashes_and_cut_connections_are_all_or_nothing(
         ledger: Ledger, tmp_path: Path) -> None:
     began = time.monotonic()
     settings = ledger.settings
-    watermark.save(settings, "okr.checkpoints", mark(7))  # must come through every crash as is
+    # must come through every crash as is
+    watermark.save(settings, "okr.checkpoints", DESTINATION, mark(7))
     app = OkrLedger(settings)  # long-lived: must recover by itself after each restart
     work = Workload(ledger, tmp_path)
     marks = WatermarkWriter(settings)
@@ -371,7 +376,7 @@ def test_writes_during_crashes_and_cut_connections_are_all_or_nothing(
     assert sum(o.ok for o in work.outcomes) >= 5 * FAULTS, summary(work.outcomes)
     assert failed, "the long outage must have failed some writes (cleanly)"
     assert_store_matches_callers(stored_events(settings), outcomes)
-    assert watermark.load(settings, "okr.checkpoints") == mark(7)
+    assert watermark.load(settings, "okr.checkpoints", DESTINATION) == mark(7)
     torn = [t for t in [*torn_marks, marks.left_in_store()] if t]
     assert marks.last_ok >= 1 and not torn, f"the relay watermark was torn: {torn}"
 

@@ -156,3 +156,23 @@ def make_it_as_before(env: Env) -> None:
                      "updated_at, prev_hash, recorded_at FROM okr_relay_watermarks")
         conn.execute("DROP TABLE okr_relay_watermarks")
     conn.close()
+
+
+def test_a_data_directory_from_before_is_not_taken_for_another_ledger(
+        env: Env, tmp_path: Path, pg: dict[str, str]) -> None:
+    """Given a data directory from before (nothing says which ledger it serves) that holds the
+    projection of a SQLite ledger, when it is pointed at a PostgreSQL ledger, then it is refused
+    — its projection's last event is not that ledger's — and nothing says it serves either."""
+    env.ok("cycle", "add", "2026-Q4")
+    env.ok("objective", "add", "o-old", "From before", "--cycle", "2026-Q4")
+    assert objectives(env) == ["o-old"]
+    make_it_as_before(env)
+    bootstrap = env.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    other = Env(tmp_path / "other", {**okr_environ(tmp_path / "other", bootstrap), **pg})
+    other.ok("cycle", "add", "2026-Q4")
+
+    line = refused(env.run("list", "objectives", **pg))
+    assert "holds the projection of another ledger" in line and pg["POSTGRES_SCHEMA"] in line
+    assert not (env.home / "ledger.json").exists()
+    assert objectives(env) == ["o-old"]  # its own store: taken as its ledger from now on
+    assert (env.home / "ledger.json").exists()
