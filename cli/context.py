@@ -129,23 +129,6 @@ class State:
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None
-            self._bind_started_ledger()
-
-    def _bind_started_ledger(self) -> None:
-        """A write that started the ledger (checked before its store existed): record it in the
-        data directory now, so the directory is never used with another store. Best effort —
-        the write is recorded; the next command records it otherwise."""
-        if not (self._home_checked and self.starts_ledger):
-            return
-        from contextlib import suppress
-
-        from okr.adapters.event_store import ledger_id
-        from okr.errors import OkrError
-        from okr.ledger import home
-        with suppress(OkrError, OSError):
-            if home.bound(self.settings) is None and (made := ledger_id(
-                    self.settings, create=False)):
-                home.bind(self.settings, made)
 
 
 def state(ctx: typer.Context) -> State:

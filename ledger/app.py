@@ -48,7 +48,7 @@ from okr.domain.periods import canonical_cycle_key
 from okr.domain.reading_ids import ReadingIds
 from okr.domain.shapes import Phase, Reading
 from okr.domain.user import User
-from okr.ledger import recording_time
+from okr.ledger import home, recording_time
 from okr.ledger.arguments import check_public_methods
 from okr.ledger.unreadable import unreadable
 from okr.settings import Settings
@@ -225,7 +225,9 @@ class OkrLedger(Application[UUID]):
             super().__init__(env=library_env)
             recording_time.guard(self.recorder, settings.store)
             if not self.overrides:  # the configured store: its ledger's identity beside it
-                ledger_id(settings, lock_held=True)
+                made = ledger_id(settings, lock_held=True)
+                if made:
+                    home.adopt_new(settings, made)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -64,6 +64,19 @@ def holds_projection(settings: Settings) -> bool:
                                     settings.legacy_work_file))
 
 
+def adopt_new(settings: Settings, ledger_id: str) -> None:
+    """Record the ledger of a store just opened in a data directory that exists, serves none
+    yet and holds no projection (a new one; an unreadable record is left for `check` to
+    say): nothing there is of another ledger."""
+    if not settings.home.is_dir() or holds_projection(settings):
+        return
+    try:
+        if bound(settings) is None:
+            bind(settings, ledger_id)
+    except (OtherLedger, OSError):
+        return
+
+
 def check(settings: Settings, ledger_id: str | None,
           projection_agrees: Callable[[], bool] | None = None) -> None:
     """Refuse (OtherLedger, one line) a data directory that serves another ledger than the
