@@ -72,8 +72,10 @@ class State:
             return
         from okr.adapters.event_store import ledger_id
         from okr.ledger import home
-        home.check(self.settings, ledger_id(self.settings), self._projection_agrees)
+        found = ledger_id(self.settings)
+        home.check(self.settings, found, self._projection_agrees)
         self._home_checked = True
+        self._pg_ledger = self._pg_ledger or found is not None  # asked already: no need again
 
     def _projection_agrees(self) -> bool:
         """Whether the projection a data directory of an older version holds is of the
