@@ -77,6 +77,16 @@ class State:
         self._home_checked = True
         self._pg_ledger = self._pg_ledger or found is not None  # asked already: no need again
 
+    def check_home_when_reachable(self) -> None:
+        """check_home, unless the event store cannot be reached now: a service that needs the
+        store checks when it opens it (and retries until it can), one that does not — the
+        projection consumer — goes on meanwhile."""
+        from contextlib import suppress
+
+        from eventsourcing.persistence import OperationalError
+        with suppress(OperationalError):
+            self.check_home()
+
     def _projection_agrees(self) -> bool:
         """Whether the projection a data directory of an older version holds is of the
         configured store's ledger: its last event, hashed again from the store, is the one it

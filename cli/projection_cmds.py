@@ -38,7 +38,7 @@ def consume_cmd(ctx: typer.Context,
     from okr.cli.reads import catch_up
 
     st = state(ctx)
-    st.check_home()  # a data directory serving another ledger than the store's: refused
+    st.check_home_when_reachable()  # a data directory serving another ledger: refused
     if not once:
         from okr.cli.services import run_services
         run_services(st, ["consume"], want_json(ctx, as_json))

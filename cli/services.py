@@ -103,6 +103,7 @@ def relay_service(st: State, stop: threading.Event, log: Log) -> None:
     from okr.ledger.app import OkrLedger
     from okr.record.relay import Relay
 
+    st.check_home()  # asked again only if the store was out of reach when okr started
     app = OkrLedger(st.settings)
     relay = Relay(app, kafka_client.bootstrap(st.settings, start_local=True))
     log("relay", f"publishing to {st.settings.topic_ledger} on {relay.servers}", {})
@@ -173,6 +174,7 @@ def ingest_service(st: State, stop: threading.Event, log: Log) -> None:
             {"waiting_for": holder})) as ours:
         if not ours:
             return
+        st.check_home()  # asked again only if the store was out of reach when okr started
         app = feed_ledger(st.settings)
         ingest = Ingest(app, kafka_client.bootstrap(st.settings, start_local=True),
                         lambda notice, msg: log(
@@ -303,7 +305,9 @@ def run_services(st: State, names: list[str], as_json: bool,
                  ) -> None:
     """Run the named services (and `extra` ones) until Ctrl-C / SIGTERM, then stop them
     cleanly."""
-    st.check_home()  # a data directory serving another ledger: refused before anything runs
+    # a data directory serving another ledger: refused before anything runs (a store out of
+    # reach now: the relay and the ingest check when they open it)
+    st.check_home_when_reachable()
     stop = threading.Event()
     log = make_log(as_json)
     errors: list[BaseException] = []

@@ -57,8 +57,9 @@ def test_a_data_directory_pointed_at_another_store_is_refused_and_writes_nothing
         env: Env, tmp_path: Path, pg: dict[str, str]) -> None:
     """Given a data directory that served a SQLite ledger, when OKR_STORE points it at
     PostgreSQL, then every command is refused in one line naming both ledgers — a write creates
-    nothing in the schema, a read shows no projection of the other ledger, and `okr audit
-    verify` says no "tampered" — and the directory works as before with its own store."""
+    nothing in the schema, a read shows no projection of the other ledger, `okr audit verify`
+    says no "tampered", `okr up` starts nothing — and the directory works as before with its
+    own store."""
     schema = pg["POSTGRES_SCHEMA"]
     env.ok("cycle", "add", "2026-Q4")
     env.ok("objective", "add", "o-sqlite", "On SQLite", "--cycle", "2026-Q4")
@@ -79,7 +80,8 @@ def test_a_data_directory_pointed_at_another_store_is_refused_and_writes_nothing
     assert pg_id != sqlite_id
     # … and this directory, pointed at it, still refuses: reads, writes, the audit, the relay.
     for args in (("list", "objectives"), ("scorecard",), ("audit", "verify"),
-                 ("objective", "add", "o-x", "X", "--cycle", "2027-Q1"), ("relay", "--once")):
+                 ("objective", "add", "o-x", "X", "--cycle", "2027-Q1"), ("relay", "--once"),
+                 ("consume", "--once"), ("up",)):
         line = refused(env.run(*args, **pg))
         assert sqlite_id in line and pg_id in line, line
         assert f"(sqlite {env.home / 'events.sqlite'})" in line and schema in line, line
