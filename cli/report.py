@@ -56,6 +56,8 @@ def headline(review: dict[str, Any], zone: str) -> str:
     counted = (f"{s['succeeded']} of {s['graded']} graded objectives "
                + ("succeeded" if final else f"reached so far ({review['cycle']} runs until "
                   f"{day(review['end'], zone, end=True)}, {zone})"))
+    if s.get("abandoned"):
+        counted += f" ({s['abandoned']} abandoned, not graded)"
     return (f"{counted} · {mean_score(s, final)} · {s['objectives']} objectives, "
             f"{s['key_results']} key results")
 
@@ -90,7 +92,9 @@ def span(review: dict[str, Any], zone: str) -> str:
 
 def grade(card: dict[str, Any], final: bool = True) -> str:
     """'reached' / 'missed' once the cycle is over or closed; 'reached so far' / 'open' while it
-    runs; learning OKRs are not graded."""
+    runs; learning OKRs are not graded, nor is an objective abandoned ('abandoned')."""
+    if card.get("status") == "abandoned":
+        return "abandoned"
     if card["succeeded"] is None:
         return "not graded" if card["okr_type"] == "learning" else NONE
     if not final:
@@ -258,7 +262,8 @@ def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
     for card in review["objectives"]:
         verdict = grade(card, final)
         common = {"objective": card["key"], "objective_title": card["title"],
-                  "type": card["okr_type"], "owner": card["owner"], "team": card["team"],
+                  "type": card["okr_type"], "planned_type": card.get("planned_type"),
+                  "owner": card["owner"], "team": card["team"],
                   "objective_score": card["score"], "objective_grade": verdict,
                   "objective_carried_from": card["carried_from"],
                   "closed_as": (card.get("closed") or {}).get("status")}
@@ -352,10 +357,26 @@ PLAN_COLUMNS = ("objective", "type", "key result", "planned target", "final targ
                 "progress", "expected", "status", "grade", "initiatives")
 
 
+def type_text(row: dict[str, Any]) -> str:
+    """'aspirational (planned committed)' when the type changed after commit, else the type."""
+    planned = row.get("planned_type")
+    if planned and planned != row["type"]:
+        return f"{row['type']} (planned {planned})"
+    return str(row["type"])
+
+
+def goalpost_text(r: dict[str, Any]) -> str:
+    """'goalpost moved (type lowered)' for a revision that moved the goalposts, else ''."""
+    if not r["goalpost_moved"]:
+        return ""
+    why = r.get("goalpost")
+    return f"goalpost moved ({why})" if why else "goalpost moved"
+
+
 def plan_cells(r: dict[str, Any]) -> tuple[str, ...]:
     """A plan-vs-actual row (score_rows) as the text of its cells."""
     return (f"{r['objective']} {r['objective_title']}{carried_text(r['objective_carried_from'])}",
-            r["type"],
+            type_text(r),
             f"{kr_text(r)}{' (added after commit)' if r['added_after_commit'] else ''}"
             f"{' (removed after commit)' if r['removed_after_commit'] else ''}"
             f"{carried_text(r['carried_from'])}",
@@ -369,7 +390,7 @@ def revision_line(r: dict[str, Any], zone: str, person: str | None = None) -> Li
     """A revision after commit: when it was recorded (an instant, in the `person`'s zone with
     UTC beside), what changed, who, why, and its flags — a back-dated one's day in force
     from, in the cycle's `zone` (named)."""
-    flags = (("goalpost moved",) if r["goalpost_moved"] else ()) + (
+    flags = ((goalpost_text(r),) if r["goalpost_moved"] else ()) + (
         (f"back-dated: in force from {day(r['effective_at'], zone)} ({zone})",)
         if r["backdated"] else ())
     return Line(f"{moment(r['at'], person)} {r['key']}: {revision_text(r)} by "

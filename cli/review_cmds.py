@@ -146,8 +146,9 @@ def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str,
         if sec.intro:
             say(styled(f"  {sec.intro}"))
         for line in sec.lines:
-            say(styled(f"  {line.text}", *((f"  {f}", "bold red" if f == "goalpost moved"
-                                             else "yellow") for f in line.flags)))
+            say(styled(f"  {line.text}", *((f"  {f}", "bold red"
+                                             if f.startswith("goalpost moved") else "yellow")
+                                            for f in line.flags)))
         if not sec.lines and not sec.rows:
             say(styled(f"  {sec.empty}"))
 

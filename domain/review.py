@@ -32,6 +32,7 @@ _EPS = 1e-9
 _OBSERVED = operator.itemgetter("observed_at")
 _OBJECTIVE_KEY = operator.itemgetter("objective", "key")
 _RECORDED_FROM = operator.itemgetter("recorded_from")
+_KEY = operator.itemgetter("key")
 _effective_at = operator.attrgetter("effective_at")
 
 
@@ -68,9 +69,13 @@ def _cycle_keys(world: World, cycle: str) -> tuple[set[str], set[str]]:
 def plan_vs_actual(facts: Sequence[Fact], cycle: str, committed_at: datetime | None,
                    final: World, t_eval: datetime,
                    removals: Mapping[str, dict[str, Any]] | None = None,
-                   calls: Mapping[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Per objective: the plan as committed, the final plan (`final`, the world at t_eval),
-    values, scores and grades; the key results of the plan removed since, each with its plan
+                   calls: Mapping[str, dict[str, Any]] | None = None,
+                   abandoned: Mapping[str, dict[str, Any]] | None = None
+                   ) -> list[dict[str, Any]]:
+    """Per objective: the plan as committed (its type too: `planned_type`), the final plan
+    (`final`, the world at t_eval), values, scores and grades — none for an objective
+    abandoned by then, which says when, who and why (`abandoned`, by objective:
+    `abandonments`); the key results of the plan removed since, each with its plan
     and, from its removal's revision (`removals`, by key result: `revisions`), its value,
     progress and expectation when the removal took effect; and the team's recorded close of
     the objective (`calls`, by objective: `team_calls`) beside its computed grade."""
@@ -89,8 +94,13 @@ def plan_vs_actual(facts: Sequence[Fact], cycle: str, committed_at: datetime | N
     planned_under: dict[str, list[str]] = {}  # the plan's key results, by objective
     for k in plan_krs:
         planned_under.setdefault(plan.key_results[k]["objective"], []).append(k)
+    abandoned = abandoned or {}
     out = []
     for card in cards:
+        if card["status"] == ObjectiveStatus.ABANDONED:
+            # No longer pursued: its score is said, never graded (as the team summaries and
+            # roll-ups leave it out).
+            card = {**card, "succeeded": None}
         krs = []
         for kr in card["key_results"]:
             planned = plan.key_results.get(kr["key"]) if kr["key"] in plan_krs else None
@@ -107,7 +117,13 @@ def plan_vs_actual(facts: Sequence[Fact], cycle: str, committed_at: datetime | N
                         != (kr["target"], kr["target_high"])})
         removed = sorted(k for k in planned_under.get(card["key"], ()) if k not in final_krs)
         call = calls.get(card["key"])
+        planned_type = (plan.objectives[card["key"]]["okr_type"] if card["key"] in plan_objs
+                        else None)
         out.append({**card, "key_results": krs, "in_plan": card["key"] in plan_objs,
+                    "planned_type": planned_type,
+                    "type_changed": planned_type is not None
+                    and planned_type != card["okr_type"],
+                    "abandoned": abandoned.get(card["key"]),
                     "carried_from": final.objectives[card["key"]]["carried_from"],
                     "removed_after_commit": removed,
                     "removed_key_results": [_removed(plan.key_results[k], final.key_results[k],
@@ -162,19 +178,54 @@ def team_calls(facts: Sequence[Fact], final: World, cycle: str, point: ReviewPoi
     return out
 
 
-def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dict[str, Any]]:
-    """Every recorded change to the committed plan, with from → to, who, why, the objective it
-    belongs to, and whether it moved the goalposts (eased a target while the key result was
-    behind expectation).
+def abandonments(facts: Sequence[Fact], final: World, cycle: str, t_eval: datetime,
+                 known_at: datetime) -> dict[str, dict[str, Any]]:
+    """Each objective of the cycle abandoned in `final` (the world at t_eval, as known at
+    known_at): when its abandonment took effect and was recorded, who, for whom and why."""
+    mine = {agg: key for agg, (table, key) in final.keys.items()
+            if table == "objectives" and final.objectives[key]["cycle"] == cycle
+            and final.objectives[key]["status"] == ObjectiveStatus.ABANDONED}
+    out: dict[str, dict[str, Any]] = {}
+    for f in facts:
+        if (f.type == "ObjectiveStatusChanged" and f.aggregate_id in mine
+                and f.data["status"] == ObjectiveStatus.ABANDONED
+                and f.recorded_at <= known_at and f.effective_at <= t_eval):
+            out[mine[f.aggregate_id]] = {
+                "effective_at": f.effective_at, "recorded_at": f.recorded_at,
+                "actor": f.actor, "on_behalf_of": f.on_behalf_of, "reason": f.reason}
+    return out
 
-    A change to a key result (a revision, a removal) is judged when it took effect — its
-    valid time, `effective_at`, or the cycle's end if it took effect after it — as known at
-    `known_at`: the key result as it stood just before the change, its latest check-in (or
-    its linked KPI's reading) by then, as every as-of view reads it. A target cut typed at
-    the retro for a week-6 agreement is judged at week 6, not at the retro."""
+
+def _bar(okr_type: str) -> float:
+    """How high an objective of this type must score to succeed (learning: not at all)."""
+    threshold = scoring.success_threshold(okr_type)
+    return -1.0 if threshold is None else threshold
+
+
+def _is_revision(f: Fact) -> bool:
+    """A change the review lists among the revisions, if made after commit: a plan revision
+    (so marked when recorded) or an objective's abandonment."""
+    return bool(f.data.get("plan_revision")) or (
+        f.type == "ObjectiveStatusChanged" and f.data["status"] == ObjectiveStatus.ABANDONED)
+
+
+def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dict[str, Any]]:
+    """Every recorded change to the committed plan — an objective's abandonment too — with
+    from → to, who, why, the objective it belongs to, and whether it moved the goalposts
+    (`goalpost` says how): a target eased while the key result was behind expectation
+    (`target eased`), a weight change that raised its objective's score as it stood then
+    (`weight shifted`: `score_then` → `score_revised`), or an objective's type changed to one
+    with a lower bar — committed to aspirational or learning, aspirational to learning
+    (`type lowered`).
+
+    A change is judged when it took effect — its valid time, `effective_at`, or the cycle's
+    end if it took effect after it — as known at `known_at`: the key result (and its
+    objective's other key results) as they stood just before the change, their latest
+    check-ins (or linked KPIs' readings) by then, as every as-of view reads them. A target cut
+    typed at the retro for a week-6 agreement is judged at week 6, not at the retro."""
     out = []
     visible = [f for f in facts if f.recorded_at <= known_at]
-    last = max((f.position for f in visible if f.data.get("plan_revision")), default=None)
+    last = max((f.position for f in visible if _is_revision(f)), default=None)
     if last is None:
         return []
     # The structure before each revision: an item's in-force times never go backwards, so
@@ -182,7 +233,7 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
     # took effect. Measurements play no part in it: they are read at the change's time below.
     walked = (f for f in visible if f.position <= last and f.type not in MEASUREMENTS)
     judged = _Measured(visible)
-    for world, change in changes(walked, only=lambda f: bool(f.data.get("plan_revision"))):
+    for world, change in changes(walked, only=_is_revision):
         fact = change.fact
         if change.kind == "objective":
             objective = change.key
@@ -194,6 +245,8 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
             belongs = world.objectives.get(objective, {}).get("cycle") == cycle
         if not belongs:
             continue
+        if not fact.data.get("plan_revision") and world.cycles[cycle]["status"] == "planning":
+            continue  # abandoned while the plan was still being made: no change to it
         entry: dict[str, Any] = {
             "at": fact.recorded_at, "actor": fact.actor, "on_behalf_of": fact.on_behalf_of,
             "reason": fact.reason,
@@ -203,13 +256,15 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
             "backdated": fact.effective_at < fact.recorded_at,
             "type": fact.type, "kind": change.kind, "key": change.key, "objective": objective,
             "changes": {k: {"from": a, "to": b} for k, (a, b) in change.diff.items()},
-            "goalpost_moved": False, "judged_at": None, "value_then": None,
-            "progress_then": None, "expected_then": None}
+            "goalpost_moved": False, "goalpost": None, "judged_at": None, "value_then": None,
+            "progress_then": None, "expected_then": None, "score_then": None,
+            "score_revised": None}
+        cyc = world.cycles[cycle]
+        window = Window(cyc["start"], cyc["end"])
+        at = min(fact.effective_at, window.end)
+        moved = []
         if fact.type in ("KeyResultRevised", "KeyResultRemoved"):
             kr = world.key_results[change.key]
-            cyc = world.cycles[world.objectives[kr["objective"]]["cycle"]]
-            window = Window(cyc["start"], cyc["end"])
-            at = min(fact.effective_at, window.end)
             value = judged.value(kr, at)
             entry["judged_at"], entry["value_then"] = at, value
             entry["progress_then"] = scoring.progress(
@@ -219,9 +274,41 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
                 at)
             if fact.type == "KeyResultRevised":
                 behind = entry["progress_then"] < entry["expected_then"] - _EPS
-                entry["goalpost_moved"] = behind and easing(kr["kind"], kr, dict(fact.data))
+                if behind and easing(kr["kind"], kr, dict(fact.data)):
+                    moved.append("target eased")
+                if fact.data["weight"] != kr["weight"]:
+                    entry["score_then"] = _score_then(world, objective, judged, at)
+                    entry["score_revised"] = _score_then(world, objective, judged, at,
+                                                         (change.key, fact.data["weight"]))
+                    if (entry["score_then"] is not None and entry["score_revised"] is not None
+                            and entry["score_revised"] > entry["score_then"] + _EPS):
+                        moved.append("weight shifted")
+        elif fact.type == "ObjectiveTypeChanged":
+            entry["judged_at"] = at
+            entry["score_then"] = _score_then(world, objective, judged, at)
+            if _bar(fact.data["okr_type"]) < _bar(world.objectives[objective]["okr_type"]):
+                moved.append("type lowered")
+        entry["goalpost_moved"] = bool(moved)
+        entry["goalpost"] = "; ".join(moved) or None
         out.append(entry)
     return out
+
+
+def _score_then(world: World, objective: str, judged: "_Measured", at: datetime,
+                reweighted: tuple[str, float] | None = None) -> float | None:
+    """The objective's score at `at`: its key results in `world` (the plan just before a
+    change) each scored by its value then, weighted by its weight — or, for the key result
+    `reweighted` names, by the weight given there."""
+    pairs = []
+    for kr in sorted(world.key_results.values(), key=_KEY):
+        if kr["objective"] != objective or kr["removed"]:
+            continue
+        weight = (reweighted[1] if reweighted is not None and reweighted[0] == kr["key"]
+                  else kr["weight"])
+        pairs.append((scoring.progress(kr["kind"], kr["start"], kr["target"],
+                                       kr["target_high"], kr["tolerance"],
+                                       judged.value(kr, at)), weight))
+    return scoring.objective_score(pairs)
 
 
 class _Measured:
@@ -521,7 +608,8 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
     revised = revisions(facts, cycle, point.known_at)
     removals = {r["key"]: r for r in revised if r["type"] == "KeyResultRemoved"}
     cards = plan_vs_actual(facts, cycle, committed_at, final, t_eval, removals,
-                           team_calls(facts, final, cycle, point, window.end))
+                           team_calls(facts, final, cycle, point, window.end),
+                           abandonments(facts, final, cycle, t_eval, point.known_at))
     _, krs = _cycle_keys(final, cycle)
     live_krs = {kr["key"] for c in cards for kr in c["key_results"]}
     kpis = {final.key_results[k]["kpi"] for k in live_krs if final.key_results[k]["kpi"]}
@@ -535,6 +623,8 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
         "evaluated_at": t_eval,
         "summary": {"objectives": len(cards), "graded": len(graded),
                     "succeeded": sum(1 for c in graded if c["succeeded"]),
+                    # no longer pursued, so not graded
+                    "abandoned": sum(1 for c in cards if c["abandoned"] is not None),
                     "key_results": len(live_krs),
                     # of the graded objectives (learning ones are not graded); None when
                     # none has a score: not a score of 0
