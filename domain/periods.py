@@ -36,6 +36,30 @@ class Window:
         return min(1.0, max(0.0, done / total))
 
 
+def week_starts(start: datetime, until: datetime, tz: str) -> list[datetime]:
+    """The starts of the weeks from `start` that begin before `until`, as UTC instants:
+    `start`, then the same local time 7, 14, … days later on the calendar of zone tz — a
+    cycle that starts at local midnight has its weeks start at local midnight, whatever the
+    clocks do in between (not 7 × 24 h, which after a change of the clocks is 23:00 or 01:00
+    local)."""
+    where = zone(tz)
+    wall = start.astimezone(where).replace(tzinfo=None)
+    out = []
+    t = start.astimezone(UTC)
+    while t < until:
+        out.append(t)
+        t = (wall + timedelta(days=7 * len(out))).replace(tzinfo=where).astimezone(UTC)
+    return out
+
+
+def local_weeks(since: datetime, t: datetime, tz: str) -> int:
+    """The week `t` falls in, counted from 0 on the local calendar of zone tz from local
+    midnight of the day `since` is in (negative before it)."""
+    where = zone(tz)
+    first = datetime.combine(since.astimezone(where).date(), time())
+    return (t.astimezone(where).replace(tzinfo=None) - first) // timedelta(days=7)
+
+
 @lru_cache(maxsize=64)
 def zone(name: str) -> ZoneInfo:
     """The IANA time zone of that name, or a DomainError."""

@@ -20,12 +20,12 @@ from okr.domain.history import (
     world_at,
     worlds_at,
 )
-from okr.domain.periods import Window, zone
+from okr.domain.periods import Window, local_weeks, week_starts, zone
 from okr.domain.rollup import summaries
 from okr.domain.trail import changes
 from okr.domain.vocab import Health, KrKind, ObjectiveStatus
 
-WEEK = timedelta(days=7)
+_INSTANT = timedelta(microseconds=1)
 BACKDATED_AFTER = timedelta(days=1)  # recorded more than a day after it was effective
 GUARDRAIL_TAG = "guardrail"
 _EPS = 1e-9
@@ -352,17 +352,14 @@ def _scored_by_key_results(facts: Sequence[Fact]) -> list[Fact]:
 
 
 def weekly_progress(facts: Sequence[Fact], cycle: str, window: Window, t_eval: datetime,
-                    known_at: datetime, also: Sequence[datetime] = ()
+                    known_at: datetime, also: Sequence[datetime] = (), tz: str = "UTC"
                     ) -> dict[str, list[dict[str, Any]]]:
-    """Per key result: actual vs expected progress at each week boundary (and at the instants
-    `also` names inside the cycle, such as check-ins' effective times), as known at known_at."""
+    """Per key result: actual vs expected progress at each week boundary — local midnight in
+    the cycle's zone `tz`, week by week from the cycle's start — and at t_eval (and at the
+    instants `also` names inside the cycle, such as check-ins' effective times), as known at
+    known_at."""
     series: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    t = window.start
-    instants = []
-    while t < t_eval:
-        instants.append(t)
-        t += WEEK
-    instants.append(t_eval)
+    instants = [*week_starts(window.start, t_eval, tz), t_eval]
     instants = sorted(set(instants) | {a for a in also if window.start <= a <= t_eval})
     for at, world in worlds_at(_scored_by_key_results(facts), instants, known_at):
         # The cycle's key results as `scorecard` lists them (by objective, then key), each
@@ -423,22 +420,25 @@ def in_force_spans(facts: Sequence[Fact], final: World, krs: set[str], window: W
     return out
 
 
-def check_in_habits(final: World, spans: Mapping[str, tuple[datetime, datetime]]
-                    ) -> dict[str, dict[str, Any]]:
+def check_in_habits(final: World, spans: Mapping[str, tuple[datetime, datetime]],
+                    tz: str = "UTC") -> dict[str, dict[str, Any]]:
     """Per key result, over the weeks it was in force (`spans`: `in_force_spans`; weeks
-    counted from the day it came into force): its check-ins and, for one linked to a KPI
-    (which takes readings, not check-ins), that KPI's readings, and the weeks with neither."""
+    counted on the calendar of the cycle's zone `tz` from local midnight of the day it came
+    into force): its check-ins and, for one linked to a KPI (which takes readings, not
+    check-ins), that KPI's readings, and the weeks with neither."""
     out = {}
     for key in sorted(spans):
         since, until = spans[key]
         kr = final.key_results[key]
-        weeks = max(1, -(-int((until - since).total_seconds()) // int(WEEK.total_seconds())))
+        # the weeks `until` reaches into: the one it falls in, unless it starts it
+        weeks = max(1, local_weeks(since, until - _INSTANT, tz) + 1)
         check_ins = [c["effective_at"] for c in kr["check_ins"]
                      if since <= c["effective_at"] <= until]
         kpi = final.kpis.get(kr["kpi"]) if kr["kpi"] else None
         readings = None if kpi is None else [r["observed_at"] for r in kpi["readings"]
                                              if since <= r["observed_at"] <= until]
-        seen = {int((t - since) / WEEK) for t in [*check_ins, *(readings or [])] if t < until}
+        seen = {local_weeks(since, t, tz) for t in [*check_ins, *(readings or [])]
+                if t < until}
         out[key] = {"since": since, "until": until, "weeks": weeks,
                     "check_ins": len(check_ins), "kpi": None if kpi is None else kr["kpi"],
                     "readings": None if readings is None else len(readings),
@@ -596,6 +596,7 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
     if cycle not in known.cycles:
         raise UnknownCycle(f"cycle {cycle} not known at {point.known_at.isoformat()}")
     cyc = known.cycles[cycle]
+    tz = cyc.get("timezone") or "UTC"
     window = Window(cyc["start"], cyc["end"])
     t_eval = min(point.as_of, window.end)
     # The plan as first committed — if that was in force at as_of (as known at known_at),
@@ -635,11 +636,11 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
         "objectives": cards,
         "summaries": summaries(cards),
         "revisions": revised,
-        "progress": weekly_progress(facts, cycle, window, t_eval, point.known_at, also),
+        "progress": weekly_progress(facts, cycle, window, t_eval, point.known_at, also, tz),
         "habits": check_in_habits(final, in_force_spans(facts, final, krs, window, t_eval,
-                                                        point.known_at)),
+                                                        point.known_at), tz),
         "backdated": late,
-        "backdated_batches": backdated_batches(late, cyc.get("timezone") or "UTC"),
+        "backdated_batches": backdated_batches(late, tz),
         "calibration": calibration(final, cards),
         "guardrails": guardrails(final, kpis, window, t_eval),
     }

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 from okr.collector import paused
 from okr.domain.events import CREATED, MEASUREMENTS
 from okr.domain.history import Fact
+from okr.domain.periods import week_starts
 from okr.errors import ProjectionUnavailable
 from okr.projections import engine
 from okr.projections.errors import ProjectionLocked, QueryFailed
@@ -77,6 +78,7 @@ MEMORY_LIMIT = "48MB"
 # Seconds a writer refused by readers waits before raising its waiting flag again, while it
 # could not (lock_watch.raise_flag gave None).
 FLAG_RETRY = 0.05
+_MICROSECOND = timedelta(microseconds=1)  # "up to and including" as "before one more"
 
 
 # The envelope's fields as DuckDB reads them out of the record (one JSON parse per record).
@@ -757,18 +759,20 @@ class Projection:
 
     def _export_weekly(self, target: Path, at: datetime) -> int:
         """Each key result scored at the end of each week of its cycle (weeks counted from the
-        cycle's start; the last point is the cycle's end, or `at` for a cycle still running),
-        as known at `at`."""
+        cycle's start on the calendar of its zone: each ends at local midnight, across a change
+        of the clocks too; the last point is the cycle's end, or `at` for a cycle still
+        running), as known at `at`."""
         c = self.con
         cycles = c.execute(
-            'SELECT key, arg_max(start, version), arg_max("end", version) FROM cycle_versions '
+            'SELECT key, arg_max(start, version), arg_max("end", version), '
+            "arg_max(timezone, version) FROM cycle_versions "
             "WHERE recorded_at <= ? GROUP BY key ORDER BY key", [at]).fetchall()
         now = _timestamp(at)
         c.execute(f"CREATE OR REPLACE TEMP TABLE kr_weekly AS SELECT 0 AS week, {now} AS as_of, "
                   f"{now} AS known_at, * FROM scorecard_at({now}, {now}) WHERE false")
-        for key, start, end in cycles:
+        for key, start, end, tz in cycles:
             last = min(end, at)
-            points = [start + timedelta(weeks=n) for n in range(1, 1 + (last - start).days // 7)]
+            points = week_starts(start, last + _MICROSECOND, tz or "UTC")[1:]
             if last > start and (not points or points[-1] < last):
                 points.append(last)
             for week, t in enumerate(points, 1):

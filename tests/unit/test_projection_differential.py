@@ -590,10 +590,14 @@ def test_the_scorecard_at_macro_scores_as_the_replay(history: tuple) -> None:
 # effective time and named their objective, removed key results and the teams' closes joined
 # the objectives, and check-in habits counted weeks in force and KPI readings — with the
 # revisions, habits and those card fields of the earlier review put back, the reviews hashed
-# as before, each of the three alone changing them).
+# as before, each of the three alone changing them; and when the objectives gained their
+# planned type and abandonment, the summary its abandoned count and the revisions how they
+# moved the goalposts and the objective's score then — with those fields taken out, the
+# reviews hashed as before: the generated history abandons no objective and changes no type,
+# and weeks ending at local midnight change nothing in its UTC cycles).
 REVIEW_DIGESTS = {
-    "2025-Q3": "d946c8c4d820e4a4e065efe4da45b61b03fba8fe0bd20ad80dea13b289fda249",
-    "2025-Q4": "dea2a47e26576e49089e0a649cce0ba0e19f0901b41d5908b68c1e161b827db9",
+    "2025-Q3": "fe76c1c059ea094abad919494b01cc48cdce5e33a58bf570c987b2d376b5c674",
+    "2025-Q4": "8f476c714215a76338501118a0cd48c8a4acaf9bf02adb1e41513a07a0816564",
 }
 
 

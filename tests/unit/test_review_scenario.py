@@ -111,7 +111,8 @@ def test_plan_vs_actual_scores_and_grades(q3: dict[str, Any]) -> None:
     assert e1["score"] == pytest.approx(0.7375) and e1["succeeded"] is True
     assert kr(q3, "e1-cache")["added_after_commit"] is True
     assert kr(q3, "e1-cache")["planned_target"] is None
-    assert q3["summary"] == {"objectives": 2, "graded": 2, "succeeded": 2, "key_results": 5,
+    assert q3["summary"] == {"objectives": 2, "graded": 2, "succeeded": 2, "abandoned": 0,
+                             "key_results": 5,
                              "mean_score": pytest.approx((1.0 + 0.7375) / 2),
                              "calls_disagreeing": 0}
     assert q3["committed_at"] == d(7, 1, 1)
