@@ -89,15 +89,17 @@ def import_plan(ctx: typer.Context, path: Path = typer.Argument(..., help="YAML 
                 as_json: bool = JSON) -> None:
     """Import a quarter's plan and results, all or nothing: recorded now with source
     import:FILE; plan items of a new cycle are in force from its start (or their `effective`
-    date), check-ins and readings keep their times. Times without a zone are local; a date
-    alone is the start of that day. A file with no entries is refused (nothing to import)."""
+    date), check-ins and readings keep their times. Times without a zone are local, but a
+    cycle's start and end are read in the cycle's zone (its `timezone`, else OKR_ORG_TZ), as
+    `okr cycle add` reads them; a date alone is the start of that day. A file with no
+    entries is refused (nothing to import)."""
     from okr.cli.times import parse_when, said_briefly
     from okr.ledger.plan_import import MAX_ERRORS
     from okr.ledger.plan_import import import_plan as run_import
 
     st = state(ctx)
     zone = st.settings.timezone
-    report = run_import(st.ledger, path, lambda t: parse_when(t, zone),
+    report = run_import(st.ledger, path, lambda t, z=None: parse_when(t, z or zone),
                         lambda t: said_briefly(t, zone))
     data = report.as_dict()
     if report.written and st.settings.inline_publish:

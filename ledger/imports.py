@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from eventsourcing.domain import Aggregate
 
@@ -26,6 +26,13 @@ from okr.ledger.app import OkrLedger
 Progress = Callable[[int, int], None]
 ParseTime = Callable[[str], datetime]
 SayTime = Callable[[datetime], str]  # how a refused line says its times (the person's zone)
+
+
+class ParseTimeIn(Protocol):
+    """Reads a typed time: one without an offset in `zone` (a cycle's), else in the person's
+    zone, as ParseTime does."""
+
+    def __call__(self, text: str, zone: str | None = None) -> datetime: ...
 
 COLUMNS = {
     "checkins": (("kr", "value"), ("confidence", "note", "at")),

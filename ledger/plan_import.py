@@ -33,9 +33,9 @@ from okr.domain.kpi import Kpi
 from okr.domain.notices import Notice, early_key_result, early_objective, early_reading
 from okr.domain.numbers import parse_number
 from okr.domain.objective import Objective
-from okr.domain.periods import canonical_cycle_key
+from okr.domain.periods import canonical_cycle_key, zone
 from okr.ledger.app import OkrLedger
-from okr.ledger.imports import ParseTime, SayTime, note
+from okr.ledger.imports import ParseTimeIn, SayTime, note
 
 # Section → (required fields, optional fields). Applied in this order, whatever the file's.
 SECTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -215,7 +215,7 @@ def _flag(row: dict[str, str], name: str) -> bool:
 class _Plan:
     """The file's items and the ledger's, changed in memory in line order."""
 
-    def __init__(self, app: OkrLedger, parse_time: ParseTime, source: str) -> None:
+    def __init__(self, app: OkrLedger, parse_time: ParseTimeIn, source: str) -> None:
         self.app, self.parse_time, self.source = app, parse_time, source
         self.now = utc_now()
         self.actor = app.principal
@@ -239,9 +239,11 @@ class _Plan:
         self.new.add((kind, key))
         return agg
 
-    def time(self, row: dict[str, str], name: str) -> datetime | None:
+    def time(self, row: dict[str, str], name: str, zone: str | None = None) -> datetime | None:
+        """The row's time `name` (None when blank); without an offset, in `zone`, else in the
+        importer's."""
         text = row.get(name, "")
-        return None if not text else self.parse_time(text)
+        return None if not text else self.parse_time(text, zone)
 
     def in_force(self, cyc: Cycle, row: dict[str, str], what: str) -> datetime | None:
         return in_force(self.time(row, "effective"), self.source, planning=not
@@ -253,8 +255,12 @@ class _Plan:
     def cycles(self, row: dict[str, str]) -> None:
         key = canonical_cycle_key(row["key"])
         tz = row.get("timezone") or self.app.settings.org_timezone
+        zone(tz)  # an unknown zone is this line's error, before its dates are read in it
+        # Its dates are the cycle's days, as `okr cycle add` reads them: local midnight in
+        # the cycle's zone, whoever imports the file, wherever they are.
         self.create("cycle", key, lambda: Cycle.add(
-            key, self.time(row, "start"), self.time(row, "end"), self.actor, tz, now=self.now))
+            key, self.time(row, "start", tz), self.time(row, "end", tz), self.actor, tz,
+            now=self.now))
         if _flag(row, "committed"):
             self.to_commit.append(key)
         if _flag(row, "closed"):
@@ -392,10 +398,12 @@ def _rows(path: Path) -> Iterator[Row]:
         raise DomainError(f"{path}: use a .yaml/.yml or .csv file")
 
 
-def import_plan(app: OkrLedger, path: Path, parse_time: ParseTime,
+def import_plan(app: OkrLedger, path: Path, parse_time: ParseTimeIn,
                 say_time: SayTime | None = None) -> PlanImport:
     """Check every line of the file, then record all of it in one transaction, or nothing
-    (a refused line's times said by `say_time`, default UTC)."""
+    (a refused line's times said by `say_time`, default UTC). `parse_time(text, zone)` reads
+    a time without an offset in `zone` — a cycle's dates in the cycle's — else in the
+    importer's."""
     report = PlanImport(str(path))
     rows = list(_rows(path))
     if not rows:

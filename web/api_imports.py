@@ -72,7 +72,8 @@ def run_import(site: Site, ledger: Any, kind: str, name: str, body: bytes,
 
         try:
             if kind == "plan":
-                report: Any = import_plan(ledger, path, lambda t: parse_when(t, zone),
+                report: Any = import_plan(ledger, path,
+                                          lambda t, z=None: parse_when(t, z or zone),
                                           lambda t: said_briefly(t, zone))
                 rows = None
             else:
