@@ -93,8 +93,8 @@ def trail(ctx: typer.Context, key: str = typer.Argument(..., help="Key of an obj
     def human() -> None:
         table = []
         for r in rows:
-            diff = "; ".join(f"{k}: {_cell(v['before'], True, zone) or '∅'} → "
-                             f"{_cell(v['after'], True, zone)}" for k, v in r["changes"].items())
+            diff = "; ".join(f"{k}: {_said(k, v['before'], zone) or '∅'} → "
+                             f"{_said(k, v['after'], zone)}" for k, v in r["changes"].items())
             eff = "" if r["effective_at"] == r["recorded_at"] else say(r["effective_at"], zone)
             table.append([str(r["position"]), say(r["recorded_at"], zone), eff,
                           acting(r["actor"], r["on_behalf_of"]), r["event"], diff,
@@ -107,6 +107,15 @@ def trail(ctx: typer.Context, key: str = typer.Argument(..., help="Key of an obj
 def _iso(t: Any) -> str:
     from okr.record.envelope import iso
     return iso(t)
+
+
+def _said(field: str, v: Any, zone: str | None) -> str:
+    """A changed field's value in the table, for people: phased targets as `50 by <local>
+    (<UTC>)`, each instant read in the person's zone (JSON and CSV keep ISO UTC)."""
+    if field == "phases" and isinstance(v, list):
+        from okr.cli.writes import phases_said
+        return phases_said(v, zone)
+    return _cell(v, True, zone)
 
 
 def _cell(v: Any, for_people: bool = False, zone: str | None = None) -> str:

@@ -5,7 +5,7 @@ from typing import Any
 import typer
 
 from okr.cli.commands import Typer, choice, choice_argument
-from okr.cli.context import state
+from okr.cli.context import State, state
 from okr.cli.output import target_amount
 from okr.cli.writes import (
     JSON,
@@ -16,6 +16,7 @@ from okr.cli.writes import (
     number,
     opt_number,
     phases,
+    phases_said,
     warn,
     when,
 )
@@ -247,10 +248,10 @@ def kr_add(ctx: typer.Context, key: str, title: str,
          f"{figure(kr.start)} → {target_amount(kr.target, kr.target_high, kr.unit)}",
          {"key": kr.key, "objective": kr.objective, "kind": kr.kind, "start": kr.start,
           "target": kr.target, "target_high": kr.target_high, "tolerance": kr.tolerance,
-          "unit": kr.unit, "weight": kr.weight, "kpi": kr.kpi,
+          "unit": kr.unit, "weight": kr.weight, "phases": kr.phases, "kpi": kr.kpi,
           "before_in_force": notice is not None,
           "counts_from": kr.in_force_since if notice is None else notice.since},
-         in_force=in_force(kr, effective))
+         _phases_line(st, kr.phases) if kr.phases else [], in_force=in_force(kr, effective))
 
 
 @kr_app.write("revise")
@@ -285,7 +286,15 @@ def kr_revise(ctx: typer.Context, key: str, start: str | None = None, target: st
     done(ctx, as_json, f"key result {kr.key} revised: {text}",
          {"key": kr.key, "changes": {k: {"from": a, "to": b} for k, (a, b) in changes.items()},
           "reason": reason},
+         _phases_line(st, kr.phases, "now") if "phases" in changes else [],
          in_force=in_force(kr, effective) if changes else None)
+
+
+def _phases_line(st: State, phased: list[Any], now: str = "") -> list[str]:
+    """A write's phased targets said back, each instant in the person's zone with UTC beside
+    it: a date typed is read in that zone, so the reader sees which instant it became."""
+    return [f"phased targets{' ' + now if now else ''}: "
+            f"{phases_said(phased, st.settings.timezone)}"]
 
 
 @kr_app.write("move")

@@ -1,6 +1,7 @@
 """`okr show`: anything by key, with its current state read from the ledger."""
 
 import sys
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -21,7 +22,7 @@ from okr.cli.output import (
     target_amount,
     visible,
 )
-from okr.cli.writes import JSON, said
+from okr.cli.writes import JSON, phases_said, said
 from okr.domain.actors import acting
 from okr.domain.numbers import figure
 
@@ -80,11 +81,13 @@ def card(st: State, data: dict[str, Any]) -> "tuple[list[Text], list[str], list[
                   pct(kr["expected"]),
                   kr["status"], pct(kr["confidence"])] for kr in data["key_results"]])
     if data["kind"] == "key_result":
+        phased = ([styled(f"phased targets: {phases_said(data['phases'], st.settings.timezone)}")]
+                  if data["phases"] else [])
         return ([styled((data["key"], "bold"), f" {data['title']}  (objective "
                         f"{data['objective']}, {plan_text(data)}{carried(data)})"),
                  styled(f"{bar(data['progress'])} {pct(data['progress'])}  expected "
                         f"{pct(data['expected'])}  {data['status']}  value "
-                        f"{num(data['value'])}")],
+                        f"{num(data['value'])}"), *phased],
                 ["effective", "value", "confidence", "note", "by"],
                 [[said(st, c["effective_at"]), figure(c['value']), pct(c["confidence"]),
                   c["note"], acting(c["actor"], c.get("on_behalf_of"))]
@@ -98,7 +101,44 @@ def card(st: State, data: dict[str, Any]) -> "tuple[list[Text], list[str], list[
                 ["observed", "value", "source"],
                 [[said(st, r["observed_at"]), figure(r['value']), r["source"]]
                  for r in data["readings"][-10:]])
-    return [], ["field", "value"], [[k, v] for k, v in data.items()]
+    if data["kind"] == "cycle":
+        return cycle_card(st, data)
+    return [], ["field", "value"], [[k, cell(st, v)] for k, v in data.items()]
+
+
+def cycle_card(st: State, c: dict[str, Any]
+               ) -> "tuple[list[Text], list[str], list[list[Any]]]":
+    """A cycle as `okr list cycles` says it — its days in its own zone, named — and its
+    bounds as every answer says an instant: in the person's zone with UTC beside."""
+    from okr.cli.times import local_day
+
+    days = (f"{local_day(c['start'], c['timezone'])} – "
+            f"{local_day(c['end'], c['timezone'], end=True)} ({c['timezone']})")
+    rows = [["days", days], ["start", said(st, c["start"])],
+            ["end (exclusive)", said(st, c["end"])], ["status", c["status"]],
+            ["plan committed", NONE if c["committed_at"] is None
+             else said(st, c["committed_at"])],
+            ["elapsed", f"{c['elapsed']:.0%}"],
+            ["objectives", ", ".join(c["objectives"]) or NONE], ["version", str(c["version"])]]
+    return [styled((c["key"], "bold"), f"  {days}, {c['status']}")], ["field", "value"], rows
+
+
+def cell(st: State, value: Any) -> str:
+    """A field's value as text: an instant said in the person's zone with UTC beside, a
+    list as its items — never Python's spelling of either."""
+    if value is None:
+        return NONE
+    if isinstance(value, datetime):
+        return said(st, value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return figure(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(cell(st, v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {cell(st, v)}" for k, v in value.items())
+    return str(value)
 
 
 def csv_card(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:

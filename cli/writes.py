@@ -4,7 +4,7 @@ Every write goes through the ledger Application (validated, one event or more, o
 then is published to Kafka best effort; the write never fails because Kafka is away.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +104,21 @@ def warn(st: State, notice: "Notice") -> None:
     person's zone with UTC beside them."""
     import sys
     print(visible(f"okr: warning: {notice.said(lambda t: said(st, t))}"), file=sys.stderr)
+
+
+def phases_said(phases: Sequence[Mapping[str, Any]], zone: str | None) -> str:
+    """Phased targets in a sentence or a table's cell, each instant said back in the
+    person's `zone` with UTC beside it: `50 by 2026-11-15T00:00:00+09:00
+    (2026-11-14T15:00:00Z), 60 by …` ('none' for none)."""
+    from okr.cli.times import say
+    from okr.domain.numbers import figure
+
+    def when(at: Any) -> str:
+        if isinstance(at, str):  # a record's JSON: ISO 8601
+            at = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        return say(at, zone) if isinstance(at, datetime) else str(at)
+
+    return ", ".join(f"{figure(p['value'])} by {when(p['at'])}" for p in phases) or "none"
 
 
 def in_force(item: Any, effective: str | None) -> datetime | None:

@@ -78,10 +78,20 @@ def all_of(app: OkrLedger, created: type) -> list[Any]:
                   key=lambda a: a.key)
 
 
+def committed_at(app: OkrLedger, cycle: Cycle) -> datetime | None:
+    """When the cycle's plan was committed (recorded), or None while it never was."""
+    committed = Cycle.PlanCommitted  # type: ignore[attr-defined]  # @event classes: made at runtime
+    return next((e.timestamp for e in app.events.get(cycle.id, lte=cycle.version)
+                 if isinstance(e, committed)), None)
+
+
 def cycle_view(app: OkrLedger, cycle: Cycle, now: datetime) -> dict[str, Any]:
-    """A cycle: window, status, elapsed share, and its objectives' keys."""
+    """A cycle: window, the zone its days are in, status, when its plan was committed,
+    elapsed share, and its objectives' keys (as `okr list cycles --json` names them)."""
     return {"kind": "cycle", "key": cycle.key, "start": cycle.start, "end": cycle.end,
-            "status": cycle.status, "elapsed": cycle.window.fraction_elapsed(now),
+            "timezone": cycle.timezone, "status": cycle.status,
+            "committed_at": committed_at(app, cycle),
+            "elapsed": cycle.window.fraction_elapsed(now),
             "objectives": [o.key for o in objectives_of(app, cycle.key)],
             "version": cycle.version}
 
