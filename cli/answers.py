@@ -2,10 +2,14 @@
 `okr list …`, `okr show` and `okr due` here, used by those commands and by the web API's reads
 (web/api_reads.py), so both say the same. Bad filters are the commands' one-line errors."""
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from okr.cli.errors import UserError
+from okr.domain.errors import NotFound
+
+T = TypeVar("T")
 
 # The statuses each kind has (domain/vocab.py): a cycle's lifecycle, an objective's and an
 # initiative's, and a key result's track against its expected progress.
@@ -33,17 +37,48 @@ def check_status(kind: str, status: str | None) -> None:
         _check_status(status, STATUSES[kind], kind)
 
 
+class CycleNotFound(NotFound):
+    """A cycle the view read does not hold (not added, not yet known, not yet begun)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"cycle {key!r} not found (at that time); 'okr list cycles' lists "
+                         "them")
+
+
 def known_cycle_key(proj: Any, cycle: str | None, a: datetime, k: datetime) -> str | None:
     """The canonical key of the --cycle filter; for a cycle not there, NotFound in one line
     (the CLI: exit 2; the API: 404) — never an empty answer, as if the cycle were empty."""
     if cycle is None:
         return None
-    from okr.domain.errors import NotFound
     from okr.domain.periods import canonical_cycle_key
     key = canonical_cycle_key(cycle)
     if key not in {c["key"] for c in proj.listing_at("cycles", a, k)}:
-        raise NotFound(f"cycle {key!r} not found (at that time); 'okr list cycles' lists them")
+        raise CycleNotFound(key)
     return key
+
+
+def in_view(read: Callable[[], T], a: datetime, k: datetime, zone: str | None,
+            past: bool) -> T:
+    """`read()`; in a `past` view (an as-of or known-at given) its NotFound names the
+    instants the view read, as the web pages say them: "… not found as of <local> (<UTC>),
+    as known at <local> (<UTC>)" — the item exists now, maybe, but not in that view."""
+    try:
+        return read()
+    except NotFound as exc:
+        if not past:
+            raise
+        raise not_in_view(exc, a, k, zone) from None
+
+
+def not_in_view(exc: NotFound, a: datetime, k: datetime, zone: str | None) -> NotFound:
+    """`exc` saying the view's instants (the person's zone, UTC beside)."""
+    from okr.cli.times import say
+    view = f" as of {say(a, zone)}, as known at {say(k, zone)}"
+    if isinstance(exc, CycleNotFound):  # the hint: a listing of the same view, not of now
+        return NotFound(f"cycle {exc.key!r} not found{view}; 'okr list cycles' with the same "
+                        "--as-of and --known-at lists the cycles of that view")
+    return NotFound(exc.template + view, **exc.values)
 
 
 def _cards(proj: Any, a: datetime, k: datetime, cycle: str | None, team: str | None,

@@ -59,13 +59,17 @@ def _status(words: tuple[str, ...], kind: str) -> Any:
 
 def _read(st: State, as_of: str | None, known_at: str | None,
           read: "Callable[[Any, datetime, datetime], Any]") -> tuple[datetime, datetime, Any]:
-    """(as_of, known_at) as typed, and what `read(projection, as_of, known_at)` returns."""
+    """(as_of, known_at) as typed, and what `read(projection, as_of, known_at)` returns (a
+    past view's refusal naming its instants)."""
+    from okr.cli.answers import in_view
     from okr.cli.reads import open_projection
     from okr.cli.times import view_instants
 
-    a, k = view_instants(as_of, known_at, st.settings.timezone)
+    zone = st.settings.timezone
+    a, k = view_instants(as_of, known_at, zone)
     with open_projection(st) as proj:
-        return a, k, read(proj, a, k)
+        return a, k, in_view(lambda: read(proj, a, k), a, k, zone,
+                             past=bool(as_of or known_at))
 
 
 def _emit(ctx: typer.Context, st: State, kind: str, a: datetime, k: datetime,

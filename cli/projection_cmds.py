@@ -74,7 +74,7 @@ def scorecard_cmd(ctx: typer.Context,
     Shows each key result's progress bar, score, expected vs actual, status, confidence and
     linked KPI health; each parent objective's roll-up over the objectives aligned below it;
     then team and department summaries (docs/scoring.md)."""
-    from okr.cli.answers import known_cycle_key
+    from okr.cli.answers import in_view, known_cycle_key
     from okr.cli.reads import open_projection
     from okr.cli.scorecard import print_scorecard, print_summaries, scorecard_rows
     from okr.cli.times import say, view_instants
@@ -84,10 +84,12 @@ def scorecard_cmd(ctx: typer.Context,
     fmt = table_format(fmt, want_json(ctx, as_json))
     a, k = view_instants(as_of, known_at, st.settings.timezone)
     with open_projection(st) as proj:
-        # an unknown --cycle is refused as `okr list` and `okr review` refuse it; an unknown
-        # team or owner (free text on objectives) is an empty scorecard
-        cards = proj.scorecard_at(a, k, cycle=known_cycle_key(proj, cycle or None, a, k),
-                                  team=team or None, owner=owner or None)
+        # an unknown --cycle is refused as `okr list` and `okr review` refuse it (a past
+        # view's refusal naming its instants); an unknown team or owner (free text on
+        # objectives) is an empty scorecard
+        cards = in_view(lambda: proj.scorecard_at(
+            a, k, cycle=known_cycle_key(proj, cycle or None, a, k), team=team or None,
+            owner=owner or None), a, k, st.settings.timezone, past=bool(as_of or known_at))
     sums = summaries(cards)
     data = {"as_of": a, "known_at": k, "objectives": cards, "summaries": sums}
     zone = st.settings.timezone

@@ -33,6 +33,14 @@ def num(x: float | None) -> str:
     return NONE if x is None else figure(x)
 
 
+def restated(value: Any) -> str:
+    """A restated field's value: a number as figures, none as '-', a flag as yes/no (not
+    Python's None, True or 40.0)."""
+    if value is None or isinstance(value, bool):
+        return NONE if value is None else ("yes" if value else "no")
+    return figure(value) if isinstance(value, float | int) else str(value)
+
+
 def mean_score(summary: dict[str, Any], final: bool = True) -> str:
     """'mean score 62%' ('mean score so far 62%' while the cycle runs), or 'nothing to score'
     for a cycle none of whose objectives has a score (none at all: it says so) — not
@@ -453,11 +461,17 @@ def sections(review: dict[str, Any], zone: str, person: str | None = None,
         intro=backdated_total(review) + ":" if review["backdated"] else "",
         empty="None: every check-in was recorded within a day of the time it is for."))
     if "restatements" in review:
+        # a cycle not yet known at the moment compared with: everything became known since
+        unknown = review.get("compared_cycle_known") is False
+        since = moment(review["compared_known_at"], person)
         out.append(Section(
             "restatements", "Restatements",
-            lines=tuple(Line(f"{x['key']} {x['field']} {x['before']} → {x['after']}")
+            lines=tuple(Line(f"{x['key']} {x['field']} "
+                             f"{'not yet known' if unknown else restated(x['before'])} → "
+                             f"{restated(x['after'])}")
                         for x in review["restatements"]),
-            intro=f"what changed since {moment(review['compared_known_at'], person)}:",
+            intro=(f"{review['cycle']} was not yet known at {since}: everything in this review "
+                   "became known since:" if unknown else f"what changed since {since}:"),
             empty="None: the same as known then."))
     return out
 

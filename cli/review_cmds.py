@@ -36,10 +36,14 @@ def build(st: State, cycle: str, as_of: str | None, known_at: str | None) -> dic
 def build_zoned(st: State, cycle: str, as_of: str | None, known_at: str | None
                 ) -> tuple[dict[str, Any], str]:
     """The review of a cycle at (as_of, known_at), and the zone its days are said in."""
+    from okr.cli.answers import in_view
     from okr.cli.times import view_instants
 
-    a, k = view_instants(as_of, known_at, st.settings.timezone)
-    return zoned_review(lambda key, a_, k_: cycle_facts(st, key, a_, k_), cycle, a, k)
+    zone = st.settings.timezone
+    a, k = view_instants(as_of, known_at, zone)
+    return in_view(lambda: zoned_review(lambda key, a_, k_: cycle_facts(st, key, a_, k_),
+                                        cycle, a, k),
+                   a, k, zone, past=bool(as_of or known_at))
 
 
 def review_cmd(ctx: typer.Context, cycle: str = typer.Argument(..., help="e.g. 2026-Q3"),
@@ -72,10 +76,10 @@ def review_cmd(ctx: typer.Context, cycle: str = typer.Argument(..., help="e.g. 2
     check_out(out)  # before the review is read: a folder that does not exist is not made
     data, zone = build_zoned(st, cycle, as_of, known_at)
     if compare_known_at:
-        from okr.domain.review import restatements
-        earlier = build(st, cycle, as_of, compare_known_at)
-        data["restatements"] = restatements(earlier, data)
-        data["compared_known_at"] = earlier["known_at"]
+        from okr.cli.reviews import compare
+        from okr.cli.times import view_instants
+        _, k0 = view_instants(as_of, compare_known_at, st.settings.timezone)
+        compare(data, lambda: build(st, cycle, as_of, compare_known_at), k0)
     if fmt in ("table", "tsv"):
         if out is not None:
             raise UserError("--out needs --format csv, md, html or json")

@@ -33,21 +33,39 @@ def zoned_review(facts_of: "Callable[[str, datetime, datetime], list[Fact]]", cy
                  ) -> tuple[dict[str, Any], str]:
     """`review_of`, and the zone the cycle was added in: the one its days are said in (as
     `okr list cycles` says them). The review itself, printed as JSON, keeps UTC instants."""
+    from okr.cli.answers import CycleNotFound
     from okr.collector import paused
-    from okr.domain.errors import NotFound
     from okr.domain.periods import canonical_cycle_key
     from okr.domain.review import ReviewPoint, UnknownCycle, review
 
     key = canonical_cycle_key(cycle)
     facts = facts_of(key, as_of, known_at)  # (Projection.review_facts pauses the collector
     if not facts:                           # while it makes them, not while a read waits)
-        raise NotFound(f"cycle {cycle!r} not found")
+        raise CycleNotFound(key)
     try:
         with paused():
             said = review(facts, key, ReviewPoint(as_of, known_at), also)
-    except UnknownCycle as exc:
-        raise NotFound(str(exc)) from None
+    except UnknownCycle:  # known then, but not in force as of then: not in that view either
+        raise CycleNotFound(key) from None
     return said, cycle_zone(facts, key)
+
+
+def compare(data: dict[str, Any], earlier: "Callable[[], dict[str, Any]]",
+            compared_at: datetime) -> None:
+    """Add to the review `data` what was restated since `compared_at`: the differences from
+    `earlier()`, the same review as known then. A cycle not yet known then is compared with
+    nothing — every item of it became known since — rather than refusing the whole review
+    (`compared_cycle_known` says which)."""
+    from okr.domain.errors import NotFound
+    from okr.domain.review import restatements
+
+    try:
+        before, known = earlier(), True
+    except NotFound:
+        before, known = {"objectives": []}, False
+    data["restatements"] = restatements(before, data)
+    data["compared_known_at"] = compared_at
+    data["compared_cycle_known"] = known
 
 
 def cycle_zone(facts: "Sequence[Fact]", cycle: str) -> str:

@@ -115,7 +115,8 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
                   authorization: str | None = Header(None)) -> Any:
         caller(authorization)
         a, k = _guard(site.instants, as_of, known_at)
-        shown = _guard(site.scorecard, a, k, cycle or None, team or None, owner or None)
+        shown = _guard(site.in_view, lambda: site.scorecard(
+            a, k, cycle or None, team or None, owner or None), as_of, known_at, a, k)
         return JsonAnswer({"as_of": a, "known_at": k, "objectives": shown})
 
     @router.get("/key-results/{key}", summary="One key result: its card, objective, "

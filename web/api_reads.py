@@ -30,7 +30,8 @@ def read_routes(router: APIRouter, site: Site, caller: Callable[[str | None], Pr
 
         guard(check_status, kind, status or None)
         a, k = guard(site.instants, as_of, known_at)
-        found = guard(site.read, lambda p: items(p, a, k))
+        found = guard(site.in_view, lambda: site.read(lambda p: items(p, a, k)), as_of,
+                      known_at, a, k)
         return JsonAnswer({"kind": kind, "as_of": a, "known_at": k, "items": found})
 
     @router.get("/cycles", summary="Cycles: days, zone, status, objectives (okr list cycles).")
@@ -110,16 +111,14 @@ def read_routes(router: APIRouter, site: Site, caller: Callable[[str | None], Pr
     def review(cycle: str, as_of: str | None = None, known_at: str | None = None,
                compare_known_at: str | None = None,
                authorization: str | None = Header(None)) -> Any:
-        from okr.domain.review import restatements
+        from okr.cli.reviews import compare
 
         caller(authorization)
         a, k = guard(site.instants, as_of, known_at)
-        data = guard(site.review, cycle, a, k)
+        data = guard(site.in_view, lambda: site.review(cycle, a, k), as_of, known_at, a, k)
         if compare_known_at:
             _, k0 = guard(site.instants, as_of, compare_known_at)
-            earlier = guard(site.review, cycle, a, k0)
-            data["restatements"] = restatements(earlier, data)
-            data["compared_known_at"] = earlier["known_at"]
+            guard(compare, data, lambda: site.review(cycle, a, k0), k0)
         return JsonAnswer(data)
 
     @router.get("/bundles/{cycle}", summary="A cycle's audit bundle as a .tar.gz, verifiable "

@@ -139,14 +139,9 @@ class Site:
                 a: datetime, k: datetime) -> T:
         """`read()`; in a past view (as_of or known_at given) its NotFound says which view —
         an item added later is not there yet (docs/web.md), on every page and in the API."""
-        try:
-            return read()
-        except NotFound as exc:
-            if not ((as_of or "").strip() or (known_at or "").strip()):
-                raise
-            from okr.cli.times import say
-            raise NotFound(f"{exc} as of {say(a, self.zone)}, as known at "
-                           f"{say(k, self.zone)}") from None
+        from okr.cli.answers import in_view
+        return in_view(read, a, k, self.zone,
+                       past=bool((as_of or "").strip() or (known_at or "").strip()))
 
     def close(self) -> None:
         self._kept.close()
