@@ -40,10 +40,11 @@ def check_status(kind: str, status: str | None) -> None:
 class CycleNotFound(NotFound):
     """A cycle the view read does not hold (not added, not yet known, not yet begun)."""
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, *, listed: bool = True) -> None:
+        """`listed`: say that `okr list cycles` lists them (a filter's refusal)."""
         self.key = key
-        super().__init__(f"cycle {key!r} not found (at that time); 'okr list cycles' lists "
-                         "them")
+        super().__init__(f"cycle {key!r} not found" + (
+            " (at that time); 'okr list cycles' lists them" if listed else ""))
 
 
 def known_cycle_key(proj: Any, cycle: str | None, a: datetime, k: datetime) -> str | None:

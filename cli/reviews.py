@@ -41,12 +41,12 @@ def zoned_review(facts_of: "Callable[[str, datetime, datetime], list[Fact]]", cy
     key = canonical_cycle_key(cycle)
     facts = facts_of(key, as_of, known_at)  # (Projection.review_facts pauses the collector
     if not facts:                           # while it makes them, not while a read waits)
-        raise CycleNotFound(key)
+        raise CycleNotFound(key, listed=False)
     try:
         with paused():
             said = review(facts, key, ReviewPoint(as_of, known_at), also)
     except UnknownCycle:  # known then, but not in force as of then: not in that view either
-        raise CycleNotFound(key) from None
+        raise CycleNotFound(key, listed=False) from None
     return said, cycle_zone(facts, key)
 
 
