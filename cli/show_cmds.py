@@ -167,7 +167,30 @@ def csv_card(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
         return (["observed", "value", "unit", "source"],
                 [[datum(r["observed_at"]), num(r["value"]), data["unit"], r["source"]]
                  for r in data["readings"][-10:]])
-    return ["field", "value"], [[k, v] for k, v in data.items()]
+    if data["kind"] == "cycle":
+        from okr.cli.times import local_day
+        data = {"key": data["key"], "first_day": local_day(data["start"], data["timezone"]),
+                "last_day": local_day(data["end"], data["timezone"], end=True),
+                **{k: v for k, v in data.items() if k not in ("kind", "key")}}
+    return ["field", "value"], [[k, plain(v)] for k, v in data.items()]
+
+
+def plain(value: Any) -> str:
+    """A field's value as a CSV cell of plain data: an instant in ISO 8601 UTC, a number as
+    figures, a list as its items — never Python's spelling of either."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return datum(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return figure(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(plain(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {plain(v)}" for k, v in value.items())
+    return str(value)
 
 
 def carried(data: dict[str, Any]) -> str:
