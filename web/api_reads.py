@@ -136,12 +136,12 @@ def read_routes(router: APIRouter, site: Site, caller: Callable[[str | None], Pr
                                   "calibration (okr retro A B [--team]).")
     def retro(a: str, b: str, team: str | None = None,
               authorization: str | None = Header(None)) -> Any:
-        from okr.domain.review import retro as compare
+        from okr.cli.report import retro_of
 
         caller(authorization)
         now, known = guard(site.instants, None, None)
-        return JsonAnswer(compare(guard(site.review, a, now, known),
-                                  guard(site.review, b, now, known), team or None))
+        return JsonAnswer(retro_of(guard(site.zoned_review, a, now, known),
+                                   guard(site.zoned_review, b, now, known), team or None))
 
 
 def _raise(exc: Exception) -> None:
