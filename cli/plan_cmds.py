@@ -115,11 +115,18 @@ def cycle_carry(ctx: typer.Context,
         head = f"nothing to carry: every item was carried from {src} to {dst} before"
     else:
         head = f"nothing to carry: {src} has no objectives that qualify"
+    # Copies whose parent stayed behind keep it (docs/scoring.md, "Carrying forward").
+    kept = [c for c in new if c.parent_cycle is not None]
+    for parent, cyc in dict.fromkeys((c.parent, c.parent_cycle) for c in kept):
+        head += (f"\nkept aligned to {parent} of {cyc} (another cycle: its roll-up does not "
+                 "count them): " + ", ".join(c.key for c in kept if c.parent == parent))
     done(ctx, as_json, head,
          {"from": src, "to": dst, "unfinished_only": unfinished_only,
           "carried": [{"kind": c.kind, "from": c.origin, "to": c.key} for c in new],
           "already_carried": [{"kind": c.kind, "from": c.origin, "to": c.key}
-                              for c in carried if not c.new]})
+                              for c in carried if not c.new],
+          "kept_parent": [{"objective": c.key, "parent": c.parent, "parent_cycle": c.parent_cycle}
+                          for c in kept]})
 
 
 # ---- objectives -------------------------------------------------------------------------

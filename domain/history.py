@@ -51,9 +51,12 @@ position_of = operator.itemgetter(0)
 class World:
     """Everything known about the ledger at one (as_of, known_at) point.
 
-    With `latest_only`, an item keeps only the check-in or reading that scoring reads (the
-    latest by effective time, then position) instead of all of them: memory then grows with
-    the number of items, not with the length of the history.
+    With `latest_only`, an item keeps only the check-ins or readings that scoring reads
+    instead of all of them: the latest (by effective time, then position), and the latest at
+    or before each cycle's end (`cuts`), which a key result of a finished cycle is scored
+    from. Memory then grows with the number of items and cycles, not with the length of the
+    history. A cycle met after measurements it cuts were let go (a log read out of position
+    order) sets `incomplete`: fold again with `cuts` given from the start.
     """
 
     cycles: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -64,6 +67,10 @@ class World:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # aggregate id → (table, key)
     latest_only: bool = False
+    cuts: list[datetime] = field(default_factory=list)  # cycle ends, sorted (latest_only)
+    incomplete: bool = False
+    # per item (its table and key): the earliest and latest time let go (latest_only)
+    let_go: dict[tuple[str, str], tuple[datetime, datetime]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._tables: dict[str, dict[str, dict[str, Any]]] = {
@@ -96,6 +103,8 @@ def _created(table: str) -> Callable[[World, Fact], None]:
             row.update(retired=False, readings=[])
         elif table == "cycles":
             row.update(status="planning", committed_at=None)
+            if world.latest_only:
+                _add_cut(world, row["end"])
         elif table == "users":
             row["tokens"] = []
         world.table(table)[row["key"]] = row
@@ -143,26 +152,59 @@ def _reopen(world: World, fact: Fact) -> None:
     row["status"] = "committed" if row["committed_at"] is not None else "planning"
 
 
-def _measure(items: list[dict[str, Any]], item: dict[str, Any], time_field: str,
-             latest_only: bool) -> None:
-    if not latest_only:
+def _add_cut(world: World, end: datetime) -> None:
+    """A cycle's end, from which on its key results keep their values: keep the measurements
+    it needs from now on; if some were let go already, the world is `incomplete`."""
+    i = bisect.bisect_left(world.cuts, end)
+    if i < len(world.cuts) and world.cuts[i] == end:
+        return
+    world.cuts.insert(i, end)
+    for (table, key), (first, last) in world.let_go.items():
+        if first > end:
+            continue
+        name, time_field = _SERIES[table]
+        kept = [m[time_field] for m in world.table(table)[key][name] if m[time_field] <= end]
+        if not kept or last > max(kept):
+            world.incomplete = True
+            return
+
+
+_SERIES = {"key_results": ("check_ins", "effective_at"), "kpis": ("readings", "observed_at")}
+
+
+def _measure(world: World, fact: Fact, item: dict[str, Any]) -> None:
+    table, key = world.keys[fact.aggregate_id]
+    name, time_field = _SERIES[table]
+    items: list[dict[str, Any]] = world.table(table)[key][name]
+    if not world.latest_only:
         items.append(item)
-    elif not items or (item[time_field], item["position"]) >= (items[0][time_field],
-                                                               items[0]["position"]):
-        items[:] = [item]
+        return
+    # Sorted by (time, position); an item stays while it is the last, or the latest at or
+    # before some cut (the next one is later than that cut).
+    order = [(m[time_field], m["position"]) for m in items]
+    at = (item[time_field], item["position"])
+    j = bisect.bisect_left(order, at)
+    if j < len(order) and order[j] == at:
+        return  # folded before
+    items.insert(j, item)
+    for i in (j, j - 1):
+        if 0 <= i < len(items) - 1:
+            t, later = items[i][time_field], items[i + 1][time_field]
+            c = bisect.bisect_left(world.cuts, t)
+            if c == len(world.cuts) or world.cuts[c] >= later:
+                gone = world.let_go.get((table, key), (t, t))
+                world.let_go[(table, key)] = (min(gone[0], t), max(gone[1], t))
+                del items[i]
 
 
 def _check_in(world: World, fact: Fact) -> None:
-    _measure(_row(world, fact)["check_ins"],
-             {"value": fact.data["value"], "confidence": fact.data["confidence"],
-              "effective_at": fact.effective_at, "position": fact.position},
-             "effective_at", world.latest_only)
+    _measure(world, fact, {"value": fact.data["value"], "confidence": fact.data["confidence"],
+                           "effective_at": fact.effective_at, "position": fact.position})
 
 
 def _reading(world: World, fact: Fact) -> None:
-    _measure(_row(world, fact)["readings"],
-             {"value": fact.data["value"], "observed_at": fact.effective_at,
-              "position": fact.position}, "observed_at", world.latest_only)
+    _measure(world, fact, {"value": fact.data["value"], "observed_at": fact.effective_at,
+                           "position": fact.position})
 
 
 def _token(world: World, fact: Fact) -> None:
@@ -228,12 +270,15 @@ class Replay:
     before is a duplicate, and only what scoring reads is kept (`latest_only`).
 
     Only the item's own earlier facts decide whether a fact counts, so interleaving the
-    items differently cannot change the result.
+    items differently cannot change the result — but a cycle met after the measurements it
+    cuts were let go leaves `world.incomplete`: replay again with the ends of the cycles
+    found (`cuts`, e.g. `world.cuts`), which keeps what each needs from the start.
     """
 
-    def __init__(self, as_of: datetime, known_at: datetime) -> None:
+    def __init__(self, as_of: datetime, known_at: datetime, cuts: Iterable[datetime] = ()
+                 ) -> None:
         self.as_of, self.known_at = as_of, known_at
-        self.world = World(latest_only=True)
+        self.world = World(latest_only=True, cuts=sorted(set(cuts)))
         self.versions: dict[str, int] = {}
         self.facts = 0
 
@@ -248,10 +293,12 @@ class Replay:
 _effective_at = operator.attrgetter("effective_at")
 
 
-def worlds_at(facts: Iterable[Fact], instants: Sequence[datetime], known_at: datetime
-              ) -> Iterator[tuple[datetime, World]]:
+def worlds_at(facts: Iterable[Fact], instants: Sequence[datetime], known_at: datetime,
+              frozen: bool = True) -> Iterator[tuple[datetime, World]]:
     """The world at each instant (as known at known_at), with the latest check-in and reading
-    of each item only — what `scorecard` reads — for series of many instants: measurements
+    of each item only, and the latest at each cycle's end before the instant (`frozen`; a
+    caller that reads no key result of a cycle ended by then may leave them out) — what
+    `scorecard` reads — for series of many instants: measurements
     found by bisection, the structural facts folded once and the world carried forward from
     one instant to the next, later one (read each world before asking for the next: it is
     the same object, advanced).
@@ -283,15 +330,23 @@ def worlds_at(facts: Iterable[Fact], instants: Sequence[datetime], known_at: dat
             _apply(world, fact, at, known_at)
             reached[fact.aggregate_id] = max(reached.get(fact.aggregate_id, 0), fact.position)
         folded, last = upto, at
+        cuts = world.cuts[:bisect.bisect_left(world.cuts, at)] if frozen else []
         for agg, items in series.items():
-            i = bisect.bisect_right(times[agg], at)
-            if i and agg in world.keys:
-                APPLY[items[i - 1].type](world, items[i - 1])
+            if agg not in world.keys:
+                continue
+            for cut in (*cuts, at):
+                i = bisect.bisect_right(times[agg], cut)
+                if i:
+                    APPLY[items[i - 1].type](world, items[i - 1])
         yield at, world
 
 
-def _latest(items: list[dict[str, Any]], time_field: str) -> dict[str, Any] | None:
-    """Latest by valid time; among equal times the later-recorded (higher position) wins."""
+def _latest(items: list[dict[str, Any]], time_field: str, until: datetime | None = None
+            ) -> dict[str, Any] | None:
+    """Latest by valid time (at or before `until`, if given); among equal times the
+    later-recorded (higher position) wins."""
+    if until is not None:
+        items = [i for i in items if i[time_field] <= until]
     return max(items, key=operator.itemgetter(time_field, "position"), default=None)
 
 
@@ -302,11 +357,14 @@ def kpi_card(kpi: dict[str, Any], as_of: datetime) -> dict[str, Any]:
 
 def kr_card(world: World, kr: dict[str, Any], window: Window,
             as_of: datetime) -> dict[str, Any]:
-    """One key result's value, progress, expectation, status and confidence at as_of."""
+    """One key result's value, progress, expectation, status and confidence at as_of — its
+    value (check-in or KPI reading, and the KPI's health and staleness) as it stood at the
+    earlier of as_of and its cycle's end: a finished cycle's key results stand still."""
     kpi = world.kpis.get(kr["kpi"]) if kr["kpi"] else None
-    m = measure_key_result(kr, window, as_of, _latest(kr["check_ins"], "effective_at"),
+    until = min(as_of, window.end)
+    m = measure_key_result(kr, window, as_of, _latest(kr["check_ins"], "effective_at", until),
                            None if kpi is None else kpi_now(
-                               kpi, _latest(kpi["readings"], "observed_at"), as_of))
+                               kpi, _latest(kpi["readings"], "observed_at", until), until))
     return {"key": kr["key"], "objective": kr["objective"], "title": kr["title"],
             "kind": kr["kind"], "start": kr["start"], "target": kr["target"],
             "target_high": kr["target_high"], "tolerance": kr["tolerance"], "unit": kr["unit"],

@@ -361,7 +361,9 @@ def weekly_progress(facts: Sequence[Fact], cycle: str, window: Window, t_eval: d
     series: dict[str, list[dict[str, Any]]] = defaultdict(list)
     instants = [*week_starts(window.start, t_eval, tz), t_eval]
     instants = sorted(set(instants) | {a for a in also if window.start <= a <= t_eval})
-    for at, world in worlds_at(_scored_by_key_results(facts), instants, known_at):
+    # Its instants lie in the cycle, whose key results alone it reads: none is past its end.
+    for at, world in worlds_at(_scored_by_key_results(facts), instants, known_at,
+                               frozen=False):
         # The cycle's key results as `scorecard` lists them (by objective, then key), each
         # scored alone: the series reads no objective score or roll-up.
         cyc = world.cycles.get(cycle)

@@ -2,8 +2,10 @@
 
 The reference rule (docs/scoring.md, "Roll-ups"): an objective's roll-up is the weighted mean
 of its own key results' progress (their weights) and its aligned child objectives' roll-ups
-(CHILD_WEIGHT each). A child counts when it has a roll-up and is neither a learning objective
-(not graded, so it does not move its parent) nor abandoned. The projection's `scorecard_at`
+(CHILD_WEIGHT each). A child counts when it is of its parent's cycle, has a roll-up and is
+neither a learning objective (not graded, so it does not move its parent) nor abandoned: an
+objective aligned to a parent in another cycle (a copy carried into the next quarter) is shown
+as aligned to it but moves no roll-up of that cycle. The projection's `scorecard_at`
 macro computes the same columns in SQL; tests/unit/test_rollup.py holds the two equal.
 """
 
@@ -32,15 +34,24 @@ def counts_in_parent(card: Mapping[str, Any]) -> bool:
                 and card["status"] != ObjectiveStatus.ABANDONED)
 
 
-def roll_up(cards: Sequence[Mapping[str, Any]]) -> dict[str, RollUp]:
-    """Each objective's roll-up, keyed by objective. `cards` are scorecard cards (key,
-    parent, okr_type, status, key_results with progress, expected and weight); children
-    are the cards whose parent is a card here."""
+def children_of(cards: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Parent key → the keys of the cards aligned below it in its own cycle (in card order)."""
     by_key = {c["key"]: c for c in cards}
     children: dict[str, list[str]] = defaultdict(list)
     for c in cards:
-        if c["parent"] in by_key and c["parent"] != c["key"]:
+        parent = by_key.get(c["parent"]) if c["parent"] is not None else None
+        if parent is not None and c["parent"] != c["key"] \
+                and parent.get("cycle") == c.get("cycle"):
             children[c["parent"]].append(c["key"])
+    return children
+
+
+def roll_up(cards: Sequence[Mapping[str, Any]]) -> dict[str, RollUp]:
+    """Each objective's roll-up, keyed by objective. `cards` are scorecard cards (key,
+    cycle, parent, okr_type, status, key_results with progress, expected and weight);
+    children are the cards here whose parent is a card of their cycle."""
+    by_key = {c["key"]: c for c in cards}
+    children = children_of(cards)
     done: dict[str, tuple[float, float] | None] = {}
 
     def visit(top: str) -> None:
@@ -121,12 +132,10 @@ def team_summaries(cards: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def department_summaries(cards: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The company- and department-level objectives with their roll-ups, and how many
-    objectives and which teams their subtree holds (the cards must carry roll-ups)."""
+    objectives and which teams their subtree holds — in their own cycle, as the roll-up
+    counts them (the cards must carry roll-ups)."""
     by_key = {c["key"]: c for c in cards}
-    children: dict[str, list[str]] = defaultdict(list)
-    for c in cards:
-        if c["parent"] in by_key and c["parent"] != c["key"]:
-            children[c["parent"]].append(c["key"])
+    children = children_of(cards)
     out = []
     for c in sorted(cards, key=lambda c: (SUMMARY_LEVELS.index(c["level"])
                                           if c["level"] in SUMMARY_LEVELS else 9, c["key"])):

@@ -26,12 +26,16 @@ from okr.ledger.views import check_ins, key_results_of, objectives_of, readings,
 
 @dataclass(frozen=True)
 class Carried:
-    """One item of FROM and its copy in TO; `new` is False when an earlier carry made it."""
+    """One item of FROM and its copy in TO; `new` is False when an earlier carry made it.
+    `parent_cycle` names the cycle of a new objective copy's parent when that is not TO (its
+    parent was not carried): still aligned to it, it counts in no roll-up of that cycle."""
 
     kind: str  # objective or key_result
     origin: str
     key: str
     new: bool
+    parent: str | None = None
+    parent_cycle: str | None = None
 
 
 def _latest(items: Sequence[Mapping[str, Any]], field: str, at: datetime) -> Any:
@@ -94,9 +98,14 @@ def carry(app: OkrLedger, source: str, target: str, *, unfinished_only: bool = F
         if ("objective", obj.key) in before:
             plan.append((Carried("objective", obj.key, new_key, False), None))
         else:
+            # Aligned to the parent's copy in TO when the parent is carried (now or before);
+            # else still to the parent, in its own cycle, and the command says so.
             parent = (keys.get(obj.parent) or before.get(("objective", obj.parent))
                       or obj.parent) if obj.parent else None
-            plan.append((Carried("objective", obj.key, new_key, True), Objective.add(
+            above = None if parent is None or parent in keys.values() \
+                else app.objective(parent).cycle
+            plan.append((Carried("objective", obj.key, new_key, True, parent,
+                                 None if above == dst.key else above), Objective.add(
                 new_key, obj.title, dst.key, obj.owner, obj.team, obj.level, obj.okr_type,
                 obj.description, parent, who, plan_revision=dst.plan_committed, reason=reason,
                 effective_at=eff, carried_from=obj.key)))

@@ -91,7 +91,8 @@ CREATE OR REPLACE MACRO okr_version_preference(valid_from, version, t) AS
 -- The objectives in force at `as_of` (valid time) as known at `known_at` (transaction time),
 -- in a cycle in force, with the cycle's window (ws, we). `only_cycle`, `only_team` and
 -- `only_owner` (NULL: all) keep the objectives of one cycle, team or owner (`shown`) and the
--- objectives aligned below them, whose scores their roll-ups read (`shown` false).
+-- objectives aligned below them in their cycle, whose scores their roll-ups read (`shown`
+-- false); one aligned to a parent in another cycle counts in no roll-up of that cycle.
 CREATE OR REPLACE MACRO objectives_at(as_of, known_at, only_cycle := NULL, only_team := NULL,
                                       only_owner := NULL) AS TABLE
 WITH RECURSIVE cyc AS (
@@ -102,14 +103,16 @@ obj_all AS (SELECT v.* FROM objective_versions v
             WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
                                as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
               AND v.cycle IN (SELECT key FROM cyc)),
-picked AS (SELECT key FROM obj_all
+picked AS (SELECT key, cycle FROM obj_all
            WHERE (only_cycle IS NULL OR cycle = only_cycle)
              AND (only_team IS NULL OR team = only_team)
              AND (only_owner IS NULL OR owner = only_owner)),
--- Every objective aligned below those (UNION: each once, so a stored alignment cycle ends).
-below AS (SELECT key FROM picked
+-- Every objective aligned below those in their cycle (UNION: each once, so a stored alignment
+-- cycle ends).
+below AS (SELECT key, cycle FROM picked
           UNION
-          SELECT o.key FROM below JOIN obj_all o ON o.parent = below.key)
+          SELECT o.key, o.cycle FROM below JOIN obj_all o
+              ON o.parent = below.key AND o.cycle = below.cycle)
 SELECT o.cycle, o.key AS objective, o.title AS objective_title, o.owner, o.team, o.level,
        o.okr_type, o.parent, o.status AS objective_status,
        o.key IN (SELECT key FROM picked) AS shown, cyc.start AS ws, cyc."end" AS we
@@ -119,9 +122,21 @@ WHERE o.key IN (SELECT key FROM below);
 -- The key results in force at (as_of, known_at), not removed, under the objectives listed in
 -- `only_objectives` (NULL: under any), each with its plan, its latest check-in and its KPI in
 -- force with that KPI's latest reading: what a key result is scored from; `kr_position` is the
--- position of the event that made the key result's version in force.
+-- position of the event that made the key result's version in force. A key result's check-in
+-- and reading are the latest at `until`, the earlier of as_of and its cycle's end: a finished
+-- cycle's key results keep the values they ended it with (docs/scoring.md).
 CREATE OR REPLACE MACRO key_result_inputs(as_of, known_at, only_objectives := NULL) AS TABLE
-WITH kr AS (SELECT v.* FROM key_result_versions v
+WITH kr AS (SELECT v.*,
+                   least(as_of::TIMESTAMPTZ, coalesce(c."end", as_of::TIMESTAMPTZ)) AS until
+            FROM key_result_versions v
+            LEFT JOIN objective_versions o
+                   ON o.key = v.objective
+                  AND okr_in_force(o.valid_from, o.valid_to, o.recorded_at, o.recorded_to,
+                                   as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
+            LEFT JOIN cycle_versions c
+                   ON c.key = o.cycle
+                  AND okr_in_force(c.valid_from, c.valid_to, c.recorded_at, c.recorded_to,
+                                   as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
             WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
                                as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
               AND NOT v.removed
@@ -131,6 +146,8 @@ kpi AS (SELECT v.* FROM kpi_versions v
         WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
                            as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
           AND v.key IN (SELECT kpi FROM kr)),
+-- Each KPI with each instant a key result it measures reads it at.
+need AS (SELECT DISTINCT kpi.aggregate_id, kr.until FROM kr JOIN kpi ON kpi.key = kr.kpi),
 -- The latest check-in and reading of each item (by effective time, then position): an
 -- aggregate, not a window (that would sort every reading of the history), over one number
 -- (unique: both pick the same check-in; two of them cost less than one of a struct). A
@@ -140,46 +157,47 @@ ci AS (SELECT c.aggregate_id,
               arg_max(c.value, okr_order_key(c.effective_at, c.position)) AS value,
               arg_max_null(c.confidence, okr_order_key(c.effective_at, c.position))
                   AS confidence
-       FROM check_ins c
+       FROM check_ins c JOIN kr ON kr.aggregate_id = c.aggregate_id
        WHERE c.recorded_at <= known_at::TIMESTAMPTZ AND c.effective_at <= as_of::TIMESTAMPTZ
-         AND c.aggregate_id IN (SELECT aggregate_id FROM kr)
+         AND c.effective_at <= kr.until
        GROUP BY c.aggregate_id),
 -- Readings are stored in the order they were recorded, so their observation times rise
 -- along the table (a late one a little out of place): the latest reading of a KPI is looked
 -- for first among those observed in the last 8 days, whose row groups DuckDB's zone maps pick
--- out without reading the rest; only the KPIs with none there (read rarely, or not since) are
--- looked up among the earlier ones.
-rd_recent AS (SELECT r.aggregate_id,
+-- out without reading the rest; only the KPIs with none there (read rarely, or not since, or
+-- read for a cycle that ended before) are looked up among the earlier ones.
+rd_recent AS (SELECT n.aggregate_id, n.until,
                      arg_max(r.value, okr_order_key(r.observed_at, r.position)) AS value,
                      max(r.observed_at) AS observed_at
-              FROM kpi_readings r
+              FROM kpi_readings r JOIN need n ON n.aggregate_id = r.aggregate_id
               WHERE r.recorded_at <= known_at::TIMESTAMPTZ
                 AND r.observed_at <= as_of::TIMESTAMPTZ
                 AND r.observed_at > as_of::TIMESTAMPTZ - INTERVAL 8 DAY
-                AND r.aggregate_id IN (SELECT aggregate_id FROM kpi)
-              GROUP BY r.aggregate_id),
-rd_missing AS (SELECT aggregate_id FROM kpi
-               WHERE aggregate_id NOT IN (SELECT aggregate_id FROM rd_recent)),
+                AND r.observed_at <= n.until
+              GROUP BY n.aggregate_id, n.until),
+rd_missing AS (SELECT n.* FROM need n
+               LEFT JOIN rd_recent x ON x.aggregate_id = n.aggregate_id AND x.until = n.until
+               WHERE x.aggregate_id IS NULL),
 rd AS (SELECT * FROM rd_recent
        UNION ALL
-       SELECT r.aggregate_id,
+       SELECT n.aggregate_id, n.until,
               arg_max(r.value, okr_order_key(r.observed_at, r.position)) AS value,
               max(r.observed_at) AS observed_at
-       FROM kpi_readings r
+       FROM kpi_readings r JOIN rd_missing n ON n.aggregate_id = r.aggregate_id
        WHERE r.recorded_at <= known_at::TIMESTAMPTZ
          AND r.observed_at <= as_of::TIMESTAMPTZ - INTERVAL 8 DAY
-         AND r.aggregate_id IN (SELECT aggregate_id FROM rd_missing)
-       GROUP BY r.aggregate_id)
+         AND r.observed_at <= n.until
+       GROUP BY n.aggregate_id, n.until)
 SELECT kr.key AS key_result, kr.objective, kr.title AS kr_title, kr.kind, kr.start, kr.target,
        kr.target_high, kr.tolerance, kr.unit, kr.weight, kr.phases, kr.kpi,
        ci.value AS check_in_value, ci.confidence AS check_in_confidence,
        kpi.key IS NOT NULL AS has_kpi, kpi.direction, kpi.green, kpi.red, kpi.cadence,
        rd.value AS reading_value, rd.observed_at AS reading_observed_at,
-       kr.position AS kr_position
+       kr.position AS kr_position, kr.until
 FROM kr
 LEFT JOIN ci ON ci.aggregate_id = kr.aggregate_id
 LEFT JOIN kpi ON kr.kpi = kpi.key
-LEFT JOIN rd ON rd.aggregate_id = kpi.aggregate_id;
+LEFT JOIN rd ON rd.aggregate_id = kpi.aggregate_id AND rd.until = kr.until;
 
 -- The key results in force at (as_of, known_at) under an objective in force in a cycle in
 -- force (under `only_objectives`, NULL: any), scored (domain/scoring.py, line for line): value,
@@ -195,7 +213,7 @@ WITH krc AS (
            CASE WHEN i.has_kpi THEN NULL ELSE i.check_in_confidence END AS confidence,
            kpi_health_of(i.direction, i.green, i.red, i.reading_value) AS kpi_health,
            CASE WHEN i.has_kpi THEN i.reading_observed_at IS NULL
-                OR epoch_us(as_of::TIMESTAMPTZ) - epoch_us(i.reading_observed_at)
+                OR epoch_us(i.until) - epoch_us(i.reading_observed_at)
                    > kpi_period_us(i.cadence) END AS kpi_stale
     FROM key_result_inputs(as_of, known_at, only_objectives := only_objectives) i
     JOIN objective_versions o ON o.key = i.objective
@@ -276,17 +294,19 @@ card AS (SELECT obj.cycle, obj.objective, obj.objective_title, obj.owner, obj.te
          WINDOW o AS (PARTITION BY obj.objective)),
 -- Roll-ups (domain/rollup.py; docs/scoring.md): an objective's roll-up is the weighted mean of
 -- its own key results (their weights) and its counted children's roll-ups (weight 1 each; a
--- child counts when it has a roll-up and is neither learning nor abandoned). Unfolded: the
+-- child counts when it is of its parent's cycle, has a roll-up and is neither learning nor
+-- abandoned). Unfolded: the
 -- roll-up of `top` is the sum over every objective `node` of its counted subtree of
 -- (own weighted progress of node) × Π 1/D(n) along the path top … node, where D(n) is n's own
 -- key-result weight plus its number of counted children.
-own AS (SELECT objective, any_value(parent) AS parent, any_value(okr_type) AS okr_type,
+own AS (SELECT objective, any_value(cycle) AS cycle, any_value(parent) AS parent,
+               any_value(okr_type) AS okr_type,
                any_value(objective_status) AS objective_status,
                coalesce(sum(weight), 0e0) AS w, coalesce(sum(weight * progress), 0e0) AS s,
                coalesce(sum(weight * expected), 0e0) AS e
         FROM card GROUP BY objective),
 edge AS (SELECT c.parent AS up, c.objective AS down FROM own c JOIN own u ON u.objective = c.parent
-         WHERE c.parent <> c.objective AND c.okr_type <> 'learning'
+         WHERE c.parent <> c.objective AND c.cycle = u.cycle AND c.okr_type <> 'learning'
            AND c.objective_status <> 'abandoned'),
 -- The objectives with a roll-up: those with key-result weight of their own, and every parent
 -- of one through a counted edge (UNION: each once, so a stored alignment cycle ends).

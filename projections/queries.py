@@ -57,7 +57,7 @@ PIT_KEY_RESULT_INPUTS = """
 SELECT key_result, objective, kr_title, kind, start, target, target_high, tolerance, unit,
        weight, phases::STRUCT("at" TIMESTAMP, value DOUBLE)[], kpi, check_in_value,
        check_in_confidence, has_kpi, direction, green, red, cadence, reading_value,
-       reading_observed_at::TIMESTAMP
+       reading_observed_at::TIMESTAMP, until::TIMESTAMP
 FROM key_result_inputs({args})
 """
 

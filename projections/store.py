@@ -515,9 +515,12 @@ class Projection:
                           "team": obj_team, "level": level, "okr_type": okr_type,
                           "parent": parent, "status": status, "key_results": []}
             windows[key] = window
-            below.setdefault(parent, []).append(key)
             if is_picked:
                 shown.append(key)
+        for key, card in cards.items():  # aligned in its own cycle: a roll-up reads it
+            above = cards.get(card["parent"]) if card["parent"] is not None else None
+            if above is not None and above["cycle"] == card["cycle"]:
+                below.setdefault(card["parent"], []).append(key)
         scored = _below(shown, below)  # the objectives shown and those their roll-ups read
         if not scored:
             return []
@@ -585,7 +588,7 @@ class Projection:
         krs: list[dict[str, Any]] = []
         for (key, objective, kr_title, kind, start, target, target_high, tolerance, unit, weight,
              phases, kpi, check_in_value, confidence, has_kpi, direction, green, red, cadence,
-             reading_value, observed_at
+             reading_value, observed_at, until
              ) in self.con.execute(PIT_KEY_RESULT_INPUTS.format(
                  args=f"{times}, only_objectives := [{keys}]")).fetchall():
             plan = {"kind": kind, "start": start, "target": target, "target_high": target_high,
@@ -598,8 +601,11 @@ class Projection:
                 plan, periods[objective], as_of,
                 None if check_in_value is None else {"value": check_in_value,
                                                      "confidence": confidence},
+                # The KPI's health and staleness where its value was taken (`until`: the
+                # earlier of as_of and the key result's cycle's end).
                 kpi_now({"direction": direction, "green": green, "red": red,
-                         "cadence": cadence}, reading, as_of) if has_kpi else None)
+                         "cadence": cadence}, reading, until.replace(tzinfo=UTC))
+                if has_kpi else None)
             krs.append({"key": key, "objective": objective, "title": kr_title, "kind": kind,
                         "start": start, "target": target, "target_high": target_high,
                         "tolerance": tolerance, "unit": unit, "weight": weight,

@@ -146,9 +146,10 @@ def test_every_way_of_reading_the_finished_quarter_agrees(home: Path) -> None:
     assert {k: p for k, _, p in sql} == pytest.approx(HAND)
     assert rolled[0][0] == pytest.approx(CO_GROW)
     krs = json.loads(run(home, "list", "krs", "--cycle", "2026-Q3", "--json").stdout)
-    rows = krs if isinstance(krs, list) else krs.get("key_results", krs.get("rows"))
-    listed = {r["key"]: r["progress"] for r in rows}
-    assert listed == pytest.approx(HAND)
+    assert {r["key"]: r["progress"] for r in krs["items"]} == pytest.approx(HAND)
+    objs = json.loads(run(home, "list", "objectives", "--cycle", "2026-Q3", "--json").stdout)
+    assert {o["key"]: o["score"] for o in objs["items"]} == pytest.approx(
+        {k: v[0] for k, v in scores(replay).items() if not k.startswith("kr-")})
 
 
 def test_the_q4_copies_stay_aligned_but_count_in_their_own_cycle_only(home: Path) -> None:
@@ -168,14 +169,21 @@ def test_carry_says_which_copies_keep_a_parent_in_the_earlier_cycle(
     q3(home)
     run(home, "cycle", "add", "2026-Q4")
     out = run(home, "cycle", "carry", "2026-Q3", "2026-Q4", "--unfinished-only")
-    assert ("aligned to co-grow of 2026-Q3 (not carried; it does not count them in its "
-            "roll-up): plat-rel.2026-Q4, sales-pipe.2026-Q4, sup-csat.2026-Q4") in out.stdout
+    assert ("kept aligned to co-grow of 2026-Q3 (another cycle: its roll-up does not count "
+            "them): plat-rel.2026-Q4, sales-pipe.2026-Q4, sup-csat.2026-Q4") in out.stdout
     # All carried: the copies align to co-grow's copy, and nothing is said.
     other = tmp_path / "other"
     q3(other)
     run(other, "cycle", "add", "2026-Q4")
     data = json.loads(run(other, "cycle", "carry", "2026-Q3", "2026-Q4", "--json").stdout)
     assert data["kept_parent"] == []
+    again = tmp_path / "again"
+    q3(again)
+    run(again, "cycle", "add", "2026-Q4")
+    data = json.loads(run(again, "cycle", "carry", "2026-Q3", "2026-Q4", "--unfinished-only",
+                          "--json").stdout)
+    assert data["kept_parent"][0] == {"objective": "plat-rel.2026-Q4", "parent": "co-grow",
+                                      "parent_cycle": "2026-Q3"}
     app = OkrLedger(load_settings({"home": other}, environ={}))
     try:
         assert app.objective("sales-pipe.2026-Q4").parent == "co-grow.2026-Q4"
