@@ -155,6 +155,15 @@ def test_scorecard_at_matches_domain_replay_at_random_instants(history: tuple) -
     # Exact event times, where off-by-one errors live.
     for f in rnd.sample(facts, 30):
         instants += [(f.effective_at, f.recorded_at), (f.recorded_at, f.recorded_at)]
+    # After 2025-Q4 ended, with its KPI-linked key result's KPI read on past the end (10 Jan):
+    # the key result keeps the value it ended the quarter with.
+    end, newest = datetime(2026, 1, 1, tzinfo=UTC), max(f.recorded_at for f in facts)
+    instants += [(newest, newest), (newest + timedelta(days=1), newest), (end, newest),
+                 (end - timedelta(microseconds=1), newest),
+                 (end + timedelta(days=9, hours=12), newest)]
+    frozen = {kr["value"] for card in scorecard_at(facts, newest, newest)
+              if card["cycle"] == "2025-Q4" for kr in card["key_results"] if kr["kpi"] == "sparse"}
+    assert frozen == {65.0}  # 15 October's corrected reading, not 10 January's 55
     mismatches = []
     nonempty = 0
     branches = set()
