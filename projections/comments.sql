@@ -89,3 +89,10 @@ COMMENT ON MACRO TABLE scorecard_inputs IS 'What scorecard_at(as_of, known_at) s
 COMMENT ON MACRO TABLE scorecard_at IS 'The scorecard as of as_of (valid time) as known at known_at (transaction time): one row per key result in force, with its objective.';
 COMMENT ON MACRO TABLE kr_progress IS 'Every check-in of a cycle''s key results, scored against the plan in force at its effective time.';
 COMMENT ON MACRO TABLE kpi_series IS 'A KPI''s readings, each with its health under the thresholds in force when observed.';
+COMMENT ON TABLE kpi_readings_at_ends IS 'The KPI readings observed in the 8 days before each cycle''s end (derived from kpi_readings and cycle_versions): where scorecard_at finds the value a finished cycle''s KPI-linked key result ended it with.';
+COMMENT ON COLUMN kpi_readings_at_ends.cycle_end IS 'The end of a cycle (cycle_versions.end).';
+COMMENT ON COLUMN kpi_readings_at_ends.aggregate_id IS 'The KPI''s id.';
+COMMENT ON COLUMN kpi_readings_at_ends.position IS 'Position of the KpiReadingRecorded event.';
+COMMENT ON COLUMN kpi_readings_at_ends.observed_at IS 'When the value was observed: in the 8 days up to cycle_end.';
+COMMENT ON COLUMN kpi_readings_at_ends.recorded_at IS 'When the reading was recorded (transaction time).';
+COMMENT ON COLUMN kpi_readings_at_ends.value IS 'The observed value, in the KPI''s unit.';

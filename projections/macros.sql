@@ -126,21 +126,20 @@ WHERE o.key IN (SELECT key FROM below);
 -- and reading are the latest at `until`, the earlier of as_of and its cycle's end: a finished
 -- cycle's key results keep the values they ended it with (docs/scoring.md).
 CREATE OR REPLACE MACRO key_result_inputs(as_of, known_at, only_objectives := NULL) AS TABLE
-WITH kr AS (SELECT v.*,
-                   least(as_of::TIMESTAMPTZ, coalesce(c."end", as_of::TIMESTAMPTZ)) AS until
-            FROM key_result_versions v
-            LEFT JOIN objective_versions o
-                   ON o.key = v.objective
-                  AND okr_in_force(o.valid_from, o.valid_to, o.recorded_at, o.recorded_to,
-                                   as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
-            LEFT JOIN cycle_versions c
-                   ON c.key = o.cycle
-                  AND okr_in_force(c.valid_from, c.valid_to, c.recorded_at, c.recorded_to,
-                                   as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
-            WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
-                               as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
-              AND NOT v.removed
-              AND (only_objectives IS NULL OR list_contains(only_objectives, v.objective))),
+-- The objectives in force whose cycle in force ended before as_of, with that end.
+WITH ended AS (SELECT o.key AS objective, c."end"
+               FROM objective_versions o JOIN cycle_versions c ON c.key = o.cycle
+               WHERE okr_in_force(o.valid_from, o.valid_to, o.recorded_at, o.recorded_to,
+                                  as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
+                 AND okr_in_force(c.valid_from, c.valid_to, c.recorded_at, c.recorded_to,
+                                  as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
+                 AND c."end" < as_of::TIMESTAMPTZ),
+kr AS (SELECT v.*, coalesce(ended."end", as_of::TIMESTAMPTZ) AS until
+       FROM key_result_versions v LEFT JOIN ended ON ended.objective = v.objective
+       WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
+                          as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
+         AND NOT v.removed
+         AND (only_objectives IS NULL OR list_contains(only_objectives, v.objective))),
 -- KPIs in force that measure one of those key results.
 kpi AS (SELECT v.* FROM kpi_versions v
         WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
@@ -164,21 +163,36 @@ ci AS (SELECT c.aggregate_id,
 -- Readings are stored in the order they were recorded, so their observation times rise
 -- along the table (a late one a little out of place): the latest reading of a KPI is looked
 -- for first among those observed in the last 8 days, whose row groups DuckDB's zone maps pick
--- out without reading the rest; only the KPIs with none there (read rarely, or not since, or
--- read for a cycle that ended before) are looked up among the earlier ones.
-rd_recent AS (SELECT n.aggregate_id, n.until,
+-- out without reading the rest; only the KPIs with none there (read rarely, or not since) are
+-- looked up among the earlier ones. (A cycle that ended 8 days ago or less is looked for in
+-- kpi_readings_at_ends; a reading observed up to 8 days before its end is in both.)
+rd_recent AS (SELECT r.aggregate_id,
                      arg_max(r.value, okr_order_key(r.observed_at, r.position)) AS value,
                      max(r.observed_at) AS observed_at
-              FROM kpi_readings r JOIN need n ON n.aggregate_id = r.aggregate_id
+              FROM kpi_readings r
               WHERE r.recorded_at <= known_at::TIMESTAMPTZ
                 AND r.observed_at <= as_of::TIMESTAMPTZ
                 AND r.observed_at > as_of::TIMESTAMPTZ - INTERVAL 8 DAY
-                AND r.observed_at <= n.until
-              GROUP BY n.aggregate_id, n.until),
+                AND r.aggregate_id IN (SELECT aggregate_id FROM need
+                                       WHERE until = as_of::TIMESTAMPTZ)
+              GROUP BY r.aggregate_id),
+-- A finished cycle's KPIs (read at its end): among the readings of the 8 days before it,
+-- which kpi_readings_at_ends holds for each cycle end.
+rd_ended AS (SELECT n.aggregate_id, n.until,
+                    arg_max(r.value, okr_order_key(r.observed_at, r.position)) AS value,
+                    max(r.observed_at) AS observed_at
+             FROM kpi_readings_at_ends r
+             JOIN need n ON n.aggregate_id = r.aggregate_id AND n.until = r.cycle_end
+             WHERE r.recorded_at <= known_at::TIMESTAMPTZ AND r.cycle_end < as_of::TIMESTAMPTZ
+             GROUP BY n.aggregate_id, n.until),
+rd_found AS (SELECT aggregate_id, as_of::TIMESTAMPTZ AS until, value, observed_at
+             FROM rd_recent
+             UNION ALL
+             SELECT * FROM rd_ended),
 rd_missing AS (SELECT n.* FROM need n
-               LEFT JOIN rd_recent x ON x.aggregate_id = n.aggregate_id AND x.until = n.until
+               LEFT JOIN rd_found x ON x.aggregate_id = n.aggregate_id AND x.until = n.until
                WHERE x.aggregate_id IS NULL),
-rd AS (SELECT * FROM rd_recent
+rd AS (SELECT * FROM rd_found
        UNION ALL
        SELECT n.aggregate_id, n.until,
               arg_max(r.value, okr_order_key(r.observed_at, r.position)) AS value,
@@ -186,7 +200,7 @@ rd AS (SELECT * FROM rd_recent
        FROM kpi_readings r JOIN rd_missing n ON n.aggregate_id = r.aggregate_id
        WHERE r.recorded_at <= known_at::TIMESTAMPTZ
          AND r.observed_at <= as_of::TIMESTAMPTZ - INTERVAL 8 DAY
-         AND r.observed_at <= n.until
+         AND r.observed_at <= n.until - INTERVAL 8 DAY
        GROUP BY n.aggregate_id, n.until)
 SELECT kr.key AS key_result, kr.objective, kr.title AS kr_title, kr.kind, kr.start, kr.target,
        kr.target_high, kr.tolerance, kr.unit, kr.weight, kr.phases, kr.kpi,

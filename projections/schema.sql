@@ -52,6 +52,19 @@ CREATE TABLE IF NOT EXISTS kpi_readings (
     on_behalf_of VARCHAR            -- whom the actor recorded it for; NULL: nobody named
 );
 
+-- The readings observed in the 8 days before a cycle's end, once per cycle end (derived from
+-- kpi_readings and the cycles, kept with them in the same transaction): a finished cycle's
+-- KPI-linked key results keep the latest reading at their cycle's end, which scorecard_at
+-- looks up here rather than among every reading of the history.
+CREATE TABLE IF NOT EXISTS kpi_readings_at_ends (
+    cycle_end    TIMESTAMPTZ NOT NULL,
+    aggregate_id VARCHAR NOT NULL,
+    position     BIGINT NOT NULL,
+    observed_at  TIMESTAMPTZ NOT NULL,
+    recorded_at  TIMESTAMPTZ NOT NULL,
+    value        DOUBLE NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS consumer_offsets (
     topic       VARCHAR NOT NULL,
     partition   INTEGER NOT NULL,

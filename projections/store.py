@@ -238,6 +238,9 @@ class Projection:
         for v in VERSIONED:
             c.execute(ddl(v))
         c.execute(sql_file("macros.sql"))
+        # Derived from kpi_readings and the cycles: filled afresh by the code that reads it.
+        c.execute("DELETE FROM kpi_readings_at_ends;" + _NEAR_ENDS.format(
+            readings="kpi_readings", ends='SELECT DISTINCT "end" FROM cycle_versions'))
         c.execute("CREATE OR REPLACE TABLE projection_meta (schema_version INTEGER, "
                   "digest VARCHAR)")
         c.execute(sql_file("comments.sql"))
@@ -362,9 +365,22 @@ class Projection:
             "CREATE OR REPLACE TEMP TABLE touched AS SELECT DISTINCT aggregate_id, aggregate_type "
             f"FROM new_events WHERE type NOT IN ({_MEASURED});"
             "SELECT list(DISTINCT aggregate_type) FROM touched"))
+        c.execute('CREATE OR REPLACE TEMP TABLE ends_before AS SELECT DISTINCT "end" AS cycle_end '
+                  "FROM cycle_versions")
         for v in VERSIONED:
             if v.aggregate_type in (touched or []):
                 c.execute(rebuild(v))
+        # The readings near each cycle's end: this batch's near the ends known before it, and
+        # every reading near the ends this batch brought (a new cycle: rare).
+        c.execute(_NEAR_ENDS.format(
+            readings="(SELECT aggregate_id, position, effective_at AS observed_at, recorded_at, "
+                     "(data->>'value')::DOUBLE AS value FROM new_events "
+                     "WHERE type = 'KpiReadingRecorded')",
+            ends="SELECT cycle_end FROM ends_before"))
+        c.execute(_NEAR_ENDS.format(
+            readings="kpi_readings",
+            ends='SELECT DISTINCT "end" FROM cycle_versions EXCEPT SELECT cycle_end FROM '
+                 "ends_before") + "; DROP TABLE ends_before")
         return int(added)
 
     # ---- reading -----------------------------------------------------------------------
@@ -838,6 +854,16 @@ def _aware(rows: list[tuple[Any, ...]], at: int) -> dict[datetime, datetime]:
 
 _KEY = operator.itemgetter("key")
 _CYCLE_AND_KEY = operator.itemgetter("cycle", "key")
+
+
+# Readings (a relation with aggregate_id, position, observed_at, recorded_at, value) observed
+# in the 8 days up to one of `ends` (a query of cycle ends), into kpi_readings_at_ends.
+_NEAR_ENDS = """
+INSERT INTO kpi_readings_at_ends
+SELECT e.cycle_end, r.aggregate_id, r.position, r.observed_at, r.recorded_at, r.value
+FROM {readings} r JOIN ({ends}) e(cycle_end)
+  ON r.observed_at <= e.cycle_end AND r.observed_at > e.cycle_end - INTERVAL 8 DAY
+"""
 
 
 def _below(tops: list[str], children: dict[str, list[str]]) -> set[str]:

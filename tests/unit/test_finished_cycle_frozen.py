@@ -142,9 +142,14 @@ def test_every_way_of_reading_the_finished_quarter_agrees(home: Path) -> None:
                          "WHERE cycle = '2026-Q3' AND key_result IS NOT NULL", [now, now])[1]
         rolled = proj.query("SELECT DISTINCT objective_rollup FROM scorecard_at(?, ?) "
                             "WHERE objective = 'co-grow'", [now, now])[1]
+        # The readings of the 8 days before each cycle's end, where scorecard_at finds them
+        # (this file was projected in one batch: every reading came with its cycles).
+        near = proj.query("SELECT k.key, e.cycle_end, e.value FROM kpi_readings_at_ends e "
+                          "JOIN aggregates k USING (aggregate_id) ORDER BY ALL")[1]
     assert scores(whole) == scores(picked) == scores(replay)
     assert {k: p for k, _, p in sql} == pytest.approx(HAND)
     assert rolled[0][0] == pytest.approx(CO_GROW)
+    assert near == [("nps", Q3_END, 41.0), ("uptime", Q3_END, 99.3)]  # none in Q4's last 8 days
     krs = json.loads(run(home, "list", "krs", "--cycle", "2026-Q3", "--json").stdout)
     assert {r["key"]: r["progress"] for r in krs["items"]} == pytest.approx(HAND)
     objs = json.loads(run(home, "list", "objectives", "--cycle", "2026-Q3", "--json").stdout)

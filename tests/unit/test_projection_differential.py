@@ -715,3 +715,19 @@ def test_a_scorecard_read_after_more_events_arrive_on_the_same_projection_has_th
     second.close()
     assert same(reader.scorecard_at(end, end), scorecard_at(facts, end, end)) == []
     reader.close()
+
+
+def test_the_readings_at_cycle_ends_kept_batch_by_batch_are_those_of_the_whole_history(
+        history: tuple) -> None:
+    """kpi_readings_at_ends (where scorecard_at finds a finished cycle's KPI values) is kept
+    up batch by batch — readings before and after their cycle, cycles after their readings,
+    duplicates — and holds exactly the readings of the 8 days before each cycle's end."""
+    _, proj, _ = history
+    kept = proj.query("SELECT * FROM kpi_readings_at_ends ORDER BY ALL")[1]
+    whole = proj.query(
+        'SELECT e.cycle_end, r.aggregate_id, r.position, r.observed_at, r.recorded_at, r.value '
+        'FROM kpi_readings r JOIN (SELECT DISTINCT "end" AS cycle_end FROM cycle_versions) e '
+        "ON r.observed_at <= e.cycle_end AND r.observed_at > e.cycle_end - INTERVAL 8 DAY "
+        "ORDER BY ALL")[1]
+    assert kept == whole
+    assert len({row[0] for row in kept}) == 2 and len(kept) > 20
