@@ -6,7 +6,6 @@ item already carried into TO (a creation event there names it in `carried_from`)
 carried again, so carrying twice writes nothing the second time.
 """
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +20,14 @@ from okr.domain.key_result import KeyResult
 from okr.domain.objective import Objective
 from okr.domain.periods import Window
 from okr.ledger.app import ConcurrencyError, OkrLedger
-from okr.ledger.views import check_ins, key_results_of, objectives_of, readings, scan
+from okr.ledger.views import (
+    check_ins,
+    key_results_of,
+    latest_until,
+    objectives_of,
+    readings,
+    scan,
+)
 
 
 @dataclass(frozen=True)
@@ -38,21 +44,15 @@ class Carried:
     parent_cycle: str | None = None
 
 
-def _latest(items: Sequence[Mapping[str, Any]], field: str, at: datetime) -> Any:
-    """The last of `items` (sorted by `field`, of equal times the later recorded last) at or
-    before `at`."""
-    return next((i for i in reversed(items) if i[field] <= at), None)
-
-
 def _progress_at(app: OkrLedger, kr: KeyResult, window: Window, at: datetime) -> float | None:
     """The key result's progress at `at`: its latest check-in then, or its KPI's reading."""
     plan = {"kind": kr.kind, "start": kr.start, "target": kr.target,
             "target_high": kr.target_high, "tolerance": kr.tolerance, "phases": kr.phases}
     kpi = None if kr.kpi is None else app.kpi(kr.kpi)
     return measure_key_result(
-        plan, window, at, _latest(check_ins(app, kr), "effective_at", at),
+        plan, window, at, latest_until(check_ins(app, kr), "effective_at", at),
         None if kpi is None else kpi_now(
-            kpi.definition(), _latest(readings(app, kpi), "observed_at", at), at)
+            kpi.definition(), latest_until(readings(app, kpi), "observed_at", at), at)
     )["progress"]
 
 

@@ -1,5 +1,6 @@
 """Current state read straight from the event store, for `okr show` and the Python API."""
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -115,16 +116,29 @@ def kpi_view(kpi: Kpi, now: datetime, app: OkrLedger | None = None) -> dict[str,
     return view
 
 
+def latest_until(items: Sequence[Mapping[str, Any]], field: str, at: datetime) -> Any:
+    """The last of `items` (sorted by `field`, of equal times the later recorded last) at or
+    before `at`."""
+    return next((i for i in reversed(items) if i[field] <= at), None)
+
+
 def kr_view(app: OkrLedger, kr: KeyResult, now: datetime,
             with_check_ins: bool = True) -> dict[str, Any]:
     """A key result: plan, current value, progress 0–1, expected progress, status (and its
-    check-ins)."""
+    check-ins). Its value is the one it had at the earlier of `now` and its cycle's end: a
+    finished cycle's key result keeps the value it ended the cycle with."""
     cycle = app.cycle_of_kr(kr)
     kpi = app.kpi(kr.kpi) if kr.kpi else None
     plan = {"kind": kr.kind, "start": kr.start, "target": kr.target,
             "target_high": kr.target_high, "tolerance": kr.tolerance, "phases": kr.phases}
-    m = measure_key_result(plan, cycle.window, now, kr.latest_check_in(),
-                           None if kpi is None else _kpi_now(kpi, now))
+    until = min(now, cycle.window.end)
+    if until < now:  # the aggregates keep the latest only: read the events
+        check_in = latest_until(check_ins(app, kr), "effective_at", until)
+        kpi_then = None if kpi is None else kpi_now(
+            kpi.definition(), latest_until(readings(app, kpi), "observed_at", until), until)
+    else:
+        check_in, kpi_then = kr.latest_check_in(), None if kpi is None else _kpi_now(kpi, now)
+    m = measure_key_result(plan, cycle.window, now, check_in, kpi_then)
     view: dict[str, Any] = {
         "kind": "key_result", "key": kr.key, "title": kr.title, "objective": kr.objective,
         "cycle": cycle.key, "kr_kind": kr.kind, "start": kr.start, "target": kr.target,

@@ -214,7 +214,7 @@ def version_comments(v: Versioned) -> str:
 EXPORTS = {"events": False, "cycle_versions": False, "objective_versions": True,
            "key_result_versions": True, "initiative_versions": False, "kpi_versions": False,
            "user_versions": False, "check_ins": True, "kpi_readings": False,
-           "aggregates": False}
+           "kpi_readings_at_ends": False, "aggregates": False}
 EXPORT_SQL = {name: f"SELECT * FROM {name}" for name in EXPORTS} | {
     "check_ins": "SELECT c.*, coalesce(k.cycle, '(none)') AS cycle FROM check_ins c LEFT JOIN "
                  "(SELECT aggregate_id, any_value(cycle) AS cycle FROM key_result_versions "

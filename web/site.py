@@ -503,8 +503,12 @@ class Site:
         if key not in by_key:
             raise NotFound(f"objective {key!r} not found")
         card = by_key[key]
+        aligned = [c for c in cards if c["parent"] == key]
+        # Its roll-up counts its own cycle's children only; one of another cycle (a copy
+        # carried into the next quarter) is listed apart (docs/scoring.md, "Roll-ups").
         return {"card": card, "parent": by_key.get(card["parent"] or ""),
-                "children": [c for c in cards if c["parent"] == key],
+                "children": [c for c in aligned if c["cycle"] == card["cycle"]],
+                "elsewhere": [c for c in aligned if c["cycle"] != card["cycle"]],
                 "initiatives": [i for i in initiatives if i["objective"] == key]}
 
     def kpi(self, key: str, as_of: datetime, known_at: datetime) -> dict[str, Any]:

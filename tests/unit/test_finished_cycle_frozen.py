@@ -22,7 +22,7 @@ from okr.ledger.app import OkrLedger
 from okr.projections.store import Projection
 from okr.settings import load_settings
 from tests.fuzzing import okr
-from tests.unit.test_hostile_text import ok, project
+from tests.unit.test_hostile_text import project
 
 ZONE = {"OKR_ORG_TZ": "Europe/Berlin"}
 Q3_END = datetime(2026, 9, 30, 22, tzinfo=UTC)  # Berlin midnight
@@ -152,6 +152,10 @@ def test_every_way_of_reading_the_finished_quarter_agrees(home: Path) -> None:
     assert near == [("nps", Q3_END, 41.0), ("uptime", Q3_END, 99.3)]  # none in Q4's last 8 days
     krs = json.loads(run(home, "list", "krs", "--cycle", "2026-Q3", "--json").stdout)
     assert {r["key"]: r["progress"] for r in krs["items"]} == pytest.approx(HAND)
+    shown = json.loads(run(home, "show", "kr-uptime", "--json").stdout)  # from the ledger
+    assert (shown["value"], shown["progress"]) == (99.3, pytest.approx(0.6))
+    plat = json.loads(run(home, "show", "plat-rel", "--json").stdout)
+    assert plat["score"] == pytest.approx(0.6)
     objs = json.loads(run(home, "list", "objectives", "--cycle", "2026-Q3", "--json").stdout)
     assert {o["key"]: o["score"] for o in objs["items"]} == pytest.approx(
         {k: v[0] for k, v in scores(replay).items() if not k.startswith("kr-")})
@@ -212,3 +216,16 @@ def test_a_roll_up_counts_its_own_cycles_children_in_the_domain() -> None:
     for c in cards:
         c.update(rolled[c["key"]])
     assert department_summaries(cards)[0]["objectives_below"] == 1
+
+
+def test_the_web_objective_page_lists_other_cycles_copies_apart_from_its_roll_up(
+        home: Path) -> None:
+    from okr.web.site import Site
+
+    now = datetime.now(UTC)
+    site = Site(load_settings({"home": home}, environ={"OKR_INLINE_PUBLISH": "off"}))
+    page = site.objective("co-grow", now, now)
+    assert page["card"]["rollup"] == pytest.approx(CO_GROW)
+    assert [c["key"] for c in page["children"]] == ["plat-rel", "sales-pipe", "sup-csat"]
+    assert [c["key"] for c in page["elsewhere"]] == [
+        "plat-rel.2026-Q4", "sales-pipe.2026-Q4", "sup-csat.2026-Q4"]

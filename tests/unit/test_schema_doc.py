@@ -69,7 +69,7 @@ def test_schema_md_lists_every_table_of_the_file(tmp_path: Path) -> None:
 
 def test_the_parquet_export_writes_every_table_but_the_bookkeeping_schema_md_names(
         tmp_path: Path) -> None:
-    from datetime import timedelta
+    from datetime import UTC, datetime, timedelta
 
     from okr.domain.base import utc_now
     from okr.ledger.app import OkrLedger
@@ -86,6 +86,9 @@ def test_the_parquet_export_writes_every_table_but_the_bookkeeping_schema_md_nam
     app.add_initiative("i1", "Call", key_result="k1")
     app.check_in("k1", 12, at=cycle.start + timedelta(days=1))
     app.record_reading("nps", 45.0, at=now - timedelta(hours=1))
+    # A quarter that is over, read in its last week: kpi_readings_at_ends has a row.
+    app.add_cycle("2026-Q3", timezone="UTC")
+    app.record_reading("nps", 41.0, at=datetime(2026, 9, 28, tzinfo=UTC))
     app.add_user("ana", "member", team="sales")
     records = list(chained_records(app))
     app.close()
