@@ -9,12 +9,15 @@ record just before it is not the one we handled there (a memory broker restarted
 refilled the topic past our offset), is read again from the start: the offsets named records
 of a topic that is gone.
 
-That record is checked (consumers/offsets.py, `okr_ingest_marks`) before the first records
-fetched over a new connection are handled: when the partitions are assigned, and whenever the
-reader's connections to the broker changed since the last check — a restarted broker is
-reached over a new connection, and its refilled topic could otherwise be read on from the old
-offset within one poll. Where that record does not answer in `CHECK_WAIT` seconds, the
+The record before each stored offset is checked (its mark: consumers/offsets.py) before the
+first records fetched over a new connection are handled: when the partitions are assigned, and
+whenever the reader's connections to the broker changed since the last check — a restarted
+broker is reached over a new connection, and its refilled topic could otherwise be read on from
+the old offset within one poll. Where that record does not answer in `CHECK_WAIT` seconds, the
 partition is not trusted: it is read from 0 and the ingest says so (`unchecked_partitions`).
+
+The offsets are those of the cluster read from (kept per topic and cluster id): data
+directories sharing a store, each with its own broker and feed, never take each other's.
 
 One ingest reads a topic per data directory at a time (an exclusive lock file beside the
 store, `ingest.<topic>.lock`): two would read the same batches and dead-letter every bad
@@ -94,6 +97,7 @@ class Ingest(PartitionConsumer[IngestProgress]):
         self.warn = warn  # a reading recorded is never refused for its time: it is said
         # The reader's broker connections when its marks were last checked (None: not yet).
         self.checked_over: frozenset[object] | None = None
+        self.destination: str | None = None  # the cluster's id, asked at every open
 
     def new_progress(self) -> IngestProgress:
         return IngestProgress()
@@ -105,9 +109,17 @@ class Ingest(PartitionConsumer[IngestProgress]):
     def stored_offsets(self) -> dict[int, int]:
         """The stored offsets, as they are: the marks are checked before the first records
         fetched from them are handled (`checked`)."""
-        kafka_client.ensure_topics(self.settings, self.servers,
-                                   [self.topic, self.settings.topic_dead_letter])
-        return {p: s.next_offset for p, s in ingest_offsets.load(self.settings, self.topic).items()}
+        self.destination = kafka_client.destination(
+            self.settings, self.servers, [self.topic, self.settings.topic_dead_letter])[0]
+        return {p: s.next_offset for p, s in self._load().items()}
+
+    def _load(self) -> dict[int, Stored]:
+        assert self.destination is not None
+        return ingest_offsets.load(self.settings, self.topic, self.destination)
+
+    def _save(self, offsets: dict[int, Stored]) -> None:
+        assert self.destination is not None
+        ingest_offsets.save(self.settings, self.topic, self.destination, offsets)
 
     def checked(self, polled: list[kafka_client.Message], progress: IngestProgress
                 ) -> list[kafka_client.Message]:
@@ -125,7 +137,7 @@ class Ingest(PartitionConsumer[IngestProgress]):
         self.checked_over = now
         again = {*wiped, *unchecked}
         if again:  # decided once: the next check (a reopen while idle) finds offset 0 here
-            ingest_offsets.save(self.settings, self.topic, {p: Stored(0, None) for p in again})
+            self._save({p: Stored(0, None) for p in again})
         for p in again & set(self.reader.partitions):
             self.reader.seek(p, 0)
         progress.wiped += wiped
@@ -135,7 +147,7 @@ class Ingest(PartitionConsumer[IngestProgress]):
     def _check_marks(self) -> tuple[list[int], list[int]]:
         """(partitions whose record before the stored offset is another one or gone, those
         whose record did not answer in CHECK_WAIT seconds)."""
-        stored = ingest_offsets.load(self.settings, self.topic)
+        stored = self._load()
         marks = {p: s.last_sha256 for p, s in stored.items()
                  if s.next_offset > 0 and s.last_sha256 is not None}
         last = kafka_client.records_at(self.settings, self.servers, self.topic,
@@ -166,7 +178,7 @@ class Ingest(PartitionConsumer[IngestProgress]):
                 rejected.append((m, str(exc)))
             offsets[m.partition] = Stored(m.offset + 1, digest(m))
         self.dead_letters(rejected, progress)
-        ingest_offsets.save(self.settings, self.topic, offsets)
+        self._save(offsets)
 
     def _say_if_early(self, msg: ReadingMessage, now: datetime,
                       progress: IngestProgress) -> None:

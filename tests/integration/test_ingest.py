@@ -302,11 +302,13 @@ def test_a_mark_kept_before_marks_named_the_key_is_still_compared_by_its_value(
     send(env, [(b"wau", message(i), T0 + i) for i in range(20)])
     assert json.loads(env.ok("ingest", "--once", "--json"))["recorded"] == 20
     old = hashlib.sha256(message(19)).hexdigest()
-    ingest_offsets.save(s, s.topic_kpi_readings, {0: ingest_offsets.Stored(20, old)})
+    cluster = kafka_client.destination(s, private_broker.bootstrap)[0]
+    ingest_offsets.save(s, s.topic_kpi_readings, cluster, {0: ingest_offsets.Stored(20, old)})
     out = json.loads(env.ok("ingest", "--once", "--json"))
     assert (out["read"], out["wiped_partitions"]) == (0, [])
     other = hashlib.sha256(message(18)).hexdigest()
-    ingest_offsets.save(s, s.topic_kpi_readings, {0: ingest_offsets.Stored(20, other)})
+    ingest_offsets.save(s, s.topic_kpi_readings, cluster,
+                        {0: ingest_offsets.Stored(20, other)})
     out = json.loads(env.ok("ingest", "--once", "--json"))
     assert (out["read"], out["duplicates"], out["wiped_partitions"]) == (20, 20, [0])
 
