@@ -9,6 +9,7 @@ before are taken over by the data directory that wrote them without reading anyt
 """
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from tests.integration.conftest import Env, okr_environ
 from tests.integration.test_ingest import add_wau, message
 from tests.pg import DSN, private_schema
 
-pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+pytestmark = pytest.mark.integration
 
 BAD = b"{not json"
 
@@ -97,6 +98,7 @@ def homes(tmp_path: Path, pg: dict[str, str]) -> Iterator[tuple[Env, Env]]:
             env.run("broker", "stop")
 
 
+@pytest.mark.postgres
 def test_two_data_directories_on_one_schema_each_ingest_their_feed_once(
         homes: tuple[Env, Env]) -> None:
     """Given two data directories on one PostgreSQL schema, each with its own broker and feed
@@ -149,6 +151,7 @@ def legacy_rows(schema: str) -> list[tuple[object, ...]]:
                                    "okr_ingest_marks m USING (topic, part)").fetchall())
 
 
+@pytest.mark.postgres
 def test_offsets_kept_before_are_used_by_the_data_directory_that_wrote_them(
         homes: tuple[Env, Env], pg: dict[str, str]) -> None:
     """Given offsets the previous version kept per topic only, written by data directory A,
@@ -174,3 +177,47 @@ def test_offsets_kept_before_are_used_by_the_data_directory_that_wrote_them(
     assert legacy_rows(schema) == before
     assert dead_letters(a) == [BAD]
     assert reading_values(b) == [100.0 + i for i in [*range(14), *range(100, 106)]]
+
+
+def as_before_in_sqlite(env: Env, marks: bool) -> None:
+    """The SQLite store's offsets as the previous version kept them (`marks` False: as a version
+    before marks kept them, offsets alone)."""
+    with sqlite3.connect(env.home / "events.sqlite") as conn:
+        conn.execute("CREATE TABLE okr_ingest_offsets (topic TEXT NOT NULL, part INTEGER NOT "
+                     "NULL, next_offset BIGINT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY "
+                     "(topic, part))")
+        conn.execute("INSERT INTO okr_ingest_offsets SELECT topic, part, next_offset, "
+                     "updated_at FROM okr_ingest_positions")
+        if marks:
+            conn.execute("CREATE TABLE okr_ingest_marks (topic TEXT NOT NULL, part INTEGER NOT "
+                         "NULL, next_offset BIGINT NOT NULL, last_sha256 TEXT NOT NULL, "
+                         "PRIMARY KEY (topic, part))")
+            conn.execute("INSERT INTO okr_ingest_marks SELECT topic, part, next_offset, mark "
+                         "FROM okr_ingest_positions")
+        conn.execute("DROP TABLE okr_ingest_positions")
+    conn.close()
+
+
+@pytest.mark.parametrize("marks", [True, False], ids=["with-marks", "before-marks"])
+def test_a_sqlite_store_from_before_goes_on_where_its_ingest_stopped(env: Env,
+                                                                     marks: bool) -> None:
+    """Given a SQLite store whose ingest offsets are in the tables of before (with or without
+    marks), when this version ingests again, then it reads only the new readings."""
+    add_wau(env)
+    s = env.settings
+    servers = s.kafka_bootstrap_servers or ""
+    kafka_client.ensure_topics(s, servers, [s.topic_kpi_readings])
+
+    def send(values: list[bytes]) -> None:
+        prod = kafka_client.producer(s, servers)
+        for value in values:
+            prod.send(s.topic_kpi_readings, key=value[-8:], value=value)
+        prod.flush()
+        prod.close()
+
+    send([message(i) for i in range(10)] + [BAD])
+    assert counts(ingest(env)) == (11, 10, 0, 1, [])
+    as_before_in_sqlite(env, marks)
+    send([message(i) for i in range(10, 15)])
+    assert counts(ingest(env)) == (5, 5, 0, 0, [])
+    assert counts(ingest(env)) == (0, 0, 0, 0, [])
