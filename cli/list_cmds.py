@@ -38,7 +38,7 @@ from okr.cli.output import (
     target_amount,
 )
 from okr.cli.writes import JSON
-from okr.domain.numbers import figure
+from okr.domain.numbers import figure, percent
 
 list_app = Typer(help="Browse cycles, objectives, key results, initiatives and KPIs "
                  "(filters, --as-of/--known-at, --format table|tsv|csv|json).",
@@ -84,7 +84,7 @@ def _emit(ctx: typer.Context, st: State, kind: str, a: datetime, k: datetime,
 
 
 def _pct(x: float | None) -> str:
-    return NONE if x is None else f"{x:.0%}"
+    return NONE if x is None else percent(x)
 
 
 def _number(x: float | None) -> str:

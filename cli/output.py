@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from okr.domain.numbers import figure
+from okr.domain.numbers import figure, shown
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -87,6 +87,21 @@ def target_amount(low: float | None, high: float | None, unit: str = "") -> str:
     return f"{amount(low, '')}–{amount(high, unit)}"
 
 
+def aim_text(kind: str, start: float | None, target: float | None, target_high: float | None,
+             unit: str = "", tolerance: float | None = None) -> str:
+    """What a key result aims at, in its kind's terms: a climb from start to target
+    ('increase 0 → 100 leads'), or a threshold to hold, where a start plays no part
+    ('stay-above 99.5%', 'range 80–90%'), with its tolerance band."""
+    if kind == "range":
+        text = f"range {target_amount(target, target_high, unit)}"
+    elif kind in ("stay-above", "stay-below"):
+        text = f"{kind} {amount(target, unit)}"
+    else:
+        return f"{kind} {figure(start) if start is not None else NONE} → " \
+            f"{target_amount(target, target_high, unit)}"
+    return text if tolerance is None else f"{text}, tolerance {figure(tolerance)}"
+
+
 def counted(n: int, noun: str) -> str:
     """'1 event', '3 events': a count with its noun in the right number."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
@@ -102,7 +117,9 @@ def bar(fraction: float | None, width: int = 20) -> str:
     """A text progress bar for 0–1."""
     if fraction is None:
         return "·" * width
-    filled = round(max(0.0, min(1.0, fraction)) * width)
+    # cells filled rounded down, as the figure beside it (domain/numbers.shown): 99% is no
+    # full bar
+    filled = int(shown(max(0.0, min(1.0, fraction)) * width, 0))
     return "█" * filled + "░" * (width - filled)
 
 

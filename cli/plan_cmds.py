@@ -6,7 +6,7 @@ import typer
 
 from okr.cli.commands import Typer, choice, choice_argument
 from okr.cli.context import State, state
-from okr.cli.output import target_amount
+from okr.cli.output import aim_text, counted, target_amount
 from okr.cli.writes import (
     JSON,
     REASON,
@@ -108,11 +108,12 @@ def cycle_carry(ctx: typer.Context,
     label = {"objective": "objective", "key_result": "key result"}
     counts = {k: sum(c.kind == k for c in new) for k in label}
     if new:
-        head = (f"carried {counts['objective']} objective(s) and {counts['key_result']} key "
-                f"result(s) from {src} to {dst}: "
+        head = (f"carried {counted(counts['objective'], 'objective')} and "
+                f"{counted(counts['key_result'], 'key result')} from {src} to {dst}: "
                 + ", ".join(f"{c.origin} → {c.key}" for c in new))
-    elif carried:
-        head = f"nothing to carry: every item was carried from {src} to {dst} before"
+    elif carried:  # what qualified: with --unfinished-only, the unfinished items alone
+        head = (f"nothing to carry: every {'unfinished ' if unfinished_only else ''}item was "
+                f"carried from {src} to {dst} before")
     else:
         head = f"nothing to carry: {src} has no objectives that qualify"
     # Copies whose parent stayed behind keep it (docs/scoring.md, "Carrying forward").
@@ -251,8 +252,8 @@ def kr_add(ctx: typer.Context, key: str, title: str,
     notice = st.ledger.key_result_notice(kr.key, kr.objective, kr.in_force_since)
     if notice is not None:  # recorded, but no as-of view shows it until later: say so
         warn(st, notice)
-    done(ctx, as_json, f"key result {kr.key} added to {kr.objective}: {kr.kind} "
-         f"{figure(kr.start)} → {target_amount(kr.target, kr.target_high, kr.unit)}",
+    done(ctx, as_json, f"key result {kr.key} added to {kr.objective}: "
+         + aim_text(kr.kind, kr.start, kr.target, kr.target_high, kr.unit, kr.tolerance),
          {"key": kr.key, "objective": kr.objective, "kind": kr.kind, "start": kr.start,
           "target": kr.target, "target_high": kr.target_high, "tolerance": kr.tolerance,
           "unit": kr.unit, "weight": kr.weight, "phases": kr.phases, "kpi": kr.kpi,

@@ -9,35 +9,33 @@ import html
 import io
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from okr.cli.output import NONE, csv_cell, datum, visible
+from okr.cli.output import NONE, counted, csv_cell, datum, visible
 from okr.domain.actors import acting
-from okr.domain.numbers import figure
-
-
-def rounded(x: float, places: int) -> Decimal:
-    """`x` to `places` decimals, half up, from its 12-significant-digit figure (the noise of
-    binary floating point taken off first): 0.925 is 0.93 and 93%, never 0.93 in one place and
-    92% in another (Python's own formats round 0.925 both ways)."""
-    return Decimal(figure(x)).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+from okr.domain.numbers import figure, fraction, percent
 
 
 def pct(x: float | None) -> str:
-    """A 0–1 fraction as a whole percentage: '93%' (none: '-')."""
-    return NONE if x is None else f"{rounded(x * 100, 0)}%"
+    """A 0–1 fraction as a whole percentage: '92%' (none: '-'), rounded down as every score
+    is shown (domain/numbers.shown: never onto a bar it missed)."""
+    return NONE if x is None else percent(x)
 
 
 def num(x: float | None) -> str:
     return NONE if x is None else figure(x)
 
 
-def restated(value: Any) -> str:
-    """A restated field's value: a number as figures, none as '-', a flag as yes/no (not
-    Python's None, True or 40.0)."""
+def restated(value: Any, field: str = "") -> str:
+    """A restated field's value: a score or progress as every view shows it (`score_text`,
+    `pct`: rounded down), another number as figures, none as '-', a flag as yes/no (not
+    Python's None, True or 0.5160714285714285)."""
     if value is None or isinstance(value, bool):
         return NONE if value is None else ("yes" if value else "no")
+    if field == "score":
+        return score_text(value)
+    if field in ("progress", "expected", "confidence"):
+        return pct(value)
     return figure(value) if isinstance(value, float | int) else str(value)
 
 
@@ -114,8 +112,8 @@ FINAL_GRADES = frozenset({"reached", "missed"})  # the verdicts the HTML review 
 
 
 def score_text(x: float | None) -> str:
-    """A 0–1 score as a grade is said: '0.70' (none: '-'), rounded as `pct` rounds."""
-    return NONE if x is None else str(rounded(x, 2))
+    """A 0–1 score as a grade is said: '0.69' (none: '-'), rounded down as `pct` rounds."""
+    return NONE if x is None else fraction(x)
 
 
 def objective_grade(card: dict[str, Any], final: bool = True) -> str:
@@ -147,9 +145,9 @@ def kr_text(row: dict[str, Any]) -> str:
 def late_text(b: dict[str, Any]) -> str:
     """'97 days late', or '97–156 days late' for a batch."""
     if "late_by_days" in b:
-        return f"{b['late_by_days']} days late"
+        return f"{counted(b['late_by_days'], 'day')} late"
     lo, hi = b["late_by_days_min"], b["late_by_days_max"]
-    return f"{lo} days late" if hi == lo else f"{lo}–{hi} days late"
+    return f"{counted(lo, 'day')} late" if hi == lo else f"{lo}–{hi} days late"
 
 
 def backdated_total(review: dict[str, Any]) -> str:
@@ -196,13 +194,13 @@ def backdated_lines(review: dict[str, Any], zone: str, every: bool = False,
 def habit_text(h: dict[str, Any], review: dict[str, Any], zone: str) -> str:
     """'2 check-ins, 3 of 5 weeks without one (in force from 2026-09-01)'; a key result linked
     to a KPI is counted by the KPI's readings."""
-    what = (f"{h['check_ins']} check-ins" if h["kpi"] is None else
-            f"{h['readings']} readings of KPI {h['kpi']}"
-            + (f" and {h['check_ins']} check-ins" if h["check_ins"] else ""))
+    what = (counted(h["check_ins"], "check-in") if h["kpi"] is None else
+            f"{counted(h['readings'], 'reading')} of KPI {h['kpi']}"
+            + (f" and {counted(h['check_ins'], 'check-in')}" if h["check_ins"] else ""))
     span = [f"from {day(h['since'], zone)}"] if h["since"] > review["start"] else []
     if h["until"] < review["evaluated_at"]:
         span.append(f"until {day(h['until'], zone)}")
-    return (f"{what}, {h['weeks_without']} of {h['weeks']} weeks without one"
+    return (f"{what}, {h['weeks_without']} of {counted(h['weeks'], 'week')} without one"
             + (f" (in force {' '.join(span)})" if span else ""))
 
 
@@ -223,18 +221,20 @@ def initiatives_text(kr: dict[str, Any] | None) -> str:
 
 
 def revision_text(r: dict[str, Any]) -> str:
-    """'target 40 → 25' style summary of a revision's changes; an item added after the
-    commit reads 'added: kind increase, objective e1, …' (what it was added as, less its key
-    and cycle, which the line says already, and fields left empty)."""
+    """'target 40 → 25' style summary of a revision's changes; a yes/no field said in words
+    ('removed', 'no longer removed'), not as a boolean diff; an item added after the commit
+    reads 'added: kind increase, objective e1, …' (what it was added as, less its key and
+    cycle, which the line says already, and fields left empty)."""
     def shown(v: Any) -> Any:
         return num(v) if isinstance(v, float) else v
 
     changes = r["changes"]
     if changes and all(v["from"] is None for v in changes.values()):
-        parts = [f"{k} {shown(v['to'])}" for k, v in changes.items()
+        parts = [k if v["to"] is True else f"{k} {shown(v['to'])}" for k, v in changes.items()
                  if k not in ("key", "cycle") and v["to"] not in (None, "", [], False)]
         return "added: " + ", ".join(parts)
-    parts = [f"{k} {shown(v['from'])} → {shown(v['to'])}" for k, v in changes.items()]
+    parts = [(k if v["to"] else f"no longer {k}") if isinstance(v["to"], bool)
+             else f"{k} {shown(v['from'])} → {shown(v['to'])}" for k, v in changes.items()]
     return ", ".join(parts) or r["type"]
 
 
@@ -245,7 +245,17 @@ def carried_text(origin: str | None) -> str:
     return f" (carried from {origin})" if origin else ""
 
 
+def moved_text(origin: str | None) -> str:
+    """' (moved from KEY after commit)' for a key result the plan put under another
+    objective, else ''."""
+    return f" (moved from {origin} after commit)" if origin else ""
+
+
 KR_ROW, OBJECTIVE_ROW = "key result", "objective"  # a plan-vs-actual row's `row`
+# A track (on-track / at-risk / off-track) compares progress with the expectation while a
+# cycle runs; once it is over (or closed) the grade says how it ended, and every track the
+# review shows reads this instead (docs/scoring.md#grades).
+FINAL = "final"
 
 
 def call_text(card: dict[str, Any]) -> str:
@@ -274,6 +284,7 @@ def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
                   "owner": card["owner"], "team": card["team"],
                   "objective_score": card["score"], "objective_grade": verdict,
                   "objective_carried_from": card["carried_from"],
+                  "objective_added_after_commit": card.get("added_after_commit", False),
                   "closed_as": (card.get("closed") or {}).get("status")}
         for kr in card["key_results"]:
             rows.append({
@@ -285,9 +296,10 @@ def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
                 "final_target": kr["target"], "final_target_high": kr["target_high"],
                 "tolerance": kr.get("tolerance"), "weight": kr.get("weight"),
                 "initiatives": initiatives_text(kr), "value": kr["value"],
-                "progress": kr["progress"], "expected": kr["expected"], "status": kr["status"],
+                "progress": kr["progress"], "expected": kr["expected"],
+                "status": FINAL if final else kr["status"],
                 "added_after_commit": kr["added_after_commit"], "removed_after_commit": False,
-                "carried_from": kr["carried_from"]})
+                "moved_from": kr.get("moved_from"), "carried_from": kr["carried_from"]})
         for kr in card.get("removed_key_results", ()):
             rows.append({
                 "row": KR_ROW, **common, "grade": NONE,
@@ -301,15 +313,16 @@ def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
                 "initiatives": NONE,
                 "value": kr["value"], "progress": kr["progress"], "expected": kr["expected"],
                 "status": "removed", "added_after_commit": False, "removed_after_commit": True,
-                "carried_from": None})
+                "moved_from": None, "carried_from": None})
         rows.append({
             "row": OBJECTIVE_ROW, **common, "grade": objective_grade(card, final) + call_text(card),
             "key_result": None, "kr_title": None, "kr_kind": None, "unit": None,
             "start": None, "planned_target": None, "planned_target_high": None,
             "final_target": None, "final_target_high": None, "tolerance": None,
             "weight": None, "initiatives": NONE, "value": None, "progress": card["score"],
-            "expected": card["expected"], "status": card["track"], "added_after_commit": None,
-            "removed_after_commit": None, "carried_from": None})
+            "expected": card["expected"], "status": FINAL if final else card["track"],
+            "added_after_commit": None, "removed_after_commit": None, "moved_from": None,
+            "carried_from": None})
     return rows
 
 
@@ -383,10 +396,13 @@ def goalpost_text(r: dict[str, Any]) -> str:
 
 def plan_cells(r: dict[str, Any]) -> tuple[str, ...]:
     """A plan-vs-actual row (score_rows) as the text of its cells."""
-    return (f"{r['objective']} {r['objective_title']}{carried_text(r['objective_carried_from'])}",
+    return (f"{r['objective']} {r['objective_title']}"
+            f"{' (added after commit)' if r['objective_added_after_commit'] else ''}"
+            f"{carried_text(r['objective_carried_from'])}",
             type_text(r),
             f"{kr_text(r)}{' (added after commit)' if r['added_after_commit'] else ''}"
             f"{' (removed after commit)' if r['removed_after_commit'] else ''}"
+            f"{moved_text(r['moved_from'])}"
             f"{carried_text(r['carried_from'])}",
             bounds(r["planned_target"], r["planned_target_high"]),
             bounds(r["final_target"], r["final_target_high"]), num(r["value"]),
@@ -412,13 +428,22 @@ def sections(review: dict[str, Any], zone: str, person: str | None = None,
     instants in the `person`'s with UTC beside; back-dated check-ins in batches (`every`: one
     a line)."""
     out = []
+    final = is_final(review)
+
+    def track(t: str | None) -> str:
+        return FINAL if final else t or NONE
+
+    def tracked(n: int) -> str:  # a count of key results on a track
+        return NONE if final else str(n)
+
     teams = review["summaries"]["teams"]
     out.append(Section(
         "teams", "Teams", ("team", "objectives", "scored", "key results", "score", "expected",
                            "track", "on-track", "at-risk", "off-track"),
         tuple((t["team"] or NONE, str(t["objectives"]), str(t["scored_objectives"]),
-               str(t["key_results"]), pct(t["score"]), pct(t["expected"]), t["track"] or NONE,
-               str(t["on-track"]), str(t["at-risk"]), str(t["off-track"])) for t in teams),
+               str(t["key_results"]), pct(t["score"]), pct(t["expected"]), track(t["track"]),
+               tracked(t["on-track"]), tracked(t["at-risk"]), tracked(t["off-track"]))
+              for t in teams),
         empty="No objectives.", bars=((4, tuple(t["score"] for t in teams)),)))
     deps = review["summaries"]["departments"]
     if deps:
@@ -427,7 +452,7 @@ def sections(review: dict[str, Any], zone: str, person: str | None = None,
             ("objective", "level", "team", "own score", "roll-up", "expected", "track",
              "objectives below", "teams"),
             tuple((f"{d['key']} {d['title']}", d["level"], d["team"] or NONE, pct(d["score"]),
-                   pct(d["rollup"]), pct(d["rollup_expected"]), d["rollup_track"] or NONE,
+                   pct(d["rollup"]), pct(d["rollup_expected"]), track(d["rollup_track"]),
                    str(d["objectives_below"]), ", ".join(d["teams"]) or NONE) for d in deps),
             bars=((4, tuple(d["rollup"] for d in deps)),)))
     out.append(Section("plan", "Plan vs actual", PLAN_COLUMNS,
@@ -467,8 +492,8 @@ def sections(review: dict[str, Any], zone: str, person: str | None = None,
         out.append(Section(
             "restatements", "Restatements",
             lines=tuple(Line(f"{x['key']} {x['field']} "
-                             f"{'not yet known' if unknown else restated(x['before'])} → "
-                             f"{restated(x['after'])}")
+                             f"{'not yet known' if unknown else restated(x['before'], x['field'])} → "
+                             f"{restated(x['after'], x['field'])}")
                         for x in review["restatements"]),
             intro=(f"{review['cycle']} was not yet known at {since}: everything in this review "
                    "became known since:" if unknown else f"what changed since {since}:"),

@@ -4,7 +4,7 @@
 from typing import Any
 
 from okr.cli.output import NONE, amount, bar, console, styled, target_amount
-from okr.domain.numbers import figure
+from okr.domain.numbers import figure, fraction
 
 SCORECARD_COLUMNS = ["kind", "key", "parent", "title", "cycle", "type", "owner", "team",
                      "status", "score_or_progress", "expected", "track", "value", "target",
@@ -63,12 +63,12 @@ def print_scorecard(cards: list[dict[str, Any]], as_of: str, known_at: str) -> N
     colour = {"on-track": "green", "at-risk": "yellow", "off-track": "red"}
 
     def add(node: Tree, card: dict[str, Any], under: str = "") -> Tree:
-        score = "-" if card["score"] is None else f"{card['score']:.2f}"
-        exp = "-" if card["expected"] is None else f"{card['expected']:.2f}"
+        score = _score(card["score"])
+        exp = _score(card["expected"])
         track = card["track"] or "-"
         rolled = card["key"] in children and card.get("rollup") is not None
         rollup = (() if not rolled else (
-            f"  roll-up {card['rollup']:.2f} / expected {card['rollup_expected']:.2f} ",
+            f"  roll-up {_score(card['rollup'])} / expected {_score(card['rollup_expected'])} ",
             (card["rollup_track"], colour.get(card["rollup_track"], "white"))))
         branch = node.add(styled(
             (f"… under {under}: " if under else "", "dim"),
@@ -79,12 +79,12 @@ def print_scorecard(cards: list[dict[str, Any]], as_of: str, known_at: str) -> N
             *rollup,
             *(() if card["status"] == "active" else ((f" ({card['status']})", "dim"),))))
         for kr in card["key_results"]:
-            conf = "" if kr["confidence"] is None else f" conf {kr['confidence']:.2f}"
+            conf = "" if kr["confidence"] is None else f" conf {fraction(kr['confidence'])}"
             kpi = "" if not kr["kpi"] else (
                 f" · KPI {kr['kpi']} {kr['kpi_health'] or 'no reading'}"
                 + (" (stale)" if kr["kpi_stale"] else ""))
             branch.add(styled(
-                f"{bar(kr['progress'])} {kr['progress']:.2f} (exp {kr['expected']:.2f}) ",
+                f"{bar(kr['progress'])} {_score(kr['progress'])} (exp {_score(kr['expected'])}) ",
                 (kr["status"], colour[kr["status"]]),
                 f" {kr['key']}: {amount(kr['value'], kr['unit'])} → "
                 f"{target_text(kr)}{conf}{kpi}"))
@@ -112,7 +112,8 @@ def print_scorecard(cards: list[dict[str, Any]], as_of: str, known_at: str) -> N
 
 
 def _score(x: float | None) -> str:
-    return NONE if x is None else f"{x:.2f}"
+    """A 0–1 score to two decimals, rounded down (domain/numbers.shown)."""
+    return NONE if x is None else fraction(x)
 
 
 def print_summaries(summary: dict[str, list[dict[str, Any]]], fmt: str | None = None) -> None:

@@ -10,6 +10,7 @@ from okr.cli.commands import choice
 from okr.cli.context import State, state, want_json
 from okr.cli.output import (
     NONE,
+    aim_text,
     amount,
     bar,
     console,
@@ -24,7 +25,7 @@ from okr.cli.output import (
 )
 from okr.cli.writes import JSON, phases_said, said
 from okr.domain.actors import acting
-from okr.domain.numbers import figure
+from okr.domain.numbers import figure, percent
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -66,7 +67,7 @@ def render(st: State, data: dict[str, Any], fmt: str = "table") -> None:
 def card(st: State, data: dict[str, Any]) -> "tuple[list[Text], list[str], list[list[Any]]]":
     """What `show` prints: summary lines, and a table's columns and rows (none for kinds
     without one)."""
-    pct = lambda x: NONE if x is None else f"{x:.0%}"  # noqa: E731
+    pct = lambda x: NONE if x is None else percent(x)  # noqa: E731
     num = lambda x: NONE if x is None else figure(x)  # noqa: E731
     if data["kind"] == "objective":
         return ([styled((data["key"], "bold"), f" {data['title']}  ({data['cycle']}, "
@@ -201,14 +202,8 @@ def carried(data: dict[str, Any]) -> str:
 def plan_text(kr: dict[str, Any]) -> str:
     """What a key result aims at, in its kind's terms: a climb from start to target, or a
     threshold to hold (with its tolerance band)."""
-    kind, unit = kr["kr_kind"], kr["unit"]
-    if kind == "range":
-        text = f"range {figure(kr['target'])}–{amount(kr['target_high'], unit)}"
-    elif kind in ("stay-above", "stay-below"):
-        text = f"{kind} {amount(kr['target'], unit)}"
-    else:
-        return f"{kind} {figure(kr['start'])} → {amount(kr['target'], unit)}"
-    return text if kr["tolerance"] is None else f"{text}, tolerance {figure(kr['tolerance'])}"
+    return aim_text(kr["kr_kind"], kr["start"], kr["target"], kr["target_high"], kr["unit"],
+                    kr["tolerance"])
 
 
 def register(app: typer.Typer) -> None:

@@ -4,6 +4,7 @@ import functools
 import io
 import os
 import re
+import struct
 import zoneinfo
 from contextvars import ContextVar
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -32,16 +33,55 @@ _FORMS = ("use 2026-11-02, 2026-11-02T14:30, 2026-11-02T14:30+01:00, 2026-11-02T
 
 
 def local_zone(name: str | None = None) -> tzinfo:
-    """The person's zone: the configured one (OKR_TZ), else TZ, else the system's."""
-    name = name or os.environ.get("OKR_TZ") or os.environ.get("TZ")
-    if name and name.lstrip(":").startswith("/"):  # TZ=:/etc/localtime, a zoneinfo file
-        return system_zone(name.lstrip(":"))
+    """The person's zone: the configured one (OKR_TZ), else TZ, else the system's.
+
+    TZ is read as the C library reads it: an IANA name, a zoneinfo file (`:/etc/localtime`),
+    or a POSIX rule that carries its own rules (`IST-5:30`, `EST5EDT,M3.2.0,M11.1.0`); one
+    okr cannot read is refused naming TZ, pointing to OKR_TZ."""
     if name:
-        try:
-            return ZoneInfo(name.lstrip(":"))
-        except (KeyError, ValueError):
-            raise UserError(f"unknown time zone {name!r} (e.g. Europe/Berlin)") from None
-    return system_zone()
+        return _named_zone(name)
+    name = os.environ.get("OKR_TZ")
+    if name:
+        return _named_zone(name)
+    name = os.environ.get("TZ")
+    if not name:
+        return system_zone()
+    try:
+        return _named_zone(name)
+    except UserError:
+        pass
+    try:
+        return posix_zone(name.lstrip(":"))
+    except ValueError:
+        raise UserError(f"TZ={name!r} (from the environment) is neither an IANA zone name nor "
+                        "a POSIX TZ rule okr can read (one with its DST rules, e.g. "
+                        "'EST5EDT,M3.2.0,M11.1.0'); set OKR_TZ=Area/City, e.g. "
+                        "OKR_TZ=Europe/Berlin") from None
+
+
+def _named_zone(name: str) -> tzinfo:
+    """An IANA zone by name, or a zoneinfo file by path (`:/etc/localtime`)."""
+    if name.lstrip(":").startswith("/"):  # TZ=:/etc/localtime, a zoneinfo file
+        return system_zone(name.lstrip(":"))
+    try:
+        return ZoneInfo(name.lstrip(":"))
+    except (KeyError, ValueError):
+        raise UserError(f"unknown time zone {name!r} (e.g. Europe/Berlin)") from None
+
+
+@functools.lru_cache(maxsize=16)
+def posix_zone(rule: str) -> tzinfo:
+    """The zone a POSIX TZ rule describes (`IST-5:30`, `EST5EDT,M3.2.0,M11.1.0`), read by
+    the standard library's own reader of such rules — the one that reads the rule at the end
+    of every zoneinfo file — from a zoneinfo file holding that rule alone; ValueError when it
+    is no such rule (one with summer time must say when it starts and ends: without them
+    the C library takes the dates from a `posixrules` file, which okr does not guess at)."""
+    if not rule.isascii() or "\n" in rule or not rule.strip():
+        raise ValueError(rule)
+    header = b"TZif2" + bytes(15) + struct.pack(">6l", 0, 0, 0, 0, 1, 1)
+    block = header + struct.pack(">lbb", 0, 0, 0) + b"\0"  # one local time type, no times
+    data = block + block + b"\n" + rule.encode("ascii") + b"\n"
+    return ZoneInfo.from_file(io.BytesIO(data), key=rule)
 
 
 def system_zone(path: str | None = None) -> tzinfo:

@@ -10,6 +10,7 @@ is stored is exactly the number the ASCII spelling says.
 
 import math
 import re
+from decimal import ROUND_FLOOR, Decimal
 
 from okr.domain.errors import DomainError
 
@@ -39,3 +40,23 @@ def figure(x: float) -> str:
     record. A value with more than 12 significant digits is rounded to 12 here; JSON keeps
     every number exact."""
     return f"{x:.12g}"
+
+
+def shown(x: float, places: int) -> Decimal:
+    """A score, progress or other 0–1 fraction as it is shown, in one place: rounded DOWN to
+    `places` decimals after the noise of binary floating point is taken off (its 12
+    significant digits, `figure`). Shown rounded, 0.697 was '70%' beside 'missed' under
+    an aspirational objective's bar of 0.7, and 0.996 '100%' under a committed one's 1.0: a
+    figure shown never reaches a bar the number missed. 0.925 is 92% and 0.92; 0.6999999999999999
+    (0.7 in binary) is 70% and 0.70."""
+    return Decimal(figure(x)).quantize(Decimal(1).scaleb(-places), ROUND_FLOOR) + 0  # no -0
+
+
+def percent(x: float) -> str:
+    """A 0–1 fraction as a whole percentage, by `shown`: '92%'."""
+    return f"{shown(x * 100, 0)}%"
+
+
+def fraction(x: float) -> str:
+    """A 0–1 fraction to two decimals, by `shown`: '0.92'."""
+    return str(shown(x, 2))

@@ -111,6 +111,9 @@ def plan_vs_actual(facts: Sequence[Fact], cycle: str, committed_at: datetime | N
                         else planned["target_high"],
                         "planned_weight": None if planned is None else planned["weight"],
                         "added_after_commit": committed_at is not None and planned is None,
+                        # the objective the plan put it under, when it was moved since
+                        "moved_from": None if planned is None
+                        or planned["objective"] == card["key"] else planned["objective"],
                         "carried_from": final.key_results[kr["key"]]["carried_from"],
                         "target_changed": planned is not None
                         and (planned["target"], planned["target_high"])
@@ -124,6 +127,8 @@ def plan_vs_actual(facts: Sequence[Fact], cycle: str, committed_at: datetime | N
                     "type_changed": planned_type is not None
                     and planned_type != card["okr_type"],
                     "abandoned": abandoned.get(card["key"]),
+                    "added_after_commit": committed_at is not None
+                    and card["key"] not in plan_objs,
                     "carried_from": final.objectives[card["key"]]["carried_from"],
                     "removed_after_commit": removed,
                     "removed_key_results": [_removed(plan.key_results[k], final.key_results[k],

@@ -23,7 +23,7 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from okr.cli.output import visible
-from okr.domain.numbers import figure
+from okr.domain.numbers import figure, fraction
 from okr.settings import Settings
 from okr.web import auth
 from okr.web.api import api_router, bearer, invalid_request, problem_response
@@ -52,7 +52,7 @@ def templates() -> jinja2.Environment:
                              autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["visible"] = visible  # controls, bidi and zero-width characters shown, not obeyed
     env.filters["num"] = lambda x: "–" if x is None else figure(x)
-    env.filters["pct"] = lambda x: "–" if x is None else f"{x:.2f}"
+    env.filters["pct"] = lambda x: "–" if x is None else fraction(x)  # rounded down: shown
     return env
 
 

@@ -85,8 +85,8 @@ def test_carrying_twice_writes_nothing_and_says_so(home: Path) -> None:
     first = carry(home, "2026-Q4", "2027-Q1", "--unfinished-only")
     stored = event_count(home)
     again = ok(home, "cycle", "carry", "2026-Q4", "2027-Q1", "--unfinished-only")
-    assert again.stdout.splitlines()[0] == ("nothing to carry: every item was carried from "
-                                            "2026-Q4 to 2027-Q1 before")
+    assert again.stdout.splitlines()[0] == ("nothing to carry: every unfinished item was "
+                                            "carried from 2026-Q4 to 2027-Q1 before")
     assert event_count(home) == stored
     data = carry(home, "2026-Q4", "2027-Q1", "--unfinished-only")
     assert data["carried"] == [] and data["already_carried"] == first["carried"]

@@ -148,7 +148,7 @@ def test_restatements_say_numbers_by_the_display_rule_and_none_in_words(home: Pa
     said = out.split("# Restatements\n", 1)[1]
     assert "None" not in said and "False" not in said, said
     assert "asp1 progress 0% → 69%" in said, said
-    assert "asp1 value none → 697" in said, said
+    assert "asp1 value - → 697" in said, said
     assert "asp score 0.00 → 0.69" in said, said
 
 
