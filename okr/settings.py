@@ -129,8 +129,10 @@ class Settings:
     home: Path = setting(Path(".okr"), description="The data directory: event store, DuckDB "
                        "files, signing key, broker state (created 0700).")
     timezone: str | None = setting(None, description="Your zone (IANA name): how typed times "
-                                 "are read and said back (default: $TZ, else the system's "
-                                 "zone, /etc/localtime).")
+                                 "are read and said back (default: $TZ — a zone name, a "
+                                 "zoneinfo file or a POSIX rule with its summer-time dates "
+                                 "such as `IST-5:30` — else the system's zone, "
+                                 "/etc/localtime).")
     org_timezone: str = setting("UTC", description="The organisation's zone: named quarters, "
                               "halves and years run from local midnight to local midnight in "
                               "it; recorded on each cycle when it is added.")
