@@ -6,7 +6,7 @@ import typer
 
 from okr.cli.commands import Typer, choice, choice_argument
 from okr.cli.context import State, state
-from okr.cli.output import aim_text, counted, target_amount
+from okr.cli.output import aim_text, counted
 from okr.cli.writes import (
     JSON,
     REASON,

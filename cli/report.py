@@ -492,8 +492,8 @@ def sections(review: dict[str, Any], zone: str, person: str | None = None,
         out.append(Section(
             "restatements", "Restatements",
             lines=tuple(Line(f"{x['key']} {x['field']} "
-                             f"{'not yet known' if unknown else restated(x['before'], x['field'])} → "
-                             f"{restated(x['after'], x['field'])}")
+                             + ("not yet known" if unknown else restated(x["before"], x["field"]))
+                             + f" → {restated(x['after'], x['field'])}")
                         for x in review["restatements"]),
             intro=(f"{review['cycle']} was not yet known at {since}: everything in this review "
                    "became known since:" if unknown else f"what changed since {since}:"),
