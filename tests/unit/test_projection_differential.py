@@ -603,10 +603,12 @@ def test_the_scorecard_at_macro_scores_as_the_replay(history: tuple) -> None:
 # planned type and abandonment, the summary its abandoned count and the revisions how they
 # moved the goalposts and the objective's score then — with those fields taken out, the
 # reviews hashed as before: the generated history abandons no objective and changes no type,
-# and weeks ending at local midnight change nothing in its UTC cycles).
+# and weeks ending at local midnight change nothing in its UTC cycles; and when an objective
+# added after commit and a key result moved since said so — added_after_commit, moved_from —
+# with those two fields taken out, the reviews hashed as before).
 REVIEW_DIGESTS = {
-    "2025-Q3": "fe76c1c059ea094abad919494b01cc48cdce5e33a58bf570c987b2d376b5c674",
-    "2025-Q4": "8f476c714215a76338501118a0cd48c8a4acaf9bf02adb1e41513a07a0816564",
+    "2025-Q3": "c0280cd5d6fad9d5e7c201e68f01cb009f3db1e55e1758366001c090751cfa8d",
+    "2025-Q4": "1ceb5203fca581425b97e9855185ae53c295f591509abe7a6f1c6e59d104a15c",
 }
 
 
