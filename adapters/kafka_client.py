@@ -35,6 +35,10 @@ MAX_VALUE = 1_000_000  # Apache Kafka's default message.max.bytes is ~1 MB
 BOOTSTRAP_MS = 10_000
 # The longest one call into kafka-python's poll may wait (PartitionReader.poll).
 POLL_SLICE_MS = 10
+# How old a PartitionReader's metadata may grow (kafka-python: 5 minutes): a topic deleted and
+# created again under a running reader (the relay does so to a topic a client's request made
+# with the broker's default partitions) shows as another topic id within this time.
+READER_METADATA_MS = 2000
 
 
 class Message(NamedTuple):
@@ -378,7 +382,8 @@ class PartitionReader:
         self.client = consumer(settings, servers, group_id=None,
                                fetch_max_wait_ms=fetch_wait_ms,
                                fetch_max_bytes=16_777_216,
-                               max_partition_fetch_bytes=4_194_304)
+                               max_partition_fetch_bytes=4_194_304,
+                               metadata_max_age_ms=READER_METADATA_MS)
         self.partitions: list[int] = []
 
     def open(self, timeout: float = 5.0) -> bool:
@@ -449,6 +454,15 @@ class PartitionReader:
         if not isinstance(conns, dict):
             return frozenset({object()})
         return frozenset(conns.values())
+
+    def topic_id(self) -> object | None:
+        """The topic's id in the client's metadata (None where the broker gives none): another
+        id means the topic was deleted and created again since. The client learns it when it
+        refreshes its metadata (every READER_METADATA_MS at least), so a reader may fetch from
+        a new incarnation before it changes; `connections` tells a reconnect at once."""
+        cluster = getattr(getattr(self.client, "_client", None), "cluster", None)
+        get = getattr(cluster, "topic_id", None)
+        return get(self.topic) if callable(get) else None
 
     def close(self) -> None:
         close_quietly(self.client)

@@ -26,6 +26,16 @@ each polled batch:
    the consumer and it never blocks them.
 A partition whose high watermark is below the stored offset was wiped and republished (the
 local broker forgets everything when it restarts): it is read again from the start.
+
+A running consumer's reader goes on fetching after the broker restarted: a topic the relay
+refilled past its positions within one poll would be read on from them, with no error, though
+they name other records now (a log that held some events twice, a topic created again with
+other partitions). So whenever the reader's broker connections or the topic's id changed since
+the last step, its records are dropped and it is opened again: from the offsets stored with
+the rows, each checked against the record before it (`stored_offsets`), every partition of the
+topic as it is now; the checkpoints topic, refilled too, is read again from its start.
+A topic found with other partitions than configured (Tansu creates one with 4 when a client
+asks for it before the relay made it) is said once (`Progress.partitions`).
 """
 
 import json
@@ -77,12 +87,18 @@ class Progress:
     wiped: list[int] = field(default_factory=list)
     forged: int = 0  # records conflicting with the signed chain (dead-lettered, alarmed)
     waiting: int = 0  # records held now because no verified checkpoint covers them yet
+    # reconnected, or the topic created again: read again from the stored offsets, checked
+    reread: bool = False
+    # (topic, partitions found, partitions configured) when they differ, said once
+    partitions: tuple[str, int, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"read": self.read, "stored": self.stored, "applied": self.stored,
                 "duplicates": self.duplicates, "dead_letters": self.dead_letters,
                 "wiped_partitions": self.wiped, "forged": self.forged,
-                "waiting": self.waiting}
+                "waiting": self.waiting, "reread": self.reread,
+                "partitions": None if self.partitions is None else dict(zip(
+                    ("topic", "found", "configured"), self.partitions, strict=True))}
 
     def said(self) -> str:
         """One line for people, each count named for what it is (the applied ones are not
@@ -90,9 +106,21 @@ class Progress:
         forged = f" ({self.forged} forged)" if self.forged else ""
         wiped = (f"; partitions {', '.join(map(str, self.wiped))} were wiped, reading them "
                  "again" if self.wiped else "")
+        reread = ("; the broker connection or the topic changed (a broker restart?): read "
+                  "again from the stored offsets, checked" if self.reread else "")
+        parts = ""
+        if self.partitions is not None:
+            topic, found, configured = self.partitions
+            parts = (f"; {topic} has {found} partitions where {configured} are configured "
+                     "(OKR_PARTITIONS): a client's request created it after a broker restart? "
+                     "the relay creates it again when it finds it short")
         return (f"read {self.read} records; {self.stored} applied, {self.duplicates} "
                 f"duplicates, {self.dead_letters} dead letters{forged}; {self.waiting} waiting "
-                f"for a signed checkpoint{wiped}")
+                f"for a signed checkpoint{wiped}{reread}{parts}")
+
+    def worth_saying(self) -> bool:
+        """Something happened that a step reading nothing still reports."""
+        return bool(self.wiped or self.reread or self.partitions)
 
 
 def reject_reason(exc: Exception) -> str:
@@ -215,6 +243,13 @@ class Projector(PartitionConsumer[Progress]):
         # Offsets per partition of the records dead-lettered at or past the stored offset:
         # read again (from a record waiting before them), they are not sent again.
         self.sent: dict[int, set[int]] = {}
+        # What the reader was connected over and the topic's id when last looked at (None:
+        # not yet known).
+        self.seen_id: object | None = None
+        self.seen_over: frozenset[object] | None = None
+        self.refilled: list[int] = []  # found by `stored_offsets`, said by the next step
+        self.partition_count: int | None = None  # the topic's count when last said
+        self.found: tuple[str, int, int] | None = None  # a count to say by the next step
 
     def new_progress(self) -> Progress:
         return Progress()
@@ -249,7 +284,60 @@ class Projector(PartitionConsumer[Progress]):
             self.projection.release()
         for p in wiped:  # another incarnation of the partition: its offsets name other records
             self.sent.pop(p, None)
+        self.refilled = sorted(wiped)
         return {p: 0 if p in wiped else o for p, o in stored.items()}
+
+    def _open(self) -> bool:
+        """The reader, opened if it is not (see PartitionConsumer); a new one's partition count
+        is compared with the configured one."""
+        fresh = self.reader is None
+        if not super()._open():
+            return False
+        assert self.reader is not None
+        if fresh:
+            self.seen_id, self.seen_over = self.reader.topic_id(), None
+            found, configured = len(self.reader.partitions), self.settings.partitions
+            if found != configured and found != self.partition_count:
+                self.found = (self.topic, found, configured)
+            self.partition_count = found
+        return True
+
+    def checked(self, polled: list[kafka_client.Message], progress: Progress
+                ) -> list[kafka_client.Message]:
+        """The step's records, unless the reader reconnected (a restarted broker, whose topic
+        the relay may have refilled past our positions within this very poll) or the topic's
+        id changed (deleted and created again) since the last step: then none, and the reader
+        is let go of, to be opened again by the next step from the stored offsets, checked
+        against the topic as it is now (see the module's docstring)."""
+        reader = self.reader
+        assert reader is not None
+        progress.wiped += self.refilled
+        self.refilled = []
+        if self.found is not None:
+            progress.partitions, self.found = self.found, None
+        topic_id, over = reader.topic_id(), reader.connections()
+        if ((self.seen_id is not None and topic_id is not None and topic_id != self.seen_id)
+                or (self.seen_over is not None and over != self.seen_over)):
+            progress.reread = True  # said by the follow loop (`worth_saying`)
+            self._let_go()
+            return []
+        if self.seen_id is None:
+            self.seen_id = topic_id
+        if self.seen_over is None and over:  # connected by the first fetch after opening
+            self.seen_over = over
+        return polled
+
+    def _let_go(self) -> None:
+        """Close both readers (the next step opens them again, the checkpoints' at its start:
+        the topic may hold fewer records now than our position), keeping the writer."""
+        self.settle()
+        if self.checkpoint_reader is not None:
+            self.checkpoint_reader.close()
+            self.checkpoint_reader = None
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
+        self.read_to, self.reached = {}, {}
 
     def _applied_head(self) -> Head:
         """The last applied record (the gate releases chain prefixes only)."""
@@ -446,7 +534,8 @@ class Projector(PartitionConsumer[Progress]):
         see every event projected so far) — before asking Kafka for the checkpoints that
         release waiting records, so readers never wait on that; republish the snapshot when
         it is due. The records released count in the step's `progress`: those read in an
-        earlier step are applied in this one (True when there were some)."""
+        earlier step are applied in this one (True when there were some, or when the step
+        found something else to say: partitions read again, a reread, a partition count)."""
         self.settle()
         at_tail = not read or (self.reader is not None and self.reader.caught_up())
         if at_tail:
@@ -457,7 +546,7 @@ class Projector(PartitionConsumer[Progress]):
             self.publish()
         elif at_tail:
             self.projection.release()
-        return released
+        return released or (progress is not None and progress.worth_saying())
 
     def snapshot_due(self) -> bool:
         """The snapshot is missing, or older than the work file by `snapshot_every` seconds."""

@@ -70,7 +70,8 @@ class PartitionConsumer(Generic[P]):
     def checked(self, polled: list[kafka_client.Message], progress: P
                 ) -> list[kafka_client.Message]:
         """Called with a step's records before they are handled: the ones to handle (default:
-        all). A subclass may verify its positions here and seek partitions elsewhere."""
+        all). A subclass may verify its positions here and seek partitions elsewhere, or
+        close its reader: the next step opens it again from the stored offsets."""
         return polled
 
     # ---- shared ------------------------------------------------------------------------
@@ -133,6 +134,8 @@ class PartitionConsumer(Generic[P]):
                 break
             messages += more
         messages = self.checked(messages, progress)
+        if self.reader is None:  # let go of by `checked`: opened again by the next step
+            return 0
         self._seek_wiped(progress)
         if not messages:
             return 0
