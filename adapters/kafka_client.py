@@ -126,7 +126,9 @@ def producer(settings: Settings, servers: str, **overrides: Any) -> KafkaProduce
 
 
 def consumer(settings: Settings, servers: str, **overrides: Any) -> KafkaConsumer:
-    """A consumer with manual commits; assign() partitions or pass group_id to join a group."""
+    """A consumer with manual commits; assign() partitions or pass group_id to join a group.
+    (allow_auto_create_topics=False is sent, and ignored by Tansu 0.6.0, measured: a consumer
+    assigned a missing topic creates it with 4 partitions; a listing of all topics does not.)"""
     conf: dict[str, Any] = dict(
         bootstrap_servers=servers, enable_auto_commit=False, auto_offset_reset="earliest",
         isolation_level="read_committed", session_timeout_ms=6000, heartbeat_interval_ms=1000,

@@ -179,8 +179,9 @@ class PartitionConsumer(Generic[P]):
                 quiet = time.monotonic()
                 if on_progress is not None:
                     on_progress(progress)
-            assert self.reader is not None
-            if self.reader.caught_up() or time.monotonic() - quiet > idle:
+            # (no reader: `checked` let go of it, the next step opens it again)
+            reader = self.reader
+            if (reader is not None and reader.caught_up()) or time.monotonic() - quiet > idle:
                 return progress
 
     def run(self, stop: Callable[[], bool], on_batch: Callable[[P], None],

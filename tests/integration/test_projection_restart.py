@@ -208,3 +208,33 @@ def test_a_running_projector_reads_the_checkpoints_again_after_a_restart(
     assert projected(env) == len(store_envelopes(s)) == 45, after.said()
     assert after.waiting == 0
     audit_verifies(env)
+
+
+def test_a_reconnect_during_a_catch_up_reads_on_to_the_tail(
+        private_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`okr consume --once` whose reader reconnects half-way (fault injection: its connections
+    change once, after its first records): it lets go of the reader, opens it again from the
+    stored offsets and reads on to the tail — no crash, every event once."""
+    env = with_partitions(private_env, 4)
+    s = env.settings
+    add_live_kpis(s, WORKLOAD)
+    record_readings(s, range(40))
+    env.ok("relay", "--once")
+    connections = kafka_client.PartitionReader.connections
+    calls = 0
+
+    def reconnected(reader: kafka_client.PartitionReader) -> frozenset[object]:
+        nonlocal calls
+        calls += 1
+        return frozenset({object()}) if calls == 3 else connections(reader)
+
+    monkeypatch.setattr(kafka_client.PartitionReader, "connections", reconnected)
+    proj = Projection(s.projection_work_file)
+    projector = Projector(s, s.kafka_bootstrap_servers or "", proj, batch=10)
+    try:
+        progress = projector.catch_up()
+    finally:
+        projector.close()
+        proj.close()
+    assert progress.reread and calls > 3, progress.said()
+    assert projected(env) == len(store_envelopes(s)) == 43, progress.said()
