@@ -14,6 +14,7 @@ from typing import Any
 from okr.cli.output import NONE, counted, csv_cell, datum, visible
 from okr.domain.actors import acting
 from okr.domain.numbers import figure, fraction, percent
+from okr.domain.numbers import shown as shown_down
 
 
 def pct(x: float | None) -> str:
@@ -651,7 +652,7 @@ def _score_bar(x: float | None) -> str:
     """A score 0–1 as a small inline bar (none: a dash)."""
     if x is None:
         return "-"
-    width = round(120 * max(0.0, min(1.0, x)))
+    width = int(shown_down(120 * max(0.0, min(1.0, x)), 0))  # as the figure beside it: down
     return (f'<svg width="124" height="12" role="img" aria-label="{pct(x)}">'
             f'<rect x="0" y="0" width="124" height="12" fill="#eee"/>'
             f'<rect x="2" y="2" width="{width}" height="8" fill="{_ROLLUP_COLOUR}"/></svg> '
@@ -758,12 +759,15 @@ def _retro_figure(x: float | None, how: str) -> str:
     return f"{x:.3f}" if how == _BRIER else str(x)
 
 
-def _retro_change(x: float | None, how: str) -> str:
-    """A change: '+2', '-10 pp' (percentage points: 60% → 50%), '+0.192'."""
+def _retro_change(x: float | None, how: str, a: float | None = None,
+                  b: float | None = None) -> str:
+    """A change: '+2', '-10 pp' (percentage points: 60% → 50%: the difference of the two
+    percentages as shown, so that the row adds up), '+0.192'."""
     if x is None:
         return NONE
     if how == _POINTS:
-        points = round(x * 100)
+        assert a is not None and b is not None  # a change of rates is of two rates
+        points = int(shown_down(b * 100, 0) - shown_down(a * 100, 0))
         return f"{points:+d} pp" if points else "0 pp"
     if how == _BRIER:
         return f"{x:+.3f}"
@@ -787,7 +791,7 @@ def retro_rows(d: dict[str, Any], person: str | None = None
                      *(_retro_figure(s[name], how)
                        + (" so far" if so_far and not s["over"] and s[name] is not None
                           else "") for s in (a, b)),
-                     _retro_change(d["change"].get(name), how)])
+                     _retro_change(d["change"].get(name), how, a[name], b[name])])
     return ["", a["cycle"], b["cycle"], "change"], rows
 
 

@@ -119,7 +119,7 @@ def cycle_card(st: State, c: dict[str, Any]
             ["end (exclusive)", said(st, c["end"])], ["status", c["status"]],
             ["plan committed", NONE if c["committed_at"] is None
              else said(st, c["committed_at"])],
-            ["elapsed", f"{c['elapsed']:.0%}"],
+            ["elapsed", percent(c["elapsed"])],
             ["objectives", ", ".join(c["objectives"]) or NONE], ["version", str(c["version"])]]
     return [styled((c["key"], "bold"), f"  {days}, {c['status']}")], ["field", "value"], rows
 

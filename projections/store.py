@@ -504,7 +504,7 @@ class Projection:
         pick the recent readings' row groups.
         """
         from okr.domain.cards import measure_objective
-        from okr.domain.rollup import roll_up
+        from okr.domain.rollup import children_of, roll_up
 
         at, known = _naive(as_of), _naive(known_at)
         objective_rows, cycle_rows = self._plans()
@@ -514,7 +514,6 @@ class Projection:
         filtered = cycle is not None or team is not None or owner is not None
         cards: dict[str, dict[str, Any]] = {}
         shown: list[str] = []
-        below: dict[str, list[str]] = {}
         windows: dict[str, tuple[datetime, datetime]] = {}
         for (vf, vt, ra, rt, cyc, key, title, obj_owner, obj_team, level, okr_type, parent,
              status) in objective_rows:
@@ -533,10 +532,7 @@ class Projection:
             windows[key] = window
             if is_picked:
                 shown.append(key)
-        for key, card in cards.items():  # aligned in its own cycle: a roll-up reads it
-            above = cards.get(card["parent"]) if card["parent"] is not None else None
-            if above is not None and above["cycle"] == card["cycle"]:
-                below.setdefault(card["parent"], []).append(key)
+        below = children_of(list(cards.values()))  # aligned in its own cycle: rolled up
         scored = _below(shown, below)  # the objectives shown and those their roll-ups read
         if not scored:
             return []
