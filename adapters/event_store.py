@@ -1,16 +1,16 @@
 """The event store's database as our own code uses it beside eventsourcing: its highest
-position (the one query of ours on the library's table, read-only), the ledger's identity,
-and connections for the tables we keep next to the events (the relay's watermarks, the KPI
-ingest's offsets).
+position and its first event (the ledger's identity) — our only queries on the library's table,
+read-only — and connections for the tables we keep next to the events (the relay's watermarks,
+the KPI ingest's offsets).
 
 The only module of ours that opens the SQLite event store file.
 """
 
+import hashlib
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
-from datetime import UTC, datetime
+from contextlib import contextmanager
 from typing import Any
 
 from okr.adapters import pg
@@ -89,85 +89,71 @@ def postgres_has_events(settings: Settings) -> bool:
         return row is not None and row[0] is not None
 
 
-# The ledger's identity: one row, a random UUID made when the store's tables are made (or, for
-# a store made before it existed, when okr first opens it). A data directory records the
-# identity of the ledger it serves (ledger/home.py), so that it is never used with another.
-LEDGER_TABLE = "okr_ledger"
-_LEDGER_COLUMNS = ("(id INTEGER PRIMARY KEY CHECK (id = 1), ledger_id TEXT NOT NULL, "
-                   "created_at TEXT NOT NULL)")
+# The ledger's identity, read from its content: a hash of its first event (the position-1 row:
+# the item's id, its version, its type and its stored state, which holds the moment it was
+# recorded). Every copy of one ledger — a backup restored, a file copied — has the same one;
+# another ledger, even one that began with the same command, has another. A data directory
+# records the identity of the ledger it serves (ledger/home.py), so that it is never used with
+# another. Read-only: nothing is created (the okr_ledger table of a version that kept a random
+# identity there is no longer read or made).
+_FIRST_SQLITE = (f"SELECT originator_id, originator_version, topic, state FROM "
+                 f"{SQLITE_EVENTS_TABLE} ORDER BY rowid LIMIT 1")
 
 
-def ledger_id(settings: Settings, *, create: bool = True, lock_held: bool = False
-              ) -> str | None:
-    """The identity of the ledger in the configured store; None where no ledger was started
-    there (no SQLite file, no PostgreSQL events table). A store without one is given one
-    (unless not `create`); '' when it has none and cannot be given one now (a store this user
-    may only read). On PostgreSQL the identity is made under the lock the event store's tables
-    are made under (`lock_held`: the caller holds it)."""
+def ledger_id(settings: Settings) -> str | None:
+    """The identity of the ledger in the configured store; None where the store holds no event
+    yet (no SQLite file or table, no PostgreSQL events table, an empty one): no ledger, nothing
+    to tell apart; '' when the store cannot be read now (locked, this role may not read it)."""
     if settings.store == "sqlite":
-        return _sqlite_ledger_id(settings, create)
-    return _postgres_ledger_id(settings, create, lock_held)
+        return _sqlite_ledger_id(settings)
+    return _postgres_ledger_id(settings)
 
 
-def _sqlite_ledger_id(settings: Settings, create: bool) -> str | None:
+def _identity(row: Any) -> str:
+    originator_id, version, topic, state = row
+    digest = hashlib.sha256()
+    for part in (str(originator_id), str(int(version)), str(topic)):
+        digest.update(part.encode() + b"\0")
+    digest.update(bytes(state))
+    return str(uuid.UUID(bytes=digest.digest()[:16]))
+
+
+def _sqlite_ledger_id(settings: Settings) -> str | None:
     path = settings.event_store_path
     if not path.is_file():
         return None
-    conn = sqlite3.connect(path, timeout=30)
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
-        found = _sqlite_read_id(conn)
-        if found is None and create:
-            try:
-                with conn:
-                    conn.execute(f"CREATE TABLE IF NOT EXISTS {LEDGER_TABLE} {_LEDGER_COLUMNS}")
-                    conn.execute(f"INSERT OR IGNORE INTO {LEDGER_TABLE} VALUES (1, ?, ?)",
-                                 (str(uuid.uuid4()), datetime.now(UTC).isoformat()))
-            except sqlite3.OperationalError as exc:
-                if "readonly" not in str(exc):
-                    raise
-                return ""
-            found = _sqlite_read_id(conn)
-        return found or ""
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        (SQLITE_EVENTS_TABLE,)).fetchone() is None:
+            return None
+        row = conn.execute(_FIRST_SQLITE).fetchone()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc):
+            return ""
+        raise
     finally:
         conn.close()
+    return None if row is None else _identity(row)
 
 
-def _sqlite_read_id(conn: sqlite3.Connection) -> str | None:
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                    (LEDGER_TABLE,)).fetchone() is None:
-        return None
-    row = conn.execute(f"SELECT ledger_id FROM {LEDGER_TABLE} WHERE id = 1").fetchone()
-    return None if row is None else str(row[0])
-
-
-def _postgres_ledger_id(settings: Settings, create: bool, lock_held: bool) -> str | None:
+def _postgres_ledger_id(settings: Settings) -> str | None:
     schema = settings.postgres_schema_used
-    table = f'"{schema}".{LEDGER_TABLE}'
+    psycopg = pg.driver()
     with pg.connect(settings) as conn:
-        events, made = conn.execute(
-            "SELECT to_regclass(format('%%I.%%I', %(s)s::text, %(e)s::text)), "
-            "to_regclass(format('%%I.%%I', %(s)s::text, %(t)s::text))",
-            {"s": schema, "e": POSTGRES_EVENTS_TABLE, "t": LEDGER_TABLE}).fetchone()
+        events = conn.execute(
+            "SELECT to_regclass(format('%%I.%%I', %(s)s::text, %(e)s::text))",
+            {"s": schema, "e": POSTGRES_EVENTS_TABLE}).fetchone()[0]
         if events is None:
             return None
-        if made is not None:
-            row = conn.execute(f"SELECT ledger_id FROM {table} WHERE id = 1").fetchone()
-            if row is not None:
-                return str(row[0])
-        if not create:
-            return ""
-    psycopg = pg.driver()
-    with nullcontext() if lock_held else pg.one_table_creator_at_a_time(settings), \
-            pg.connect(settings) as conn:
         try:
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {table} {_LEDGER_COLUMNS}")
-            conn.execute(f"INSERT INTO {table} VALUES (1, %s, %s) ON CONFLICT (id) DO NOTHING",
-                         (str(uuid.uuid4()), datetime.now(UTC).isoformat()))
-            conn.commit()
-        except psycopg.errors.InsufficientPrivilege:
+            row = conn.execute(
+                "SELECT originator_id, originator_version, topic, state FROM "
+                f'"{schema}".{POSTGRES_EVENTS_TABLE} ORDER BY notification_id LIMIT 1'
+            ).fetchone()
+        except psycopg.errors.InsufficientPrivilege:  # cannot read the ledger: nor tell it
             return ""
-        row = conn.execute(f"SELECT ledger_id FROM {table} WHERE id = 1").fetchone()
-        return "" if row is None else str(row[0])
+    return None if row is None else _identity(row)
 
 
 def postgres_session_user(settings: Settings) -> str:

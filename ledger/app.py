@@ -202,6 +202,7 @@ class OkrLedger(Application[UUID]):
         self._on_behalf_of: ContextVar[str | None] = ContextVar("on_behalf_of", default=None)
         self._named = check_on_behalf_of(on_behalf_of)  # this ledger's, unless acting_for
         self.overrides = dict(env or {})  # what a second process needs to open the same store
+        self._home_adopted = False  # the data directory was given the store's ledger
         self._unopened = create_on_save and not _store_started(settings)
         if self._unopened:  # nothing recorded yet: nothing to read, nothing created
             super().__init__(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
@@ -224,10 +225,17 @@ class OkrLedger(Application[UUID]):
         with one_table_creator_at_a_time(settings):
             super().__init__(env=library_env)
             recording_time.guard(self.recorder, settings.store)
-            if not self.overrides:  # the configured store: its ledger's identity beside it
-                made = ledger_id(settings, lock_held=True)
-                if made:
-                    home.adopt_new(settings, made)
+        self._adopt_home()
+
+    def _adopt_home(self) -> None:
+        """Record the configured store's ledger in a new data directory (ledger/home.py), once
+        the store holds its first event: a ledger's identity is made of it."""
+        if self.overrides or self._home_adopted:
+            return
+        found = ledger_id(self.settings)
+        if found:
+            self._home_adopted = True
+            home.adopt_new(self.settings, found)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -458,7 +466,9 @@ class OkrLedger(Application[UUID]):
             for e in ordered:
                 object.__setattr__(e, "on_behalf_of", name)
         with self.save_guard():
-            return super().save(*ordered, *aggregates, **kwargs)
+            saved = super().save(*ordered, *aggregates, **kwargs)
+        self._adopt_home()  # the first event of a new ledger: its identity
+        return saved
 
     def _refuse_if_clock_behind(self, exc: IntegrityError) -> None:
         """Raise ClockBehind when the store refused a recording time (ledger/recording_time.py)

@@ -137,8 +137,10 @@ def test_a_data_directory_and_store_from_before_keep_working(env: Env, tmp_path:
     assert objectives(env) == ["o-new", "o-old"]
     assert env.run("audit", "verify").returncode == 0
     assert (env.home / "ledger.json").exists()
-    with sqlite3.connect(env.home / "events.sqlite") as conn:
-        assert conn.execute("SELECT count(*) FROM okr_ledger").fetchone() == (1,)
+    with sqlite3.connect(env.home / "events.sqlite") as conn:  # the identity is its content
+        assert conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'okr_ledger'"
+                            ).fetchone() is None
+    conn.close()
     line = refused(env.run("list", "objectives", **pg))
     assert "this data directory" in line and pg["POSTGRES_SCHEMA"] in line
 
@@ -149,7 +151,7 @@ def make_it_as_before(env: Env) -> None:
     (env.home / "ledger.json").unlink()
     conn = sqlite3.connect(env.home / "events.sqlite")
     with conn:
-        conn.execute("DROP TABLE okr_ledger")
+        conn.execute("DROP TABLE IF EXISTS okr_ledger")
         conn.execute("CREATE TABLE okr_relay_watermark (topic TEXT PRIMARY KEY, position "
                      "BIGINT NOT NULL, head_hash TEXT NOT NULL, count BIGINT NOT NULL, "
                      "updated_at TEXT NOT NULL, prev_hash TEXT NOT NULL DEFAULT '', "
@@ -178,3 +180,97 @@ def test_a_data_directory_from_before_is_not_taken_for_another_ledger(
     assert not (env.home / "ledger.json").exists()
     assert objectives(env) == ["o-old"]  # its own store: taken as its ledger from now on
     assert (env.home / "ledger.json").exists()
+
+
+def test_a_store_restored_from_a_backup_taken_before_the_directory_was_bound_is_served(
+        env: Env, tmp_path: Path) -> None:
+    """Given a data directory bound to its ledger, when its events.sqlite is restored from a
+    copy taken before anything recorded an identity in it (a backup of an older version), then
+    the directory goes on serving it: the identity is the ledger's, made of its content."""
+    env.ok("cycle", "add", "2026-Q4")
+    env.ok("objective", "add", "o-1", "Before the backup", "--cycle", "2026-Q4")
+    backup = tmp_path / "backup.sqlite"
+    backup.write_bytes((env.home / "events.sqlite").read_bytes())
+    with sqlite3.connect(backup) as conn:
+        conn.execute("DROP TABLE IF EXISTS okr_ledger")  # as a version before identities left it
+    conn.close()
+    (env.home / "events.sqlite").write_bytes(backup.read_bytes())
+
+    env.ok("cycle", "add", "2027-Q1")
+    assert objectives(env) == ["o-1"]
+    assert env.run("audit", "verify").returncode == 0
+    with sqlite3.connect(env.home / "events.sqlite") as conn:  # nothing made beside the events
+        assert conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'okr_ledger'"
+                            ).fetchone() is None
+    conn.close()
+
+
+def test_another_ledgers_store_in_a_data_directory_is_refused_with_a_way_out(
+        tmp_path: Path) -> None:
+    """Given a data directory (with its local broker) whose events.sqlite is replaced by
+    another ledger's, when it is used, then it is refused in one line saying what to do, and
+    doing it (stop its broker, move all but events.sqlite aside) serves the ledger now there."""
+    a = local_brokers_env(tmp_path / "a", {})
+    b = local_brokers_env(tmp_path / "b", {})
+    try:
+        a.ok("cycle", "add", "2026-Q4")
+        a.ok("objective", "add", "o-a", "Ledger A", "--cycle", "2026-Q4")
+        b.ok("cycle", "add", "2026-Q4")  # the same first command: another ledger all the same
+        b.ok("objective", "add", "o-b", "Ledger B", "--cycle", "2026-Q4")
+        b.ok("broker", "stop")
+        (a.home / "events.sqlite").write_bytes((b.home / "events.sqlite").read_bytes())
+
+        line = refused(a.run("list", "objectives"))
+        assert "holds the projection of ledger" in line and "okr broker stop" in line, line
+        assert "move everything but events.sqlite out of it" in line, line
+        a.ok("broker", "stop")
+        aside = tmp_path / "aside"
+        aside.mkdir()
+        for path in a.home.iterdir():
+            if path.name != "events.sqlite":
+                path.rename(aside / path.name)
+        assert objectives(a) == ["o-b"]
+        assert a.run("audit", "verify").returncode == 0
+    finally:
+        for env in (a, b):
+            env.run("broker", "stop")
+
+
+def test_a_role_with_rights_on_the_events_table_only_gets_no_traceback(
+        env: Env, pg: dict[str, str]) -> None:
+    """Given a PostgreSQL ledger started by its owner, when a person's role with rights on the
+    okr_events table only (docker/README.md, "Who did it") reads it, then no traceback: the
+    ledger's identity is read from the events themselves."""
+    psycopg = pytest.importorskip("psycopg")
+    schema = pg["POSTGRES_SCHEMA"]
+    env.ok("cycle", "add", "2026-Q4", **pg)
+    env.ok("objective", "add", "o-pg", "On PostgreSQL", "--cycle", "2026-Q4", **pg)
+    role = f"{schema}_person"
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"')
+        conn.execute(f'GRANT SELECT, INSERT ON "{schema}".okr_events TO "{role}"')
+    try:
+        other = Env(env.home.parent / "person", {**okr_environ(
+            env.home.parent / "person", env.environ["KAFKA_BOOTSTRAP_SERVERS"]), **pg,
+            "POSTGRES_USER": role})
+        proc = other.run("list", "objectives")
+        assert "Traceback" not in proc.stderr and "psycopg" not in proc.stderr, proc.stderr
+        assert "okr_ledger" not in proc.stderr, proc.stderr
+    finally:
+        with psycopg.connect(DSN, autocommit=True) as conn:
+            conn.execute(f'DROP OWNED BY "{role}"')
+            conn.execute(f'DROP ROLE "{role}"')
+
+
+def test_a_directory_bound_to_a_random_identity_of_before_is_bound_again(env: Env) -> None:
+    """Given a data directory whose ledger.json holds a random identity (kept in the store's
+    okr_ledger table by a version before, never released), when it is used with its own
+    store, then it is bound again to the ledger's content identity (its projection agrees)."""
+    env.ok("cycle", "add", "2026-Q4")
+    env.ok("objective", "add", "o-1", "Bound before", "--cycle", "2026-Q4")
+    (env.home / "ledger.json").write_text(json.dumps(
+        {"ledger": "dde7a1e0-0000-4000-8000-000000000000", "store": "sqlite x"}) + "\n")
+    assert objectives(env) == ["o-1"]
+    doc = json.loads((env.home / "ledger.json").read_text())
+    assert doc["identity"] == "first-event" and doc["ledger"] != "dde7a1e0-0000-4000-8000-000000000000"
