@@ -269,8 +269,8 @@ def test_a_directory_bound_to_a_random_identity_of_before_is_bound_again(env: En
     store, then it is bound again to the ledger's content identity (its projection agrees)."""
     env.ok("cycle", "add", "2026-Q4")
     env.ok("objective", "add", "o-1", "Bound before", "--cycle", "2026-Q4")
-    (env.home / "ledger.json").write_text(json.dumps(
-        {"ledger": "dde7a1e0-0000-4000-8000-000000000000", "store": "sqlite x"}) + "\n")
+    random = "dde7a1e0-0000-4000-8000-000000000000"
+    (env.home / "ledger.json").write_text(json.dumps({"ledger": random, "store": "x"}) + "\n")
     assert objectives(env) == ["o-1"]
     doc = json.loads((env.home / "ledger.json").read_text())
-    assert doc["identity"] == "first-event" and doc["ledger"] != "dde7a1e0-0000-4000-8000-000000000000"
+    assert doc["identity"] == "first-event" and doc["ledger"] != random
