@@ -52,11 +52,12 @@ class World:
     """Everything known about the ledger at one (as_of, known_at) point.
 
     With `latest_only`, an item keeps only the check-ins or readings that scoring reads
-    instead of all of them: the latest (by effective time, then position), and the latest at
-    or before each cycle's end (`cuts`), which a key result of a finished cycle is scored
-    from. Memory then grows with the number of items and cycles, not with the length of the
-    history. A cycle met after measurements it cuts were let go (a log read out of position
-    order) sets `incomplete`: fold again with `cuts` given from the start.
+    instead of all of them: the latest (by effective time, then position), and the latest
+    before each cycle's end (`cuts`; the end is not in the cycle), which a key result of a
+    finished cycle is scored from. Memory then grows with the number of items and cycles,
+    not with the length of the history. A cycle met after measurements it cuts were let go (a
+    log read out of position order) sets `incomplete`: fold again with `cuts` given from the
+    start.
     """
 
     cycles: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -71,6 +72,9 @@ class World:
     incomplete: bool = False
     # per item (its table and key): the earliest and latest time let go (latest_only)
     let_go: dict[tuple[str, str], tuple[datetime, datetime]] = field(default_factory=dict)
+    # per KPI (aggregate id): when it came into force; a reading observed before counts in
+    # no as-of view (Kpi.counts_at, docs/scoring.md), so the fold leaves it out
+    kpi_since: dict[str, datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._tables: dict[str, dict[str, dict[str, Any]]] = {
@@ -101,6 +105,7 @@ def _created(table: str) -> Callable[[World, Fact], None]:
             row["status"] = "planned"
         elif table == "kpis":
             row.update(retired=False, readings=[])
+            world.kpi_since[fact.aggregate_id] = fact.effective_at
         elif table == "cycles":
             row.update(status="planning", committed_at=None)
             if world.latest_only:
@@ -160,10 +165,10 @@ def _add_cut(world: World, end: datetime) -> None:
         return
     world.cuts.insert(i, end)
     for (table, key), (first, last) in world.let_go.items():
-        if first > end:
+        if first >= end:
             continue
         name, time_field = _SERIES[table]
-        kept = [m[time_field] for m in world.table(table)[key][name] if m[time_field] <= end]
+        kept = [m[time_field] for m in world.table(table)[key][name] if m[time_field] < end]
         if not kept or last > max(kept):
             world.incomplete = True
             return
@@ -179,8 +184,8 @@ def _measure(world: World, fact: Fact, item: dict[str, Any]) -> None:
     if not world.latest_only:
         items.append(item)
         return
-    # Sorted by (time, position); an item stays while it is the last, or the latest at or
-    # before some cut (the next one is later than that cut).
+    # Sorted by (time, position); an item stays while it is the last, or the latest before
+    # some cut (a cycle's end is not in it: the next one is at or after that cut).
     order = [(m[time_field], m["position"]) for m in items]
     at = (item[time_field], item["position"])
     j = bisect.bisect_left(order, at)
@@ -190,8 +195,8 @@ def _measure(world: World, fact: Fact, item: dict[str, Any]) -> None:
     for i in (j, j - 1):
         if 0 <= i < len(items) - 1:
             t, later = items[i][time_field], items[i + 1][time_field]
-            c = bisect.bisect_left(world.cuts, t)
-            if c == len(world.cuts) or world.cuts[c] >= later:
+            c = bisect.bisect_right(world.cuts, t)
+            if c == len(world.cuts) or world.cuts[c] > later:
                 gone = world.let_go.get((table, key), (t, t))
                 world.let_go[(table, key)] = (min(gone[0], t), max(gone[1], t))
                 del items[i]
@@ -203,6 +208,8 @@ def _check_in(world: World, fact: Fact) -> None:
 
 
 def _reading(world: World, fact: Fact) -> None:
+    if fact.effective_at < world.kpi_since[fact.aggregate_id]:
+        return  # observed before its KPI was in force: counts in no as-of view
     _measure(world, fact, {"value": fact.data["value"], "observed_at": fact.effective_at,
                            "position": fact.position})
 
@@ -330,23 +337,26 @@ def worlds_at(facts: Iterable[Fact], instants: Sequence[datetime], known_at: dat
             _apply(world, fact, at, known_at)
             reached[fact.aggregate_id] = max(reached.get(fact.aggregate_id, 0), fact.position)
         folded, last = upto, at
-        cuts = world.cuts[:bisect.bisect_left(world.cuts, at)] if frozen else []
+        # the cycles ended by `at` (at their end instant too), each read before its end
+        cuts = world.cuts[:bisect.bisect_right(world.cuts, at)] if frozen else []
         for agg, items in series.items():
             if agg not in world.keys:
                 continue
-            for cut in (*cuts, at):
-                i = bisect.bisect_right(times[agg], cut)
+            for i in (*(bisect.bisect_left(times[agg], cut) for cut in cuts),
+                      bisect.bisect_right(times[agg], at)):
                 if i:
                     APPLY[items[i - 1].type](world, items[i - 1])
         yield at, world
 
 
-def _latest(items: list[dict[str, Any]], time_field: str, until: datetime | None = None
-            ) -> dict[str, Any] | None:
-    """Latest by valid time (at or before `until`, if given); among equal times the
-    later-recorded (higher position) wins."""
-    if until is not None:
-        items = [i for i in items if i[time_field] <= until]
+def _latest(items: list[dict[str, Any]], time_field: str, as_of: datetime | None = None,
+            end: datetime | None = None) -> dict[str, Any] | None:
+    """Latest by valid time (at or before `as_of` and before `end` — a cycle's end is not in
+    it — if given); among equal times the later-recorded (higher position) wins."""
+    if as_of is not None:
+        items = [i for i in items if i[time_field] <= as_of]
+    if end is not None:
+        items = [i for i in items if i[time_field] < end]
     return max(items, key=operator.itemgetter(time_field, "position"), default=None)
 
 
@@ -362,9 +372,11 @@ def kr_card(world: World, kr: dict[str, Any], window: Window,
     earlier of as_of and its cycle's end: a finished cycle's key results stand still."""
     kpi = world.kpis.get(kr["kpi"]) if kr["kpi"] else None
     until = min(as_of, window.end)
-    m = measure_key_result(kr, window, as_of, _latest(kr["check_ins"], "effective_at", until),
+    m = measure_key_result(kr, window, as_of,
+                           _latest(kr["check_ins"], "effective_at", as_of, window.end),
                            None if kpi is None else kpi_now(
-                               kpi, _latest(kpi["readings"], "observed_at", until), until))
+                               kpi, _latest(kpi["readings"], "observed_at", as_of, window.end),
+                               until))
     return {"key": kr["key"], "objective": kr["objective"], "title": kr["title"],
             "kind": kr["kind"], "start": kr["start"], "target": kr["target"],
             "target_high": kr["target_high"], "tolerance": kr["tolerance"], "unit": kr["unit"],

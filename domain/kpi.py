@@ -191,8 +191,10 @@ class Kpi(LedgerAggregate):
                                     key=lambda x: x["observed_at"])[-2:]
 
     def latest_reading(self) -> Reading | None:
-        """The reading with the latest observed time (of equal ones, the later recorded)."""
-        return self.last_readings[-1] if self.last_readings else None
+        """The reading with the latest observed time (of equal ones, the later recorded) — none
+        if that was observed before the KPI was in force (then every one was: `counts_at`)."""
+        last = self.last_readings[-1] if self.last_readings else None
+        return last if last is not None and self.counts_at(last["observed_at"]) else None
 
     def retire(self, actor: str, reason: str | None = None) -> None:
         """Stop tracking the KPI; its history stays."""

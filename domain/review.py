@@ -270,7 +270,7 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
         moved = []
         if fact.type in ("KeyResultRevised", "KeyResultRemoved"):
             kr = world.key_results[change.key]
-            value = judged.value(kr, at)
+            value = judged.value(kr, at, window.end)
             entry["judged_at"], entry["value_then"] = at, value
             entry["progress_then"] = scoring.progress(
                 kr["kind"], kr["start"], kr["target"], kr["target_high"], kr["tolerance"], value)
@@ -282,15 +282,17 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
                 if behind and easing(kr["kind"], kr, dict(fact.data)):
                     moved.append("target eased")
                 if fact.data["weight"] != kr["weight"]:
-                    entry["score_then"] = _score_then(world, objective, judged, at)
+                    entry["score_then"] = _score_then(world, objective, judged, at,
+                                                      window.end)
                     entry["score_revised"] = _score_then(world, objective, judged, at,
+                                                         window.end,
                                                          (change.key, fact.data["weight"]))
                     if (entry["score_then"] is not None and entry["score_revised"] is not None
                             and entry["score_revised"] > entry["score_then"] + _EPS):
                         moved.append("weight shifted")
         elif fact.type == "ObjectiveTypeChanged":
             entry["judged_at"] = at
-            entry["score_then"] = _score_then(world, objective, judged, at)
+            entry["score_then"] = _score_then(world, objective, judged, at, window.end)
             if _bar(fact.data["okr_type"]) < _bar(world.objectives[objective]["okr_type"]):
                 moved.append("type lowered")
         entry["goalpost_moved"] = bool(moved)
@@ -300,7 +302,7 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
 
 
 def _score_then(world: World, objective: str, judged: "_Measured", at: datetime,
-                reweighted: tuple[str, float] | None = None) -> float | None:
+                end: datetime, reweighted: tuple[str, float] | None = None) -> float | None:
     """The objective's score at `at`: its key results in `world` (the plan just before a
     change) each scored by its value then, weighted by its weight — or, for the key result
     `reweighted` names, by the weight given there."""
@@ -312,7 +314,7 @@ def _score_then(world: World, objective: str, judged: "_Measured", at: datetime,
                   else kr["weight"])
         pairs.append((scoring.progress(kr["kind"], kr["start"], kr["target"],
                                        kr["target_high"], kr["tolerance"],
-                                       judged.value(kr, at)), weight))
+                                       judged.value(kr, at, end)), weight))
     return scoring.objective_score(pairs)
 
 
@@ -332,19 +334,27 @@ class _Measured:
         self.kpis = {f.data["key"]: (f.aggregate_id, f.effective_at) for f in facts
                      if f.type == "KpiAdded"}
 
-    def latest(self, aggregate: str | None, at: datetime) -> float | None:
+    def latest(self, aggregate: str | None, at: datetime, end: datetime,
+               since: datetime | None = None) -> float | None:
+        """The latest value at or before `at` and before `end` (a cycle's end is not in it),
+        none if that was observed before `since`."""
         if aggregate is None or aggregate not in self.series:
             return None
-        i = bisect.bisect_right(self.times[aggregate], at)
-        return self.series[aggregate][i - 1].data["value"] if i else None
+        times = self.times[aggregate]
+        i = bisect.bisect_right(times, at) if at < end else bisect.bisect_left(times, end)
+        if not i or (since is not None and times[i - 1] < since):
+            return None
+        value: float = self.series[aggregate][i - 1].data["value"]
+        return value
 
-    def value(self, kr: dict[str, Any], at: datetime) -> float | None:
-        """`kr`'s value at `at`: its linked KPI's latest reading if the KPI was in force then,
-        else its latest check-in."""
+    def value(self, kr: dict[str, Any], at: datetime, end: datetime) -> float | None:
+        """`kr`'s value at `at` in a cycle ending at `end`: its linked KPI's latest reading
+        observed once the KPI was in force, if it was in force then, else its latest
+        check-in."""
         kpi = self.kpis.get(kr["kpi"]) if kr["kpi"] else None
         if kpi is not None and kpi[1] <= at:
-            return self.latest(kpi[0], at)
-        return self.latest(self.kr_ids.get(kr["key"]), at)
+            return self.latest(kpi[0], at, end, since=kpi[1])
+        return self.latest(self.kr_ids.get(kr["key"]), at, end)
 
 
 def _scored_by_key_results(facts: Sequence[Fact]) -> list[Fact]:
@@ -366,9 +376,10 @@ def weekly_progress(facts: Sequence[Fact], cycle: str, window: Window, t_eval: d
     series: dict[str, list[dict[str, Any]]] = defaultdict(list)
     instants = [*week_starts(window.start, t_eval, tz), t_eval]
     instants = sorted(set(instants) | {a for a in also if window.start <= a <= t_eval})
-    # Its instants lie in the cycle, whose key results alone it reads: none is past its end.
+    # Its instants lie in the cycle, whose key results alone it reads: none is past its end,
+    # t_eval may be at it (then read before it: the end is not in the cycle).
     for at, world in worlds_at(_scored_by_key_results(facts), instants, known_at,
-                               frozen=False):
+                               frozen=t_eval >= window.end):
         # The cycle's key results as `scorecard` lists them (by objective, then key), each
         # scored alone: the series reads no objective score or roll-up.
         cyc = world.cycles.get(cycle)
@@ -391,8 +402,10 @@ def _series_point(world: World, kr: dict[str, Any], window: Window, at: datetime
     and KPI health the series does not show. `world` keeps the latest measurement only
     (`worlds_at`)."""
     kpi = world.kpis.get(kr["kpi"]) if kr["kpi"] else None
-    latest = kr["check_ins"] if kpi is None else kpi["readings"]
-    value = latest[-1]["value"] if latest else None
+    latest, field = ((kr["check_ins"], "effective_at") if kpi is None
+                     else (kpi["readings"], "observed_at"))
+    before = [m for m in latest if m[field] < window.end]  # the end is not in the cycle
+    value = before[-1]["value"] if before else None
     return {"at": at,
             "progress": scoring.progress(kr["kind"], kr["start"], kr["target"],
                                          kr["target_high"], kr["tolerance"], value),
@@ -428,22 +441,24 @@ def in_force_spans(facts: Sequence[Fact], final: World, krs: set[str], window: W
 
 
 def check_in_habits(final: World, spans: Mapping[str, tuple[datetime, datetime]],
-                    tz: str = "UTC") -> dict[str, dict[str, Any]]:
+                    tz: str = "UTC", end: datetime | None = None) -> dict[str, dict[str, Any]]:
     """Per key result, over the weeks it was in force (`spans`: `in_force_spans`; weeks
     counted on the calendar of the cycle's zone `tz` from local midnight of the day it came
     into force): its check-ins and, for one linked to a KPI (which takes readings, not
-    check-ins), that KPI's readings, and the weeks with neither."""
+    check-ins), that KPI's readings, and the weeks with neither — before the cycle's `end`
+    (not in it: a reading at that instant is the next cycle's)."""
     out = {}
     for key in sorted(spans):
         since, until = spans[key]
         kr = final.key_results[key]
         # the weeks `until` reaches into: the one it falls in, unless it starts it
         weeks = max(1, local_weeks(since, until - _INSTANT, tz) + 1)
+        last = until if end is None or until < end else end - _INSTANT
         check_ins = [c["effective_at"] for c in kr["check_ins"]
-                     if since <= c["effective_at"] <= until]
+                     if since <= c["effective_at"] <= last]
         kpi = final.kpis.get(kr["kpi"]) if kr["kpi"] else None
         readings = None if kpi is None else [r["observed_at"] for r in kpi["readings"]
-                                             if since <= r["observed_at"] <= until]
+                                             if since <= r["observed_at"] <= last]
         seen = {local_weeks(since, t, tz) for t in [*check_ins, *(readings or [])]
                 if t < until}
         out[key] = {"since": since, "until": until, "weeks": weeks,
@@ -545,7 +560,10 @@ def guardrails(final: World, kpi_keys: set[str], window: Window, t_eval: datetim
             continue
         # By observed time, then position: a world's readings are in position order (the
         # order of the fold), and a stable sort keeps that order among equal times.
-        readings = sorted((r for r in kpi["readings"] if r["observed_at"] <= t_eval),
+        # as of t_eval, and before the cycle's end (not in it); the fold left out those
+        # observed before the KPI was in force
+        readings = sorted((r for r in kpi["readings"]
+                           if r["observed_at"] <= t_eval and r["observed_at"] < window.end),
                           key=_OBSERVED)
         times = [r["observed_at"] for r in readings]
         # The cycle's readings: the one in force when it started, and every one after it.
@@ -645,7 +663,7 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
         "revisions": revised,
         "progress": weekly_progress(facts, cycle, window, t_eval, point.known_at, also, tz),
         "habits": check_in_habits(final, in_force_spans(facts, final, krs, window, t_eval,
-                                                        point.known_at), tz),
+                                                        point.known_at), tz, window.end),
         "backdated": late,
         "backdated_batches": backdated_batches(late, tz),
         "calibration": calibration(final, cards),

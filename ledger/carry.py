@@ -50,9 +50,10 @@ def _progress_at(app: OkrLedger, kr: KeyResult, window: Window, at: datetime) ->
             "target_high": kr.target_high, "tolerance": kr.tolerance, "phases": kr.phases}
     kpi = None if kr.kpi is None else app.kpi(kr.kpi)
     return measure_key_result(
-        plan, window, at, latest_until(check_ins(app, kr), "effective_at", at),
+        plan, window, at, latest_until(check_ins(app, kr), "effective_at", at, window.end),
         None if kpi is None else kpi_now(
-            kpi.definition(), latest_until(readings(app, kpi), "observed_at", at), at)
+            kpi.definition(), latest_until(readings(app, kpi), "observed_at", at, window.end,
+                                           kpi.in_force_since), at)
     )["progress"]
 
 

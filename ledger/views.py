@@ -116,10 +116,14 @@ def kpi_view(kpi: Kpi, now: datetime, app: OkrLedger | None = None) -> dict[str,
     return view
 
 
-def latest_until(items: Sequence[Mapping[str, Any]], field: str, at: datetime) -> Any:
+def latest_until(items: Sequence[Mapping[str, Any]], field: str, at: datetime,
+                 end: datetime | None = None, since: datetime | None = None) -> Any:
     """The last of `items` (sorted by `field`, of equal times the later recorded last) at or
-    before `at`."""
-    return next((i for i in reversed(items) if i[field] <= at), None)
+    before `at` and before `end` (a cycle's end is not in it); none if that one is before
+    `since` (a KPI's reading observed before the KPI was in force counts in no view)."""
+    last = next((i for i in reversed(items)
+                 if i[field] <= at and (end is None or i[field] < end)), None)
+    return None if last is None or (since is not None and last[field] < since) else last
 
 
 def kr_view(app: OkrLedger, kr: KeyResult, now: datetime,
@@ -131,11 +135,13 @@ def kr_view(app: OkrLedger, kr: KeyResult, now: datetime,
     kpi = app.kpi(kr.kpi) if kr.kpi else None
     plan = {"kind": kr.kind, "start": kr.start, "target": kr.target,
             "target_high": kr.target_high, "tolerance": kr.tolerance, "phases": kr.phases}
-    until = min(now, cycle.window.end)
-    if until < now:  # the aggregates keep the latest only: read the events
-        check_in = latest_until(check_ins(app, kr), "effective_at", until)
+    end = cycle.window.end
+    until = min(now, end)
+    if end <= now:  # the aggregates keep the latest only: read the events
+        check_in = latest_until(check_ins(app, kr), "effective_at", now, end)
         kpi_then = None if kpi is None else kpi_now(
-            kpi.definition(), latest_until(readings(app, kpi), "observed_at", until), until)
+            kpi.definition(), latest_until(readings(app, kpi), "observed_at", now, end,
+                                           kpi.in_force_since), until)
     else:
         check_in, kpi_then = kr.latest_check_in(), None if kpi is None else _kpi_now(kpi, now)
     m = measure_key_result(plan, cycle.window, now, check_in, kpi_then)

@@ -30,8 +30,12 @@ def ledger(tmp_path: Path) -> OkrLedger:
     start, end = cycle.start, cycle.end
     app.add_objective("o1", "Grow revenue", cycle=cycle.key, owner="ana")
     app.add_objective("o2", "Keep customers", cycle=cycle.key, owner="bo", okr_type="aspirational")
-    app.add_kpi("churn", "Churn", direction="down", green=2, red=5, cadence="daily")
-    app.add_kpi("nps", "NPS", green=40, red=20, cadence="quarterly")
+    # in force from the cycle's start: a reading observed before its KPI was in force would
+    # count in no view (Kpi.counts_at)
+    app.add_kpi("churn", "Churn", direction="down", green=2, red=5, cadence="daily",
+                effective=start, reason="tracked all cycle")
+    app.add_kpi("nps", "NPS", green=40, red=20, cadence="quarterly", effective=start,
+                reason="tracked all cycle")
     app.add_key_result("k1", "Deals", objective="o1", start=0, target=40, weight=2)
     app.add_key_result("k2", "Costs", objective="o1", kind="decrease", start=100, target=60)
     app.add_key_result("k3", "Churn", objective="o2", kind="stay-below", start=5, target=3,
