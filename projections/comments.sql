@@ -93,6 +93,6 @@ COMMENT ON TABLE kpi_readings_at_ends IS 'The KPI readings observed in the 8 day
 COMMENT ON COLUMN kpi_readings_at_ends.cycle_end IS 'The end of a cycle (cycle_versions.end).';
 COMMENT ON COLUMN kpi_readings_at_ends.aggregate_id IS 'The KPI''s id.';
 COMMENT ON COLUMN kpi_readings_at_ends.position IS 'Position of the KpiReadingRecorded event.';
-COMMENT ON COLUMN kpi_readings_at_ends.observed_at IS 'When the value was observed: in the 8 days up to cycle_end.';
+COMMENT ON COLUMN kpi_readings_at_ends.observed_at IS 'When the value was observed: in the 8 days before cycle_end (the end itself is the next cycle''s).';
 COMMENT ON COLUMN kpi_readings_at_ends.recorded_at IS 'When the reading was recorded (transaction time).';
 COMMENT ON COLUMN kpi_readings_at_ends.value IS 'The observed value, in the KPI''s unit.';

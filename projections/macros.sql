@@ -124,17 +124,22 @@ WHERE o.key IN (SELECT key FROM below);
 -- force with that KPI's latest reading: what a key result is scored from; `kr_position` is the
 -- position of the event that made the key result's version in force. A key result's check-in
 -- and reading are the latest at `until`, the earlier of as_of and its cycle's end: a finished
--- cycle's key results keep the values they ended it with (docs/scoring.md).
+-- cycle's key results keep the values they ended it with (docs/scoring.md). As of t includes
+-- t, a cycle's end is not in it (`past_end`: until is the end, and read before it); a KPI's
+-- reading observed before the KPI was in force (its first version's valid_from) counts in no
+-- view (Kpi.counts_at).
 CREATE OR REPLACE MACRO key_result_inputs(as_of, known_at, only_objectives := NULL) AS TABLE
--- The objectives in force whose cycle in force ended before as_of, with that end.
+-- The objectives in force whose cycle in force ended by as_of (at its end instant too), with
+-- that end.
 WITH ended AS (SELECT o.key AS objective, c."end"
                FROM objective_versions o JOIN cycle_versions c ON c.key = o.cycle
                WHERE okr_in_force(o.valid_from, o.valid_to, o.recorded_at, o.recorded_to,
                                   as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
                  AND okr_in_force(c.valid_from, c.valid_to, c.recorded_at, c.recorded_to,
                                   as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
-                 AND c."end" < as_of::TIMESTAMPTZ),
-kr AS (SELECT v.*, coalesce(ended."end", as_of::TIMESTAMPTZ) AS until
+                 AND c."end" <= as_of::TIMESTAMPTZ),
+kr AS (SELECT v.*, coalesce(ended."end", as_of::TIMESTAMPTZ) AS until,
+              ended."end" IS NOT NULL AS past_end
        FROM key_result_versions v LEFT JOIN ended ON ended.objective = v.objective
        WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
                           as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
@@ -145,8 +150,13 @@ kpi AS (SELECT v.* FROM kpi_versions v
         WHERE okr_in_force(v.valid_from, v.valid_to, v.recorded_at, v.recorded_to,
                            as_of::TIMESTAMPTZ, known_at::TIMESTAMPTZ)
           AND v.key IN (SELECT kpi FROM kr)),
--- Each KPI with each instant a key result it measures reads it at.
-need AS (SELECT DISTINCT kpi.aggregate_id, kr.until FROM kr JOIN kpi ON kpi.key = kr.kpi),
+-- When each KPI came into force: its first version's valid time (valid_from only grows).
+since AS (SELECT aggregate_id, min(valid_from) AS since FROM kpi_versions
+          WHERE aggregate_id IN (SELECT aggregate_id FROM kpi) GROUP BY aggregate_id),
+-- Each KPI with each instant a key result it measures reads it at (before it, past_end).
+need AS (SELECT DISTINCT kpi.aggregate_id, kr.until, kr.past_end, since.since
+         FROM kr JOIN kpi ON kpi.key = kr.kpi
+         JOIN since ON since.aggregate_id = kpi.aggregate_id),
 -- The latest check-in and reading of each item (by effective time, then position): an
 -- aggregate, not a window (that would sort every reading of the history), over one number
 -- (unique: both pick the same check-in; two of them cost less than one of a struct). A
@@ -158,7 +168,7 @@ ci AS (SELECT c.aggregate_id,
                   AS confidence
        FROM check_ins c JOIN kr ON kr.aggregate_id = c.aggregate_id
        WHERE c.recorded_at <= known_at::TIMESTAMPTZ AND c.effective_at <= as_of::TIMESTAMPTZ
-         AND c.effective_at <= kr.until
+         AND (NOT kr.past_end OR c.effective_at < kr.until)
        GROUP BY c.aggregate_id),
 -- Readings are stored in the order they were recorded, so their observation times rise
 -- along the table (a late one a little out of place): the latest reading of a KPI is looked
@@ -169,39 +179,44 @@ ci AS (SELECT c.aggregate_id,
 rd_recent AS (SELECT r.aggregate_id,
                      arg_max(r.value, okr_order_key(r.observed_at, r.position)) AS value,
                      max(r.observed_at) AS observed_at
-              FROM kpi_readings r
+              FROM kpi_readings r JOIN need n ON n.aggregate_id = r.aggregate_id
+                                              AND NOT n.past_end
               WHERE r.recorded_at <= known_at::TIMESTAMPTZ
                 AND r.observed_at <= as_of::TIMESTAMPTZ
                 AND r.observed_at > as_of::TIMESTAMPTZ - INTERVAL 8 DAY
-                AND r.aggregate_id IN (SELECT aggregate_id FROM need
-                                       WHERE until = as_of::TIMESTAMPTZ)
+                AND r.observed_at >= n.since
               GROUP BY r.aggregate_id),
 -- A finished cycle's KPIs (read at its end): among the readings of the 8 days before it,
 -- which kpi_readings_at_ends holds for each cycle end.
-rd_ended AS (SELECT n.aggregate_id, n.until,
+rd_ended AS (SELECT n.aggregate_id, n.until, n.past_end,
                     arg_max(r.value, okr_order_key(r.observed_at, r.position)) AS value,
                     max(r.observed_at) AS observed_at
              FROM kpi_readings_at_ends r
              JOIN need n ON n.aggregate_id = r.aggregate_id AND n.until = r.cycle_end
-             WHERE r.recorded_at <= known_at::TIMESTAMPTZ AND r.cycle_end < as_of::TIMESTAMPTZ
-             GROUP BY n.aggregate_id, n.until),
-rd_found AS (SELECT aggregate_id, as_of::TIMESTAMPTZ AS until, value, observed_at
+                        AND n.past_end
+             WHERE r.recorded_at <= known_at::TIMESTAMPTZ AND r.cycle_end <= as_of::TIMESTAMPTZ
+               AND r.observed_at < r.cycle_end AND r.observed_at >= n.since
+             GROUP BY n.aggregate_id, n.until, n.past_end),
+rd_found AS (SELECT aggregate_id, as_of::TIMESTAMPTZ AS until, false AS past_end, value,
+                    observed_at
              FROM rd_recent
              UNION ALL
              SELECT * FROM rd_ended),
 rd_missing AS (SELECT n.* FROM need n
                LEFT JOIN rd_found x ON x.aggregate_id = n.aggregate_id AND x.until = n.until
+                                   AND x.past_end = n.past_end
                WHERE x.aggregate_id IS NULL),
 rd AS (SELECT * FROM rd_found
        UNION ALL
-       SELECT n.aggregate_id, n.until,
+       SELECT n.aggregate_id, n.until, n.past_end,
               arg_max(r.value, okr_order_key(r.observed_at, r.position)) AS value,
               max(r.observed_at) AS observed_at
        FROM kpi_readings r JOIN rd_missing n ON n.aggregate_id = r.aggregate_id
        WHERE r.recorded_at <= known_at::TIMESTAMPTZ
          AND r.observed_at <= as_of::TIMESTAMPTZ - INTERVAL 8 DAY
          AND r.observed_at <= n.until - INTERVAL 8 DAY
-       GROUP BY n.aggregate_id, n.until)
+         AND r.observed_at >= n.since
+       GROUP BY n.aggregate_id, n.until, n.past_end)
 SELECT kr.key AS key_result, kr.objective, kr.title AS kr_title, kr.kind, kr.start, kr.target,
        kr.target_high, kr.tolerance, kr.unit, kr.weight, kr.phases, kr.kpi,
        ci.value AS check_in_value, ci.confidence AS check_in_confidence,
@@ -211,7 +226,8 @@ SELECT kr.key AS key_result, kr.objective, kr.title AS kr_title, kr.kind, kr.sta
 FROM kr
 LEFT JOIN ci ON ci.aggregate_id = kr.aggregate_id
 LEFT JOIN kpi ON kr.kpi = kpi.key
-LEFT JOIN rd ON rd.aggregate_id = kpi.aggregate_id AND rd.until = kr.until;
+LEFT JOIN rd ON rd.aggregate_id = kpi.aggregate_id AND rd.until = kr.until
+             AND rd.past_end = kr.past_end;
 
 -- The key results in force at (as_of, known_at) under an objective in force in a cycle in
 -- force (under `only_objectives`, NULL: any), scored (domain/scoring.py, line for line): value,

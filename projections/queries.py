@@ -235,12 +235,17 @@ ORDER BY v.key
 # `scorecard_at` takes it), its health and staleness then, the trend of its last two readings
 # (as ledger.views.trend) and how many readings it had.
 LIST_KPIS = f"""
-WITH rd AS (
+-- A reading observed before its KPI was in force (the first version's valid_from) counts in
+-- no as-of view (Kpi.counts_at).
+WITH since AS (SELECT aggregate_id, min(valid_from) AS since FROM kpi_versions
+               GROUP BY aggregate_id),
+rd AS (
     SELECT r.aggregate_id, count(*) AS readings,
            max_by(r.observed_at, okr_order_key(r.observed_at, r.position)) AS observed_at,
            max_by(r.value, okr_order_key(r.observed_at, r.position), 2) AS last_two
-    FROM kpi_readings r
+    FROM kpi_readings r JOIN since USING (aggregate_id)
     WHERE r.recorded_at <= $known::TIMESTAMPTZ AND r.observed_at <= $as_of::TIMESTAMPTZ
+      AND r.observed_at >= since.since
     GROUP BY r.aggregate_id)
 SELECT v.key, v.name, v.unit, v.direction, v.target, v.green, v.red, v.cadence, v.tags,
        v.owner, v.retired, rd.last_two[1] AS value, rd.observed_at,

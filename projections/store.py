@@ -853,12 +853,13 @@ _CYCLE_AND_KEY = operator.itemgetter("cycle", "key")
 
 
 # Readings (a relation with aggregate_id, position, observed_at, recorded_at, value) observed
-# in the 8 days up to one of `ends` (a query of cycle ends), into kpi_readings_at_ends.
+# in the 8 days before one of `ends` (a query of cycle ends; the end itself is not in its
+# cycle: a reading at that instant is the next one's), into kpi_readings_at_ends.
 _NEAR_ENDS = """
 INSERT INTO kpi_readings_at_ends
 SELECT e.cycle_end, r.aggregate_id, r.position, r.observed_at, r.recorded_at, r.value
 FROM {readings} r JOIN ({ends}) e(cycle_end)
-  ON r.observed_at <= e.cycle_end AND r.observed_at > e.cycle_end - INTERVAL 8 DAY
+  ON r.observed_at < e.cycle_end AND r.observed_at > e.cycle_end - INTERVAL 8 DAY
 """
 
 
