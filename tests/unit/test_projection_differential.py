@@ -59,9 +59,10 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Projection,
     app = OkrLedger(load_settings({"home": home}),
                     env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     gen = generate(app, Shape(seed=11, teams=3, quarters=2, kpis=4))
-    # A guardrail KPI read rarely: the reading in force when 2025-Q4 starts is months old, and
-    # one for early September arrives late, in October; the one for 15 October is corrected
-    # the next day (two readings of one observed time: the later recorded holds).
+    # A guardrail KPI read rarely: its first reading was observed three hours before the KPI
+    # was added (in force), so it counts in no view (Kpi.counts_at); one for early September
+    # arrives late, in October; the one for 15 October is corrected the next day (two readings
+    # of one observed time: the later recorded holds).
     for observed, recorded, value in [("2025-06-02", "2025-06-02", 20.0),
                                       ("2025-09-01", "2025-10-20", 80.0),
                                       ("2025-10-15", "2025-10-15", 40.0),
@@ -94,6 +95,10 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Projection,
         kr.revise(start=None, target=kr.target * 0.9, target_high=None, weight=None,
                   phases=None, window=window, actor="test", plan_revision=True, reason="cut")
     app.save(kr)
+    # A reading observed at 2025-Q4's end instant, 2026-Q1's first (a feed at midnight): the
+    # end is not in the quarter, so 2025-Q4 keeps 15 October's value.
+    with recording_at(lambda: datetime(2026, 1, 1, 6, tzinfo=UTC)):
+        app.record_reading("sparse", 30.0, at=datetime(2026, 1, 1, tzinfo=UTC))
     # After the quarter ended (not closed), a reading and then a second cut: the review scores
     # that revision as of its day, from the reading observed after the end.
     with recording_at(lambda: datetime(2026, 1, 10, 12, tzinfo=UTC)):
@@ -140,7 +145,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Projection,
 def test_projection_holds_every_event_once(history: tuple) -> None:
     facts, proj, gen = history
     # the generated history, the sparse KPI and the initiatives
-    assert gen.events + 13 + 20 == len(facts) > 1000
+    assert gen.events + 14 + 20 == len(facts) > 1000
     assert proj.event_count() == len(facts)
     assert [f.position for f in proj.facts()] == [f.position for f in facts]
 
@@ -160,10 +165,13 @@ def test_scorecard_at_matches_domain_replay_at_random_instants(history: tuple) -
     end, newest = datetime(2026, 1, 1, tzinfo=UTC), max(f.recorded_at for f in facts)
     instants += [(newest, newest), (newest + timedelta(days=1), newest), (end, newest),
                  (end - timedelta(microseconds=1), newest),
+                 (end + timedelta(hours=7), newest), (end + timedelta(days=8), newest),
+                 (end + timedelta(days=8, microseconds=1), newest),
                  (end + timedelta(days=9, hours=12), newest)]
     frozen = {kr["value"] for card in scorecard_at(facts, newest, newest)
               if card["cycle"] == "2025-Q4" for kr in card["key_results"] if kr["kpi"] == "sparse"}
-    assert frozen == {65.0}  # 15 October's corrected reading, not 10 January's 55
+    # 15 October's corrected reading, not 1 January's 30 (at the end) nor 10 January's 55
+    assert frozen == {65.0}
     mismatches = []
     nonempty = 0
     branches = set()
@@ -605,10 +613,14 @@ def test_the_scorecard_at_macro_scores_as_the_replay(history: tuple) -> None:
 # reviews hashed as before: the generated history abandons no objective and changes no type,
 # and weeks ending at local midnight change nothing in its UTC cycles; and when an objective
 # added after commit and a key result moved since said so — added_after_commit, moved_from —
-# with those two fields taken out, the reviews hashed as before).
+# with those two fields taken out, the reviews hashed as before; and when a reading observed
+# before its KPI was in force stopped counting — the guardrail 'sparse' has one, observed at
+# 09:00 on the day it was added at 12:00: with only that rule undone in the fold
+# (history._reading), the reviews hashed as before, the exclusive cycle end and the reading at
+# 2025-Q4's end instant added to this history changing nothing).
 REVIEW_DIGESTS = {
-    "2025-Q3": "c0280cd5d6fad9d5e7c201e68f01cb009f3db1e55e1758366001c090751cfa8d",
-    "2025-Q4": "1ceb5203fca581425b97e9855185ae53c295f591509abe7a6f1c6e59d104a15c",
+    "2025-Q3": "7f6ce7d427c11b1d27d1bcefc82b14a25215cc81e5c54bf47679f0f131fa6023",
+    "2025-Q4": "8ebefbd4a8709553cfe281f4c08920151509e11d81a8182e300ce895bde4cfbf",
 }
 
 
@@ -729,7 +741,7 @@ def test_the_readings_at_cycle_ends_kept_batch_by_batch_are_those_of_the_whole_h
     whole = proj.query(
         'SELECT e.cycle_end, r.aggregate_id, r.position, r.observed_at, r.recorded_at, r.value '
         'FROM kpi_readings r JOIN (SELECT DISTINCT "end" AS cycle_end FROM cycle_versions) e '
-        "ON r.observed_at <= e.cycle_end AND r.observed_at > e.cycle_end - INTERVAL 8 DAY "
+        "ON r.observed_at < e.cycle_end AND r.observed_at > e.cycle_end - INTERVAL 8 DAY "
         "ORDER BY ALL")[1]
     assert kept == whole
     assert len({row[0] for row in kept}) == 2 and len(kept) > 20

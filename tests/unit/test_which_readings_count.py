@@ -47,6 +47,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("objective", "add", "o2", "Q2 goal", "--cycle", "2026-Q2", "--team", "t"),
         ("kr", "add", "kr-q2", "Up in Q2", "--objective", "o2", "--target", "100",
          "--kpi", "up"),
+        ("kr", "add", "kr-g", "Up, revised", "--objective", "o2", "--target", "100",
+         "--kpi", "up"),
         ("objective", "add", "o3", "Q3 goal", "--cycle", "2026-Q3", "--team", "t"),
         ("kr", "add", "kr-q3", "Up in Q3", "--objective", "o3", "--target", "100",
          "--kpi", "up"),
@@ -57,6 +59,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("kpi", "record", "up", "60", "--at", "2026-06-20"),
         # exactly at Q2's end, Q3's first instant
         ("kpi", "record", "up", "95", "--at", "2026-07-01T00:00:00Z"),
+        # a cut judged on 16 May, when only the early reading had been observed
+        ("kr", "revise", "kr-g", "--target", "100.5", "--effective", "2026-05-16T12:00:00Z",
+         "--reason", "rounding"),
     ]:
         run(home, *args)
     project(home)
@@ -97,6 +102,12 @@ def test_the_review_counts_no_reading_before_its_kpi_was_in_force(home: Path) ->
     assert guard["health_at_end"] is None
 
 
+def test_a_revision_is_judged_without_a_reading_from_before_its_kpi(home: Path) -> None:
+    whole = json.loads(run(home, "review", "2026-Q2", "--json").stdout)
+    cut = next(r for r in whole["revisions"] if r["key"] == "kr-g")
+    assert (cut["value_then"], cut["progress_then"]) == (None, 0.0)
+
+
 def test_a_reading_at_a_cycles_end_is_the_next_cycles(home: Path) -> None:
     sql, replay = both(home, datetime(2026, 7, 2, tzinfo=UTC))
     assert sql == replay
@@ -116,11 +127,21 @@ def test_a_reading_at_a_cycles_end_is_the_next_cycles(home: Path) -> None:
     shown = json.loads(run(home, "show", "kr-q2", "--json").stdout)  # from the ledger
     assert (shown["value"], shown["progress"]) == (60.0, pytest.approx(0.6))
     shown = json.loads(run(home, "show", "o2", "--json").stdout)
-    assert shown["score"] == pytest.approx(0.6)
+    assert shown["score"] == pytest.approx((0.6 + 60 / 100.5) / 2)
     krs = json.loads(run(home, "list", "krs", "--cycle", "2026-Q2", "--json").stdout)
-    assert {r["key"]: r["value"] for r in krs["items"]} == {"kr-q2": 60.0}
+    assert {r["key"]: r["value"] for r in krs["items"]} == {"kr-q2": 60.0, "kr-g": 60.0}
     settings = load_settings({"home": home}, environ={})
     with Projection(settings.duckdb_file, read_only=True) as proj:
         near = proj.query("SELECT e.cycle_end, e.value FROM kpi_readings_at_ends e "
                           "ORDER BY ALL")[1]
-    assert (Q2_END, 95.0) not in near and (Q2_END, 60.0) in near
+    assert near == []  # 20 June is more than 8 days before the end; 1 July is not before it
+
+
+def test_a_kpi_read_only_before_it_was_in_force_shows_no_value(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run(home, "kpi", "add", "mrr", "Revenue", "--green", "9", "--red", "5", "--effective",
+        "2026-05-10", "--reason", "tracked from 10 May")
+    run(home, "kpi", "record", "mrr", "7", "--at", "2026-05-05")
+    shown = json.loads(run(home, "show", "mrr", "--json").stdout)  # from the ledger, now
+    assert (shown["value"], shown["health"], shown["stale"]) == (None, None, True)
+    assert [r["value"] for r in shown["readings"]] == [7.0]  # recorded: its history keeps it
