@@ -90,9 +90,10 @@ def postgres_has_events(settings: Settings) -> bool:
 
 
 # The ledger's identity, read from its content: a hash of its first event (the position-1 row:
-# the item's id, its version, its type and its stored state, which holds the moment it was
-# recorded). Every copy of one ledger — a backup restored, a file copied — has the same one;
-# another ledger, even one that began with the same command, has another. A data directory
+# the item's id, its version, its type and the moment it was recorded, from its stored state).
+# Every copy of one ledger — a backup restored, a file copied — has the same one; another
+# ledger, even one that began with the same command, has another; an edit of what the first
+# event says is tampering, found by the audit, not another ledger. A data directory
 # records the identity of the ledger it serves (ledger/home.py), so that it is never used with
 # another. Read-only: nothing is created (the okr_ledger table of a version that kept a random
 # identity there is no longer read or made).
@@ -110,12 +111,28 @@ def ledger_id(settings: Settings) -> str | None:
 
 
 def _identity(row: Any) -> str:
+    """The first event's item id, version, type and the moment it was recorded — not the rest
+    of its content: an edit of what it says is tampering, for `okr audit verify` to find (as
+    an edit of any other event is), not another ledger. A state that holds no readable
+    recording time (edited beyond reading) is taken whole."""
     originator_id, version, topic, state = row
     digest = hashlib.sha256()
     for part in (str(originator_id), str(int(version)), str(topic)):
         digest.update(part.encode() + b"\0")
-    digest.update(bytes(state))
+    digest.update(_recorded(bytes(state)))
     return str(uuid.UUID(bytes=digest.digest()[:16]))
+
+
+def _recorded(state: bytes) -> bytes:
+    """The recording time in a stored event's state (eventsourcing's `timestamp`), else the
+    state itself."""
+    import json
+
+    try:
+        stamp = json.loads(state)["timestamp"]
+    except (ValueError, TypeError, KeyError):
+        return state
+    return b"timestamp:" + json.dumps(stamp, sort_keys=True).encode()
 
 
 def _sqlite_ledger_id(settings: Settings) -> str | None:

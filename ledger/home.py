@@ -19,7 +19,9 @@ from okr.settings import Settings
 FILE = "ledger.json"
 # How the identity in FILE was made: a hash of the ledger's first event
 # (adapters/event_store.ledger_id), the same for every copy of the ledger.
-IDENTITY = "first-event"
+# ("first-event", which hashed the whole first event, is bound again: an edit of that event
+# made the data directory refuse its own store.)
+IDENTITY = "first-event-recorded"
 
 
 class OtherLedger(BadInput):
@@ -82,9 +84,10 @@ def adopt_new(settings: Settings, ledger_id: str) -> None:
 
 
 def _served(settings: Settings) -> dict[str, Any] | None:
-    """`bound`, where a record of the random identities of before (a version that kept one in
-    the store's okr_ledger table, never released: no IDENTITY in it) counts as none: such a
-    directory is bound again like one of an older version."""
+    """`bound`, where a record of an identity made another way before (a random one kept in the
+    store's okr_ledger table, or a hash of the whole first event; never released: another
+    IDENTITY or none) counts as none: such a directory is bound again like one of an older
+    version."""
     mine = bound(settings)
     return mine if mine is not None and mine.get("identity") == IDENTITY else None
 

@@ -243,3 +243,20 @@ def test_a_member_added_to_or_removed_from_a_stored_event_is_altered_and_named(
     assert altered and "on_behalf_of" in altered[0]["detail"], verdict["findings"]
     text = env.run("audit", "verify")
     assert text.returncode == 1 and "Traceback" not in text.stderr, text.stderr
+
+
+def test_an_edit_of_the_first_event_is_found_by_the_audit_not_taken_for_another_ledger(
+        env: Env) -> None:
+    """The ledger's identity is read from its first event (a backup restored is the same
+    ledger): an edit of that event's recorded content must not make the data directory refuse
+    its own store as "another ledger" — which also kept `okr audit verify` from running — but
+    be found, as an edit of any other event is: `altered` at position 1."""
+    env.ok("cycle", "add", "2026-Q4")
+    env.ok("objective", "add", "o1", "Grow", "--cycle", "2026-Q4")
+    edit(env, "UPDATE stored_events SET state=CAST(replace(CAST(state AS TEXT),'\"2026-Q4\"',"
+              "'\"2026-Q9\"') AS BLOB) WHERE rowid=1")
+    proc = env.run("audit", "verify", "--json")
+    assert proc.returncode == 1, proc
+    verdict = json.loads(proc.stdout)
+    assert verdict["status"] == "tampered", verdict
+    assert verdict["first_problem"]["position"] == 1, verdict["first_problem"]

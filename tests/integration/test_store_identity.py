@@ -273,4 +273,4 @@ def test_a_directory_bound_to_a_random_identity_of_before_is_bound_again(env: En
     (env.home / "ledger.json").write_text(json.dumps({"ledger": random, "store": "x"}) + "\n")
     assert objectives(env) == ["o-1"]
     doc = json.loads((env.home / "ledger.json").read_text())
-    assert doc["identity"] == "first-event" and doc["ledger"] != random
+    assert doc["identity"] == "first-event-recorded" and doc["ledger"] != random
