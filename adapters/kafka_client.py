@@ -20,6 +20,7 @@ from kafka.errors import (
     UnknownTopicOrPartitionError,
 )
 from kafka.partitioner import DefaultPartitioner
+from kafka.partitioner.default import murmur2
 
 from okr.settings import Settings
 
@@ -89,24 +90,34 @@ def security(settings: Settings) -> dict[str, Any]:
 class KeyPartitioner(DefaultPartitioner):  # type: ignore[misc]  # kafka-python is untyped
     """kafka-python's default partitioner (murmur2 of the key, as the Java client), with the
     answer remembered per key: the ledger's keys are aggregate ids, which repeat for every
-    event, and the pure-Python murmur2 was a third of each send. Same partition, always."""
+    event, and the pure-Python murmur2 was a third of each send. Same partition, always — for
+    the producer's life, by the partition count it first saw, even when its metadata later
+    says another: after a memory broker's restart a client may make the topic again with the
+    broker's default count, and a key sent by the old count and then by the new one would
+    split an aggregate across two partitions (the relay makes such a topic again, empty, with a
+    new producer: tests/unit/test_key_partitioner.py). A partition the topic lacks fails the
+    send; the relay then starts over (record/relay.py, `prepare`)."""
 
     def __init__(self, size: int = 200_000) -> None:
         self.size = size
-        self.memo: dict[tuple[str, int, bytes], int] = {}
+        self.counts: dict[str, int] = {}  # topic → the partition count first seen
+        self.memo: dict[tuple[str, bytes], int] = {}
 
     def partition(self, topic: str, key: Any, serialized_key: bytes | None, value: Any,
                   serialized_value: Any, cluster: Any) -> int:
         if serialized_key is None:
             return int(super().partition(topic, key, None, value, serialized_value, cluster))
-        parts = cluster.partitions_for_topic(topic)
-        memo_key = (topic, len(parts) if parts else 0, serialized_key)
+        memo_key = (topic, serialized_key)
         found = self.memo.get(memo_key)
         if found is None:
+            count = self.counts.get(topic)
+            if count is None:
+                if topic not in cluster.topics():
+                    raise ValueError(f"Topic {topic} not found in ClusterMetadata")
+                count = self.counts[topic] = len(cluster.partitions_for_topic(topic))
             if len(self.memo) >= self.size:
                 self.memo.clear()
-            found = self.memo[memo_key] = int(super().partition(
-                topic, key, serialized_key, value, serialized_value, cluster))
+            found = self.memo[memo_key] = (murmur2(serialized_key) & 0x7FFFFFFF) % count
         return found
 
 
