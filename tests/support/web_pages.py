@@ -17,8 +17,11 @@ def seed_pages(app: OkrLedger) -> dict[str, datetime]:
     k-eng's value is 1 and the KPI's latest reading 40)."""
     start, _ = live_window()
     now = datetime.now(UTC)
+    # In force from the cycle's start: its readings are observed from then on (a reading
+    # observed before its KPI was in force counts in no as-of view, docs/scoring.md).
     app.add_kpi("wau", "Weekly users " + HOSTILE, unit="users", green=100, red=50,
-                cadence="weekly", tags=["guardrail"])
+                cadence="weekly", tags=["guardrail"], effective=start,
+                reason="tracked since the cycle began")
     with app.acting_for("ops " + HOSTILE):  # recorded beside the actor, shown on the pages
         app.record_reading("wau", 40, at=start + timedelta(days=1),
                            source="import " + HOSTILE)
