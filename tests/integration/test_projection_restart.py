@@ -5,6 +5,8 @@ into a topic a client's metadata request created first with the broker's default
 The projection must end up holding every event once, and `okr audit verify` must pass."""
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -72,6 +74,26 @@ def running_projector(env: Env) -> tuple[Projection, Projector]:
     return proj, projector
 
 
+@contextmanager
+def across_a_restart(env: Env, broker: Broker, events: int) -> Iterator[Projector]:
+    """A running projector (the log read to its end); the broker restarts; the block does what
+    follows the restart; then the projector reads on until idle and must hold every event
+    (`events` in the store) once, none waiting at the gate, and the audit pass."""
+    s = env.settings
+    proj, projector = running_projector(env)
+    try:
+        broker.restart()
+        yield projector
+        after = projector.new_progress()
+        project_until_idle(projector, after)
+    finally:
+        projector.close()
+        proj.close()
+    assert projected(env) == len(store_envelopes(s)) == events, after.said()
+    assert after.waiting == 0
+    audit_verifies(env)
+
+
 @pytest.mark.parametrize("log", ["once", "twice"])
 def test_a_running_projector_holds_every_event_once_after_a_restart_refilled_past_its_offsets(
         log: str, private_env: Env, private_broker: Broker,
@@ -89,19 +111,9 @@ def test_a_running_projector_holds_every_event_once_after_a_restart_refilled_pas
     if log == "twice":
         relay_dies_after_its_flush(s, monkeypatch)
     env.ok("relay", "--once")
-    proj, projector = running_projector(env)
-    try:
-        private_broker.restart()
+    with across_a_restart(env, private_broker, 45):
         record_readings(s, range(12, 42))
         env.ok("relay", "--once")  # the topic lost everything: republishes all 45 events
-        after = projector.new_progress()
-        project_until_idle(projector, after)
-    finally:
-        projector.close()
-        proj.close()
-    assert projected(env) == len(store_envelopes(s)) == 45, after.said()
-    assert after.waiting == 0
-    audit_verifies(env)
 
 
 def test_a_running_projector_recovers_when_its_own_request_created_the_topic_with_4_partitions(
@@ -115,9 +127,7 @@ def test_a_running_projector_recovers_when_its_own_request_created_the_topic_wit
     add_live_kpis(s, WORKLOAD)
     record_readings(s, range(12))
     env.ok("relay", "--once")
-    proj, projector = running_projector(env)
-    try:
-        private_broker.restart()
+    with across_a_restart(env, private_broker, 45) as projector:
         projector.step(projector.new_progress())  # its requests create the topic
         assert partitions(env, s.topic_ledger) == 4
         record_readings(s, range(12, 42))
@@ -125,14 +135,6 @@ def test_a_running_projector_recovers_when_its_own_request_created_the_topic_wit
         assert said.returncode == 0, said.stderr
         assert "other partitions than configured" in said.stdout + said.stderr, said
         assert partitions(env, s.topic_ledger) == 6
-        after = projector.new_progress()
-        project_until_idle(projector, after)
-    finally:
-        projector.close()
-        proj.close()
-    assert projected(env) == len(store_envelopes(s)) == 45, after.said()
-    assert after.waiting == 0
-    audit_verifies(env)
 
 
 def add_kpis(env: Env, keys: list[str]) -> None:
@@ -159,9 +161,7 @@ def test_a_projector_opened_while_the_topic_had_4_partitions_reads_all_6_once_it
     add_kpis(env, [f"spread-{i}" for i in range(12)])
     record_readings(s, range(12))
     env.ok("relay", "--once")
-    proj, projector = running_projector(env)
-    try:
-        private_broker.restart()
+    with across_a_restart(env, private_broker, 69) as projector:
         projector.step(projector.new_progress())  # its reader's requests create the topic
         projector.close()  # the follow loop's reopen while idle
         first = projector.new_progress()
@@ -172,15 +172,7 @@ def test_a_projector_opened_while_the_topic_had_4_partitions_reads_all_6_once_it
         env.ok("relay", "--once")
         assert partitions(env, s.topic_ledger) == 6
         assert {m.partition for m in ledger_records(s)} >= {4, 5}
-        after = projector.new_progress()
-        project_until_idle(projector, after)
-    finally:
-        projector.close()
-        proj.close()
-    assert projected(env) == len(store_envelopes(s)) == 69, after.said()
-    assert after.waiting == 0
     assert "has 4 partitions where 6 are configured" in first.said(), first.said()
-    audit_verifies(env)
 
 
 def test_a_running_projector_reads_the_checkpoints_again_after_a_restart(
@@ -195,19 +187,9 @@ def test_a_running_projector_reads_the_checkpoints_again_after_a_restart(
     record_readings(s, range(12))
     env.ok("relay", "--once")
     produce(env, s.topic_checkpoints, [(b"checkpoint", b"not a checkpoint")] * 20)
-    proj, projector = running_projector(env)
-    try:
-        private_broker.restart()
+    with across_a_restart(env, private_broker, 45):
         record_readings(s, range(12, 42))
         env.ok("relay", "--once")
-        after = projector.new_progress()
-        project_until_idle(projector, after)
-    finally:
-        projector.close()
-        proj.close()
-    assert projected(env) == len(store_envelopes(s)) == 45, after.said()
-    assert after.waiting == 0
-    audit_verifies(env)
 
 
 def test_a_reconnect_during_a_catch_up_reads_on_to_the_tail(

@@ -24,10 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fuzzing import LIVE_CYCLE, Result, live_cycle_commands, okr
-from tests.unit.test_hostile_text import project
+from tests.fuzzing import LIVE_CYCLE, live_cycle_commands
+from tests.support.built import built_home, ok
 
-BERLIN = {"OKR_ORG_TZ": "Europe/Berlin", "OKR_TZ": "Europe/Berlin"}
 TOKYO = {"OKR_ORG_TZ": "Europe/Berlin", "OKR_TZ": "Asia/Tokyo"}
 
 BUILD = [
@@ -52,19 +51,9 @@ BUILD = [
 ]
 
 
-def ok(home: Path, *args: str, env: dict[str, str] | None = None) -> Result:
-    result = okr(home, *args, env=env or BERLIN)
-    assert result.crash is None and result.code == 0, str(result)
-    return result
-
-
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("formats") / "home"
-    for args in BUILD:
-        ok(home, *args)
-    project(home)
-    return home
+    return built_home(tmp_path_factory, "formats", BUILD)
 
 
 def rows_of(text: str) -> list[dict[str, str]]:

@@ -22,10 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fuzzing import Result, okr
-from tests.unit.test_hostile_text import project
-
-BERLIN = {"OKR_ORG_TZ": "Europe/Berlin", "OKR_TZ": "Europe/Berlin"}
+from tests.fuzzing import okr
+from tests.support.built import built_home, ok
 
 BUILD = [
     ["cycle", "add", "2026-Q3"],
@@ -57,19 +55,9 @@ BUILD = [
 ]
 
 
-def ok(home: Path, *args: str, env: dict[str, str] | None = None) -> Result:
-    result = okr(home, *args, env=env or BERLIN)
-    assert result.crash is None and result.code == 0, str(result)
-    return result
-
-
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("plainly") / "home"
-    for args in BUILD:
-        ok(home, *args)
-    project(home)  # the views read the projection
-    return home
+    return built_home(tmp_path_factory, "plainly", BUILD)
 
 
 def review(home: Path, fmt: str, *more: str) -> str:
