@@ -494,43 +494,24 @@ def backdated_batches(items: Sequence[dict[str, Any]], tz: str) -> list[dict[str
     speak for and of their recording, and how late; the counts add up to the list. One pass,
     in order of first recording."""
     where = zone(tz)
-    batches: dict[tuple[Any, ...], dict[str, Any]] = {}
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for b in items:
-        recorded = b["recorded_at"]
-        on = recorded.astimezone(where).date().isoformat()
-        group = (b["actor"], b["on_behalf_of"], b["source"], on)
-        batch = batches.get(group)
-        if batch is None:
-            batches[group] = {"actor": b["actor"], "on_behalf_of": b["on_behalf_of"],
-                              "source": b["source"], "recorded_on": on, "check_ins": 1,
-                              "key_results": {b["key"]},
-                              "effective_from": b["effective_at"],
-                              "effective_until": b["effective_at"],
-                              "recorded_from": recorded, "recorded_until": recorded,
-                              "late_by_days_min": b["late_by_days"],
-                              "late_by_days_max": b["late_by_days"], "first": b}
-            continue
-        batch["check_ins"] += 1
-        batch["key_results"].add(b["key"])
-        if b["effective_at"] < batch["effective_from"]:
-            batch["effective_from"] = b["effective_at"]
-        if b["effective_at"] > batch["effective_until"]:
-            batch["effective_until"] = b["effective_at"]
-        if recorded < batch["recorded_from"]:
-            batch["recorded_from"] = recorded
-        if recorded > batch["recorded_until"]:
-            batch["recorded_until"] = recorded
-        if b["late_by_days"] < batch["late_by_days_min"]:
-            batch["late_by_days_min"] = b["late_by_days"]
-        if b["late_by_days"] > batch["late_by_days_max"]:
-            batch["late_by_days_max"] = b["late_by_days"]
+        on = b["recorded_at"].astimezone(where).date().isoformat()
+        groups.setdefault((b["actor"], b["on_behalf_of"], b["source"], on), []).append(b)
     out = []
-    for batch in sorted(batches.values(), key=_RECORDED_FROM):
-        first = batch.pop("first")
-        # A batch of one is that check-in: its value said as a line of the list says it.
-        out.append({**batch, "key_results": sorted(batch["key_results"]),
-                    "value": first["value"] if batch["check_ins"] == 1 else None})
-    return out
+    for (actor, on_behalf_of, source, on), batch in groups.items():
+        effective = [b["effective_at"] for b in batch]
+        recorded = [b["recorded_at"] for b in batch]
+        late = [b["late_by_days"] for b in batch]
+        out.append({"actor": actor, "on_behalf_of": on_behalf_of, "source": source,
+                    "recorded_on": on, "check_ins": len(batch),
+                    "key_results": sorted({b["key"] for b in batch}),
+                    "effective_from": min(effective), "effective_until": max(effective),
+                    "recorded_from": min(recorded), "recorded_until": max(recorded),
+                    "late_by_days_min": min(late), "late_by_days_max": max(late),
+                    # A batch of one is that check-in: its value said as the list says it.
+                    "value": batch[0]["value"] if len(batch) == 1 else None})
+    return sorted(out, key=_RECORDED_FROM)
 
 
 def calibration(final: World, plan_cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
