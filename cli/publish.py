@@ -6,9 +6,14 @@ for it writes nothing. Whatever fails after the save is said as what it is — t
 recorded, and was not published — never as a failed write.
 """
 
+from typing import TYPE_CHECKING
+
 from okr.cli.context import State
 from okr.cli.output import counted, first_line
 from okr.record.running import relay_running
+
+if TYPE_CHECKING:
+    from okr.record.watermark import Watermark
 
 RELAY_PUBLISHES = "left to the running relay (okr up / okr relay) to publish"
 
@@ -47,7 +52,6 @@ def after_write(st: State, kafka_errors: bool = False) -> str:
     from okr.record.checkpoints import HistoryContradiction
     from okr.record.pages import Backdated, PagesError
     from okr.record.relay import Relay, RelayError, StoreDiverged, pending
-    from okr.record.watermark import START, latest, load
     from okr.settings import SettingsError
 
     relay = None
@@ -71,13 +75,15 @@ def after_write(st: State, kafka_errors: bool = False) -> str:
         if kafka_errors and not isinstance(exc, RelayError):
             raise
         reason = first_line(exc)
-        topic = st.settings.topic_ledger
-        try:  # the destination's watermark; when it could not be asked, the one written last
-            mark = (load(st.settings, topic, relay.destination) if relay and relay.destination
-                    else latest(st.settings, topic)) or START
-            waiting = pending(st.ledger, mark.position)
+        try:
+            mark = _published_mark(st, relay.destination if relay else None)
+            waiting = None if mark is None else pending(st.ledger, mark.position)
         except PersistenceError:
             return f"not published now (Kafka unreachable: {reason}); run 'okr relay' later"
+        if waiting is None:
+            return (f"events wait to be published, how many is not known: this data directory "
+                    f"has no record of the Kafka it published to (Kafka unreachable: {reason}); "
+                    "run 'okr relay' when it is back")
         return (f"{counted(waiting, 'event')} {'waits' if waiting == 1 else 'wait'} to be "
                 f"published (Kafka "
                 f"unreachable: {reason}); run 'okr relay' when it is back")
@@ -93,3 +99,19 @@ def after_write(st: State, kafka_errors: bool = False) -> str:
     finally:
         if relay is not None:
             relay.close()
+
+
+def _published_mark(st: State, asked: str | None) -> "Watermark | None":
+    """The watermark of what this data directory's Kafka holds, to count what waits when it
+    is unreachable: that of the destination the relay `asked` (its cluster id), else of the one
+    this data directory last reached (recorded there: record/destination.py) — never another
+    data directory's sharing the store. START when nothing of this store was ever published to
+    the topic; None when that is not known."""
+    from okr.record.destination import last
+    from okr.record.watermark import START, anywhere, load
+
+    s, topic = st.settings, st.settings.topic_ledger
+    reached = asked or last(s, topic)
+    if reached is not None:
+        return load(s, topic, reached) or START
+    return None if anywhere(s, topic) else START

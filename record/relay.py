@@ -26,6 +26,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ from okr.adapters import kafka_client
 from okr.ledger.app import OkrLedger
 from okr.record import checkpoints, watermark
 from okr.record.checkpoints import HistoryContradiction
+from okr.record.destination import remember as remember_destination
 from okr.record.envelope import GENESIS_HASH, Envelope, Published, canonical_json, published
 from okr.record.merkle import CompactRange, envelope_leaf
 from okr.record.pages import PagesError, after, page_of, pages
@@ -129,6 +131,8 @@ class Relay:
         self.destination, created = kafka_client.destination(
             s, self.servers, [s.topic_ledger, s.topic_checkpoints, s.topic_dead_letter],
             bootstrap_ms=bootstrap_ms)
+        with suppress(OSError):  # only a write's count when Kafka is away needs it
+            remember_destination(s, self.topic, self.destination)
         own = checkpoints.load_own(s, self.topic)
         self.signed = {int(cp["count"]): cp for cp in own}
         self.last_signed = max(own, key=lambda cp: int(cp["count"]), default=None)

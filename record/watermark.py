@@ -63,14 +63,13 @@ def load(settings: Settings, topic: str, destination: str) -> Watermark | None:
     return None if row is None else _mark(row)
 
 
-def latest(settings: Settings, topic: str) -> Watermark | None:
-    """The watermark of a topic written last, whatever the destination (to say how many events
-    wait when the destination cannot be asked)."""
+def anywhere(settings: Settings, topic: str) -> bool:
+    """Whether a watermark of the topic was written for any destination, now or by an older
+    version: when none was, nothing of this store was ever published to the topic."""
     with _connect(settings) as conn:
-        row = conn.execute(sql(settings, f"SELECT {_COLUMNS} FROM {TABLE} WHERE topic = ? "
-                                         "ORDER BY updated_at DESC LIMIT 1"),
+        row = conn.execute(sql(settings, f"SELECT 1 FROM {TABLE} WHERE topic = ? LIMIT 1"),
                            (topic,)).fetchone()
-    return None if row is None else _mark(row)
+    return row is not None or legacy(settings, topic) is not None
 
 
 def legacy(settings: Settings, topic: str) -> Watermark | None:

@@ -166,7 +166,8 @@ def test_the_data_dir_is_private_whatever_the_umask(home: Path) -> None:
     run(home, "broker", "stop")
     made = sorted(home.rglob("*"))
     assert {p.name for p in made} >= {"events.sqlite", "okr.duckdb", "okr.work.duckdb",
-                                      "broker.json", "broker.log", "projection.lock"}
+                                      "broker.json", "broker.log", "projection.lock",
+                                      "relay-destination.json"}
     assert oct(home.stat().st_mode & 0o777) == "0o700"
     loose_ones = {str(p.relative_to(home)): oct(p.stat().st_mode & 0o777) for p in made
                   if p.stat().st_mode & 0o077}
