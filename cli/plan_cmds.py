@@ -117,17 +117,19 @@ def cycle_carry(ctx: typer.Context,
     else:
         head = f"nothing to carry: {src} has no objectives that qualify"
     # Copies whose parent stayed behind keep it (docs/scoring.md, "Carrying forward").
+    # Each a line of its own (`then`): a newline inside `head` would be shown as ␊.
     kept = [c for c in new if c.parent_cycle is not None]
-    for parent, cyc in dict.fromkeys((c.parent, c.parent_cycle) for c in kept):
-        head += (f"\nkept aligned to {parent} of {cyc} (another cycle: its roll-up does not "
-                 "count them): " + ", ".join(c.key for c in kept if c.parent == parent))
+    then = [f"kept aligned to {parent} of {cyc} (another cycle: its roll-up does not count "
+            "them): " + ", ".join(c.key for c in kept if c.parent == parent)
+            for parent, cyc in dict.fromkeys((c.parent, c.parent_cycle) for c in kept)]
     done(ctx, as_json, head,
          {"from": src, "to": dst, "unfinished_only": unfinished_only,
           "carried": [{"kind": c.kind, "from": c.origin, "to": c.key} for c in new],
           "already_carried": [{"kind": c.kind, "from": c.origin, "to": c.key}
                               for c in carried if not c.new],
           "kept_parent": [{"objective": c.key, "parent": c.parent, "parent_cycle": c.parent_cycle}
-                          for c in kept]})
+                          for c in kept]},
+         then)
 
 
 # ---- objectives -------------------------------------------------------------------------

@@ -178,8 +178,11 @@ def test_carry_says_which_copies_keep_a_parent_in_the_earlier_cycle(
     q3(home)
     run(home, "cycle", "add", "2026-Q4")
     out = run(home, "cycle", "carry", "2026-Q3", "2026-Q4", "--unfinished-only")
+    # A line of its own, not glued to the carried list with a visible ␊ (the rollover trial).
     assert ("kept aligned to co-grow of 2026-Q3 (another cycle: its roll-up does not count "
-            "them): plat-rel.2026-Q4, sales-pipe.2026-Q4, sup-csat.2026-Q4") in out.stdout
+            "them): plat-rel.2026-Q4, sales-pipe.2026-Q4, sup-csat.2026-Q4"
+            ) in out.stdout.splitlines()
+    assert "␊" not in out.stdout and out.stdout.startswith("carried "), out.stdout
     # All carried: the copies align to co-grow's copy, and nothing is said.
     other = tmp_path / "other"
     q3(other)
