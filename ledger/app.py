@@ -90,6 +90,28 @@ class EventTooLarge(DomainError):
     """The command would record an event larger than MAX_EVENT_BYTES; nothing was recorded."""
 
 
+class NotStorableText(DomainError):
+    """The command's text holds a lone UTF-16 surrogate (a JSON body may spell one,
+    "\\ud800"): no character, so not storable as UTF-8; nothing was recorded."""
+
+
+def _surrogate_in(value: Any, where: str) -> tuple[str, str] | None:
+    """(where, the text) of the first string in `value` that UTF-8 cannot encode, or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where, value
+        return None
+    items = value.items() if isinstance(value, dict) else \
+        enumerate(value) if isinstance(value, list | tuple) else ()
+    for k, v in items:
+        found = _surrogate_in(v, f"{where}.{k}" if where else str(k))
+        if found is not None:
+            return found
+    return None
+
+
 # What every stored event of every version holds (the library's own fields): a state
 # without them is not an event okr wrote. Fields of okr's own come and go across versions
 # (upcasters and defaults fill them in), so they are not asked for here.
@@ -116,7 +138,18 @@ class BoundedMapper(Mapper[UUID]):
         return event
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
-        stored = super().to_stored_event(domain_event)
+        try:
+            stored = super().to_stored_event(domain_event)
+        except UnicodeEncodeError:
+            found = _surrogate_in({k: v for k, v in vars(domain_event).items()
+                                   if not k.startswith("_")}, "")
+            if found is None:
+                raise
+            where, text = found
+            shown = repr(text[:60]) + ("…" if len(text) > 60 else "")
+            raise NotStorableText(f"{where} {shown} is not text: it holds a lone surrogate "
+                                  "(\\ud800–\\udfff, half of a UTF-16 pair), which no "
+                                  "character is; nothing was recorded") from None
         if len(stored.state) > MAX_EVENT_BYTES:
             name = type(domain_event).__qualname__
             raise EventTooLarge(f"this change would record a {name} event of "
@@ -405,7 +438,7 @@ class OkrLedger(Application[UUID]):
         events = [e for a in aggregates for e in a.pending_events]
         try:
             self.save(*aggregates)
-        except EventTooLarge:  # changed in memory, never saved: reload next time
+        except (EventTooLarge, NotStorableText):  # changed in memory, never saved: reload
             self._forget(*(a.id for a in aggregates))
             raise
         except IntegrityError:

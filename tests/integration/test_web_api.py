@@ -119,12 +119,15 @@ def test_roles_that_may_not_check_in_here_get_403(api: Api, name: str) -> None:
     ({"value": 3, "confidence": False}, "confidence"),
     ({"value": 3, "on_behalf_of": "  "}, "--on-behalf-of name cannot be blank"),
     ({"value": 3, "on_behalf_of": "x" * 101}, "at most 100 allowed"),
+    ({"value": 3, "note": "a\ud800b"}, "note 'a\\ud800b' is not text"),  # was a 500
+    ({"value": 3, "on_behalf_of": "\udfff"}, "lone surrogate"),
 ])
 def test_bad_check_ins_are_400_problems_with_the_clis_line(api: Api, body: dict[str, object],
                                                            says: str) -> None:
     before = len(api.check_ins())
-    r = api.client.post("/api/v1/key-results/k-sales/check-ins", headers=api.auth("ana"),
-                        json=body)
+    r = api.client.post("/api/v1/key-results/k-sales/check-ins",  # a surrogate as \ud800
+                        headers={**api.auth("ana"), "Content-Type": "application/json"},
+                        content=json.dumps(body))
     assert says in str(is_problem(r, 400)["detail"])
     assert len(api.check_ins()) == before
 

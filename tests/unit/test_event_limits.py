@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from okr.adapters.kafka_client import MAX_VALUE
+from okr.domain.errors import DomainError
 from okr.domain.key_result import MAX_PHASES
 from okr.ledger import app as ledger_app
 from okr.ledger.app import EventTooLarge, OkrLedger
@@ -65,3 +66,26 @@ def test_an_event_beyond_the_size_limit_is_refused_and_nothing_is_kept(
     ledger.revise_key_result("k1", target=120.0)  # and the next command is decided afresh
     assert ledger.key_result("k1").target == 120.0
     assert ledger.recorder.max_notification_id() == stored + 2
+
+
+@pytest.mark.parametrize(("field", "change"), [
+    ("note", lambda app: app.check_in("k1", 3, note="a\ud800b")),
+    ("title", lambda app: app.update_objective("o1", title="\udcff")),
+    ("source", lambda app: app.record_reading("wau", 3, source="x\ud83d")),
+])
+def test_text_with_a_lone_surrogate_is_refused_in_one_line_and_nothing_is_kept(
+        ledger: OkrLedger, field: str, change: object) -> None:
+    """A JSON body may spell a lone UTF-16 surrogate ("\\ud800"): it is no character, so it
+    cannot be stored as UTF-8. Until 2026-12-04 the event store's encoding failed on it deep
+    in the save (a traceback; through the web, HTTP 500)."""
+    ledger.add_key_result("k1", "Steps", objective="o1", target=100.0)
+    ledger.add_kpi("wau", "Weekly active", green=10, red=5)
+    stored = ledger.recorder.max_notification_id()
+    with pytest.raises(DomainError) as refused:
+        change(ledger)  # type: ignore[operator]
+    message = str(refused.value)
+    assert "\n" not in message and field in message and "surrogate" in message, message
+    assert ledger.recorder.max_notification_id() == stored  # nothing recorded
+    ledger.check_in("k1", 4.0, note="fine")  # and the next command is decided afresh
+    assert ledger.key_result("k1").last_check_in["note"] == "fine"  # type: ignore[index]
+    assert ledger.recorder.max_notification_id() == stored + 1
