@@ -15,7 +15,7 @@ T = TypeVar("T")
 # initiative's, and a key result's track against its expected progress.
 CYCLE_STATUSES = ("planning", "committed", "closed")
 OBJECTIVE_STATUSES = ("active", "achieved", "missed", "abandoned")
-KR_STATUSES = ("on-track", "at-risk", "off-track")
+KR_STATUSES = ("on-track", "at-risk", "off-track", "final")
 INITIATIVE_STATUSES = ("planned", "in-progress", "done", "dropped")
 
 

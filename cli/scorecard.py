@@ -60,7 +60,7 @@ def print_scorecard(cards: list[dict[str, Any]], as_of: str, known_at: str) -> N
         parent = c["parent"] if c["parent"] in by_key else None
         children.setdefault(parent, []).append(c)
     root = Tree(styled(("Scorecard", "bold"), f" as of {as_of}, known at {known_at}"))
-    colour = {"on-track": "green", "at-risk": "yellow", "off-track": "red"}
+    colour = {"on-track": "green", "at-risk": "yellow", "off-track": "red", "final": "blue"}
 
     def add(node: Tree, card: dict[str, Any], under: str = "") -> Tree:
         score = _score(card["score"])

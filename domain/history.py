@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from okr.domain import scoring
 from okr.domain.cards import kpi_now, measure_key_result, measure_objective
 from okr.domain.events import CREATED, MEASUREMENTS
 from okr.domain.periods import Window
@@ -403,8 +404,10 @@ def scorecard(world: World, as_of: datetime) -> list[dict[str, Any]]:
             "key": obj["key"], "title": obj["title"], "cycle": obj["cycle"],
             "owner": obj["owner"], "team": obj["team"], "level": obj["level"],
             "okr_type": obj["okr_type"], "parent": obj["parent"], "status": obj["status"],
-            **measure_objective(obj["okr_type"], krs), "key_results": krs})
-    return with_rollups(cards)
+            **measure_objective(obj["okr_type"], krs, scoring.over(window, as_of)),
+            "key_results": krs})
+    return with_rollups(cards, {key for key, c in world.cycles.items()
+                                if scoring.over(Window(c["start"], c["end"]), as_of)})
 
 
 def scorecard_at(facts: Iterable[Fact], as_of: datetime, known_at: datetime

@@ -10,11 +10,11 @@ macro computes the same columns in SQL; tests/unit/test_rollup.py holds the two 
 """
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, TypedDict
 
 from okr.domain import scoring
-from okr.domain.vocab import ObjectiveStatus, OkrType, Status
+from okr.domain.vocab import FINAL, ObjectiveStatus, OkrType, Status
 
 CHILD_WEIGHT = 1.0  # an aligned child objective counts as much as a key result of weight 1
 SUMMARY_LEVELS = ("company", "department")  # the levels the summaries list roll-ups for
@@ -46,10 +46,12 @@ def children_of(cards: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
     return children
 
 
-def roll_up(cards: Sequence[Mapping[str, Any]]) -> dict[str, RollUp]:
+def roll_up(cards: Sequence[Mapping[str, Any]],
+            ended: Collection[str] = frozenset()) -> dict[str, RollUp]:
     """Each objective's roll-up, keyed by objective. `cards` are scorecard cards (key,
     cycle, parent, okr_type, status, key_results with progress, expected and weight);
-    children are the cards here whose parent is a card of their cycle."""
+    children are the cards here whose parent is a card of their cycle. The roll-up's track
+    is `final` for an objective of a cycle in `ended` (over at the cards' instant)."""
     by_key = {c["key"]: c for c in cards}
     children = children_of(cards)
     done: dict[str, tuple[float, float] | None] = {}
@@ -84,20 +86,22 @@ def roll_up(cards: Sequence[Mapping[str, Any]]) -> dict[str, RollUp]:
     for c in cards:
         if c["key"] not in done:
             visit(c["key"])
-    return {key: _rollup(got) for key, got in done.items()}
+    return {key: _rollup(got, by_key[key].get("cycle") in ended) for key, got in done.items()}
 
 
-def _rollup(got: tuple[float, float] | None) -> RollUp:
+def _rollup(got: tuple[float, float] | None, is_over: bool) -> RollUp:
     if got is None:
         return {"rollup": None, "rollup_expected": None, "rollup_track": None}
     return {"rollup": got[0], "rollup_expected": got[1],
-            "rollup_track": scoring.status(got[0], got[1])}
+            "rollup_track": scoring.status(got[0], got[1], is_over)}
 
 
-def with_rollups(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def with_rollups(cards: list[dict[str, Any]],
+                 ended: Collection[str] = frozenset()) -> list[dict[str, Any]]:
     """The cards, each with its roll-up fields added (in place) — point in time as the cards
-    are: the tree and the scores are those of the cards' instant."""
-    rolled = roll_up(cards)
+    are: the tree and the scores are those of the cards' instant, at which the cycles in
+    `ended` are over."""
+    rolled = roll_up(cards, ended)
     for c in cards:
         c.update(rolled[c["key"]])
     return cards
@@ -110,8 +114,9 @@ def _mean(values: list[float]) -> float | None:
 def team_summaries(cards: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Per team (objectives without a team under ""): how many objectives and key results,
     the mean of its graded objectives' own scores and expectations (learning and abandoned
-    objectives, and objectives without key results, left out), the track from those two,
-    and its key results by status."""
+    objectives, and objectives without key results, left out), the track from those two
+    (`final` when every one of those objectives' tracks is: their cycles are over), and its
+    key results by status (a key result whose cycle is over counts in none of the tracks)."""
     teams: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for c in cards:
         teams[c["team"] or ""].append(c)
@@ -125,7 +130,8 @@ def team_summaries(cards: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         out.append({"team": team, "objectives": len(group), "key_results": len(krs),
                     "scored_objectives": len(scored), "score": score, "expected": expected,
                     "track": None if score is None or expected is None
-                    else scoring.status(score, expected),
+                    else scoring.status(score, expected,
+                                        all(c["track"] == FINAL for c in scored)),
                     **{s.value: sum(1 for kr in krs if kr["status"] == s) for s in Status}})
     return out
 

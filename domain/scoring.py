@@ -6,7 +6,7 @@ from itertools import pairwise
 from typing import Any
 
 from okr.domain.periods import Window
-from okr.domain.vocab import Cadence, Direction, Health, KrKind, OkrType, Status
+from okr.domain.vocab import FINAL, Cadence, Direction, Health, KrKind, OkrType, Status
 
 # How far progress may trail expectation before the status drops (in 0–1 progress units).
 AT_RISK_GAP = 0.1
@@ -103,8 +103,16 @@ def expected_progress(kind: str, start: float, target: float, target_high: float
     return progress(kind, start, target, target_high, None, planned)
 
 
-def status(actual: float, expected: float) -> str:
-    """on-track / at-risk / off-track from how far actual trails expected."""
+def over(window: Window, t: datetime) -> bool:
+    """Whether the cycle of `window` is over at t (its end is not in it)."""
+    return t >= window.end
+
+
+def status(actual: float, expected: float, is_over: bool = False) -> str:
+    """on-track / at-risk / off-track from how far actual trails expected; `final` once the
+    cycle is over at the instant viewed (`is_over`): there is nothing left to predict."""
+    if is_over:
+        return FINAL
     gap = expected - actual
     if gap <= AT_RISK_GAP + _EPS:
         return _ON_TRACK

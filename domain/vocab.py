@@ -87,6 +87,11 @@ class Status(StrEnum):
     OFF_TRACK = "off-track"
 
 
+# What a key result's status and an objective's, a team's and a roll-up's track say once their
+# cycle is over at the instant viewed: a track predicts how the cycle will end, and it has.
+FINAL = "final"
+
+
 def parse_choice(enum: type[E], value: str, what: str) -> E:
     """Read a vocabulary word, or raise a DomainError listing the words allowed."""
     aliases = {"in_progress": "in-progress", "stay_above": "stay-above",

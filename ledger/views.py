@@ -168,7 +168,8 @@ def objective_view(app: OkrLedger, obj: Objective, now: datetime) -> dict[str, A
         "description": obj.description, "cycle": obj.cycle, "owner": obj.owner,
         "team": obj.team, "level": obj.level, "okr_type": obj.okr_type, "parent": obj.parent,
         "status": obj.status, "carried_from": obj.carried_from,
-        **measure_objective(obj.okr_type, krs),
+        **measure_objective(obj.okr_type, krs,
+                            scoring.over(app.cycle(obj.cycle).window, now)),
         "success_threshold": scoring.success_threshold(obj.okr_type),
         "key_results": krs, "version": obj.version}
 

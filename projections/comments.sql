@@ -76,6 +76,7 @@ COMMENT ON MACRO okr_plan_points IS 'The planned path of a key result: start, it
 COMMENT ON MACRO okr_segment_value IS 'The planned value at t on the straight line between two plan points.';
 COMMENT ON MACRO okr_plan_value_at IS 'The planned value at t along a key result''s plan points.';
 COMMENT ON MACRO okr_status IS 'on-track, at-risk or off-track, comparing actual with expected progress.';
+COMMENT ON MACRO okr_status_at IS 'okr_status at an instant of a cycle ending at we: final once the cycle is over (its end is not in it).';
 COMMENT ON MACRO okr_succeeded IS 'Whether an objective''s score counts as success for its type (committed 1.0, aspirational 0.7, learning not graded).';
 COMMENT ON MACRO kpi_health_of IS 'green, amber or red for a KPI value under its direction and thresholds.';
 COMMENT ON MACRO kpi_period_us IS 'A KPI cadence''s period in microseconds: a reading older than that is stale.';

@@ -45,6 +45,10 @@ CREATE OR REPLACE MACRO okr_status(actual, expected) AS
     CASE WHEN expected - actual <= 0.1e0 + 1e-9 THEN 'on-track'
          WHEN expected - actual <= 0.25e0 + 1e-9 THEN 'at-risk'
          ELSE 'off-track' END;
+-- The status (or track) at t of a key result (or objective) of a cycle ending at we: 'final'
+-- once the cycle is over (its end is not in it), else okr_status (scoring.status).
+CREATE OR REPLACE MACRO okr_status_at(actual, expected, t, we) AS
+    CASE WHEN t >= we THEN 'final' ELSE okr_status(actual, expected) END;
 
 CREATE OR REPLACE MACRO okr_succeeded(okr_type, score) AS
     CASE WHEN score IS NULL THEN NULL
@@ -273,8 +277,8 @@ scored AS (SELECT planned.*,
            FROM planned)
 SELECT key AS key_result, objective, title AS kr_title, kind, start, target, target_high,
        tolerance, unit, weight, value, progress, expected,
-       okr_status(progress, expected) AS status, confidence, kpi, kpi_health, kpi_stale,
-       kr_position
+       okr_status_at(progress, expected, t_as_of, we) AS status, confidence, kpi, kpi_health,
+       kpi_stale, kr_position
 FROM scored;
 
 -- What the scorecard as of `as_of` as known at `known_at` is scored from, unscored: one row
@@ -309,7 +313,7 @@ WITH RECURSIVE obj AS (
 s AS (SELECT * FROM key_results_at(as_of, known_at,
                                    only_objectives := (SELECT list(objective) FROM obj))),
 card AS (SELECT obj.cycle, obj.objective, obj.objective_title, obj.owner, obj.team, obj.level,
-                obj.okr_type, obj.parent, obj.objective_status,
+                obj.okr_type, obj.parent, obj.objective_status, obj.we,
                 CASE WHEN sum(s.weight) OVER o > 0
                      THEN sum(s.progress * s.weight) OVER o / sum(s.weight) OVER o END
                     AS objective_score,
@@ -365,11 +369,13 @@ rolled AS (SELECT flow.top AS objective, sum(flow.f * own.s) AS rollup,
 SELECT cycle, objective, objective_title, owner, team, level, okr_type, parent,
        objective_status, objective_score, objective_expected,
        CASE WHEN objective_score IS NOT NULL AND objective_expected IS NOT NULL
-            THEN okr_status(objective_score, objective_expected) END AS objective_track,
+            THEN okr_status_at(objective_score, objective_expected, as_of::TIMESTAMPTZ, we)
+       END AS objective_track,
        okr_succeeded(okr_type, objective_score) AS succeeded,
        rolled.rollup AS objective_rollup, rolled.rollup_expected AS objective_rollup_expected,
        CASE WHEN rolled.rollup IS NOT NULL
-            THEN okr_status(rolled.rollup, rolled.rollup_expected) END AS objective_rollup_track,
+            THEN okr_status_at(rolled.rollup, rolled.rollup_expected, as_of::TIMESTAMPTZ, we)
+       END AS objective_rollup_track,
        key_result, kr_title, kind, start, target, target_high, tolerance, unit, weight, value,
        progress,
        expected, status, confidence, kpi, kpi_health, kpi_stale

@@ -557,9 +557,12 @@ class Projection:
             cards[kr["objective"]]["key_results"].append(kr)
         # In the replay's order (DuckDB's rows come in any order): a roll-up sums its terms
         # in the order of the cards, so the same call gives the same digits every time.
-        rolled = roll_up(sorted((cards[k] for k in scored), key=_CYCLE_AND_KEY))
+        # A cycle is over at its end instant (its end is not in it): tracks say `final`.
+        ended = {cyc for cyc, (_, end) in in_force.items() if at >= end}
+        rolled = roll_up(sorted((cards[k] for k in scored), key=_CYCLE_AND_KEY), ended)
         return [{**{k: v for k, v in c.items() if k != "key_results"},
-                 **measure_objective(c["okr_type"], c["key_results"]), **rolled[c["key"]],
+                 **measure_objective(c["okr_type"], c["key_results"], c["cycle"] in ended),
+                 **rolled[c["key"]],
                  "key_results": c["key_results"]}
                 for c in sorted((cards[k] for k in shown), key=_CYCLE_AND_KEY)]
 

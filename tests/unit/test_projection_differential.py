@@ -175,16 +175,21 @@ def test_scorecard_at_matches_domain_replay_at_random_instants(history: tuple) -
     mismatches = []
     nonempty = 0
     branches = set()
+    tracks: set[str | None] = set()
     for as_of, known_at in instants:
         want = scorecard_at(facts, as_of, known_at)
         got = proj.scorecard_at(as_of, known_at)
         nonempty += bool(want)
         branches |= {branch(kr) for card in want for kr in card["key_results"]}
+        tracks |= {kr["status"] for card in want for kr in card["key_results"]}
+        tracks |= {card[f] for card in want for f in ("track", "rollup_track")}
         diff = same(got, want)
         if diff:
             mismatches.append((as_of, known_at, diff[:3]))
     assert mismatches == []
     assert nonempty > 100
+    # Tracks of cycles running and `final` ones (over at the instant) were both compared.
+    assert tracks >= {"on-track", "at-risk", "off-track", "final"}
     # Every kind and branch was compared: each threshold kind met, breached and inside its
     # tolerance band; the others part of the way and at both ends.
     assert branches >= {(kind, b) for kind in ("stay-above", "stay-below", "range")
@@ -617,10 +622,13 @@ def test_the_scorecard_at_macro_scores_as_the_replay(history: tuple) -> None:
 # before its KPI was in force stopped counting — the guardrail 'sparse' has one, observed at
 # 09:00 on the day it was added at 12:00: with only that rule undone in the fold
 # (history._reading), the reviews hashed as before, the exclusive cycle end and the reading at
-# 2025-Q4's end instant added to this history changing nothing).
+# 2025-Q4's end instant added to this history changing nothing); and when a track said
+# `final` once its cycle was over at the instant scored (a key result's status, an objective's,
+# a roll-up's and a team's track) — with scoring.over made to say never, the reviews hashed
+# as before.
 REVIEW_DIGESTS = {
-    "2025-Q3": "7f6ce7d427c11b1d27d1bcefc82b14a25215cc81e5c54bf47679f0f131fa6023",
-    "2025-Q4": "8ebefbd4a8709553cfe281f4c08920151509e11d81a8182e300ce895bde4cfbf",
+    "2025-Q3": "c7332bf0abfa5f5b95c16fb220ac9057b281f652fd863c6a8089e017ea573737",
+    "2025-Q4": "d7fedb4ff9f6d574eea1be1d8b306fe65fac89e300c2738b704bae412bfda0e9",
 }
 
 
