@@ -95,6 +95,11 @@ def cycle_carry(ctx: typer.Context,
                 unfinished_only: bool = typer.Option(
                     False, "--unfinished-only", help="Only key results below 1.0 at the end of "
                     "FROM (or never checked in), and the objectives holding one."),
+                effective: str | None = typer.Option(
+                    None, "--effective", help="When the copies took effect (local; a date "
+                    "alone means the start of that day), if not when recorded: not before TO "
+                    "starts; needs --reason and is flagged in reviews. While TO is in planning "
+                    "they are in force from its start anyway."),
                 reason: str | None = REASON, as_json: bool = JSON) -> None:
     """Copy FROM's objectives (not abandoned ones) and their key results into TO, each new
     item recording the one it was carried from. Keys get TO appended (rev-2x → rev-2x.2027-Q1).
@@ -102,7 +107,9 @@ def cycle_carry(ctx: typer.Context,
     from okr.ledger.carry import carry
 
     st = state(ctx)
-    carried = carry(st.ledger, source, target, unfinished_only=unfinished_only, reason=reason)
+    since = when(st, effective)
+    carried = carry(st.ledger, source, target, unfinished_only=unfinished_only, reason=reason,
+                    effective=since)
     src, dst = st.ledger.cycle(source).key, st.ledger.cycle(target).key
     new = [c for c in carried if c.new]
     label = {"objective": "objective", "key_result": "key result"}
@@ -129,7 +136,7 @@ def cycle_carry(ctx: typer.Context,
                               for c in carried if not c.new],
           "kept_parent": [{"objective": c.key, "parent": c.parent, "parent_cycle": c.parent_cycle}
                           for c in kept]},
-         then)
+         then, in_force=since if new else None)
 
 
 # ---- objectives -------------------------------------------------------------------------

@@ -7,6 +7,8 @@ cycles, so the copy gets its origin's key with the target cycle's appended:
 `rev-2x.2027-Q2` (the suffix of the cycle it was carried into is replaced, not stacked).
 """
 
+from datetime import datetime
+
 from okr.domain.base import check_key
 from okr.domain.errors import DomainError
 from okr.domain.periods import Window
@@ -46,6 +48,17 @@ def check_carry(source: str, source_window: Window, target: str, target_window: 
     if not (target_window.start > source_window.start and target_window.end > source_window.end):
         raise DomainError(f"cycle {target} does not come after {source} (it must start and end "
                           f"later); carry forward into a later cycle")
+
+
+def check_carry_effective(effective: datetime | None, target: str, target_window: Window
+                          ) -> None:
+    """Refuse a carry's `--effective` before the target cycle starts: its copies count from
+    that start at the earliest (the rest of the bounds are every plan change's: a reason,
+    not in the future)."""
+    if effective is not None and effective < target_window.start:
+        raise DomainError("--effective {effective} is before cycle {target} starts ({start}): "
+                          "items carried into it count from its start at the earliest",
+                          effective=effective, target=target, start=target_window.start)
 
 
 def carries_objective(status: str, unfinished_only: bool, krs_unfinished: list[bool]) -> bool:

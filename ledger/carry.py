@@ -14,7 +14,13 @@ from eventsourcing.persistence import IntegrityError
 
 from okr.domain.base import utc_now
 from okr.domain.cards import kpi_now, measure_key_result
-from okr.domain.carry import carried_key, carries_objective, check_carry, unfinished
+from okr.domain.carry import (
+    carried_key,
+    carries_objective,
+    check_carry,
+    check_carry_effective,
+    unfinished,
+)
 from okr.domain.errors import DomainError
 from okr.domain.key_result import KeyResult
 from okr.domain.objective import Objective
@@ -69,16 +75,19 @@ def _carried_before(app: OkrLedger, target: str) -> dict[tuple[str, str], str]:
 
 
 def carry(app: OkrLedger, source: str, target: str, *, unfinished_only: bool = False,
-          reason: str | None = None) -> list[Carried]:
+          reason: str | None = None, effective: datetime | None = None) -> list[Carried]:
     """Carry `source`'s objectives (not abandoned ones) and their live key results into
     `target`; with `unfinished_only`, only the key results unfinished at the end of `source`
     (or now, if earlier) and the objectives holding one. Plan copied as it stands now (start,
     target, kind, unit, weight, tolerance, KPI link; phased targets belong to their cycle's
-    dates and are not copied); initiatives and check-ins stay with the origin."""
+    dates and are not copied); initiatives and check-ins stay with the origin. The copies are
+    in force as any new plan item of `target` (from its start while it is in planning), or from
+    `effective` (with a reason; not before `target` starts, not in the future)."""
     who = app.principal
     src, dst = app.cycle(source), app.cycle(target)
     check_carry(src.key, src.window, dst.key, dst.window)
     dst.check_open("carrying items into it")
+    check_carry_effective(effective, dst.key, dst.window)
     at = min(utc_now(), src.end)
     before = _carried_before(app, dst.key)
     plan: list[tuple[Carried, Any]] = []
@@ -93,7 +102,7 @@ def carry(app: OkrLedger, source: str, target: str, *, unfinished_only: bool = F
         keys[obj.key] = before.get(("objective", obj.key)) or carried_key(
             obj.key, obj.carried_from, src.key, dst.key)
         chosen.append((obj, krs))
-    eff = app._in_force(dst, None, None, reason, f"carrying {src.key} into {dst.key}")
+    eff = app._in_force(dst, None, effective, reason, f"carrying {src.key} into {dst.key}")
     for obj, krs in chosen:
         new_key = keys[obj.key]
         if ("objective", obj.key) in before:

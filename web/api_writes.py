@@ -53,6 +53,9 @@ class Reason(_Body):
 class Carry(_Body):
     to: str = Field(description="A later cycle, already added.")
     unfinished_only: bool = False
+    effective: str | None = Field(None, description="When the copies took effect, if not when "
+                                  "recorded (not before the later cycle starts; needs a "
+                                  "reason; flagged in reviews).")
     reason: str | None = REASON
 
 
@@ -278,8 +281,9 @@ def write_routes(router: APIRouter, site: Site, caller: Callable[[str | None], P
 
     def carry(key: str, b: Carry) -> Work:
         from okr.ledger.carry import carry as run
+        eff = when(b.effective)
         return b.to, lambda L: run(L, key, b.to, unfinished_only=b.unfinished_only,
-                                   reason=b.reason)
+                                   reason=b.reason, effective=eff)
 
     route("/cycles/{key}/carry", Carry, "Carry a cycle's objectives and key results into a "
           "later cycle (okr cycle carry).", _plans, carry)

@@ -92,7 +92,8 @@ CASES = [
          lambda L, u: (_cycle(L, u), _cycle(L, u, 2),
                        L.add_objective(f"o-{u}", "Carried", cycle=f"c1-{u}", owner="ana"),
                        L.add_key_result(f"kr-{u}", "KR", objective=f"o-{u}")),
-         bad={"to": "c1-{u}"}, says="into itself"),
+         # --effective as the CLI takes it (the rollover trial): read, not ignored
+         bad={"to": "c2-{u}", "effective": "next tuesday", "reason": "r"}),
     Case("objective add", "/objectives",
          {"key": "o-{u}", "title": "New", "cycle": "live", "team": "eng", "reason": "late"},
          ["ObjectiveAdded"],

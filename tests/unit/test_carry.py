@@ -254,3 +254,95 @@ def test_snapshots_taken_before_carry_forward_load_as_carried_from_nothing(tmp_p
         assert (kr.carried_from, kr.latest_check_in()["value"]) == (None, SNAPSHOT_EVERY - 1)
     finally:
         app.close()
+
+
+# ---- a carry into a quarter already committed and under way (the rollover trial) ----------
+
+BERLIN = {"OKR_ORG_TZ": "Europe/Berlin"}  # typed times are Berlin's too (tests.fuzzing.okr)
+
+
+def in_berlin(home: Path, *args: str) -> Result:
+    return okr(home, *args, env=BERLIN)
+
+
+@pytest.fixture
+def rolled_over(tmp_path: Path) -> tuple[Path, str]:
+    """An old cycle that ended three days ago (a key result at 4 of 10) and the new one that
+    began then, its plan committed before its first morning; built relative to now, so the
+    new cycle is always under way. Returns the home and the new cycle's first day."""
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    first, old_start, new_end = (str(today - timedelta(days=d)) for d in (3, 40, -40))
+    home = tmp_path / "home"
+    for args in (["cycle", "add", "old", "--start", old_start, "--end", first],
+                 ["objective", "add", "o", "Grow", "--cycle", "old", "--owner", "ana"],
+                 ["kr", "add", "k", "Deals", "--objective", "o", "--target", "10"],
+                 ["checkin", "k", "4", "--at", old_start],
+                 ["cycle", "add", "new", "--start", first, "--end", new_end],
+                 ["cycle", "commit", "new"]):
+        got = in_berlin(home, *args)
+        assert got.crash is None and got.code == 0, str(got)
+    return home, first
+
+
+def test_a_carry_into_a_running_committed_cycle_can_say_when_it_took_effect(
+        rolled_over: tuple[Path, str]) -> None:
+    """Carried on the new quarter's second morning, the unfinished work counts from its first:
+    `--effective` as every other plan command takes it, said back and in --json."""
+    home, first = rolled_over
+    got = in_berlin(home, "cycle", "carry", "old", "new", "--unfinished-only", "--reason",
+                    "rollover", "--effective", first, "--json")
+    assert got.crash is None and got.code == 0, str(got)
+    data = json.loads(got.stdout)
+    assert pairs(data) == [("objective", "o", "o.new"), ("key_result", "k", "k.new")]
+    start = json.loads(in_berlin(home, "show", "new", "--json").stdout)["start"]
+    assert data["effective_at"] == start
+    # A check-in for the new quarter's first morning is taken, not refused as before the
+    # copy was in force.
+    morning = in_berlin(home, "checkin", "k.new", "5", "--at", f"{first}T09:00")
+    assert morning.code == 0, str(morning)
+    # The review lists the copies as revisions in force from the first day, flagged.
+    project(home)
+    review = json.loads(in_berlin(home, "review", "new", "--json").stdout)
+    added = {r["key"]: r for r in review["revisions"]}
+    assert set(added) == {"o.new", "k.new"}
+    assert {(r["effective_at"], r["backdated"], r["reason"]) for r in added.values()} == {
+        (start, True, "rollover")}
+    said = in_berlin(home, "cycle", "carry", "old", "new", "--reason", "the rest", "--effective",
+                     first)
+    assert said.code == 0 and "nothing to carry" in said.stdout, str(said)
+    assert "in force from" not in said.stdout  # nothing new took effect
+
+
+def test_a_carry_into_a_running_committed_cycle_is_in_force_when_recorded_by_default(
+        rolled_over: tuple[Path, str]) -> None:
+    home, first = rolled_over
+    ok_ = in_berlin(home, "cycle", "carry", "old", "new", "--reason", "rollover")
+    assert ok_.code == 0 and "in force from" not in ok_.stdout, str(ok_)
+    early = in_berlin(home, "checkin", "k.new", "5", "--at", f"{first}T09:00")
+    assert early.code == 2 and "before key result k.new was in force" in early.stderr, str(early)
+
+
+@pytest.mark.parametrize(("extra", "said"), [
+    (["--reason", "r", "--effective", "2020-01-01"],
+     "is before cycle new starts (LOCAL_START): items carried into it count from its start"),
+    (["--reason", "r", "--effective", "2999-01-01"], "is in the future"),
+    (["--reason", "r", "--effective", "yesterday-ish"], "cannot read time 'yesterday-ish'"),
+    (["--effective", "FIRST"], "with --effective needs a reason"),
+], ids=["before-start", "future", "bad", "no-reason"])
+def test_a_carry_effective_out_of_bounds_is_one_line_exit_2_nothing_written(
+        rolled_over: tuple[Path, str], extra: list[str], said: str) -> None:
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    home, first = rolled_over
+    local_start = datetime.combine(date.fromisoformat(first), datetime.min.time(),
+                                   ZoneInfo("Europe/Berlin")).isoformat()
+    stored = event_count(home)
+    got = in_berlin(home, "cycle", "carry", "old", "new",
+                    *[a.replace("FIRST", first) for a in extra])
+    assert got.crash is None and got.code == 2, str(got)
+    assert got.stdout == "" and got.stderr.count("\n") == 1, str(got)
+    assert said.replace("LOCAL_START", local_start) in got.stderr, str(got)
+    assert event_count(home) == stored
