@@ -60,13 +60,13 @@ def headline(review: dict[str, Any], zone: str) -> str:
     a cycle not over at the review's as-of, '2 of 4 graded objectives reached so far (2026-Q4
     runs until 2026-12-31, Europe/Berlin) · mean score so far 62% · …' — not 'succeeded'."""
     s, final = review["summary"], is_final(review)
-    counted = (f"{s['succeeded']} of {s['graded']} graded objectives "
+    verdict = (f"{s['succeeded']} of {s['graded']} graded objectives "
                + ("succeeded" if final else f"reached so far ({review['cycle']} runs until "
                   f"{day(review['end'], zone, end=True)}, {zone})"))
     if s.get("abandoned"):
-        counted += f" ({s['abandoned']} abandoned, not graded)"
-    return (f"{counted} · {mean_score(s, final)} · {s['objectives']} objectives, "
-            f"{s['key_results']} key results")
+        verdict += f" ({s['abandoned']} abandoned, not graded)"
+    return (f"{verdict} · {mean_score(s, final)} · {counted(s['objectives'], 'objective')}, "
+            f"{counted(s['key_results'], 'key result')}")
 
 
 def header(review: dict[str, Any], zone: str, person: str | None = None) -> str:

@@ -186,6 +186,24 @@ def test_one_check_in_is_said_in_the_singular(home: Path) -> None:
         assert "1 check-ins" not in out and "1 check-in, " in out, fmt
 
 
+def test_one_objective_and_one_key_result_are_said_in_the_singular() -> None:
+    """The review's headline of a quarter with one objective of one key result (the rollover
+    trial's first days of a new quarter): not "1 objectives, 1 key results"."""
+    from okr.cli.report import headline
+
+    summary = {"succeeded": 0, "graded": 1, "objectives": 1, "key_results": 1,
+               "mean_score": 0.1}
+    said = headline({"summary": summary, "evaluated_at": "2026-12-31T23:00:00.000000Z",
+                     "end": "2026-12-31T23:00:00.000000Z", "status": "committed",
+                     "cycle": "2026-Q4"}, "Europe/Berlin")
+    assert said.endswith("· 1 objective, 1 key result"), said
+    summary.update(objectives=2, key_results=3)
+    said = headline({"summary": summary, "evaluated_at": "2026-12-31T23:00:00.000000Z",
+                     "end": "2026-12-31T23:00:00.000000Z", "status": "committed",
+                     "cycle": "2026-Q4"}, "Europe/Berlin")
+    assert said.endswith("· 2 objectives, 3 key results"), said
+
+
 # ---- F14 (6): after the end, no on-track/at-risk beside a final grade ------------------------
 
 def test_a_finished_quarter_says_final_not_a_track(home: Path) -> None:
