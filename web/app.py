@@ -10,17 +10,20 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import jinja2
 from fastapi import FastAPI, Query, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from okr.cli.output import visible
 from okr.domain.numbers import figure, fraction
@@ -29,6 +32,7 @@ from okr.web import auth
 from okr.web.api import api_router, bearer, invalid_request, problem_response
 from okr.web.errors import ApiProblem, Problem, failure
 from okr.web.idempotency import IdempotencyStore
+from okr.web.limits import BodyTooLarge, BoundedBodies, unreadable_json
 from okr.web.site import FEED_PAGE, Site
 from okr.web.views import guardrail_chart, kpi_chart, kr_chart, said, tree
 
@@ -84,6 +88,29 @@ def create_app(settings: Settings) -> FastAPI:
         first = exc.errors()[0] if exc.errors() else {}
         return problem_response(Problem(400, "Bad request", visible(invalid_request(first))),
                                 request.url.path)
+
+    @app.exception_handler(HTTPException)
+    async def refused_early(request: Request, exc: HTTPException) -> Response:
+        """What the router or a body's reading refused before a route could: on the API a
+        problem, after the token (docs/web.md: 401 first); a body too large on a page, the
+        error page."""
+        if request.url.path.startswith("/api/"):
+            try:
+                await run_in_threadpool(bearer, site, request.headers.get("authorization"))
+            except ApiProblem as refused:
+                return problem_response(refused.problem, request.url.path, refused.headers)
+            detail = unreadable_json(exc.__cause__) if exc.status_code == 400 \
+                and exc.__cause__ is not None else str(exc.detail)
+            title = "Content too large" if exc.status_code == 413 else \
+                HTTPStatus(exc.status_code).phrase.capitalize()  # as the API's other titles
+            return problem_response(Problem(exc.status_code, title, visible(detail)),
+                                    request.url.path, dict(exc.headers or {}))
+        if isinstance(exc, BodyTooLarge):
+            return page(request, "error.html", None, exc.status_code, title="Content too large",
+                        message=exc.detail)
+        return await http_exception_handler(request, exc)
+
+    app.add_middleware(BoundedBodies)  # inside security_headers: its answers get them too
 
     @app.middleware("http")
     async def security_headers(request: Request,
