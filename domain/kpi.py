@@ -1,9 +1,9 @@
 """A KPI: an ongoing measure with a direction, thresholds, a cadence and readings.
 
 The aggregate keeps what its decisions and `okr show` / `okr kpi list` need — the definition,
-the two latest readings (value now, trend), how many there are, and the idempotency ids it has
-seen (each with the version of the event that recorded it, packed in one string:
-domain/reading_ids.py) — not every reading: those are its events (ledger/views.readings), so
+the readings of the two latest observed times (value now, trend), how many there are, and the
+idempotency ids it has seen (each with the version of the event that recorded it, packed in one
+string: domain/reading_ids.py) — not every reading: those are its events (ledger/views.readings), so
 with the ledger's snapshots a reading costs about the same after 20,000 earlier readings as
 after 10 (docs/benchmarks.md).
 """
@@ -86,7 +86,9 @@ class Kpi(LedgerAggregate):
         self.key = key
         self._define(name, unit, direction, target, green, red, cadence, tags, owner)
         self.retired = False
-        self.last_readings: list[Reading] = []  # the two latest by observed time, oldest first
+        # The readings of the two latest observed times, oldest first: of one time, the later
+        # recorded (a correction replaces the reading it corrects).
+        self.last_readings: list[Reading] = []
         self.last_recorded: Reading | None = None
         self.reading_count = 0
         self.reading_ids = ReadingIds()  # idempotency id → version that recorded it
@@ -186,8 +188,9 @@ class Kpi(LedgerAggregate):
                       "recorded_at": None}  # set by apply
         self.last_recorded = r
         self.reading_count += 1
-        # Sorted by observed time; stable, so of equal times the later recorded comes last.
-        self.last_readings = sorted([*self.last_readings, r],
+        # Sorted by observed time; a reading of a time already there replaces that one.
+        self.last_readings = sorted([*(x for x in self.last_readings
+                                       if x["observed_at"] != observed_at), r],
                                     key=lambda x: x["observed_at"])[-2:]
 
     def latest_reading(self) -> Reading | None:

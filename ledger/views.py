@@ -195,9 +195,11 @@ def view(app: OkrLedger, kind: str, agg: Any, now: datetime) -> dict[str, Any]:
 
 
 def trend(kpi: Kpi) -> str | None:
-    """'better', 'worse' or 'flat' from the last two readings (by observed time)."""
-    last = kpi.last_readings
-    if len(last) < 2:
+    """'better', 'worse' or 'flat' from the previous observation's reading to the latest's (by
+    observed time, whatever order they were recorded in; of one time, the correction); none
+    unless both count (one observed before the KPI was in force counts in no view)."""
+    last = [r for r in kpi.last_readings if kpi.counts_at(r["observed_at"])]
+    if len(last) < 2 or last[0]["observed_at"] == last[1]["observed_at"]:
         return None
     delta = last[1]["value"] - last[0]["value"]
     if delta == 0:

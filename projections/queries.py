@@ -232,21 +232,26 @@ ORDER BY v.key
 """
 
 # A KPI's latest reading at as_of as known at known_at (by observed time, then position, as
-# `scorecard_at` takes it), its health and staleness then, the trend of its last two readings
-# (as ledger.views.trend) and how many readings it had.
+# `scorecard_at` takes it), its health and staleness then, the trend from the previous
+# observation's reading to it (as ledger.views.trend) and how many readings it had.
 LIST_KPIS = f"""
 -- A reading observed before its KPI was in force (the first version's valid_from) counts in
--- no as-of view (Kpi.counts_at).
+-- no as-of view (Kpi.counts_at). Of the readings of one observed time the later recorded
+-- holds (a correction): the trend compares the latest observation's with the previous
+-- observation's, whatever order they were recorded in.
 WITH since AS (SELECT aggregate_id, min(valid_from) AS since FROM kpi_versions
                GROUP BY aggregate_id),
-rd AS (
-    SELECT r.aggregate_id, count(*) AS readings,
-           max_by(r.observed_at, okr_order_key(r.observed_at, r.position)) AS observed_at,
-           max_by(r.value, okr_order_key(r.observed_at, r.position), 2) AS last_two
+per_time AS (
+    SELECT r.aggregate_id, r.observed_at, count(*) AS readings,
+           arg_max(r.value, r.position) AS value
     FROM kpi_readings r JOIN since USING (aggregate_id)
     WHERE r.recorded_at <= $known::TIMESTAMPTZ AND r.observed_at <= $as_of::TIMESTAMPTZ
       AND r.observed_at >= since.since
-    GROUP BY r.aggregate_id)
+    GROUP BY r.aggregate_id, r.observed_at),
+rd AS (
+    SELECT aggregate_id, sum(readings) AS readings, max(observed_at) AS observed_at,
+           max_by(value, observed_at, 2) AS last_two
+    FROM per_time GROUP BY aggregate_id)
 SELECT v.key, v.name, v.unit, v.direction, v.target, v.green, v.red, v.cadence, v.tags,
        v.owner, v.retired, rd.last_two[1] AS value, rd.observed_at,
        kpi_health_of(v.direction, v.green, v.red, rd.last_two[1]) AS health,

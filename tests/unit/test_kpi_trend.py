@@ -18,7 +18,10 @@ def test_the_arrow_follows_the_value_and_the_word_the_direction(
     home = tmp_path / "home"
     add = okr(home, "kpi", "add", "err", "Error rate", "--direction", direction,
               "--green", "1" if direction == "down" else "2",
-              "--red", "2" if direction == "down" else "1")
+              "--red", "2" if direction == "down" else "1",
+              # in force before its readings were observed: a reading observed before counts
+              # in no view, and so makes no trend (tests/unit/test_kpi_trend_readings.py)
+              "--effective", "2026-10-01", "--reason", "history")
     assert add.code == 0, add
     for value, at in ((first, "2026-11-01"), (then, "2026-11-02")):
         rec = okr(home, "kpi", "record", "err", value, "--at", at)
