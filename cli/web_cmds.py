@@ -55,8 +55,11 @@ def serve(ctx: typer.Context,
     app = create_app(st.settings)
     print(f"okr: serving {st.settings.home} on http://{host}:{port}/ (Ctrl-C to stop)",
           flush=True)
+    # proxy_headers off: a client's address is its connection's, never what its own
+    # X-Forwarded-For says (uvicorn trusts that header from 127.0.0.1 — every client of the
+    # default --host — so the sign-in limit per address was a limit per header value).
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                           access_log=False))
+                                           access_log=False, proxy_headers=False))
     try:
         server.run(sockets=[sock])
     finally:

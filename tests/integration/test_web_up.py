@@ -237,3 +237,33 @@ def test_serve_with_a_listen_fd_that_is_no_socket_is_one_line_and_exit_2(env: En
     assert proc.stderr.splitlines() == [
         "okr: error: --listen-fd 999 is not an open socket (Bad file descriptor); it is for okr "
         "up, which passes the port it bound"], proc.stderr
+
+
+def test_serve_counts_failed_sign_ins_by_the_connection_not_a_forwarded_header(
+        env: Env) -> None:
+    """The sign-in limit (ten failures a minute per address) holds against a client that names
+    another address in each request's X-Forwarded-For. Until 2026-12-04 `okr serve` took the
+    address from that header for any client on 127.0.0.1 (uvicorn's default trust) — every
+    client of the default --host — so a guesser picking a new one each time was never
+    stopped."""
+    ledger, _ = seed(env.settings)
+    ledger.close()
+    port = _free_port()
+    serve = env.spawn("serve", "--port", str(port))
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert until(lambda: _answers(base), 60), "okr serve did not answer"
+        codes = [httpx.post(f"{base}/signin", data={"token": "mia:" + "x" * 43},
+                            headers={"X-Forwarded-For": f"203.0.113.{i}",
+                                     "X-Real-IP": f"203.0.113.{i}"},
+                            timeout=30).status_code for i in range(12)]
+    finally:
+        _end_all(serve, port)
+    assert codes == [401] * 10 + [429] * 2, codes
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/signin", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
