@@ -415,10 +415,12 @@ def _series_point(world: World, kr: dict[str, Any], window: Window, at: datetime
 
 
 def in_force_spans(facts: Sequence[Fact], final: World, krs: set[str], window: Window,
-                   t_eval: datetime, known_at: datetime
+                   t_eval: datetime, known_at: datetime,
+                   stopped: Mapping[str, datetime] | None = None
                    ) -> dict[str, tuple[datetime, datetime]]:
     """Per key result of `krs`: the part of the cycle so far (window start to t_eval) it was
-    in force — from its addition's valid time until its removal's, if removed by t_eval, as
+    in force — from its addition's valid time until its removal's, if removed by t_eval, or
+    until its objective's abandonment took effect (`stopped`: key → that time, by t_eval), as
     known at known_at; those never in force in it are left out."""
     added: dict[str, datetime] = {}
     removed: dict[str, datetime] = {}
@@ -434,7 +436,7 @@ def in_force_spans(facts: Sequence[Fact], final: World, krs: set[str], window: W
         if table != "key_results" or key not in krs or agg not in added:
             continue
         since = max(window.start, added[agg])
-        until = min(t_eval, removed.get(agg, t_eval))
+        until = min(t_eval, removed.get(agg, t_eval), (stopped or {}).get(key, t_eval))
         if until > since:
             out[key] = (since, until)
     return out
@@ -614,9 +616,9 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
     final = world_at(facts, t_eval, point.known_at)
     revised = revisions(facts, cycle, point.known_at)
     removals = {r["key"]: r for r in revised if r["type"] == "KeyResultRemoved"}
+    abandoned = abandonments(facts, final, cycle, t_eval, point.known_at)
     cards = plan_vs_actual(facts, cycle, committed_at, final, t_eval, removals,
-                           team_calls(facts, final, cycle, point, window.end),
-                           abandonments(facts, final, cycle, t_eval, point.known_at))
+                           team_calls(facts, final, cycle, point, window.end), abandoned)
     _, krs = _cycle_keys(final, cycle)
     live_krs = {kr["key"] for c in cards for kr in c["key_results"]}
     kpis = {final.key_results[k]["kpi"] for k in live_krs if final.key_results[k]["kpi"]}
@@ -643,8 +645,11 @@ def review(facts: Sequence[Fact], cycle: str, point: ReviewPoint,
         "summaries": summaries(cards),
         "revisions": revised,
         "progress": weekly_progress(facts, cycle, window, t_eval, point.known_at, also, tz),
-        "habits": check_in_habits(final, in_force_spans(facts, final, krs, window, t_eval,
-                                                        point.known_at), tz, window.end),
+        "habits": check_in_habits(final, in_force_spans(
+            facts, final, krs, window, t_eval, point.known_at,
+            {key: abandoned[kr["objective"]]["effective_at"]
+             for key, kr in final.key_results.items() if kr["objective"] in abandoned}),
+            tz, window.end),
         "backdated": late,
         "backdated_batches": backdated_batches(late, tz),
         "calibration": calibration(final, cards),

@@ -298,3 +298,40 @@ def test_the_printed_review_and_retro_show_the_removed_row_the_call_and_its_coun
     assert plat.split("\t")[9] == "0.70 missed · closed as achieved (disagrees)"
     _print_retro(retro_of((q3, "UTC"), (q3, "UTC")), "tsv", "UTC")
     assert "calls disagreeing\t1\t1\t0" in capsys.readouterr().out
+
+
+def abandoned_mid_quarter(app: OkrLedger,
+                          at: Callable[[datetime, Callable[[], Any]], None]) -> None:
+    """An objective checked in on every week until it was abandoned on 10 Aug (typed at the
+    retro, back-dated), and one pursued to the end, checked in on weekly until 6 Aug only."""
+    at(d(6, 20), lambda: app.add_cycle("2026-Q3"))
+    at(d(6, 21), lambda: app.add_objective("gone", "Dropped", "2026-Q3", "ana", team="a"))
+    at(d(6, 21), lambda: app.add_key_result("k-gone", "Gone", "gone", target=10))
+    at(d(6, 21), lambda: app.add_objective("kept", "Kept", "2026-Q3", "ana", team="a"))
+    at(d(6, 21), lambda: app.add_key_result("k-kept", "Kept", "kept", target=10))
+    at(d(6, 22), lambda: app.commit_cycle("2026-Q3"))
+    for week in range(6):  # 2 Jul … 6 Aug: weeks 0 to 5
+        at(d(7, 2, 9) + timedelta(weeks=week), lambda: app.check_in("k-gone", 1))
+        at(d(7, 2, 9) + timedelta(weeks=week), lambda: app.check_in("k-kept", 1))
+    at(RETRO_DAY, lambda: app.abandon_objective("gone", reason="market gone",
+                                                effective=d(8, 10, 9)))
+
+
+def test_habits_stop_counting_an_abandoned_objectives_key_results_at_the_abandonment(
+        ) -> None:
+    facts = build(abandoned_mid_quarter)
+    after = review(facts, "2026-Q3", ReviewPoint(RETRO_DAY + timedelta(days=1),
+                                                 RETRO_DAY + timedelta(days=1)))
+    gone, kept = after["habits"]["k-gone"], after["habits"]["k-kept"]
+    # From the quarter's start to the abandonment on 10 Aug 09:00 (40.4 days: 6 weeks), one
+    # check-in in each; the weeks after it were not the team's to check in.
+    assert (gone["since"], gone["until"]) == (Q3_START, d(8, 10, 9))
+    assert (gone["check_ins"], gone["weeks"], gone["weeks_without"]) == (6, 6, 0)
+    assert "6 check-ins, 0 of 6 weeks without one (in force until 2026-08-10)" in to_markdown(
+        after, "UTC")
+    # Pursued to the end: the weeks after 6 Aug count.
+    assert (kept["check_ins"], kept["weeks"], kept["weeks_without"]) == (6, 14, 8)
+    # As of a day before the abandonment took effect, the weeks before it count as before.
+    before = review(facts, "2026-Q3", ReviewPoint(d(8, 9), RETRO_DAY + timedelta(days=1)))
+    assert before["habits"]["k-gone"]["until"] == d(8, 9)
+    assert before["habits"]["k-gone"] == {**before["habits"]["k-kept"]}
