@@ -1,12 +1,13 @@
 """Errors the domain raises when a command is not allowed; each message speaks to a person."""
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 
 def _utc(t: datetime) -> str:
-    return t.isoformat(timespec="seconds")
+    # A caller's own time (the Python API's `at`) may carry its zone: said in UTC like the rest.
+    return (t.astimezone(UTC) if t.tzinfo is not None else t).isoformat(timespec="seconds")
 
 
 class DomainError(ValueError):

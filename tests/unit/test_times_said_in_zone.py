@@ -254,3 +254,29 @@ def test_an_import_line_with_such_a_time_is_refused_by_number(home: Path) -> Non
     result = okr(home, "import", "checkins", str(f), env=NEW_YORK)
     assert result.crash is None and result.code == 2, str(result)
     assert ":2: " in result.stderr, str(result)
+
+
+def test_the_python_apis_refusal_says_every_time_in_utc(tmp_path: Path) -> None:
+    """The Python API knows no person's zone: a refusal says its times in UTC (DomainError's
+    str), the caller's own `at` too — not a New York offset beside UTC bounds (the rollover
+    trial: a check-in at New York midnight after a Berlin quarter)."""
+    from zoneinfo import ZoneInfo
+
+    from okr.domain.errors import DomainError
+    from okr.ledger.app import OkrLedger
+    from okr.settings import load_settings
+
+    ledger = OkrLedger(load_settings({"home": tmp_path / "home", "org_timezone":
+                                      "Europe/Berlin"}, environ={}))
+    try:
+        ledger.add_cycle("2026-Q3")
+        ledger.add_objective("o", "Grow", cycle="2026-Q3", owner="ana")
+        ledger.add_key_result("k", "Deals", objective="o", target=4)
+        with pytest.raises(DomainError) as refusal:
+            ledger.check_in("k", 3, at=datetime(2026, 9, 30, 20, 0,
+                                                tzinfo=ZoneInfo("America/New_York")))
+    finally:
+        ledger.close()
+    assert str(refusal.value) == (
+        "check-in time 2026-10-01T00:00:00+00:00 is outside the cycle "
+        "(2026-06-30T22:00:00+00:00 – 2026-09-30T22:00:00+00:00)")
