@@ -195,8 +195,11 @@ def create_app(settings: Settings) -> FastAPI:
         if not auth.csrf_ok(site.secret, cookie, str(form.get("csrf", ""))):
             return page(request, "error.html", None, 403, title="Form refused",
                         message="the form expired or came from another site; reload the page")
+        session = auth.session_of(site.secret, cookie)
+        if session is not None:  # the session ends here, not only the browser's cookie
+            await run_in_threadpool(site.sign_out, session.name)
         response = RedirectResponse("/signin", 303)
-        response.delete_cookie(auth.SESSION_COOKIE, path="/")
+        response.delete_cookie(auth.SESSION_COOKIE, path="/", httponly=True, samesite="strict")
         return response
 
     # ---- pages ------------------------------------------------------------------------

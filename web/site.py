@@ -115,6 +115,8 @@ class Site:
         self._probe = threading.Lock()
         self._failures: dict[str, deque[float]] = {}
         self._failures_lock = threading.Lock()
+        self._signed_out = SignedOut(settings.home / "web-signed-out.json")
+        self._signed_out.at("")  # a damaged file: one line now, before anything is served
 
     @property
     def settings(self) -> Settings:
@@ -160,9 +162,16 @@ class Site:
             u = self.state.ledger.user(name)
         except NotFound:
             return None
-        if signed_in_at is not None and signed_in_at < u.credentials_changed_at.timestamp():
+        if signed_in_at is not None and (
+                signed_in_at < u.credentials_changed_at.timestamp()
+                or signed_in_at <= self._signed_out.at(u.key)):
             return None
         return Principal(u.key, u.role, u.team)
+
+    def sign_out(self, name: str) -> None:
+        """End every session of this user made until now (kept in the data directory, so a
+        copy of the cookie is no session afterwards, also for a server started later)."""
+        self._signed_out.record(name)
 
     def authenticate(self, token: str) -> Principal | None:
         """The user a token belongs to, or None (malformed, unknown user, wrong secret)."""
@@ -663,3 +672,72 @@ def restate(then: list[dict[str, Any]], now: list[dict[str, Any]]) -> list[Resta
                             if (before or {}).get(f) != (after or {}).get(f))
         out.append(Restated(obj, key, kr.get("title", ""), before, after, changed))
     return out
+
+
+class SignedOut:
+    """When each user last signed out, kept in a file of the data directory (0600, replaced
+    whole): their sessions made until then are no sessions. Only sign-outs within the last
+    SESSION_SECONDS are kept (an older one ends no session still valid), so the file holds
+    one line a user at most; it is read again when it changed (another server over the same
+    data directory signed someone out)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._seen: tuple[int, int] | None = None
+        self._at: dict[str, float] = {}
+        self._read = False  # read once (when the server started)
+
+    def at(self, name: str) -> float:
+        """When `name` last signed out (seconds since the epoch), or -inf."""
+        with self._lock:
+            self._refresh()
+            return self._at.get(name, float("-inf"))
+
+    def record(self, name: str) -> None:
+        import json
+        import math
+
+        from okr.errors import DataDirUnavailable
+        from okr.files import new_file
+        from okr.web.auth import SESSION_SECONDS
+
+        with self._lock:
+            with suppress(DataDirUnavailable):  # damaged: written anew, whole
+                self._refresh()
+            now = time.time()
+            # to the millisecond, as a session says when it was made: those made until now end
+            self._at[name] = math.floor(now * 1000) / 1000
+            self._at = {k: v for k, v in self._at.items() if v > now - SESSION_SECONDS}
+            with new_file(self.path) as tmp, tmp.open("w") as f:
+                os.fchmod(f.fileno(), 0o600)
+                json.dump(self._at, f, sort_keys=True)
+                f.flush()
+                os.fsync(f.fileno())
+            self._seen = None  # read back what was written, with its new stat
+
+    def _refresh(self) -> None:
+        import json
+        import math
+
+        from okr.errors import DataDirUnavailable
+
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            self._seen, self._at, self._read = None, {}, True
+            return
+        if self._seen == (st.st_mtime_ns, st.st_ino):
+            return
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            at = {str(k): float(v) for k, v in data.items()
+                  if isinstance(v, int | float) and math.isfinite(v)}
+        except (OSError, ValueError, AttributeError, UnicodeDecodeError) as exc:
+            if self._read:  # damaged while serving: keep what was read last
+                return
+            raise DataDirUnavailable(f"the web server's {self.path.name} at {self.path} cannot "
+                                     f"be read ({type(exc).__name__}): it was edited outside "
+                                     "okr; remove it and a sign-out made before is "
+                                     "forgotten") from None
+        self._seen, self._at, self._read = (st.st_mtime_ns, st.st_ino), at, True

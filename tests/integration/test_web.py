@@ -438,6 +438,31 @@ def test_a_new_password_ends_the_sessions_signed_in_before_it(web: Web) -> None:
     assert after.get("/scorecard").status_code == 200
 
 
+def test_signing_out_ends_the_session_not_only_the_cookie(web: Web) -> None:
+    """A session cookie copied before its user signed out (a shared computer's browser
+    profile, a proxy's log) is no session afterwards — in this server and in one started
+    later over the same data directory. Until 2026-12-04 sign-out only asked the browser to
+    forget the cookie: the copy stayed good for its 12 hours."""
+    c = web.signed_in("ben")
+    elsewhere = web.signed_in("ben")  # another browser of the same user
+    other = web.signed_in("vic")
+    copied = c.cookies.get("okr_session")
+    assert copied
+    r = c.post("/signout", data={"csrf": csrf_of(c.get("/scorecard").text)})
+    assert r.status_code == 303 and r.headers["location"] == "/signin"
+    for replay in (web.client(), c):  # a server started later; the same one
+        replay.cookies.set("okr_session", copied)
+        r = replay.get("/scorecard")
+        assert r.status_code == 303 and r.headers["location"].startswith("/signin"), r.text
+    r = elsewhere.get("/scorecard")  # sign-out ends every session the user had made before
+    assert r.status_code == 303 and r.headers["location"].startswith("/signin")
+    assert other.get("/scorecard").status_code == 200  # another user's session stays
+    again = web.signed_in("ben")  # and the user signs in again
+    assert again.get("/scorecard").status_code == 200
+    api = again.get("/api/v1/me", headers={"Authorization": f"Bearer {web.tokens['ben']}"})
+    assert api.status_code == 200  # a token is no session: it stays valid
+
+
 def test_the_trail_says_a_password_was_set_and_never_shows_its_hash(web: Web) -> None:
     from okr.web.passwords import hash_password
 

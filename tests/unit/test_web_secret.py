@@ -34,3 +34,26 @@ def test_a_damaged_secret_is_refused_in_words_not_used(tmp_path: Path) -> None:
     (tmp_path / "web-secret").write_text("")
     with pytest.raises(DataDirUnavailable, match=r"web-secret at .* is not a 32-byte key"):
         load_secret(tmp_path)
+
+
+def test_sign_outs_are_kept_private_and_a_damaged_file_is_one_line(tmp_path: Path) -> None:
+    """web-signed-out.json (web/site.py SignedOut): when each user last signed out."""
+    import json
+    import time
+
+    from okr.web.auth import SESSION_SECONDS
+    from okr.web.site import SignedOut
+
+    path = tmp_path / "web-signed-out.json"
+    path.write_text(json.dumps({"old": time.time() - SESSION_SECONDS - 5}))
+    kept = SignedOut(path)
+    kept.record("ana")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert set(json.loads(path.read_text())) == {"ana"}  # one too old to end a session: gone
+    assert SignedOut(path).at("ana") == kept.at("ana") <= time.time()
+    assert kept.at("bob") == float("-inf")
+    path.write_text("{not json")
+    with pytest.raises(DataDirUnavailable) as damaged:
+        SignedOut(path).at("ana")  # as a server starts
+    assert "\n" not in str(damaged.value) and "remove it" in str(damaged.value)
+    assert kept.at("ana") > 0  # a server already serving keeps what it read last
