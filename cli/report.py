@@ -15,6 +15,7 @@ from okr.cli.output import NONE, counted, csv_cell, datum, visible
 from okr.domain.actors import acting
 from okr.domain.numbers import figure, fraction, percent
 from okr.domain.numbers import shown as shown_down
+from okr.domain.review import REMOVED_BEHIND
 
 
 def pct(x: float | None) -> str:
@@ -300,7 +301,8 @@ def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
                 "progress": kr["progress"], "expected": kr["expected"],
                 "status": FINAL if final else kr["status"],
                 "added_after_commit": kr["added_after_commit"], "removed_after_commit": False,
-                "moved_from": kr.get("moved_from"), "carried_from": kr["carried_from"]})
+                "moved_from": kr.get("moved_from"), "carried_from": kr["carried_from"],
+                "goalpost": goalposts_of(review, kr["key"])})
         for kr in card.get("removed_key_results", ()):
             rows.append({
                 "row": KR_ROW, **common, "grade": NONE,
@@ -314,7 +316,8 @@ def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
                 "initiatives": NONE,
                 "value": kr["value"], "progress": kr["progress"], "expected": kr["expected"],
                 "status": "removed", "added_after_commit": False, "removed_after_commit": True,
-                "moved_from": None, "carried_from": None})
+                "moved_from": None, "carried_from": None,
+                "goalpost": goalposts_of(review, kr["key"])})
         rows.append({
             "row": OBJECTIVE_ROW, **common, "grade": objective_grade(card, final) + call_text(card),
             "key_result": None, "kr_title": None, "kr_kind": None, "unit": None,
@@ -323,7 +326,7 @@ def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
             "weight": None, "initiatives": NONE, "value": None, "progress": card["score"],
             "expected": card["expected"], "status": FINAL if final else card["track"],
             "added_after_commit": None, "removed_after_commit": None, "moved_from": None,
-            "carried_from": None})
+            "carried_from": None, "goalpost": goalposts_of(review, card["key"])})
     return rows
 
 
@@ -387,12 +390,24 @@ def type_text(row: dict[str, Any]) -> str:
     return str(row["type"])
 
 
-def goalpost_text(r: dict[str, Any]) -> str:
-    """'goalpost moved (type lowered)' for a revision that moved the goalposts, else ''."""
+def goalpost_text(r: dict[str, Any], zone: str | None = None) -> str:
+    """'goalpost moved (type lowered)' for a revision that moved the goalposts, else ''; a
+    key result removed while behind says how far behind and when (the day in the cycle's
+    `zone`): 'goalpost moved (removed while behind: 5% against 54% expected on 2026-08-20)'."""
     if not r["goalpost_moved"]:
         return ""
-    why = r.get("goalpost")
+    why = "; ".join(
+        f"{g}: {pct(r['progress_then'])} against {pct(r['expected_then'])} expected on "
+        f"{day(r['judged_at'], zone)}" if g == REMOVED_BEHIND else g
+        for g in (r.get("goalpost") or "").split("; ") if g)
     return f"goalpost moved ({why})" if why else "goalpost moved"
+
+
+def goalposts_of(review: dict[str, Any], key: str | None) -> str:
+    """The goalpost moves of the revisions to the item `key` (a plan row's key result, or its
+    objective), in their order: 'target eased; removed while behind', or ''."""
+    return "; ".join(r["goalpost"] for r in review["revisions"]
+                     if r["key"] == key and r["goalpost_moved"] and r["goalpost"])
 
 
 def plan_cells(r: dict[str, Any]) -> tuple[str, ...]:
@@ -415,7 +430,7 @@ def revision_line(r: dict[str, Any], zone: str, person: str | None = None) -> Li
     """A revision after commit: when it was recorded (an instant, in the `person`'s zone with
     UTC beside), what changed, who, why, and its flags — a back-dated one's day in force
     from, in the cycle's `zone` (named)."""
-    flags = ((goalpost_text(r),) if r["goalpost_moved"] else ()) + (
+    flags = ((goalpost_text(r, zone),) if r["goalpost_moved"] else ()) + (
         (f"back-dated: in force from {day(r['effective_at'], zone)} ({zone})",)
         if r["backdated"] else ())
     return Line(f"{moment(r['at'], person)} {r['key']}: {revision_text(r)} by "

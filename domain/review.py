@@ -214,6 +214,9 @@ def _is_revision(f: Fact) -> bool:
         f.type == "ObjectiveStatusChanged" and f.data["status"] == ObjectiveStatus.ABANDONED)
 
 
+REMOVED_BEHIND = "removed while behind"  # a goalpost move: a lagging key result removed
+
+
 def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dict[str, Any]]:
     """Every recorded change to the committed plan — an objective's abandonment too — with
     from → to, who, why, the objective it belongs to, and whether it moved the goalposts
@@ -221,7 +224,8 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
     (`target eased`), a weight change that raised its objective's score as it stood then
     (`weight shifted`: `score_then` → `score_revised`), or an objective's type changed to one
     with a lower bar — committed to aspirational or learning, aspirational to learning
-    (`type lowered`).
+    (`type lowered`), or a key result removed while behind expectation after the cycle began
+    (`removed while behind`: its `progress_then` against `expected_then` at `judged_at`).
 
     A change is judged when it took effect — its valid time, `effective_at`, or the cycle's
     end if it took effect after it — as known at `known_at`: the key result (and its
@@ -290,6 +294,10 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
                     if (entry["score_then"] is not None and entry["score_revised"] is not None
                             and entry["score_revised"] > entry["score_then"] + _EPS):
                         moved.append("weight shifted")
+            elif at > window.start and entry["progress_then"] < entry["expected_then"] - _EPS:
+                # Removed while behind, once the cycle was under way (before it began, a
+                # removal is planning): what it was failing at no longer counts.
+                moved.append(REMOVED_BEHIND)
         elif fact.type == "ObjectiveTypeChanged":
             entry["judged_at"] = at
             entry["score_then"] = _score_then(world, objective, judged, at, window.end)
