@@ -86,6 +86,19 @@ class SaveUnconfirmed(OperationalError):
 MAX_EVENT_BYTES = 256 * 1024
 
 
+class _NoSuchKey(Exception):
+    """A key that holds a lone surrogate: no text, so no item's (keys are ASCII)."""
+
+
+def _id_of(kind: str, key: str) -> UUID:
+    """The aggregate id of a key looked up (a reference a caller typed: `--parent`, `--kpi`);
+    _NoSuchKey for one that is not text, whose id cannot even be made (uuid5 encodes it)."""
+    try:
+        return aggregate_id(kind, key)
+    except UnicodeEncodeError:
+        raise _NoSuchKey from None
+
+
 class EventTooLarge(DomainError):
     """The command would record an event larger than MAX_EVENT_BYTES; nothing was recorded."""
 
@@ -296,15 +309,18 @@ class OkrLedger(Application[UUID]):
         """
         try:
             with self._cache_lock:
-                agg: A = self.repository.get(aggregate_id(kind, key),
+                agg: A = self.repository.get(_id_of(kind, key),
                                              deepcopy_from_cache=not shared)
-        except AggregateNotFoundError:
+        except (AggregateNotFoundError, _NoSuchKey):
             raise NotFound(f"{LABEL[kind]} {key!r} not found") from None
         assert isinstance(agg, cls)
         return agg
 
     def exists(self, kind: str, key: str) -> bool:
-        return bool(self.recorder.select_events(aggregate_id(kind, key), limit=1))
+        try:
+            return bool(self.recorder.select_events(_id_of(kind, key), limit=1))
+        except _NoSuchKey:
+            return False
 
     def find(self, key: str, kinds: Iterable[str] = KINDS) -> list[tuple[str, LedgerAggregate]]:
         """Every aggregate whose key is `key`, whatever its kind."""

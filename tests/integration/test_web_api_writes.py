@@ -4,6 +4,7 @@ may not (403) with nothing written, answered from what it recorded, and recorded
 Idempotency-Key."""
 
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -240,6 +241,27 @@ def test_a_body_that_is_not_json_or_not_valid_is_401_without_a_token_and_400_wit
     r = api.client.post(url, content=b"not json", headers={
         **json_type, "Authorization": f"Bearer {api.tokens[case.who]}"})
     assert problem(r, 400).startswith("the body is not JSON: Expecting value at character 0")
+    assert api.head() == before
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_a_lone_surrogate_in_any_text_of_a_write_is_a_problem_and_nothing_recorded(
+        api: Api, case: Case) -> None:
+    """JSON can spell half of a UTF-16 pair ("\\ud800"), which is no character: in any text
+    member — a title, a reference to another item (`parent`, `kpi`), a time — it is refused in
+    one line, nothing recorded. Until 2026-12-04 a stored text failed in the event store, and
+    a reference failed making the item's id: tracebacks, HTTP 500."""
+    path, body, _ = fresh(api, case)
+    url = f"/api/v1{path}"
+    headers = {"Authorization": f"Bearer {api.tokens[case.who]}",
+               "Content-Type": "application/json"}
+    texts = [n for n, v in body.items() if isinstance(v, str)] + ["on_behalf_of"]
+    before = api.head()
+    for name in texts:
+        hostile = {**body, name: "x\ud800"}
+        r = api.client.post(url, content=json.dumps(hostile), headers=headers)
+        assert r.status_code in (400, 404), (name, r.status_code, r.text)
+        assert "\\ud800" in problem(r, r.status_code), name
     assert api.head() == before
 
 
