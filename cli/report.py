@@ -517,12 +517,14 @@ def sections(review: dict[str, Any], zone: str, person: str | None = None,
     return out
 
 
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|~"})
+# '&' too: a renderer reads `&#x202e;` or `&lt;b&gt;` in text as the character it names.
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|~&"})
 
 
 def _md(text: Any) -> str:
     """Stored text as Markdown text: made visible, every Markdown character escaped (a title
-    can neither break a table with '|' nor become a link or an HTML tag)."""
+    can neither break a table with '|' nor become a link, an HTML tag or a character
+    reference)."""
     return visible(text).translate(_MD_SPECIAL)
 
 

@@ -28,6 +28,7 @@ CORPUS: dict[str, str] = {
     "formula cr": "\r=1+1",
     "html": "<script>alert(1)</script> & <b>bold</b> \"quoted\" 'single'",
     "markdown": "| a | b | [x](https://evil.example/) **bold** `code`",
+    "character references": "&#x202e;gnp.exe &lt;b&gt;bold&lt;/b&gt; &amp; &#8238;",
     "long word": "w" * 2000,
     "non latin": "Umsatz verdoppeln — 收入翻倍 — زيادة 😀",
 }

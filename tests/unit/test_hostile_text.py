@@ -10,6 +10,7 @@ run without a broker.
 """
 
 import csv
+import html
 import io
 import json
 import shutil
@@ -222,6 +223,19 @@ def test_review_files_treat_text_as_data(home: Path, tmp_path: Path) -> None:
     named = {r["key"]: r["on_behalf_of"] for r in review["revisions"]}
     assert all(named[f"k{i}"] == stored(text, 100) for i, (_, text) in enumerate(ITEMS))
     assert page.count("(on behalf of ") >= len(ITEMS)
+
+
+def test_a_markdown_review_shows_character_references_as_typed(home: Path,
+                                                             tmp_path: Path) -> None:
+    """`okr review --format md` left '&' as it was: a Markdown renderer read a title's
+    `&#x202e;` as the right-to-left override it names (and `&lt;b&gt;` as `<b>`)."""
+    from markdown_it import MarkdownIt
+    ok(home, "review", CYCLE, "--format", "md", "--out", str(tmp_path / "r.md"))
+    page = MarkdownIt("commonmark").enable("table").render(
+        (tmp_path / "r.md").read_text(encoding="utf-8"))
+    assert raw_controls(page.replace("\n", "")) == []
+    typed = html.escape(CORPUS["character references"], quote=False)
+    assert page.count(typed) >= 2, typed  # the objective's title and its key result's
 
 
 def test_errors_and_confirmations_show_text_as_data(tmp_path: Path) -> None:
