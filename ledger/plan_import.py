@@ -56,6 +56,9 @@ SINGULAR = {"cycle": "cycles", "kpi": "kpis", "objective": "objectives",
             "key_result": "key_results", "kr": "key_results", "initiative": "initiatives",
             "checkin": "checkins", "check_in": "checkins", "reading": "readings"}
 MAX_BYTES = 20_000_000
+# Lists and mappings inside one another in a YAML plan, at most: a plan needs four (sections,
+# their lists, an entry, its phased targets); deeper is no plan, and PyYAML's parser fails on it.
+MAX_DEPTH = 16
 MAX_ROWS = 200_000
 MAX_ERRORS = 200
 
@@ -132,10 +135,20 @@ def read_yaml(path: Path) -> list[Row]:
 
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     try:  # aliases can multiply a small file into a huge one: refuse them
+        depth = 0
         for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+            line = ev.start_mark.line + 1 if ev.start_mark else 0
             if isinstance(ev, yaml.AliasEvent):
-                line = ev.start_mark.line + 1 if ev.start_mark else 0
                 raise DomainError(f"{path}:{line}: YAML aliases (*name) are not accepted")
+            # PyYAML composes nested lists and mappings recursively (a RecursionError past
+            # ~1,000 levels) and parses deep nesting in quadratic time: stop at once
+            if isinstance(ev, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise DomainError(f"{path}:{line}: nested more than {MAX_DEPTH} deep; a plan "
+                                      "is a mapping of sections, each a list of entries")
+            elif isinstance(ev, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+                depth -= 1
         doc = yaml.load(text, Loader=Loader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -168,6 +168,9 @@ def test_a_kpi_line_may_say_when_it_took_effect(tmp_path: Path) -> None:
     (PLAN_YAML.replace("  - {key: keep,", "  - {key: grow,"), 14, "already exists"),
     (PLAN_YAML + "surprises:\n  - {a: 1}\n", 0, "unknown section 'surprises'"),
     ("cycles: &a\n  - {key: 2026-Q3}\nobjectives: *a\n", 0, "aliases"),
+    # nesting: PyYAML composes recursively (a traceback past ~1,000 levels) and parses it in
+    # quadratic time (45 s for 50,000 levels, a 100 KB file); refused as it is read
+    ("cycles:\n  - " + "[" * 50_000 + "]" * 50_000 + "\n", 2, "nested more than 16 deep"),
 ])
 def test_one_bad_line_writes_nothing_and_is_named(tmp_path: Path, text: str, line: int,
                                                   message: str) -> None:
