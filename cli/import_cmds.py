@@ -116,8 +116,8 @@ def import_plan(ctx: typer.Context, path: Path = typer.Argument(..., help="YAML 
             print(visible(f"okr: error: {len(report.invalid)} problem(s) in {path}{stopped}; "
                           "nothing was written"), file=sys.stderr)
         else:
-            print(f"imported {path}: " + ", ".join(f"{n} {k.replace('_', ' ')}"
-                                                   for k, n in report.counts.items()))
+            print(visible(f"imported {path}: " + ", ".join(
+                f"{n} {k.replace('_', ' ')}" for k, n in report.counts.items())))
             n = report.before_in_force
             _noted(path, report.before_in_force_lines, n,
                    f"{n} {'line records what counts' if n == 1 else 'lines record what count'}"

@@ -288,3 +288,13 @@ def test_an_import_file_named_like_markup_shows_its_name_as_typed_on_a_terminal(
     assert result.crash is None and result.code == 0, str(result)
     assert "checking [bold]check-ins␛[31m.csv" in result.stderr, result.stderr
     assert "[bold]check-ins␛[31m.csv" in result.stdout
+
+
+def test_an_imported_plan_named_like_markup_shows_its_name_as_data(tmp_path: Path) -> None:
+    """`okr import plan` said `imported FILE: …` with the file's name as it was: an ESC and
+    a right-to-left override in it reached the terminal."""
+    path = tmp_path / "[bold]plan\x1b[31m\u202e.yaml"
+    path.write_text("cycles:\n  - {key: 2026-Q3}\n", encoding="utf-8")
+    result = ok(tmp_path / "home", "import", "plan", str(path))
+    assert raw_controls(result.stdout.replace("\n", "")) == [], result.stdout
+    assert "[bold]plan␛[31m\\u202e.yaml: 1 cycles" in result.stdout
