@@ -1,6 +1,7 @@
 """Output: JSON for machines, rich tables for people, errors as one line on stderr."""
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -182,6 +183,9 @@ def visible(text: Any) -> str:
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A number as a spreadsheet reads one: ASCII digits, no 'inf', 'nan' or '1_000' (float()
+# takes those, a spreadsheet reads them as a formula and shows #NAME?).
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def csv_cell(value: Any) -> Any:
@@ -196,11 +200,8 @@ def csv_cell(value: Any) -> Any:
     if isinstance(value, Blank):
         return ""
     value = visible(value)
-    if value.startswith(_FORMULA_START):
-        try:
-            float(value)
-        except ValueError:
-            return "'" + value
+    if value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
     return value
 
 

@@ -49,12 +49,15 @@ def raw_controls(text: str) -> list[str]:
 def guarded(shown: str) -> str:
     """A table's cell as its CSV cell must be (README, "Shell"), written out apart from
     cli/output.py: the same text, with an apostrophe before what a spreadsheet would run
-    (= + - @ first, not a number)."""
+    (= + - @ first, not a number written in ASCII digits: float() also takes 'inf' and
+    '1_000', which a spreadsheet reads as a formula)."""
     try:
         float(shown)
-        return shown
+        if set(shown) <= set("0123456789.eE+-"):
+            return shown
     except ValueError:
-        return "'" + shown if shown.startswith(("=", "+", "-", "@")) else shown
+        pass
+    return "'" + shown if shown.startswith(("=", "+", "-", "@")) else shown
 
 
 # A CSV listing is plain data (numbers as numbers, units in a column of their own: docs/schema.md

@@ -262,6 +262,14 @@ def test_csv_cell_neutralises_formulas_but_keeps_numbers() -> None:
         "'=1+1", "'+cmd", "'-2+3", "'@SUM(A1)", "'-"]
     assert [csv_cell(v) for v in ("-4.5", "+1", "kr-1", 3.0, None)] == [
         "-4.5", "+1", "kr-1", 3.0, None]
+    assert [csv_cell(v) for v in ("-1e3", "+.5", "-7.")] == ["-1e3", "+.5", "-7."]
+
+
+def test_csv_cell_guards_text_that_python_reads_as_a_number_but_a_spreadsheet_does_not() -> None:
+    """float() let '-inf', '+nan', '-1_000' and '-١٢' (Arabic-Indic digits) through as
+    numbers: a spreadsheet read them as formulas and showed #NAME? instead of the title."""
+    for text in ("-inf", "+nan", "-Infinity", "-1_000", "-\u0661\u0662", "+1e5_0", "- 1"):
+        assert csv_cell(text) == "'" + text, text
 
 
 def test_csv_cell_shows_what_a_terminal_shows_then_guards_it() -> None:
