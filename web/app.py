@@ -34,7 +34,7 @@ from okr.web.errors import ApiProblem, Problem, failure
 from okr.web.idempotency import IdempotencyStore
 from okr.web.limits import BodyTooLarge, BoundedBodies, unreadable_json
 from okr.web.site import FEED_PAGE, Site
-from okr.web.views import guardrail_chart, kpi_chart, kr_chart, said, tree
+from okr.web.views import as_stored, guardrail_chart, kpi_chart, kr_chart, said, tree
 
 HERE = Path(__file__).resolve().parent
 SIGNIN_CHECKS = 2  # password checks at once (each holds 64 MiB for ~0.4 s)
@@ -228,7 +228,8 @@ def create_app(settings: Settings) -> FastAPI:
             return problem(request, who, exc)
         return page(request, "scorecard.html", who, rows=tree(shown),
                     cycles=choices["cycles"], teams=choices["teams"], owners=choices["owners"],
-                    chosen={"cycle": cycle, "team": team, "owner": owner},
+                    chosen={"cycle": cycle, "team": as_stored(team, choices["teams"]),
+                            "owner": as_stored(owner, choices["owners"])},
                     travel=travel(as_of, known_at, a, k, site.zone))
 
     @app.get("/kr/{key}", response_model=None)

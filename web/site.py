@@ -341,12 +341,18 @@ class Site:
                        ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
         """(the objectives of that cycle, team and owner — None: any —, filtered and scored
         in the SQL; the cycles, teams and owners to choose from, unscored), in one read;
-        NotFound for a cycle not there."""
+        NotFound for a cycle not there. A team or owner as a browser sent it back names the
+        stored one (views.as_stored)."""
         from okr.cli.answers import known_cycle_key
-        return self.read(lambda p: (
-            p.scorecard_at(as_of, known_at, cycle=known_cycle_key(p, cycle, as_of, known_at),
-                           team=team, owner=owner),
-            p.scorecard_choices(as_of, known_at)))
+        from okr.web.views import as_stored
+
+        def get(p: Any) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+            choices = p.scorecard_choices(as_of, known_at)
+            return p.scorecard_at(
+                as_of, known_at, cycle=known_cycle_key(p, cycle, as_of, known_at),
+                team=as_stored(team, choices["teams"]),
+                owner=as_stored(owner, choices["owners"])), choices
+        return self.read(get)
 
     def key_result(self, key: str, as_of: datetime, known_at: datetime
                    ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]],

@@ -1,5 +1,7 @@
 """Shapes the pages show: the scorecard as an indented tree, times said explicitly."""
 
+import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -66,3 +68,18 @@ def guardrail_chart(review: dict[str, Any], g: dict[str, Any], zone: str) -> str
     the cycle's)."""
     from okr.cli.report import kpi_chart as draw
     return draw(review, g, zone)
+
+
+def _as_sent(text: str) -> str:
+    """`text` as a browser sends it back from a form (HTML): its line breaks as CRLF, a NUL
+    as U+FFFD."""
+    return re.sub(r"\r\n|\r|\n", "\r\n", text).replace("\x00", "\ufffd")
+
+
+def as_stored(chosen: str | None, stored: Sequence[str]) -> str | None:
+    """The stored text a filter's choice names: `chosen` itself, else the one a browser sent
+    as `chosen` (a team holding a lone LF or CR, or a NUL, came back as other text and chose
+    nothing), else `chosen` (nothing has it)."""
+    if chosen is None or chosen in stored:
+        return chosen
+    return next((s for s in stored if _as_sent(s) == chosen), chosen)

@@ -306,3 +306,47 @@ def test_an_imported_plan_named_like_markup_shows_its_name_as_data(tmp_path: Pat
     result = ok(tmp_path / "home", "import", "plan", str(path))
     assert raw_controls(result.stdout.replace("\n", "")) == [], result.stdout
     assert "[bold]plan␛[31m\\u202e.yaml: 1 cycles" in result.stdout
+
+
+def test_the_web_scorecard_filter_chooses_a_team_or_owner_holding_line_breaks_or_nul(
+        tmp_path: Path) -> None:
+    """A browser sends a form's line breaks as CRLF and a NUL as U+FFFD (HTML's parsing and
+    form submission): choosing a team or owner that holds a lone LF or CR, or a NUL, on the
+    scorecard page showed no objective at all (seen in Chromium)."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from okr.web.app import create_app
+    from okr.web.tokens import new_token
+    from tests.fuzzing import live_window
+
+    home = tmp_path / "home"
+    settings = load_settings({"home": home}, environ={})
+    app = OkrLedger(settings)
+    names = {"lf": "a\nb", "cr": "c\rd", "nul": "g\x00h", "crlf": "e\r\nf", "esc": "i\x1bj"}
+    try:
+        app.add_cycle("live", *live_window())
+        for k, name in names.items():
+            app.add_objective(f"o-{k}", f"title-{k}", cycle="live", owner=f"{name}!", team=name)
+        app.add_user("vic", "viewer", "")
+        token = new_token("vic")
+        app.issue_token("vic", token.token_id, token.token_hash)
+    finally:
+        app.close()
+    project(home)
+    site = create_app(settings)
+    web = TestClient(site, follow_redirects=False)
+    try:
+        assert web.post("/signin", data={"token": token.secret}).status_code == 303
+        for k, name in names.items():
+            sent = re.sub(r"\r\n|\r|\n", "\r\n", name).replace("\x00", "\ufffd")
+            for field, value in (("team", sent), ("owner", f"{sent}!")):
+                page = web.get("/scorecard", params={field: value}).text
+                shown = set(re.findall(r"title-(\w+)", page))
+                assert shown == {k}, (field, value, shown)
+                assert re.search(rf'<select name="{field}">.*?value="[^"]*" selected>'
+                                 rf"{re.escape(visible(name))}", page,
+                                 re.S), (field, k)
+    finally:
+        site.state.site.close()
