@@ -350,3 +350,54 @@ def test_the_web_scorecard_filter_chooses_a_team_or_owner_holding_line_breaks_or
                                  re.S), (field, k)
     finally:
         site.state.site.close()
+
+
+def on_a_terminal(home: Path, *args: str) -> str:
+    """What `okr ARGS` writes to a terminal (a pseudo-terminal as its stdout), CRLF as LF."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    main, child = pty.openpty()
+    env = {**os.environ, "OKR_HOME": str(home), "OKR_INLINE_PUBLISH": "off", "COLUMNS": "120"}
+    proc = subprocess.Popen([sys.executable, "-c", "from okr.cli.main import run; run()", *args],
+                            stdout=child, stderr=subprocess.DEVNULL, env=env)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # EIO: the terminal's other end has closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main)
+    assert proc.wait(timeout=60) == 0
+    return b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+
+
+def test_json_on_a_terminal_escapes_what_a_terminal_would_obey(home: Path) -> None:
+    """`okr scorecard --json` at a terminal (indented for a person) wrote C1 controls (U+009B
+    is CSI), bidi overrides and zero-width characters raw: JSON escapes only C0 controls.
+    As \\u escapes they are the same text to every JSON reader."""
+    def texts(doc: str) -> list[tuple[str, ...]]:  # (scores move with the clock)
+        return [(c["key"], c["title"], c["owner"], c["team"],
+                 *(kr["title"] for kr in c["key_results"]))
+                for c in json.loads(doc)["objectives"]]
+
+    shown = on_a_terminal(home, "scorecard", "--json")
+    assert raw_controls(shown) == []
+    assert texts(shown) == texts(ok(home, "scorecard", "--json").stdout)
+    assert "\\u202e" in shown and "\\u009b31mred" in shown
+
+
+def test_json_for_a_terminal_escapes_each_invisible_character_and_keeps_the_text() -> None:
+    from okr.cli.output import to_json
+    for text in (*CORPUS.values(), "del\x7f", "tag \U000e0001 end"):
+        shown = to_json({"t": text}, pretty=True)
+        assert json.loads(shown)["t"] == text and raw_controls(shown.replace("\n", "")) == []
+    assert "\\udb40\\udc01" in to_json({"t": "\U000e0001"}, pretty=True)  # a UTF-16 pair
+    assert to_json({"t": "Umsatz 收入 😀\x7f"}, pretty=True) == (
+        '{\n  "t": "Umsatz 收入 😀\\u007f"\n}')
+    assert to_json({"t": "\u202e"}, pretty=False) == '{"t": "\u202e"}'  # programs: as stored
