@@ -78,7 +78,7 @@ def scorecard_cmd(ctx: typer.Context,
     from okr.cli.reads import open_projection
     from okr.cli.scorecard import print_scorecard, print_summaries, scorecard_rows
     from okr.cli.times import say, view_instants
-    from okr.domain.rollup import summaries
+    from okr.domain.rollup import children_of, summaries
 
     st = state(ctx)
     fmt = table_format(fmt, want_json(ctx, as_json))
@@ -90,7 +90,9 @@ def scorecard_cmd(ctx: typer.Context,
         cards = in_view(lambda: proj.scorecard_at(
             a, k, cycle=known_cycle_key(proj, cycle or None, a, k), team=team or None,
             owner=owner or None), a, k, st.settings.timezone, past=bool(as_of or known_at))
-    sums = summaries(cards)
+        # filtered, a department's roll-up still reads its whole subtree: so does its summary
+        tree = proj.alignment_at(a, k) if cycle or team or owner else None
+    sums = summaries(cards, tree)
     data = {"as_of": a, "known_at": k, "objectives": cards, "summaries": sums}
     zone = st.settings.timezone
     if fmt in ("tsv", "csv"):
@@ -98,7 +100,7 @@ def scorecard_cmd(ctx: typer.Context,
         return
 
     def human() -> None:
-        print_scorecard(cards, say(a, zone), say(k, zone))
+        print_scorecard(cards, say(a, zone), say(k, zone), children_of(tree or []))
         if cards:
             print_summaries(sums, fmt)
     emit(data, fmt == "json", human)

@@ -1,6 +1,7 @@
 """The scorecard in the terminal, shared by `okr scorecard` (the projection) and
 `okr audit replay` (the log alone): a tree for people, flat rows for pipes and files."""
 
+from collections.abc import Collection
 from typing import Any
 
 from okr.cli.output import NONE, amount, bar, console, styled, target_amount
@@ -44,10 +45,12 @@ def target_text(kr: dict[str, Any]) -> str:
     return target_amount(kr["target"], kr.get("target_high"), kr["unit"])
 
 
-def print_scorecard(cards: list[dict[str, Any]], as_of: str, known_at: str) -> None:
+def print_scorecard(cards: list[dict[str, Any]], as_of: str, known_at: str,
+                    parents: Collection[str] = ()) -> None:
     """The scorecard as a tree of aligned objectives, each with its key results' bars,
     scores, expected progress, status, confidence and linked KPI health (stored text shown
-    as data)."""
+    as data); a parent's roll-up beside its score — also one of `parents`, whose children a
+    filter left out (its roll-up still reads them)."""
     from rich.tree import Tree
 
     out = console()
@@ -66,7 +69,8 @@ def print_scorecard(cards: list[dict[str, Any]], as_of: str, known_at: str) -> N
         score = _score(card["score"])
         exp = _score(card["expected"])
         track = card["track"] or "-"
-        rolled = card["key"] in children and card.get("rollup") is not None
+        rolled = (card["key"] in children or card["key"] in parents) \
+            and card.get("rollup") is not None
         rollup = (() if not rolled else (
             f"  roll-up {_score(card['rollup'])} / expected {_score(card['rollup_expected'])} ",
             (card["rollup_track"], colour.get(card["rollup_track"], "white"))))

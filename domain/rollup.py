@@ -136,12 +136,16 @@ def team_summaries(cards: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def department_summaries(cards: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def department_summaries(cards: Sequence[Mapping[str, Any]],
+                         tree: Sequence[Mapping[str, Any]] | None = None
+                         ) -> list[dict[str, Any]]:
     """The company- and department-level objectives with their roll-ups, and how many
     objectives and which teams their subtree holds — in their own cycle, as the roll-up
-    counts them (the cards must carry roll-ups)."""
-    by_key = {c["key"]: c for c in cards}
-    children = children_of(cards)
+    counts them (the cards must carry roll-ups). `tree` (key, cycle, parent, team of every
+    objective at the cards' instant) is the alignment a filtered scorecard's cards were rolled
+    up over: a department's subtree is counted there, not among the cards shown."""
+    by_key = {c["key"]: c for c in [*(tree or ()), *cards]}
+    children = children_of(list(by_key.values()))
     out = []
     for c in sorted(cards, key=lambda c: (SUMMARY_LEVELS.index(c["level"])
                                           if c["level"] in SUMMARY_LEVELS else 9, c["key"])):
@@ -162,6 +166,9 @@ def department_summaries(cards: Sequence[Mapping[str, Any]]) -> list[dict[str, A
     return out
 
 
-def summaries(cards: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Team and department summaries of a scorecard whose cards carry roll-ups."""
-    return {"teams": team_summaries(cards), "departments": department_summaries(cards)}
+def summaries(cards: Sequence[Mapping[str, Any]],
+              tree: Sequence[Mapping[str, Any]] | None = None
+              ) -> dict[str, list[dict[str, Any]]]:
+    """Team and department summaries of a scorecard whose cards carry roll-ups (`tree`: the
+    whole alignment a filtered one was rolled up over, see `department_summaries`)."""
+    return {"teams": team_summaries(cards), "departments": department_summaries(cards, tree)}

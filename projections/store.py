@@ -566,6 +566,18 @@ class Projection:
                  "key_results": c["key_results"]}
                 for c in sorted((cards[k] for k in shown), key=_CYCLE_AND_KEY)]
 
+    def alignment_at(self, as_of: datetime, known_at: datetime) -> list[dict[str, Any]]:
+        """The tree of every objective `scorecard_at(as_of, known_at)` would show, unscored:
+        key, cycle, parent and team of each (the department summaries of a filtered
+        scorecard count a department's whole subtree, as its roll-up does)."""
+        at, known = _naive(as_of), _naive(known_at)
+        objective_rows, cycle_rows = self._plans()
+        cycles = {key for (vf, vt, ra, rt, key, _, _) in cycle_rows
+                  if _in_force(vf, vt, ra, rt, at, known)}
+        return [{"key": key, "cycle": cyc, "parent": parent, "team": team}
+                for (vf, vt, ra, rt, cyc, key, _, _, team, _, _, parent, _) in objective_rows
+                if cyc in cycles and _in_force(vf, vt, ra, rt, at, known)]
+
     def _plans(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """Every objective version and every cycle version (times naive UTC), read once per
         connection (see `_memo`): a few thousand rows, which each scorecard picks from."""

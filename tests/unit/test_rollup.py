@@ -198,6 +198,38 @@ def test_okr_scorecard_prints_rollups_and_summaries(ledger: OkrLedger) -> None:
     assert "roll-up 0.52" in table and "Departments (roll-ups)" in table and "Teams" in table
 
 
+def test_a_filtered_scorecard_counts_a_departments_whole_subtree(ledger: OkrLedger) -> None:
+    """`okr scorecard --team eng` shows eng's roll-up over eng-web below it: its department
+    line says so (1 objective below, teams eng and eng-web), as the whole scorecard's does —
+    not 0 below and only its own team beside a roll-up that counts eng-web."""
+    import json
+
+    from tests.fuzzing import okr
+    from tests.unit.test_hostile_text import project as publish
+
+    home = ledger.settings.home
+    ledger.close()
+    publish(home)
+    now = utc_now().isoformat()
+
+    def departments(*args: str) -> list[dict[str, Any]]:
+        shown = okr(home, "scorecard", *args, "--as-of", now, "--known-at", now, "--json")
+        assert shown.code == 0, str(shown)
+        return list(json.loads(shown.stdout)["summaries"]["departments"])
+
+    whole = departments()
+    for args in (("--team", "eng"), ("--owner", "ana", "--team", "sales"),
+                 ("--cycle", LIVE_CYCLE, "--team", "")):
+        deps = departments(*args)
+        assert deps and deps == [d for d in whole if d["key"] in {x["key"] for x in deps}]
+    (eng,) = departments("--team", "eng")
+    assert (eng["rollup"], eng["objectives_below"], eng["teams"]) == (
+        pytest.approx(0.66), 1, ["eng", "eng-web"])
+    # and its line in the tree says the roll-up, though eng-web is not shown below it
+    table = okr(home, "scorecard", "--team", "eng", "--format", "table").stdout
+    assert "score 0.62 / expected" in table and "roll-up 0.66 / expected" in table
+
+
 def alike(a: object, b: object) -> bool:
     """Equal, floats to 12 significant digits: DuckDB may sum a roll-up's terms in another
     order for a filtered query (one run differed in the 17th digit)."""
