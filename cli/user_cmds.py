@@ -1,11 +1,19 @@
-"""Users of the web app and API (`okr user add`, `okr user password`, `okr token create`):
-ledger events, audited."""
+"""Users of the web app and API (`okr user add`, `okr user password`, `okr user disable`,
+`okr user enable`, `okr token create`, `okr token list`, `okr token revoke`): ledger events,
+audited."""
+
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from okr.cli.commands import Typer
 from okr.cli.context import state
 from okr.cli.writes import JSON, done
+
+if TYPE_CHECKING:
+    from okr.ledger.app import OkrLedger
+
+REASON = typer.Option(None, "--reason", help="Why (required): recorded with the event.")
 
 user_app = Typer(help="Users of the web app and API (okr serve).", no_args_is_help=True)
 token_app = Typer(help="Sign-in tokens of web and API users.", no_args_is_help=True)
@@ -62,6 +70,97 @@ def token_create(ctx: typer.Context, name: str = typer.Argument(..., help="The u
     state(ctx).ledger.issue_token(name, token.token_id, token.token_hash)
     done(ctx, as_json, f"token {token.token_id} for {name} (shown once; keep it secret):",
          {"name": name, "token_id": token.token_id, "token": token.secret}, then=[token.secret])
+
+
+@user_app.write("disable")
+def user_disable(ctx: typer.Context, name: str = typer.Argument(..., help="The user's name."),
+                 reason: str | None = REASON, as_json: bool = JSON) -> None:
+    """Lock a user out of the web app and API: no sign-in, and their sessions and tokens are
+    refused, from a running server's next request, until `okr user enable`."""
+    u = state(ctx).ledger.disable_user(name, reason)
+    done(ctx, as_json, f"user {u.key} disabled: their sessions and tokens are refused",
+         {"name": u.key, "disabled": True})
+
+
+@user_app.write("enable")
+def user_enable(ctx: typer.Context, name: str = typer.Argument(..., help="The user's name."),
+                reason: str | None = REASON, as_json: bool = JSON) -> None:
+    """Let a disabled user sign in again: their tokens not revoked work again; revoked tokens
+    stay revoked and sessions made before stay ended."""
+    u = state(ctx).ledger.enable_user(name, reason)
+    done(ctx, as_json, f"user {u.key} enabled", {"name": u.key, "disabled": False})
+
+
+@token_app.write("revoke")
+def token_revoke(ctx: typer.Context, name: str = typer.Argument(..., help="The user's name."),
+                 token_id: str | None = typer.Argument(None, metavar="[TOKEN]",
+                                                       help="The token's id, as okr token "
+                                                       "create and okr token list show it."),
+                 every: bool = typer.Option(False, "--all", help="Revoke every live token of "
+                                            "the user."),
+                 reason: str | None = REASON, as_json: bool = JSON) -> None:
+    """Revoke a sign-in token of a user (or --all of them): refused from a running server's
+    next request, and the user's web sessions end. A revoked token never works again."""
+    from okr.cli.errors import UserError
+
+    if every == (token_id is not None):
+        raise UserError("give a token id, or --all" if not every else
+                        "give a token id or --all, not both")
+    ledger = state(ctx).ledger
+    before = set(ledger.user(name).revoked)
+    u = (ledger.revoke_all_tokens(name, reason) if every
+         else ledger.revoke_token(name, token_id or "", reason))
+    ids = sorted(set(u.revoked) - before)
+    done(ctx, as_json, f"revoked {len(ids)} token{'s' if len(ids) != 1 else ''} of {u.key}: "
+         + ", ".join(ids), {"name": u.key, "revoked": ids})
+
+
+@token_app.command("list")
+def token_list(ctx: typer.Context, name: str | None = typer.Argument(
+                   None, metavar="[USER]", help="Only this user's tokens."),
+               as_json: bool = JSON) -> None:
+    """The sign-in tokens of every user (or of USER): id, when and by whom it was created,
+    and whether and why it was revoked — never the token or its hash."""
+    from okr.cli.context import want_json
+    from okr.cli.output import emit, print_table
+    from okr.cli.writes import said
+
+    st = state(ctx)
+    rows = token_rows(st.ledger, name)
+
+    def human() -> None:
+        def when(t: Any) -> str:
+            return "" if t is None else said(st, t)
+        print_table(["user", "token", "created", "by", "revoked", "by", "reason", "user status"],
+                    [[r["user"], r["token_id"], when(r["created_at"]), r["created_by"],
+                      when(r["revoked"] and r["revoked"]["at"]),
+                      (r["revoked"] or {}).get("by", ""), (r["revoked"] or {}).get("reason", ""),
+                      "disabled" if r["user_disabled"] else "enabled"] for r in rows],
+                    title="Sign-in tokens")
+    emit(rows, want_json(ctx, as_json), human)
+
+
+def token_rows(ledger: "OkrLedger", name: str | None) -> list[dict[str, Any]]:
+    """Each token of the user (or of every user), read from their events in the store."""
+    from okr.domain.user import User
+    from okr.ledger.views import all_of
+
+    users: list[User] = [ledger.user(name)] if name is not None else all_of(
+        ledger, User.UserAdded)  # type: ignore[attr-defined]  # @event classes: made at runtime
+    rows: list[dict[str, Any]] = []
+    for u in users:
+        mine: dict[str, dict[str, Any]] = {}
+        for e in ledger.events.get(u.id, lte=u.version):
+            if isinstance(e, User.UserTokenIssued):  # type: ignore[attr-defined]
+                mine[e.token_id] = {"user": u.key, "token_id": e.token_id,
+                                    "created_at": e.timestamp, "created_by": e.actor,
+                                    "revoked": None, "user_disabled": u.disabled}
+            elif isinstance(e, User.UserTokensRevoked):  # type: ignore[attr-defined]
+                for token_id in e.token_ids:
+                    mine[token_id]["revoked"] = {"at": e.timestamp, "by": e.actor,
+                                                 "reason": e.reason}
+        rows.extend(mine.values())
+    return rows
 
 
 def register(app: typer.Typer) -> None:

@@ -65,6 +65,9 @@ EVENTS: tuple[EventWord, ...] = (
     EventWord("UserAdded", "user", ("key", "role", "team"), creates=True),
     EventWord("UserTokenIssued", "user", ("token_hash", "token_id")),
     EventWord("UserPasswordSet", "user", ("password_hash",)),
+    EventWord("UserTokensRevoked", "user", ("token_ids",)),
+    EventWord("UserDisabled", "user", ()),
+    EventWord("UserEnabled", "user", ()),
 )
 
 BY_TYPE: dict[str, EventWord] = {w.type: w for w in EVENTS}

@@ -112,7 +112,7 @@ def _created(table: str) -> Callable[[World, Fact], None]:
             if world.latest_only:
                 _add_cut(world, row["end"])
         elif table == "users":
-            row["tokens"] = []
+            row.update(tokens=[], revoked_tokens=[], disabled=False)
         world.table(table)[row["key"]] = row
         world.keys[fact.aggregate_id] = (table, row["key"])
     return apply
@@ -221,6 +221,12 @@ def _token(world: World, fact: Fact) -> None:
     row["tokens"] = [*row["tokens"], fact.data["token_id"]]
 
 
+def _revoked(world: World, fact: Fact) -> None:
+    """Tokens of a user revoked, by id (they stay listed under `tokens`: issued once)."""
+    row = _row(world, fact)
+    row["revoked_tokens"] = sorted({*row.get("revoked_tokens", ()), *fact.data["token_ids"]})
+
+
 KPI_FIELDS = ("name", "unit", "direction", "target", "green", "red", "cadence", "tags",
               "owner")
 
@@ -252,6 +258,9 @@ APPLY: dict[str, Callable[[World, Fact], None]] = {
     "UserAdded": _created("users"),
     "UserTokenIssued": _token,
     "UserPasswordSet": _mark(password="set"),  # the hash is for the sign-in check only
+    "UserTokensRevoked": _revoked,
+    "UserDisabled": _mark(disabled=True),
+    "UserEnabled": _mark(disabled=False),
 }
 
 

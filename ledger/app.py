@@ -901,6 +901,28 @@ class OkrLedger(Application[UUID]):
         who = self.principal
         return self._change(User, "user", key, lambda u: u.issue_token(token_id, token_hash, who))
 
+    def revoke_token(self, key: str, token_id: str, reason: str | None) -> User:
+        """Revoke one sign-in token of a user, by its id (okr token create says it)."""
+        who = self.principal
+        return self._change(User, "user", key,
+                            lambda u: u.revoke_tokens([token_id], reason, who))
+
+    def revoke_all_tokens(self, key: str, reason: str | None) -> User:
+        """Revoke every live token of a user, in one event."""
+        who = self.principal
+        return self._change(User, "user", key, lambda u: u.revoke_tokens(
+            [i for i in u.token_hashes if i not in u.revoked], reason, who))
+
+    def disable_user(self, key: str, reason: str | None) -> User:
+        """Lock a user out of the web app and API until enabled again."""
+        who = self.principal
+        return self._change(User, "user", key, lambda u: u.disable(reason, who))
+
+    def enable_user(self, key: str, reason: str | None) -> User:
+        """Let a disabled user sign in again (revoked tokens stay revoked)."""
+        who = self.principal
+        return self._change(User, "user", key, lambda u: u.enable(reason, who))
+
 
 # The Python API's boundary: every public method refuses a wrong type or a datetime without a
 # zone (DomainError, one line) before it runs (ledger/arguments.py).

@@ -226,6 +226,9 @@ SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
              "one of viewer, member, planner, auditor, admin"),
     "token_hash": (lambda v: isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v) is not None,
                    "a SHA-256 in lowercase hex"),
+    "token_ids": (lambda v: isinstance(v, list) and len(v) > 0 and all(
+        isinstance(t, str) and re.fullmatch("[0-9a-f]{8,32}", t) is not None for t in v),
+        "a non-empty list of token ids (hex)"),
     "password_hash": (lambda v: isinstance(v, str) and ARGON2ID.fullmatch(v) is not None,
                       "an argon2id hash in PHC form ($argon2id$v=19$m=…,t=…,p=…$salt$hash)"),
 }

@@ -10,7 +10,8 @@ its start, and a revision given --effective). v4: ObjectiveAdded version 2 and K
 version 3 (with `carried_from`): 2026-Q3 carried forward into 2026-Q4. v5: UserAdded and
 UserTokenIssued (users of the web app and API). v6: UserPasswordSet (an argon2id hash), and a
 check-in recorded on behalf of someone (the stored state's `on_behalf_of`, which the envelope
-carries as a member present only when named)."""
+carries as a member present only when named). v7: UserTokensRevoked (token ids, with a
+reason), UserDisabled and UserEnabled (each with a reason)."""
 
 import json
 import sys
@@ -25,7 +26,7 @@ from okr.ledger.carry import carry
 from okr.settings import load_settings
 from tests.support.clock import recording_at
 
-FIXTURE_VERSION = 6
+FIXTURE_VERSION = 7
 OUT = (Path(__file__).resolve().parent.parent / "tests" / "fixtures"
        / f"stored-events-v{FIXTURE_VERSION}.jsonl")
 
@@ -80,6 +81,10 @@ def build(app: OkrLedger) -> None:
     app.set_password("dee", PASSWORD_HASH)
     with app.acting_for("Dana"):
         app.check_in("k1", 14, at=datetime(2026, 8, 15, tzinfo=UTC))
+    app.issue_token("dee", "fedcba9876543210", "b" * 64)
+    app.revoke_token("dee", "0123456789abcdef", reason="leaked in a build log")
+    app.disable_user("dee", reason="left the team")
+    app.enable_user("dee", reason="back")
 
 
 def main() -> None:

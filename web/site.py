@@ -155,12 +155,17 @@ class Site:
     # ---- who --------------------------------------------------------------------------
 
     def principal(self, name: str, signed_in_at: float | None = None) -> Principal | None:
-        """The user of that name as the ledger knows them now, or None — also when they signed
-        in (`signed_in_at`, seconds since the epoch) before their credentials last changed: a
-        new password, or a token, ends the sessions made before it."""
+        """The user of that name as the ledger knows them now, or None — also while disabled,
+        and when they signed in (`signed_in_at`, seconds since the epoch) before their
+        credentials last changed: a new password, a token, a revocation, being disabled or
+        enabled ends the sessions made before it. Read from the store on every request (the
+        cached user is fast-forwarded by their new events), so what the CLI records in
+        another process counts from this server's next request (docs/web.md)."""
         try:
             u = self.state.ledger.user(name)
         except NotFound:
+            return None
+        if u.disabled:
             return None
         if signed_in_at is not None and (
                 signed_in_at < u.credentials_changed_at.timestamp()
@@ -174,7 +179,8 @@ class Site:
         self._signed_out.record(name)
 
     def authenticate(self, token: str) -> Principal | None:
-        """The user a token belongs to, or None (malformed, unknown user, wrong secret)."""
+        """The user a token belongs to, or None (malformed, unknown user, wrong secret, a
+        revoked token, a disabled user)."""
         name = tokens.user_of(token)
         if name is None:
             return None
@@ -184,18 +190,21 @@ class Site:
             return None
         except ValueError:  # a name that is not a valid key
             return None
-        return Principal(u.key, u.role, u.team) if tokens.matches(token, u.token_hashes) \
+        # Only live tokens: none of a disabled user, never a revoked one.
+        return Principal(u.key, u.role, u.team) if tokens.matches(token, u.live_token_hashes) \
             else None
 
     def authenticate_password(self, name: str, password: str) -> Principal | None:
         """The user whose recorded argon2id hash the password matches, or None (unknown user,
-        no password set, wrong password — each costs one argon2 verification)."""
+        no password set, wrong password, a disabled user — each costs one argon2
+        verification)."""
         try:
             u = self.state.ledger.user(name.strip())
         except (NotFound, ValueError):
             u = None
         ok = passwords.verify(password, None if u is None else u.password_hash)
-        return Principal(u.key, u.role, u.team) if ok and u is not None else None
+        return Principal(u.key, u.role, u.team) if ok and u is not None and not u.disabled \
+            else None
 
     def signin_admitted(self, address: str) -> bool:
         """Whether this address may try to sign in now; if so the attempt is counted as a

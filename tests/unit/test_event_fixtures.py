@@ -35,11 +35,13 @@ FILES = sorted(p.name for p in FIXTURES.glob("stored-events-v*.jsonl"))
 def test_there_is_a_fixture_file_for_every_event_schema_so_far() -> None:
     assert FILES == ["stored-events-v1.jsonl", "stored-events-v2.jsonl",
                      "stored-events-v3.jsonl", "stored-events-v4.jsonl",
-                     "stored-events-v5.jsonl", "stored-events-v6.jsonl"]
+                     "stored-events-v5.jsonl", "stored-events-v6.jsonl",
+                     "stored-events-v7.jsonl"]
 
 
 # Event types that came after the first fixture file: the fixture version that added them.
-ADDED_IN = {"UserAdded": 5, "UserTokenIssued": 5, "UserPasswordSet": 6}
+ADDED_IN = {"UserAdded": 5, "UserTokenIssued": 5, "UserPasswordSet": 6,
+            "UserTokensRevoked": 7, "UserDisabled": 7, "UserEnabled": 7}
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -62,6 +64,22 @@ def test_v6_users_load_with_their_password_hash(tmp_path: Path) -> None:
     app = restore(tmp_path, "stored-events-v6.jsonl")
     assert app.user("dee").password_hash is not None
     assert app.user("dee").password_hash.startswith("$argon2id$v=19$")
+
+
+def test_v6_users_read_back_with_no_token_revoked_and_enabled(tmp_path: Path) -> None:
+    dee = restore(tmp_path, "stored-events-v6.jsonl").user("dee")
+    assert (dee.revoked, dee.disabled) == ((), False)
+    assert dee.live_token_hashes == {"0123456789abcdef": "a" * 64}
+
+
+def test_v7_users_load_with_their_revoked_tokens_and_lockouts(tmp_path: Path) -> None:
+    app = restore(tmp_path, "stored-events-v7.jsonl")
+    dee = app.user("dee")
+    assert (list(dee.revoked), dee.disabled) == (["0123456789abcdef"], False)
+    assert dee.live_token_hashes == {"fedcba9876543210": "b" * 64}  # enabled: not revived
+    reasons = {env.type: env.reason for env in chained(app) if env.aggregate_type == "user"}
+    assert (reasons["UserTokensRevoked"], reasons["UserDisabled"], reasons["UserEnabled"]) \
+        == ("leaked in a build log", "left the team", "back")
 
 
 def test_v1_events_load_into_todays_aggregates(tmp_path: Path) -> None:

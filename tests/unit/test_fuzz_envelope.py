@@ -63,6 +63,9 @@ def every_event_type(app: OkrLedger) -> None:
     app.issue_token("vee", "00112233aabbccdd", "b" * 64)
     app.set_password("vee", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0c2FsdA$"
                      "Wz40HkgtJL5hVN7X9+X66Vrmos5ZyFSEB2nJBsr88dg")
+    app.revoke_token("vee", "00112233aabbccdd", "leaked")
+    app.disable_user("vee", "left")
+    app.enable_user("vee", "back")
 
 
 class Chain(list[Envelope]):
