@@ -110,6 +110,21 @@ def create_app(settings: Settings) -> FastAPI:
                         message=exc.detail)
         return await http_exception_handler(request, exc)
 
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> Response:
+        """A failure okr does not know (a bug): 500 without details, with the security
+        headers — this answer is made outside the middleware that adds them to every other.
+        The exception still reaches the server's log."""
+        if request.url.path.startswith("/api/"):
+            shown: Response = problem_response(
+                Problem(500, "Internal server error", "the server failed; it is logged"),
+                request.url.path)
+        else:
+            shown = Response("Internal Server Error", 500, media_type="text/plain")
+        shown.headers.update(HEADERS)
+        shown.headers["Cache-Control"] = "no-store"
+        return shown
+
     app.add_middleware(BoundedBodies)  # inside security_headers: its answers get them too
 
     @app.middleware("http")
@@ -541,9 +556,12 @@ def operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _local(path: str) -> str:
-    """Where to go after signing in: a path on this site only (no //host, no scheme)."""
-    return path if path.startswith("/") and not path.startswith("//") \
-        and "\\" not in path else "/"
+    """Where to go after signing in: a path on this site only (no //host, no scheme, no
+    backslash, no whitespace or control character: browsers drop tabs and line breaks from a
+    URL, so `/\t/evil.example` is read as `//evil.example`, another host)."""
+    on_site = path.startswith("/") and not path.startswith("//") and "\\" not in path \
+        and all(c.isprintable() and not c.isspace() for c in path)
+    return path if on_site else "/"
 
 
 class PerLoop:

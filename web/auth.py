@@ -119,6 +119,11 @@ def same_origin(origin: str | None, fetch_site: str | None, host: str | None) ->
     return bool(host) and urlsplit(origin).netloc == host
 
 
+def a_role(role: str) -> str:
+    """The role with its article: "a viewer", "an auditor", "an admin"."""
+    return f"an {role}" if role[:1] in "aeiou" else f"a {role}"
+
+
 def check_may_check_in(who: Principal, kr_key: str, kr_team: str) -> None:
     """Members check in on their own team's key results; planners and admins on any; viewers
     and auditors read only."""
@@ -136,15 +141,16 @@ def check_may_work_on(who: Principal, kr_key: str, kr_team: str, doing: str) -> 
         raise Refused(f"{who.name} is a member of team {who.team!r}; key result {kr_key} "
                       f"belongs to team {kr_team!r}: members {doing} their own team's "
                       "key results")
-    raise Refused(f"{who.name} is a {who.role}: a {who.role} reads but does not {doing} "
-                  "key results")
+    raise Refused(f"{who.name} is {a_role(who.role)}: {a_role(who.role)} reads but does not "
+                  f"{doing} key results")
 
 
 def check_may_plan(who: Principal) -> None:
     """Changing plans (cycles, objectives, key results, KPI definitions): planners and
     admins."""
     if who.role not in ("planner", "admin"):
-        raise Refused(f"{who.name} is a {who.role}: plans are changed by planners and admins")
+        raise Refused(f"{who.name} is {a_role(who.role)}: plans are changed by planners and "
+                      "admins")
 
 
 def check_may_record_reading(who: Principal, kpi_key: str, kpi_owner: str) -> None:
@@ -153,14 +159,14 @@ def check_may_record_reading(who: Principal, kpi_key: str, kpi_owner: str) -> No
         return
     if who.role == "member" and kpi_owner in (who.name, who.actor):
         return
-    raise Refused(f"{who.name} is a {who.role}: readings of KPI {kpi_key} (owner "
+    raise Refused(f"{who.name} is {a_role(who.role)}: readings of KPI {kpi_key} (owner "
                   f"{kpi_owner!r}) are recorded by its owner, planners and admins")
 
 
 def check_may_audit(who: Principal, doing: str = "verifying the record") -> None:
     """Running the verification, and what else is the audit's, is for auditors and admins."""
     if who.role not in ("auditor", "admin"):
-        raise Refused(f"{who.name} is a {who.role}: {doing} is for auditors and admins")
+        raise Refused(f"{who.name} is {a_role(who.role)}: {doing} is for auditors and admins")
 
 
 def check_may_export(who: Principal) -> None:

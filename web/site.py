@@ -115,6 +115,7 @@ class Site:
         self._probe = threading.Lock()
         self._failures: dict[str, deque[float]] = {}
         self._failures_lock = threading.Lock()
+        self._failures_swept = float("-inf")  # when addresses past their window were dropped
         self._signed_out = SignedOut(settings.home / "web-signed-out.json")
         self._signed_out.at("")  # a damaged file: one line now, before anything is served
 
@@ -211,14 +212,26 @@ class Site:
         failure at once — in the same step, so attempts at once cannot all slip past the
         limit — and taken back by signin_succeeded."""
         with self._failures_lock:
-            seen = self._failures.setdefault(address, deque())
             now = time.monotonic()
+            if now - self._failures_swept > SIGNIN_WINDOW:
+                # Forget the addresses whose failures no longer count, once a window: the
+                # count holds the addresses of the last two windows at most, not every
+                # address ever seen (it did, for the server's life).
+                self._failures = {a: d for a, d in self._failures.items()
+                                  if d and now - d[-1] <= SIGNIN_WINDOW}
+                self._failures_swept = now
+            seen = self._failures.setdefault(address, deque())
             while seen and now - seen[0] > SIGNIN_WINDOW:
                 seen.popleft()
             if len(seen) >= SIGNIN_FAILURES:
                 return False
             seen.append(now)
             return True
+
+    def signin_addresses_kept(self) -> int:
+        """How many addresses the failed-sign-in count holds now."""
+        with self._failures_lock:
+            return len(self._failures)
 
     def signin_succeeded(self, address: str) -> None:
         """The admitted attempt was right: it does not count."""
