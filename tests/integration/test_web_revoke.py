@@ -155,3 +155,31 @@ def test_bad_revocations_are_one_line_exit_2_and_write_nothing(env: Env) -> None
     proc = env.run("token", "revoke", "mia", mia_token, "--reason", "again")
     assert proc.returncode == 2 and "already revoked" in proc.stderr
     assert _events(env) == before + 1
+
+
+def test_the_trail_page_shows_who_revoked_which_token_and_why(env: Env) -> None:
+    from fastapi.testclient import TestClient
+
+    from okr.web.app import create_app
+    from okr.web.tokens import new_token
+
+    ledger, tokens = seed(env.settings)
+    t = new_token("rex")
+    ledger.add_user("rex", "viewer")
+    ledger.issue_token("rex", t.token_id, t.token_hash)
+    ledger.revoke_token("rex", t.token_id, "leaked <b>in</b> a log")
+    ledger.disable_user("rex", "left")
+    ledger.close()
+    c = TestClient(create_app(env.settings), follow_redirects=False)
+    assert c.post("/signin", data={"token": tokens["aud"]}).status_code == 303
+    page = c.get("/trail/rex").text
+    api = c.get("/api/v1/trail/rex", headers={"Authorization": f"Bearer {tokens['aud']}"})
+    rows = {r["event"]: r for r in api.json()}
+    assert rows["UserTokensRevoked"]["changes"] == {
+        "revoked_tokens": {"before": [], "after": [t.token_id]}}
+    assert rows["UserDisabled"]["changes"] == {"disabled": {"before": False, "after": True}}
+    assert rows["UserDisabled"]["reason"] == "left"
+    for shown in ("UserTokensRevoked", "UserDisabled", t.token_id,
+                  "leaked &lt;b&gt;in&lt;/b&gt; a log"):
+        assert shown in page, shown
+    assert t.token_hash not in page and t.token_hash not in api.text

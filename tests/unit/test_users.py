@@ -177,3 +177,48 @@ def test_the_password_prompt_asks_twice_and_never_echoes(tmp_path: Path) -> None
     app = OkrLedger(load_settings({"home": home}))
     from okr.web.passwords import verify
     assert verify("correct horse battery", app.user("dee").password_hash)
+
+
+def test_disable_enable_and_revoke_answer_json_and_list_tokens_without_secrets(
+        tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    okr(home, "user", "add", "vic", "--role", "viewer")
+    token = json.loads(okr(home, "token", "create", "vic", "--json").stdout)
+    r = okr(home, "user", "disable", "vic", "--reason", "left", "--json")
+    assert r.code == 0 and json.loads(r.stdout)["disabled"] is True, str(r)
+    r = okr(home, "user", "enable", "vic", "--reason", "back", "--json")
+    assert r.code == 0 and json.loads(r.stdout)["disabled"] is False, str(r)
+    r = okr(home, "token", "revoke", "vic", token["token_id"], "--reason", "leaked", "--json")
+    assert json.loads(r.stdout)["revoked"] == [token["token_id"]], str(r)
+    for args in (("token", "list"), ("token", "list", "vic", "--json")):
+        r = okr(home, *args)
+        assert r.code == 0 and token["token_id"] in r.stdout, str(r)
+        assert token["token"] not in r.stdout and digest(token["token"]) not in r.stdout
+    (row,) = json.loads(okr(home, "token", "list", "--json").stdout)
+    assert row["revoked"]["reason"] == "leaked" and row["revoked"]["by"] == row["created_by"]
+    assert row["user_disabled"] is False
+
+
+def test_revocations_survive_a_snapshot_of_the_user(tmp_path: Path) -> None:
+    """A user of more than SNAPSHOT_EVERY events is loaded from a snapshot: the revoked
+    tokens and the lockout are in it (a JSON list and a flag), and users snapshotted before
+    either existed read back with none (class defaults)."""
+    from okr.ledger.app import SNAPSHOT_EVERY
+
+    home = tmp_path / "home"
+    app = OkrLedger(load_settings({"home": home}))
+    app.add_user("vic", "viewer")
+    for i in range(SNAPSHOT_EVERY + 1):
+        app.issue_token("vic", f"{i:016x}", f"{i:064x}")
+    app.revoke_token("vic", f"{0:016x}", "leaked")  # after the snapshot at version 100
+    app.disable_user("vic", "left")
+    for i in range(SNAPSHOT_EVERY):  # and in the one at version 200
+        app.issue_token("vic", f"{i + 500:016x}", f"{i:064x}")
+    app.close()
+    again = OkrLedger(load_settings({"home": home}))
+    vic = again.user("vic")
+    assert list(vic.revoked) == [f"{0:016x}"] and vic.disabled
+    assert vic.live_token_hashes == {}
+    again.enable_user("vic", "back")
+    live = OkrLedger(load_settings({"home": home})).user("vic").live_token_hashes
+    assert f"{0:016x}" not in live and len(live) == 2 * SNAPSHOT_EVERY
