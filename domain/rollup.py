@@ -34,6 +34,17 @@ def counts_in_parent(card: Mapping[str, Any]) -> bool:
                 and card["status"] != ObjectiveStatus.ABANDONED)
 
 
+def left_out(card: Mapping[str, Any]) -> str | None:
+    """Why an objective aligned in its parent's cycle counts in no roll-up of its parent
+    (`learning`, `abandoned`, `no key results` below it), or None when it counts with its
+    roll-up (the cards must carry roll-ups)."""
+    if card["okr_type"] == OkrType.LEARNING:
+        return "learning"
+    if card["status"] == ObjectiveStatus.ABANDONED:
+        return "abandoned"
+    return "no key results" if card.get("rollup") is None else None
+
+
 def children_of(cards: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
     """Parent key → the keys of the cards aligned below it in its own cycle (in card order)."""
     by_key = {c["key"]: c for c in cards}

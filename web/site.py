@@ -535,6 +535,8 @@ class Site:
             return p.scorecard_at(as_of, known_at), p.listing_at("initiatives", as_of,
                                                                  known_at)
 
+        from okr.domain.rollup import left_out
+
         cards, initiatives = self.read(get)
         by_key = {c["key"]: c for c in cards}
         if key not in by_key:
@@ -542,9 +544,11 @@ class Site:
         card = by_key[key]
         aligned = [c for c in cards if c["parent"] == key]
         # Its roll-up counts its own cycle's children only; one of another cycle (a copy
-        # carried into the next quarter) is listed apart (docs/scoring.md, "Roll-ups").
+        # carried into the next quarter) is listed apart (docs/scoring.md, "Roll-ups"); of
+        # its own cycle's, each says why it is left out of the roll-up, if it is.
         return {"card": card, "parent": by_key.get(card["parent"] or ""),
-                "children": [c for c in aligned if c["cycle"] == card["cycle"]],
+                "children": [{**c, "left_out": left_out(c)} for c in aligned
+                             if c["cycle"] == card["cycle"]],
                 "elsewhere": [c for c in aligned if c["cycle"] != card["cycle"]],
                 "initiatives": [i for i in initiatives if i["objective"] == key]}
 

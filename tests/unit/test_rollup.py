@@ -230,6 +230,47 @@ def test_a_filtered_scorecard_counts_a_departments_whole_subtree(ledger: OkrLedg
     assert "score 0.62 / expected" in table and "roll-up 0.66 / expected" in table
 
 
+def test_the_objective_page_says_what_each_aligned_objective_adds_to_its_rollup(
+        ledger: OkrLedger) -> None:
+    """The web page of co says its roll-up, 0.52, and lists what is aligned under it: each
+    child with the roll-up co counts from it (eng 0.66, not its own 0.62; sales 0.40, with no
+    key results of its own), and research (learning), legacy (abandoned) and empty (nothing
+    to score) said not counted — (0.5 + 0.66 + 0.4) / 3 can be checked on the page. It
+    listed their own scores, legacy's 1.00 among them, beside a roll-up they did not make."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from okr.web.app import create_app
+    from okr.web.tokens import new_token
+    from tests.unit.test_hostile_text import project as publish
+
+    ledger.add_user("vic", "viewer", "")
+    token = new_token("vic")
+    ledger.issue_token("vic", token.token_id, token.token_hash)
+    home = ledger.settings.home
+    ledger.close()
+    publish(home)
+    site = create_app(load_settings({"home": home}, environ={}))
+    web = TestClient(site, follow_redirects=False)
+    try:
+        assert web.post("/signin", data={"token": token.secret}).status_code == 303
+        page = web.get("/objective/co").text
+    finally:
+        site.state.site.close()
+    assert re.search(r'id="objective-rollup">0\.52 ', page), page
+    children = re.search(r'<ul id="children">(.*?)</ul>', page, re.S)
+    assert children, page
+    lines = {re.search(r"/objective/([\w-]+)", li).group(1): re.sub(r"<[^>]+>", "", li)
+             for li in re.findall(r"<li>(.*?)</li>", children.group(1), re.S)}
+    assert set(lines) == {"eng", "sales", "research", "legacy", "empty"}, lines
+    assert "score 0.62 · roll-up 0.66 counted" in lines["eng"], lines["eng"]
+    assert "score – · roll-up 0.40 counted" in lines["sales"], lines["sales"]
+    assert "not counted in its roll-up: learning" in lines["research"], lines["research"]
+    assert "not counted in its roll-up: abandoned" in lines["legacy"], lines["legacy"]
+    assert "not counted in its roll-up: no key results" in lines["empty"], lines["empty"]
+
+
 def alike(a: object, b: object) -> bool:
     """Equal, floats to 12 significant digits: DuckDB may sum a roll-up's terms in another
     order for a filtered query (one run differed in the 17th digit)."""
