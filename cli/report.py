@@ -34,7 +34,7 @@ def restated(value: Any, field: str = "") -> str:
     Python's None, True or 0.5160714285714285)."""
     if value is None or isinstance(value, bool):
         return NONE if value is None else ("yes" if value else "no")
-    if field == "score":
+    if field in ("score", "rollup"):
         return score_text(value)
     if field in ("progress", "expected", "confidence"):
         return pct(value)

@@ -672,20 +672,31 @@ def graded_scores(graded: list[dict[str, Any]]) -> list[float]:
 
 
 def restatements(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-    """What changed between two reviews of one cycle (e.g. as known then vs known now)."""
+    """What changed between two reviews of one cycle (e.g. as known then vs known now): an
+    objective's score, success, parent and roll-up; a key result's value, progress, target,
+    status and objective."""
     def index(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
         out = {}
         for card in r["objectives"]:
-            out[card["key"]] = {"score": card["score"], "succeeded": card["succeeded"]}
+            # where it is aligned and its roll-up too: a re-alignment, or a key result moved,
+            # recorded later moves the roll-ups the departments section says
+            out[card["key"]] = {"score": card["score"], "succeeded": card["succeeded"],
+                                "parent": card["parent"], "rollup": card["rollup"]}
             for kr in card["key_results"]:
                 out[kr["key"]] = {"value": kr["value"], "progress": kr["progress"],
-                                  "target": kr["target"], "status": kr["status"]}
+                                  "target": kr["target"], "status": kr["status"],
+                                  "objective": card["key"]}
         return out
+    def own_only(item: dict[str, Any]) -> bool:  # a roll-up that says no more than the score
+        return item.get("rollup") == item.get("score")
+
     a, b = index(before), index(after)
     out = []
     for key in sorted(set(a) | set(b)):
         fields = sorted(set(a.get(key, {})) | set(b.get(key, {})))
         for name in fields:
+            if name == "rollup" and own_only(a.get(key, {})) and own_only(b.get(key, {})):
+                continue  # nothing aligned below it counts, then or now: its score says it
             x, y = a.get(key, {}).get(name), b.get(key, {}).get(name)
             if x != y and not (isinstance(x, float) and isinstance(y, float)
                                and abs(x - y) < _EPS):

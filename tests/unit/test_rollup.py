@@ -154,6 +154,33 @@ def test_the_rollup_as_of_an_instant_is_that_instants_tree(ledger: OkrLedger,
             assert cards["co"]["rollup"] == pytest.approx(1.825 / 4)
 
 
+def test_restatements_say_a_realignment_a_moved_key_result_and_the_rollups_it_moved(
+        ledger: OkrLedger, tmp_path: Path) -> None:
+    """A review compared with an earlier moment's knowledge lists what changed since: web
+    re-aligned from eng to co and eng-1 moved to web change eng's roll-up (0.66 → 1.0, its
+    one key result left) and co's (0.52 → (0.5 + 1 + 0.4 + (0.8 + 0.25·2) / 3) / 4), which the
+    departments section says — the restatements said only web's score."""
+    from okr.domain.review import ReviewPoint, restatements, review
+
+    before = utc_now()
+    ledger.update_objective("web", parent="co")
+    ledger.move_key_result("eng-1", "web")
+    now = utc_now()
+    with project(ledger, tmp_path / "p.duckdb") as proj:
+        facts = list(proj.facts())
+    then, later = (review(facts, LIVE_CYCLE, ReviewPoint(now, known)) for known in (before, now))
+    changed = {(x["key"], x["field"]): (x["before"], x["after"])
+               for x in restatements(then, later)}
+    assert changed[("web", "parent")] == ("eng", "co")
+    assert changed[("eng-1", "objective")] == ("eng", "web")
+    assert changed[("eng", "rollup")] == (pytest.approx(0.66), pytest.approx(1.0))
+    assert changed[("co", "rollup")] == (pytest.approx(0.52),
+                                         pytest.approx((0.5 + 1 + 0.4 + 1.3 / 3) / 4))
+    assert changed[("web", "score")] == (pytest.approx(0.8), pytest.approx(1.3 / 3))
+    assert ("sales", "rollup") not in changed  # emea's 0.4 below it, then and now
+    assert ("web", "rollup") not in changed  # nothing below it: its score says it
+
+
 def test_team_and_department_summaries_as_worked_by_hand(ledger: OkrLedger,
                                                         tmp_path: Path) -> None:
     now = utc_now()
