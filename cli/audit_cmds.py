@@ -144,13 +144,15 @@ def replay(ctx: typer.Context,
            fmt: str | None = format_option(" (tsv and csv: one row per objective and key "
                                            "result)"),
            as_json: bool = JSON) -> None:
-    """Rebuild state from okr.ledger alone (no DuckDB) and print the scorecard at an instant."""
+    """Rebuild state from okr.ledger alone (no DuckDB) and print the scorecard at an instant,
+    with its team and department summaries."""
     from pydantic import ValidationError
 
     from okr.adapters import kafka_client
-    from okr.cli.scorecard import print_scorecard, scorecard_rows
+    from okr.cli.scorecard import print_scorecard, print_summaries, scorecard_rows
     from okr.cli.times import parse_until, say
     from okr.domain.history import Replay, scorecard
+    from okr.domain.rollup import summaries
     from okr.record.envelope import Envelope
 
     st = state(ctx)
@@ -178,12 +180,18 @@ def replay(ctx: typer.Context,
         # interleave): read again, keeping what each cycle's end needs from the start.
         fold, skipped = fold_log(fold.world.cuts)
     cards = scorecard(fold.world, t)
+    sums = summaries(cards)  # as `okr scorecard` ends, so the two can be compared whole
     data = {"as_of": t, "known_at": k, "events": fold.facts, "invalid_records": skipped,
-            "objectives": cards}
+            "objectives": cards, "summaries": sums}
     if fmt in ("tsv", "csv"):
         print_table(*scorecard_rows(cards), fmt)
         return
-    emit(data, fmt == "json", lambda: print_scorecard(cards, say(t, zone), say(k, zone)))
+
+    def human() -> None:
+        print_scorecard(cards, say(t, zone), say(k, zone))
+        if cards:
+            print_summaries(sums, fmt)
+    emit(data, fmt == "json", human)
 
 
 # ---- verify ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 
 from okr.adapters import kafka_client
 from okr.domain.history import scorecard_at
+from okr.domain.rollup import summaries
 from okr.projections.store import Projection
 from okr.record.envelope import Envelope, canonical_json, chain_hash
 from tests.integration.conftest import Env
@@ -160,6 +161,8 @@ def test_replay_agrees_with_the_projection_at_every_checkpoint(audited: Env) -> 
         out = json.loads(audited.ok("audit", "replay", "--until", t.isoformat(), "--json"))
         assert out["objectives"] and same(out["objectives"],
                                           _as_json(proj.scorecard_at(t, t))) == []
+        # and the team and department summaries `okr scorecard` ends with, from the log alone
+        assert out["summaries"] == _as_json(summaries(proj.scorecard_at(t, t)))
         assert same(scorecard_at(list(facts.values()), t, t), proj.scorecard_at(t, t)) == []
     proj.close()
 
