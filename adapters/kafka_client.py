@@ -237,17 +237,20 @@ def stop_orphaned_io() -> None:
 
     kafka-python 3.0 starts a client's IO thread before it bootstraps and leaves it running
     when bootstrapping fails; nothing else can reach it to stop it. A process exiting with
-    such a thread alive makes the DuckDB bindings report leaks on stderr."""
-    import gc
+    such a thread alive makes the DuckDB bindings report leaks on stderr. Each such thread
+    runs its selector's loop, so the running threads lead to the selectors: a walk of every
+    object of the process (gc) found them too, at a cost that grows with the heap (seconds
+    per refusal in a long-lived process such as the test runner)."""
+    import threading
 
     from kafka.net.selector import NetworkSelector
 
-    for obj in gc.get_objects():
-        # type(), not isinstance(): a dead weak proxy among the objects raises ReferenceError
-        # when asked for its __class__
-        if issubclass(type(obj), NetworkSelector):
+    for thread in threading.enumerate():
+        # Thread keeps the target it runs until it returns (CPython's threading.Thread)
+        owner = getattr(getattr(thread, "_target", None), "__self__", None)
+        if isinstance(owner, NetworkSelector) and thread is not threading.current_thread():
             with suppress(Exception):
-                obj.stop(timeout_ms=1000)
+                owner.stop(timeout_ms=1000)
 
 
 def close_quietly(client: Any, timeout: float = 2.0) -> None:

@@ -1,34 +1,27 @@
-"""stop_orphaned_io walks every object of the process: none may make it fail, and it still
-stops every client IO thread it finds."""
+"""stop_orphaned_io stops the IO thread a client leaves running when it fails to bootstrap
+(kafka-python 3.0 starts it first), and only such threads."""
 
-import gc
-import weakref
+import threading
 
-from kafka.net.selector import NetworkSelector
+import pytest
+from kafka import KafkaConsumer
+from kafka.errors import KafkaError
 
 from okr.adapters.kafka_client import stop_orphaned_io
 
 
-class Thing:
-    pass
+def io_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("kafka-io")]
 
 
-class OrphanedSelector(NetworkSelector):  # type: ignore[misc]
-    """Fault injection: an IO selector left running, which only records being stopped."""
-
-    def __init__(self) -> None:  # no sockets, no thread: only what the sweep may touch
-        self.stopped_with: int | None = None
-
-    def stop(self, timeout_ms: int | None = None) -> None:
-        self.stopped_with = timeout_ms
-
-
-def test_a_dead_weak_proxy_among_the_objects_does_not_stop_the_sweep() -> None:
-    before = OrphanedSelector()
-    thing = Thing()
-    dead = weakref.proxy(thing)
-    del thing  # `dead` now raises ReferenceError when asked anything, even its __class__
-    after = OrphanedSelector()
-    assert any(obj is dead for obj in gc.get_objects())  # the sweep will meet it
-    stop_orphaned_io()  # an isinstance() check would raise on `dead` here
-    assert (before.stopped_with, after.stopped_with) == (1000, 1000)
+def test_the_io_thread_of_a_client_that_failed_to_bootstrap_is_stopped() -> None:
+    before = set(io_threads())
+    with pytest.raises(KafkaError):  # nothing listens on port 1: refused, then timed out
+        KafkaConsumer(bootstrap_servers="127.0.0.1:1", bootstrap_timeout_ms=300)
+    orphans = [t for t in io_threads() if t not in before]
+    assert orphans and all(t.is_alive() for t in orphans)  # what kafka-python leaves behind
+    bystander = threading.Thread(target=threading.Event().wait, args=(5,), daemon=True)
+    bystander.start()
+    stop_orphaned_io()
+    assert not any(t.is_alive() for t in orphans)
+    assert bystander.is_alive()  # a thread of anything else is left alone
