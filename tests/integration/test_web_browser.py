@@ -11,7 +11,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +24,7 @@ from tests.support.web_pages import seed_pages
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.remote.webelement import WebElement
 
 pytestmark = [pytest.mark.integration, pytest.mark.chromium]
 
@@ -93,15 +94,33 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def replaced(old: "WebElement") -> "Callable[[WebDriver], bool]":
+    """Whether `old` has left the page: selenium's staleness_of, but asked while the new page
+    loads Chromium may answer "Node with given id does not belong to the document" instead of
+    a stale reference (seen once in a full run): the same answer, said otherwise."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    def gone(_: "WebDriver") -> bool:
+        try:
+            old.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+    return gone
+
+
 def click_and_wait(d: "WebDriver", by: str, what: str) -> None:
     """Click, then wait until the page it leads to has replaced this one (a click returns
     before a form's answer has loaded, at times)."""
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     old = d.find_element("tag name", "html")
     d.find_element(by, what).click()
-    WebDriverWait(d, 30).until(ec.staleness_of(old))
+    WebDriverWait(d, 30).until(replaced(old))
     WebDriverWait(d, 30).until(
         lambda drv: drv.execute_script("return document.readyState") == "complete")
 
