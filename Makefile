@@ -25,7 +25,7 @@ demo: $(STAMP)  ## run the demo scenario end to end on the embedded defaults
 	$(BIN)/python -P scripts/demo.py
 
 test: $(STAMP)  ## run the whole test suite (starts its own broker); closing lines list the skips
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=25 tests
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=25 tests
 
 test-unit: $(STAMP)  ## unit tests only (no broker, no PostgreSQL)
 	$(BIN)/pytest -q tests/unit
