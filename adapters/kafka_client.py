@@ -25,7 +25,7 @@ from kafka.partitioner.default import murmur2
 from okr.settings import Settings
 
 __all__ = ["BOOTSTRAP_MS", "PRODUCER", "KafkaError", "KeyPartitioner", "Message",
-           "PartitionReader", "admin", "bootstrap", "close_quietly", "consumer",
+           "PartitionReader", "admin", "answering", "bootstrap", "close_quietly", "consumer",
            "dead_letter", "destination", "ensure_topics", "holds_at_least", "list_topics",
            "producer", "read_topic", "records_at", "repartition_topic", "security",
            "stop_orphaned_io", "topic_partitions"]
@@ -67,6 +67,30 @@ def bootstrap(settings: Settings, start_local: bool = True) -> str:
     if running is None:
         raise local_broker.BrokerError("the local broker is not running (okr broker start)")
     return running.bootstrap
+
+
+def answering(servers: str, timeout: float = 1.0) -> None:
+    """Raise KafkaError at once when no bootstrap server can answer: each refused the
+    connection or names a host that does not resolve. A client finds that out only when its
+    bootstrap times out (seconds of backoff against a refusing port), which a person waiting
+    on a read or a write's publishing should not sit through. A server that accepts, or only
+    does not answer within `timeout`, is left to the client's own bootstrap."""
+    import socket
+
+    why = []
+    for server in (s.strip() for s in servers.split(",") if s.strip()):
+        host, _, port = server.rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+                return
+        except ConnectionRefusedError:
+            why.append(f"{server}: connection refused")
+        except socket.gaierror:
+            why.append(f"{server}: unknown host")
+        except (OSError, ValueError):  # unreachable for now, a timeout, a form left to kafka
+            return
+    if why:
+        raise KafkaError(f"no Kafka broker answers at {'; '.join(why)}")
 
 
 def security(settings: Settings) -> dict[str, Any]:

@@ -57,6 +57,7 @@ def after_write(st: State, kafka_errors: bool = False) -> str:
     relay = None
     try:
         servers = kafka_client.bootstrap(st.settings, start_local=True)
+        kafka_client.answering(servers)
         relay = Relay(st.ledger, servers, inline=True)
         result = relay.publish_pending()
         if result.published == 0:

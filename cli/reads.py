@@ -37,6 +37,7 @@ def catch_up(st: State, *, publish_first: bool = True, publish: bool = False,
             from okr.projections.store import MEMORY_LIMIT, Projection
 
             servers = kafka_client.bootstrap(st.settings, start_local=True)
+            kafka_client.answering(servers)
             if publish_first and st.settings.inline_publish:
                 from okr.cli.publish import after_write
                 after_write(st, kafka_errors=True)  # no Kafka: no catching up either

@@ -229,6 +229,8 @@ def test_a_stale_read_says_how_far_it_lags_and_json_carries_it(
     assert result.code == 0, str(result)
     assert f"okr: warning: showing {shown} of {stored} events; start 'okr up' or run " \
            "'okr consume'" in result.stderr
+    # why it could not refresh, said at once: the broker refused, no bootstrap to wait out
+    assert "no Kafka broker answers at 127.0.0.1:1: connection refused)" in result.stderr
     data = json.loads(result.stdout)
     assert data["stale"] == {"shown_events": shown, "stored_events": stored,
                              "missing_events": stored - shown}
@@ -245,6 +247,17 @@ def test_a_stale_read_with_strict_fails_with_exit_3(stale_home: tuple[Path, int,
     assert last.startswith("okr: error: the projection is stale: ")
     assert f"showing {shown} of {stored} events" in last
     assert result.stdout == ""
+
+
+def test_a_write_whose_kafka_refuses_says_why_it_was_not_published(
+        stale_home: tuple[Path, int, int]) -> None:
+    home, _, stored = stale_home
+    result = okr(home, "objective", "add", "o9", "Nine", "--cycle", "2026-Q4", "--owner", "ana",
+                 "--reason", "r", env={**NO_KAFKA, "OKR_INLINE_PUBLISH": "on"})
+    assert result.code == 0, str(result)
+    line = result.stdout.splitlines()[-1]
+    assert line.startswith(f"{stored + 1} events wait to be published (Kafka unreachable: "), line
+    assert "no Kafka broker answers at 127.0.0.1:1: connection refused)" in line, line
 
 
 def test_a_complete_projection_gives_no_warning(stale_home: tuple[Path, int, int],
