@@ -8,7 +8,7 @@ import functools
 import inspect
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 from okr.domain.errors import DomainError
@@ -96,6 +96,22 @@ def _as_hinted(value: Any, hint: Hint) -> Any:
     return value
 
 
+def _in_utc(method: str, name: str, value: Any) -> Any:
+    """`value` with its datetimes — itself, or those in a list of mappings (phases) — in UTC:
+    times are UTC inside, whatever offset the caller gave. One that is beyond the years 1 to
+    9999 in UTC is refused (9999-12-31T23:00-23:00 is in the year 10000 there)."""
+    if isinstance(value, datetime):
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise DomainError(f"{method}(): {name} {value.isoformat()} is out of range: in UTC "
+                              "it must fall in the years 1 to 9999") from None
+    if isinstance(value, list) and any(isinstance(item, dict) for item in value):
+        return [{k: _in_utc(method, name, v) for k, v in item.items()}
+                if isinstance(item, dict) else item for item in value]
+    return value
+
+
 def _refusal(method: str, name: str, hint: Hint, value: Any) -> DomainError | None:
     if not _is(value, hint):
         shown = repr(value)
@@ -131,12 +147,12 @@ def checked(f: Callable[..., Any]) -> Callable[..., Any]:
             name, hint = positional[i] if i < len(positional) else ("arguments", star)
             if (exc := _refusal(f.__name__, name, hint, value)) is not None:
                 raise exc
-            given[i] = _as_hinted(value, hint)
+            given[i] = _in_utc(f.__name__, name, _as_hinted(value, hint))
         for name, value in kwargs.items():
             hint = hints.get(name, Any)
             if (exc := _refusal(f.__name__, name, hint, value)) is not None:
                 raise exc
-            kwargs[name] = _as_hinted(value, hint)
+            kwargs[name] = _in_utc(f.__name__, name, _as_hinted(value, hint))
         return f(*given, **kwargs)
 
     wrapper.__checked__ = True  # type: ignore[attr-defined]  # test_api_arguments looks

@@ -125,3 +125,42 @@ def test_any_sequence_and_mapping_is_taken_as_the_list_or_dict_it_holds(
     with pytest.raises(DomainError, match="time zone"):
         ledger.add_key_result("k3", "K", "nps-up", target=45,
                               phases=({"at": NAIVE, "value": 40.0},))
+
+
+def test_a_time_given_with_another_offset_is_stored_in_utc(ledger: OkrLedger,
+                                                          tmp_path: Path) -> None:
+    """Times are UTC inside: the Python API took `at` in the caller's offset and stored it so
+    (-04:00 in the event store), which only the readers' normalising hid. The same instant is
+    stored in UTC, phases' times too; one beyond the year 9999 in UTC is refused in one line."""
+    import json
+    import sqlite3
+    from datetime import timedelta, timezone
+
+    new_york = timezone(timedelta(hours=-4))
+    with recording_at(lambda: datetime(2026, 11, 5, tzinfo=UTC)):
+        ledger.check_in("kr-nps", 38, at=datetime(2026, 11, 3, 20, 0, tzinfo=new_york))
+        ledger.add_key_result("k2", "K", "nps-up", target=45,
+                              phases=[{"at": datetime(2026, 11, 20, tzinfo=new_york),
+                                       "value": 40.0}])
+    with sqlite3.connect(tmp_path / "events.sqlite") as conn:
+        states = [json.loads(s) for (s,) in conn.execute("SELECT state FROM stored_events")]
+    times = [v["_data_"] for s in states for v in _datetimes(s)]
+    assert "2026-11-04T00:00:00+00:00" in times and "2026-11-20T04:00:00+00:00" in times
+    assert all(t.endswith("+00:00") for t in times), [t for t in times if "+00:00" not in t]
+    before = event_count(tmp_path)
+    far = datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-23)))
+    with pytest.raises(DomainError, match=r"at .* out of range") as caught:
+        ledger.check_in("kr-nps", 38, at=far)
+    assert "\n" not in str(caught.value)
+    assert event_count(tmp_path) == before
+
+
+def _datetimes(value: Any) -> list[dict[str, str]]:
+    """Every stored datetime ({"_type_": "datetime_iso", "_data_": ...}) within a state."""
+    if isinstance(value, dict):
+        if value.get("_type_") == "datetime_iso":
+            return [value]
+        return [d for v in value.values() for d in _datetimes(v)]
+    if isinstance(value, list):
+        return [d for v in value for d in _datetimes(v)]
+    return []

@@ -27,8 +27,11 @@ POSTS = {
     "import plan": "/imports/plan", "import checkins": "/imports/checkins",
     "import readings": "/imports/readings",
 }
-# Users and tokens are made by those who may write the ledger directly, never over the API.
-NOT_ON_THE_API = {"user add", "user password", "token create"}
+
+# Users and tokens are made, revoked and locked out by those who may write the ledger directly,
+# never over the API (a stolen token must not be able to keep itself alive or lock others out).
+NOT_ON_THE_API = {"user add", "user password", "user disable", "user enable", "token create",
+                  "token revoke"}
 
 
 def cli_writes() -> set[str]:
