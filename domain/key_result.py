@@ -329,8 +329,9 @@ class KeyResult(LedgerAggregate):
             raise DomainError("check-in time {at} is in the future (now is {now})",
                               at=effective_at, now=now)
         if not window.contains(effective_at):
-            raise DomainError("check-in time {at} is outside the cycle ({start} – {end})",
-                              at=effective_at, start=window.start, end=window.end)
+            raise DomainError("check-in time {at} is outside the cycle {cycle} of {key} "
+                              "({start} – {end})", at=effective_at, cycle=self.cycle,
+                              key=self.key, start=window.start, end=window.end)
         if effective_at < self.in_force_since:
             raise DomainError("check-in time {at} is before key result {key} was in force "
                               "({since})", at=effective_at, key=self.key,

@@ -158,7 +158,7 @@ def test_check_in_and_phase_bounds_are_refused_in_the_persons_zone(home: Path) -
                    "kr-late was in force (2026-11-01T00:00:00+01:00)")
     line = refused(home, "checkin", "kr-conv", "1", "--at", "2026-09-20")
     said_in_berlin(line, "check-in time 2026-09-20T00:00:00+02:00 is outside the cycle "
-                   "(2026-10-01T00:00:00+02:00 – 2027-01-01T00:00:00+01:00)")
+                   "2026-Q4 of kr-conv (2026-10-01T00:00:00+02:00 – 2027-01-01T00:00:00+01:00)")
     line = refused(home, "kr", "revise", "kr-conv", "--phase", "2027-03-01=3", "--reason", "r")
     said_in_berlin(line, "phased target at 2027-03-01T00:00:00+01:00 lies outside the cycle")
 
@@ -227,7 +227,7 @@ def test_a_person_elsewhere_reads_the_cycles_days_and_is_refused_in_their_own_zo
             in typed.stdout), str(typed)
     result = okr(home, "checkin", "kr-conv", "1", "--at", "2026-09-20", env=NEW_YORK)
     assert result.code == 2, str(result)
-    assert ("check-in time 2026-09-20T00:00:00-04:00 is outside the cycle "
+    assert ("check-in time 2026-09-20T00:00:00-04:00 is outside the cycle 2026-Q4 of kr-conv "
             "(2026-09-30T18:00:00-04:00 – 2026-12-31T18:00:00-05:00)") in result.stderr, str(result)
 
 
@@ -278,5 +278,5 @@ def test_the_python_apis_refusal_says_every_time_in_utc(tmp_path: Path) -> None:
     finally:
         ledger.close()
     assert str(refusal.value) == (
-        "check-in time 2026-10-01T00:00:00+00:00 is outside the cycle "
+        "check-in time 2026-10-01T00:00:00+00:00 is outside the cycle 2026-Q3 of k "
         "(2026-06-30T22:00:00+00:00 – 2026-09-30T22:00:00+00:00)")
