@@ -490,6 +490,9 @@ def sections(review: dict[str, Any], zone: str, person: str | None = None,
         ("owner", "check-ins", "mean confidence", "hit rate", "Brier"),
         tuple((c["owner"], str(c["check_ins"]), pct(c["mean_confidence"]), pct(c["hit_rate"]),
                f"{c['brier']:.3f}") for c in review["calibration"]),
+        intro="" if final or not review["calibration"] else
+        "So far: each confidence is judged against the outcome reached so far (the cycle runs "
+        "on).",
         empty="No check-ins with a confidence."))
     out.append(Section(
         "habits", "Check-in habits",

@@ -140,11 +140,11 @@ def _print_review(st: State, r: dict[str, Any], fmt: str, zone: str,
     say(styled((f"Review of {r['cycle']}", "bold"), f"  {header(r, zone, person)}"))
     say(styled(headline(r, zone)))
     for sec in sections(r, zone, person, every):
-        if sec.columns and sec.rows:
-            if sec.intro:
-                say(styled(sec.intro))
+        if sec.columns and sec.rows:  # a table's intro under it: its title comes with it
             print_table(list(sec.columns), [list(row) for row in sec.rows], fmt,
                         title=sec.title, heading=True)
+            if sec.intro:
+                say(styled(f"  {sec.intro}"))
             continue
         say(styled((sec.title, "bold")))
         if sec.intro:

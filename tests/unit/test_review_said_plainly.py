@@ -259,3 +259,22 @@ def test_a_tz_okr_cannot_read_is_refused_naming_tz_and_okr_tz(home: Path) -> Non
         assert result.code == 2 and result.stdout == "" and len(lines) == 1, str(result)
         assert f"TZ={bad!r}" in lines[0] or f"TZ='{bad}'" in lines[0], lines
         assert "OKR_TZ=" in lines[0], lines
+
+
+# ---- the rollover trial: confidence against outcomes reached so far, said so ------------------
+
+def test_confidence_vs_outcome_of_a_running_cycle_says_so_far(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`okr retro` says a running cycle's Brier 'so far'; the review's own confidence table
+    judged confidences against the outcome reached so far without saying it."""
+    home = built_home(tmp_path_factory, "calibration", [
+        ["cycle", "add", "2026-Q3"],
+        ["objective", "add", "o", "Grow", "--cycle", "2026-Q3"],
+        ["kr", "add", "k", "Deals", "--objective", "o", "--target", "10"],
+        ["checkin", "k", "4", "--confidence", "0.8", "--at", "2026-08-10"]])
+    for fmt in ("tsv", "md", "html"):
+        running = review(home, fmt, "--as-of", "2026-08-20")
+        table = running.split("Confidence vs outcome", 1)[1].split("Check-in habits", 1)[0]
+        assert "so far" in table, (fmt, table)
+        final = review(home, fmt).split("Confidence vs outcome", 1)[1]
+        assert "so far" not in final.split("Check-in habits", 1)[0], fmt
