@@ -124,12 +124,15 @@ def print_summaries(summary: dict[str, list[dict[str, Any]]], fmt: str | None = 
     """The team and department summaries (domain/rollup.py) as two tables."""
     from okr.cli.output import print_table
 
+    def tracked(t: dict[str, Any], track: str) -> str:  # none is on a track once final
+        return NONE if t["track"] == "final" else str(t[track])
+
     print_table(["team", "objectives", "scored", "key results", "score", "expected", "track",
                  "on-track", "at-risk", "off-track"],
                 [[t["team"] or NONE, str(t["objectives"]), str(t["scored_objectives"]),
                   str(t["key_results"]), _score(t["score"]), _score(t["expected"]),
-                  t["track"] or NONE, str(t["on-track"]), str(t["at-risk"]),
-                  str(t["off-track"])] for t in summary["teams"]],
+                  t["track"] or NONE, tracked(t, "on-track"), tracked(t, "at-risk"),
+                  tracked(t, "off-track")] for t in summary["teams"]],
                 fmt, title="Teams", heading=True)
     if summary["departments"]:
         print_table(["objective", "level", "team", "own score", "roll-up", "expected", "track",

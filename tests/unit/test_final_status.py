@@ -121,3 +121,22 @@ def test_replay_projection_and_sql_agree_at_the_end_instant(home: Path) -> None:
             said = {kr: s for _, kr, _, _, s in sql} | {o: (t, r) for o, _, t, r, _ in sql}
             assert said == replay, at
             assert (replay == FINAL) is final, (at, replay)
+
+
+def test_a_finished_teams_track_counts_are_blank_as_in_the_review(home: Path) -> None:
+    """After the end no key result is on a track: the scorecard's Teams table said 0 on-track,
+    0 at-risk, 0 off-track beside 'final' where the review's says '-'."""
+    def drawn(text: str) -> dict[str, list[str]]:  # a terminal table's rows, by their team
+        rows = [[c.strip() for c in line.strip("│").split("│")]
+                for line in text.split("Teams", 1)[1].split("Departments", 1)[0].splitlines()
+                if line.startswith("│")]
+        return {r[0]: r[6:] for r in rows}
+
+    block = run(home, "review", "2026-Q3", "--format", "tsv").stdout.split("# Teams\n", 1)[1]
+    review = {r.split("\t")[0]: r.split("\t")[6:]
+              for r in block.split("\n# ", 1)[0].splitlines()[1:]}
+    card = drawn(run(home, "scorecard", "--format", "table").stdout)
+    assert card == review == {"exec": ["final", "-", "-", "-"],
+                              "sales": ["final", "-", "-", "-"]}, (card, review)
+    running = drawn(run(home, "scorecard", "--as-of", INSIDE, "--format", "table").stdout)
+    assert running["sales"] == ["off-track", "0", "0", "1"], running
