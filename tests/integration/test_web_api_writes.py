@@ -18,7 +18,7 @@ from okr.web.app import create_app
 from tests.fuzzing import live_window
 from tests.integration.conftest import Broker
 from tests.support.kill import die_on_answer_line, dies
-from tests.support.web import seeded_home
+from tests.support.web import asgi_post, seeded_home
 
 pytestmark = pytest.mark.integration
 
@@ -409,39 +409,16 @@ def test_an_import_retried_with_another_query_parameter_is_422_and_records_nothi
 
 def _raw_post(api: Api, path: str, chunks: int, length: int | None = None
               ) -> tuple[int, int, dict[str, Any]]:
-    """POST `chunks` pieces of 1 MiB straight into the ASGI app (no test client, which reads
-    a body whole before the app sees any): its status, how many pieces the app read, its
-    body. `length` is sent as Content-Length, else the body is chunked."""
-    import asyncio
+    """POST `chunks` pieces of 1 MiB straight into the ASGI app: its status, how many pieces
+    the app read, its body. `length` is sent as Content-Length, else the body is chunked."""
     import json
 
-    piece = b"k-eng,1\n" * (2 ** 17)  # 1 MiB
-    headers = [(b"host", b"testserver"),
-               (b"authorization", f"Bearer {api.tokens['pat']}".encode())]
+    headers = [(b"authorization", f"Bearer {api.tokens['pat']}".encode())]
     if length is not None:
         headers.append((b"content-length", str(length).encode()))
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
-             "query_string": b"", "root_path": "", "headers": headers,
-             "client": ("127.0.0.1", 50000), "server": ("testserver", 80)}
-    read = 0
-    answer: dict[str, Any] = {"body": b""}
-
-    async def receive() -> dict[str, Any]:
-        nonlocal read
-        if read < chunks:
-            read += 1
-            return {"type": "http.request", "body": piece, "more_body": read < chunks}
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            answer["status"] = message["status"]
-        else:
-            answer["body"] += message.get("body", b"")
-
-    asyncio.run(api.client.app(scope, receive, send))  # type: ignore[arg-type]
-    return answer["status"], read, json.loads(answer["body"])
+    status, read, _, body = asgi_post(api.client.app, path, chunks,
+                                      b"k-eng,1\n" * (2 ** 17), headers)  # 1 MiB a piece
+    return status, read, json.loads(body)
 
 
 def test_an_oversized_import_is_refused_before_it_is_read_whole_and_records_nothing(

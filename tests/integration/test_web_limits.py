@@ -7,11 +7,9 @@ server grew by 400 MB) before its 401, and a sign-in form of 300 fields of 900 K
 whole; deep nesting answered `{"detail": "There was an error parsing the body"}` whatever
 the token."""
 
-import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,7 +18,7 @@ from okr.settings import Settings
 from okr.web.app import create_app
 from okr.web.limits import MAX_BODY
 from tests.integration.conftest import Broker
-from tests.support.web import recorded_check_ins, seeded_home
+from tests.support.web import asgi_post, recorded_check_ins, seeded_home
 
 pytestmark = pytest.mark.integration
 
@@ -54,36 +52,15 @@ def site(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
 
 def raw_post(site: Site, path: str, pieces: int, piece: bytes, token: str | None,
              content_type: str, length: int | None = None) -> tuple[int, int, str, str]:
-    """POST `pieces` × `piece` straight into the ASGI app (the test client reads a body whole
-    before the app sees any): (status, pieces the app read, content type, body)."""
-    headers = [(b"host", b"testserver"), (b"content-type", content_type.encode())]
+    """POST `pieces` × `piece` straight into the ASGI app: (status, pieces the app read,
+    content type, body)."""
+    headers = [(b"content-type", content_type.encode())]
     if token is not None:
         headers.append((b"authorization", f"Bearer {token}".encode()))
     if length is not None:
         headers.append((b"content-length", str(length).encode()))
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
-             "query_string": b"", "root_path": "", "headers": headers,
-             "client": ("127.0.0.1", 50000), "server": ("testserver", 80)}
-    read = 0
-    answer: dict[str, Any] = {"body": b""}
-
-    async def receive() -> dict[str, Any]:
-        nonlocal read
-        if read < pieces:
-            read += 1
-            return {"type": "http.request", "body": piece, "more_body": read < pieces}
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            answer["status"] = message["status"]
-            answer["type"] = dict(message["headers"]).get(b"content-type", b"").decode()
-        else:
-            answer["body"] += message.get("body", b"")
-
-    asyncio.run(site.client.app(scope, receive, send))  # type: ignore[arg-type]
-    return answer["status"], read, answer["type"], answer["body"].decode()
+    status, read, kind, body = asgi_post(site.client.app, path, pieces, piece, headers)
+    return status, read, kind, body.decode()
 
 
 NOTE = b'{"value": 3, "note": "' + b"x" * (PIECE - 22)  # a JSON body that never ends

@@ -2,6 +2,7 @@
 text), and a user of every role with a token."""
 
 from pathlib import Path
+from typing import Any
 
 from okr.ledger.app import OkrLedger
 from okr.settings import Settings, load_settings
@@ -54,3 +55,36 @@ def recorded_check_ins(settings: Settings, key: str = "k-sales") -> list[dict[st
         return sorted(check_ins(app, app.key_result(key)), key=lambda c: c["recorded_at"])
     finally:
         app.close()
+
+
+def asgi_post(app: Any, path: str, pieces: int, piece: bytes,
+              headers: list[tuple[bytes, bytes]]) -> tuple[int, int, str, bytes]:
+    """POST `pieces` × `piece` straight into the ASGI `app` (a test client reads a body whole
+    before the app sees any), with `headers` beside Host: (status, pieces the app read,
+    content type, body)."""
+    import asyncio
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"testserver"), *headers],
+             "client": ("127.0.0.1", 50000), "server": ("testserver", 80)}
+    read = 0
+    answer: dict[str, Any] = {"body": b""}
+
+    async def receive() -> dict[str, Any]:
+        nonlocal read
+        if read < pieces:
+            read += 1
+            return {"type": "http.request", "body": piece, "more_body": read < pieces}
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+            answer["type"] = dict(message["headers"]).get(b"content-type", b"").decode()
+        else:
+            answer["body"] += message.get("body", b"")
+
+    asyncio.run(app(scope, receive, send))
+    return answer["status"], read, answer["type"], answer["body"]
