@@ -14,15 +14,18 @@ from okr.ledger.app import EventTooLarge, OkrLedger
 from okr.record.envelope import chained_records
 from okr.settings import load_settings
 from tests.fuzzing import event_count, fresh_copy, okr
+from tests.support.clock import recording_at
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
+MID_QUARTER = datetime(2026, 11, 10, tzinfo=UTC)
 
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> OkrLedger:
     app = OkrLedger(load_settings({"home": tmp_path / "home"}, environ={}))
-    app.add_cycle("2026-Q4")
-    app.add_objective("o1", "Grow revenue", cycle="2026-Q4", owner="ana")
+    with recording_at(lambda: START):  # recorded when 2026-Q4 began, whatever today is
+        app.add_cycle("2026-Q4")
+        app.add_objective("o1", "Grow revenue", cycle="2026-Q4", owner="ana")
     return app
 
 
@@ -78,14 +81,15 @@ def test_text_with_a_lone_surrogate_is_refused_in_one_line_and_nothing_is_kept(
     """A JSON body may spell a lone UTF-16 surrogate ("\\ud800"): it is no character, so it
     cannot be stored as UTF-8. Until 2026-12-04 the event store's encoding failed on it deep
     in the save (a traceback; through the web, HTTP 500)."""
-    ledger.add_key_result("k1", "Steps", objective="o1", target=100.0)
-    ledger.add_kpi("wau", "Weekly active", green=10, red=5)
-    stored = ledger.recorder.max_notification_id()
-    with pytest.raises(DomainError) as refused:
-        change(ledger)  # type: ignore[operator]
-    message = str(refused.value)
-    assert "\n" not in message and field in message and "surrogate" in message, message
-    assert ledger.recorder.max_notification_id() == stored  # nothing recorded
-    ledger.check_in("k1", 4.0, note="fine")  # and the next command is decided afresh
+    with recording_at(lambda: MID_QUARTER):  # a check-in "now" lies in 2026-Q4 then
+        ledger.add_key_result("k1", "Steps", objective="o1", target=100.0)
+        ledger.add_kpi("wau", "Weekly active", green=10, red=5)
+        stored = ledger.recorder.max_notification_id()
+        with pytest.raises(DomainError) as refused:
+            change(ledger)  # type: ignore[operator]
+        message = str(refused.value)
+        assert "\n" not in message and field in message and "surrogate" in message, message
+        assert ledger.recorder.max_notification_id() == stored  # nothing recorded
+        ledger.check_in("k1", 4.0, note="fine")  # and the next command is decided afresh
     assert ledger.key_result("k1").last_check_in["note"] == "fine"  # type: ignore[index]
     assert ledger.recorder.max_notification_id() == stored + 1
