@@ -77,17 +77,25 @@ def answering(servers: str, timeout: float = 1.0) -> None:
     does not answer within `timeout`, is left to the client's own bootstrap."""
     import socket
 
+    from kafka.cluster import collect_hosts
+
     why = []
-    for server in (s.strip() for s in servers.split(",") if s.strip()):
-        host, _, port = server.rpartition(":")
+    named = [s.strip() for s in servers.split(",") if s.strip()]
+    try:  # read as kafka-python reads them: a SECURITY_PROTOCOL:// prefix is no part of a host
+        hosts = collect_hosts(named, randomize=False)
+    except Exception:  # a form the client will refuse in its own words
+        return
+    for server, (host, port, _) in zip(named, hosts, strict=True):
         try:
-            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            with socket.create_connection((host, port), timeout=timeout):
                 return
         except ConnectionRefusedError:
             why.append(f"{server}: connection refused")
-        except socket.gaierror:
+        except socket.gaierror as exc:
+            if exc.errno not in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)):
+                return  # the resolver could not answer now (EAI_AGAIN): left to the client
             why.append(f"{server}: unknown host")
-        except (OSError, ValueError):  # unreachable for now, a timeout, a form left to kafka
+        except OSError:  # unreachable for now, a timeout: left to the client's bootstrap
             return
     if why:
         raise KafkaError(f"no Kafka broker answers at {'; '.join(why)}")
