@@ -106,13 +106,17 @@ def _published_mark(st: State, asked: str | None) -> "Watermark | None":
     """The watermark of what this data directory's Kafka holds, to count what waits when it
     is unreachable: that of the destination the relay `asked` (its cluster id), else of the one
     this data directory last reached (recorded there: record/destination.py) — never another
-    data directory's sharing the store. START when nothing of this store was ever published to
-    the topic; None when that is not known."""
+    data directory's sharing the store. A SQLite store is its data directory's alone: a
+    directory from before the record, with one destination in its store, counts from that
+    one. START when nothing of this store was ever published to the topic; None when that is
+    not known."""
     from okr.record.destination import last
-    from okr.record.watermark import START, anywhere, load
+    from okr.record.watermark import START, anywhere, load, only
 
     s, topic = st.settings, st.settings.topic_ledger
     reached = asked or last(s, topic)
     if reached is not None:
         return load(s, topic, reached) or START
-    return None if anywhere(s, topic) else START
+    if not anywhere(s, topic):
+        return START
+    return only(s, topic) if s.store == "sqlite" else None

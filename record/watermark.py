@@ -63,6 +63,17 @@ def load(settings: Settings, topic: str, destination: str) -> Watermark | None:
     return None if row is None else _mark(row)
 
 
+def only(settings: Settings, topic: str) -> Watermark | None:
+    """The topic's watermark when one destination alone has one (or only an older version's
+    single mark exists); None when none or several do."""
+    with _connect(settings) as conn:
+        rows = conn.execute(sql(settings, f"SELECT {_COLUMNS} FROM {TABLE} WHERE topic = ? "
+                                          "LIMIT 2"), (topic,)).fetchall()
+    if len(rows) == 1:
+        return _mark(rows[0])
+    return legacy(settings, topic) if not rows else None
+
+
 def anywhere(settings: Settings, topic: str) -> bool:
     """Whether a watermark of the topic was written for any destination, now or by an older
     version: when none was, nothing of this store was ever published to the topic."""

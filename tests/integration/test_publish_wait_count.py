@@ -108,3 +108,19 @@ def test_a_first_write_with_kafka_unreachable_counts_every_event(tmp_path: Path)
     assert waiting(proc.stdout + proc.stderr) == 1, proc.stdout + proc.stderr
     proc = env.run("objective", "add", "o1", "First", "--cycle", "2026-Q4")
     assert waiting(proc.stdout + proc.stderr) == 2, proc.stdout + proc.stderr
+
+
+def test_a_sqlite_home_from_before_the_destination_record_still_counts(
+        tmp_path: Path, private_broker: Broker) -> None:
+    """A data directory upgraded from before relay-destination.json existed has published
+    (its store holds that broker's watermark) but recorded no destination: with its Kafka
+    away its write said "how many is not known". A SQLite store is this directory's alone, so
+    its one destination is its own: the count is said."""
+    a = Env(tmp_path / "a", okr_environ(tmp_path / "a", private_broker.bootstrap))
+    a.ok("cycle", "add", "2026-Q4")
+    a.ok("objective", "add", "o1", "Published", "--cycle", "2026-Q4")  # the broker holds 2
+    (a.home / "relay-destination.json").unlink()  # as a directory from before it kept one
+    private_broker.stop()
+    proc = a.run("objective", "add", "o2", "Waits", "--cycle", "2026-Q4")
+    assert proc.returncode == 0, proc.stderr
+    assert waiting(proc.stdout) == 1, proc.stdout
