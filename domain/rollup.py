@@ -28,21 +28,26 @@ class RollUp(TypedDict):
     rollup_track: str | None
 
 
+def _not_counted(card: Mapping[str, Any]) -> str | None:
+    """Why an objective's roll-up never counts in its parent's, whatever its key results
+    (`learning`: not graded; `abandoned`: no longer pursued), or None."""
+    if card["okr_type"] == OkrType.LEARNING:
+        return "learning"
+    if card["status"] == ObjectiveStatus.ABANDONED:
+        return "abandoned"
+    return None
+
+
 def counts_in_parent(card: Mapping[str, Any]) -> bool:
     """Whether an objective's roll-up counts in its parent's: not learning, not abandoned."""
-    return bool(card["okr_type"] != OkrType.LEARNING
-                and card["status"] != ObjectiveStatus.ABANDONED)
+    return _not_counted(card) is None
 
 
 def left_out(card: Mapping[str, Any]) -> str | None:
     """Why an objective aligned in its parent's cycle counts in no roll-up of its parent
     (`learning`, `abandoned`, `no key results` below it), or None when it counts with its
-    roll-up (the cards must carry roll-ups)."""
-    if card["okr_type"] == OkrType.LEARNING:
-        return "learning"
-    if card["status"] == ObjectiveStatus.ABANDONED:
-        return "abandoned"
-    return "no key results" if card.get("rollup") is None else None
+    roll-up (the cards must carry roll-ups): `counts_in_parent`'s reasons, and no roll-up."""
+    return _not_counted(card) or ("no key results" if card.get("rollup") is None else None)
 
 
 def children_of(cards: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:

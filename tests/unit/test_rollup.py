@@ -351,3 +351,22 @@ def test_a_rollup_sums_its_terms_in_the_replays_order(tmp_path: Path) -> None:
         for _ in range(3):
             assert proj.scorecard_at(now, now, team="t") == replay
             assert proj.scorecard_at(now, now) == replay
+
+
+@pytest.mark.parametrize("okr_type", ["committed", "aspirational", "learning"])
+@pytest.mark.parametrize("status", ["active", "abandoned", "achieved"])
+@pytest.mark.parametrize("rollup", [None, 0.5])
+def test_left_out_says_why_exactly_when_a_child_moves_no_rollup(okr_type: str, status: str,
+                                                                 rollup: float | None) -> None:
+    """The objective page's reason (`left_out`) and the roll-up's rule (`counts_in_parent`,
+    and a child with no roll-up adds nothing) are one rule: a reason iff it moves nothing."""
+    from okr.domain.rollup import counts_in_parent, left_out
+
+    card = {"okr_type": okr_type, "status": status, "rollup": rollup}
+    assert (left_out(card) is None) == (counts_in_parent(card) and rollup is not None)
+    moved = roll_up([{"key": "p", "cycle": "c", "parent": None, "okr_type": "committed",
+                      "status": "active", "key_results": []},
+                     {"key": "k", "cycle": "c", "parent": "p", "okr_type": okr_type,
+                      "status": status, "key_results": [] if rollup is None else
+                      [{"progress": rollup, "expected": rollup, "weight": 1.0}]}])["p"]
+    assert (moved["rollup"] is not None) == (left_out(card) is None)
