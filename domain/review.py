@@ -225,7 +225,8 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
     (`weight shifted`: `score_then` → `score_revised`), or an objective's type changed to one
     with a lower bar — committed to aspirational or learning, aspirational to learning
     (`type lowered`), or a key result removed while behind expectation after the cycle began
-    (`removed while behind`: its `progress_then` against `expected_then` at `judged_at`).
+    (`removed while behind`: its `progress_then` against `expected_then` at `judged_at`) —
+    one of the committed plan, or measured (a check-in, a linked KPI's reading) before then.
 
     A change is judged when it took effect — its valid time, `effective_at`, or the cycle's
     end if it took effect after it — as known at `known_at`: the key result (and its
@@ -242,6 +243,7 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
     # took effect. Measurements play no part in it: they are read at the change's time below.
     walked = (f for f in visible if f.position <= last and f.type not in MEASUREMENTS)
     judged = _Measured(visible)
+    planned = _committed_key_results(visible, cycle)
     for world, change in changes(walked, only=_is_revision):
         fact = change.fact
         if change.kind == "objective":
@@ -294,9 +296,12 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
                     if (entry["score_then"] is not None and entry["score_revised"] is not None
                             and entry["score_revised"] > entry["score_then"] + _EPS):
                         moved.append("weight shifted")
-            elif at > window.start and entry["progress_then"] < entry["expected_then"] - _EPS:
+            elif (at > window.start and entry["progress_then"] < entry["expected_then"] - _EPS
+                  and (change.key in planned or value is not None)):
                 # Removed while behind, once the cycle was under way (before it began, a
-                # removal is planning): what it was failing at no longer counts.
+                # removal is planning): what it was failing at no longer counts — if the team
+                # was held to it: of the committed plan, or measured before its removal (one
+                # added by mistake and removed unmeasured was never a goalpost).
                 moved.append(REMOVED_BEHIND)
         elif fact.type == "ObjectiveTypeChanged":
             entry["judged_at"] = at
@@ -307,6 +312,19 @@ def revisions(facts: Sequence[Fact], cycle: str, known_at: datetime) -> list[dic
         entry["goalpost"] = "; ".join(moved) or None
         out.append(entry)
     return out
+
+
+def _committed_key_results(facts: Sequence[Fact], cycle: str) -> set[str]:
+    """The key results of `cycle`'s plan when it was first committed (as `review` reads the
+    plan: the structure in force at the commit's recording), none before a commit."""
+    ids = {f.aggregate_id for f in facts if f.type == "CycleAdded" and f.data["key"] == cycle}
+    committed_at = next((f.recorded_at for f in facts
+                         if f.type == "PlanCommitted" and f.aggregate_id in ids), None)
+    if committed_at is None:
+        return set()
+    plan = world_at((f for f in facts if f.type not in MEASUREMENTS), committed_at,
+                    committed_at)
+    return _cycle_keys(plan, cycle)[1]
 
 
 def _score_then(world: World, objective: str, judged: "_Measured", at: datetime,

@@ -83,3 +83,34 @@ def test_every_format_says_it_as_the_other_goalposts_are_said(q3: dict[str, Any]
     assert rows["lag"]["goalpost"] == "removed while behind"
     assert rows["ahead"]["goalpost"] == rows["early"]["goalpost"] == rows["kept"]["goalpost"] \
         == ""
+
+
+def mistakes(app: OkrLedger, at: Any) -> None:
+    at(d(6, 20), lambda: app.add_cycle("2026-Q3"))
+    at(d(6, 21), lambda: app.add_objective("o", "Grow", "2026-Q3", "ana", team="t"))
+    at(d(6, 21), lambda: app.add_key_result("planned", "Planned, never checked in", "o",
+                                            target=100))
+    at(d(6, 22), lambda: app.commit_cycle("2026-Q3"))
+    # Added mid-quarter by mistake and removed an hour later, no check-in: a typo undone.
+    at(d(8, 5, 9), lambda: app.add_key_result("oops", "Typo", "o", target=10,
+                                                      reason="new"))
+    at(d(8, 5, 10), lambda: app.remove_key_result("oops", reason="added by mistake"))
+    # Added mid-quarter, checked in behind pace, then removed: it was being measured.
+    at(d(8, 1, 9), lambda: app.add_key_result("late", "Added late", "o", target=100,
+                                                      reason="new"))
+    at(d(8, 2, 9), lambda: app.check_in("late", 1))
+    at(d(8, 20, 9), lambda: app.remove_key_result("late", reason="too hard"))
+    at(d(8, 20, 9), lambda: app.remove_key_result("planned", reason="dropped"))
+
+
+def test_a_key_result_added_by_mistake_and_removed_unmeasured_moves_no_goalpost() -> None:
+    """Only a key result of the committed plan, or one checked in before its removal, was
+    something the team was held to; a typo added and removed an hour later was not (it
+    scored 0 against an expectation above 0 and was flagged)."""
+    got = review(build(mistakes), "2026-Q3",
+                 ReviewPoint(RETRO_DAY + timedelta(days=1), RETRO_DAY + timedelta(days=1)))
+    moved = {r["key"]: r["goalpost"] for r in got["revisions"]
+             if r["type"] == "KeyResultRemoved"}
+    assert moved == {"oops": None, "late": "removed while behind",
+                     "planned": "removed while behind"}
+    assert team_summary(got)["goalposts_moved"] == 2
