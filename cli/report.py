@@ -302,7 +302,7 @@ def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
                 "status": FINAL if final else kr["status"],
                 "added_after_commit": kr["added_after_commit"], "removed_after_commit": False,
                 "moved_from": kr.get("moved_from"), "carried_from": kr["carried_from"],
-                "goalpost": goalposts_of(review, kr["key"])})
+                "goalpost": goalposts_of(review, "key_result", kr["key"])})
         for kr in card.get("removed_key_results", ()):
             rows.append({
                 "row": KR_ROW, **common, "grade": NONE,
@@ -317,7 +317,7 @@ def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
                 "value": kr["value"], "progress": kr["progress"], "expected": kr["expected"],
                 "status": "removed", "added_after_commit": False, "removed_after_commit": True,
                 "moved_from": None, "carried_from": None,
-                "goalpost": goalposts_of(review, kr["key"])})
+                "goalpost": goalposts_of(review, "key_result", kr["key"])})
         rows.append({
             "row": OBJECTIVE_ROW, **common, "grade": objective_grade(card, final) + call_text(card),
             "key_result": None, "kr_title": None, "kr_kind": None, "unit": None,
@@ -326,7 +326,7 @@ def score_rows(review: dict[str, Any]) -> list[dict[str, Any]]:
             "weight": None, "initiatives": NONE, "value": None, "progress": card["score"],
             "expected": card["expected"], "status": FINAL if final else card["track"],
             "added_after_commit": None, "removed_after_commit": None, "moved_from": None,
-            "carried_from": None, "goalpost": goalposts_of(review, card["key"])})
+            "carried_from": None, "goalpost": goalposts_of(review, "objective", card["key"])})
     return rows
 
 
@@ -403,11 +403,13 @@ def goalpost_text(r: dict[str, Any], zone: str | None = None) -> str:
     return f"goalpost moved ({why})" if why else "goalpost moved"
 
 
-def goalposts_of(review: dict[str, Any], key: str | None) -> str:
-    """The goalpost moves of the revisions to the item `key` (a plan row's key result, or its
-    objective), in their order: 'target eased; removed while behind', or ''."""
+def goalposts_of(review: dict[str, Any], kind: str, key: str | None) -> str:
+    """The goalpost moves of the revisions to the item of this `kind` and `key` (a plan row's
+    key result, or its objective: an objective and a key result may share a key), in their
+    order: 'target eased; removed while behind', or ''."""
     return "; ".join(r["goalpost"] for r in review["revisions"]
-                     if r["key"] == key and r["goalpost_moved"] and r["goalpost"])
+                     if r["kind"] == kind and r["key"] == key and r["goalpost_moved"]
+                     and r["goalpost"])
 
 
 def plan_cells(r: dict[str, Any]) -> tuple[str, ...]:

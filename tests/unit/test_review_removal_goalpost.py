@@ -114,3 +114,25 @@ def test_a_key_result_added_by_mistake_and_removed_unmeasured_moves_no_goalpost(
     assert moved == {"oops": None, "late": "removed while behind",
                      "planned": "removed while behind"}
     assert team_summary(got)["goalposts_moved"] == 2
+
+
+def shared_key(app: OkrLedger, at: Any) -> None:
+    at(d(6, 20), lambda: app.add_cycle("2026-Q3"))
+    at(d(6, 21), lambda: app.add_objective("o", "Grow", "2026-Q3", "ana", team="t"))
+    # An objective and a key result may share a key: keys are unique within a kind.
+    at(d(6, 21), lambda: app.add_objective("x", "Empty for now", "2026-Q3", "ana", team="t"))
+    at(d(6, 21), lambda: app.add_key_result("x", "Lagging", "o", target=100))
+    at(d(6, 21), lambda: app.add_key_result("y", "Kept", "o", target=10))
+    at(d(6, 22), lambda: app.commit_cycle("2026-Q3"))
+    at(d(7, 10, 9), lambda: app.check_in("x", 5))
+    at(d(8, 20, 9), lambda: app.revise_key_result("x", target=50, reason="too hard"))
+
+
+def test_an_objectives_csv_row_says_its_own_goalposts_not_a_key_result_of_its_key() -> None:
+    got = review(build(shared_key), "2026-Q3",
+                 ReviewPoint(RETRO_DAY + timedelta(days=1), RETRO_DAY + timedelta(days=1)))
+    rows = list(csv.DictReader(io.StringIO(to_csv(got))))
+    (kr_row,) = [r for r in rows if r["key_result"] == "x"]
+    (objective_row,) = [r for r in rows if r["objective"] == "x"]
+    assert kr_row["goalpost"] == "target eased"
+    assert objective_row["key_result"] == "" and objective_row["goalpost"] == ""
