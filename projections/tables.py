@@ -11,8 +11,9 @@ from pathlib import Path
 from okr.domain.events import MEASUREMENTS
 
 # Raised when a table's columns change: a file of an older layout is dropped and rebuilt from
-# Kafka (CREATE TABLE IF NOT EXISTS adds no column). 4: the on_behalf_of columns.
-SCHEMA_VERSION = 4
+# Kafka (CREATE TABLE IF NOT EXISTS adds no column). 4: the on_behalf_of columns. 5: a user's
+# disabled, tokens, revoked_tokens and password_set.
+SCHEMA_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,9 @@ class Versioned:
     fields: tuple[tuple[str, str], ...]  # (column, DuckDB type), taken from `data` when present
     overrides: tuple[tuple[str, str], ...] = ()  # column → JSON expression per event
     flags: tuple[tuple[str, str], ...] = ()  # column → event type that sets it for good
+    # (column, VARCHAR[] expression per event, sorted): every value the item's events up to
+    # the version gave, in version order or sorted (and each once)
+    gathered: tuple[tuple[str, str, bool], ...] = ()
 
 
 PHASES = 'STRUCT("at" TIMESTAMPTZ, value DOUBLE)[]'
@@ -61,7 +65,15 @@ VERSIONED = (
                ("owner", "VARCHAR")),
               (), (("retired", "KpiRetired"),)),
     Versioned("user_versions", "user",
-              (("key", "VARCHAR"), ("role", "VARCHAR"), ("team", "VARCHAR"))),
+              (("key", "VARCHAR"), ("role", "VARCHAR"), ("team", "VARCHAR"),
+               ("disabled", "BOOLEAN")),
+              (("disabled", "CASE type WHEN 'UserAdded' THEN 'false'::JSON WHEN 'UserDisabled' "
+                            "THEN 'true'::JSON WHEN 'UserEnabled' THEN 'false'::JSON END"),),
+              (("password_set", "UserPasswordSet"),),
+              (("tokens", "CASE WHEN type = 'UserTokenIssued' THEN [data->>'$.token_id'] END",
+                False),
+               ("revoked_tokens", "CASE WHEN type = 'UserTokensRevoked' THEN from_json("
+                                  "data->'$.token_ids', '[\"VARCHAR\"]') END", True))),
 )
 # Cycles: the status follows from the lifecycle events, so it is derived, not copied.
 CYCLE_EXTRA = (("status", "VARCHAR"), ("committed_at", "TIMESTAMPTZ"))
@@ -72,8 +84,8 @@ def _cast(expr: str, typ: str) -> str:
         return f"json_extract_string({expr}, '$')"
     if typ == "TIMESTAMPTZ":
         return f"json_extract_string({expr}, '$')::TIMESTAMPTZ"
-    if typ == "DOUBLE":
-        return f"({expr})::DOUBLE"
+    if typ in ("DOUBLE", "BOOLEAN"):
+        return f"({expr})::{typ}"
     if typ == "VARCHAR[]":
         return f"from_json({expr}, '[\"VARCHAR\"]')"
     if typ == PHASES:
@@ -85,6 +97,7 @@ def _columns(v: Versioned) -> list[tuple[str, str]]:
     cols = [("aggregate_id", "VARCHAR"), ("version", "INTEGER"), ("position", "BIGINT"),
             ("valid_from", "TIMESTAMPTZ"), ("valid_to", "TIMESTAMPTZ"),
             ("recorded_at", "TIMESTAMPTZ"), ("recorded_to", "TIMESTAMPTZ"), *v.fields,
+            *((name, "VARCHAR[]") for name, _, _ in v.gathered),
             *((name, "BOOLEAN") for name, _ in v.flags)]
     if v.table == "cycle_versions":
         cols += CYCLE_EXTRA
@@ -104,8 +117,12 @@ def rebuild(v: Versioned) -> str:
              "PRECEDING AND CURRENT ROW)"
     picks = [f"last_value({overrides.get(n, f'data->{chr(39)}$.{n}{chr(39)}')} IGNORE NULLS) "
              f'{window} AS "j_{n}"' for n, _ in v.fields]
+    picks += [f"flatten(list(coalesce({expr}, []::VARCHAR[])) {window}) AS \"{n}\""
+              for n, expr, _ in v.gathered]
     picks += [f"bool_or(type = '{etype}') {window} AS \"{n}\"" for n, etype in v.flags]
     outs = [f'{_cast(f"j_{n}", t)} AS "{n}"' for n, t in v.fields]
+    outs += [f'list_sort(list_distinct("{n}")) AS "{n}"' if ordered else f'"{n}"'
+             for n, _, ordered in v.gathered]
     outs += [f'"{n}"' for n, _ in v.flags]
     if v.table == "cycle_versions":
         picks += [f"last_value(CASE WHEN type = 'PlanCommitted' THEN recorded_at END IGNORE "
@@ -186,10 +203,18 @@ VERSION_COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
         "tags": "Tags (leading, lagging, guardrail, …).",
         "retired": "Whether the KPI was retired."}),
     "user_versions": ("One row per change of a user of the web app and API (okr user add, "
-                      "okr token create): their role and team after the change.", {
+                      "okr token create/revoke, okr user password/disable/enable): their role, "
+                      "team, tokens and whether they are locked out after the change.", {
         "key": "The user's name.",
         "role": "viewer, member, planner, auditor or admin.",
-        "team": "The team whose key results a member checks in on."}),
+        "team": "The team whose key results a member checks in on.",
+        "disabled": "Whether the user is disabled (okr user disable): no sign-in, session or "
+                    "token of theirs is accepted.",
+        "tokens": "Ids of every sign-in token issued to the user, in the order issued "
+                  "(revoked ones too).",
+        "revoked_tokens": "Ids of the user's revoked tokens, sorted (a revoked token never "
+                          "works again).",
+        "password_set": "Whether a password for web sign-in was ever set."}),
 }
 
 
