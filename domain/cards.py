@@ -27,11 +27,11 @@ def kpi_now(kpi: Mapping[str, Any], reading: Mapping[str, Any] | None,
 
 
 def measure_key_result(kr: Mapping[str, Any], window: Window, as_of: datetime,
-                       check_in: Mapping[str, Any] | None, kpi: KpiNow | None
-                       ) -> KeyResultMeasure:
+                       check_in: Mapping[str, Any] | None, kpi: KpiNow | None,
+                       closed: bool = False) -> KeyResultMeasure:
     """A key result's value (its linked KPI's, else its latest check-in's), progress 0–1,
     the progress its plan expects at `as_of` in its cycle's `window`, status (`final` once the
-    cycle is over at `as_of`) and confidence
+    cycle is over at `as_of`, or `closed` then: scoring.final) and confidence
     (a KPI-linked key result has none). `kr` holds its plan: kind, start, target,
     target_high, tolerance, phases."""
     value = kpi["value"] if kpi is not None else (
@@ -41,7 +41,8 @@ def measure_key_result(kr: Mapping[str, Any], window: Window, as_of: datetime,
     expected = scoring.expected_progress(kr["kind"], kr["start"], kr["target"],
                                          kr["target_high"], kr["phases"], window, as_of)
     return {"value": value, "progress": progress, "expected": expected,
-            "status": scoring.status(progress, expected, scoring.over(window, as_of)),
+            "status": scoring.status(progress, expected,
+                                     scoring.final(window, as_of, closed)),
             "confidence": None if check_in is None or kpi is not None
             else check_in["confidence"],
             "kpi_health": None if kpi is None else kpi["health"],
@@ -49,13 +50,14 @@ def measure_key_result(kr: Mapping[str, Any], window: Window, as_of: datetime,
 
 
 def measure_objective(okr_type: str, krs: Sequence[Mapping[str, Any]],
-                      is_over: bool = False) -> ObjectiveMeasure:
+                      is_final: bool = False) -> ObjectiveMeasure:
     """An objective's score and expectation (its key results' weighted means), its track
-    (`final` when its cycle `is_over` at the instant viewed) and whether it succeeded by its
+    (`final` when its cycle's grades are final at the instant viewed — over or closed then:
+    scoring.final) and whether it succeeded by its
     type's threshold."""
     sum_score, sum_expected, total = scoring.weighted_sums(krs)
     score, expected = (None, None) if total <= 0 else (sum_score / total, sum_expected / total)
     return {"score": score, "expected": expected,
             "track": None if score is None or expected is None
-            else scoring.status(score, expected, is_over),
+            else scoring.status(score, expected, is_final),
             "succeeded": scoring.succeeded(okr_type, score)}

@@ -25,6 +25,7 @@ from okr.domain.cards import kpi_now, measure_key_result, measure_objective
 from okr.domain.events import CREATED, MEASUREMENTS
 from okr.domain.periods import Window
 from okr.domain.rollup import with_rollups
+from okr.domain.vocab import CycleStatus
 
 
 class Fact(NamedTuple):
@@ -376,17 +377,18 @@ def kpi_card(kpi: dict[str, Any], as_of: datetime) -> dict[str, Any]:
 
 
 def kr_card(world: World, kr: dict[str, Any], window: Window,
-            as_of: datetime) -> dict[str, Any]:
+            as_of: datetime, closed: bool = False) -> dict[str, Any]:
     """One key result's value, progress, expectation, status and confidence at as_of — its
     value (check-in or KPI reading, and the KPI's health and staleness) as it stood at the
-    earlier of as_of and its cycle's end: a finished cycle's key results stand still."""
+    earlier of as_of and its cycle's end: a finished cycle's key results stand still. Its
+    status is `final` once the cycle is over, or while it is `closed` (scoring.final)."""
     kpi = world.kpis.get(kr["kpi"]) if kr["kpi"] else None
     until = min(as_of, window.end)
     m = measure_key_result(kr, window, as_of,
                            _latest(kr["check_ins"], "effective_at", as_of, window.end),
                            None if kpi is None else kpi_now(
                                kpi, _latest(kpi["readings"], "observed_at", as_of, window.end),
-                               until))
+                               until), closed)
     return {"key": kr["key"], "objective": kr["objective"], "title": kr["title"],
             "kind": kr["kind"], "start": kr["start"], "target": kr["target"],
             "target_high": kr["target_high"], "tolerance": kr["tolerance"], "unit": kr["unit"],
@@ -408,15 +410,24 @@ def scorecard(world: World, as_of: datetime) -> list[dict[str, Any]]:
         if cycle is None:
             continue
         window = Window(cycle["start"], cycle["end"])
-        krs = [kr_card(world, kr, window, as_of) for kr in under.get(obj["key"], [])]
+        closed = _closed(cycle)
+        krs = [kr_card(world, kr, window, as_of, closed) for kr in under.get(obj["key"], [])]
         cards.append({
             "key": obj["key"], "title": obj["title"], "cycle": obj["cycle"],
             "owner": obj["owner"], "team": obj["team"], "level": obj["level"],
             "okr_type": obj["okr_type"], "parent": obj["parent"], "status": obj["status"],
-            **measure_objective(obj["okr_type"], krs, scoring.over(window, as_of)),
+            **measure_objective(obj["okr_type"], krs,
+                                scoring.final(window, as_of, closed)),
             "key_results": krs})
     return with_rollups(cards, {key for key, c in world.cycles.items()
-                                if scoring.over(Window(c["start"], c["end"]), as_of)})
+                                if scoring.final(Window(c["start"], c["end"]), as_of,
+                                                 _closed(c))})
+
+
+def _closed(cycle: Mapping[str, Any]) -> bool:
+    """Whether a cycle of the world is closed (at the world's instant: closed in force and
+    known then, not reopened since)."""
+    return bool(cycle["status"] == CycleStatus.CLOSED)
 
 
 def scorecard_at(facts: Iterable[Fact], as_of: datetime, known_at: datetime

@@ -63,11 +63,12 @@ def children_of(cards: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
 
 
 def roll_up(cards: Sequence[Mapping[str, Any]],
-            ended: Collection[str] = frozenset()) -> dict[str, RollUp]:
+            final: Collection[str] = frozenset()) -> dict[str, RollUp]:
     """Each objective's roll-up, keyed by objective. `cards` are scorecard cards (key,
     cycle, parent, okr_type, status, key_results with progress, expected and weight);
     children are the cards here whose parent is a card of their cycle. The roll-up's track
-    is `final` for an objective of a cycle in `ended` (over at the cards' instant)."""
+    is `final` for an objective of a cycle in `final` (over, or closed, at the cards' instant:
+    scoring.final)."""
     by_key = {c["key"]: c for c in cards}
     children = children_of(cards)
     done: dict[str, tuple[float, float] | None] = {}
@@ -102,22 +103,22 @@ def roll_up(cards: Sequence[Mapping[str, Any]],
     for c in cards:
         if c["key"] not in done:
             visit(c["key"])
-    return {key: _rollup(got, by_key[key].get("cycle") in ended) for key, got in done.items()}
+    return {key: _rollup(got, by_key[key].get("cycle") in final) for key, got in done.items()}
 
 
-def _rollup(got: tuple[float, float] | None, is_over: bool) -> RollUp:
+def _rollup(got: tuple[float, float] | None, is_final: bool) -> RollUp:
     if got is None:
         return {"rollup": None, "rollup_expected": None, "rollup_track": None}
     return {"rollup": got[0], "rollup_expected": got[1],
-            "rollup_track": scoring.status(got[0], got[1], is_over)}
+            "rollup_track": scoring.status(got[0], got[1], is_final)}
 
 
 def with_rollups(cards: list[dict[str, Any]],
-                 ended: Collection[str] = frozenset()) -> list[dict[str, Any]]:
+                 final: Collection[str] = frozenset()) -> list[dict[str, Any]]:
     """The cards, each with its roll-up fields added (in place) — point in time as the cards
     are: the tree and the scores are those of the cards' instant, at which the cycles in
-    `ended` are over."""
-    rolled = roll_up(cards, ended)
+    `final` are over or closed (their tracks say `final`)."""
+    rolled = roll_up(cards, final)
     for c in cards:
         c.update(rolled[c["key"]])
     return cards
@@ -131,8 +132,9 @@ def team_summaries(cards: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Per team (objectives without a team under ""): how many objectives and key results,
     the mean of its graded objectives' own scores and expectations (learning and abandoned
     objectives, and objectives without key results, left out), the track from those two
-    (`final` when every one of those objectives' tracks is: their cycles are over), and its
-    key results by status (a key result whose cycle is over counts in none of the tracks)."""
+    (`final` when every one of those objectives' tracks is: their cycles are over or closed),
+    and its key results by status (a key result whose cycle is over or closed counts in none
+    of the tracks)."""
     teams: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for c in cards:
         teams[c["team"] or ""].append(c)

@@ -108,10 +108,17 @@ def over(window: Window, t: datetime) -> bool:
     return t >= window.end
 
 
-def status(actual: float, expected: float, is_over: bool = False) -> str:
+def final(window: Window, t: datetime, closed: bool = False) -> bool:
+    """Whether the grades of the cycle of `window` are final at t: it is over then, or
+    `closed` then — even early; reopened, it is not (docs/scoring.md#grades)."""
+    return closed or over(window, t)
+
+
+def status(actual: float, expected: float, is_final: bool = False) -> str:
     """on-track / at-risk / off-track from how far actual trails expected; `final` once the
-    cycle is over at the instant viewed (`is_over`): there is nothing left to predict."""
-    if is_over:
+    cycle's grades are final at the instant viewed (`is_final`: over, or closed — see
+    `final`): there is nothing left to predict."""
+    if is_final:
         return FINAL
     gap = expected - actual
     if gap <= AT_RISK_GAP + _EPS:

@@ -14,6 +14,7 @@ from okr.domain.key_result import KeyResult
 from okr.domain.kpi import Kpi
 from okr.domain.objective import Objective
 from okr.domain.shapes import CheckIn, KpiNow, Reading
+from okr.domain.vocab import CycleStatus
 from okr.ledger.app import OkrLedger
 
 _PAGE = 10_000
@@ -126,6 +127,11 @@ def latest_until(items: Sequence[Mapping[str, Any]], field: str, at: datetime,
     return None if last is None or (since is not None and last[field] < since) else last
 
 
+def is_closed(cycle: Cycle) -> bool:
+    """Whether the cycle is closed now (its tracks say `final`, even before its end)."""
+    return cycle.status == CycleStatus.CLOSED
+
+
 def kr_view(app: OkrLedger, kr: KeyResult, now: datetime,
             with_check_ins: bool = True) -> dict[str, Any]:
     """A key result: plan, current value, progress 0–1, expected progress, status (and its
@@ -144,7 +150,7 @@ def kr_view(app: OkrLedger, kr: KeyResult, now: datetime,
                                            kpi.in_force_since), until)
     else:
         check_in, kpi_then = kr.latest_check_in(), None if kpi is None else _kpi_now(kpi, now)
-    m = measure_key_result(plan, cycle.window, now, check_in, kpi_then)
+    m = measure_key_result(plan, cycle.window, now, check_in, kpi_then, is_closed(cycle))
     view: dict[str, Any] = {
         "kind": "key_result", "key": kr.key, "title": kr.title, "objective": kr.objective,
         "cycle": cycle.key, "kr_kind": kr.kind, "start": kr.start, "target": kr.target,
@@ -163,13 +169,14 @@ def kr_view(app: OkrLedger, kr: KeyResult, now: datetime,
 def objective_view(app: OkrLedger, obj: Objective, now: datetime) -> dict[str, Any]:
     """An objective with its key results, weighted score, expectation and grade."""
     krs = [kr_view(app, kr, now, with_check_ins=False) for kr in key_results_of(app, obj.key)]
+    cycle = app.cycle(obj.cycle)
     return {
         "kind": "objective", "key": obj.key, "title": obj.title,
         "description": obj.description, "cycle": obj.cycle, "owner": obj.owner,
         "team": obj.team, "level": obj.level, "okr_type": obj.okr_type, "parent": obj.parent,
         "status": obj.status, "carried_from": obj.carried_from,
         **measure_objective(obj.okr_type, krs,
-                            scoring.over(app.cycle(obj.cycle).window, now)),
+                            scoring.final(cycle.window, now, is_closed(cycle))),
         "success_threshold": scoring.success_threshold(obj.okr_type),
         "key_results": krs, "version": obj.version}
 

@@ -76,14 +76,14 @@ COMMENT ON MACRO okr_plan_points IS 'The planned path of a key result: start, it
 COMMENT ON MACRO okr_segment_value IS 'The planned value at t on the straight line between two plan points.';
 COMMENT ON MACRO okr_plan_value_at IS 'The planned value at t along a key result''s plan points.';
 COMMENT ON MACRO okr_status IS 'on-track, at-risk or off-track, comparing actual with expected progress.';
-COMMENT ON MACRO okr_status_at IS 'okr_status at an instant of a cycle ending at we: final once the cycle is over (its end is not in it).';
+COMMENT ON MACRO okr_status_at IS 'okr_status at an instant of a cycle ending at we: final once the cycle is over (its end is not in it), or while it is closed then (closed := true), even early.';
 COMMENT ON MACRO okr_succeeded IS 'Whether an objective''s score counts as success for its type (committed 1.0, aspirational 0.7, learning not graded).';
 COMMENT ON MACRO kpi_health_of IS 'green, amber or red for a KPI value under its direction and thresholds.';
 COMMENT ON MACRO kpi_period_us IS 'A KPI cadence''s period in microseconds: a reading older than that is stale.';
 COMMENT ON MACRO okr_order_key IS 'Time, then position, as one number (for arg_max over the latest fact).';
 COMMENT ON MACRO okr_in_force IS 'Whether a version row is the one in force at valid time t as known at transaction time k.';
 COMMENT ON MACRO okr_version_preference IS 'Which version of an item a fact at t is scored against (the latest in force, else the first).';
-COMMENT ON MACRO TABLE objectives_at IS 'The objectives in force at as_of as known at known_at, in a cycle in force, with the cycle''s window; only_cycle, only_team, only_owner keep those asked for (shown) and the objectives aligned below them.';
+COMMENT ON MACRO TABLE objectives_at IS 'The objectives in force at as_of as known at known_at, in a cycle in force, with the cycle''s window and whether it is closed then (cycle_closed); only_cycle, only_team, only_owner keep those asked for (shown) and the objectives aligned below them.';
 COMMENT ON MACRO TABLE key_result_inputs IS 'Every key result in force and not removed (under only_objectives, a list of keys), once, with its plan, its latest check-in, and its KPI in force with that KPI''s latest reading.';
 COMMENT ON MACRO TABLE key_results_at IS 'The key results in force under an objective in force in a cycle in force (under only_objectives), scored: the key-result columns of scorecard_at.';
 COMMENT ON MACRO TABLE scorecard_inputs IS 'What scorecard_at(as_of, known_at) scores, unscored: one row per key result in force with its objective and cycle, its latest check-in, and its KPI in force with that KPI''s latest reading; shown marks the objectives asked for.';

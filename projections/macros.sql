@@ -46,9 +46,11 @@ CREATE OR REPLACE MACRO okr_status(actual, expected) AS
          WHEN expected - actual <= 0.25e0 + 1e-9 THEN 'at-risk'
          ELSE 'off-track' END;
 -- The status (or track) at t of a key result (or objective) of a cycle ending at we: 'final'
--- once the cycle is over (its end is not in it), else okr_status (scoring.status).
-CREATE OR REPLACE MACRO okr_status_at(actual, expected, t, we) AS
-    CASE WHEN t >= we THEN 'final' ELSE okr_status(actual, expected) END;
+-- once the cycle is over (its end is not in it) or while it is `closed` at t, even early
+-- (scoring.final; docs/scoring.md#grades), else okr_status (scoring.status).
+CREATE OR REPLACE MACRO okr_status_at(actual, expected, t, we, closed := false) AS
+    CASE WHEN t >= we OR coalesce(closed, false) THEN 'final'
+         ELSE okr_status(actual, expected) END;
 
 CREATE OR REPLACE MACRO okr_succeeded(okr_type, score) AS
     CASE WHEN score IS NULL THEN NULL
@@ -93,7 +95,8 @@ CREATE OR REPLACE MACRO okr_version_preference(valid_from, version, t) AS
 -- can test against each row group's zone map.
 
 -- The objectives in force at `as_of` (valid time) as known at `known_at` (transaction time),
--- in a cycle in force, with the cycle's window (ws, we). `only_cycle`, `only_team` and
+-- in a cycle in force, with the cycle's window (ws, we) and whether it is closed then
+-- (`cycle_closed`: its tracks say final, okr_status_at). `only_cycle`, `only_team` and
 -- `only_owner` (NULL: all) keep the objectives of one cycle, team or owner (`shown`) and the
 -- objectives aligned below them in their cycle, whose scores their roll-ups read (`shown`
 -- false); one aligned to a parent in another cycle counts in no roll-up of that cycle.
@@ -119,7 +122,8 @@ below AS (SELECT key, cycle FROM picked
               ON o.parent = below.key AND o.cycle = below.cycle)
 SELECT o.cycle, o.key AS objective, o.title AS objective_title, o.owner, o.team, o.level,
        o.okr_type, o.parent, o.status AS objective_status,
-       o.key IN (SELECT key FROM picked) AS shown, cyc.start AS ws, cyc."end" AS we
+       o.key IN (SELECT key FROM picked) AS shown, cyc.start AS ws, cyc."end" AS we,
+       cyc.status = 'closed' AS cycle_closed
 FROM obj_all o JOIN cyc ON o.cycle = cyc.key
 WHERE o.key IN (SELECT key FROM below);
 
@@ -242,7 +246,7 @@ WITH krc AS (
     SELECT i.kr_position, i.key_result AS key, i.objective, i.kr_title AS title, i.kind, i.start,
            i.target,
            i.target_high, i.tolerance, i.unit, i.weight, i.phases, i.kpi, c.start AS ws,
-           c."end" AS we,
+           c."end" AS we, c.status = 'closed' AS cycle_closed,
            CASE WHEN i.has_kpi THEN i.reading_value ELSE i.check_in_value END AS value,
            CASE WHEN i.has_kpi THEN NULL ELSE i.check_in_confidence END AS confidence,
            kpi_health_of(i.direction, i.green, i.red, i.reading_value) AS kpi_health,
@@ -277,7 +281,8 @@ scored AS (SELECT planned.*,
            FROM planned)
 SELECT key AS key_result, objective, title AS kr_title, kind, start, target, target_high,
        tolerance, unit, weight, value, progress, expected,
-       okr_status_at(progress, expected, t_as_of, we) AS status, confidence, kpi, kpi_health,
+       okr_status_at(progress, expected, t_as_of, we, closed := cycle_closed) AS status,
+       confidence, kpi, kpi_health,
        kpi_stale, kr_position
 FROM scored;
 
@@ -313,7 +318,7 @@ WITH RECURSIVE obj AS (
 s AS (SELECT * FROM key_results_at(as_of, known_at,
                                    only_objectives := (SELECT list(objective) FROM obj))),
 card AS (SELECT obj.cycle, obj.objective, obj.objective_title, obj.owner, obj.team, obj.level,
-                obj.okr_type, obj.parent, obj.objective_status, obj.we,
+                obj.okr_type, obj.parent, obj.objective_status, obj.we, obj.cycle_closed,
                 CASE WHEN sum(s.weight) OVER o > 0
                      THEN sum(s.progress * s.weight) OVER o / sum(s.weight) OVER o END
                     AS objective_score,
@@ -369,12 +374,14 @@ rolled AS (SELECT flow.top AS objective, sum(flow.f * own.s) AS rollup,
 SELECT cycle, objective, objective_title, owner, team, level, okr_type, parent,
        objective_status, objective_score, objective_expected,
        CASE WHEN objective_score IS NOT NULL AND objective_expected IS NOT NULL
-            THEN okr_status_at(objective_score, objective_expected, as_of::TIMESTAMPTZ, we)
+            THEN okr_status_at(objective_score, objective_expected, as_of::TIMESTAMPTZ, we,
+                               closed := cycle_closed)
        END AS objective_track,
        okr_succeeded(okr_type, objective_score) AS succeeded,
        rolled.rollup AS objective_rollup, rolled.rollup_expected AS objective_rollup_expected,
        CASE WHEN rolled.rollup IS NOT NULL
-            THEN okr_status_at(rolled.rollup, rolled.rollup_expected, as_of::TIMESTAMPTZ, we)
+            THEN okr_status_at(rolled.rollup, rolled.rollup_expected, as_of::TIMESTAMPTZ, we,
+                               closed := cycle_closed)
        END AS objective_rollup_track,
        key_result, kr_title, kind, start, target, target_high, tolerance, unit, weight, value,
        progress,

@@ -49,7 +49,8 @@ FROM objective_versions
 """
 PIT_CYCLE_VERSIONS = """
 SELECT valid_from::TIMESTAMP, valid_to::TIMESTAMP, recorded_at::TIMESTAMP,
-       recorded_to::TIMESTAMP, key, start::TIMESTAMP, "end"::TIMESTAMP
+       recorded_to::TIMESTAMP, key, start::TIMESTAMP, "end"::TIMESTAMP,
+       status = 'closed' AS closed
 FROM cycle_versions
 """
 # What a filtered scorecard's key results are scored from, scored in Python.

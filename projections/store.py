@@ -509,12 +509,14 @@ class Projection:
         at, known = _naive(as_of), _naive(known_at)
         objective_rows, cycle_rows = self._plans()
         # At most one version of an item is in force at (t, k) (okr_in_force in macros.sql).
-        in_force = {key: (start, end) for (vf, vt, ra, rt, key, start, end) in cycle_rows
+        # key → (start, end, closed): that version's window, and whether it is closed then
+        in_force = {key: (start, end, closed)
+                    for (vf, vt, ra, rt, key, start, end, closed) in cycle_rows
                     if _in_force(vf, vt, ra, rt, at, known)}
         filtered = cycle is not None or team is not None or owner is not None
         cards: dict[str, dict[str, Any]] = {}
         shown: list[str] = []
-        windows: dict[str, tuple[datetime, datetime]] = {}
+        windows: dict[str, tuple[datetime, datetime, bool]] = {}
         for (vf, vt, ra, rt, cyc, key, title, obj_owner, obj_team, level, okr_type, parent,
              status) in objective_rows:
             if not _in_force(vf, vt, ra, rt, at, known):
@@ -557,11 +559,12 @@ class Projection:
             cards[kr["objective"]]["key_results"].append(kr)
         # In the replay's order (DuckDB's rows come in any order): a roll-up sums its terms
         # in the order of the cards, so the same call gives the same digits every time.
-        # A cycle is over at its end instant (its end is not in it): tracks say `final`.
-        ended = {cyc for cyc, (_, end) in in_force.items() if at >= end}
-        rolled = roll_up(sorted((cards[k] for k in scored), key=_CYCLE_AND_KEY), ended)
+        # A cycle is over at its end instant (its end is not in it), and its grades are final
+        # then — or while it is closed, even early (scoring.final): tracks say `final`.
+        final = {cyc for cyc, (_, end, closed) in in_force.items() if closed or at >= end}
+        rolled = roll_up(sorted((cards[k] for k in scored), key=_CYCLE_AND_KEY), final)
         return [{**{k: v for k, v in c.items() if k != "key_results"},
-                 **measure_objective(c["okr_type"], c["key_results"], c["cycle"] in ended),
+                 **measure_objective(c["okr_type"], c["key_results"], c["cycle"] in final),
                  **rolled[c["key"]],
                  "key_results": c["key_results"]}
                 for c in sorted((cards[k] for k in shown), key=_CYCLE_AND_KEY)]
@@ -572,7 +575,7 @@ class Projection:
         scorecard count a department's whole subtree, as its roll-up does)."""
         at, known = _naive(as_of), _naive(known_at)
         objective_rows, cycle_rows = self._plans()
-        cycles = {key for (vf, vt, ra, rt, key, _, _) in cycle_rows
+        cycles = {key for (vf, vt, ra, rt, key, _, _, _) in cycle_rows
                   if _in_force(vf, vt, ra, rt, at, known)}
         return [{"key": key, "cycle": cyc, "parent": parent, "team": team}
                 for (vf, vt, ra, rt, cyc, key, _, _, team, _, _, parent, _) in objective_rows
@@ -603,15 +606,16 @@ class Projection:
         return plans
 
     def _scored_here(self, as_of: datetime, times: str,
-                     windows: dict[str, tuple[datetime, datetime]]) -> list[dict[str, Any]]:
-        """The key results in force under these objectives (key → its cycle's window),
-        scored by the domain's rules into cards."""
+                     windows: dict[str, tuple[datetime, datetime, bool]]
+                     ) -> list[dict[str, Any]]:
+        """The key results in force under these objectives (key → its cycle's window and
+        whether the cycle is closed at as_of), scored by the domain's rules into cards."""
         from okr.domain.cards import kpi_now, measure_key_result
         from okr.domain.periods import Window
 
         keys = ", ".join(_text(key) for key in windows)
         periods = {key: Window(ws.replace(tzinfo=UTC), we.replace(tzinfo=UTC))
-                   for key, (ws, we) in windows.items()}
+                   for key, (ws, we, _) in windows.items()}
         krs: list[dict[str, Any]] = []
         for (key, objective, kr_title, kind, start, target, target_high, tolerance, unit, weight,
              phases, kpi, check_in_value, confidence, has_kpi, direction, green, red, cadence,
@@ -632,7 +636,7 @@ class Projection:
                 # earlier of as_of and the key result's cycle's end).
                 kpi_now({"direction": direction, "green": green, "red": red,
                          "cadence": cadence}, reading, until.replace(tzinfo=UTC))
-                if has_kpi else None)
+                if has_kpi else None, windows[objective][2])
             krs.append({"key": key, "objective": objective, "title": kr_title, "kind": kind,
                         "start": start, "target": target, "target_high": target_high,
                         "tolerance": tolerance, "unit": unit, "weight": weight,

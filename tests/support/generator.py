@@ -43,6 +43,10 @@ class Shape:
     readings_per_day: int = 1
     backdated_share: float = 0.15
     revised_share: float = 0.2
+    # Close each quarter early, mid-quarter (docs/scoring.md#grades: its tracks say `final`
+    # from then on): the first, third … reopened a fortnight later (and closed after the end
+    # as usual), the others left closed.
+    close_early: bool = False
 
     @classmethod
     def scaled(cls, scale: str | float) -> "Shape":
@@ -280,7 +284,16 @@ def _quarter(rnd: random.Random, world: _World, q: str, window: Any, kpis: dict[
     def close() -> list[Aggregate]:
         cycle["c"].close("planner")
         return world.touch(cycle["c"])
-    acts.append(at(e + 6 * DAY, close))
+
+    def reopen() -> list[Aggregate]:
+        cycle["c"].reopen("planner", "closed too soon")
+        return world.touch(cycle["c"])
+    if shape.close_early:
+        acts.append(at(s + 45 * DAY, close))
+        if qi % 2 == 0:
+            acts += [at(s + 59 * DAY, reopen), at(e + 6 * DAY, close)]
+    else:
+        acts.append(at(e + 6 * DAY, close))
     return acts
 
 

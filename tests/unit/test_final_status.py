@@ -19,6 +19,7 @@ from okr.domain.history import scorecard_at
 from okr.projections.store import Projection
 from okr.settings import load_settings
 from tests.fuzzing import okr
+from tests.support.clock import recording_at
 from tests.unit.test_hostile_text import project
 
 ZONE = {"OKR_ORG_TZ": "Europe/Berlin"}
@@ -140,3 +141,119 @@ def test_a_finished_teams_track_counts_are_blank_as_in_the_review(home: Path) ->
                               "sales": ["final", "-", "-", "-"]}, (card, review)
     running = drawn(run(home, "scorecard", "--as-of", INSIDE, "--format", "table").stdout)
     assert running["sales"] == ["off-track", "0", "0", "1"], running
+
+
+# ---- closed early: final while closed, as the review's grades are -----------------------------
+# (docs/scoring.md#grades). Recorded on a pinned clock, in time order: the close, the reopen
+# and "now" are fixed 2026 instants, whatever day this runs.
+CLOSE, REOPEN, NOW = "2026-08-20T12:00:00+00:00", "2026-09-01T12:00:00+00:00", \
+    "2026-09-10T12:00:00+00:00"
+
+
+def at(home: Path, when: str, *args: str) -> Any:
+    """`okr ARGS` with the recording clock (and so every view's "now") pinned at `when`."""
+    with recording_at(lambda: datetime.fromisoformat(when)):
+        return run(home, *args)
+
+
+@pytest.fixture(scope="module")
+def closed_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2026-Q3 closed on 20 August and left closed; `summer` closed then too and reopened on
+    1 September."""
+    home = tmp_path_factory.mktemp("closed") / "home"
+    for when, args in [
+        ("2026-06-20T09:00:00+00:00", ("cycle", "add", "2026-Q3")),
+        ("2026-06-20T09:01:00+00:00", ("cycle", "add", "summer", "--start", "2026-07-01",
+                                       "--end", "2026-09-30")),
+        ("2026-06-20T09:02:00+00:00", ("objective", "add", "co", "Grow", "--cycle", "2026-Q3",
+                                       "--team", "exec", "--level", "company")),
+        ("2026-06-20T09:03:00+00:00", ("kr", "add", "kr-ahead", "Ahead", "--objective", "co",
+                                       "--target", "100")),
+        ("2026-06-20T09:04:00+00:00", ("objective", "add", "sales", "Pipeline", "--cycle",
+                                       "2026-Q3", "--team", "sales", "--parent", "co")),
+        ("2026-06-20T09:05:00+00:00", ("kr", "add", "kr-behind", "Behind", "--objective",
+                                       "sales", "--target", "100")),
+        ("2026-06-20T09:06:00+00:00", ("objective", "add", "ops", "Run", "--cycle", "summer",
+                                       "--team", "ops")),
+        ("2026-06-20T09:07:00+00:00", ("kr", "add", "kr-ops", "Ops", "--objective", "ops",
+                                       "--target", "100")),
+        ("2026-07-02T09:00:00+00:00", ("cycle", "commit", "2026-Q3")),
+        ("2026-07-02T09:01:00+00:00", ("cycle", "commit", "summer")),
+        ("2026-08-01T10:00:00+00:00", ("checkin", "kr-ahead", "90")),
+        ("2026-08-01T10:01:00+00:00", ("checkin", "kr-behind", "5")),
+        ("2026-08-01T10:02:00+00:00", ("checkin", "kr-ops", "5")),
+        (CLOSE, ("cycle", "close", "2026-Q3")),
+        (CLOSE, ("cycle", "close", "summer")),
+        (REOPEN, ("cycle", "reopen", "summer", "--reason", "closed too soon")),
+    ]:
+        at(home, when, *args)
+    project(home)
+    return home
+
+
+Q3 = {"co": ("final", "final"), "sales": ("final", "final"), "kr-ahead": "final",
+      "kr-behind": "final"}
+SUMMER_FINAL = {"ops": ("final", "final"), "kr-ops": "final"}
+
+
+def split(got: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(2026-Q3's tracks, summer's)."""
+    return ({k: v for k, v in got.items() if k not in SUMMER_FINAL},
+            {k: v for k, v in got.items() if k in SUMMER_FINAL})
+
+
+def test_a_cycle_closed_early_says_final_everywhere_while_closed(closed_home: Path) -> None:
+    """Closed on 20 August: the review's grades are final, and so is every track of the
+    scorecard, the lists and `okr show` (from the ledger); reopened, `summer` predicts again."""
+    home = closed_home
+    for args in [("scorecard", "--json"), ("scorecard", "--cycle", "2026-Q3", "--json")]:
+        card = json.loads(at(home, NOW, *args).stdout)
+        q3, summer = split(statuses(card["objectives"]))
+        assert q3 == Q3, args
+        assert summer in ({}, {"ops": ("off-track", "off-track"), "kr-ops": "off-track"}), args
+        teams = {t["team"]: t["track"] for t in card["summaries"]["teams"]}
+        assert {t: teams[t] for t in ("exec", "sales")} == {"exec": "final", "sales": "final"}
+    krs = json.loads(at(home, NOW, "list", "krs", "--json").stdout)
+    assert {r["key"]: r["status"] for r in krs["items"]} == {
+        "kr-ahead": "final", "kr-behind": "final", "kr-ops": "off-track"}
+    objs = json.loads(at(home, NOW, "list", "objectives", "--json").stdout)
+    assert {r["key"]: r["track"] for r in objs["items"]} == {"co": "final", "sales": "final",
+                                                            "ops": "off-track"}
+    picked = json.loads(at(home, NOW, "list", "krs", "--status", "final", "--json").stdout)
+    assert sorted(r["key"] for r in picked["items"]) == ["kr-ahead", "kr-behind"]
+    table = at(home, NOW, "scorecard", "--cycle", "2026-Q3").stdout
+    assert "final" in table and not TRACKS & set(table.split())
+    assert json.loads(at(home, NOW, "show", "kr-behind", "--json").stdout)["status"] == "final"
+    assert json.loads(at(home, NOW, "show", "sales", "--json").stdout)["track"] == "final"
+    assert json.loads(at(home, NOW, "show", "kr-ops", "--json").stdout)["status"] == "off-track"
+    assert json.loads(at(home, NOW, "show", "ops", "--json").stdout)["track"] == "off-track"
+
+
+@pytest.mark.parametrize(("view", "q3_final", "summer_final"), [
+    ((), True, False),  # now: 2026-Q3 still closed, summer reopened
+    (("--as-of", "2026-08-19"), False, False),  # before the close took effect
+    (("--as-of", "2026-08-25"), True, True),  # both closed then
+    (("--as-of", "2026-08-25", "--known-at", "2026-08-19"), False, False),  # not yet known
+    (("--as-of", "2026-08-25", "--known-at", "2026-08-21"), True, True),
+    (("--as-of", "2026-09-05", "--known-at", "2026-08-25"), True, True),  # reopen not known
+])
+def test_final_while_closed_at_the_instant_viewed_in_valid_and_known_time(
+        closed_home: Path, view: tuple[str, ...], q3_final: bool, summer_final: bool) -> None:
+    """The scorecard and `okr list krs` say final exactly when the review's grades are final
+    (the cycle closed at the instant viewed, as known then), and predict otherwise."""
+    card = json.loads(at(closed_home, NOW, "scorecard", "--json", *view).stdout)
+    q3, summer = split(statuses(card["objectives"]))
+    assert (q3 == Q3) is q3_final and (summer == SUMMER_FINAL) is summer_final, (view, card)
+    for final, said in ((q3_final, q3), (summer_final, summer)):
+        tracks = {t for v in said.values() for t in (v if isinstance(v, tuple) else (v,))}
+        assert tracks == {"final"} if final else "final" not in tracks, (view, said)
+    krs = json.loads(at(closed_home, NOW, "list", "krs", "--json", *view).stdout)
+    listed = {r["key"]: r["status"] for r in krs["items"]}
+    assert listed == {k: v for k, v in {**q3, **summer}.items() if k.startswith("kr-")}
+    for cycle, final, said in (("2026-Q3", q3_final, q3), ("summer", summer_final, summer)):
+        review = json.loads(at(closed_home, NOW, "review", cycle, "--json", *view).stdout)
+        assert {kr["key"]: kr["status"] for o in review["objectives"]
+                for kr in o["key_results"]} == {k: v for k, v in said.items()
+                                                if k.startswith("kr-")}, (cycle, view)
+        # the review's own reason its grades are final: closed at its as-of (none is over)
+        assert (review["status"] == "closed") is final, (cycle, view)

@@ -755,3 +755,88 @@ def test_the_readings_at_cycle_ends_kept_batch_by_batch_are_those_of_the_whole_h
         "ORDER BY ALL")[1]
     assert kept == whole
     assert len({row[0] for row in kept}) == 2 and len(kept) > 20
+
+
+# ---- a cycle closed early: its tracks are final while it is closed -------------------------
+
+@pytest.fixture(scope="module")
+def closed_early(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Projection, object]:
+    """Two quarters, each closed mid-quarter (45 days in): 2025-Q3 reopened a fortnight later
+    (and closed after its end), 2025-Q4 left closed."""
+    home: Path = tmp_path_factory.mktemp("closed")
+    app = OkrLedger(load_settings({"home": home}),
+                    env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    gen = generate(app, Shape(seed=19, teams=2, quarters=2, kpis=3, close_early=True))
+    envelopes = list(chained(app))
+    app.close()
+    proj = Projection(home / "p.duckdb")
+    proj.apply("t", [ConsumedRecord(e.to_bytes(), 0, e.position) for e in envelopes],
+               {0: len(envelopes)})
+    return [e.fact() for e in envelopes], proj, gen
+
+
+def closed_at(facts: list, cycle: str, as_of: datetime, known_at: datetime) -> bool:
+    """Whether `cycle` is closed at (as_of, known_at), read from its lifecycle facts alone:
+    its last close or reopen in force at as_of and known at known_at is a close."""
+    agg = next(f.aggregate_id for f in facts
+               if f.type == "CycleAdded" and f.data["key"] == cycle)
+    last = None
+    for f in facts:
+        if (f.aggregate_id == agg and f.type in ("CycleClosed", "CycleReopened")
+                and f.effective_at <= as_of and f.recorded_at <= known_at):
+            last = f.type
+    return last == "CycleClosed"
+
+
+def tracks_of(cards: list[dict]) -> dict[str, set]:
+    """Per cycle, every track its cards say (key results' statuses, objectives' tracks and
+    roll-up tracks; None where there is nothing to track)."""
+    out: dict[str, set] = {}
+    for c in cards:
+        out.setdefault(c["cycle"], set()).update(
+            {c["track"], c["rollup_track"], *(kr["status"] for kr in c["key_results"])})
+    return {cycle: got - {None} for cycle, got in out.items()}
+
+
+def test_a_cycle_closed_early_says_final_while_closed_in_replay_projection_and_sql(
+        closed_early: tuple) -> None:
+    """docs/scoring.md#grades: the review's grades are final once the cycle is over or closed,
+    even early; reopened, open again. Every track of the scorecard says so — the replay, the
+    projection (whole, filtered by cycle, by team) and the `scorecard_at` macro — at the
+    instant viewed, in valid and in transaction time: as of a moment before the close took
+    effect, or as known before it was recorded, the tracks still predict."""
+    facts, proj, _ = closed_early
+    lifecycle = [f for f in facts if f.type in ("CycleClosed", "CycleReopened")]
+    assert [f.type for f in lifecycle] == ["CycleClosed", "CycleReopened", "CycleClosed",
+                                           "CycleClosed"]
+    newest = max(f.recorded_at for f in facts)
+    tick = timedelta(microseconds=1)
+    instants = [(t, k) for f in lifecycle
+                for t in (f.effective_at - tick, f.effective_at, f.effective_at + timedelta(days=3))
+                for k in (f.recorded_at - tick, f.recorded_at, newest)]
+    instants += [(f.effective_at + timedelta(days=3), f.recorded_at - timedelta(days=1))
+                 for f in lifecycle]
+    instants += random_points(facts, random.Random(31), 40)
+    seen: set[tuple[bool, bool]] = set()  # (closed, over) of a cycle compared
+    for as_of, known_at in instants:
+        want = scorecard_at(facts, as_of, known_at)
+        assert same(proj.scorecard_at(as_of, known_at), want) == [], (as_of, known_at)
+        assert same(macro_cards(proj, as_of, known_at), want) == [], (as_of, known_at)
+        for cycle in sorted({c["cycle"] for c in want}):
+            mine = [c for c in want if c["cycle"] == cycle]
+            assert proj.scorecard_at(as_of, known_at, cycle=cycle) == mine
+            assert same(macro_cards(proj, as_of, known_at, cycle=cycle), mine) == []
+        for team in sorted({c["team"] for c in want}):
+            assert proj.scorecard_at(as_of, known_at, team=team) == [
+                c for c in want if c["team"] == team]
+        for cycle, said in tracks_of(want).items():
+            window = named_window(cycle)
+            assert window is not None
+            closed, over = closed_at(facts, cycle, as_of, known_at), as_of >= window.end
+            seen.add((closed, over))
+            if closed or over:
+                assert said == {"final"}, (cycle, as_of, known_at, said)
+            else:
+                assert "final" not in said, (cycle, as_of, known_at, said)
+    # closed inside the quarter, running (never closed, or reopened), and over
+    assert {(True, False), (False, False), (False, True)} <= seen
