@@ -197,9 +197,10 @@ def test_replay_shows_stored_text_as_data_as_a_tree_and_piped(env: Env) -> None:
     env.ok("objective", "add", "o1", "Revenue [/] \x1bc[link=https://evil.example/]x",
            "--cycle", "2026-Q4")
     env.ok("relay", "--once")
-    tree = env.ok("audit", "replay", "--until", "2026-12-31", "--format", "table")
+    tree = env.ok("audit", "replay", "--until", "2026-12-31", "--known-at", "now", "--format",
+                  "table")  # known now: the objective may be recorded after 2026 (a rerun)
     assert "o1 Revenue [/] ␛c[link=https://evil.example/]x" in tree and "\x1b" not in tree
-    piped = env.ok("audit", "replay", "--until", "2026-12-31").splitlines()
+    piped = env.ok("audit", "replay", "--until", "2026-12-31", "--known-at", "now").splitlines()
     assert piped[0].startswith("kind\tkey\tparent\ttitle\t")
     assert piped[1].split("\t")[:4] == ["objective", "o1", "",
                                         "Revenue [/] ␛c[link=https://evil.example/]x"]

@@ -3,7 +3,7 @@ can write the store's file or produce to the broker, each detected or refused.""
 
 import json
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -11,13 +11,14 @@ import pytest
 from okr.record.envelope import Envelope
 from tests.integration.conftest import Env
 from tests.integration.test_audit import produce, verify
+from tests.support.cycles import NOW_CYCLE, cycle_around_now
 
 pytestmark = pytest.mark.integration
 
 
 def _small(env: Env) -> Env:
-    env.ok("cycle", "add", "2026-Q4")
-    env.ok("objective", "add", "o1", "Grow revenue", "--cycle", "2026-Q4")
+    env.ok(*cycle_around_now())  # the check-ins below are "now"
+    env.ok("objective", "add", "o1", "Grow revenue", "--cycle", NOW_CYCLE)
     env.ok("kr", "add", "k1", "Signups", "--objective", "o1", "--target", "40")
     env.ok("checkin", "k1", "10")
     env.ok("checkin", "k1", "12")
@@ -38,12 +39,28 @@ def last_row(env: Env) -> tuple[int, str, int, str, dict[str, Any]]:
     return row[0], row[1], row[2], row[3], json.loads(row[4])
 
 
+def recorded_at(state: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(state["timestamp"]["_data_"])
+
+
+def last_two_recorded(env: Env) -> tuple[datetime, datetime]:
+    """The recording times of the store's last two events (k1's check-ins 10 and 12)."""
+    with sqlite3.connect(env.home / "events.sqlite") as conn:
+        rows = conn.execute("SELECT state FROM stored_events ORDER BY rowid DESC LIMIT 2"
+                            ).fetchall()
+    last, previous = (recorded_at(json.loads(r[0])) for r in rows)
+    return previous, last
+
+
 def back_dated_check_in(env: Env, value: float) -> tuple[int, datetime]:
-    """A check-in of k1 appended to the store with a recording time half a second before the
-    last event's; the trigger refuses it, so the forger drops the trigger first."""
+    """A check-in of k1 appended to the store with a recording time between the last two
+    events' (earlier than the last one's); the trigger refuses it, so the forger drops the
+    trigger first. Halfway between them, not a fixed time before the last: two check-ins
+    recorded less than that apart would put it before the first one."""
     _, origin, version, topic, state = last_row(env)
-    last = datetime.fromisoformat(state["timestamp"]["_data_"])
-    forged_at = last - timedelta(milliseconds=500)
+    previous, last = last_two_recorded(env)
+    assert previous < last
+    forged_at = previous + (last - previous) / 2
     stamp = {"_type_": "datetime_iso", "_data_": forged_at.isoformat()}
     state = {**state, "value": value, "timestamp": stamp, "effective_at": stamp,
              "originator_version": version + 1}
@@ -64,6 +81,7 @@ def values(cards: Any) -> list[float]:
 
 
 def test_a_back_dated_insert_is_never_published_and_verify_names_it(small: Env) -> None:
+    _, last = last_two_recorded(small)
     position, forged_at = back_dated_check_in(small, 777)
     proc = small.run("relay", "--once")
     assert proc.returncode != 0
@@ -73,7 +91,7 @@ def test_a_back_dated_insert_is_never_published_and_verify_names_it(small: Env) 
     assert code == 1
     assert {(f["problem"], f["position"], f["where"]) for f in out["findings"]} >= {
         ("backdated", position, "store")}
-    known = (forged_at + timedelta(milliseconds=100)).isoformat()
+    known = (forged_at + (last - forged_at) / 2).isoformat()  # after 10's recording, before 12's
     cards = json.loads(small.ok("scorecard", "--as-of", known, "--known-at", known, "--json"))
     assert 777 not in values(cards) and values(cards) == [10.0]
     now = json.loads(small.ok("scorecard", "--json"))

@@ -13,6 +13,7 @@ from okr.record.envelope import Envelope, canonical_json, iso, record_hash
 from tests.integration.conftest import Env
 from tests.integration.test_audit import produce, verify
 from tests.integration.test_relay import topic_records
+from tests.support.cycles import NOW_CYCLE, cycle_around_now
 
 pytestmark = pytest.mark.integration
 
@@ -48,8 +49,8 @@ def values(env: Env) -> list[float]:
 
 
 def test_a_forged_check_in_produced_before_the_real_one_never_wins(env: Env) -> None:
-    env.ok("cycle", "add", "2026-Q4")
-    env.ok("objective", "add", "o1", "Grow revenue", "--cycle", "2026-Q4")
+    env.ok(*cycle_around_now())  # check-ins "now", real and forged
+    env.ok("objective", "add", "o1", "Grow revenue", "--cycle", NOW_CYCLE)
     env.ok("kr", "add", "k1", "Signups", "--objective", "o1", "--target", "40")
     env.ok("checkin", "k1", "5")
     assert values(env) == [5.0]
@@ -72,8 +73,8 @@ def test_a_forged_check_in_produced_before_the_real_one_never_wins(env: Env) -> 
 
 def test_records_no_checkpoint_covers_are_not_applied(env: Env) -> None:
     """A forged record at the next position with nothing real behind it stays unapplied."""
-    env.ok("cycle", "add", "2026-Q4")
-    env.ok("objective", "add", "o1", "Grow revenue", "--cycle", "2026-Q4")
+    env.ok(*cycle_around_now())  # check-ins "now", real and forged
+    env.ok("objective", "add", "o1", "Grow revenue", "--cycle", NOW_CYCLE)
     env.ok("kr", "add", "k1", "Signups", "--objective", "o1", "--target", "40")
     forge_next_check_in(env, "k1", 777.0)
     assert values(env) == []
@@ -84,8 +85,8 @@ def test_a_forged_record_behind_a_waiting_one_is_dead_lettered_once(env: Env) ->
     partition's stored offset stays before it; a conflicting copy of an applied record
     produced after it in the same partition is dead-lettered — once, not again by every
     consumer run that reads the partition from the waiting record."""
-    env.ok("cycle", "add", "2026-Q4")
-    env.ok("objective", "add", "o1", "Grow revenue", "--cycle", "2026-Q4")
+    env.ok(*cycle_around_now())  # check-ins "now", real and forged
+    env.ok("objective", "add", "o1", "Grow revenue", "--cycle", NOW_CYCLE)
     env.ok("kr", "add", "k1", "Signups", "--objective", "o1", "--target", "40")
     env.ok("checkin", "k1", "5")
     assert values(env) == [5.0]

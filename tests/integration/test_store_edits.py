@@ -54,8 +54,9 @@ def test_a_checkin_whose_key_is_open_to_others_is_refused_and_never_published(en
     env.ok("kr", "add", "k1", "Signups", "--objective", "o1", "--target", "40")
     before = stored(env)
     (env.home / "signing-key.pem").chmod(0o640)
-    proc = env.run("checkin", "k1", "10")
+    proc = env.run("checkin", "k1", "10", "--at", "2026-11-10T09:00:00Z")  # in 2026-Q4 any day
     assert proc.returncode == 2 and "okr: error: " in one_line_error(proc)
+    assert "mode 640" in proc.stderr, proc.stderr  # refused for its key, not for its time
     assert stored(env) == before
     (env.home / "signing-key.pem").chmod(0o600)
     assert "published 0 events" in env.ok("relay", "--once")
@@ -131,7 +132,7 @@ def test_verify_after_a_wipe_names_an_edited_store_tampered_and_counts_missing_e
     for n in range(6):
         env.ok("kr", "add", f"k{n}", "A" if n == 3 else f"K{n}", "--objective", "o1",
                "--target", "40")
-        env.ok("checkin", f"k{n}", "10")
+        env.ok("checkin", f"k{n}", "10", "--at", "2026-11-10T09:00:00Z")  # in 2026-Q4 any day
     env.ok("relay", "--once", "--checkpoint")
     assert stored(env) == 14
     target = stored(env, "SELECT rowid FROM stored_events WHERE CAST(state AS TEXT) "
@@ -184,10 +185,10 @@ def test_an_edit_behind_the_relays_watermark_is_not_reread_by_writes_but_verify_
     env.ok("cycle", "add", "2026-Q4")
     env.ok("objective", "add", "o1", "Grow", "--cycle", "2026-Q4")
     env.ok("kr", "add", "k1", "Signups", "--objective", "o1", "--target", "40")
-    env.ok("checkin", "k1", "10")
+    env.ok("checkin", "k1", "10", "--at", "2026-11-10T09:00:00Z")  # in 2026-Q4 on any day
     edit(env, "UPDATE stored_events SET state=CAST(replace(CAST(state AS TEXT),'\"Grow\"',"
               "'\"Shrink\"') AS BLOB) WHERE rowid=2")
-    out = env.ok("checkin", "k1", "12")  # the write and its inline publish go through
+    out = env.ok("checkin", "k1", "12", "--at", "2026-11-11T09:00:00Z")  # write and publish
     assert "published 1 event" in out, out
     assert env.run("relay", "--once").returncode == 0
     proc = env.run("audit", "verify", "--json")
@@ -222,8 +223,8 @@ def test_a_member_added_to_or_removed_from_a_stored_event_is_altered_and_named(
     env.ok("cycle", "add", "2026-Q4")
     env.ok("objective", "add", "o1", "Grow", "--cycle", "2026-Q4")
     env.ok("kr", "add", "k1", "Signups", "--objective", "o1", "--target", "40")
-    env.ok("checkin", "k1", "3", "--on-behalf-of", "Dana")
-    env.ok("checkin", "k1", "4")
+    env.ok("checkin", "k1", "3", "--on-behalf-of", "Dana", "--at", "2026-11-10T09:00:00Z")
+    env.ok("checkin", "k1", "4", "--at", "2026-11-11T09:00:00Z")  # in 2026-Q4 on any day
     env.ok("relay", "--once", "--checkpoint")
     assert env.run("audit", "verify").returncode == 0
     if change == "added":
