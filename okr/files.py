@@ -2,10 +2,12 @@
 the same folder, so on the same filesystem) that is renamed into place at the end, and removed
 on any failure or Ctrl-C — an export cut short leaves nothing a reader could take for one.
 
-Imports nothing of okr's, so every layer may use it."""
+Imports nothing of okr's but okr.locks (which imports nothing of okr's), so every layer may
+use it."""
 
 import contextlib
 import errno
+import json
 import os
 import secrets
 import shutil
@@ -13,9 +15,10 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def create_once(path: Path, data: bytes) -> None:
@@ -122,3 +125,31 @@ def _ctrl_c_held() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if caught and callable(previous):
         previous(signal.SIGINT, None)
+
+
+def update_private_json(path: Path, change: Callable[[dict[str, Any]], dict[str, Any] | None]
+                        ) -> dict[str, Any]:
+    """Read, change and write back a small JSON object kept in a file of the data directory,
+    under an exclusive lock (`path` + '.lock') that every process updating it takes in turn —
+    so two at once (two web servers, two relays) both land, neither over the other's read.
+    `change` gets what the file holds ({} when it is missing, damaged or no object) and gives
+    what to write, or None to leave the file as it is; written whole (a temporary sibling,
+    0600, synced, renamed into place). Returns what the file holds afterwards."""
+    from okr.locks import waited
+
+    with waited(path.with_name(path.name + ".lock")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # none yet, or unreadable: written anew, whole
+            doc = {}
+        doc = doc if isinstance(doc, dict) else {}
+        new = change(doc)
+        if new is None:
+            return doc
+        with new_file(path) as tmp, tmp.open("w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), 0o600)
+            json.dump(new, f, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        return new

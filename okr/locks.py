@@ -1,5 +1,6 @@
-"""Advisory lock files: whether another process holds one (the projection's, a relay's), and
-holding one alone with its pid in it (the long-running consumer's, an ingest's).
+"""Advisory lock files: whether another process holds one (the projection's, a relay's),
+holding one alone with its pid in it (the long-running consumer's, an ingest's), and taking
+one in turn around a short read-modify-write of a small file (`waited`).
 
 Imports nothing of okr's, so every layer may ask."""
 
@@ -76,5 +77,19 @@ def exclusive(path: Path, stop: Callable[[], bool] | None = None,
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield True
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+@contextmanager
+def waited(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on `path` for the block, waiting while another process (or
+    another open of it here) holds it: for a read-modify-write of a few lines, which no holder
+    keeps for long. The lock ends with the process, however it ends."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
     finally:
         os.close(fd)  # closing releases the lock

@@ -6,7 +6,8 @@ data directories may share one store, each with a broker of its own. When a writ
 its Kafka which cluster it is, this says whose watermark is this directory's: the one of the
 cluster last reached through the same Kafka setting (KAFKA_BOOTSTRAP_SERVERS, or the local
 broker). Read from a file of a few lines: no network, no query. The file is written only when
-what it says changes.
+what it says changes, under a lock (okr.files.update_private_json), so two relays recording
+two topics at once keep both.
 """
 
 import json
@@ -42,12 +43,14 @@ def last(settings: Settings, topic: str) -> str | None:
 
 def remember(settings: Settings, topic: str, destination: str) -> None:
     """Record that `topic` was reached at `destination` (a no-op when that is recorded)."""
-    doc = _read(settings)
     entry = {"servers": _servers(settings), "destination": destination}
-    if doc.get(topic) == entry:
+    if _read(settings).get(topic) == entry:
         return
-    from okr.files import new_file
-    doc[topic] = entry
+    from okr.files import update_private_json
+
+    def reached(doc: dict[str, Any]) -> dict[str, Any] | None:
+        # read again under the lock: another relay may have recorded another topic meanwhile
+        return None if doc.get(topic) == entry else {**doc, topic: entry}
+
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with new_file(settings.home / FILE) as tmp:
-        tmp.write_text(json.dumps(doc, sort_keys=True) + "\n", encoding="utf-8")
+    update_private_json(settings.home / FILE, reached)

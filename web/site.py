@@ -727,26 +727,25 @@ class SignedOut:
             return self._at.get(name, float("-inf"))
 
     def record(self, name: str) -> None:
-        import json
+        """Record that `name` signed out now: read, changed and written back under the data
+        directory's lock for this file, so another server signing someone out at once keeps
+        theirs (a damaged file is written anew, whole)."""
         import math
 
-        from okr.errors import DataDirUnavailable
-        from okr.files import new_file
+        from okr.files import update_private_json
         from okr.web.auth import SESSION_SECONDS
 
-        with self._lock:
-            with suppress(DataDirUnavailable):  # damaged: written anew, whole
-                self._refresh()
+        def signed_out(doc: dict[str, Any]) -> dict[str, Any]:
             now = time.time()
+            at = {str(k): float(v) for k, v in doc.items()
+                  if isinstance(v, int | float) and math.isfinite(v)}
             # to the millisecond, as a session says when it was made: those made until now end
-            self._at[name] = math.floor(now * 1000) / 1000
-            self._at = {k: v for k, v in self._at.items() if v > now - SESSION_SECONDS}
-            with new_file(self.path) as tmp, tmp.open("w") as f:
-                os.fchmod(f.fileno(), 0o600)
-                json.dump(self._at, f, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            self._seen = None  # read back what was written, with its new stat
+            at[name] = math.floor(now * 1000) / 1000
+            return {k: v for k, v in at.items() if v > now - SESSION_SECONDS}
+
+        with self._lock:
+            self._at = update_private_json(self.path, signed_out)
+            self._seen, self._read = None, True  # read back what was written, with its stat
 
     def _refresh(self) -> None:
         import json

@@ -57,3 +57,45 @@ def test_sign_outs_are_kept_private_and_a_damaged_file_is_one_line(tmp_path: Pat
         SignedOut(path).at("ana")  # as a server starts
     assert "\n" not in str(damaged.value) and "remove it" in str(damaged.value)
     assert kept.at("ana") > 0  # a server already serving keeps what it read last
+
+
+def test_two_servers_signing_out_at_once_keep_both_sign_outs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two `okr serve` on one data directory (two SignedOut, as two processes hold them; a
+    flock is per open file, so threads contend as processes do): ana's server is about to
+    write the file when ben's signs out. Without a lock between them, ben's read the file
+    without ana and ana's write dropped ben's — his copied cookie stayed valid."""
+    import contextlib
+    import threading
+    from collections.abc import Iterator
+
+    import okr.files
+    from okr.web.site import SignedOut
+
+    path = tmp_path / "web-signed-out.json"
+    real = okr.files.new_file
+    ana_writing, ben_done = threading.Event(), threading.Event()
+
+    @contextlib.contextmanager
+    def slow_first(target: Path) -> Iterator[Path]:  # fault injection: a slow first write
+        if not ana_writing.is_set():
+            ana_writing.set()
+            ben_done.wait(1.0)  # with the lock, ben waits for this write instead
+        with real(target) as tmp:
+            yield tmp
+
+    monkeypatch.setattr(okr.files, "new_file", slow_first)
+
+    def ben() -> None:
+        ana_writing.wait(5)
+        SignedOut(path).record("ben")
+        ben_done.set()
+
+    other = threading.Thread(target=ben)
+    other.start()
+    SignedOut(path).record("ana")
+    other.join(10)
+    assert SignedOut(path).at("ben") > 0 and SignedOut(path).at("ana") > 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [
+        "web-signed-out.json"]  # no temporary file left beside it
