@@ -79,7 +79,9 @@ def review_cmd(ctx: typer.Context, cycle: str = typer.Argument(..., help="e.g. 2
         from okr.cli.reviews import compare
         from okr.cli.times import view_instants
         _, k0 = view_instants(as_of, compare_known_at, st.settings.timezone)
-        compare(data, lambda: build(st, cycle, as_of, compare_known_at), k0)
+        # as of the very instant this review is (without --as-of: its now, not a later one)
+        compare(data, lambda: build(st, cycle, data["as_of"].isoformat(), compare_known_at),
+                k0)
     if fmt in ("table", "tsv"):
         if out is not None:
             raise UserError("--out needs --format csv, md, html or json")

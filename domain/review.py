@@ -689,37 +689,63 @@ def graded_scores(graded: list[dict[str, Any]]) -> list[float]:
     return [c["score"] for c in graded if c["score"] is not None]
 
 
+RESTATED_FIELDS = {
+    # where it is aligned and its roll-up too: a re-alignment, or a key result moved,
+    # recorded later moves the roll-ups the departments section says
+    "objective": ("parent", "rollup", "score", "succeeded"),
+    # and the objective it is under: a key result moved
+    "key_result": ("confidence", "expected", "objective", "progress", "status", "target",
+                   "value"),
+}
+
+
+def restated_items(cards: Sequence[Mapping[str, Any]]
+                   ) -> dict[tuple[str, str], dict[str, Any]]:
+    """(kind, key) → the fields a restatement compares, of each objective of `cards` (a
+    review's, or a scorecard's) and each of its key results. An objective and a key result
+    may share a key: they are two items. An abandoned objective is not graded (`succeeded`
+    none), as the review says it."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for card in cards:
+        out["objective", card["key"]] = {
+            "parent": card["parent"], "rollup": card["rollup"], "score": card["score"],
+            "succeeded": None if card["status"] == ObjectiveStatus.ABANDONED
+            else card["succeeded"]}
+        for kr in card["key_results"]:
+            out["key_result", kr["key"]] = {**{f: kr.get(f) for f in RESTATED_FIELDS[
+                "key_result"]}, "objective": card["key"]}
+    return out
+
+
 def restatements(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-    """What changed between two reviews of one cycle (e.g. as known then vs known now): an
-    objective's score, success, parent and roll-up; a key result's value, progress, target,
-    status and objective."""
-    def index(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        out = {}
-        for card in r["objectives"]:
-            # where it is aligned and its roll-up too: a re-alignment, or a key result moved,
-            # recorded later moves the roll-ups the departments section says
-            out[card["key"]] = {"score": card["score"], "succeeded": card["succeeded"],
-                                "parent": card["parent"], "rollup": card["rollup"]}
-            for kr in card["key_results"]:
-                out[kr["key"]] = {"value": kr["value"], "progress": kr["progress"],
-                                  "target": kr["target"], "status": kr["status"],
-                                  "objective": card["key"]}
-        return out
+    """What changed between two reviews of one cycle (e.g. as known then vs known now), or
+    two scorecards of one instant (`{"objectives": cards}`): an objective's score, success,
+    parent and roll-up; a key result's value, progress, target, expected progress, status,
+    confidence and objective — each {kind, key, field, before, after}, by key, kind and
+    field. Numbers equal but for float rounding are not restated. The web's restatement page
+    and API list these too."""
     def own_only(item: dict[str, Any]) -> bool:  # a roll-up that says no more than the score
         return item.get("rollup") == item.get("score")
 
-    a, b = index(before), index(after)
+    a, b = restated_items(before["objectives"]), restated_items(after["objectives"])
     out = []
-    for key in sorted(set(a) | set(b)):
-        fields = sorted(set(a.get(key, {})) | set(b.get(key, {})))
-        for name in fields:
-            if name == "rollup" and own_only(a.get(key, {})) and own_only(b.get(key, {})):
+    for kind, key in sorted(set(a) | set(b), key=lambda item: (item[1], item[0])):
+        x_item, y_item = a.get((kind, key), {}), b.get((kind, key), {})
+        for name in RESTATED_FIELDS[kind]:
+            if name == "rollup" and own_only(x_item) and own_only(y_item):
                 continue  # nothing aligned below it counts, then or now: its score says it
-            x, y = a.get(key, {}).get(name), b.get(key, {}).get(name)
-            if x != y and not (isinstance(x, float) and isinstance(y, float)
-                               and abs(x - y) < _EPS):
-                out.append({"key": key, "field": name, "before": x, "after": y})
+            x, y = x_item.get(name), y_item.get(name)
+            if not _same(x, y):
+                out.append({"kind": kind, "key": key, "field": name, "before": x,
+                            "after": y})
     return out
+
+
+def _same(x: Any, y: Any) -> bool:
+    """Equal, or numbers equal but for float rounding (a score summed in another order)."""
+    def number(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool)
+    return bool(x == y or (number(x) and number(y) and abs(x - y) < _EPS))
 
 
 def team_summary(review: dict[str, Any], team: str | None = None) -> dict[str, Any]:

@@ -132,15 +132,20 @@ def api_router(site: Site, idempotency: IdempotencyStore) -> APIRouter:
                                  "objective": objective, "revisions": revisions,
                                  "check_ins": check_ins})
 
-    @router.get("/restatement", summary="Each key result as believed at a past instant `at` "
-                                        "vs as known now about that instant.")
+    @router.get("/restatement", summary="Each key result and objective as believed at a past "
+                                        "instant `at` vs as known now about that instant, "
+                                        "and the restatements (okr review "
+                                        "--compare-known-at's).")
     def restatement(at: str, authorization: str | None = Header(None)) -> Any:
         caller(authorization)
         when, now = _guard(site.instants, at, None)
-        rows = _guard(site.restatement, when, now)
+        said = _guard(site.restatement, when, now)
         return JsonAnswer({"at": when, "known_now": now, "key_results": [
             {"objective": r.objective, "key": r.key, "title": r.title, "then": r.then,
-             "now": r.now, "changed": sorted(r.changed)} for r in rows]})
+             "now": r.now, "changed": sorted(r.changed)} for r in said.key_results],
+            "objectives": [{"key": o.key, "title": o.title, "then": o.then, "now": o.now,
+                            "changed": sorted(o.changed)} for o in said.objectives],
+            "restatements": said.changes})
 
     @router.get("/trail/{key}", summary="Every event of an item: recorded and effective time, "
                                         "actor, reason, the fields it changed (okr audit trail; "

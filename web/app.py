@@ -289,15 +289,19 @@ def create_app(settings: Settings) -> FastAPI:
         if who is None:
             return to_signin(request)
         rows: list[Any] = []
+        objectives: list[Any] = []
         when = now = None
         try:
             if at.strip():
                 when, now = site.instants(at, "")
-                rows = site.restatement(when, now)
+                restated = site.restatement(when, now)
+                rows, objectives = restated.key_results, restated.objectives
         except Exception as exc:
             return problem(request, who, exc)
         return page(request, "restatement.html", who, at=at, rows=rows,
+                    objectives=objectives,
                     differ=sum(1 for r in rows if r.changed),
+                    objectives_differ=sum(1 for o in objectives if o.changed),
                     when=said(when, site.zone) if when else "",
                     now=said(now, site.zone) if now else "")
 

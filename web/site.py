@@ -4,7 +4,7 @@ ledger service — the same ones the CLI uses, with the signed-in user as the ac
 import os
 import threading
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -487,9 +487,10 @@ class Site:
 
     # ---- time travel and audit ----------------------------------------------------------
 
-    def restatement(self, at: datetime, now: datetime) -> list["Restated"]:
-        """Each key result as the ledger believed it at `at` (as of `at`, known at `at`) and
-        as it knows `at` now (as of `at`, known at `now`)."""
+    def restatement(self, at: datetime, now: datetime) -> "Restatement":
+        """Each objective and key result as the ledger believed it at `at` (as of `at`, known
+        at `at`) and as it knows `at` now (as of `at`, known at `now`), compared as `okr
+        review --compare-known-at` compares (domain.review.restatements)."""
         def both(p: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             return p.scorecard_at(at, at), p.scorecard_at(at, now)
 
@@ -677,7 +678,9 @@ class Feed:
 
 @dataclass(frozen=True)
 class Restated:
-    """One key result then and now; `changed` names the fields that differ."""
+    """One key result then and now (its cards); `changed` names the fields restated. Its
+    objective is the one it is under now (then, if it is gone): a moved one says both in
+    `then` and `now` and `objective` in `changed`."""
 
     objective: str
     key: str
@@ -687,23 +690,55 @@ class Restated:
     changed: frozenset[str]
 
 
-RESTATED_FIELDS = ("value", "target", "progress", "expected", "status", "confidence")
+@dataclass(frozen=True)
+class RestatedObjective:
+    """One objective then and now: the fields a restatement compares (parent, roll-up,
+    score, success); `changed` names those restated."""
+
+    key: str
+    title: str
+    then: dict[str, Any] | None
+    now: dict[str, Any] | None
+    changed: frozenset[str]
 
 
-def restate(then: list[dict[str, Any]], now: list[dict[str, Any]]) -> list[Restated]:
-    """Key results of two scorecards side by side, in the order of the later one."""
+@dataclass(frozen=True)
+class Restatement:
+    """Two scorecards of one instant side by side, in the order of the later one, and the
+    restatements between them as `okr review --compare-known-at` lists them."""
+
+    key_results: list[Restated]
+    objectives: list[RestatedObjective]
+    changes: list[dict[str, Any]]
+
+
+def restate(then: list[dict[str, Any]], now: list[dict[str, Any]]) -> Restatement:
+    """The scorecards `then` and `now` compared by the review's rule (one rule: a field
+    restated here is one `okr review --compare-known-at` lists)."""
+    from okr.domain.review import restated_items, restatements
+
+    changes = restatements({"objectives": then}, {"objectives": now})
+    changed: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for change in changes:
+        changed[change["kind"], change["key"]].add(change["field"])
+
     def krs(cards: list[dict[str, Any]]) -> dict[str, tuple[str, dict[str, Any]]]:
         return {kr["key"]: (c["key"], kr) for c in cards for kr in c["key_results"]}
 
     a, b = krs(then), krs(now)
-    out = []
+    rows = []
     for key in [*b, *(k for k in a if k not in b)]:
         obj, kr = b.get(key) or a[key]
-        before, after = a.get(key, (obj, None))[1], b.get(key, (obj, None))[1]
-        changed = frozenset(f for f in RESTATED_FIELDS
-                            if (before or {}).get(f) != (after or {}).get(f))
-        out.append(Restated(obj, key, kr.get("title", ""), before, after, changed))
-    return out
+        rows.append(Restated(obj, key, kr.get("title", ""), a.get(key, (obj, None))[1],
+                             b.get(key, (obj, None))[1],
+                             frozenset(changed["key_result", key])))
+    titles = {c["key"]: c["title"] for c in [*then, *now]}
+    before, after = restated_items(then), restated_items(now)
+    objectives = [RestatedObjective(key, titles[key], before.get(("objective", key)),
+                                    after.get(("objective", key)),
+                                    frozenset(changed["objective", key]))
+                  for key in dict.fromkeys([c["key"] for c in now] + [c["key"] for c in then])]
+    return Restatement(rows, objectives, changes)
 
 
 class SignedOut:

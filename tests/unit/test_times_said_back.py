@@ -275,7 +275,8 @@ def test_comparing_with_a_moment_before_the_cycle_was_known_restates_everything(
                          BEFORE_ALL, "--json").stdout)
     assert data["compared_known_at"] == "2026-01-03T04:59:59.999999Z", data
     assert data["compared_cycle_known"] is False
-    assert {"key": "k4", "field": "value", "before": None, "after": 40.0} in \
+    assert {"kind": "key_result", "key": "k4", "field": "value", "before": None,
+            "after": 40.0} in \
         data["restatements"], data["restatements"]
     # a moment the cycle was known at: compared as before, and said to be known
     known = json.loads(ok(berlin, NEW_YORK, "review", "2026-Q4", "--compare-known-at",
