@@ -34,6 +34,7 @@ def relay_cmd(ctx: typer.Context,
     """Publish every stored event to Kafka (follows new events unless --once)."""
     from rich.console import Console
 
+    from okr.adapters import kafka_client
     from okr.adapters.kafka_client import KafkaError
     from okr.record.checkpoints import HistoryContradiction
     from okr.record.pages import Backdated, PagesError
@@ -50,6 +51,7 @@ def relay_cmd(ctx: typer.Context,
     try:
         if once or checkpoint:
             try:
+                kafka_client.answering(relay.servers)  # a refusing Kafka said at once
                 result = relay.publish_pending()
                 cp = relay.checkpoint_now() if checkpoint else None
             except (StoreDiverged, Backdated) as exc:  # an alarm, not an outage
@@ -167,6 +169,7 @@ def ingest_cmd(ctx: typer.Context,
     its KPI was in force is recorded with a warning line (it counts in no as-of view)."""
     from rich.console import Console
 
+    from okr.adapters import kafka_client
     from okr.cli.services import ingest_warning
     from okr.consumers.ingest import Ingest, IngestBusy, feed_ledger, reading_alone
 
@@ -181,8 +184,10 @@ def ingest_cmd(ctx: typer.Context,
     quiet = want_json(ctx, as_json) or not err.is_terminal
     try:
         with reading_alone(st.settings, st.settings.topic_kpi_readings):
+            servers = _servers(st)
+            kafka_client.answering(servers)  # a refusing Kafka said at once
             app = feed_ledger(st.settings)
-            ingest = Ingest(app, _servers(st), lambda notice, msg: print(
+            ingest = Ingest(app, servers, lambda notice, msg: print(
                 f"{'' if quiet else chr(10)}okr: warning: {ingest_warning(st, notice, msg)}",
                 file=sys.stderr))
             try:

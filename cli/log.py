@@ -14,12 +14,16 @@ if TYPE_CHECKING:
 
 
 def servers(st: State) -> str:
+    """The cluster to read, once one of its bootstrap servers can answer: one that refuses
+    or names an unknown host is said at once (KafkaError), not after the client's bootstrap."""
     from okr.adapters import kafka_client
     from okr.adapters.local_broker import BrokerError
     try:
-        return kafka_client.bootstrap(st.settings, start_local=True)
+        found = kafka_client.bootstrap(st.settings, start_local=True)
     except BrokerError as exc:
         raise UserError(str(exc)) from None
+    kafka_client.answering(found)
+    return found
 
 
 def progress(label: str, quiet: bool) -> Any:

@@ -87,11 +87,22 @@ def open_projection(st: State, refresh: bool = True) -> "Projection":
         if ready is not None:
             return ready
         st.ledger  # noqa: B018 — an unreachable or damaged store fails here, before Kafka
-        _refresh(st)
+        failed = _refresh(st)
+    else:
+        failed = None
     proj = open_for_reading(st.settings)
     if proj is None:
+        if failed is not None:  # nothing to show, and why it could not be made: a service
+            from okr.errors import ProjectionUnavailable
+            raise ProjectionUnavailable(
+                f"no projection at {st.settings.duckdb_file} yet, and it could not be built "
+                f"({failed}); start Kafka ('okr broker start', or check "
+                "KAFKA_BOOTSTRAP_SERVERS) and try again")
         raise UserError(f"no projection at {st.settings.duckdb_file} yet; run "
                         "'okr consume --once' (needs Kafka)")
+    if failed is not None:
+        print(f"okr: warning: could not refresh the projection ({failed}); showing the last "
+              "snapshot", file=sys.stderr)
     try:
         _say_how_stale(st, proj)
     except BaseException:
@@ -129,8 +140,9 @@ def _say_how_stale(st: State, proj: "Projection") -> None:
     print(f"okr: warning: {text}", file=sys.stderr)
 
 
-def _refresh(st: State) -> None:
-    """catch_up, or a one-line warning when it cannot (the last snapshot is shown then)."""
+def _refresh(st: State) -> str | None:
+    """catch_up; None when done, else why it could not (said by the caller: a warning over
+    the last snapshot, or the error when there is none)."""
     from okr.adapters import kafka_client
     from okr.adapters.local_broker import BrokerError
     from okr.errors import ProjectionUnavailable
@@ -141,5 +153,5 @@ def _refresh(st: State) -> None:
     except (kafka_client.KafkaError, BrokerError, OSError, ProjectionLocked,
             ProjectionUnavailable) as exc:
         kafka_client.stop_orphaned_io()
-        print(f"okr: warning: could not refresh the projection ({visible(first_line(exc))}); "
-              "showing the last snapshot", file=sys.stderr)
+        return visible(first_line(exc))
+    return None

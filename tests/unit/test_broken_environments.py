@@ -274,3 +274,46 @@ def test_a_complete_projection_gives_no_warning(stale_home: tuple[Path, int, int
     result = okr(home, "--strict", "scorecard", "--json", env=NO_KAFKA)
     assert result.code == 0 and result.stderr == "", str(result)
     assert "stale" not in json.loads(result.stdout)
+
+
+# The one-shot commands that read or publish Kafka and nothing else: a refusing Kafka is said
+# at once in the words reads and writes use, not after the client's bootstrap (about 11 s of
+# retries, then "Unable to bootstrap"; `okr relay --once` is what a write tells you to run).
+@pytest.mark.parametrize("args", [["relay", "--once"], ["relay", "--once", "--checkpoint"],
+                                  ["ingest", "--once"], ["audit", "verify"],
+                                  ["audit", "replay", "--until", "2026-12-31"],
+                                  ["audit", "checkpoints", "--out", "-"]], ids=" ".join)
+def test_a_one_shot_kafka_command_says_at_once_that_no_broker_answers(
+        stale_home: tuple[Path, int, int], args: list[str]) -> None:
+    import time
+    home, _, stored = stale_home
+    assert okr(home, "keys", "export", "--create").code == 0  # verify asks for the key first
+    started = time.monotonic()
+    result = okr(home, *args, env=NO_KAFKA)
+    took = time.monotonic() - started
+    assert result.code == UNAVAILABLE, str(result)
+    line = one_line(result.stderr)
+    assert line.startswith("okr: error: ") and \
+        "no Kafka broker answers at 127.0.0.1:1: connection refused" in line, line
+    assert took < 5, f"{took:.1f} s"
+    assert result.stdout == "" and event_count(home) == stored
+
+
+def test_a_read_with_no_projection_yet_and_no_kafka_is_unavailable_in_one_line(
+        tmp_path: Path) -> None:
+    """Nothing projected yet and Kafka refusing: exit 4 (a service), one line saying why —
+    not "showing the last snapshot" over an exit-2 "no projection" (bad input)."""
+    from okr.ledger.app import OkrLedger
+    from okr.settings import load_settings
+
+    settings = load_settings({"home": tmp_path / "home"}, environ={})
+    app = OkrLedger(settings)
+    app.add_cycle("2026-Q4")
+    app.close()
+    for args in (["scorecard"], ["list", "krs", "--json"]):
+        result = okr(settings.home, *args, env=NO_KAFKA)
+        assert result.code == UNAVAILABLE, str(result)
+        line = one_line(result.stderr)
+        assert line.startswith("okr: error: no projection at ") and \
+            "no Kafka broker answers at 127.0.0.1:1: connection refused" in line, line
+        assert "snapshot" not in line and result.stdout == "", str(result)
