@@ -1,6 +1,8 @@
 """Users of the web app and API (`okr user add`, `okr user password`, `okr user disable`,
-`okr user enable`, `okr token create`, `okr token list`, `okr token revoke`): ledger events,
-audited."""
+`okr user enable`, `okr user list`, `okr token create`, `okr token list`, `okr token revoke`):
+ledger events, audited. The lists read the users' events from the store (a read: where no
+ledger was started they refuse as every read does, and start none); they never show a token,
+a token's hash or a password's hash."""
 
 from typing import TYPE_CHECKING, Any
 
@@ -8,9 +10,11 @@ import typer
 
 from okr.cli.commands import Typer
 from okr.cli.context import state
+from okr.cli.output import format_option
 from okr.cli.writes import JSON, done
 
 if TYPE_CHECKING:
+    from okr.cli.context import State
     from okr.ledger.app import OkrLedger
 
 REASON = typer.Option(None, "--reason", help="Why (required): recorded with the event.")
@@ -115,6 +119,75 @@ def token_revoke(ctx: typer.Context, name: str = typer.Argument(..., help="The u
          + ", ".join(ids), {"name": u.key, "revoked": ids})
 
 
+def reading(ctx: typer.Context) -> "State":
+    """The invocation's state, marked a read: it must find a ledger, never start one."""
+    st = state(ctx)
+    st.reading = True
+    return st
+
+
+@user_app.command("list")
+def user_list(ctx: typer.Context, fmt: str | None = format_option(),
+              as_json: bool = JSON) -> None:
+    """Every user: role, team, whether a password is set, live and revoked tokens, whether
+    (since when, by whom, why) they are disabled, when and by whom they were added — never a
+    token, a token's hash or a password's hash."""
+    from okr.cli.context import want_json
+    from okr.cli.output import NONE, emit, print_table, table_format
+    from okr.cli.writes import said
+
+    fmt = table_format(fmt, want_json(ctx, as_json))
+    st = reading(ctx)
+    rows = user_rows(st.ledger)
+
+    def when(t: Any) -> str:
+        return NONE if t is None else said(st, t)
+
+    def human() -> None:
+        if fmt == "table" and not rows:
+            print("no users")
+            return
+        print_table(["user", "role", "team", "password", "live tokens", "revoked tokens",
+                     "status", "disabled", "disabled by", "reason", "added", "added by"],
+                    [[r["name"], r["role"], r["team"] or NONE,
+                      "set" if r["password_set"] else "not set", str(r["tokens_live"]),
+                      str(r["tokens_revoked"]), "disabled" if r["disabled"] else "enabled",
+                      when((r["disabled"] or {}).get("at")),
+                      (r["disabled"] or {}).get("by", NONE),
+                      (r["disabled"] or {}).get("reason", NONE),
+                      when(r["added"]["at"]), r["added"]["by"]] for r in rows],
+                    fmt, title="Users")
+    emit(rows, fmt == "json", human)
+
+
+def user_rows(ledger: "OkrLedger") -> list[dict[str, Any]]:
+    """Each user, by name, as their events in the store say (a password only as set or not,
+    tokens only counted)."""
+    from okr.domain.user import User
+    from okr.ledger.views import all_of
+
+    rows: list[dict[str, Any]] = []
+    for u in all_of(ledger, User.UserAdded):  # type: ignore[attr-defined]  # @event classes
+        row: dict[str, Any] = {"name": u.key, "role": u.role, "team": u.team,
+                               "password_set": False, "password_set_at": None,
+                               "tokens_live": 0, "tokens_revoked": 0, "disabled": None}
+        for e in ledger.events.get(u.id, lte=u.version):
+            said_by = {"at": e.timestamp, "by": getattr(e, "actor", None),
+                       "on_behalf_of": e.on_behalf_of}
+            if isinstance(e, User.UserAdded):  # type: ignore[attr-defined]
+                row["added"] = said_by
+            elif isinstance(e, User.UserPasswordSet):  # type: ignore[attr-defined]
+                row["password_set"], row["password_set_at"] = True, e.timestamp
+            elif isinstance(e, User.UserDisabled):  # type: ignore[attr-defined]
+                row["disabled"] = {**said_by, "reason": e.reason}
+            elif isinstance(e, User.UserEnabled):  # type: ignore[attr-defined]
+                row["disabled"] = None
+        row["tokens_revoked"] = len(set(u.revoked))
+        row["tokens_live"] = len(set(u.token_hashes) - set(u.revoked))
+        rows.append(row)
+    return rows
+
+
 @token_app.command("list")
 def token_list(ctx: typer.Context, name: str | None = typer.Argument(
                    None, metavar="[USER]", help="Only this user's tokens."),
@@ -125,7 +198,7 @@ def token_list(ctx: typer.Context, name: str | None = typer.Argument(
     from okr.cli.output import emit, print_table
     from okr.cli.writes import said
 
-    st = state(ctx)
+    st = reading(ctx)
     rows = token_rows(st.ledger, name)
 
     def human() -> None:
