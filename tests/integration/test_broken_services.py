@@ -107,6 +107,7 @@ def _stored_and_shown(home: Path) -> tuple[int, int]:
     return 0, len(json.loads(proc.stdout)["objectives"])
 
 
+@pytest.mark.real_clock  # okr up watches its broker with threading.Event.wait(timeout)
 def test_okr_up_rides_out_an_unwritable_work_file_and_a_killed_broker(home: Path) -> None:
     assert run(home, "cycle", "add", "2026-Q4").returncode == 0
     assert run(home, "scorecard").returncode == 0  # the projection's files exist

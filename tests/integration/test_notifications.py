@@ -32,6 +32,7 @@ def read(env: Env, topic: str) -> list[dict[str, object]]:
                                     idle=1.0)]
 
 
+@pytest.mark.real_clock  # okr up's notifier paces its rounds with threading.Event.wait
 def test_up_publishes_each_reminder_once_as_the_schema_says(env: Env) -> None:
     topic = f"{env.environ['OKR_TOPIC_LEDGER']}.notifications"
     env.environ.update({"OKR_TOPIC_NOTIFICATIONS": topic, "OKR_NOTIFY_SECONDS": "1",

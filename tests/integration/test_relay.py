@@ -107,6 +107,7 @@ def test_broker_restart_republishes_and_outage_writes_wait(private_env: Env,
     assert len(records) == 3
 
 
+@pytest.mark.real_clock  # librdkafka times its polls on the monotonic clock
 def test_a_foreign_client_reads_envelopes_that_match_the_json_schema(env: Env) -> None:
     """confluent-kafka (librdkafka, not our client) reads the topic; the committed JSON Schema
     and docs/envelope.md are all it needs to understand a record. (Debian's kcat 1.7 with
