@@ -30,7 +30,7 @@ test: $(STAMP)  ## run the whole test suite (starts its own broker); closing lin
 test-unit: $(STAMP)  ## unit tests only (no broker, no PostgreSQL)
 	$(BIN)/pytest -q tests/unit
 
-test-dates: $(STAMP)  ## the unit tests under faketime at hard instants (quarter end, new year, 29 Feb, DST), then the integration tests naming a fixed quarter a year ahead
+test-dates: $(STAMP)  ## the unit tests under faketime at hard instants (quarter end, new year, 29 Feb, DST), then the integration tests naming a fixed quarter (and README's) a year ahead
 	PYTEST=$(BIN)/pytest TEST_WORKERS=$(TEST_WORKERS) scripts/test_dates.sh
 
 bench: $(STAMP)  ## benchmarks against raw baselines (SCALE=small|full|0.3); results in bench/results/
