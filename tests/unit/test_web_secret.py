@@ -59,6 +59,7 @@ def test_sign_outs_are_kept_private_and_a_damaged_file_is_one_line(tmp_path: Pat
     assert kept.at("ana") > 0  # a server already serving keeps what it read last
 
 
+@pytest.mark.real_clock  # times a wait (threading.Event.wait): never ends under libfaketime
 def test_two_servers_signing_out_at_once_keep_both_sign_outs(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two `okr serve` on one data directory (two SignedOut, as two processes hold them; a
