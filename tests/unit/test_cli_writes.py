@@ -53,12 +53,18 @@ def scenario(readme_home: Path, tmp_path: Path) -> Path:
 
 
 def test_readme_quick_start_runs_and_shows_what_it_promises(scenario: Path) -> None:
+    end = datetime.fromisoformat(json.loads(ok(scenario, "show", "2026-Q4", "--json"))["end"])
+    before = datetime.now(UTC)
     kr = json.loads(ok(scenario, "show", "kr-conv", "--json"))
+    after = datetime.now(UTC)
     assert kr["key"] == "kr-conv"
     assert kr["target"] == 2.3
     assert kr["value"] == 2.2
     assert kr["progress"] == pytest.approx((2.2 - 2.0) / (2.3 - 2.0))
-    assert kr["status"] in ("on-track", "at-risk", "off-track")
+    # a track while README's quarter runs, 'final' from its end (make test-dates runs past it)
+    tracks = {"on-track", "at-risk", "off-track"}
+    said = ({"final"} if before >= end else set()) | (tracks if after < end else set())
+    assert kr["status"] in (said or tracks | {"final"}), (kr["status"], before, after, end)
     obj = json.loads(ok(scenario, "show", "rev-2x", "--json"))
     assert obj["key"] == "rev-2x"
     assert [k["key"] for k in obj["key_results"]] == ["kr-conv", "kr-intl"]
