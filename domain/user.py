@@ -77,9 +77,7 @@ class User(LedgerAggregate):
 
     def revoke_tokens(self, token_ids: list[str], reason: str | None, actor: str) -> None:
         """Revoke these tokens of the user (by id); each must be theirs and live."""
-        why = check_reason(reason)
-        if why is None:
-            raise DomainError("revoking a token needs a reason (--reason)")
+        why = _required(reason, "revoking a token")
         if not token_ids:
             raise DomainError(f"user {self.key} has no live token to revoke")
         for token_id in token_ids:
@@ -98,9 +96,7 @@ class User(LedgerAggregate):
     def disable(self, reason: str | None, actor: str) -> None:
         """Lock the user out: no sign-in, session or token of theirs is accepted until they
         are enabled."""
-        why = check_reason(reason)
-        if why is None:
-            raise DomainError(f"disabling user {self.key} needs a reason (--reason)")
+        why = _required(reason, f"disabling user {self.key}")
         if self.disabled:
             raise DomainError(f"user {self.key} is already disabled")
         self._disable(actor=actor, reason=why)
@@ -112,9 +108,7 @@ class User(LedgerAggregate):
     def enable(self, reason: str | None, actor: str) -> None:
         """Let a disabled user sign in again (their revoked tokens stay revoked; sessions made
         before stay ended)."""
-        why = check_reason(reason)
-        if why is None:
-            raise DomainError(f"enabling user {self.key} needs a reason (--reason)")
+        why = _required(reason, f"enabling user {self.key}")
         if not self.disabled:
             raise DomainError(f"user {self.key} is not disabled; nothing to enable")
         self._enable(actor=actor, reason=why)
@@ -145,3 +139,11 @@ class User(LedgerAggregate):
     @event("UserPasswordSet")
     def _set_password(self, password_hash: str, actor: str) -> None:
         self.password_hash = password_hash
+
+
+def _required(reason: str | None, doing: str) -> str:
+    """The reason, checked; a change of who may sign in is never made without one."""
+    why = check_reason(reason)
+    if why is None:
+        raise DomainError(f"{doing} needs a reason (--reason)")
+    return why

@@ -127,6 +127,16 @@ def _ctrl_c_held() -> Iterator[None]:
         previous(signal.SIGINT, None)
 
 
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object a small file of the data directory holds; {} when it is missing,
+    unreadable or holds no object."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 def update_private_json(path: Path, change: Callable[[dict[str, Any]], dict[str, Any] | None]
                         ) -> dict[str, Any]:
     """Read, change and write back a small JSON object kept in a file of the data directory,
@@ -138,11 +148,7 @@ def update_private_json(path: Path, change: Callable[[dict[str, Any]], dict[str,
     from okr.locks import waited
 
     with waited(path.with_name(path.name + ".lock")):
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):  # none yet, or unreadable: written anew, whole
-            doc = {}
-        doc = doc if isinstance(doc, dict) else {}
+        doc = read_json_object(path)  # none yet, or unreadable: written anew, whole
         new = change(doc)
         if new is None:
             return doc

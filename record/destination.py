@@ -10,7 +10,6 @@ what it says changes, under a lock (okr.files.update_private_json), so two relay
 two topics at once keep both.
 """
 
-import json
 from typing import Any
 
 from okr.settings import Settings
@@ -24,11 +23,9 @@ def _servers(settings: Settings) -> str:
 
 
 def _read(settings: Settings) -> dict[str, Any]:
-    try:
-        doc = json.loads((settings.home / FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # none yet, or unreadable: nothing known (written again)
-        return {}
-    return doc if isinstance(doc, dict) else {}
+    """What the file says ({}: none yet, or unreadable: nothing known; written again)."""
+    from okr.files import read_json_object
+    return read_json_object(settings.home / FILE)
 
 
 def last(settings: Settings, topic: str) -> str | None:

@@ -677,20 +677,6 @@ class Feed:
 
 
 @dataclass(frozen=True)
-class Restated:
-    """One key result then and now (its cards); `changed` names the fields restated. Its
-    objective is the one it is under now (then, if it is gone): a moved one says both in
-    `then` and `now` and `objective` in `changed`."""
-
-    objective: str
-    key: str
-    title: str
-    then: dict[str, Any] | None
-    now: dict[str, Any] | None
-    changed: frozenset[str]
-
-
-@dataclass(frozen=True)
 class RestatedObjective:
     """One objective then and now: the fields a restatement compares (parent, roll-up,
     score, success); `changed` names those restated."""
@@ -700,6 +686,15 @@ class RestatedObjective:
     then: dict[str, Any] | None
     now: dict[str, Any] | None
     changed: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Restated(RestatedObjective):
+    """One key result then and now (its cards), and `objective`, the one it is under now
+    (then, if it is gone): a moved one says both in `then` and `now` and `objective` in
+    `changed`."""
+
+    objective: str
 
 
 @dataclass(frozen=True)
@@ -729,9 +724,9 @@ def restate(then: list[dict[str, Any]], now: list[dict[str, Any]]) -> Restatemen
     rows = []
     for key in [*b, *(k for k in a if k not in b)]:
         obj, kr = b.get(key) or a[key]
-        rows.append(Restated(obj, key, kr.get("title", ""), a.get(key, (obj, None))[1],
-                             b.get(key, (obj, None))[1],
-                             frozenset(changed["key_result", key])))
+        rows.append(Restated(key, kr.get("title", ""), a.get(key, (obj, None))[1],
+                             b.get(key, (obj, None))[1], frozenset(changed["key_result", key]),
+                             objective=obj))
     titles = {c["key"]: c["title"] for c in [*then, *now]}
     before, after = restated_items(then), restated_items(now)
     objectives = [RestatedObjective(key, titles[key], before.get(("objective", key)),
@@ -772,8 +767,7 @@ class SignedOut:
 
         def signed_out(doc: dict[str, Any]) -> dict[str, Any]:
             now = time.time()
-            at = {str(k): float(v) for k, v in doc.items()
-                  if isinstance(v, int | float) and math.isfinite(v)}
+            at = _sign_out_times(doc)
             # to the millisecond, as a session says when it was made: those made until now end
             at[name] = math.floor(now * 1000) / 1000
             return {k: v for k, v in at.items() if v > now - SESSION_SECONDS}
@@ -784,7 +778,6 @@ class SignedOut:
 
     def _refresh(self) -> None:
         import json
-        import math
 
         from okr.errors import DataDirUnavailable
 
@@ -796,9 +789,7 @@ class SignedOut:
         if self._seen == (st.st_mtime_ns, st.st_ino):
             return
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            at = {str(k): float(v) for k, v in data.items()
-                  if isinstance(v, int | float) and math.isfinite(v)}
+            at = _sign_out_times(json.loads(self.path.read_text(encoding="utf-8")))
         except (OSError, ValueError, AttributeError, UnicodeDecodeError) as exc:
             if self._read:  # damaged while serving: keep what was read last
                 return
@@ -807,3 +798,11 @@ class SignedOut:
                                      "okr; remove it and a sign-out made before is "
                                      "forgotten") from None
         self._seen, self._at, self._read = (st.st_mtime_ns, st.st_ino), at, True
+
+
+def _sign_out_times(doc: dict[str, Any]) -> dict[str, float]:
+    """user → when they signed out, of what a sign-out file holds (what is no time is left
+    out); AttributeError when it holds no object."""
+    import math
+    return {str(k): float(v) for k, v in doc.items()
+            if isinstance(v, int | float) and math.isfinite(v)}
